@@ -1,0 +1,596 @@
+"""The archive: one SQLite file, and the only module in fonoteca that speaks SQL.
+
+Everything else (ingest, transcription, search, trends, LLM, CLI, web) goes through `Archive`. The database runs in WAL
+mode with foreign keys on; each write is its own transaction, so a killed process leaves the archive consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.errors import FonotecaError, NotFound
+
+STATUSES = ("new", "downloaded", "transcribing", "done", "failed")
+SOURCES = ("transcribed", "publisher", "sidecar", "text")
+
+
+@dataclass
+class Show:
+    id: int
+    slug: str
+    title: str
+    source: str
+    source_kind: str
+    language: str | None = None
+    feed_language: str | None = None
+    description: str = ""
+    link: str = ""
+    image: str = ""
+    added_at: str = ""
+    synced_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Episode:
+    id: str
+    show_id: int
+    guid: str
+    title: str
+    kind: str
+    published: str | None = None
+    duration: float | None = None
+    media_url: str | None = None
+    media_path: str | None = None
+    media_type: str | None = None
+    description: str = ""
+    link: str = ""
+    transcript_url: str | None = None
+    transcript_type: str | None = None
+    status: str = "new"
+    error: str | None = None
+    source: str | None = None
+    language: str | None = None
+    engine: str | None = None
+    model: str | None = None
+    transcript_rev: int = 0
+    added_at: str = ""
+    updated_at: str = ""
+    show_title: str = ""  # joined from shows, for listings
+
+    @property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["show"] = data.pop("show_title")
+        data["date"] = self.date
+        return data
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[tuple[float, float, str]] | None = None
+    speaker: str | None = None
+    idx: int = -1
+    episode_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "idx": self.idx,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "speaker": self.speaker,
+            "words": [list(w) for w in self.words] if self.words else None,
+        }
+
+
+@dataclass
+class Stats:
+    episodes: int  # transcribed (done) episodes
+    seconds: float  # audio time transcribed
+    words: int = 0
+    by_show: list[tuple[Show, int, float]] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    episode_id: str
+    kind: str
+    params: str
+    model: str
+    prompt_version: str
+    transcript_rev: int
+    result: Any
+    created_at: str = ""
+
+
+@dataclass
+class Message:
+    role: str
+    content: str
+    citations: list[dict[str, Any]] | None = None
+    created_at: str = ""
+
+
+def episode_id_for(show_source: str, guid: str) -> str:
+    """A short id that stays the same however often the show is re-read or the archive rebuilt."""
+    return hashlib.sha1(f"{show_source}\n{guid}".encode()).hexdigest()[:10]
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:60] or "show"
+
+
+class Archive:
+    """A connection to one archive file. Safe to share between threads (the web server) behind its own lock."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise FonotecaError(
+                f"cannot open the archive at {self.path}: {exc}",
+                "check that the folder exists and is writable, or choose another with --db / FONOTECA_HOME",
+            ) from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise _storage_error(exc, self.path) from exc
+                raise
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise FonotecaError(
+                f"the archive at {self.path} was written by a newer fonoteca (schema {version})",
+                "upgrade fonoteca to open it",
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in _split_sql(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._query("PRAGMA user_version")[0][0]
+
+    # -- shows --------------------------------------------------------------------------------------------------
+
+    def add_show(self, *, title: str, source: str, source_kind: str, **fields: Any) -> tuple[Show, bool]:
+        """Create the show for `source`, or update its metadata if it exists. Returns (show, created)."""
+        existing = self._query("SELECT id FROM shows WHERE source = ?", (source,))
+        if existing:
+            show_id = existing[0]["id"]
+            self.update_show(show_id, title=title, **fields)
+            return self.get_show(show_id), False
+        slug = self._unique_slug(slugify(title))
+        columns = ["slug", "title", "source", "source_kind", *fields]
+        with self.transaction() as db:
+            cur = db.execute(
+                f"INSERT INTO shows ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                (slug, title, source, source_kind, *fields.values()),
+            )
+            show_id = cur.lastrowid
+        return self.get_show(show_id), True
+
+    def _unique_slug(self, base: str) -> str:
+        slug, n = base, 2
+        while self._query("SELECT 1 FROM shows WHERE slug = ?", (slug,)):
+            slug, n = f"{base}-{n}", n + 1
+        return slug
+
+    def update_show(self, show_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE shows SET {assignments} WHERE id = ?", (*fields.values(), show_id))
+
+    def get_show(self, ref: int | str) -> Show:
+        """A show by id, slug, source or (case-insensitive) title."""
+        rows = self._query(
+            "SELECT * FROM shows WHERE id = ? OR slug = ? OR source = ? OR lower(title) = lower(?)",
+            (ref if isinstance(ref, int) or str(ref).isdigit() else -1, str(ref), str(ref), str(ref)),
+        )
+        if not rows:
+            raise NotFound(f"no show called {ref!r}", "run `fonoteca shows` to see the archive's shows")
+        return Show(**dict(rows[0]))
+
+    def list_shows(self) -> list[Show]:
+        return [Show(**dict(r)) for r in self._query("SELECT * FROM shows ORDER BY title COLLATE NOCASE")]
+
+    def delete_show(self, show_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM shows WHERE id = ?", (show_id,))
+
+    # -- episodes -----------------------------------------------------------------------------------------------
+
+    def upsert_episode(self, show: Show, *, guid: str, title: str, kind: str, **fields: Any) -> tuple[Episode, bool]:
+        """Add an episode unless the show already has one with this GUID. Returns (episode, created).
+
+        An existing episode keeps its status and transcript; only metadata that the feed may correct is refreshed.
+        """
+        episode_id = episode_id_for(show.source, guid)
+        if self._query("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)):
+            refreshable = {k: v for k, v in fields.items() if k in ("description", "link", "published") and v}
+            if refreshable:
+                self.update_episode(episode_id, title=title, **refreshable)
+            return self.get_episode(episode_id), False
+        columns = ["id", "show_id", "guid", "title", "kind", *fields]
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO episodes ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                (episode_id, show.id, guid, title, kind, *fields.values()),
+            )
+        return self.get_episode(episode_id), True
+
+    def update_episode(self, episode_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE episodes SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                (*fields.values(), episode_id),
+            )
+
+    def set_status(self, episode_id: str, status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self.update_episode(episode_id, status=status, error=error)
+
+    _EPISODE_SELECT = "SELECT e.*, s.title AS show_title FROM episodes e JOIN shows s ON s.id = e.show_id"
+
+    def get_episode(self, ref: str) -> Episode:
+        """An episode by id or by a unique prefix of its id."""
+        ref = str(ref).strip()
+        rows = self._query(f"{self._EPISODE_SELECT} WHERE e.id = ?", (ref,))
+        if not rows and len(ref) >= 4:
+            rows = self._query(f"{self._EPISODE_SELECT} WHERE e.id LIKE ? LIMIT 2", (ref + "%",))
+            if len(rows) > 1:
+                raise NotFound(f"episode id {ref!r} is ambiguous", "type more characters of the id")
+        if not rows:
+            raise NotFound(f"no episode with id {ref!r}", "run `fonoteca episodes` to see the ids")
+        return Episode(**dict(rows[0]))
+
+    def list_episodes(
+        self,
+        show_id: int | None = None,
+        *,
+        status: str | Iterable[str] | None = None,
+        newest_first: bool = False,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Episode]:
+        where, params = [], []
+        if show_id is not None:
+            where.append("e.show_id = ?")
+            params.append(show_id)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"e.status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if date_from:
+            where.append("e.published >= ?")
+            params.append(date_from)
+        if date_to:
+            where.append("substr(e.published, 1, 10) <= ?")
+            params.append(date_to)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"{self._EPISODE_SELECT} {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY e.published IS NULL, e.published {order}, e.added_at {order}, e.id"
+        )
+        return [Episode(**dict(r)) for r in self._query(sql, params)]
+
+    def delete_episode(self, episode_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
+
+    def reset_interrupted(self) -> list[Episode]:
+        """Episodes left 'transcribing' by a process that died; they resume from their last committed segment."""
+        return self.list_episodes(status="transcribing")
+
+    # -- segments -----------------------------------------------------------------------------------------------
+
+    def append_segments(self, episode_id: str, segments: Iterable[Segment]) -> int:
+        """Commit segments after those already stored (resumable transcription). Returns how many were added."""
+        added = 0
+        with self.transaction() as db:
+            next_idx = db.execute(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM segments WHERE episode_id = ?", (episode_id,)
+            ).fetchone()[0]
+            for seg in segments:
+                db.execute(
+                    "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
+                    (episode_id, next_idx, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker),
+                )
+                next_idx += 1
+                added += 1
+            if added:
+                db.execute(
+                    "UPDATE episodes SET transcript_rev = transcript_rev + 1, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                    (episode_id,),
+                )
+        return added
+
+    def replace_segments(self, episode_id: str, segments: Iterable[Segment], **episode_fields: Any) -> int:
+        """Atomically swap the whole transcript (an import, a re-transcription) and update the episode with it."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
+            count = 0
+            for count, seg in enumerate(segments, start=1):
+                db.execute(
+                    "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
+                    (episode_id, count - 1, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker),
+                )
+            assignments = "".join(f", {name} = ?" for name in episode_fields)
+            db.execute(
+                f"UPDATE episodes SET transcript_rev = transcript_rev + 1{assignments}, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                (*episode_fields.values(), episode_id),
+            )
+        return count
+
+    def segments(self, episode_id: str) -> list[Segment]:
+        rows = self._query("SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,))
+        return [_segment(r) for r in rows]
+
+    def segments_by_keys(self, keys: Iterable[tuple[str, int]]) -> list[Segment]:
+        """Segments by (episode_id, idx), in the order asked: how search hits become text."""
+        out = []
+        for episode_id, idx in keys:
+            rows = self._query("SELECT * FROM segments WHERE episode_id = ? AND idx = ?", (episode_id, idx))
+            if rows:
+                out.append(_segment(rows[0]))
+        return out
+
+    def last_segment_end(self, episode_id: str) -> float:
+        rows = self._query("SELECT MAX(end) FROM segments WHERE episode_id = ?", (episode_id,))
+        return float(rows[0][0] or 0.0)
+
+    def segment_count(self, episode_id: str) -> int:
+        return self._query("SELECT COUNT(*) FROM segments WHERE episode_id = ?", (episode_id,))[0][0]
+
+    def clear_segments(self, episode_id: str) -> None:
+        self.replace_segments(episode_id, [])
+
+    def transcript_text(self, episode_id: str) -> str:
+        return "\n".join(s.text.strip() for s in self.segments(episode_id))
+
+    # -- statistics ---------------------------------------------------------------------------------------------
+
+    def stats(self, show_id: int | None = None) -> Stats:
+        """The seed's header: how many episodes are transcribed and how much audio time that is."""
+        rows = self._query(
+            "SELECT e.show_id, COUNT(*) AS n, COALESCE(SUM(COALESCE(e.duration, "
+            "(SELECT MAX(end) FROM segments WHERE episode_id = e.id), 0)), 0) AS secs "
+            "FROM episodes e WHERE e.status = 'done' AND (? IS NULL OR e.show_id = ?) GROUP BY e.show_id",
+            (show_id, show_id),
+        )
+        per_show = {r["show_id"]: (r["n"], float(r["secs"])) for r in rows}
+        shows = [s for s in self.list_shows() if show_id is None or s.id == show_id]
+        by_show = [(s, *per_show.get(s.id, (0, 0.0))) for s in shows]
+        return Stats(
+            episodes=sum(n for _, n, _ in by_show),
+            seconds=sum(secs for _, _, secs in by_show),
+            by_show=by_show,
+        )
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT status, COUNT(*) AS n FROM episodes GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    # -- search bookkeeping -------------------------------------------------------------------------------------
+
+    def episodes_to_index(self) -> list[tuple[str, int]]:
+        """(episode_id, transcript_rev) of finished episodes whose index entry is missing or stale."""
+        rows = self._query(
+            "SELECT e.id, e.transcript_rev FROM episodes e LEFT JOIN indexed i ON i.episode_id = e.id "
+            "WHERE e.status = 'done' AND (i.transcript_rev IS NULL OR i.transcript_rev != e.transcript_rev)"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def indexed_episodes_gone(self) -> list[str]:
+        """Episodes the index holds that are no longer finished (deleted ones vanish from `indexed` by cascade)."""
+        rows = self._query(
+            "SELECT i.episode_id FROM indexed i JOIN episodes e ON e.id = i.episode_id WHERE e.status != 'done'"
+        )
+        return [r[0] for r in rows]
+
+    def mark_indexed(self, episode_id: str, transcript_rev: int, term_counts: dict[str, int]) -> None:
+        """Record that the index holds this revision, with the episode's word counts for trends, in one commit."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
+            db.executemany(
+                "INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)",
+                ((term, episode_id, n) for term, n in term_counts.items()),
+            )
+            db.execute(
+                "INSERT INTO indexed (episode_id, transcript_rev) VALUES (?, ?) "
+                "ON CONFLICT (episode_id) DO UPDATE SET transcript_rev = excluded.transcript_rev",
+                (episode_id, transcript_rev),
+            )
+
+    def unmark_indexed(self, episode_id: str | None = None) -> None:
+        """Forget index bookkeeping for one episode, or for all (`fonoteca reindex`)."""
+        with self.transaction() as db:
+            if episode_id is None:
+                db.execute("DELETE FROM indexed")
+                db.execute("DELETE FROM term_counts")
+            else:
+                db.execute("DELETE FROM indexed WHERE episode_id = ?", (episode_id,))
+                db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
+
+    def indexed_ids(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT episode_id FROM indexed")}
+
+    def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
+        """{episode_id: count} for one folded word or word pair."""
+        if show_id is None:
+            rows = self._query("SELECT episode_id, count FROM term_counts WHERE term = ?", (term,))
+        else:
+            rows = self._query(
+                "SELECT t.episode_id, t.count FROM term_counts t JOIN episodes e ON e.id = t.episode_id "
+                "WHERE t.term = ? AND e.show_id = ?",
+                (term, show_id),
+            )
+        return {r[0]: r[1] for r in rows}
+
+    # -- LLM analyses -------------------------------------------------------------------------------------------
+
+    def get_analysis(self, episode_id: str, kind: str, params: str = "") -> Analysis | None:
+        rows = self._query(
+            "SELECT * FROM analyses WHERE episode_id = ? AND kind = ? AND params = ?", (episode_id, kind, params)
+        )
+        if not rows:
+            return None
+        data = dict(rows[0])
+        data["result"] = json.loads(data["result"])
+        return Analysis(**data)
+
+    def list_analyses(self, episode_id: str) -> list[Analysis]:
+        rows = self._query("SELECT * FROM analyses WHERE episode_id = ? ORDER BY kind, params", (episode_id,))
+        return [Analysis(**{**dict(r), "result": json.loads(r["result"])}) for r in rows]
+
+    def save_analysis(self, analysis: Analysis) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO analyses (episode_id, kind, params, model, prompt_version, transcript_rev, "
+                "result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    analysis.episode_id,
+                    analysis.kind,
+                    analysis.params,
+                    analysis.model,
+                    analysis.prompt_version,
+                    analysis.transcript_rev,
+                    json.dumps(analysis.result, ensure_ascii=False),
+                ),
+            )
+
+    # -- conversations ------------------------------------------------------------------------------------------
+
+    def create_conversation(self, conversation_id: str, show_id: int | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO conversations (id, show_id) VALUES (?, ?)", (conversation_id, show_id))
+
+    def add_message(
+        self, conversation_id: str, role: str, content: str, citations: list[dict[str, Any]] | None = None
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO messages (conversation_id, role, content, citations) VALUES (?, ?, ?, ?)",
+                (conversation_id, role, content, json.dumps(citations, ensure_ascii=False) if citations else None),
+            )
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        rows = self._query(
+            "SELECT role, content, citations, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        return [
+            Message(r["role"], r["content"], json.loads(r["citations"]) if r["citations"] else None, r["created_at"])
+            for r in rows
+        ]
+
+
+def _segment(row: sqlite3.Row) -> Segment:
+    words = json.loads(row["words"]) if row["words"] else None
+    return Segment(
+        start=row["start"],
+        end=row["end"],
+        text=row["text"],
+        words=[tuple(w) for w in words] if words else None,
+        speaker=row["speaker"],
+        idx=row["idx"],
+        episode_id=row["episode_id"],
+    )
+
+
+def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
+    if not words:
+        return None
+    return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _storage_error(exc: sqlite3.Error, path: Path) -> FonotecaError:
+    text = str(exc).lower()
+    if "disk" in text and ("full" in text or "i/o" in text):
+        hint = "free some disk space (or move the archive with FONOTECA_HOME) and run the command again"
+    elif "readonly" in text or "read-only" in text or "permission" in text or "unable to open" in text:
+        hint = "make the data folder writable, or choose another with --db / FONOTECA_HOME"
+    elif "locked" in text:
+        hint = "another fonoteca process is writing; wait for it to finish and try again"
+    else:
+        hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
+    return FonotecaError(f"archive error at {path}: {exc}", hint)
+
+
+def open_archive(settings: Any) -> Archive:
+    """The archive named by the settings (`--db`, else `FONOTECA_HOME/fonoteca.db`)."""
+    return Archive(settings.db_path)

@@ -1,0 +1,100 @@
+"""`fonoteca` command line: a thin shell over the same functions the web app uses.
+
+Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry),
+transcription (transcribe), archive (shows, episodes, status, stats, export), search (search, trend, reindex),
+web (serve) and llm (llm check/serve, analyze, ask).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FonotecaError
+from fonoteca.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="fonoteca",
+    help="Turn a show's whole history into a searchable archive of timestamped transcripts.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    home: Path = typer.Option(None, "--home", help="Data folder (env FONOTECA_HOME).", show_default=False),
+    db: Path = typer.Option(None, "--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False),
+) -> None:
+    ctx.obj = Settings.from_env(home=home, db=db)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = Settings.from_env()
+    return root.obj
+
+
+def archive_of(ctx: typer.Context) -> Archive:
+    """The archive for this invocation, opened once and closed when the command ends."""
+    root = ctx.find_root()
+    archive = root.meta.get("fonoteca.archive")
+    if archive is None:
+        archive = Archive(settings_of(ctx).db_path)
+        root.meta["fonoteca.archive"] = archive
+        root.call_on_close(archive.close)
+    return archive
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, hint: str = "") -> typer.Exit:
+    """Print one error line and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {FonotecaError(message, hint)}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _register_commands() -> None:
+    from fonoteca.cli import archive, ingest, llm, search, transcribe, web
+
+    for module in (ingest, transcribe, archive, search, web, llm):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except FonotecaError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err_console.print(
+            "[yellow]interrupted[/] — the archive is consistent; run the same command again to continue",
+            highlight=False,
+        )
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

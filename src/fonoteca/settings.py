@@ -1,0 +1,99 @@
+"""One settings object for the whole program: environment variables `FONOTECA_*`, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def _default_home() -> Path:
+    return Path(user_data_dir("fonoteca", appauthor=False))
+
+
+@dataclass
+class Settings:
+    # Where the archive lives: the SQLite file, the search index, downloaded media, the assembled model.
+    home: Path = field(default_factory=_default_home)
+    db: Path | None = None  # default: home / "fonoteca.db"
+
+    # Transcription
+    model: str = "base"  # "base" = the packaged Whisper base multilingual; else any faster-whisper name or a local path
+    device: str = "auto"  # auto | cpu | cuda
+    compute_type: str = "auto"  # auto = int8 on CPU, float16 on CUDA
+    batched: bool = False  # faster-whisper's BatchedInferencePipeline
+    batch_size: int = 8
+    vad: bool = True
+    beam_size: int = 5
+    cpu_threads: int = 0  # 0 = let CTranslate2 decide
+
+    # Downloads
+    download_timeout: float = 30.0  # seconds without progress before giving up
+    download_retries: int = 3
+    max_download_mb: int = 2048
+
+    # LLM (any OpenAI-compatible server)
+    llm_base_url: str = "http://localhost:1234/v1"
+    llm_model: str = ""  # empty = the first model the server lists
+    llm_api_key: str = "not-needed"
+    llm_context: int = 2048  # tokens the model can take; long transcripts are split to fit (map-reduce)
+    llm_temperature: float = 0.0
+    llm_timeout: float = 120.0
+
+    # Web
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str = ""  # required whenever the server listens beyond loopback
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.home / "fonoteca.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.home / "media"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `FONOTECA_<FIELD>` variables; keyword overrides (CLI flags) win when not None."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"FONOTECA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.home = Path(settings.home).expanduser()
+        if settings.db is not None:
+            settings.db = Path(settings.db).expanduser()
+        return settings
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(f: dataclasses.Field, raw: str) -> object:
+    kind = str(f.type)
+    if "bool" in kind:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "Path" in kind:
+        return Path(raw)
+    return raw
