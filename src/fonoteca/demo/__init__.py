@@ -1,0 +1,75 @@
+"""`make demo`: build an archive of the bundled demo show, show what fonoteca does with it, then serve it.
+
+The show ("Voces abiertas", feed.xml beside this file) is four short openly licensed recordings in Spanish and English
+plus one text episode; see CREDITS.md. Everything runs offline: the packaged Whisper model transcribes, the packaged
+SmolLM2 model answers through the embedded llama.cpp server.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib.resources import files
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+
+from fonoteca.archive import Archive, Stats
+from fonoteca.pipeline import add_source, sync
+from fonoteca.search import search
+from fonoteca.settings import Settings
+from fonoteca.text import format_duration, format_timestamp
+
+DEMO_FEED = Path(str(files("fonoteca.demo").joinpath("feed.xml")))
+DEMO_QUERIES = ("country", "blogs alumnos", "modelo")
+
+console = Console()
+
+
+def _header(stats: Stats) -> str:
+    return f"Transcribed podcasts: {stats.episodes} · Time transcribed: {format_duration(stats.seconds)}"
+
+
+def build(settings: Settings) -> Archive:
+    """Add the demo feed and transcribe it (a second run finds everything done and adds nothing)."""
+    archive = Archive(settings.db_path)
+    show = add_source(archive, settings, str(DEMO_FEED), sync_now=False)
+    sync(archive, settings, show, progress=True)
+    return archive
+
+
+def report(archive: Archive, settings: Settings) -> None:
+    console.print(Rule("fonoteca demo"))
+    console.print(f"[bold]{_header(archive.stats())}[/]", highlight=False)
+    for query in DEMO_QUERIES:
+        results = search(archive, settings, query, limit=3)
+        console.print(f"\n[bold]search[/] {query!r}: {results.total} hit(s)")
+        for hit in results.hits:
+            console.print(f"  {hit.date or '':<10} {format_timestamp(hit.start):>6}  {hit.title}: {hit.text.strip()}")
+            console.print(f"  [dim]{hit.url}[/]")
+
+
+def serve(settings: Settings) -> None:
+    """Start the embedded LLM server, then the web archive, until Ctrl-C."""
+    import uvicorn
+
+    from fonoteca.llm.server import LlamaServer
+    from fonoteca.web.app import create_app
+
+    with LlamaServer(port=settings.llm_port) as llm:
+        web_settings = settings.replace(llm_base_url=llm.base_url)
+        url = f"http://{settings.host}:{settings.port}/"
+        console.print(f"\nLLM server (SmolLM2, llama.cpp) at {llm.base_url}")
+        console.print(f"[bold green]Open {url}[/] — the demo archive. Ctrl-C to stop.")
+        uvicorn.run(create_app(web_settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m fonoteca.demo", description=__doc__)
+    parser.add_argument("--no-serve", action="store_true", help="Build and report, then exit (for scripts and CI).")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    with build(settings) as archive:
+        report(archive, settings)
+    if not args.no_serve:
+        serve(settings)

@@ -1,0 +1,3 @@
+from fonoteca.demo import main
+
+main()

@@ -1,0 +1,138 @@
+"""The archive API on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fonoteca.archive import Archive, Segment, episode_id_for
+from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.errors import FonotecaError, NotFound
+
+
+def _show(archive: Archive, source: str = "https://example.org/feed.xml", title: str = "Mi Podcast"):
+    show, _ = archive.add_show(title=title, source=source, source_kind="feed")
+    return show
+
+
+def test_new_archive_is_wal_with_foreign_keys_at_latest_schema(archive: Archive) -> None:
+    assert archive.schema_version == len(MIGRATIONS)
+    raw = sqlite3.connect(archive.path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert archive._query("PRAGMA foreign_keys")[0][0] == 1
+
+
+def test_reopening_an_archive_keeps_its_data_and_does_not_migrate_twice(archive: Archive) -> None:
+    show = _show(archive)
+    archive.upsert_episode(show, guid="g1", title="Uno", kind="audio")
+    archive.close()
+    with Archive(archive.path) as again:
+        assert [e.guid for e in again.list_episodes()] == ["g1"]
+        assert again.schema_version == len(MIGRATIONS)
+
+
+def test_archive_from_a_newer_fonoteca_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    raw.close()
+    with pytest.raises(FonotecaError, match="newer fonoteca"):
+        Archive(path)
+
+
+def test_episode_ids_are_stable_and_upsert_is_idempotent(archive: Archive) -> None:
+    show = _show(archive)
+    first, created = archive.upsert_episode(show, guid="abc", title="Episodio 1", kind="audio", published="2024-01-10")
+    again, created_again = archive.upsert_episode(show, guid="abc", title="Episodio 1 (editado)", kind="audio")
+    assert created and not created_again
+    assert first.id == again.id == episode_id_for(show.source, "abc")
+    assert len(archive.list_episodes()) == 1
+    assert archive.get_episode(first.id[:5]).id == first.id
+
+
+def test_unknown_show_and_episode_raise_not_found_with_a_hint(archive: Archive) -> None:
+    with pytest.raises(NotFound, match="fonoteca shows"):
+        archive.get_show("nope")
+    with pytest.raises(NotFound, match="fonoteca episodes"):
+        archive.get_episode("0000000000")
+
+
+def test_shows_get_unique_slugs_and_are_found_by_slug_title_or_id(archive: Archive) -> None:
+    a = _show(archive, "https://a.example/feed", "Café con Leche")
+    b = _show(archive, "https://b.example/feed", "Café con leche")
+    assert a.slug == "cafe-con-leche" and b.slug == "cafe-con-leche-2"
+    assert archive.get_show("cafe-con-leche").id == a.id
+    assert archive.get_show(str(b.id)).id == b.id
+
+
+def test_appended_segments_continue_numbering_and_bump_the_revision(archive: Archive) -> None:
+    show = _show(archive)
+    ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio")
+    archive.append_segments(ep.id, [Segment(0.0, 2.5, "Hola"), Segment(2.5, 5.0, "qué tal")])
+    archive.append_segments(ep.id, [Segment(5.0, 7.0, "adiós", words=[(5.0, 5.6, "adiós")])])
+    segs = archive.segments(ep.id)
+    assert [s.idx for s in segs] == [0, 1, 2]
+    assert segs[2].words == [(5.0, 5.6, "adiós")]
+    assert archive.last_segment_end(ep.id) == 7.0
+    assert archive.get_episode(ep.id).transcript_rev == 2
+
+
+def test_replacing_a_transcript_is_atomic_and_updates_the_episode(archive: Archive) -> None:
+    show = _show(archive)
+    ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio")
+    archive.append_segments(ep.id, [Segment(0, 1, "viejo")])
+    archive.replace_segments(ep.id, [Segment(0, 1, "nuevo")], source="publisher", status="done")
+    fresh = archive.get_episode(ep.id)
+    assert [s.text for s in archive.segments(ep.id)] == ["nuevo"]
+    assert (fresh.source, fresh.status) == ("publisher", "done")
+
+
+def test_stats_count_only_finished_episodes_and_their_audio_time(archive: Archive) -> None:
+    show = _show(archive)
+    done, _ = archive.upsert_episode(show, guid="1", title="a", kind="audio", duration=3600.0, status="done")
+    archive.upsert_episode(show, guid="2", title="b", kind="audio", duration=99.0, status="new")
+    no_duration, _ = archive.upsert_episode(show, guid="3", title="c", kind="audio", status="done")
+    archive.append_segments(no_duration.id, [Segment(0, 12.0, "x")])
+    stats = archive.stats()
+    assert (stats.episodes, stats.seconds) == (2, 3612.0)
+    assert stats.by_show[0][1:] == (2, 3612.0)
+
+
+def test_deleting_an_episode_removes_its_segments_and_index_bookkeeping(archive: Archive) -> None:
+    show = _show(archive)
+    ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
+    archive.append_segments(ep.id, [Segment(0, 1, "hola hola")])
+    archive.mark_indexed(ep.id, 1, {"hola": 2})
+    assert archive.term_counts("hola") == {ep.id: 2}
+    archive.delete_episode(ep.id)
+    assert archive.segments(ep.id) == []
+    assert archive.term_counts("hola") == {}
+    assert archive.indexed_ids() == set()
+
+
+def test_index_bookkeeping_reports_stale_episodes_after_a_new_transcript(archive: Archive) -> None:
+    show = _show(archive)
+    ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
+    archive.append_segments(ep.id, [Segment(0, 1, "uno")])
+    rev = archive.get_episode(ep.id).transcript_rev
+    assert archive.episodes_to_index() == [(ep.id, rev)]
+    archive.mark_indexed(ep.id, rev, {"uno": 1})
+    assert archive.episodes_to_index() == []
+    archive.replace_segments(ep.id, [Segment(0, 1, "dos")])
+    assert archive.episodes_to_index() == [(ep.id, rev + 1)]
+
+
+def test_data_folder_that_cannot_be_created_gives_one_line_with_a_hint(tmp_path: Path) -> None:
+    # A regular file where the data folder should be: fails for root too, unlike a chmod-ed folder.
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    with pytest.raises(FonotecaError, match="FONOTECA_HOME") as caught:
+        Archive(blocker / "fonoteca.db")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_path_that_is_a_directory_cannot_be_opened_as_archive(tmp_path: Path) -> None:
+    with pytest.raises(FonotecaError, match="--db"):
+        Archive(tmp_path)
