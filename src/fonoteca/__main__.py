@@ -1,0 +1,3 @@
+from fonoteca.cli import main
+
+main()
