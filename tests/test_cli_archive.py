@@ -24,7 +24,10 @@ def filled(settings: Settings) -> Settings:
         )  # fmt: skip
         archive.append_segments(
             done.id,
-            [Segment(0.0, 2.5, "Esto es lo que significa hacer streaming."), Segment(2.5, 5.25, "Chunked, por trozos.")],
+            [
+                Segment(0.0, 2.5, "Esto es lo que significa hacer streaming."),
+                Segment(2.5, 5.25, "Chunked, por trozos."),
+            ],
         )
         failed, _ = archive.upsert_episode(show, guid="2", title="Roto", kind="audio", published="2024-03-08")
         archive.set_status(failed.id, "failed", "the enclosure answered 404 Not Found — check the feed")

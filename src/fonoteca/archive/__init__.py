@@ -484,6 +484,10 @@ class Archive:
     def indexed_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT episode_id FROM indexed")}
 
+    def indexed_segment_count(self) -> int:
+        """How many documents the search index should hold: one per segment of each indexed episode."""
+        return self._query("SELECT COUNT(*) FROM segments s JOIN indexed i ON i.episode_id = s.episode_id")[0][0]
+
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
         """{episode_id: count} for one folded word or word pair."""
         if show_id is None:

@@ -36,7 +36,9 @@ app = typer.Typer(
 def _global_options(
     ctx: typer.Context,
     home: Path = typer.Option(None, "--home", help="Data folder (env FONOTECA_HOME).", show_default=False),
-    db: Path = typer.Option(None, "--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False),
+    db: Path = typer.Option(
+        None, "--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False
+    ),
 ) -> None:
     ctx.obj = Settings.from_env(home=home, db=db)
 

@@ -131,7 +131,13 @@ def register(app: typer.Typer) -> None:
                     "seconds": result.seconds,
                     "time": format_duration(result.seconds),
                     "shows": [
-                        {"show": s.slug, "title": s.title, "episodes": n, "seconds": secs, "time": format_duration(secs)}
+                        {
+                            "show": s.slug,
+                            "title": s.title,
+                            "episodes": n,
+                            "seconds": secs,
+                            "time": format_duration(secs),
+                        }
                         for s, n, secs in result.by_show
                     ],
                 }

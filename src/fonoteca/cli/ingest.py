@@ -1,9 +1,87 @@
-"""CLI commands of the ingest stage (placeholder until the stage lands)."""
+"""Getting a show's history in: add, sync, retry."""
 
 from __future__ import annotations
 
 import typer
 
+from fonoteca.cli import archive_of, console, print_json, settings_of
+from fonoteca.pipeline import SyncReport, add_source, retry, sync
+
+
+def _print_report(report: SyncReport, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "added": report.added,
+                "transcribed": report.transcribed,
+                "imported": report.imported,
+                "failed": [{"id": e.id, "title": e.title, "error": reason} for e, reason in report.failed],
+                "show_errors": [{"show": s.slug, "error": reason} for s, reason in report.show_errors],
+            }
+        )
+        return
+    console.print(report.summary())
+    for episode, reason in report.failed:
+        console.print(f"  [red]failed[/] {episode.id} {episode.title}: {reason}", highlight=False)
+    if report.failed:
+        console.print("Fix what the messages say, then run [bold]fonoteca retry[/].")
+
+
+def _exit_code(report: SyncReport) -> int:
+    return 1 if report.failed or report.show_errors else 0
+
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the app."""
+    @app.command()
+    def add(
+        ctx: typer.Context,
+        source: str = typer.Argument(..., help="Feed URL, feed file, media folder (recursive) or media file."),
+        language: str = typer.Option(
+            None, "--language", "-l", help="Pin the show's language (e.g. es); default: detect."
+        ),
+        title: str = typer.Option(None, "--title", help="Override the show's title."),
+        date: str = typer.Option(None, "--date", help="Publication date (YYYY-MM-DD) for a single media file."),
+        no_sync: bool = typer.Option(
+            False, "--no-sync", help="Only register the episodes; transcribe later with sync."
+        ),
+        model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Add a show (feed or local media) to the archive and transcribe it."""
+        settings = settings_of(ctx).replace(model=model)
+        show, report = add_source(
+            archive_of(ctx), settings, source, language=language, title=title, date=date,
+            sync_now=not no_sync, progress=not as_json,
+        )  # fmt: skip
+        if not as_json:
+            console.print(f"[bold]{show.title}[/] ({show.slug})", highlight=False)
+        _print_report(report, as_json)
+        raise typer.Exit(_exit_code(report))
+
+    @app.command("sync")
+    def sync_command(
+        ctx: typer.Context,
+        show: str = typer.Argument(None, help="Show slug, id or title (default: every show)."),
+        model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
+        device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
+        batched: bool = typer.Option(None, "--batched/--no-batched", help="Batched inference (faster on GPU)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Re-read feeds, add new episodes, download and transcribe everything pending."""
+        settings = settings_of(ctx).replace(model=model, device=device, batched=batched)
+        archive = archive_of(ctx)
+        chosen = archive.get_show(show) if show else None
+        report = sync(archive, settings, chosen, progress=not as_json)
+        _print_report(report, as_json)
+        raise typer.Exit(_exit_code(report))
+
+    @app.command("retry")
+    def retry_command(
+        ctx: typer.Context,
+        episode: str = typer.Argument(None, help="One episode id (default: every failed episode)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Try failed episodes again."""
+        report = retry(archive_of(ctx), settings_of(ctx), episode, progress=not as_json)
+        _print_report(report, as_json)
+        raise typer.Exit(_exit_code(report))

@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.rule import Rule
 
 from fonoteca.archive import Archive, Stats
-from fonoteca.pipeline import add_source, sync
+from fonoteca.pipeline import add_source
 from fonoteca.search import search
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration, format_timestamp
 
 DEMO_FEED = Path(str(files("fonoteca.demo").joinpath("feed.xml")))
-DEMO_QUERIES = ("country", "blogs alumnos", "modelo")
+DEMO_QUERIES = ("country", "alumnos", "modelo")
 
 console = Console()
 
@@ -33,8 +33,7 @@ def _header(stats: Stats) -> str:
 def build(settings: Settings) -> Archive:
     """Add the demo feed and transcribe it (a second run finds everything done and adds nothing)."""
     archive = Archive(settings.db_path)
-    show = add_source(archive, settings, str(DEMO_FEED), sync_now=False)
-    sync(archive, settings, show, progress=True)
+    add_source(archive, settings, str(DEMO_FEED), progress=True)
     return archive
 
 

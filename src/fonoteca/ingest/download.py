@@ -1,0 +1,132 @@
+"""Downloading enclosures: streamed to a .part file, resumed with Range, retried with back-off, size-limited, and
+checked to be decodable media before the episode counts as downloaded."""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from fonoteca.errors import FonotecaError, MediaError
+from fonoteca.ingest.feeds import http_client
+from fonoteca.ingest.media import probe
+from fonoteca.settings import Settings
+
+ByteProgress = Callable[[int, int | None], None]  # (bytes so far, total or None)
+_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class _Retry(Exception):
+    """A transient failure worth another attempt (connection dropped, 5xx, timeout)."""
+
+
+def download(
+    url: str,
+    dest: Path,
+    settings: Settings,
+    *,
+    on_progress: ByteProgress | None = None,
+    backoff: float = 1.0,
+) -> Path:
+    """Fetch `url` into `dest` and verify it decodes; a MediaError/FonotecaError names the problem and the fix."""
+    part = dest.with_name(dest.name + ".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _disk_error(exc, dest.parent) from exc
+    last_error = ""
+    with http_client(settings) as client:
+        for attempt in range(settings.download_retries + 1):
+            if attempt:
+                time.sleep(backoff * 2 ** (attempt - 1))
+            try:
+                _fetch_once(client, url, part, settings, on_progress)
+                break
+            except _Retry as exc:
+                last_error = str(exc)
+        else:
+            raise MediaError(
+                f"download of {url} failed after {settings.download_retries + 1} attempts: {last_error}",
+                "the server is unreliable; run `fonoteca retry` later (the download resumes where it stopped)",
+            )
+    try:
+        probe(part)
+    except MediaError as exc:
+        part.unlink(missing_ok=True)
+        raise MediaError(f"the enclosure {url} is not playable media: {exc.message}", exc.hint) from exc
+    part.replace(dest)
+    return dest
+
+
+def _fetch_once(
+    client: httpx.Client, url: str, part: Path, settings: Settings, on_progress: ByteProgress | None
+) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    limit = settings.max_download_mb * 1024 * 1024
+    try:
+        with client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 416 and have:
+                return  # everything is already here
+            if response.status_code in _RETRYABLE_STATUS:
+                raise _Retry(f"{response.status_code} {response.reason_phrase}")
+            if response.status_code >= 400:
+                raise MediaError(
+                    f"the enclosure {url} answered {response.status_code} {response.reason_phrase}",
+                    "the file was moved or removed; check the feed, then run `fonoteca sync` again",
+                )
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type in ("text/html", "application/xhtml+xml"):
+                raise MediaError(
+                    f"the enclosure {url} is a web page ({content_type}), not audio or video",
+                    "the feed links to a page instead of the media file; tell the publisher",
+                )
+            resumed = response.status_code == 206
+            if not resumed:
+                have = 0  # the server ignored Range: start over
+            remaining = response.headers.get("content-length")
+            total = have + int(remaining) if remaining and remaining.isdigit() else None
+            if total is not None and total > limit:
+                raise MediaError(
+                    f"the enclosure {url} is {total / 2**20:.0f} MB, over the {settings.max_download_mb} MB limit",
+                    "raise the limit with FONOTECA_MAX_DOWNLOAD_MB",
+                )
+            try:
+                with part.open("ab" if resumed else "wb") as out:
+                    done = have
+                    for chunk in response.iter_bytes(1 << 16):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if done > limit:
+                            raise MediaError(
+                                f"the enclosure {url} is over the {settings.max_download_mb} MB limit",
+                                "raise the limit with FONOTECA_MAX_DOWNLOAD_MB",
+                            )
+                        if on_progress:
+                            on_progress(done, total)
+            except OSError as exc:
+                raise _disk_error(exc, part) from exc
+            if total is not None and done < total:
+                raise _Retry(f"connection closed after {done} of {total} bytes")
+    except MediaError:
+        part.unlink(missing_ok=True)  # a permanent failure: nothing worth resuming
+        raise
+    except httpx.TooManyRedirects as exc:
+        raise MediaError(f"the enclosure {url} redirects in a loop", "the publisher's server is misconfigured") from exc
+    except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+        raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _disk_error(exc: OSError, path: Path) -> FonotecaError:
+    if exc.errno == errno.ENOSPC:
+        return FonotecaError(
+            f"the disk is full while writing {path}",
+            "free some space (or move the data folder with FONOTECA_HOME) and run `fonoteca sync` to resume",
+        )
+    return FonotecaError(
+        f"cannot write {path}: {exc.strerror or exc}",
+        "make the data folder writable, or choose another with FONOTECA_HOME",
+    )

@@ -1,0 +1,166 @@
+"""How many times a word (or phrase) was said in each episode, over the whole history of a show.
+
+Words are counted once, when an episode is indexed (`term_counts`), so a word's trend is one lookup. A phrase is looked
+up in the index's word-pair field and counted per episode with an aggregation: it counts the segments (roughly
+sentences) that contain the phrase. Both are accent- and case-insensitive whole-word matches: `IA` never counts `media`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fonoteca.archive import Archive, Episode
+from fonoteca.search.index import SearchIndex, sync_index
+from fonoteca.search.query import Clause
+from fonoteca.settings import Settings
+from fonoteca.text import words
+
+GROUPINGS = ("episode", "month", "year")
+SENTENCE = "This graph shows how many times the word {word} has been mentioned throughout the history of the program"
+
+
+@dataclass
+class TrendPoint:
+    term: str
+    key: str  # episode id, YYYY-MM or YYYY
+    label: str  # episode title, or the month/year
+    date: str | None
+    count: int
+    hours: float
+    value: float  # count, or count per hour of audio
+    episode_id: str | None
+    title: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _phrase_counts(settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
+    from fonoteca.search import build_query
+    from fonoteca.search.query import ParsedQuery
+
+    index = SearchIndex.for_settings(settings)
+    query = build_query(index.schema, ParsedQuery(must=[[Clause(folded)]]), show_id=show_id)
+    result = index.searcher().aggregate(query, {"per_episode": {"terms": {"field": "episode_id", "size": 100_000}}})
+    return {b["key"]: int(b["doc_count"]) for b in result["per_episode"]["buckets"]}
+
+
+def term_counts(archive: Archive, settings: Settings, term: str, show_id: int | None) -> dict[str, int]:
+    folded = words(term)
+    if not folded:
+        return {}
+    if len(folded) == 1:
+        return archive.term_counts(folded[0], show_id)
+    return _phrase_counts(settings, folded, show_id)
+
+
+def trend(
+    archive: Archive,
+    terms: list[str],
+    *,
+    show: str | None = None,
+    per_hour: bool = False,
+    by: str = "episode",
+    settings: Settings | None = None,
+) -> list[TrendPoint]:
+    """One point per term and episode (or month, or year), in date order, zero counts included."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    settings = settings or _settings_for(archive)
+    sync_index(archive, settings)
+    show_id = archive.get_show(show).id if show else None
+    episodes = [e for e in archive.list_episodes(show_id, status="done")]
+    points: list[TrendPoint] = []
+    for term in [t.strip() for t in terms if t.strip()]:
+        counts = term_counts(archive, settings, term, show_id)
+        if by == "episode":
+            points.extend(
+                _point(term, e.id, e.title, e.date, counts.get(e.id, 0), _hours(e), per_hour, e) for e in episodes
+            )
+            continue
+        buckets: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        for e in episodes:
+            key = (e.date or "unknown")[: 7 if by == "month" else 4]
+            buckets[key][0] += counts.get(e.id, 0)
+            buckets[key][1] += _hours(e)
+        for key in sorted(buckets):
+            count, hours = buckets[key]
+            points.append(_point(term, key, key, key if key != "unknown" else None, int(count), hours, per_hour, None))
+    return points
+
+
+def _hours(episode: Episode) -> float:
+    return (episode.duration or 0.0) / 3600 if episode.kind != "text" else 0.0
+
+
+def _point(
+    term: str, key: str, label: str, date: str | None, count: int, hours: float, per_hour: bool, ep: Episode | None
+) -> TrendPoint:
+    value = (count / hours if hours > 0 else 0.0) if per_hour else float(count)
+    return TrendPoint(
+        term=term, key=key, label=label, date=date, count=count, hours=round(hours, 4), value=round(value, 3),
+        episode_id=ep.id if ep else None, title=ep.title if ep else None,
+    )  # fmt: skip
+
+
+def _settings_for(archive: Archive) -> Settings:
+    """Settings whose data folder holds this archive (library callers that only have the archive)."""
+    return Settings.from_env(home=archive.path.parent, db=archive.path)
+
+
+def series(points: list[TrendPoint]) -> dict[str, list[TrendPoint]]:
+    grouped: dict[str, list[TrendPoint]] = {}
+    for p in points:
+        grouped.setdefault(p.term, []).append(p)
+    return grouped
+
+
+def chart_title(terms: list[str], per_hour: bool) -> str:
+    word = " / ".join(f"“{t}”" for t in terms)
+    return SENTENCE.format(word=word) + (" (per hour of audio)" if per_hour else "")
+
+
+def render_png(points: list[TrendPoint], path: Path, *, per_hour: bool = False, show_title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = series(points)
+    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=120)
+    for term, pts in grouped.items():
+        xs = list(range(len(pts)))
+        ax.plot(xs, [p.value for p in pts], marker="o", markersize=3, linewidth=1.6, label=term)
+    first = next(iter(grouped.values()), [])
+    ticks = list(range(0, len(first), max(1, len(first) // 10)))
+    ax.set_xticks(ticks, [first[i].date or first[i].label for i in ticks], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("mentions per hour" if per_hour else "mentions")
+    ax.set_xlabel("episodes in date order" if first and first[0].episode_id else "period")
+    ax.set_title(chart_title(list(grouped), per_hour) + (f"\n{show_title}" if show_title else ""), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def render_terminal(points: list[TrendPoint], *, per_hour: bool = False) -> str:
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.theme("clear")
+    grouped = series(points)
+    first = next(iter(grouped.values()), [])
+    for term, pts in grouped.items():
+        plt.plot(list(range(1, len(pts) + 1)), [p.value for p in pts], label=term, marker="braille")
+    if first:
+        step = max(1, len(first) // 6)
+        idx = list(range(0, len(first), step))
+        plt.xticks([i + 1 for i in idx], [first[i].date or first[i].label for i in idx])
+    plt.title(chart_title(list(grouped), per_hour))
+    plt.ylabel("per hour" if per_hour else "mentions")
+    plt.plotsize(100, 20)
+    return plt.build()
