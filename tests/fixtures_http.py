@@ -1,1 +1,144 @@
-"""Fixtures for the http tests."""
+"""A real HTTP server on 127.0.0.1 for feeds and media, with the faults real servers have.
+
+Routes:
+    /f/NAME         a registered file or bytes, with Range support (206) like a real static server
+    /drop/NAME      the first response promises the whole file but the connection closes halfway; later ones honour Range
+    /status/CODE    answers that status
+    /slow           answers after longer than any test timeout
+    /loop           redirects forever
+    /page.mp3       an HTML page where audio was promised
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+mimetypes.add_type("audio/ogg", ".opus")
+mimetypes.add_type("audio/flac", ".flac")
+mimetypes.add_type("text/vtt", ".vtt")
+mimetypes.add_type("application/srt", ".srt")
+
+
+@dataclass
+class MediaServer:
+    base: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    dropped: set[str] = field(default_factory=set)
+
+    def add(self, name: str, content: bytes | Path, content_type: str | None = None) -> str:
+        data = content.read_bytes() if isinstance(content, Path) else content
+        self.files[name] = data
+        self.types[name] = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return f"{self.base}/f/{name}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def headers_for(self, path: str) -> list[dict[str, str]]:
+        return [headers for p, headers in self.requests if p == path]
+
+
+def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            server.requests.append((self.path, dict(self.headers)))
+            path = self.path.split("?")[0]
+            if path.startswith("/f/"):
+                self._file(path[3:])
+            elif path.startswith("/drop/"):
+                self._dropping(path[6:])
+            elif path.startswith("/status/"):
+                self._plain(int(path[8:]), b"status")
+            elif path == "/slow":
+                time.sleep(5)
+                self._plain(200, b"too late")
+            elif path == "/loop":
+                self.send_response(302)
+                self.send_header("Location", "/loop?again")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif path == "/page.mp3":
+                self._plain(200, b"<!doctype html><html><body>Not audio</body></html>", "text/html; charset=utf-8")
+            else:
+                self._plain(404, b"not found")
+
+        def _plain(self, code: int, body: bytes, content_type: str = "text/plain") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _file(self, name: str) -> None:
+            if name not in server.files:
+                self._plain(404, b"not found")
+                return
+            data = server.files[name]
+            start = 0
+            range_header = self.headers.get("Range")
+            if range_header and range_header.startswith("bytes="):
+                start = int(range_header[6:].split("-")[0] or 0)
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Type", server.types[name])
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:])
+
+        def _dropping(self, name: str) -> None:
+            if name in server.dropped or self.headers.get("Range"):
+                self._file(name)
+                return
+            server.dropped.add(name)
+            data = server.files[name]
+            self.send_response(200)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Type", server.types[name])
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+    return Handler
+
+
+@pytest.fixture
+def http_server() -> Iterator[MediaServer]:
+    """A fresh server per test on a free port of 127.0.0.1."""
+    holder = MediaServer(base="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(holder))
+    httpd.daemon_threads = True
+    holder.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield holder
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
