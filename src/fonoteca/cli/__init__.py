@@ -82,21 +82,15 @@ _register_commands()
 
 
 def main() -> None:
-    import click
-
     try:
-        app(standalone_mode=False)
+        app()
     except FonotecaError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        err_console.print(
-            "[yellow]interrupted[/] — the archive is consistent; run the same command again to continue",
-            highlight=False,
-        )
-        sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code == 130:  # Typer turns Ctrl-C into exit code 130
+            err_console.print(
+                "[yellow]interrupted[/] — the archive is consistent; run the same command again to continue",
+                highlight=False,
+            )
+        raise

