@@ -1,9 +1,211 @@
-"""CLI commands of the llm stage (placeholder until the stage lands)."""
+"""CLI of the LLM stage: `llm check`, `llm serve`, `analyze` and `ask`."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fonoteca.archive import Analysis, Archive, Episode
+from fonoteca.cli import archive_of, console, err_console, fail, print_json, settings_of
+from fonoteca.errors import FonotecaError, NotFound
+from fonoteca.llm.analyze import KINDS, Analyzer, episode_report
+from fonoteca.llm.chat import ChatTurn
+from fonoteca.llm.client import LLMClient
+from fonoteca.llm.server import LocalServer
+from fonoteca.text import format_timestamp
+
+llm_app = typer.Typer(help="The language model endpoint: check it, or serve the packaged offline model.")
+
+
+@llm_app.command("check")
+def check(ctx: typer.Context) -> None:
+    """Say whether the configured OpenAI-compatible endpoint answers, and which models it lists."""
+    settings = settings_of(ctx)
+    client = LLMClient(settings)
+    models = client.list_models()
+    if not models:
+        raise fail(f"{client.base_url} answers but lists no models", "load a model in the server")
+    using = settings.llm_model or models[0]
+    console.print(f"[green]✓[/] {client.base_url} answers — models: {', '.join(models)}", highlight=False)
+    console.print(f"  using [bold]{using}[/], context {settings.llm_context} tokens", highlight=False)
+    if settings.llm_model and settings.llm_model not in models:
+        raise fail(f"the configured model {settings.llm_model!r} is not listed", "set FONOTECA_LLM_MODEL to a listed one")
+
+
+@llm_app.command("serve")
+def serve(
+    port: int = typer.Option(1234, "--port", help="Port (1234 is LM Studio's, the default endpoint)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    model: Path = typer.Option(None, "--model", help="A .gguf model file (default: the packaged SmolLM2-135M)."),
+    ctx: int = typer.Option(2048, "--ctx", help="Context size in tokens (set FONOTECA_LLM_CONTEXT to match)."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0: llama.cpp's default)."),
+) -> None:
+    """Run llama.cpp's OpenAI-compatible server with the packaged model, offline, until Ctrl-C."""
+    server = LocalServer(model, host=host, port=port, context=ctx, threads=threads or None)
+    err_console.print(f"starting llama.cpp's server with {server.model.name} …", highlight=False)
+    server.start()
+    console.print(f"[green]✓[/] serving [bold]{server.alias}[/] at {server.base_url} — Ctrl-C stops it", highlight=False)
+    if server.base_url != "http://127.0.0.1:1234/v1":
+        console.print(f"  point fonoteca at it: export FONOTECA_LLM_BASE_URL={server.base_url}", highlight=False)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        err_console.print("stopped")
+        return
+    raise fail(f"llama.cpp's server exited (code {code}): {server.log_tail()}", "check the model file and --ctx")
+
+
+def _episodes_of(archive: Archive, ref: str) -> list[Episode]:
+    """An episode by id, else every transcribed episode of a show."""
+    try:
+        return [archive.get_episode(ref)]
+    except NotFound:
+        pass
+    try:
+        show = archive.get_show(ref)
+    except NotFound:
+        raise NotFound(
+            f"no episode or show called {ref!r}", "run `fonoteca episodes` or `fonoteca shows` to see them"
+        ) from None
+    episodes = archive.list_episodes(show.id, status="done")
+    if not episodes:
+        raise NotFound(f"show {show.title!r} has no transcribed episodes yet", "run `fonoteca sync` first")
+    return episodes
+
+
+def _print_report(report: dict, translation: Analysis | None) -> None:
+    console.rule(f"[bold]{report['title']}[/] [dim]{report['episode_id']}[/]")
+    if translation is not None:
+        span = f"{format_timestamp(translation.result['start'])}–{format_timestamp(translation.result['end'])}"
+        console.print(f"[bold]translation ({translation.result['to']}, {span}):[/]", highlight=False)
+        console.print(translation.result["text"], highlight=False, markup=False)
+        return
+    if report["summary"] is not None:
+        console.print(f"[bold]summary:[/] {report['summary']}", highlight=False)
+    if report["topics"] is not None:
+        console.print(f"[bold]topics:[/] {', '.join(report['topics'])}", highlight=False)
+    if report["entities"] is not None:
+        for key, label in (("people", "people"), ("organizations", "organisations"), ("products", "products")):
+            console.print(f"[bold]{label}:[/] {', '.join(report['entities'][key]) or '—'}", highlight=False)
+    if report["sentiment"] is not None:
+        anger = "yes" if report["anger"] else "no"
+        console.print(f"[bold]sentiment:[/] {report['sentiment']} · anger: {anger}", highlight=False)
+    if report["language"] is not None:
+        console.print(f"[bold]language:[/] {report['language']}", highlight=False)
+    console.print(f"[dim]model: {report['model']}[/]", highlight=False)
+
+
+def analyze(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="An episode id (or a prefix of it), or a show: every transcribed episode."),
+    what: str = typer.Option(
+        ",".join(KINDS), "--what", help=f"Comma-separated: {', '.join(KINDS)}; or 'translation' (with --to)."
+    ),
+    words: int = typer.Option(30, "--words", help="Most words in the summary."),
+    focus: str = typer.Option(None, "--focus", help="What the summary should centre on, e.g. 'el consumo eléctrico'."),
+    lang: str = typer.Option(None, "--lang", help="Answer language (default: the show's language)."),
+    to: str = typer.Option(None, "--to", help="Target language of a translation, e.g. en."),
+    start: float = typer.Option(None, "--from", help="Translate from this second of the episode."),
+    end: float = typer.Option(None, "--until", help="Translate up to this second of the episode."),
+    force: bool = typer.Option(False, "--force", help="Recompute even when a stored result is still valid."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per episode (a list)."),
+) -> None:
+    """Summarise, find topics, entities, sentiment, language of episodes; or translate one. Results are stored."""
+    settings = settings_of(ctx)
+    archive = archive_of(ctx)
+    kinds = [k.strip() for k in what.split(",") if k.strip()]
+    translating = kinds == ["translation"]
+    if translating and not to:
+        raise fail("a translation needs a target language", "add --to, e.g. --to en")
+    if "translation" in kinds and not translating:
+        raise fail("translation cannot be combined with other analyses", "run it alone: --what translation --to en")
+    episodes = _episodes_of(archive, target)
+    analyzer = Analyzer(archive, settings)
+    model = analyzer.client.model_label  # fails here, once, when no server answers
+    reports: list[dict] = []
+    failures = 0
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("analysing", total=len(episodes))
+        for episode in episodes:
+            progress.update(task, description=f"analysing {episode.title[:40]}")
+            try:
+                if translating:
+                    translation = analyzer.translate(episode, to, start=start, end=end, force=force)
+                    report = {"episode_id": episode.id, "title": episode.title, **translation.result, "model": model}
+                else:
+                    translation = None
+                    analyses = analyzer.analyze(episode, kinds, words=words, focus=focus, language=lang, force=force)
+                    report = episode_report(episode, analyses, model)
+            except FonotecaError as exc:
+                if len(episodes) == 1:
+                    raise
+                failures += 1
+                progress.console.print(f"[bold red]error:[/] {episode.id}: {exc}", highlight=False)
+                continue
+            finally:
+                progress.advance(task)
+            reports.append(report)
+            if not as_json:
+                progress.console.print()
+                _print_report(report, translation)
+    if as_json:
+        print_json(reports)
+    if failures:
+        raise fail(f"{failures} of {len(episodes)} episodes could not be analysed", "see the errors above")
+
+
+def ask(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="A question about the archive."),
+    show: str = typer.Option(None, "--show", help="Only this show's episodes."),
+    conversation: str = typer.Option(None, "--conversation", help="Continue a conversation (its id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {answer, citations, conversation_id} as JSON."),
+) -> None:
+    """Ask the archive; the answer streams as it is written and cites the excerpts it uses."""
+    settings = settings_of(ctx)
+    archive = archive_of(ctx)
+    turn = ChatTurn(archive, settings, LLMClient(settings), question, conversation_id=conversation, show=show)
+
+    async def run() -> str | None:
+        await turn.prepare()
+        async for event in turn.events():
+            if event.event == "token" and not as_json:
+                console.out(event.data["text"], end="", highlight=False)
+            elif event.event == "error":
+                return event.data["message"]
+        return None
+
+    error = asyncio.run(run())
+    if error:
+        if not as_json:
+            console.out("")
+        raise fail(error)
+    if as_json:
+        print_json({"answer": turn.answer, "citations": turn.citations, "conversation_id": turn.conversation_id})
+        return
+    console.out("")
+    for citation in turn.citations:
+        console.print(
+            f"[bold][{citation['n']}][/] {citation['title']} — {format_timestamp(citation['start'])} "
+            f"[dim]{citation['url']}[/]",
+            highlight=False,
+        )
+    console.print(f"[dim]conversation {turn.conversation_id} — continue with --conversation[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+    app.add_typer(llm_app, name="llm")
+    app.command("analyze")(analyze)
+    app.command("ask")(ask)

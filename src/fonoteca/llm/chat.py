@@ -20,31 +20,36 @@ import anyio
 
 from fonoteca.archive import Archive, Message
 from fonoteca.errors import FonotecaError, LLMError
-from fonoteca.llm.client import CHARS_PER_TOKEN_ESTIMATE, LLMClient
 from fonoteca.llm.clean import clean_text
+from fonoteca.llm.client import CHARS_PER_TOKEN_ESTIMATE, LLMClient
 from fonoteca.search import search
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, words
 
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Folded (lower-case, no accents) function words of Spanish and English: a question's keywords are what remains.
 STOPWORDS: dict[str, frozenset[str]] = {
-    "es": frozenset(
+    "es": _word_set(
         """a al algo algun alguna algunas alguno algunos ante antes aqui asi aun cada como con contra cual cuales
         cuando cuanto de del desde donde dos e el ella ellas ello ellos en entre era eran es esa esas ese eso esos
         esta estaba estan estar estas este esto estos fue fueron ha habia han hasta hay la las le les lo los mas me
         mi mis mucho muy nada ni no nos nosotros o os otra otro para pero poco por porque que quien quienes se sea
         ser si sido sin sobre son su sus tambien te tiene tienen toda todo todos tu tus un una unas uno unos usted
         y ya yo dime dijo dice decir habla hablo hablan hablaron sabes saber cosa cosas episodio episodios programa
-        podcast alguien hace hizo qué cual cuál""".split()
+        podcast alguien hace hizo cual"""
     ),
-    "en": frozenset(
+    "en": _word_set(
         """a about above after again all am an and any are as at be been before being below between both but by
         can could did do does doing down during each few for from further had has have having he her here hers him
         his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
         out over own same she should so some such than that the their them then there these they this those through
         to too under until up very was we were what when where which while who whom why will with would you your
         tell said say says talk talked talks speak spoke anything something someone thing things episode episodes
-        show podcast""".split()
+        show podcast"""
     ),
 }
 

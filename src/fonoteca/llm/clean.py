@@ -57,7 +57,7 @@ def extract_json(text: str) -> Any:
     if not starts:
         raise ValueError(f"no JSON object in the answer: {text[:120]!r}")
     candidate = text[min(starts) :]
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # raw newlines inside strings are common and harmless
     for attempt in (candidate, re.sub(r",\s*([}\]])", r"\1", candidate)):
         try:
             value, _end = decoder.raw_decode(attempt)

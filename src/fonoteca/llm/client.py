@@ -207,7 +207,8 @@ class LLMClient:
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         except httpx.HTTPError as exc:
-            raise LLMError(f"the language model server at {self.base_url} broke off the answer: {exc}", SERVE_HINT)
+            broken = LLMError(f"the language model server at {self.base_url} broke off the answer: {exc}", SERVE_HINT)
+            raise broken from exc
         finally:
             await upstream.close()
 

@@ -74,7 +74,8 @@ class LocalServer:
         self.threads = threads
         self.alias = alias or (PACKAGED_MODEL_ALIAS if model is None else self.model.stem)
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()
+        # The server's output, kept for the error message if it dies at start; lives as long as this object.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
 
     @property
     def base_url(self) -> str:
