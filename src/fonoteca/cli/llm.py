@@ -29,10 +29,12 @@ def check(ctx: typer.Context) -> None:
     if not models:
         raise fail(f"{client.base_url} answers but lists no models", "load a model in the server")
     using = settings.llm_model or models[0]
-    console.print(f"[green]✓[/] {client.base_url} answers — models: {', '.join(models)}", highlight=False)
-    console.print(f"  using [bold]{using}[/], context {settings.llm_context} tokens", highlight=False)
+    console.print(f"[green]✓[/] {client.base_url} answers — models: {', '.join(models)}", soft_wrap=True)
+    console.print(f"  using [bold]{using}[/], context {settings.llm_context} tokens", soft_wrap=True)
     if settings.llm_model and settings.llm_model not in models:
-        raise fail(f"the configured model {settings.llm_model!r} is not listed", "set FONOTECA_LLM_MODEL to a listed one")
+        raise fail(
+            f"the configured model {settings.llm_model!r} is not listed", "set FONOTECA_LLM_MODEL to one of them"
+        )
 
 
 @llm_app.command("serve")
@@ -47,7 +49,9 @@ def serve(
     server = LocalServer(model, host=host, port=port, context=ctx, threads=threads or None)
     err_console.print(f"starting llama.cpp's server with {server.model.name} …", highlight=False)
     server.start()
-    console.print(f"[green]✓[/] serving [bold]{server.alias}[/] at {server.base_url} — Ctrl-C stops it", highlight=False)
+    console.print(
+        f"[green]✓[/] serving [bold]{server.alias}[/] at {server.base_url} (Ctrl-C stops it)", highlight=False
+    )
     if server.base_url != "http://127.0.0.1:1234/v1":
         console.print(f"  point fonoteca at it: export FONOTECA_LLM_BASE_URL={server.base_url}", highlight=False)
     try:

@@ -1,9 +1,32 @@
-"""CLI commands of the web stage (placeholder until the stage lands)."""
+"""`fonoteca serve`: the web archive."""
 
 from __future__ import annotations
 
 import typer
 
+from fonoteca.cli import console, fail, settings_of
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the app."""
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: str = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1)."),
+        port: int = typer.Option(None, "--port", help="Port (default 8000)."),
+        token: str = typer.Option(None, "--token", help="Access token (env FONOTECA_TOKEN); required beyond loopback."),
+    ) -> None:
+        """Serve the web archive: shows, the word-over-history chart, episodes with a player, search, chat."""
+        import uvicorn
+
+        from fonoteca.web.app import create_app
+
+        settings = settings_of(ctx).replace(host=host, port=port, token=token)
+        if settings.host not in LOOPBACK and not settings.token:
+            raise fail(
+                f"refusing to listen on {settings.host} without a token",
+                "set FONOTECA_TOKEN (or --token) so only people with it can open the archive, or use 127.0.0.1",
+            )
+        console.print(f"fonoteca archive at [bold]http://{settings.host}:{settings.port}/[/] (Ctrl-C to stop)")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

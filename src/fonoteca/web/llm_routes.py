@@ -1,6 +1,4 @@
-"""Web routes of the LLM stage: the chat page, the streaming chat API and episode analyses."""
-
-from __future__ import annotations
+"""LLM routes of the web archive (chat page, streaming chat API, analyses)."""
 
 from fastapi import APIRouter
 

@@ -1,0 +1,328 @@
+"""The web archive: server-rendered pages and a JSON API over the same functions the CLI uses.
+
+Pages: home (every show with the seed's header), show (the word-over-history chart and the episode list), episode
+(player + transcript that follows it, `?t=` deep links, exports), search. API under /api/ with an OpenAPI schema.
+Feed and transcript text is untrusted: Jinja autoescapes everything, show notes go through the sanitiser, and the
+Content-Security-Policy allows only this server's own scripts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import mimetypes
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from fonoteca import __version__
+from fonoteca.archive import Archive, Episode, Show
+from fonoteca.errors import NotFound
+from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
+from fonoteca.search import search
+from fonoteca.search.trends import GROUPINGS, SENTENCE, trend
+from fonoteca.settings import Settings
+from fonoteca.text import format_duration, format_timestamp, sanitize_html
+
+WEB_DIR = Path(str(files("fonoteca.web")))
+TOKEN_COOKIE = "fonoteca_token"
+PAGE_SIZE = 20
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
+    "media-src 'self' https: http: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+# -- API models (they make /openapi.json meaningful) ----------------------------------------------------------------
+
+
+class StatsOut(BaseModel):
+    episodes: int
+    seconds: float
+    time: str
+    header: str
+
+
+class ShowOut(BaseModel):
+    id: int
+    slug: str
+    title: str
+    source: str
+    language: str | None
+    episodes: int
+    transcribed: int
+    seconds: float
+    time: str
+
+
+class EpisodeOut(BaseModel):
+    id: str
+    show: str
+    title: str
+    date: str | None
+    status: str
+    duration: float | None
+    source: str | None
+    kind: str
+    language: str | None
+    url: str
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+
+
+class TranscriptOut(BaseModel):
+    episode: EpisodeOut
+    segments: list[SegmentOut]
+
+
+class HitOut(BaseModel):
+    episode_id: str
+    show: str
+    title: str
+    date: str | None
+    start: float
+    end: float
+    snippet: str
+    url: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int
+    hits: list[HitOut]
+
+
+class TrendPointOut(BaseModel):
+    term: str
+    key: str
+    label: str
+    date: str | None
+    count: int
+    hours: float
+    value: float
+    episode_id: str | None
+    title: str | None
+
+
+def header(episodes: int, seconds: float) -> str:
+    return f"Transcribed podcasts: {episodes} · Time transcribed: {format_duration(seconds)}"
+
+
+def episode_out(e: Episode) -> EpisodeOut:
+    return EpisodeOut(
+        id=e.id, show=e.show_title, title=e.title, date=e.date, status=e.status, duration=e.duration,
+        source=e.source, kind=e.kind, language=e.language, url=f"/episode/{e.id}",
+    )  # fmt: skip
+
+
+# -- app ------------------------------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="fonoteca", version=__version__, description="A show's whole history, searchable.")
+    archive = Archive(settings.db_path)
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.filters["clock"] = format_timestamp
+    templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
+    templates.env.filters["sanitize"] = sanitize_html
+    templates.env.globals["header"] = header
+    app.state.settings, app.state.archive, app.state.templates = settings, archive, templates
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    @app.middleware("http")
+    async def security(request: Request, call_next: Any) -> Response:
+        if settings.token and not _authorised(request, settings.token):
+            if request.url.path.startswith("/api/"):
+                return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+            page = templates.TemplateResponse(request, "login.html", {"next": request.url.path}, status_code=401)
+            return _harden(page)
+        return _harden(await call_next(request))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return templates.TemplateResponse(request, "error.html", {"message": str(exc)}, status_code=404)
+
+    # -- login ----------------------------------------------------------------------------------------------------
+
+    @app.post("/login", include_in_schema=False)
+    def login(token: str = Form(...), next: str = Form("/")) -> Response:
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        response = RedirectResponse(target, status_code=303)
+        if settings.token and hmac.compare_digest(token.encode(), settings.token.encode()):
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    # -- pages ----------------------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> Response:
+        stats = archive.stats()
+        shows = [(s, n, secs, len(archive.list_episodes(s.id))) for s, n, secs in stats.by_show]
+        return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows})
+
+    @app.get("/show/{slug}", response_class=HTMLResponse, include_in_schema=False)
+    def show_page(request: Request, slug: str, word: str = "") -> Response:
+        show = archive.get_show(slug)
+        stats = archive.stats(show.id)
+        episodes = archive.list_episodes(show.id, newest_first=True)
+        before, after = SENTENCE.split("{word}")
+        return templates.TemplateResponse(
+            request, "show.html",
+            {"show": show, "stats": stats, "episodes": episodes, "word": word, "before": before, "after": after,
+             "groupings": GROUPINGS},
+        )  # fmt: skip
+
+    @app.get("/episode/{episode_id}", response_class=HTMLResponse, include_in_schema=False)
+    def episode_page(request: Request, episode_id: str, t: float = 0.0, q: str = "") -> Response:
+        episode = archive.get_episode(episode_id)
+        show = archive.get_show(episode.show_id)
+        context = {
+            "episode": episode,
+            "show": show,
+            "segments": archive.segments(episode.id),
+            "start": max(0.0, t),
+            "query": q,
+            "media_src": _media_src(episode),
+            "formats": EXPORT_FORMATS,
+            "analyses": archive.list_analyses(episode.id),
+        }
+        return templates.TemplateResponse(request, "episode.html", context)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(
+        request: Request, q: str = "", show: str = "", date_from: str = Query("", alias="from"),
+        date_to: str = Query("", alias="to"), page: int = Query(1, ge=1), order: str = "relevance",
+        episode: str = "",
+    ) -> Response:  # fmt: skip
+        results = None
+        if q.strip():
+            results = search(
+                archive, settings, q, show=show or None, date_from=date_from or None, date_to=date_to or None,
+                episode=episode or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order,
+            )  # fmt: skip
+        pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
+        params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode}
+        base = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
+        return templates.TemplateResponse(
+            request, "search.html",
+            {"q": q, "results": results, "shows": archive.list_shows(), "show": show, "date_from": date_from,
+             "date_to": date_to, "page": page, "pages": pages, "order": order, "base": base},
+        )  # fmt: skip
+
+    # -- files ----------------------------------------------------------------------------------------------------
+
+    @app.get("/media/{episode_id}", include_in_schema=False)
+    def media(episode_id: str) -> Response:
+        """The episode's local media; Starlette's FileResponse answers Range requests, so seeking works."""
+        episode = archive.get_episode(episode_id)
+        if not episode.media_path or not Path(episode.media_path).exists():
+            raise HTTPException(404, "no local media for this episode")
+        media_type = mimetypes.guess_type(episode.media_path)[0] or episode.media_type or "application/octet-stream"
+        return FileResponse(episode.media_path, media_type=media_type)
+
+    @app.get("/episode/{episode_id}/transcript.{fmt}", include_in_schema=False)
+    def export(episode_id: str, fmt: str) -> Response:
+        if fmt not in EXPORT_FORMATS:
+            raise HTTPException(404, f"unknown format; use one of {', '.join(EXPORT_FORMATS)}")
+        episode = archive.get_episode(episode_id)
+        body = render_transcript(archive.segments(episode.id), fmt)
+        media_types = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
+        return PlainTextResponse(
+            body,
+            media_type=f"{media_types[fmt]}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{episode.id}.{fmt}"'},
+        )
+
+    # -- API ------------------------------------------------------------------------------------------------------
+
+    @app.get("/api/stats", response_model=StatsOut, tags=["archive"])
+    def api_stats(show: str | None = None) -> StatsOut:
+        stats = archive.stats(archive.get_show(show).id if show else None)
+        return StatsOut(episodes=stats.episodes, seconds=stats.seconds, time=format_duration(stats.seconds),
+                        header=header(stats.episodes, stats.seconds))  # fmt: skip
+
+    @app.get("/api/shows", response_model=list[ShowOut], tags=["archive"])
+    def api_shows() -> list[ShowOut]:
+        return [_show_out(archive, s, n, secs) for s, n, secs in archive.stats().by_show]
+
+    @app.get("/api/shows/{slug}/episodes", response_model=list[EpisodeOut], tags=["archive"])
+    def api_episodes(slug: str, status: str | None = None) -> list[EpisodeOut]:
+        return [episode_out(e) for e in archive.list_episodes(archive.get_show(slug).id, status=status)]
+
+    @app.get("/api/episodes/{episode_id}/transcript", response_model=TranscriptOut, tags=["archive"])
+    def api_transcript(episode_id: str) -> TranscriptOut:
+        episode = archive.get_episode(episode_id)
+        segments = [SegmentOut(start=s.start, end=s.end, text=s.text, speaker=s.speaker)
+                    for s in archive.segments(episode.id)]  # fmt: skip
+        return TranscriptOut(episode=episode_out(episode), segments=segments)
+
+    @app.get("/api/search", response_model=SearchOut, tags=["search"])
+    def api_search(
+        q: str, show: str | None = None, episode: str | None = None, date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"), limit: int = Query(20, ge=1, le=200),
+        offset: int = Query(0, ge=0), order: str = Query("relevance", pattern="^(relevance|date)$"),
+    ) -> SearchOut:  # fmt: skip
+        results = search(archive, settings, q, show=show, episode=episode, date_from=date_from, date_to=date_to,
+                         limit=limit, offset=offset, order=order)  # fmt: skip
+        return SearchOut(query=q, total=results.total, hits=[HitOut(**h.to_dict()) for h in results.hits])
+
+    @app.get("/api/trend", response_model=list[TrendPointOut], tags=["search"])
+    def api_trend(
+        term: list[str] = Query(..., description="word or phrase; repeat for several"),
+        show: str | None = None, per_hour: bool = False, by: str = Query("episode", pattern="^(episode|month|year)$"),
+    ) -> list[TrendPointOut]:  # fmt: skip
+        terms = [t.strip() for raw in term for t in raw.split(",") if t.strip()][:8]
+        points = trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings)
+        return [TrendPointOut(**p.to_dict()) for p in points]
+
+    from fonoteca.web.llm_routes import router as llm_router
+
+    app.include_router(llm_router)
+    return app
+
+
+def _show_out(archive: Archive, show: Show, transcribed: int, seconds: float) -> ShowOut:
+    return ShowOut(
+        id=show.id, slug=show.slug, title=show.title, source=show.source, language=show.language,
+        episodes=len(archive.list_episodes(show.id)), transcribed=transcribed, seconds=seconds,
+        time=format_duration(seconds),
+    )  # fmt: skip
+
+
+def _media_src(episode: Episode) -> str | None:
+    if episode.kind == "text":
+        return None
+    if episode.media_path and Path(episode.media_path).exists():
+        return f"/media/{episode.id}"
+    if episode.media_url and episode.media_url.startswith(("http://", "https://")):
+        return episode.media_url
+    return None
+
+
+def _authorised(request: Request, token: str) -> bool:
+    path = request.url.path
+    if path == "/login" or path.startswith("/static/"):
+        return True
+    supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    supplied = supplied or request.cookies.get(TOKEN_COOKIE, "")
+    return bool(supplied) and hmac.compare_digest(supplied.encode(), token.encode())
+
+
+def _harden(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

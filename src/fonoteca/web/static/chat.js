@@ -1,0 +1,168 @@
+// Chat page: POST /api/chat, read the Server-Sent Events as they stream, render cited answers, Stop = abort.
+(function () {
+  "use strict";
+  const root = document.getElementById("chat");
+  if (!root) return;
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("chat-message");
+  const showSelect = document.getElementById("chat-show");
+  const log = document.getElementById("chat-log");
+  const errorBox = document.getElementById("chat-error");
+  const sendButton = document.getElementById("chat-send");
+  const stopButton = document.getElementById("chat-stop");
+  const newButton = document.getElementById("chat-new");
+  let conversationId = sessionStorage.getItem("fonoteca.conversation") || null;
+  let controller = null;
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function timestamp(seconds) {
+    const total = Math.floor(seconds);
+    const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    const pad = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  }
+
+  // The answer as text nodes, with each [n] of a given excerpt turned into a link to its exact second.
+  function renderAnswer(container, text, citations) {
+    const byNumber = new Map(citations.map((c) => [c.n, c]));
+    container.textContent = "";
+    const pattern = /\[(\d+)\]/g;
+    let last = 0, match;
+    while ((match = pattern.exec(text)) !== null) {
+      container.append(document.createTextNode(text.slice(last, match.index)));
+      const citation = byNumber.get(Number(match[1]));
+      if (citation) {
+        const link = element("a", "citation", `[${match[1]}]`);
+        link.href = citation.url;
+        link.title = `${citation.title} — ${timestamp(citation.start)}`;
+        container.append(link);
+      } else {
+        container.append(document.createTextNode(match[0]));
+      }
+      last = pattern.lastIndex;
+    }
+    container.append(document.createTextNode(text.slice(last)));
+  }
+
+  function renderSources(list, citations) {
+    list.textContent = "";
+    for (const c of citations) {
+      const item = element("li");
+      const link = element("a", null, `[${c.n}] ${c.title} — ${timestamp(c.start)}`);
+      link.href = c.url;
+      item.append(link, element("q", null, c.text));
+      list.append(item);
+    }
+  }
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+
+  function busy(on) {
+    sendButton.disabled = on;
+    stopButton.disabled = !on;
+    input.readOnly = on;
+  }
+
+  // Parse "event: x\ndata: {...}\n\n" blocks from a text stream, calling onEvent(name, data) for each.
+  async function readEvents(response, onEvent) {
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) name = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) onEvent(name, JSON.parse(data));
+      }
+    }
+  }
+
+  async function ask(message) {
+    errorBox.hidden = true;
+    log.append(element("div", "chat-message chat-user", message));
+    const turn = element("div", "chat-message chat-assistant");
+    const answer = element("div", "chat-answer");
+    const sources = element("ol", "chat-sources");
+    turn.append(answer, sources);
+    log.append(turn);
+    let text = "";
+    controller = new AbortController();
+    busy(true);
+    try {
+      const response = await fetch(root.dataset.api, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify({ message, conversation_id: conversationId, show: showSelect.value || null }),
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        const detail = typeof body.detail === "string" ? body.detail : `the server answered ${response.status}`;
+        throw new Error(detail);
+      }
+      await readEvents(response, (name, data) => {
+        if (name === "meta") {
+          conversationId = data.conversation_id;
+          sessionStorage.setItem("fonoteca.conversation", conversationId);
+        } else if (name === "token") {
+          text += data.text;
+          answer.textContent = text;
+        } else if (name === "citations") {
+          renderAnswer(answer, data.answer, data.citations);
+          renderSources(sources, data.citations);
+        } else if (name === "error") {
+          showError(data.message);
+        }
+      });
+    } catch (error) {
+      if (error.name === "AbortError") {
+        turn.append(element("p", "chat-stopped", "(stopped)"));
+      } else {
+        showError(error.message || String(error));
+      }
+    } finally {
+      controller = null;
+      busy(false);
+      input.focus();
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = input.value.trim();
+    if (!message || controller) return;
+    input.value = "";
+    ask(message);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  stopButton.addEventListener("click", () => controller && controller.abort());
+  newButton.addEventListener("click", () => {
+    if (controller) controller.abort();
+    conversationId = null;
+    sessionStorage.removeItem("fonoteca.conversation");
+    log.textContent = "";
+    errorBox.hidden = true;
+  });
+})();

@@ -1,0 +1,45 @@
+// Episode page: click a line to seek, the current line follows playback, ?t=SECONDS starts there.
+(function () {
+  "use strict";
+  const player = document.getElementById("player");
+  const lines = Array.from(document.querySelectorAll(".transcript .line"));
+  const query = (document.getElementById("transcript") || {}).dataset?.query || "";
+
+  if (query) {
+    const words = query.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").match(/[\p{L}\p{N}]+/gu) || [];
+    lines.forEach(line => {
+      const text = line.querySelector(".text");
+      const folded = text.textContent.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+      if (words.some(w => folded.includes(w))) line.classList.add("match");
+    });
+  }
+  if (!player) return;
+
+  const box = document.getElementById("player-box");
+  const start = parseFloat(box.dataset.start || "0");
+  function seek(t, play) {
+    const go = () => { player.currentTime = t; if (play) player.play().catch(() => {}); };
+    if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
+  }
+  if (start > 0) {
+    seek(start, true);
+    const target = lines.filter(l => parseFloat(l.dataset.start) <= start).pop();
+    if (target) target.scrollIntoView({ block: "center" });
+  }
+  lines.forEach(line => {
+    line.addEventListener("click", e => {
+      if (e.target.closest("a.ts")) e.preventDefault();
+      seek(parseFloat(line.dataset.start), true);
+    });
+    line.addEventListener("keydown", e => { if (e.key === "Enter") seek(parseFloat(line.dataset.start), true); });
+  });
+  let active = null;
+  player.addEventListener("timeupdate", () => {
+    const t = player.currentTime;
+    const now = lines.find(l => t >= parseFloat(l.dataset.start) && t < parseFloat(l.dataset.end));
+    if (now === active) return;
+    if (active) active.classList.remove("current");
+    active = now || null;
+    if (active) active.classList.add("current");
+  });
+})();

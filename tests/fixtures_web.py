@@ -1,0 +1,87 @@
+"""A real archive for the web tests, built through the Archive API with real text and the demo show's real audio."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from fonoteca.archive import Archive, Segment
+from fonoteca.search import sync_index
+from fonoteca.settings import Settings
+
+DEMO_MEDIA = Path(str(files("fonoteca.demo").joinpath("media")))
+HOSTILE_NOTES = '<p>Notas</p><script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">'
+
+STREAM_LINES = [
+    "Esto es lo que significa hacer streaming, ¿vale?",
+    "Lo primero es que en el Transfer Encoding es chunked, por trozos.",
+    "La inteligencia artificial, la IA, va escribiendo la respuesta.",
+    "Los medios de comunicación hablan de IA y de streaming cada semana.",
+]
+
+
+def build_web_archive(settings: Settings) -> dict[str, str]:
+    """Three dated episodes of one show (one with real audio, one text post with hostile notes). Returns ids."""
+    with Archive(settings.db_path) as archive:
+        show, _ = archive.add_show(title="Midulive", source="https://example.org/midu.xml", source_kind="feed",
+                                   description="<p>Programación en directo</p>")  # fmt: skip
+        jfk, _ = archive.upsert_episode(
+            show, guid="jfk", title="Ask not", kind="audio", published="2024-01-15T20:00:00Z", duration=11.0,
+            media_path=str(DEMO_MEDIA / "jfk.flac"), status="done", source="transcribed", language="en",
+        )  # fmt: skip
+        archive.append_segments(jfk.id, [
+            Segment(0.0, 3.2, "And so, my fellow Americans,"),
+            Segment(3.2, 7.6, "ask not what your country can do for you,"),
+            Segment(7.6, 11.0, "ask what you can do for your country. Streaming!"),
+        ])  # fmt: skip
+        stream, _ = archive.upsert_episode(
+            show, guid="stream", title="Streaming de respuestas", kind="audio", published="2024-03-01T20:00:00Z",
+            duration=3600.0, media_url="https://example.org/ep2.mp3", status="done", source="transcribed",
+        )  # fmt: skip
+        archive.append_segments(stream.id, [Segment(i * 10.0, i * 10.0 + 9, t) for i, t in enumerate(STREAM_LINES)])
+        post, _ = archive.upsert_episode(
+            show, guid="post", title="Notas <b>de</b> texto", kind="text", published="2024-05-02T08:00:00Z",
+            description=HOSTILE_NOTES, status="done", source="text",
+        )  # fmt: skip
+        archive.append_segments(post.id, [Segment(0, 0, "Un párrafo sobre streaming <script>alert(1)</script>.")])
+        sync_index(archive, settings)
+        return {"show": show.slug, "jfk": jfk.id, "stream": stream.id, "post": post.id}
+
+
+@pytest.fixture
+def web_archive(settings: Settings) -> dict[str, str]:
+    return build_web_archive(settings)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """The real app under uvicorn on a free 127.0.0.1 port."""
+    import uvicorn
+
+    from fonoteca.web.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", web_archive
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

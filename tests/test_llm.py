@@ -1,0 +1,189 @@
+"""LLM plumbing that needs no model: reading broken answers, retrieval queries, citations, memory trimming, and the
+behaviour when nothing is found or nothing listens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+from fixtures_llm import add_episode
+
+from fonoteca.archive import Message
+from fonoteca.llm.analyze import Entities, Sentiment, Topics, split_text
+from fonoteca.llm.chat import (
+    NOT_FOUND,
+    CitationFilter,
+    ChatTurn,
+    Excerpt,
+    build_messages,
+    question_language,
+    retrieval_query,
+)
+from fonoteca.llm.clean import clean_text, extract_json, limit_words
+from fonoteca.llm.client import LLMClient
+from fonoteca.llm.server import free_port
+
+# Seed 001's book list, exactly as the local model returned it: a chat-template token leaked into a name.
+SEED_BROKEN_JSON = """{
+  "libro_1": {
+    "titulo": "Volar con alas de acero",
+    "autor": "Juan Pérez",
+    "año": 2023
+  },
+  "libro_2": {
+    "titulo": "El secreto del vuelo",
+    "autor": "María Gómez",
+    "año": 2021
+  },
+  "libro_3": {
+    "titulo": "Viajes en el cielo",
+    "autor": "Carl<|im_start|> Mendoza",
+    "año": 2022
+  }
+}"""
+
+
+def test_leaked_template_token_is_removed_from_the_seed_json():
+    books = extract_json(SEED_BROKEN_JSON)
+    assert books["libro_3"]["autor"] == "Carl Mendoza"
+    assert [b["año"] for b in books.values()] == [2023, 2021, 2022]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('```json\n{"sentiment": "positive", "anger": false}\n```', {"sentiment": "positive", "anger": False}),
+        ('Salida JSON: {"nombres": ["Juan", "Mamá María"]} espero que sirva', {"nombres": ["Juan", "Mamá María"]}),
+        ('<think>the user wants JSON</think>{"topics": ["a", "b",]}<|im_end|>', {"topics": ["a", "b"]}),
+        ('{"people": ["Ada\nLovelace<|endoftext|>"]}', {"people": ["Ada\nLovelace"]}),
+        ('<|im_start|>assistant\n{"language": "es"}<|im_end|>', {"language": "es"}),
+    ],
+)
+def test_json_is_read_through_fences_prose_reasoning_and_special_tokens(raw, expected):
+    assert extract_json(raw) == expected
+
+
+def test_an_answer_without_json_is_a_clear_error():
+    with pytest.raises(ValueError, match="no JSON"):
+        extract_json("Lo siento, no puedo ayudarte con eso.")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        extract_json('{"topics": ["a", "b"')
+
+
+def test_prose_answers_lose_quotes_fences_and_tokens():
+    assert clean_text('"Hola, me gustaría pedir un café"<|im_end|>') == "Hola, me gustaría pedir un café"
+    assert clean_text("```\nun resumen\n```") == "un resumen"
+
+
+def test_summary_word_limit_is_enforced_by_trimming():
+    assert limit_words("uno dos tres", 5) == "uno dos tres"
+    trimmed = limit_words("uno, dos, tres, cuatro, cinco, seis", 3)
+    assert trimmed == "uno, dos, tres…"
+    assert len(trimmed.split()) == 3
+
+
+def test_validation_normalises_model_quirks_and_rejects_what_cannot_be_fixed():
+    topics = Topics.model_validate({"topics": ["Garabato", "Mesas verdes", '"Años 80"', "Excursiones escolares", "Confesar"]})
+    assert topics.topics == ["Garabato", "Mesas verdes", "Años 80", "Excursiones escolares", "Confesar"]
+    with pytest.raises(ValueError, match="five different"):
+        Topics.model_validate({"topics": ["Voyager", "voyager", "NASA", "Sonda", "Datos"]})
+    assert Sentiment.model_validate({"sentiment": "Positivo", "anger": "no"}).sentiment == "positive"
+    assert Sentiment.model_validate({"sentiment": "negative", "anger": "sí"}).anger is True
+    entities = Entities.model_validate({"people": ["Juan", "juan ", "Carl Mendoza"], "organizations": [], "products": []})
+    assert entities.people == ["Juan", "Carl Mendoza"]
+
+
+def test_retrieval_query_keeps_keywords_of_spanish_and_english_questions():
+    assert retrieval_query("¿Qué dijo Carl Mendoza sobre la sonda Voyager en el episodio?") == (
+        "carl OR mendoza OR sonda OR voyager"
+    )
+    assert retrieval_query("What did they say about the electricity consumption?") == "electricity OR consumption"
+    assert retrieval_query("¿de qué se habló?") == ""
+    assert question_language("¿Qué dijeron de la NASA?") == "es"
+    assert question_language("What did they say about NASA?") == "en"
+
+
+def test_citation_numbers_that_were_not_given_are_removed_even_when_split_across_chunks():
+    given = CitationFilter({1, 2})
+    pieces = ["La sonda volvió [", "1] y la NASA", " lo celebró [7]. Luego [2", ", 9] y <|im_", "end|>fin [3"]
+    text = "".join(given.feed(p) for p in pieces) + given.flush()
+    assert text == "La sonda volvió [1] y la NASA lo celebró . Luego [2] y fin [3"
+    assert given.cited == [1, 2]
+
+
+def test_brackets_that_are_not_citations_pass_through():
+    given = CitationFilter({1})
+    assert given.feed("una lista [a, b] y 3 < 4 ") + given.flush() == "una lista [a, b] y 3 < 4 "
+
+
+def _excerpt(n: int, text: str) -> Excerpt:
+    return Excerpt(n, "ep", "Título", "Show", "2024-01-01", n * 10.0, n * 10.0 + 5, text, f"/episode/ep?t={n * 10}")
+
+
+def test_memory_keeps_system_prompt_and_drops_oldest_turns_first():
+    history = []
+    for i in range(40):
+        history.append(Message("user", f"pregunta número {i} " + "palabra " * 40))
+        history.append(Message("assistant", f"respuesta número {i} " + "palabra " * 40))
+    messages, kept = build_messages(
+        history, [_excerpt(1, "texto " * 30)], "¿y ahora?", language="es", context=1024, answer_tokens=256
+    )
+    assert messages[0]["role"] == "system" and "Spanish" in messages[0]["content"]
+    assert messages[-1]["role"] == "user" and "¿y ahora?" in messages[-1]["content"]
+    assert "[1]" in messages[-1]["content"] and kept == [_excerpt(1, "texto " * 30)]
+    earlier = messages[1:-1]
+    assert earlier, "some history fits"
+    assert earlier[0]["role"] == "user"
+    assert "número 39" in earlier[-1]["content"], "the newest turn is kept"
+    assert not any("número 0 " in m["content"] for m in earlier), "the oldest turn is dropped"
+    assert sum(len(m["content"]) for m in messages) / 3 < 1024 - 256
+
+
+def test_long_text_is_split_into_parts_within_budget():
+    text = "\n".join(f"línea {i} " + "palabra " * 20 for i in range(200))
+    parts = split_text(text, budget=300, tokens=len(text) // 3)
+    assert len(parts) > 5
+    assert "\n".join(parts) == text
+    assert all(len(p) <= 300 * 3 for p in parts)
+
+
+def test_nothing_relevant_found_says_so_without_calling_the_model(archive, settings):
+    add_episode(archive, ["Hoy hablamos de la sonda Voyager y de la NASA.", "Los ingenieros recuperaron la señal."])
+    # Nothing listens at this endpoint: any model call would end in an error event.
+    settings = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    turn = ChatTurn(archive, settings, LLMClient(settings), "¿Qué opinan de las recetas de cocina?")
+
+    async def run() -> list:
+        await turn.prepare()
+        return [event async for event in turn.events()]
+
+    events = asyncio.run(run())
+    assert [e.event for e in events] == ["meta", "token", "citations", "done"]
+    assert events[1].data["text"] == NOT_FOUND["es"]
+    assert events[0].data["citations"] == [] and turn.citations == []
+    stored = archive.messages(turn.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"] and stored[1].content == NOT_FOUND["es"]
+
+
+def _fonoteca(settings, *args: str, base_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FONOTECA_HOME": str(settings.home), "FONOTECA_LLM_BASE_URL": base_url}
+    return subprocess.run(
+        [sys.executable, "-m", "fonoteca", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_endpoint_down_gives_one_clear_line_with_the_serve_hint(archive, settings):
+    episode = add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."])
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    for args in (["llm", "check"], ["ask", "¿Qué pasó con la sonda Voyager?"], ["analyze", episode.id]):
+        result = _fonoteca(settings, *args, base_url=down)
+        assert result.returncode == 1, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert f"no language model server answers at {down}" in lines[0]
+        assert "fonoteca llm serve" in lines[0]
+        assert "Traceback" not in result.stderr
+    assert archive.list_analyses(episode.id) == []

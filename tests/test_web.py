@@ -1,0 +1,127 @@
+"""The web archive through the real app (FastAPI's test client) on a real archive."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fonoteca.settings import Settings
+from fonoteca.web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, web_archive: dict[str, str]) -> TestClient:
+    return TestClient(create_app(settings))
+
+
+def test_home_shows_the_seed_header_overall_and_per_show(client) -> None:
+    page = client.get("/").text
+    assert page.count("Transcribed podcasts: 3 · Time transcribed: 0d 1h 0m 11s") == 2
+
+
+def test_show_page_has_the_seed_sentence_with_a_word_input_and_episode_list(client, web_archive) -> None:
+    page = client.get(f"/show/{web_archive['show']}?word=IA").text
+    assert "This graph shows how many times the word" in page and "throughout the history of the program" in page
+    assert 'id="trend-word" name="word" value="IA"' in page
+    assert page.index("Notas &lt;b&gt;de&lt;/b&gt; texto") < page.index("Streaming de respuestas")  # newest first
+
+
+def test_episode_page_plays_local_media_and_links_every_line_to_its_second(client, web_archive) -> None:
+    page = client.get(f"/episode/{web_archive['jfk']}?t=4").text
+    assert f'src="/media/{web_archive["jfk"]}"' in page and 'data-start="4.0"' in page
+    assert f'href="/episode/{web_archive["jfk"]}?t=3"' in page
+    for fmt in ("txt", "srt", "vtt", "json"):
+        assert f"/episode/{web_archive['jfk']}/transcript.{fmt}" in page
+
+
+def test_remote_enclosures_play_from_their_url(client, web_archive) -> None:
+    assert 'src="https://example.org/ep2.mp3"' in client.get(f"/episode/{web_archive['stream']}").text
+
+
+def test_local_media_answers_range_requests_so_seeking_works(client, web_archive) -> None:
+    from fixtures_web import DEMO_MEDIA
+
+    whole = (DEMO_MEDIA / "jfk.flac").read_bytes()
+    response = client.get(f"/media/{web_archive['jfk']}", headers={"Range": "bytes=1000-1999"})
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes 1000-1999/{len(whole)}"
+    assert response.content == whole[1000:2000]
+
+
+def test_exports_download_each_format(client, web_archive) -> None:
+    response = client.get(f"/episode/{web_archive['jfk']}/transcript.srt")
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    assert "00:00:03,200 --> 00:00:07,600" in response.text
+    data = client.get(f"/episode/{web_archive['jfk']}/transcript.json").json()
+    assert data["version"] == "1.0.0" and data["segments"][0]["startTime"] == 0.0
+    assert client.get(f"/episode/{web_archive['jfk']}/transcript.doc").status_code == 404
+
+
+def test_text_episode_is_shown_as_text_without_a_player(client, web_archive) -> None:
+    page = client.get(f"/episode/{web_archive['post']}").text
+    assert "<audio" not in page and "Un párrafo sobre streaming" in page
+
+
+def test_nothing_from_a_feed_or_transcript_is_rendered_as_markup(client, web_archive) -> None:
+    page = client.get(f"/episode/{web_archive['post']}").text
+    assert "<script>window.__pwned" not in page and "onerror" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    search_page = client.get("/search?q=streaming").text
+    assert "<script>alert(1)" not in search_page
+    assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+
+
+def test_search_page_pages_and_filters(client, web_archive) -> None:
+    page = client.get("/search?q=streaming&from=2024-02-01").text
+    assert 'data-testid="total">3 matches' in page  # two lines of one episode, one of another; JFK is too early
+    assert f"/episode/{web_archive['stream']}?t=0" in page and f"/episode/{web_archive['jfk']}" not in page
+    everything = client.get("/search?q=streaming").text
+    assert 'data-testid="total">4 matches' in everything
+
+
+def test_api_search_returns_hits_with_links_to_the_second(client, web_archive) -> None:
+    data = client.get("/api/search", params={"q": "country"}).json()
+    assert data["total"] == 2
+    hit = data["hits"][0]
+    assert {"episode_id", "title", "date", "start", "end", "snippet", "url"} <= set(hit)
+    assert hit["url"] == f"/episode/{web_archive['jfk']}?t={int(hit['start'])}" and "<b>country</b>" in hit["snippet"]
+
+
+def test_api_trend_counts_whole_words_per_episode_in_date_order(client, web_archive) -> None:
+    points = client.get("/api/trend", params={"term": "IA", "show": web_archive["show"]}).json()
+    assert [(p["title"], p["count"]) for p in points] == [
+        ("Ask not", 0), ("Streaming de respuestas", 2), ("Notas <b>de</b> texto", 0)
+    ]
+
+
+def test_api_stats_shows_and_transcript(client, web_archive) -> None:
+    assert client.get("/api/stats").json()["header"] == "Transcribed podcasts: 3 · Time transcribed: 0d 1h 0m 11s"
+    shows = client.get("/api/shows").json()
+    assert shows[0]["slug"] == web_archive["show"] and shows[0]["episodes"] == 3
+    transcript = client.get(f"/api/episodes/{web_archive['jfk']}/transcript").json()
+    assert transcript["segments"][1]["text"].startswith("ask not")
+    assert client.get("/api/episodes/nope000000/transcript").status_code == 404
+    schema = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/trend", "/api/stats", "/api/shows"} <= set(schema["paths"])
+
+
+def test_with_a_token_every_request_needs_it(settings, web_archive) -> None:
+    client = TestClient(create_app(settings.replace(token="s3cret")))
+    assert client.get("/api/stats").status_code == 401
+    assert client.get("/").status_code == 401 and "needs a token" in client.get("/").text
+    assert client.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    client.post("/login", data={"token": "s3cret", "next": "/"}, follow_redirects=False)
+    assert client.get("/").status_code == 200
+
+
+def test_serving_beyond_loopback_without_a_token_is_refused(settings) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--host", "0.0.0.0"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(settings.home)},
+    )
+    assert result.returncode == 1
+    assert "refusing to listen on 0.0.0.0 without a token" in result.stderr and "FONOTECA_TOKEN" in result.stderr
