@@ -77,6 +77,11 @@ class LLMClient:
         """The model's name without a local path, as stored with analyses."""
         return self.model.replace("\\", "/").rsplit("/", 1)[-1]
 
+    @property
+    def json_mode(self) -> str:
+        """How structured answers are asked for now: json_schema, json_object_schema, json_object or prompt."""
+        return _FORMATS[self._format_index]
+
     def _error(self, exc: Exception) -> LLMError:
         if isinstance(exc, openai.APITimeoutError):
             return LLMError(

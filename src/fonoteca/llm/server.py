@@ -119,6 +119,7 @@ class LocalServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal reaches us; we stop the server ourselves
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its log is read back when it fails
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

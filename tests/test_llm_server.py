@@ -1,0 +1,251 @@
+"""The LLM stage against the real llama.cpp server with the packaged SmolLM2-135M (started once by fixtures_llm).
+
+The model is tiny and often wrong: these tests prove the plumbing (formats, validation, storage, map-reduce, memory,
+streaming, cancellation, citations), never the wisdom of its answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from conftest import shared_path
+from fixtures_llm import add_episode
+
+from fonoteca.archive import Archive, Segment
+from fonoteca.llm.analyze import PROMPT_VERSIONS, Analyzer, Sentiment
+from fonoteca.llm.chat import ChatTurn
+from fonoteca.llm.client import LLMClient
+from fonoteca.llm.server import free_port
+
+pytestmark = pytest.mark.slow
+
+VOYAGER = [
+    "La sonda Voyager 1 de la NASA ha vuelto a dar señales de vida.",
+    "Los ingenieros de la NASA habían perdido completamente la comunicación con la sonda.",
+    "El día 3 de este mes llegó una comunicación desde el espacio que no era legible.",
+    "Alguien de la NASA la decodificó y resultó ser un volcado del sistema de datos de vuelo.",
+    "Recoge los datos de todos los instrumentos y sensores que aún funcionan.",
+    "El equipo de la Voyager 1 está muy contento y quiere recuperar la comunicación completa.",
+    "Mientras tanto hablamos de la tarjeta gráfica 4070 de MSI, que consume como máximo 210 vatios.",
+    "Y de un monitor LG ultrapanorámico con FreeSync que nos encantó.",
+]
+
+
+def test_structured_answer_from_the_real_server_parses_and_validates(llm_settings):
+    client = LLMClient(llm_settings)
+    answer = client.structured(
+        [
+            {"role": "system", "content": "You classify product reviews."},
+            {"role": "user", "content": "Review: 'El monitor LG es fantástico, estoy encantado.' Sentiment and anger?"},
+        ],
+        Sentiment,
+        max_tokens=40,
+    )
+    assert isinstance(answer, Sentiment)
+    assert answer.sentiment in ("positive", "neutral", "negative") and isinstance(answer.anger, bool)
+    # llama-cpp-python rejects OpenAI's json_schema format; the client moved on to its schema-in-json_object.
+    assert client.json_mode == "json_object_schema"
+
+
+def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_transcript_changes(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+        analyzer = Analyzer(archive, llm_settings)
+        first = analyzer.analyze(episode, ["summary", "sentiment", "language"], words=12, focus="la NASA")
+        summary = first["summary"]
+        assert summary.model == "smollm2-135m-instruct"
+        assert summary.prompt_version == PROMPT_VERSIONS["summary"]
+        assert summary.transcript_rev == episode.transcript_rev
+        assert 0 < len(summary.result["text"].split()) <= 12
+        assert summary.params == "words=12;focus=la NASA;lang=es"
+        assert first["sentiment"].result["sentiment"] in ("positive", "neutral", "negative")
+        assert first["language"].result == {"language": "es", "method": "py3langid"}
+        assert {a.kind for a in archive.list_analyses(episode.id)} == {"summary", "sentiment", "language"}
+
+        calls = sum(analyzer.client.calls.values())
+        again = analyzer.analyze(episode, ["summary", "sentiment"], words=12, focus="la NASA")
+        assert sum(analyzer.client.calls.values()) == calls, "stored results are reused"
+        assert again["summary"].result == summary.result
+
+        archive.append_segments(episode.id, [Segment(start=60.0, end=66.0, text="Y eso es todo por hoy.")])
+        changed = archive.get_episode(episode.id)
+        redone = analyzer.analyze(changed, ["summary"], words=12, focus="la NASA")["summary"]
+        assert redone.transcript_rev == changed.transcript_rev > summary.transcript_rev
+        assert analyzer.client.calls["summary"] == 2
+
+        analyzer.analyze(changed, ["summary"], words=12, focus="la NASA", force=True)
+        assert analyzer.client.calls["summary"] == 3, "--force recomputes"
+
+
+def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_settings):
+    source = shared_path("transcripts", "venezolanos_es", "episodios", "19-de-abril-de-1810", "transcripcion.md")
+    body = source.read_text(encoding="utf-8").split("## Transcripción", 1)[1]
+    sentences = [s.strip() for s in re.split(r"(?<=[.;?!])\s+", body) if s.strip()]
+    lines = []
+    while sum(len(s.split()) for s in lines) < 1400:
+        lines.append(sentences[len(lines)])
+    small = llm_settings.replace(llm_context=1024)
+    with Archive(small.db_path) as archive:
+        episode = add_episode(archive, lines, title="19 de abril de 1810")
+        analyzer = Analyzer(archive, small)
+        assert analyzer.client.count_tokens("\n".join(lines)) > small.llm_context, "the test needs a long transcript"
+        summary = analyzer.analyze(episode, ["summary"], words=25)["summary"]
+        assert analyzer.client.calls["map"] >= 3, analyzer.client.calls
+        assert analyzer.client.calls["summary"] == 1
+        stored = archive.get_analysis(episode.id, "summary", summary.params)
+        assert stored is not None and 0 < len(stored.result["text"].split()) <= 25
+
+
+def _turn(archive: Archive, settings, client: LLMClient, message: str, conversation_id: str | None = None):
+    turn = ChatTurn(archive, settings, client, message, conversation_id=conversation_id)
+
+    async def run() -> list:
+        await turn.prepare()
+        return [event async for event in turn.events()]
+
+    return turn, asyncio.run(run())
+
+
+def test_chat_sends_the_earlier_turns_back_to_the_model_and_keeps_citations_to_given_excerpts(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, VOYAGER)
+        client = LLMClient(llm_settings.replace(llm_context=1024))
+        settings = llm_settings.replace(llm_context=1024)
+        first, events = _turn(archive, settings, client, "¿Qué pasó con la sonda Voyager?")
+        assert [e.event for e in events][0] == "meta" and events[-1].event == "done"
+        assert first.excerpts, "the Voyager segments are retrieved"
+        given = {c["n"] for c in events[0].data["citations"]}
+        assert all(c["n"] in given for c in first.citations)
+        assert all(int(n) in given for n in re.findall(r"\[(\d+)\]", first.answer))
+
+        second, _ = _turn(archive, settings, client, "¿Y qué hicieron los ingenieros?", first.conversation_id)
+        sent = second.prompt
+        assert sent[0]["role"] == "system"
+        assert sent[1] == {"role": "user", "content": "¿Qué pasó con la sonda Voyager?"}
+        assert sent[2] == {"role": "assistant", "content": first.answer}
+        assert "¿Y qué hicieron los ingenieros?" in sent[-1]["content"]
+        stored = archive.messages(first.conversation_id)
+        assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
+        assert stored[3].content == second.answer
+
+
+@contextmanager
+def web_app(settings) -> Iterator[str]:
+    """The real FastAPI app under uvicorn on a free loopback port."""
+    from fonoteca.web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _events(raw: str) -> list[tuple[str, dict]]:
+    found = []
+    for block in raw.split("\n\n"):
+        name = re.search(r"^event: (.+)$", block, re.M)
+        data = re.search(r"^data: (.+)$", block, re.M)
+        if name and data:
+            found.append((name.group(1), json.loads(data.group(1))))
+    return found
+
+
+def test_chat_answer_streams_in_several_chunks_over_a_real_socket(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, VOYAGER)
+    with web_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+        page = http.get("/chat")
+        assert page.status_code == 200 and "chat.js" in page.text
+        arrivals: list[tuple[float, str]] = []
+        with http.stream("POST", "/api/chat", json={"message": "¿Qué decodificó la NASA de la Voyager?"}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers.get("transfer-encoding") == "chunked"
+            for chunk in response.iter_text():
+                arrivals.append((time.monotonic(), chunk))
+        raw = "".join(chunk for _, chunk in arrivals)
+        events = _events(raw)
+        names = [name for name, _ in events]
+        assert names[0] == "meta" and names[-2:] == ["citations", "done"], names
+        assert names.count("token") >= 3
+        first_token_at = next(t for t, chunk in arrivals if "event: token" in chunk)
+        done_at = next(t for t, chunk in arrivals if "event: done" in chunk)
+        assert first_token_at < done_at
+        assert sum("event: token" in chunk for _, chunk in arrivals) >= 3, "tokens arrive in separate chunks"
+        final = dict(events)["citations"]
+        given = {c["n"] for c in dict(events)["meta"]["citations"]}
+        assert all(c["n"] in given for c in final["citations"])
+        assert all(c["url"].startswith(f"/episode/{c['episode_id']}?t=") for c in final["citations"])
+
+        bad = http.post("/api/chat", json={"message": "hola", "show": "no-such-show"})
+        assert bad.status_code == 404
+
+
+def test_stopping_the_chat_cancels_generation_upstream_within_a_second(llm_server, llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, VOYAGER)
+    question = "Escribe una explicación muy larga y detallada, con muchos párrafos, de todo lo que pasó con la Voyager."
+    with web_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+        log_before = llm_server.log_tail(1000).count("Disconnected from client")
+        with http.stream("POST", "/api/chat", json={"message": question}) as response:
+            for chunk in response.iter_text():
+                if "event: token" in chunk:
+                    break
+            stopped_at = time.monotonic()
+        # llama.cpp's server (started with --interrupt_requests False) runs one generation at a time: a new request
+        # only starts once the abandoned one has stopped.
+        probe = httpx.post(
+            f"{llm_server.base_url}/chat/completions",
+            json={"messages": [{"role": "user", "content": "hola"}], "max_tokens": 1, "temperature": 0},
+            timeout=60,
+        )
+        waited = time.monotonic() - stopped_at
+        assert probe.status_code == 200
+        assert waited < 1.5, f"the next request waited {waited:.1f} s: the abandoned answer kept generating"
+        assert llm_server.log_tail(1000).count("Disconnected from client") > log_before
+
+
+def test_ask_cli_prints_json_with_citations_to_given_excerpts(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    env = {
+        **os.environ,
+        "FONOTECA_HOME": str(llm_settings.home),
+        "FONOTECA_LLM_BASE_URL": llm_settings.llm_base_url,
+        "FONOTECA_LLM_CONTEXT": "1024",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "ask", "¿Qué monitor LG les encantó?", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["answer"].strip()
+    for citation in answer["citations"]:
+        assert citation["episode_id"] == episode.id
+        assert citation["url"] == f"/episode/{episode.id}?t={int(citation['start'])}"
+        assert set(citation) >= {"episode_id", "title", "start", "end", "text", "url"}
