@@ -93,6 +93,7 @@ class SearchIndex:
             ) from exc
         self.index.register_tokenizer(ANALYZER, _analyzer())
         self.write_lock = threading.Lock()
+        self.orphans_checked = False
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SearchIndex:
@@ -145,7 +146,10 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
     stale = archive.episodes_to_index()
     gone = archive.indexed_episodes_gone()
     index = SearchIndex.for_settings(settings)
-    orphans = _orphaned_episode_ids(archive, index) if not stale and not gone else set()
+    orphans: set[str] = set()
+    if not index.orphans_checked:  # once per process: catches episodes deleted while no index was open
+        orphans = _orphaned_episode_ids(archive, index)
+        index.orphans_checked = True
     if not stale and not gone and not orphans:
         return 0
     with index.write_lock:
@@ -180,7 +184,7 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
 def _orphaned_episode_ids(archive: Archive, index: SearchIndex) -> set[str]:
     """Episodes still in the index although the archive deleted them (their bookkeeping vanished with them).
 
-    Checked only when the document count disagrees with the archive, which costs one count on each side."""
+    The expensive part runs only when the document count disagrees with the archive."""
     searcher = index.searcher()
     if searcher.num_docs == archive.indexed_segment_count():
         return set()
