@@ -182,3 +182,14 @@ def test_ctrl_c_during_sync_says_how_to_continue_and_the_next_sync_finishes(tmp_
         episode = archive.list_episodes()[0]
         assert episode.status == "done"
     _assert_continuous(_segments(db), 100.8)
+
+
+def test_model_can_be_a_local_ctranslate2_folder_and_a_wrong_folder_is_explained(model_settings, tmp_path) -> None:
+    from fonoteca.errors import FonotecaError
+    from fonoteca.transcribe.model import resolve_model
+
+    folder = packaged_model_path(model_settings)
+    assert resolve_model(model_settings.replace(model=str(folder)))[0] == str(folder)
+    with pytest.raises(FonotecaError, match="not a CTranslate2 Whisper model folder"):
+        resolve_model(model_settings.replace(model=str(tmp_path)))
+    assert resolve_model(model_settings.replace(model="large-v3"))[0] == "large-v3"  # faster-whisper fetches names

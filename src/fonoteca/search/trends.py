@@ -160,7 +160,7 @@ def render_terminal(points: list[TrendPoint], *, per_hour: bool = False) -> str:
         step = max(1, len(first) // 6)
         idx = list(range(0, len(first), step))
         plt.xticks([i + 1 for i in idx], [first[i].date or first[i].label for i in idx])
-    plt.title(chart_title(list(grouped), per_hour))
     plt.ylabel("per hour" if per_hour else "mentions")
     plt.plotsize(100, 20)
-    return plt.build()
+    # The sentence is printed above the chart: as a plotext title it would be cut to the chart's width.
+    return chart_title(list(grouped), per_hour) + ".\n" + plt.build()

@@ -25,8 +25,8 @@ from fonoteca import __version__
 from fonoteca.archive import Archive, Episode, Show
 from fonoteca.errors import NotFound
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
-from fonoteca.search import search
-from fonoteca.search.trends import GROUPINGS, SENTENCE, trend
+from fonoteca.search import Hit, search
+from fonoteca.search.trends import GROUPINGS, SENTENCE, TrendPoint, trend
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration, format_timestamp, sanitize_html
 
@@ -86,33 +86,10 @@ class TranscriptOut(BaseModel):
     segments: list[SegmentOut]
 
 
-class HitOut(BaseModel):
-    episode_id: str
-    show: str
-    title: str
-    date: str | None
-    start: float
-    end: float
-    snippet: str
-    url: str
-
-
 class SearchOut(BaseModel):
     query: str
     total: int
-    hits: list[HitOut]
-
-
-class TrendPointOut(BaseModel):
-    term: str
-    key: str
-    label: str
-    date: str | None
-    count: int
-    hours: float
-    value: float
-    episode_id: str | None
-    title: str | None
+    hits: list[Hit]
 
 
 def header(episodes: int, seconds: float) -> str:
@@ -277,16 +254,15 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> SearchOut:  # fmt: skip
         results = search(archive, settings, q, show=show, episode=episode, date_from=date_from, date_to=date_to,
                          limit=limit, offset=offset, order=order)  # fmt: skip
-        return SearchOut(query=q, total=results.total, hits=[HitOut(**h.to_dict()) for h in results.hits])
+        return SearchOut(query=q, total=results.total, hits=results.hits)
 
-    @app.get("/api/trend", response_model=list[TrendPointOut], tags=["search"])
+    @app.get("/api/trend", response_model=list[TrendPoint], tags=["search"])
     def api_trend(
         term: list[str] = Query(..., description="word or phrase; repeat for several"),
         show: str | None = None, per_hour: bool = False, by: str = Query("episode", pattern="^(episode|month|year)$"),
-    ) -> list[TrendPointOut]:  # fmt: skip
+    ) -> list[TrendPoint]:  # fmt: skip
         terms = [t.strip() for raw in term for t in raw.split(",") if t.strip()][:8]
-        points = trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings)
-        return [TrendPointOut(**p.to_dict()) for p in points]
+        return trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings)
 
     from fonoteca.web.llm_routes import router as llm_router
 
