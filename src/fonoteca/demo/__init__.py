@@ -49,18 +49,24 @@ def report(archive: Archive, settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Start the embedded LLM server, then the web archive, until Ctrl-C."""
+    """Start the embedded LLM server, summarise one episode with it, then serve the web archive until Ctrl-C."""
     import uvicorn
 
-    from fonoteca.llm.server import LlamaServer
+    from fonoteca.llm.analyze import Analyzer
+    from fonoteca.llm.server import LocalServer, free_port
     from fonoteca.web.app import create_app
 
-    with LlamaServer(port=settings.llm_port) as llm:
-        web_settings = settings.replace(llm_base_url=llm.base_url)
+    with LocalServer(port=free_port()) as llm:
+        llm_settings = settings.replace(llm_base_url=llm.base_url)
+        console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
+        with Archive(settings.db_path) as archive:
+            episode = next(e for e in archive.list_episodes(status="done") if e.kind == "text")
+            results = Analyzer(archive, llm_settings).analyze(episode, ["summary", "topics"])
+            console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
+            console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
         url = f"http://{settings.host}:{settings.port}/"
-        console.print(f"\nLLM server (SmolLM2, llama.cpp) at {llm.base_url}")
-        console.print(f"[bold green]Open {url}[/] — the demo archive. Ctrl-C to stop.")
-        uvicorn.run(create_app(web_settings), host=settings.host, port=settings.port, log_level="warning")
+        console.print(f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop.")
+        uvicorn.run(create_app(llm_settings), host=settings.host, port=settings.port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,6 +30,7 @@ from fonoteca.text import words
 ANALYZER = "fonoteca_fold"
 SCHEMA_VERSION = "2"
 _WRITER_HEAP = 256 * 1024 * 1024
+BATCH = 100  # episodes per commit when indexing many at once
 
 
 def _schema() -> tantivy.Schema:
@@ -157,7 +158,7 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
         try:
             for episode_id in [*gone, *orphans]:
                 writer.delete_documents_by_term("episode_id", episode_id)
-            pending: list[tuple[str, int, Counter]] = []
+            batch: list[tuple[str, int, dict[str, int]]] = []
             for n, (episode_id, rev) in enumerate(stale, start=1):
                 episode = archive.get_episode(episode_id)
                 writer.delete_documents_by_term("episode_id", episode_id)
@@ -166,7 +167,13 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
                 )
                 for doc in docs:
                     writer.add_document(doc)
-                pending.append((episode_id, rev, counts))
+                batch.append((episode_id, rev, dict(counts)))
+                if len(batch) == BATCH or n == len(stale):
+                    # The index commits first: if the process dies before the archive records the batch, those
+                    # episodes are simply indexed again next time (their documents are deleted before re-adding).
+                    writer.commit()
+                    archive.mark_indexed_many(batch)
+                    batch = []
                 if on_progress:
                     on_progress(n, len(stale))
             writer.commit()
@@ -174,8 +181,6 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
         except BaseException:
             writer.rollback()
             raise
-    for episode_id, rev, counts in pending:
-        archive.mark_indexed(episode_id, rev, dict(counts))
     for episode_id in gone:
         archive.unmark_indexed(episode_id)
     return len(stale) + len(gone) + len(orphans)
