@@ -89,7 +89,9 @@ def main() -> None:
     n = args.queries
     with sqlite3.connect(settings.db_path) as db:
         sample = [r[0] for r in db.execute("SELECT text FROM segments ORDER BY random() LIMIT 5000")]
-        words_total = db.execute("SELECT SUM(length(text) - length(replace(text, ' ', '')) + 1) FROM segments").fetchone()[0]
+        words_total = db.execute(
+            "SELECT SUM(length(text) - length(replace(text, ' ', '')) + 1) FROM segments"
+        ).fetchone()[0]
         segments_total = db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
     common = set(FUNCTION_WORDS[:30])
     pairs = [(a, b) for text in sample for a, b in zip(text.lower().split(), text.lower().split()[1:], strict=False)]
@@ -116,7 +118,8 @@ def main() -> None:
         theirs = timed(
             lambda t, k=fts_kind: fts.execute(
                 "SELECT episode_id, start, snippet(bench_fts, 0, '<b>', '</b>', '…', 12) FROM bench_fts "
-                "WHERE bench_fts MATCH ? ORDER BY bm25(bench_fts) LIMIT 20", (fts_query(fold(t), k),)
+                "WHERE bench_fts MATCH ? ORDER BY bm25(bench_fts) LIMIT 20",
+                (fts_query(fold(t), k),),
             ).fetchall(),
             terms,
         )

