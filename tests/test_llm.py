@@ -15,8 +15,8 @@ from fonoteca.archive import Message
 from fonoteca.llm.analyze import Entities, Sentiment, Topics, split_text
 from fonoteca.llm.chat import (
     NOT_FOUND,
-    CitationFilter,
     ChatTurn,
+    CitationFilter,
     Excerpt,
     build_messages,
     question_language,
@@ -86,13 +86,17 @@ def test_summary_word_limit_is_enforced_by_trimming():
 
 
 def test_validation_normalises_model_quirks_and_rejects_what_cannot_be_fixed():
-    topics = Topics.model_validate({"topics": ["Garabato", "Mesas verdes", '"Años 80"', "Excursiones escolares", "Confesar"]})
+    topics = Topics.model_validate(
+        {"topics": ["Garabato", "Mesas verdes", '"Años 80"', "Excursiones escolares", "Confesar"]}
+    )
     assert topics.topics == ["Garabato", "Mesas verdes", "Años 80", "Excursiones escolares", "Confesar"]
     with pytest.raises(ValueError, match="five different"):
         Topics.model_validate({"topics": ["Voyager", "voyager", "NASA", "Sonda", "Datos"]})
     assert Sentiment.model_validate({"sentiment": "Positivo", "anger": "no"}).sentiment == "positive"
     assert Sentiment.model_validate({"sentiment": "negative", "anger": "sí"}).anger is True
-    entities = Entities.model_validate({"people": ["Juan", "juan ", "Carl Mendoza"], "organizations": [], "products": []})
+    entities = Entities.model_validate(
+        {"people": ["Juan", "juan ", "Carl Mendoza"], "organizations": [], "products": []}
+    )
     assert entities.people == ["Juan", "Carl Mendoza"]
 
 

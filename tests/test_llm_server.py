@@ -94,7 +94,7 @@ def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_sett
     body = source.read_text(encoding="utf-8").split("## Transcripción", 1)[1]
     sentences = [s.strip() for s in re.split(r"(?<=[.;?!])\s+", body) if s.strip()]
     lines = []
-    while sum(len(s.split()) for s in lines) < 1400:
+    while sum(len(s.split()) for s in lines) < 800:
         lines.append(sentences[len(lines)])
     small = llm_settings.replace(llm_context=1024)
     with Archive(small.db_path) as archive:

@@ -48,7 +48,6 @@ LANGUAGE_NAMES = {
 }
 
 PROMPT_OVERHEAD_TOKENS = 200  # instructions, delimiters and chat template around the transcript
-MAP_ANSWER_TOKENS = 200
 
 
 def language_name(code: str) -> str:
@@ -278,7 +277,7 @@ class Analyzer:
             tokens = self.client.count_tokens(text)
             if tokens <= budget:
                 return text
-            chunks = split_text(text, budget=self.token_budget(MAP_ANSWER_TOKENS), tokens=tokens)
+            chunks = split_text(text, budget=self.token_budget(self.map_answer_tokens), tokens=tokens)
             summaries = [self._map(chunk, i, len(chunks), language) for i, chunk in enumerate(chunks, start=1)]
             condensed = "\n".join(s for s in summaries if s)
             if self.client.count_tokens(condensed) >= tokens:
@@ -287,8 +286,13 @@ class Analyzer:
         chars = int(len(text) * budget / max(1, self.client.count_tokens(text)))
         return text[:chars]
 
+    @property
+    def map_answer_tokens(self) -> int:
+        """Room for one part's summary: an eighth of the context, so a few of them fit together in the next round."""
+        return max(48, min(200, self.settings.llm_context // 8))
+
     def _map(self, chunk: str, number: int, total: int, language: str) -> str:
-        most = MAP_ANSWER_TOKENS // 2
+        most = self.map_answer_tokens // 2
         return self.client.complete(
             [
                 {"role": "system", "content": f"You condense show transcripts. Write in {language_name(language)}."},
@@ -299,7 +303,7 @@ class Analyzer:
                     f'and the mood of the speakers.\n\n"""{chunk}"""',
                 },
             ],
-            max_tokens=MAP_ANSWER_TOKENS,
+            max_tokens=self.map_answer_tokens,
             purpose="map",
         )
 

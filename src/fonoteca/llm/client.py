@@ -7,6 +7,7 @@ plain prompt) and are parsed defensively, with one retry that shows the model it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections import Counter
@@ -43,13 +44,23 @@ class LLMClient:
             "timeout": httpx.Timeout(settings.llm_timeout, connect=5.0),
             "max_retries": 0,  # a server that is down should say so at once, not after back-off
         }
+        self._client_options = common
         self.sync = openai.OpenAI(**common)
-        self.aio = openai.AsyncOpenAI(**common)
+        self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
         self._model: str | None = settings.llm_model or None
         self._format_index = 0
         self._tokenizer: str | None = None  # "llama-cpp-python" | "llama.cpp" | "estimate", found on first use
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()  # requests made, by purpose: lets tests and progress see map-reduce work
+
+    @property
+    def aio(self) -> openai.AsyncOpenAI:
+        """The async client of the running event loop: its connection pool cannot outlive the loop it was made in
+        (each `fonoteca ask` is one asyncio.run; the web server has one loop for good)."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            self._async = (loop, openai.AsyncOpenAI(**self._client_options))
+        return self._async[1]
 
     # -- endpoint and model ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,144 @@
-"""LLM routes of the web archive (chat page, streaming chat API, analyses)."""
+"""Web routes of the LLM stage: the chat page, the streaming chat API and episode analyses.
 
-from fastapi import APIRouter
+POST /api/chat answers with Server-Sent Events over chunked transfer: `meta` (conversation id and the excerpts
+given to the model), `token` (text as it is written), `citations` (the cited excerpts and the final answer),
+`error` (anything that goes wrong after the 200 was sent) and `done`. When the browser stops or goes away, Starlette
+cancels the response's generator, which closes the upstream stream: the model stops writing for nobody.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from fonoteca.archive import Analysis, Archive, Episode
+from fonoteca.errors import FonotecaError, LLMError, NotFound
+from fonoteca.llm.analyze import KINDS, Analyzer
+from fonoteca.llm.chat import ChatEvent, ChatTurn
+from fonoteca.llm.client import LLMClient
 
 router = APIRouter()
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=4000)
+    conversation_id: str | None = Field(default=None, max_length=64)
+    show: str | None = None
+
+
+class AnalysisRequest(BaseModel):
+    what: list[Literal["summary", "topics", "entities", "sentiment", "language"]] = Field(
+        default_factory=lambda: list(KINDS)
+    )
+    words: int = Field(default=30, ge=1, le=500)
+    focus: str | None = Field(default=None, max_length=300)
+    language: str | None = Field(default=None, max_length=8)
+    force: bool = False
+
+
+def _llm_client(request: Request) -> LLMClient:
+    """One client per app: it remembers the model, the accepted response format and how the server counts tokens."""
+    client = getattr(request.app.state, "llm_client", None)
+    if client is None:
+        client = request.app.state.llm_client = LLMClient(request.app.state.settings)
+    return client
+
+
+def _sse(event: ChatEvent) -> str:
+    return f"event: {event.event}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+
+
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+async def chat_page(request: Request, show: str | None = None) -> HTMLResponse:
+    archive: Archive = request.app.state.archive
+    return request.app.state.templates.TemplateResponse(
+        request, "chat.html", {"shows": archive.list_shows(), "selected_show": show or ""}
+    )
+
+
+@router.post("/api/chat", tags=["llm"])
+async def chat(request: Request, body: ChatRequest) -> StreamingResponse:
+    """Ask the archive; the answer streams as text/event-stream (events meta, token, citations, error, done)."""
+    turn = ChatTurn(
+        request.app.state.archive,
+        request.app.state.settings,
+        _llm_client(request),
+        body.message,
+        conversation_id=body.conversation_id or None,
+        show=body.show or None,
+    )
+    try:
+        await turn.prepare()
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except FonotecaError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            async for event in turn.events():
+                yield _sse(event)
+        except FonotecaError as exc:  # e.g. the archive became unwritable mid-answer: the page shows it
+            yield _sse(ChatEvent("error", {"message": str(exc)}))
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _episode(archive: Archive, episode_id: str) -> Episode:
+    try:
+        return archive.get_episode(episode_id)
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "kind": analysis.kind,
+        "params": analysis.params,
+        "model": analysis.model,
+        "prompt_version": analysis.prompt_version,
+        "transcript_rev": analysis.transcript_rev,
+        "created_at": analysis.created_at,
+        "result": analysis.result,
+    }
+
+
+@router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
+async def list_analyses(request: Request, episode_id: str) -> dict[str, Any]:
+    """The stored analyses of an episode."""
+    archive: Archive = request.app.state.archive
+    episode = _episode(archive, episode_id)
+    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in archive.list_analyses(episode.id)]}
+
+
+@router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
+async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
+    """Compute (or reuse while still valid) and store analyses of an episode."""
+    archive: Archive = request.app.state.archive
+    episode = _episode(archive, episode_id)
+    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    try:
+        analyses = await run_in_threadpool(
+            analyzer.analyze,
+            episode,
+            body.what,
+            words=body.words,
+            focus=body.focus,
+            language=body.language,
+            force=body.force,
+        )
+    except LLMError as exc:
+        raise HTTPException(status_code=502, detail=str(exc)) from exc
+    except FonotecaError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in analyses.values()]}
