@@ -9,7 +9,7 @@ import pytest
 from fonoteca.archive import Archive
 from fonoteca.settings import Settings
 
-pytest_plugins = ["fixtures_http", "fixtures_llm", "fixtures_web"]
+pytest_plugins = ["fixtures_browser", "fixtures_http", "fixtures_llm", "fixtures_web"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

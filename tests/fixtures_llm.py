@@ -14,6 +14,18 @@ from fonoteca.settings import Settings
 
 LLM_CONTEXT = 2048
 
+# A short news segment of a tech stream, as transcribed: the archive most chat tests ask about.
+VOYAGER = [
+    "La sonda Voyager 1 de la NASA ha vuelto a dar señales de vida.",
+    "Los ingenieros de la NASA habían perdido completamente la comunicación con la sonda.",
+    "El día 3 de este mes llegó una comunicación desde el espacio que no era legible.",
+    "Alguien de la NASA la decodificó y resultó ser un volcado del sistema de datos de vuelo.",
+    "Recoge los datos de todos los instrumentos y sensores que aún funcionan.",
+    "El equipo de la Voyager 1 está muy contento y quiere recuperar la comunicación completa.",
+    "Mientras tanto hablamos de la tarjeta gráfica 4070 de MSI, que consume como máximo 210 vatios.",
+    "Y de un monitor LG ultrapanorámico con FreeSync que nos encantó.",
+]
+
 
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[LocalServer]:

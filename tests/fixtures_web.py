@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
 from fonoteca.archive import Archive, Segment
+from fonoteca.llm.server import free_port
 from fonoteca.search import sync_index
 from fonoteca.settings import Settings
 
@@ -59,20 +60,14 @@ def web_archive(settings: Settings) -> dict[str, str]:
     return build_web_archive(settings)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    """The real app under uvicorn on a free 127.0.0.1 port."""
+@contextmanager
+def serve_app(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a free 127.0.0.1 port; yields its base URL."""
     import uvicorn
 
     from fonoteca.web.app import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -81,7 +76,14 @@ def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tup
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", web_archive
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """The real app over the web archive of build_web_archive."""
+    with serve_app(settings) as base:
+        yield base, web_archive

@@ -10,37 +10,25 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
+import markupsafe
 import pytest
-import uvicorn
 from conftest import shared_path
-from fixtures_llm import add_episode
+from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
+from fixtures_web import serve_app
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.analyze import PROMPT_VERSIONS, Analyzer, Sentiment
 from fonoteca.llm.chat import ChatTurn
 from fonoteca.llm.client import LLMClient
-from fonoteca.llm.server import free_port
+from fonoteca.llm.server import LocalServer, free_port
 
 pytestmark = pytest.mark.slow
-
-VOYAGER = [
-    "La sonda Voyager 1 de la NASA ha vuelto a dar señales de vida.",
-    "Los ingenieros de la NASA habían perdido completamente la comunicación con la sonda.",
-    "El día 3 de este mes llegó una comunicación desde el espacio que no era legible.",
-    "Alguien de la NASA la decodificó y resultó ser un volcado del sistema de datos de vuelo.",
-    "Recoge los datos de todos los instrumentos y sensores que aún funcionan.",
-    "El equipo de la Voyager 1 está muy contento y quiere recuperar la comunicación completa.",
-    "Mientras tanto hablamos de la tarjeta gráfica 4070 de MSI, que consume como máximo 210 vatios.",
-    "Y de un monitor LG ultrapanorámico con FreeSync que nos encantó.",
-]
 
 
 def test_structured_answer_from_the_real_server_parses_and_validates(llm_settings):
@@ -141,26 +129,6 @@ def test_chat_sends_the_earlier_turns_back_to_the_model_and_keeps_citations_to_g
         assert stored[3].content == second.answer
 
 
-@contextmanager
-def web_app(settings) -> Iterator[str]:
-    """The real FastAPI app under uvicorn on a free loopback port."""
-    from fonoteca.web.app import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def _events(raw: str) -> list[tuple[str, dict]]:
     found = []
     for block in raw.split("\n\n"):
@@ -174,7 +142,7 @@ def _events(raw: str) -> list[tuple[str, dict]]:
 def test_chat_answer_streams_in_several_chunks_over_a_real_socket(llm_settings):
     with Archive(llm_settings.db_path) as archive:
         add_episode(archive, VOYAGER)
-    with web_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+    with serve_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
         page = http.get("/chat")
         assert page.status_code == 200 and "chat.js" in page.text
         arrivals: list[tuple[float, str]] = []
@@ -202,11 +170,39 @@ def test_chat_answer_streams_in_several_chunks_over_a_real_socket(llm_settings):
         assert bad.status_code == 404
 
 
+def test_a_server_dying_mid_answer_becomes_an_error_event_after_the_200(llm_settings):
+    """The fault is real: a second llama.cpp server of the test's own, killed (SIGKILL) after its first token."""
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, VOYAGER)
+    doomed = LocalServer(port=free_port(), context=LLM_CONTEXT).start()
+    try:
+        settings = llm_settings.replace(llm_base_url=doomed.base_url)
+        question = "Escribe una explicación muy larga y detallada de todo lo que pasó con la Voyager."
+        with serve_app(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+            raw = ""
+            with http.stream("POST", "/api/chat", json={"message": question}) as response:
+                assert response.status_code == 200
+                for chunk in response.iter_text():
+                    if "event: token" in chunk and "event: token" not in raw:
+                        os.killpg(doomed.process.pid, signal.SIGKILL)
+                    raw += chunk
+            names = [name for name, _ in _events(raw)]
+            assert names[0] == "meta" and "token" in names and names[-1] == "error", names
+            message = dict(_events(raw))["error"]["message"]
+            assert doomed.base_url in message and "fonoteca llm serve" in message, message
+            assert len(message.splitlines()) == 1
+    finally:
+        doomed.stop()
+    conversation_id = dict(_events(raw))["meta"]["conversation_id"]
+    with Archive(llm_settings.db_path) as archive:
+        assert archive.messages(conversation_id) == [], "a broken answer is not stored as if it were complete"
+
+
 def test_stopping_the_chat_cancels_generation_upstream_within_a_second(llm_server, llm_settings):
     with Archive(llm_settings.db_path) as archive:
         add_episode(archive, VOYAGER)
     question = "Escribe una explicación muy larga y detallada, con muchos párrafos, de todo lo que pasó con la Voyager."
-    with web_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+    with serve_app(llm_settings) as base, httpx.Client(base_url=base, timeout=60) as http:
         log_before = llm_server.log_tail(1000).count("Disconnected from client")
         with http.stream("POST", "/api/chat", json={"message": question}) as response:
             for chunk in response.iter_text():
@@ -249,3 +245,80 @@ def test_ask_cli_prints_json_with_citations_to_given_excerpts(llm_settings):
         assert citation["episode_id"] == episode.id
         assert citation["url"] == f"/episode/{episode.id}?t={int(citation['start'])}"
         assert set(citation) >= {"episode_id", "title", "start", "end", "text", "url"}
+
+
+def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    with TestClient(create_app(llm_settings)) as client:
+        before = client.get(f"/episode/{episode.id}")
+        assert 'action="/episode/' in before.text and 'class="summary"' not in before.text
+        form = {"what": ["summary", "sentiment", "language"], "words": "12", "focus": "la NASA"}
+        posted = client.post(f"/episode/{episode.id}/analyze", data=form, follow_redirects=False)
+        assert posted.status_code == 303 and posted.headers["location"] == f"/episode/{episode.id}#analysis"
+        page = client.get(f"/episode/{episode.id}").text
+        with Archive(llm_settings.db_path) as archive:
+            stored = {a.kind: a for a in archive.list_analyses(episode.id)}
+        assert set(stored) == {"summary", "sentiment", "language"}
+        assert str(markupsafe.escape(stored["summary"].result["text"])) in page
+        assert f"sentiment-{stored['sentiment'].result['sentiment']}" in page
+        assert "smollm2-135m-instruct" in page
+
+        api = client.get(f"/api/episodes/{episode.id}/analyses").json()
+        assert {a["kind"] for a in api["analyses"]} == {"summary", "sentiment", "language"}
+        bad = client.post(f"/episode/{episode.id}/analyze", data={"what": ["horoscope"]}, follow_redirects=False)
+        assert bad.status_code == 303 and "analysis_error=" in bad.headers["location"]
+        assert "unknown analysis" in client.get(bad.headers["location"]).text
+
+
+def test_chat_reranks_search_hits_with_the_endpoints_embeddings_model(llm_settings):
+    """llama.cpp's server started with --embedding serves a real (small) embeddings model, found by its name."""
+    lines = [f"En el minuto {i} hablamos de la sonda Voyager y de otras cosas." for i in range(30)]
+    lines[17] = "Los ingenieros de la NASA recuperaron la comunicación con la sonda Voyager."
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, lines)
+        with LocalServer(port=free_port(), context=LLM_CONTEXT, embeddings=True) as embedder:
+            settings = llm_settings.replace(llm_base_url=embedder.base_url)
+            client = LLMClient(settings)
+            assert client.embedding_model == "smollm2-135m-instruct-embed"
+            turn = ChatTurn(archive, settings, client, "¿Recuperaron la comunicación con la sonda Voyager?")
+            asyncio.run(turn.prepare())
+            assert client.calls["embed"] == 1
+            assert [e.n for e in turn.excerpts] == list(range(1, len(turn.excerpts) + 1))
+            assert 1 <= len(turn.excerpts) <= 8
+            vectors = asyncio.run(client.embed(["hola", "adiós"]))
+            assert vectors is not None and len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 100
+
+        plain = LLMClient(llm_settings)  # the session's server lists no embeddings model: keyword search alone
+        turn = ChatTurn(archive, llm_settings, plain, "¿Recuperaron la comunicación con la sonda Voyager?")
+        asyncio.run(turn.prepare())
+        assert plain.embedding_model == "" and plain.calls["embed"] == 0 and turn.excerpts
+
+
+def test_llm_check_and_analyze_json_from_the_command_line(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    env = {**os.environ, "FONOTECA_HOME": str(llm_settings.home), "FONOTECA_LLM_BASE_URL": llm_settings.llm_base_url}
+
+    def fonoteca(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "fonoteca", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    check = fonoteca("llm", "check")
+    assert check.returncode == 0, check.stderr
+    assert f"{llm_settings.llm_base_url} answers" in check.stdout and "smollm2-135m-instruct" in check.stdout
+    assert "embeddings: none listed" in check.stdout
+
+    result = fonoteca("analyze", episode.id, "--what", "summary,sentiment,language", "--words", "12", "--json")
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert set(report) >= {"episode_id", "summary", "topics", "entities", "sentiment", "anger", "language", "model"}
+    assert report["episode_id"] == episode.id and report["model"] == "smollm2-135m-instruct"
+    assert 0 < len(report["summary"].split()) <= 12
+    assert report["sentiment"] in ("positive", "neutral", "negative") and isinstance(report["anger"], bool)
+    assert report["language"] == "es"

@@ -42,6 +42,9 @@ class Settings:
     llm_context: int = 2048  # tokens the model can take; long transcripts are split to fit (map-reduce)
     llm_temperature: float = 0.0
     llm_timeout: float = 120.0
+    # Model of the endpoint's /embeddings that reranks the chat's search hits by meaning: empty = the first listed
+    # model whose name says "embed" (LM Studio, Ollama), if any; "none" = keyword search alone.
+    llm_embedding_model: str = ""
 
     # Web
     host: str = "127.0.0.1"

@@ -52,6 +52,11 @@ def format_duration(seconds: float) -> str:
     return f"{days}d {hours}h {minutes}m {secs}s"
 
 
+def stats_header(episodes: int, seconds: float) -> str:
+    """The seed's header line: 'Transcribed podcasts: 3 · Time transcribed: 0d 0h 4m 12s'."""
+    return f"Transcribed podcasts: {episodes} · Time transcribed: {format_duration(seconds)}"
+
+
 def format_timestamp(seconds: float) -> str:
     """'1:02:03' or '2:03' for display next to a transcript line."""
     total = int(seconds)

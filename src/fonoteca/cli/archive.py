@@ -8,16 +8,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from fonoteca.archive import Archive, Episode, Stats
+from fonoteca.archive import Archive, Episode
 from fonoteca.cli import archive_of, console, fail, print_json
-from fonoteca.text import format_duration
+from fonoteca.text import format_duration, stats_header
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
-
-
-def stats_header(stats: Stats) -> str:
-    """The seed's header line: 'Transcribed podcasts: 3 · Time transcribed: 0d 0h 4m 12s'."""
-    return f"Transcribed podcasts: {stats.episodes} · Time transcribed: {format_duration(stats.seconds)}"
 
 
 def episode_json(episode: Episode) -> dict[str, Any]:
@@ -144,9 +139,9 @@ def register(app: typer.Typer) -> None:
             )
             return
         if show is None:
-            console.print(f"[bold]All shows[/]  {stats_header(result)}", highlight=False)
+            console.print(f"[bold]All shows[/]  {stats_header(result.episodes, result.seconds)}", highlight=False)
         for s, n, secs in result.by_show:
-            console.print(f"[bold]{s.title}[/]  {stats_header(Stats(n, secs))}", highlight=False)
+            console.print(f"[bold]{s.title}[/]  {stats_header(n, secs)}", highlight=False)
 
     @app.command()
     def export(

@@ -31,6 +31,13 @@ def check(ctx: typer.Context) -> None:
     using = settings.llm_model or models[0]
     console.print(f"[green]✓[/] {client.base_url} answers — models: {', '.join(models)}", soft_wrap=True)
     console.print(f"  using [bold]{using}[/], context {settings.llm_context} tokens", soft_wrap=True)
+    embedder = client.embedding_model
+    console.print(
+        f"  embeddings: [bold]{embedder}[/] (ask reranks its search hits by meaning)"
+        if embedder
+        else "  embeddings: none listed (ask uses keyword search; set FONOTECA_LLM_EMBEDDING_MODEL to name one)",
+        soft_wrap=True,
+    )
     if settings.llm_model and settings.llm_model not in models:
         raise fail(
             f"the configured model {settings.llm_model!r} is not listed", "set FONOTECA_LLM_MODEL to one of them"
@@ -44,9 +51,15 @@ def serve(
     model: Path = typer.Option(None, "--model", help="A .gguf model file (default: the packaged SmolLM2-135M)."),
     ctx: int = typer.Option(2048, "--ctx", help="Context size in tokens (set FONOTECA_LLM_CONTEXT to match)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: llama.cpp's default)."),
+    embeddings: bool = typer.Option(
+        False,
+        "--embeddings",
+        help="Also answer /v1/embeddings (the model is listed as *-embed); `ask` then reranks its search hits by "
+        "meaning. The packaged small model's embeddings are weak: a real embeddings model does better.",
+    ),
 ) -> None:
     """Run llama.cpp's OpenAI-compatible server with the packaged model, offline, until Ctrl-C."""
-    server = LocalServer(model, host=host, port=port, context=ctx, threads=threads or None)
+    server = LocalServer(model, host=host, port=port, context=ctx, threads=threads or None, embeddings=embeddings)
     err_console.print(f"starting llama.cpp's server with {server.model.name} …", highlight=False)
     server.start()
     console.print(

@@ -14,20 +14,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
-from fonoteca.archive import Archive, Stats
+from fonoteca.archive import Archive
 from fonoteca.pipeline import add_source
 from fonoteca.search import search
 from fonoteca.settings import Settings
-from fonoteca.text import format_duration, format_timestamp
+from fonoteca.text import format_timestamp, stats_header
 
 DEMO_FEED = Path(str(files("fonoteca.demo").joinpath("feed.xml")))
 DEMO_QUERIES = ("country", "alumnos", "modelo")
 
 console = Console()
-
-
-def _header(stats: Stats) -> str:
-    return f"Transcribed podcasts: {stats.episodes} · Time transcribed: {format_duration(stats.seconds)}"
 
 
 def build(settings: Settings) -> Archive:
@@ -39,7 +35,8 @@ def build(settings: Settings) -> Archive:
 
 def report(archive: Archive, settings: Settings) -> None:
     console.print(Rule("fonoteca demo"))
-    console.print(f"[bold]{_header(archive.stats())}[/]", highlight=False)
+    stats = archive.stats()
+    console.print(f"[bold]{stats_header(stats.episodes, stats.seconds)}[/]", highlight=False)
     for query in DEMO_QUERIES:
         results = search(archive, settings, query, limit=3)
         console.print(f"\n[bold]search[/] {query!r}: {results.total} hit(s)")

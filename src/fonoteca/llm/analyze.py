@@ -465,3 +465,21 @@ def episode_report(episode: Episode, analyses: dict[str, Analysis], model: str) 
         "language": (result("language") or {}).get("language"),
         "model": next((a.model for a in analyses.values()), model),
     }
+
+
+def current_analyses(archive: Archive, episode: Episode) -> tuple[dict[str, Analysis], list[Analysis]]:
+    """What the episode page shows: the newest still-valid result of each kind, and the still-valid translations.
+
+    Results made for an older transcript or prompt are left out: they no longer describe the episode."""
+    latest: dict[str, Analysis] = {}
+    translations: list[Analysis] = []
+    for analysis in archive.list_analyses(episode.id):
+        if analysis.transcript_rev != episode.transcript_rev or analysis.prompt_version != PROMPT_VERSIONS.get(
+            analysis.kind
+        ):
+            continue
+        if analysis.kind == "translation":
+            translations.append(analysis)
+        elif analysis.kind not in latest or analysis.created_at > latest[analysis.kind].created_at:
+            latest[analysis.kind] = analysis
+    return latest, translations

@@ -1,6 +1,7 @@
 """Ask the archive: retrieval-augmented answers that cite the transcript excerpts they were given, with memory.
 
-One turn: the question becomes a lenient OR-of-keywords search; the best segments go to the model as numbered,
+One turn: the question becomes a lenient OR-of-keywords search (its hits reranked by meaning when the endpoint has
+an embeddings model); the best segments go to the model as numbered,
 delimited excerpts with their episode and time; the conversation's earlier turns go with them (oldest dropped first
 when the context is full, the system prompt always kept); the answer streams back token by token, and any [n] that
 does not name a given excerpt is removed on the way. Nothing found means a plain "not found", with no model call.
@@ -8,12 +9,13 @@ does not name a given excerpt is removed on the way. Nothing found means a plain
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -64,6 +66,8 @@ NOT_FOUND = {
 }
 LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
 EXCERPTS_LIMIT = 8
+RERANK_CANDIDATES = 24  # search hits whose meaning is compared with the question when the endpoint has embeddings
+RRF_K = 10  # reciprocal rank fusion constant: small, because the lists are short
 
 
 def keywords(question: str) -> list[str]:
@@ -124,6 +128,21 @@ def retrieve(
         Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
         for n, h in enumerate(hits, start=1)
     ]
+
+
+def rerank(excerpts: list[Excerpt], vectors: list[list[float]], *, limit: int) -> list[Excerpt]:
+    """The search's candidates reordered by reciprocal rank fusion of their keyword rank and their closeness in
+    meaning to the question (`vectors`: the question's, then one per excerpt), renumbered from 1."""
+    question_vector, excerpt_vectors = vectors[0], vectors[1:]
+    by_meaning = sorted(range(len(excerpts)), key=lambda i: -_cosine(question_vector, excerpt_vectors[i]))
+    meaning_rank = {i: rank for rank, i in enumerate(by_meaning)}
+    fused = sorted(range(len(excerpts)), key=lambda i: -(1 / (RRF_K + i) + 1 / (RRF_K + meaning_rank[i])))
+    return [replace(excerpts[i], n=n) for n, i in enumerate(fused[:limit], start=1)]
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=False)) / norms if norms else 0.0
 
 
 def estimate_tokens(text: str) -> int:
@@ -250,9 +269,15 @@ class ChatTurn:
         self.archive.create_conversation(self.conversation_id, show_id)
         history = self.archive.messages(self.conversation_id)
         self.language = question_language(self.message)
+        embeddings = await anyio.to_thread.run_sync(lambda: bool(self.client.embedding_model))
+        limit = RERANK_CANDIDATES if embeddings else EXCERPTS_LIMIT
         excerpts = await anyio.to_thread.run_sync(
-            lambda: retrieve(self.archive, self.settings, self.message, show=self.show)
+            lambda: retrieve(self.archive, self.settings, self.message, show=self.show, limit=limit)
         )
+        if embeddings and len(excerpts) > 1:
+            vectors = await self.client.embed([self.message, *(e.text for e in excerpts)])
+            excerpts = rerank(excerpts, vectors, limit=EXCERPTS_LIMIT) if vectors else excerpts
+        excerpts = excerpts[:EXCERPTS_LIMIT]
         if excerpts:
             self.prompt, self.excerpts = build_messages(
                 history,

@@ -50,6 +50,7 @@ class LLMClient:
         self._model: str | None = settings.llm_model or None
         self._format_index = 0
         self._tokenizer: str | None = None  # "llama-cpp-python" | "llama.cpp" | "estimate", found on first use
+        self._embedding_model: str | None = None  # "" once known that the endpoint has none
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()  # requests made, by purpose: lets tests and progress see map-reduce work
 
@@ -228,6 +229,41 @@ class LLMClient:
         finally:
             await upstream.close()
 
+    # -- embeddings -----------------------------------------------------------------------------------------------
+
+    @property
+    def embedding_model(self) -> str:
+        """The embeddings model to use, "" when there is none: the configured one, else a listed model named *embed*.
+        Found once per client; a server without embeddings costs one /models request, not one per question."""
+        if self._embedding_model is None:
+            configured = self.settings.llm_embedding_model.strip()
+            if configured.lower() in ("none", "off", "no"):
+                self._embedding_model = ""
+            elif configured:
+                self._embedding_model = configured
+            else:
+                try:
+                    listed = self.list_models()
+                except LLMError:
+                    listed = []
+                self._embedding_model = next((m for m in listed if "embed" in m.lower()), "")
+        return self._embedding_model
+
+    async def embed(self, texts: list[str]) -> list[list[float]] | None:
+        """One vector per text from the endpoint's /embeddings, or None when it has no embeddings model (then it is
+        not asked again). Servers that return one vector per token (llama.cpp without pooling) are mean-pooled."""
+        model = self.embedding_model
+        if not model or not texts:
+            return None
+        self.calls["embed"] += 1
+        try:
+            response = await self.aio.embeddings.create(model=model, input=texts)
+        except openai.OpenAIError:
+            self._embedding_model = ""  # not an embeddings endpoint after all: keyword search alone from now on
+            return None
+        vectors = [_pooled(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
+        return vectors if len(vectors) == len(texts) else None
+
     # -- token counting -------------------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
@@ -264,6 +300,13 @@ class LLMClient:
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             return None
         return value if isinstance(value, int) else len(value)
+
+
+def _pooled(embedding: Any) -> list[float]:
+    if embedding and isinstance(embedding[0], list):
+        width = len(embedding[0])
+        return [sum(token[i] for token in embedding) / len(embedding) for i in range(width)]
+    return list(embedding)
 
 
 def _rejects_format(exc: openai.APIStatusError) -> bool:

@@ -64,6 +64,7 @@ class LocalServer:
         context: int = 2048,
         threads: int | None = None,
         alias: str | None = None,
+        embeddings: bool = False,
     ) -> None:
         self.model = Path(model) if model else packaged_model_path()
         if not self.model.is_file():
@@ -72,7 +73,10 @@ class LocalServer:
         self.port = port
         self.context = context
         self.threads = threads
-        self.alias = alias or (PACKAGED_MODEL_ALIAS if model is None else self.model.stem)
+        self.embeddings = embeddings
+        default_alias = PACKAGED_MODEL_ALIAS if model is None else self.model.stem
+        # "embed" in the name is how fonoteca finds an embeddings model among an endpoint's models.
+        self.alias = alias or (f"{default_alias}-embed" if embeddings else default_alias)
         self.process: subprocess.Popen[bytes] | None = None
         # The server's output, kept for the error message if it dies at start; lives as long as this object.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
@@ -103,6 +107,8 @@ class LocalServer:
         ]
         if self.threads:
             command += ["--n_threads", str(self.threads)]
+        if self.embeddings:
+            command += ["--embedding", "True"]
         return command
 
     def start(self, timeout: float = 120.0) -> LocalServer:

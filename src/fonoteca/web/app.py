@@ -25,10 +25,12 @@ from fonoteca import __version__
 from fonoteca.archive import Archive, Episode, Show
 from fonoteca.errors import NotFound
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
+from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.search import Hit, search
 from fonoteca.search.trends import GROUPINGS, SENTENCE, TrendPoint, trend
 from fonoteca.settings import Settings
-from fonoteca.text import format_duration, format_timestamp, sanitize_html
+from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
+from fonoteca.web.llm_routes import router as llm_router
 
 WEB_DIR = Path(str(files("fonoteca.web")))
 TOKEN_COOKIE = "fonoteca_token"
@@ -93,10 +95,6 @@ class SearchOut(BaseModel):
     hits: list[Hit]
 
 
-def header(episodes: int, seconds: float) -> str:
-    return f"Transcribed podcasts: {episodes} · Time transcribed: {format_duration(seconds)}"
-
-
 def episode_out(e: Episode) -> EpisodeOut:
     return EpisodeOut(
         id=e.id, show=e.show_title, title=e.title, date=e.date, status=e.status, duration=e.duration,
@@ -114,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html
-    templates.env.globals["header"] = header
+    templates.env.globals["header"] = stats_header
     app.state.settings, app.state.archive, app.state.templates = settings, archive, templates
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
@@ -164,9 +162,12 @@ def create_app(settings: Settings) -> FastAPI:
         )  # fmt: skip
 
     @app.get("/episode/{episode_id}", response_class=HTMLResponse, include_in_schema=False)
-    def episode_page(request: Request, episode_id: str, t: float = 0.0, q: str = "") -> Response:
+    def episode_page(
+        request: Request, episode_id: str, t: float = 0.0, q: str = "", analysis_error: str = ""
+    ) -> Response:
         episode = archive.get_episode(episode_id)
         show = archive.get_show(episode.show_id)
+        analyses, translations = current_analyses(archive, episode)
         context = {
             "episode": episode,
             "show": show,
@@ -175,7 +176,10 @@ def create_app(settings: Settings) -> FastAPI:
             "query": q,
             "media_src": _media_src(episode),
             "formats": EXPORT_FORMATS,
-            "analyses": archive.list_analyses(episode.id),
+            "analyses": analyses,
+            "translations": translations,
+            "analysis_error": analysis_error[:500],
+            "analysis_kinds": KINDS,
         }
         return templates.TemplateResponse(request, "episode.html", context)
 
@@ -235,7 +239,7 @@ def create_app(settings: Settings) -> FastAPI:
     def api_stats(show: str | None = None) -> StatsOut:
         stats = archive.stats(archive.get_show(show).id if show else None)
         return StatsOut(episodes=stats.episodes, seconds=stats.seconds, time=format_duration(stats.seconds),
-                        header=header(stats.episodes, stats.seconds))  # fmt: skip
+                        header=stats_header(stats.episodes, stats.seconds))  # fmt: skip
 
     @app.get("/api/shows", response_model=list[ShowOut], tags=["archive"])
     def api_shows() -> list[ShowOut]:
@@ -269,8 +273,6 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> list[TrendPoint]:  # fmt: skip
         terms = [t.strip() for raw in term for t in raw.split(",") if t.strip()][:8]
         return trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings)
-
-    from fonoteca.web.llm_routes import router as llm_router
 
     app.include_router(llm_router)
     return app

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -102,15 +104,7 @@ def _episode(archive: Archive, episode_id: str) -> Episode:
 
 
 def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
-    return {
-        "kind": analysis.kind,
-        "params": analysis.params,
-        "model": analysis.model,
-        "prompt_version": analysis.prompt_version,
-        "transcript_rev": analysis.transcript_rev,
-        "created_at": analysis.created_at,
-        "result": analysis.result,
-    }
+    return {key: value for key, value in asdict(analysis).items() if key != "episode_id"}
 
 
 @router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
@@ -142,3 +136,24 @@ async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest)
     except FonotecaError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in analyses.values()]}
+
+
+@router.post("/episode/{episode_id}/analyze", include_in_schema=False)
+async def analyze_from_page(
+    request: Request,
+    episode_id: str,
+    what: list[str] = Form(list(KINDS)),
+    words: int = Form(30, ge=1, le=500),
+    focus: str = Form("", max_length=300),
+    force: bool = Form(False),
+) -> RedirectResponse:
+    """The episode page's form: the ticked analyses, then back to the page (with the error when the model failed)."""
+    archive: Archive = request.app.state.archive
+    episode = archive.get_episode(episode_id)  # NotFound: the app's error page
+    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    target = f"/episode/{episode.id}"
+    try:
+        await run_in_threadpool(analyzer.analyze, episode, what, words=words, focus=focus or None, force=force)
+    except FonotecaError as exc:
+        target += f"?analysis_error={quote(str(exc))}"
+    return RedirectResponse(f"{target}#analysis", status_code=303)

@@ -1,0 +1,63 @@
+"""The chat page in real headless Chromium against the real llama.cpp server: the answer streams in, its [n] become
+links to the exact second, Stop cancels, and an error after the answer started is shown on the page."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from fixtures_browser import CHROMIUM, shot
+from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
+from fixtures_web import serve_app
+
+from fonoteca.archive import Archive
+from fonoteca.llm.server import LocalServer, free_port
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it as root)"),
+]
+
+
+def _ask(page, base: str, question: str) -> None:
+    page.goto(f"{base}/chat")
+    page.fill("#chat-message", question)
+    page.click("#chat-send")
+
+
+def test_chat_page_streams_the_answer_and_links_its_sources_to_the_second(page, llm_settings) -> None:
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    with serve_app(llm_settings) as base:
+        _ask(page, base, "¿Qué decodificó la NASA de la Voyager?")
+        page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
+        assert page.is_enabled("#chat-stop"), "while the answer streams, Stop is offered"
+        page.wait_for_selector(".chat-sources li", timeout=120_000)
+        page.wait_for_function("!document.getElementById('chat-send').disabled")
+        assert page.is_hidden("#chat-error")
+        links = page.eval_on_selector_all(".chat-sources a", "links => links.map(a => a.getAttribute('href'))")
+        assert links and all(href.startswith(f"/episode/{episode.id}?t=") for href in links), links
+        shot(page, "chat")
+        page.click(".chat-sources a >> nth=0")
+        page.wait_for_url(f"{base}/episode/{episode.id}?t=*")
+
+
+def test_chat_page_shows_an_error_that_happens_after_the_answer_started(page, llm_settings) -> None:
+    """A real fault: the test's own llama.cpp server is killed once the page shows the first words."""
+    with Archive(llm_settings.db_path) as archive:
+        add_episode(archive, VOYAGER)
+    doomed = LocalServer(port=free_port(), context=LLM_CONTEXT).start()
+    try:
+        with serve_app(llm_settings.replace(llm_base_url=doomed.base_url)) as base:
+            _ask(page, base, "Escribe una explicación muy larga y detallada de todo lo que pasó con la Voyager.")
+            page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
+            os.killpg(doomed.process.pid, signal.SIGKILL)
+            page.wait_for_selector("#chat-error:not([hidden])", timeout=30_000)
+            assert doomed.base_url in page.inner_text("#chat-error")
+            assert page.inner_text(".chat-answer").strip(), "what had arrived stays on the page"
+            page.wait_for_function("!document.getElementById('chat-send').disabled")
+            shot(page, "chat-error")
+    finally:
+        doomed.stop()
