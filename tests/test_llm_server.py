@@ -189,7 +189,8 @@ def test_a_server_dying_mid_answer_becomes_an_error_event_after_the_200(llm_sett
             names = [name for name, _ in _events(raw)]
             assert names[0] == "meta" and "token" in names and names[-1] == "error", names
             message = dict(_events(raw))["error"]["message"]
-            assert doomed.base_url in message and "fonoteca llm serve" in message, message
+            assert f"the language model server at {doomed.base_url} broke off the answer" in message, message
+            assert "fonoteca llm check" in message
             assert len(message.splitlines()) == 1
     finally:
         doomed.stop()
@@ -257,19 +258,21 @@ def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
     with TestClient(create_app(llm_settings)) as client:
         before = client.get(f"/episode/{episode.id}")
         assert 'action="/episode/' in before.text and 'class="summary"' not in before.text
-        form = {"what": ["summary", "sentiment", "language"], "words": "12", "focus": "la NASA"}
+        form = {"words": "12", "focus": "la NASA"}  # every kind is ticked by default
         posted = client.post(f"/episode/{episode.id}/analyze", data=form, follow_redirects=False)
         assert posted.status_code == 303 and posted.headers["location"] == f"/episode/{episode.id}#analysis"
         page = client.get(f"/episode/{episode.id}").text
         with Archive(llm_settings.db_path) as archive:
             stored = {a.kind: a for a in archive.list_analyses(episode.id)}
-        assert set(stored) == {"summary", "sentiment", "language"}
+        assert set(stored) == {"summary", "topics", "entities", "sentiment", "language"}
         assert str(markupsafe.escape(stored["summary"].result["text"])) in page
+        for topic in stored["topics"].result["topics"]:
+            assert f"<li>{markupsafe.escape(topic)}</li>" in page
         assert f"sentiment-{stored['sentiment'].result['sentiment']}" in page
         assert "smollm2-135m-instruct" in page
 
         api = client.get(f"/api/episodes/{episode.id}/analyses").json()
-        assert {a["kind"] for a in api["analyses"]} == {"summary", "sentiment", "language"}
+        assert {a["kind"] for a in api["analyses"]} == set(stored)
         bad = client.post(f"/episode/{episode.id}/analyze", data={"what": ["horoscope"]}, follow_redirects=False)
         assert bad.status_code == 303 and "analysis_error=" in bad.headers["location"]
         assert "unknown analysis" in client.get(bad.headers["location"]).text

@@ -221,10 +221,14 @@ class LLMClient:
             async for chunk in upstream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
-        except httpx.HTTPError as exc:
-            broken = LLMError(f"the language model server at {self.base_url} broke off the answer: {exc}", SERVE_HINT)
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            # It answered, then stopped: "nothing listens" would be the wrong story.
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            broken = LLMError(
+                f"the language model server at {self.base_url} broke off the answer ({reason})",
+                "check that it still runs (`fonoteca llm check`; `fonoteca llm serve` starts the packaged one) "
+                "and ask again",
+            )
             raise broken from exc
         finally:
             await upstream.close()

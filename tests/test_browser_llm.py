@@ -1,5 +1,6 @@
-"""The chat page in real headless Chromium against the real llama.cpp server: the answer streams in, its [n] become
-links to the exact second, Stop cancels, and an error after the answer started is shown on the page."""
+"""The LLM pages in real headless Chromium against the real llama.cpp server: the chat's answer streams in and its
+sources link to the exact second, an error after the answer started is shown on the page, and the episode page's
+form runs analyses and shows them."""
 
 from __future__ import annotations
 
@@ -55,9 +56,24 @@ def test_chat_page_shows_an_error_that_happens_after_the_answer_started(page, ll
             page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
             os.killpg(doomed.process.pid, signal.SIGKILL)
             page.wait_for_selector("#chat-error:not([hidden])", timeout=30_000)
-            assert doomed.base_url in page.inner_text("#chat-error")
+            assert f"{doomed.base_url} broke off the answer" in page.inner_text("#chat-error")
             assert page.inner_text(".chat-answer").strip(), "what had arrived stays on the page"
             page.wait_for_function("!document.getElementById('chat-send').disabled")
             shot(page, "chat-error")
     finally:
         doomed.stop()
+
+
+def test_episode_page_form_analyses_the_episode_and_shows_the_results(page, llm_settings) -> None:
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    with serve_app(llm_settings) as base:
+        page.goto(f"{base}/episode/{episode.id}")
+        page.fill(".analyze-form input[name=words]", "15")
+        page.click(".analyze-form button[type=submit]")
+        page.wait_for_selector(".analysis dd.summary", timeout=120_000)
+        assert 0 < len(page.inner_text(".analysis dd.summary").split()) <= 15
+        assert page.locator(".analysis dd.sentiment").count() == 1
+        assert page.locator(".analysis ul.topics li").count() == 5
+        assert page.is_hidden(".analysis .bad")
+        shot(page, "episode-analysis")
