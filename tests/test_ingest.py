@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import shared_path
+from fixtures_web import DEMO_MEDIA
 
 from fonoteca.archive import Archive
 from fonoteca.errors import FeedError, FonotecaError, MediaError
@@ -272,3 +274,20 @@ def test_archive_is_consistent_after_a_failed_add(tmp_path) -> None:
         add_source(archive, settings, str(tmp_path / "missing"), progress=False)
     with Archive(settings.db_path) as archive:
         assert archive.list_shows() == [] and archive.list_episodes() == []
+
+
+@pytest.mark.slow
+def test_retry_fetches_a_failed_episode_again_once_its_enclosure_is_back(quick, http_server) -> None:
+    audio = http_server.url("/f/later.flac")  # not there yet: the server answers 404
+    feed = http_server.add("feed.xml", _feed(_item("later", audio)), "application/rss+xml")
+    added = _cli(quick, "add", feed)
+    assert added.returncode == 1 and "1 failed" in added.stderr + added.stdout, added.stderr
+    [episode] = json.loads(_cli(quick, "episodes", "--json").stdout)
+    assert episode["status"] == "failed"
+
+    http_server.add("later.flac", DEMO_MEDIA / "jfk.flac", "audio/flac")
+    retried = _cli(quick, "retry", "--json")
+    assert retried.returncode == 0, retried.stderr
+    [episode] = json.loads(_cli(quick, "episodes", "--json").stdout)
+    assert (episode["status"], episode["source"]) == ("done", "transcribed")
+    assert "ask not what your country" in _cli(quick, "export", episode["id"], "--format", "txt").stdout.lower()

@@ -273,6 +273,16 @@ def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
 
         api = client.get(f"/api/episodes/{episode.id}/analyses").json()
         assert {a["kind"] for a in api["analyses"]} == set(stored)
+        translated = client.post(
+            f"/episode/{episode.id}/translate", data={"to": "en", "start": "0", "end": ""}, follow_redirects=False
+        )
+        assert translated.status_code == 303
+        assert "Translation (en, 0:00–0:48)" in client.get(translated.headers["location"]).text
+        passage = client.post(f"/api/episodes/{episode.id}/translation", json={"to": "en", "start": 0, "end": 11})
+        assert passage.status_code == 200, passage.text
+        assert passage.json()["result"]["to"] == "en" and passage.json()["result"]["end"] == 12.0
+        assert passage.json()["result"]["text"].strip()
+
         bad = client.post(f"/episode/{episode.id}/analyze", data={"what": ["horoscope"]}, follow_redirects=False)
         assert bad.status_code == 303 and "analysis_error=" in bad.headers["location"]
         assert "unknown analysis" in client.get(bad.headers["location"]).text

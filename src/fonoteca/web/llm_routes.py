@@ -44,6 +44,13 @@ class AnalysisRequest(BaseModel):
     force: bool = False
 
 
+class TranslationRequest(BaseModel):
+    to: str = Field(pattern=r"^[a-z]{2}$", description="target language, ISO 639-1 (en, es, fr, …)")
+    start: float | None = Field(default=None, ge=0, description="from this second (default: the beginning)")
+    end: float | None = Field(default=None, ge=0, description="up to this second (default: the end)")
+    force: bool = False
+
+
 def _llm_client(request: Request) -> LLMClient:
     """One client per app: it remembers the model, the accepted response format and how the server counts tokens."""
     client = getattr(request.app.state, "llm_client", None)
@@ -121,21 +128,38 @@ async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest)
     archive: Archive = request.app.state.archive
     episode = _episode(archive, episode_id)
     analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    analyses = await _answer_or_http_error(
+        analyzer.analyze,
+        episode,
+        body.what,
+        words=body.words,
+        focus=body.focus,
+        language=body.language,
+        force=body.force,
+    )
+    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in analyses.values()]}
+
+
+@router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
+async def run_translation(request: Request, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
+    """Translate the episode, or the passage between `start` and `end` seconds (stored and reused like analyses)."""
+    archive: Archive = request.app.state.archive
+    episode = _episode(archive, episode_id)
+    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    translation = await _answer_or_http_error(
+        analyzer.translate, episode, body.to, start=body.start, end=body.end, force=body.force
+    )
+    return {"episode_id": episode.id, **_analysis_dict(translation)}
+
+
+async def _answer_or_http_error(work: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run the model's work off the event loop; the server's failure is a 502, the request's a 400."""
     try:
-        analyses = await run_in_threadpool(
-            analyzer.analyze,
-            episode,
-            body.what,
-            words=body.words,
-            focus=body.focus,
-            language=body.language,
-            force=body.force,
-        )
+        return await run_in_threadpool(work, *args, **kwargs)
     except LLMError as exc:
         raise HTTPException(status_code=502, detail=str(exc)) from exc
     except FonotecaError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in analyses.values()]}
 
 
 @router.post("/episode/{episode_id}/analyze", include_in_schema=False)
@@ -154,6 +178,26 @@ async def analyze_from_page(
     target = f"/episode/{episode.id}"
     try:
         await run_in_threadpool(analyzer.analyze, episode, what, words=words, focus=focus or None, force=force)
+    except FonotecaError as exc:
+        target += f"?analysis_error={quote(str(exc))}"
+    return RedirectResponse(f"{target}#analysis", status_code=303)
+
+
+@router.post("/episode/{episode_id}/translate", include_in_schema=False)
+async def translate_from_page(
+    request: Request,
+    episode_id: str,
+    to: str = Form(..., pattern=r"^[a-z]{2}$"),
+    start: float | None = Form(None, ge=0),
+    end: float | None = Form(None, ge=0),
+) -> RedirectResponse:
+    """The episode page's translation form; the translation then shows on the page."""
+    archive: Archive = request.app.state.archive
+    episode = archive.get_episode(episode_id)
+    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    target = f"/episode/{episode.id}"
+    try:
+        await run_in_threadpool(analyzer.translate, episode, to, start=start, end=end)
     except FonotecaError as exc:
         target += f"?analysis_error={quote(str(exc))}"
     return RedirectResponse(f"{target}#analysis", status_code=303)
