@@ -22,6 +22,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def patient_page(page) -> None:
+    """A small model on 2 busy cores takes seconds per answer: a slow CI run is not a failure."""
+    page.set_default_timeout(300_000)
+
+
 def _ask(page, base: str, question: str) -> None:
     page.goto(f"{base}/chat")
     page.fill("#chat-message", question)
@@ -35,12 +41,15 @@ def test_chat_page_streams_the_answer_and_links_its_sources_to_the_second(page, 
         _ask(page, base, "¿Qué decodificó la NASA de la Voyager?")
         page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
         assert page.is_enabled("#chat-stop"), "while the answer streams, Stop is offered"
-        page.wait_for_selector(".chat-sources li", timeout=120_000)
+        page.wait_for_selector(".chat-sources li")
         page.wait_for_function("!document.getElementById('chat-send').disabled")
         assert page.is_hidden("#chat-error")
         links = page.eval_on_selector_all(".chat-sources a", "links => links.map(a => a.getAttribute('href'))")
         assert links and all(href.startswith(f"/episode/{episode.id}?t=") for href in links), links
         shot(page, "chat")
+        page.reload()  # the conversation is kept on the server and shown again
+        page.wait_for_selector(".chat-sources li")
+        assert page.inner_text(".chat-user") == "¿Qué decodificó la NASA de la Voyager?"
         page.click(".chat-sources a >> nth=0")
         page.wait_for_url(f"{base}/episode/{episode.id}?t=*")
 
@@ -55,7 +64,7 @@ def test_chat_page_shows_an_error_that_happens_after_the_answer_started(page, ll
             _ask(page, base, "Escribe una explicación muy larga y detallada de todo lo que pasó con la Voyager.")
             page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
             os.killpg(doomed.process.pid, signal.SIGKILL)
-            page.wait_for_selector("#chat-error:not([hidden])", timeout=30_000)
+            page.wait_for_selector("#chat-error:not([hidden])", timeout=60_000)
             assert f"{doomed.base_url} broke off the answer" in page.inner_text("#chat-error")
             assert page.inner_text(".chat-answer").strip(), "what had arrived stays on the page"
             page.wait_for_function("!document.getElementById('chat-send').disabled")
@@ -70,8 +79,8 @@ def test_episode_page_form_analyses_the_episode_and_shows_the_results(page, llm_
     with serve_app(llm_settings) as base:
         page.goto(f"{base}/episode/{episode.id}")
         page.fill(".analyze-form input[name=words]", "15")
-        page.click(".analyze-form button[type=submit]")
-        page.wait_for_selector(".analysis dd.summary", timeout=120_000)
+        page.click(".analyze-form button[type=submit]")  # the form posts, the model works, the page comes back
+        page.wait_for_selector(".analysis dd.summary")
         assert 0 < len(page.inner_text(".analysis dd.summary").split()) <= 15
         assert page.locator(".analysis dd.sentiment").count() == 1
         assert page.locator(".analysis ul.topics li").count() == 5

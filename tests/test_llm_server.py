@@ -100,8 +100,11 @@ def _turn(archive: Archive, settings, client: LLMClient, message: str, conversat
     turn = ChatTurn(archive, settings, client, message, conversation_id=conversation_id)
 
     async def run() -> list:
-        await turn.prepare()
-        return [event async for event in turn.events()]
+        try:
+            await turn.prepare()
+            return [event async for event in turn.events()]
+        finally:
+            await client.aclose()
 
     return turn, asyncio.run(run())
 

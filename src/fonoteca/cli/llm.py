@@ -192,16 +192,20 @@ def ask(
     """Ask the archive; the answer streams as it is written and cites the excerpts it uses."""
     settings = settings_of(ctx)
     archive = archive_of(ctx)
-    turn = ChatTurn(archive, settings, LLMClient(settings), question, conversation_id=conversation, show=show)
+    client = LLMClient(settings)
+    turn = ChatTurn(archive, settings, client, question, conversation_id=conversation, show=show)
 
     async def run() -> str | None:
-        await turn.prepare()
-        async for event in turn.events():
-            if event.event == "token" and not as_json:
-                console.out(event.data["text"], end="", highlight=False)
-            elif event.event == "error":
-                return event.data["message"]
-        return None
+        try:
+            await turn.prepare()
+            async for event in turn.events():
+                if event.event == "token" and not as_json:
+                    console.out(event.data["text"], end="", highlight=False)
+                elif event.event == "error":
+                    return event.data["message"]
+            return None
+        finally:
+            await client.aclose()
 
     error = asyncio.run(run())
     if error:

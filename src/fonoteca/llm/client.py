@@ -63,6 +63,12 @@ class LLMClient:
             self._async = (loop, openai.AsyncOpenAI(**self._client_options))
         return self._async[1]
 
+    async def aclose(self) -> None:
+        """Close the async connection pool while its event loop still runs (at app shutdown, after `ask`)."""
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            await self._async[1].close()
+        self._async = None
+
     # -- endpoint and model ---------------------------------------------------------------------------------------
 
     def list_models(self) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,16 @@ def episode_out(e: Episode) -> EpisodeOut:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="fonoteca", version=__version__, description="A show's whole history, searchable.")
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        client = getattr(app.state, "llm_client", None)  # made by the LLM routes on first use
+        if client is not None:
+            await client.aclose()
+
+    app = FastAPI(
+        title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan
+    )
     archive = Archive(settings.db_path)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["clock"] = format_timestamp

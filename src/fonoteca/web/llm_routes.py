@@ -103,6 +103,16 @@ async def chat(request: Request, body: ChatRequest) -> StreamingResponse:
     )
 
 
+@router.get("/api/conversations/{conversation_id}", tags=["llm"])
+async def conversation(request: Request, conversation_id: str) -> dict[str, Any]:
+    """A conversation's turns so far (the chat page shows them again after a reload)."""
+    archive: Archive = request.app.state.archive
+    messages = archive.messages(conversation_id)
+    if not messages:
+        raise HTTPException(status_code=404, detail=f"no conversation {conversation_id!r}")
+    return {"conversation_id": conversation_id, "messages": [asdict(m) for m in messages]}
+
+
 def _episode(archive: Archive, episode_id: str) -> Episode:
     try:
         return archive.get_episode(episode_id)

@@ -94,14 +94,38 @@
     }
   }
 
-  async function ask(message) {
-    errorBox.hidden = true;
+  // One question and the box its answer goes into.
+  function addTurn(message) {
     log.append(element("div", "chat-message chat-user", message));
     const turn = element("div", "chat-message chat-assistant");
     const answer = element("div", "chat-answer");
     const sources = element("ol", "chat-sources");
     turn.append(answer, sources);
     log.append(turn);
+    return { turn, answer, sources };
+  }
+
+  // After a reload, the conversation this tab was having is shown again (the server keeps it).
+  async function restore() {
+    if (!conversationId) return;
+    const response = await fetch(`/api/conversations/${encodeURIComponent(conversationId)}`);
+    if (!response.ok) {
+      conversationId = null;
+      sessionStorage.removeItem("fonoteca.conversation");
+      return;
+    }
+    const { messages } = await response.json();
+    for (let i = 0; i + 1 < messages.length; i += 2) {
+      const { answer, sources } = addTurn(messages[i].content);
+      const citations = messages[i + 1].citations || [];
+      renderAnswer(answer, messages[i + 1].content, citations);
+      renderSources(sources, citations);
+    }
+  }
+
+  async function ask(message) {
+    errorBox.hidden = true;
+    const { turn, answer, sources } = addTurn(message);
     let text = "";
     controller = new AbortController();
     busy(true);
@@ -158,6 +182,7 @@
     }
   });
   stopButton.addEventListener("click", () => controller && controller.abort());
+  restore().catch(() => {});
   newButton.addEventListener("click", () => {
     if (controller) controller.abort();
     conversationId = null;
