@@ -113,11 +113,16 @@ async def conversation(request: Request, conversation_id: str) -> dict[str, Any]
     return {"conversation_id": conversation_id, "messages": [asdict(m) for m in messages]}
 
 
-def _episode(archive: Archive, episode_id: str) -> Episode:
+def _episode_and_analyzer(request: Request, episode_id: str, *, api: bool) -> tuple[Episode, Analyzer]:
+    """The episode (an unknown one: 404 JSON for the API, the app's error page for pages) and its analyser."""
+    archive: Archive = request.app.state.archive
     try:
-        return archive.get_episode(episode_id)
+        episode = archive.get_episode(episode_id)
     except NotFound as exc:
+        if not api:
+            raise
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return episode, Analyzer(archive, request.app.state.settings, _llm_client(request))
 
 
 def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
@@ -127,17 +132,15 @@ def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
 @router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
 async def list_analyses(request: Request, episode_id: str) -> dict[str, Any]:
     """The stored analyses of an episode."""
-    archive: Archive = request.app.state.archive
-    episode = _episode(archive, episode_id)
-    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in archive.list_analyses(episode.id)]}
+    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
+    stored = analyzer.archive.list_analyses(episode.id)
+    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in stored]}
 
 
 @router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
 async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
     """Compute (or reuse while still valid) and store analyses of an episode."""
-    archive: Archive = request.app.state.archive
-    episode = _episode(archive, episode_id)
-    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
     analyses = await _answer_or_http_error(
         analyzer.analyze,
         episode,
@@ -153,9 +156,7 @@ async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest)
 @router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
 async def run_translation(request: Request, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
     """Translate the episode, or the passage between `start` and `end` seconds (stored and reused like analyses)."""
-    archive: Archive = request.app.state.archive
-    episode = _episode(archive, episode_id)
-    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
     translation = await _answer_or_http_error(
         analyzer.translate, episode, body.to, start=body.start, end=body.end, force=body.force
     )
@@ -182,15 +183,10 @@ async def analyze_from_page(
     force: bool = Form(False),
 ) -> RedirectResponse:
     """The episode page's form: the ticked analyses, then back to the page (with the error when the model failed)."""
-    archive: Archive = request.app.state.archive
-    episode = archive.get_episode(episode_id)  # NotFound: the app's error page
-    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
-    target = f"/episode/{episode.id}"
-    try:
-        await run_in_threadpool(analyzer.analyze, episode, what, words=words, focus=focus or None, force=force)
-    except FonotecaError as exc:
-        target += f"?analysis_error={quote(str(exc))}"
-    return RedirectResponse(f"{target}#analysis", status_code=303)
+    episode, analyzer = _episode_and_analyzer(request, episode_id, api=False)
+    return await _then_back_to_the_page(
+        episode, analyzer.analyze, episode, what, words=words, focus=focus or None, force=force
+    )
 
 
 @router.post("/episode/{episode_id}/translate", include_in_schema=False)
@@ -202,12 +198,15 @@ async def translate_from_page(
     end: float | None = Form(None, ge=0),
 ) -> RedirectResponse:
     """The episode page's translation form; the translation then shows on the page."""
-    archive: Archive = request.app.state.archive
-    episode = archive.get_episode(episode_id)
-    analyzer = Analyzer(archive, request.app.state.settings, _llm_client(request))
+    episode, analyzer = _episode_and_analyzer(request, episode_id, api=False)
+    return await _then_back_to_the_page(episode, analyzer.translate, episode, to, start=start, end=end)
+
+
+async def _then_back_to_the_page(episode: Episode, work: Any, *args: Any, **kwargs: Any) -> RedirectResponse:
+    """Run the model's work off the event loop, then back to the episode page (with the error if it failed)."""
     target = f"/episode/{episode.id}"
     try:
-        await run_in_threadpool(analyzer.translate, episode, to, start=start, end=end)
+        await run_in_threadpool(work, *args, **kwargs)
     except FonotecaError as exc:
         target += f"?analysis_error={quote(str(exc))}"
     return RedirectResponse(f"{target}#analysis", status_code=303)
