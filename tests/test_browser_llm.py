@@ -38,7 +38,12 @@ def test_chat_page_streams_the_answer_and_links_its_sources_to_the_second(page, 
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
     with serve_app(llm_settings) as base:
-        _ask(page, base, "¿Qué decodificó la NASA de la Voyager?")
+        page.goto(f"{base}/episode/{episode.id}")
+        page.click("text=Ask about this episode")
+        page.fill("#chat-message", "¿Qué decodificó la NASA de la Voyager?")
+        with page.expect_request("**/api/chat") as sent:
+            page.click("#chat-send")
+        assert sent.value.post_data_json["episode"] == episode.id, "the page asks about that episode only"
         page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
         assert page.is_enabled("#chat-stop"), "while the answer streams, Stop is offered"
         page.wait_for_selector(".chat-sources li")

@@ -12,6 +12,7 @@ import pytest
 from fixtures_llm import add_episode
 
 from fonoteca.archive import Message
+from fonoteca.errors import NotFound
 from fonoteca.llm.analyze import Entities, Sentiment, Topics, split_text
 from fonoteca.llm.chat import (
     NOT_FOUND,
@@ -203,3 +204,18 @@ def test_endpoint_down_gives_one_clear_line_with_the_serve_hint(archive, setting
         assert "fonoteca llm serve" in lines[0]
         assert "Traceback" not in result.stderr
     assert archive.list_analyses(episode.id) == []
+
+
+def test_asking_about_one_episode_retrieves_only_from_its_transcript(archive, settings):
+    first = add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."], title="Noticias de marzo")
+    second = add_episode(archive, ["Los ingenieros de la Voyager recuperaron la señal."], title="Noticias de abril")
+    settings = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # retrieval needs no model
+    question = "¿Qué pasó con la Voyager?"
+    everywhere = ChatTurn(archive, settings, LLMClient(settings), question)
+    asyncio.run(everywhere.prepare())
+    assert {e.episode_id for e in everywhere.excerpts} == {first.id, second.id}
+    scoped = ChatTurn(archive, settings, LLMClient(settings), question, episode=second.id)
+    asyncio.run(scoped.prepare())
+    assert [e.episode_id for e in scoped.excerpts] == [second.id]
+    with pytest.raises(NotFound):
+        asyncio.run(ChatTurn(archive, settings, LLMClient(settings), question, episode="nope").prepare())

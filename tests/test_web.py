@@ -130,3 +130,13 @@ def test_serving_beyond_loopback_without_a_token_is_refused(settings) -> None:
     )
     assert result.returncode == 1
     assert "refusing to listen on 0.0.0.0 without a token" in result.stderr and "FONOTECA_TOKEN" in result.stderr
+
+
+def test_chat_page_can_be_scoped_to_one_episode(client, web_archive) -> None:
+    page = client.get(f"/episode/{web_archive['stream']}")
+    assert f'href="/chat?episode={web_archive["stream"]}"' in page.text
+    scoped = client.get(f"/chat?episode={web_archive['stream']}")
+    assert scoped.status_code == 200
+    assert f'data-episode="{web_archive["stream"]}"' in scoped.text and "Asking about" in scoped.text
+    assert 'data-episode=""' in client.get("/chat").text
+    assert client.get("/chat?episode=nope").status_code == 404

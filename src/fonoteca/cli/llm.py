@@ -186,6 +186,7 @@ def ask(
     ctx: typer.Context,
     question: str = typer.Argument(..., help="A question about the archive."),
     show: str = typer.Option(None, "--show", help="Only this show's episodes."),
+    episode: str = typer.Option(None, "--episode", help="Only this episode's transcript."),
     conversation: str = typer.Option(None, "--conversation", help="Continue a conversation (its id)."),
     as_json: bool = typer.Option(False, "--json", help="Print {answer, citations, conversation_id} as JSON."),
 ) -> None:
@@ -193,7 +194,7 @@ def ask(
     settings = settings_of(ctx)
     archive = archive_of(ctx)
     client = LLMClient(settings)
-    turn = ChatTurn(archive, settings, client, question, conversation_id=conversation, show=show)
+    turn = ChatTurn(archive, settings, client, question, conversation_id=conversation, show=show, episode=episode)
 
     async def run() -> str | None:
         try:

@@ -118,12 +118,18 @@ class Excerpt:
 
 
 def retrieve(
-    archive: Archive, settings: Settings, question: str, *, show: str | None = None, limit: int = EXCERPTS_LIMIT
+    archive: Archive,
+    settings: Settings,
+    question: str,
+    *,
+    show: str | None = None,
+    episode: str | None = None,
+    limit: int = EXCERPTS_LIMIT,
 ) -> list[Excerpt]:
     query = retrieval_query(question)
     if not query:
         return []
-    hits = search(archive, settings, query, show=show, limit=limit).hits
+    hits = search(archive, settings, query, show=show, episode=episode, limit=limit).hits
     return [
         Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
         for n, h in enumerate(hits, start=1)
@@ -252,6 +258,7 @@ class ChatTurn:
     message: str
     conversation_id: str | None = None
     show: str | None = None
+    episode: str | None = None  # only this episode's transcript
     excerpts: list[Excerpt] = field(default_factory=list)
     prompt: list[dict[str, str]] = field(default_factory=list)  # what goes to the model, for tests and the bench
     language: str = "es"
@@ -265,6 +272,8 @@ class ChatTurn:
         if not self.message:
             raise FonotecaError("the question is empty", "type a question about the archive")
         show_id = self.archive.get_show(self.show).id if self.show else None
+        if self.episode:
+            self.episode = self.archive.get_episode(self.episode).id  # NotFound before anything is stored
         self.conversation_id = self.conversation_id or uuid.uuid4().hex
         self.archive.create_conversation(self.conversation_id, show_id)
         history = self.archive.messages(self.conversation_id)
@@ -272,7 +281,9 @@ class ChatTurn:
         embeddings = await anyio.to_thread.run_sync(lambda: bool(self.client.embedding_model))
         limit = RERANK_CANDIDATES if embeddings else EXCERPTS_LIMIT
         excerpts = await anyio.to_thread.run_sync(
-            lambda: retrieve(self.archive, self.settings, self.message, show=self.show, limit=limit)
+            lambda: retrieve(
+                self.archive, self.settings, self.message, show=self.show, episode=self.episode, limit=limit
+            )
         )
         if embeddings and len(excerpts) > 1:
             vectors = await self.client.embed([self.message, *(e.text for e in excerpts)])

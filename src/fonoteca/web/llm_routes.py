@@ -32,6 +32,7 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=4000)
     conversation_id: str | None = Field(default=None, max_length=64)
     show: str | None = None
+    episode: str | None = Field(default=None, description="only this episode's transcript")
 
 
 class AnalysisRequest(BaseModel):
@@ -64,10 +65,11 @@ def _sse(event: ChatEvent) -> str:
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page(request: Request, show: str | None = None) -> HTMLResponse:
+async def chat_page(request: Request, show: str | None = None, episode: str | None = None) -> HTMLResponse:
     archive: Archive = request.app.state.archive
+    about = archive.get_episode(episode) if episode else None  # NotFound: the app's error page
     return request.app.state.templates.TemplateResponse(
-        request, "chat.html", {"shows": archive.list_shows(), "selected_show": show or ""}
+        request, "chat.html", {"shows": archive.list_shows(), "selected_show": show or "", "episode": about}
     )
 
 
@@ -81,6 +83,7 @@ async def chat(request: Request, body: ChatRequest) -> StreamingResponse:
         body.message,
         conversation_id=body.conversation_id or None,
         show=body.show or None,
+        episode=body.episode or None,
     )
     try:
         await turn.prepare()

@@ -11,7 +11,9 @@
   const sendButton = document.getElementById("chat-send");
   const stopButton = document.getElementById("chat-stop");
   const newButton = document.getElementById("chat-new");
-  let conversationId = sessionStorage.getItem("fonoteca.conversation") || null;
+  // A conversation about one episode is kept apart from the one about the whole archive.
+  const storageKey = "fonoteca.conversation" + (root.dataset.episode ? `.${root.dataset.episode}` : "");
+  let conversationId = sessionStorage.getItem(storageKey) || null;
   let controller = null;
 
   function element(tag, className, text) {
@@ -111,7 +113,7 @@
     const response = await fetch(`/api/conversations/${encodeURIComponent(conversationId)}`);
     if (!response.ok) {
       conversationId = null;
-      sessionStorage.removeItem("fonoteca.conversation");
+      sessionStorage.removeItem(storageKey);
       return;
     }
     const { messages } = await response.json();
@@ -133,7 +135,12 @@
       const response = await fetch(root.dataset.api, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ message, conversation_id: conversationId, show: showSelect.value || null }),
+        body: JSON.stringify({
+          message,
+          conversation_id: conversationId,
+          show: showSelect.value || null,
+          episode: root.dataset.episode || null,
+        }),
         signal: controller.signal,
       });
       if (!response.ok) {
@@ -144,7 +151,7 @@
       await readEvents(response, (name, data) => {
         if (name === "meta") {
           conversationId = data.conversation_id;
-          sessionStorage.setItem("fonoteca.conversation", conversationId);
+          sessionStorage.setItem(storageKey, conversationId);
         } else if (name === "token") {
           text += data.text;
           answer.textContent = text;
@@ -186,7 +193,7 @@
   newButton.addEventListener("click", () => {
     if (controller) controller.abort();
     conversationId = null;
-    sessionStorage.removeItem("fonoteca.conversation");
+    sessionStorage.removeItem(storageKey);
     log.textContent = "";
     errorBox.hidden = true;
   });
