@@ -244,7 +244,7 @@ class LLMClient:
     @property
     def embedding_model(self) -> str:
         """The embeddings model to use, "" when there is none: the configured one, else a listed model named *embed*.
-        Found once per client; a server without embeddings costs one /models request, not one per question."""
+        Found once per client: a server without embeddings costs one /models request, not one per question."""
         if self._embedding_model is None:
             configured = self.settings.llm_embedding_model.strip()
             if configured.lower() in ("none", "off", "no"):
@@ -255,7 +255,7 @@ class LLMClient:
                 try:
                     listed = self.list_models()
                 except LLMError:
-                    listed = []
+                    return ""  # the server is down now: ask again next time rather than decide for good
                 self._embedding_model = next((m for m in listed if "embed" in m.lower()), "")
         return self._embedding_model
 
