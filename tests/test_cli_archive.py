@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,63 @@ def test_export_writes_each_format(filled: Settings, fmt: str, tmp_path) -> None
         assert "00:00:02,500 --> 00:00:05,250" in text
     if fmt == "vtt":
         assert text.startswith("WEBVTT") and "00:00:02.500 --> 00:00:05.250" in text
+
+
+def _piped(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI with stdout and stderr going to pipes, as in a script."""
+    return subprocess.run(
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("FONOTECA_MAX_DOWNLOAD_MB", "abc", "a whole number"),
+        ("FONOTECA_DOWNLOAD_TIMEOUT", "soon", "a number"),
+        ("FONOTECA_VAD", "maybe", "true"),
+    ],
+)
+def test_bad_environment_value_is_one_line_naming_it_and_exit_1(filled: Settings, variable, value, accepted) -> None:
+    result = _piped(filled, "shows", env={variable: value})
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert variable in line and repr(value) in line and accepted in line and "Traceback" not in result.stderr
+
+
+def test_stats_header_stays_on_one_line_when_piped(filled: Settings) -> None:
+    with Archive(filled.db_path) as archive:
+        archive.update_show(archive.get_show("midulive").id, title="Midulive: programación en directo cada semana")
+    result = _piped(filled, "stats")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        "Midulive: programación en directo cada semana  Transcribed podcasts: 1 · Time transcribed: 0d 3h 1m 2s"
+        in lines
+    )
+
+
+def test_unknown_status_filter_is_an_error_listing_the_valid_ones(filled: Settings) -> None:
+    result = _run(filled, "episodes", "--status", "bogus")
+    assert result.exit_code == 1
+    assert "unknown status 'bogus'" in result.output and "failed" in result.output
+
+
+def test_export_of_a_failed_episode_suggests_retry(filled: Settings) -> None:
+    with Archive(filled.db_path) as archive:
+        failed = archive.list_episodes(status="failed")[0]
+    result = _run(filled, "export", failed.id)
+    assert result.exit_code == 1 and f"fonoteca retry {failed.id}" in result.output
+
+
+def test_vtt_export_escapes_markup_characters(filled: Settings) -> None:
+    with Archive(filled.db_path) as archive:
+        episode = archive.list_episodes(status="done")[0]
+        archive.replace_segments(episode.id, [Segment(0.0, 1.0, "R&D: a <b> tag > nada", speaker="Ana & Luis")])
+    result = _run(filled, "export", episode.id, "--format", "vtt")
+    assert "<v Ana &amp; Luis>R&amp;D: a &lt;b&gt; tag &gt; nada" in result.output
+    from fonoteca.ingest.transcripts import parse_transcript
+
+    [again] = parse_transcript(result.output, "vtt")
+    assert (again.text, again.speaker) == ("R&D: a <b> tag > nada", "Ana & Luis")

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,49 @@ def test_publisher_transcript_is_imported_instead_of_transcribing(archive, quick
     assert not any(path.startswith("/status/500") for path, _ in http_server.requests)
 
 
+def test_html_transcript_keeps_its_times_and_speakers() -> None:
+    from fonoteca.ingest.transcripts import parse_transcript
+
+    html = shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.html").read_bytes()
+    segments = parse_transcript(html, "text/html")
+    assert [(s.start, s.end, s.speaker) for s in segments[:3]] == [
+        (0.0, 53.0, "Travis"),
+        (53.0, 102.0, "Sarah"),
+        (102.0, 219.0, "Travis"),
+    ]
+    assert segments[-1].start == 691.0 and segments[0].text.startswith("When you first get started")
+    assert not any(s.text in ("Travis:", "0:00") for s in segments)
+
+
+def test_invalid_urls_in_a_feed_skip_that_item_or_transcript_and_the_rest_is_read(archive, quick, http_server) -> None:
+    good_vtt = http_server.add("ok.vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nhola\n")
+    items = (
+        _item("broken-media", "http://[bad/x.mp3")
+        + _item(
+            "broken-transcript",
+            http_server.url("/f/a.mp3"),
+            '<podcast:transcript url="http://[bad/t.vtt" type="text/vtt"/>',
+        )
+        + _item(
+            "spaced", f"  {http_server.url('/f/b.mp3')} ", f'<podcast:transcript url=" {good_vtt}" type="text/vtt"/>'
+        )
+    )
+    url = http_server.add("feed.xml", _feed(items), "application/rss+xml")
+    show, report = add_source(archive, quick, url, sync_now=False, progress=False)
+    episodes = {e.title.removeprefix("Episodio "): e for e in archive.list_episodes(show.id)}
+    assert set(episodes) == {"broken-transcript", "spaced"} and report.added == 2
+    assert episodes["broken-transcript"].transcript_url is None
+    assert episodes["broken-transcript"].media_url == http_server.url("/f/a.mp3")
+    assert (episodes["spaced"].media_url, episodes["spaced"].transcript_url) == (http_server.url("/f/b.mp3"), good_vtt)
+
+
+def test_language_flag_is_pinned_before_text_episodes_are_added(archive, quick, http_server) -> None:
+    url = http_server.add("blog.xml", shared_path("feeds", "aprendeml-llm.xml"), "application/rss+xml")
+    show, _ = add_source(archive, quick, url, language="pt", sync_now=False, progress=False)
+    assert show.language == "pt"
+    assert {e.language for e in archive.list_episodes(show.id)} == {"pt"}
+
+
 # -- local files ---------------------------------------------------------------------------------------------------
 
 
@@ -125,6 +169,7 @@ def test_local_folder_dates_come_from_names_and_sidecars_are_imported(archive, q
     sync(archive, quick, show, progress=False, reread=False, episode_ids=[episodes["Entrevista con Ana"].id])
     imported = archive.get_episode(episodes["Entrevista con Ana"].id)
     assert (imported.status, imported.source) == ("done", "sidecar")
+    assert imported.duration == pytest.approx(12.85, abs=0.1)  # the clip's length, not the sidecar's last cue (25 s)
     assert archive.segments(imported.id)[0].speaker == "Sarah"
     # Renaming a file does not make it a new episode: its id comes from its content.
     (folder / "2023" / "20230305_directo.ogg").rename(folder / "2023" / "20230305_directo_renombrado.ogg")
@@ -136,6 +181,30 @@ def test_date_flag_overrides_the_date_of_a_single_file(archive, quick, tmp_path)
     shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
     show, _ = add_source(archive, quick, str(clip), date="2021-06-01", sync_now=False, progress=False)
     assert archive.list_episodes(show.id)[0].date == "2021-06-01"
+
+
+def test_date_flag_is_stored_like_other_dates_and_kept_by_later_syncs(archive, quick, tmp_path) -> None:
+    clip = tmp_path / "sin fecha.ogg"
+    shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
+    show, _ = add_source(archive, quick, str(clip), date="2019-06-01", sync_now=False, progress=False)
+    assert refresh(archive, quick, show) == 0
+    assert archive.list_episodes(show.id)[0].published == "2019-06-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("value", ["notadate", "2020-02-30", "01/06/2019"])
+def test_date_flag_that_is_not_a_calendar_date_is_refused(archive, quick, tmp_path, value) -> None:
+    clip = tmp_path / "clip.ogg"
+    shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
+    with pytest.raises(FonotecaError, match="is not a date.*YYYY-MM-DD"):
+        add_source(archive, quick, str(clip), date=value, sync_now=False, progress=False)
+    assert archive.list_shows() == []
+
+
+def test_date_flag_with_a_folder_is_refused_not_ignored(archive, quick, tmp_path) -> None:
+    shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), tmp_path / "clip.ogg")
+    with pytest.raises(FonotecaError, match="single media file, not to a folder"):
+        add_source(archive, quick, str(tmp_path), date="2019-06-01", sync_now=False, progress=False)
+    assert archive.list_shows() == []
 
 
 # -- downloads -----------------------------------------------------------------------------------------------------
@@ -174,6 +243,66 @@ def test_bad_enclosures_fail_with_a_reason_and_leave_no_file(quick, http_server,
     with pytest.raises(MediaError, match=message):
         download(http_server.url(path), tmp_path / "x.mp3", quick, backoff=0.01)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_enclosure_that_is_not_media_is_named_by_its_url_not_the_part_file(quick, http_server, tmp_path) -> None:
+    url = http_server.add("noise.mp3", b"ID3" + bytes(range(256)) * 40, "audio/mpeg")
+    with pytest.raises(MediaError) as caught:
+        download(url, tmp_path / "0123456789.mp3", quick)
+    assert f"the enclosure {url} is not playable media" in str(caught.value)
+    assert ".part" not in str(caught.value) and "Errno" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("http://no-such-host.invalid/ep.mp3", "cannot be found"), ("ftp://127.0.0.1/ep.mp3", "cannot be downloaded")],
+)
+def test_download_that_cannot_succeed_fails_at_once(settings, tmp_path, url, message) -> None:
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=message) as caught:
+        download(url, tmp_path / "ep.mp3", settings.replace(download_retries=3), backoff=5.0)
+    assert time.monotonic() - started < 5.0  # no back-off: the first wait alone would be 5 s
+    assert "unreliable" not in str(caught.value) and "attempts" not in str(caught.value)
+
+
+def _dev_full_or_skip() -> Path:
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full (Linux) to produce a real 'no space left on device'")
+    return full
+
+
+def test_disk_full_during_a_download_is_the_error_reported_even_if_the_index_breaks(archive, quick, http_server):
+    from fonoteca.search.index import SCHEMA_VERSION
+
+    url = http_server.add("feed.xml", _feed(_item("a", http_server.add("a.mp3", b"x" * 4096, "audio/mpeg"))))
+    show, _ = add_source(archive, quick, url, sync_now=False, progress=False)
+    [episode] = archive.list_episodes(show.id)
+    # A real ENOSPC: the download's partial file is a link to /dev/full, where every write fails with it.
+    part = quick.media_dir / show.slug / f"{episode.id}.mp3.part"
+    part.parent.mkdir(parents=True)
+    part.symlink_to(_dev_full_or_skip())
+    # And an index that cannot be opened, so the cleanup step fails too.
+    quick.index_dir.mkdir(parents=True)
+    (quick.index_dir / "fonoteca-schema").write_text(SCHEMA_VERSION)
+    (quick.index_dir / "meta.json").write_text("garbage")
+    with pytest.raises(FonotecaError, match="the disk is full") as caught:
+        sync(archive, quick, show, progress=False, reread=False)
+    assert "reindex" not in str(caught.value)
+
+
+def test_search_index_error_caused_by_a_full_disk_says_so_not_reindex(tmp_path) -> None:
+    from fonoteca.errors import disk_error, is_disk_full
+
+    try:
+        with _dev_full_or_skip().open("wb") as full:
+            full.write(b"x")
+    except OSError as exc:
+        # Wrapped the way the search index reports a failure to open.
+        wrapped = FonotecaError("cannot open the search index at /x", "run `fonoteca reindex`")
+        wrapped.__cause__ = exc
+    assert is_disk_full(wrapped)
+    assert str(disk_error(wrapped, tmp_path)).startswith(f"the disk is full while writing {tmp_path}")
 
 
 def test_a_failing_enclosure_fails_its_episode_and_the_others_go_on(archive, quick, http_server) -> None:
@@ -226,6 +355,38 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def test_local_show_whose_folder_is_gone_is_its_error_and_other_shows_still_sync(quick, tmp_path) -> None:
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    gone.mkdir()
+    kept.mkdir()
+    shutil.copy(shared_path("audio", "es", "fleurs-es-000.ogg"), gone / "a.ogg")
+    shutil.copy(shared_path("audio", "es", "fleurs-es-000.ogg"), kept / "b.ogg")
+    # A sidecar transcript: the kept show syncs without the Whisper model.
+    shutil.copy(shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.vtt"), kept / "b.vtt")
+    assert _cli(quick, "add", str(gone), "--no-sync").returncode == 0
+    assert _cli(quick, "add", str(kept), "--no-sync").returncode == 0
+    shutil.rmtree(gone)
+    result = _cli(quick, "sync", "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert [e["show"] for e in report["show_errors"]] == ["gone"] and "does not exist" in report["show_errors"][0][
+        "error"
+    ]
+    assert report["imported"] == 1 and report["failed"] == []
+
+
+def test_cli_failure_is_printed_once_on_one_line_when_piped(quick, http_server) -> None:
+    title = "Un episodio con un título bastante largo para que una terminal de ochenta columnas lo parta"
+    item = _item("x", http_server.url("/status/404")).replace("Episodio x", title)
+    url = http_server.add("feed.xml", _feed(item), "application/rss+xml")
+    result = _cli(quick, "add", url)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert output.count("answered 404") == 1
+    [line] = [line for line in output.splitlines() if "answered 404" in line]
+    assert title in line and line.rstrip().endswith("`fonoteca sync` again")
+
+
 def test_cli_path_that_does_not_exist_is_one_line_and_exit_1(quick, tmp_path) -> None:
     result = _cli(quick, "add", str(tmp_path / "nope.mp3"))
     assert result.returncode == 1
@@ -240,13 +401,27 @@ def test_cli_file_that_is_not_media_is_one_line_and_exit_1(quick, tmp_path) -> N
     assert result.stderr.strip().count("\n") == 0 and "not an audio or video file" in result.stderr
 
 
-def test_corrupt_mp3_fails_its_episode_with_a_reason(archive, quick, tmp_path) -> None:
+def test_corrupt_single_file_is_refused_with_one_clean_line_and_adds_nothing(archive, quick, tmp_path) -> None:
     corrupt = tmp_path / "roto.mp3"
-    corrupt.write_bytes(b"\xff\xfb\x90\x00" + b"garbage" * 500)
-    show, _ = add_source(archive, quick, str(corrupt), sync_now=False, progress=False)
-    report = sync(archive, quick, show, progress=False, reread=False)
-    episode = archive.list_episodes(show.id)[0]
-    assert episode.status == "failed" and "roto.mp3" in episode.error and report.failed
+    corrupt.write_bytes(bytes(range(256)) * 12)
+    with pytest.raises(MediaError, match="roto.mp3 is not playable media") as caught:
+        add_source(archive, quick, str(corrupt), sync_now=False, progress=False)
+    assert "Errno" not in str(caught.value) and "\n" not in str(caught.value)
+    assert archive.list_shows() == []
+
+
+def test_corrupt_file_in_a_folder_fails_its_episode_and_the_others_are_added(archive, quick, tmp_path) -> None:
+    folder = tmp_path / "mezcla"
+    folder.mkdir()
+    (folder / "roto.mp3").write_bytes(bytes(range(256)) * 12)
+    shutil.copy(shared_path("audio", "es", "fleurs-es-000.ogg"), folder / "bueno.ogg")
+    show, report = add_source(archive, quick, str(folder), sync_now=False, progress=False)
+    episodes = {e.title: e for e in archive.list_episodes(show.id)}
+    assert episodes["bueno"].status == "downloaded" and episodes["bueno"].duration == pytest.approx(12.85, abs=0.1)
+    broken = episodes["roto"]
+    assert broken.status == "failed" and "roto.mp3 is not playable media" in broken.error
+    assert "Errno" not in broken.error
+    assert [e.id for e, _ in report.failed] == [broken.id]
 
 
 def test_data_folder_that_cannot_be_written_stops_with_one_line(archive, quick, http_server) -> None:

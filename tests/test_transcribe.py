@@ -193,3 +193,95 @@ def test_model_can_be_a_local_ctranslate2_folder_and_a_wrong_folder_is_explained
     with pytest.raises(FonotecaError, match="not a CTranslate2 Whisper model folder"):
         resolve_model(model_settings.replace(model=str(tmp_path)))
     assert resolve_model(model_settings.replace(model="large-v3"))[0] == "large-v3"  # faster-whisper fetches names
+
+
+# -- a model that cannot load is not the episode's fault -----------------------------------------------------------
+
+
+@pytest.fixture
+def unloadable_model(tmp_path: Path) -> Path:
+    """A folder that looks like a CTranslate2 model but whose model.bin CTranslate2 refuses to load."""
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(b"not weights")
+    return folder
+
+
+def _local_episode(archive: Archive, tmp_path: Path, status: str = "downloaded", error: str | None = None):
+    clip = shared_path("audio", "en", "jfk.flac")
+    show, _ = archive.add_show(title="t", source=str(tmp_path), source_kind="folder")
+    episode, _ = archive.upsert_episode(
+        show, guid="jfk", title="JFK", kind="audio", media_path=str(clip), status=status, error=error
+    )
+    return episode
+
+
+def test_model_that_cannot_load_stops_the_sync_and_leaves_the_episode_as_it_was(
+    archive, settings, tmp_path, unloadable_model
+) -> None:
+    from fonoteca.errors import ModelError
+    from fonoteca.pipeline import sync
+
+    episode = _local_episode(archive, tmp_path)
+    with pytest.raises(ModelError, match="cannot load Whisper model") as caught:
+        sync(archive, settings.replace(model=str(unloadable_model)), progress=False, reread=False)
+    assert "\n" not in str(caught.value) and "--model base" in str(caught.value)
+    assert archive.get_episode(episode.id).status == "downloaded"
+
+
+def test_retry_with_a_model_that_cannot_load_keeps_the_episode_failed_with_its_reason(
+    archive, settings, tmp_path, unloadable_model
+) -> None:
+    from fonoteca.errors import ModelError
+    from fonoteca.pipeline import retry
+
+    episode = _local_episode(archive, tmp_path, status="failed", error="old reason")
+    with pytest.raises(ModelError):
+        retry(archive, settings.replace(model=str(unloadable_model)), episode.id, progress=False)
+    again = archive.get_episode(episode.id)
+    assert (again.status, again.error) == ("failed", "old reason")
+
+
+def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(archive, settings, tmp_path) -> None:
+    from fonoteca.archive import Segment
+    from fonoteca.errors import FonotecaError
+    from fonoteca.pipeline import retry
+
+    episode = _local_episode(archive, tmp_path)
+    archive.replace_segments(episode.id, [Segment(0.0, 11.0, "ask not")], status="done", source="transcribed")
+    with pytest.raises(FonotecaError, match="already transcribed"):
+        retry(archive, settings.replace(device="tpu"), episode.id, progress=False)
+    assert archive.get_episode(episode.id).status == "done"
+    assert [s.text for s in archive.segments(episode.id)] == ["ask not"]
+
+
+@pytest.mark.parametrize("name", ["/tmp/fonoteca-no-such-folder", "./models/nope", "~/nope-model"])
+def test_model_path_that_does_not_exist_is_named_not_sent_to_the_hub(settings, name) -> None:
+    from fonoteca.errors import ModelError
+    from fonoteca.transcribe.model import resolve_model
+
+    with pytest.raises(ModelError, match="no model folder at"):
+        resolve_model(settings.replace(model=name))
+
+
+def test_failed_model_assembly_leaves_no_partial_copy_and_stale_copies_are_removed(settings) -> None:
+    import os
+
+    from fonoteca.errors import ModelError
+
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full (Linux) to produce a real 'no space left on device'")
+    target = settings.models_dir / PACKAGED_DIR_NAME
+    target.mkdir(parents=True)
+    # This process's copy goes to /dev/full, where every write fails with ENOSPC as on a full disk.
+    ours = target / f"model.bin.{os.getpid()}.tmp"
+    ours.symlink_to(full)
+    with pytest.raises(ModelError, match="disk is full"):
+        packaged_model_path(settings)
+    assert not ours.is_symlink() and not ours.exists()
+
+    stale = target / "model.bin.999999999.tmp"  # beyond any pid_max: a process that died mid-copy
+    stale.write_bytes(b"half a model")
+    packaged_model_path(settings)
+    assert sorted(p.name for p in target.glob("model.bin*")) == ["model.bin"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class FonotecaError(Exception):
     """An expected failure (bad input, unreachable server, full disk). The CLI prints it as one line and exits 1."""
@@ -29,3 +31,36 @@ class MediaError(FonotecaError):
 
 class LLMError(FonotecaError):
     """The language model server is unreachable or answered something unusable."""
+
+
+class ConfigError(FonotecaError):
+    """A FONOTECA_* variable or a command-line value is not one fonoteca accepts."""
+
+
+class ModelError(FonotecaError):
+    """The Whisper model cannot be found or loaded: the same for every episode, so a sync stops on it."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is 'no space left on device' (tantivy reports it as text)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "no space left on device" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_error(exc: BaseException, path: object) -> FonotecaError:
+    """The one line for a write that failed: a full disk says so, anything else names the folder to fix."""
+    if is_disk_full(exc):
+        return FonotecaError(
+            f"the disk is full while writing {path}",
+            "free some space (or move the data folder with FONOTECA_HOME) and run `fonoteca sync` to resume",
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return FonotecaError(
+        f"cannot write {path}: {reason}", "make the data folder writable, or choose another with FONOTECA_HOME"
+    )

@@ -9,6 +9,7 @@ a half-transcribed episode continues after its last committed segment.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,15 +34,17 @@ from rich.progress import (
 from rich.text import Text
 
 from fonoteca.archive import Archive, Episode, Segment, Show
-from fonoteca.errors import FeedError, FonotecaError, MediaError
+from fonoteca.errors import ConfigError, FonotecaError, MediaError, ModelError, disk_error, is_disk_full
 from fonoteca.ingest import feeds, local
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
+from fonoteca.ingest.media import probe
 from fonoteca.ingest.transcripts import parse_transcript
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration
 
-console = Console(stderr=True)
+# soft_wrap: a message is one line even when stderr is a file or a pipe (Rich would wrap it at 80 columns).
+console = Console(stderr=True, soft_wrap=True)
 PENDING = ("new", "downloaded", "transcribing")
 
 
@@ -66,7 +71,8 @@ def _looks_like_feed_file(path: Path) -> bool:
     if path.suffix.lower() in (".xml", ".rss", ".atom"):
         return True
     try:
-        head = path.read_bytes()[:512].lstrip()
+        with path.open("rb") as fh:
+            head = fh.read(512).lstrip()
     except OSError:
         return False
     return head.startswith(b"<?xml") or head[:5].lower() in (b"<rss ", b"<rss>", b"<feed")
@@ -83,7 +89,10 @@ def add_source(
     sync_now: bool = True,
     progress: bool = True,
 ) -> tuple[Show, SyncReport]:
-    """Register a feed URL, feed file, media folder or media file as a show, and (by default) sync it."""
+    """Register a feed URL, feed file, media folder or media file as a show, and (by default) sync it.
+
+    `date` (YYYY-MM-DD) is the publication date of a single media file; it is refused for folders and feeds, whose
+    episodes each have their own date."""
     if feeds.is_remote(source) or urlparse(source).scheme == "file":
         show_source, kind = source, "feed"
     else:
@@ -96,9 +105,23 @@ def add_source(
         else:
             local.find_media(path)  # fails early and clearly for a non-media file
             show_source, kind = str(path), "folder"
+    single_file = kind == "folder" and Path(show_source).is_file()
+    if date is not None:
+        if not single_file:
+            raise ConfigError(
+                f"--date applies to a single media file, not to {'a feed' if kind == 'feed' else 'a folder'}",
+                "each episode keeps its own date (for local files: from their tags or a date in the file name)",
+            )
+        date = local.parse_date(date)
+    if single_file:
+        try:
+            probe(show_source)
+        except MediaError as exc:  # refused with one line instead of becoming a show with one failed episode
+            raise MediaError(exc.message, "check that it plays in a media player; nothing was added") from exc
+    pinned = {"language": language} if language else {}  # before the items: text episodes take the show's language
     report = SyncReport()
     if kind == "feed":
-        feed = feeds.parse_feed(*feeds.fetch_feed(show_source, settings))
+        feed = _read_feed(show_source, settings)
         show, _ = archive.add_show(
             title=title or feed.title,
             source=show_source,
@@ -107,21 +130,27 @@ def add_source(
             description=feed.description,
             link=feed.link,
             image=feed.image,
+            **pinned,
         )
         report.added += _add_feed_items(archive, show, feed)
     else:
         path = Path(show_source)
-        show, _ = archive.add_show(title=title or path.stem if path.is_file() else title or path.name,
-                                   source=show_source, source_kind="folder")  # fmt: skip
-        report.added += _add_local_items(archive, show, path, date)
-    if language:
-        archive.update_show(show.id, language=language)
-        show = archive.get_show(show.id)
+        show, _ = archive.add_show(title=title or (path.stem if single_file else path.name), source=show_source,
+                                   source_kind="folder", **pinned)  # fmt: skip
+        report.added += _add_local_items(archive, show, path, date, report)
     if sync_now:
         later = sync(archive, settings, show, progress=progress, reread=False)
         later.added += report.added
+        later.failed[:0] = report.failed
         return show, later
     return show, report
+
+
+def _read_feed(source: str, settings: Settings) -> feeds.Feed:
+    feed = feeds.parse_feed(*feeds.fetch_feed(source, settings))
+    for note in feed.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    return feed
 
 
 def _add_feed_items(archive: Archive, show: Show, feed: feeds.Feed) -> int:
@@ -163,32 +192,47 @@ def _add_feed_items(archive: Archive, show: Show, feed: feeds.Feed) -> int:
     return added
 
 
-def _add_local_items(archive: Archive, show: Show, path: Path, date: str | None) -> int:
+def _add_local_items(archive: Archive, show: Show, path: Path, date: str | None, report: SyncReport) -> int:
+    """Add the files not yet in the show; a file that does not decode is added as failed, with the reason."""
+    known = {e.guid for e in archive.list_episodes(show.id)}
     added = 0
     for media in local.find_media(path):
-        item = local.describe(media, date if path.is_file() else None)
-        _, created = archive.upsert_episode(
+        guid = local.file_hash(media)
+        if guid in known and date is None:
+            continue  # its date may be a --date override, which re-reading the file must not replace
+        item = local.describe(media, date, guid)
+        try:
+            info = probe(item.path)
+            status, error, duration = "downloaded", None, info.duration
+        except MediaError as exc:
+            status, error, duration = "failed", str(exc), None
+        episode, created = archive.upsert_episode(
             show,
             guid=item.guid,
             title=item.title,
             kind=item.kind,
             published=item.published,
             media_path=str(item.path),
-            status="downloaded",
+            status=status,
+            error=error,
+            duration=duration,
             transcript_url=str(item.sidecar) if item.sidecar else None,
             transcript_type=item.sidecar.suffix.lstrip(".") if item.sidecar else None,
         )
         added += created
+        if created and error:
+            report.failed.append((episode, error))
     return added
 
 
-def refresh(archive: Archive, settings: Settings, show: Show) -> int:
-    """Re-read a show's source and add what is new; returns how many episodes were added."""
+def refresh(archive: Archive, settings: Settings, show: Show, report: SyncReport | None = None) -> int:
+    """Re-read a show's source and add what is new; returns how many episodes were added.
+
+    Local files that do not decode are added as failed and, when `report` is given, listed in it."""
     if show.source_kind == "feed":
-        feed = feeds.parse_feed(*feeds.fetch_feed(show.source, settings))
-        added = _add_feed_items(archive, show, feed)
+        added = _add_feed_items(archive, show, _read_feed(show.source, settings))
     else:
-        added = _add_local_items(archive, show, Path(show.source), None)
+        added = _add_local_items(archive, show, Path(show.source), None, report or SyncReport())
     archive.update_show(show.id, synced_at=_now())
     return added
 
@@ -283,7 +327,9 @@ class _Display:
                 elapsed = time.monotonic() - state["started"]
                 speed = f" at {(done - state['offset']) / elapsed:.1f}× realtime" if elapsed > 0.1 else ""
                 self.progress.remove_task(task)
-                console.print(f"[green]✓[/] {episode.title} — {_short(total)} transcribed{speed}", highlight=False)
+                console.print(
+                    f"[green]✓[/] {escape(episode.title)} — {_short(total)} transcribed{speed}", highlight=False
+                )
 
         return update
 
@@ -306,16 +352,17 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
         else:
             data = (feeds.local_path(url) or Path(url)).read_bytes()
         segments = parse_transcript(data, episode.transcript_type or url)
-    except (OSError, MediaError, FonotecaError, ValueError) as exc:
+    except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
         archive.update_episode(episode.id, transcript_url=None, transcript_type=None)
-        console.print(f"[yellow]note:[/] {episode.title}: transcript not usable ({exc}); transcribing instead")
-        return False
-    except Exception as exc:  # httpx transport errors
-        archive.update_episode(episode.id, transcript_url=None, transcript_type=None)
-        console.print(f"[yellow]note:[/] {episode.title}: transcript unreachable ({exc}); transcribing instead")
+        problem = "unreachable" if isinstance(exc, httpx.HTTPError) else "not usable"
+        console.print(
+            f"[yellow]note:[/] {escape(episode.title)}: transcript {problem} ({escape(str(exc))}); transcribing",
+            highlight=False,
+        )
         return False
     text = " ".join(s.text for s in segments[:200])
-    duration = episode.duration or (max(s.end for s in segments) or None)
+    # The media, when it is here, knows how long the episode is; a transcript's last cue may run past its end.
+    duration = _media_duration(episode) or episode.duration or (max(s.end for s in segments) or None)
     archive.replace_segments(
         episode.id,
         segments,
@@ -328,6 +375,15 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
         model=None,
     )
     return True
+
+
+def _media_duration(episode: Episode) -> float | None:
+    if not (episode.media_path and Path(episode.media_path).exists()):
+        return None
+    try:
+        return probe(episode.media_path).duration
+    except MediaError:
+        return None
 
 
 def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: Show, display: _Display) -> Episode:
@@ -353,23 +409,29 @@ def sync(
     reread: bool = True,
     episode_ids: list[str] | None = None,
 ) -> SyncReport:
-    """Bring one show (or all) up to date: new episodes, downloads, transcripts, search index."""
-    from fonoteca.search import sync_index
+    """Bring one show (or all) up to date: new episodes, downloads, transcripts, search index.
+
+    A show whose source cannot be read is listed in `show_errors` and the other shows go on."""
     from fonoteca.transcribe import Transcriber
 
     report = SyncReport()
     shows = [show] if show else archive.list_shows()
     display = _Display(progress)
+    unreachable: set[int] = set()
     if reread:
         for s in shows:
             try:
-                report.added += refresh(archive, settings, s)
-            except FeedError as exc:
+                report.added += refresh(archive, settings, s, report)
+            except FonotecaError as exc:
+                if _is_fatal(exc):
+                    raise
                 report.show_errors.append((s, str(exc)))
-                console.print(f"[red]error:[/] {s.title}: {exc}", highlight=False)
+                if s.source_kind == "folder":
+                    unreachable.add(s.id)  # its files went with the folder: failing each episode would say nothing new
     pending = [
         e
         for s in shows
+        if s.id not in unreachable
         for e in archive.list_episodes(s.id, status=PENDING)
         if episode_ids is None or e.id in episode_ids
     ]
@@ -383,9 +445,8 @@ def sync(
                 try:
                     if episode.transcript_url and _import_transcript(archive, settings, episode, episode_show):
                         report.imported += 1
-                        display.note(
-                            f"[green]✓[/] {episode.title} — {episode_show_source(episode_show)} transcript imported"
-                        )
+                        kind = episode_show_source(episode_show)
+                        display.note(f"[green]✓[/] {escape(episode.title)} — {kind} transcript imported")
                         continue
                     episode = _ensure_media(archive, settings, archive.get_episode(episode.id), episode_show, display)
                     transcriber = transcriber or Transcriber(settings)
@@ -401,12 +462,26 @@ def sync(
                     if not isinstance(exc, MediaError) and _is_fatal(exc):
                         raise
                     archive.set_status(episode.id, "failed", str(exc))
-                    report.failed.append((episode, str(exc)))
-                    display.note(f"[red]failed:[/] {episode.title}: {exc}")
-    finally:
-        # Whatever finished before an interruption is searchable right away.
-        sync_index(archive, settings)
+                    report.failed.append((episode, str(exc)))  # printed once, in the final report
+    except BaseException:
+        # Whatever finished before an interruption is searchable right away, but the error that stopped the sync is
+        # the one to report: an index that cannot be updated now (often for the same reason) is caught up later.
+        with contextlib.suppress(Exception):
+            _update_index(archive, settings)
+        raise
+    _update_index(archive, settings)
     return report
+
+
+def _update_index(archive: Archive, settings: Settings) -> None:
+    from fonoteca.search import sync_index
+
+    try:
+        sync_index(archive, settings)
+    except FonotecaError as exc:
+        if is_disk_full(exc):
+            raise disk_error(exc, settings.index_dir) from exc  # rebuilding the index (reindex) would not help
+        raise
 
 
 def episode_show_source(show: Show) -> str:
@@ -415,16 +490,41 @@ def episode_show_source(show: Show) -> str:
 
 def _is_fatal(exc: FonotecaError) -> bool:
     """Errors that would fail every remaining episode the same way (model missing, disk full) stop the sync."""
+    if isinstance(exc, ModelError):
+        return True
     text = str(exc)
     return any(key in text for key in ("Whisper model", "disk is full", "cannot write", "archive error"))
 
 
 def retry(archive: Archive, settings: Settings, episode_id: str | None = None, *, progress: bool = True) -> SyncReport:
-    """Failed episodes (or one episode) back to pending, then processed again."""
-    targets = [archive.get_episode(episode_id)] if episode_id else archive.list_episodes(status="failed")
-    for episode in targets:
-        media_ok = bool(episode.media_path and Path(episode.media_path).exists())
-        archive.update_episode(episode.id, status="downloaded" if media_ok else "new", error=None)
+    """Failed episodes (or one failed or pending episode) back to pending, then processed again.
+
+    A finished episode is refused: its transcript is never put at risk by a retry. If the sync stops on an error that
+    is not the episodes' fault (the model will not load, the disk is full), the episodes it did not reach are failed
+    again with their old reason."""
+    if episode_id:
+        episode = archive.get_episode(episode_id)
+        if episode.status == "done":
+            raise FonotecaError(
+                f"episode {episode.id} is already transcribed",
+                f"nothing to retry; see it with `fonoteca export {episode.id}`",
+            )
+        targets = [episode]
+    else:
+        targets = archive.list_episodes(status="failed")
     if not targets:
         return SyncReport()
-    return sync(archive, settings, None, progress=progress, reread=False, episode_ids=[e.id for e in targets])
+    reset: dict[str, tuple[str | None, str]] = {}  # id: (old error, the pending status it was given)
+    for episode in targets:
+        if episode.status == "failed":
+            media_ok = bool(episode.media_path and Path(episode.media_path).exists())
+            status = "downloaded" if media_ok else "new"
+            archive.update_episode(episode.id, status=status, error=None)
+            reset[episode.id] = (episode.error, status)
+    try:
+        return sync(archive, settings, None, progress=progress, reread=False, episode_ids=[e.id for e in targets])
+    except BaseException:
+        for ref, (error, status) in reset.items():
+            if archive.get_episode(ref).status == status:
+                archive.set_status(ref, "failed", error)
+        raise

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from platformdirs import user_data_dir
+
+from fonoteca.errors import ConfigError
 
 
 def _default_home() -> Path:
@@ -89,14 +92,37 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _coerce(f: dataclasses.Field, raw: str) -> object:
+    """The variable's value as the field's type, or a ConfigError naming the variable, the value and what it takes."""
     kind = str(f.type)
+    value = raw.strip()
     if "bool" in kind:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise _bad_value(f, raw, f"{'/'.join(_TRUE)} or {'/'.join(_FALSE)}")
     if "int" in kind:
-        return int(raw)
+        try:
+            return int(value)
+        except ValueError:
+            raise _bad_value(f, raw, "a whole number") from None
     if "float" in kind:
-        return float(raw)
+        try:
+            number = float(value)
+        except ValueError:
+            raise _bad_value(f, raw, "a number") from None
+        if not math.isfinite(number):
+            raise _bad_value(f, raw, "a finite number")
+        return number
     if "Path" in kind:
         return Path(raw)
     return raw
+
+
+def _bad_value(f: dataclasses.Field, raw: str, accepted: str) -> ConfigError:
+    return ConfigError(f"FONOTECA_{f.name.upper()}={raw!r} is not valid", f"it takes {accepted}")

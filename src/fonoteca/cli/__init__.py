@@ -19,8 +19,10 @@ from fonoteca.archive import Archive
 from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a message or header stays one line when the output is a pipe or a file, where Rich would otherwise wrap
+# at 80 columns; tables are still laid out to the width.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="fonoteca",

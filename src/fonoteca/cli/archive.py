@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from fonoteca.archive import Archive, Episode
+from fonoteca.archive import STATUSES, Archive, Episode
 from fonoteca.cli import archive_of, console, fail, print_json
 from fonoteca.text import format_duration, stats_header
 
@@ -72,6 +72,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """List episodes, oldest first. The id column is what other commands accept."""
+        if status is not None and status not in STATUSES:
+            raise fail(f"unknown status {status!r}", f"choose one of {', '.join(STATUSES)}")
         archive = archive_of(ctx)
         found = archive.list_episodes(_show_id(archive, show), status=status)
         if as_json:
@@ -159,7 +161,8 @@ def register(app: typer.Typer) -> None:
         found = archive.get_episode(episode)
         segments = archive.segments(found.id)
         if not segments:
-            raise fail(f"episode {found.id} has no transcript yet (status: {found.status})", "run `fonoteca sync`")
+            todo = f"run `fonoteca retry {found.id}`" if found.status == "failed" else "run `fonoteca sync`"
+            raise fail(f"episode {found.id} has no transcript yet (status: {found.status})", todo)
         rendered = render_transcript(segments, fmt)
         if output is None:
             typer.echo(rendered, nl=not rendered.endswith("\n"))

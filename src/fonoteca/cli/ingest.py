@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from fonoteca.cli import archive_of, console, print_json, settings_of
 from fonoteca.pipeline import SyncReport, add_source, retry, sync
@@ -21,8 +22,10 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
         )
         return
     console.print(report.summary())
+    for show, reason in report.show_errors:
+        console.print(f"  [red]error[/] {show.slug}: {escape(reason)}", highlight=False)
     for episode, reason in report.failed:
-        console.print(f"  [red]failed[/] {episode.id} {episode.title}: {reason}", highlight=False)
+        console.print(f"  [red]failed[/] {episode.id} {escape(episode.title)}: {escape(reason)}", highlight=False)
     if report.failed:
         console.print("Fix what the messages say, then run [bold]fonoteca retry[/].")
 
@@ -40,7 +43,9 @@ def register(app: typer.Typer) -> None:
             None, "--language", "-l", help="Pin the show's language (e.g. es); default: detect."
         ),
         title: str = typer.Option(None, "--title", help="Override the show's title."),
-        date: str = typer.Option(None, "--date", help="Publication date (YYYY-MM-DD) for a single media file."),
+        date: str = typer.Option(
+            None, "--date", help="Publication date (YYYY-MM-DD) of a single media file; refused for folders and feeds."
+        ),
         no_sync: bool = typer.Option(
             False, "--no-sync", help="Only register the episodes; transcribe later with sync."
         ),
@@ -81,7 +86,7 @@ def register(app: typer.Typer) -> None:
         episode: str = typer.Argument(None, help="One episode id (default: every failed episode)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Try failed episodes again."""
+        """Try failed episodes again (or one failed or pending episode; finished ones are left alone)."""
         report = retry(archive_of(ctx), settings_of(ctx), episode, progress=not as_json)
         _print_report(report, as_json)
         raise typer.Exit(_exit_code(report))

@@ -3,14 +3,14 @@ checked to be decodable media before the episode counts as downloaded."""
 
 from __future__ import annotations
 
-import errno
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from fonoteca.errors import FonotecaError, MediaError
+from fonoteca.errors import MediaError, disk_error
 from fonoteca.ingest.feeds import http_client
 from fonoteca.ingest.media import probe
 from fonoteca.settings import Settings
@@ -36,7 +36,7 @@ def download(
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _disk_error(exc, dest.parent) from exc
+        raise disk_error(exc, dest.parent) from exc
     last_error = ""
     with http_client(settings) as client:
         for attempt in range(settings.download_retries + 1):
@@ -53,10 +53,10 @@ def download(
                 "the server is unreliable; run `fonoteca retry` later (the download resumes where it stopped)",
             )
     try:
-        probe(part)
-    except MediaError as exc:
+        probe(part, f"the enclosure {url}")
+    except MediaError:
         part.unlink(missing_ok=True)
-        raise MediaError(f"the enclosure {url} is not playable media: {exc.message}", exc.hint) from exc
+        raise
     part.replace(dest)
     return dest
 
@@ -108,7 +108,7 @@ def _fetch_once(
                         if on_progress:
                             on_progress(done, total)
             except OSError as exc:
-                raise _disk_error(exc, part) from exc
+                raise disk_error(exc, part) from exc
             if total is not None and done < total:
                 raise _Retry(f"connection closed after {done} of {total} bytes")
     except MediaError:
@@ -116,17 +116,28 @@ def _fetch_once(
         raise
     except httpx.TooManyRedirects as exc:
         raise MediaError(f"the enclosure {url} redirects in a loop", "the publisher's server is misconfigured") from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        # Asking again cannot change the address: fail now instead of backing off.
+        raise MediaError(
+            f"the enclosure address {url} cannot be downloaded ({exc})", "fonoteca downloads http:// and https:// links"
+        ) from exc
+    except httpx.ConnectError as exc:
+        if _unresolvable(exc):
+            raise MediaError(
+                f"the host of {url} cannot be found ({_root(exc)})",
+                "check the address and your internet connection, then run `fonoteca retry`",
+            ) from exc
+        raise _Retry(f"{type(exc).__name__}: {exc}") from exc
     except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
         raise _Retry(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _disk_error(exc: OSError, path: Path) -> FonotecaError:
-    if exc.errno == errno.ENOSPC:
-        return FonotecaError(
-            f"the disk is full while writing {path}",
-            "free some space (or move the data folder with FONOTECA_HOME) and run `fonoteca sync` to resume",
-        )
-    return FonotecaError(
-        f"cannot write {path}: {exc.strerror or exc}",
-        "make the data folder writable, or choose another with FONOTECA_HOME",
-    )
+def _root(exc: BaseException) -> BaseException:
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """A DNS failure: the name does not exist (or no resolver answers), so back-off and retries only add waiting."""
+    return isinstance(_root(exc), socket.gaierror)

@@ -48,6 +48,7 @@ class Feed:
     image: str
     language: str | None
     items: list[FeedItem]
+    notes: list[str] = field(default_factory=list)  # what was left out of the feed, and why
 
 
 def is_remote(source: str) -> bool:
@@ -104,7 +105,10 @@ def parse_feed(data: bytes, base_url: str) -> Feed:
             "give the URL of the podcast's feed (usually ends in .xml or /feed), not its web page",
         )
     transcripts = _transcripts_per_item(data, len(parsed.entries))
-    items = [_item(entry, base_url, transcripts[i] if transcripts else None) for i, entry in enumerate(parsed.entries)]
+    notes: list[str] = []
+    items = [
+        _item(entry, base_url, transcripts[i] if transcripts else None, notes) for i, entry in enumerate(parsed.entries)
+    ]
     image = channel.get("image", {}).get("href", "") if isinstance(channel.get("image"), dict) else ""
     return Feed(
         title=(channel.get("title") or "").strip() or Path(urlparse(base_url).path).stem or "Untitled show",
@@ -113,7 +117,18 @@ def parse_feed(data: bytes, base_url: str) -> Feed:
         image=image,
         language=channel.get("language"),
         items=[i for i in items if i is not None],
+        notes=notes,
     )
+
+
+def _absolute(base_url: str, href: str) -> str | None:
+    """`href` resolved against the feed's URL, or None when it is not a URL at all (`http://[bad/x.mp3`)."""
+    try:
+        url = urljoin(base_url, href.strip())
+        urlparse(url).port  # noqa: B018 - parsing the port is what rejects `host:abc`
+    except ValueError:
+        return None
+    return url
 
 
 _ITEM_BLOCK = re.compile(rb"<(item|entry)\b.*?</\1\s*>", re.S | re.I)
@@ -137,7 +152,7 @@ def _transcripts_per_item(data: bytes, expected: int) -> list[list[tuple[str, st
             }
             kind = kind_of(attrs.get("type", "")) or kind_of(attrs.get("url", ""))
             if attrs.get("url") and kind:
-                found.append((attrs["url"].replace("&amp;", "&"), kind))
+                found.append((attrs["url"].replace("&amp;", "&").strip(), kind))
         result.append(sorted(found, key=lambda t: PREFERENCE.index(t[1])))
     return result
 
@@ -166,6 +181,7 @@ def _duration(value: object) -> float | None:
 
 
 def _media_kind(url: str, mime: str) -> str | None:
+    """audio | video | None for an enclosure; `url` must already be a valid URL (see _absolute)."""
     mime = (mime or "").lower()
     suffix = Path(urlparse(url).path).suffix.lower()
     if mime.startswith("video/") or (not mime.startswith("audio/") and suffix in VIDEO_EXTENSIONS - AUDIO_EXTENSIONS):
@@ -175,16 +191,28 @@ def _media_kind(url: str, mime: str) -> str | None:
     return None
 
 
-def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None) -> FeedItem | None:
+def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None, notes: list[str]) -> FeedItem | None:
+    """One entry as a FeedItem; None (with a line in `notes` when it matters) for an entry with nothing to archive."""
     title = (entry.get("title") or "").strip()
     link = entry.get("link", "")
     media_url = media_type = kind = None
+    bad_urls = []
     for enclosure in entry.get("enclosures", []) + entry.get("media_content", []):
-        href = enclosure.get("href") or enclosure.get("url")
-        found = _media_kind(href or "", enclosure.get("type", ""))
-        if href and found:
-            media_url, media_type, kind = urljoin(base_url, href), enclosure.get("type"), found
+        href = (enclosure.get("href") or enclosure.get("url") or "").strip()
+        if not href:
+            continue
+        url = _absolute(base_url, href)
+        if url is None:
+            bad_urls.append(href)
+            continue
+        found = _media_kind(url, enclosure.get("type", ""))
+        if found:
+            media_url, media_type, kind = url, enclosure.get("type"), found
             break
+    if kind is None and bad_urls:
+        # An episode whose only media link is broken must not turn into a text post of its show notes.
+        notes.append(f"{title or 'an episode'}: skipped, its media address {bad_urls[0]!r} is not a valid URL")
+        return None
     content = entry.get("content", [{}])[0].get("value", "") if entry.get("content") else ""
     summary = entry.get("summary", "")
     text = html_to_text(content or summary)
@@ -196,7 +224,14 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None)
     if transcripts is None:
         single = entry.get("podcast_transcript") or {}
         found_kind = kind_of(single.get("type", "")) or kind_of(single.get("url", ""))
-        transcripts = [(single["url"], found_kind)] if single.get("url") and found_kind else []
+        transcripts = [(single["url"].strip(), found_kind)] if single.get("url") and found_kind else []
+    resolved = []
+    for url, transcript_kind in transcripts:
+        absolute = _absolute(base_url, url)
+        if absolute is None:
+            notes.append(f"{title or 'an episode'}: transcript address {url!r} is not a valid URL; ignored")
+        else:
+            resolved.append((absolute, transcript_kind))
     return FeedItem(
         guid=guid,
         title=title or (text[:60] + "…" if text else "Untitled episode"),
@@ -208,5 +243,5 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None)
         media_type=media_type,
         duration=_duration(entry.get("itunes_duration")),
         text=text if kind == "text" else "",
-        transcripts=[(urljoin(base_url, url), k) for url, k in transcripts],
+        transcripts=resolved,
     )

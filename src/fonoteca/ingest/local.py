@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fonoteca.errors import MediaError, NotFound
+from fonoteca.errors import ConfigError, MediaError, NotFound
 from fonoteca.ingest.media import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
 from fonoteca.ingest.transcripts import PREFERENCE
 
@@ -47,6 +47,15 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return "sha256:" + digest.hexdigest()
+
+
+def parse_date(text: str) -> str:
+    """A `--date` value (YYYY-MM-DD) in the archive's date format, or a ConfigError saying what is wrong with it."""
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d")
+    except ValueError:
+        raise ConfigError(f"--date {text!r} is not a date", "give a real calendar date as YYYY-MM-DD") from None
+    return day.date().isoformat() + "T00:00:00Z"  # strftime drops the zero padding of years before 1000
 
 
 def date_from_name(name: str) -> str | None:
@@ -98,13 +107,14 @@ def sidecar_for(path: Path) -> Path | None:
     return None
 
 
-def describe(path: Path, date_override: str | None = None) -> LocalItem:
+def describe(path: Path, date_override: str | None = None, guid: str | None = None) -> LocalItem:
+    """The file as an episode; `guid` is its file_hash when the caller already computed it."""
     published = date_override or date_from_tags(path) or date_from_name(path.name)
     if published is None:
         published = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return LocalItem(
         path=path.resolve(),
-        guid=file_hash(path),
+        guid=guid or file_hash(path),
         title=title_from(path),
         kind="video" if path.suffix.lower() in VIDEO_EXTENSIONS - {".webm"} else "audio",
         published=published,

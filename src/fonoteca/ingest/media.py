@@ -18,17 +18,27 @@ class MediaInfo:
     duration: float | None
 
 
-def probe(path: Path | str) -> MediaInfo:
-    """Open the file and decode its first audio frames; a MediaError if it is not playable media."""
+def error_reason(exc: BaseException) -> str:
+    """What a decoder error says, without PyAV's `[Errno 1094995529]` and the path it repeats."""
+    strerror = getattr(exc, "strerror", None)
+    reason = strerror if isinstance(strerror, str) and strerror else str(exc) or type(exc).__name__
+    return reason.replace("\n", " ").strip()
+
+
+def probe(path: Path | str, label: str | None = None) -> MediaInfo:
+    """Open the file and decode its first audio frames; a MediaError if it is not playable media.
+
+    `label` names the media in messages when the file itself has an internal name (a download's `.part` file)."""
     import av
 
     path = Path(path)
+    label = label or path.name
     if not path.exists():
         raise MediaError(f"{path} does not exist", "check the path")
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise MediaError(f"{path.name} has no audio track", "give fonoteca an audio or video file with sound")
+                raise MediaError(f"{label} has no audio track", "give fonoteca an audio or video file with sound")
             stream = container.streams.audio[0]
             decoded = 0
             for _frame in container.decode(stream):
@@ -36,7 +46,7 @@ def probe(path: Path | str) -> MediaInfo:
                 if decoded >= 3:
                     break
             if decoded == 0:
-                raise MediaError(f"{path.name} contains no decodable audio", "the file is empty or corrupt")
+                raise MediaError(f"{label} contains no decodable audio", "the file is empty or corrupt")
             has_video = any(s.frames or s.average_rate for s in container.streams.video)
             duration = None
             if container.duration:
@@ -47,7 +57,7 @@ def probe(path: Path | str) -> MediaInfo:
         raise
     except Exception as exc:  # PyAV raises InvalidDataError, DecoderNotFoundError, EOFError, UnicodeDecodeError…
         raise MediaError(
-            f"{path.name} is not playable media ({type(exc).__name__}: {exc})".replace("\n", " "),
+            f"{label} is not playable media ({error_reason(exc)})",
             "check that it is an audio/video file and not truncated; replace it and run `fonoteca retry`",
         ) from exc
     return MediaInfo(kind="video" if has_video else "audio", duration=duration)

