@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import unicodedata
 
 import pytest
 from typer.testing import CliRunner
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
-from fonoteca.search import search, sync_index
+from fonoteca.search import BadDate, search, sync_index
 from fonoteca.search.index import SearchIndex, reindex
 from fonoteca.search.trends import trend
 from fonoteca.settings import Settings
@@ -27,11 +30,38 @@ def _titles(results) -> list[str]:
     return [h.title for h in results.hits]
 
 
+def _add_episode(archive: Archive, ids: dict[str, str], guid: str, lines: list[str], published: str) -> str:
+    episode, _ = archive.upsert_episode(
+        archive.get_show(ids["show"]), guid=guid, title=guid, kind="audio", published=published, duration=60.0,
+        status="done", source="sidecar",
+    )  # fmt: skip
+    archive.append_segments(episode.id, [Segment(i * 5.0, i * 5.0 + 5, t) for i, t in enumerate(lines)])
+    return episode.id
+
+
+NON_LATIN = ["мой", "ёлка", "Καλημέρα", "नमस्ते", "مَرْحَبًا", "ılık"]
+
+
 def test_accents_and_case_do_not_matter(filled) -> None:
     archive, settings, _ = filled
     assert search(archive, settings, "PARRAFO").total == 1  # párrafo
     assert search(archive, settings, "inteligéncia ARTIFICIAL").total == 1
     assert search(archive, settings, "transfer encoding").hits[0].start == 10.0
+
+
+def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by_trend(filled) -> None:
+    archive, settings, ids = filled
+    nfd = unicodedata.normalize("NFD", "La canción de la información llegó")
+    assert nfd != unicodedata.normalize("NFC", nfd)  # a sidecar VTT written in NFD, as some tools do
+    episode = _add_episode(archive, ids, "unicode", [nfd, *NON_LATIN], "2024-06-01T00:00:00Z")
+    for word in ["información", "informacion", nfd.split()[-2], *NON_LATIN]:
+        results = search(archive, settings, word)
+        assert results.total == 1, word
+        trend_count = {p.episode_id: p.count for p in trend(archive, [word], settings=settings)}[episode]
+        assert trend_count == 1, word
+    assert search(archive, settings, "informacio").total == 0  # never split at the combining accent
+    hit = search(archive, settings, '"la información llegó"').hits[0]
+    assert hit.snippet == "La canción de <b>la</b> <b>información</b> <b>llegó</b>"  # NFC, whole words marked
 
 
 def test_words_must_all_match_and_phrases_keep_their_order(filled) -> None:
@@ -55,6 +85,28 @@ def test_filters_by_show_episode_and_dates(filled) -> None:
     assert search(archive, settings, "streaming", show=ids["show"]).total == 4
     assert search(archive, settings, "streaming", episode=ids["stream"]).total == 2
     assert search(archive, settings, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "total"),
+    [("2024-03", "2024-03", 2), ("2024-01", "2024-03", 3), ("2024", "2024", 4), ("2024-03-01", "2024-03-01", 2),
+     (None, "2024-02", 1), ("2024-04", None, 1), ("2025", None, 0), ("2024-02-29", "2024-02", 0)],
+)  # fmt: skip
+def test_partial_dates_cover_the_whole_month_or_year(filled, date_from, date_to, total) -> None:
+    archive, settings, _ = filled
+    assert search(archive, settings, "streaming", date_from=date_from, date_to=date_to).total == total
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2024-02-31", "2024-13", "24-01-01", "2024/01/01", "2024-1", ""])
+def test_a_date_that_is_not_a_date_is_an_error_not_an_ignored_filter(filled, bad) -> None:
+    archive, settings, _ = filled
+    if bad:
+        with pytest.raises(BadDate, match="YYYY-MM-DD"):
+            search(archive, settings, "streaming", date_from=bad)
+        with pytest.raises(BadDate):
+            search(archive, settings, "-nothing", date_to=bad)  # even when the query finds nothing
+    else:
+        assert search(archive, settings, "streaming", date_from=bad, date_to=bad).total == 4  # empty: no filter
     newest = search(archive, settings, "streaming", order="date")
     assert [h.date for h in newest.hits] == sorted((h.date for h in newest.hits), reverse=True)
 
@@ -86,12 +138,31 @@ def test_snippets_highlight_matches_and_escape_transcript_html(filled) -> None:
     assert "<b>" in search(archive, settings, "americ*").hits[0].snippet
 
 
+def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> None:
+    archive, settings, ids = filled
+    long_line = "palabra " * 60 + "Encontrada aquí. " + "otra " * 80
+    _add_episode(archive, ids, "long", [long_line.strip()], "2024-08-01T00:00:00Z")
+    snippet = search(archive, settings, "encontrada").hits[0].snippet
+    assert snippet.startswith("… palabra") and snippet.endswith("otra …") and "<b>Encontrada</b>" in snippet
+    assert len(snippet) < 360
+    assert not search(archive, settings, "trozos").hits[0].snippet.endswith("…")  # whole segment: no ellipsis
+
+
 def test_a_new_transcript_replaces_the_old_one_in_the_index(filled) -> None:
     archive, settings, ids = filled
     archive.replace_segments(ids["jfk"], [Segment(0, 5, "Una transcripción nueva y distinta.")])
     assert search(archive, settings, "country").total == 0
     assert search(archive, settings, "distinta").total == 1
     assert search(archive, settings, "distinta").total == 1  # not doubled by a second sync
+
+
+def test_an_episode_deleted_by_another_process_disappears_from_a_running_search(filled) -> None:
+    archive, settings, ids = filled
+    assert search(archive, settings, "country").total == 2  # this process has synced and searched already
+    with Archive(settings.db_path) as other:  # e.g. `fonoteca remove` while `fonoteca serve` runs
+        other.delete_episode(ids["jfk"])
+    assert search(archive, settings, "country").total == 0
+    assert search(archive, settings, "streaming").total == 3
 
 
 def test_a_deleted_episode_disappears_from_search_even_across_processes(filled) -> None:
@@ -109,6 +180,40 @@ def test_crash_between_index_and_archive_commits_is_repaired_without_doubles(fil
     SearchIndex.forget(settings)
     assert search(archive, settings, '"ask not"').total == 1
     assert archive.term_counts("country")[ids["jfk"]] == 2
+
+
+HOLD_WRITER = """
+import sys
+from pathlib import Path
+from fonoteca.search.index import SearchIndex
+writer = SearchIndex(Path(sys.argv[1])).writer()
+assert writer is not None
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_search_and_trend_answer_from_the_current_index_while_another_process_writes_it(filled) -> None:
+    archive, settings, ids = filled
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITER, str(settings.index_dir.resolve())],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        archive.replace_segments(ids["post"], [Segment(0, 0, "Una transcripción nueva y distinta.")])
+        archive.delete_episode(ids["jfk"])
+        assert search(archive, settings, "distinta").total == 0  # not indexed yet, and no LockBusy
+        assert search(archive, settings, "country").total == 0  # its documents are still there: hits skipped
+        titles = [h.title for h in search(archive, settings, "streaming").hits]
+        assert sorted(titles) == ["Notas <b>de</b> texto", "Streaming de respuestas", "Streaming de respuestas"]
+        assert {p.episode_id: p.count for p in trend(archive, ['"hacer streaming"'], settings=settings)}[
+            ids["stream"]
+        ] == 1
+    finally:
+        holder.communicate("", timeout=30)
+    assert search(archive, settings, "distinta").total == 1  # the next sync catches up
+    assert search(archive, settings, "country").total == 0
 
 
 def test_reindex_rebuilds_everything_from_the_archive(filled) -> None:
@@ -140,6 +245,17 @@ def test_trend_of_a_phrase_and_per_hour_and_grouping(filled) -> None:
     assert [(p.key, p.count) for p in trend(archive, ["streaming"], by="year", settings=settings)] == [("2024", 4)]
 
 
+def test_a_phrase_said_three_times_in_one_segment_counts_three_mentions(filled) -> None:
+    archive, settings, ids = filled
+    episode = _add_episode(archive, ids, "ia", [
+        "Inteligencia artificial, inteligencia artificial… ¡INTELIGENCIA ARTIFICIAL!",
+        "Nada de inteligencia, nada artificial.",
+    ], "2024-07-01T00:00:00Z")  # fmt: skip
+    counts = {p.episode_id: p.count for p in trend(archive, ["inteligencia artificial"], settings=settings)}
+    assert counts[episode] == 3 and counts[ids["stream"]] == 1
+    assert search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
+
+
 def _cli(settings: Settings, *args: str):
     return CliRunner().invoke(app, ["--home", str(settings.home), *args])
 
@@ -150,6 +266,22 @@ def test_cli_search_json_has_the_documented_fields(filled) -> None:
     hits = json.loads(result.output)
     assert {"episode_id", "title", "date", "start", "end", "snippet", "url"} <= set(hits[0])
     assert hits[0]["episode_id"] == ids["jfk"]
+
+
+def test_cli_search_reads_a_query_starting_with_a_minus_and_still_takes_options(filled) -> None:
+    _, settings, ids = filled
+    result = _cli(settings, "search", "-medios streaming", "--show", ids["show"], "--json")
+    assert result.exit_code == 0, result.output
+    titles = sorted(h["title"] for h in json.loads(result.output))
+    assert titles == ["Ask not", "Notas <b>de</b> texto", "Streaming de respuestas"]  # not the one with "medios"
+
+
+def test_cli_search_rejects_a_bad_date_in_one_line(filled) -> None:
+    _, settings, _ = filled
+    result = _cli(settings, "search", "streaming", "--from", "yesterday")
+    assert result.exit_code == 1
+    assert "not a date: 'yesterday'" in result.output and "YYYY-MM-DD" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cli_trend_json_has_one_object_per_episode_and_term(filled) -> None:

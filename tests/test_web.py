@@ -140,3 +140,58 @@ def test_chat_page_can_be_scoped_to_one_episode(client, web_archive) -> None:
     assert f'data-episode="{web_archive["stream"]}"' in scoped.text and "Asking about" in scoped.text
     assert 'data-episode=""' in client.get("/chat").text
     assert client.get("/chat?episode=nope").status_code == 404
+
+
+def test_a_date_filter_that_is_not_a_date_is_refused_with_a_reason(client) -> None:
+    response = client.get("/api/search", params={"q": "streaming", "from": "garbage"})
+    assert response.status_code == 422 and "not a date: 'garbage'" in response.json()["detail"]
+    page = client.get("/search", params={"q": "streaming", "to": "2024-02-31"})
+    assert page.status_code == 422 and "not a date: &#39;2024-02-31&#39;" in page.text
+
+
+def test_a_month_from_a_chart_click_filters_the_whole_month(client) -> None:
+    assert client.get("/api/search", params={"q": "streaming", "from": "2024-03", "to": "2024-03"}).json()["total"] == 2
+    page = client.get("/search", params={"q": "streaming", "from": "2024", "to": "2024-03"}).text
+    assert 'data-testid="total">3 matches' in page and 'name="from" value="2024"' in page
+
+
+def test_search_page_keeps_the_episode_filter_and_shows_it_as_a_removable_chip(client, web_archive) -> None:
+    page = client.get("/search", params={"q": "streaming", "episode": web_archive["stream"], "show": "midulive"}).text
+    assert 'data-testid="total">2 matches' in page
+    assert f'<input type="hidden" name="episode" value="{web_archive["stream"]}">' in page
+    chip = 'in episode Streaming de respuestas <a href="/search?q=streaming&amp;show=midulive&amp;order=relevance"'
+    assert chip in page  # the × link: the same search in every episode
+    assert 'name="episode"' not in client.get("/search?q=streaming").text
+
+
+def test_episode_page_marks_only_lines_with_the_whole_word(client, web_archive) -> None:
+    page = client.get(f"/episode/{web_archive['jfk']}", params={"q": "CAN"}).text
+    assert page.count('class="line match"') == 2 and "line match" not in page.split("Americans")[0][-400:]
+    assert client.get(f"/episode/{web_archive['stream']}?q=IA").text.count('class="line match"') == 2
+
+
+def test_a_deep_link_second_that_is_not_a_number_starts_at_the_beginning(client, web_archive) -> None:
+    response = client.get(f"/episode/{web_archive['jfk']}?t=abc")
+    assert response.status_code == 200 and 'data-start="0.0"' in response.text
+
+
+def test_api_page_lists_the_endpoints_without_any_outside_script(client) -> None:
+    response = client.get("/api")
+    assert response.status_code == 200 and "script-src 'self'" in response.headers["content-security-policy"]
+    assert "GET /api/search" in response.text and "GET /api/trend" in response.text
+    assert 'href="/openapi.json"' in response.text and "<code>q</code> (query, required)" in response.text
+    assert "cdn." not in response.text and 'href="/api"' in client.get("/").text
+    assert client.get("/docs").status_code == 404
+
+
+def test_login_keeps_the_query_string_and_says_when_the_token_is_wrong(settings, web_archive) -> None:
+    client = TestClient(create_app(settings.replace(token="s3cret")))
+    target = f"/episode/{web_archive['jfk']}?t=30"
+    assert f'name="next" value="{target}"' in client.get(target).text.replace("&amp;", "&")
+    wrong = client.post("/login", data={"token": "nope", "next": target}, follow_redirects=False)
+    assert wrong.status_code == 401 and "wrong token" in wrong.text
+    right = client.post("/login", data={"token": "s3cret", "next": target}, follow_redirects=False)
+    assert right.status_code == 303 and right.headers["location"] == target
+    for elsewhere in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+        response = client.post("/login", data={"token": "s3cret", "next": elsewhere}, follow_redirects=False)
+        assert response.headers["location"] == "/"

@@ -8,9 +8,27 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits, like tantivy's simple tokenizer
-_SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
+
+def _mark_class() -> str:
+    """A regex class of the combining marks (all below U+20000, bar the variation selectors, which fold drops)."""
+    ranges: list[list[int]] = []
+    for code in range(0x20000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" if b > a else re.escape(chr(a)) for a, b in ranges)
+
+
+# A word: letters and digits, and the marks that folding keeps (Indic vowel signs…), which are part of the word
+# they are written in: without them नमस्ते would be cut in two.
+_WORD = re.compile(rf"(?:[^\W_]|[{_mark_class()}])+")
+# Letters without a decomposition, plus the final sigma: str.lower() picks σ or ς from the context, and folding must
+# not depend on context, or a word found one character at a time (word_spans) would differ from words().
+_SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ς": "σ"}
 
 
 def _latin_table() -> dict[int, str]:
@@ -39,8 +57,32 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Folded whole words of `text`, in order."""
+    """Folded whole words of `text`, in order: the one definition of a word for the index, queries and trends."""
     return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    return fold(ch)
+
+
+def word_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) for each word of `text`, with offsets into `text`: the words of words(text), located
+    so that a snippet can mark them (a word's span includes its combining marks, even in NFD text)."""
+    folded: list[str] = []
+    origin: list[int] = []  # index in `text` of each character of the folded text
+    for i, ch in enumerate(text):
+        part = _fold_char(ch)
+        folded.append(part)
+        origin.extend([i] * len(part))
+    spans = []
+    for match in _WORD.finditer("".join(folded)):
+        start, last = origin[match.start()], origin[match.end() - 1]
+        end = last + 1
+        while end < len(text) and not _fold_char(text[end]):  # trailing combining marks belong to the word
+            end += 1
+        spans.append((start, end, match.group()))
+    return spans
 
 
 def format_duration(seconds: float) -> str:

@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand
 
 from fonoteca.cli import archive_of, console, fail, print_json, settings_of
-from fonoteca.search import reindex, search
+from fonoteca.search import BadDate, reindex, search
 from fonoteca.search.trends import GROUPINGS, render_png, render_terminal, trend
 from fonoteca.text import format_timestamp
 
@@ -26,14 +27,45 @@ def _rich_snippet(snippet_html: str) -> str:
     )
 
 
+class _QueryCommand(TyperCommand):
+    """A command whose query may start with '-': an exclusion (`-medios streaming`) is part of the query, not an
+    unknown option -m. Only the command's own option names are read as options; everything else is the query."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if param.param_type_name == "option":  # typer bundles its own click: no isinstance on click.Option
+                for name in [*param.opts, *param.secondary_opts]:
+                    takes_value[name] = not param.is_flag and not param.count
+        options: list[str] = []
+        positional: list[str] = []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                positional.extend(rest)
+            elif name in takes_value:
+                options.append(arg)
+                if takes_value[name] and "=" not in arg:
+                    value = next(rest, None)
+                    if value is None:  # `--show` with nothing after it: click says so
+                        return super().parse_args(ctx, args)
+                    options.append(value)
+            elif takes_value.get(arg[:2]) and arg[2:].isdigit():  # `-n5`; `-nada` stays an exclusion
+                options.append(arg)
+            else:
+                positional.append(arg)
+        return super().parse_args(ctx, [*options, "--", *positional])
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("search")
+    @app.command("search", cls=_QueryCommand)
     def search_command(
         ctx: typer.Context,
         query: str = typer.Argument(..., help='Words (all must match), "exact phrase", prefix*, OR, -exclude.'),
         show: str = typer.Option(None, "--show", help="Only this show."),
-        date_from: str = typer.Option(None, "--from", help="From this date (YYYY-MM-DD)."),
-        date_to: str = typer.Option(None, "--to", help="Up to this date (YYYY-MM-DD)."),
+        date_from: str = typer.Option(None, "--from", help="From this date: YYYY, YYYY-MM or YYYY-MM-DD."),
+        date_to: str = typer.Option(None, "--to", help="Up to this date, included: YYYY, YYYY-MM or YYYY-MM-DD."),
         episode: str = typer.Option(None, "--episode", help="Only this episode."),
         limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000),
         by_date: bool = typer.Option(False, "--by-date", help="Newest first instead of best match first."),
@@ -41,10 +73,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search every transcript; each hit links to the second it was said."""
         settings = settings_of(ctx)
-        results = search(
-            archive_of(ctx), settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
-            limit=limit, order="date" if by_date else "relevance",
-        )  # fmt: skip
+        try:
+            results = search(
+                archive_of(ctx), settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
+                limit=limit, order="date" if by_date else "relevance",
+            )  # fmt: skip
+        except BadDate as exc:
+            raise fail(exc.message, exc.hint) from None
         if as_json:
             print_json([h.to_dict() for h in results.hits])
             return

@@ -11,11 +11,15 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive, Episode
-from fonoteca.search.index import SearchIndex, document_fields, epoch, reindex, sync_index
+from fonoteca.errors import NotFound
+from fonoteca.search.index import BadDate, SearchIndex, date_bound, document_fields, reindex, sync_index
 from fonoteca.search.query import Clause, ParsedQuery, parse
 from fonoteca.settings import Settings
+from fonoteca.text import word_spans, words
 
-__all__ = ["Hit", "SearchResults", "search", "sync_index", "reindex", "episode_url"]
+__all__ = ["BadDate", "Hit", "SearchResults", "search", "sync_index", "reindex", "episode_url", "matches"]
+
+SNIPPET_CHARS = 320
 
 
 @dataclass
@@ -71,6 +75,7 @@ def build_query(
     date_from: str | None = None,
     date_to: str | None = None,
 ) -> tantivy.Query:
+    """Raises BadDate for a date filter that is not YYYY, YYYY-MM or YYYY-MM-DD."""
     must = [_group_query(schema, group) for group in parsed.must]
     if not must:
         must.append(tantivy.Query.all_query())
@@ -79,42 +84,62 @@ def build_query(
     if episode_id:
         must.append(tantivy.Query.term_query(schema, "episode_id", episode_id))
     if date_from or date_to:
-        low = epoch(date_from) if date_from else None
-        high = epoch(date_to[:10] + "T23:59:59Z") if date_to else None
+        # An undated episode (0) matches no date filter: nobody knows whether it was before or after.
+        low = date_bound(date_from, end=False) if date_from else 1
+        high = date_bound(date_to, end=True) if date_to else None
         must.append(tantivy.Query.range_query(schema, "published", tantivy.FieldType.Integer, low, high))
     clauses = [(tantivy.Occur.Must, q) for q in must]
     clauses += [(tantivy.Occur.MustNot, _clause_query(schema, c)) for c in parsed.must_not]
     return tantivy.Query.boolean_query(clauses)
 
 
-def _highlight_query(schema: tantivy.Schema, parsed: ParsedQuery, searcher: tantivy.Searcher) -> tantivy.Query:
-    """The words to mark in snippets: every positive word on the text field (phrases are searched on pairs, and the
-    snippet generator cannot highlight a regex, so a prefix is expanded to its most frequent words)."""
-    parts = []
+def occurrences(clause: Clause, folded: list[str]) -> list[int]:
+    """Where `clause` occurs in a list of folded words (index of its first word): the same whole-word matching as the
+    index, for highlighting, matching transcript lines and counting a phrase's mentions."""
+    if clause.prefix:
+        return [i for i, word in enumerate(folded) if word.startswith(clause.words[0])]
+    n = len(clause.words)
+    return [i for i in range(len(folded) - n + 1) if folded[i : i + n] == clause.words]
+
+
+def matches(parsed: ParsedQuery, text: str) -> bool:
+    """Whether any positive word or phrase of the query is in `text` (a transcript line to mark)."""
+    folded = words(text)
+    return any(occurrences(clause, folded) for clause in parsed.positive_clauses())
+
+
+def _highlights(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
+    """Character ranges of `text` to mark: each word of each occurrence of a positive clause."""
+    spans = word_spans(text)
+    folded = [word for _start, _end, word in spans]
+    marked: set[int] = set()
     for clause in parsed.positive_clauses():
-        if clause.prefix:
-            expanded = searcher.terms_with_prefix("text", clause.words[0], limit=64)
-            parts.extend(tantivy.Query.term_query(schema, "text", term) for term, _count in expanded)
-        else:
-            parts.extend(tantivy.Query.term_query(schema, "text", w) for w in clause.words)
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in parts])
+        for i in occurrences(clause, folded):
+            marked.update(range(i, i + len(clause.words)))
+    return [spans[i][:2] for i in sorted(marked)]
 
 
-def _snippet_html(snippet: tantivy.Snippet, text: str) -> str:
-    """Escaped text with <b> around matches. Tantivy's ranges are byte offsets into the fragment."""
-    fragment = snippet.fragment() or ""
-    if not fragment:
-        return html.escape(text)
-    raw = fragment.encode()
-    out, cursor = [], 0
-    for rng in sorted(snippet.highlighted(), key=lambda r: r.start):
-        out.append(html.escape(raw[cursor : rng.start].decode(errors="ignore")))
-        out.append(f"<b>{html.escape(raw[rng.start : rng.end].decode(errors='ignore'))}</b>")
-        cursor = rng.end
-    out.append(html.escape(raw[cursor:].decode(errors="ignore")))
-    prefix = "… " if not text.startswith(fragment[:20]) else ""
-    suffix = " …" if not text.rstrip().endswith(fragment.rstrip()[-20:]) else ""
-    return prefix + "".join(out) + suffix
+def snippet_html(text: str, parsed: ParsedQuery) -> str:
+    """Escaped text with <b> around matches; a long segment is cut around its first match, with … where cut."""
+    ranges = _highlights(parsed, text)
+    start, end = 0, len(text)
+    if end > SNIPPET_CHARS:
+        focus, focus_end = ranges[0] if ranges else (0, 0)
+        start = max(0, min(focus - SNIPPET_CHARS // 4, len(text) - SNIPPET_CHARS))
+        end = start + SNIPPET_CHARS
+        if start > 0:  # cut at spaces, never inside a word
+            space = text.find(" ", start, focus)
+            start = space + 1 if space != -1 else start
+        if end < len(text):
+            space = text.rfind(" ", focus_end, end)
+            end = space if space != -1 else end
+    out, cursor = [], start
+    for a, b in ranges:
+        if a >= cursor and b <= end:
+            out.append(f"{html.escape(text[cursor:a])}<b>{html.escape(text[a:b])}</b>")
+            cursor = b
+    out.append(html.escape(text[cursor:end]))
+    return ("… " if start > 0 else "") + "".join(out) + (" …" if end < len(text) else "")
 
 
 def search(
@@ -130,7 +155,11 @@ def search(
     offset: int = 0,
     order: str = "relevance",
 ) -> SearchResults:
-    """Segments matching `query`, best first (or newest first with order='date'). Never raises on query syntax."""
+    """Segments matching `query`, best first (or newest first with order='date'). Never raises on query syntax;
+    raises BadDate for a date filter that is not YYYY, YYYY-MM or YYYY-MM-DD."""
+    for value, end in ((date_from, False), (date_to, True)):
+        if value:
+            date_bound(value, end=end)  # a bad date is an error even when the query itself finds nothing
     sync_index(archive, settings)
     parsed = parse(query)
     if not parsed.must:
@@ -147,17 +176,21 @@ def search(
     if order == "date":
         options.update(order_by_field="published", order=tantivy.Order.Desc)
     result = searcher.search(tantivy_query, **options)
-    generator = tantivy.SnippetGenerator.create(searcher, _highlight_query(schema, parsed, searcher), schema, "text")
-    generator.set_max_num_chars(320)
-    episodes: dict[str, Episode] = {}
+    episodes: dict[str, Episode | None] = {}
     hits = []
+    missing = 0
     for score, address in result.hits:
-        doc = searcher.doc(address)
-        fields = document_fields(doc)
+        fields = document_fields(searcher.doc(address))
         ep_id = fields["episode_id"]
         if ep_id not in episodes:
-            episodes[ep_id] = archive.get_episode(ep_id)
+            try:
+                episodes[ep_id] = archive.get_episode(ep_id)
+            except NotFound:  # deleted since the index was last synced (the writer was busy): not a result
+                episodes[ep_id] = None
         ep = episodes[ep_id]
+        if ep is None:
+            missing += 1
+            continue
         hits.append(
             Hit(
                 episode_id=ep_id,
@@ -166,10 +199,10 @@ def search(
                 date=ep.date,
                 start=fields["start"],
                 end=fields["end"],
-                snippet=_snippet_html(generator.snippet_from_doc(doc), fields["text"]),
+                snippet=snippet_html(fields["text"], parsed),
                 text=fields["text"],
                 score=float(score) if order != "date" else 0.0,
                 url=episode_url(ep_id, fields["start"]),
             )
         )
-    return SearchResults(total=result.count or 0, hits=hits)
+    return SearchResults(total=max(0, (result.count or 0) - missing), hits=hits)

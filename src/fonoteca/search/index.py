@@ -5,15 +5,20 @@ episode's index entry is committed to tantivy first and recorded in the archive 
 crash between the two commits only means the episode is indexed again at the next start — its old documents are
 deleted first, so nothing is ever doubled.
 
-Two text fields: `text` (folded words with positions: words, prefixes, snippets) and `pairs` (adjacent folded word
-pairs with positions): a phrase becomes a query over pairs, whose posting lists are far shorter than those of the
-common words it is made of.
+Words are cut and folded once, in Python (`fonoteca.text.words`), and tantivy only splits them at the spaces: the index,
+queries, highlighting and word trends therefore agree on every word of every script (NFD text included), which two
+tokenizers never would. Fields: `text` (the folded words: words and prefixes), `pairs` (adjacent folded word pairs with
+positions: a phrase becomes a query over pairs, whose posting lists are far shorter than those of the common words it
+is made of) and `body` (the segment as said, NFC, stored for snippets).
 """
 
 from __future__ import annotations
 
+import calendar
+import re
 import shutil
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,20 +28,21 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive, Segment
-from fonoteca.errors import FonotecaError
+from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
-ANALYZER = "fonoteca_fold"
-SCHEMA_VERSION = "2"
+ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
+SCHEMA_VERSION = "3"
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER, index_option="position")
-    builder.add_text_field("pairs", stored=False, tokenizer_name="whitespace", index_option="position")
+    builder.add_text_field("text", stored=False, tokenizer_name=ANALYZER, index_option="freq")
+    builder.add_text_field("pairs", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    builder.add_bytes_field("body", stored=True, indexed=False)  # bytes: a text field cannot be stored unindexed
     builder.add_text_field("episode_id", stored=True, tokenizer_name="raw", fast=True)
     builder.add_integer_field("show_id", stored=True, indexed=True, fast=True)
     builder.add_integer_field("idx", stored=True)
@@ -47,15 +53,12 @@ def _schema() -> tantivy.Schema:
 
 
 def _analyzer() -> tantivy.TextAnalyzer:
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .build()
-    )
+    # No length filter (tantivy's own "whitespace" may drop long tokens): every word words() makes is indexed.
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
 
 def epoch(published: str | None) -> int:
+    """Epoch seconds of an episode's ISO 8601 date; 0 when unknown or unreadable (sorted as the oldest)."""
     if not published:
         return 0
     try:
@@ -65,6 +68,33 @@ def epoch(published: str | None) -> int:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return int(stamp.timestamp())
+
+
+class BadDate(ConfigError):
+    """A date filter that is not YYYY, YYYY-MM or YYYY-MM-DD."""
+
+
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def date_bound(value: str, *, end: bool) -> int:
+    """Epoch seconds (UTC) of a date filter: YYYY, YYYY-MM or YYYY-MM-DD, from its first second, or with end=True
+    up to its last second, so `--from 2024-02 --to 2024-02` is the whole of February. Anything else raises BadDate."""
+    match = _DATE.fullmatch(value.strip())
+    try:
+        if not match:
+            raise ValueError
+        year, month, day = int(match[1]), int(match[2] or 0), int(match[3] or 0)
+        first = datetime(year, month or 1, day or 1, tzinfo=UTC)  # ValueError for month 13 or February 31
+    except ValueError:
+        raise BadDate(
+            f"not a date: {value!r}", "use YYYY, YYYY-MM or YYYY-MM-DD, e.g. 2024, 2024-02 or 2024-02-29"
+        ) from None
+    if not end:
+        return int(first.timestamp())
+    last_month = month or 12
+    last_day = day or calendar.monthrange(year, last_month)[1]
+    return int(datetime(year, last_month, last_day, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
 def pair_tokens(folded: list[str]) -> str:
@@ -81,7 +111,9 @@ class SearchIndex:
         self.path = path
         self.schema = _schema()
         marker = path / "fonoteca-schema"
-        if path.exists() and (not marker.exists() or marker.read_text() != SCHEMA_VERSION):
+        # A new (or emptied) index holds nothing, whatever the archive's bookkeeping says: sync_index indexes it all.
+        self.fresh = not marker.exists() or marker.read_text() != SCHEMA_VERSION
+        if path.exists() and self.fresh:
             shutil.rmtree(path)  # an index from another layout: rebuilt from SQLite below
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -94,7 +126,10 @@ class SearchIndex:
             ) from exc
         self.index.register_tokenizer(ANALYZER, _analyzer())
         self.write_lock = threading.Lock()
-        self.orphans_checked = False
+        # Episodes this process knows the index holds; None until the first sync has looked. An episode that leaves
+        # the archive's `indexed` table (deleted here or by another process: the row goes by cascade) is one whose
+        # documents must go, so every sync compares this set with the table: one small query.
+        self.known: set[str] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SearchIndex:
@@ -113,8 +148,14 @@ class SearchIndex:
         self.index.reload()
         return self.index.searcher()
 
-    def writer(self) -> tantivy.IndexWriter:
-        return self.index.writer(_WRITER_HEAP, 2)
+    def writer(self) -> tantivy.IndexWriter | None:
+        """The index writer, or None while another process (a `fonoteca sync`, `add`, `reindex`…) holds it."""
+        try:
+            return self.index.writer(_WRITER_HEAP, 2)
+        except ValueError as exc:
+            if "LockBusy" in str(exc):
+                return None
+            raise
 
 
 def episode_documents(segments: list[Segment], episode_id: str, show_id: int, published: int) -> tuple[list, Counter]:
@@ -122,12 +163,14 @@ def episode_documents(segments: list[Segment], episode_id: str, show_id: int, pu
     docs = []
     counts: Counter[str] = Counter()
     for seg in segments:
-        folded = words(seg.text)
+        body = unicodedata.normalize("NFC", seg.text)
+        folded = words(body)
         counts.update(folded)
         docs.append(
             tantivy.Document(
-                text=seg.text,
+                text=" ".join(folded),
                 pairs=pair_tokens(folded),
+                body=body.encode(),
                 episode_id=episode_id,
                 show_id=show_id,
                 idx=seg.idx,
@@ -140,23 +183,31 @@ def episode_documents(segments: list[Segment], episode_id: str, show_id: int, pu
 
 
 def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[int, int], None] | None = None) -> int:
-    """Index every finished episode whose transcript changed since it was indexed; drop episodes that are gone.
+    """Index every finished episode whose transcript changed since it was indexed; drop episodes that are gone
+    (no longer finished, or deleted by this or any other process).
 
-    Cheap when nothing changed (two small SQL queries), so search calls it before answering.
+    Cheap when nothing changed (three small SQL queries), so search calls it before answering. While another process
+    holds the index writer it returns 0 at once: the caller searches the index as it is and a later sync catches up.
     """
+    index = SearchIndex.for_settings(settings)
+    if index.fresh:
+        archive.unmark_indexed()  # the bookkeeping describes documents this new index does not have
+        index.fresh = False
+    indexed = archive.indexed_ids()
+    if index.known is None:  # first sync of this process: also catches episodes deleted while no index was open
+        index.known = indexed | _orphaned_episode_ids(archive, index, indexed)
+    deleted = index.known - indexed
     stale = archive.episodes_to_index()
     gone = archive.indexed_episodes_gone()
-    index = SearchIndex.for_settings(settings)
-    orphans: set[str] = set()
-    if not index.orphans_checked:  # once per process: catches episodes deleted while no index was open
-        orphans = _orphaned_episode_ids(archive, index)
-        index.orphans_checked = True
-    if not stale and not gone and not orphans:
+    if not stale and not gone and not deleted:
+        index.known = indexed  # picks up what other processes indexed
         return 0
     with index.write_lock:
         writer = index.writer()
+        if writer is None:
+            return 0  # `known` is left as it was, so the deletions are retried at the next sync
         try:
-            for episode_id in [*gone, *orphans]:
+            for episode_id in [*gone, *deleted]:
                 writer.delete_documents_by_term("episode_id", episode_id)
             batch: list[tuple[str, int, dict[str, int]]] = []
             for n, (episode_id, rev) in enumerate(stale, start=1):
@@ -183,10 +234,13 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
             raise
     for episode_id in gone:
         archive.unmark_indexed(episode_id)
-    return len(stale) + len(gone) + len(orphans)
+    reindexed = {episode_id for episode_id, _rev in stale}
+    # Not a fresh read of `indexed`: an episode deleted meanwhile must stay known, so the next sync drops it.
+    index.known = (indexed - set(gone)) | reindexed
+    return len(stale) + len(gone) + len(deleted - reindexed)
 
 
-def _orphaned_episode_ids(archive: Archive, index: SearchIndex) -> set[str]:
+def _orphaned_episode_ids(archive: Archive, index: SearchIndex, indexed: set[str]) -> set[str]:
     """Episodes still in the index although the archive deleted them (their bookkeeping vanished with them).
 
     The expensive part runs only when the document count disagrees with the archive."""
@@ -197,7 +251,7 @@ def _orphaned_episode_ids(archive: Archive, index: SearchIndex) -> set[str]:
         tantivy.Query.all_query(), {"ids": {"terms": {"field": "episode_id", "size": 1_000_000}}}
     )
     in_index = {bucket["key"] for bucket in result["ids"]["buckets"]}
-    return in_index - archive.indexed_ids()
+    return in_index - indexed
 
 
 def reindex(archive: Archive, settings: Settings, *, progress: bool = False) -> int:
@@ -215,4 +269,7 @@ def reindex(archive: Archive, settings: Settings, *, progress: bool = False) -> 
 
 
 def document_fields(doc: Any) -> dict[str, Any]:
-    return {name: values[0] if values else None for name, values in doc.to_dict().items()}
+    """A stored document as a dict, with the segment's text under "text"."""
+    fields = {name: values[0] if values else None for name, values in doc.to_dict().items()}
+    fields["text"] = bytes(fields.pop("body") or b"").decode()
+    return fields

@@ -1,19 +1,20 @@
 """How many times a word (or phrase) was said in each episode, over the whole history of a show.
 
 Words are counted once, when an episode is indexed (`term_counts`), so a word's trend is one lookup. A phrase is looked
-up in the index's word-pair field and counted per episode with an aggregation: it counts the segments (roughly
-sentences) that contain the phrase. Both are accent- and case-insensitive whole-word matches: `IA` never counts `media`.
+up in the index's word-pair field, and its mentions are counted in the segments that have it: said three times in one
+segment, it counts three (a phrase cut in two by a segment boundary is not counted). Both are accent- and
+case-insensitive whole-word matches, on the same words as search: `IA` never counts `media`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from fonoteca.archive import Archive, Episode
-from fonoteca.search.index import SearchIndex, sync_index
+from fonoteca.search.index import SearchIndex, document_fields, sync_index
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
@@ -39,13 +40,20 @@ class TrendPoint:
 
 
 def _phrase_counts(settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
-    from fonoteca.search import build_query
+    from fonoteca.search import build_query, occurrences
     from fonoteca.search.query import ParsedQuery
 
     index = SearchIndex.for_settings(settings)
-    query = build_query(index.schema, ParsedQuery(must=[[Clause(folded)]]), show_id=show_id)
-    result = index.searcher().aggregate(query, {"per_episode": {"terms": {"field": "episode_id", "size": 100_000}}})
-    return {b["key"]: int(b["doc_count"]) for b in result["per_episode"]["buckets"]}
+    clause = Clause(folded)
+    query = build_query(index.schema, ParsedQuery(must=[[clause]]), show_id=show_id)
+    searcher = index.searcher()
+    total = searcher.search(query, limit=1, count=True).count or 0
+    counts: Counter[str] = Counter()
+    if total:
+        for _score, address in searcher.search(query, limit=total, count=False).hits:
+            fields = document_fields(searcher.doc(address))
+            counts[fields["episode_id"]] += len(occurrences(clause, words(fields["text"])))
+    return dict(counts)
 
 
 def term_counts(archive: Archive, settings: Settings, term: str, show_id: int | None) -> dict[str, int]:

@@ -1,7 +1,9 @@
 """The web archive: server-rendered pages and a JSON API over the same functions the CLI uses.
 
 Pages: home (every show with the seed's header), show (the word-over-history chart and the episode list), episode
-(player + transcript that follows it, `?t=` deep links, exports), search. API under /api/ with an OpenAPI schema.
+(player + transcript that follows it, `?t=` deep links, exports), search. API under /api/ with an OpenAPI schema,
+described by the server-rendered /api page: FastAPI's Swagger page (/docs) is switched off, because it loads its script
+from a CDN (offline archives have none) and runs an inline script, which the Content-Security-Policy forbids.
 Feed and transcript text is untrusted: Jinja autoescapes everything, show notes go through the sanitiser, and the
 Content-Security-Policy allows only this server's own scripts.
 """
@@ -28,7 +30,8 @@ from fonoteca.archive import Archive, Episode, Show
 from fonoteca.errors import NotFound
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
 from fonoteca.llm.analyze import KINDS, current_analyses
-from fonoteca.search import Hit, search
+from fonoteca.search import BadDate, Hit, matches, search
+from fonoteca.search.query import parse
 from fonoteca.search.trends import GROUPINGS, SENTENCE, TrendPoint, trend
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
@@ -116,8 +119,9 @@ def create_app(settings: Settings) -> FastAPI:
             await client.aclose()
 
     app = FastAPI(
-        title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan
-    )
+        title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # see the module docstring: /api describes the API instead
+    )  # fmt: skip
     archive = Archive(settings.db_path)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["clock"] = format_timestamp
@@ -132,7 +136,8 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.token and not _authorised(request, settings.token):
             if request.url.path.startswith("/api/"):
                 return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-            page = templates.TemplateResponse(request, "login.html", {"next": request.url.path}, status_code=401)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            page = templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
             return _harden(page)
         return _harden(await call_next(request))
 
@@ -145,10 +150,13 @@ def create_app(settings: Settings) -> FastAPI:
     # -- login ----------------------------------------------------------------------------------------------------
 
     @app.post("/login", include_in_schema=False)
-    def login(token: str = Form(...), next: str = Form("/")) -> Response:
-        target = next if next.startswith("/") and not next.startswith("//") else "/"
+    def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+        target = next if _same_site(next) else "/"
+        if settings.token and not hmac.compare_digest(token.encode(), settings.token.encode()):
+            context = {"next": target, "error": "wrong token"}
+            return templates.TemplateResponse(request, "login.html", context, status_code=401)
         response = RedirectResponse(target, status_code=303)
-        if settings.token and hmac.compare_digest(token.encode(), settings.token.encode()):
+        if settings.token:
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -174,16 +182,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/episode/{episode_id}", response_class=HTMLResponse, include_in_schema=False)
     def episode_page(
-        request: Request, episode_id: str, t: float = 0.0, q: str = "", analysis_error: str = ""
+        request: Request, episode_id: str, t: str = "0", q: str = "", analysis_error: str = ""
     ) -> Response:
         episode = archive.get_episode(episode_id)
         show = archive.get_show(episode.show_id)
         analyses, translations = current_analyses(archive, episode)
+        segments = archive.segments(episode.id)
+        parsed = parse(q)  # lines are marked here, with search's own words: whole words, same folding
         context = {
             "episode": episode,
             "show": show,
-            "segments": archive.segments(episode.id),
-            "start": max(0.0, t),
+            "segments": segments,
+            "matched": {s.idx for s in segments if matches(parsed, s.text)} if q else set(),
+            "start": _seconds(t),
             "query": q,
             "media_src": _media_src(episode),
             "formats": EXPORT_FORMATS,
@@ -200,20 +211,37 @@ def create_app(settings: Settings) -> FastAPI:
         date_to: str = Query("", alias="to"), page: int = Query(1, ge=1), order: str = "relevance",
         episode: str = "",
     ) -> Response:  # fmt: skip
-        results = None
+        results, error = None, ""
+        scoped = archive.get_episode(episode) if episode else None
         if q.strip():
-            results = search(
-                archive, settings, q, show=show or None, date_from=date_from or None, date_to=date_to or None,
-                episode=episode or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order,
-            )  # fmt: skip
+            try:
+                results = search(
+                    archive, settings, q, show=show or None, date_from=date_from or None, date_to=date_to or None,
+                    episode=episode or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order,
+                )  # fmt: skip
+            except BadDate as exc:
+                error = str(exc)
         pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
         params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode}
         base = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
+        unscoped = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v and k != "episode")
         return templates.TemplateResponse(
             request, "search.html",
             {"q": q, "results": results, "shows": archive.list_shows(), "show": show, "date_from": date_from,
-             "date_to": date_to, "page": page, "pages": pages, "order": order, "base": base},
+             "date_to": date_to, "page": page, "pages": pages, "order": order, "base": base, "error": error,
+             "episode": scoped, "unscoped": unscoped},
+            status_code=422 if error else 200,
         )  # fmt: skip
+
+    @app.get("/api", response_class=HTMLResponse, include_in_schema=False)
+    def api_page(request: Request) -> Response:
+        """The API's endpoints and parameters, from the same OpenAPI schema as /openapi.json; works offline."""
+        endpoints = [
+            (method.upper(), path, operation)
+            for path, methods in app.openapi()["paths"].items()
+            for method, operation in methods.items()
+        ]
+        return templates.TemplateResponse(request, "api.html", {"endpoints": endpoints})
 
     # -- files ----------------------------------------------------------------------------------------------------
 
@@ -273,8 +301,11 @@ def create_app(settings: Settings) -> FastAPI:
         date_to: str | None = Query(None, alias="to"), limit: int = Query(20, ge=1, le=200),
         offset: int = Query(0, ge=0), order: str = Query("relevance", pattern="^(relevance|date)$"),
     ) -> SearchOut:  # fmt: skip
-        results = search(archive, settings, q, show=show, episode=episode, date_from=date_from, date_to=date_to,
-                         limit=limit, offset=offset, order=order)  # fmt: skip
+        try:
+            results = search(archive, settings, q, show=show, episode=episode, date_from=date_from, date_to=date_to,
+                             limit=limit, offset=offset, order=order)  # fmt: skip
+        except BadDate as exc:
+            raise HTTPException(422, str(exc)) from None
         return SearchOut(query=q, total=results.total, hits=results.hits)
 
     @app.get("/api/trend", response_model=list[TrendPoint], tags=["search"])
@@ -305,6 +336,20 @@ def _media_src(episode: Episode) -> str | None:
     if episode.media_url and episode.media_url.startswith(("http://", "https://")):
         return episode.media_url
     return None
+
+
+def _seconds(t: str) -> float:
+    """A `?t=` deep link's second; anything that is not a number starts at the beginning rather than failing."""
+    try:
+        seconds = float(t)
+    except ValueError:
+        return 0.0
+    return seconds if 0 < seconds < float("inf") else 0.0
+
+
+def _same_site(target: str) -> bool:
+    """A path (and query) of this site: never `//host` or `/\\host`, which browsers read as another site."""
+    return target.startswith("/") and not target.startswith(("//", "/\\")) and not any(c < " " for c in target)
 
 
 def _authorised(request: Request, token: str) -> bool:

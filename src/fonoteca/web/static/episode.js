@@ -3,16 +3,7 @@
   "use strict";
   const player = document.getElementById("player");
   const lines = Array.from(document.querySelectorAll(".transcript .line"));
-  const query = (document.getElementById("transcript") || {}).dataset?.query || "";
-
-  if (query) {
-    const words = query.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").match(/[\p{L}\p{N}]+/gu) || [];
-    lines.forEach(line => {
-      const text = line.querySelector(".text");
-      const folded = text.textContent.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
-      if (words.some(w => folded.includes(w))) line.classList.add("match");
-    });
-  }
+  // Lines matching ?q= come marked (class "match") by the server, with the search's own whole-word matching.
   if (!player) return;
 
   const box = document.getElementById("player-box");

@@ -50,8 +50,12 @@
       const i = plot.cursor.idx;
       if (i == null || !current) return;
       const p = current.first[i];
-      if (p && p.episode_id) location.href = `/search?q=${encodeURIComponent(words.map(w => w.includes(" ") ? `"${w}"` : w).join(" OR "))}&show=${encodeURIComponent(show)}&episode=${p.episode_id}`;
-      else if (p) location.href = `/search?q=${encodeURIComponent(words.join(" OR "))}&show=${encodeURIComponent(show)}&from=${p.key}-01&to=${p.key}-31`;
+      if (!p) return;
+      const q = encodeURIComponent(words.map(w => w.includes(" ") ? `"${w}"` : w).join(" OR "));
+      const base = `/search?q=${q}&show=${encodeURIComponent(show)}`;
+      // A month (2024-02) or a year (2024) goes as both ends: the server reads it as that whole period.
+      if (p.episode_id) location.href = `${base}&episode=${p.episode_id}`;
+      else location.href = p.key === "unknown" ? base : `${base}&from=${p.key}&to=${p.key}`;
     });
   }
 
