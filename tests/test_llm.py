@@ -4,16 +4,17 @@ behaviour when nothing is found or nothing listens."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 
 import pytest
-from fixtures_llm import add_episode
+from fixtures_llm import VOYAGER, add_episode
 
 from fonoteca.archive import Message
 from fonoteca.errors import NotFound
-from fonoteca.llm.analyze import Entities, Sentiment, Topics, split_text
+from fonoteca.llm.analyze import STRUCTURED, Analyzer, Entities, Sentiment, Topics, split_text
 from fonoteca.llm.chat import (
     NOT_FOUND,
     ChatTurn,
@@ -22,10 +23,11 @@ from fonoteca.llm.chat import (
     build_messages,
     question_language,
     rerank,
+    retrieval_queries,
     retrieval_query,
 )
-from fonoteca.llm.clean import clean_text, extract_json, limit_words
-from fonoteca.llm.client import LLMClient
+from fonoteca.llm.clean import clean_text, extract_json, limit_words, strip_special_tokens
+from fonoteca.llm.client import LLMClient, estimate_tokens, retry_instruction
 from fonoteca.llm.server import free_port
 
 # Seed 001's book list, exactly as the local model returned it: a chat-template token leaked into a name.
@@ -108,6 +110,12 @@ def test_retrieval_query_keeps_keywords_of_spanish_and_english_questions():
     )
     assert retrieval_query("What did they say about the electricity consumption?") == "electricity OR consumption"
     assert retrieval_query("¿de qué se habló?") == ""
+    # A follow-up without keywords of its own is about what the earlier question asked.
+    assert retrieval_queries("¿Y qué dijo él?", ["¿Qué pasó con la sonda Voyager?"]) == ["paso OR sonda OR voyager"]
+    assert retrieval_queries("¿Y los ingenieros de la NASA?", ["¿Qué pasó con la Voyager?"]) == [
+        "ingenieros OR nasa",
+        "ingenieros OR nasa OR paso OR voyager",
+    ]
     assert question_language("¿Qué dijeron de la NASA?") == "es"
     assert question_language("What did they say about NASA?") == "en"
 
@@ -116,8 +124,17 @@ def test_citation_numbers_that_were_not_given_are_removed_even_when_split_across
     given = CitationFilter({1, 2})
     pieces = ["La sonda volvió [", "1] y la NASA", " lo celebró [7]. Luego [2", ", 9] y <|im_", "end|>fin [3"]
     text = "".join(given.feed(p) for p in pieces) + given.flush()
-    assert text == "La sonda volvió [1] y la NASA lo celebró . Luego [2] y fin [3"
+    assert text == "La sonda volvió [1] y la NASA lo celebró. Luego [2] y fin [3"
     assert given.cited == [1, 2]
+
+
+def test_streamed_answer_is_cleaned_like_the_stored_one_without_doubled_spaces():
+    raw = ["Según [1] y ", "[7]", " y [1]</", "s> dijo <thi", "nk>plan</think>", "que sí [9].\n\nFin <eos>"]
+    given = CitationFilter({1})
+    streamed = "".join(given.feed(p) for p in raw) + given.flush()
+    assert streamed == "Según [1] y y [1] dijo que sí.\n\nFin"
+    assert clean_text(streamed) == streamed, "the stored answer is what was streamed"
+    assert strip_special_tokens("Carl<|im_start|> Mendoza y </s> Ada.") == "Carl Mendoza y Ada."
 
 
 def test_brackets_that_are_not_citations_pass_through():
@@ -219,3 +236,79 @@ def test_asking_about_one_episode_retrieves_only_from_its_transcript(archive, se
     assert [e.episode_id for e in scoped.excerpts] == [second.id]
     with pytest.raises(NotFound):
         asyncio.run(ChatTurn(archive, settings, LLMClient(settings), question, episode="nope").prepare())
+
+
+def _nowhere(settings):
+    """Settings whose endpoint nothing listens at: whatever these tests do must not need a model."""
+    return settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+
+
+def _prepared(archive, settings, message: str, **options) -> ChatTurn:
+    turn = ChatTurn(archive, settings, LLMClient(settings), message, **options)
+    asyncio.run(turn.prepare())
+    return turn
+
+
+def test_a_follow_up_without_keywords_retrieves_what_the_earlier_question_asked_about(archive, settings):
+    add_episode(archive, ["La sonda Voyager volvió a dar señales de vida.", "Hoy también hablamos de cocina."])
+    settings = _nowhere(settings)
+    conversation = "c1"
+    archive.create_conversation(conversation)
+    archive.add_message(conversation, "user", "¿Qué pasó con la sonda Voyager?")
+    archive.add_message(conversation, "assistant", "Volvió a dar señales de vida [1].")
+    follow_up = _prepared(archive, settings, "¿Y qué dijo él?", conversation_id=conversation)
+    assert [e.text for e in follow_up.excerpts] == ["La sonda Voyager volvió a dar señales de vida."]
+    assert follow_up.prompt, "the model is asked, not answered for with 'nothing found'"
+
+
+def test_a_conversation_continues_about_the_show_it_started_with(archive, settings):
+    add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."], title="Ciencia", show_title="Ciencia")
+    add_episode(archive, ["La Voyager es también una nave de Star Trek."], title="Series", show_title="Series")
+    settings = _nowhere(settings)
+    first = _prepared(archive, settings, "¿Qué pasó con la Voyager?", show="Ciencia")
+    assert {e.show for e in first.excerpts} == {"Ciencia"}
+    then = _prepared(archive, settings, "¿Y la Voyager ahora?", conversation_id=first.conversation_id)
+    assert then.excerpts and {e.show for e in then.excerpts} == {"Ciencia"}
+
+
+def test_structured_analyses_leave_room_in_the_context_for_the_retry(archive, settings):
+    settings = _nowhere(settings).replace(llm_context=2048)
+    analyzer = Analyzer(archive, settings)
+    for kind in ("topics", "entities", "sentiment"):
+        shape, max_tokens = STRUCTURED[kind]
+        transcript = "x" * int(analyzer.token_budget(analyzer.room(kind)) * 3)  # as many tokens as may be sent
+        messages = Analyzer._messages("es", "Analyse the transcript " + "carefully " * 10, transcript)
+        retry = [
+            *messages,
+            {"role": "assistant", "content": "y" * max_tokens * 3},  # the invalid first answer, as long as allowed
+            {"role": "user", "content": retry_instruction("z" * 300, shape.model_json_schema())},
+        ]
+        sent = sum(estimate_tokens(m["content"]) for m in retry) + max_tokens
+        assert sent <= settings.llm_context, f"{kind}: the retry needs {sent} tokens"
+
+
+def test_input_errors_are_reported_before_any_server_is_asked(archive, settings):
+    episode = add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."])
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    for args, expected in (
+        (["--what", "bogus"], "unknown analysis 'bogus'"),
+        (["--words", "0"], "--words must be between 1 and 500"),
+        (["--what", "translation", "--to", "english"], "--to 'english' is not a two-letter language code"),
+        (["--what", "translation", "--to", "en", "--from", "90", "--until", "30"], "must come after --from"),
+    ):
+        result = _fonoteca(settings, "analyze", episode.id, *args, base_url=down)
+        assert result.returncode == 1, args
+        assert expected in result.stderr and "no language model server" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_language_is_found_without_a_server_and_stored_under_its_method(archive, settings):
+    episode = add_episode(archive, [line + " Y seguimos hablando de ello un buen rato." for line in VOYAGER])
+    result = _fonoteca(
+        settings, "analyze", episode.id, "--what", "language", "--json", base_url=_nowhere(settings).llm_base_url
+    )
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["language"] == "es"
+    assert report["model"] == "py3langid" and report["models"] == {"language": "py3langid"}
+    assert [a.model for a in archive.list_analyses(episode.id)] == ["py3langid"]

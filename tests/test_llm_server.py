@@ -23,10 +23,11 @@ from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
 from fixtures_web import serve_app
 
 from fonoteca.archive import Archive, Segment
+from fonoteca.errors import LLMError
 from fonoteca.llm.analyze import PROMPT_VERSIONS, Analyzer, Sentiment
 from fonoteca.llm.chat import ChatTurn
 from fonoteca.llm.client import LLMClient
-from fonoteca.llm.server import LocalServer, free_port
+from fonoteca.llm.server import LocalServer, free_port, port_in_use
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,7 @@ def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_
         assert summary.params == "words=12;focus=la NASA;lang=es"
         assert first["sentiment"].result["sentiment"] in ("positive", "neutral", "negative")
         assert first["language"].result == {"language": "es", "method": "py3langid"}
+        assert first["language"].model == "py3langid", "no language model found it"
         assert {a.kind for a in archive.list_analyses(episode.id)} == {"summary", "sentiment", "language"}
 
         calls = sum(analyzer.client.calls.values())
@@ -338,3 +340,93 @@ def test_llm_check_and_analyze_json_from_the_command_line(llm_settings):
     assert 0 < len(report["summary"].split()) <= 12
     assert report["sentiment"] in ("positive", "neutral", "negative") and isinstance(report["anger"], bool)
     assert report["language"] == "es"
+
+
+def _cli(settings, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "FONOTECA_HOME": str(settings.home),
+        "FONOTECA_LLM_BASE_URL": settings.llm_base_url,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "fonoteca", *args], env=environ, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_a_model_the_server_does_not_list_is_refused_before_anything_is_stored(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    expected = f"the configured model 'gpt-4' is not listed by the server at {llm_settings.llm_base_url}; it has: "
+    for args in (["analyze", episode.id, "--what", "summary", "--json"], ["ask", "¿Qué pasó con la Voyager?"]):
+        result = _cli(llm_settings, *args, FONOTECA_LLM_MODEL="gpt-4")
+        assert result.returncode == 1, args
+        assert expected + "smollm2-135m-instruct" in result.stderr and "FONOTECA_LLM_MODEL" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    with Archive(llm_settings.db_path) as archive:
+        assert archive.list_analyses(episode.id) == []
+    check = _cli(llm_settings, "llm", "check", FONOTECA_LLM_MODEL="gpt-4")
+    assert check.returncode == 1 and expected in check.stderr
+    assert "using" not in check.stdout, "check does not claim to use a model it then refuses"
+
+
+def test_an_address_that_is_not_an_openai_api_is_named_as_such(llm_settings):
+    root = llm_settings.llm_base_url.removesuffix("/v1")  # llama.cpp's server answers 404 at {root}/models
+    check = _cli(llm_settings, "llm", "check", FONOTECA_LLM_BASE_URL=root)
+    assert check.returncode == 1
+    assert f"nothing at {root}/models looks like an OpenAI-compatible API" in check.stderr
+    assert "FONOTECA_LLM_BASE_URL" in check.stderr and "fonoteca llm check" not in check.stderr
+    # A server that cannot list its models is trusted with the configured one.
+    assert LLMClient(llm_settings.replace(llm_base_url=root, llm_model="gpt-4")).model == "gpt-4"
+
+
+def test_a_prompt_longer_than_the_context_is_an_error_not_a_json_mode_downgrade(llm_settings):
+    client = LLMClient(llm_settings)
+    question = [{"role": "user", "content": "hola " * 3 * LLM_CONTEXT}]
+    with pytest.raises(LLMError, match="maximum context length"):
+        client.structured(question, Sentiment, max_tokens=10)
+    # llama-cpp-python rejects json_schema (a real format rejection); the context error is not one.
+    assert client.json_mode == "json_object_schema"
+
+
+def test_analyses_that_worked_are_printed_when_another_fails(llm_settings):
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    # A context too small for the topics' answer and its retry: a real failure of the model's analyses, while the
+    # language (py3langid) still works.
+    result = _cli(
+        llm_settings, "analyze", episode.id, "--what", "topics,language", "--json", FONOTECA_LLM_CONTEXT="600"
+    )
+    assert result.returncode == 1
+    [report] = json.loads(result.stdout)
+    assert report["language"] == "es" and report["topics"] is None
+    assert set(report["errors"]) == {"topics"} and "too small" in report["errors"]["topics"]
+    assert f"{episode.id}: topics:" in result.stderr
+    with Archive(llm_settings.db_path) as archive:
+        assert [a.kind for a in archive.list_analyses(episode.id)] == ["language"]
+
+
+def test_sigterm_to_llm_serve_stops_the_llama_cpp_child(tmp_path):
+    port = free_port()
+    env = {**os.environ, "FONOTECA_HOME": str(tmp_path / "home")}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "llm", "serve", "--port", str(port), "--ctx", "512"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not port_in_use("127.0.0.1", port):
+            assert serve.poll() is None and time.monotonic() < deadline, serve.stderr.read() if serve.poll() else ""
+            time.sleep(0.2)
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=15) == 0
+        deadline = time.monotonic() + 5
+        while port_in_use("127.0.0.1", port):
+            assert time.monotonic() < deadline, "llama.cpp's server outlived `fonoteca llm serve`"
+            time.sleep(0.1)
+    finally:
+        if serve.poll() is None:
+            serve.kill()

@@ -554,6 +554,11 @@ class Archive:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO conversations (id, show_id) VALUES (?, ?)", (conversation_id, show_id))
 
+    def conversation_show(self, conversation_id: str) -> int | None:
+        """The show a conversation was started about (None: the whole archive, or no such conversation)."""
+        rows = self._query("SELECT show_id FROM conversations WHERE id = ?", (conversation_id,))
+        return rows[0][0] if rows else None
+
     def add_message(
         self, conversation_id: str, role: str, content: str, citations: list[dict[str, Any]] | None = None
     ) -> None:

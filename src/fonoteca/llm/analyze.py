@@ -26,7 +26,7 @@ PROMPT_VERSIONS = {
     "topics": "1",
     "entities": "1",
     "sentiment": "1",
-    "language": "1",
+    "language": "2",  # 2: stored under the method that found it (py3langid), not the language model's name
     "translation": "1",
 }
 KINDS = ("summary", "topics", "entities", "sentiment", "language")
@@ -48,10 +48,47 @@ LANGUAGE_NAMES = {
 }
 
 PROMPT_OVERHEAD_TOKENS = 200  # instructions, delimiters and chat template around the transcript
+MAX_SUMMARY_WORDS = 500
+LANGUAGE_METHOD = "py3langid"  # stored as the language analysis' model when no language model was asked
 
 
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
+
+
+# -- checking a request before anything is asked of the server ---------------------------------------------------
+
+
+def check_analyses(what: Sequence[str], words: int) -> None:
+    """Raise FonotecaError for analyses that do not exist or a summary length out of range (CLI and web alike)."""
+    unknown = [k for k in what if k not in KINDS]
+    if unknown:
+        raise FonotecaError(f"unknown analysis {unknown[0]!r}", f"choose among {', '.join(KINDS)} (or translation)")
+    if not 1 <= words <= MAX_SUMMARY_WORDS:
+        raise FonotecaError(f"--words must be between 1 and {MAX_SUMMARY_WORDS}", "e.g. --words 30")
+
+
+def check_translation(to: str | None, start: float | None, end: float | None) -> str:
+    """The target language as a two-letter code (what the web API requires too), after checking the time range."""
+    code = (to or "").strip().lower()
+    if not code:
+        raise FonotecaError("no target language for the translation", "pass one with --to, e.g. --to en")
+    if not re.fullmatch(r"[a-z]{2}", code):
+        raise FonotecaError(f"--to {to!r} is not a two-letter language code", "use ISO 639-1, e.g. --to en or --to es")
+    if (start is not None and start < 0) or (end is not None and end < 0):
+        raise FonotecaError("--from and --until are seconds from the start, not negative", "e.g. --from 60")
+    if start is not None and end is not None and end <= start:
+        raise FonotecaError(f"--until ({end:g} s) must come after --from ({start:g} s)", "swap or fix the two times")
+    return code
+
+
+def time_range(start: float | None, end: float | None) -> str:
+    """'between 60 s and 120 s', 'after 60 s', 'before 120 s': how a passage is named in messages."""
+    if end is None:
+        return f"after {start or 0:g} s"
+    if not start:
+        return f"before {end:g} s"
+    return f"between {start:g} s and {end:g} s"
 
 
 # -- answer shapes ----------------------------------------------------------------------------------------------------
@@ -129,6 +166,16 @@ class LanguageAnswer(BaseModel):
         return value
 
 
+# Structured analyses: the answer's shape and its most tokens. The language is asked of the model only when py3langid
+# cannot tell (too short a transcript).
+STRUCTURED: dict[str, tuple[type[BaseModel], int]] = {
+    "topics": (Topics, 120),
+    "entities": (Entities, 300),
+    "sentiment": (Sentiment, 40),
+    "language_model": (LanguageAnswer, 20),
+}
+
+
 # -- the analyser -----------------------------------------------------------------------------------------------------
 
 
@@ -152,33 +199,71 @@ class Analyzer:
         language: str | None = None,
         force: bool = False,
     ) -> dict[str, Analysis]:
-        """The requested analyses of one episode, from the archive when still valid, else computed and stored."""
-        unknown = [k for k in what if k not in KINDS]
-        if unknown:
-            raise FonotecaError(f"unknown analysis {unknown[0]!r}", f"choose among {', '.join(KINDS)} (or translation)")
-        if words < 1:
-            raise FonotecaError("--words must be at least 1", "e.g. --words 30")
+        """The requested analyses of one episode, from the archive when still valid, else computed and stored.
+        Raises the first failure, after storing the analyses that worked."""
+        analyses, errors = self.analyze_each(episode, what, words=words, focus=focus, language=language, force=force)
+        if errors:
+            raise next(iter(errors.values()))
+        return analyses
+
+    def analyze_each(
+        self,
+        episode: Episode,
+        what: Sequence[str] = KINDS,
+        *,
+        words: int = 30,
+        focus: str | None = None,
+        language: str | None = None,
+        force: bool = False,
+    ) -> tuple[dict[str, Analysis], dict[str, FonotecaError]]:
+        """Like analyze(), but one analysis failing does not lose the others: (those that worked, those that failed).
+        A request that cannot work at all (unknown kind, no transcript) still raises."""
+        check_analyses(what, words)
         text = self._transcript(episode)
         target = language or self._answer_language(episode, text)
-        condensed: list[str] = []  # computed at most once, only if some analysis needs the whole text
+        # The text the model reads, condensed at most once, to fit next to the largest answer asked for.
+        room = max((self.room(kind, words) for kind in what), default=0)
+        condensed: list[str | FonotecaError] = []
 
         def whole_text() -> str:
             if not condensed:
-                condensed.append(self.fit(text, language=target))
+                try:
+                    condensed.append(self.fit(text, language=target, room=room))
+                except FonotecaError as exc:
+                    condensed.append(exc)  # the next analysis fails the same way without condensing again
+            if isinstance(condensed[0], FonotecaError):
+                raise condensed[0]
             return condensed[0]
 
         focus = (focus or "").strip() or None
-        jobs: dict[str, tuple[str, Callable[[], Any]]] = {
+        jobs: dict[str, tuple[str, Callable[[], tuple[Any, str]]]] = {
             "summary": (
                 f"words={words};focus={focus or ''};lang={target}",
-                lambda: self._summary(whole_text(), words, focus, target),
+                lambda: self._by_model(self._summary(whole_text(), words, focus, target)),
             ),
-            "topics": (f"lang={target}", lambda: self._topics(whole_text(), target)),
-            "entities": ("", lambda: self._entities(whole_text())),
-            "sentiment": ("", lambda: self._sentiment(whole_text())),
+            "topics": (f"lang={target}", lambda: self._by_model(self._topics(whole_text(), target))),
+            "entities": ("", lambda: self._by_model(self._entities(whole_text()))),
+            "sentiment": ("", lambda: self._by_model(self._sentiment(whole_text()))),
             "language": ("", lambda: self._language(text)),
         }
-        return {kind: self._stored_or_run(episode, kind, *jobs[kind], force=force) for kind in what}
+        analyses: dict[str, Analysis] = {}
+        errors: dict[str, FonotecaError] = {}
+        for kind in what:
+            try:
+                analyses[kind] = self._stored_or_run(episode, kind, *jobs[kind], force=force)
+            except FonotecaError as exc:
+                errors[kind] = exc
+        return analyses, errors
+
+    def room(self, kind: str, words: int = 30) -> int:
+        """Tokens one request of `kind` needs next to the transcript and the instructions: its answer, and for
+        structured answers the retry's too (clients.structured_room)."""
+        if kind == "summary":
+            return self._summary_tokens(words)
+        if kind in STRUCTURED:
+            shape, max_tokens = STRUCTURED[kind]
+            return self.client.structured_room(shape, max_tokens)
+        return 0  # language reads its own sample of the transcript
 
     def translate(
         self,
@@ -189,17 +274,15 @@ class Analyzer:
         end: float | None = None,
         force: bool = False,
     ) -> Analysis:
-        """The episode, or the passage between `start` and `end` seconds, in language `to`."""
-        to = to.strip().lower()
-        if not to:
-            raise FonotecaError("no target language for the translation", "pass one with --to, e.g. --to en")
+        """The episode, or the passage between `start` and `end` seconds, in language `to` (a two-letter code)."""
+        to = check_translation(to, start, end)
         segments = self.archive.segments(episode.id)
         if start is not None or end is not None:
             low, high = start or 0.0, end if end is not None else float("inf")
             segments = [s for s in segments if s.end > low and s.start < high]
             if not segments:
                 raise FonotecaError(
-                    f"episode {episode.id} has no transcript between {low:g} s and {high:g} s",
+                    f"episode {episode.id} has no transcript {time_range(start, end)}",
                     "check the time range (seconds) against the episode's length",
                 )
         text = "\n".join(s.text.strip() for s in segments)
@@ -210,13 +293,21 @@ class Analyzer:
             params += f";from={start or 0:g};until={'end' if end is None else format(end, 'g')}"
         span = {"start": segments[0].start, "end": segments[-1].end}
         return self._stored_or_run(
-            episode, "translation", params, lambda: {"to": to, **span, "text": self._translate(text, to)}, force=force
+            episode,
+            "translation",
+            params,
+            lambda: self._by_model({"to": to, **span, "text": self._translate(text, to)}),
+            force=force,
         )
 
     # Storage ---------------------------------------------------------------------------------------------------
 
+    def _by_model(self, result: Any) -> tuple[Any, str]:
+        """A result with the name of the language model that made it, as stored."""
+        return result, self.client.model_label
+
     def _stored_or_run(
-        self, episode: Episode, kind: str, params: str, run: Callable[[], Any], *, force: bool
+        self, episode: Episode, kind: str, params: str, run: Callable[[], tuple[Any, str]], *, force: bool
     ) -> Analysis:
         stored = self.archive.get_analysis(episode.id, kind, params)
         if (
@@ -226,12 +317,12 @@ class Analyzer:
             and stored.prompt_version == PROMPT_VERSIONS[kind]
         ):
             return stored
-        result = run()  # raises on an unusable answer: nothing is stored then
+        result, model = run()  # raises on an unusable answer: nothing is stored then
         analysis = Analysis(
             episode_id=episode.id,
             kind=kind,
             params=params,
-            model=self.client.model_label,
+            model=model,
             prompt_version=PROMPT_VERSIONS[kind],
             transcript_rev=episode.transcript_rev,
             result=result,
@@ -260,19 +351,20 @@ class Analyzer:
 
     # Fitting long transcripts into the context (map-reduce) ------------------------------------------------------
 
-    def token_budget(self, answer_tokens: int) -> int:
-        """Tokens of transcript one request can carry next to its instructions and its answer."""
-        budget = self.settings.llm_context - PROMPT_OVERHEAD_TOKENS - answer_tokens
+    def token_budget(self, room: int) -> int:
+        """Tokens of transcript one request can carry next to its instructions and `room` (see room())."""
+        budget = self.settings.llm_context - PROMPT_OVERHEAD_TOKENS - room
         if budget < 64:
             raise LLMError(
-                f"a context of {self.settings.llm_context} tokens is too small to analyse anything",
-                "set FONOTECA_LLM_CONTEXT to the model's context (at least 1024)",
+                f"a context of {self.settings.llm_context} tokens is too small for this analysis",
+                "set FONOTECA_LLM_CONTEXT to the model's context (at least 2048)",
             )
         return budget
 
-    def fit(self, text: str, *, language: str, answer_tokens: int = 512) -> str:
-        """`text` itself when it fits in one request, else its summarised parts, summarised again until they fit."""
-        budget = self.token_budget(min(answer_tokens, self.settings.llm_context // 4))
+    def fit(self, text: str, *, language: str, room: int = 512) -> str:
+        """`text` itself when it fits in one request next to `room` tokens (see room()), else its summarised parts,
+        summarised again until they fit."""
+        budget = self.token_budget(room)
         for _round in range(4):
             tokens = self.client.count_tokens(text)
             if tokens <= budget:
@@ -324,64 +416,65 @@ class Analyzer:
         if focus:
             instruction += f" Focus on: {focus}."
         answer = self.client.complete(
-            self._messages(language, instruction, text), max_tokens=min(512, words * 3 + 32), purpose="summary"
+            self._messages(language, instruction, text), max_tokens=self._summary_tokens(words), purpose="summary"
         )
         summary = limit_words(answer, words)
         if not summary:
             raise LLMError(f"the model {self.client.model_label} gave an empty summary", "nothing was stored; retry")
         return {"text": summary, "words": words, "focus": focus}
 
+    @staticmethod
+    def _summary_tokens(words: int) -> int:
+        return min(512, words * 3 + 32)
+
+    def _structured(self, kind: str, messages: list[dict[str, str]]) -> Any:
+        shape, max_tokens = STRUCTURED[kind]
+        return self.client.structured(messages, shape, max_tokens=max_tokens, purpose=kind)
+
     def _topics(self, text: str, language: str) -> dict[str, Any]:
-        answer = self.client.structured(
+        answer = self._structured(
+            "topics",
             self._messages(
                 language, "Name five different topics discussed in the transcript, each in one or two words.", text
             ),
-            Topics,
-            max_tokens=120,
-            purpose="topics",
         )
         return {"topics": answer.topics}
 
     def _entities(self, text: str) -> dict[str, Any]:
-        answer = self.client.structured(
+        answer = self._structured(
+            "entities",
             self._messages(
                 "en",
                 "List the people, the organisations and the products or brands named in the transcript, written as "
                 "in the transcript. Use empty lists when there are none.",
                 text,
             ),
-            Entities,
-            max_tokens=300,
-            purpose="entities",
         )
         return answer.model_dump()
 
     def _sentiment(self, text: str) -> dict[str, Any]:
-        answer = self.client.structured(
+        answer = self._structured(
+            "sentiment",
             self._messages(
                 "en",
                 "What is the overall sentiment of the transcript: positive, neutral or negative? Does a speaker "
                 "express anger, fury or irritation (true or false)?",
                 text,
             ),
-            Sentiment,
-            max_tokens=40,
-            purpose="sentiment",
         )
         return answer.model_dump()
 
-    def _language(self, text: str) -> dict[str, Any]:
+    def _language(self, text: str) -> tuple[dict[str, Any], str]:
+        """The transcript's language and what found it: py3langid (no server needed), or the model for short texts."""
         detected = detect_language(text)
         if detected:
-            return {"language": detected, "method": "py3langid"}
-        sample = text[: 4 * self.token_budget(40)]  # ~4 chars per token is plenty for a language guess
-        answer = self.client.structured(
+            return {"language": detected, "method": LANGUAGE_METHOD}, LANGUAGE_METHOD
+        sample = text[: 4 * self.token_budget(self.room("language_model"))]  # ~4 chars a token: plenty for a guess
+        answer = self._structured(
+            "language_model",
             self._messages("en", "In which language is the transcript written? Give its ISO 639-1 code.", sample),
-            LanguageAnswer,
-            max_tokens=20,
-            purpose="language",
         )
-        return {"language": answer.language, "method": f"model {self.client.model_label}"}
+        return self._by_model({"language": answer.language, "method": f"model {self.client.model_label}"})
 
     def _translate(self, text: str, to: str) -> str:
         # The translation comes back in the same request, so a part may fill at most half of what is left.
@@ -447,11 +540,18 @@ def detect_language(text: str) -> str | None:
     return code
 
 
-def episode_report(episode: Episode, analyses: dict[str, Analysis], model: str) -> dict[str, Any]:
-    """One episode's analyses as `fonoteca analyze --json` prints them."""
+def episode_report(
+    episode: Episode, analyses: dict[str, Analysis], errors: dict[str, FonotecaError] | None = None
+) -> dict[str, Any]:
+    """One episode's analyses as `fonoteca analyze --json` prints them: a failed or absent one is null, and its
+    error is under "errors". `model` names the language model(s) the results came from (the language analysis'
+    method when no model was used); `models` says it per analysis."""
 
     def result(kind: str) -> Any:
         return analyses[kind].result if kind in analyses else None
+
+    models = {kind: analysis.model for kind, analysis in analyses.items()}
+    llm_models = sorted({m for m in models.values() if m != LANGUAGE_METHOD}) or sorted(set(models.values()))
 
     sentiment = result("sentiment") or {}
     return {
@@ -463,7 +563,9 @@ def episode_report(episode: Episode, analyses: dict[str, Analysis], model: str) 
         "sentiment": sentiment.get("sentiment"),
         "anger": sentiment.get("anger"),
         "language": (result("language") or {}).get("language"),
-        "model": next((a.model for a in analyses.values()), model),
+        "model": ", ".join(llm_models) or None,
+        "models": models,
+        **({"errors": {kind: str(exc) for kind, exc in errors.items()}} if errors else {}),
     }
 
 

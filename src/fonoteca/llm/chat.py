@@ -13,7 +13,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -22,8 +22,8 @@ import anyio
 
 from fonoteca.archive import Archive, Message
 from fonoteca.errors import FonotecaError, LLMError
-from fonoteca.llm.clean import clean_text
-from fonoteca.llm.client import CHARS_PER_TOKEN_ESTIMATE, LLMClient
+from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
+from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.search import search
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, words
@@ -68,6 +68,8 @@ LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
 EXCERPTS_LIMIT = 8
 RERANK_CANDIDATES = 24  # search hits whose meaning is compared with the question when the endpoint has embeddings
 RRF_K = 10  # reciprocal rank fusion constant: small, because the lists are short
+FOLLOW_UP_KEYWORDS = 2  # a question with fewer keywords is searched together with the conversation's earlier ones
+FOLLOW_UP_QUESTIONS = 2  # how many earlier questions lend their keywords
 
 
 def keywords(question: str) -> list[str]:
@@ -82,6 +84,19 @@ def keywords(question: str) -> list[str]:
 def retrieval_query(question: str) -> str:
     """A lenient query for the search engine: any keyword may match; BM25 ranks segments matching more first."""
     return " OR ".join(keywords(question))
+
+
+def retrieval_queries(question: str, earlier: Sequence[str] = ()) -> list[str]:
+    """The queries to try in turn until one finds something. A follow-up ("¿Y qué dijo él?") may have no keywords
+    of its own: it is about what the conversation's previous questions (`earlier`, oldest first) asked, so their
+    keywords join its own, after them; a question with enough keywords is first searched alone."""
+    own = keywords(question)
+    with_earlier = dict.fromkeys(own)
+    for previous in reversed(earlier[-FOLLOW_UP_QUESTIONS:]):
+        with_earlier.update(dict.fromkeys(keywords(previous)))
+    queries = [" OR ".join(own)] if len(own) >= FOLLOW_UP_KEYWORDS or not earlier else []
+    queries.append(" OR ".join(with_earlier))
+    return [q for i, q in enumerate(queries) if q and q not in queries[:i]]
 
 
 def question_language(question: str) -> str:
@@ -125,11 +140,14 @@ def retrieve(
     show: str | None = None,
     episode: str | None = None,
     limit: int = EXCERPTS_LIMIT,
+    earlier: Sequence[str] = (),
 ) -> list[Excerpt]:
-    query = retrieval_query(question)
-    if not query:
-        return []
-    hits = search(archive, settings, query, show=show, episode=episode, limit=limit).hits
+    """The segments that best match `question` (read with the `earlier` questions of its conversation if needed)."""
+    hits = []
+    for query in retrieval_queries(question, earlier):
+        hits = search(archive, settings, query, show=show, episode=episode, limit=limit).hits
+        if hits:
+            break
     return [
         Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
         for n, h in enumerate(hits, start=1)
@@ -151,15 +169,11 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=False)) / norms if norms else 0.0
 
 
-def estimate_tokens(text: str) -> int:
-    """Chat prompts are trimmed by estimate: asking the server to count would add a round trip to every answer."""
-    return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 4
-
-
 def build_messages(
     history: list[Message], excerpts: list[Excerpt], question: str, *, language: str, context: int, answer_tokens: int
 ) -> tuple[list[dict[str, str]], list[Excerpt]]:
-    """The prompt for one turn within `context` tokens, and the excerpts that fit in it.
+    """The prompt for one turn within `context` tokens, and the excerpts that fit in it. Trimmed by estimate: asking
+    the server to count would add a round trip to every answer.
 
     The system prompt and the question always go; then as many excerpts as fit (best first, at least one); then as
     many earlier turns as fit, newest first, so the oldest are forgotten first.
@@ -188,57 +202,43 @@ def build_messages(
 
 
 class CitationFilter:
-    """Streams the answer through, holding back a possible citation marker or leaked special token until it is
-    complete: "[3]" passes when excerpt 3 was given, is removed otherwise; "<|im_end|>" and friends are removed."""
+    """Streams the answer through the same cleaning as the stored answer (clean.mark_special_tokens), holding back
+    what may still become a citation marker or a leaked token until it is complete: "[3]" passes when excerpt 3 was
+    given and is removed otherwise, with the space it would leave doubled ("según [1] y [7] y" -> "según [1] y y")."""
 
     _CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-    _PARTIAL_CITATION = re.compile(r"\[[\d\s,]{0,16}")
-    _SPECIAL = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
-    _PARTIAL_SPECIAL = re.compile(r"<(\|[A-Za-z0-9_]{0,40}\|?)?")
+    _PARTIAL_CITATION = re.compile(r"\[[\d\s,]{0,16}$")
+    _TRAILING_SPACE = re.compile(r"[\s\x00]+$")  # held back: whether it stays depends on what comes next
 
     def __init__(self, given: set[int]) -> None:
         self.given = given
         self.cited: list[int] = []
-        self._pending = ""
+        self._pending = ""  # raw text that may be the start of a marker or token
+        self._held = ""  # cleaned text whose spacing waits for the next piece
 
     def feed(self, text: str) -> str:
         self._pending += text
-        out: list[str] = []
-        while self._pending:
-            i = min((p for p in (self._pending.find("["), self._pending.find("<")) if p >= 0), default=-1)
-            if i < 0:
-                out.append(self._pending)
-                self._pending = ""
-                break
-            out.append(self._pending[:i])
-            self._pending = self._pending[i:]
-            if self._pending[0] == "[":
-                whole, partial = self._CITATION.match(self._pending), self._PARTIAL_CITATION
-            else:
-                whole, partial = self._SPECIAL.match(self._pending), self._PARTIAL_SPECIAL
-            if whole:
-                out.append(self._replacement(whole.group(0)))
-                self._pending = self._pending[whole.end() :]
-            elif partial.fullmatch(self._pending):
-                break  # may still become a marker: wait for the next piece
-            else:
-                out.append(self._pending[0])
-                self._pending = self._pending[1:]
-        return "".join(out)
+        partial = self._PARTIAL_CITATION.search(self._pending)
+        cut = min(unfinished_at(self._pending), partial.start() if partial else len(self._pending))
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        text = self._held + self._CITATION.sub(self._replacement, mark_special_tokens(ready))
+        trailing = self._TRAILING_SPACE.search(text)
+        cut = trailing.start() if trailing else len(text)
+        text, self._held = text[:cut], text[cut:]
+        return close_gaps(text, final=False)
 
     def flush(self) -> str:
-        rest, self._pending = self._pending, ""
-        return rest
+        rest = self._held + self._CITATION.sub(self._replacement, mark_special_tokens(self._pending))
+        self._pending = self._held = ""
+        return close_gaps(rest)
 
-    def _replacement(self, marker: str) -> str:
-        if marker.startswith("<"):
-            return ""
-        numbers = [int(n) for n in re.findall(r"\d+", marker)]
+    def _replacement(self, marker: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", marker.group(0))]
         valid = [n for n in numbers if n in self.given]
         for n in valid:
             if n not in self.cited:
                 self.cited.append(n)
-        return "".join(f"[{n}]" for n in valid)
+        return "".join(f"[{n}]" for n in valid) or GAP
 
 
 @dataclass
@@ -271,18 +271,29 @@ class ChatTurn:
         self.message = self.message.strip()
         if not self.message:
             raise FonotecaError("the question is empty", "type a question about the archive")
+        if self.conversation_id and not self.show and not self.episode:
+            # A conversation goes on about the show it started with, though the follow-up does not name it again.
+            stored_show = self.archive.conversation_show(self.conversation_id)
+            self.show = str(stored_show) if stored_show is not None else None
         show_id = self.archive.get_show(self.show).id if self.show else None
         if self.episode:
             self.episode = self.archive.get_episode(self.episode).id  # NotFound before anything is stored
         self.conversation_id = self.conversation_id or uuid.uuid4().hex
         self.archive.create_conversation(self.conversation_id, show_id)
         history = self.archive.messages(self.conversation_id)
+        earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)
         embeddings = await anyio.to_thread.run_sync(lambda: bool(self.client.embedding_model))
         limit = RERANK_CANDIDATES if embeddings else EXCERPTS_LIMIT
         excerpts = await anyio.to_thread.run_sync(
             lambda: retrieve(
-                self.archive, self.settings, self.message, show=self.show, episode=self.episode, limit=limit
+                self.archive,
+                self.settings,
+                self.message,
+                show=self.show,
+                episode=self.episode,
+                limit=limit,
+                earlier=earlier,
             )
         )
         if embeddings and len(excerpts) > 1:

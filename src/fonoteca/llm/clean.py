@@ -19,15 +19,46 @@ _BRACKET_TOKENS = re.compile(r"</?s>|\[/?INST\]|<<SYS>>|<</SYS>>|<start_of_turn>
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?(?:</\1>|$)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
 
+# What may still become one of the above when more text arrives (a streamed answer is cleaned piece by piece).
+_UNFINISHED_THINK = re.compile(r"<(think|thinking|reasoning)>(?!.*</\1>)", re.DOTALL | re.IGNORECASE)
+_UNFINISHED_TOKEN = re.compile(r"(?:<<?/?\|?[A-Za-z0-9_]{0,40}\|?|\[/?I?N?S?T?|<\|im_start\|>[a-z]{0,9}[ \t]*)$")
+
+# Where something was removed: marked first, so the spaces around it can be tidied with what follows in view.
+GAP = "\x00"
+_GAP_BETWEEN_SPACES = re.compile(r"[ \t]+\x00[\x00 \t]*[ \t]")  # "y [7] y" -> "y y"
+# "celebró [7]." -> "celebró."; also before a line end
+_GAP_BEFORE_PUNCTUATION = re.compile(r"[ \t]*\x00[\x00 \t]*(?=[.,;:!?…)\]\n])")
+_GAP_AT_END = re.compile(r"[ \t]*\x00[\x00 \t]*$")
+
+
+def mark_special_tokens(text: str) -> str:
+    """Leaked template tokens and reasoning blocks replaced by GAP (see close_gaps)."""
+    text = _THINK.sub(GAP, text)
+    text = _ROLE_AFTER_START.sub(GAP, text)
+    text = _PIPE_TOKEN.sub(GAP, text)
+    return _BRACKET_TOKENS.sub(GAP, text)
+
+
+def close_gaps(text: str, *, final: bool = True) -> str:
+    """`text` without GAP marks, and without the space a removal would leave doubled or before punctuation.
+    `final`: nothing follows, so a gap at the end takes the spaces before it along."""
+    if final:
+        text = _GAP_AT_END.sub("", text)
+    text = _GAP_BETWEEN_SPACES.sub(" ", text)
+    text = _GAP_BEFORE_PUNCTUATION.sub("", text)
+    return text.replace(GAP, "")
+
+
+def unfinished_at(text: str) -> int:
+    """Where a special token or reasoning block that is not complete yet may begin in `text` (len(text): nowhere).
+    A streamed answer is cleaned up to there, and the rest waits for the next piece."""
+    cuts = [m.start() for m in (_UNFINISHED_THINK.search(text), _UNFINISHED_TOKEN.search(text)) if m]
+    return min(cuts, default=len(text))
+
 
 def strip_special_tokens(text: str) -> str:
     """Remove leaked template tokens and reasoning blocks: 'Carl<|im_start|> Mendoza' -> 'Carl Mendoza'."""
-    text = _THINK.sub("", text)
-    text = _ROLE_AFTER_START.sub("", text)
-    text = _PIPE_TOKEN.sub("", text)
-    text = _BRACKET_TOKENS.sub("", text)
-    # A token removed between two words leaves two spaces ("Carl  Mendoza"); one is enough.
-    return re.sub(r"[ \t]{2,}", " ", text)
+    return close_gaps(mark_special_tokens(text))
 
 
 def clean_text(text: str) -> str:

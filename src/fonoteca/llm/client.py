@@ -30,6 +30,7 @@ SERVE_HINT = "start one with `fonoteca llm serve` (or LM Studio / Ollama) or poi
 _FORMATS = ("json_schema", "json_object_schema", "json_object", "prompt")
 
 CHARS_PER_TOKEN_ESTIMATE = 3.0  # conservative for es/en text with BPE vocabularies; used when the server cannot count
+PROBLEM_CHARS = 300  # of a validation error shown to the model on the retry
 
 
 class LLMClient:
@@ -48,6 +49,8 @@ class LLMClient:
         self.sync = openai.OpenAI(**common)
         self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
         self._model: str | None = settings.llm_model or None
+        self._model_checked = False  # a configured model is checked against the server's list once
+        self._listed: list[str] | None = None  # the server's models, once it listed some
         self._format_index = 0
         self._tokenizer: str | None = None  # "llama-cpp-python" | "llama.cpp" | "estimate", found on first use
         self._embedding_model: str | None = None  # "" once known that the endpoint has none
@@ -72,14 +75,34 @@ class LLMClient:
     # -- endpoint and model ---------------------------------------------------------------------------------------
 
     def list_models(self) -> list[str]:
-        try:
-            return [m.id for m in self.sync.models.list().data]
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
+        """The models the server lists (asked once per client while it lists some)."""
+        listed = self._fetch_models()
+        if listed is None:
+            raise LLMError(
+                f"nothing at {self.base_url}/models looks like an OpenAI-compatible API",
+                "check FONOTECA_LLM_BASE_URL (it usually ends in /v1)",
+            )
+        return listed
+
+    def _fetch_models(self) -> list[str] | None:
+        """The listed models, None when the server has no /models (404)."""
+        if self._listed is None:
+            try:
+                listed = [m.id for m in self.sync.models.list().data]
+            except openai.NotFoundError:
+                return None
+            except openai.OpenAIError as exc:
+                raise self._error(exc) from exc
+            # An empty list is not kept: the user may load a model into the running server next.
+            self._listed = listed or None
+            return listed
+        return self._listed
 
     @property
     def model(self) -> str:
-        """The configured model, else the first one the server lists."""
+        """The configured model, checked against the server's list, else the first one the server lists."""
+        if self._model is not None and not self._model_checked:
+            self._check_model(self._model)
         if self._model is None:
             models = self.list_models()
             if not models:
@@ -89,6 +112,19 @@ class LLMClient:
                 )
             self._model = models[0]
         return self._model
+
+    def _check_model(self, configured: str) -> None:
+        """Fail at once when the server does not have the configured model: llama.cpp's server ignores the name and
+        would answer with whatever it loaded, which would then be stored under the wrong name."""
+        listed = self._fetch_models()
+        # A server that cannot list its models (404) is trusted; Ollama answers "llama3" as "llama3:latest".
+        if listed is not None and configured not in listed and f"{configured}:latest" not in listed:
+            raise LLMError(
+                f"the configured model {configured!r} is not listed by the server at {self.base_url}; it has: "
+                f"{', '.join(listed) or 'none'}",
+                "set FONOTECA_LLM_MODEL to one of them",
+            )
+        self._model_checked = True
 
     @property
     def model_label(self) -> str:
@@ -114,8 +150,9 @@ class LLMClient:
             )
         if isinstance(exc, openai.NotFoundError):
             return LLMError(
-                f"the language model server at {self.base_url} has no model {self._model!r} (or no such endpoint)",
-                "run `fonoteca llm check` to list its models and set FONOTECA_LLM_MODEL to one of them",
+                f"the language model server at {self.base_url} answered 404 for model {self._model!r}: "
+                f"{_error_detail(exc)}",
+                "check FONOTECA_LLM_BASE_URL (it usually ends in /v1) and FONOTECA_LLM_MODEL",
             )
         if isinstance(exc, openai.APIStatusError):
             detail = _error_detail(exc)
@@ -168,14 +205,21 @@ class LLMClient:
                     {"role": "assistant", "content": raw},
                     {
                         "role": "user",
-                        "content": f"That answer is invalid: {problem}. Answer again with only a JSON object that "
-                        f"follows this schema: {json.dumps(schema, ensure_ascii=False)}",
+                        "content": retry_instruction(problem, schema),
                     },
                 ]
         raise LLMError(
             f"the model {self.model_label} did not give a valid {answer.__name__} answer twice ({problem})",
             "nothing was stored; try again, or use a larger model (FONOTECA_LLM_MODEL)",
         )
+
+    @staticmethod
+    def structured_room(answer: type[BaseModel], max_tokens: int) -> int:
+        """Tokens a structured request needs besides its own messages, at worst: its answer, and on the retry the
+        previous answer plus the error and the schema (more than the schema alone that JSON mode without schema adds
+        to the first request). Callers leave this much of the context free so that a retry cannot overflow it."""
+        retry = estimate_tokens(retry_instruction("x" * PROBLEM_CHARS, answer.model_json_schema()))
+        return max_tokens + retry + max_tokens
 
     def _structured_raw(
         self, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int, purpose: str
@@ -193,14 +237,15 @@ class LLMClient:
                 extra["response_format"] = {"type": "json_object", "schema": schema}
             elif fmt == "json_object":
                 extra["response_format"] = {"type": "json_object"}
-            if fmt in ("json_object", "prompt"):
-                # Without a schema the server cannot enforce, the prompt has to carry it.
+            schema_text = json.dumps(schema, ensure_ascii=False)
+            if fmt in ("json_object", "prompt") and schema_text not in messages[-1]["content"]:
+                # Without a schema the server can enforce, the prompt has to carry it (the retry's already does).
                 sent = [
                     *messages[:-1],
                     {
                         "role": messages[-1]["role"],
                         "content": f"{messages[-1]['content']}\n\nAnswer with only a JSON object following this "
-                        f"schema: {json.dumps(schema, ensure_ascii=False)}",
+                        f"schema: {schema_text}",
                     },
                 ]
             self.calls[purpose] += 1
@@ -284,7 +329,7 @@ class LLMClient:
             counted = self._server_count(text, self._tokenizer)
             if counted is not None:
                 return counted
-        return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1
+        return estimate_tokens(text)
 
     def _root_url(self) -> str:
         return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
@@ -321,10 +366,13 @@ def _pooled(embedding: Any) -> list[float]:
 
 def _rejects_format(exc: openai.APIStatusError) -> bool:
     """Whether the server turned the request down because of response_format (llama-cpp-python answers 500 with a
-    validation message; others 400/422)."""
-    if exc.status_code in (400, 422):
-        return True
-    return exc.status_code == 500 and "response_format" in _error_detail(exc)
+    validation message; others 400/422). Any other 400, e.g. a prompt longer than the context, is not about the
+    format: downgrading for it would lose JSON mode for good on a shared client."""
+    if exc.status_code not in (400, 422, 500):
+        return False
+    body = exc.body if isinstance(exc.body, dict) else {}
+    said = f"{_error_detail(exc)} {body.get('param') or ''}".lower()
+    return any(word in said for word in ("response_format", "json_schema", "schema", "grammar"))
 
 
 def _error_detail(exc: openai.APIStatusError) -> str:
@@ -334,6 +382,21 @@ def _error_detail(exc: openai.APIStatusError) -> str:
 
 
 def _short_problem(exc: Exception) -> str:
+    """The validation error as the retry shows it, at most PROBLEM_CHARS long (the retry's budget counts on it)."""
     if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:5])
-    return str(exc)
+        problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        problem = str(exc)
+    return problem[:PROBLEM_CHARS]
+
+
+def retry_instruction(problem: str, schema: dict[str, Any]) -> str:
+    return (
+        f"That answer is invalid: {problem}. Answer again with only a JSON object that follows this schema: "
+        f"{json.dumps(schema, ensure_ascii=False)}"
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A conservative token count without asking the server (which would cost a round trip)."""
+    return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 4

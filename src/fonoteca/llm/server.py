@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,10 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+class _Stopped(Exception):
+    """A stop signal arrived while serving."""
 
 
 class LocalServer:
@@ -151,6 +156,30 @@ class LocalServer:
     def wait(self) -> int:
         assert self.process is not None
         return self.process.wait()
+
+    def serve(self, ready: Callable[[LocalServer], None]) -> int | None:
+        """Start, call `ready`, and wait while the server runs: None once Ctrl-C, SIGTERM or SIGHUP stopped it (also
+        while it was starting), else its exit code.
+
+        The child runs in its own session, so a signal meant for us (a service manager's SIGTERM, a closed
+        terminal's SIGHUP) never reaches it: it is stopped here, or it would outlive us holding the port."""
+
+        def stop_on(signum: int, _frame: object) -> None:
+            raise _Stopped(signum)
+
+        previous = {sig: signal.signal(sig, stop_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            self.start()
+            ready(self)
+            return self.wait()
+        except (KeyboardInterrupt, _Stopped):
+            return None
+        finally:
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the stopping short
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

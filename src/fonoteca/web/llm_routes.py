@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fonoteca.archive import Analysis, Archive, Episode
 from fonoteca.errors import FonotecaError, LLMError, NotFound
-from fonoteca.llm.analyze import KINDS, Analyzer
+from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS, Analyzer
 from fonoteca.llm.chat import ChatEvent, ChatTurn
 from fonoteca.llm.client import LLMClient
 
@@ -39,7 +39,7 @@ class AnalysisRequest(BaseModel):
     what: list[Literal["summary", "topics", "entities", "sentiment", "language"]] = Field(
         default_factory=lambda: list(KINDS)
     )
-    words: int = Field(default=30, ge=1, le=500)
+    words: int = Field(default=30, ge=1, le=MAX_SUMMARY_WORDS)
     focus: str | None = Field(default=None, max_length=300)
     language: str | None = Field(default=None, max_length=8)
     force: bool = False
@@ -181,7 +181,7 @@ async def analyze_from_page(
     request: Request,
     episode_id: str,
     what: list[str] = Form(list(KINDS)),
-    words: int = Form(30, ge=1, le=500),
+    words: int = Form(30, ge=1, le=MAX_SUMMARY_WORDS),
     focus: str = Form("", max_length=300),
     force: bool = Form(False),
 ) -> RedirectResponse:
