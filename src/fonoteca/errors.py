@@ -41,6 +41,10 @@ class ModelError(FonotecaError):
     """The Whisper model cannot be found or loaded: the same for every episode, so a sync stops on it."""
 
 
+class StorageError(FonotecaError):
+    """The data folder or the archive cannot be written (full disk, permissions): every episode would fail alike."""
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether `exc`, or an error it was raised from, is 'no space left on device' (tantivy reports it as text)."""
     seen: BaseException | None = exc
@@ -53,14 +57,14 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
-def disk_error(exc: BaseException, path: object) -> FonotecaError:
+def disk_error(exc: BaseException, path: object) -> StorageError:
     """The one line for a write that failed: a full disk says so, anything else names the folder to fix."""
     if is_disk_full(exc):
-        return FonotecaError(
+        return StorageError(
             f"the disk is full while writing {path}",
             "free some space (or move the data folder with FONOTECA_HOME) and run `fonoteca sync` to resume",
         )
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return FonotecaError(
+    return StorageError(
         f"cannot write {path}: {reason}", "make the data folder writable, or choose another with FONOTECA_HOME"
     )

@@ -34,7 +34,15 @@ from rich.progress import (
 from rich.text import Text
 
 from fonoteca.archive import Archive, Episode, Segment, Show
-from fonoteca.errors import ConfigError, FonotecaError, MediaError, ModelError, disk_error, is_disk_full
+from fonoteca.errors import (
+    ConfigError,
+    FonotecaError,
+    MediaError,
+    ModelError,
+    StorageError,
+    disk_error,
+    is_disk_full,
+)
 from fonoteca.ingest import feeds, local
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
@@ -361,8 +369,9 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
         )
         return False
     text = " ".join(s.text for s in segments[:200])
-    # The media, when it is here, knows how long the episode is; a transcript's last cue may run past its end.
-    duration = _media_duration(episode) or episode.duration or (max(s.end for s in segments) or None)
+    # The media knows how long the episode is (local files were probed when added; older archives are probed now);
+    # a transcript's last cue may run past its end.
+    duration = episode.duration or _media_duration(episode) or (max(s.end for s in segments) or None)
     archive.replace_segments(
         episode.id,
         segments,
@@ -490,10 +499,7 @@ def episode_show_source(show: Show) -> str:
 
 def _is_fatal(exc: FonotecaError) -> bool:
     """Errors that would fail every remaining episode the same way (model missing, disk full) stop the sync."""
-    if isinstance(exc, ModelError):
-        return True
-    text = str(exc)
-    return any(key in text for key in ("Whisper model", "disk is full", "cannot write", "archive error"))
+    return isinstance(exc, (ModelError, StorageError))
 
 
 def retry(archive: Archive, settings: Settings, episode_id: str | None = None, *, progress: bool = True) -> SyncReport:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca.archive.schema import MIGRATIONS
-from fonoteca.errors import FonotecaError, NotFound
+from fonoteca.errors import FonotecaError, NotFound, StorageError
 
 STATUSES = ("new", "downloaded", "transcribing", "done", "failed")
 SOURCES = ("transcribed", "publisher", "sidecar", "text")
@@ -151,7 +151,7 @@ class Archive:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise FonotecaError(
+            raise StorageError(
                 f"cannot open the archive at {self.path}: {exc}",
                 "check that the folder exists and is writable, or choose another with --db / FONOTECA_HOME",
             ) from exc
@@ -603,7 +603,7 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _storage_error(exc: sqlite3.Error, path: Path) -> FonotecaError:
+def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
     text = str(exc).lower()
     if "disk" in text and ("full" in text or "i/o" in text):
         hint = "free some disk space (or move the archive with FONOTECA_HOME) and run the command again"
@@ -613,7 +613,7 @@ def _storage_error(exc: sqlite3.Error, path: Path) -> FonotecaError:
         hint = "another fonoteca process is writing; wait for it to finish and try again"
     else:
         hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
-    return FonotecaError(f"archive error at {path}: {exc}", hint)
+    return StorageError(f"archive error at {path}: {exc}", hint)
 
 
 def open_archive(settings: Any) -> Archive:

@@ -189,19 +189,10 @@ class Analyzer:
 
     # Public entry points ---------------------------------------------------------------------------------------
 
-    def analyze(
-        self,
-        episode: Episode,
-        what: Sequence[str] = KINDS,
-        *,
-        words: int = 30,
-        focus: str | None = None,
-        language: str | None = None,
-        force: bool = False,
-    ) -> dict[str, Analysis]:
+    def analyze(self, episode: Episode, what: Sequence[str] = KINDS, **options: Any) -> dict[str, Analysis]:
         """The requested analyses of one episode, from the archive when still valid, else computed and stored.
-        Raises the first failure, after storing the analyses that worked."""
-        analyses, errors = self.analyze_each(episode, what, words=words, focus=focus, language=language, force=force)
+        Takes analyze_each's options; raises the first failure, after storing the analyses that worked."""
+        analyses, errors = self.analyze_each(episode, what, **options)
         if errors:
             raise next(iter(errors.values()))
         return analyses
