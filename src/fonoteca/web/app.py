@@ -223,8 +223,8 @@ def create_app(settings: Settings) -> FastAPI:
                 error = str(exc)
         pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
         params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode}
-        base = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
-        unscoped = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v and k != "episode")
+        base = _query_string(params)
+        unscoped = _query_string({k: v for k, v in params.items() if k != "episode"})  # the episode chip's ×
         return templates.TemplateResponse(
             request, "search.html",
             {"q": q, "results": results, "shows": archive.list_shows(), "show": show, "date_from": date_from,
@@ -336,6 +336,10 @@ def _media_src(episode: Episode) -> str | None:
     if episode.media_url and episode.media_url.startswith(("http://", "https://")):
         return episode.media_url
     return None
+
+
+def _query_string(params: dict[str, str]) -> str:
+    return "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
 
 
 def _seconds(t: str) -> float:
