@@ -33,6 +33,20 @@ def test_reopening_an_archive_keeps_its_data_and_does_not_migrate_twice(archive:
         assert again.schema_version == len(MIGRATIONS)
 
 
+def test_an_archive_of_the_first_schema_migrates_forward_keeping_its_conversations(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    raw.execute("INSERT INTO conversations (id) VALUES ('c1')")
+    raw.execute("INSERT INTO messages (conversation_id, role, content) VALUES ('c1', 'user', 'hola')")
+    raw.commit()
+    raw.close()
+    with Archive(path) as archive:
+        assert archive.schema_version == len(MIGRATIONS)
+        assert [m.content for m in archive.messages("c1")] == ["hola"]
+        assert archive.conversation_scope("c1") == (None, None)
+
+
 def test_archive_from_a_newer_fonoteca_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     raw = sqlite3.connect(path)

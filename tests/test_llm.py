@@ -271,6 +271,15 @@ def test_a_conversation_continues_about_the_show_it_started_with(archive, settin
     assert then.excerpts and {e.show for e in then.excerpts} == {"Ciencia"}
 
 
+def test_a_conversation_started_about_one_episode_stays_on_that_episode(archive, settings):
+    add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."], title="Noticias de marzo")
+    april = add_episode(archive, ["Los ingenieros de la Voyager recuperaron la señal."], title="Noticias de abril")
+    settings = _nowhere(settings)
+    first = _prepared(archive, settings, "¿Qué pasó con la Voyager?", episode=april.id)
+    then = _prepared(archive, settings, "¿Y la Voyager ahora?", conversation_id=first.conversation_id)
+    assert [e.episode_id for e in then.excerpts] == [april.id]
+
+
 def test_structured_analyses_leave_room_in_the_context_for_the_retry(archive, settings):
     settings = _nowhere(settings).replace(llm_context=2048)
     analyzer = Analyzer(archive, settings)

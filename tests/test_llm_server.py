@@ -406,6 +406,24 @@ def test_analyses_that_worked_are_printed_when_another_fails(llm_settings):
         assert [a.kind for a in archive.list_analyses(episode.id)] == ["language"]
 
 
+def test_the_api_answers_the_analyses_that_worked_with_the_reasons_of_those_that_failed(llm_settings):
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    with Archive(llm_settings.db_path) as archive:
+        episode = add_episode(archive, VOYAGER)
+    # The same real failure as above: a context too small for the topics, while the language needs no model.
+    with TestClient(create_app(llm_settings.replace(llm_context=600))) as client:
+        url = f"/api/episodes/{episode.id}/analyses"
+        partial = client.post(url, json={"what": ["topics", "language"]})
+        assert partial.status_code == 200
+        assert [a["kind"] for a in partial.json()["analyses"]] == ["language"]
+        assert set(partial.json()["errors"]) == {"topics"} and "too small" in partial.json()["errors"]["topics"]
+        only_failures = client.post(url, json={"what": ["topics"]})
+        assert only_failures.status_code == 502 and "too small" in only_failures.json()["detail"]
+
+
 def test_sigterm_to_llm_serve_stops_the_llama_cpp_child(tmp_path):
     port = free_port()
     env = {**os.environ, "FONOTECA_HOME": str(tmp_path / "home")}

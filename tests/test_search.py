@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
+from fonoteca.errors import StorageError
 from fonoteca.search import BadDate, search, sync_index
 from fonoteca.search.index import SearchIndex, reindex
 from fonoteca.search.trends import trend
@@ -222,6 +223,15 @@ def test_reindex_rebuilds_everything_from_the_archive(filled) -> None:
     assert reindex(archive, settings) == 3
     assert search(archive, settings, "streaming").total == before
     assert sync_index(archive, settings) == 0
+
+
+def test_an_index_folder_that_cannot_be_written_names_the_folder_instead_of_suggesting_reindex(settings) -> None:
+    # A regular file where the index folder should be: a reindex would fail the same way, so it is not the hint.
+    settings.home.mkdir(parents=True)
+    settings.index_dir.write_text("not a folder")
+    with Archive(settings.db_path) as archive, pytest.raises(StorageError, match="FONOTECA_HOME") as caught:
+        search(archive, settings, "hola")
+    assert "reindex" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_trend_counts_whole_words_without_accents_or_case(filled) -> None:

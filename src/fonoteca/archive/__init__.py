@@ -550,14 +550,20 @@ class Archive:
 
     # -- conversations ------------------------------------------------------------------------------------------
 
-    def create_conversation(self, conversation_id: str, show_id: int | None = None) -> None:
+    def create_conversation(
+        self, conversation_id: str, show_id: int | None = None, episode_id: str | None = None
+    ) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO conversations (id, show_id) VALUES (?, ?)", (conversation_id, show_id))
+            db.execute(
+                "INSERT OR IGNORE INTO conversations (id, show_id, episode_id) VALUES (?, ?, ?)",
+                (conversation_id, show_id, episode_id),
+            )
 
-    def conversation_show(self, conversation_id: str) -> int | None:
-        """The show a conversation was started about (None: the whole archive, or no such conversation)."""
-        rows = self._query("SELECT show_id FROM conversations WHERE id = ?", (conversation_id,))
-        return rows[0][0] if rows else None
+    def conversation_scope(self, conversation_id: str) -> tuple[int | None, str | None]:
+        """The show and episode a conversation was started about ((None, None): the whole archive, or no such
+        conversation)."""
+        rows = self._query("SELECT show_id, episode_id FROM conversations WHERE id = ?", (conversation_id,))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def add_message(
         self, conversation_id: str, role: str, content: str, citations: list[dict[str, Any]] | None = None

@@ -103,4 +103,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX messages_conversation ON messages (conversation_id, id);
     """,
+    # 2: a conversation started about one episode keeps that scope when it is continued
+    """
+    ALTER TABLE conversations ADD COLUMN episode_id TEXT REFERENCES episodes(id) ON DELETE SET NULL;
+    """,
 ]

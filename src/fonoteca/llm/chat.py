@@ -272,14 +272,16 @@ class ChatTurn:
         if not self.message:
             raise FonotecaError("the question is empty", "type a question about the archive")
         if self.conversation_id and not self.show and not self.episode:
-            # A conversation goes on about the show it started with, though the follow-up does not name it again.
-            stored_show = self.archive.conversation_show(self.conversation_id)
+            # A conversation goes on about the show or episode it started with, though the follow-up does not name
+            # it again.
+            stored_show, self.episode = self.archive.conversation_scope(self.conversation_id)
             self.show = str(stored_show) if stored_show is not None else None
         show_id = self.archive.get_show(self.show).id if self.show else None
         if self.episode:
-            self.episode = self.archive.get_episode(self.episode).id  # NotFound before anything is stored
+            episode = self.archive.get_episode(self.episode)  # NotFound before anything is stored
+            self.episode, show_id = episode.id, show_id if show_id is not None else episode.show_id
         self.conversation_id = self.conversation_id or uuid.uuid4().hex
-        self.archive.create_conversation(self.conversation_id, show_id)
+        self.archive.create_conversation(self.conversation_id, show_id, self.episode)
         history = self.archive.messages(self.conversation_id)
         earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)

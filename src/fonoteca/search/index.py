@@ -28,7 +28,7 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive, Segment
-from fonoteca.errors import ConfigError, FonotecaError
+from fonoteca.errors import ConfigError, FonotecaError, disk_error, is_disk_full
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
@@ -113,13 +113,17 @@ class SearchIndex:
         marker = path / "fonoteca-schema"
         # A new (or emptied) index holds nothing, whatever the archive's bookkeeping says: sync_index indexes it all.
         self.fresh = not marker.exists() or marker.read_text() != SCHEMA_VERSION
-        if path.exists() and self.fresh:
-            shutil.rmtree(path)  # an index from another layout: rebuilt from SQLite below
         try:
+            if path.exists() and self.fresh:
+                shutil.rmtree(path)  # an index from another layout: rebuilt from SQLite below
             path.mkdir(parents=True, exist_ok=True)
             self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
             marker.write_text(SCHEMA_VERSION)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise disk_error(exc, path) from exc  # a full disk or a read-only folder: a reindex would fail the same way
+        except ValueError as exc:  # tantivy's own errors arrive as ValueError, their cause only in the text
+            if is_disk_full(exc) or "permission denied" in str(exc).lower():
+                raise disk_error(exc, path) from exc
             raise FonotecaError(
                 f"cannot open the search index at {path}: {exc}",
                 "run `fonoteca reindex` to rebuild it from the archive",

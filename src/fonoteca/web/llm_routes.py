@@ -142,10 +142,11 @@ async def list_analyses(request: Request, episode_id: str) -> dict[str, Any]:
 
 @router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
 async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
-    """Compute (or reuse while still valid) and store analyses of an episode."""
+    """Compute (or reuse while still valid) and store analyses of an episode. When some fail and others work, the
+    answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed."""
     episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
-    analyses = await _answer_or_http_error(
-        analyzer.analyze,
+    analyses, errors = await _answer_or_http_error(
+        analyzer.analyze_each,
         episode,
         body.what,
         words=body.words,
@@ -153,7 +154,14 @@ async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest)
         language=body.language,
         force=body.force,
     )
-    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in analyses.values()]}
+    if errors and not analyses:
+        first = next(iter(errors.values()))
+        raise _http_error(first) from first
+    return {
+        "episode_id": episode.id,
+        "analyses": [_analysis_dict(a) for a in analyses.values()],
+        "errors": {kind: str(exc) for kind, exc in errors.items()},
+    }
 
 
 @router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
@@ -167,13 +175,16 @@ async def run_translation(request: Request, episode_id: str, body: TranslationRe
 
 
 async def _answer_or_http_error(work: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run the model's work off the event loop; the server's failure is a 502, the request's a 400."""
+    """Run the model's work off the event loop; a failure becomes its HTTP error."""
     try:
         return await run_in_threadpool(work, *args, **kwargs)
-    except LLMError as exc:
-        raise HTTPException(status_code=502, detail=str(exc)) from exc
     except FonotecaError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
+        raise _http_error(exc) from exc
+
+
+def _http_error(exc: FonotecaError) -> HTTPException:
+    """The server's failure is a 502, the request's a 400."""
+    return HTTPException(status_code=502 if isinstance(exc, LLMError) else 400, detail=str(exc))
 
 
 @router.post("/episode/{episode_id}/analyze", include_in_schema=False)
