@@ -266,6 +266,24 @@ def test_a_phrase_said_three_times_in_one_segment_counts_three_mentions(filled) 
     assert search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
 
 
+def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_phrases(filled) -> None:
+    archive, settings, ids = filled
+    episode = _add_episode(archive, ids, "cortes", [
+        "Hoy hablamos de inteligencia",  # the two-word phrase is cut by the boundary: still one mention
+        "artificial, y de la red neuronal profunda, la red neuronal profunda.",
+        "…",  # a segment without words between two halves does not hide their pair
+        "Red neuronal… inteligencia",
+        "Artificial.",
+        "Una red neuronal simple y otra red neuronal.",  # the phrase's first pair twice, the phrase once
+    ], "2024-08-01T00:00:00Z")  # fmt: skip
+    terms = ["inteligencia artificial", "red neuronal profunda", "profunda red", "red neuronal simple"]
+    counts = {(p.term, p.episode_id): p.count for p in trend(archive, terms, settings=settings)}
+    assert counts[("inteligencia artificial", episode)] == 2
+    assert counts[("red neuronal profunda", episode)] == 2
+    assert counts[("profunda red", episode)] == 1  # the end of the second segment and the start of the fourth
+    assert counts[("red neuronal simple", episode)] == 1
+
+
 def _cli(settings: Settings, *args: str):
     return CliRunner().invoke(app, ["--home", str(settings.home), *args])
 

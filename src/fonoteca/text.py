@@ -1,7 +1,8 @@
 """Text normalisation shared by search, word trends and LLM retrieval, so all of them agree on what a word is.
 
-Folding is lower-case + accents removed (the same as tantivy's lowercase + ascii_fold filters), so `informacion`
-finds `información` and `IA` is one whole word that never matches inside `media`.
+Folding is lower-case + compatibility decomposition (NFKD) + diacritics removed, so `informacion` finds `información`
+and `IA` is one whole word that never matches inside `media`. It is done here, in Python, for the index as for the
+queries, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -31,34 +32,31 @@ _WORD = re.compile(rf"(?:[^\W_]|[{_mark_class()}])+")
 _SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ς": "σ"}
 
 
-def _latin_table() -> dict[int, str]:
-    table = {}
-    for code in range(0xC0, 0x250):
-        base = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
-        if base != chr(code) and base.isascii():
-            table[code] = base.lower()
-    return table
-
-
-_LATIN = _latin_table()
+# The accents of Latin-script text (Spanish, Portuguese, French…) after decomposition: removed by plain replaces,
+# much faster than testing every character, and the rest of the text is then ASCII.
+_LATIN_MARKS = ("\u0300", "\u0301", "\u0302", "\u0303", "\u0308", "\u0327")  # ` ´ ^ ~ ¨ ¸
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # _WORD on ASCII text, without its long class of marks
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip diacritics: 'Información' -> 'informacion'."""
-    # Fast path for Latin text (Spanish, English, Portuguese…): a translate table instead of Unicode decomposition.
-    quick = text.lower().translate(_LATIN)
-    if quick.isascii():
-        return quick
-    decomposed = unicodedata.normalize("NFKD", quick)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    if any(ch in _SPECIAL for ch in stripped):
-        stripped = "".join(_SPECIAL.get(ch, ch) for ch in stripped)
-    return stripped
+    """Lower-case, decompose (NFKD) and strip diacritics: 'Información' -> 'informacion'."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    if folded.isascii():
+        return folded
+    for mark in _LATIN_MARKS:
+        folded = folded.replace(mark, "")
+    if folded.isascii():
+        return folded
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    if any(ch in _SPECIAL for ch in folded):
+        folded = "".join(_SPECIAL.get(ch, ch) for ch in folded)
+    return folded
 
 
 def words(text: str) -> list[str]:
     """Folded whole words of `text`, in order: the one definition of a word for the index, queries and trends."""
-    return _WORD.findall(fold(text))
+    folded = fold(text)
+    return (_ASCII_WORD if folded.isascii() else _WORD).findall(folded)
 
 
 @lru_cache(maxsize=4096)
@@ -66,9 +64,19 @@ def _fold_char(ch: str) -> str:
     return fold(ch)
 
 
+# Characters that fold to exactly one ASCII character (ASCII itself, and Latin letters such as é, Ñ or ü): text made
+# only of them folds character by character, so a word's offsets in the folded text are its offsets in the text.
+_ONE_TO_ONE = {
+    code: fold(chr(code)) for code in range(0x250) if len(fold(chr(code))) == 1 and fold(chr(code)).isascii()
+}
+
+
 def word_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, folded word) for each word of `text`, with offsets into `text`: the words of words(text), located
     so that a snippet can mark them (a word's span includes its combining marks, even in NFD text)."""
+    quick = text.translate(_ONE_TO_ONE)
+    if quick.isascii():  # the common case, and the fast one: no map from folded characters back to the text
+        return [(m.start(), m.end(), m.group()) for m in _ASCII_WORD.finditer(quick)]
     folded: list[str] = []
     origin: list[int] = []  # index in `text` of each character of the folded text
     for i, ch in enumerate(text):

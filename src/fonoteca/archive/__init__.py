@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,26 @@ class Show:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """An episode as a point of the show's history (see Archive.timeline)."""
+
+    id: str
+    title: str
+    published: str | None
+    duration: float | None
+    kind: str
+
+    @property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+    @property
+    def hours(self) -> float:
+        """Hours of audio (none for a text episode, whose mentions per hour would mean nothing)."""
+        return (self.duration or 0.0) / 3600 if self.kind != "text" else 0.0
 
 
 @dataclass
@@ -342,6 +363,17 @@ class Archive:
         )
         return [Episode(**dict(r)) for r in self._query(sql, params)]
 
+    def timeline(self, show_id: int | None = None) -> list[TimelineEntry]:
+        """The transcribed episodes in date order, with only what a chart over the history needs (a word's trend
+        reads them all on every request: a tenth of the time of list_episodes)."""
+        where, params = ("AND show_id = ?", (show_id,)) if show_id is not None else ("", ())
+        rows = self._query(
+            f"SELECT id, title, published, duration, kind FROM episodes WHERE status = 'done' {where} "
+            "ORDER BY published IS NULL, published, added_at, id",
+            params,
+        )
+        return [TimelineEntry(*row) for row in rows]
+
     def delete_episode(self, episode_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
@@ -467,6 +499,8 @@ class Archive:
 
         The rows of the whole batch are inserted in key order, so SQLite touches each B-tree page once per batch
         instead of once per row: this is most of the indexing time of a large archive."""
+        if not entries:
+            return
         ids = [episode_id for episode_id, _, _ in entries]
         with self.transaction() as db:
             known = set()
@@ -478,7 +512,8 @@ class Archive:
             for episode_id in known:  # only re-indexed episodes have old counts to remove
                 db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
             rows = sorted(
-                (term, episode_id, count) for episode_id, _, counts in entries for term, count in counts.items()
+                ((term, episode_id, count) for episode_id, _, counts in entries for term, count in counts.items()),
+                key=itemgetter(0),  # by term alone: comparing whole tuples costs more than it gains
             )
             db.executemany("INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)", rows)
             db.executemany(

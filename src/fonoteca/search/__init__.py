@@ -12,7 +12,15 @@ import tantivy
 
 from fonoteca.archive import Archive, Episode
 from fonoteca.errors import NotFound
-from fonoteca.search.index import BadDate, SearchIndex, date_bound, document_fields, reindex, sync_index
+from fonoteca.search.index import (
+    BadDate,
+    SearchIndex,
+    date_bound,
+    document_fields,
+    pair_tokens,
+    reindex,
+    sync_index,
+)
 from fonoteca.search.query import Clause, ParsedQuery, parse
 from fonoteca.settings import Settings
 from fonoteca.text import word_spans, words
@@ -54,7 +62,7 @@ def _clause_query(schema: tantivy.Schema, clause: Clause) -> tantivy.Query:
         return tantivy.Query.regex_query(schema, "text", re.escape(clause.words[0]) + ".*")
     if not clause.is_phrase:
         return tantivy.Query.term_query(schema, "text", clause.words[0])
-    pairs = [f"{a}_{b}" for a, b in zip(clause.words, clause.words[1:], strict=False)]
+    pairs = pair_tokens(clause.words)
     if len(pairs) == 1:
         return tantivy.Query.term_query(schema, "pairs", pairs[0])
     return tantivy.Query.phrase_query(schema, "pairs", pairs)

@@ -9,7 +9,8 @@ Words are cut and folded once, in Python (`fonoteca.text.words`), and tantivy on
 queries, highlighting and word trends therefore agree on every word of every script (NFD text included), which two
 tokenizers never would. Fields: `text` (the folded words: words and prefixes), `pairs` (adjacent folded word pairs with
 positions: a phrase becomes a query over pairs, whose posting lists are far shorter than those of the common words it
-is made of) and `body` (the segment as said, NFC, stored for snippets).
+is made of), `repeats` (the pairs said more than once in the segment: the only segments a longer phrase's trend must
+read to count its mentions) and `body` (the segment as said, NFC, stored for snippets).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from fonoteca.settings import Settings
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "5"
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
 
@@ -42,6 +43,7 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("text", stored=False, tokenizer_name=ANALYZER, index_option="freq")
     builder.add_text_field("pairs", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    builder.add_text_field("repeats", stored=False, tokenizer_name=ANALYZER, index_option="basic")
     builder.add_bytes_field("body", stored=True, indexed=False)  # bytes: a text field cannot be stored unindexed
     builder.add_text_field("episode_id", stored=True, tokenizer_name="raw", fast=True)
     builder.add_integer_field("show_id", stored=True, indexed=True, fast=True)
@@ -97,8 +99,9 @@ def date_bound(value: str, *, end: bool) -> int:
     return int(datetime(year, last_month, last_day, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
-def pair_tokens(folded: list[str]) -> str:
-    return " ".join(f"{a}_{b}" for a, b in zip(folded, folded[1:], strict=False))
+def pair_tokens(folded: list[str]) -> list[str]:
+    """Each two adjacent folded words as one token, "a_b" (words never contain "_": a pair never looks like a word)."""
+    return [f"{a}_{b}" for a, b in zip(folded, folded[1:], strict=False)]
 
 
 class SearchIndex:
@@ -163,17 +166,31 @@ class SearchIndex:
 
 
 def episode_documents(segments: list[Segment], episode_id: str, show_id: int, published: int) -> tuple[list, Counter]:
-    """The tantivy documents of an episode and its folded-word counts (for trends), from one pass over the text."""
+    """The tantivy documents of an episode and its counts for trends, from one pass over the text.
+
+    The counts hold every folded word, and for word pairs only the mentions that the index's segment documents cannot
+    tell: a pair said again in the same segment, and a pair cut in two by a segment boundary. A two-word phrase's
+    trend is then the index's count of segments that have it plus these (see trends.py)."""
     docs = []
     counts: Counter[str] = Counter()
+    last_word = ""
     for seg in segments:
         body = unicodedata.normalize("NFC", seg.text)
         folded = words(body)
         counts.update(folded)
+        pairs = pair_tokens(folded)
+        repeated: dict[str, int] = {}
+        if len(set(pairs)) < len(pairs):
+            repeated = {pair: n - 1 for pair, n in Counter(pairs).items() if n > 1}
+            counts.update(repeated)
+        if last_word and folded:
+            counts[f"{last_word}_{folded[0]}"] += 1  # the pair_tokens() of the two
+        last_word = folded[-1] if folded else last_word
         docs.append(
             tantivy.Document(
                 text=" ".join(folded),
-                pairs=pair_tokens(folded),
+                pairs=" ".join(pairs),
+                repeats=" ".join(repeated),
                 body=body.encode(),
                 episode_id=episode_id,
                 show_id=show_id,
@@ -214,6 +231,7 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
             for episode_id in [*gone, *deleted]:
                 writer.delete_documents_by_term("episode_id", episode_id)
             batch: list[tuple[str, int, dict[str, int]]] = []
+            committed: list[tuple[str, int, dict[str, int]]] = []
             for n, (episode_id, rev) in enumerate(stale, start=1):
                 episode = archive.get_episode(episode_id)
                 writer.delete_documents_by_term("episode_id", episode_id)
@@ -224,15 +242,17 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
                     writer.add_document(doc)
                 batch.append((episode_id, rev, dict(counts)))
                 if len(batch) == BATCH or n == len(stale):
-                    # The index commits first: if the process dies before the archive records the batch, those
+                    # The index commits first: if the process dies before the archive records a batch, those
                     # episodes are simply indexed again next time (their documents are deleted before re-adding).
+                    # The previous batch is recorded now, while tantivy's threads still index this one.
+                    archive.mark_indexed_many(committed)
                     writer.commit()
-                    archive.mark_indexed_many(batch)
-                    batch = []
+                    committed, batch = batch, []
                 if on_progress:
                     on_progress(n, len(stale))
             writer.commit()
             writer.wait_merging_threads()
+            archive.mark_indexed_many(committed)
         except BaseException:
             writer.rollback()
             raise

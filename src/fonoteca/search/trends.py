@@ -1,9 +1,9 @@
 """How many times a word (or phrase) was said in each episode, over the whole history of a show.
 
-Words are counted once, when an episode is indexed (`term_counts`), so a word's trend is one lookup. A phrase is looked
-up in the index's word-pair field, and its mentions are counted in the segments that have it: said three times in one
-segment, it counts three (a phrase cut in two by a segment boundary is not counted). Both are accent- and
-case-insensitive whole-word matches, on the same words as search: `IA` never counts `media`.
+Words are counted once, when an episode is indexed (`term_counts`), so a word's trend is one lookup. A phrase is the
+index's count of segments that have it, plus the mentions that count cannot tell (said again in one segment; for two
+words also across two segments; a longer phrase cut by a segment boundary is not counted): see _phrase_counts. All are
+accent- and case-insensitive whole-word matches, on the same words as search: `IA` never counts `media`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fonoteca.archive import Archive, Episode
-from fonoteca.search.index import SearchIndex, document_fields, sync_index
+import tantivy
+
+from fonoteca.archive import Archive, TimelineEntry
+from fonoteca.search.index import SearchIndex, document_fields, pair_tokens, sync_index
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
@@ -39,7 +41,11 @@ class TrendPoint:
         return asdict(self)
 
 
-def _phrase_counts(settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
+def _phrase_counts(archive: Archive, settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
+    """{episode_id: mentions} of a phrase: the index counts the segments that have it (an aggregation: no segment is
+    read), and only the mentions beyond one per segment need more. For two words they were counted at indexing,
+    together with those across two segments; a longer phrase can only be said twice in a segment where its first
+    pair is, so just those segments are read."""
     from fonoteca.search import build_query, occurrences
     from fonoteca.search.query import ParsedQuery
 
@@ -47,12 +53,19 @@ def _phrase_counts(settings: Settings, folded: list[str], show_id: int | None) -
     clause = Clause(folded)
     query = build_query(index.schema, ParsedQuery(must=[[clause]]), show_id=show_id)
     searcher = index.searcher()
-    total = searcher.search(query, limit=1, count=True).count or 0
-    counts: Counter[str] = Counter()
+    result = searcher.aggregate(query, {"per_episode": {"terms": {"field": "episode_id", "size": 1_000_000}}})
+    counts = Counter({b["key"]: int(b["doc_count"]) for b in result["per_episode"]["buckets"]})
+    first_pair = pair_tokens(folded[:2])[0]
+    if len(folded) == 2:
+        counts.update(archive.term_counts(first_pair, show_id))
+        return dict(counts)
+    repeats = tantivy.Query.term_query(index.schema, "repeats", first_pair)
+    again = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, repeats)])
+    total = searcher.search(again, limit=1, count=True).count or 0
     if total:
-        for _score, address in searcher.search(query, limit=total, count=False).hits:
+        for _score, address in searcher.search(again, limit=total, count=False).hits:
             fields = document_fields(searcher.doc(address))
-            counts[fields["episode_id"]] += len(occurrences(clause, words(fields["text"])))
+            counts[fields["episode_id"]] += len(occurrences(clause, words(fields["text"]))) - 1
     return dict(counts)
 
 
@@ -62,7 +75,7 @@ def term_counts(archive: Archive, settings: Settings, term: str, show_id: int | 
         return {}
     if len(folded) == 1:
         return archive.term_counts(folded[0], show_id)
-    return _phrase_counts(settings, folded, show_id)
+    return _phrase_counts(archive, settings, folded, show_id)
 
 
 def trend(
@@ -80,32 +93,35 @@ def trend(
     settings = settings or _settings_for(archive)
     sync_index(archive, settings)
     show_id = archive.get_show(show).id if show else None
-    episodes = [e for e in archive.list_episodes(show_id, status="done")]
+    episodes = archive.timeline(show_id)
     points: list[TrendPoint] = []
     for term in [t.strip() for t in terms if t.strip()]:
         counts = term_counts(archive, settings, term, show_id)
         if by == "episode":
             points.extend(
-                _point(term, e.id, e.title, e.date, counts.get(e.id, 0), _hours(e), per_hour, e) for e in episodes
+                _point(term, e.id, e.title, e.date, counts.get(e.id, 0), e.hours, per_hour, e) for e in episodes
             )
             continue
         buckets: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
         for e in episodes:
             key = (e.date or "unknown")[: 7 if by == "month" else 4]
             buckets[key][0] += counts.get(e.id, 0)
-            buckets[key][1] += _hours(e)
+            buckets[key][1] += e.hours
         for key in sorted(buckets):
             count, hours = buckets[key]
             points.append(_point(term, key, key, key if key != "unknown" else None, int(count), hours, per_hour, None))
     return points
 
 
-def _hours(episode: Episode) -> float:
-    return (episode.duration or 0.0) / 3600 if episode.kind != "text" else 0.0
-
-
 def _point(
-    term: str, key: str, label: str, date: str | None, count: int, hours: float, per_hour: bool, ep: Episode | None
+    term: str,
+    key: str,
+    label: str,
+    date: str | None,
+    count: int,
+    hours: float,
+    per_hour: bool,
+    ep: TimelineEntry | None,
 ) -> TrendPoint:
     value = (count / hours if hours > 0 else 0.0) if per_hour else float(count)
     return TrendPoint(
