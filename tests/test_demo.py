@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+
+from fonoteca.llm.server import free_port, port_in_use
 
 pytestmark = pytest.mark.slow
 
@@ -21,3 +26,28 @@ def test_demo_builds_the_archive_and_prints_the_header_and_a_search(tmp_path) ->
     assert "/episode/" in first.stdout
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0 and "transcribed" not in again.stderr  # nothing new: a second run does no work
+
+
+def test_sigterm_to_the_serving_demo_stops_its_llm_server_too(tmp_path) -> None:
+    # uvicorn handles SIGTERM itself and raises it again once shut down: the llama.cpp child must not outlive the demo.
+    env = {**os.environ, "FONOTECA_HOME": str(tmp_path / "demo"), "FONOTECA_PORT": str(free_port()), "COLUMNS": "200"}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca.demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 600
+        while not any(line.startswith("Open http") for line in lines):
+            assert demo.poll() is None and time.monotonic() < deadline, demo.stderr.read() if demo.poll() else lines
+            lines.append(demo.stdout.readline())
+        [llm_port] = [int(m[1]) for line in lines if (m := re.search(r"LLM server .* at http://127.0.0.1:(\d+)", line))]
+        assert port_in_use("127.0.0.1", llm_port)
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=30) == 0
+        deadline = time.monotonic() + 5
+        while port_in_use("127.0.0.1", llm_port):
+            assert time.monotonic() < deadline, "the demo's llama.cpp server outlived the demo"
+            time.sleep(0.1)
+    finally:
+        if demo.poll() is None:
+            demo.kill()

@@ -53,7 +53,8 @@ def serve(settings: Settings) -> None:
     from fonoteca.llm.server import LocalServer, free_port
     from fonoteca.web.app import create_app
 
-    with LocalServer(port=free_port()) as llm:
+    # running(): Ctrl-C or a SIGTERM (uvicorn raises it again once it has shut down) also stops the LLM server.
+    with LocalServer(port=free_port()).running() as llm:
         llm_settings = settings.replace(llm_base_url=llm.base_url)
         console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
         with Archive(settings.db_path) as archive:
@@ -64,6 +65,7 @@ def serve(settings: Settings) -> None:
         url = f"http://{settings.host}:{settings.port}/"
         console.print(f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop.")
         uvicorn.run(create_app(llm_settings), host=settings.host, port=settings.port, log_level="warning")
+    console.print("stopped")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -159,10 +160,20 @@ class LocalServer:
 
     def serve(self, ready: Callable[[LocalServer], None]) -> int | None:
         """Start, call `ready`, and wait while the server runs: None once Ctrl-C, SIGTERM or SIGHUP stopped it (also
-        while it was starting), else its exit code.
+        while it was starting), else its exit code."""
+        with self.running():
+            ready(self)
+            return self.wait()
+        return None  # a stop signal ended the block
+
+    @contextmanager
+    def running(self) -> Iterator[LocalServer]:
+        """The server, started for the block and stopped after it. Ctrl-C, SIGTERM and SIGHUP end the block quietly
+        (the code after it goes on) and stop the server too.
 
         The child runs in its own session, so a signal meant for us (a service manager's SIGTERM, a closed
-        terminal's SIGHUP) never reaches it: it is stopped here, or it would outlive us holding the port."""
+        terminal's SIGHUP) never reaches it: it is stopped here, or it would outlive us holding the port. Servers
+        that handle signals inside the block, such as uvicorn, raise them again when they are done, which ends it."""
 
         def stop_on(signum: int, _frame: object) -> None:
             raise _Stopped(signum)
@@ -170,10 +181,9 @@ class LocalServer:
         previous = {sig: signal.signal(sig, stop_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             self.start()
-            ready(self)
-            return self.wait()
+            yield self
         except (KeyboardInterrupt, _Stopped):
-            return None
+            pass
         finally:
             for sig in previous:
                 signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the stopping short
