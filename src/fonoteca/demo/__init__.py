@@ -53,18 +53,22 @@ def serve(settings: Settings) -> None:
     from fonoteca.llm.server import LocalServer, free_port
     from fonoteca.web.app import create_app
 
-    # running(): Ctrl-C or a SIGTERM (uvicorn raises it again once it has shut down) also stops the LLM server.
-    with LocalServer(port=free_port()).running() as llm:
-        llm_settings = settings.replace(llm_base_url=llm.base_url)
-        console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
-        with Archive(settings.db_path) as archive:
-            episode = next(e for e in archive.list_episodes(status="done") if e.kind == "text")
-            results = Analyzer(archive, llm_settings).analyze(episode, ["summary", "topics"])
-            console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
-            console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
-        url = f"http://{settings.host}:{settings.port}/"
-        console.print(f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop.")
-        uvicorn.run(create_app(llm_settings), host=settings.host, port=settings.port, log_level="warning")
+    # running() stops the LLM server however this ends; SIGTERM (which uvicorn raises again once it has shut down)
+    # and SIGHUP arrive as KeyboardInterrupt, like Ctrl-C.
+    try:
+        with LocalServer(port=free_port()).running() as llm:
+            llm_settings = settings.replace(llm_base_url=llm.base_url)
+            console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
+            with Archive(settings.db_path) as archive:
+                episode = next(e for e in archive.list_episodes(status="done") if e.kind == "text")
+                results = Analyzer(archive, llm_settings).analyze(episode, ["summary", "topics"])
+                console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
+                console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
+            url = f"http://{settings.host}:{settings.port}/"
+            console.print(f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop.")
+            uvicorn.run(create_app(llm_settings), host=settings.host, port=settings.port, log_level="warning")
+    except KeyboardInterrupt:
+        pass
     console.print("stopped")
 
 

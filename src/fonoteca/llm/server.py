@@ -54,8 +54,8 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-class _Stopped(Exception):
-    """A stop signal arrived while serving."""
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived while the server ran: handled like Ctrl-C by whoever catches KeyboardInterrupt."""
 
 
 class LocalServer:
@@ -161,29 +161,29 @@ class LocalServer:
     def serve(self, ready: Callable[[LocalServer], None]) -> int | None:
         """Start, call `ready`, and wait while the server runs: None once Ctrl-C, SIGTERM or SIGHUP stopped it (also
         while it was starting), else its exit code."""
-        with self.running():
-            ready(self)
-            return self.wait()
-        return None  # a stop signal ended the block
+        try:
+            with self.running():
+                ready(self)
+                return self.wait()
+        except KeyboardInterrupt:  # Ctrl-C, or Stopped
+            return None
 
     @contextmanager
     def running(self) -> Iterator[LocalServer]:
-        """The server, started for the block and stopped after it. Ctrl-C, SIGTERM and SIGHUP end the block quietly
-        (the code after it goes on) and stop the server too.
+        """The server, started for the block and stopped after it, however the block ends. SIGTERM and SIGHUP raise
+        Stopped (a KeyboardInterrupt) in the block, like Ctrl-C.
 
         The child runs in its own session, so a signal meant for us (a service manager's SIGTERM, a closed
         terminal's SIGHUP) never reaches it: it is stopped here, or it would outlive us holding the port. Servers
         that handle signals inside the block, such as uvicorn, raise them again when they are done, which ends it."""
 
         def stop_on(signum: int, _frame: object) -> None:
-            raise _Stopped(signum)
+            raise Stopped(signum)
 
         previous = {sig: signal.signal(sig, stop_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             self.start()
             yield self
-        except (KeyboardInterrupt, _Stopped):
-            pass
         finally:
             for sig in previous:
                 signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the stopping short
