@@ -125,37 +125,25 @@ def main() -> None:
         )
         rows.append((kind, percentiles(ours), percentiles(theirs), TARGET_SEARCH_MS))
 
+    def trend_row(kind: str, terms: list[str], fts_match: Callable[[str], str]) -> tuple:
+        ours = timed(lambda t: trend(archive, [t], settings=settings), terms)
+        theirs = timed(
+            lambda t: fts.execute(
+                "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id",
+                (fts_match(t),),
+            ).fetchall(),
+            terms,
+        )
+        return kind, percentiles(ours), percentiles(theirs), TARGET_TREND_MS
+
     trend_words = rng.sample(mid, 20) + FUNCTION_WORDS[:10]
-    ours = timed(lambda t: trend(archive, [t], settings=settings), trend_words)
-    theirs = timed(
-        lambda t: fts.execute(
-            "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id", (f'"{t}"',)
-        ).fetchall(),
-        trend_words,
-    )
-    rows.append(("trend of one word", percentiles(ours), percentiles(theirs), TARGET_TREND_MS))
+    rows.append(trend_row("trend of one word", trend_words, lambda t: f'"{t}"'))
     trend_phrases = rng.sample(any_phrases, 20) + rng.sample(common_phrases, 10)
-    ours = timed(lambda t: trend(archive, [t], settings=settings), trend_phrases)
-    theirs = timed(
-        lambda t: fts.execute(
-            "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id",
-            (fts_query(t, "phrase"),),
-        ).fetchall(),
-        trend_phrases,
-    )
-    rows.append(("trend of a phrase", percentiles(ours), percentiles(theirs), TARGET_TREND_MS))
+    rows.append(trend_row("trend of a phrase", trend_phrases, lambda t: fts_query(t, "phrase")))
     # Longer phrases are counted by reading the segments that have them: measured apart, with common words too.
     triples = [" ".join(t.lower().split()[i : i + 3]).strip(".") for t in sample[:600] for i in (0, 5, 10)]
     trend_triples = rng.sample([t for t in triples if len(t.split()) == 3], 30)
-    ours = timed(lambda t: trend(archive, [t], settings=settings), trend_triples)
-    theirs = timed(
-        lambda t: fts.execute(
-            "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id",
-            (fts_query(t, "phrase"),),
-        ).fetchall(),
-        trend_triples,
-    )
-    rows.append(("trend of 3-word phrase", percentiles(ours), percentiles(theirs), TARGET_TREND_MS))
+    rows.append(trend_row("trend of 3-word phrase", trend_triples, lambda t: fts_query(t, "phrase")))
 
     index_size = sum(f.stat().st_size for f in settings.index_dir.rglob("*") if f.is_file())
     db_size = settings.db_path.stat().st_size + sum(

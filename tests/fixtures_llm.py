@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fonoteca.archive import Archive, Episode, Segment
-from fonoteca.llm.server import LocalServer, free_port
+from fonoteca.llm.server import LocalServer, free_port, port_in_use
 from fonoteca.settings import Settings
 
 LLM_CONTEXT = 2048
@@ -65,3 +68,13 @@ def add_episode(
         episode.id, segments, status="done", language=language, duration=len(lines) * seconds_per_line
     )
     return archive.get_episode(episode.id)
+
+
+def assert_sigterm_stops_it_and_its_llm_server(process: subprocess.Popen, llm_port: int) -> None:
+    """SIGTERM to `process` ends it cleanly, and the llama.cpp server it started on `llm_port` goes with it."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 5
+    while port_in_use("127.0.0.1", llm_port):
+        assert time.monotonic() < deadline, f"llama.cpp's server outlived {process.args}"
+        time.sleep(0.1)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from fixtures_llm import assert_sigterm_stops_it_and_its_llm_server
 
 from fonoteca.llm.server import free_port, port_in_use
 
@@ -42,12 +42,7 @@ def test_sigterm_to_the_serving_demo_stops_its_llm_server_too(tmp_path) -> None:
             lines.append(demo.stdout.readline())
         [llm_port] = [int(m[1]) for line in lines if (m := re.search(r"LLM server .* at http://127.0.0.1:(\d+)", line))]
         assert port_in_use("127.0.0.1", llm_port)
-        demo.send_signal(signal.SIGTERM)
-        assert demo.wait(timeout=30) == 0
-        deadline = time.monotonic() + 5
-        while port_in_use("127.0.0.1", llm_port):
-            assert time.monotonic() < deadline, "the demo's llama.cpp server outlived the demo"
-            time.sleep(0.1)
+        assert_sigterm_stops_it_and_its_llm_server(demo, llm_port)
     finally:
         if demo.poll() is None:
             demo.kill()

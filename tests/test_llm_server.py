@@ -19,7 +19,7 @@ import httpx
 import markupsafe
 import pytest
 from conftest import shared_path
-from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
+from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode, assert_sigterm_stops_it_and_its_llm_server
 from fixtures_web import serve_app
 
 from fonoteca.archive import Archive, Segment
@@ -439,12 +439,7 @@ def test_sigterm_to_llm_serve_stops_the_llama_cpp_child(tmp_path):
         while not port_in_use("127.0.0.1", port):
             assert serve.poll() is None and time.monotonic() < deadline, serve.stderr.read() if serve.poll() else ""
             time.sleep(0.2)
-        serve.send_signal(signal.SIGTERM)
-        assert serve.wait(timeout=15) == 0
-        deadline = time.monotonic() + 5
-        while port_in_use("127.0.0.1", port):
-            assert time.monotonic() < deadline, "llama.cpp's server outlived `fonoteca llm serve`"
-            time.sleep(0.1)
+        assert_sigterm_stops_it_and_its_llm_server(serve, port)
     finally:
         if serve.poll() is None:
             serve.kill()
