@@ -37,6 +37,10 @@ class Settings:
     download_timeout: float = 30.0  # seconds without progress before giving up
     download_retries: int = 3
     max_download_mb: int = 2048
+    max_feed_mb: int = 50  # a feed (or a publisher's transcript) larger than this is refused
+    feed_deadline: float = 120.0  # seconds a whole feed may take to arrive, however steadily it trickles
+    # Addresses named inside a feed on the web may be loopback, LAN or link-local ones (a home podcast server).
+    allow_private_urls: bool = False
 
     # LLM (any OpenAI-compatible server)
     llm_base_url: str = "http://localhost:1234/v1"
@@ -53,6 +57,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     token: str = ""  # required whenever the server listens beyond loopback
+    # Host names the server answers besides 127.0.0.1, localhost and --host, comma-separated (e.g. "archive.lan"): any
+    # other Host header is refused, so a web page whose name was rebound to this machine's address cannot read it.
+    allowed_hosts: str = ""
+    max_request_kb: int = 1024  # bigger request bodies are refused with 413
 
     @property
     def db_path(self) -> Path:
@@ -60,7 +68,11 @@ class Settings:
 
     @property
     def index_dir(self) -> Path:
-        return self.home / "index"
+        """The archive's own search index, beside its database and named after it (`fonoteca.db` → `fonoteca.index/`):
+        two archives in one home (`--db a.db`, `--db b.db`) must never share one index, or each sync would delete the
+        other archive's documents as orphans."""
+        db = self.db_path
+        return db.with_name((db.stem if db.suffix != ".index" else db.name) + ".index")
 
     @property
     def media_dir(self) -> Path:
