@@ -1,6 +1,6 @@
-"""The LLM pages in real headless Chromium against the real llama.cpp server: the chat's answer streams in and its
-sources link to the exact second, an error after the answer started is shown on the page, and the episode page's
-form runs analyses and shows them."""
+"""The LLM pages in real headless Chromium against the real llama.cpp server: the chat's answer streams in and every
+excerpt it was given is listed (cited ones first and marked), linked to the exact second; an error after the answer
+started is shown on the page; and the episode page's form runs analyses and shows them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
 from fixtures_web import serve_app
 
 from fonoteca.archive import Archive
+from fonoteca.llm.chat import cited_numbers, retrieve
 from fonoteca.llm.server import LocalServer, free_port
 
 pytestmark = [
@@ -34,29 +35,67 @@ def _ask(page, base: str, question: str) -> None:
     page.click("#chat-send")
 
 
-def test_chat_page_streams_the_answer_and_links_its_sources_to_the_second(page, llm_settings) -> None:
+def _shown_sources(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        ".chat-sources li",
+        """items => items.map(li => ({
+            n: Number(li.dataset.n),
+            href: li.querySelector('a').getAttribute('href'),
+            cited: li.classList.contains('cited'),
+            labelled: li.querySelector('.chat-cited') !== null,
+            text: li.querySelector('q').textContent,
+        }))""",
+    )
+
+
+def test_chat_page_streams_the_answer_and_lists_every_source_linked_to_its_second(page, llm_settings) -> None:
+    """What the model writes does not matter here: the page must list exactly the excerpts retrieved for the question,
+    each linked to its second, the ones the stored answer cites first and marked."""
+    question = "¿Qué decodificó la NASA de la Voyager?"
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
+        retrieved = retrieve(archive, llm_settings, question, episode=episode.id)
+    assert len(retrieved) >= 2, "the question finds several excerpts"
     with serve_app(llm_settings) as base:
         page.goto(f"{base}/episode/{episode.id}")
         page.click("text=Ask about this episode")
-        page.fill("#chat-message", "¿Qué decodificó la NASA de la Voyager?")
+        page.fill("#chat-message", question)
         with page.expect_request("**/api/chat") as sent:
             page.click("#chat-send")
         assert sent.value.post_data_json["episode"] == episode.id, "the page asks about that episode only"
         page.wait_for_function("document.querySelector('.chat-answer').textContent.length > 0")
         assert page.is_enabled("#chat-stop"), "while the answer streams, Stop is offered"
-        page.wait_for_selector(".chat-sources li")
         page.wait_for_function("!document.getElementById('chat-send').disabled")
         assert page.is_hidden("#chat-error")
-        links = page.eval_on_selector_all(".chat-sources a", "links => links.map(a => a.getAttribute('href'))")
-        assert links and all(href.startswith(f"/episode/{episode.id}?t=") for href in links), links
+
+        conversation_id = page.evaluate(f"sessionStorage.getItem('fonoteca.conversation.{episode.id}')")
+        with Archive(llm_settings.db_path) as archive:
+            stored = archive.messages(conversation_id)[-1]
+        assert stored.role == "assistant"
+        cited = cited_numbers(stored.content)
+        order = [*cited, *(e.n for e in retrieved if e.n not in cited)]
+        by_number = {e.n: e for e in retrieved}
+        expected = [
+            {
+                "n": n,
+                "href": f"/episode/{episode.id}?t={int(by_number[n].start)}",
+                "cited": n in cited,
+                "labelled": n in cited,
+                "text": by_number[n].text,
+            }
+            for n in order
+        ]
+        assert _shown_sources(page) == expected, "every retrieved excerpt, the cited ones first and marked"
+        answer_links = page.eval_on_selector_all(".chat-answer a.citation", "links => links.map(a => a.textContent)")
+        assert sorted(set(answer_links)) == sorted(f"[{n}]" for n in cited), "each [n] of the answer is a link"
         shot(page, "chat")
+
         page.reload()  # the conversation is kept on the server and shown again
         page.wait_for_selector(".chat-sources li")
-        assert page.inner_text(".chat-user") == "¿Qué decodificó la NASA de la Voyager?"
+        assert page.inner_text(".chat-user") == question
+        assert _shown_sources(page) == expected
         page.click(".chat-sources a >> nth=0")
-        page.wait_for_url(f"{base}/episode/{episode.id}?t=*")
+        page.wait_for_url(f"{base}{expected[0]['href']}")
 
 
 def test_chat_page_shows_an_error_that_happens_after_the_answer_started(page, llm_settings) -> None:

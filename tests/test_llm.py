@@ -21,10 +21,13 @@ from fonoteca.llm.chat import (
     CitationFilter,
     Excerpt,
     build_messages,
+    cited_numbers,
     question_language,
     rerank,
     retrieval_queries,
     retrieval_query,
+    retrieve,
+    sources,
 )
 from fonoteca.llm.clean import clean_text, extract_json, limit_words, strip_special_tokens
 from fonoteca.llm.client import LLMClient, estimate_tokens, retry_instruction
@@ -198,6 +201,7 @@ def test_nothing_relevant_found_says_so_without_calling_the_model(archive, setti
     assert [e.event for e in events] == ["meta", "token", "citations", "done"]
     assert events[1].data["text"] == NOT_FOUND["es"]
     assert events[0].data["citations"] == [] and turn.citations == []
+    assert events[0].data["sources"] == events[2].data["sources"] == turn.sources == [], "no sources to show"
     stored = archive.messages(turn.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"] and stored[1].content == NOT_FOUND["es"]
 
@@ -321,3 +325,110 @@ def test_the_language_is_found_without_a_server_and_stored_under_its_method(arch
     assert report["language"] == "es"
     assert report["model"] == "py3langid" and report["models"] == {"language": "py3langid"}
     assert [a.model for a in archive.list_analyses(episode.id)] == ["py3langid"]
+
+
+def test_sources_are_every_given_excerpt_cited_first_in_citation_order():
+    given = [_excerpt(n, f"segmento {n}") for n in range(1, 5)]
+    listed = sources(given, [3, 1, 3])
+    assert [(s["n"], s["cited"]) for s in listed] == [(3, True), (1, True), (2, False), (4, False)]
+    assert listed[0]["url"] == "/episode/ep?t=30" and listed[0]["text"] == "segmento 3"
+    assert [s["n"] for s in sources(given, [])] == [1, 2, 3, 4], "an answer that cites nothing still has sources"
+    assert cited_numbers("Según [2] y [1, 2]; luego [4].") == [2, 1, 4]
+
+
+class ScriptedClient(LLMClient):
+    """The endpoint's stream replaced by fixed pieces: what is tested is the plumbing around a model, not its words."""
+
+    def __init__(self, settings, pieces: list[str]) -> None:
+        super().__init__(settings)
+        self.pieces = pieces
+        self._embedding_model = ""  # no embeddings: keyword search alone, no /models request
+
+    async def stream(self, messages, *, max_tokens=512):
+        self.calls["stream"] += 1
+        for piece in self.pieces:
+            yield piece
+
+
+def test_an_answers_sources_are_streamed_stored_and_served_with_the_cited_ones_marked(archive, settings):
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    episode = add_episode(archive, VOYAGER)
+    settings = _nowhere(settings)
+    question = "¿Qué decodificó la NASA de la Voyager?"
+    expected = retrieve(archive, settings, question)
+    assert len(expected) >= 3, "the question finds several excerpts"
+    # The answer cites 3, an excerpt that does not exist, then 1; the invented number is removed.
+    pieces = ["Un volcado de datos [", "3]. Lo cuenta [", "99] la NASA [1", "]."]
+    turn = ChatTurn(archive, settings, ScriptedClient(settings, pieces), question)
+
+    async def run() -> list:
+        await turn.prepare()
+        return [event async for event in turn.events()]
+
+    events = {e.event: e.data for e in asyncio.run(run())}
+    assert turn.answer == "Un volcado de datos [3]. Lo cuenta la NASA [1]."
+    assert [s["n"] for s in events["meta"]["sources"]] == [e.n for e in expected]
+    assert not any(s["cited"] for s in events["meta"]["sources"])
+    final = events["citations"]["sources"]
+    rest = [e.n for e in expected if e.n not in (3, 1)]
+    assert [(s["n"], s["cited"]) for s in final] == [(3, True), (1, True), *((n, False) for n in rest)]
+    by_number = {e.n: e for e in expected}
+    for source in final:
+        excerpt = by_number[source["n"]]
+        assert (source["episode_id"], source["start"], source["text"]) == (episode.id, excerpt.start, excerpt.text)
+        assert source["url"] == f"/episode/{episode.id}?t={int(excerpt.start)}"
+    assert [c["n"] for c in events["citations"]["citations"]] == [3, 1]
+    stored = archive.messages(turn.conversation_id)[1]
+    assert [(s["n"], s["cited"]) for s in stored.citations] == [(s["n"], s["cited"]) for s in final]
+
+    with TestClient(create_app(settings)) as http:
+        reply = http.get(f"/api/conversations/{turn.conversation_id}")
+    assert reply.status_code == 200
+    user, answer = reply.json()["messages"]
+    assert user["content"] == question and answer["content"] == turn.answer
+    assert answer["sources"] == final, "a reload shows every source again, marked as it was"
+    assert [c["n"] for c in answer["citations"]] == [3, 1]
+
+
+def test_an_answer_stored_before_sources_existed_is_served_with_its_citations_as_sources(archive, settings):
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    archive.create_conversation("old")
+    archive.add_message("old", "user", "¿Qué pasó?")
+    old = {"n": 2, "episode_id": "ep", "title": "T", "start": 12.0, "text": "x", "url": "/episode/ep?t=12"}
+    archive.add_message("old", "assistant", "Algo [2].", [old])
+    with TestClient(create_app(settings)) as http:
+        answer = http.get("/api/conversations/old").json()["messages"][1]
+    assert answer["sources"] == [{**old, "cited": True}] and answer["citations"] == [old]
+
+
+def test_ask_prints_every_source_and_marks_the_cited_ones(archive, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    import fonoteca.cli.llm as cli_llm
+    from fonoteca.cli import app
+
+    episode = add_episode(archive, VOYAGER)
+    question = "¿Qué decodificó la NASA de la Voyager?"
+    expected = retrieve(archive, settings, question)
+    monkeypatch.setattr(cli_llm, "LLMClient", lambda s: ScriptedClient(s, ["Un volcado de datos [2]."]))
+    runner = CliRunner()
+    result = runner.invoke(app, ["--home", str(settings.home), "ask", question, "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["answer"] == "Un volcado de datos [2]."
+    assert [s["n"] for s in answer["sources"]] == [2, *(e.n for e in expected if e.n != 2)]
+    assert [s["cited"] for s in answer["sources"]] == [True] + [False] * (len(expected) - 1)
+    assert [c["n"] for c in answer["citations"]] == [2]
+
+    result = runner.invoke(app, ["--home", str(settings.home), "ask", question])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if "/episode/" in line]
+    assert len(lines) == len(expected), result.stdout
+    assert "· cited" in lines[0] and f"/episode/{episode.id}?t={int(expected[1].start)}" in lines[0]
+    assert all("not cited" in line for line in lines[1:])

@@ -25,7 +25,7 @@ from fixtures_web import serve_app
 from fonoteca.archive import Archive, Segment
 from fonoteca.errors import LLMError
 from fonoteca.llm.analyze import PROMPT_VERSIONS, Analyzer, Sentiment
-from fonoteca.llm.chat import ChatTurn
+from fonoteca.llm.chat import ChatTurn, cited_numbers, retrieve
 from fonoteca.llm.client import LLMClient
 from fonoteca.llm.server import LocalServer, free_port, port_in_use
 
@@ -170,6 +170,19 @@ def test_chat_answer_streams_in_several_chunks_over_a_real_socket(llm_settings):
         given = {c["n"] for c in dict(events)["meta"]["citations"]}
         assert all(c["n"] in given for c in final["citations"])
         assert all(c["url"].startswith(f"/episode/{c['episode_id']}?t=") for c in final["citations"])
+        # Whatever the model wrote: the sources are every retrieved excerpt, the ones its answer cites first.
+        with Archive(llm_settings.db_path) as archive:
+            retrieved = retrieve(archive, llm_settings, "¿Qué decodificó la NASA de la Voyager?")
+        cited = cited_numbers(final["answer"])
+        assert [(s["n"], s["cited"]) for s in final["sources"]] == [
+            *((n, True) for n in cited),
+            *((e.n, False) for e in retrieved if e.n not in cited),
+        ]
+        assert [(s["text"], s["url"]) for s in sorted(final["sources"], key=lambda s: s["n"])] == [
+            (e.text, f"/episode/{e.episode_id}?t={int(e.start)}") for e in retrieved
+        ]
+        stored = http.get(f"/api/conversations/{dict(events)['meta']['conversation_id']}").json()["messages"][1]
+        assert stored["sources"] == final["sources"], "a reload shows the same sources"
 
         bad = http.post("/api/chat", json={"message": "hola", "show": "no-such-show"})
         assert bad.status_code == 404
@@ -247,10 +260,19 @@ def test_ask_cli_prints_json_with_citations_to_given_excerpts(llm_settings):
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["answer"].strip()
+    with Archive(llm_settings.db_path) as archive:
+        retrieved = retrieve(archive, llm_settings, "¿Qué monitor LG les encantó?")
+    cited = cited_numbers(answer["answer"])
+    assert [(s["n"], s["cited"]) for s in answer["sources"]] == [
+        *((n, True) for n in cited),
+        *((e.n, False) for e in retrieved if e.n not in cited),
+    ], "every excerpt given, whether the model cited it or not"
     for citation in answer["citations"]:
         assert citation["episode_id"] == episode.id
         assert citation["url"] == f"/episode/{episode.id}?t={int(citation['start'])}"
         assert set(citation) >= {"episode_id", "title", "start", "end", "text", "url"}
+    for source in answer["sources"]:
+        assert source["url"] == f"/episode/{episode.id}?t={int(source['start'])}"
 
 
 def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):

@@ -4,7 +4,9 @@ One turn: the question becomes a lenient OR-of-keywords search (its hits reranke
 an embeddings model); the best segments go to the model as numbered,
 delimited excerpts with their episode and time; the conversation's earlier turns go with them (oldest dropped first
 when the context is full, the system prompt always kept); the answer streams back token by token, and any [n] that
-does not name a given excerpt is removed on the way. Nothing found means a plain "not found", with no model call.
+does not name a given excerpt is removed on the way. The answer's sources are every excerpt it was given, the cited
+ones first in citation order and marked `cited` (a small model may cite nothing; the reader still sees what the
+answer was based on). Nothing found means a plain "not found", with no model call.
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ class Excerpt:
     def to_citation(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_source(self, cited: bool) -> dict[str, Any]:
+        """The excerpt as the reader is shown it: what the model was given, and whether the answer cites it."""
+        return {**asdict(self), "cited": cited}
+
     def as_prompt(self) -> str:
         when = f", {self.date}" if self.date else ""
         return (
@@ -169,6 +175,16 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=False)) / norms if norms else 0.0
 
 
+def sources(excerpts: Sequence[Excerpt], cited: Sequence[int]) -> list[dict[str, Any]]:
+    """Every excerpt the answer was given, the cited ones first in the order the answer cites them, then the rest in
+    their given order. A small model may cite nothing: the reader still sees what the answer was based on."""
+    by_number = {e.n: e for e in excerpts}
+    first = [by_number[n] for n in dict.fromkeys(cited) if n in by_number]
+    taken = {e.n for e in first}
+    rest = [e for e in excerpts if e.n not in taken]
+    return [e.to_source(True) for e in first] + [e.to_source(False) for e in rest]
+
+
 def build_messages(
     history: list[Message], excerpts: list[Excerpt], question: str, *, language: str, context: int, answer_tokens: int
 ) -> tuple[list[dict[str, str]], list[Excerpt]]:
@@ -206,7 +222,7 @@ class CitationFilter:
     what may still become a citation marker or a leaked token until it is complete: "[3]" passes when excerpt 3 was
     given and is removed otherwise, with the space it would leave doubled ("según [1] y [7] y" -> "según [1] y y")."""
 
-    _CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+    CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
     _PARTIAL_CITATION = re.compile(r"\[[\d\s,]{0,16}$")
     _TRAILING_SPACE = re.compile(r"[\s\x00]+$")  # held back: whether it stays depends on what comes next
 
@@ -221,14 +237,14 @@ class CitationFilter:
         partial = self._PARTIAL_CITATION.search(self._pending)
         cut = min(unfinished_at(self._pending), partial.start() if partial else len(self._pending))
         ready, self._pending = self._pending[:cut], self._pending[cut:]
-        text = self._held + self._CITATION.sub(self._replacement, mark_special_tokens(ready))
+        text = self._held + self.CITATION.sub(self._replacement, mark_special_tokens(ready))
         trailing = self._TRAILING_SPACE.search(text)
         cut = trailing.start() if trailing else len(text)
         text, self._held = text[:cut], text[cut:]
         return close_gaps(text, final=False)
 
     def flush(self) -> str:
-        rest = self._held + self._CITATION.sub(self._replacement, mark_special_tokens(self._pending))
+        rest = self._held + self.CITATION.sub(self._replacement, mark_special_tokens(self._pending))
         self._pending = self._held = ""
         return close_gaps(rest)
 
@@ -263,7 +279,8 @@ class ChatTurn:
     prompt: list[dict[str, str]] = field(default_factory=list)  # what goes to the model, for tests and the bench
     language: str = "es"
     answer: str = ""
-    citations: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)  # the cited excerpts, in citation order
+    sources: list[dict[str, Any]] = field(default_factory=list)  # every excerpt given, cited first (see sources())
     prepared_in: float = 0.0  # seconds spent before the model call: fonoteca's overhead on the first token
 
     async def prepare(self) -> None:
@@ -314,9 +331,14 @@ class ChatTurn:
         self.prepared_in = time.perf_counter() - started
 
     async def events(self) -> AsyncIterator[ChatEvent]:
+        given = sources(self.excerpts, [])
         yield ChatEvent(
             "meta",
-            {"conversation_id": self.conversation_id, "citations": [e.to_citation() for e in self.excerpts]},
+            {
+                "conversation_id": self.conversation_id,
+                "citations": [e.to_citation() for e in self.excerpts],
+                "sources": given,
+            },
         )
         if not self.excerpts:
             self.answer = NOT_FOUND[self.language]
@@ -336,12 +358,24 @@ class ChatTurn:
                 yield ChatEvent("error", {"message": str(exc)})
                 return
             self.answer = clean_text("".join(parts))
-            by_number = {e.n: e for e in self.excerpts}
-            self.citations = [by_number[n].to_citation() for n in citation_filter.cited]
+            self.sources = sources(self.excerpts, cited_numbers(self.answer))
+            self.citations = [{k: v for k, v in s.items() if k != "cited"} for s in self.sources if s["cited"]]
         self.archive.add_message(self.conversation_id, "user", self.message)
-        self.archive.add_message(self.conversation_id, "assistant", self.answer, self.citations or None)
-        yield ChatEvent("citations", {"citations": self.citations, "answer": self.answer})
+        # The assistant's row keeps every source, each marked cited or not (GET /api/conversations/{id} shows them).
+        self.archive.add_message(self.conversation_id, "assistant", self.answer, self.sources or None)
+        yield ChatEvent("citations", {"citations": self.citations, "sources": self.sources, "answer": self.answer})
         yield ChatEvent("done", {"conversation_id": self.conversation_id})
+
+
+def cited_numbers(answer: str) -> list[int]:
+    """The excerpt numbers an answer cites, in the order it first cites them ("[2, 1] … [1]" -> [2, 1])."""
+    numbers = (int(n) for marker in CitationFilter.CITATION.findall(answer) for n in re.findall(r"\d+", marker))
+    return list(dict.fromkeys(numbers))
+
+
+def stored_sources(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The sources kept with an assistant message; rows stored before sources existed hold only the cited ones."""
+    return [{**s, "cited": s.get("cited", True)} for s in stored or []]
 
 
 def answer_tokens(settings: Settings) -> int:

@@ -1,7 +1,8 @@
 """Web routes of the LLM stage: the chat page, the streaming chat API and episode analyses.
 
 POST /api/chat answers with Server-Sent Events over chunked transfer: `meta` (conversation id and the excerpts
-given to the model), `token` (text as it is written), `citations` (the cited excerpts and the final answer),
+given to the model), `token` (text as it is written), `citations` (the final answer, the cited excerpts, and
+`sources`: every excerpt given, cited first in citation order, each marked `cited`),
 `error` (anything that goes wrong after the 200 was sent) and `done`. When the browser stops or goes away, Starlette
 cancels the response's generator, which closes the upstream stream: the model stops writing for nobody.
 """
@@ -19,10 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from fonoteca.archive import Analysis, Archive, Episode
+from fonoteca.archive import Analysis, Archive, Episode, Message
 from fonoteca.errors import FonotecaError, LLMError, NotFound
 from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS, Analyzer
-from fonoteca.llm.chat import ChatEvent, ChatTurn
+from fonoteca.llm.chat import ChatEvent, ChatTurn, stored_sources
 from fonoteca.llm.client import LLMClient
 
 router = APIRouter()
@@ -113,7 +114,17 @@ async def conversation(request: Request, conversation_id: str) -> dict[str, Any]
     messages = archive.messages(conversation_id)
     if not messages:
         raise HTTPException(status_code=404, detail=f"no conversation {conversation_id!r}")
-    return {"conversation_id": conversation_id, "messages": [asdict(m) for m in messages]}
+    return {"conversation_id": conversation_id, "messages": [_message_dict(m) for m in messages]}
+
+
+def _message_dict(message: Message) -> dict[str, Any]:
+    """A stored message; an answer's with `sources` (every excerpt it was given, cited first, each marked `cited`)
+    and `citations` (the cited ones alone)."""
+    if message.role != "assistant":
+        return asdict(message)
+    given = stored_sources(message.citations)
+    cited = [{k: v for k, v in s.items() if k != "cited"} for s in given if s["cited"]]
+    return {**asdict(message), "citations": cited, "sources": given}
 
 
 def _episode_and_analyzer(request: Request, episode_id: str, *, api: bool) -> tuple[Episode, Analyzer]:

@@ -1,4 +1,5 @@
-// Chat page: POST /api/chat, read the Server-Sent Events as they stream, render cited answers, Stop = abort.
+// Chat page: POST /api/chat, read the Server-Sent Events as they stream, render cited answers and every excerpt the
+// answer was given (its sources, cited ones marked and first), Stop = abort.
 (function () {
   "use strict";
   const root = document.getElementById("chat");
@@ -31,8 +32,8 @@
   }
 
   // The answer as text nodes, with each [n] of a given excerpt turned into a link to its exact second.
-  function renderAnswer(container, text, citations) {
-    const byNumber = new Map(citations.map((c) => [c.n, c]));
+  function renderAnswer(container, text, sources) {
+    const byNumber = new Map(sources.map((c) => [c.n, c]));
     container.textContent = "";
     const pattern = /\[(\d+)\]/g;
     let last = 0, match;
@@ -52,15 +53,25 @@
     container.append(document.createTextNode(text.slice(last)));
   }
 
-  function renderSources(list, citations) {
+  // Every excerpt the answer was given, in the server's order (cited ones first); a cited one is marked.
+  function renderSources(list, sources) {
     list.textContent = "";
-    for (const c of citations) {
-      const item = element("li");
+    for (const c of sources) {
+      const item = element("li", c.cited ? "cited" : null);
+      item.dataset.n = c.n;
       const link = element("a", null, `[${c.n}] ${c.title} — ${timestamp(c.start)}`);
       link.href = c.url;
-      item.append(link, element("q", null, c.text));
+      item.append(link);
+      if (c.cited) item.append(element("span", "chat-cited", "cited"));
+      item.append(element("q", null, c.text));
       list.append(item);
     }
+  }
+
+  // A stored or streamed answer's sources; answers stored before sources existed kept only their citations.
+  function sourcesOf(data) {
+    if (Array.isArray(data.sources)) return data.sources;
+    return (data.citations || []).map((c) => ({ ...c, cited: true }));
   }
 
   function showError(message) {
@@ -119,9 +130,9 @@
     const { messages } = await response.json();
     for (let i = 0; i + 1 < messages.length; i += 2) {
       const { answer, sources } = addTurn(messages[i].content);
-      const citations = messages[i + 1].citations || [];
-      renderAnswer(answer, messages[i + 1].content, citations);
-      renderSources(sources, citations);
+      const given = sourcesOf(messages[i + 1]);
+      renderAnswer(answer, messages[i + 1].content, given);
+      renderSources(sources, given);
     }
   }
 
@@ -134,7 +145,12 @@
     try {
       const response = await fetch(root.dataset.api, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/event-stream",
+          // The server refuses a browser's POST without the page's CSRF token (see guards.py).
+          "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content,
+        },
         body: JSON.stringify({
           message,
           conversation_id: conversationId,
@@ -152,12 +168,14 @@
         if (name === "meta") {
           conversationId = data.conversation_id;
           sessionStorage.setItem(storageKey, conversationId);
+          renderSources(sources, sourcesOf(data)); // what the answer is based on, while it is written
         } else if (name === "token") {
           text += data.text;
           answer.textContent = text;
         } else if (name === "citations") {
-          renderAnswer(answer, data.answer, data.citations);
-          renderSources(sources, data.citations);
+          const given = sourcesOf(data);
+          renderAnswer(answer, data.answer, given);
+          renderSources(sources, given);
         } else if (name === "error") {
           showError(data.message);
         }
