@@ -23,10 +23,19 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _private_urls_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test servers are on 127.0.0.1, which a feed on the web may not make fonoteca fetch by default: CLI runs
+    (in-process or subprocesses, which inherit the environment) allow it, as a user with a home podcast server would.
+    tests/test_security_ingest.py turns it off where the refusal is what is tested."""
+    monkeypatch.setenv("FONOTECA_ALLOW_PRIVATE_URLS", "1")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings pointing at an empty data folder of this test."""
-    return Settings.from_env(environ={}, home=tmp_path / "home")
+    """Settings pointing at an empty data folder of this test (feeds on 127.0.0.1 may name addresses there too)."""
+    # Starlette's TestClient sends `Host: testserver`, which the web app refuses unless it is an allowed host.
+    return Settings.from_env(environ={}, home=tmp_path / "home", allowed_hosts="testserver", allow_private_urls=True)
 
 
 @pytest.fixture

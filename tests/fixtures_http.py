@@ -7,17 +7,24 @@ Routes:
     /slow           answers after longer than any test timeout
     /loop           redirects forever
     /page.mp3       an HTML page where audio was promised
+    /auth/NAME      a registered file behind HTTP basic auth (`MediaServer.auth`, "user:password")
+    /redirect?to=U  redirects to U
+    /trickle        a feed that arrives one byte every 0.1 s, for 30 s
+    /endless        a body without a length that goes on for 64 MB
 """
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -34,6 +41,7 @@ class MediaServer:
     types: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     dropped: set[str] = field(default_factory=set)
+    auth: str | None = None
 
     def add(self, name: str, content: bytes | Path, content_type: str | None = None) -> str:
         data = content.read_bytes() if isinstance(content, Path) else content
@@ -74,6 +82,17 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
             elif path == "/page.mp3":
                 self._plain(200, b"<!doctype html><html><body>Not audio</body></html>", "text/html; charset=utf-8")
+            elif path.startswith("/auth/"):
+                self._authorized(path[6:])
+            elif path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", parse_qs(urlsplit(self.path).query)["to"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif path == "/trickle":
+                self._unending(b"<", 300, 0.1)
+            elif path == "/endless":
+                self._unending(b" " * 65536, 1024, 0)
             else:
                 self._plain(404, b"not found")
 
@@ -109,6 +128,28 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data[start:])
 
+        def _authorized(self, name: str) -> None:
+            expected = "Basic " + base64.b64encode((server.auth or "").encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="feed"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self._file(name)
+
+        def _unending(self, chunk: bytes, times: int, pause: float) -> None:
+            """A body with no length, sent `times` times `chunk`, `pause` seconds apart (until the client hangs up)."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for _ in range(times):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                time.sleep(pause)
+
         def _dropping(self, name: str) -> None:
             if name in server.dropped or self.headers.get("Range"):
                 self._file(name)
@@ -133,13 +174,13 @@ class _QuietServer(ThreadingHTTPServer):
         """The /drop route breaks connections on purpose; the resulting tracebacks are expected noise."""
 
 
-@pytest.fixture
-def http_server() -> Iterator[MediaServer]:
-    """A fresh server per test on a free port of 127.0.0.1."""
+@contextmanager
+def serve_media(host: str = "127.0.0.1") -> Iterator[MediaServer]:
+    """A server on a free port of `host` for the duration of the block."""
     holder = MediaServer(base="")
-    httpd = _QuietServer(("127.0.0.1", 0), _handler(holder))
+    httpd = _QuietServer((host, 0), _handler(holder))
     httpd.daemon_threads = True
-    holder.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    holder.base = f"http://{host}:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -147,3 +188,17 @@ def http_server() -> Iterator[MediaServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[MediaServer]:
+    """A fresh server per test on a free port of 127.0.0.1."""
+    with serve_media() as server:
+        yield server
+
+
+@pytest.fixture
+def other_http_server() -> Iterator[MediaServer]:
+    """A second server, on another port: another origin, as another host would be."""
+    with serve_media() as server:
+        yield server

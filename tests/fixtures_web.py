@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -32,9 +33,12 @@ def build_web_archive(settings: Settings) -> dict[str, str]:
     with Archive(settings.db_path) as archive:
         show, _ = archive.add_show(title="Midulive", source="https://example.org/midu.xml", source_kind="feed",
                                    description="<p>Programación en directo</p>")  # fmt: skip
+        downloaded = settings.media_dir / show.slug / "jfk.flac"  # where fonoteca downloads an enclosure to
+        downloaded.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEMO_MEDIA / "jfk.flac", downloaded)
         jfk, _ = archive.upsert_episode(
             show, guid="jfk", title="Ask not", kind="audio", published="2024-01-15T20:00:00Z", duration=11.0,
-            media_path=str(DEMO_MEDIA / "jfk.flac"), status="done", source="transcribed", language="en",
+            media_path=str(downloaded), status="done", source="transcribed", language="en",
         )  # fmt: skip
         archive.append_segments(jfk.id, [
             Segment(0.0, 3.2, "And so, my fellow Americans,"),

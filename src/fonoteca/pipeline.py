@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -33,7 +32,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from fonoteca.archive import Archive, Episode, Segment, Show
+from fonoteca.archive import Archive, Episode, EpisodeBusy, Segment, Show
+from fonoteca.console import SafeConsole, safe
 from fonoteca.errors import (
     ConfigError,
     FonotecaError,
@@ -47,26 +47,33 @@ from fonoteca.ingest import feeds, local
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
 from fonoteca.ingest.media import probe
-from fonoteca.ingest.transcripts import parse_transcript
+from fonoteca.ingest.net import Origin, split_credentials
+from fonoteca.ingest.transcripts import fetch_transcript, parse_transcript
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration
 
 # soft_wrap: a message is one line even when stderr is a file or a pipe (Rich would wrap it at 80 columns).
-console = Console(stderr=True, soft_wrap=True)
+console = SafeConsole(stderr=True, soft_wrap=True)
 PENDING = ("new", "downloaded", "transcribing")
 
 
 @dataclass
 class SyncReport:
     added: int = 0
+    updated: int = 0  # known episodes whose feed entry changed (enclosure, transcript, title, date, notes)
     imported: int = 0
     transcribed: int = 0
     failed: list[tuple[Episode, str]] = field(default_factory=list)
+    busy: list[Episode] = field(default_factory=list)  # left to the other process that holds them
     show_errors: list[tuple[Show, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
 
     def summary(self) -> str:
         parts = [f"{self.added} new", f"{self.transcribed} transcribed", f"{self.imported} imported"]
+        if self.updated:
+            parts.append(f"{self.updated} updated")
+        if self.busy:
+            parts.append(f"{len(self.busy)} left to another fonoteca process")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
         return ", ".join(parts)
@@ -101,6 +108,7 @@ def add_source(
 
     `date` (YYYY-MM-DD) is the publication date of a single media file; it is refused for folders and feeds, whose
     episodes each have their own date."""
+    source, credentials = split_credentials(source)  # stored apart from the source, which is shown everywhere
     if feeds.is_remote(source) or urlparse(source).scheme == "file":
         show_source, kind = source, "feed"
     else:
@@ -129,8 +137,9 @@ def add_source(
     pinned = {"language": language} if language else {}  # before the items: text episodes take the show's language
     report = SyncReport()
     if kind == "feed":
-        feed = _read_feed(show_source, settings)
+        feed = _read_feed(show_source, settings, credentials)
         show, _ = archive.add_show(
+            **({"credentials": credentials} if credentials else {}),
             title=title or feed.title,
             source=show_source,
             source_kind="feed",
@@ -140,7 +149,7 @@ def add_source(
             image=feed.image,
             **pinned,
         )
-        report.added += _add_feed_items(archive, show, feed)
+        report.added += _add_feed_items(archive, settings, show, feed, report)
     else:
         path = Path(show_source)
         show, _ = archive.add_show(title=title or (path.stem if single_file else path.name), source=show_source,
@@ -154,24 +163,35 @@ def add_source(
     return show, report
 
 
-def _read_feed(source: str, settings: Settings) -> feeds.Feed:
-    feed = feeds.parse_feed(*feeds.fetch_feed(source, settings))
+def _read_feed(source: str, settings: Settings, credentials: str | None) -> feeds.Feed:
+    feed = feeds.parse_feed(*feeds.fetch_feed(source, settings, credentials))
     for note in feed.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     return feed
 
 
-def _add_feed_items(archive: Archive, show: Show, feed: feeds.Feed) -> int:
+def _add_feed_items(archive: Archive, settings: Settings, show: Show, feed: feeds.Feed, report: SyncReport) -> int:
+    """Add the feed's new items; known ones take the feed's corrections (counted in `report.updated`)."""
+    known = {e.guid: e for e in archive.list_episodes(show.id)}
     added = 0
-    for item in feed.items:
+    for guid, item in _keyed_items(feed.items, known):
         fields: dict[str, Any] = {
             "published": item.published,
             "description": item.description,
             "link": item.link,
             "duration": item.duration,
         }
+        if guid in known:
+            _refresh_episode(archive, settings, show, known[guid], item, report)
+            continue
+        if guid != item.guid:
+            console.print(
+                f"[yellow]note:[/] the feed gives GUID {escape(item.guid)} to more than one item; "
+                f"{escape(item.title)} is archived as an episode of its own (GUID + enclosure)",
+                highlight=False,
+            )
         if item.kind == "text":
-            episode, created = archive.upsert_episode(show, guid=item.guid, title=item.title, kind="text", **fields)
+            episode, created = archive.upsert_episode(show, guid=guid, title=item.title, kind="text", **fields)
             if created:
                 paragraphs = [p for p in item.text.split("\n") if p.strip()]
                 archive.replace_segments(
@@ -182,15 +202,15 @@ def _add_feed_items(archive: Archive, show: Show, feed: feeds.Feed) -> int:
                     language=show.language or detect_text_language(item.text),
                 )
         else:
-            media_path = feeds.local_path(item.media_url) if urlparse(item.media_url or "").scheme == "file" else None
+            media_url, media_path = _item_media(item)
             transcript = item.transcripts[0] if item.transcripts else (None, None)
             episode, created = archive.upsert_episode(
                 show,
-                guid=item.guid,
+                guid=guid,
                 title=item.title,
                 kind=item.kind,
-                media_url=None if media_path else item.media_url,
-                media_path=str(media_path) if media_path else None,
+                media_url=media_url,
+                media_path=media_path,
                 media_type=item.media_type,
                 transcript_url=transcript[0],
                 transcript_type=transcript[1],
@@ -200,37 +220,165 @@ def _add_feed_items(archive: Archive, show: Show, feed: feeds.Feed) -> int:
     return added
 
 
+def _item_media(item: feeds.FeedItem) -> tuple[str | None, str | None]:
+    """(remote enclosure URL, local path): a file:// enclosure is used in place, never downloaded."""
+    if urlparse(item.media_url or "").scheme == "file":
+        local_file = feeds.local_path(item.media_url)
+        return None, str(local_file) if local_file else None
+    return item.media_url, None
+
+
+def _keyed_items(items: list[feeds.FeedItem], known: dict[str, Episode]) -> list[tuple[str, feeds.FeedItem]]:
+    """Each item with the GUID it is archived under.
+
+    A GUID the feed gives to items with different enclosures would merge them into one episode: the later ones are
+    keyed by GUID + enclosure. The plain GUID stays with the item whose enclosure the archive already has under it
+    (else the first), so a feed that reorders its items does not swap the two episodes' audio."""
+    groups: dict[str, list[feeds.FeedItem]] = {}
+    for item in items:
+        groups.setdefault(item.guid, []).append(item)
+    keyed: list[tuple[str, feeds.FeedItem]] = []
+    for guid, group in groups.items():
+        archived = known.get(guid)
+        primary = next((i for i in group if archived and _same_enclosure(archived, i)), group[0])
+        keys = {guid}
+        keyed.append((guid, primary))
+        for item in group:
+            key = f"{guid}#{item.media_url or item.link or item.title}"
+            if item is primary or key in keys:
+                continue  # the very same item listed twice is one episode
+            keys.add(key)
+            keyed.append((key, item))
+    return keyed
+
+
+def _same_enclosure(episode: Episode, item: feeds.FeedItem) -> bool:
+    media_url, media_path = _item_media(item)
+    return (media_url or None, media_path if media_url is None else None) == (
+        episode.media_url,
+        episode.media_path if episode.media_url is None else None,
+    )
+
+
+def _refresh_episode(
+    archive: Archive, settings: Settings, show: Show, episode: Episode, item: feeds.FeedItem, report: SyncReport
+) -> None:
+    """Take the feed's corrections of a known episode, and say so.
+
+    A finished episode keeps its transcript and its media. One that failed and whose enclosure changed goes back to
+    'new', so the next step fetches the new file; a download left half-way from the old URL is dropped."""
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("title", item.title),
+            ("published", item.published),
+            ("description", item.description),
+            ("link", item.link),
+        )
+        if value and value != getattr(episode, name)
+    }
+    said = [name if name != "description" else "notes" for name in changes]
+    moved = item.kind != "text" and not _same_enclosure(episode, item)
+    if moved:
+        media_url, media_path = _item_media(item)
+        changes.update(media_url=media_url, media_type=item.media_type)
+        # A signed or tracking URL may change its query on every read; only another file is news.
+        if media_path or _without_query(media_url) != _without_query(episode.media_url) or episode.status == "failed":
+            said.append("enclosure")
+        if media_path:
+            changes["media_path"] = media_path
+        elif episode.status in ("new", "failed"):  # a file already downloaded from the old URL is still good
+            changes["media_path"] = None
+            _drop_partial_download(settings, show, episode)
+    transcript_url, transcript_type = item.transcripts[0] if item.transcripts else (None, None)
+    # A transcript that proved unusable was cleared on purpose (NULL here): only a different URL is a correction.
+    if episode.status != "done" and episode.transcript_url and transcript_url != episode.transcript_url:
+        changes.update(transcript_url=transcript_url, transcript_type=transcript_type)
+        said.append("transcript")
+    if not changes:
+        return
+    archive.update_episode(episode.id, **changes)
+    if not said:
+        return
+    report.updated += 1
+    again = ""
+    if ("enclosure" in said or "transcript" in said) and archive.requeue_failed(episode.id):
+        again = "; it failed before, so it is tried again"
+    console.print(
+        f"[yellow]note:[/] {escape(item.title)}: the feed changed its {', '.join(said)}{again}", highlight=False
+    )
+
+
+def _without_query(url: str | None) -> str:
+    return urlparse(url or "")._replace(query="", fragment="").geturl()
+
+
+def _download_dest(settings: Settings, show: Show, episode_id: str, media_url: str) -> Path:
+    suffix = Path(urlparse(media_url).path).suffix.lower()[:6] or ".media"
+    return settings.media_dir / show.slug / f"{episode_id}{suffix}"
+
+
+def _drop_partial_download(settings: Settings, show: Show, episode: Episode) -> None:
+    """Range would resume the new URL's file from bytes of the old one."""
+    if episode.media_url:
+        dest = _download_dest(settings, show, episode.id, episode.media_url)
+        dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+
+
 def _add_local_items(archive: Archive, show: Show, path: Path, date: str | None, report: SyncReport) -> int:
-    """Add the files not yet in the show; a file that does not decode is added as failed, with the reason."""
-    known = {e.guid for e in archive.list_episodes(show.id)}
+    """Add the files not yet in the show; a file that does not decode, or cannot be read at all, is added as failed,
+    with the reason, and the others go on."""
+    known = {e.guid: e for e in archive.list_episodes(show.id)}
     added = 0
     for media in local.find_media(path):
-        guid = local.file_hash(media)
+        placeholder = known.get(local.unreadable_guid(media))
+        try:
+            guid = local.file_hash(media)
+        except MediaError as exc:
+            if placeholder is None:
+                added += _add_local_file(archive, show, media, date, local.unreadable_guid(media), exc, None, report)
+            continue
+        if placeholder is not None:
+            if placeholder.status != "failed":
+                continue  # `retry` read it under its placeholder once it became readable: it is archived
+            archive.delete_episode(placeholder.id)  # readable now: it becomes the episode its content is
         if guid in known and date is None:
             continue  # its date may be a --date override, which re-reading the file must not replace
-        item = local.describe(media, date, guid)
         try:
-            info = probe(item.path)
-            status, error, duration = "downloaded", None, info.duration
+            failure, duration = None, probe(media).duration
         except MediaError as exc:
-            status, error, duration = "failed", str(exc), None
-        episode, created = archive.upsert_episode(
-            show,
-            guid=item.guid,
-            title=item.title,
-            kind=item.kind,
-            published=item.published,
-            media_path=str(item.path),
-            status=status,
-            error=error,
-            duration=duration,
-            transcript_url=str(item.sidecar) if item.sidecar else None,
-            transcript_type=item.sidecar.suffix.lstrip(".") if item.sidecar else None,
-        )
-        added += created
-        if created and error:
-            report.failed.append((episode, error))
+            failure, duration = exc, None
+        added += _add_local_file(archive, show, media, date, guid, failure, duration, report)
     return added
+
+
+def _add_local_file(
+    archive: Archive,
+    show: Show,
+    media: Path,
+    date: str | None,
+    guid: str,
+    failure: MediaError | None,
+    duration: float | None,
+    report: SyncReport,
+) -> int:
+    item = local.describe(media, date, guid)
+    episode, created = archive.upsert_episode(
+        show,
+        guid=item.guid,
+        title=item.title,
+        kind=item.kind,
+        published=item.published,
+        media_path=str(item.path),
+        status="failed" if failure else "downloaded",
+        error=str(failure) if failure else None,
+        duration=duration,
+        transcript_url=str(item.sidecar) if item.sidecar else None,
+        transcript_type=item.sidecar.suffix.lstrip(".") if item.sidecar else None,
+    )
+    if created and failure:
+        report.failed.append((episode, str(failure)))
+    return int(created)
 
 
 def refresh(archive: Archive, settings: Settings, show: Show, report: SyncReport | None = None) -> int:
@@ -238,7 +386,8 @@ def refresh(archive: Archive, settings: Settings, show: Show, report: SyncReport
 
     Local files that do not decode are added as failed and, when `report` is given, listed in it."""
     if show.source_kind == "feed":
-        added = _add_feed_items(archive, show, _read_feed(show.source, settings))
+        feed = _read_feed(show.source, settings, show.credentials)
+        added = _add_feed_items(archive, settings, show, feed, report or SyncReport())
     else:
         added = _add_local_items(archive, show, Path(show.source), None, report or SyncReport())
     archive.update_show(show.id, synced_at=_now())
@@ -306,7 +455,7 @@ class _Display:
     def download_task(self, title: str) -> Any:
         if not self.enabled:
             return None
-        task = self.downloads.add_task(title[:32], total=None)
+        task = self.downloads.add_task(safe(title[:32]), total=None)  # a description is markup
 
         def update(done: int, total: int | None) -> None:
             self.downloads.update(task, completed=done, total=total)
@@ -316,7 +465,7 @@ class _Display:
     def transcription_task(self, episode: Episode) -> Any:
         if not self.enabled:
             return None
-        task = self.progress.add_task(episode.title[:32], total=episode.duration or 1.0)
+        task = self.progress.add_task(safe(episode.title[:32]), total=episode.duration or 1.0)
         base = self.progress.tasks[0].completed  # the overall task is always the first
         state: dict[str, float] = {}
 
@@ -351,15 +500,7 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
     url = episode.transcript_url or ""
     source = "sidecar" if show.source_kind == "folder" else "publisher"
     try:
-        if feeds.is_remote(url):
-            with feeds.http_client(settings) as client:
-                response = client.get(url)
-            if response.status_code >= 400:
-                raise MediaError(f"transcript {url} answered {response.status_code}", "")
-            data: bytes = response.content
-        else:
-            data = (feeds.local_path(url) or Path(url)).read_bytes()
-        segments = parse_transcript(data, episode.transcript_type or url)
+        segments = parse_transcript(fetch_transcript(url, Origin.of(show), settings), episode.transcript_type or url)
     except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
         archive.update_episode(episode.id, transcript_url=None, transcript_type=None)
         problem = "unreachable" if isinstance(exc, httpx.HTTPError) else "not usable"
@@ -400,13 +541,25 @@ def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: 
         if episode.status == "new":
             archive.set_status(episode.id, "downloaded")
         return archive.get_episode(episode.id)
+    archive.mark_downloaded(episode.id, str(_fetch_media(archive, settings, episode, show, display)))
+    return archive.get_episode(episode.id)
+
+
+def _fetch_media(archive: Archive, settings: Settings, episode: Episode, show: Show, display: _Display) -> Path:
     if not episode.media_url:
         raise MediaError(f"episode {episode.id} has no media file or URL", "re-add the show or remove the episode")
-    suffix = Path(urlparse(episode.media_url).path).suffix.lower()[:6] or ".media"
-    dest = settings.media_dir / show.slug / f"{episode.id}{suffix}"
-    download(episode.media_url, dest, settings, on_progress=display.download_task(episode.title))
-    archive.update_episode(episode.id, media_path=str(dest), status="downloaded", error=None)
-    return archive.get_episode(episode.id)
+    dest = _download_dest(settings, show, episode.id, episode.media_url)
+    shown = display.download_task(episode.title)
+    beat = [time.monotonic()]
+
+    def progress(done: int, total: int | None) -> None:
+        if shown:
+            shown(done, total)
+        if time.monotonic() - beat[0] > 60:  # a long download commits nothing, yet its claim must stay alive
+            beat[0] = time.monotonic()
+            archive.heartbeat(episode.id)
+
+    return download(episode.media_url, dest, settings, origin=Origin.of(show), on_progress=progress)
 
 
 def sync(
@@ -449,9 +602,16 @@ def sync(
     expected = {e.id: e.duration or 0.0 for e in pending if not e.transcript_url and e.kind != "text"}
     try:
         with display.live(expected):
-            for episode in pending:
-                episode_show = shows_by_id[episode.show_id]
+            for listed in pending:
+                episode_show = shows_by_id[listed.show_id]
+                if not archive.claim_episode(listed.id):
+                    _leave_to_other_process(listed, report, display)
+                    continue
+                episode = listed
                 try:
+                    episode = archive.get_episode(listed.id)
+                    if episode.status not in PENDING:
+                        continue  # another process finished (or failed) it between the listing and the claim
                     if episode.transcript_url and _import_transcript(archive, settings, episode, episode_show):
                         report.imported += 1
                         kind = episode_show_source(episode_show)
@@ -467,11 +627,18 @@ def sync(
                     )
                     report.transcribed += 1
                     report.audio_seconds += done.duration or 0.0
+                except EpisodeBusy:
+                    _leave_to_other_process(episode, report, display)
                 except FonotecaError as exc:
                     if not isinstance(exc, MediaError) and _is_fatal(exc):
                         raise
                     archive.set_status(episode.id, "failed", str(exc))
                     report.failed.append((episode, str(exc)))  # printed once, in the final report
+                finally:
+                    # A claim that cannot be released (archive gone read-only) dies with this process and is taken
+                    # over then; the error that matters is the one already on its way.
+                    with contextlib.suppress(StorageError):
+                        archive.release_episode(listed.id)
     except BaseException:
         # Whatever finished before an interruption is searchable right away, but the error that stopped the sync is
         # the one to report: an index that cannot be updated now (often for the same reason) is caught up later.
@@ -480,6 +647,11 @@ def sync(
         raise
     _update_index(archive, settings)
     return report
+
+
+def _leave_to_other_process(episode: Episode, report: SyncReport, display: _Display) -> None:
+    report.busy.append(episode)
+    display.note(f"[yellow]skipped[/] {escape(episode.title)} — another fonoteca process is working on it")
 
 
 def _update_index(archive: Archive, settings: Settings) -> None:
@@ -502,18 +674,31 @@ def _is_fatal(exc: FonotecaError) -> bool:
     return isinstance(exc, (ModelError, StorageError))
 
 
-def retry(archive: Archive, settings: Settings, episode_id: str | None = None, *, progress: bool = True) -> SyncReport:
+def retry(
+    archive: Archive,
+    settings: Settings,
+    episode_id: str | None = None,
+    *,
+    progress: bool = True,
+    force: bool = False,
+) -> SyncReport:
     """Failed episodes (or one failed or pending episode) back to pending, then processed again.
 
-    A finished episode is refused: its transcript is never put at risk by a retry. If the sync stops on an error that
-    is not the episodes' fault (the model will not load, the disk is full), the episodes it did not reach are failed
-    again with their old reason."""
+    A finished episode is refused unless `force`d: then it is transcribed again from the start (the repair for a
+    damaged transcript), and its old transcript stays until the new one replaces it in one commit. If the sync stops
+    on an error that is not the episodes' fault (the model will not load, the disk is full), the episodes it did not
+    reach are failed again with their old reason."""
+    if force and not episode_id:
+        raise ConfigError("--force needs an episode id", "give the id of the one finished episode to transcribe again")
     if episode_id:
         episode = archive.get_episode(episode_id)
         if episode.status == "done":
+            if force:
+                return _retranscribe(archive, settings, episode, progress=progress)
             raise FonotecaError(
                 f"episode {episode.id} is already transcribed",
-                f"nothing to retry; see it with `fonoteca export {episode.id}`",
+                f"nothing to retry; see it with `fonoteca export {episode.id}`, or transcribe it again with "
+                f"`fonoteca retry --force {episode.id}`",
             )
         targets = [episode]
     else:
@@ -525,7 +710,7 @@ def retry(archive: Archive, settings: Settings, episode_id: str | None = None, *
         if episode.status == "failed":
             media_ok = bool(episode.media_path and Path(episode.media_path).exists())
             status = "downloaded" if media_ok else "new"
-            archive.update_episode(episode.id, status=status, error=None)
+            archive.set_status(episode.id, status)
             reset[episode.id] = (episode.error, status)
     try:
         return sync(archive, settings, None, progress=progress, reread=False, episode_ids=[e.id for e in targets])
@@ -534,3 +719,44 @@ def retry(archive: Archive, settings: Settings, episode_id: str | None = None, *
             if archive.get_episode(ref).status == status:
                 archive.set_status(ref, "failed", error)
         raise
+
+
+def _retranscribe(archive: Archive, settings: Settings, episode: Episode, *, progress: bool) -> SyncReport:
+    """Whisper over a finished episode again; if it fails, the episode keeps its old transcript and stays done."""
+    from fonoteca.transcribe import Transcriber
+
+    if episode.kind == "text":
+        raise FonotecaError(
+            f"episode {episode.id} is a text post", "it has no audio to transcribe; its text is its own"
+        )
+    if not archive.claim_episode(episode.id):
+        raise EpisodeBusy(
+            f"episode {episode.id} is being processed by another fonoteca process",
+            "wait for it to finish, then run the command again",
+        )
+    report = SyncReport()
+    show = archive.get_show(episode.show_id)
+    display = _Display(progress)
+    try:
+        with display.live({episode.id: episode.duration or 0.0}):
+            try:
+                if not (episode.media_path and Path(episode.media_path).exists()):
+                    archive.update_episode(
+                        episode.id, media_path=str(_fetch_media(archive, settings, episode, show, display))
+                    )
+                    episode = archive.get_episode(episode.id)
+                done = Transcriber(settings).transcribe_episode(
+                    archive, episode, language=show.language, on_progress=display.transcription_task(episode),
+                    replace=True,
+                )  # fmt: skip
+                report.transcribed += 1
+                report.audio_seconds += done.duration or 0.0
+            except FonotecaError as exc:
+                if not isinstance(exc, MediaError) and _is_fatal(exc):
+                    raise
+                report.failed.append((episode, str(exc)))
+    finally:
+        with contextlib.suppress(StorageError):
+            archive.release_episode(episode.id)
+    _update_index(archive, settings)
+    return report

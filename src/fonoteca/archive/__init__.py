@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import secrets
+import socket
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,9 @@ from fonoteca.errors import FonotecaError, NotFound, StorageError
 
 STATUSES = ("new", "downloaded", "transcribing", "done", "failed")
 SOURCES = ("transcribed", "publisher", "sidecar", "text")
+# A claim whose holder has not shown life for this long is taken over even when its pid cannot be checked (another
+# host on a shared archive). Holders refresh it with every committed segment and during downloads.
+CLAIM_TIMEOUT_S = 30 * 60
 
 
 @dataclass
@@ -40,9 +48,10 @@ class Show:
     image: str = ""
     added_at: str = ""
     synced_at: str | None = None
+    credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "credentials"}
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,17 @@ class Segment:
         }
 
 
+@dataclass(frozen=True)
+class DamagedTranscript:
+    """An episode whose segments repeat or go back in time: what two transcriptions of it at once leave behind."""
+
+    episode_id: str
+    show_title: str
+    title: str
+    duplicated: int  # segments whose start and text another segment of the episode already has
+    overlapping: int  # transcribed segments that start before the previous one ended
+
+
 @dataclass
 class Stats:
     episodes: int  # transcribed (done) episodes
@@ -152,6 +172,10 @@ class Message:
     created_at: str = ""
 
 
+class EpisodeBusy(FonotecaError):
+    """Another process holds the episode: whatever this process meant to write to it would duplicate that work."""
+
+
 def episode_id_for(show_source: str, guid: str) -> str:
     """A short id that stays the same however often the show is re-read or the archive rebuilt."""
     return hashlib.sha1(f"{show_source}\n{guid}".encode()).hexdigest()[:10]
@@ -178,6 +202,9 @@ class Archive:
             ) from exc
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self.host = socket.gethostname()
+        # The token tells apart two Archive objects of one process, and a new process that reused a dead one's pid.
+        self.holder = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -290,6 +317,7 @@ class Archive:
 
         An existing episode keeps its status and transcript; only metadata that the feed may correct is refreshed.
         """
+        _check_columns(fields, allow_status=True)
         episode_id = episode_id_for(show.source, guid)
         if self._query("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)):
             refreshable = {k: v for k, v in fields.items() if k in ("description", "link", "published") and v}
@@ -298,15 +326,19 @@ class Archive:
             return self.get_episode(episode_id), False
         columns = ["id", "show_id", "guid", "title", "kind", *fields]
         with self.transaction() as db:
-            db.execute(
-                f"INSERT INTO episodes ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            # Another process re-reading the same feed may insert it first: then it is simply not new here.
+            created = db.execute(
+                f"INSERT INTO episodes ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                "ON CONFLICT DO NOTHING",
                 (episode_id, show.id, guid, title, kind, *fields.values()),
-            )
-        return self.get_episode(episode_id), True
+            ).rowcount
+        return self.get_episode(episode_id), bool(created)
 
     def update_episode(self, episode_id: str, **fields: Any) -> None:
+        """Change an episode's metadata. Its status changes only through the methods that check it (set_status...)."""
         if not fields:
             return
+        _check_columns(fields, allow_status=False)
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self.transaction() as db:
             db.execute(
@@ -314,10 +346,92 @@ class Archive:
                 (*fields.values(), episode_id),
             )
 
+    def _set_episode(self, episode_id: str, status: str, **fields: Any) -> None:
+        _check_status(status)
+        assignments = "".join(f", {name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE episodes SET status = ?{assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                "WHERE id = ?",
+                (status, *fields.values(), episode_id),
+            )
+
     def set_status(self, episode_id: str, status: str, error: str | None = None) -> None:
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}")
-        self.update_episode(episode_id, status=status, error=error)
+        self._set_episode(episode_id, status, error=error)
+
+    def mark_downloaded(self, episode_id: str, media_path: str) -> None:
+        self._set_episode(episode_id, "downloaded", media_path=media_path, error=None)
+
+    def start_transcription(self, episode_id: str, duration: float) -> None:
+        self._set_episode(episode_id, "transcribing", error=None, duration=duration)
+
+    def finish_transcription(
+        self, episode_id: str, *, language: str | None, engine: str, model: str, duration: float
+    ) -> None:
+        self._set_episode(
+            episode_id, "done", error=None, source="transcribed", language=language, engine=engine, model=model,
+            duration=duration,
+        )  # fmt: skip
+
+    def requeue_failed(self, episode_id: str) -> bool:
+        """A failed episode back to 'new', forgetting its old media, e.g. when the feed fixed its enclosure.
+
+        Returns False (and changes nothing) when the episode is not failed any more."""
+        with self.transaction() as db:
+            return bool(
+                db.execute(
+                    "UPDATE episodes SET status = 'new', error = NULL, media_path = NULL, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND status = 'failed'",
+                    (episode_id,),
+                ).rowcount
+            )
+
+    # -- claims: one process per episode ---------------------------------------------------------------------------
+
+    def claim_episode(self, episode_id: str) -> bool:
+        """Take the episode for this process; False when another live process holds it.
+
+        A claim left by a process that died (its pid is gone on this host, or it has shown no life for
+        CLAIM_TIMEOUT_S) is taken over: the work it committed is resumed, not repeated."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
+            if row and row["holder"] != self.holder and not self._abandoned(row, now):
+                return False
+            db.execute(
+                "INSERT INTO claims (episode_id, holder, host, pid, heartbeat) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (episode_id) DO UPDATE SET holder = excluded.holder, host = excluded.host, "
+                "pid = excluded.pid, heartbeat = excluded.heartbeat, "
+                "claimed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                (episode_id, self.holder, self.host, os.getpid(), now),
+            )
+        return True
+
+    def release_episode(self, episode_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM claims WHERE episode_id = ? AND holder = ?", (episode_id, self.holder))
+
+    def heartbeat(self, episode_id: str) -> None:
+        """Show that the claim on the episode is still being worked on (a long download commits nothing)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE claims SET heartbeat = ? WHERE episode_id = ? AND holder = ?",
+                (time.time(), episode_id, self.holder),
+            )
+
+    def _abandoned(self, claim: sqlite3.Row, now: float) -> bool:
+        if claim["heartbeat"] < now - CLAIM_TIMEOUT_S:
+            return True
+        return claim["host"] == self.host and not _pid_alive(claim["pid"])
+
+    def _refuse_if_held_elsewhere(self, db: sqlite3.Connection, episode_id: str) -> None:
+        row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
+        if row and row["holder"] != self.holder and not self._abandoned(row, time.time()):
+            raise EpisodeBusy(
+                f"episode {episode_id} is being processed by another fonoteca process (pid {row['pid']} on "
+                f"{row['host']})",
+                "let it finish; its transcript is the one kept",
+            )
 
     _EPISODE_SELECT = "SELECT e.*, s.title AS show_title FROM episodes e JOIN shows s ON s.id = e.show_id"
 
@@ -384,13 +498,24 @@ class Archive:
 
     # -- segments -----------------------------------------------------------------------------------------------
 
-    def append_segments(self, episode_id: str, segments: Iterable[Segment]) -> int:
-        """Commit segments after those already stored (resumable transcription). Returns how many were added."""
+    def append_segments(self, episode_id: str, segments: Iterable[Segment], *, at: int | None = None) -> int:
+        """Commit segments after those already stored (resumable transcription). Returns how many were added.
+
+        `at` is the index the writer expects its first segment to get: if the episode has more segments than that,
+        another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
+        to an episode another live process has claimed is refused the same way."""
         added = 0
         with self.transaction() as db:
+            self._refuse_if_held_elsewhere(db, episode_id)
             next_idx = db.execute(
                 "SELECT COALESCE(MAX(idx) + 1, 0) FROM segments WHERE episode_id = ?", (episode_id,)
             ).fetchone()[0]
+            if at is not None and at != next_idx:
+                raise EpisodeBusy(
+                    f"episode {episode_id} has {next_idx} segments where this process wrote {at}: another process "
+                    "is transcribing it",
+                    "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
+                )
             for seg in segments:
                 db.execute(
                     "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
@@ -404,11 +529,17 @@ class Archive:
                     "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
                     (episode_id,),
                 )
+                db.execute(
+                    "UPDATE claims SET heartbeat = ? WHERE episode_id = ? AND holder = ?",
+                    (time.time(), episode_id, self.holder),
+                )
         return added
 
     def replace_segments(self, episode_id: str, segments: Iterable[Segment], **episode_fields: Any) -> int:
         """Atomically swap the whole transcript (an import, a re-transcription) and update the episode with it."""
+        _check_columns(episode_fields, allow_status=True)
         with self.transaction() as db:
+            self._refuse_if_held_elsewhere(db, episode_id)
             db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
             count = 0
             for count, seg in enumerate(segments, start=1):
@@ -449,6 +580,36 @@ class Archive:
 
     def transcript_text(self, episode_id: str) -> str:
         return "\n".join(s.text.strip() for s in self.segments(episode_id))
+
+    def damaged_transcripts(self) -> list[DamagedTranscript]:
+        """Episodes with repeated segments (same start and text), or transcribed segments that go back in time by more
+        than half a second: the mark of two processes having transcribed the episode at once. Text episodes and
+        imported transcripts may legitimately repeat a paragraph or overlap cues, so only duplicates of timed
+        segments count for imports, and overlaps only for Whisper's own transcripts."""
+        rows = self._query(
+            """
+            WITH ordered AS (
+                SELECT s.episode_id, s.start, s.text, e.source,
+                       LAG(s.end) OVER (PARTITION BY s.episode_id ORDER BY s.idx) AS previous_end
+                FROM segments s JOIN episodes e ON e.id = s.episode_id
+                WHERE e.kind != 'text'
+            ),
+            repeats AS (
+                SELECT episode_id, COUNT(*) - 1 AS extra FROM ordered
+                GROUP BY episode_id, start, text HAVING COUNT(*) > 1
+            ),
+            damage AS (
+                SELECT episode_id, SUM(extra) AS duplicated, 0 AS overlapping FROM repeats GROUP BY episode_id
+                UNION ALL
+                SELECT episode_id, 0, COUNT(*) FROM ordered
+                WHERE source = 'transcribed' AND start < previous_end - 0.5 GROUP BY episode_id
+            )
+            SELECT d.episode_id, s.title AS show_title, e.title, SUM(d.duplicated), SUM(d.overlapping)
+            FROM damage d JOIN episodes e ON e.id = d.episode_id JOIN shows s ON s.id = e.show_id
+            GROUP BY d.episode_id ORDER BY s.title, e.published, e.id
+            """
+        )
+        return [DamagedTranscript(*row) for row in rows]
 
     # -- statistics ---------------------------------------------------------------------------------------------
 
@@ -637,6 +798,38 @@ def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
     if not words:
         return None
     return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)
+
+
+# Columns that callers may set by name; id, show, GUID and the bookkeeping columns are the archive's own.
+_SETTABLE = frozenset(f.name for f in dataclass_fields(Episode)) - {
+    "id", "show_id", "guid", "transcript_rev", "added_at", "updated_at", "show_title"
+}  # fmt: skip
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown episode status {status!r}; one of {', '.join(STATUSES)}")
+
+
+def _check_columns(values: dict[str, Any], *, allow_status: bool) -> None:
+    """A programming error (a misspelt or internal column) is named here instead of surfacing as an SQL error."""
+    unknown = sorted(set(values) - _SETTABLE)
+    if unknown:
+        raise ValueError(f"episodes have no settable column {', '.join(unknown)}")
+    if "status" in values:
+        if not allow_status:
+            raise ValueError("an episode's status changes through set_status and the other status methods")
+        _check_status(values["status"])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def _split_sql(script: str) -> list[str]:

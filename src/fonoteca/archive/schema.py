@@ -107,4 +107,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE conversations ADD COLUMN episode_id TEXT REFERENCES episodes(id) ON DELETE SET NULL;
     """,
+    # 3: a feed URL's user:password lives apart from its source, which is shown everywhere
+    """
+    ALTER TABLE shows ADD COLUMN credentials TEXT;  -- "user:password" sent to the feed's own host only
+    """,
+    # 4: which process is downloading/transcribing an episode, so concurrent syncs never do the same episode twice
+    """
+    CREATE TABLE claims (
+        episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,                 -- host:pid:token of the claiming Archive
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        claimed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        heartbeat REAL NOT NULL               -- unix time of the holder's last sign of life
+    ) WITHOUT ROWID;
+    """,
 ]

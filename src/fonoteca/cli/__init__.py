@@ -3,6 +3,10 @@
 Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry),
 transcription (transcribe), archive (shows, episodes, status, stats, export), search (search, trend, reindex),
 web (serve) and llm (llm check/serve, analyze, ask).
+
+Feed text (titles, show names, errors quoting them, model output about them) is untrusted: every such value goes
+through `safe` (fonoteca.console) before it meets Rich markup, and the consoles strip control characters from whatever
+they write, so a title can neither break the markup nor send escape sequences to the terminal.
 """
 
 from __future__ import annotations
@@ -13,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from fonoteca.archive import Archive
+from fonoteca.console import SafeConsole, safe
 from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
 
 # soft_wrap: a message or header stays one line when the output is a pipe or a file, where Rich would otherwise wrap
 # at 80 columns; tables are still laid out to the width.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = SafeConsole(soft_wrap=True)
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="fonoteca",
@@ -69,7 +73,7 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, hint: str = "") -> typer.Exit:
     """Print one error line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {FonotecaError(message, hint)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {safe(FonotecaError(message, hint))}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -87,7 +91,7 @@ def main() -> None:
     try:
         app()
     except FonotecaError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {safe(exc)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # Typer turns Ctrl-C into exit code 130

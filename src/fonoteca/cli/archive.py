@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from fonoteca.archive import STATUSES, Archive, Episode
 from fonoteca.cli import archive_of, console, fail, print_json
+from fonoteca.console import printable, safe
 from fonoteca.text import format_duration, stats_header
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
@@ -59,8 +61,8 @@ def register(app: typer.Typer) -> None:
         for row in rows:
             language = row["language"] or "auto"
             table.add_row(
-                row["slug"], row["title"], str(row["episodes"]), str(row["transcribed"]),
-                format_duration(row["seconds"]), language, row["source"],
+                safe(row["slug"]), safe(row["title"]), str(row["episodes"]), str(row["transcribed"]),
+                format_duration(row["seconds"]), safe(language), safe(row["source"]),
             )  # fmt: skip
         console.print(table)
 
@@ -81,8 +83,11 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("id", "date", "show", "title", "duration", "status", "source")
         for e in found:
-            state = e.status if e.status != "failed" else f"[red]failed[/]: {e.error or ''}"
-            table.add_row(e.id, e.date or "—", e.show_title, e.title, _duration(e.duration), state, e.source or "—")
+            state = e.status if e.status != "failed" else f"[red]failed[/]: {safe(e.error or '')}"
+            table.add_row(
+                e.id, safe(e.date or "—"), safe(e.show_title), safe(e.title), _duration(e.duration), state,
+                safe(e.source or "—"),
+            )  # fmt: skip
         console.print(table)
 
     @app.command()
@@ -104,9 +109,12 @@ def register(app: typer.Typer) -> None:
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no episodes"
         console.print(summary)
         for e in waiting:
-            console.print(f"  [yellow]{e.status:<12}[/] {e.id}  {e.show_title} — {e.title}")
+            console.print(f"  [yellow]{e.status:<12}[/] {e.id}  {safe(e.show_title)} — {safe(e.title)}")
         for e in failed:
-            console.print(f"  [red]failed[/]       {e.id}  {e.show_title} — {e.title}: {e.error}", highlight=False)
+            console.print(
+                f"  [red]failed[/]       {e.id}  {safe(e.show_title)} — {safe(e.title)}: {safe(e.error)}",
+                highlight=False,
+            )
         if waiting:
             console.print("Run [bold]fonoteca sync[/] to finish the pending episodes.")
         if failed:
@@ -143,7 +151,7 @@ def register(app: typer.Typer) -> None:
         if show is None:
             console.print(f"[bold]All shows[/]  {stats_header(result.episodes, result.seconds)}", highlight=False)
         for s, n, secs in result.by_show:
-            console.print(f"[bold]{s.title}[/]  {stats_header(n, secs)}", highlight=False)
+            console.print(f"[bold]{safe(s.title)}[/]  {stats_header(n, secs)}", highlight=False)
 
     @app.command()
     def export(
@@ -164,11 +172,30 @@ def register(app: typer.Typer) -> None:
             todo = f"run `fonoteca retry {found.id}`" if found.status == "failed" else "run `fonoteca sync`"
             raise fail(f"episode {found.id} has no transcript yet (status: {found.status})", todo)
         rendered = render_transcript(segments, fmt)
-        if output is None:
-            typer.echo(rendered, nl=not rendered.endswith("\n"))
+        if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
+            typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
             return
         try:
             output.write_text(rendered, encoding="utf-8")
         except OSError as exc:
             raise fail(f"cannot write {output}: {exc.strerror}", "choose a writable path with --output") from exc
-        console.print(f"Wrote {output}")
+        console.print(f"Wrote {safe(output)}")
+
+    @app.command()
+    def check(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+        """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
+        damaged = archive_of(ctx).damaged_transcripts()
+        if as_json:
+            print_json([asdict(d) for d in damaged])
+        elif not damaged:
+            console.print("No damaged transcripts.")
+        else:
+            for d in damaged:
+                console.print(
+                    f"  [red]damaged[/] {d.episode_id}  {safe(d.show_title)} — {safe(d.title)}: "
+                    f"{d.duplicated} repeated, {d.overlapping} overlapping segments",
+                    highlight=False,
+                )
+            console.print("Repair each with [bold]fonoteca retry --force ID[/] (it is transcribed again).")
+        if damaged:
+            raise typer.Exit(1)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 
 from fonoteca.cli import archive_of, console, print_json, settings_of
+from fonoteca.console import safe
 from fonoteca.pipeline import SyncReport, add_source, retry, sync
 
 
@@ -14,18 +14,20 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
         print_json(
             {
                 "added": report.added,
+                "updated": report.updated,
                 "transcribed": report.transcribed,
                 "imported": report.imported,
                 "failed": [{"id": e.id, "title": e.title, "error": reason} for e, reason in report.failed],
+                "busy": [{"id": e.id, "title": e.title} for e in report.busy],
                 "show_errors": [{"show": s.slug, "error": reason} for s, reason in report.show_errors],
             }
         )
         return
     console.print(report.summary())
     for show, reason in report.show_errors:
-        console.print(f"  [red]error[/] {show.slug}: {escape(reason)}", highlight=False)
+        console.print(f"  [red]error[/] {safe(show.slug)}: {safe(reason)}", highlight=False)
     for episode, reason in report.failed:
-        console.print(f"  [red]failed[/] {episode.id} {escape(episode.title)}: {escape(reason)}", highlight=False)
+        console.print(f"  [red]failed[/] {episode.id} {safe(episode.title)}: {safe(reason)}", highlight=False)
     if report.failed:
         console.print("Fix what the messages say, then run [bold]fonoteca retry[/].")
 
@@ -59,7 +61,7 @@ def register(app: typer.Typer) -> None:
             sync_now=not no_sync, progress=not as_json,
         )  # fmt: skip
         if not as_json:
-            console.print(f"[bold]{show.title}[/] ({show.slug})", highlight=False)
+            console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
         _print_report(report, as_json)
         raise typer.Exit(_exit_code(report))
 
@@ -84,9 +86,12 @@ def register(app: typer.Typer) -> None:
     def retry_command(
         ctx: typer.Context,
         episode: str = typer.Argument(None, help="One episode id (default: every failed episode)."),
+        force: bool = typer.Option(
+            False, "--force", help="Transcribe a finished episode again (repairs what `fonoteca check` finds)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Try failed episodes again (or one failed or pending episode; finished ones are left alone)."""
-        report = retry(archive_of(ctx), settings_of(ctx), episode, progress=not as_json)
+        """Try failed episodes again (or one failed or pending episode; finished ones only with --force)."""
+        report = retry(archive_of(ctx), settings_of(ctx), episode, progress=not as_json, force=force)
         _print_report(report, as_json)
         raise typer.Exit(_exit_code(report))

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fonoteca.archive import Analysis, Archive, Episode
 from fonoteca.cli import archive_of, console, err_console, fail, print_json, settings_of
+from fonoteca.console import safe
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.llm.analyze import KINDS, Analyzer, check_analyses, check_translation, episode_report
 from fonoteca.llm.chat import ChatTurn
@@ -28,9 +29,9 @@ def check(ctx: typer.Context) -> None:
     models = client.list_models()
     if not models:
         raise fail(f"{client.base_url} answers but lists no models", "load a model in the server")
-    console.print(f"[green]✓[/] {client.base_url} answers — models: {', '.join(models)}", soft_wrap=True)
+    console.print(f"[green]✓[/] {safe(client.base_url)} answers — models: {safe(', '.join(models))}", soft_wrap=True)
     using = client.model  # a configured model the server does not list fails here, before "using" is said
-    console.print(f"  using [bold]{using}[/], context {settings.llm_context} tokens", soft_wrap=True)
+    console.print(f"  using [bold]{safe(using)}[/], context {settings.llm_context} tokens", soft_wrap=True)
     embedder = client.embedding_model
     console.print(
         f"  embeddings: [bold]{embedder}[/] (ask reranks its search hits by meaning)"
@@ -91,27 +92,27 @@ def _episodes_of(archive: Archive, ref: str) -> list[Episode]:
 
 
 def _print_report(report: dict, translation: Analysis | None) -> None:
-    console.rule(f"[bold]{report['title']}[/] [dim]{report['episode_id']}[/]")
+    console.rule(f"[bold]{safe(report['title'])}[/] [dim]{report['episode_id']}[/]")
     if translation is not None:
         span = f"{format_timestamp(translation.result['start'])}–{format_timestamp(translation.result['end'])}"
         console.print(f"[bold]translation ({translation.result['to']}, {span}):[/]", highlight=False)
         console.print(translation.result["text"], highlight=False, markup=False)
         return
     if report["summary"] is not None:
-        console.print(f"[bold]summary:[/] {report['summary']}", highlight=False)
+        console.print(f"[bold]summary:[/] {safe(report['summary'])}", highlight=False)
     if report["topics"] is not None:
-        console.print(f"[bold]topics:[/] {', '.join(report['topics'])}", highlight=False)
+        console.print(f"[bold]topics:[/] {safe(', '.join(report['topics']))}", highlight=False)
     if report["entities"] is not None:
         for key, label in (("people", "people"), ("organizations", "organisations"), ("products", "products")):
-            console.print(f"[bold]{label}:[/] {', '.join(report['entities'][key]) or '—'}", highlight=False)
+            console.print(f"[bold]{label}:[/] {safe(', '.join(report['entities'][key]) or '—')}", highlight=False)
     if report["sentiment"] is not None:
         anger = "yes" if report["anger"] else "no"
-        console.print(f"[bold]sentiment:[/] {report['sentiment']} · anger: {anger}", highlight=False)
+        console.print(f"[bold]sentiment:[/] {safe(report['sentiment'])} · anger: {anger}", highlight=False)
     if report["language"] is not None:
-        console.print(f"[bold]language:[/] {report['language']}", highlight=False)
+        console.print(f"[bold]language:[/] {safe(report['language'])}", highlight=False)
     for kind, error in report.get("errors", {}).items():
-        console.print(f"[bold red]{kind} failed:[/] {error}", highlight=False)
-    console.print(f"[dim]model: {report['model']}[/]", highlight=False)
+        console.print(f"[bold red]{kind} failed:[/] {safe(error)}", highlight=False)
+    console.print(f"[dim]model: {safe(report['model'])}[/]", highlight=False)
 
 
 def analyze(
@@ -157,7 +158,7 @@ def analyze(
     ) as progress:
         task = progress.add_task("analysing", total=len(episodes))
         for episode in episodes:
-            progress.update(task, description=f"analysing {episode.title[:40]}")
+            progress.update(task, description=f"analysing {safe(episode.title[:40])}")
             try:
                 if translating:
                     translation = analyzer.translate(episode, to, start=start, end=end, force=force)
@@ -177,7 +178,7 @@ def analyze(
                 if len(episodes) == 1:
                     raise
                 failures += 1
-                progress.console.print(f"[bold red]error:[/] {episode.id}: {exc}", highlight=False)
+                progress.console.print(f"[bold red]error:[/] {episode.id}: {safe(exc)}", highlight=False)
                 continue
             finally:
                 progress.advance(task)
@@ -185,7 +186,9 @@ def analyze(
                 failures += 1
                 if as_json:  # the text report shows them; JSON's stdout must stay JSON
                     for kind, error in report["errors"].items():
-                        progress.console.print(f"[bold red]error:[/] {episode.id}: {kind}: {error}", highlight=False)
+                        progress.console.print(
+                            f"[bold red]error:[/] {episode.id}: {kind}: {safe(error)}", highlight=False
+                        )
             reports.append(report)
             if not as_json:
                 progress.console.print()
@@ -202,9 +205,10 @@ def ask(
     show: str = typer.Option(None, "--show", help="Only this show's episodes."),
     episode: str = typer.Option(None, "--episode", help="Only this episode's transcript."),
     conversation: str = typer.Option(None, "--conversation", help="Continue a conversation (its id)."),
-    as_json: bool = typer.Option(False, "--json", help="Print {answer, citations, conversation_id} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print {answer, citations, sources, conversation_id} as JSON."),
 ) -> None:
-    """Ask the archive; the answer streams as it is written and cites the excerpts it uses."""
+    """Ask the archive; the answer streams as it is written, cites the excerpts it uses, and then lists every excerpt
+    it was given (cited ones first)."""
     settings = settings_of(ctx)
     archive = archive_of(ctx)
     client = LLMClient(settings)
@@ -228,13 +232,23 @@ def ask(
             console.out("")
         raise fail(error)
     if as_json:
-        print_json({"answer": turn.answer, "citations": turn.citations, "conversation_id": turn.conversation_id})
+        print_json(
+            {
+                "answer": turn.answer,
+                "citations": turn.citations,
+                "sources": turn.sources,
+                "conversation_id": turn.conversation_id,
+            }
+        )
         return
     console.out("")
-    for citation in turn.citations:
+    if turn.sources:
+        console.print("[bold]sources[/] (the excerpts the answer was given, cited first):", highlight=False)
+    for source in turn.sources:
+        mark = "[green]cited[/]" if source["cited"] else "[dim]not cited[/]"
         console.print(
-            f"[bold][{citation['n']}][/] {citation['title']} — {format_timestamp(citation['start'])} "
-            f"[dim]{citation['url']}[/]",
+            f"[bold][{source['n']}][/] {safe(source['title'])} — {format_timestamp(source['start'])} · {mark} "
+            f"[dim]{source['url']}[/]",
             highlight=False,
         )
     console.print(f"[dim]conversation {turn.conversation_id} — continue with --conversation[/]", highlight=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from typer.core import TyperCommand
 
 from fonoteca.cli import archive_of, console, fail, print_json, settings_of
+from fonoteca.console import printable, safe
 from fonoteca.search import BadDate, reindex, search
 from fonoteca.search.trends import GROUPINGS, render_png, render_terminal, trend
 from fonoteca.text import format_timestamp
@@ -19,11 +21,9 @@ from fonoteca.text import format_timestamp
 def _rich_snippet(snippet_html: str) -> str:
     from html import unescape
 
-    from rich.markup import escape
-
     parts = re.split(r"(<b>.*?</b>)", snippet_html)
     return "".join(
-        f"[bold yellow]{escape(unescape(p[3:-4]))}[/]" if p.startswith("<b>") else escape(unescape(p)) for p in parts
+        f"[bold yellow]{safe(unescape(p[3:-4]))}[/]" if p.startswith("<b>") else safe(unescape(p)) for p in parts
     )
 
 
@@ -83,15 +83,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([h.to_dict() for h in results.hits])
             return
-        console.print(f"{results.total} match(es) for [bold]{query}[/]", highlight=False)
+        console.print(f"{results.total} match(es) for [bold]{safe(query)}[/]", highlight=False)
         base = f"http://{settings.host}:{settings.port}"
         for hit in results.hits:
             console.print(
-                f"[dim]{hit.date or '—'}[/] [bold]{hit.show}[/] · {hit.title} · [cyan]{format_timestamp(hit.start)}[/]",
+                f"[dim]{safe(hit.date or '—')}[/] [bold]{safe(hit.show)}[/] · {safe(hit.title)} · "
+                f"[cyan]{format_timestamp(hit.start)}[/]",
                 highlight=False,
             )
             console.print(f"  {_rich_snippet(hit.snippet)}", highlight=False)
-            console.print(f"  [dim]{base}{hit.url}[/]", highlight=False)
+            console.print(f"  [dim]{safe(base + hit.url)}[/]", highlight=False)
 
     @app.command("trend")
     def trend_command(
@@ -129,15 +130,18 @@ def register(app: typer.Typer) -> None:
         if png is not None:
             show_title = archive.get_show(show).title if show else ""
             render_png(points, png, per_hour=per_hour, show_title=show_title)
-            console.print(f"Saved {png}")
+            console.print(f"Saved {safe(png)}")
         if not (as_json or as_csv or png):
             if not points:
                 console.print("No transcribed episodes yet: run [bold]fonoteca sync[/].")
                 return
-            typer.echo(render_terminal(points, per_hour=per_hour))
+            # plotext writes its own escape sequences, so the text it is given is cleaned instead of its output.
+            clean = [replace(p, term=printable(p.term), label=printable(p.label), date=p.date and printable(p.date))
+                     for p in points]  # fmt: skip
+            typer.echo(render_terminal(clean, per_hour=per_hour))
             for term in dict.fromkeys(p.term for p in points):
                 total = sum(p.count for p in points if p.term == term)
-                console.print(f"  {term}: {total} mention(s) in total", highlight=False)
+                console.print(f"  {safe(term)}: {total} mention(s) in total", highlight=False)
 
     @app.command("reindex")
     def reindex_command(ctx: typer.Context) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from fonoteca.errors import MediaError, disk_error
-from fonoteca.ingest.feeds import http_client
 from fonoteca.ingest.media import probe
+from fonoteca.ingest.net import Origin
 from fonoteca.settings import Settings
 
 ByteProgress = Callable[[int, int | None], None]  # (bytes so far, total or None)
@@ -28,17 +28,21 @@ def download(
     dest: Path,
     settings: Settings,
     *,
+    origin: Origin = Origin(),  # noqa: B008 - immutable; by default the strictest: named by a feed on the web
     on_progress: ByteProgress | None = None,
     backoff: float = 1.0,
 ) -> Path:
-    """Fetch `url` into `dest` and verify it decodes; a MediaError/FonotecaError names the problem and the fix."""
+    """Fetch `url` into `dest` and verify it decodes; a MediaError/FonotecaError names the problem and the fix.
+
+    `origin` is the show that named the URL: what it may point at, and whose credentials go with it."""
+    origin.check(url)
     part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise disk_error(exc, dest.parent) from exc
     last_error = ""
-    with http_client(settings) as client:
+    with origin.client(settings) as client:
         for attempt in range(settings.download_retries + 1):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))

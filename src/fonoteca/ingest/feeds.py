@@ -8,21 +8,22 @@ a feed is rejected only when nothing usable came back.
 from __future__ import annotations
 
 import calendar
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
-from urllib.request import url2pathname
 
 import httpx
 
 from fonoteca.errors import FeedError
 from fonoteca.ingest.media import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+from fonoteca.ingest.net import Origin, client, is_remote, local_path, read_limited, split_credentials
 from fonoteca.ingest.transcripts import PREFERENCE, kind_of
 from fonoteca.settings import Settings
 from fonoteca.text import html_to_text, sanitize_html
 
-USER_AGENT = "fonoteca/0.1 (+podcast archive)"
+__all__ = ["Feed", "FeedItem", "fetch_feed", "is_remote", "local_path", "parse_feed"]
 
 
 @dataclass
@@ -51,46 +52,38 @@ class Feed:
     notes: list[str] = field(default_factory=list)  # what was left out of the feed, and why
 
 
-def is_remote(source: str) -> bool:
-    return urlparse(source).scheme in ("http", "https")
+def fetch_feed(source: str, settings: Settings, credentials: str | None = None) -> tuple[bytes, str]:
+    """The feed's bytes and the base URL its relative links resolve against.
 
-
-def local_path(url: str) -> Path | None:
-    """The file a file:// URL (or a plain path) points at."""
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        return Path(url2pathname(parsed.path))
-    if parsed.scheme == "":
-        return Path(url)
-    return None
-
-
-def http_client(settings: Settings) -> httpx.Client:
-    timeout = httpx.Timeout(settings.download_timeout, connect=min(settings.download_timeout, 15.0))
-    return httpx.Client(follow_redirects=True, max_redirects=10, timeout=timeout, headers={"User-Agent": USER_AGENT})
-
-
-def fetch_feed(source: str, settings: Settings) -> tuple[bytes, str]:
-    """The feed's bytes and the base URL its relative links resolve against."""
+    The address is the user's own choice, so any host may be asked; the body is size- and time-limited all the same.
+    `credentials` (user:password, also taken from the URL itself) go to the feed's host only."""
+    source, userinfo = split_credentials(source)
+    origin = Origin(source, credentials or userinfo)
     if not is_remote(source):
-        path = Path(source).expanduser().resolve()
+        path = (local_path(source) or Path(source)).expanduser().resolve()
         try:
             return path.read_bytes(), path.as_uri()
         except OSError as exc:
             raise FeedError(f"cannot read the feed file {path}: {exc.strerror}", "check the path") from exc
     hint = "check the address in a browser; run `fonoteca sync` later if the site is down"
     try:
-        with http_client(settings) as client:
-            response = client.get(source)
+        with client(settings, public_only=False, origin=origin) as http:
+            final_url, data = read_limited(
+                http,
+                source,
+                what=f"the feed {source}",
+                max_mb=settings.max_feed_mb,
+                deadline=settings.feed_deadline,
+                error=FeedError,
+                hint=hint,
+            )
     except httpx.TooManyRedirects as exc:
         raise FeedError(f"the feed {source} redirects in a loop", "the site is misconfigured; ask its owner") from exc
     except httpx.TimeoutException as exc:
         raise FeedError(f"the feed {source} did not answer in {settings.download_timeout:g} s", hint) from exc
     except httpx.HTTPError as exc:
         raise FeedError(f"cannot fetch the feed {source}: {exc}", hint) from exc
-    if response.status_code >= 400:
-        raise FeedError(f"the feed {source} answered {response.status_code} {response.reason_phrase}", hint)
-    return response.content, str(response.url)
+    return data, final_url
 
 
 def parse_feed(data: bytes, base_url: str) -> Feed:
@@ -180,13 +173,25 @@ def _duration(value: object) -> float | None:
     return seconds or None
 
 
-def _media_kind(url: str, mime: str) -> str | None:
+_UNTYPED = ("", "application/octet-stream", "binary/octet-stream", "application/binary", "application/download")
+_NOT_MEDIA = ("image/", "text/", "font/", "application/pdf")
+
+
+def _media_kind(url: str, mime: str, medium: str = "") -> str | None:
     """audio | video | None for an enclosure; `url` must already be a valid URL (see _absolute)."""
-    mime = (mime or "").lower()
-    suffix = Path(urlparse(url).path).suffix.lower()
+    mime = (mime or "").lower().split(";")[0].strip()
+    path = urlparse(url).path
+    suffix = Path(path).suffix.lower()
     if mime.startswith("video/") or (not mime.startswith("audio/") and suffix in VIDEO_EXTENSIONS - AUDIO_EXTENSIONS):
         return "video"
     if mime.startswith("audio/") or suffix in AUDIO_EXTENSIONS:
+        return "audio"
+    if medium in ("audio", "video"):
+        return medium
+    # A file whose type says nothing is media until its bytes prove otherwise (the download checks that they
+    # decode); taking it for a text post would archive its show notes as the "transcript" and lose the episode.
+    guessed = mimetypes.guess_type(path)[0] or ""
+    if mime in _UNTYPED and not medium and not guessed.startswith(_NOT_MEDIA):
         return "audio"
     return None
 
@@ -196,22 +201,26 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None,
     title = (entry.get("title") or "").strip()
     link = entry.get("link", "")
     media_url = media_type = kind = None
-    bad_urls = []
+    unusable = []  # (href, why) of media links that cannot be followed
+    origin = Origin(base_url)
     for enclosure in entry.get("enclosures", []) + entry.get("media_content", []):
         href = (enclosure.get("href") or enclosure.get("url") or "").strip()
         if not href:
             continue
         url = _absolute(base_url, href)
         if url is None:
-            bad_urls.append(href)
+            unusable.append((href, "is not a valid URL"))
             continue
-        found = _media_kind(url, enclosure.get("type", ""))
-        if found:
+        found = _media_kind(url, enclosure.get("type", ""), (enclosure.get("medium") or "").lower())
+        if found and (refused := origin.refusal(url)):
+            unusable.append((href, f"is refused: {refused}"))
+        elif found:
             media_url, media_type, kind = url, enclosure.get("type"), found
             break
-    if kind is None and bad_urls:
+    if kind is None and unusable:
         # An episode whose only media link is broken must not turn into a text post of its show notes.
-        notes.append(f"{title or 'an episode'}: skipped, its media address {bad_urls[0]!r} is not a valid URL")
+        href, why = unusable[0]
+        notes.append(f"{title or 'an episode'}: skipped, its media address {href!r} {why}")
         return None
     content = entry.get("content", [{}])[0].get("value", "") if entry.get("content") else ""
     summary = entry.get("summary", "")
@@ -230,6 +239,8 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None,
         absolute = _absolute(base_url, url)
         if absolute is None:
             notes.append(f"{title or 'an episode'}: transcript address {url!r} is not a valid URL; ignored")
+        elif refused := origin.refusal(absolute):
+            notes.append(f"{title or 'an episode'}: transcript address {url!r} is refused ({refused}); ignored")
         else:
             resolved.append((absolute, transcript_kind))
     return FeedItem(

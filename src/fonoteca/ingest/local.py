@@ -42,11 +42,23 @@ def find_media(path: Path) -> list[Path]:
 
 
 def file_hash(path: Path) -> str:
+    """The file's identity; a MediaError when it cannot be read, which is that file's failure, not the folder's."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise MediaError(
+            f"{path.name} cannot be read ({exc.strerror or exc})",
+            "make it readable (check its permissions), then run `fonoteca sync`",
+        ) from exc
     return "sha256:" + digest.hexdigest()
+
+
+def unreadable_guid(path: Path) -> str:
+    """What a file that cannot be read is known by until it can: its content, the usual identity, is out of reach."""
+    return f"unreadable:{path.resolve()}"
 
 
 def parse_date(text: str) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 from fonoteca.archive import Segment
 from fonoteca.errors import MediaError
+from fonoteca.ingest.net import Origin, is_remote, local_path, read_limited
+from fonoteca.settings import Settings
 
 EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
 # Timed formats first: a publisher offering several transcripts gets the one with timestamps imported.
@@ -154,6 +157,24 @@ def _html(text: str) -> list[Segment]:
     for current, following in zip(segments, segments[1:], strict=False):
         current.end = max(current.start, following.start)
     return segments
+
+
+def fetch_transcript(url: str, origin: Origin, settings: Settings) -> bytes:
+    """A publisher's or sidecar transcript: from the web (size- and time-limited) or a file, each only where the show
+    `origin` may point (see net.Origin)."""
+    origin.check(url)
+    if not is_remote(url):
+        return (local_path(url) or Path(url)).read_bytes()
+    with origin.client(settings) as client:
+        return read_limited(
+            client,
+            url,
+            what=f"the transcript {url}",
+            max_mb=settings.max_feed_mb,
+            deadline=settings.feed_deadline,
+            error=MediaError,
+            hint="the publisher's link is broken or slow; the episode is transcribed from its audio instead",
+        )[1]
 
 
 def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:

@@ -114,17 +114,25 @@ class Transcriber:
         *,
         language: str | None = None,
         on_progress: ProgressCallback | None = None,
+        replace: bool = False,
     ) -> Episode:
+        """Transcribe the episode, resuming after its last committed segment.
+
+        `replace` transcribes a finished episode again from the start (`retry --force`): the old transcript stays in
+        place, searchable, until the new one is complete and swapped in at once."""
         if not episode.media_path:
             raise MediaError(f"episode {episode.id} has no local media yet", "run `fonoteca sync` to download it")
         # Before the episode is marked: a model that cannot load is not the episode's fault and must leave it as it was.
         self.load()
         audio = decode(episode.media_path)
         total = audio.size / SAMPLE_RATE
+        if replace:
+            return self._retranscribe(archive, episode, audio, language=language, on_progress=on_progress)
         resume_at = archive.last_segment_end(episode.id)
+        next_idx = archive.segment_count(episode.id)
         # A resumed episode keeps the language detected before the crash, so both halves agree.
         language = language or (episode.language if resume_at > 0 else None)
-        archive.update_episode(episode.id, status="transcribing", error=None, duration=total)
+        archive.start_transcription(episode.id, total)
         if on_progress:
             on_progress(min(resume_at, total), total)
         if resume_at < total - 0.5:
@@ -134,21 +142,38 @@ class Transcriber:
                 language = info.language
                 archive.update_episode(episode.id, language=language)
             for segment in segments:
-                archive.append_segments(episode.id, [segment])
+                next_idx += archive.append_segments(episode.id, [segment], at=next_idx)
                 if on_progress:
                     on_progress(min(segment.end, total), total)
         if on_progress:
             on_progress(total, total)
-        archive.update_episode(
-            episode.id,
-            status="done",
-            error=None,
-            language=language,
-            engine=self.engine,
-            model=self.model_name,
-            source="transcribed",
-            duration=total,
+        archive.finish_transcription(
+            episode.id, language=language, engine=self.engine, model=self.model_name, duration=total
         )
+        return archive.get_episode(episode.id)
+
+    def _retranscribe(
+        self,
+        archive: Archive,
+        episode: Episode,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        on_progress: ProgressCallback | None,
+    ) -> Episode:
+        total = audio.size / SAMPLE_RATE
+        segments, info = self.transcribe_audio(audio, language=language)
+        fresh = []
+        for segment in segments:
+            fresh.append(segment)
+            if on_progress:
+                on_progress(min(segment.end, total), total)
+        if on_progress:
+            on_progress(total, total)
+        archive.replace_segments(
+            episode.id, fresh, status="done", error=None, source="transcribed", language=language or info.language,
+            engine=self.engine, model=self.model_name, duration=total,
+        )  # fmt: skip
         return archive.get_episode(episode.id)
 
 

@@ -5,7 +5,9 @@ Pages: home (every show with the seed's header), show (the word-over-history cha
 described by the server-rendered /api page: FastAPI's Swagger page (/docs) is switched off, because it loads its script
 from a CDN (offline archives have none) and runs an inline script, which the Content-Security-Policy forbids.
 Feed and transcript text is untrusted: Jinja autoescapes everything, show notes go through the sanitiser, and the
-Content-Security-Policy allows only this server's own scripts.
+Content-Security-Policy allows only this server's own scripts. The paths an archive stores are untrusted too: /media/
+serves only files under fonoteca's media folder or a local show's own folder. The middleware (guards.py) checks the
+Host name, the body size, cross-site requests and the token before any route runs.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fonoteca import __version__
 from fonoteca.archive import Archive, Episode, Show
@@ -35,16 +38,21 @@ from fonoteca.search.query import parse
 from fonoteca.search.trends import GROUPINGS, SENTENCE, TrendPoint, trend
 from fonoteca.settings import Settings
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
+from fonoteca.web.guards import (
+    BodyLimit,
+    CsrfGuard,
+    HardenHeaders,
+    Throttle,
+    TokenGate,
+    client_address,
+    too_many,
+)
 from fonoteca.web.llm_routes import router as llm_router
 
 WEB_DIR = Path(str(files("fonoteca.web")))
 TOKEN_COOKIE = "fonoteca_token"
 PAGE_SIZE = 20
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
-    "media-src 'self' https: http: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'"
-)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 # -- API models (they make /openapi.json meaningful) ----------------------------------------------------------------
@@ -118,28 +126,31 @@ def create_app(settings: Settings) -> FastAPI:
         if client is not None:
             await client.aclose()
 
+    archive = Archive(settings.db_path)
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=[_csrf_context])
+    throttle = Throttle()
+
+    def login_page(request: Request, target: str) -> Response:
+        return templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
+
+    middleware = [  # outermost first
+        Middleware(HardenHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),
+        Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
+        Middleware(CsrfGuard, session_cookie=TOKEN_COOKIE),
+        Middleware(TokenGate, token=settings.token, cookie=TOKEN_COOKIE, throttle=throttle, login_page=login_page),
+    ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
         docs_url=None, redoc_url=None,  # see the module docstring: /api describes the API instead
+        middleware=middleware,
     )  # fmt: skip
-    archive = Archive(settings.db_path)
-    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html
     templates.env.globals["header"] = stats_header
     app.state.settings, app.state.archive, app.state.templates = settings, archive, templates
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-
-    @app.middleware("http")
-    async def security(request: Request, call_next: Any) -> Response:
-        if settings.token and not _authorised(request, settings.token):
-            if request.url.path.startswith("/api/"):
-                return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            page = templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
-            return _harden(page)
-        return _harden(await call_next(request))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -152,11 +163,16 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/login", include_in_schema=False)
     def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
         target = next if _same_site(next) else "/"
+        client = client_address(request)
+        if settings.token and (wait := throttle.retry_after(client)):
+            return too_many(request, wait)
         if settings.token and not hmac.compare_digest(token.encode(), settings.token.encode()):
+            throttle.failed(client)
             context = {"next": target, "error": "wrong token"}
             return templates.TemplateResponse(request, "login.html", context, status_code=401)
         response = RedirectResponse(target, status_code=303)
         if settings.token:
+            throttle.succeeded(client)
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -196,7 +212,7 @@ def create_app(settings: Settings) -> FastAPI:
             "matched": {s.idx for s in segments if matches(parsed, s.text)} if q else set(),
             "start": _seconds(t),
             "query": q,
-            "media_src": _media_src(episode),
+            "media_src": _media_src(settings, archive, episode),
             "formats": EXPORT_FORMATS,
             "analyses": analyses,
             "translations": translations,
@@ -249,10 +265,11 @@ def create_app(settings: Settings) -> FastAPI:
     def media(episode_id: str) -> Response:
         """The episode's local media; Starlette's FileResponse answers Range requests, so seeking works."""
         episode = archive.get_episode(episode_id)
-        if not episode.media_path or not Path(episode.media_path).exists():
+        path = servable_media(settings, archive, episode)
+        if path is None:
             raise HTTPException(404, "no local media for this episode")
-        media_type = mimetypes.guess_type(episode.media_path)[0] or episode.media_type or "application/octet-stream"
-        return FileResponse(episode.media_path, media_type=media_type)
+        media_type = mimetypes.guess_type(path.name)[0] or episode.media_type or "application/octet-stream"
+        return FileResponse(path, media_type=media_type)
 
     @app.get("/episode/{episode_id}/transcript.{fmt}", include_in_schema=False)
     def export(episode_id: str, fmt: str) -> Response:
@@ -328,10 +345,42 @@ def _show_out(archive: Archive, show: Show, transcribed: int, seconds: float) ->
     )  # fmt: skip
 
 
-def _media_src(episode: Episode) -> str | None:
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The Host names the server answers: loopback's, the one it listens on, and FONOTECA_ALLOWED_HOSTS."""
+    configured = [name.strip().lower() for name in settings.allowed_hosts.split(",") if name.strip()]
+    return list(dict.fromkeys([*LOOPBACK_NAMES, settings.host.lower(), *configured]))
+
+
+def servable_media(settings: Settings, archive: Archive, episode: Episode) -> Path | None:
+    """The episode's media file if it lies (symlinks resolved) in fonoteca's media folder, where downloads go, or in
+    the folder of the local show it came from: a feed's folder when the feed is a local file, a media show's folder
+    or single file. Anything else a feed managed to store, like file:///etc/shadow, is never served."""
+    if not episode.media_path:
+        return None
+    try:
+        path = Path(episode.media_path).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return None
+    roots = [settings.media_dir]
+    show = archive.get_show(episode.show_id)
+    if show.source_kind == "folder":
+        roots.append(Path(show.source))
+    elif urlsplit(show.source).scheme == "":  # a feed file on this machine, with its media beside it
+        roots.append(Path(show.source).parent)
+    for root in roots:
+        try:
+            root = root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if path.is_file() and (path == root or path.is_relative_to(root)):
+            return path
+    return None
+
+
+def _media_src(settings: Settings, archive: Archive, episode: Episode) -> str | None:
     if episode.kind == "text":
         return None
-    if episode.media_path and Path(episode.media_path).exists():
+    if servable_media(settings, archive, episode) is not None:
         return f"/media/{episode.id}"
     if episode.media_url and episode.media_url.startswith(("http://", "https://")):
         return episode.media_url
@@ -356,17 +405,6 @@ def _same_site(target: str) -> bool:
     return target.startswith("/") and not target.startswith(("//", "/\\")) and not any(c < " " for c in target)
 
 
-def _authorised(request: Request, token: str) -> bool:
-    path = request.url.path
-    if path == "/login" or path.startswith("/static/"):
-        return True
-    supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    supplied = supplied or request.cookies.get(TOKEN_COOKIE, "")
-    return bool(supplied) and hmac.compare_digest(supplied.encode(), token.encode())
-
-
-def _harden(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+def _csrf_context(request: Request) -> dict[str, str]:
+    """Every page's CSRF token (set by CsrfGuard), for its <meta> tag and its forms."""
+    return {"csrf_token": getattr(request.state, "csrf_token", "")}

@@ -1,0 +1,55 @@
+"""Printing untrusted text (feed titles, show names, transcripts, model output) to a terminal.
+
+Rich reads `[...]` in the strings it prints as markup: a title like `Close tag [/]` would raise MarkupError, and
+`[link=...]` would make a link. Terminals read control characters: `ESC ]0;…` retitles the window, `ESC [2J` clears
+it. `safe` makes a value printable as written; SafeConsole strips control characters from everything it writes, the
+last defence for a value that reached it without `safe`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook, RenderResult
+from rich.markup import escape
+from rich.segment import Segment
+
+# C0 and C1 control characters and DEL, except tab and newline: ESC, CSI and OSC start terminal escape sequences.
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)])
+
+
+def printable(text: object) -> str:
+    """The text without control characters (tabs and newlines stay)."""
+    return str(text).translate(_CONTROL)
+
+
+def safe(text: object) -> str:
+    """Untrusted text ready for Rich markup (console.print, table cells, progress descriptions): shown as written."""
+    return escape(printable(text))
+
+
+class _Stripped:
+    """A renderable whose text segments lose their control characters; Rich's own control segments (cursor moves of
+    a progress bar) and the styles it turns into escape sequences afterwards are untouched."""
+
+    def __init__(self, renderable: ConsoleRenderable) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            yield segment if segment.control else Segment(printable(segment.text), segment.style)
+
+
+class _StripControl(RenderHook):
+    """Render hook: the last defence, for text that reached the console without `safe`."""
+
+    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        return [_Stripped(r) for r in renderables]
+
+
+class SafeConsole(Console):
+    """A Console that never writes a control character (but tab and newline) that it was given as text."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.push_render_hook(_StripControl())

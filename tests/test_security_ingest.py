@@ -1,0 +1,265 @@
+"""What a feed may make fonoteca fetch or read: local files, internal addresses, huge or endless bodies, credentials.
+
+Feeds are served by real HTTP servers on 127.0.0.1. Unlike the rest of the suite, these tests keep
+FONOTECA_ALLOW_PRIVATE_URLS off wherever the refusal of internal addresses is what is tested.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fixtures_http import MediaServer, serve_media
+from fixtures_web import DEMO_MEDIA
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FeedError, MediaError
+from fonoteca.ingest.download import download
+from fonoteca.ingest.feeds import fetch_feed, parse_feed
+from fonoteca.ingest.net import Origin, PublicOnlyTransport, checked_address, is_public
+from fonoteca.ingest.transcripts import fetch_transcript
+from fonoteca.pipeline import add_source, refresh, sync
+from fonoteca.settings import Settings
+
+SECRET = "root:x:0:0:root:/root:/bin/bash\n"
+VTT = b"WEBVTT\n\n00:00.000 --> 00:01.500\nhola desde el archivo\n"
+
+
+@pytest.fixture
+def strict(tmp_path: Path) -> Settings:
+    """The defaults a user has: internal addresses refused for what a feed on the web names."""
+    return Settings.from_env(environ={}, home=tmp_path / "home", download_timeout=2.0, download_retries=1)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "private" / "passwd"
+    path.parent.mkdir()
+    path.write_text(SECRET)
+    return path
+
+
+def _feed(items: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">
+<channel><title>Prueba</title><language>es</language>{items}</channel></rss>""".encode()
+
+
+def _item(name: str, enclosure: str, extra: str = "", kind: str = "audio/mpeg") -> str:
+    return (
+        f"<item><title>Episodio {name}</title><guid isPermaLink='false'>{name}</guid>"
+        f"<description>Notas del episodio {name}</description>"
+        f'<enclosure url="{enclosure}" type="{kind}" length="1"/>{extra}</item>'
+    )
+
+
+def _transcript(url: str, kind: str = "text/plain") -> str:
+    return f'<podcast:transcript url="{url}" type="{kind}"/>'
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fonoteca", "--home", str(home), *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "FONOTECA_ALLOW_PRIVATE_URLS": "0"},
+    )  # fmt: skip
+
+
+# -- local files -----------------------------------------------------------------------------------------------------
+
+
+def test_a_web_feed_cannot_make_fonoteca_read_or_export_local_files(http_server, secret, tmp_path) -> None:
+    items = _item("shadow", secret.as_uri()) + _item(
+        "passwd", http_server.url("/status/404"), _transcript(secret.as_uri())
+    )
+    url = http_server.add("f.xml", _feed(items), "application/rss+xml")
+    home = tmp_path / "home"
+    added = _cli(home, "add", url)
+    assert "Traceback" not in added.stderr
+    notes = [line for line in added.stderr.splitlines() if line.startswith("note:") and "refused" in line]
+    assert len(notes) == 2 and all("http:// and https://" in line for line in notes)
+    with Archive(home / "fonoteca.db") as archive:
+        episodes = archive.list_episodes()
+    assert [(e.title, e.transcript_url, e.media_path) for e in episodes] == [("Episodio passwd", None, None)]
+    exported = _cli(home, "export", episodes[0].id)
+    assert "root:x" not in exported.stdout + exported.stderr
+
+
+def test_a_file_url_stored_earlier_is_refused_when_read(archive, strict, http_server, secret, tmp_path) -> None:
+    url = http_server.add("f.xml", _feed(_item("old", http_server.url("/status/404"))), "application/rss+xml")
+    show, _ = add_source(archive, strict, url, sync_now=False, progress=False)
+    episode = archive.list_episodes(show.id)[0]
+    # As an older fonoteca stored it, before file: URLs of web feeds were refused.
+    archive.update_episode(episode.id, transcript_url=secret.as_uri(), transcript_type="txt")
+    sync(archive, strict, show, progress=False, reread=False)
+    assert archive.get_episode(episode.id).status == "failed" and archive.segments(episode.id) == []
+    with pytest.raises(MediaError, match="cannot be downloaded: .*http:// and https://"):
+        fetch_transcript(secret.as_uri(), Origin.of(show), strict)
+    with pytest.raises(MediaError, match="cannot be downloaded"):
+        download(secret.as_uri(), tmp_path / "x.mp3", strict, origin=Origin.of(show))
+
+
+def test_a_feed_file_may_point_at_files_in_its_folder_only(strict, secret, tmp_path) -> None:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    (folder / "ep.vtt").write_bytes(VTT)
+    items = _item("inside", "ep.ogg", _transcript("ep.vtt", "text/vtt")) + _item(
+        "outside", "ep2.ogg", _transcript(secret.as_uri())
+    )
+    (folder / "feed.xml").write_bytes(_feed(items))
+    feed = parse_feed(*fetch_feed(str(folder / "feed.xml"), strict))
+    inside, outside = feed.items
+    assert inside.transcripts == [((folder / "ep.vtt").as_uri(), "vtt")] and inside.media_url.endswith("/show/ep.ogg")
+    assert outside.transcripts == [] and feed.notes == [
+        f"Episodio outside: transcript address {secret.as_uri()!r} is refused "
+        "(a feed file may only point at files in its own folder); ignored"
+    ]
+    origin = Origin(str(folder / "feed.xml"))
+    assert fetch_transcript((folder / "ep.vtt").as_uri(), origin, strict) == VTT
+    with pytest.raises(MediaError, match="its own folder"):
+        fetch_transcript(secret.as_uri(), origin, strict)
+
+
+# -- internal addresses ----------------------------------------------------------------------------------------------
+
+
+def test_internal_addresses_named_by_a_web_feed_are_refused(archive, strict, http_server) -> None:
+    http_server.add("internal.txt", b"the admin password is hunter2")
+    internal = http_server.url("/f/internal.txt")
+    url = http_server.add(
+        "f.xml", _feed(_item("ssrf", http_server.url("/f/ep.mp3"), _transcript(internal))), "application/rss+xml"
+    )
+    show, report = add_source(archive, strict, url, progress=False)  # the feed itself: the user's own choice
+    episode = archive.list_episodes(show.id)[0]
+    assert report.imported == 0 and archive.segments(episode.id) == []
+    assert episode.status == "failed"
+    assert "refused to connect to 127.0.0.1" in episode.error and "FONOTECA_ALLOW_PRIVATE_URLS=1" in episode.error
+    assert [path for path, _ in http_server.requests] == ["/f/f.xml"]
+
+
+def test_internal_addresses_are_fetched_when_the_user_allows_them(archive, http_server, tmp_path) -> None:
+    allowing = Settings.from_env(environ={"FONOTECA_ALLOW_PRIVATE_URLS": "1", "FONOTECA_HOME": str(tmp_path / "h")})
+    vtt = http_server.add("ep.vtt", VTT)
+    url = http_server.add("f.xml", _feed(_item("lan", http_server.url("/f/ep.mp3"), _transcript(vtt, "text/vtt"))))
+    show, report = add_source(archive, allowing, url, progress=False)
+    assert report.imported == 1 and archive.list_episodes(show.id)[0].status == "done"
+
+
+def test_a_host_name_is_checked_by_the_addresses_it_resolves_to() -> None:
+    with pytest.raises(MediaError, match=r"localhost \((127\.0\.0\.1|::1)\).*FONOTECA_ALLOW_PRIVATE_URLS"):
+        checked_address("localhost", 80)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("169.254.169.254", False),  # cloud metadata
+        ("fd00:ec2::254", False),  # cloud metadata over IPv6
+        ("100.100.100.200", False),  # carrier-grade NAT range, a metadata endpoint too
+        ("127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("192.168.1.20", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("224.0.0.1", False),
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_only_public_internet_addresses_count_as_public(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+@pytest.fixture
+def internal_server() -> Iterator[MediaServer]:
+    """A server on 127.0.0.2: another loopback address, to tell apart from the test's first hop on 127.0.0.1."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError:
+            pytest.skip("this system cannot listen on 127.0.0.2")
+    with serve_media("127.0.0.2") as server:
+        yield server
+
+
+def test_a_redirect_is_checked_like_the_first_address(http_server, internal_server) -> None:
+    """The first hop is let through here, so that only the check of the redirect's address can stop the request."""
+    secret = internal_server.add("secret.txt", b"hunter2")
+    transport = PublicOnlyTransport(allowed=lambda address: str(address) == "127.0.0.1")
+    with httpx.Client(transport=transport, follow_redirects=True) as client, pytest.raises(MediaError) as caught:
+        client.get(http_server.url(f"/redirect?to={secret}"))
+    assert "127.0.0.2" in str(caught.value) and internal_server.requests == []
+    assert [path for path, _ in http_server.requests] == [f"/redirect?to={secret}"]
+
+
+# -- size and time ---------------------------------------------------------------------------------------------------
+
+
+def test_a_feed_over_the_size_limit_stops_there_and_says_how_to_raise_it(strict, http_server) -> None:
+    with pytest.raises(FeedError) as caught:
+        fetch_feed(http_server.url("/endless"), strict.replace(max_feed_mb=1))
+    assert "over the 1 MB limit" in caught.value.message and "FONOTECA_MAX_FEED_MB" in caught.value.hint
+
+
+def test_a_feed_that_trickles_in_stops_at_the_deadline_and_says_how_to_raise_it(strict, http_server) -> None:
+    started = time.monotonic()
+    with pytest.raises(FeedError) as caught:
+        fetch_feed(http_server.url("/trickle"), strict.replace(feed_deadline=1.0))
+    assert time.monotonic() - started < 5
+    assert "longer than 1 s" in caught.value.message and "FONOTECA_FEED_DEADLINE" in caught.value.hint
+
+
+# -- what an enclosure is --------------------------------------------------------------------------------------------
+
+
+def test_an_enclosure_of_unknown_type_is_media_until_its_bytes_prove_otherwise(archive, settings, http_server) -> None:
+    http_server.add("nodot", DEMO_MEDIA / "jfk.flac", "application/octet-stream")
+    items = _item("untyped", "/f/nodot", kind="application/octet-stream") + _item(
+        "cover", "/f/cover.jpg", kind="image/jpeg"
+    )
+    url = http_server.add("f.xml", _feed(items), "application/rss+xml")
+    show, _ = add_source(archive, settings, url, sync_now=False, progress=False)
+    untyped, cover = sorted(archive.list_episodes(show.id), key=lambda e: e.guid, reverse=True)
+    assert (untyped.kind, untyped.status, archive.segments(untyped.id)) == ("audio", "new", [])
+    assert cover.kind == "text"  # a post with a picture is still a post
+    dest = download(untyped.media_url, settings.media_dir / "nodot", settings, origin=Origin.of(show))
+    assert dest.read_bytes() == (DEMO_MEDIA / "jfk.flac").read_bytes()
+
+
+# -- credentials -----------------------------------------------------------------------------------------------------
+
+
+def test_feed_credentials_go_to_the_feed_host_only_and_are_never_shown(
+    archive, settings, http_server: MediaServer, other_http_server: MediaServer, tmp_path
+) -> None:
+    http_server.auth = "ana:s3cret"
+    http_server.add("ep.ogg", DEMO_MEDIA / "jfk.flac")
+    http_server.add("a.vtt", VTT)
+    elsewhere = other_http_server.add("b.vtt", VTT)
+    items = _item("a", "/auth/ep.ogg", _transcript("/auth/a.vtt", "text/vtt")) + _item(
+        "b", other_http_server.url("/f/ep.ogg"), _transcript(f"/redirect?to={elsewhere}", "text/vtt")
+    )
+    http_server.add("f.xml", _feed(items), "application/rss+xml")
+    feed_url = http_server.url("/auth/f.xml").replace("http://", "http://ana:s3cret@")
+    show, report = add_source(archive, settings, feed_url, progress=False)
+    assert report.imported == 2 and "s3cret" not in show.source and "s3cret" not in repr(show)
+    assert refresh(archive, settings, archive.get_show(show.id)) == 0  # the stored credentials open the feed again
+    episode = next(e for e in archive.list_episodes(show.id) if e.guid == "a")
+    download(episode.media_url, tmp_path / "a.flac", settings, origin=Origin.of(archive.get_show(show.id)))
+    assert all("Authorization" in headers for path, headers in http_server.requests if path.startswith("/auth/"))
+    assert other_http_server.requests and not any("Authorization" in h for _, h in other_http_server.requests)
+    listed = _cli(settings.home, "shows", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["source"] == http_server.url("/auth/f.xml")
+    assert "s3cret" not in listed.stdout + listed.stderr
