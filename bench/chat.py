@@ -30,11 +30,8 @@ from pathlib import Path
 import openai
 from synthetic import build_synthetic_archive
 
-from fonoteca.archive import Archive
-from fonoteca.llm.chat import ChatTurn
-from fonoteca.llm.client import LLMClient
+from fonoteca.app import Fonoteca
 from fonoteca.llm.server import LocalServer, free_port
-from fonoteca.search import sync_index
 
 TARGET_OVERHEAD_MS = 150
 RESULTS = Path(__file__).resolve().parent / "results" / "chat.txt"
@@ -49,12 +46,10 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return pick(0.50), pick(0.95), pick(0.99)
 
 
-async def fonoteca_first_token(
-    archive: Archive, settings, client: LLMClient, question: str
-) -> tuple[float, float, list]:
+async def fonoteca_first_token(fonoteca: Fonoteca, question: str) -> tuple[float, float, list]:
     """(overhead ms, time to first token ms, the prompt sent) for one fresh conversation."""
     started = time.perf_counter()
-    turn = ChatTurn(archive, settings, client, question)
+    turn = fonoteca.chat_turn(question)
     await turn.prepare()
     events = turn.events()
     try:
@@ -91,25 +86,24 @@ async def run(args: argparse.Namespace, settings, vocabulary: list[str], server:
     mid = vocabulary[300:8000]
     templates = ["¿Qué se dijo sobre {a} y {b}?", "¿Cuándo hablaron de {a}?", "What did they say about {a} and {b}?"]
     questions = [rng.choice(templates).format(a=rng.choice(mid), b=rng.choice(mid)) for _ in range(args.questions + 1)]
-    client = LLMClient(settings)
     direct = openai.AsyncOpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0)
-    model = client.model
     overheads, ours, theirs, gaps = [], [], [], []
-    with Archive(settings.db_path) as archive:
+    with Fonoteca(settings) as fonoteca:
+        model = fonoteca.llm.check().model
         for i, question in enumerate(questions):
             if i % 2 == 0:
                 await evict_prompt_cache(direct, model, i)
-                overhead, ttft, prompt = await fonoteca_first_token(archive, settings, client, question)
+                overhead, ttft, prompt = await fonoteca_first_token(fonoteca, question)
                 await evict_prompt_cache(direct, model, i)
                 plain = await direct_first_token(direct, model, prompt, 512)
             else:
                 # The prompt depends on retrieval only, so it is built first and the direct call goes before ours.
-                probe = ChatTurn(archive, settings, client, question)
+                probe = fonoteca.chat_turn(question)
                 await probe.prepare()
                 await evict_prompt_cache(direct, model, i)
                 plain = await direct_first_token(direct, model, probe.prompt, 512)
                 await evict_prompt_cache(direct, model, i)
-                overhead, ttft, prompt = await fonoteca_first_token(archive, settings, client, question)
+                overhead, ttft, prompt = await fonoteca_first_token(fonoteca, question)
             if i == 0:
                 continue  # warm-up: first index open, first connection
             if not prompt:
@@ -144,9 +138,9 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="fonoteca-chat-bench-"))
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
-    with Archive(settings.db_path) as archive:
+    with Fonoteca(settings) as fonoteca:
         started = time.perf_counter()
-        sync_index(archive, settings)
+        fonoteca.update_index()
         print(f"indexed in {time.perf_counter() - started:.1f} s")
     with LocalServer(port=free_port(), context=args.ctx) as server:
         settings = settings.replace(llm_base_url=server.base_url, llm_context=args.ctx)

@@ -23,9 +23,7 @@ from pathlib import Path
 
 from synthetic import FUNCTION_WORDS, build_synthetic_archive
 
-from fonoteca.archive import Archive
-from fonoteca.search import search, sync_index
-from fonoteca.search.trends import trend
+from fonoteca.app import Fonoteca
 from fonoteca.text import fold
 
 TARGET_SEARCH_MS, TARGET_TREND_MS, TARGET_INDEX_S = 20, 50, 60
@@ -77,13 +75,11 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="fonoteca-search-bench-"))
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
-    archive = Archive(settings.db_path)
-    start = time.perf_counter()
-    sync_index(archive, settings)
-    index_seconds = time.perf_counter() - start
     fts_seconds = build_fts(settings.db_path)
-    archive.close()
-    archive = Archive(settings.db_path)
+    fonoteca = Fonoteca(settings)
+    start = time.perf_counter()
+    fonoteca.update_index()
+    index_seconds = time.perf_counter() - start
 
     rng = random.Random(1)
     n = args.queries
@@ -113,7 +109,7 @@ def main() -> None:
     for kind, terms in kinds.items():
         as_query = {"phrase": lambda t: f'"{t}"', "phrase of common words": lambda t: f'"{t}"',
                     "prefix": lambda t: t + "*"}.get(kind, lambda t: t)  # fmt: skip
-        ours = timed(lambda t, q=as_query: search(archive, settings, q(t), limit=20), terms)
+        ours = timed(lambda t, q=as_query: fonoteca.search(q(t), limit=20), terms)
         fts_kind = "phrase" if kind.startswith("phrase") else "prefix" if kind == "prefix" else "words"
         theirs = timed(
             lambda t, k=fts_kind: fts.execute(
@@ -126,7 +122,7 @@ def main() -> None:
         rows.append((kind, percentiles(ours), percentiles(theirs), TARGET_SEARCH_MS))
 
     def trend_row(kind: str, terms: list[str], fts_match: Callable[[str], str]) -> tuple:
-        ours = timed(lambda t: trend(archive, [t], settings=settings), terms)
+        ours = timed(lambda t: fonoteca.trend([t]), terms)
         theirs = timed(
             lambda t: fts.execute(
                 "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id",
@@ -153,7 +149,7 @@ def main() -> None:
         f"# bench/search.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes over 6 years, {words_total:,} words,"
         f" {segments_total:,} segments; Zipf vocabulary of {len(vocabulary):,} Spanish-like words",
-        f"# fonoteca = tantivy (+ word counts in SQLite for trends), through fonoteca.search.search()/trend();"
+        f"# fonoteca = tantivy (+ word counts in SQLite for trends), through Fonoteca.search()/trend();"
         f" reference = SQLite FTS5 over the same segments; {n} different terms per kind, top 20 by BM25",
         "",
         f"indexing: fonoteca {index_seconds:.1f} s (target < {TARGET_INDEX_S} s)   FTS5 {fts_seconds:.1f} s",
@@ -172,7 +168,7 @@ def main() -> None:
     if args.hours >= 1500:
         out.write_text(report)
         print(f"wrote {out}")
-    archive.close()
+    fonoteca.close()
     shutil.rmtree(home, ignore_errors=True)
 
 

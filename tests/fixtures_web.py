@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +13,7 @@ from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fonoteca.archive import Archive, Segment
@@ -91,3 +95,42 @@ def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tup
     """The real app over the web archive of build_web_archive."""
     with serve_app(settings) as base:
         yield base, web_archive
+
+
+@contextmanager
+def fonoteca_serve(settings: Settings, **env: str) -> Iterator[str]:
+    """`python -m fonoteca serve` on a free port with FONOTECA_HOME (and the given FONOTECA_* variables); yields its
+    base URL once it answers."""
+    port = free_port()
+    log = settings.home / f"serve-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(settings.home),
+        "FONOTECA_HOME": str(settings.home),
+        "FONOTECA_LLM_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens: a model call fails at once
+        **{f"FONOTECA_{name.upper()}": value for name, value in env.items()},
+    }
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "fonoteca", "serve", "--port", str(port)], env=environ, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"fonoteca serve exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"fonoteca serve did not answer: {log.read_text()}"
+            try:
+                httpx.get(f"{base}/static/style.css", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fonoteca.archive import Archive, Segment, episode_id_for
+from fonoteca.archive import Archive, EpisodeKind, Segment, Source, SourceKind, Status, episode_id_for
 from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError, NotFound
 
@@ -21,7 +21,8 @@ def test_new_archive_is_wal_with_foreign_keys_at_latest_schema(archive: Archive)
     assert archive.schema_version == len(MIGRATIONS)
     raw = sqlite3.connect(archive.path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert archive._query("PRAGMA foreign_keys")[0][0] == 1
+    with archive._transaction() as writer:
+        assert writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_reopening_an_archive_keeps_its_data_and_does_not_migrate_twice(archive: Archive) -> None:
@@ -73,6 +74,29 @@ def test_unknown_show_and_episode_raise_not_found_with_a_hint(archive: Archive) 
         archive.get_episode("0000000000")
 
 
+def test_episodes_by_ids_reads_many_in_one_call_and_leaves_out_unknown_ids(archive: Archive) -> None:
+    show = _show(archive)
+    ids = [archive.upsert_episode(show, guid=f"g{i}", title=f"Ep {i}", kind="audio")[0].id for i in range(3)]
+    found = archive.episodes_by_ids([ids[2], "0000000000", ids[0], ids[2]])
+    assert set(found) == {ids[0], ids[2]}
+    assert found[ids[2]].title == "Ep 2" and found[ids[0]].show_title == "Mi Podcast"
+    assert archive.episodes_by_ids([]) == {}
+
+
+def test_the_timeline_follows_every_commit_of_this_or_another_connection(archive: Archive) -> None:
+    show = _show(archive)
+    ep, _ = archive.upsert_episode(show, guid="g", title="Uno", kind="audio", published="2024-01-10")
+    assert archive.timeline() == []
+    archive.replace_transcript(ep.id, [Segment(0, 1, "hola")], source="publisher")
+    assert [e.title for e in archive.timeline()] == ["Uno"]
+    archive.update_episode(ep.id, title="Uno (editado)")
+    assert [e.title for e in archive.timeline(show.id)] == ["Uno (editado)"]
+    with Archive(archive.path) as other:  # another process's commit, as `fonoteca sync` makes beside `serve`
+        other.update_episode(ep.id, title="Uno (otra vez)")
+    assert [e.title for e in archive.timeline()] == ["Uno (otra vez)"]
+    assert [e.title for e in archive.timeline(show.id)] == ["Uno (otra vez)"]
+
+
 def test_shows_get_unique_slugs_and_are_found_by_slug_title_or_id(archive: Archive) -> None:
     a = _show(archive, "https://a.example/feed", "Café con Leche")
     b = _show(archive, "https://b.example/feed", "Café con leche")
@@ -91,16 +115,19 @@ def test_appended_segments_continue_numbering_and_bump_the_revision(archive: Arc
     assert segs[2].words == [(5.0, 5.6, "adiós")]
     assert archive.last_segment_end(ep.id) == 7.0
     assert archive.get_episode(ep.id).transcript_rev == 2
+    lines = archive.segments(ep.id, words=False)  # what the episode page reads
+    assert [(s.idx, s.text, s.words) for s in lines] == [(0, "Hola", None), (1, "qué tal", None), (2, "adiós", None)]
 
 
 def test_replacing_a_transcript_is_atomic_and_updates_the_episode(archive: Archive) -> None:
     show = _show(archive)
     ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio")
     archive.append_segments(ep.id, [Segment(0, 1, "viejo")])
-    archive.replace_segments(ep.id, [Segment(0, 1, "nuevo")], source="publisher", status="done")
+    assert archive.replace_transcript(ep.id, [Segment(0, 1, "nuevo")], source="publisher", language="es") == 1
     fresh = archive.get_episode(ep.id)
     assert [s.text for s in archive.segments(ep.id)] == ["nuevo"]
-    assert (fresh.source, fresh.status) == ("publisher", "done")
+    assert (fresh.source, fresh.status, fresh.language) == (Source.PUBLISHER, Status.DONE, "es")
+    assert (fresh.source, fresh.status) == ("publisher", "done")  # members equal their plain values
 
 
 def test_stats_count_only_finished_episodes_and_their_audio_time(archive: Archive) -> None:
@@ -112,6 +139,48 @@ def test_stats_count_only_finished_episodes_and_their_audio_time(archive: Archiv
     stats = archive.stats()
     assert (stats.episodes, stats.seconds) == (2, 3612.0)
     assert stats.by_show[0][1:] == (2, 3612.0)
+
+
+def test_episodes_per_show_counts_every_status_in_one_query(archive: Archive) -> None:
+    show = _show(archive)
+    empty = _show(archive, "https://b.example/feed", "Sin episodios")
+    archive.upsert_episode(show, guid="1", title="a", kind="audio", status="done")
+    archive.upsert_episode(show, guid="2", title="b", kind="audio")
+    archive.upsert_episode(show, guid="3", title="c", kind="audio", status="failed", error="404")
+    assert archive.episodes_per_show() == {show.id: 3}
+    assert archive.episodes_per_show(show.id) == {show.id: 3}
+    assert archive.episodes_per_show(empty.id).get(empty.id, 0) == 0
+
+
+def test_metadata_updates_change_only_what_is_given(archive: Archive) -> None:
+    show, _ = archive.add_show(
+        title="Mi Podcast", source="https://example.org/feed.xml", source_kind="feed", language="es",
+        description="<p>notas</p>", credentials="ana:secreto",
+    )  # fmt: skip
+    again, created = archive.add_show(title="Mi Podcast (nuevo)", source=show.source, source_kind="feed", link="l")
+    assert not created
+    assert (again.title, again.language, again.description, again.link) == (
+        "Mi Podcast (nuevo)",
+        "es",
+        "<p>notas</p>",
+        "l",
+    )
+    assert again.credentials == "ana:secreto" and again.synced_at is None
+    archive.mark_synced(show.id)
+    assert archive.get_show(show.id).synced_at
+    episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", transcript_url="https://x/t.vtt")
+    archive.update_episode(episode.id, transcript_url=None, transcript_type=None, language="es")
+    fresh = archive.get_episode(episode.id)
+    assert (fresh.title, fresh.transcript_url, fresh.language) == ("t", None, "es")
+
+
+def test_models_carry_enums_whatever_strings_they_were_given(archive: Archive) -> None:
+    show = _show(archive)
+    episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="video", status="downloaded")
+    assert show.source_kind is SourceKind.FEED
+    assert (episode.kind, episode.status, episode.source) == (EpisodeKind.VIDEO, Status.DOWNLOADED, None)
+    assert archive.list_episodes(status="downloaded") == archive.list_episodes(status=Status.DOWNLOADED) == [episode]
+    assert archive.status_counts() == {"downloaded": 1}
 
 
 def test_deleting_an_episode_removes_its_segments_and_index_bookkeeping(archive: Archive) -> None:
@@ -134,7 +203,7 @@ def test_index_bookkeeping_reports_stale_episodes_after_a_new_transcript(archive
     assert archive.episodes_to_index() == [(ep.id, rev)]
     archive.mark_indexed(ep.id, rev, {"uno": 1})
     assert archive.episodes_to_index() == []
-    archive.replace_segments(ep.id, [Segment(0, 1, "dos")])
+    archive.replace_transcript(ep.id, [Segment(0, 1, "dos")], source="transcribed")
     assert archive.episodes_to_index() == [(ep.id, rev + 1)]
 
 

@@ -141,7 +141,9 @@ def test_export_of_a_failed_episode_suggests_retry(filled: Settings) -> None:
 def test_vtt_export_escapes_markup_characters(filled: Settings) -> None:
     with Archive(filled.db_path) as archive:
         episode = archive.list_episodes(status="done")[0]
-        archive.replace_segments(episode.id, [Segment(0.0, 1.0, "R&D: a <b> tag > nada", speaker="Ana & Luis")])
+        archive.replace_transcript(
+            episode.id, [Segment(0.0, 1.0, "R&D: a <b> tag > nada", speaker="Ana & Luis")], source="transcribed"
+        )
     result = _run(filled, "export", episode.id, "--format", "vtt")
     assert "<v Ana &amp; Luis>R&amp;D: a &lt;b&gt; tag &gt; nada" in result.output
     from fonoteca.ingest.transcripts import parse_transcript

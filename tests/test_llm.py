@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 
+import httpx
+import openai
 import pytest
 from fixtures_llm import VOYAGER, add_episode
 
 from fonoteca.archive import Message
-from fonoteca.errors import NotFound
-from fonoteca.llm.analyze import STRUCTURED, Analyzer, Entities, Sentiment, Topics, split_text
+from fonoteca.errors import LLMError, NotFound
+from fonoteca.llm.analyze import PROMPTS, STRUCTURED, Analyzer, Entities, Sentiment, Topics, split_text
 from fonoteca.llm.chat import (
     NOT_FOUND,
     ChatTurn,
@@ -30,7 +32,7 @@ from fonoteca.llm.chat import (
     sources,
 )
 from fonoteca.llm.clean import clean_text, extract_json, limit_words, strip_special_tokens
-from fonoteca.llm.client import LLMClient, estimate_tokens, retry_instruction
+from fonoteca.llm.client import Endpoint, LLMClient, estimate_tokens, retry_instruction
 from fonoteca.llm.server import free_port
 
 # Seed 001's book list, exactly as the local model returned it: a chat-template token leaked into a name.
@@ -227,6 +229,63 @@ def test_endpoint_down_gives_one_clear_line_with_the_serve_hint(archive, setting
     assert archive.list_analyses(episode.id) == []
 
 
+def _listing(settings, *answers: list[str] | int | None, **options: str) -> tuple[LLMClient, list[str]]:
+    """A client whose server answers /models with `answers` in turn (model ids, an error status, or None: nothing
+    listens), and the paths it was asked for."""
+    pending, asked = list(answers), []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        answer = pending.pop(0)
+        if answer is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        if isinstance(answer, int):
+            return httpx.Response(answer, json={"error": {"message": "no such route"}})
+        models = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in answer]
+        return httpx.Response(200, json={"object": "list", "data": models})
+
+    client = LLMClient(settings.replace(**options))
+    transport = httpx.Client(transport=httpx.MockTransport(server))
+    client.sync = openai.OpenAI(base_url=client.base_url, api_key="test", max_retries=0, http_client=transport)
+    return client, asked
+
+
+def test_only_check_asks_the_server_and_a_server_that_was_down_is_asked_again(settings):
+    client, asked = _listing(settings, None, ["smollm2-135m-instruct", "nomic-embed-text"])
+    with pytest.raises(RuntimeError, match="check"):
+        _ = client.model
+    with pytest.raises(RuntimeError, match="check"):
+        _ = client.embedding_model
+    assert client.json_mode == "json_schema" and asked == [], "reading the client's state asks nothing"
+    with pytest.raises(LLMError, match="no language model server answers"):
+        client.check()
+    endpoint = client.check()
+    assert endpoint.model == client.model == "smollm2-135m-instruct"
+    assert endpoint.embedding_model == client.embedding_model == "nomic-embed-text"
+    assert client.checked() is endpoint and len(asked) == 2 and asked[0].endswith("/models")
+
+
+def test_a_configured_model_is_used_only_when_the_server_lists_it_or_cannot_list_any(settings):
+    client, _ = _listing(settings, ["smollm2", "llama3:latest"], llm_model="gpt-4")
+    with pytest.raises(LLMError, match="'gpt-4' is not listed .*; it has: smollm2, llama3:latest"):
+        client.check()
+    assert _listing(settings, ["smollm2", "llama3:latest"], llm_model="llama3")[0].check().model == "llama3"
+    trusted = _listing(settings, 404, llm_model="gpt-4")[0].check()
+    assert (trusted.listed, trusted.model, trusted.embedding_model) == (None, "gpt-4", "")
+    with pytest.raises(LLMError, match="looks like an OpenAI-compatible API"):
+        _listing(settings, 404)[0].check()
+    with pytest.raises(LLMError, match="lists no models"):
+        _listing(settings, [])[0].check()
+
+
+def test_embeddings_are_the_configured_model_a_listed_embed_model_or_none(settings):
+    listed = ["smollm2", "nomic-embed-text"]
+    assert _listing(settings, listed)[0].check().embedding_model == "nomic-embed-text"
+    assert _listing(settings, listed, llm_embedding_model="bge-m3")[0].check().embedding_model == "bge-m3"
+    assert _listing(settings, listed, llm_embedding_model="none")[0].check().embedding_model == ""
+    assert _listing(settings, ["smollm2"])[0].check().embedding_model == ""
+
+
 def test_asking_about_one_episode_retrieves_only_from_its_transcript(archive, settings):
     first = add_episode(archive, ["La sonda Voyager volvió a dar señales de vida."], title="Noticias de marzo")
     second = add_episode(archive, ["Los ingenieros de la Voyager recuperaron la señal."], title="Noticias de abril")
@@ -290,7 +349,7 @@ def test_structured_analyses_leave_room_in_the_context_for_the_retry(archive, se
     for kind in ("topics", "entities", "sentiment"):
         shape, max_tokens = STRUCTURED[kind]
         transcript = "x" * int(analyzer.token_budget(analyzer.room(kind)) * 3)  # as many tokens as may be sent
-        messages = Analyzer._messages("es", "Analyse the transcript " + "carefully " * 10, transcript)
+        messages = PROMPTS[kind].messages(language="Spanish", text=transcript)
         retry = [
             *messages,
             {"role": "assistant", "content": "y" * max_tokens * 3},  # the invalid first answer, as long as allowed
@@ -342,7 +401,9 @@ class ScriptedClient(LLMClient):
     def __init__(self, settings, pieces: list[str]) -> None:
         super().__init__(settings)
         self.pieces = pieces
-        self._embedding_model = ""  # no embeddings: keyword search alone, no /models request
+
+    def check(self) -> Endpoint:
+        return Endpoint(listed=("scripted",), model="scripted", embedding_model="")  # keyword search alone
 
     async def stream(self, messages, *, max_tokens=512):
         self.calls["stream"] += 1
@@ -410,13 +471,13 @@ def test_an_answer_stored_before_sources_existed_is_served_with_its_citations_as
 def test_ask_prints_every_source_and_marks_the_cited_ones(archive, settings, monkeypatch):
     from typer.testing import CliRunner
 
-    import fonoteca.cli.llm as cli_llm
+    from fonoteca.app import Fonoteca
     from fonoteca.cli import app
 
     episode = add_episode(archive, VOYAGER)
     question = "¿Qué decodificó la NASA de la Voyager?"
     expected = retrieve(archive, settings, question)
-    monkeypatch.setattr(cli_llm, "LLMClient", lambda s: ScriptedClient(s, ["Un volcado de datos [2]."]))
+    monkeypatch.setattr(Fonoteca, "llm", property(lambda f: ScriptedClient(f.settings, ["Un volcado de datos [2]."])))
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(settings.home), "ask", question, "--json"])
     assert result.exit_code == 0, result.output

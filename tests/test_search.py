@@ -55,6 +55,7 @@ def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by
     nfd = unicodedata.normalize("NFD", "La canción de la información llegó")
     assert nfd != unicodedata.normalize("NFC", nfd)  # a sidecar VTT written in NFD, as some tools do
     episode = _add_episode(archive, ids, "unicode", [nfd, *NON_LATIN], "2024-06-01T00:00:00Z")
+    sync_index(archive, settings)
     for word in ["información", "informacion", nfd.split()[-2], *NON_LATIN]:
         results = search(archive, settings, word)
         assert results.total == 1, word
@@ -143,6 +144,7 @@ def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> 
     archive, settings, ids = filled
     long_line = "palabra " * 60 + "Encontrada aquí. " + "otra " * 80
     _add_episode(archive, ids, "long", [long_line.strip()], "2024-08-01T00:00:00Z")
+    sync_index(archive, settings)
     snippet = search(archive, settings, "encontrada").hits[0].snippet
     assert snippet.startswith("… palabra") and snippet.endswith("otra …") and "<b>Encontrada</b>" in snippet
     assert len(snippet) < 360
@@ -151,7 +153,8 @@ def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> 
 
 def test_a_new_transcript_replaces_the_old_one_in_the_index(filled) -> None:
     archive, settings, ids = filled
-    archive.replace_segments(ids["jfk"], [Segment(0, 5, "Una transcripción nueva y distinta.")])
+    archive.replace_transcript(ids["jfk"], [Segment(0, 5, "Una transcripción nueva y distinta.")], source="transcribed")
+    sync_index(archive, settings)
     assert search(archive, settings, "country").total == 0
     assert search(archive, settings, "distinta").total == 1
     assert search(archive, settings, "distinta").total == 1  # not doubled by a second sync
@@ -179,6 +182,7 @@ def test_crash_between_index_and_archive_commits_is_repaired_without_doubles(fil
     # says "not indexed" while tantivy holds the documents. The next start must re-index without doubling hits.
     archive.unmark_indexed(ids["jfk"])
     SearchIndex.forget(settings)
+    sync_index(archive, settings)
     assert search(archive, settings, '"ask not"').total == 1
     assert archive.term_counts("country")[ids["jfk"]] == 2
 
@@ -202,9 +206,10 @@ def test_search_and_trend_answer_from_the_current_index_while_another_process_wr
     )  # fmt: skip
     try:
         assert holder.stdout.readline() == "holding\n"
-        archive.replace_segments(ids["post"], [Segment(0, 0, "Una transcripción nueva y distinta.")])
+        archive.replace_transcript(ids["post"], [Segment(0, 0, "Una transcripción nueva y distinta.")], source="text")
         archive.delete_episode(ids["jfk"])
-        assert search(archive, settings, "distinta").total == 0  # not indexed yet, and no LockBusy
+        assert sync_index(archive, settings) == 0  # the writer is busy: nothing indexed yet, and no LockBusy
+        assert search(archive, settings, "distinta").total == 0
         assert search(archive, settings, "country").total == 0  # its documents are still there: hits skipped
         titles = [h.title for h in search(archive, settings, "streaming").hits]
         assert sorted(titles) == ["Notas <b>de</b> texto", "Streaming de respuestas", "Streaming de respuestas"]
@@ -213,7 +218,8 @@ def test_search_and_trend_answer_from_the_current_index_while_another_process_wr
         ] == 1
     finally:
         holder.communicate("", timeout=30)
-    assert search(archive, settings, "distinta").total == 1  # the next sync catches up
+    sync_index(archive, settings)  # the next sync catches up
+    assert search(archive, settings, "distinta").total == 1
     assert search(archive, settings, "country").total == 0
 
 
@@ -261,6 +267,7 @@ def test_a_phrase_said_three_times_in_one_segment_counts_three_mentions(filled) 
         "Inteligencia artificial, inteligencia artificial… ¡INTELIGENCIA ARTIFICIAL!",
         "Nada de inteligencia, nada artificial.",
     ], "2024-07-01T00:00:00Z")  # fmt: skip
+    sync_index(archive, settings)
     counts = {p.episode_id: p.count for p in trend(archive, ["inteligencia artificial"], settings=settings)}
     assert counts[episode] == 3 and counts[ids["stream"]] == 1
     assert search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
@@ -276,6 +283,7 @@ def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_ph
         "Artificial.",
         "Una red neuronal simple y otra red neuronal.",  # the phrase's first pair twice, the phrase once
     ], "2024-08-01T00:00:00Z")  # fmt: skip
+    sync_index(archive, settings)
     terms = ["inteligencia artificial", "red neuronal profunda", "profunda red", "red neuronal simple"]
     counts = {(p.term, p.episode_id): p.count for p in trend(archive, terms, settings=settings)}
     assert counts[("inteligencia artificial", episode)] == 2

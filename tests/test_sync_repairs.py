@@ -15,6 +15,7 @@ import pytest
 from fixtures_web import DEMO_MEDIA
 
 from fonoteca.archive import Archive
+from fonoteca.events import Event, Note
 from fonoteca.pipeline import SyncReport, add_source, refresh, sync
 from fonoteca.settings import Settings
 
@@ -104,16 +105,14 @@ def test_an_unreadable_file_is_that_episodes_failure_and_the_folder_and_other_sh
 
 
 @pytest.mark.slow
-def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
-    archive, local, http_server, capsys
-) -> None:
+def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(archive, local, http_server) -> None:
     transcript = f'<podcast:transcript url="{http_server.add("b.vtt", VTT)}" type="text/vtt"/>'
     feed = http_server.add(
         "feed.xml",
         _feed(_item("a", "Roto", http_server.url("/status/404")), _item("b", "Bien", http_server.url("/f/b1.flac"),
                                                                         transcript)),
     )  # fmt: skip
-    show, report = add_source(archive, local, feed, progress=False)
+    show, report = add_source(archive, local, feed)
     broken = archive.get_episode(report.failed[0][0].id)
     assert broken.status == "failed" and "check the feed" in (broken.error or "")
     kept = next(e for e in archive.list_episodes(show.id) if e.title == "Bien")
@@ -124,11 +123,11 @@ def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
         "feed.xml",
         _feed(_item("a", "Roto", fixed), _item("b", "Bien (corregido)", http_server.url("/f/b2.flac"), transcript)),
     )
-    capsys.readouterr()
-    report = sync(archive, local, show, progress=False)
+    events: list[Event] = []
+    report = sync(archive, local, show, events=events.append)
     assert (report.updated, report.transcribed, report.failed) == (2, 1, [])
     assert "2 updated" in report.summary() and report.added == 0
-    notes = capsys.readouterr().err
+    notes = "\n".join(e.message for e in events if isinstance(e, Note))
     assert "Roto: the feed changed its enclosure; it failed before, so it is tried again" in notes
     assert "Bien (corregido): the feed changed its title, enclosure" in notes
     assert archive.get_episode(broken.id).status == "done"
@@ -136,19 +135,19 @@ def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
     after = archive.get_episode(kept.id)
     assert (after.status, after.title, after.media_url) == ("done", "Bien (corregido)", http_server.url("/f/b2.flac"))
     assert after.transcript_rev == kept.transcript_rev and archive.transcript_text(kept.id).startswith("Ask not")
-    assert refresh(archive, local, show) == 0 and sync(archive, local, show, progress=False).updated == 0
+    assert refresh(archive, local, show) == 0 and sync(archive, local, show).updated == 0
 
 
 def test_items_sharing_a_guid_become_separate_episodes_and_stay_apart_when_reordered(
-    archive, local, http_server, capsys
+    archive, local, http_server
 ) -> None:
     first, second = http_server.url("/f/uno.flac"), http_server.url("/f/dos.flac")
     feed = http_server.add("feed.xml", _feed(_item("mismo", "Uno", first), _item("mismo", "Dos", second)))
-    show, report = add_source(archive, local, feed, sync_now=False, progress=False)
+    events: list[Event] = []
+    show, report = add_source(archive, local, feed, sync_now=False, events=events.append)
     assert report.added == 2
-    assert "the feed gives GUID mismo to more than one item; Dos is archived as an episode of its own" in (
-        capsys.readouterr().err
-    )
+    [note] = [e.message for e in events if isinstance(e, Note)]
+    assert note.startswith("the feed gives GUID mismo to more than one item; Dos is archived as an episode of its own")
     by_title = {e.title: e for e in archive.list_episodes(show.id)}
     assert (by_title["Uno"].media_url, by_title["Dos"].media_url) == (first, second)
 
@@ -164,14 +163,22 @@ def test_items_sharing_a_guid_become_separate_episodes_and_stay_apart_when_reord
 def test_episode_changes_that_skip_the_checks_are_programming_errors(archive) -> None:
     show, _ = archive.add_show(title="Arreglos", source="https://example.org/feed.xml", source_kind="feed")
     episode, _ = archive.upsert_episode(show, guid="1", title="Uno", kind="audio")
-    with pytest.raises(ValueError, match="no settable column titel"):
+    # A misspelt or internal column is Python's own error at the call, never an SQL error read as a damaged archive.
+    with pytest.raises(TypeError, match="titel"):
         archive.update_episode(episode.id, titel="Uno")
-    with pytest.raises(ValueError, match="set_status"):
+    with pytest.raises(TypeError, match="descripton"):
+        archive.add_show(title="Arreglos", source=show.source, source_kind="feed", descripton="notas")
+    with pytest.raises(TypeError, match="status"):
         archive.update_episode(episode.id, status="done")
     with pytest.raises(ValueError, match="unknown episode status 'finished'"):
         archive.set_status(episode.id, "finished")
     with pytest.raises(ValueError, match="unknown episode status 'finished'"):
         archive.upsert_episode(show, guid="2", title="Dos", kind="audio", status="finished")
-    with pytest.raises(ValueError, match="no settable column transcript_rev"):
-        archive.replace_segments(episode.id, [], transcript_rev=7)
+    with pytest.raises(ValueError, match="unknown episode kind 'podcast'"):
+        archive.upsert_episode(show, guid="3", title="Tres", kind="podcast")
+    with pytest.raises(TypeError, match="transcript_rev"):
+        archive.replace_transcript(episode.id, [], source="transcribed", transcript_rev=7)
+    with pytest.raises(ValueError, match="cannot go from new to transcribing"):
+        archive.start_transcription(episode.id, 60.0)
     assert archive.get_episode(episode.id).status == "new"
+    assert archive.get_show(show.id).description == ""

@@ -14,9 +14,10 @@ from conftest import shared_path
 
 from fonoteca.archive import Archive
 from fonoteca.errors import MediaError
+from fonoteca.pipeline import transcribe_episode
 from fonoteca.settings import Settings
 from fonoteca.transcribe import Transcriber, decode
-from fonoteca.transcribe.model import PACKAGED_DIR_NAME, packaged_model_path, verify_packaged_model
+from fonoteca.transcribe.model import PACKAGED_DIR_NAME, assemble_packaged_whisper, verify_packaged_model
 from fonoteca.transcribe.quality import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -71,8 +72,10 @@ def test_episode_transcription_keeps_word_timestamps_and_episode_facts(transcrib
     clip = shared_path("audio", "en", "jfk.flac")
     with Archive(model_settings.home / "words.db") as archive:
         show, _ = archive.add_show(title="t", source="t", source_kind="folder")
-        episode, _ = archive.upsert_episode(show, guid="jfk", title="JFK", kind="audio", media_path=str(clip))
-        done = transcriber.transcribe_episode(archive, episode)
+        episode, _ = archive.upsert_episode(
+            show, guid="jfk", title="JFK", kind="audio", media_path=str(clip), status="downloaded"
+        )
+        done = transcribe_episode(archive, transcriber, episode)
         segments = archive.segments(episode.id)
     assert (done.status, done.source, done.language) == ("done", "transcribed", "en")
     assert done.engine.startswith("faster-whisper") and "whisper-base" in done.model
@@ -82,11 +85,11 @@ def test_episode_transcription_keeps_word_timestamps_and_episode_facts(transcrib
 
 
 def test_packaged_model_is_assembled_once_and_repaired_when_damaged(model_settings) -> None:
-    path = packaged_model_path(model_settings)
+    path = assemble_packaged_whisper(model_settings)
     assert path.name == PACKAGED_DIR_NAME and verify_packaged_model(model_settings)
     with (path / "model.bin").open("r+b") as fh:
         fh.truncate(1000)
-    packaged_model_path(model_settings)
+    assemble_packaged_whisper(model_settings)
     assert verify_packaged_model(model_settings)
 
 
@@ -188,7 +191,7 @@ def test_model_can_be_a_local_ctranslate2_folder_and_a_wrong_folder_is_explained
     from fonoteca.errors import FonotecaError
     from fonoteca.transcribe.model import resolve_model
 
-    folder = packaged_model_path(model_settings)
+    folder = assemble_packaged_whisper(model_settings)
     assert resolve_model(model_settings.replace(model=str(folder)))[0] == str(folder)
     with pytest.raises(FonotecaError, match="not a CTranslate2 Whisper model folder"):
         resolve_model(model_settings.replace(model=str(tmp_path)))
@@ -224,7 +227,7 @@ def test_model_that_cannot_load_stops_the_sync_and_leaves_the_episode_as_it_was(
 
     episode = _local_episode(archive, tmp_path)
     with pytest.raises(ModelError, match="cannot load Whisper model") as caught:
-        sync(archive, settings.replace(model=str(unloadable_model)), progress=False, reread=False)
+        sync(archive, settings.replace(model=str(unloadable_model)), reread=False)
     assert "\n" not in str(caught.value) and "--model base" in str(caught.value)
     assert archive.get_episode(episode.id).status == "downloaded"
 
@@ -237,7 +240,7 @@ def test_retry_with_a_model_that_cannot_load_keeps_the_episode_failed_with_its_r
 
     episode = _local_episode(archive, tmp_path, status="failed", error="old reason")
     with pytest.raises(ModelError):
-        retry(archive, settings.replace(model=str(unloadable_model)), episode.id, progress=False)
+        retry(archive, settings.replace(model=str(unloadable_model)), episode.id)
     again = archive.get_episode(episode.id)
     assert (again.status, again.error) == ("failed", "old reason")
 
@@ -248,9 +251,9 @@ def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(archi
     from fonoteca.pipeline import retry
 
     episode = _local_episode(archive, tmp_path)
-    archive.replace_segments(episode.id, [Segment(0.0, 11.0, "ask not")], status="done", source="transcribed")
+    archive.replace_transcript(episode.id, [Segment(0.0, 11.0, "ask not")], source="transcribed")
     with pytest.raises(FonotecaError, match="already transcribed"):
-        retry(archive, settings.replace(device="tpu"), episode.id, progress=False)
+        retry(archive, settings.replace(device="tpu"), episode.id)
     assert archive.get_episode(episode.id).status == "done"
     assert [s.text for s in archive.segments(episode.id)] == ["ask not"]
 
@@ -278,10 +281,10 @@ def test_failed_model_assembly_leaves_no_partial_copy_and_stale_copies_are_remov
     ours = target / f"model.bin.{os.getpid()}.tmp"
     ours.symlink_to(full)
     with pytest.raises(ModelError, match="disk is full"):
-        packaged_model_path(settings)
+        assemble_packaged_whisper(settings)
     assert not ours.is_symlink() and not ours.exists()
 
     stale = target / "model.bin.999999999.tmp"  # beyond any pid_max: a process that died mid-copy
     stale.write_bytes(b"half a model")
-    packaged_model_path(settings)
+    assemble_packaged_whisper(settings)
     assert sorted(p.name for p in target.glob("model.bin*")) == ["model.bin"]

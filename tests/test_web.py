@@ -8,6 +8,8 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
+from fonoteca.archive import Archive, Segment
+from fonoteca.output import EpisodeOut, dump
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
 
@@ -170,6 +172,17 @@ def test_episode_page_marks_only_lines_with_the_whole_word(client, web_archive) 
     assert client.get(f"/episode/{web_archive['stream']}?q=IA").text.count('class="line match"') == 2
 
 
+def test_a_re_transcribed_episode_page_shows_the_new_transcript_not_the_one_it_showed_before(
+    client, settings, web_archive
+) -> None:
+    url = f"/episode/{web_archive['jfk']}"
+    assert "Americans" in client.get(url).text and "Americans" in client.get(url).text  # the second from the cache
+    with Archive(settings.db_path) as archive:
+        archive.replace_transcript(web_archive["jfk"], [Segment(0, 2, "Ich bin <ein> Berliner")], source="publisher")
+    page = client.get(url).text
+    assert "Ich bin &lt;ein&gt; Berliner" in page and "Americans" not in page
+
+
 def test_a_deep_link_second_that_is_not_a_number_starts_at_the_beginning(client, web_archive) -> None:
     response = client.get(f"/episode/{web_archive['jfk']}?t=abc")
     assert response.status_code == 200 and 'data-start="0.0"' in response.text
@@ -195,3 +208,16 @@ def test_login_keeps_the_query_string_and_says_when_the_token_is_wrong(settings,
     for elsewhere in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
         response = client.post("/login", data={"token": "s3cret", "next": elsewhere}, follow_redirects=False)
         assert response.headers["location"] == "/"
+
+
+def test_the_api_answers_with_the_models_json_output_prints(client, settings, web_archive) -> None:
+    stats = client.get("/api/stats").json()
+    header = "Transcribed podcasts: 3 · Time transcribed: 0d 1h 0m 11s"
+    assert stats["shows"] == [
+        {"show": web_archive["show"], "title": "Midulive", "episodes": 3, "seconds": 3611.0, "time": "0d 1h 0m 11s",
+         "header": header}
+    ]  # fmt: skip
+    with Archive(settings.db_path) as archive:
+        episodes = archive.list_episodes(archive.get_show(web_archive["show"]).id)
+    assert client.get(f"/api/shows/{web_archive['show']}/episodes").json() == dump([EpisodeOut.of(e) for e in episodes])
+    assert "credentials" not in client.get("/api/shows").json()[0]

@@ -10,11 +10,13 @@ translate arguments and format results (as datasette builds one `Datasette`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fonoteca.archive import Archive, Episode, Show, Stats
+from fonoteca.errors import FonotecaError
+from fonoteca.events import EventSink, ignore
 from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,20 +29,13 @@ if TYPE_CHECKING:
     from fonoteca.search.trends import TrendPoint
     from fonoteca.transcribe import Transcriber
 
-EventSink = Callable[[Any], None]
-"""Receives the events of long work (progress, results, notes); the CLI renders them with Rich, the web ignores them."""
-
-
-def ignore(event: Any) -> None:
-    """The event sink of callers that show no progress."""
-
 
 class Fonoteca:
     """One archive and everything that works on it. Parts are opened on first use: a search never loads Whisper."""
 
     def __init__(self, settings: Settings | None = None, *, events: EventSink = ignore) -> None:
         self.settings = settings or Settings.from_env()
-        self.events = events
+        self.events = events  # progress, results and notes of long work (fonoteca.events); the CLI renders them
 
     # -- the parts ------------------------------------------------------------------------------------------------
 
@@ -56,6 +51,7 @@ class Fonoteca:
 
     @cached_property
     def transcriber(self) -> Transcriber:
+        """The Whisper model, loaded when the first episode is transcribed and kept for the next ones."""
         from fonoteca.transcribe import Transcriber
 
         return Transcriber(self.settings)
@@ -78,21 +74,37 @@ class Fonoteca:
 
     # -- ingest and transcription ---------------------------------------------------------------------------------
 
-    def add(self, source: str, **options: Any) -> tuple[Show, SyncReport]:
-        """Register a feed, feed file, media folder or file as a show and (unless sync_now=False) sync it."""
+    def add(
+        self,
+        source: str,
+        *,
+        language: str | None = None,
+        title: str | None = None,
+        date: str | None = None,
+        sync_now: bool = True,
+    ) -> tuple[Show, SyncReport]:
+        """Register a feed, feed file, media folder or file as a show and (unless `sync_now` is False) sync it."""
         from fonoteca.pipeline import add_source
 
-        return add_source(self.archive, self.settings, source, **options)
+        return add_source(
+            self.archive, self.settings, source, language=language, title=title, date=date, sync_now=sync_now,
+            events=self.events, transcriber=self.transcriber,
+        )  # fmt: skip
 
-    def sync(self, show: str | None = None, **options: Any) -> SyncReport:
+    def sync(self, show: str | None = None) -> SyncReport:
+        """New episodes of one show (slug, id or title) or of all, then everything pending, then the index."""
         from fonoteca.pipeline import sync
 
-        return sync(self.archive, self.settings, self.archive.get_show(show) if show else None, **options)
+        chosen = self.archive.get_show(show) if show else None
+        return sync(self.archive, self.settings, chosen, events=self.events, transcriber=self.transcriber)
 
-    def retry(self, episode: str | None = None, **options: Any) -> SyncReport:
+    def retry(self, episode: str | None = None, *, force: bool = False) -> SyncReport:
+        """Every failed episode again, or one failed or pending episode; a finished one only when `force`d."""
         from fonoteca.pipeline import retry
 
-        return retry(self.archive, self.settings, episode, **options)
+        return retry(
+            self.archive, self.settings, episode, events=self.events, transcriber=self.transcriber, force=force
+        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -103,21 +115,44 @@ class Fonoteca:
         return self.archive.get_episode(ref)
 
     def export(self, episode: str, fmt: str) -> str:
+        """The episode's transcript as txt, srt, vtt or json; an episode with nothing transcribed yet is an error that
+        says what to run."""
         from fonoteca.ingest.transcripts import render_transcript
 
-        return render_transcript(self.archive.segments(self.archive.get_episode(episode).id), fmt)
+        found = self.archive.get_episode(episode)
+        segments = self.archive.segments(found.id)
+        if not segments:
+            todo = f"run `fonoteca retry {found.id}`" if found.status == "failed" else "run `fonoteca sync`"
+            raise FonotecaError(f"episode {found.id} has no transcript yet (status: {found.status})", todo)
+        return render_transcript(segments, fmt)
 
     # -- search and trends ----------------------------------------------------------------------------------------
 
-    def search(self, query: str, **filters: Any) -> SearchResults:
+    def search(
+        self,
+        query: str,
+        *,
+        show: str | None = None,
+        episode: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order: str = "relevance",
+    ) -> SearchResults:
         from fonoteca.search import search
 
-        return search(self.archive, self.settings, query, **filters)
+        return search(
+            self.archive, self.settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
+            limit=limit, offset=offset, order=order,
+        )  # fmt: skip
 
-    def trend(self, terms: Sequence[str], **options: Any) -> list[TrendPoint]:
+    def trend(
+        self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, by: str = "episode"
+    ) -> list[TrendPoint]:
         from fonoteca.search.trends import trend
 
-        return trend(self.archive, list(terms), settings=self.settings, **options)
+        return trend(self.archive, list(terms), show=show, per_hour=per_hour, by=by, settings=self.settings)
 
     def update_index(self) -> int:
         """Index what changed in the archive since the last time (also what other processes changed)."""
@@ -126,9 +161,10 @@ class Fonoteca:
         return sync_index(self.archive, self.settings)
 
     def reindex(self) -> int:
-        from fonoteca.search import reindex
+        """Throw the index away and rebuild it from the archive; progress goes to the event sink."""
+        from fonoteca.search.index import reindex
 
-        return reindex(self.archive, self.settings)
+        return reindex(self.archive, self.settings, events=self.events)
 
     # -- the language model ---------------------------------------------------------------------------------------
 
@@ -137,8 +173,19 @@ class Fonoteca:
 
         return Analyzer(self.archive, self.settings, self.llm)
 
-    def chat_turn(self, question: str, **scope: Any) -> ChatTurn:
-        """One question of a conversation (`conversation_id`, `show`, `episode`); stream it with its events()."""
+    def chat_turn(
+        self,
+        question: str,
+        *,
+        conversation_id: str | None = None,
+        show: str | None = None,
+        episode: str | None = None,
+    ) -> ChatTurn:
+        """One question of a conversation, over the whole archive, one show or one episode; stream it with its
+        events()."""
         from fonoteca.llm.chat import ChatTurn
 
-        return ChatTurn(self.archive, self.settings, self.llm, question, **scope)
+        return ChatTurn(
+            self.archive, self.settings, self.llm, question, conversation_id=conversation_id, show=show,
+            episode=episode,
+        )  # fmt: skip

@@ -1,39 +1,27 @@
 """The spine: a show's sources in, transcripts out.
 
-`add_source` registers a feed, feed file, media folder or single file as a show; `sync` re-reads every show's source,
-adds only what is new, imports publisher/sidecar transcripts, downloads and transcribes what is pending, and finally
-brings the search index up to date. Each episode succeeds or fails on its own: a failure is stored with its reason and
-the others go on. Interrupting (Ctrl-C, kill) leaves everything resumable: partial downloads continue with Range and
-a half-transcribed episode continues after its last committed segment.
+`add_source` registers a feed, feed file, media folder or single file as a show; `sync` runs the stages: re-read
+every show's source and add only what is new (`refresh`), then for each pending episode import its publisher/sidecar
+transcript or download its media and transcribe it (`transcribe_episode`: the transcriber yields segments and each is
+committed as it comes), and finally bring the search index up to date. Each episode succeeds or fails on its own: a
+failure is stored with its reason and the others go on. Interrupting (Ctrl-C, kill) leaves everything resumable:
+partial downloads continue with Range and a half-transcribed episode continues after its last committed segment.
+
+Nothing here prints: progress, results and notes are events (fonoteca.events) sent to the caller's sink.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
 
-from fonoteca.archive import Archive, Episode, EpisodeBusy, Segment, Show
-from fonoteca.console import SafeConsole, safe
+from fonoteca.archive import Archive, Episode, EpisodeBusy, Segment, Show, Source
 from fonoteca.errors import (
     ConfigError,
     FonotecaError,
@@ -43,6 +31,19 @@ from fonoteca.errors import (
     disk_error,
     is_disk_full,
 )
+from fonoteca.events import (
+    DownloadProgress,
+    EpisodeFailed,
+    EpisodeLeft,
+    EpisodeTranscribed,
+    EventSink,
+    Note,
+    SyncFinished,
+    SyncStarted,
+    TranscriptImported,
+    TranscriptionProgress,
+    ignore,
+)
 from fonoteca.ingest import feeds, local
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
@@ -50,10 +51,10 @@ from fonoteca.ingest.media import probe
 from fonoteca.ingest.net import Origin, split_credentials
 from fonoteca.ingest.transcripts import fetch_transcript, parse_transcript
 from fonoteca.settings import Settings
-from fonoteca.text import format_duration
 
-# soft_wrap: a message is one line even when stderr is a file or a pipe (Rich would wrap it at 80 columns).
-console = SafeConsole(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from fonoteca.transcribe import Transcriber
+
 PENDING = ("new", "downloaded", "transcribing")
 
 
@@ -102,12 +103,13 @@ def add_source(
     title: str | None = None,
     date: str | None = None,
     sync_now: bool = True,
-    progress: bool = True,
+    events: EventSink = ignore,
+    transcriber: Transcriber | None = None,
 ) -> tuple[Show, SyncReport]:
     """Register a feed URL, feed file, media folder or media file as a show, and (by default) sync it.
 
     `date` (YYYY-MM-DD) is the publication date of a single media file; it is refused for folders and feeds, whose
-    episodes each have their own date."""
+    episodes each have their own date. `transcriber` defaults to one made from `settings` when first needed."""
     source, credentials = split_credentials(source)  # stored apart from the source, which is shown everywhere
     if feeds.is_remote(source) or urlparse(source).scheme == "file":
         show_source, kind = source, "feed"
@@ -137,7 +139,7 @@ def add_source(
     pinned = {"language": language} if language else {}  # before the items: text episodes take the show's language
     report = SyncReport()
     if kind == "feed":
-        feed = _read_feed(show_source, settings, credentials)
+        feed = _read_feed(show_source, settings, credentials, events)
         show, _ = archive.add_show(
             **({"credentials": credentials} if credentials else {}),
             title=title or feed.title,
@@ -149,28 +151,30 @@ def add_source(
             image=feed.image,
             **pinned,
         )
-        report.added += _add_feed_items(archive, settings, show, feed, report)
+        report.added += _add_feed_items(archive, settings, show, feed, report, events)
     else:
         path = Path(show_source)
         show, _ = archive.add_show(title=title or (path.stem if single_file else path.name), source=show_source,
                                    source_kind="folder", **pinned)  # fmt: skip
         report.added += _add_local_items(archive, show, path, date, report)
     if sync_now:
-        later = sync(archive, settings, show, progress=progress, reread=False)
+        later = sync(archive, settings, show, events=events, transcriber=transcriber, reread=False)
         later.added += report.added
         later.failed[:0] = report.failed
         return show, later
     return show, report
 
 
-def _read_feed(source: str, settings: Settings, credentials: str | None) -> feeds.Feed:
+def _read_feed(source: str, settings: Settings, credentials: str | None, events: EventSink) -> feeds.Feed:
     feed = feeds.parse_feed(*feeds.fetch_feed(source, settings, credentials))
     for note in feed.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        events(Note(note))
     return feed
 
 
-def _add_feed_items(archive: Archive, settings: Settings, show: Show, feed: feeds.Feed, report: SyncReport) -> int:
+def _add_feed_items(
+    archive: Archive, settings: Settings, show: Show, feed: feeds.Feed, report: SyncReport, events: EventSink
+) -> int:
     """Add the feed's new items; known ones take the feed's corrections (counted in `report.updated`)."""
     known = {e.guid: e for e in archive.list_episodes(show.id)}
     added = 0
@@ -182,23 +186,23 @@ def _add_feed_items(archive: Archive, settings: Settings, show: Show, feed: feed
             "duration": item.duration,
         }
         if guid in known:
-            _refresh_episode(archive, settings, show, known[guid], item, report)
+            _refresh_episode(archive, settings, show, known[guid], item, report, events)
             continue
         if guid != item.guid:
-            console.print(
-                f"[yellow]note:[/] the feed gives GUID {escape(item.guid)} to more than one item; "
-                f"{escape(item.title)} is archived as an episode of its own (GUID + enclosure)",
-                highlight=False,
+            events(
+                Note(
+                    f"the feed gives GUID {item.guid} to more than one item; "
+                    f"{item.title} is archived as an episode of its own (GUID + enclosure)"
+                )
             )
         if item.kind == "text":
             episode, created = archive.upsert_episode(show, guid=guid, title=item.title, kind="text", **fields)
             if created:
                 paragraphs = [p for p in item.text.split("\n") if p.strip()]
-                archive.replace_segments(
+                archive.replace_transcript(
                     episode.id,
                     [Segment(0.0, 0.0, p.strip()) for p in paragraphs],
-                    status="done",
-                    source="text",
+                    source=Source.TEXT,
                     language=show.language or detect_text_language(item.text),
                 )
         else:
@@ -261,7 +265,13 @@ def _same_enclosure(episode: Episode, item: feeds.FeedItem) -> bool:
 
 
 def _refresh_episode(
-    archive: Archive, settings: Settings, show: Show, episode: Episode, item: feeds.FeedItem, report: SyncReport
+    archive: Archive,
+    settings: Settings,
+    show: Show,
+    episode: Episode,
+    item: feeds.FeedItem,
+    report: SyncReport,
+    events: EventSink,
 ) -> None:
     """Take the feed's corrections of a known episode, and say so.
 
@@ -304,9 +314,7 @@ def _refresh_episode(
     again = ""
     if ("enclosure" in said or "transcript" in said) and archive.requeue_failed(episode.id):
         again = "; it failed before, so it is tried again"
-    console.print(
-        f"[yellow]note:[/] {escape(item.title)}: the feed changed its {', '.join(said)}{again}", highlight=False
-    )
+    events(Note(f"{item.title}: the feed changed its {', '.join(said)}{again}"))
 
 
 def _without_query(url: str | None) -> str:
@@ -381,148 +389,45 @@ def _add_local_file(
     return int(created)
 
 
-def refresh(archive: Archive, settings: Settings, show: Show, report: SyncReport | None = None) -> int:
+def refresh(
+    archive: Archive, settings: Settings, show: Show, report: SyncReport | None = None, events: EventSink = ignore
+) -> int:
     """Re-read a show's source and add what is new; returns how many episodes were added.
 
     Local files that do not decode are added as failed and, when `report` is given, listed in it."""
     if show.source_kind == "feed":
-        feed = _read_feed(show.source, settings, show.credentials)
-        added = _add_feed_items(archive, settings, show, feed, report or SyncReport())
+        feed = _read_feed(show.source, settings, show.credentials, events)
+        added = _add_feed_items(archive, settings, show, feed, report or SyncReport(), events)
     else:
         added = _add_local_items(archive, show, Path(show.source), None, report or SyncReport())
-    archive.update_show(show.id, synced_at=_now())
+    archive.mark_synced(show.id)
     return added
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- processing episodes -----------------------------------------------------------------------------------------
 
 
-class _RealtimeColumn(ProgressColumn):
-    """Audio seconds per wall second: how many times faster than real time the transcription runs."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0
-        if elapsed < 0.5 or not task.completed:
-            return Text("  –× realtime", style="dim")
-        return Text(f"{task.completed / elapsed:5.1f}× realtime", style="cyan")
-
-
-class _AudioTimeColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{_short(task.completed)}/{_short(task.total or 0)}", style="green")
-
-
-def _short(seconds: float) -> str:
-    return format_duration(seconds).removeprefix("0d ").removeprefix("0h ")
-
-
-class _Display:
-    """Rich progress for a sync: bytes per download, audio time per episode, and audio time overall."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(bar_width=24), _AudioTimeColumn(), _RealtimeColumn(),
-            TimeRemainingColumn(), console=console, transient=True,
-        )  # fmt: skip
-        self.downloads = Progress(
-            TextColumn("[blue]↓ {task.description}"), BarColumn(bar_width=24), DownloadColumn(),
-            TransferSpeedColumn(), console=console, transient=True,
-        )  # fmt: skip
-        self.overall: Any = None
-        self.expected: dict[str, float] = {}
-
-    @contextmanager
-    def live(self, expected: dict[str, float]) -> Iterator[_Display]:
-        """`expected`: audio seconds each episode is thought to last; corrected as real durations become known."""
-        if not self.enabled:
-            yield self
-            return
-        from rich.console import Group
-        from rich.live import Live
-
-        self.expected = dict(expected)
-        self.overall = self.progress.add_task("[bold]all episodes", total=max(sum(expected.values()), 1.0))
-        with Live(Group(self.downloads, self.progress), console=console, refresh_per_second=8, transient=True):
-            yield self
-
-    def download_task(self, title: str) -> Any:
-        if not self.enabled:
-            return None
-        task = self.downloads.add_task(safe(title[:32]), total=None)  # a description is markup
-
-        def update(done: int, total: int | None) -> None:
-            self.downloads.update(task, completed=done, total=total)
-
-        return update
-
-    def transcription_task(self, episode: Episode) -> Any:
-        if not self.enabled:
-            return None
-        task = self.progress.add_task(safe(episode.title[:32]), total=episode.duration or 1.0)
-        base = self.progress.tasks[0].completed  # the overall task is always the first
-        state: dict[str, float] = {}
-
-        def update(done: float, total: float) -> None:
-            if "finished" in state:
-                return
-            state.setdefault("offset", done)  # audio transcribed before an interruption is not work done now
-            state.setdefault("started", time.monotonic())
-            if self.expected.get(episode.id) != total:
-                self.expected[episode.id] = total
-                self.progress.update(self.overall, total=max(sum(self.expected.values()), 1.0))
-            self.progress.update(task, completed=done, total=total)
-            self.progress.update(self.overall, completed=base + done - state["offset"])
-            if done >= total:
-                state["finished"] = 1.0
-                elapsed = time.monotonic() - state["started"]
-                speed = f" at {(done - state['offset']) / elapsed:.1f}× realtime" if elapsed > 0.1 else ""
-                self.progress.remove_task(task)
-                console.print(
-                    f"[green]✓[/] {escape(episode.title)} — {_short(total)} transcribed{speed}", highlight=False
-                )
-
-        return update
-
-    def note(self, message: str) -> None:
-        if self.enabled:
-            console.print(message, highlight=False)
-
-
-def _import_transcript(archive: Archive, settings: Settings, episode: Episode, show: Show) -> bool:
+def _import_transcript(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> bool:
     """Import the publisher's or a sidecar transcript; False (with a note) when it cannot be had."""
     url = episode.transcript_url or ""
-    source = "sidecar" if show.source_kind == "folder" else "publisher"
+    source = Source.SIDECAR if show.source_kind == "folder" else Source.PUBLISHER
     try:
         segments = parse_transcript(fetch_transcript(url, Origin.of(show), settings), episode.transcript_type or url)
     except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
         archive.update_episode(episode.id, transcript_url=None, transcript_type=None)
         problem = "unreachable" if isinstance(exc, httpx.HTTPError) else "not usable"
-        console.print(
-            f"[yellow]note:[/] {escape(episode.title)}: transcript {problem} ({escape(str(exc))}); transcribing",
-            highlight=False,
-        )
+        events(Note(f"{episode.title}: transcript {problem} ({exc}); transcribing"))
         return False
     text = " ".join(s.text for s in segments[:200])
     # The media knows how long the episode is (local files were probed when added; older archives are probed now);
     # a transcript's last cue may run past its end.
     duration = episode.duration or _media_duration(episode) or (max(s.end for s in segments) or None)
-    archive.replace_segments(
+    archive.replace_transcript(
         episode.id,
         segments,
-        status="done",
-        error=None,
         source=source,
         language=show.language or detect_text_language(text),
         duration=duration,
-        engine=None,
-        model=None,
     )
     return True
 
@@ -536,25 +441,23 @@ def _media_duration(episode: Episode) -> float | None:
         return None
 
 
-def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: Show, display: _Display) -> Episode:
+def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> Episode:
     if episode.media_path and Path(episode.media_path).exists():
         if episode.status == "new":
             archive.set_status(episode.id, "downloaded")
         return archive.get_episode(episode.id)
-    archive.mark_downloaded(episode.id, str(_fetch_media(archive, settings, episode, show, display)))
+    archive.mark_downloaded(episode.id, str(_fetch_media(archive, settings, episode, show, events)))
     return archive.get_episode(episode.id)
 
 
-def _fetch_media(archive: Archive, settings: Settings, episode: Episode, show: Show, display: _Display) -> Path:
+def _fetch_media(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> Path:
     if not episode.media_url:
         raise MediaError(f"episode {episode.id} has no media file or URL", "re-add the show or remove the episode")
     dest = _download_dest(settings, show, episode.id, episode.media_url)
-    shown = display.download_task(episode.title)
     beat = [time.monotonic()]
 
     def progress(done: int, total: int | None) -> None:
-        if shown:
-            shown(done, total)
+        events(DownloadProgress(episode.id, episode.title, done, total))
         if time.monotonic() - beat[0] > 60:  # a long download commits nothing, yet its claim must stay alive
             beat[0] = time.monotonic()
             archive.heartbeat(episode.id)
@@ -567,23 +470,25 @@ def sync(
     settings: Settings,
     show: Show | None = None,
     *,
-    progress: bool = True,
+    events: EventSink = ignore,
+    transcriber: Transcriber | None = None,
     reread: bool = True,
     episode_ids: list[str] | None = None,
 ) -> SyncReport:
     """Bring one show (or all) up to date: new episodes, downloads, transcripts, search index.
 
-    A show whose source cannot be read is listed in `show_errors` and the other shows go on."""
+    A show whose source cannot be read is listed in `show_errors` and the other shows go on. `transcriber` defaults
+    to one made from `settings`; its model loads only when an episode needs it."""
     from fonoteca.transcribe import Transcriber
 
+    transcriber = transcriber or Transcriber(settings)
     report = SyncReport()
     shows = [show] if show else archive.list_shows()
-    display = _Display(progress)
     unreachable: set[int] = set()
     if reread:
         for s in shows:
             try:
-                report.added += refresh(archive, settings, s, report)
+                report.added += refresh(archive, settings, s, report, events)
             except FonotecaError as exc:
                 if _is_fatal(exc):
                     raise
@@ -597,61 +502,128 @@ def sync(
         for e in archive.list_episodes(s.id, status=PENDING)
         if episode_ids is None or e.id in episode_ids
     ]
-    transcriber: Transcriber | None = None
     shows_by_id = {s.id: archive.get_show(s.id) for s in shows}
-    expected = {e.id: e.duration or 0.0 for e in pending if not e.transcript_url and e.kind != "text"}
+    events(SyncStarted({e.id: e.duration or 0.0 for e in pending if not e.transcript_url and e.kind != "text"}))
     try:
-        with display.live(expected):
-            for listed in pending:
-                episode_show = shows_by_id[listed.show_id]
-                if not archive.claim_episode(listed.id):
-                    _leave_to_other_process(listed, report, display)
-                    continue
-                episode = listed
-                try:
-                    episode = archive.get_episode(listed.id)
-                    if episode.status not in PENDING:
-                        continue  # another process finished (or failed) it between the listing and the claim
-                    if episode.transcript_url and _import_transcript(archive, settings, episode, episode_show):
-                        report.imported += 1
-                        kind = episode_show_source(episode_show)
-                        display.note(f"[green]✓[/] {escape(episode.title)} — {kind} transcript imported")
-                        continue
-                    episode = _ensure_media(archive, settings, archive.get_episode(episode.id), episode_show, display)
-                    transcriber = transcriber or Transcriber(settings)
-                    done = transcriber.transcribe_episode(
-                        archive,
-                        episode,
-                        language=episode_show.language,
-                        on_progress=display.transcription_task(episode),
-                    )
-                    report.transcribed += 1
-                    report.audio_seconds += done.duration or 0.0
-                except EpisodeBusy:
-                    _leave_to_other_process(episode, report, display)
-                except FonotecaError as exc:
-                    if not isinstance(exc, MediaError) and _is_fatal(exc):
-                        raise
-                    archive.set_status(episode.id, "failed", str(exc))
-                    report.failed.append((episode, str(exc)))  # printed once, in the final report
-                finally:
-                    # A claim that cannot be released (archive gone read-only) dies with this process and is taken
-                    # over then; the error that matters is the one already on its way.
-                    with contextlib.suppress(StorageError):
-                        archive.release_episode(listed.id)
+        for listed in pending:
+            _process_episode(archive, settings, transcriber, listed, shows_by_id[listed.show_id], report, events)
     except BaseException:
+        events(SyncFinished())
         # Whatever finished before an interruption is searchable right away, but the error that stopped the sync is
         # the one to report: an index that cannot be updated now (often for the same reason) is caught up later.
         with contextlib.suppress(Exception):
             _update_index(archive, settings)
         raise
+    events(SyncFinished())
     _update_index(archive, settings)
     return report
 
 
-def _leave_to_other_process(episode: Episode, report: SyncReport, display: _Display) -> None:
+def _process_episode(
+    archive: Archive,
+    settings: Settings,
+    transcriber: Transcriber,
+    listed: Episode,
+    show: Show,
+    report: SyncReport,
+    events: EventSink,
+) -> None:
+    """The stages of one pending episode: claim it, then import its transcript, or fetch its media and transcribe it."""
+    if not archive.claim_episode(listed.id):
+        _leave_to_other_process(listed, report, events)
+        return
+    episode = listed
+    try:
+        episode = archive.get_episode(listed.id)
+        if episode.status not in PENDING:
+            return  # another process finished (or failed) it between the listing and the claim
+        if episode.transcript_url and _import_transcript(archive, settings, episode, show, events):
+            report.imported += 1
+            events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
+            return
+        episode = _ensure_media(archive, settings, archive.get_episode(episode.id), show, events)
+        done = transcribe_episode(archive, transcriber, episode, language=show.language, events=events)
+        report.transcribed += 1
+        report.audio_seconds += done.duration or 0.0
+    except EpisodeBusy:
+        _leave_to_other_process(episode, report, events)
+    except FonotecaError as exc:
+        if not isinstance(exc, MediaError) and _is_fatal(exc):
+            raise
+        archive.set_status(episode.id, "failed", str(exc))
+        report.failed.append((episode, str(exc)))
+        events(EpisodeFailed(episode.id, episode.title, str(exc)))
+    finally:
+        # A claim that cannot be released (archive gone read-only) dies with this process and is taken over then;
+        # the error that matters is the one already on its way.
+        with contextlib.suppress(StorageError):
+            archive.release_episode(listed.id)
+
+
+def transcribe_episode(
+    archive: Archive,
+    transcriber: Transcriber,
+    episode: Episode,
+    *,
+    language: str | None = None,
+    events: EventSink = ignore,
+    replace: bool = False,
+) -> Episode:
+    """Transcribe the episode's media, committing each segment as the transcriber yields it, and resuming after the
+    last segment committed before an interruption.
+
+    `replace` transcribes a finished episode again from the start (`retry --force`): the old transcript stays in
+    place, searchable, until the new one is complete and swapped in at once."""
+    from fonoteca.transcribe import SAMPLE_RATE, decode
+
+    if not episode.media_path:
+        raise MediaError(f"episode {episode.id} has no local media yet", "run `fonoteca sync` to download it")
+    # Before the episode is marked: a model that cannot load is not the episode's fault and must leave it as it was.
+    transcriber.load()
+    audio = decode(episode.media_path)
+    total = audio.size / SAMPLE_RATE
+    resume_at = 0.0 if replace else min(archive.last_segment_end(episode.id), total)
+    # A resumed episode keeps the language detected before the crash, so both halves agree.
+    language = language or (episode.language if resume_at > 0 else None)
+    if not replace:
+        archive.start_transcription(episode.id, total)
+    started = time.monotonic()
+    events(TranscriptionProgress(episode.id, episode.title, resume_at, total))
+    fresh: list[Segment] = []
+    if resume_at < total - 0.5:
+        segments, info = transcriber.transcribe_audio(
+            audio[int(resume_at * SAMPLE_RATE) :], language=language, offset=resume_at
+        )
+        if not language:
+            language = info.language
+            if not replace:
+                archive.update_episode(episode.id, language=language)
+        next_idx = archive.segment_count(episode.id)
+        for segment in segments:
+            if replace:
+                fresh.append(segment)
+            else:
+                next_idx += archive.append_segments(episode.id, [segment], at=next_idx)
+            events(TranscriptionProgress(episode.id, episode.title, min(segment.end, total), total))
+    events(TranscriptionProgress(episode.id, episode.title, total, total))
+    if replace:
+        archive.replace_transcript(
+            episode.id, fresh, source=Source.TRANSCRIBED, language=language, engine=transcriber.engine,
+            model=transcriber.model_name, duration=total,
+        )  # fmt: skip
+    else:
+        archive.finish_transcription(
+            episode.id, language=language, engine=transcriber.engine, model=transcriber.model_name, duration=total
+        )
+    elapsed = time.monotonic() - started
+    realtime = (total - resume_at) / elapsed if elapsed > 0.1 else None
+    events(EpisodeTranscribed(episode.id, episode.title, total, realtime))
+    return archive.get_episode(episode.id)
+
+
+def _leave_to_other_process(episode: Episode, report: SyncReport, events: EventSink) -> None:
     report.busy.append(episode)
-    display.note(f"[yellow]skipped[/] {escape(episode.title)} — another fonoteca process is working on it")
+    events(EpisodeLeft(episode.id, episode.title))
 
 
 def _update_index(archive: Archive, settings: Settings) -> None:
@@ -679,7 +651,8 @@ def retry(
     settings: Settings,
     episode_id: str | None = None,
     *,
-    progress: bool = True,
+    events: EventSink = ignore,
+    transcriber: Transcriber | None = None,
     force: bool = False,
 ) -> SyncReport:
     """Failed episodes (or one failed or pending episode) back to pending, then processed again.
@@ -694,7 +667,7 @@ def retry(
         episode = archive.get_episode(episode_id)
         if episode.status == "done":
             if force:
-                return _retranscribe(archive, settings, episode, progress=progress)
+                return _retranscribe(archive, settings, episode, events=events, transcriber=transcriber)
             raise FonotecaError(
                 f"episode {episode.id} is already transcribed",
                 f"nothing to retry; see it with `fonoteca export {episode.id}`, or transcribe it again with "
@@ -713,7 +686,10 @@ def retry(
             archive.set_status(episode.id, status)
             reset[episode.id] = (episode.error, status)
     try:
-        return sync(archive, settings, None, progress=progress, reread=False, episode_ids=[e.id for e in targets])
+        return sync(
+            archive, settings, None, events=events, transcriber=transcriber, reread=False,
+            episode_ids=[e.id for e in targets],
+        )  # fmt: skip
     except BaseException:
         for ref, (error, status) in reset.items():
             if archive.get_episode(ref).status == status:
@@ -721,7 +697,9 @@ def retry(
         raise
 
 
-def _retranscribe(archive: Archive, settings: Settings, episode: Episode, *, progress: bool) -> SyncReport:
+def _retranscribe(
+    archive: Archive, settings: Settings, episode: Episode, *, events: EventSink, transcriber: Transcriber | None
+) -> SyncReport:
     """Whisper over a finished episode again; if it fails, the episode keeps its old transcript and stays done."""
     from fonoteca.transcribe import Transcriber
 
@@ -736,26 +714,24 @@ def _retranscribe(archive: Archive, settings: Settings, episode: Episode, *, pro
         )
     report = SyncReport()
     show = archive.get_show(episode.show_id)
-    display = _Display(progress)
+    events(SyncStarted({episode.id: episode.duration or 0.0}))
     try:
-        with display.live({episode.id: episode.duration or 0.0}):
-            try:
-                if not (episode.media_path and Path(episode.media_path).exists()):
-                    archive.update_episode(
-                        episode.id, media_path=str(_fetch_media(archive, settings, episode, show, display))
-                    )
-                    episode = archive.get_episode(episode.id)
-                done = Transcriber(settings).transcribe_episode(
-                    archive, episode, language=show.language, on_progress=display.transcription_task(episode),
-                    replace=True,
-                )  # fmt: skip
-                report.transcribed += 1
-                report.audio_seconds += done.duration or 0.0
-            except FonotecaError as exc:
-                if not isinstance(exc, MediaError) and _is_fatal(exc):
-                    raise
-                report.failed.append((episode, str(exc)))
+        if not (episode.media_path and Path(episode.media_path).exists()):
+            archive.update_episode(episode.id, media_path=str(_fetch_media(archive, settings, episode, show, events)))
+            episode = archive.get_episode(episode.id)
+        done = transcribe_episode(
+            archive, transcriber or Transcriber(settings), episode, language=show.language, events=events,
+            replace=True,
+        )  # fmt: skip
+        report.transcribed += 1
+        report.audio_seconds += done.duration or 0.0
+    except FonotecaError as exc:
+        if not isinstance(exc, MediaError) and _is_fatal(exc):
+            raise
+        report.failed.append((episode, str(exc)))
+        events(EpisodeFailed(episode.id, episode.title, str(exc)))
     finally:
+        events(SyncFinished())
         with contextlib.suppress(StorageError):
             archive.release_episode(episode.id)
     _update_index(archive, settings)

@@ -94,7 +94,7 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 def format_duration(seconds: float) -> str:
-    """The seed's header format: '15d 5h 20m 39s'."""
+    """A duration as the archive's header writes it: '15d 5h 20m 39s'."""
     total = int(round(seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
@@ -103,7 +103,8 @@ def format_duration(seconds: float) -> str:
 
 
 def stats_header(episodes: int, seconds: float) -> str:
-    """The seed's header line: 'Transcribed podcasts: 3 · Time transcribed: 0d 0h 4m 12s'."""
+    """The archive's header line (home page, `fonoteca stats`): 'Transcribed podcasts: 3 · Time transcribed: 0d 0h 4m
+    12s'."""
     return f"Transcribed podcasts: {episodes} · Time transcribed: {format_duration(seconds)}"
 
 

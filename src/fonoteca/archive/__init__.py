@@ -1,7 +1,9 @@
 """The archive: one SQLite file, and the only module in fonoteca that speaks SQL.
 
-Everything else (ingest, transcription, search, trends, LLM, CLI, web) goes through `Archive`. The database runs in WAL
-mode with foreign keys on; each write is its own transaction, so a killed process leaves the archive consistent.
+Everything else (ingest, transcription, search, trends, LLM, CLI, web) goes through `Archive`, and gets back the domain
+models and enums of `fonoteca.archive.models` (importable from here too). The database runs in WAL mode with foreign
+keys on; each write is its own transaction, so a killed process leaves the archive consistent. An episode's status
+changes only along `TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -18,158 +20,64 @@ import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from dataclasses import fields as dataclass_fields
+from enum import Enum, StrEnum
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from fonoteca.archive.models import (
+    TRANSITIONS,
+    Analysis,
+    DamagedTranscript,
+    Episode,
+    EpisodeKind,
+    Message,
+    Segment,
+    Show,
+    Source,
+    SourceKind,
+    Stats,
+    Status,
+    TimelineEntry,
+)
 from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError, NotFound, StorageError
 
-STATUSES = ("new", "downloaded", "transcribing", "done", "failed")
-SOURCES = ("transcribed", "publisher", "sidecar", "text")
+__all__ = [
+    "CLAIM_TIMEOUT_S",
+    "TRANSITIONS",
+    "UNCHANGED",
+    "Analysis",
+    "Archive",
+    "DamagedTranscript",
+    "Episode",
+    "EpisodeBusy",
+    "EpisodeKind",
+    "Message",
+    "Segment",
+    "Show",
+    "Source",
+    "SourceKind",
+    "Stats",
+    "Status",
+    "TimelineEntry",
+    "Unchanged",
+    "episode_id_for",
+    "slugify",
+]
+
 # A claim whose holder has not shown life for this long is taken over even when its pid cannot be checked (another
 # host on a shared archive). Holders refresh it with every committed segment and during downloads.
 CLAIM_TIMEOUT_S = 30 * 60
 
 
-@dataclass
-class Show:
-    id: int
-    slug: str
-    title: str
-    source: str
-    source_kind: str
-    language: str | None = None
-    feed_language: str | None = None
-    description: str = ""
-    link: str = ""
-    image: str = ""
-    added_at: str = ""
-    synced_at: str | None = None
-    credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
+class Unchanged(Enum):
+    """The default of an update's keyword: leave the column as it is (None would set it to NULL)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "credentials"}
+    UNCHANGED = "unchanged"
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    """An episode as a point of the show's history (see Archive.timeline)."""
-
-    id: str
-    title: str
-    published: str | None
-    duration: float | None
-    kind: str
-
-    @property
-    def date(self) -> str | None:
-        return self.published[:10] if self.published else None
-
-    @property
-    def hours(self) -> float:
-        """Hours of audio (none for a text episode, whose mentions per hour would mean nothing)."""
-        return (self.duration or 0.0) / 3600 if self.kind != "text" else 0.0
-
-
-@dataclass
-class Episode:
-    id: str
-    show_id: int
-    guid: str
-    title: str
-    kind: str
-    published: str | None = None
-    duration: float | None = None
-    media_url: str | None = None
-    media_path: str | None = None
-    media_type: str | None = None
-    description: str = ""
-    link: str = ""
-    transcript_url: str | None = None
-    transcript_type: str | None = None
-    status: str = "new"
-    error: str | None = None
-    source: str | None = None
-    language: str | None = None
-    engine: str | None = None
-    model: str | None = None
-    transcript_rev: int = 0
-    added_at: str = ""
-    updated_at: str = ""
-    show_title: str = ""  # joined from shows, for listings
-
-    @property
-    def date(self) -> str | None:
-        return self.published[:10] if self.published else None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["show"] = data.pop("show_title")
-        data["date"] = self.date
-        return data
-
-
-@dataclass
-class Segment:
-    start: float
-    end: float
-    text: str
-    words: list[tuple[float, float, str]] | None = None
-    speaker: str | None = None
-    idx: int = -1
-    episode_id: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "idx": self.idx,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "speaker": self.speaker,
-            "words": [list(w) for w in self.words] if self.words else None,
-        }
-
-
-@dataclass(frozen=True)
-class DamagedTranscript:
-    """An episode whose segments repeat or go back in time: what two transcriptions of it at once leave behind."""
-
-    episode_id: str
-    show_title: str
-    title: str
-    duplicated: int  # segments whose start and text another segment of the episode already has
-    overlapping: int  # transcribed segments that start before the previous one ended
-
-
-@dataclass
-class Stats:
-    episodes: int  # transcribed (done) episodes
-    seconds: float  # audio time transcribed
-    words: int = 0
-    by_show: list[tuple[Show, int, float]] = field(default_factory=list)
-
-
-@dataclass
-class Analysis:
-    episode_id: str
-    kind: str
-    params: str
-    model: str
-    prompt_version: str
-    transcript_rev: int
-    result: Any
-    created_at: str = ""
-
-
-@dataclass
-class Message:
-    role: str
-    content: str
-    citations: list[dict[str, Any]] | None = None
-    created_at: str = ""
+UNCHANGED = Unchanged.UNCHANGED
 
 
 class EpisodeBusy(FonotecaError):
@@ -188,7 +96,11 @@ def slugify(text: str) -> str:
 
 
 class Archive:
-    """A connection to one archive file. Safe to share between threads (the web server) behind its own lock."""
+    """One archive file, safe to share between threads (the web server).
+
+    Writes go through one connection behind a lock, each in its own BEGIN IMMEDIATE transaction. Reads never wait for
+    that lock: every thread reads through its own read-only connection, and each query is its own read transaction,
+    so it sees everything committed before it started (WAL lets readers run beside the one writer)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -202,6 +114,10 @@ class Archive:
             ) from exc
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._thread_reader = threading.local()
+        # Every thread's reader, so close() closes them all, and a finished thread's is closed when the next opens.
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
         self.host = socket.gethostname()
         # The token tells apart two Archive objects of one process, and a new process that reused a dead one's pid.
         self.holder = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -217,7 +133,10 @@ class Archive:
     # -- plumbing -----------------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
             self._db.close()
 
     def __enter__(self) -> Archive:
@@ -227,7 +146,7 @@ class Archive:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -240,9 +159,28 @@ class Archive:
                     raise _storage_error(exc, self.path) from exc
                 raise
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on its first read."""
+        reader: sqlite3.Connection | None = getattr(self._thread_reader, "connection", None)
+        if reader is not None:
+            return reader
+        # check_same_thread is off only so that close() may close it from whichever thread closes the archive.
+        reader = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA query_only=ON")
+        with self._readers_lock:
+            for thread in [t for t in self._readers if not t.is_alive()]:
+                self._readers.pop(thread).close()
+            self._readers[threading.current_thread()] = reader
+        self._thread_reader.connection = reader
+        return reader
+
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, tuple(params)).fetchall()
+        # In autocommit mode the statement is its own read transaction, over as soon as its rows are fetched.
+        try:
+            return self._reader().execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc, self.path) from exc
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -252,7 +190,7 @@ class Archive:
                 "upgrade fonoteca to open it",
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as db:
+            with self._transaction() as db:
                 for statement in _split_sql(script):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
@@ -263,35 +201,69 @@ class Archive:
 
     # -- shows --------------------------------------------------------------------------------------------------
 
-    def add_show(self, *, title: str, source: str, source_kind: str, **fields: Any) -> tuple[Show, bool]:
-        """Create the show for `source`, or update its metadata if it exists. Returns (show, created)."""
+    def add_show(
+        self,
+        *,
+        title: str,
+        source: str,
+        source_kind: SourceKind,
+        language: str | None | Unchanged = UNCHANGED,
+        feed_language: str | None | Unchanged = UNCHANGED,
+        description: str | Unchanged = UNCHANGED,
+        link: str | Unchanged = UNCHANGED,
+        image: str | Unchanged = UNCHANGED,
+        credentials: str | None | Unchanged = UNCHANGED,
+    ) -> tuple[Show, bool]:
+        """Create the show for `source`, or update the metadata given if it exists. Returns (show, created).
+
+        `language` pins the language of its transcripts; `credentials` are the feed URL's user:password."""
+        source_kind = _member(SourceKind, source_kind, "show source kind")
         existing = self._query("SELECT id FROM shows WHERE source = ?", (source,))
         if existing:
             show_id = existing[0]["id"]
-            self.update_show(show_id, title=title, **fields)
+            self.update_show(
+                show_id, title=title, language=language, feed_language=feed_language, description=description,
+                link=link, image=image, credentials=credentials,
+            )  # fmt: skip
             return self.get_show(show_id), False
-        slug = self._unique_slug(slugify(title))
-        columns = ["slug", "title", "source", "source_kind", *fields]
-        with self.transaction() as db:
-            cur = db.execute(
-                f"INSERT INTO shows ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-                (slug, title, source, source_kind, *fields.values()),
-            )
-            show_id = cur.lastrowid
+        with self._transaction() as db:
+            slug = _unique_slug(db, slugify(title))
+            show_id = db.execute(
+                "INSERT INTO shows (slug, title, source, source_kind, language, feed_language, description, link, "
+                "image, credentials) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    slug, title, source, source_kind, _given(language, None), _given(feed_language, None),
+                    _given(description, ""), _given(link, ""), _given(image, ""), _given(credentials, None),
+                ),
+            ).lastrowid  # fmt: skip
         return self.get_show(show_id), True
 
-    def _unique_slug(self, base: str) -> str:
-        slug, n = base, 2
-        while self._query("SELECT 1 FROM shows WHERE slug = ?", (slug,)):
-            slug, n = f"{base}-{n}", n + 1
-        return slug
+    def update_show(
+        self,
+        show_id: int,
+        *,
+        title: str | Unchanged = UNCHANGED,
+        language: str | None | Unchanged = UNCHANGED,
+        feed_language: str | None | Unchanged = UNCHANGED,
+        description: str | Unchanged = UNCHANGED,
+        link: str | Unchanged = UNCHANGED,
+        image: str | Unchanged = UNCHANGED,
+        credentials: str | None | Unchanged = UNCHANGED,
+    ) -> None:
+        """Change the show's metadata given; what is left UNCHANGED keeps its value."""
+        # The column names are this method's own, never taken from a caller's keyword.
+        assignments, values = _assignments({
+            "title": title, "language": language, "feed_language": feed_language, "description": description,
+            "link": link, "image": image, "credentials": credentials,
+        })  # fmt: skip
+        if assignments:
+            with self._transaction() as db:
+                db.execute(f"UPDATE shows SET {assignments} WHERE id = ?", (*values, show_id))
 
-    def update_show(self, show_id: int, **fields: Any) -> None:
-        if not fields:
-            return
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self.transaction() as db:
-            db.execute(f"UPDATE shows SET {assignments} WHERE id = ?", (*fields.values(), show_id))
+    def mark_synced(self, show_id: int) -> None:
+        """Record that the show's source was read just now."""
+        with self._transaction() as db:
+            db.execute("UPDATE shows SET synced_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?", (show_id,))
 
     def get_show(self, ref: int | str) -> Show:
         """A show by id, slug, source or (case-insensitive) title."""
@@ -306,85 +278,148 @@ class Archive:
     def list_shows(self) -> list[Show]:
         return [Show(**dict(r)) for r in self._query("SELECT * FROM shows ORDER BY title COLLATE NOCASE")]
 
-    def delete_show(self, show_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM shows WHERE id = ?", (show_id,))
-
     # -- episodes -----------------------------------------------------------------------------------------------
 
-    def upsert_episode(self, show: Show, *, guid: str, title: str, kind: str, **fields: Any) -> tuple[Episode, bool]:
+    def upsert_episode(
+        self,
+        show: Show,
+        *,
+        guid: str,
+        title: str,
+        kind: EpisodeKind,
+        published: str | None = None,
+        duration: float | None = None,
+        description: str = "",
+        link: str = "",
+        media_url: str | None = None,
+        media_path: str | None = None,
+        media_type: str | None = None,
+        transcript_url: str | None = None,
+        transcript_type: str | None = None,
+        status: Status = Status.NEW,
+        error: str | None = None,
+        source: Source | None = None,
+        language: str | None = None,
+    ) -> tuple[Episode, bool]:
         """Add an episode unless the show already has one with this GUID. Returns (episode, created).
 
-        An existing episode keeps its status and transcript; only metadata that the feed may correct is refreshed.
-        """
-        _check_columns(fields, allow_status=True)
+        A new episode may start at any status (a local file that does not decode is added as failed, with the
+        `error`). An existing episode keeps its status and transcript; only the title, and the published date,
+        description and link when given, are refreshed: metadata that the feed may correct."""
+        kind = _member(EpisodeKind, kind, "episode kind")
+        status = _member(Status, status, "episode status")
+        source = _member(Source, source, "transcript source") if source is not None else None
         episode_id = episode_id_for(show.source, guid)
         if self._query("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)):
-            refreshable = {k: v for k, v in fields.items() if k in ("description", "link", "published") and v}
-            if refreshable:
-                self.update_episode(episode_id, title=title, **refreshable)
+            self.update_episode(
+                episode_id,
+                title=title,
+                published=published or UNCHANGED,
+                description=description or UNCHANGED,
+                link=link or UNCHANGED,
+            )
             return self.get_episode(episode_id), False
-        columns = ["id", "show_id", "guid", "title", "kind", *fields]
-        with self.transaction() as db:
+        with self._transaction() as db:
             # Another process re-reading the same feed may insert it first: then it is simply not new here.
             created = db.execute(
-                f"INSERT INTO episodes ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-                "ON CONFLICT DO NOTHING",
-                (episode_id, show.id, guid, title, kind, *fields.values()),
-            ).rowcount
+                "INSERT INTO episodes (id, show_id, guid, title, kind, published, duration, description, link, "
+                "media_url, media_path, media_type, transcript_url, transcript_type, status, error, source, language) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    episode_id, show.id, guid, title, kind, published, duration, description, link, media_url,
+                    media_path, media_type, transcript_url, transcript_type, status, error, source, language,
+                ),
+            ).rowcount  # fmt: skip
         return self.get_episode(episode_id), bool(created)
 
-    def update_episode(self, episode_id: str, **fields: Any) -> None:
-        """Change an episode's metadata. Its status changes only through the methods that check it (set_status...)."""
-        if not fields:
-            return
-        _check_columns(fields, allow_status=False)
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self.transaction() as db:
-            db.execute(
-                f"UPDATE episodes SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
-                (*fields.values(), episode_id),
-            )
+    def update_episode(
+        self,
+        episode_id: str,
+        *,
+        title: str | Unchanged = UNCHANGED,
+        published: str | None | Unchanged = UNCHANGED,
+        description: str | Unchanged = UNCHANGED,
+        link: str | Unchanged = UNCHANGED,
+        media_url: str | None | Unchanged = UNCHANGED,
+        media_path: str | None | Unchanged = UNCHANGED,
+        media_type: str | None | Unchanged = UNCHANGED,
+        transcript_url: str | None | Unchanged = UNCHANGED,
+        transcript_type: str | None | Unchanged = UNCHANGED,
+        language: str | None | Unchanged = UNCHANGED,
+    ) -> None:
+        """Change the episode's metadata given; what is left UNCHANGED keeps its value. Its status changes only
+        through the methods that check the move (set_status, mark_downloaded, start_transcription...)."""
+        # The column names are this method's own, never taken from a caller's keyword.
+        assignments, values = _assignments({
+            "title": title, "published": published, "description": description, "link": link,
+            "media_url": media_url, "media_path": media_path, "media_type": media_type,
+            "transcript_url": transcript_url, "transcript_type": transcript_type, "language": language,
+        })  # fmt: skip
+        if assignments:
+            with self._transaction() as db:
+                db.execute(
+                    f"UPDATE episodes SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                    "WHERE id = ?",
+                    (*values, episode_id),
+                )
 
-    def _set_episode(self, episode_id: str, status: str, **fields: Any) -> None:
-        _check_status(status)
-        assignments = "".join(f", {name} = ?" for name in fields)
-        with self.transaction() as db:
-            db.execute(
-                f"UPDATE episodes SET status = ?{assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                "WHERE id = ?",
-                (status, *fields.values(), episode_id),
-            )
+    def _move(self, db: sqlite3.Connection, episode_id: str, target: Status) -> bool:
+        """Set the episode's status inside the caller's transaction, if TRANSITIONS allows the move from its
+        current one. False when there is no such episode (another process deleted it); a move the table does not
+        allow is a programming error."""
+        row = db.execute("SELECT status FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+        if row is None:
+            return False
+        current = Status(row["status"])
+        if not current.can_become(target):
+            allowed = ", ".join(sorted(TRANSITIONS[current]))
+            raise ValueError(f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})")
+        db.execute(
+            "UPDATE episodes SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+            (target, episode_id),
+        )
+        return True
 
-    def set_status(self, episode_id: str, status: str, error: str | None = None) -> None:
-        self._set_episode(episode_id, status, error=error)
+    def set_status(self, episode_id: str, status: Status, error: str | None = None) -> None:
+        """Move the episode to `status` (checked against TRANSITIONS), with `error` saying why when it failed."""
+        status = _member(Status, status, "episode status")
+        with self._transaction() as db:
+            if self._move(db, episode_id, status):
+                db.execute("UPDATE episodes SET error = ? WHERE id = ?", (error, episode_id))
 
     def mark_downloaded(self, episode_id: str, media_path: str) -> None:
-        self._set_episode(episode_id, "downloaded", media_path=media_path, error=None)
+        with self._transaction() as db:
+            if self._move(db, episode_id, Status.DOWNLOADED):
+                db.execute("UPDATE episodes SET media_path = ?, error = NULL WHERE id = ?", (media_path, episode_id))
 
     def start_transcription(self, episode_id: str, duration: float) -> None:
-        self._set_episode(episode_id, "transcribing", error=None, duration=duration)
+        with self._transaction() as db:
+            if self._move(db, episode_id, Status.TRANSCRIBING):
+                db.execute("UPDATE episodes SET duration = ?, error = NULL WHERE id = ?", (duration, episode_id))
 
     def finish_transcription(
         self, episode_id: str, *, language: str | None, engine: str, model: str, duration: float
     ) -> None:
-        self._set_episode(
-            episode_id, "done", error=None, source="transcribed", language=language, engine=engine, model=model,
-            duration=duration,
-        )  # fmt: skip
+        """The segments appended while transcribing are the whole transcript: the episode is done."""
+        with self._transaction() as db:
+            if self._move(db, episode_id, Status.DONE):
+                db.execute(
+                    "UPDATE episodes SET error = NULL, source = ?, language = ?, engine = ?, model = ?, duration = ? "
+                    "WHERE id = ?",
+                    (Source.TRANSCRIBED, language, engine, model, duration, episode_id),
+                )
 
     def requeue_failed(self, episode_id: str) -> bool:
         """A failed episode back to 'new', forgetting its old media, e.g. when the feed fixed its enclosure.
 
         Returns False (and changes nothing) when the episode is not failed any more."""
-        with self.transaction() as db:
-            return bool(
-                db.execute(
-                    "UPDATE episodes SET status = 'new', error = NULL, media_path = NULL, "
-                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND status = 'failed'",
-                    (episode_id,),
-                ).rowcount
-            )
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+            if row is None or row["status"] != Status.FAILED:
+                return False
+            self._move(db, episode_id, Status.NEW)
+            db.execute("UPDATE episodes SET error = NULL, media_path = NULL WHERE id = ?", (episode_id,))
+            return True
 
     # -- claims: one process per episode ---------------------------------------------------------------------------
 
@@ -394,7 +429,7 @@ class Archive:
         A claim left by a process that died (its pid is gone on this host, or it has shown no life for
         CLAIM_TIMEOUT_S) is taken over: the work it committed is resumed, not repeated."""
         now = time.time()
-        with self.transaction() as db:
+        with self._transaction() as db:
             row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
             if row and row["holder"] != self.holder and not self._abandoned(row, now):
                 return False
@@ -408,12 +443,12 @@ class Archive:
         return True
 
     def release_episode(self, episode_id: str) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute("DELETE FROM claims WHERE episode_id = ? AND holder = ?", (episode_id, self.holder))
 
     def heartbeat(self, episode_id: str) -> None:
         """Show that the claim on the episode is still being worked on (a long download commits nothing)."""
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute(
                 "UPDATE claims SET heartbeat = ? WHERE episode_id = ? AND holder = ?",
                 (time.time(), episode_id, self.holder),
@@ -447,11 +482,21 @@ class Archive:
             raise NotFound(f"no episode with id {ref!r}", "run `fonoteca episodes` to see the ids")
         return Episode(**dict(rows[0]))
 
+    def episodes_by_ids(self, ids: Iterable[str]) -> dict[str, Episode]:
+        """The episodes of these exact ids (a search's hits), one query per 500; ids not in the archive are absent."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Episode] = {}
+        for chunk in (wanted[i : i + 500] for i in range(0, len(wanted), 500)):
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._query(f"{self._EPISODE_SELECT} WHERE e.id IN ({marks})", chunk):
+                found[row["id"]] = Episode(**dict(row))
+        return found
+
     def list_episodes(
         self,
         show_id: int | None = None,
         *,
-        status: str | Iterable[str] | None = None,
+        status: Status | Iterable[Status] | None = None,
         newest_first: bool = False,
         date_from: str | None = None,
         date_to: str | None = None,
@@ -479,22 +524,32 @@ class Archive:
 
     def timeline(self, show_id: int | None = None) -> list[TimelineEntry]:
         """The transcribed episodes in date order, with only what a chart over the history needs (a word's trend
-        reads them all on every request: a tenth of the time of list_episodes)."""
-        where, params = ("AND show_id = ?", (show_id,)) if show_id is not None else ("", ())
-        rows = self._query(
-            f"SELECT id, title, published, duration, kind FROM episodes WHERE status = 'done' {where} "
-            "ORDER BY published IS NULL, published, added_at, id",
-            params,
+        reads them all on every request: a tenth of the time of list_episodes).
+
+        Each thread keeps the last ones it read until the archive changes: SQLite's data_version changes whenever
+        another connection (any process's) commits, and a reader connection never writes itself. It is read before
+        the rows, so a commit between the two only makes the next call read them again, never keeps stale rows."""
+        reader = self._reader()
+        version = reader.execute("PRAGMA data_version").fetchone()[0]
+        cached: tuple[sqlite3.Connection, int, dict[int | None, list[TimelineEntry]]] | None = getattr(
+            self._thread_reader, "timelines", None
         )
-        return [TimelineEntry(*row) for row in rows]
+        if cached is None or cached[0] is not reader or cached[1] != version:
+            cached = (reader, version, {})
+            self._thread_reader.timelines = cached
+        if show_id not in cached[2]:
+            where, params = ("AND show_id = ?", (show_id,)) if show_id is not None else ("", ())
+            rows = self._query(
+                f"SELECT id, title, published, duration, kind FROM episodes WHERE status = 'done' {where} "
+                "ORDER BY published IS NULL, published, added_at, id",
+                params,
+            )
+            cached[2][show_id] = [TimelineEntry(r[0], r[1], r[2], r[3], EpisodeKind(r[4])) for r in rows]
+        return list(cached[2][show_id])  # a copy: the caller may reorder or extend its list; the entries are frozen
 
     def delete_episode(self, episode_id: str) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
-
-    def reset_interrupted(self) -> list[Episode]:
-        """Episodes left 'transcribing' by a process that died; they resume from their last committed segment."""
-        return self.list_episodes(status="transcribing")
 
     # -- segments -----------------------------------------------------------------------------------------------
 
@@ -505,7 +560,7 @@ class Archive:
         another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
         to an episode another live process has claimed is refused the same way."""
         added = 0
-        with self.transaction() as db:
+        with self._transaction() as db:
             self._refuse_if_held_elsewhere(db, episode_id)
             next_idx = db.execute(
                 "SELECT COALESCE(MAX(idx) + 1, 0) FROM segments WHERE episode_id = ?", (episode_id,)
@@ -535,38 +590,46 @@ class Archive:
                 )
         return added
 
-    def replace_segments(self, episode_id: str, segments: Iterable[Segment], **episode_fields: Any) -> int:
-        """Atomically swap the whole transcript (an import, a re-transcription) and update the episode with it."""
-        _check_columns(episode_fields, allow_status=True)
-        with self.transaction() as db:
+    def replace_transcript(
+        self,
+        episode_id: str,
+        segments: Iterable[Segment],
+        *,
+        source: Source,
+        language: str | None = None,
+        duration: float | None = None,
+        engine: str | None = None,
+        model: str | None = None,
+    ) -> int:
+        """Swap in a whole transcript in one commit (an import, a text post's paragraphs, a re-transcription), and
+        mark the episode done with where the transcript came from. Returns how many segments it has.
+
+        `duration` None keeps the one the episode has; `engine` and `model` are Whisper's (None for imports)."""
+        source = _member(Source, source, "transcript source")
+        count = 0
+        with self._transaction() as db:
             self._refuse_if_held_elsewhere(db, episode_id)
+            if not self._move(db, episode_id, Status.DONE):
+                return count
             db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
-            count = 0
             for count, seg in enumerate(segments, start=1):
                 db.execute(
                     "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
                     (episode_id, count - 1, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker),
                 )
-            assignments = "".join(f", {name} = ?" for name in episode_fields)
             db.execute(
-                f"UPDATE episodes SET transcript_rev = transcript_rev + 1{assignments}, "
-                "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
-                (*episode_fields.values(), episode_id),
+                "UPDATE episodes SET transcript_rev = transcript_rev + 1, error = NULL, source = ?, language = ?, "
+                "duration = COALESCE(?, duration), engine = ?, model = ? WHERE id = ?",
+                (source, language, duration, engine, model, episode_id),
             )
         return count
 
-    def segments(self, episode_id: str) -> list[Segment]:
-        rows = self._query("SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,))
+    def segments(self, episode_id: str, *, words: bool = True) -> list[Segment]:
+        """The episode's segments in order; `words=False` leaves out their word timestamps (None), which a page of
+        lines never shows and whose JSON is most of the time of reading a long transcript that has them."""
+        columns = "*" if words else "episode_id, idx, start, end, text, NULL AS words, speaker"
+        rows = self._query(f"SELECT {columns} FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,))
         return [_segment(r) for r in rows]
-
-    def segments_by_keys(self, keys: Iterable[tuple[str, int]]) -> list[Segment]:
-        """Segments by (episode_id, idx), in the order asked: how search hits become text."""
-        out = []
-        for episode_id, idx in keys:
-            rows = self._query("SELECT * FROM segments WHERE episode_id = ? AND idx = ?", (episode_id, idx))
-            if rows:
-                out.append(_segment(rows[0]))
-        return out
 
     def last_segment_end(self, episode_id: str) -> float:
         rows = self._query("SELECT MAX(end) FROM segments WHERE episode_id = ?", (episode_id,))
@@ -574,9 +637,6 @@ class Archive:
 
     def segment_count(self, episode_id: str) -> int:
         return self._query("SELECT COUNT(*) FROM segments WHERE episode_id = ?", (episode_id,))[0][0]
-
-    def clear_segments(self, episode_id: str) -> None:
-        self.replace_segments(episode_id, [])
 
     def transcript_text(self, episode_id: str) -> str:
         return "\n".join(s.text.strip() for s in self.segments(episode_id))
@@ -630,9 +690,18 @@ class Archive:
             by_show=by_show,
         )
 
-    def status_counts(self) -> dict[str, int]:
+    def episodes_per_show(self, show_id: int | None = None) -> dict[int, int]:
+        """{show id: how many episodes it has, whatever their status}, for every show (or the one given), in one
+        query: a show without episodes is absent, so read it with `.get(show.id, 0)`."""
+        rows = self._query(
+            "SELECT show_id, COUNT(*) FROM episodes WHERE ? IS NULL OR show_id = ? GROUP BY show_id",
+            (show_id, show_id),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def status_counts(self) -> dict[Status, int]:
         rows = self._query("SELECT status, COUNT(*) AS n FROM episodes GROUP BY status")
-        return {r["status"]: r["n"] for r in rows}
+        return {Status(r["status"]): r["n"] for r in rows}
 
     # -- search bookkeeping -------------------------------------------------------------------------------------
 
@@ -663,7 +732,7 @@ class Archive:
         if not entries:
             return
         ids = [episode_id for episode_id, _, _ in entries]
-        with self.transaction() as db:
+        with self._transaction() as db:
             known = set()
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 marks = ",".join("?" * len(chunk))
@@ -685,7 +754,7 @@ class Archive:
 
     def unmark_indexed(self, episode_id: str | None = None) -> None:
         """Forget index bookkeeping for one episode, or for all (`fonoteca reindex`)."""
-        with self.transaction() as db:
+        with self._transaction() as db:
             if episode_id is None:
                 db.execute("DELETE FROM indexed")
                 db.execute("DELETE FROM term_counts")
@@ -729,7 +798,7 @@ class Archive:
         return [Analysis(**{**dict(r), "result": json.loads(r["result"])}) for r in rows]
 
     def save_analysis(self, analysis: Analysis) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO analyses (episode_id, kind, params, model, prompt_version, transcript_rev, "
                 "result) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -749,7 +818,7 @@ class Archive:
     def create_conversation(
         self, conversation_id: str, show_id: int | None = None, episode_id: str | None = None
     ) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO conversations (id, show_id, episode_id) VALUES (?, ?, ?)",
                 (conversation_id, show_id, episode_id),
@@ -764,7 +833,7 @@ class Archive:
     def add_message(
         self, conversation_id: str, role: str, content: str, citations: list[dict[str, Any]] | None = None
     ) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT INTO messages (conversation_id, role, content, citations) VALUES (?, ?, ?, ?)",
                 (conversation_id, role, content, json.dumps(citations, ensure_ascii=False) if citations else None),
@@ -800,26 +869,36 @@ def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
     return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)
 
 
-# Columns that callers may set by name; id, show, GUID and the bookkeeping columns are the archive's own.
-_SETTABLE = frozenset(f.name for f in dataclass_fields(Episode)) - {
-    "id", "show_id", "guid", "transcript_rev", "added_at", "updated_at", "show_title"
-}  # fmt: skip
+def _unique_slug(db: sqlite3.Connection, base: str) -> str:
+    slug, n = base, 2
+    while db.execute("SELECT 1 FROM shows WHERE slug = ?", (slug,)).fetchone():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
-def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise ValueError(f"unknown episode status {status!r}; one of {', '.join(STATUSES)}")
+_Member = TypeVar("_Member", bound=StrEnum)
 
 
-def _check_columns(values: dict[str, Any], *, allow_status: bool) -> None:
-    """A programming error (a misspelt or internal column) is named here instead of surfacing as an SQL error."""
-    unknown = sorted(set(values) - _SETTABLE)
-    if unknown:
-        raise ValueError(f"episodes have no settable column {', '.join(unknown)}")
-    if "status" in values:
-        if not allow_status:
-            raise ValueError("an episode's status changes through set_status and the other status methods")
-        _check_status(values["status"])
+def _member(enum: type[_Member], value: str, what: str) -> _Member:
+    """The enum member for `value`: a value outside it is a programming error, named here instead of surfacing as a
+    failed CHECK constraint (which would read as a damaged archive)."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"unknown {what} {value!r}; one of {', '.join(enum)}") from None
+
+
+def _assignments(columns: dict[str, object]) -> tuple[str, list[object]]:
+    """("a = ?, b = ?", [values]) for the columns whose value is not UNCHANGED."""
+    changed = {name: value for name, value in columns.items() if value is not UNCHANGED}
+    return ", ".join(f"{name} = ?" for name in changed), list(changed.values())
+
+
+_Value = TypeVar("_Value")
+
+
+def _given(value: _Value | Unchanged, default: _Value) -> _Value:
+    return default if value is UNCHANGED else value
 
 
 def _pid_alive(pid: int) -> bool:
@@ -848,8 +927,3 @@ def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
     else:
         hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
     return StorageError(f"archive error at {path}: {exc}", hint)
-
-
-def open_archive(settings: Any) -> Archive:
-    """The archive named by the settings (`--db`, else `FONOTECA_HOME/fonoteca.db`)."""
-    return Archive(settings.db_path)

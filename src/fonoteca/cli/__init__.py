@@ -1,8 +1,9 @@
-"""`fonoteca` command line: a thin shell over the same functions the web app uses.
+"""`fonoteca` command line: a thin shell over the application object (fonoteca.app.Fonoteca) the web app uses too.
 
-Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry),
-transcription (transcribe), archive (shows, episodes, status, stats, export), search (search, trend, reindex),
-web (serve) and llm (llm check/serve, analyze, ask).
+Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry), archive
+(shows, episodes, status, stats, export, check), search (search, trend, reindex), web (serve) and llm (llm check/serve,
+analyze, ask). A command builds one `Fonoteca` (`app_of`), translates its arguments into one of its operations and
+formats the result; progress reaches the terminal as events rendered by fonoteca.cli.progress.
 
 Feed text (titles, show names, errors quoting them, model output about them) is untrusted: every such value goes
 through `safe` (fonoteca.console) before it meets Rich markup, and the consoles strip control characters from whatever
@@ -18,7 +19,7 @@ from typing import Any
 
 import typer
 
-from fonoteca.archive import Archive
+from fonoteca.app import Fonoteca
 from fonoteca.console import SafeConsole, safe
 from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
@@ -49,22 +50,21 @@ def _global_options(
     ctx.obj = Settings.from_env(home=home, db=db)
 
 
-def settings_of(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    if root.obj is None:
-        root.obj = Settings.from_env()
-    return root.obj
+def app_of(ctx: typer.Context, *, progress: bool = True, **settings: Any) -> Fonoteca:
+    """The application of this invocation, built once and closed when the command ends.
 
+    `settings` are the command's own flags (None: not given) over the global ones; `progress` False (`--json`) keeps
+    progress bars and ✓ lines off the terminal, notes still go to stderr."""
+    from fonoteca.cli.progress import ProgressDisplay
 
-def archive_of(ctx: typer.Context) -> Archive:
-    """The archive for this invocation, opened once and closed when the command ends."""
     root = ctx.find_root()
-    archive = root.meta.get("fonoteca.archive")
-    if archive is None:
-        archive = Archive(settings_of(ctx).db_path)
-        root.meta["fonoteca.archive"] = archive
-        root.call_on_close(archive.close)
-    return archive
+    fonoteca = root.meta.get("fonoteca.app")
+    if fonoteca is None:
+        base = root.obj if root.obj is not None else Settings.from_env()
+        fonoteca = Fonoteca(base.replace(**settings), events=ProgressDisplay(progress))
+        root.meta["fonoteca.app"] = fonoteca
+        root.call_on_close(fonoteca.close)
+    return fonoteca
 
 
 def print_json(data: Any) -> None:
@@ -78,9 +78,9 @@ def fail(message: str, hint: str = "") -> typer.Exit:
 
 
 def _register_commands() -> None:
-    from fonoteca.cli import archive, ingest, llm, search, transcribe, web
+    from fonoteca.cli import archive, ingest, llm, search, web
 
-    for module in (ingest, transcribe, archive, search, web, llm):
+    for module in (ingest, archive, search, web, llm):
         module.register(app)
 
 

@@ -4,37 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from fonoteca.archive import STATUSES, Archive, Episode
-from fonoteca.cli import archive_of, console, fail, print_json
+from fonoteca.archive import Status
+from fonoteca.cli import app_of, console, fail, print_json
 from fonoteca.console import printable, safe
+from fonoteca.errors import FonotecaError
+from fonoteca.output import EpisodeOut, StatsOut, dump, shows_of
+from fonoteca.pipeline import PENDING
 from fonoteca.text import format_duration, stats_header
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
-
-
-def episode_json(episode: Episode) -> dict[str, Any]:
-    return {
-        "id": episode.id,
-        "show": episode.show_title,
-        "title": episode.title,
-        "date": episode.date,
-        "status": episode.status,
-        "duration": episode.duration,
-        "source": episode.source,
-        "kind": episode.kind,
-        "language": episode.language,
-        "error": episode.error,
-        "media": episode.media_path or episode.media_url,
-    }
-
-
-def _show_id(archive: Archive, show: str | None) -> int | None:
-    return archive.get_show(show).id if show else None
 
 
 def _duration(seconds: float | None) -> str:
@@ -45,24 +27,20 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def shows(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         """List the shows in the archive."""
-        archive = archive_of(ctx)
+        archive = app_of(ctx).archive
         stats = archive.stats()
-        rows = []
-        for show, done, seconds in stats.by_show:
-            total = len(archive.list_episodes(show.id))
-            rows.append({**show.to_dict(), "episodes": total, "transcribed": done, "seconds": seconds})
+        rows = shows_of(stats, {s.id: len(archive.list_episodes(s.id)) for s, _n, _secs in stats.by_show})
         if as_json:
-            print_json(rows)
+            print_json(dump(rows))
             return
         if not rows:
             console.print("The archive is empty. Add a show with [bold]fonoteca add FEED_URL_OR_FOLDER[/].")
             return
         table = Table("show", "title", "episodes", "transcribed", "time", "language", "source")
         for row in rows:
-            language = row["language"] or "auto"
             table.add_row(
-                safe(row["slug"]), safe(row["title"]), str(row["episodes"]), str(row["transcribed"]),
-                format_duration(row["seconds"]), safe(language), safe(row["source"]),
+                safe(row.slug), safe(row.title), str(row.episodes), str(row.transcribed), row.time,
+                safe(row.language or "auto"), safe(row.source),
             )  # fmt: skip
         console.print(table)
 
@@ -74,12 +52,12 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """List episodes, oldest first. The id column is what other commands accept."""
-        if status is not None and status not in STATUSES:
-            raise fail(f"unknown status {status!r}", f"choose one of {', '.join(STATUSES)}")
-        archive = archive_of(ctx)
-        found = archive.list_episodes(_show_id(archive, show), status=status)
+        if status is not None and status not in list(Status):
+            raise fail(f"unknown status {status!r}", f"choose one of {', '.join(Status)}")
+        archive = app_of(ctx).archive
+        found = archive.list_episodes(archive.get_show(show).id if show else None, status=status)
         if as_json:
-            print_json([episode_json(e) for e in found])
+            print_json(dump([EpisodeOut.of(e) for e in found]))
             return
         table = Table("id", "date", "show", "title", "duration", "status", "source")
         for e in found:
@@ -93,16 +71,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         """What is pending and what failed, with the reasons."""
-        archive = archive_of(ctx)
+        archive = app_of(ctx).archive
         counts = archive.status_counts()
-        waiting = archive.list_episodes(status=("new", "downloaded", "transcribing"))
+        waiting = archive.list_episodes(status=PENDING)
         failed = archive.list_episodes(status="failed")
         if as_json:
             print_json(
                 {
                     "counts": counts,
-                    "pending": [episode_json(e) for e in waiting],
-                    "failed": [episode_json(e) for e in failed],
+                    "pending": dump([EpisodeOut.of(e) for e in waiting]),
+                    "failed": dump([EpisodeOut.of(e) for e in failed]),
                 }
             )
             return
@@ -127,26 +105,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """The archive's header: transcribed episodes and time transcribed, per show and overall."""
-        archive = archive_of(ctx)
-        result = archive.stats(_show_id(archive, show))
+        result = app_of(ctx).stats(show)
         if as_json:
-            print_json(
-                {
-                    "episodes": result.episodes,
-                    "seconds": result.seconds,
-                    "time": format_duration(result.seconds),
-                    "shows": [
-                        {
-                            "show": s.slug,
-                            "title": s.title,
-                            "episodes": n,
-                            "seconds": secs,
-                            "time": format_duration(secs),
-                        }
-                        for s, n, secs in result.by_show
-                    ],
-                }
-            )
+            print_json(dump(StatsOut.of(result)))
             return
         if show is None:
             console.print(f"[bold]All shows[/]  {stats_header(result.episodes, result.seconds)}", highlight=False)
@@ -161,17 +122,14 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of printing."),
     ) -> None:
         """Export an episode's transcript."""
-        from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
+        from fonoteca.ingest.transcripts import EXPORT_FORMATS
 
         if fmt not in EXPORT_FORMATS:
             raise fail(f"unknown format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
-        archive = archive_of(ctx)
-        found = archive.get_episode(episode)
-        segments = archive.segments(found.id)
-        if not segments:
-            todo = f"run `fonoteca retry {found.id}`" if found.status == "failed" else "run `fonoteca sync`"
-            raise fail(f"episode {found.id} has no transcript yet (status: {found.status})", todo)
-        rendered = render_transcript(segments, fmt)
+        try:
+            rendered = app_of(ctx).export(episode, fmt)
+        except FonotecaError as exc:  # e.g. nothing transcribed yet: one line saying what to run, as for a bad format
+            raise fail(exc.message, exc.hint) from None
         if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
             typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
             return
@@ -184,7 +142,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def check(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
-        damaged = archive_of(ctx).damaged_transcripts()
+        damaged = app_of(ctx).archive.damaged_transcripts()
         if as_json:
             print_json([asdict(d) for d in damaged])
         elif not damaged:

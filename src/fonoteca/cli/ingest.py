@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from fonoteca.cli import archive_of, console, print_json, settings_of
+from fonoteca.cli import app_of, console, print_json
 from fonoteca.console import safe
-from fonoteca.pipeline import SyncReport, add_source, retry, sync
+from fonoteca.pipeline import SyncReport
 
 
 def _print_report(report: SyncReport, as_json: bool) -> None:
@@ -55,11 +55,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Add a show (feed or local media) to the archive and transcribe it."""
-        settings = settings_of(ctx).replace(model=model)
-        show, report = add_source(
-            archive_of(ctx), settings, source, language=language, title=title, date=date,
-            sync_now=not no_sync, progress=not as_json,
-        )  # fmt: skip
+        fonoteca = app_of(ctx, progress=not as_json, model=model)
+        show, report = fonoteca.add(source, language=language, title=title, date=date, sync_now=not no_sync)
         if not as_json:
             console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
         _print_report(report, as_json)
@@ -75,10 +72,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Re-read feeds, add new episodes, download and transcribe everything pending."""
-        settings = settings_of(ctx).replace(model=model, device=device, batched=batched)
-        archive = archive_of(ctx)
-        chosen = archive.get_show(show) if show else None
-        report = sync(archive, settings, chosen, progress=not as_json)
+        report = app_of(ctx, progress=not as_json, model=model, device=device, batched=batched).sync(show)
         _print_report(report, as_json)
         raise typer.Exit(_exit_code(report))
 
@@ -92,6 +86,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Try failed episodes again (or one failed or pending episode; finished ones only with --force)."""
-        report = retry(archive_of(ctx), settings_of(ctx), episode, progress=not as_json, force=force)
+        report = app_of(ctx, progress=not as_json).retry(episode, force=force)
         _print_report(report, as_json)
         raise typer.Exit(_exit_code(report))

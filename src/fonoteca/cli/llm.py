@@ -9,12 +9,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fonoteca.archive import Analysis, Archive, Episode
-from fonoteca.cli import archive_of, console, err_console, fail, print_json, settings_of
+from fonoteca.cli import app_of, console, err_console, fail, print_json
 from fonoteca.console import safe
 from fonoteca.errors import FonotecaError, NotFound
-from fonoteca.llm.analyze import KINDS, Analyzer, check_analyses, check_translation, episode_report
-from fonoteca.llm.chat import ChatTurn
-from fonoteca.llm.client import LLMClient
+from fonoteca.llm.analyze import KINDS, check_analyses, check_translation, episode_report
 from fonoteca.llm.server import LocalServer
 from fonoteca.text import format_timestamp
 
@@ -24,15 +22,13 @@ llm_app = typer.Typer(help="The language model endpoint: check it, or serve the 
 @llm_app.command("check")
 def check(ctx: typer.Context) -> None:
     """Say whether the configured OpenAI-compatible endpoint answers, and which models it lists."""
-    settings = settings_of(ctx)
-    client = LLMClient(settings)
-    models = client.list_models()
-    if not models:
-        raise fail(f"{client.base_url} answers but lists no models", "load a model in the server")
-    console.print(f"[green]✓[/] {safe(client.base_url)} answers — models: {safe(', '.join(models))}", soft_wrap=True)
-    using = client.model  # a configured model the server does not list fails here, before "using" is said
-    console.print(f"  using [bold]{safe(using)}[/], context {settings.llm_context} tokens", soft_wrap=True)
-    embedder = client.embedding_model
+    fonoteca = app_of(ctx)
+    settings, client = fonoteca.settings, fonoteca.llm
+    endpoint = client.check()  # no models, or a configured one the server does not list: fails before a ✓ is said
+    models = ", ".join(endpoint.listed) if endpoint.listed is not None else "not listed (no /models)"
+    console.print(f"[green]✓[/] {safe(client.base_url)} answers — models: {safe(models)}", soft_wrap=True)
+    console.print(f"  using [bold]{safe(endpoint.model)}[/], context {settings.llm_context} tokens", soft_wrap=True)
+    embedder = endpoint.embedding_model
     console.print(
         f"  embeddings: [bold]{embedder}[/] (ask reranks its search hits by meaning)"
         if embedder
@@ -131,8 +127,7 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per episode (a list)."),
 ) -> None:
     """Summarise, find topics, entities, sentiment, language of episodes; or translate one. Results are stored."""
-    settings = settings_of(ctx)
-    archive = archive_of(ctx)
+    fonoteca = app_of(ctx)
     kinds = [k.strip() for k in what.split(",") if k.strip()]
     translating = kinds == ["translation"]
     # The request is checked before anything is asked of the server: a typo is not a network problem.
@@ -142,10 +137,10 @@ def analyze(
         raise fail("translation cannot be combined with other analyses", "run it alone: --what translation --to en")
     else:
         check_analyses(kinds, words)
-    episodes = _episodes_of(archive, target)
-    analyzer = Analyzer(archive, settings)
+    episodes = _episodes_of(fonoteca.archive, target)
+    analyzer = fonoteca.analyzer()
     if kinds != ["language"]:  # the language is found without a server (py3langid) unless the transcript is tiny
-        analyzer.client.model_label  # noqa: B018 - fails here, once, when no server answers or lacks the model
+        analyzer.client.check()  # fails here, once, when no server answers or lacks the model
     reports: list[dict] = []
     failures = 0
     with Progress(
@@ -209,10 +204,9 @@ def ask(
 ) -> None:
     """Ask the archive; the answer streams as it is written, cites the excerpts it uses, and then lists every excerpt
     it was given (cited ones first)."""
-    settings = settings_of(ctx)
-    archive = archive_of(ctx)
-    client = LLMClient(settings)
-    turn = ChatTurn(archive, settings, client, question, conversation_id=conversation, show=show, episode=episode)
+    fonoteca = app_of(ctx)
+    fonoteca.update_index()  # the excerpts come from the index
+    turn = fonoteca.chat_turn(question, conversation_id=conversation, show=show, episode=episode)
 
     async def run() -> str | None:
         try:
@@ -224,7 +218,7 @@ def ask(
                     return event.data["message"]
             return None
         finally:
-            await client.aclose()
+            await fonoteca.llm.aclose()
 
     error = asyncio.run(run())
     if error:

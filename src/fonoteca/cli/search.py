@@ -9,12 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
-from typer.core import TyperCommand
 
-from fonoteca.cli import archive_of, console, fail, print_json, settings_of
+from fonoteca.cli import app_of, console, fail, print_json
 from fonoteca.console import printable, safe
-from fonoteca.search import BadDate, reindex, search
-from fonoteca.search.trends import GROUPINGS, render_png, render_terminal, trend
+from fonoteca.search import BadDate
+from fonoteca.search.trends import GROUPINGS, render_png, render_terminal
 from fonoteca.text import format_timestamp
 
 
@@ -27,39 +26,11 @@ def _rich_snippet(snippet_html: str) -> str:
     )
 
 
-class _QueryCommand(TyperCommand):
-    """A command whose query may start with '-': an exclusion (`-medios streaming`) is part of the query, not an
-    unknown option -m. Only the command's own option names are read as options; everything else is the query."""
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        takes_value: dict[str, bool] = {}
-        for param in self.get_params(ctx):
-            if param.param_type_name == "option":  # typer bundles its own click: no isinstance on click.Option
-                for name in [*param.opts, *param.secondary_opts]:
-                    takes_value[name] = not param.is_flag and not param.count
-        options: list[str] = []
-        positional: list[str] = []
-        rest = iter(args)
-        for arg in rest:
-            name = arg.split("=", 1)[0]
-            if arg == "--":
-                positional.extend(rest)
-            elif name in takes_value:
-                options.append(arg)
-                if takes_value[name] and "=" not in arg:
-                    value = next(rest, None)
-                    if value is None:  # `--show` with nothing after it: click says so
-                        return super().parse_args(ctx, args)
-                    options.append(value)
-            elif takes_value.get(arg[:2]) and arg[2:].isdigit():  # `-n5`; `-nada` stays an exclusion
-                options.append(arg)
-            else:
-                positional.append(arg)
-        return super().parse_args(ctx, [*options, "--", *positional])
-
-
 def register(app: typer.Typer) -> None:
-    @app.command("search", cls=_QueryCommand)
+    # An exclusion at the start of a query (`-medios streaming`) is part of the query, not an unknown option: click
+    # passes unknown options on as arguments. The command therefore has no short options, which click would find
+    # inside such a query (`-n` in "-medios streaming").
+    @app.command("search", context_settings={"ignore_unknown_options": True})
     def search_command(
         ctx: typer.Context,
         query: str = typer.Argument(..., help='Words (all must match), "exact phrase", prefix*, OR, -exclude.'),
@@ -67,16 +38,17 @@ def register(app: typer.Typer) -> None:
         date_from: str = typer.Option(None, "--from", help="From this date: YYYY, YYYY-MM or YYYY-MM-DD."),
         date_to: str = typer.Option(None, "--to", help="Up to this date, included: YYYY, YYYY-MM or YYYY-MM-DD."),
         episode: str = typer.Option(None, "--episode", help="Only this episode."),
-        limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000),
+        limit: int = typer.Option(20, "--limit", min=1, max=1000),
         by_date: bool = typer.Option(False, "--by-date", help="Newest first instead of best match first."),
         as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
     ) -> None:
         """Search every transcript; each hit links to the second it was said."""
-        settings = settings_of(ctx)
+        fonoteca = app_of(ctx)
+        fonoteca.update_index()  # catches up with what other processes changed; `serve` does this in the background
         try:
-            results = search(
-                archive_of(ctx), settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
-                limit=limit, order="date" if by_date else "relevance",
+            results = fonoteca.search(
+                query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
+                order="date" if by_date else "relevance",
             )  # fmt: skip
         except BadDate as exc:
             raise fail(exc.message, exc.hint) from None
@@ -84,7 +56,7 @@ def register(app: typer.Typer) -> None:
             print_json([h.to_dict() for h in results.hits])
             return
         console.print(f"{results.total} match(es) for [bold]{safe(query)}[/]", highlight=False)
-        base = f"http://{settings.host}:{settings.port}"
+        base = f"http://{fonoteca.settings.host}:{fonoteca.settings.port}"
         for hit in results.hits:
             console.print(
                 f"[dim]{safe(hit.date or '—')}[/] [bold]{safe(hit.show)}[/] · {safe(hit.title)} · "
@@ -108,8 +80,9 @@ def register(app: typer.Typer) -> None:
         """How many times each word was said across the show's history: a chart, or data."""
         if by not in GROUPINGS:
             raise fail(f"unknown grouping {by!r}", f"use --by with one of {', '.join(GROUPINGS)}")
-        archive = archive_of(ctx)
-        points = trend(archive, terms, show=show, per_hour=per_hour, by=by, settings=settings_of(ctx))
+        fonoteca = app_of(ctx)
+        fonoteca.update_index()
+        points = fonoteca.trend(terms, show=show, per_hour=per_hour, by=by)
         rows = []
         for p in points:
             row = {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term, "count": p.count,
@@ -128,7 +101,7 @@ def register(app: typer.Typer) -> None:
             writer.writerows(rows)
             typer.echo(buffer.getvalue(), nl=False)
         if png is not None:
-            show_title = archive.get_show(show).title if show else ""
+            show_title = fonoteca.archive.get_show(show).title if show else ""
             render_png(points, png, per_hour=per_hour, show_title=show_title)
             console.print(f"Saved {safe(png)}")
         if not (as_json or as_csv or png):
@@ -146,5 +119,5 @@ def register(app: typer.Typer) -> None:
     @app.command("reindex")
     def reindex_command(ctx: typer.Context) -> None:
         """Rebuild the search index (and word counts) from the archive."""
-        count = reindex(archive_of(ctx), settings_of(ctx), progress=True)
+        count = app_of(ctx).reindex()
         console.print(f"Indexed {count} episode(s).")

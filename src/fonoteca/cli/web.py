@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fonoteca.cli import console, fail, settings_of
+from fonoteca.cli import app_of, console, fail
 from fonoteca.console import safe
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -19,20 +19,20 @@ def register(app: typer.Typer) -> None:
         token: str = typer.Option(None, "--token", help="Access token (env FONOTECA_TOKEN); required beyond loopback."),
     ) -> None:
         """Serve the web archive: shows, the word-over-history chart, episodes with a player, search, chat."""
-        import uvicorn
-
+        from fonoteca.web import run
         from fonoteca.web.app import allowed_hosts, create_app
 
-        settings = settings_of(ctx).replace(host=host, port=port, token=token)
+        settings = app_of(ctx, host=host, port=port, token=token).settings
         if settings.host not in LOOPBACK and not settings.token:
             raise fail(
                 f"refusing to listen on {settings.host} without a token",
                 "set FONOTECA_TOKEN (or --token) so only people with it can open the archive, or use 127.0.0.1",
             )
-        console.print(f"fonoteca archive at [bold]http://{safe(settings.host)}:{settings.port}/[/] (Ctrl-C to stop)")
         if settings.host not in LOOPBACK:  # browsers that reach it by another name or address are refused
             names = ", ".join(allowed_hosts(settings))
             console.print(
                 f"  answering Host names {safe(names)}; add others with FONOTECA_ALLOWED_HOSTS", highlight=False
             )
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        url = f"http://{safe(settings.host)}:{settings.port}/"
+        run(create_app(settings), settings.host, settings.port,
+            when_started=lambda: console.print(f"fonoteca archive at [bold]{url}[/] (Ctrl-C to stop)"))  # fmt: skip

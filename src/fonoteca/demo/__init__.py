@@ -11,34 +11,27 @@ import argparse
 from importlib.resources import files
 from pathlib import Path
 
-from rich.console import Console
-from rich.rule import Rule
-
-from fonoteca.archive import Archive
-from fonoteca.pipeline import add_source
-from fonoteca.search import search
+from fonoteca.app import Fonoteca
+from fonoteca.cli import console
+from fonoteca.cli.progress import ProgressDisplay
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, stats_header
 
 DEMO_FEED = Path(str(files("fonoteca.demo").joinpath("feed.xml")))
 DEMO_QUERIES = ("country", "alumnos", "modelo")
 
-console = Console()
 
-
-def build(settings: Settings) -> Archive:
+def build(fonoteca: Fonoteca) -> None:
     """Add the demo feed and transcribe it (a second run finds everything done and adds nothing)."""
-    archive = Archive(settings.db_path)
-    add_source(archive, settings, str(DEMO_FEED), progress=True)
-    return archive
+    fonoteca.add(str(DEMO_FEED))
 
 
-def report(archive: Archive, settings: Settings) -> None:
-    console.print(Rule("fonoteca demo"))
-    stats = archive.stats()
+def report(fonoteca: Fonoteca) -> None:
+    console.rule("fonoteca demo")
+    stats = fonoteca.stats()
     console.print(f"[bold]{stats_header(stats.episodes, stats.seconds)}[/]", highlight=False)
     for query in DEMO_QUERIES:
-        results = search(archive, settings, query, limit=3)
+        results = fonoteca.search(query, limit=3)
         console.print(f"\n[bold]search[/] {query!r}: {results.total} hit(s)")
         for hit in results.hits:
             console.print(f"  {hit.date or '':<10} {format_timestamp(hit.start):>6}  {hit.title}: {hit.text.strip()}")
@@ -47,10 +40,8 @@ def report(archive: Archive, settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     """Start the embedded LLM server, summarise one episode with it, then serve the web archive until Ctrl-C."""
-    import uvicorn
-
-    from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.server import LocalServer, free_port
+    from fonoteca.web import run
     from fonoteca.web.app import create_app
 
     # running() stops the LLM server however this ends; SIGTERM (which uvicorn raises again once it has shut down)
@@ -59,14 +50,15 @@ def serve(settings: Settings) -> None:
         with LocalServer(port=free_port()).running() as llm:
             llm_settings = settings.replace(llm_base_url=llm.base_url)
             console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
-            with Archive(settings.db_path) as archive:
-                episode = next(e for e in archive.list_episodes(status="done") if e.kind == "text")
-                results = Analyzer(archive, llm_settings).analyze(episode, ["summary", "topics"])
+            with Fonoteca(llm_settings) as fonoteca:
+                episode = next(e for e in fonoteca.archive.list_episodes(status="done") if e.kind == "text")
+                results = fonoteca.analyzer().analyze(episode, ["summary", "topics"])
                 console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
                 console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
             url = f"http://{settings.host}:{settings.port}/"
-            console.print(f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop.")
-            uvicorn.run(create_app(llm_settings), host=settings.host, port=settings.port, log_level="warning")
+            run(create_app(llm_settings), settings.host, settings.port, when_started=lambda: console.print(
+                f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop."
+            ))  # fmt: skip
     except KeyboardInterrupt:
         pass
     console.print("stopped")
@@ -77,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-serve", action="store_true", help="Build and report, then exit (for scripts and CI).")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    with build(settings) as archive:
-        report(archive, settings)
+    with Fonoteca(settings, events=ProgressDisplay()) as fonoteca:
+        build(fonoteca)
+        report(fonoteca)
     if not args.no_serve:
         serve(settings)

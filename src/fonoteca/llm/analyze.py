@@ -1,9 +1,9 @@
 """Per-episode analyses: summary, five topics, entities, sentiment and anger, language, translation.
 
-Each result is stored in the archive with the model's name and the prompt's version, and reused until the transcript
-(episode.transcript_rev) or the prompt version changes, or the user forces it. Transcripts longer than the model's
-context are condensed first (map-reduce: summarise parts, then the summaries) so a three-hour stream fits a small
-local model. Answers are in the show's language unless another is asked for.
+Each result is stored in the archive with the model's name and the version of its prompts (a hash of their text, see
+prompts.py), and reused until the transcript (episode.transcript_rev) or a prompt changes, or the user forces it.
+Transcripts longer than the model's context are condensed first (map-reduce: summarise parts, then the summaries) so
+a three-hour stream fits a small local model. Answers are in the show's language unless another is asked for.
 """
 
 from __future__ import annotations
@@ -16,44 +16,39 @@ from pydantic import BaseModel, Field, field_validator
 
 from fonoteca.archive import Analysis, Archive, Episode
 from fonoteca.errors import FonotecaError, LLMError
+from fonoteca.ingest.language import LANGUAGE_NAMES, detect_text_language, language_name
+from fonoteca.llm import prompts
 from fonoteca.llm.clean import limit_words
 from fonoteca.llm.client import LLMClient
+from fonoteca.llm.prompts import Prompt
 from fonoteca.settings import Settings
 
-# Bump a kind's version whenever its prompt or result shape changes: stored results of older versions are recomputed.
-PROMPT_VERSIONS = {
-    "summary": "1",
-    "topics": "1",
-    "entities": "1",
-    "sentiment": "1",
-    "language": "2",  # 2: stored under the method that found it (py3langid), not the language model's name
-    "translation": "1",
-}
 KINDS = ("summary", "topics", "entities", "sentiment", "language")
 
-LANGUAGE_NAMES = {
-    "es": "Spanish",
-    "en": "English",
-    "fr": "French",
-    "de": "German",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "ca": "Catalan",
-    "gl": "Galician",
-    "eu": "Basque",
-    "nl": "Dutch",
-    "ja": "Japanese",
-    "zh": "Chinese",
-    "ru": "Russian",
+# The prompt of each kind of analysis (translation included).
+PROMPTS: dict[str, Prompt] = {
+    "summary": prompts.SUMMARY,
+    "topics": prompts.TOPICS,
+    "entities": prompts.ENTITIES,
+    "sentiment": prompts.SENTIMENT,
+    "language": prompts.LANGUAGE,
+    "translation": prompts.TRANSLATION,
 }
+# The analyses that read the whole transcript, condensed by prompts.MAP when it is longer than the context: their
+# results depend on that prompt too.
+CONDENSED = ("summary", "topics", "entities", "sentiment")
 
 PROMPT_OVERHEAD_TOKENS = 200  # instructions, delimiters and chat template around the transcript
 MAX_SUMMARY_WORDS = 500
 LANGUAGE_METHOD = "py3langid"  # stored as the language analysis' model when no language model was asked
+LANGUAGE_MIN_WORDS = 20  # py3langid is reliable from a few dozen words, which a small model is not; below, ask it
 
 
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+def prompt_version(kind: str) -> str:
+    """The version a result of `kind` is stored with, and reused only while it is still the same."""
+    if kind in CONDENSED:
+        return prompts.version(PROMPTS[kind], prompts.MAP)
+    return PROMPTS[kind].version
 
 
 # -- checking a request before anything is asked of the server ---------------------------------------------------
@@ -172,7 +167,7 @@ STRUCTURED: dict[str, tuple[type[BaseModel], int]] = {
     "topics": (Topics, 120),
     "entities": (Entities, 300),
     "sentiment": (Sentiment, 40),
-    "language_model": (LanguageAnswer, 20),
+    "language": (LanguageAnswer, 20),
 }
 
 
@@ -251,10 +246,13 @@ class Analyzer:
         structured answers the retry's too (clients.structured_room)."""
         if kind == "summary":
             return self._summary_tokens(words)
-        if kind in STRUCTURED:
-            shape, max_tokens = STRUCTURED[kind]
-            return self.client.structured_room(shape, max_tokens)
-        return 0  # language reads its own sample of the transcript
+        if kind == "language":
+            return 0  # it reads its own sample of the transcript, not the whole text (see _language)
+        return self._structured_room(kind)
+
+    def _structured_room(self, kind: str) -> int:
+        shape, max_tokens = STRUCTURED[kind]
+        return self.client.structured_room(shape, max_tokens)
 
     def translate(
         self,
@@ -305,7 +303,7 @@ class Analyzer:
             stored is not None
             and not force
             and stored.transcript_rev == episode.transcript_rev
-            and stored.prompt_version == PROMPT_VERSIONS[kind]
+            and stored.prompt_version == prompt_version(kind)
         ):
             return stored
         result, model = run()  # raises on an unusable answer: nothing is stored then
@@ -314,7 +312,7 @@ class Analyzer:
             kind=kind,
             params=params,
             model=model,
-            prompt_version=PROMPT_VERSIONS[kind],
+            prompt_version=prompt_version(kind),
             transcript_rev=episode.transcript_rev,
             result=result,
         )
@@ -331,14 +329,14 @@ class Analyzer:
     def _no_transcript(episode: Episode) -> FonotecaError:
         return FonotecaError(
             f"episode {episode.id} ({episode.title}) has no transcript yet",
-            "run `fonoteca sync` (or `fonoteca transcribe`) first",
+            f"run `fonoteca sync` first (`fonoteca retry {episode.id}` if it failed)",
         )
 
     def _answer_language(self, episode: Episode, text: str) -> str:
         if episode.language:
             return episode.language
         show = self.archive.get_show(episode.show_id)
-        return show.language or detect_language(text) or "en"
+        return show.language or detect_text_language(text, min_words=LANGUAGE_MIN_WORDS) or "en"
 
     # Fitting long transcripts into the context (map-reduce) ------------------------------------------------------
 
@@ -375,40 +373,17 @@ class Analyzer:
         return max(48, min(200, self.settings.llm_context // 8))
 
     def _map(self, chunk: str, number: int, total: int, language: str) -> str:
-        most = self.map_answer_tokens // 2
-        return self.client.complete(
-            [
-                {"role": "system", "content": f"You condense show transcripts. Write in {language_name(language)}."},
-                {
-                    "role": "user",
-                    "content": f"Summarise part {number} of {total} of a transcript, delimited by triple quotes, in at "
-                    f"most {most} words. Keep the names of people, organisations and products, the topics discussed "
-                    f'and the mood of the speakers.\n\n"""{chunk}"""',
-                },
-            ],
-            max_tokens=self.map_answer_tokens,
-            purpose="map",
+        messages = prompts.MAP.messages(
+            language=language_name(language), number=number, total=total, words=self.map_answer_tokens // 2, text=chunk
         )
+        return self.client.complete(messages, max_tokens=self.map_answer_tokens, purpose=prompts.MAP.name)
 
     # The analyses ----------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _messages(language: str, instruction: str, text: str) -> list[dict[str, str]]:
-        return [
-            {
-                "role": "system",
-                "content": f"You analyse transcripts of a show. Answer in {language_name(language)}.",
-            },
-            {"role": "user", "content": f'{instruction}\n\nTranscript, delimited by triple quotes:\n"""{text}"""'},
-        ]
-
     def _summary(self, text: str, words: int, focus: str | None, language: str) -> dict[str, Any]:
-        instruction = f"Summarise the transcript in at most {words} words."
-        if focus:
-            instruction += f" Focus on: {focus}."
-        answer = self.client.complete(
-            self._messages(language, instruction, text), max_tokens=self._summary_tokens(words), purpose="summary"
-        )
+        prompt = PROMPTS["summary"]
+        messages = prompt.messages(language=language_name(language), words=words, focus=focus, text=text)
+        answer = self.client.complete(messages, max_tokens=self._summary_tokens(words), purpose=prompt.name)
         summary = limit_words(answer, words)
         if not summary:
             raise LLMError(f"the model {self.client.model_label} gave an empty summary", "nothing was stored; retry")
@@ -418,53 +393,29 @@ class Analyzer:
     def _summary_tokens(words: int) -> int:
         return min(512, words * 3 + 32)
 
-    def _structured(self, kind: str, messages: list[dict[str, str]]) -> Any:
+    def _structured(self, kind: str, text: str, language: str = "en") -> Any:
+        """The structured answer of `kind` about `text`, its words in `language` (names and labels: English)."""
         shape, max_tokens = STRUCTURED[kind]
-        return self.client.structured(messages, shape, max_tokens=max_tokens, purpose=kind)
+        prompt = PROMPTS[kind]
+        messages = prompt.messages(language=language_name(language), text=text)
+        return self.client.structured(messages, shape, max_tokens=max_tokens, purpose=prompt.name)
 
     def _topics(self, text: str, language: str) -> dict[str, Any]:
-        answer = self._structured(
-            "topics",
-            self._messages(
-                language, "Name five different topics discussed in the transcript, each in one or two words.", text
-            ),
-        )
-        return {"topics": answer.topics}
+        return {"topics": self._structured("topics", text, language).topics}
 
     def _entities(self, text: str) -> dict[str, Any]:
-        answer = self._structured(
-            "entities",
-            self._messages(
-                "en",
-                "List the people, the organisations and the products or brands named in the transcript, written as "
-                "in the transcript. Use empty lists when there are none.",
-                text,
-            ),
-        )
-        return answer.model_dump()
+        return self._structured("entities", text).model_dump()
 
     def _sentiment(self, text: str) -> dict[str, Any]:
-        answer = self._structured(
-            "sentiment",
-            self._messages(
-                "en",
-                "What is the overall sentiment of the transcript: positive, neutral or negative? Does a speaker "
-                "express anger, fury or irritation (true or false)?",
-                text,
-            ),
-        )
-        return answer.model_dump()
+        return self._structured("sentiment", text).model_dump()
 
     def _language(self, text: str) -> tuple[dict[str, Any], str]:
         """The transcript's language and what found it: py3langid (no server needed), or the model for short texts."""
-        detected = detect_language(text)
+        detected = detect_text_language(text, min_words=LANGUAGE_MIN_WORDS)
         if detected:
             return {"language": detected, "method": LANGUAGE_METHOD}, LANGUAGE_METHOD
-        sample = text[: 4 * self.token_budget(self.room("language_model"))]  # ~4 chars a token: plenty for a guess
-        answer = self._structured(
-            "language_model",
-            self._messages("en", "In which language is the transcript written? Give its ISO 639-1 code.", sample),
-        )
+        sample = text[: 4 * self.token_budget(self._structured_room("language"))]  # ~4 chars a token: plenty
+        answer = self._structured("language", sample)
         return self._by_model({"language": answer.language, "method": f"model {self.client.model_label}"})
 
     def _translate(self, text: str, to: str) -> str:
@@ -472,24 +423,10 @@ class Analyzer:
         budget = self.token_budget(0) // 2
         tokens = self.client.count_tokens(text)
         parts = []
+        prompt = PROMPTS["translation"]
         for chunk in split_text(text, budget=budget, tokens=tokens):
-            parts.append(
-                self.client.complete(
-                    [
-                        {
-                            "role": "system",
-                            "content": "You are a translator. Answer with only the translation, nothing else.",
-                        },
-                        {
-                            "role": "user",
-                            "content": f"Translate the text delimited by triple quotes into {language_name(to)}."
-                            f'\n\n"""{chunk}"""',
-                        },
-                    ],
-                    max_tokens=budget + 32,
-                    purpose="translate",
-                )
-            )
+            messages = prompt.messages(language=language_name(to), text=chunk)
+            parts.append(self.client.complete(messages, max_tokens=budget + 32, purpose=prompt.name))
         return "\n".join(p for p in parts if p)
 
 
@@ -519,16 +456,6 @@ def split_text(text: str, *, budget: int, tokens: int) -> list[str]:
     if current:
         parts.append("\n".join(current))
     return [p for p in parts if p.strip()]
-
-
-def detect_language(text: str) -> str | None:
-    """py3langid on the transcript itself: reliable from a few dozen words, which a small model is not."""
-    if len(text.split()) < 20:
-        return None
-    import py3langid
-
-    code, _score = py3langid.classify(text[:20_000])
-    return code
 
 
 def episode_report(
@@ -567,9 +494,8 @@ def current_analyses(archive: Archive, episode: Episode) -> tuple[dict[str, Anal
     latest: dict[str, Analysis] = {}
     translations: list[Analysis] = []
     for analysis in archive.list_analyses(episode.id):
-        if analysis.transcript_rev != episode.transcript_rev or analysis.prompt_version != PROMPT_VERSIONS.get(
-            analysis.kind
-        ):
+        current = analysis.kind in PROMPTS and analysis.prompt_version == prompt_version(analysis.kind)
+        if not current or analysis.transcript_rev != episode.transcript_rev:
             continue
         if analysis.kind == "translation":
             translations.append(analysis)

@@ -24,8 +24,10 @@ import anyio
 
 from fonoteca.archive import Archive, Message
 from fonoteca.errors import FonotecaError, LLMError
+from fonoteca.ingest.language import language_name
 from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
 from fonoteca.llm.client import LLMClient, estimate_tokens
+from fonoteca.llm.prompts import CHAT
 from fonoteca.search import search
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, words
@@ -57,16 +59,10 @@ STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 
-SYSTEM_PROMPT = (
-    "You answer questions about an archive of podcast and stream transcripts. Use only the numbered excerpts given "
-    "with the question. Cite every fact with the number of its excerpt in square brackets, like [1]. If the excerpts "
-    "do not contain the answer, say that the archive does not say. Be brief. Answer in {language}."
-)
 NOT_FOUND = {
     "es": "No he encontrado nada sobre eso en el archivo, así que no puedo responder sin inventar.",
     "en": "I found nothing about that in the archive, so I cannot answer without making it up.",
 }
-LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
 EXCERPTS_LIMIT = 8
 RERANK_CANDIDATES = 24  # search hits whose meaning is compared with the question when the endpoint has embeddings
 RRF_K = 10  # reciprocal rank fusion constant: small, because the lists are short
@@ -194,7 +190,7 @@ def build_messages(
     The system prompt and the question always go; then as many excerpts as fit (best first, at least one); then as
     many earlier turns as fit, newest first, so the oldest are forgotten first.
     """
-    system = {"role": "system", "content": SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(language, language))}
+    system, _ = CHAT.messages(language=language_name(language), excerpts="", question=question)
     budget = context - answer_tokens - estimate_tokens(system["content"]) - estimate_tokens(question) - 16
     kept: list[Excerpt] = []
     for excerpt in excerpts:
@@ -204,7 +200,7 @@ def build_messages(
         kept.append(excerpt)
         budget -= cost
     body = "\n\n".join(e.as_prompt() for e in kept)
-    user = {"role": "user", "content": f"Excerpts from the archive:\n\n{body}\n\nQuestion: {question}"}
+    _, user = CHAT.messages(language=language_name(language), excerpts=body, question=question)
     earlier: list[dict[str, str]] = []
     for message in reversed([m for m in history if m.role in ("user", "assistant")]):
         cost = estimate_tokens(message.content)
@@ -288,21 +284,10 @@ class ChatTurn:
         self.message = self.message.strip()
         if not self.message:
             raise FonotecaError("the question is empty", "type a question about the archive")
-        if self.conversation_id and not self.show and not self.episode:
-            # A conversation goes on about the show or episode it started with, though the follow-up does not name
-            # it again.
-            stored_show, self.episode = self.archive.conversation_scope(self.conversation_id)
-            self.show = str(stored_show) if stored_show is not None else None
-        show_id = self.archive.get_show(self.show).id if self.show else None
-        if self.episode:
-            episode = self.archive.get_episode(self.episode)  # NotFound before anything is stored
-            self.episode, show_id = episode.id, show_id if show_id is not None else episode.show_id
-        self.conversation_id = self.conversation_id or uuid.uuid4().hex
-        self.archive.create_conversation(self.conversation_id, show_id, self.episode)
-        history = self.archive.messages(self.conversation_id)
+        history = await anyio.to_thread.run_sync(self._open_conversation)  # SQLite: never on the event loop
         earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)
-        embeddings = await anyio.to_thread.run_sync(lambda: bool(self.client.embedding_model))
+        embeddings = await anyio.to_thread.run_sync(self._has_embeddings)
         limit = RERANK_CANDIDATES if embeddings else EXCERPTS_LIMIT
         excerpts = await anyio.to_thread.run_sync(
             lambda: retrieve(
@@ -329,6 +314,35 @@ class ChatTurn:
                 answer_tokens=answer_tokens(self.settings),
             )
         self.prepared_in = time.perf_counter() - started
+
+    def _open_conversation(self) -> list[Message]:
+        """The turn's scope and conversation (made if new), and the conversation's messages so far."""
+        if self.conversation_id and not self.show and not self.episode:
+            # A conversation goes on about the show or episode it started with, though the follow-up does not name
+            # it again.
+            stored_show, self.episode = self.archive.conversation_scope(self.conversation_id)
+            self.show = str(stored_show) if stored_show is not None else None
+        show_id = self.archive.get_show(self.show).id if self.show else None
+        if self.episode:
+            episode = self.archive.get_episode(self.episode)  # NotFound before anything is stored
+            self.episode, show_id = episode.id, show_id if show_id is not None else episode.show_id
+        self.conversation_id = self.conversation_id or uuid.uuid4().hex
+        self.archive.create_conversation(self.conversation_id, show_id, self.episode)
+        return self.archive.messages(self.conversation_id)
+
+    def _store(self) -> None:
+        self.archive.add_message(self.conversation_id, "user", self.message)
+        # The assistant's row keeps every source, each marked cited or not (GET /api/conversations/{id} shows them).
+        self.archive.add_message(self.conversation_id, "assistant", self.answer, self.sources or None)
+
+    def _has_embeddings(self) -> bool:
+        """Whether the endpoint has an embeddings model to rerank the search hits with, checking it the first time.
+        An endpoint that does not answer now has none for this turn: the answer's own request then says what is
+        wrong, and the next turn checks again."""
+        try:
+            return bool(self.client.checked().embedding_model)
+        except LLMError:
+            return False
 
     async def events(self) -> AsyncIterator[ChatEvent]:
         given = sources(self.excerpts, [])
@@ -360,9 +374,7 @@ class ChatTurn:
             self.answer = clean_text("".join(parts))
             self.sources = sources(self.excerpts, cited_numbers(self.answer))
             self.citations = [{k: v for k, v in s.items() if k != "cited"} for s in self.sources if s["cited"]]
-        self.archive.add_message(self.conversation_id, "user", self.message)
-        # The assistant's row keeps every source, each marked cited or not (GET /api/conversations/{id} shows them).
-        self.archive.add_message(self.conversation_id, "assistant", self.answer, self.sources or None)
+        await anyio.to_thread.run_sync(self._store)
         yield ChatEvent("citations", {"citations": self.citations, "sources": self.sources, "answer": self.answer})
         yield ChatEvent("done", {"conversation_id": self.conversation_id})
 

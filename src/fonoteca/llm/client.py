@@ -1,6 +1,8 @@
 """One OpenAI-compatible endpoint (LM Studio, Ollama, llama.cpp's server, vLLM, OpenAI) behind the `openai` client.
 
-Every failure the user can act on becomes an LLMError with one line saying what to do; structured answers use the
+check() is the one call that asks the server what it has (its models, the one to use, an embeddings model); the
+requests check it first if nothing did, and the properties only read what it found. Every failure the user can act
+on becomes an LLMError with one line saying what to do; structured answers use the
 best response format the server accepts (JSON schema, then llama.cpp's schema-in-json_object, then JSON mode, then a
 plain prompt) and are parsed defensively, with one retry that shows the model its validation error.
 """
@@ -12,6 +14,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -33,6 +36,20 @@ CHARS_PER_TOKEN_ESTIMATE = 3.0  # conservative for es/en text with BPE vocabular
 PROBLEM_CHARS = 300  # of a validation error shown to the model on the retry
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """What LLMClient.check() found at the server."""
+
+    listed: tuple[str, ...] | None  # the models it lists; None when it cannot list them (no /models)
+    model: str  # the one requests name: the configured model, else the first listed
+    embedding_model: str  # "" when there is none: chat then keeps its keyword search's order
+
+    @property
+    def model_label(self) -> str:
+        """The model's name without a local path, as stored with analyses."""
+        return self.model.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 class LLMClient:
     """A connection to the configured endpoint, shared by analyses (sync) and chat (async streaming)."""
 
@@ -48,12 +65,9 @@ class LLMClient:
         self._client_options = common
         self.sync = openai.OpenAI(**common)
         self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
-        self._model: str | None = settings.llm_model or None
-        self._model_checked = False  # a configured model is checked against the server's list once
-        self._listed: list[str] | None = None  # the server's models, once it listed some
+        self._endpoint: Endpoint | None = None  # what check() found; None until a check succeeded
         self._format_index = 0
         self._tokenizer: str | None = None  # "llama-cpp-python" | "llama.cpp" | "estimate", found on first use
-        self._embedding_model: str | None = None  # "" once known that the endpoint has none
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()  # requests made, by purpose: lets tests and progress see map-reduce work
 
@@ -74,66 +88,82 @@ class LLMClient:
 
     # -- endpoint and model ---------------------------------------------------------------------------------------
 
-    def list_models(self) -> list[str]:
-        """The models the server lists (asked once per client while it lists some)."""
-        listed = self._fetch_models()
-        if listed is None:
-            raise LLMError(
-                f"nothing at {self.base_url}/models looks like an OpenAI-compatible API",
-                "check FONOTECA_LLM_BASE_URL (it usually ends in /v1)",
-            )
-        return listed
-
-    def _fetch_models(self) -> list[str] | None:
-        """The listed models, None when the server has no /models (404)."""
-        if self._listed is None:
-            try:
-                listed = [m.id for m in self.sync.models.list().data]
-            except openai.NotFoundError:
-                return None
-            except openai.OpenAIError as exc:
-                raise self._error(exc) from exc
-            # An empty list is not kept: the user may load a model into the running server next.
-            self._listed = listed or None
-            return listed
-        return self._listed
-
-    @property
-    def model(self) -> str:
-        """The configured model, checked against the server's list, else the first one the server lists."""
-        if self._model is not None and not self._model_checked:
-            self._check_model(self._model)
-        if self._model is None:
-            models = self.list_models()
-            if not models:
-                raise LLMError(
-                    f"the language model server at {self.base_url} lists no models",
-                    "load a model in it (LM Studio: load one; Ollama: `ollama pull NAME`) or run `fonoteca llm serve`",
-                )
-            self._model = models[0]
-        return self._model
-
-    def _check_model(self, configured: str) -> None:
-        """Fail at once when the server does not have the configured model: llama.cpp's server ignores the name and
-        would answer with whatever it loaded, which would then be stored under the wrong name."""
-        listed = self._fetch_models()
-        # A server that cannot list its models (404) is trusted; Ollama answers "llama3" as "llama3:latest".
-        if listed is not None and configured not in listed and f"{configured}:latest" not in listed:
+    def check(self) -> Endpoint:
+        """Ask the server which models it has, check the configured one against them (else take the first listed) and
+        find the embeddings model; remember and return what was found. Raises LLMError when the server does not
+        answer, lists no model, or lacks the configured one; nothing is remembered then, so the next check asks
+        again (the server may be started, or a model loaded, in the meantime)."""
+        listed = self._list_models()
+        configured = self.settings.llm_model or None
+        # llama.cpp's server ignores the model's name and would answer with whatever it loaded, which would then be
+        # stored under the wrong name. A server that cannot list its models is trusted; Ollama answers "llama3" as
+        # "llama3:latest".
+        if configured and listed is not None and configured not in listed and f"{configured}:latest" not in listed:
             raise LLMError(
                 f"the configured model {configured!r} is not listed by the server at {self.base_url}; it has: "
                 f"{', '.join(listed) or 'none'}",
                 "set FONOTECA_LLM_MODEL to one of them",
             )
-        self._model_checked = True
+        if configured:
+            model = configured
+        elif listed is None:
+            raise LLMError(
+                f"nothing at {self.base_url}/models looks like an OpenAI-compatible API",
+                "check FONOTECA_LLM_BASE_URL (it usually ends in /v1)",
+            )
+        elif not listed:
+            raise LLMError(
+                f"the language model server at {self.base_url} lists no models",
+                "load a model in it (LM Studio: load one; Ollama: `ollama pull NAME`) or run `fonoteca llm serve`",
+            )
+        else:
+            model = listed[0]
+        self._endpoint = Endpoint(listed, model, self._embedding_model_of(listed))
+        return self._endpoint
+
+    def checked(self) -> Endpoint:
+        """What the last check() found, checking now if none succeeded yet: what every request starts with."""
+        return self._endpoint or self.check()
+
+    def _list_models(self) -> tuple[str, ...] | None:
+        """The models the server lists, None when it has no /models (404)."""
+        try:
+            return tuple(m.id for m in self.sync.models.list().data)
+        except openai.NotFoundError:
+            return None
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+
+    def _embedding_model_of(self, listed: tuple[str, ...] | None) -> str:
+        """The configured embeddings model ("none" turns them off), else a listed model named *embed*, else ""."""
+        configured = self.settings.llm_embedding_model.strip()
+        if configured.lower() in ("none", "off", "no"):
+            return ""
+        return configured or next((m for m in listed or () if "embed" in m.lower()), "")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """What check() found. Reading it never contacts the server: call check() (or make a request) first."""
+        if self._endpoint is None:
+            raise RuntimeError("the endpoint was not checked yet: call LLMClient.check() first")
+        return self._endpoint
+
+    @property
+    def model(self) -> str:
+        return self.endpoint.model
 
     @property
     def model_label(self) -> str:
-        """The model's name without a local path, as stored with analyses."""
-        return self.model.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.endpoint.model_label
+
+    @property
+    def embedding_model(self) -> str:
+        return self.endpoint.embedding_model
 
     @property
     def json_mode(self) -> str:
-        """How structured answers are asked for now: json_schema, json_object_schema, json_object or prompt."""
+        """How structured answers are asked for now: json_schema, json_object_schema, json_object or prompt. Starts
+        with the most precise and moves on, for good, when the server rejects one (see _structured_raw)."""
         return _FORMATS[self._format_index]
 
     def _error(self, exc: Exception) -> LLMError:
@@ -149,9 +179,9 @@ class LLMClient:
                 f"the language model server at {self.base_url} refused the API key", "set FONOTECA_LLM_API_KEY"
             )
         if isinstance(exc, openai.NotFoundError):
+            model = self._endpoint.model if self._endpoint else self.settings.llm_model
             return LLMError(
-                f"the language model server at {self.base_url} answered 404 for model {self._model!r}: "
-                f"{_error_detail(exc)}",
+                f"the language model server at {self.base_url} answered 404 for model {model!r}: {_error_detail(exc)}",
                 "check FONOTECA_LLM_BASE_URL (it usually ends in /v1) and FONOTECA_LLM_MODEL",
             )
         if isinstance(exc, openai.APIStatusError):
@@ -166,7 +196,7 @@ class LLMClient:
 
     def _request(self, messages: list[dict[str, str]], max_tokens: int, **extra: Any) -> dict[str, Any]:
         return {
-            "model": self.model,
+            "model": self.checked().model,
             "messages": messages,
             "temperature": self.settings.llm_temperature,
             "max_tokens": max_tokens,
@@ -262,7 +292,8 @@ class LLMClient:
 
     async def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 512) -> AsyncIterator[str]:
         """Text pieces as the model writes them. Closing this generator closes the upstream request at once, so a
-        server that checks for disconnects (llama.cpp's does, after every token) stops generating."""
+        server that checks for disconnects (llama.cpp's does, after every token) stops generating. Check the endpoint
+        before, off the event loop (ChatTurn.prepare does): an unchecked one is checked here, blocking the loop."""
         self.calls["stream"] += 1
         try:
             upstream = await self.aio.chat.completions.create(**self._request(messages, max_tokens, stream=True))
@@ -286,27 +317,10 @@ class LLMClient:
 
     # -- embeddings -----------------------------------------------------------------------------------------------
 
-    @property
-    def embedding_model(self) -> str:
-        """The embeddings model to use, "" when there is none: the configured one, else a listed model named *embed*.
-        Found once per client: a server without embeddings costs one /models request, not one per question."""
-        if self._embedding_model is None:
-            configured = self.settings.llm_embedding_model.strip()
-            if configured.lower() in ("none", "off", "no"):
-                self._embedding_model = ""
-            elif configured:
-                self._embedding_model = configured
-            else:
-                try:
-                    listed = self.list_models()
-                except LLMError:
-                    return ""  # the server is down now: ask again next time rather than decide for good
-                self._embedding_model = next((m for m in listed if "embed" in m.lower()), "")
-        return self._embedding_model
-
     async def embed(self, texts: list[str]) -> list[list[float]] | None:
         """One vector per text from the endpoint's /embeddings, or None when it has no embeddings model (then it is
-        not asked again). Servers that return one vector per token (llama.cpp without pooling) are mean-pooled."""
+        not asked again). Servers that return one vector per token (llama.cpp without pooling) are mean-pooled.
+        Needs a checked endpoint (check())."""
         model = self.embedding_model
         if not model or not texts:
             return None
@@ -314,7 +328,8 @@ class LLMClient:
         try:
             response = await self.aio.embeddings.create(model=model, input=texts)
         except openai.OpenAIError:
-            self._embedding_model = ""  # not an embeddings endpoint after all: keyword search alone from now on
+            # Not an embeddings endpoint after all: keyword search alone from now on.
+            self._endpoint = replace(self.endpoint, embedding_model="")
             return None
         vectors = [_pooled(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
         return vectors if len(vectors) == len(texts) else None

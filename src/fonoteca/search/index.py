@@ -16,6 +16,7 @@ read to count its mentions) and `body` (the segment as said, NFC, stored for sni
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 import shutil
 import threading
@@ -30,6 +31,7 @@ import tantivy
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.errors import ConfigError, FonotecaError, disk_error, is_disk_full
+from fonoteca.events import EventSink, IndexProgress, ignore
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
@@ -152,7 +154,10 @@ class SearchIndex:
             cls._open.pop(settings.index_dir.resolve(), None)
 
     def searcher(self) -> tantivy.Searcher:
-        self.index.reload()
+        """A searcher of the index's latest commit, or of the last one seen while another process (`fonoteca
+        reindex`) has emptied the folder to rebuild it: a search then answers from the files it still has open."""
+        with contextlib.suppress(ValueError):  # tantivy's "FileDoesNotExist(meta.json)"
+            self.index.reload()
         return self.index.searcher()
 
     def writer(self) -> tantivy.IndexWriter | None:
@@ -278,18 +283,12 @@ def _orphaned_episode_ids(archive: Archive, index: SearchIndex, indexed: set[str
     return in_index - indexed
 
 
-def reindex(archive: Archive, settings: Settings, *, progress: bool = False) -> int:
-    """Throw the index away and rebuild it from the archive."""
+def reindex(archive: Archive, settings: Settings, *, events: EventSink = ignore) -> int:
+    """Throw the index away and rebuild it from the archive, telling `events` how far it got (IndexProgress)."""
     SearchIndex.forget(settings)
     shutil.rmtree(settings.index_dir, ignore_errors=True)
     archive.unmark_indexed()
-    if not progress:
-        return sync_index(archive, settings)
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("indexing", total=None)
-        return sync_index(archive, settings, on_progress=lambda n, total: bar.update(task, completed=n, total=total))
+    return sync_index(archive, settings, on_progress=lambda done, total: events(IndexProgress(done, total)))
 
 
 def document_fields(doc: Any) -> dict[str, Any]:

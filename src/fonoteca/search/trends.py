@@ -4,6 +4,7 @@ Words are counted once, when an episode is indexed (`term_counts`), so a word's 
 index's count of segments that have it, plus the mentions that count cannot tell (said again in one segment; for two
 words also across two segments; a longer phrase cut by a segment boundary is not counted): see _phrase_counts. All are
 accent- and case-insensitive whole-word matches, on the same words as search: `IA` never counts `media`.
+Like search, trend() only reads the index (and the counts stored with it): whoever changed the archive indexes it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 import tantivy
 
-from fonoteca.archive import Archive, TimelineEntry
-from fonoteca.search.index import SearchIndex, document_fields, pair_tokens, sync_index
+from fonoteca.archive import Archive
+from fonoteca.search.index import SearchIndex, document_fields, pair_tokens
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
@@ -91,16 +92,18 @@ def trend(
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     settings = settings or _settings_for(archive)
-    sync_index(archive, settings)
     show_id = archive.get_show(show).id if show else None
     episodes = archive.timeline(show_id)
     points: list[TrendPoint] = []
+    # Per episode, what every term's point repeats; the loop below is a trend's whole cost once the timeline is read.
+    per_episode = [(e.id, e.title, e.date, e.hours, round(e.hours, 4)) for e in episodes] if by == "episode" else []
     for term in [t.strip() for t in terms if t.strip()]:
         counts = term_counts(archive, settings, term, show_id)
         if by == "episode":
-            points.extend(
-                _point(term, e.id, e.title, e.date, counts.get(e.id, 0), e.hours, per_hour, e) for e in episodes
-            )
+            for ep_id, title, date, hours, rounded in per_episode:
+                count = counts.get(ep_id, 0)
+                value = (round(count / hours, 3) if hours > 0 else 0.0) if per_hour else float(count)
+                points.append(TrendPoint(term, ep_id, title, date, count, rounded, value, ep_id, title))
             continue
         buckets: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
         for e in episodes:
@@ -109,24 +112,16 @@ def trend(
             buckets[key][1] += e.hours
         for key in sorted(buckets):
             count, hours = buckets[key]
-            points.append(_point(term, key, key, key if key != "unknown" else None, int(count), hours, per_hour, None))
+            points.append(_period_point(term, key, int(count), hours, per_hour))
     return points
 
 
-def _point(
-    term: str,
-    key: str,
-    label: str,
-    date: str | None,
-    count: int,
-    hours: float,
-    per_hour: bool,
-    ep: TimelineEntry | None,
-) -> TrendPoint:
+def _period_point(term: str, key: str, count: int, hours: float, per_hour: bool) -> TrendPoint:
+    """The point of a month or a year (`key`, or "unknown" for the undated episodes)."""
     value = (count / hours if hours > 0 else 0.0) if per_hour else float(count)
     return TrendPoint(
-        term=term, key=key, label=label, date=date, count=count, hours=round(hours, 4), value=round(value, 3),
-        episode_id=ep.id if ep else None, title=ep.title if ep else None,
+        term=term, key=key, label=key, date=key if key != "unknown" else None, count=count, hours=round(hours, 4),
+        value=round(value, 3), episode_id=None, title=None,
     )  # fmt: skip
 
 

@@ -1,27 +1,25 @@
-"""Transcription with faster-whisper, resumable segment by segment.
+"""Transcription with faster-whisper: audio in, segments out, one at a time as faster-whisper yields them.
 
-Segments are committed to the archive as faster-whisper yields them. If the process dies (kill -9, power cut), the next
-run decodes the audio again, skips everything up to the end of the last committed segment and carries on from there:
-nothing is duplicated or lost, and at most the one segment being decoded (≤ 30 s of audio) is redone.
+The transcriber knows nothing of the archive: the pipeline (fonoteca.pipeline) commits each segment as it comes, which
+is what makes a transcription resumable after its last committed segment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from fonoteca.archive import Archive, Episode, Segment
+from fonoteca.archive import Segment
 from fonoteca.errors import MediaError, ModelError
 from fonoteca.ingest.media import error_reason
 from fonoteca.settings import Settings
-from fonoteca.transcribe.model import packaged_model_path, resolve_model
+from fonoteca.transcribe.model import resolve_model
 
-__all__ = ["Transcriber", "decode", "packaged_model_path"]
+__all__ = ["SAMPLE_RATE", "Transcriber", "decode"]
 
 SAMPLE_RATE = 16_000
-ProgressCallback = Callable[[float, float], None]
 
 
 def decode(path: str) -> np.ndarray:
@@ -55,14 +53,11 @@ def _device(settings: Settings) -> tuple[str, str]:
 
 
 class Transcriber:
-    """One loaded Whisper model, reused for every episode of a sync."""
+    """One Whisper model, loaded on first use and reused for every episode after it."""
 
     def __init__(self, settings: Settings) -> None:
-        import faster_whisper
-
         self.settings = settings
-        self.engine = f"faster-whisper {faster_whisper.__version__}"
-        self.model_name = settings.model
+        self.model_name = settings.model  # completed with the compute type and device once loaded
         self._model: Any = None
         self._pipeline: Any = None
 
@@ -87,14 +82,21 @@ class Transcriber:
             self._pipeline = BatchedInferencePipeline(model=self._model)
         return self._pipeline or self._model
 
+    @property
+    def engine(self) -> str:
+        import faster_whisper
+
+        return f"faster-whisper {faster_whisper.__version__}"
+
     def load(self) -> None:
         """Load the model now, so a model that cannot load fails before any episode is touched."""
         self._load()
 
     def transcribe_audio(
         self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0
-    ) -> tuple[Any, Any]:
-        """faster-whisper over `audio`, timestamps shifted by `offset`; returns (segment iterator, info)."""
+    ) -> tuple[Iterator[Segment], Any]:
+        """faster-whisper over `audio`, timestamps shifted by `offset`: (segments, lazily as decoded; info), as
+        faster-whisper's own transcribe returns them."""
         model = self._load()
         options: dict[str, Any] = {
             "language": language,
@@ -106,75 +108,6 @@ class Transcriber:
             options["batch_size"] = self.settings.batch_size
         segments, info = model.transcribe(audio, **options)
         return (_shifted(s, offset) for s in segments), info
-
-    def transcribe_episode(
-        self,
-        archive: Archive,
-        episode: Episode,
-        *,
-        language: str | None = None,
-        on_progress: ProgressCallback | None = None,
-        replace: bool = False,
-    ) -> Episode:
-        """Transcribe the episode, resuming after its last committed segment.
-
-        `replace` transcribes a finished episode again from the start (`retry --force`): the old transcript stays in
-        place, searchable, until the new one is complete and swapped in at once."""
-        if not episode.media_path:
-            raise MediaError(f"episode {episode.id} has no local media yet", "run `fonoteca sync` to download it")
-        # Before the episode is marked: a model that cannot load is not the episode's fault and must leave it as it was.
-        self.load()
-        audio = decode(episode.media_path)
-        total = audio.size / SAMPLE_RATE
-        if replace:
-            return self._retranscribe(archive, episode, audio, language=language, on_progress=on_progress)
-        resume_at = archive.last_segment_end(episode.id)
-        next_idx = archive.segment_count(episode.id)
-        # A resumed episode keeps the language detected before the crash, so both halves agree.
-        language = language or (episode.language if resume_at > 0 else None)
-        archive.start_transcription(episode.id, total)
-        if on_progress:
-            on_progress(min(resume_at, total), total)
-        if resume_at < total - 0.5:
-            start_sample = int(resume_at * SAMPLE_RATE)
-            segments, info = self.transcribe_audio(audio[start_sample:], language=language, offset=resume_at)
-            if not language:
-                language = info.language
-                archive.update_episode(episode.id, language=language)
-            for segment in segments:
-                next_idx += archive.append_segments(episode.id, [segment], at=next_idx)
-                if on_progress:
-                    on_progress(min(segment.end, total), total)
-        if on_progress:
-            on_progress(total, total)
-        archive.finish_transcription(
-            episode.id, language=language, engine=self.engine, model=self.model_name, duration=total
-        )
-        return archive.get_episode(episode.id)
-
-    def _retranscribe(
-        self,
-        archive: Archive,
-        episode: Episode,
-        audio: np.ndarray,
-        *,
-        language: str | None,
-        on_progress: ProgressCallback | None,
-    ) -> Episode:
-        total = audio.size / SAMPLE_RATE
-        segments, info = self.transcribe_audio(audio, language=language)
-        fresh = []
-        for segment in segments:
-            fresh.append(segment)
-            if on_progress:
-                on_progress(min(segment.end, total), total)
-        if on_progress:
-            on_progress(total, total)
-        archive.replace_segments(
-            episode.id, fresh, status="done", error=None, source="transcribed", language=language or info.language,
-            engine=self.engine, model=self.model_name, duration=total,
-        )  # fmt: skip
-        return archive.get_episode(episode.id)
 
 
 def _load_hint(settings: Settings) -> str:

@@ -43,8 +43,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def packaged_model_path(settings: Settings) -> Path:
-    """The packaged model as a CTranslate2 folder, assembled into the data dir on first use and verified."""
+def assemble_packaged_whisper(settings: Settings) -> Path:
+    """The packaged Whisper model's CTranslate2 folder: assembled from its two PyPI parts into the data dir on first
+    use, verified, and returned as is after that."""
     target = settings.models_dir / PACKAGED_DIR_NAME
     model_bin = target / "model.bin"
     verified = target / ".verified"
@@ -109,7 +110,7 @@ def resolve_model(settings: Settings) -> tuple[str, str]:
     """(what to pass to WhisperModel, a short display name) for settings.model."""
     name = settings.model
     if name == PACKAGED_MODEL:
-        return str(packaged_model_path(settings)), "whisper-base"
+        return str(assemble_packaged_whisper(settings)), "whisper-base"
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "model.bin").exists():

@@ -1,0 +1,30 @@
+"""The web archive: `create_app` (web/app.py) and `run`, which serves it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+
+def run(app: FastAPI, host: str, port: int, *, when_started: Callable[[], None]) -> None:
+    """Serve `app` until a signal stops it; `when_started` is called once it accepts connections.
+
+    uvicorn.Server rather than uvicorn.run: run() exits the process with status 3 when a stop signal lands before
+    start-up has finished, which a `kill` right after launch turns into a failure; Server.run() just returns, and the
+    caller's own signal handling (LocalServer.running() in the demo) sees the signal as uvicorn raises it again."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        when_started()
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()

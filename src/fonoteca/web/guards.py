@@ -37,6 +37,7 @@ CSRF_COOKIE = "fonoteca_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_PATH = "/login"
+TOKEN_COOKIE = "fonoteca_token"  # set by the login form, read by TokenGate; CsrfGuard ties its token to it
 
 
 class HardenHeaders:

@@ -5,6 +5,9 @@ given to the model), `token` (text as it is written), `citations` (the final ans
 `sources`: every excerpt given, cited first in citation order, each marked `cited`),
 `error` (anything that goes wrong after the 200 was sent) and `done`. When the browser stops or goes away, Starlette
 cancels the response's generator, which closes the upstream stream: the model stops writing for nobody.
+
+Only the chat is `async` (it streams); the chat turn does its archive and index work in worker threads. Every other
+route is a plain `def`, run in Starlette's threadpool: an analysis waits for the model there, never on the event loop.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from fonoteca.archive import Analysis, Archive, Episode, Message
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Analysis, Episode, Message
 from fonoteca.errors import FonotecaError, LLMError, NotFound
-from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS, Analyzer
-from fonoteca.llm.chat import ChatEvent, ChatTurn, stored_sources
-from fonoteca.llm.client import LLMClient
+from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS
+from fonoteca.llm.chat import ChatEvent, stored_sources
+from fonoteca.web.deps import App, Templates
 
 router = APIRouter()
 
@@ -53,34 +56,23 @@ class TranslationRequest(BaseModel):
     force: bool = False
 
 
-def _llm_client(request: Request) -> LLMClient:
-    """One client per app: it remembers the model, the accepted response format and how the server counts tokens."""
-    client = getattr(request.app.state, "llm_client", None)
-    if client is None:
-        client = request.app.state.llm_client = LLMClient(request.app.state.settings)
-    return client
-
-
 def _sse(event: ChatEvent) -> str:
     return f"event: {event.event}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page(request: Request, show: str | None = None, episode: str | None = None) -> HTMLResponse:
-    archive: Archive = request.app.state.archive
-    about = archive.get_episode(episode) if episode else None  # NotFound: the app's error page
-    return request.app.state.templates.TemplateResponse(
-        request, "chat.html", {"shows": archive.list_shows(), "selected_show": show or "", "episode": about}
-    )
+def chat_page(
+    request: Request, fonoteca: App, templates: Templates, show: str | None = None, episode: str | None = None
+) -> HTMLResponse:
+    about = fonoteca.episode(episode) if episode else None  # NotFound: the app's error page
+    context = {"shows": fonoteca.archive.list_shows(), "selected_show": show or "", "episode": about}
+    return templates.TemplateResponse(request, "chat.html", context)
 
 
 @router.post("/api/chat", tags=["llm"])
-async def chat(request: Request, body: ChatRequest) -> StreamingResponse:
+async def chat(fonoteca: App, body: ChatRequest) -> StreamingResponse:
     """Ask the archive; the answer streams as text/event-stream (events meta, token, citations, error, done)."""
-    turn = ChatTurn(
-        request.app.state.archive,
-        request.app.state.settings,
-        _llm_client(request),
+    turn = fonoteca.chat_turn(
         body.message,
         conversation_id=body.conversation_id or None,
         show=body.show or None,
@@ -108,10 +100,9 @@ async def chat(request: Request, body: ChatRequest) -> StreamingResponse:
 
 
 @router.get("/api/conversations/{conversation_id}", tags=["llm"])
-async def conversation(request: Request, conversation_id: str) -> dict[str, Any]:
+def conversation(fonoteca: App, conversation_id: str) -> dict[str, Any]:
     """A conversation's turns so far (the chat page shows them again after a reload)."""
-    archive: Archive = request.app.state.archive
-    messages = archive.messages(conversation_id)
+    messages = fonoteca.archive.messages(conversation_id)
     if not messages:
         raise HTTPException(status_code=404, detail=f"no conversation {conversation_id!r}")
     return {"conversation_id": conversation_id, "messages": [_message_dict(m) for m in messages]}
@@ -127,16 +118,12 @@ def _message_dict(message: Message) -> dict[str, Any]:
     return {**asdict(message), "citations": cited, "sources": given}
 
 
-def _episode_and_analyzer(request: Request, episode_id: str, *, api: bool) -> tuple[Episode, Analyzer]:
-    """The episode (an unknown one: 404 JSON for the API, the app's error page for pages) and its analyser."""
-    archive: Archive = request.app.state.archive
+def _api_episode(fonoteca: Fonoteca, episode_id: str) -> Episode:
+    """The episode, or the API's 404 JSON (pages let NotFound reach the app's error page instead)."""
     try:
-        episode = archive.get_episode(episode_id)
+        return fonoteca.episode(episode_id)
     except NotFound as exc:
-        if not api:
-            raise
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return episode, Analyzer(archive, request.app.state.settings, _llm_client(request))
 
 
 def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
@@ -144,27 +131,24 @@ def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
 
 
 @router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
-async def list_analyses(request: Request, episode_id: str) -> dict[str, Any]:
+def list_analyses(fonoteca: App, episode_id: str) -> dict[str, Any]:
     """The stored analyses of an episode."""
-    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
-    stored = analyzer.archive.list_analyses(episode.id)
+    episode = _api_episode(fonoteca, episode_id)
+    stored = fonoteca.archive.list_analyses(episode.id)
     return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in stored]}
 
 
 @router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
-async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
+def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
     """Compute (or reuse while still valid) and store analyses of an episode. When some fail and others work, the
     answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed."""
-    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
-    analyses, errors = await _answer_or_http_error(
-        analyzer.analyze_each,
-        episode,
-        body.what,
-        words=body.words,
-        focus=body.focus,
-        language=body.language,
-        force=body.force,
-    )
+    episode = _api_episode(fonoteca, episode_id)
+    try:
+        analyses, errors = fonoteca.analyzer().analyze_each(
+            episode, body.what, words=body.words, focus=body.focus, language=body.language, force=body.force
+        )
+    except FonotecaError as exc:
+        raise _http_error(exc) from exc
     if errors and not analyses:
         first = next(iter(errors.values()))
         raise _http_error(first) from first
@@ -176,21 +160,14 @@ async def run_analyses(request: Request, episode_id: str, body: AnalysisRequest)
 
 
 @router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
-async def run_translation(request: Request, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
+def run_translation(fonoteca: App, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
     """Translate the episode, or the passage between `start` and `end` seconds (stored and reused like analyses)."""
-    episode, analyzer = _episode_and_analyzer(request, episode_id, api=True)
-    translation = await _answer_or_http_error(
-        analyzer.translate, episode, body.to, start=body.start, end=body.end, force=body.force
-    )
-    return {"episode_id": episode.id, **_analysis_dict(translation)}
-
-
-async def _answer_or_http_error(work: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run the model's work off the event loop; a failure becomes its HTTP error."""
+    episode = _api_episode(fonoteca, episode_id)
     try:
-        return await run_in_threadpool(work, *args, **kwargs)
+        translation = fonoteca.analyzer().translate(episode, body.to, start=body.start, end=body.end, force=body.force)
     except FonotecaError as exc:
         raise _http_error(exc) from exc
+    return {"episode_id": episode.id, **_analysis_dict(translation)}
 
 
 def _http_error(exc: FonotecaError) -> HTTPException:
@@ -199,8 +176,8 @@ def _http_error(exc: FonotecaError) -> HTTPException:
 
 
 @router.post("/episode/{episode_id}/analyze", include_in_schema=False)
-async def analyze_from_page(
-    request: Request,
+def analyze_from_page(
+    fonoteca: App,
     episode_id: str,
     what: list[str] = Form(list(KINDS)),
     words: int = Form(30, ge=1, le=MAX_SUMMARY_WORDS),
@@ -208,30 +185,32 @@ async def analyze_from_page(
     force: bool = Form(False),
 ) -> RedirectResponse:
     """The episode page's form: the ticked analyses, then back to the page (with the error when the model failed)."""
-    episode, analyzer = _episode_and_analyzer(request, episode_id, api=False)
-    return await _then_back_to_the_page(
-        episode, analyzer.analyze, episode, what, words=words, focus=focus or None, force=force
-    )
+    episode = fonoteca.episode(episode_id)
+    try:
+        fonoteca.analyzer().analyze(episode, what, words=words, focus=focus or None, force=force)
+    except FonotecaError as exc:
+        return _back_to_the_page(episode, exc)
+    return _back_to_the_page(episode)
 
 
 @router.post("/episode/{episode_id}/translate", include_in_schema=False)
-async def translate_from_page(
-    request: Request,
+def translate_from_page(
+    fonoteca: App,
     episode_id: str,
     to: str = Form(..., pattern=r"^[a-z]{2}$"),
     start: float | None = Form(None, ge=0),
     end: float | None = Form(None, ge=0),
 ) -> RedirectResponse:
     """The episode page's translation form; the translation then shows on the page."""
-    episode, analyzer = _episode_and_analyzer(request, episode_id, api=False)
-    return await _then_back_to_the_page(episode, analyzer.translate, episode, to, start=start, end=end)
-
-
-async def _then_back_to_the_page(episode: Episode, work: Any, *args: Any, **kwargs: Any) -> RedirectResponse:
-    """Run the model's work off the event loop, then back to the episode page (with the error if it failed)."""
-    target = f"/episode/{episode.id}"
+    episode = fonoteca.episode(episode_id)
     try:
-        await run_in_threadpool(work, *args, **kwargs)
+        fonoteca.analyzer().translate(episode, to, start=start, end=end)
     except FonotecaError as exc:
-        target += f"?analysis_error={quote(str(exc))}"
+        return _back_to_the_page(episode, exc)
+    return _back_to_the_page(episode)
+
+
+def _back_to_the_page(episode: Episode, error: FonotecaError | None = None) -> RedirectResponse:
+    """Back to the episode page's analyses, with the model's error when it failed."""
+    target = f"/episode/{episode.id}" + (f"?analysis_error={quote(str(error))}" if error else "")
     return RedirectResponse(f"{target}#analysis", status_code=303)

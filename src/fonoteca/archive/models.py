@@ -1,0 +1,187 @@
+"""What the archive stores, as Python values: the enums of its closed vocabularies and the domain models.
+
+The enums are `StrEnum`s, so a member compares equal to its value ("done" == Status.DONE) and is written to SQLite,
+JSON and templates as that plain string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+
+class Status(StrEnum):
+    """Where an episode is on its way to a transcript."""
+
+    NEW = "new"  # known from its feed or folder; media not fetched yet
+    DOWNLOADED = "downloaded"  # its media is on disk
+    TRANSCRIBING = "transcribing"  # segments are being committed (an interrupted one resumes from the last)
+    DONE = "done"  # transcript complete: searchable
+    FAILED = "failed"  # its `error` says why and what to do
+
+    def can_become(self, target: Status) -> bool:
+        return target in TRANSITIONS[self]
+
+
+# The only moves an episode's status may make; the archive refuses any other. Staying put is listed where it is
+# legitimate work: a download again (its media went missing), a resumed transcription, a re-transcription.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    # Imported transcripts (publisher's, sidecar, a text post's own text) finish an episode without its media.
+    Status.NEW: frozenset({Status.DOWNLOADED, Status.DONE, Status.FAILED}),
+    Status.DOWNLOADED: frozenset({Status.DOWNLOADED, Status.TRANSCRIBING, Status.DONE, Status.FAILED}),
+    # An interrupted transcription resumes (or has its vanished media downloaded again) or is replaced by an import.
+    Status.TRANSCRIBING: frozenset({Status.DOWNLOADED, Status.TRANSCRIBING, Status.DONE, Status.FAILED}),
+    Status.DONE: frozenset({Status.DONE}),  # `retry --force`: a new transcript replaces the old one in one commit
+    Status.FAILED: frozenset({Status.NEW, Status.DOWNLOADED}),  # `retry`, or the feed fixed its enclosure
+}
+
+
+class EpisodeKind(StrEnum):
+    AUDIO = "audio"
+    VIDEO = "video"
+    TEXT = "text"  # a text-only post: its paragraphs are its transcript
+
+
+class Source(StrEnum):
+    """Where an episode's transcript came from."""
+
+    TRANSCRIBED = "transcribed"  # Whisper
+    PUBLISHER = "publisher"  # the feed's <podcast:transcript>
+    SIDECAR = "sidecar"  # a subtitle file beside a local media file
+    TEXT = "text"  # a text post's own text
+
+
+class SourceKind(StrEnum):
+    """What a show is read from."""
+
+    FEED = "feed"  # an RSS/Atom URL or file
+    FOLDER = "folder"  # a folder (or single file) of local media
+
+
+@dataclass
+class Show:
+    id: int
+    slug: str
+    title: str
+    source: str
+    source_kind: SourceKind
+    language: str | None = None
+    feed_language: str | None = None
+    description: str = ""
+    link: str = ""
+    image: str = ""
+    added_at: str = ""
+    synced_at: str | None = None
+    credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
+
+    def __post_init__(self) -> None:
+        self.source_kind = SourceKind(self.source_kind)
+
+
+@dataclass
+class Episode:
+    id: str
+    show_id: int
+    guid: str
+    title: str
+    kind: EpisodeKind
+    published: str | None = None
+    duration: float | None = None
+    media_url: str | None = None
+    media_path: str | None = None
+    media_type: str | None = None
+    description: str = ""
+    link: str = ""
+    transcript_url: str | None = None
+    transcript_type: str | None = None
+    status: Status = Status.NEW
+    error: str | None = None
+    source: Source | None = None
+    language: str | None = None
+    engine: str | None = None
+    model: str | None = None
+    transcript_rev: int = 0
+    added_at: str = ""
+    updated_at: str = ""
+    show_title: str = ""  # joined from shows, for listings
+
+    def __post_init__(self) -> None:
+        self.kind = EpisodeKind(self.kind)
+        self.status = Status(self.status)
+        self.source = Source(self.source) if self.source is not None else None
+
+    @property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """An episode as a point of the show's history (see Archive.timeline)."""
+
+    id: str
+    title: str
+    published: str | None
+    duration: float | None
+    kind: EpisodeKind
+
+    # Computed once per entry: the archive keeps a thread's timeline until it changes, and every trend reads both.
+    @cached_property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+    @cached_property
+    def hours(self) -> float:
+        """Hours of audio (none for a text episode, whose mentions per hour would mean nothing)."""
+        return (self.duration or 0.0) / 3600 if self.kind != EpisodeKind.TEXT else 0.0
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[tuple[float, float, str]] | None = None
+    speaker: str | None = None
+    idx: int = -1
+    episode_id: str = ""
+
+
+@dataclass(frozen=True)
+class DamagedTranscript:
+    """An episode whose segments repeat or go back in time: what two transcriptions of it at once leave behind."""
+
+    episode_id: str
+    show_title: str
+    title: str
+    duplicated: int  # segments whose start and text another segment of the episode already has
+    overlapping: int  # transcribed segments that start before the previous one ended
+
+
+@dataclass
+class Stats:
+    episodes: int  # transcribed (done) episodes
+    seconds: float  # audio time transcribed
+    by_show: list[tuple[Show, int, float]] = field(default_factory=list)  # (show, done episodes, seconds)
+
+
+@dataclass
+class Analysis:
+    episode_id: str
+    kind: str
+    params: str
+    model: str
+    prompt_version: str
+    transcript_rev: int
+    result: Any
+    created_at: str = ""
+
+
+@dataclass
+class Message:
+    role: str
+    content: str
+    citations: list[dict[str, Any]] | None = None
+    created_at: str = ""

@@ -1,9 +1,0 @@
-"""CLI commands of the transcribe stage (placeholder until the stage lands)."""
-
-from __future__ import annotations
-
-import typer
-
-
-def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the app."""

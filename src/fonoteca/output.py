@@ -1,0 +1,143 @@
+"""What fonoteca tells a program: the models of the JSON API and of every `--json`, one per kind of thing.
+
+The web API declares them as response models (so /openapi.json describes the same objects the CLI prints) and the CLI
+dumps them with `dump`. Each has an `of` constructor from the domain objects; nothing else builds these dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from fonoteca.archive import Episode, Segment, Show, Stats
+from fonoteca.ingest.net import split_credentials
+from fonoteca.search import Hit, SearchResults
+from fonoteca.text import format_duration, stats_header
+
+
+class EpisodeOut(BaseModel):
+    id: str
+    show: str
+    title: str
+    date: str | None
+    status: str
+    duration: float | None
+    source: str | None  # how the transcript was made: transcribed, publisher, sidecar, text
+    kind: str
+    language: str | None
+    error: str | None
+    media: str | None  # the local file, or the enclosure's URL
+    url: str  # the episode's page on the web archive
+
+    @classmethod
+    def of(cls, episode: Episode) -> EpisodeOut:
+        return cls(
+            id=episode.id, show=episode.show_title, title=episode.title, date=episode.date, status=episode.status,
+            duration=episode.duration, source=episode.source, kind=episode.kind, language=episode.language,
+            error=episode.error, media=episode.media_path or episode.media_url, url=f"/episode/{episode.id}",
+        )  # fmt: skip
+
+
+class ShowOut(BaseModel):
+    id: int
+    slug: str
+    title: str
+    source: str
+    source_kind: str
+    language: str | None
+    feed_language: str | None
+    description: str
+    link: str
+    image: str
+    added_at: str
+    synced_at: str | None
+    episodes: int  # every episode, whatever its status
+    transcribed: int
+    seconds: float  # audio time transcribed
+    time: str
+
+    @classmethod
+    def of(cls, show: Show, *, episodes: int, transcribed: int, seconds: float) -> ShowOut:
+        # The feed's credentials never reach an API answer or a script: they are left out, and a show added before
+        # they were stored apart still has them in its source URL, which is shown without them.
+        return cls(
+            id=show.id, slug=show.slug, title=show.title, source=split_credentials(show.source)[0],
+            source_kind=show.source_kind, language=show.language, feed_language=show.feed_language,
+            description=show.description, link=show.link, image=show.image, added_at=show.added_at,
+            synced_at=show.synced_at, episodes=episodes, transcribed=transcribed, seconds=seconds,
+            time=format_duration(seconds),
+        )  # fmt: skip
+
+
+def shows_of(stats: Stats, episodes: Mapping[int, int]) -> list[ShowOut]:
+    """Every show of `stats` (Archive.stats()), with its number of episodes of any status from `episodes`."""
+    return [ShowOut.of(s, episodes=episodes.get(s.id, 0), transcribed=n, seconds=secs) for s, n, secs in stats.by_show]
+
+
+class ShowStatsOut(BaseModel):
+    show: str  # slug
+    title: str
+    episodes: int  # transcribed
+    seconds: float
+    time: str
+    header: str
+
+    @classmethod
+    def of(cls, show: Show, episodes: int, seconds: float) -> ShowStatsOut:
+        return cls(show=show.slug, title=show.title, episodes=episodes, seconds=seconds, time=format_duration(seconds),
+                   header=stats_header(episodes, seconds))  # fmt: skip
+
+
+class StatsOut(BaseModel):
+    episodes: int  # transcribed
+    seconds: float
+    time: str
+    header: str  # the seed's "Transcribed podcasts: N · Time transcribed: …"
+    shows: list[ShowStatsOut]
+
+    @classmethod
+    def of(cls, stats: Stats) -> StatsOut:
+        return cls(
+            episodes=stats.episodes, seconds=stats.seconds, time=format_duration(stats.seconds),
+            header=stats_header(stats.episodes, stats.seconds),
+            shows=[ShowStatsOut.of(show, n, secs) for show, n, secs in stats.by_show],
+        )  # fmt: skip
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentOut:
+        return cls(start=segment.start, end=segment.end, text=segment.text, speaker=segment.speaker)
+
+
+class TranscriptOut(BaseModel):
+    episode: EpisodeOut
+    segments: list[SegmentOut]
+
+    @classmethod
+    def of(cls, episode: Episode, segments: Sequence[Segment]) -> TranscriptOut:
+        return cls(episode=EpisodeOut.of(episode), segments=[SegmentOut.of(s) for s in segments])
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int
+    hits: list[Hit]
+
+    @classmethod
+    def of(cls, query: str, results: SearchResults) -> SearchOut:
+        return cls(query=query, total=results.total, hits=results.hits)
+
+
+def dump(value: BaseModel | Sequence[BaseModel]) -> Any:
+    """A model, or a list of them, as plain JSON data (what `--json` prints)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return [item.model_dump(mode="json") for item in value]

@@ -1,0 +1,86 @@
+"""What the routers get through FastAPI dependencies: the one application object, the page templates and the cache of
+rendered transcripts, all made once by create_app and kept on app.state. Routes never build parts of their own.
+
+The dependencies are `async def` although they never wait: FastAPI runs a plain `def` dependency in the threadpool,
+one more thread hop per dependency and request, for what is an attribute read."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from fonoteca.app import Fonoteca
+from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
+from fonoteca.web.guards import Throttle
+
+WEB_DIR = Path(str(files("fonoteca.web")))
+
+
+async def get_fonoteca(request: Request) -> Fonoteca:
+    return request.app.state.fonoteca
+
+
+async def get_templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates
+
+
+async def get_throttle(request: Request) -> Throttle:
+    return request.app.state.throttle
+
+
+async def get_transcripts(request: Request) -> TranscriptCache:
+    return request.app.state.transcripts
+
+
+class TranscriptCache:
+    """The episode page's rendered transcript blocks, the least recently shown dropped first (LRU).
+
+    Escaping a long transcript's lines is most of an episode page's time, and a transcript changes only with its
+    episode's transcript_rev (every append or replacement bumps it), so the key holds the rev: a re-transcribed
+    episode is rendered anew, never served stale. The value is (the block's HTML, whether it has any line)."""
+
+    def __init__(self, size: int = 64) -> None:  # a long episode's block is ~200 KB: 64 stay under ~15 MB
+        self.size = size
+        self._blocks: OrderedDict[tuple[str, int, str], tuple[Markup, bool]] = OrderedDict()
+        self._lock = threading.Lock()  # routes run in the threadpool
+
+    def get(self, key: tuple[str, int, str]) -> tuple[Markup, bool] | None:
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is not None:
+                self._blocks.move_to_end(key)
+            return block
+
+    def put(self, key: tuple[str, int, str], block: tuple[Markup, bool]) -> None:
+        with self._lock:
+            self._blocks[key] = block
+            self._blocks.move_to_end(key)
+            while len(self._blocks) > self.size:
+                self._blocks.popitem(last=False)
+
+
+App = Annotated[Fonoteca, Depends(get_fonoteca)]
+Templates = Annotated[Jinja2Templates, Depends(get_templates)]
+LoginThrottle = Annotated[Throttle, Depends(get_throttle)]
+Transcripts = Annotated[TranscriptCache, Depends(get_transcripts)]
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=[_csrf_context])
+    templates.env.filters["clock"] = format_timestamp
+    templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
+    templates.env.filters["sanitize"] = sanitize_html
+    templates.env.globals["header"] = stats_header
+    return templates
+
+
+def _csrf_context(request: Request) -> dict[str, str]:
+    """Every page's CSRF token (set by CsrfGuard), for its <meta> tag and its forms."""
+    return {"csrf_token": getattr(request.state, "csrf_token", "")}

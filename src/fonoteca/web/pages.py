@@ -1,0 +1,244 @@
+"""The server-rendered pages: home, show, episode, search, the API's description, media, exports and the login form.
+
+Every route is a plain `def`: Starlette runs it in its threadpool, so the archive's SQLite calls never block the event
+loop and concurrent requests read in parallel (each thread has its own reader connection).
+"""
+
+from __future__ import annotations
+
+import hmac
+import mimetypes
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Episode, Segment
+from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
+from fonoteca.llm.analyze import KINDS, current_analyses
+from fonoteca.output import shows_of
+from fonoteca.search import BadDate, matches
+from fonoteca.search.query import parse
+from fonoteca.search.trends import GROUPINGS, SENTENCE
+from fonoteca.text import format_timestamp
+from fonoteca.web.deps import App, LoginThrottle, Templates, Transcripts
+from fonoteca.web.guards import TOKEN_COOKIE, client_address, too_many
+
+PAGE_SIZE = 20
+EXPORT_MEDIA_TYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/login")
+def login(
+    request: Request, fonoteca: App, templates: Templates, throttle: LoginThrottle, token: str = Form(...),
+    next: str = Form("/"),
+) -> Response:  # fmt: skip
+    expected = fonoteca.settings.token
+    target = next if _same_site(next) else "/"
+    client = client_address(request)
+    if expected and (wait := throttle.retry_after(client)):
+        return too_many(request, wait)
+    if expected and not hmac.compare_digest(token.encode(), expected.encode()):
+        throttle.failed(client)
+        context = {"next": target, "error": "wrong token"}
+        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    if expected:
+        throttle.succeeded(client)
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, fonoteca: App, templates: Templates) -> Response:
+    archive = fonoteca.archive
+    stats = archive.stats()
+    shows = shows_of(stats, archive.episodes_per_show())
+    return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows})
+
+
+@router.get("/show/{slug}", response_class=HTMLResponse)
+def show_page(request: Request, fonoteca: App, templates: Templates, slug: str, word: str = "") -> Response:
+    archive = fonoteca.archive
+    show = archive.get_show(slug)
+    before, after = SENTENCE.split("{word}")
+    context = {
+        "show": show,
+        "stats": archive.stats(show.id),
+        "episodes": archive.list_episodes(show.id, newest_first=True),
+        "word": word,
+        "before": before,
+        "after": after,
+        "groupings": GROUPINGS,
+    }
+    return templates.TemplateResponse(request, "show.html", context)
+
+
+@router.get("/episode/{episode_id}", response_class=HTMLResponse)
+def episode_page(
+    request: Request, fonoteca: App, templates: Templates, transcripts: Transcripts, episode_id: str, t: str = "0",
+    q: str = "", analysis_error: str = "",
+) -> Response:  # fmt: skip
+    archive = fonoteca.archive
+    episode = archive.get_episode(episode_id)
+    analyses, translations = current_analyses(archive, episode)
+    key = (episode.id, episode.transcript_rev, q)
+    block = transcripts.get(key)
+    if block is None:
+        block = _transcript_block(episode, archive.segments(episode.id, words=False), q)
+        transcripts.put(key, block)
+    transcript, has_transcript = block
+    context = {
+        "episode": episode,
+        "show": archive.get_show(episode.show_id),
+        "transcript": transcript,
+        "has_transcript": has_transcript,
+        "start": _seconds(t),
+        "query": q,
+        "media_src": _media_src(fonoteca, episode),
+        "formats": EXPORT_FORMATS,
+        "analyses": analyses,
+        "translations": translations,
+        "analysis_error": analysis_error[:500],
+        "analysis_kinds": KINDS,
+    }
+    return templates.TemplateResponse(request, "episode.html", context)
+
+
+def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> tuple[Markup, bool]:
+    """The transcript's lines as HTML, every text escaped, the lines that match `q` marked; and whether there are any.
+    Built with one join rather than a template loop: Jinja's per-line work was most of a long episode's page time."""
+    if episode.kind == "text":
+        return Markup("".join(f"<p>{escape(s.text)}</p>\n" for s in segments)), bool(segments)
+    parsed = parse(q)  # lines are marked here, with search's own words: whole words, same folding
+    link = f"/episode/{escape(episode.id)}?t="
+    lines = []
+    for s in segments:
+        mark = " match" if q and matches(parsed, s.text) else ""
+        speaker = f'<span class="speaker">{escape(s.speaker)}:</span> ' if s.speaker else ""
+        lines.append(
+            f'<p class="line{mark}" data-start="{s.start}" data-end="{s.end}" tabindex="0">'
+            f'<a class="ts" href="{link}{int(s.start)}">{format_timestamp(s.start)}</a> '
+            f'{speaker}<span class="text">{escape(s.text)}</span></p>\n'
+        )
+    return Markup("".join(lines)), bool(segments)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, fonoteca: App, templates: Templates, q: str = "", show: str = "",
+    date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to"), page: int = Query(1, ge=1),
+    order: str = "relevance", episode: str = "",
+) -> Response:  # fmt: skip
+    results, error = None, ""
+    scoped = fonoteca.archive.get_episode(episode) if episode else None
+    if q.strip():
+        try:
+            results = fonoteca.search(
+                q, show=show or None, date_from=date_from or None, date_to=date_to or None, episode=episode or None,
+                limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order,
+            )  # fmt: skip
+        except BadDate as exc:
+            error = str(exc)
+    pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
+    params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode}
+    context = {
+        "q": q, "results": results, "shows": fonoteca.archive.list_shows(), "show": show, "date_from": date_from,
+        "date_to": date_to, "page": page, "pages": pages, "order": order, "base": _query_string(params),
+        "error": error, "episode": scoped,
+        "unscoped": _query_string({k: v for k, v in params.items() if k != "episode"}),  # the episode chip's ×
+    }  # fmt: skip
+    return templates.TemplateResponse(request, "search.html", context, status_code=422 if error else 200)
+
+
+@router.get("/api", response_class=HTMLResponse)
+def api_page(request: Request, templates: Templates) -> Response:
+    """The API's endpoints and parameters, from the same OpenAPI schema as /openapi.json; works offline."""
+    endpoints = [
+        (method.upper(), path, operation)
+        for path, methods in request.app.openapi()["paths"].items()
+        for method, operation in methods.items()
+    ]
+    return templates.TemplateResponse(request, "api.html", {"endpoints": endpoints})
+
+
+@router.get("/media/{episode_id}")
+def media(fonoteca: App, episode_id: str) -> Response:
+    """The episode's local media; Starlette's FileResponse answers Range requests, so seeking works."""
+    episode = fonoteca.archive.get_episode(episode_id)
+    path = servable_media(fonoteca, episode)
+    if path is None:
+        raise HTTPException(404, "no local media for this episode")
+    media_type = mimetypes.guess_type(path.name)[0] or episode.media_type or "application/octet-stream"
+    return FileResponse(path, media_type=media_type)
+
+
+@router.get("/episode/{episode_id}/transcript.{fmt}")
+def export(fonoteca: App, episode_id: str, fmt: str) -> Response:
+    if fmt not in EXPORT_FORMATS:
+        raise HTTPException(404, f"unknown format; use one of {', '.join(EXPORT_FORMATS)}")
+    episode = fonoteca.episode(episode_id)
+    return PlainTextResponse(
+        render_transcript(fonoteca.archive.segments(episode.id), fmt),
+        media_type=f"{EXPORT_MEDIA_TYPES[fmt]}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{episode.id}.{fmt}"'},
+    )
+
+
+def servable_media(fonoteca: Fonoteca, episode: Episode) -> Path | None:
+    """The episode's media file if it lies (symlinks resolved) in fonoteca's media folder, where downloads go, or in
+    the folder of the local show it came from: a feed's folder when the feed is a local file, a media show's folder
+    or single file. Anything else a feed managed to store, like file:///etc/shadow, is never served."""
+    if not episode.media_path:
+        return None
+    try:
+        path = Path(episode.media_path).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return None
+    roots = [fonoteca.settings.media_dir]
+    show = fonoteca.archive.get_show(episode.show_id)
+    if show.source_kind == "folder":
+        roots.append(Path(show.source))
+    elif urlsplit(show.source).scheme == "":  # a feed file on this machine, with its media beside it
+        roots.append(Path(show.source).parent)
+    for root in roots:
+        try:
+            root = root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if path.is_file() and (path == root or path.is_relative_to(root)):
+            return path
+    return None
+
+
+def _media_src(fonoteca: Fonoteca, episode: Episode) -> str | None:
+    if episode.kind == "text":
+        return None
+    if servable_media(fonoteca, episode) is not None:
+        return f"/media/{episode.id}"
+    if episode.media_url and episode.media_url.startswith(("http://", "https://")):
+        return episode.media_url
+    return None
+
+
+def _query_string(params: dict[str, str]) -> str:
+    return "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
+
+
+def _seconds(t: str) -> float:
+    """A `?t=` deep link's second; anything that is not a number starts at the beginning rather than failing."""
+    try:
+        seconds = float(t)
+    except ValueError:
+        return 0.0
+    return seconds if 0 < seconds < float("inf") else 0.0
+
+
+def _same_site(target: str) -> bool:
+    """A path (and query) of this site: never `//host` or `/\\host`, which browsers read as another site."""
+    return target.startswith("/") and not target.startswith(("//", "/\\")) and not any(c < " " for c in target)
