@@ -283,3 +283,19 @@ def test_a_password_stored_in_an_older_shows_source_is_never_shown(settings: Set
     for shown in (listed.stdout, api):
         assert "s3cr3t" not in shown and "ana:" not in shown
         assert "https://feeds.example.org/old.xml" in shown
+
+
+def test_a_local_path_stored_from_a_web_feed_by_an_older_version_is_never_read(settings: Settings, tmp_path) -> None:
+    """Before the address policy, a web feed's `file:` enclosure was stored as the episode's media path; a real
+    recording elsewhere on the disk would then have been transcribed and its text exported."""
+    private = tmp_path / "private" / "recording.flac"
+    private.parent.mkdir()
+    private.write_bytes((DEMO_MEDIA / "jfk.flac").read_bytes())
+    with Archive(settings.db_path) as archive:
+        show, _ = archive.add_show(title="Web", source="https://feeds.example.org/f.xml", source_kind="feed")
+        episode, _ = archive.upsert_episode(show, guid="a", title="a", kind="audio", media_path=str(private))
+        report = sync(archive, settings, show, reread=False)
+        stored = archive.get_episode(episode.id)
+        assert report.transcribed == 0 and stored.status == "failed"
+        assert "outside fonoteca's media folder" in (stored.error or "")
+        assert archive.segments(episode.id) == []

@@ -47,7 +47,7 @@ from fonoteca.events import (
 from fonoteca.ingest import feeds, local
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
-from fonoteca.ingest.media import probe
+from fonoteca.ingest.media import probe, trusted_media_file
 from fonoteca.ingest.net import Origin, split_credentials
 from fonoteca.ingest.transcripts import fetch_transcript, parse_transcript
 from fonoteca.settings import Settings
@@ -443,6 +443,12 @@ def _media_duration(episode: Episode) -> float | None:
 
 def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> Episode:
     if episode.media_path and Path(episode.media_path).exists():
+        if trusted_media_file(episode, show, settings.media_dir) is None:
+            raise MediaError(
+                f"the media path {episode.media_path} stored for this episode is outside fonoteca's media folder and "
+                "the show's own folder; it is not read",
+                "an older fonoteca took it from the feed; if the file is yours, add it with `fonoteca add PATH`",
+            )
         if episode.status == "new":
             archive.set_status(episode.id, "downloaded")
         return archive.get_episode(episode.id)

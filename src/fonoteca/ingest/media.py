@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from fonoteca.archive.models import Episode, Show, SourceKind
 from fonoteca.errors import MediaError
 
 AUDIO_EXTENSIONS = {".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wma", ".aiff", ".aif", ".webm"}
@@ -61,3 +63,29 @@ def probe(path: Path | str, label: str | None = None) -> MediaInfo:
             "check that it is an audio/video file and not truncated; replace it and run `fonoteca retry`",
         ) from exc
     return MediaInfo(kind="video" if has_video else "audio", duration=duration)
+
+
+def trusted_media_file(episode: Episode, show: Show, media_dir: Path) -> Path | None:
+    """The episode's media file if it lies (symlinks resolved) in fonoteca's media folder, where downloads go, or in
+    the folder of the local show it came from: a feed's folder when the feed is a local file, a media show's folder
+    or single file. None for anything else a feed managed to store (an older fonoteca kept `file:///etc/shadow` from a
+    feed on the web as a media path): such a path is neither served nor transcribed."""
+    if not episode.media_path:
+        return None
+    try:
+        path = Path(episode.media_path).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return None
+    roots = [media_dir]
+    if show.source_kind == SourceKind.FOLDER:
+        roots.append(Path(show.source))
+    elif urlsplit(show.source).scheme == "":  # a feed file on this machine, with its media beside it
+        roots.append(Path(show.source).parent)
+    for root in roots:
+        try:
+            root = root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if path.is_file() and (path == root or path.is_relative_to(root)):
+            return path
+    return None

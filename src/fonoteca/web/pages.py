@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import mimetypes
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
+from fonoteca.ingest.media import trusted_media_file
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
@@ -191,29 +192,8 @@ def export(fonoteca: App, episode_id: str, fmt: str) -> Response:
 
 
 def servable_media(fonoteca: Fonoteca, episode: Episode) -> Path | None:
-    """The episode's media file if it lies (symlinks resolved) in fonoteca's media folder, where downloads go, or in
-    the folder of the local show it came from: a feed's folder when the feed is a local file, a media show's folder
-    or single file. Anything else a feed managed to store, like file:///etc/shadow, is never served."""
-    if not episode.media_path:
-        return None
-    try:
-        path = Path(episode.media_path).resolve(strict=True)
-    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
-        return None
-    roots = [fonoteca.settings.media_dir]
-    show = fonoteca.archive.get_show(episode.show_id)
-    if show.source_kind == "folder":
-        roots.append(Path(show.source))
-    elif urlsplit(show.source).scheme == "":  # a feed file on this machine, with its media beside it
-        roots.append(Path(show.source).parent)
-    for root in roots:
-        try:
-            root = root.resolve(strict=True)
-        except (OSError, RuntimeError):
-            continue
-        if path.is_file() and (path == root or path.is_relative_to(root)):
-            return path
-    return None
+    """Only a file fonoteca downloaded or one in a local show's folder: never another path an archive stored."""
+    return trusted_media_file(episode, fonoteca.archive.get_show(episode.show_id), fonoteca.settings.media_dir)
 
 
 def _media_src(fonoteca: Fonoteca, episode: Episode) -> str | None:
