@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -211,7 +212,8 @@ def unloadable_model(tmp_path: Path) -> Path:
 
 
 def _local_episode(archive: Archive, tmp_path: Path, status: str = "downloaded", error: str | None = None):
-    clip = shared_path("audio", "en", "jfk.flac")
+    clip = tmp_path / "jfk.flac"  # in the show's folder, where a folder show's files are (and may be read from)
+    shutil.copyfile(shared_path("audio", "en", "jfk.flac"), clip)
     show, _ = archive.add_show(title="t", source=str(tmp_path), source_kind="folder")
     episode, _ = archive.upsert_episode(
         show, guid="jfk", title="JFK", kind="audio", media_path=str(clip), status=status, error=error
