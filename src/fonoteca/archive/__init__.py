@@ -42,6 +42,7 @@ from fonoteca.archive.models import (
 )
 from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError, NotFound, StorageError
+from fonoteca.processes import pid_alive
 
 __all__ = [
     "CLAIM_TIMEOUT_S",
@@ -457,7 +458,7 @@ class Archive:
     def _abandoned(self, claim: sqlite3.Row, now: float) -> bool:
         if claim["heartbeat"] < now - CLAIM_TIMEOUT_S:
             return True
-        return claim["host"] == self.host and not _pid_alive(claim["pid"])
+        return claim["host"] == self.host and not pid_alive(claim["pid"])
 
     def _refuse_if_held_elsewhere(self, db: sqlite3.Connection, episode_id: str) -> None:
         row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
@@ -899,16 +900,6 @@ _Value = TypeVar("_Value")
 
 def _given(value: _Value | Unchanged, default: _Value) -> _Value:
     return default if value is UNCHANGED else value
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
 
 
 def _split_sql(script: str) -> list[str]:

@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fonoteca.errors import ModelError, disk_error
+from fonoteca.processes import pid_alive
 from fonoteca.settings import Settings
 
 PACKAGED_MODEL = "base"
@@ -86,18 +87,8 @@ def _remove_stale_copies(target: Path) -> None:
     """Half-written copies left by processes that died mid-copy; a live process's copy is left alone."""
     for leftover in target.glob("model.bin.*.tmp"):
         pid = leftover.name.split(".")[2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             leftover.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def verify_packaged_model(settings: Settings) -> bool:
