@@ -48,6 +48,43 @@ def test_an_archive_of_the_first_schema_migrates_forward_keeping_its_conversatio
         assert archive.conversation_scope("c1") == (None, None)
 
 
+def test_an_archive_of_schema_4_keeps_every_row_when_its_tables_are_rebuilt_for_new_sources(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    raw = sqlite3.connect(path)
+    raw.executescript("".join(MIGRATIONS[:4]) + "PRAGMA user_version = 4;")
+    raw.executescript(
+        """
+        INSERT INTO shows (id, slug, title, source, source_kind, credentials)
+            VALUES (1, 's', 'S', 'https://x/f', 'feed', 'u:p');
+        INSERT INTO episodes (id, show_id, guid, title, kind, status, source, transcript_rev)
+            VALUES ('e1', 1, 'g1', 'Uno', 'audio', 'done', 'transcribed', 3);
+        INSERT INTO segments (episode_id, idx, start, end, text) VALUES ('e1', 0, 0, 1.5, 'hola');
+        INSERT INTO indexed (episode_id, transcript_rev) VALUES ('e1', 3);
+        INSERT INTO term_counts (term, episode_id, count) VALUES ('hola', 'e1', 1);
+        INSERT INTO analyses (episode_id, kind, model, prompt_version, transcript_rev, result)
+            VALUES ('e1', 'summary', 'm', 'v', 3, '"x"');
+        INSERT INTO conversations (id, show_id, episode_id) VALUES ('c1', 1, 'e1');
+        """
+    )
+    raw.commit()
+    raw.close()
+    with Archive(path) as archive:
+        assert archive.schema_version == len(MIGRATIONS)
+        episode = archive.get_episode("e1")
+        assert (episode.status, episode.source, episode.transcript_rev, episode.image) == ("done", "transcribed", 3, "")
+        assert [s.text for s in archive.segments("e1")] == ["hola"]
+        assert archive.term_counts("hola") == {"e1": 1}
+        assert archive.get_analysis("e1", "summary") is not None
+        assert archive.conversation_scope("c1") == (1, "e1")
+        assert archive.get_show(1).credentials == "u:p"
+        # The rebuilt tables are still the ones the others refer to: deleting cascades as before.
+        archive.delete_episode("e1")
+        assert archive.segments("e1") == [] and archive.term_counts("hola") == {}
+        platform, _ = archive.add_show(title="Canal", source="https://video.example/c", source_kind="platform")
+        episode, _ = archive.upsert_episode(platform, guid="v1", title="VOD", kind="video", image="https://i/1.jpg")
+        assert archive.get_episode(episode.id).image == "https://i/1.jpg"
+
+
 def test_archive_from_a_newer_fonoteca_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     raw = sqlite3.connect(path)

@@ -190,11 +190,26 @@ class Archive:
                 f"the archive at {self.path} was written by a newer fonoteca (schema {version})",
                 "upgrade fonoteca to open it",
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction() as db:
-                for statement in _split_sql(script):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+        if version == len(MIGRATIONS):
+            return
+        # A migration that rebuilds a table drops the old one: with foreign keys on, that would delete every row
+        # that refers to it. They are checked by hand before each migration commits instead. (The pragma cannot
+        # change inside a transaction.)
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self._transaction() as db:
+                    for statement in _split_sql(script):
+                        db.execute(statement)
+                    if broken := db.execute("PRAGMA foreign_key_check").fetchall():
+                        raise FonotecaError(
+                            f"upgrading the archive at {self.path} to schema {number} would break {len(broken)} "
+                            f"references (first: {tuple(broken[0])}); nothing was changed",
+                            "report this with a copy of the archive",
+                        )
+                    db.execute(f"PRAGMA user_version = {number}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
 
     @property
     def schema_version(self) -> int:
@@ -301,6 +316,7 @@ class Archive:
         error: str | None = None,
         source: Source | None = None,
         language: str | None = None,
+        image: str = "",
     ) -> tuple[Episode, bool]:
         """Add an episode unless the show already has one with this GUID. Returns (episode, created).
 
@@ -318,17 +334,18 @@ class Archive:
                 published=published or UNCHANGED,
                 description=description or UNCHANGED,
                 link=link or UNCHANGED,
+                image=image or UNCHANGED,
             )
             return self.get_episode(episode_id), False
         with self._transaction() as db:
             # Another process re-reading the same feed may insert it first: then it is simply not new here.
             created = db.execute(
                 "INSERT INTO episodes (id, show_id, guid, title, kind, published, duration, description, link, "
-                "media_url, media_path, media_type, transcript_url, transcript_type, status, error, source, language) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "media_url, media_path, media_type, transcript_url, transcript_type, status, error, source, language, "
+                "image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     episode_id, show.id, guid, title, kind, published, duration, description, link, media_url,
-                    media_path, media_type, transcript_url, transcript_type, status, error, source, language,
+                    media_path, media_type, transcript_url, transcript_type, status, error, source, language, image,
                 ),
             ).rowcount  # fmt: skip
         return self.get_episode(episode_id), bool(created)
@@ -347,6 +364,7 @@ class Archive:
         transcript_url: str | None | Unchanged = UNCHANGED,
         transcript_type: str | None | Unchanged = UNCHANGED,
         language: str | None | Unchanged = UNCHANGED,
+        image: str | Unchanged = UNCHANGED,
     ) -> None:
         """Change the episode's metadata given; what is left UNCHANGED keeps its value. Its status changes only
         through the methods that check the move (set_status, mark_downloaded, start_transcription...)."""
@@ -355,6 +373,7 @@ class Archive:
             "title": title, "published": published, "description": description, "link": link,
             "media_url": media_url, "media_path": media_path, "media_type": media_type,
             "transcript_url": transcript_url, "transcript_type": transcript_type, "language": language,
+            "image": image,
         })  # fmt: skip
         if assignments:
             with self._transaction() as db:

@@ -51,6 +51,9 @@ class Source(StrEnum):
     PUBLISHER = "publisher"  # the feed's <podcast:transcript>
     SIDECAR = "sidecar"  # a subtitle file beside a local media file
     TEXT = "text"  # a text post's own text
+    CAPTIONS = "captions"  # subtitles the creator uploaded to a video platform
+    AUTO_CAPTIONS = "auto_captions"  # a video platform's automatic captions (only when asked for: Whisper is better)
+    IMPORTED = "imported"  # a transcript file the user imported (`fonoteca import`)
 
 
 class SourceKind(StrEnum):
@@ -58,6 +61,8 @@ class SourceKind(StrEnum):
 
     FEED = "feed"  # an RSS/Atom URL or file
     FOLDER = "folder"  # a folder (or single file) of local media
+    PLATFORM = "platform"  # a channel, playlist or page that yt-dlp reads (YouTube, Twitch, Vimeo, a web page...)
+    TRANSCRIPTS = "transcripts"  # transcript files imported with no show to match them to
 
 
 @dataclass
@@ -105,6 +110,7 @@ class Episode:
     transcript_rev: int = 0
     added_at: str = ""
     updated_at: str = ""
+    image: str = ""  # thumbnail URL
     show_title: str = ""  # joined from shows, for listings
 
     def __post_init__(self) -> None:

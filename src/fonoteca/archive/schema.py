@@ -122,4 +122,70 @@ MIGRATIONS: list[str] = [
         heartbeat REAL NOT NULL               -- unix time of the holder's last sign of life
     ) WITHOUT ROWID;
     """,
+    # 5: shows read by yt-dlp (channels, playlists, video pages) and shows of imported transcripts; transcripts from a
+    # platform's captions or imported files; an episode's thumbnail. SQLite cannot widen a CHECK in place, so both
+    # tables are rebuilt (with foreign keys off: see Archive._migrate) and their rows copied unchanged.
+    """
+    CREATE TABLE shows_v5 (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        source TEXT NOT NULL UNIQUE,          -- feed URL, feed file path, media folder path or platform page URL
+        source_kind TEXT NOT NULL CHECK (source_kind IN ('feed', 'folder', 'platform', 'transcripts')),
+        language TEXT,
+        feed_language TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        link TEXT NOT NULL DEFAULT '',
+        image TEXT NOT NULL DEFAULT '',
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        synced_at TEXT,
+        credentials TEXT
+    );
+    INSERT INTO shows_v5 (id, slug, title, source, source_kind, language, feed_language, description, link, image,
+        added_at, synced_at, credentials)
+    SELECT id, slug, title, source, source_kind, language, feed_language, description, link, image, added_at,
+        synced_at, credentials FROM shows;
+    DROP TABLE shows;
+    ALTER TABLE shows_v5 RENAME TO shows;
+
+    CREATE TABLE episodes_v5 (
+        id TEXT PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        title TEXT NOT NULL,
+        published TEXT,
+        duration REAL,
+        kind TEXT NOT NULL CHECK (kind IN ('audio', 'video', 'text')),
+        media_url TEXT,
+        media_path TEXT,
+        media_type TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        link TEXT NOT NULL DEFAULT '',
+        transcript_url TEXT,
+        transcript_type TEXT,
+        status TEXT NOT NULL DEFAULT 'new'
+            CHECK (status IN ('new', 'downloaded', 'transcribing', 'done', 'failed')),
+        error TEXT,
+        source TEXT CHECK (source IN ('transcribed', 'publisher', 'sidecar', 'text', 'captions', 'auto_captions',
+            'imported')),
+        language TEXT,
+        engine TEXT,
+        model TEXT,
+        transcript_rev INTEGER NOT NULL DEFAULT 0,
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        image TEXT NOT NULL DEFAULT '',       -- thumbnail URL (video platforms)
+        UNIQUE (show_id, guid)
+    );
+    INSERT INTO episodes_v5 (id, show_id, guid, title, published, duration, kind, media_url, media_path, media_type,
+        description, link, transcript_url, transcript_type, status, error, source, language, engine, model,
+        transcript_rev, added_at, updated_at)
+    SELECT id, show_id, guid, title, published, duration, kind, media_url, media_path, media_type, description, link,
+        transcript_url, transcript_type, status, error, source, language, engine, model, transcript_rev, added_at,
+        updated_at FROM episodes;
+    DROP TABLE episodes;
+    ALTER TABLE episodes_v5 RENAME TO episodes;
+    CREATE INDEX episodes_show_published ON episodes (show_id, published);
+    CREATE INDEX episodes_status ON episodes (status);
+    """,
 ]
