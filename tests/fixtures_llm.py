@@ -46,8 +46,10 @@ def llm_server() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def llm_settings(settings: Settings, llm_server: LocalServer) -> Settings:
-    """The test's settings (an empty archive, TestClient's host allowed) with the session's llama.cpp server."""
-    return settings.replace(llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT)
+    """The test's settings (an empty archive, TestClient's host allowed) with the session's llama.cpp server, and
+    keyword retrieval only: a served app would embed the archive in the background midway through a test, changing
+    what the chat retrieves between two calls (tests/test_meaning.py covers the chat's retrieval by meaning)."""
+    return settings.replace(llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT, embeddings="none")
 
 
 def add_episode(

@@ -25,7 +25,6 @@ from fonoteca.llm.chat import (
     build_messages,
     cited_numbers,
     question_language,
-    rerank,
     retrieval_queries,
     retrieval_query,
     retrieve,
@@ -149,17 +148,6 @@ def test_brackets_that_are_not_citations_pass_through():
 
 def _excerpt(n: int, text: str) -> Excerpt:
     return Excerpt(n, "ep", "Título", "Show", "2024-01-01", n * 10.0, n * 10.0 + 5, text, f"/episode/ep?t={n * 10}")
-
-
-def test_rerank_fuses_keyword_rank_with_meaning_and_renumbers_from_one():
-    candidates = [_excerpt(n, f"segmento {n}") for n in range(1, 5)]
-    question = [1.0, 0.0]
-    # Keyword order 1, 2, 3, 4; by meaning 3, 1, 4, 2: the third keyword hit is the closest in meaning.
-    vectors = [question, [0.7, 0.3], [0.0, 1.0], [1.0, 0.05], [0.5, 0.5]]
-    reranked = rerank(candidates, vectors, limit=3)
-    assert [e.text for e in reranked] == ["segmento 1", "segmento 3", "segmento 2"]
-    assert [e.n for e in reranked] == [1, 2, 3]
-    assert reranked[1].url == "/episode/ep?t=30", "an excerpt keeps its moment when renumbered"
 
 
 def test_memory_keeps_system_prompt_and_drops_oldest_turns_first():

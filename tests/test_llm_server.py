@@ -327,30 +327,6 @@ def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
         assert "unknown analysis" in client.get(bad.headers["location"]).text
 
 
-def test_chat_reranks_search_hits_with_the_endpoints_embeddings_model(llm_settings):
-    """llama.cpp's server started with --embedding serves a real (small) embeddings model, found by its name."""
-    lines = [f"En el minuto {i} hablamos de la sonda Voyager y de otras cosas." for i in range(30)]
-    lines[17] = "Los ingenieros de la NASA recuperaron la comunicación con la sonda Voyager."
-    with Archive(llm_settings.db_path) as archive:
-        add_episode(archive, lines)
-        with LocalServer(port=free_port(), context=LLM_CONTEXT, embeddings=True) as embedder:
-            settings = llm_settings.replace(llm_base_url=embedder.base_url)
-            client = LLMClient(settings)
-            assert client.check().embedding_model == "smollm2-135m-instruct-embed"
-            turn = ChatTurn(archive, settings, client, "¿Recuperaron la comunicación con la sonda Voyager?")
-            asyncio.run(turn.prepare())
-            assert client.calls["embed"] == 1
-            assert [e.n for e in turn.excerpts] == list(range(1, len(turn.excerpts) + 1))
-            assert 1 <= len(turn.excerpts) <= 8
-            vectors = asyncio.run(client.embed(["hola", "adiós"]))
-            assert vectors is not None and len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 100
-
-        plain = LLMClient(llm_settings)  # the session's server lists no embeddings model: keyword search alone
-        turn = ChatTurn(archive, llm_settings, plain, "¿Recuperaron la comunicación con la sonda Voyager?")
-        asyncio.run(turn.prepare())
-        assert plain.embedding_model == "" and plain.calls["embed"] == 0 and turn.excerpts
-
-
 def test_llm_check_and_analyze_json_from_the_command_line(llm_settings):
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)

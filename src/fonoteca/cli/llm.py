@@ -30,9 +30,9 @@ def check(ctx: typer.Context) -> None:
     console.print(f"  using [bold]{safe(endpoint.model)}[/], context {settings.llm_context} tokens", soft_wrap=True)
     embedder = endpoint.embedding_model
     console.print(
-        f"  embeddings: [bold]{embedder}[/] (ask reranks its search hits by meaning)"
+        f"  embeddings: [bold]{embedder}[/] (FONOTECA_EMBEDDINGS=endpoint searches by meaning with it)"
         if embedder
-        else "  embeddings: none listed (ask uses keyword search; set FONOTECA_LLM_EMBEDDING_MODEL to name one)",
+        else "  embeddings: none listed (search by meaning uses the packaged model, or FONOTECA_EMBEDDINGS_MODEL)",
         soft_wrap=True,
     )
 
@@ -47,8 +47,8 @@ def serve(
     embeddings: bool = typer.Option(
         False,
         "--embeddings",
-        help="Also answer /v1/embeddings (the model is listed as *-embed); `ask` then reranks its search hits by "
-        "meaning. The packaged small model's embeddings are weak: a real embeddings model does better.",
+        help="Also answer /v1/embeddings (the model is listed as *-embed), for FONOTECA_EMBEDDINGS=endpoint. The "
+        "packaged small model's embeddings are weak: the packaged embeddings models do better.",
     ),
 ) -> None:
     """Run llama.cpp's OpenAI-compatible server with the packaged model, offline, until Ctrl-C (or SIGTERM, SIGHUP)."""

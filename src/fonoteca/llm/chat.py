@@ -1,23 +1,24 @@
 """Ask the archive: retrieval-augmented answers that cite the transcript excerpts they were given, with memory.
 
-One turn: the question becomes a lenient OR-of-keywords search (its hits reranked by meaning when the endpoint has
-an embeddings model); the best segments go to the model as numbered,
-delimited excerpts with their episode and time; the conversation's earlier turns go with them (oldest dropped first
-when the context is full, the system prompt always kept); the answer streams back token by token, and any [n] that
-does not name a given excerpt is removed on the way. The answer's sources are every excerpt it was given, the cited
-ones first in citation order and marked `cited` (a small model may cite nothing; the reader still sees what the
-answer was based on). Nothing found means a plain "not found", with no model call.
+One turn: the question is searched both ways (fonoteca.search.hybrid): as a lenient OR of its keywords, and by its
+meaning against the embedded passages where the archive has them, the two fused by rank, so a question phrased unlike
+the transcript still finds its excerpts; a passage only counts when it is close enough in meaning, so "not found" stays
+"not found". The best moments go to the model as numbered, delimited excerpts with their episode and time; the
+conversation's earlier turns go with them (oldest dropped first when the context is full, the system prompt always
+kept); the answer streams back token by token, and any [n] that does not name a given excerpt is removed on the way. The
+answer's sources are every excerpt it was given, the cited ones first in citation order and marked `cited` (a small
+model may cite nothing; the reader still sees what the answer was based on). Nothing found means a plain "not found",
+with no model call.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import anyio
@@ -64,8 +65,6 @@ NOT_FOUND = {
     "en": "I found nothing about that in the archive, so I cannot answer without making it up.",
 }
 EXCERPTS_LIMIT = 8
-RERANK_CANDIDATES = 24  # search hits whose meaning is compared with the question when the endpoint has embeddings
-RRF_K = 10  # reciprocal rank fusion constant: small, because the lists are short
 FOLLOW_UP_KEYWORDS = 2  # a question with fewer keywords is searched together with the conversation's earlier ones
 FOLLOW_UP_QUESTIONS = 2  # how many earlier questions lend their keywords
 
@@ -144,31 +143,22 @@ def retrieve(
     limit: int = EXCERPTS_LIMIT,
     earlier: Sequence[str] = (),
 ) -> list[Excerpt]:
-    """The segments that best match `question` (read with the `earlier` questions of its conversation if needed)."""
+    """The moments that best match `question` (read with the `earlier` questions of its conversation if needed), by
+    keywords and, where the archive is embedded, by meaning."""
     hits = []
-    for query in retrieval_queries(question, earlier):
-        hits = search(archive, settings, query, show=show, episode=episode, limit=limit).hits
+    for number, query in enumerate(retrieval_queries(question, earlier) or [""]):
+        # The first query is the question's own; the next ones also carry the earlier questions' words and meaning.
+        meaning = question if number == 0 else " ".join([*earlier[-FOLLOW_UP_QUESTIONS:], question])
+        hits = search(
+            archive, settings, query, mode=None, meaning_query=meaning, show=show,
+            episode=episode, limit=limit,
+        ).hits  # fmt: skip
         if hits:
             break
     return [
         Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
         for n, h in enumerate(hits, start=1)
     ]
-
-
-def rerank(excerpts: list[Excerpt], vectors: list[list[float]], *, limit: int) -> list[Excerpt]:
-    """The search's candidates reordered by reciprocal rank fusion of their keyword rank and their closeness in
-    meaning to the question (`vectors`: the question's, then one per excerpt), renumbered from 1."""
-    question_vector, excerpt_vectors = vectors[0], vectors[1:]
-    by_meaning = sorted(range(len(excerpts)), key=lambda i: -_cosine(question_vector, excerpt_vectors[i]))
-    meaning_rank = {i: rank for rank, i in enumerate(by_meaning)}
-    fused = sorted(range(len(excerpts)), key=lambda i: -(1 / (RRF_K + i) + 1 / (RRF_K + meaning_rank[i])))
-    return [replace(excerpts[i], n=n) for n, i in enumerate(fused[:limit], start=1)]
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return sum(x * y for x, y in zip(a, b, strict=False)) / norms if norms else 0.0
 
 
 def sources(excerpts: Sequence[Excerpt], cited: Sequence[int]) -> list[dict[str, Any]]:
@@ -287,8 +277,6 @@ class ChatTurn:
         history = await anyio.to_thread.run_sync(self._open_conversation)  # SQLite: never on the event loop
         earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)
-        embeddings = await anyio.to_thread.run_sync(self._has_embeddings)
-        limit = RERANK_CANDIDATES if embeddings else EXCERPTS_LIMIT
         excerpts = await anyio.to_thread.run_sync(
             lambda: retrieve(
                 self.archive,
@@ -296,14 +284,10 @@ class ChatTurn:
                 self.message,
                 show=self.show,
                 episode=self.episode,
-                limit=limit,
+                limit=EXCERPTS_LIMIT,
                 earlier=earlier,
             )
         )
-        if embeddings and len(excerpts) > 1:
-            vectors = await self.client.embed([self.message, *(e.text for e in excerpts)])
-            excerpts = rerank(excerpts, vectors, limit=EXCERPTS_LIMIT) if vectors else excerpts
-        excerpts = excerpts[:EXCERPTS_LIMIT]
         if excerpts:
             self.prompt, self.excerpts = build_messages(
                 history,
@@ -334,15 +318,6 @@ class ChatTurn:
         self.archive.add_message(self.conversation_id, "user", self.message)
         # The assistant's row keeps every source, each marked cited or not (GET /api/conversations/{id} shows them).
         self.archive.add_message(self.conversation_id, "assistant", self.answer, self.sources or None)
-
-    def _has_embeddings(self) -> bool:
-        """Whether the endpoint has an embeddings model to rerank the search hits with, checking it the first time.
-        An endpoint that does not answer now has none for this turn: the answer's own request then says what is
-        wrong, and the next turn checks again."""
-        try:
-            return bool(self.client.checked().embedding_model)
-        except LLMError:
-            return False
 
     async def events(self) -> AsyncIterator[ChatEvent]:
         given = sources(self.excerpts, [])

