@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from fonoteca.cli import app_of, console, fail, print_json
+from fonoteca.cli import app_of, console, err_console, fail, print_json
 from fonoteca.console import printable, safe
+from fonoteca.errors import ConfigError
 from fonoteca.search import BadDate
-from fonoteca.search.trends import GROUPINGS, render_png, render_terminal
+from fonoteca.search.trends import BadTrend, parse_terms, render_png, render_terminal, summarize, table_rows, to_csv
 from fonoteca.text import format_timestamp
 
 
@@ -40,6 +39,9 @@ def register(app: typer.Typer) -> None:
         episode: str = typer.Option(None, "--episode", help="Only this episode."),
         limit: int = typer.Option(20, "--limit", min=1, max=1000),
         by_date: bool = typer.Option(False, "--by-date", help="Newest first instead of best match first."),
+        mode: str = typer.Option(
+            None, "--mode", help="keyword, meaning or hybrid (default: hybrid where the show is embedded, else keyword)"
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
     ) -> None:
         """Search every transcript; each hit links to the second it was said."""
@@ -48,14 +50,16 @@ def register(app: typer.Typer) -> None:
         try:
             results = fonoteca.search(
                 query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-                order="date" if by_date else "relevance",
+                order="date" if by_date else "relevance", mode=mode,
             )  # fmt: skip
-        except BadDate as exc:
+        except (BadDate, ConfigError) as exc:  # a bad date or mode
             raise fail(exc.message, exc.hint) from None
-        if as_json:
+        if as_json:  # stdout is for data: the hits say how each was found (`matched`)
             print_json([h.to_dict() for h in results.hits])
             return
-        console.print(f"{results.total} match(es) for [bold]{safe(query)}[/]", highlight=False)
+        if results.note:
+            err_console.print(f"[yellow]note:[/] {safe(results.note)}", highlight=False)
+        console.print(f"{results.total} match(es) for [bold]{safe(query)}[/] ({results.mode})", highlight=False)
         base = f"http://{fonoteca.settings.host}:{fonoteca.settings.port}"
         for hit in results.hits:
             console.print(
@@ -64,57 +68,63 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
             console.print(f"  {_rich_snippet(hit.snippet)}", highlight=False)
+            if hit.matched == "meaning":
+                console.print("  [dim italic]found by its meaning, not by the words[/]", highlight=False)
             console.print(f"  [dim]{safe(base + hit.url)}[/]", highlight=False)
 
     @app.command("trend")
     def trend_command(
         ctx: typer.Context,
-        terms: list[str] = typer.Argument(..., help="Words or phrases to count (quote phrases)."),
+        terms: list[str] = typer.Argument(..., help='Words or phrases, up to 10 (also comma-separated: "IA, red").'),
         show: str = typer.Option(None, "--show", help="Only this show."),
-        per_hour: bool = typer.Option(False, "--per-hour", help="Mentions per hour of audio."),
-        by: str = typer.Option("episode", "--by", help="episode, month or year."),
-        as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+        per: str = typer.Option("raw", "--per", help="raw, hour (per hour of audio) or 1000-words (per 1,000 words)."),
+        per_hour: bool = typer.Option(False, "--per-hour", help="The same as --per hour."),
+        by: str = typer.Option("episode", "--by", help="episode, week, month or year."),
+        split_by: str = typer.Option(None, "--split-by", help="show: one line per show (a single word or phrase)."),
+        as_csv: bool = typer.Option(False, "--csv", help="Print CSV (the web page's CSV download)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         png: Path = typer.Option(None, "--png", help="Save the chart as a PNG file."),
     ) -> None:
-        """How many times each word was said across the show's history: a chart, or data."""
-        if by not in GROUPINGS:
-            raise fail(f"unknown grouping {by!r}", f"use --by with one of {', '.join(GROUPINGS)}")
+        """How many times each word was said across the history: a chart on a time axis, or data."""
         fonoteca = app_of(ctx)
-        fonoteca.update_index()
-        points = fonoteca.trend(terms, show=show, per_hour=per_hour, by=by)
-        rows = []
-        for p in points:
-            row = {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term, "count": p.count,
-                   "hours": p.hours}  # fmt: skip
-            if per_hour:
-                row["per_hour"] = p.value
-            if by != "episode":
-                row["period"] = p.key
-            rows.append(row)
+        per = "hour" if per_hour else per
+        try:
+            words = parse_terms(terms)
+            fonoteca.update_index()
+            points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
+        except BadTrend as exc:
+            raise fail(exc.message, exc.hint) from None
+        rows = table_rows(points, per=per, by=by)
         if as_json:
             print_json(rows)
         elif as_csv:
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["term"])
-            writer.writeheader()
-            writer.writerows(rows)
-            typer.echo(buffer.getvalue(), nl=False)
+            typer.echo(to_csv(rows), nl=False)
         if png is not None:
             show_title = fonoteca.archive.get_show(show).title if show else ""
-            render_png(points, png, per_hour=per_hour, show_title=show_title)
+            render_png(points, png, per=per, show_title=show_title, terms=words)
             console.print(f"Saved {safe(png)}")
         if not (as_json or as_csv or png):
             if not points:
                 console.print("No transcribed episodes yet: run [bold]fonoteca sync[/].")
                 return
             # plotext writes its own escape sequences, so the text it is given is cleaned instead of its output.
-            clean = [replace(p, term=printable(p.term), label=printable(p.label), date=p.date and printable(p.date))
-                     for p in points]  # fmt: skip
-            typer.echo(render_terminal(clean, per_hour=per_hour))
-            for term in dict.fromkeys(p.term for p in points):
-                total = sum(p.count for p in points if p.term == term)
-                console.print(f"  {safe(term)}: {total} mention(s) in total", highlight=False)
+            clean = [replace(p, term=printable(p.term), series=printable(p.series), label=printable(p.label),
+                             date=p.date and printable(p.date)) for p in points]  # fmt: skip
+            typer.echo(render_terminal(clean, per=per, terms=[printable(w) for w in words]))
+            for line in summarize(points):
+                text = f"  {safe(line.series)}: {line.total} mention(s) — {safe(line.line(per))}"
+                console.print(text, highlight=False)
+
+    @app.command("embed")
+    def embed_command(
+        ctx: typer.Context,
+        again: bool = typer.Option(False, "--again", help="Embed everything again, not only what is new."),
+    ) -> None:
+        """Embed the transcripts' passages for search by meaning (what `sync` and `serve` also do after indexing)."""
+        fonoteca = app_of(ctx)
+        fonoteca.update_index()
+        count = fonoteca.embed(again=again)
+        console.print(f"Embedded {count} episode(s).")
 
     @app.command("reindex")
     def reindex_command(ctx: typer.Context) -> None:

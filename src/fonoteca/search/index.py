@@ -222,6 +222,7 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
     indexed = archive.indexed_ids()
     if index.known is None:  # first sync of this process: also catches episodes deleted while no index was open
         index.known = indexed | _orphaned_episode_ids(archive, index, indexed)
+        archive.fill_word_totals()  # an archive indexed before schema 6 (a no-op afterwards)
     deleted = index.known - indexed
     stale = archive.episodes_to_index()
     gone = archive.indexed_episodes_gone()

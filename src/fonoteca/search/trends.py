@@ -1,45 +1,117 @@
-"""How many times a word (or phrase) was said in each episode, over the whole history of a show.
+"""How many times a word (or phrase) was said in each episode, week, month or year, over the whole history of the
+archive or of one show: raw, per hour of audio or per 1,000 words said.
 
-Words are counted once, when an episode is indexed (`term_counts`), so a word's trend is one lookup. A phrase is the
-index's count of segments that have it, plus the mentions that count cannot tell (said again in one segment; for two
-words also across two segments; a longer phrase cut by a segment boundary is not counted): see _phrase_counts. All are
-accent- and case-insensitive whole-word matches, on the same words as search: `IA` never counts `media`.
-Like search, trend() only reads the index (and the counts stored with it): whoever changed the archive indexes it.
+Words are counted once, when an episode is indexed (`term_counts`, with each episode's total of words), so a word's
+trend is one lookup. A phrase is the index's count of segments that have it, plus the mentions that count cannot tell
+(said again in one segment; for two words also across two segments; a longer phrase cut by a segment boundary is not
+counted): see _phrase_counts. All are accent- and case-insensitive whole-word matches, on the same words as search:
+`IA` never counts `media`. Like search, trend() only reads the index (and the counts stored with it): whoever changed
+the archive indexes it.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+import contextlib
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
+from pydantic import TypeAdapter
 
-from fonoteca.archive import Archive
+from fonoteca.archive import Archive, TimelineEntry
+from fonoteca.errors import ConfigError
 from fonoteca.search.index import SearchIndex, document_fields, pair_tokens
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
-GROUPINGS = ("episode", "month", "year")
+if TYPE_CHECKING:
+    from fonoteca.search import SearchResults
+
+GROUPINGS = ("episode", "week", "month", "year")
+NORMALISATIONS = ("raw", "hour", "1000-words")
+SPLITS = ("show",)
+MAX_TERMS = 10
 SENTENCE = "This graph shows how many times the word {word} has been mentioned throughout the history of the program"
+UNITS = {"raw": "mentions", "hour": "mentions per hour", "1000-words": "mentions per 1,000 words"}
+EXPLAINED = {
+    "raw": "How many times it was said.",
+    "hour": "Mentions divided by the hours of audio of the episode or period, so long and short episodes compare "
+    "(text posts have no audio: their value is 0).",
+    "1000-words": "Mentions for every 1,000 words said in the episode or period, so talkative and quiet episodes "
+    "compare (text posts included).",
+}
+# Okabe & Ito's eight colours, told apart with every common colour blindness; series 9 and 10 reuse them dashed.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+
+class BadTrend(ConfigError):
+    """A trend that cannot be drawn as asked: too many words, a split of several words, an unknown option."""
+
+
+@dataclass(slots=True)  # a 10-word trend of a long history makes thousands of points: slots make them faster
+class TrendPoint:
+    term: str
+    key: str  # episode id, YYYY-Www (ISO week), YYYY-MM or YYYY; "unknown" for the undated episodes of a period
+    label: str  # episode title, or the period's key
+    date: str | None  # the episode's date, or the first day of the period
+    count: int
+    hours: float
+    value: float  # count, count per hour of audio, or count per 1,000 words
+    episode_id: str | None
+    title: str | None
+    words: int = 0  # words said in the episode or period
+    episodes: int = 1  # episodes in the period
+    mentioned: int = 0  # of which said it at least once
+    series: str = ""  # the line it belongs to: the term, or the show when split by show
+    show: str | None = None  # the show's slug when split by show
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # asdict's deep copies cost more than the trend
 
 
 @dataclass
-class TrendPoint:
-    term: str
-    key: str  # episode id, YYYY-MM or YYYY
-    label: str  # episode title, or the month/year
-    date: str | None
-    count: int
-    hours: float
-    value: float  # count, or count per hour of audio
-    episode_id: str | None
-    title: str | None
+class SeriesSummary:
+    series: str
+    total: int
+    first: str | None  # the first episode or period that has it
+    peak: str | None
+    peak_count: int
+    peak_value: float
+    latest: str | None
+    mentioned: int  # episodes that said it
+    episodes: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def line(self, per: str = "raw") -> str:
+        """E.g. "first said 2021-03-02, peak 2023-05 with 41, said in 63 of 746 episodes"."""
+        if not self.total:
+            return f"never said in {self.episodes} episodes"
+        peak = f"peak {self.peak} with {self.peak_count}"
+        if per != "raw":
+            peak += f" ({self.peak_value:g} {UNITS[per]})"
+        latest = f", latest {self.latest}" if self.latest != self.first else ""
+        return f"first said {self.first}, {peak}{latest}, said in {self.mentioned} of {self.episodes} episodes"
+
+
+def parse_terms(raw: Iterable[str]) -> list[str]:
+    """The words and phrases of one or more inputs: comma-separated, a phrase in quotes may hold a comma
+    (`IA, "sí, claro"`). Repeats (by their folded words) are dropped; more than MAX_TERMS is an error."""
+    terms: dict[tuple[str, ...], str] = {}
+    for text in raw:
+        for cell in next(csv.reader([text], skipinitialspace=True), []):
+            term = cell.strip().strip('"').strip()
+            if words(term):
+                terms.setdefault(tuple(words(term)), term)
+    if len(terms) > MAX_TERMS:
+        raise BadTrend(f"{len(terms)} words or phrases: at most {MAX_TERMS}", "remove some of them")
+    return list(terms.values())
 
 
 def _phrase_counts(archive: Archive, settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
@@ -79,50 +151,131 @@ def term_counts(archive: Archive, settings: Settings, term: str, show_id: int | 
     return _phrase_counts(archive, settings, folded, show_id)
 
 
+def _normalised(count: int, hours: float, said: int, per: str) -> float:
+    if per == "hour":
+        return round(count / hours, 3) if hours > 0 else 0.0
+    if per == "1000-words":
+        return round(count * 1000 / said, 3) if said > 0 else 0.0
+    return float(count)
+
+
+def period_of(day: str | None, by: str) -> tuple[str, str | None]:
+    """(key, first day) of the week, month or year of a date (YYYY-MM-DD); ("unknown", None) when undated."""
+    if not day:
+        return "unknown", None
+    if by == "week":
+        try:
+            found = date.fromisoformat(day)
+        except ValueError:  # a date a feed got wrong: undated rather than a failed chart
+            return "unknown", None
+        year, week, _ = found.isocalendar()
+        return f"{year}-W{week:02d}", (found - timedelta(days=found.weekday())).isoformat()
+    if by == "month":
+        return day[:7], day[:7] + "-01"
+    return day[:4], day[:4] + "-01-01"
+
+
+def period_bounds(key: str, by: str) -> tuple[str, str]:
+    """The first and last day of a period's key, as search's date filters read them (a month or a year as itself)."""
+    if by == "week":
+        year, week = key.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        return monday.isoformat(), (monday + timedelta(days=6)).isoformat()
+    return key, key
+
+
 def trend(
     archive: Archive,
     terms: list[str],
     *,
     show: str | None = None,
     per_hour: bool = False,
+    per: str = "raw",
     by: str = "episode",
+    split_by: str | None = None,
     settings: Settings | None = None,
 ) -> list[TrendPoint]:
-    """One point per term and episode (or month, or year), in date order, zero counts included."""
+    """One point per line and episode (or week, month, year), in date order, zero counts included. A line is a term,
+    or with split_by="show" one show's history of the single term. per_hour=True is per="hour"."""
+    per = "hour" if per_hour else per
     if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+        raise BadTrend(f"unknown grouping {by!r}", f"group by one of {', '.join(GROUPINGS)}")
+    if per not in NORMALISATIONS:
+        raise BadTrend(f"unknown normalisation {per!r}", f"use one of {', '.join(NORMALISATIONS)}")
+    terms = [t.strip() for t in terms if t.strip()]
+    if split_by is not None and split_by not in SPLITS:
+        raise BadTrend(f"cannot split by {split_by!r}", "split by show")
+    if split_by and len(terms) > 1:
+        raise BadTrend("split by show draws one word across the shows", "give a single word or phrase")
     settings = settings or _settings_for(archive)
     show_id = archive.get_show(show).id if show else None
     episodes = archive.timeline(show_id)
+    lines: list[tuple[str | None, str | None, list[TimelineEntry]]] = [(None, None, episodes)]  # None: the term
+    if split_by:
+        shows = {s.id: s for s in archive.list_shows()}
+        ids = sorted({e.show_id for e in episodes}, key=lambda i: shows[i].title.lower())
+        lines = [(shows[i].title, shows[i].slug, [e for e in episodes if e.show_id == i]) for i in ids]
+    # What every term's points repeat, read once: a trend of ten words then costs ten loops over plain tuples.
+    if by == "episode":
+        prepared = [(name, slug, [(e.id, e.title, e.date, e.hours, round(e.hours, 4), e.words) for e in entries])
+                    for name, slug, entries in lines]  # fmt: skip
+    else:
+        prepared = [(name, slug, [(e.id, *period_of(e.date, by), e.hours, e.words) for e in entries])
+                    for name, slug, entries in lines]  # fmt: skip
     points: list[TrendPoint] = []
-    # Per episode, what every term's point repeats; the loop below is a trend's whole cost once the timeline is read.
-    per_episode = [(e.id, e.title, e.date, e.hours, round(e.hours, 4)) for e in episodes] if by == "episode" else []
-    for term in [t.strip() for t in terms if t.strip()]:
+    for term in terms:
         counts = term_counts(archive, settings, term, show_id)
-        if by == "episode":
-            for ep_id, title, date, hours, rounded in per_episode:
-                count = counts.get(ep_id, 0)
-                value = (round(count / hours, 3) if hours > 0 else 0.0) if per_hour else float(count)
-                points.append(TrendPoint(term, ep_id, title, date, count, rounded, value, ep_id, title))
-            continue
-        buckets: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-        for e in episodes:
-            key = (e.date or "unknown")[: 7 if by == "month" else 4]
-            buckets[key][0] += counts.get(e.id, 0)
-            buckets[key][1] += e.hours
-        for key in sorted(buckets):
-            count, hours = buckets[key]
-            points.append(_period_point(term, key, int(count), hours, per_hour))
+        for name, slug, rows in prepared:
+            make = _episode_points if by == "episode" else _period_points
+            points += make(term, name or term, slug, rows, counts, per)
     return points
 
 
-def _period_point(term: str, key: str, count: int, hours: float, per_hour: bool) -> TrendPoint:
-    """The point of a month or a year (`key`, or "unknown" for the undated episodes)."""
-    value = (count / hours if hours > 0 else 0.0) if per_hour else float(count)
-    return TrendPoint(
-        term=term, key=key, label=key, date=key if key != "unknown" else None, count=count, hours=round(hours, 4),
-        value=round(value, 3), episode_id=None, title=None,
-    )  # fmt: skip
+def _episode_points(
+    term: str, series: str, slug: str | None, rows: list[tuple], counts: dict[str, int], per: str
+) -> list[TrendPoint]:
+    points = []
+    for ep_id, title, day, hours, rounded, said in rows:
+        count = counts.get(ep_id, 0)
+        value = _normalised(count, hours, said, per) if count else 0.0  # most points of most words are zeros
+        points.append(TrendPoint(term, ep_id, title, day, count, rounded, value, ep_id, title, said, 1,
+                                 1 if count else 0, series, slug))  # fmt: skip
+    return points
+
+
+def _period_points(
+    term: str, series: str, slug: str | None, rows: list[tuple], counts: dict[str, int], per: str
+) -> list[TrendPoint]:
+    """The points of the weeks, months or years that have episodes ("unknown" last, for the undated ones)."""
+    buckets: dict[str, list[Any]] = {}
+    for ep_id, key, first_day, hours, said in rows:
+        bucket = buckets.get(key) or buckets.setdefault(key, [first_day, 0, 0.0, 0, 0, 0])
+        count = counts.get(ep_id, 0)
+        bucket[1] += count
+        bucket[2] += hours
+        bucket[3] += said
+        bucket[4] += 1
+        bucket[5] += 1 if count else 0
+    ordered = sorted(buckets.items(), key=lambda kv: kv[0] == "unknown")
+    return [
+        TrendPoint(
+            term=term,
+            key=key,
+            label=key,
+            date=day,
+            count=count,
+            hours=round(hours, 4),
+            value=_normalised(count, hours, said, per),
+            episode_id=None,
+            title=None,
+            words=said,
+            episodes=n,
+            mentioned=mentioned,
+            series=series,
+            show=slug,
+        )  # fmt: skip
+        for key, (day, count, hours, said, n, mentioned) in ordered
+    ]
 
 
 def _settings_for(archive: Archive) -> Settings:
@@ -133,53 +286,173 @@ def _settings_for(archive: Archive) -> Settings:
 def series(points: list[TrendPoint]) -> dict[str, list[TrendPoint]]:
     grouped: dict[str, list[TrendPoint]] = {}
     for p in points:
-        grouped.setdefault(p.term, []).append(p)
+        grouped.setdefault(p.series or p.term, []).append(p)
     return grouped
 
 
-def chart_title(terms: list[str], per_hour: bool) -> str:
+def _where(point: TrendPoint) -> str:
+    return point.key if not point.episode_id else point.date or point.title or point.key
+
+
+def summarize(points: list[TrendPoint]) -> list[SeriesSummary]:
+    """Per line: its total, the first, peak (highest value) and latest episode or period that has it, and in how many
+    episodes it was said."""
+    out = []
+    for name, pts in series(points).items():
+        said = [p for p in pts if p.count]
+        peak = max(said, key=lambda p: p.value, default=None)
+        out.append(SeriesSummary(
+            series=name, total=sum(p.count for p in pts), first=_where(said[0]) if said else None,
+            peak=_where(peak) if peak else None, peak_count=peak.count if peak else 0,
+            peak_value=peak.value if peak else 0.0, latest=_where(said[-1]) if said else None,
+            mentioned=sum(p.mentioned for p in pts), episodes=sum(p.episodes for p in pts),
+        ))  # fmt: skip
+    return out
+
+
+@cache
+def _points_adapter() -> TypeAdapter[list[TrendPoint]]:
+    return TypeAdapter(list[TrendPoint])
+
+
+def points_json(points: list[TrendPoint]) -> str:
+    """The points as JSON, as the API sends them: pydantic's serializer, several times faster than json.dumps of
+    dicts on the thousands of points of a long history."""
+    return _points_adapter().dump_json(points).decode()
+
+
+def table_rows(points: list[TrendPoint], *, per: str = "raw", by: str = "episode") -> list[dict[str, Any]]:
+    """The rows of the CSV (web and CLI) and of `trend --json`: the columns a normalisation or grouping adds come
+    after the plain ones, so a spreadsheet made from the plain export keeps working."""
+    rows = []
+    split = any(p.show for p in points)
+    for p in points:
+        row: dict[str, Any] = {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term,
+                               "count": p.count, "hours": p.hours}  # fmt: skip
+        if split:
+            row["show"] = p.show
+        if per == "hour":
+            row["per_hour"] = p.value
+        elif per == "1000-words":
+            row["words"] = p.words
+            row["per_1000_words"] = p.value
+        if by != "episode":
+            row["period"] = p.key
+            row["episodes"] = p.episodes
+        rows.append(row)
+    return rows
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["term"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def mentions_query(terms: list[str]) -> str:
+    """A search query for any of the terms, each as its exact words (a term is never read as a prefix or operator)."""
+    return " OR ".join('"' + " ".join(words(t)) + '"' for t in terms if words(t))
+
+
+def moments(
+    archive: Archive,
+    settings: Settings,
+    terms: list[str],
+    *,
+    key: str,
+    by: str = "episode",
+    show: str | None = None,
+    limit: int = 100,
+) -> SearchResults:
+    """The segments of an episode (key = its id) or of a period (its key) where any of the terms is said: what a
+    point of the chart stands for, in the order they were said."""
+    from fonoteca.search import search
+
+    query = mentions_query(terms)
+    if not query:
+        raise BadTrend("no word or phrase to look for", "give the words of the chart")
+    if by == "episode":
+        found = search(archive, settings, query, show=show, episode=key, limit=limit, order="date")
+    else:
+        if key == "unknown":
+            raise BadTrend("the undated episodes have no period", "group by episode to open one of them")
+        try:
+            first, last = period_bounds(key, by)
+        except ValueError:
+            raise BadTrend(f"not a {by}: {key!r}", "use a key of the chart's points (e.g. 2024-W03, 2024-03)") from None
+        found = search(archive, settings, query, show=show, date_from=first, date_to=last, limit=limit, order="date")
+    found.hits.sort(key=lambda h: (h.date or "", h.episode_id, h.start))
+    return found
+
+
+def chart_title(terms: list[str], per: str = "raw") -> str:
     word = " / ".join(f"“{t}”" for t in terms)
-    return SENTENCE.format(word=word) + (" (per hour of audio)" if per_hour else "")
+    return SENTENCE.format(word=word) + (f" ({UNITS[per]})" if per != "raw" else "")
 
 
-def render_png(points: list[TrendPoint], path: Path, *, per_hour: bool = False, show_title: str = "") -> None:
+def _dated(points: list[TrendPoint]) -> list[tuple[date, TrendPoint]]:
+    """The points a time axis can place (an undated one, or one whose date a feed got wrong, is in the data only)."""
+    out = []
+    for p in points:
+        with contextlib.suppress(ValueError, TypeError):
+            out.append((date.fromisoformat(p.date), p))
+    return out
+
+
+def render_png(
+    points: list[TrendPoint], path: Path, *, per: str = "raw", show_title: str = "", terms: Sequence[str] = ()
+) -> None:
+    """The chart on a real time axis, one colour-blind-safe line per series, first/peak/latest marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     grouped = series(points)
-    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=120)
-    for term, pts in grouped.items():
-        xs = list(range(len(pts)))
-        ax.plot(xs, [p.value for p in pts], marker="o", markersize=3, linewidth=1.6, label=term)
-    first = next(iter(grouped.values()), [])
-    ticks = list(range(0, len(first), max(1, len(first) // 10)))
-    ax.set_xticks(ticks, [first[i].date or first[i].label for i in ticks], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("mentions per hour" if per_hour else "mentions")
-    ax.set_xlabel("episodes in date order" if first and first[0].episode_id else "period")
-    ax.set_title(chart_title(list(grouped), per_hour) + (f"\n{show_title}" if show_title else ""), fontsize=10)
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
+    for i, (name, pts) in enumerate(grouped.items()):
+        dated = _dated(pts)
+        style = "--" if i >= len(PALETTE) else "-"
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot([d for d, _ in dated], [p.value for _, p in dated], style, marker="o", markersize=3, linewidth=1.5,
+                color=color, label=name)  # fmt: skip
+        said = [(d, p) for d, p in dated if p.count]
+        if said:
+            peak = max(said, key=lambda dp: dp[1].value)
+            for (day, point), marker in ((said[0], "^"), (said[-1], "s"), (peak, "*")):  # the peak on top
+                ax.plot([day], [point.value], marker, color=color, markersize=10, markeredgecolor="white")
+    ax.set_ylabel(UNITS[per])
+    ax.set_xlabel("date")
+    names = list(terms) or list(grouped)
+    summaries = "; ".join(f"{s.series}: {s.line(per)}" for s in summarize(points))
+    title = chart_title(names, per) + (f" — {show_title}" if show_title else "")
+    ax.set_title(title, fontsize=9, wrap=True)
+    fig.text(0.01, 0.01, summaries[:300] + " (▲ first, ★ peak, ■ latest)", fontsize=7)
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
 
-def render_terminal(points: list[TrendPoint], *, per_hour: bool = False) -> str:
+def render_terminal(points: list[TrendPoint], *, per: str = "raw", terms: Sequence[str] = ()) -> str:
+    """The chart for the terminal (plotext), on a time axis: days since the first point, ticks labelled by date."""
     import plotext as plt
 
     plt.clear_figure()
     plt.theme("clear")
     grouped = series(points)
-    first = next(iter(grouped.values()), [])
-    for term, pts in grouped.items():
-        plt.plot(list(range(1, len(pts) + 1)), [p.value for p in pts], label=term, marker="braille")
-    if first:
-        step = max(1, len(first) // 6)
-        idx = list(range(0, len(first), step))
-        plt.xticks([i + 1 for i in idx], [first[i].date or first[i].label for i in idx])
-    plt.ylabel("per hour" if per_hour else "mentions")
+    days = sorted({d for d, _ in _dated(points)})
+    for name, pts in grouped.items():
+        dated = _dated(pts)
+        plt.plot([(d - days[0]).days for d, _ in dated], [p.value for _, p in dated], label=name, marker="braille")
+    if days:
+        ticks = days[:: max(1, len(days) // 6)]
+        plt.xticks([(d - days[0]).days for d in ticks], [d.isoformat() for d in ticks])
+    plt.ylabel(UNITS[per])
     plt.plotsize(100, 20)
     # The sentence is printed above the chart: as a plotext title it would be cut to the chart's width.
-    return chart_title(list(grouped), per_hour) + ".\n" + plt.build()
+    return chart_title(list(terms) or list(grouped), per) + ".\n" + plt.build()
