@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from fonoteca.cli import app_of, console, print_json
+from fonoteca.archive import Captions
+from fonoteca.cli import app_of, console, fail, print_json
 from fonoteca.console import safe
 from fonoteca.pipeline import SyncReport
 
@@ -40,7 +41,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def add(
         ctx: typer.Context,
-        source: str = typer.Argument(..., help="Feed URL, feed file, media folder (recursive) or media file."),
+        source: str = typer.Argument(
+            ...,
+            help="Feed URL, feed file, media folder (recursive), media file, or a channel, playlist or video page that "
+            "yt-dlp reads (YouTube, Twitch, Vimeo, PeerTube, a web page with a video or audio).",
+        ),
         language: str = typer.Option(
             None, "--language", "-l", help="Pin the show's language (e.g. es); default: detect."
         ),
@@ -51,12 +56,28 @@ def register(app: typer.Typer) -> None:
         no_sync: bool = typer.Option(
             False, "--no-sync", help="Only register the episodes; transcribe later with sync."
         ),
+        captions: Captions = typer.Option(
+            None,
+            "--captions",
+            case_sensitive=False,
+            help="Video platforms: creator = import the creator's subtitles in the episode's language instead of "
+            "transcribing (default); auto = also the platform's automatic captions, which are worse than Whisper's "
+            "transcripts (use them only to save time); none = always transcribe.",
+        ),
+        transcribe: bool = typer.Option(
+            False, "--transcribe", help="Video platforms: transcribe with Whisper even when there are captions."
+        ),
         model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Add a show (feed or local media) to the archive and transcribe it."""
+        """Add a show (feed, local media or video platform) to the archive and transcribe it."""
+        if transcribe and captions not in (None, Captions.NONE):
+            raise fail("--transcribe and --captions contradict each other", "give one of them")
         fonoteca = app_of(ctx, progress=not as_json, model=model)
-        show, report = fonoteca.add(source, language=language, title=title, date=date, sync_now=not no_sync)
+        show, report = fonoteca.add(
+            source, language=language, title=title, date=date, sync_now=not no_sync,
+            captions=Captions.NONE if transcribe else captions,
+        )  # fmt: skip
         if not as_json:
             console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
         _print_report(report, as_json)
@@ -68,7 +89,11 @@ def register(app: typer.Typer) -> None:
         show: str = typer.Argument(None, help="Show slug, id or title (default: every show)."),
         model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
         device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
-        batched: bool = typer.Option(None, "--batched/--no-batched", help="Batched inference (faster on GPU)."),
+        batched: bool = typer.Option(
+            None,
+            "--batched/--no-batched",
+            help="Batched inference, cut into sentences again (default: faster on CPU and GPU).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Re-read feeds, add new episodes, download and transcribe everything pending."""

@@ -149,7 +149,7 @@ class Origin:
 
     source: str = "https://"
     credentials: str | None = field(default=None, repr=False)
-    kind: str = "feed"  # feed | folder
+    kind: str = "feed"  # feed | folder | platform (a channel or page read by yt-dlp: on the web, like a feed)
 
     @classmethod
     def of(cls, show: Show) -> Origin:
@@ -157,7 +157,7 @@ class Origin:
 
     @property
     def remote(self) -> bool:
-        return self.kind == "feed" and is_remote(self.source)
+        return self.kind in ("feed", "platform") and is_remote(self.source)
 
     def refusal(self, url: str) -> str | None:
         """Why this show may not point at `url`, or None when it may."""

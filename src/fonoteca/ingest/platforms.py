@@ -1,0 +1,501 @@
+"""Shows that live on video platforms (YouTube, Twitch, Vimeo, PeerTube, a web page with a `<video>`), read with yt-dlp.
+
+yt-dlp is the well-kept library that knows how some 1,800 sites list and serve their videos, and follows them as they
+change; fonoteca uses it as a library (`YoutubeDL`), never special-cases a site beyond what its info dict says, and
+takes only the audio.
+
+Which addresses go to yt-dlp: an http(s) URL that one of yt-dlp's own site extractors claims (`suitable()`), or whose
+path names a media file or an HLS playlist, is a platform show. yt-dlp's generic extractor claims every URL, so any
+other address is read as a feed first (one request, as before); only when that answer is not a feed but a web page or
+media (by its first bytes) does yt-dlp read it.
+
+Network safety: yt-dlp does its own HTTP. Every connection it opens while working for fonoteca is checked like the
+feeds' enclosures (src/fonoteca/ingest/net.py): public internet addresses only, unless FONOTECA_ALLOW_PRIVATE_URLS=1 —
+the show's address, the pages and media it names, redirects, HLS fragments. Captions are fetched with fonoteca's own
+checked client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import yt_dlp
+import yt_dlp.networking._urllib as ytdlp_urllib
+from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, LazyList, PagedList, UnsupportedError
+
+from fonoteca.archive import Segment, Source
+from fonoteca.archive.models import Captions
+from fonoteca.errors import FeedError, FonotecaError, MediaError, disk_error
+from fonoteca.ingest.media import MEDIA_EXTENSIONS, probe
+from fonoteca.ingest.net import Origin, checked_address, is_public
+from fonoteca.ingest.transcripts import fetch_transcript, kind_of, parse_transcript
+from fonoteca.settings import Settings
+from fonoteca.text import sanitize_html
+
+UPDATE_HINT = (
+    "sites change and yt-dlp follows them: update it with `pip install -U yt-dlp` (in a fonoteca checkout: raise the "
+    "yt-dlp pin in pyproject.toml, then `make lock` and `make venv`)"
+)
+# Web pages, HLS playlists and the media containers' signatures (Ogg, MP3 with ID3, FLAC, WAV, Matroska/WebM).
+_PAGE_OR_MEDIA = (b"<!doctype html", b"<html", b"#extm3u", b"oggs", b"id3", b"flac", b"riff", b"\x1a\x45\xdf\xa3")
+_PRIVATE_HINT = (
+    "what yt-dlp reads for fonoteca must be on the public internet; if it is your own server on your network, allow it "
+    "with FONOTECA_ALLOW_PRIVATE_URLS=1"
+)
+_NOT_YET = ("is_live", "is_upcoming", "post_live")  # streams whose recording is not complete yet
+_POSITIONAL_IDS = ("Generic", "HTML5MediaEmbed")  # ids like "page-2" name a position on the page, not a video
+
+
+@dataclass
+class PlatformEntry:
+    guid: str
+    title: str
+    url: str  # what yt-dlp extracts this episode from: its page, or its media file when the page lists it inline
+    kind: str = "video"  # audio | video
+    published: str | None = None
+    duration: float | None = None
+    description: str = ""  # sanitised HTML
+    link: str = ""
+    image: str = ""
+
+
+@dataclass
+class Listing:
+    title: str
+    description: str
+    link: str
+    image: str
+    entries: list[PlatformEntry]
+    notes: list[str] = field(default_factory=list)  # entries left out, and why
+
+
+# -- which URLs are yt-dlp's ---------------------------------------------------------------------------------------
+
+
+def claims(url: str) -> bool:
+    """Whether yt-dlp reads this address without asking it first: a site one of its own extractors (not the generic
+    one) knows, or the address of a media file or an HLS playlist."""
+    from yt_dlp.extractor import gen_extractor_classes
+
+    if Path(urlsplit(url).path).suffix.lower() in MEDIA_EXTENSIONS | {".m3u8"}:
+        return True
+    return any(e.ie_key() != "Generic" and e.suitable(url) for e in gen_extractor_classes())
+
+
+def is_page_or_media(data: bytes) -> bool:
+    """Whether what an address answered is a web page, an HLS playlist or a media file (by its first bytes): what
+    yt-dlp's generic extractor reads, where a feed was not found."""
+    head = data[:64].lstrip().lower()
+    return head.startswith(_PAGE_OR_MEDIA) or head[4:8] == b"ftyp"  # ftyp: MP4 / M4A
+
+
+# -- every connection yt-dlp makes is checked ----------------------------------------------------------------------
+
+# The refusals of the yt-dlp call running in this context; None = not checking (private addresses allowed).
+_refusals: ContextVar[list[MediaError] | None] = ContextVar("fonoteca_ytdlp_refusals", default=None)
+_connect = ytdlp_urllib.create_connection
+
+
+def _checked_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+    """yt-dlp's urllib handler opens every socket through this name: the host is resolved and checked here, and the
+    socket goes to the checked address, so neither a redirect nor a second DNS answer reaches a private one."""
+    refusals = _refusals.get()
+    if refusals is not None:
+        try:
+            address = (_check_host(*address), address[1])
+        except MediaError as exc:
+            refusals.append(exc)
+            raise OSError(exc.message) from exc
+        except httpcore.ConnectError as exc:
+            raise OSError(str(exc)) from exc
+    return _connect(address, *args, **kwargs)
+
+
+# TLS still verifies and sends the host name: http.client takes it from the connection, not from this address.
+ytdlp_urllib.create_connection = _checked_connection
+
+
+def _check_host(host: str, port: int) -> str:
+    """The checked address to connect to for `host` (see net.checked_address), or a MediaError that says how to allow
+    a private one."""
+    try:
+        return checked_address(host, port, is_public)
+    except MediaError as exc:
+        raise MediaError(exc.message, _PRIVATE_HINT) from exc
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        _check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+@contextlib.contextmanager
+def _checking(settings: Settings) -> Iterator[list[MediaError]]:
+    refusals: list[MediaError] = []
+    token = _refusals.set(None if settings.allow_private_urls else refusals)
+    try:
+        yield refusals
+    finally:
+        _refusals.reset(token)
+
+
+class _Quiet:
+    """yt-dlp's messages stay out of fonoteca's output: its failures arrive as exceptions, with their reasons."""
+
+    def debug(self, message: str) -> None:
+        pass
+
+    info = warning = error = debug
+
+
+def _ydl(settings: Settings, **params: Any) -> yt_dlp.YoutubeDL:
+    return yt_dlp.YoutubeDL({
+        "logger": _Quiet(), "quiet": True, "no_warnings": True, "noprogress": True, "color": "no_color",
+        "proxy": "",  # a proxy from the environment would connect on fonoteca's behalf, past the address check
+        "compat_opts": {"prefer-legacy-http-handler"},  # the urllib handler, whose connections are checked
+        "socket_timeout": settings.download_timeout, "retries": settings.download_retries,
+        "fragment_retries": settings.download_retries, "concurrent_fragment_downloads": 1, "cachedir": False,
+        **params,
+    })  # fmt: skip
+
+
+def _run(settings: Settings, url: str, call: Callable[[list[MediaError]], Any]) -> Any:
+    """A yt-dlp call with its connections checked and its errors turned into one line with the reason and the fix."""
+    with _checking(settings) as refusals:
+        try:
+            if not settings.allow_private_urls:  # refused before yt-dlp reads anything
+                _check_url(url)
+            return call(refusals)
+        except (DownloadError, ExtractorError) as exc:
+            if refusals:
+                raise refusals[0] from exc
+            raise explained(url, exc) from exc
+        except httpcore.ConnectError as exc:
+            raise MediaError(
+                f"the host of {url} cannot be found ({exc})", "check the address and your internet connection"
+            ) from exc
+
+
+def explained(url: str, exc: DownloadError | ExtractorError) -> FonotecaError:
+    cause = exc.exc_info[1] if isinstance(exc, DownloadError) and exc.exc_info else exc
+    reason = getattr(cause, "orig_msg", None) or str(cause)
+    reason = re.sub(r"^(ERROR: )?(\[[\w:]+\] )?([\w-]+: )?", "", str(reason)).split("; please report")[0].strip()
+    lowered = reason.lower()
+    if isinstance(cause, UnsupportedError) or "unsupported url" in lowered:
+        return FeedError(
+            f"{url} is not an RSS/Atom feed, and yt-dlp finds no video or audio on it",
+            "give the address of the show's feed, channel, playlist or video page",
+        )
+    if isinstance(cause, GeoRestrictedError) or "your country" in lowered or "geo" in lowered.split():
+        return MediaError(f"geo-blocked: {reason}", "the site does not offer it in this country")
+    if "member" in lowered or "join this channel" in lowered:
+        return MediaError(f"members-only: {reason}", "only the channel's paying members may watch it")
+    if "private" in lowered:
+        return MediaError(f"private: {reason}", "its owner has made it private")
+    if any(word in lowered for word in ("removed", "unavailable", "deleted", "terminated", "does not exist")):
+        return MediaError(f"removed: {reason}", "it is no longer on the site")
+    if isinstance(cause, ExtractorError) and not cause.expected:
+        return MediaError(f"yt-dlp could not read {url}: {reason}", UPDATE_HINT)
+    return MediaError(
+        f"yt-dlp could not read {url}: {reason}", "check the address and your connection, and try again later"
+    )
+
+
+# -- listing a channel, playlist or page ---------------------------------------------------------------------------
+
+
+def read_listing(url: str, settings: Settings, *, known: set[str]) -> Listing:
+    """The show and its entries not in `known` (guids). A channel's own uploads are listed newest first, so the listing
+    stops at the first known entry; any other listing is read whole. Live streams that have not ended are left out
+    (until a later sync), each with a note."""
+
+    def call(_: list[MediaError]) -> Listing:
+        with _ydl(settings, extract_flat="in_playlist") as ydl:
+            info = _unwrap(ydl, ydl.extract_info(url, download=False, process=False))
+            if info.get("_type") != "playlist":
+                info = ydl.process_ie_result(info, download=False)
+                entry = _entry(info, url)
+                entries = [] if entry.guid in known else [entry]
+                notes = _live_notes([info])
+                return _listing(info, url, [] if notes else entries, notes)
+            # A channel's own uploads (the listing's id is the channel's) come newest first; a playlist: its own order.
+            newest_first = bool(info.get("id")) and info.get("id") in (info.get("channel_id"), info.get("uploader_id"))
+            resolved = (_resolved(ydl, raw, url) for raw in _iterate(info.get("entries")) if raw)
+            entries, notes = unseen(resolved, url, known, newest_first=newest_first)
+            return _listing(info, url, entries, notes, channel=newest_first)
+
+    return _run(settings, url, call)
+
+
+def _resolved(ydl: yt_dlp.YoutubeDL, raw: dict[str, Any], page_url: str) -> dict[str, Any]:
+    """An entry as a reference to its own page (most sites: taken as it is), or a media the page lists inline, whose
+    format is chosen now."""
+    if raw.get("_type") in ("url", "url_transparent"):
+        return raw
+    return ydl.process_ie_result({**raw, "webpage_url": raw.get("webpage_url") or page_url}, download=False)
+
+
+def unseen(
+    infos: Iterable[dict[str, Any]], page_url: str, known: set[str], *, newest_first: bool
+) -> tuple[list[PlatformEntry], list[str]]:
+    """The entries of a listing that are not in `known` (guids), and notes on those left out. A newest-first listing
+    ends at its first known entry: everything after it is older, and known already; `infos` is read no further."""
+    entries: list[PlatformEntry] = []
+    notes: list[str] = []
+    for info in infos:
+        if info.get("_type") == "playlist":
+            notes.append(f"{info.get('title') or page_url}: a playlist inside the listing is not read")
+            continue
+        entry = _entry(info, page_url, listed=True)
+        if entry.guid in known:
+            if newest_first:
+                break
+            continue
+        if live := _live_notes([info]):
+            notes += live
+            continue
+        entries.append(entry)
+    return entries, notes
+
+
+def _unwrap(ydl: yt_dlp.YoutubeDL, info: dict[str, Any]) -> dict[str, Any]:
+    """Follow an extractor that only hands the address on to another (up to a few times)."""
+    for _ in range(5):
+        if info.get("_type") not in ("url", "url_transparent"):
+            break
+        info = ydl.extract_info(info["url"], download=False, process=False, ie_key=info.get("ie_key"))
+    return info
+
+
+def _iterate(entries: Any) -> Iterator[dict[str, Any]]:
+    """A listing's entries one at a time, fetching further pages only as they are reached."""
+    if entries is None:
+        return
+    if isinstance(entries, PagedList):
+        for number in itertools.count():
+            page = entries.getpage(number)
+            if not page:
+                return
+            yield from page
+    else:
+        yield from entries if isinstance(entries, (list, LazyList)) else LazyList(entries)
+
+
+def _listing(
+    info: dict[str, Any], url: str, entries: list[PlatformEntry], notes: list[str], *, channel: bool = False
+) -> Listing:
+    """The show: a channel is named after the channel (its listing's title is e.g. "Name - Videos"), a playlist or a
+    single video after itself."""
+    names = ("channel", "uploader", "title") if channel else ("title", "channel", "uploader")
+    return Listing(
+        title=str(next((info[name] for name in names if info.get(name)), urlsplit(url).netloc)),
+        description=_description(info.get("description")),
+        link=str(info.get("webpage_url") or url),
+        image=_thumbnail(info),
+        entries=entries,
+        notes=notes,
+    )
+
+
+def _live_notes(infos: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{info.get('title') or info.get('id')}: a live stream that has not ended yet; it is added once it has"
+        for info in infos
+        if info.get("live_status") in _NOT_YET or info.get("is_live")
+    ]
+
+
+def _entry(info: dict[str, Any], page_url: str, *, listed: bool = False) -> PlatformEntry:
+    """One episode from yt-dlp's info; `listed` when it is one of several entries of a page."""
+    resolved = info.get("_type") not in ("url", "url_transparent")
+    media_url = info.get("url") if resolved else None
+    key = info.get("ie_key") or info.get("extractor_key") or ""
+    if resolved and key in _POSITIONAL_IDS:
+        guid = str(media_url or info.get("webpage_url") or page_url)
+        # A page that lists several media files inline: each is extracted again from its own file's address.
+        source = str(media_url) if listed and media_url else str(info.get("webpage_url") or page_url)
+    else:
+        guid = f"{key}:{info.get('id')}" if info.get("id") else str(info.get("url") or page_url)
+        source = str(info.get("webpage_url") or info.get("url") or page_url)
+    return PlatformEntry(
+        guid=guid,
+        title=_title(info, key, listed) or source,
+        url=source,
+        kind="audio" if info.get("vcodec") == "none" or _audio_only(info) else "video",
+        published=_published(info),
+        duration=float(info["duration"]) if isinstance(info.get("duration"), int | float) else None,
+        description=_description(info.get("description")),
+        link=str(info.get("webpage_url") or info.get("url") or page_url),
+        image=_thumbnail(info),
+    )
+
+
+def _title(info: dict[str, Any], key: str, listed: bool) -> str:
+    title = str(info.get("title") or info.get("id") or "")
+    # yt-dlp numbers the media of a page ("Talk (1)") even when the page has only one.
+    return title.removesuffix(" (1)") if key in _POSITIONAL_IDS and not listed else title
+
+
+def _audio_only(info: dict[str, Any]) -> bool:
+    formats = info.get("formats") or []
+    return bool(formats) and all(f.get("vcodec") == "none" for f in formats)
+
+
+def _published(info: dict[str, Any]) -> str | None:
+    if isinstance(info.get("timestamp"), int | float):
+        return datetime.fromtimestamp(info["timestamp"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day = str(info.get("upload_date") or info.get("release_date") or "")
+    return f"{day[:4]}-{day[4:6]}-{day[6:8]}" if re.fullmatch(r"\d{8}", day) else None
+
+
+def _description(text: Any) -> str:
+    """A platform's description is plain text: escaped, its line breaks kept, and sanitised like show notes."""
+    if not text:
+        return ""
+    return sanitize_html(escape(str(text)).replace("\n", "<br>"))
+
+
+def _thumbnail(info: dict[str, Any]) -> str:
+    url = info.get("thumbnail") or next((t.get("url") for t in reversed(info.get("thumbnails") or []) if t), None)
+    return str(url) if url and urlsplit(str(url)).scheme in ("http", "https") else ""
+
+
+# -- captions ------------------------------------------------------------------------------------------------------
+
+
+def choose_captions(info: dict[str, Any], language: str | None, mode: Captions) -> tuple[str, str, Source] | None:
+    """(address or inline data, kind, source) of the captions to import for one video, or None to transcribe it.
+
+    Creator captions in the episode's language come first (a single track is taken when the language is not known);
+    automatic ones only when the show asked for them, and only in the video's own language."""
+    if mode == Captions.NONE:
+        return None
+    language = language or info.get("language")
+    tracks = info.get("subtitles") or {}
+    if language:
+        chosen = _track(tracks, language)
+    else:  # a single track is the video's own language; of several, which one that is cannot be told
+        chosen = _best_format(next(iter(tracks.values()))) if len(tracks) == 1 else None
+    if chosen:
+        return (*chosen, Source.CAPTIONS)
+    if mode != Captions.AUTO:
+        return None
+    automatic = info.get("automatic_captions") or {}
+    # Platforms translate automatic captions into every language: "-orig" marks the track in the spoken one.
+    original = next((formats for key, formats in automatic.items() if key.endswith("-orig")), None)
+    picked = _best_format(original) if original else (_track(automatic, language) if language else None)
+    return (*picked, Source.AUTO_CAPTIONS) if picked else None
+
+
+def _track(tracks: dict[str, list[dict[str, Any]]], language: str) -> tuple[str, str] | None:
+    base = language.lower().split("-")[0]
+    for key, formats in tracks.items():
+        if key.lower().split("-")[0] == base and (picked := _best_format(formats)):
+            return picked
+    return None
+
+
+def _best_format(formats: Any) -> tuple[str, str] | None:
+    """A format fonoteca's transcript parsers read (WebVTT first, then SRT, JSON)."""
+    usable = [(kind_of(str(f.get("ext") or "")), f) for f in formats or [] if f.get("url") or f.get("data")]
+    for wanted in ("vtt", "srt", "json"):
+        for kind, fmt in usable:
+            if kind == wanted:
+                return str(fmt.get("url") or fmt.get("data")), wanted
+    return None
+
+
+def read_captions(where: str, kind: str, origin: Origin, settings: Settings) -> list[Segment]:
+    """The captions' segments: fetched with fonoteca's checked client, or given inline by the extractor."""
+    data = where if not urlsplit(where).scheme else fetch_transcript(where, origin, settings)
+    return parse_transcript(data, kind)
+
+
+# -- one episode ---------------------------------------------------------------------------------------------------
+
+
+def extract(url: str, settings: Settings) -> dict[str, Any]:
+    """The full info of one video: its formats, captions and whether it can be had (live, private, removed...)."""
+
+    def call(_: list[MediaError]) -> dict[str, Any]:
+        with _ydl(settings, format="bestaudio/best") as ydl:
+            info = ydl.sanitize_info(ydl.extract_info(url, download=False))
+        if info.get("_type") == "playlist":
+            entries = [e for e in info.get("entries") or [] if e]
+            if len(entries) != 1:
+                raise MediaError(f"{url} now lists {len(entries)} videos, not one", "add its videos one by one")
+            info = entries[0]
+        if info.get("live_status") in _NOT_YET or info.get("is_live"):
+            raise MediaError(
+                f"{info.get('title') or url} is a live stream that has not ended",
+                "run `fonoteca retry` once the stream is over and its recording is up",
+            )
+        if not settings.allow_private_urls:  # refused here with its address, before a byte is fetched
+            for fmt in info.get("requested_formats") or [info]:
+                _check_url(str(fmt.get("url") or ""))
+        return info
+
+    return _run(settings, url, call)
+
+
+def download_audio(
+    url: str,
+    dest_stem: Path,
+    settings: Settings,
+    *,
+    info: dict[str, Any] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """The best audio (no video when the site offers audio alone) of the video at `url`, into `dest_stem`.<ext>.
+
+    `info` is what `extract` already found, so the page is not read twice. An interrupted download leaves yt-dlp's
+    .part file, which the next attempt continues; the result must decode."""
+    info = info or extract(url, settings)
+    try:
+        dest_stem.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, dest_stem.parent) from exc
+
+    def progress(state: dict[str, Any]) -> None:
+        if on_progress and state.get("status") == "downloading":
+            total = state.get("total_bytes") or state.get("total_bytes_estimate")
+            on_progress(int(state.get("downloaded_bytes") or 0), int(total) if total else None)
+
+    def call(_: list[MediaError]) -> Path:
+        params = {
+            "format": "bestaudio/best",
+            "outtmpl": f"{dest_stem}.%(ext)s",
+            "continuedl": True,
+            "fixup": "never",  # fixing a container needs ffmpeg; PyAV decodes what the site serves
+            "max_filesize": settings.max_download_mb * 1024 * 1024,
+            "progress_hooks": [progress],
+        }
+        with _ydl(settings, **params) as ydl:
+            done = ydl.process_ie_result(dict(info), download=True)
+        paths = [Path(d["filepath"]) for d in done.get("requested_downloads") or [] if d.get("filepath")]
+        if not paths or not paths[0].exists():
+            raise MediaError(
+                f"yt-dlp downloaded nothing from {url}",
+                f"the file may be over the {settings.max_download_mb} MB limit (FONOTECA_MAX_DOWNLOAD_MB)",
+            )
+        return paths[0]
+
+    path = _run(settings, url, call)
+    try:
+        probe(path, f"the audio of {url}")
+    except MediaError:
+        path.unlink(missing_ok=True)
+        raise
+    return path

