@@ -39,6 +39,7 @@ class FeedItem:
     duration: float | None = None
     text: str = ""  # the post's text, for text episodes
     transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, kind), best first
+    number: int | None = None  # itunes:episode
 
 
 @dataclass
@@ -255,4 +256,11 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None,
         duration=_duration(entry.get("itunes_duration")),
         text=text if kind == "text" else "",
         transcripts=resolved,
+        number=_episode_number(entry.get("itunes_episode")),
     )
+
+
+def _episode_number(value: object) -> int | None:
+    """itunes:episode as a number: feeds put words, negatives and blanks in it, which number nothing."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None

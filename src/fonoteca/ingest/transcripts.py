@@ -1,15 +1,25 @@
-"""Transcript files in and out: WebVTT, SRT, Podcasting 2.0 JSON, HTML and plain text.
+"""Transcript files in and out: WebVTT, SRT, Podcasting 2.0 JSON, Whisper's JSON and TSV, HTML, and plain text or
+Markdown with speaker turns, timestamps and YAML front matter.
 
-Parsing is used for publishers' `<podcast:transcript>` files and for sidecar files next to local media; rendering is
+Parsing is used for publishers' `<podcast:transcript>` files, sidecar files next to local media and the files
+`fonoteca import` reads (`read_transcript`, which also decodes the bytes and checks the times); rendering is
 `fonoteca export` and the web page's download buttons.
+
+The cue parser is our own rather than webvtt-py's or srt's: one tolerant reader serves WebVTT and SRT alike (publishers
+mix them up: SRT commas in .vtt files, a missing WEBVTT header, no blank line between cues), where those libraries
+refuse the whole file at the first quirk; it still refuses timestamps it cannot read instead of guessing.
 """
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fonoteca.archive import Segment
 from fonoteca.errors import MediaError
@@ -20,7 +30,9 @@ EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
 # Timed formats first: a publisher offering several transcripts gets the one with timestamps imported.
 PREFERENCE = ("json", "vtt", "srt", "html", "txt")
 
-_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
+# A cue time: [h:]mm:ss[.mmm] (the fraction is left out by some captioning tools), not part of a longer clock such as a
+# frame-counting timecode (00:00:01:15), which would be read as another time.
+_TIME = re.compile(r"(?<![\d:])(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?(?![\d:])")
 _CUE_TIMES = re.compile(rf"({_TIME.pattern})\s*-->\s*({_TIME.pattern})")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]+>")
@@ -44,9 +56,10 @@ def kind_of(name_or_mime: str) -> str | None:
     return None
 
 
-def _seconds(match: re.Match[str] | tuple[str, ...]) -> float:
+def _seconds(match: re.Match[str] | tuple[str | None, ...]) -> float:
     hours, minutes, secs, frac = match.groups() if isinstance(match, re.Match) else match
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(frac.ljust(3, "0")[:3]) / 1000
+    millis = int((frac or "0").ljust(3, "0")[:3])
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(secs or 0) + millis / 1000
 
 
 def _cues(text: str) -> list[Segment]:
@@ -58,6 +71,8 @@ def _cues(text: str) -> list[Segment]:
         for i, line in enumerate(lines):
             times = _CUE_TIMES.search(line)
             if not times:
+                if "-->" in line:
+                    raise UnknownTimestamps(line.strip())
                 continue
             start = _seconds(_TIME.match(times.group(1)))  # type: ignore[arg-type]
             end = _seconds(_TIME.match(times.group(6)))  # type: ignore[arg-type]
@@ -74,8 +89,17 @@ def _cues(text: str) -> list[Segment]:
 
 
 def _json(text: str) -> list[Segment]:
-    data = json.loads(text)
+    return _json_segments(json.loads(text))
+
+
+def _json_segments(data: Any) -> list[Segment]:
+    """Podcasting 2.0 JSON (`startTime`, `endTime`, `body`, `speaker`) or Whisper's (`start`, `end`, `text`,
+    `words`), parsed."""
     items = data.get("segments", []) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError("it has no list of segments")
+    if any("text" in item and "start" in item for item in items):
+        return _whisper_json(items)
     segments = []
     for item in items:
         body = str(item.get("body", "")).strip()
@@ -91,6 +115,54 @@ def _json(text: str) -> list[Segment]:
             )
         )
     return _merge_words(segments)
+
+
+def _whisper_json(items: list[dict[str, Any]]) -> list[Segment]:
+    segments = []
+    for item in items:
+        body = str(item.get("text", "")).strip()
+        if not body:
+            continue
+        start = float(item["start"])
+        segments.append(
+            Segment(
+                start=start,
+                end=max(start, float(item.get("end", start) or start)),
+                text=body,
+                words=_whisper_words(item.get("words")),
+                speaker=item.get("speaker") or None,
+            )
+        )
+    return segments
+
+
+def _whisper_words(words: Any) -> list[tuple[float, float, str]] | None:
+    """A segment's word times; a segment whose words are not all well-formed keeps its text without them. Read as
+    they are (an hour has ten thousand words: converting each value would double the time of reading the file)."""
+    try:
+        timed = [(w["start"], w["end"], w["word"]) for w in words or ()]
+    except (KeyError, TypeError):
+        return None
+    if not all(isinstance(a, int | float) and isinstance(b, int | float) for a, b, _ in timed):
+        return None
+    return timed or None
+
+
+def _tsv(text: str) -> list[Segment]:
+    """Whisper's TSV: a `start end text` header, then one segment a row, times in integer milliseconds."""
+    segments = []
+    for n, row in enumerate(text.splitlines(), start=1):
+        if not row.strip() or (n == 1 and row.lower().startswith("start")):
+            continue
+        parts = row.split("\t", 2)
+        if len(parts) < 3 or not (parts[0].strip().isdigit() and parts[1].strip().isdigit()):
+            raise UnknownTimestamps(
+                row.strip()[:60], "a start and an end in milliseconds, then the text, tab-separated"
+            )
+        start, end = int(parts[0]) / 1000, int(parts[1]) / 1000
+        if body := parts[2].strip():
+            segments.append(Segment(start=start, end=max(start, end), text=body))
+    return segments
 
 
 def _merge_words(segments: list[Segment]) -> list[Segment]:
@@ -159,6 +231,316 @@ def _html(text: str) -> list[Segment]:
     return segments
 
 
+class UnknownTimestamps(MediaError):
+    """Times written in a way fonoteca does not read: guessing them would put every line at the wrong second."""
+
+    def __init__(self, sample: str, expected: str = "HH:MM:SS.mmm --> HH:MM:SS.mmm") -> None:
+        super().__init__(
+            f"unknown timestamp format {sample!r}",
+            f"fonoteca reads {expected}; write the times that way (or convert the file to WebVTT) and import it again",
+        )
+
+
+def _parse(text: str, fmt: str | None) -> list[Segment]:
+    if fmt in ("vtt", "srt"):
+        return _cues(text)
+    if fmt == "json":
+        return _json(text)
+    if fmt == "tsv":
+        return _tsv(text)
+    if fmt == "html":
+        return _html(text)
+    return _timed_text(text) or _speaker_paragraphs(text)
+
+
+# -- files people already have (`fonoteca import`) ----------------------------------------------------------------
+
+# What `fonoteca import` reads in a folder, by extension: Whisper's five outputs, subtitles, Podcasting 2.0 JSON and
+# HTML, Markdown.
+FILE_FORMATS = {
+    ".json": "json",
+    ".vtt": "vtt",
+    ".srt": "srt",
+    ".tsv": "tsv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "txt",
+    ".html": "html",
+    ".htm": "html",
+}
+# Front matter keys (English, and the Spanish ones of real archives) for each field of an episode.
+META_KEYS = {
+    "title": ("title", "titulo", "título", "name", "episode_title"),
+    "date": ("date", "publish_date", "published", "pubdate", "fecha_publicacion", "fecha", "data"),
+    "duration": ("duration", "duracion", "duración", "length"),
+    "url": ("url", "link", "url_canonica", "permalink"),
+    "media": ("media", "media_url", "audio", "url_audio", "enclosure", "mp3"),
+    "guid": ("guid", "episode_guid"),
+    "number": ("episode", "number", "episode_number", "numero", "número", "ep"),
+    "language": ("language", "lang", "idioma"),
+    "show": ("show", "podcast", "programa", "series_title"),
+    "description": ("description", "summary", "descripcion", "descripción"),
+    "guest": ("guest", "guests", "invitado", "invitados"),
+}
+
+
+@dataclass
+class TranscriptFile:
+    """A transcript file read for import: its segments and whatever the file says about its episode."""
+
+    segments: list[Segment]
+    format: str  # json, vtt, srt, tsv, markdown, txt, html
+    timed: bool  # False when every segment is at 0 s (plain text without timestamps)
+    meta: dict[str, str] = field(default_factory=dict)  # title, date, duration, url, guid, number... (META_KEYS)
+    language: str | None = None  # what the file says (Whisper's JSON, front matter)
+    notes: list[str] = field(default_factory=list)  # what was odd but read (an encoding that is not UTF-8...)
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """The file's text and a note when it was not plain UTF-8; a MediaError for a file that is not text at all.
+
+    UTF-16/32 with a byte-order mark, and UTF-16 without one (Windows tools write it), are read as such. A file that
+    is not valid UTF-8 is read line by line: lines that are UTF-8 stay so, the others are Windows-1252 (Latin-1 with
+    curly quotes), so a file that was edited in two tools keeps its accents in both halves."""
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise _not_text(f"it starts as {codec.upper()} but is not ({exc.reason})") from exc
+            return text, None if codec == "utf-8-sig" else f"read as {codec.upper()}"
+    head = data[:4096]
+    if b"\x00" in head:
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        codec = "utf-16-le" if odd > len(head) * 0.4 > even else "utf-16-be" if even > len(head) * 0.4 > odd else None
+        if codec is None:
+            raise _not_text("it holds binary data")
+        try:
+            return data.decode(codec), f"read as {codec.upper()}"
+        except UnicodeDecodeError as exc:
+            raise _not_text(f"it looks like UTF-16 but is not ({exc.reason})") from exc
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    lines, latin = [], 0
+    for line in data.split(b"\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252", errors="replace"))
+            latin += 1
+    text = "\n".join(lines)
+    if sum(ch < " " and ch not in "\t\r\n\f" for ch in text[:4096]) > 40:
+        raise _not_text("it holds binary data")
+    if latin == len(lines):
+        return text, "not UTF-8: read as Latin-1 (Windows-1252)"
+    return text, f"mixed encodings: {latin} of {len(lines)} lines read as Latin-1 (Windows-1252), the rest as UTF-8"
+
+
+def _not_text(why: str) -> MediaError:
+    return MediaError(f"not a text file: {why}", "give transcript files (.vtt, .srt, .json, .tsv, .txt, .md)")
+
+
+def read_transcript(data: bytes, name: str) -> TranscriptFile:
+    """A transcript file's segments and metadata; a MediaError (one line: what is wrong, what to do) for a file that
+    is empty, not text, in a format or with timestamps it cannot read, or whose times go backwards."""
+    if not data.strip():
+        raise MediaError("the file is empty", "export the transcript again, or leave the file out")
+    text, encoding_note = decode_text(data)
+    text = text.replace("\r\n", "\n").replace("\ufeff", "")
+    fmt = FILE_FORMATS.get(Path(name).suffix.lower())
+    stripped = text.lstrip()
+    if fmt is None:
+        fmt = "vtt" if stripped.startswith("WEBVTT") or "-->" in text else "json" if stripped[:1] in "[{" else "txt"
+    meta: dict[str, str] = {}
+    language = None
+    if fmt in ("markdown", "txt") and stripped.startswith("---"):
+        meta, text = _front_matter(text)
+    if fmt == "markdown":
+        text = _markdown_to_text(text, meta)
+    if not text.strip():
+        raise MediaError("the file has no transcript text", "the file is empty apart from its front matter")
+    try:
+        if fmt == "json":  # parsed once: Whisper's JSON with word times is the largest of transcript files
+            data = json.loads(text)
+            language = data.get("language") if isinstance(data, dict) else None  # Whisper's says which it heard
+            segments = _json_segments(data)
+        else:
+            segments = _parse(text, "txt" if fmt == "markdown" else fmt)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise MediaError(
+            f"cannot read it as {fmt.upper()}: {exc}", "the file is malformed or not a transcript"
+        ) from exc
+    if not segments:
+        raise MediaError(f"the {fmt.upper()} file has no transcript text", "the file is empty or not a transcript")
+    timed = any(s.start or s.end for s in segments)
+    if timed:
+        _check_times(segments)
+    language = language if isinstance(language, str) and language else meta.get("language")
+    return TranscriptFile(
+        segments=segments,
+        format=fmt,
+        timed=timed,
+        meta=meta,
+        language=language.split("-")[0].split("_")[0].lower()[:3] if language else None,
+        notes=[encoding_note] if encoding_note else [],
+    )
+
+
+def _check_times(segments: list[Segment]) -> None:
+    """Cues may overlap, but a start well before the previous one means concatenated or damaged files: refused, as
+    search links and the player would jump about."""
+    latest = 0.0
+    for n, segment in enumerate(segments, start=1):
+        if segment.start < latest - 1.0:
+            from fonoteca.text import format_timestamp
+
+            raise MediaError(
+                f"times go backwards: segment {n} starts at {format_timestamp(segment.start)}, after one at "
+                f"{format_timestamp(latest)}",
+                "the file is damaged or several transcripts were joined; fix or split it",
+            )
+        latest = max(latest, segment.start)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """YAML front matter (python-frontmatter) as {field: text} by META_KEYS, and the text after it."""
+    import frontmatter
+    import yaml
+
+    try:
+        raw, body = frontmatter.parse(text)
+    except yaml.YAMLError as exc:
+        reason = str(exc).splitlines()[0]
+        raise MediaError(
+            f"its front matter is not valid YAML ({reason})", "fix the block between the --- lines"
+        ) from exc
+    lowered = {str(k).strip().lower(): v for k, v in raw.items()}
+    meta: dict[str, str] = {}
+    for name, keys in META_KEYS.items():
+        value = next((lowered[k] for k in keys if lowered.get(k) not in (None, "", [])), None)
+        if value is not None:
+            meta[name] = ", ".join(map(str, value)) if isinstance(value, list) else str(value).strip()
+    return meta, body
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
+
+
+def _markdown_to_text(text: str, meta: dict[str, str]) -> str:
+    """Markdown as the plain text of its paragraphs: headings are dropped (the first one is the title when the
+    front matter has none), links keep their words, emphasis marks go."""
+    lines = []
+    for line in text.split("\n"):
+        if heading := _HEADING.match(line):
+            meta.setdefault("title", _EMPHASIS.sub("", heading.group(1)).strip())
+            lines.append("")
+            continue
+        if re.fullmatch(r"\s*(?:[-*_]\s*){3,}", line):  # a horizontal rule
+            lines.append("")
+            continue
+        lines.append(_EMPHASIS.sub("", _LINK.sub(r"\1", line)).lstrip("> "))
+    return "\n".join(lines)
+
+
+# Plain-text transcripts with speaker turns and timestamps, in the shapes transcription services and people write:
+#   Speaker (00:01:21): text       [00:01:21] Speaker: text       00:01:21 Speaker       [00:01:21]
+#                                                                  text of the turn       text of the paragraph
+_TS = r"(?:\d{1,3}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+_NAME = r"[^\W\d_][\w.'’ -]{0,40}?"
+_TURN_SPEAKER_TIME = re.compile(rf"^(?P<speaker>{_NAME})\s*[(\[](?P<ts>{_TS})[)\]]\s*:?\s*(?P<text>.*)$")
+_TURN_TIME_SPEAKER = re.compile(
+    rf"^[(\[](?P<ts>{_TS})[)\]]\s*(?:[-–—]\s*)?(?:(?P<speaker>{_NAME})\s*:\s+)?(?P<text>.*)$"
+)
+_TURN_TIME_NAME = re.compile(rf"^(?P<ts>{_TS})\s+(?:[-–—]\s*)?(?P<speaker>[A-ZÀ-Þ][\w.'’-]*(?:\s+[\w.'’-]+){{0,3}}):?$")
+_TURN_TIME_TEXT = re.compile(rf"^(?P<ts>{_TS})\s*(?:[-–—|]\s*)?(?:(?P<speaker>{_NAME})\s*:\s+)?(?P<text>.*)$")
+_TIME_LIKE = re.compile(r"^[(\[]?(\d+(?:[:hHmM]\d+)+[\d:.,;hHmMsS]*)[)\]]?(?:\s|:|$)")
+
+
+def _clock_seconds(value: str) -> float:
+    parts = re.split(r"[:.,]", value)
+    frac = parts.pop() if re.search(r"[.,]", value) else "0"
+    hours, minutes, secs = ([None] * (3 - len(parts)) + parts)[-3:]
+    return _seconds((hours, minutes, secs, frac))
+
+
+def _timed_text(text: str) -> list[Segment] | None:
+    """Segments of a plain-text transcript whose turns carry timestamps (None when it has none): one segment per
+    paragraph, at the time of its turn, with the turn's speaker; a segment ends where the next one starts."""
+    turns: list[tuple[float, str | None, list[str]]] = []  # (start, speaker, paragraphs)
+    paragraph: list[str] = []
+    unknown: Counter[str] = Counter()
+    first_unknown: dict[str, str] = {}
+
+    def close_paragraph() -> None:
+        if paragraph:
+            if not turns:
+                turns.append((0.0, None, []))
+            turns[-1][2].append(" ".join(paragraph))
+            paragraph.clear()
+
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            close_paragraph()
+            continue
+        turn = None
+        for pattern in (_TURN_SPEAKER_TIME, _TURN_TIME_SPEAKER, _TURN_TIME_NAME, _TURN_TIME_TEXT):
+            if match := pattern.match(line):
+                turn = match.groupdict()
+                break
+        if turn is None:
+            if like := _TIME_LIKE.match(line):
+                shape = re.sub(r"\d+", "9", like.group(1))
+                unknown[shape] += 1
+                first_unknown.setdefault(shape, like.group(1))
+            paragraph.append(line)
+            continue
+        close_paragraph()
+        speaker = (turn.get("speaker") or "").strip() or None
+        turns.append((_clock_seconds(turn["ts"]), speaker, []))
+        if body := (turn.get("text") or "").strip():
+            paragraph.append(body)
+    close_paragraph()
+    timed_turns = sum(1 for start, _, _ in turns if start) + sum(1 for t in turns[1:] if not t[0])
+    shape, count = unknown.most_common(1)[0] if unknown else ("", 0)
+    if count >= 2 and count >= timed_turns:  # a systematic way of writing times, not a sentence that starts "3:2"
+        raise UnknownTimestamps(first_unknown[shape], "HH:MM:SS, MM:SS or [HH:MM:SS] before a turn or paragraph")
+    if timed_turns == 0:
+        return None
+    segments = [
+        Segment(start=start, end=start, text=re.sub(r"\s+", " ", p), speaker=speaker)
+        for start, speaker, paragraphs in turns
+        for p in paragraphs
+    ]
+    for current, following in zip(segments, segments[1:], strict=False):
+        current.end = max(current.start, following.start)
+    return segments
+
+
+def _speaker_paragraphs(text: str) -> list[Segment]:
+    """Untimed text, one segment per paragraph (or line); `Name: text` turns give the speaker when the same names
+    come back, so that a paragraph starting "Note: ..." is not taken for a speaker."""
+    segments = _paragraphs(text)
+    prefixed = [(s, _SPEAKER_PREFIX.match(s.text)) for s in segments]
+    names = Counter(m.group(1) for _, m in prefixed if m)
+    recurring = {name for name, n in names.items() if n >= 2}
+    if sum(names[n] for n in recurring) >= max(2, len(segments) // 3):
+        for segment, match in prefixed:
+            if match and match.group(1) in recurring:
+                segment.speaker, segment.text = match.group(1), match.group(2)
+    return segments
+
+
 def fetch_transcript(url: str, origin: Origin, settings: Settings) -> bytes:
     """A publisher's or sidecar transcript: from the web (size- and time-limited) or a file, each only where the show
     `origin` may point (see net.Origin)."""
@@ -184,15 +566,8 @@ def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
     if fmt is None and "-->" in text:
         fmt = "vtt"
     try:
-        if fmt in ("vtt", "srt"):
-            segments = _cues(text)
-        elif fmt == "json":
-            segments = _json(text)
-        elif fmt == "html":
-            segments = _html(text)
-        else:
-            segments = _paragraphs(text)
-    except (ValueError, TypeError, AttributeError) as exc:
+        segments = _parse(text, fmt)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise MediaError(f"cannot read the {fmt or kind} transcript: {exc}", "the file is malformed") from exc
     if not segments:
         raise MediaError(f"the {fmt or kind} transcript has no text", "the file is empty or not a transcript")
