@@ -46,8 +46,9 @@ def transcriber(model_settings: Settings) -> Transcriber:
 
 
 def _transcribe_file(transcriber: Transcriber, path: Path, language: str | None = None) -> tuple[str, str]:
-    segments, info = transcriber.transcribe_audio(decode(str(path)), language=language)
-    return " ".join(s.text for s in segments), info.language
+    """The episode path: windows, language votes, quality guard."""
+    transcription = transcriber.transcribe_file(str(path), language=language)
+    return " ".join(s.text for s in transcription), transcription.language
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

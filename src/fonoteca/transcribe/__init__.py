@@ -1,43 +1,35 @@
-"""Transcription with faster-whisper: audio in, segments out, one at a time as faster-whisper yields them.
+"""Transcription with faster-whisper: a media file in, segments out, one at a time as faster-whisper yields them.
 
 The transcriber knows nothing of the archive: the pipeline (fonoteca.pipeline) commits each segment as it comes, which
-is what makes a transcription resumable after its last committed segment.
+is what makes a transcription resumable after its last committed segment. A file is read and transcribed a window at a
+time (fonoteca.transcribe.audio), so memory stays flat however long the episode, and segments pass the quality guard
+(fonoteca.transcribe.guard) on their way out.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from fonoteca.archive import Segment
-from fonoteca.errors import MediaError, ModelError
-from fonoteca.ingest.media import error_reason
+from fonoteca.errors import ModelError
 from fonoteca.settings import Settings
+from fonoteca.transcribe.audio import SAMPLE_RATE, AudioWindow, decode, read_window
+from fonoteca.transcribe.guard import QualityGuard
 from fonoteca.transcribe.model import resolve_model
+from fonoteca.transcribe.segments import natural_segments
 
-__all__ = ["SAMPLE_RATE", "Transcriber", "decode"]
+__all__ = ["SAMPLE_RATE", "Transcriber", "Transcription", "decode"]
 
-SAMPLE_RATE = 16_000
-
-
-def decode(path: str) -> np.ndarray:
-    """The file's audio as 16 kHz mono float32 (PyAV, no ffmpeg binary), or a MediaError that says what to do."""
-    from faster_whisper import decode_audio
-
-    try:
-        audio = decode_audio(path, sampling_rate=SAMPLE_RATE)
-    except FileNotFoundError as exc:
-        raise MediaError(f"media file not found: {path}", "check the path, or run `fonoteca sync` again") from exc
-    except Exception as exc:  # PyAV raises many error types for corrupt or non-media input
-        raise MediaError(
-            f"cannot decode {path}: {error_reason(exc)}",
-            "the file is not audio/video or is corrupt; replace it and run `fonoteca retry`",
-        ) from exc
-    if audio.size == 0:
-        raise MediaError(f"no audio in {path}", "the file has no audio track; replace it and run `fonoteca retry`")
-    return audio
+# A segment that ends this close to a window's end may be cut by it: it is left to the next window, which starts at
+# the end of the last segment kept, so windows meet at a pause Whisper chose rather than at an arbitrary sample.
+WINDOW_MARGIN = 30.0
+LANGUAGE_SAMPLE = 30.0  # seconds of speech Whisper listens to for one language vote
+LANGUAGE_VOTES = 5  # places across the episode where it listens, so a music intro cannot decide alone
+BATCHED_FROM = 120.0  # seconds of audio from which the batched pipeline is used (when it is on)
 
 
 def _device(settings: Settings) -> tuple[str, str]:
@@ -60,6 +52,7 @@ class Transcriber:
         self.model_name = settings.model  # completed with the compute type and device once loaded
         self._model: Any = None
         self._pipeline: Any = None
+        self.device = ""  # cpu or cuda, once loaded
 
     def _load(self) -> Any:
         if self._model is not None:
@@ -68,6 +61,7 @@ class Transcriber:
 
         model_ref, display = resolve_model(self.settings)
         device, compute_type = _device(self.settings)
+        self.device = device
         try:
             self._model = WhisperModel(
                 model_ref, device=device, compute_type=compute_type, cpu_threads=self.settings.cpu_threads
@@ -92,11 +86,10 @@ class Transcriber:
         """Load the model now, so a model that cannot load fails before any episode is touched."""
         self._load()
 
-    def transcribe_audio(
-        self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0
-    ) -> tuple[Iterator[Segment], Any]:
-        """faster-whisper over `audio`, timestamps shifted by `offset`: (segments, lazily as decoded; info), as
-        faster-whisper's own transcribe returns them."""
+    def _transcribe(self, audio: np.ndarray, language: str | None) -> tuple[Iterator[Any], Any]:
+        """faster-whisper's batched pipeline when it is on and the audio is long enough to fill batches, else its
+        sequential transcription: one or two chunks gain nothing from batching, and the sequential decoder, which
+        reads each chunk with the previous text in mind, is a little more accurate on them."""
         model = self._load()
         options: dict[str, Any] = {
             "language": language,
@@ -104,10 +97,109 @@ class Transcriber:
             "vad_filter": self.settings.vad,
             "word_timestamps": True,
         }
-        if self.settings.batched:
-            options["batch_size"] = self.settings.batch_size
-        segments, info = model.transcribe(audio, **options)
+        if self._pipeline is not None and audio.size > BATCHED_FROM * SAMPLE_RATE:
+            options["batch_size"] = self.settings.batch_size or (16 if self.device == "cuda" else 2)
+            return model.transcribe(audio, **options)
+        return self._model.transcribe(audio, **options)
+
+    def transcribe_audio(
+        self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0
+    ) -> tuple[Iterator[Segment], Any]:
+        """faster-whisper over audio already in memory (a short clip), timestamps shifted by `offset`: (segments,
+        lazily as decoded; info), as faster-whisper's own transcribe returns them. No quality guard: see
+        transcribe_file for episodes."""
+        segments, info = self._transcribe(audio, language)
         return (_shifted(s, offset) for s in segments), info
+
+    def transcribe_file(self, path: str, *, start: float = 0.0, language: str | None = None) -> Transcription:
+        """The file from `start` on, a window at a time. Without a `language` it is detected first, by votes at
+        several places of the file (see detect_language)."""
+        self._load()
+        return Transcription(self, path, start, language or self.detect_language(path))
+
+    def detect_language(self, path: str) -> str:
+        """The language most of the file is spoken in: Whisper's language probabilities summed over
+        LANGUAGE_VOTES samples of speech spread over the file. faster-whisper's own detection stops at the first
+        confident 30 s, and a confident guess on a music intro or a jingle would name the wrong language."""
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        from fonoteca.transcribe.audio import duration_of
+
+        self._load()
+        model = self._model  # detect_language is the model's (the batched pipeline does not have it)
+        duration = duration_of(path) or 0.0
+        places = [0.0]
+        if duration > LANGUAGE_VOTES * 2 * LANGUAGE_SAMPLE:
+            places = [duration * (2 * k + 1) / (2 * LANGUAGE_VOTES) for k in range(LANGUAGE_VOTES)]
+        votes: Counter[str] = Counter()
+        fallback: np.ndarray | None = None
+        for place in places:
+            window = read_window(path, place, 2 * LANGUAGE_SAMPLE)
+            if fallback is None:
+                fallback = window.samples[: int(LANGUAGE_SAMPLE * SAMPLE_RATE)]
+            chunks = get_speech_timestamps(window.samples, VadOptions(), sampling_rate=SAMPLE_RATE)
+            if not chunks:
+                continue
+            speech = np.concatenate(collect_chunks(window.samples, chunks, sampling_rate=SAMPLE_RATE)[0])
+            if speech.size < SAMPLE_RATE:  # under a second of speech says nothing about the language
+                continue
+            _, _, probabilities = model.detect_language(audio=speech[: int(LANGUAGE_SAMPLE * SAMPLE_RATE)])
+            weight = min(speech.size / SAMPLE_RATE, LANGUAGE_SAMPLE)
+            for code, probability in probabilities:
+                votes[code] += probability * weight
+        if not votes:  # no speech found anywhere: Whisper's guess on the opening is as good as any
+            _, _, probabilities = model.detect_language(audio=fallback)
+            return str(probabilities[0][0])
+        return votes.most_common(1)[0][0]
+
+    def _window_segments(self, window: AudioWindow, language: str) -> Iterator[Any]:
+        return self._transcribe(window.samples, language)[0]
+
+
+class Transcription:
+    """One transcription in progress: iterate it for the kept segments, in order. `language` is known from the
+    start; `duration` (the exact one, found by reading the file to its end) once iteration is over; `dropped` counts
+    the segments the quality guard dropped, by reason."""
+
+    def __init__(self, transcriber: Transcriber, path: str, start: float, language: str) -> None:
+        self._transcriber = transcriber
+        self.path = path
+        self.start = start
+        self.language = language
+        self.duration: float | None = None
+        self.guard = QualityGuard()
+
+    @property
+    def dropped(self) -> Counter[str]:
+        return self.guard.dropped
+
+    def __iter__(self) -> Iterator[Segment]:
+        # A window must be longer than the margin left to the next one, or the transcription would not move on.
+        window_seconds = max(self._transcriber.settings.window_minutes * 60, 2 * WINDOW_MARGIN)
+        position = self.start
+        while True:
+            window = read_window(self.path, position, window_seconds)
+            keep_until = window.end if window.last else window.end - WINDOW_MARGIN
+            reached = position
+            if window.samples.size >= SAMPLE_RATE // 10:
+                for raw in self._transcriber._window_segments(window, self.language):
+                    segment = _shifted(raw, window.start)
+                    if segment.end > keep_until:
+                        break  # the next window does it again, whole
+                    reached = segment.end
+                    if self.guard.unreliable(
+                        no_speech_prob=raw.no_speech_prob, avg_logprob=raw.avg_logprob,
+                        compression_ratio=raw.compression_ratio,
+                    ):  # fmt: skip
+                        continue
+                    for line in natural_segments(segment):
+                        if line.text and self.guard.phantom(line.text) is None:
+                            yield line
+            if window.last:
+                self.duration = max(window.end, reached)
+                return
+            # A window with no segment in it (music, silence) moves on by its length less the margin.
+            position = reached if reached > position else keep_until
 
 
 def _load_hint(settings: Settings) -> str:
