@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fonoteca.archive import Archive, Episode, Show, Stats
+from fonoteca.archive import Archive, Captions, Episode, Show, Stats
 from fonoteca.errors import FonotecaError
 from fonoteca.events import EventSink, ignore
 from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
+    from fonoteca.ingest.importer import ImportReport
     from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from fonoteca.search.index import SearchIndex
     from fonoteca.search.trends import TrendPoint
     from fonoteca.transcribe import Transcriber
+    from fonoteca.watch import Watcher
 
 
 class Fonoteca:
@@ -57,6 +60,13 @@ class Fonoteca:
         return Transcriber(self.settings)
 
     @cached_property
+    def watcher(self) -> Watcher:
+        """Watched words: scanned after every sync, delivered by feed, webhook and `fonoteca watch` (fonoteca.watch)."""
+        from fonoteca.watch import Watcher
+
+        return Watcher(self.archive, self.settings, events=self.events)
+
+    @cached_property
     def llm(self) -> LLMClient:
         from fonoteca.llm.client import LLMClient
 
@@ -82,29 +92,58 @@ class Fonoteca:
         title: str | None = None,
         date: str | None = None,
         sync_now: bool = True,
+        captions: Captions | None = None,
     ) -> tuple[Show, SyncReport]:
-        """Register a feed, feed file, media folder or file as a show and (unless `sync_now` is False) sync it."""
+        """Register a feed, feed file, media folder, file or video platform page (yt-dlp) as a show and (unless
+        `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription."""
         from fonoteca.pipeline import add_source
 
-        return add_source(
+        added = add_source(
             self.archive, self.settings, source, language=language, title=title, date=date, sync_now=sync_now,
-            events=self.events, transcriber=self.transcriber,
+            events=self.events, transcriber=self.transcriber, captions=captions,
         )  # fmt: skip
+        self._after_transcripts_changed()
+        return added
 
     def sync(self, show: str | None = None) -> SyncReport:
         """New episodes of one show (slug, id or title) or of all, then everything pending, then the index."""
         from fonoteca.pipeline import sync
 
         chosen = self.archive.get_show(show) if show else None
-        return sync(self.archive, self.settings, chosen, events=self.events, transcriber=self.transcriber)
+        report = sync(self.archive, self.settings, chosen, events=self.events, transcriber=self.transcriber)
+        self._after_transcripts_changed()
+        return report
 
     def retry(self, episode: str | None = None, *, force: bool = False) -> SyncReport:
         """Every failed episode again, or one failed or pending episode; a finished one only when `force`d."""
         from fonoteca.pipeline import retry
 
-        return retry(
+        report = retry(
             self.archive, self.settings, episode, events=self.events, transcriber=self.transcriber, force=force
         )
+        self._after_transcripts_changed()
+        return report
+
+    def import_transcripts(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        show: str | None = None,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> ImportReport:
+        """Transcript files and folders people already have, matched to the episodes of `show` (slug, id or title)
+        or, without one, as a show of imported transcripts; `dry_run` reports what would happen and changes nothing,
+        `force` replaces transcripts the episodes already have."""
+        from fonoteca.ingest.importer import import_transcripts
+
+        chosen = self.archive.get_show(show) if show else None
+        report = import_transcripts(
+            self.archive, self.settings, paths, show=chosen, dry_run=dry_run, force=force, events=self.events
+        )
+        if report.imported:
+            self._after_transcripts_changed()
+        return report
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -139,20 +178,59 @@ class Fonoteca:
         limit: int = 20,
         offset: int = 0,
         order: str = "relevance",
+        mode: str | None = None,
     ) -> SearchResults:
+        """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
+        mode and note say which ran and why)."""
         from fonoteca.search import search
 
         return search(
             self.archive, self.settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
-            limit=limit, offset=offset, order=order,
+            limit=limit, offset=offset, order=order, mode=mode,
         )  # fmt: skip
 
+    def embed(self, *, again: bool = False, most: int | None = None) -> int:
+        """Embed every passage not embedded yet for search by meaning (all of them `again`; the first `most`
+        episodes of them); progress goes to the event sink. Returns how many episodes were embedded. Raises
+        ConfigError when FONOTECA_EMBEDDINGS=none."""
+        from fonoteca.meaning.embed import embed_pending
+        from fonoteca.meaning.embedders import load_embedder
+
+        return embed_pending(self.archive, load_embedder(self.settings), events=self.events, again=again, most=most)
+
+    def _after_transcripts_changed(self) -> None:
+        """After a sync, retry or import (whose transcripts are searchable by keywords already): embed them for search
+        by meaning, then look for watched words in them. Embeddings that cannot be made now (an endpoint down) are a
+        note, not a failed sync: the next sync or `embed` catches up."""
+        from fonoteca.events import Note
+
+        if self.settings.embeddings.strip().lower() != "none":
+            try:
+                self.embed()
+            except FonotecaError as exc:
+                self.events(Note(f"search by meaning is not up to date: {exc}"))
+        self.watcher.after_sync()
+
     def trend(
-        self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, by: str = "episode"
-    ) -> list[TrendPoint]:
+        self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",
+        by: str = "episode", split_by: str | None = None,
+    ) -> list[TrendPoint]:  # fmt: skip
+        """Each word's mentions per episode, week, month or year (raw, per hour or per 1,000 words); split_by="show"
+        draws one word as one line per show."""
         from fonoteca.search.trends import trend
 
-        return trend(self.archive, list(terms), show=show, per_hour=per_hour, by=by, settings=self.settings)
+        return trend(
+            self.archive, list(terms), show=show, per_hour=per_hour, per=per, by=by, split_by=split_by,
+            settings=self.settings,
+        )  # fmt: skip
+
+    def trend_moments(
+        self, terms: Sequence[str], *, key: str, by: str = "episode", show: str | None = None, limit: int = 100
+    ) -> SearchResults:
+        """The mentions behind one point of a trend: the segments of that episode or period that say the words."""
+        from fonoteca.search.trends import moments
+
+        return moments(self.archive, self.settings, list(terms), key=key, by=by, show=show, limit=limit)
 
     def update_index(self) -> int:
         """Index what changed in the archive since the last time (also what other processes changed)."""

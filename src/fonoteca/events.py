@@ -86,6 +86,14 @@ class IndexProgress:
     total: int
 
 
+@dataclass(frozen=True)
+class EmbedProgress:
+    """Episodes whose passages are embedded so far, for search by meaning."""
+
+    done: int
+    total: int
+
+
 Event = (
     Note
     | SyncStarted
@@ -97,6 +105,7 @@ Event = (
     | EpisodeLeft
     | EpisodeFailed
     | IndexProgress
+    | EmbedProgress
 )
 EventSink = Callable[[Event], None]
 

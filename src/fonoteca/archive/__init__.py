@@ -18,9 +18,10 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import Enum, StrEnum
+from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 from fonoteca.archive.models import (
     TRANSITIONS,
     Analysis,
+    Captions,
     DamagedTranscript,
     Episode,
     EpisodeKind,
@@ -41,6 +43,8 @@ from fonoteca.archive.models import (
     TimelineEntry,
 )
 from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.archive.vectors import VectorStore
+from fonoteca.archive.watches import WatchStore
 from fonoteca.errors import FonotecaError, NotFound, StorageError
 from fonoteca.processes import pid_alive
 
@@ -50,6 +54,7 @@ __all__ = [
     "UNCHANGED",
     "Analysis",
     "Archive",
+    "Captions",
     "DamagedTranscript",
     "Episode",
     "EpisodeBusy",
@@ -215,6 +220,16 @@ class Archive:
     def schema_version(self) -> int:
         return self._query("PRAGMA user_version")[0][0]
 
+    @cached_property
+    def watches(self) -> WatchStore:
+        """Watched words, their mentions and the webhook's outbox (fonoteca.archive.watches)."""
+        return WatchStore(self)
+
+    @cached_property
+    def vectors(self) -> VectorStore:
+        """The passages' vectors of search by meaning (fonoteca.archive.vectors)."""
+        return VectorStore(self)
+
     # -- shows --------------------------------------------------------------------------------------------------
 
     def add_show(
@@ -229,27 +244,32 @@ class Archive:
         link: str | Unchanged = UNCHANGED,
         image: str | Unchanged = UNCHANGED,
         credentials: str | None | Unchanged = UNCHANGED,
+        captions: Captions | Unchanged = UNCHANGED,
     ) -> tuple[Show, bool]:
         """Create the show for `source`, or update the metadata given if it exists. Returns (show, created).
 
-        `language` pins the language of its transcripts; `credentials` are the feed URL's user:password."""
+        `language` pins the language of its transcripts; `credentials` are the feed URL's user:password; `captions`
+        which of a video platform's captions stand in for a transcription."""
         source_kind = _member(SourceKind, source_kind, "show source kind")
+        if not isinstance(captions, Unchanged):
+            captions = _member(Captions, captions, "captions choice")
         existing = self._query("SELECT id FROM shows WHERE source = ?", (source,))
         if existing:
             show_id = existing[0]["id"]
             self.update_show(
                 show_id, title=title, language=language, feed_language=feed_language, description=description,
-                link=link, image=image, credentials=credentials,
+                link=link, image=image, credentials=credentials, captions=captions,
             )  # fmt: skip
             return self.get_show(show_id), False
         with self._transaction() as db:
             slug = _unique_slug(db, slugify(title))
             show_id = db.execute(
                 "INSERT INTO shows (slug, title, source, source_kind, language, feed_language, description, link, "
-                "image, credentials) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "image, credentials, captions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     slug, title, source, source_kind, _given(language, None), _given(feed_language, None),
                     _given(description, ""), _given(link, ""), _given(image, ""), _given(credentials, None),
+                    _given(captions, Captions.CREATOR),
                 ),
             ).lastrowid  # fmt: skip
         return self.get_show(show_id), True
@@ -265,12 +285,13 @@ class Archive:
         link: str | Unchanged = UNCHANGED,
         image: str | Unchanged = UNCHANGED,
         credentials: str | None | Unchanged = UNCHANGED,
+        captions: Captions | Unchanged = UNCHANGED,
     ) -> None:
         """Change the show's metadata given; what is left UNCHANGED keeps its value."""
         # The column names are this method's own, never taken from a caller's keyword.
         assignments, values = _assignments({
             "title": title, "language": language, "feed_language": feed_language, "description": description,
-            "link": link, "image": image, "credentials": credentials,
+            "link": link, "image": image, "credentials": credentials, "captions": captions,
         })  # fmt: skip
         if assignments:
             with self._transaction() as db:
@@ -317,6 +338,7 @@ class Archive:
         source: Source | None = None,
         language: str | None = None,
         image: str = "",
+        number: int | None = None,
     ) -> tuple[Episode, bool]:
         """Add an episode unless the show already has one with this GUID. Returns (episode, created).
 
@@ -335,6 +357,7 @@ class Archive:
                 description=description or UNCHANGED,
                 link=link or UNCHANGED,
                 image=image or UNCHANGED,
+                number=number if number is not None else UNCHANGED,
             )
             return self.get_episode(episode_id), False
         with self._transaction() as db:
@@ -342,10 +365,12 @@ class Archive:
             created = db.execute(
                 "INSERT INTO episodes (id, show_id, guid, title, kind, published, duration, description, link, "
                 "media_url, media_path, media_type, transcript_url, transcript_type, status, error, source, language, "
-                "image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "image, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (
                     episode_id, show.id, guid, title, kind, published, duration, description, link, media_url,
                     media_path, media_type, transcript_url, transcript_type, status, error, source, language, image,
+                    number,
                 ),
             ).rowcount  # fmt: skip
         return self.get_episode(episode_id), bool(created)
@@ -365,6 +390,7 @@ class Archive:
         transcript_type: str | None | Unchanged = UNCHANGED,
         language: str | None | Unchanged = UNCHANGED,
         image: str | Unchanged = UNCHANGED,
+        number: int | None | Unchanged = UNCHANGED,
     ) -> None:
         """Change the episode's metadata given; what is left UNCHANGED keeps its value. Its status changes only
         through the methods that check the move (set_status, mark_downloaded, start_transcription...)."""
@@ -373,7 +399,7 @@ class Archive:
             "title": title, "published": published, "description": description, "link": link,
             "media_url": media_url, "media_path": media_path, "media_type": media_type,
             "transcript_url": transcript_url, "transcript_type": transcript_type, "language": language,
-            "image": image,
+            "image": image, "number": number,
         })  # fmt: skip
         if assignments:
             with self._transaction() as db:
@@ -418,15 +444,23 @@ class Archive:
                 db.execute("UPDATE episodes SET duration = ?, error = NULL WHERE id = ?", (duration, episode_id))
 
     def finish_transcription(
-        self, episode_id: str, *, language: str | None, engine: str, model: str, duration: float
+        self,
+        episode_id: str,
+        *,
+        language: str | None,
+        engine: str,
+        model: str,
+        duration: float,
+        dropped: Mapping[str, int] | None = None,
     ) -> None:
-        """The segments appended while transcribing are the whole transcript: the episode is done."""
+        """The segments appended while transcribing are the whole transcript: the episode is done. `dropped` is what
+        the quality guard dropped, by reason (of a resumed run, what it dropped after the segments it resumed from)."""
         with self._transaction() as db:
             if self._move(db, episode_id, Status.DONE):
                 db.execute(
-                    "UPDATE episodes SET error = NULL, source = ?, language = ?, engine = ?, model = ?, duration = ? "
-                    "WHERE id = ?",
-                    (Source.TRANSCRIBED, language, engine, model, duration, episode_id),
+                    "UPDATE episodes SET error = NULL, source = ?, language = ?, engine = ?, model = ?, duration = ?, "
+                    "dropped_segments = ? WHERE id = ?",
+                    (Source.TRANSCRIBED, language, engine, model, duration, _counts_json(dropped), episode_id),
                 )
 
     def requeue_failed(self, episode_id: str) -> bool:
@@ -558,13 +592,16 @@ class Archive:
             cached = (reader, version, {})
             self._thread_reader.timelines = cached
         if show_id not in cached[2]:
-            where, params = ("AND show_id = ?", (show_id,)) if show_id is not None else ("", ())
+            where, params = ("AND e.show_id = ?", (show_id,)) if show_id is not None else ("", ())
             rows = self._query(
-                f"SELECT id, title, published, duration, kind FROM episodes WHERE status = 'done' {where} "
-                "ORDER BY published IS NULL, published, added_at, id",
+                "SELECT e.id, e.title, e.published, e.duration, e.kind, e.show_id, i.words FROM episodes e "
+                f"LEFT JOIN indexed i ON i.episode_id = e.id WHERE e.status = 'done' {where} "
+                "ORDER BY e.published IS NULL, e.published, e.added_at, e.id",
                 params,
             )
-            cached[2][show_id] = [TimelineEntry(r[0], r[1], r[2], r[3], EpisodeKind(r[4])) for r in rows]
+            cached[2][show_id] = [
+                TimelineEntry(r[0], r[1], r[2], r[3], EpisodeKind(r[4]), r[5], r[6] or 0) for r in rows
+            ]
         return list(cached[2][show_id])  # a copy: the caller may reorder or extend its list; the entries are frozen
 
     def delete_episode(self, episode_id: str) -> None:
@@ -620,6 +657,7 @@ class Archive:
         duration: float | None = None,
         engine: str | None = None,
         model: str | None = None,
+        dropped: Mapping[str, int] | None = None,
     ) -> int:
         """Swap in a whole transcript in one commit (an import, a text post's paragraphs, a re-transcription), and
         mark the episode done with where the transcript came from. Returns how many segments it has.
@@ -639,8 +677,8 @@ class Archive:
                 )
             db.execute(
                 "UPDATE episodes SET transcript_rev = transcript_rev + 1, error = NULL, source = ?, language = ?, "
-                "duration = COALESCE(?, duration), engine = ?, model = ? WHERE id = ?",
-                (source, language, duration, engine, model, episode_id),
+                "duration = COALESCE(?, duration), engine = ?, model = ?, dropped_segments = ? WHERE id = ?",
+                (source, language, duration, engine, model, _counts_json(dropped), episode_id),
             )
         return count
 
@@ -767,10 +805,24 @@ class Archive:
             )
             db.executemany("INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)", rows)
             db.executemany(
-                "INSERT INTO indexed (episode_id, transcript_rev) VALUES (?, ?) "
-                "ON CONFLICT (episode_id) DO UPDATE SET transcript_rev = excluded.transcript_rev",
-                [(episode_id, rev) for episode_id, rev, _ in entries],
+                "INSERT INTO indexed (episode_id, transcript_rev, words) VALUES (?, ?, ?) "
+                "ON CONFLICT (episode_id) DO UPDATE SET transcript_rev = excluded.transcript_rev, "
+                "words = excluded.words",
+                [(episode_id, rev, _word_total(counts)) for episode_id, rev, counts in entries],
             )
+
+    def fill_word_totals(self) -> int:
+        """Give the episodes indexed before word totals were stored (schema 6) theirs, summed from their stored word
+        counts: the same number indexing stores, without reading a transcript again. One small query when there are
+        none; returns how many were filled."""
+        if not self._query("SELECT 1 FROM indexed WHERE words IS NULL LIMIT 1"):
+            return 0
+        with self._transaction() as db:
+            # A pair is stored as "a_b" and a word never holds "_" (fonoteca.text.words): the words are the rest.
+            return db.execute(
+                "UPDATE indexed SET words = (SELECT COALESCE(SUM(count), 0) FROM term_counts t "
+                "WHERE t.episode_id = indexed.episode_id AND instr(t.term, '_') = 0) WHERE words IS NULL"
+            ).rowcount
 
     def unmark_indexed(self, episode_id: str | None = None) -> None:
         """Forget index bookkeeping for one episode, or for all (`fonoteca reindex`)."""
@@ -881,6 +933,15 @@ def _segment(row: sqlite3.Row) -> Segment:
         idx=row["idx"],
         episode_id=row["episode_id"],
     )
+
+
+def _word_total(term_counts: dict[str, int]) -> int:
+    """The words an episode has, from its counts of folded words and word pairs ("a_b": see fill_word_totals)."""
+    return sum(count for term, count in term_counts.items() if "_" not in term)
+
+
+def _counts_json(counts: Mapping[str, int] | None) -> str | None:
+    return json.dumps(dict(sorted(counts.items()))) if counts else None
 
 
 def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:

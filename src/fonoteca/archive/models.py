@@ -6,6 +6,7 @@ JSON and templates as that plain string.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -65,6 +66,14 @@ class SourceKind(StrEnum):
     TRANSCRIPTS = "transcripts"  # transcript files imported with no show to match them to
 
 
+class Captions(StrEnum):
+    """Which of a video platform's captions a show imports instead of transcribing (`fonoteca add --captions`)."""
+
+    CREATOR = "creator"  # subtitles the creator uploaded, in the episode's language
+    AUTO = "auto"  # those, else the platform's automatic captions (worse than Whisper: only when asked for)
+    NONE = "none"  # `--transcribe`: Whisper always
+
+
 @dataclass
 class Show:
     id: int
@@ -80,9 +89,11 @@ class Show:
     added_at: str = ""
     synced_at: str | None = None
     credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
+    captions: Captions = Captions.CREATOR  # platform shows: which captions stand in for a transcription
 
     def __post_init__(self) -> None:
         self.source_kind = SourceKind(self.source_kind)
+        self.captions = Captions(self.captions)
 
 
 @dataclass
@@ -111,6 +122,8 @@ class Episode:
     added_at: str = ""
     updated_at: str = ""
     image: str = ""  # thumbnail URL
+    dropped_segments: str | None = None  # JSON {reason: count} of what the quality guard dropped: see `dropped`
+    number: int | None = None  # the feed's itunes:episode
     show_title: str = ""  # joined from shows, for listings
 
     def __post_init__(self) -> None:
@@ -122,6 +135,11 @@ class Episode:
     def date(self) -> str | None:
         return self.published[:10] if self.published else None
 
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Segments of Whisper's output that the quality guard dropped (phantom phrases, loops), by reason."""
+        return json.loads(self.dropped_segments) if self.dropped_segments else {}
+
 
 @dataclass(frozen=True)
 class TimelineEntry:
@@ -132,6 +150,8 @@ class TimelineEntry:
     published: str | None
     duration: float | None
     kind: EpisodeKind
+    show_id: int = 0
+    words: int = 0  # words said in it (0 until it is indexed): the denominator of "per 1,000 words"
 
     # Computed once per entry: the archive keeps a thread's timeline until it changes, and every trend reads both.
     @cached_property

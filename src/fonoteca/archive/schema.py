@@ -188,4 +188,82 @@ MIGRATIONS: list[str] = [
     CREATE INDEX episodes_show_published ON episodes (show_id, published);
     CREATE INDEX episodes_status ON episodes (status);
     """,
+    # 6: how many words each indexed episode has, the denominator of a trend "per 1,000 words". Archives indexed
+    # before it get theirs from their stored word counts (Archive.fill_word_totals), without reindexing.
+    """
+    ALTER TABLE indexed ADD COLUMN words INTEGER;  -- folded words said in the indexed revision; NULL = not counted yet
+    """,
+    # 7: watched words: the watches, which transcript revision each has scanned, the mentions found, and the webhook's
+    # outbox (one batch per scan that found mentions while a webhook was configured)
+    """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        term TEXT NOT NULL,                   -- the word or phrase as the user wrote it
+        folded TEXT NOT NULL,                 -- its folded words, space-separated
+        show_id INTEGER REFERENCES shows(id) ON DELETE CASCADE,  -- NULL = every show
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE UNIQUE INDEX watches_term_show ON watches (folded, COALESCE(show_id, 0));
+
+    CREATE TABLE watch_scans (
+        watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        transcript_rev INTEGER NOT NULL,      -- the revision of the transcript this watch has scanned
+        PRIMARY KEY (watch_id, episode_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX watch_scans_episode ON watch_scans (episode_id);
+
+    CREATE TABLE watch_batches (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,           -- unix time of the next delivery attempt
+        last_error TEXT,
+        delivered_at TEXT
+    );
+
+    CREATE TABLE mentions (
+        id INTEGER PRIMARY KEY,
+        watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        transcript_rev INTEGER NOT NULL,
+        start REAL NOT NULL,                  -- second the line starts at
+        sentence TEXT NOT NULL,               -- the transcript line
+        count INTEGER NOT NULL,               -- times the word is said in it
+        found_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        seen INTEGER NOT NULL DEFAULT 0,      -- listed by `fonoteca watch`
+        batch_id INTEGER REFERENCES watch_batches(id) ON DELETE SET NULL,
+        UNIQUE (watch_id, episode_id, start, sentence)
+    );
+    CREATE INDEX mentions_episode ON mentions (episode_id);
+    CREATE INDEX mentions_batch ON mentions (batch_id);
+    """,
+    # 8: how many segments of Whisper's output the quality guard dropped from an episode, by reason
+    """
+    ALTER TABLE episodes ADD COLUMN dropped_segments TEXT;  -- JSON {"phantom phrase": 2, "repetitive": 1}
+    """,
+    # 9: the feed's episode number (itunes:episode), by which imported transcript files are matched to episodes
+    """
+    ALTER TABLE episodes ADD COLUMN number INTEGER;
+    """,
+    # 10: search by meaning: each episode's passages and their int8 vectors, per embeddings model (archive/vectors.py)
+    """
+    CREATE TABLE vectors (
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,                  -- the embeddings model's name
+        dim INTEGER NOT NULL,                 -- its vectors' size: another size is never compared, it is re-embedded
+        transcript_rev INTEGER NOT NULL,      -- the transcript revision the passages were cut from
+        count INTEGER NOT NULL,               -- passages
+        spans BLOB NOT NULL,                  -- float32 (count, 4): start, end, first and last segment idx
+        vectors BLOB NOT NULL,                -- int8 (count, dim)
+        embedded_at REAL NOT NULL,            -- unix time: a process's loaded vectors are stale when this moves
+        PRIMARY KEY (episode_id, model)
+    ) WITHOUT ROWID;
+    """,
+    # 11: which of a video platform's captions a show imports instead of transcribing (`fonoteca add --captions`,
+    # `--transcribe`)
+    """
+    ALTER TABLE shows ADD COLUMN captions TEXT NOT NULL DEFAULT 'creator'
+        CHECK (captions IN ('creator', 'auto', 'none'));
+    """,
 ]

@@ -28,6 +28,7 @@ from fonoteca.cli import err_console
 from fonoteca.console import safe
 from fonoteca.events import (
     DownloadProgress,
+    EmbedProgress,
     EpisodeFailed,
     EpisodeLeft,
     EpisodeTranscribed,
@@ -116,7 +117,7 @@ class ProgressDisplay:
             )
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
-        elif isinstance(event, IndexProgress):
+        elif isinstance(event, (IndexProgress, EmbedProgress)):
             self._index(event)
 
     # -- a sync: downloads, transcriptions, overall --------------------------------------------------------------
@@ -159,10 +160,11 @@ class ProgressDisplay:
 
     # -- a reindex ----------------------------------------------------------------------------------------------
 
-    def _index(self, event: IndexProgress) -> None:
+    def _index(self, event: IndexProgress | EmbedProgress) -> None:
         if self._index_task is None:
             self.indexing.start()
-            self._index_task = self.indexing.add_task("indexing", total=event.total)
+            label = "embedding passages" if isinstance(event, EmbedProgress) else "indexing"
+            self._index_task = self.indexing.add_task(label, total=event.total)
         self.indexing.update(self._index_task, completed=event.done, total=event.total)
         if event.done >= event.total:
             self.indexing.stop()

@@ -6,14 +6,16 @@ Starlette's threadpool: archive and index reads never block the event loop, and 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import PlainTextResponse
 
 from fonoteca.output import EpisodeOut, SearchOut, ShowOut, StatsOut, TranscriptOut, shows_of
 from fonoteca.search import BadDate
-from fonoteca.search.trends import TrendPoint
+from fonoteca.search.trends import BadTrend, TrendPoint, mentions_query, parse_terms, table_rows, to_csv
 from fonoteca.web.deps import App
-
-MAX_TREND_TERMS = 8
 
 router = APIRouter(prefix="/api")
 
@@ -46,19 +48,75 @@ def api_search(
     date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
     limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0),
     order: str = Query("relevance", pattern="^(relevance|date)$"),
+    mode: str | None = Query(None, pattern="^(keyword|meaning|hybrid)$",
+                             description="default: hybrid where passages are embedded, else keyword"),
 ) -> SearchOut:  # fmt: skip
     try:
         results = fonoteca.search(q, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-                                  offset=offset, order=order)  # fmt: skip
+                                  offset=offset, order=order, mode=mode)  # fmt: skip
     except BadDate as exc:
         raise HTTPException(422, str(exc)) from None
     return SearchOut.of(q, results)
 
 
+@dataclass
+class TrendQuery:
+    """The settings of a chart, as its page's URL and every trend endpoint carry them."""
+
+    terms: list[str]
+    show: str | None
+    per: str
+    by: str
+    split: str | None
+
+
+async def trend_query(
+    term: list[str] = Query(..., description='words or phrases, comma-separated or repeated (up to 10; "a, b" quoted)'),
+    show: str | None = Query(None, description="only this show (its slug)"),
+    per: str = Query("raw", pattern="^(raw|hour|1000-words)$", description="raw, per hour of audio, per 1,000 words"),
+    per_hour: bool = Query(False, description="the same as per=hour"),
+    by: str = Query("episode", pattern="^(episode|week|month|year)$"),
+    split: str | None = Query(None, pattern="^show$", description="show: one line per show, for a single word"),
+) -> TrendQuery:  # fmt: skip
+    try:
+        terms = parse_terms(term)
+    except BadTrend as exc:
+        raise HTTPException(422, str(exc)) from None
+    return TrendQuery(terms, show, "hour" if per_hour else per, by, split)
+
+
+Trend = Annotated[TrendQuery, Depends(trend_query)]
+
+
+def _points(fonoteca: App, q: TrendQuery) -> list[TrendPoint]:
+    try:
+        return fonoteca.trend(q.terms, show=q.show, per=q.per, by=q.by, split_by=q.split)
+    except BadTrend as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 @router.get("/trend", response_model=list[TrendPoint], tags=["search"])
-def api_trend(
-    fonoteca: App, term: list[str] = Query(..., description="word or phrase; repeat for several"),
-    show: str | None = None, per_hour: bool = False, by: str = Query("episode", pattern="^(episode|month|year)$"),
-) -> list[TrendPoint]:  # fmt: skip
-    terms = [t.strip() for raw in term for t in raw.split(",") if t.strip()][:MAX_TREND_TERMS]
-    return fonoteca.trend(terms, show=show, per_hour=per_hour, by=by)
+def api_trend(fonoteca: App, q: Trend) -> list[TrendPoint]:
+    """One point per line (a word, or a show with split=show) and episode or period, in date order."""
+    return _points(fonoteca, q)
+
+
+@router.get("/trend.csv", tags=["search"], response_class=PlainTextResponse)
+def api_trend_csv(fonoteca: App, q: Trend) -> PlainTextResponse:
+    """The same points as /api/trend, as the CSV that `fonoteca trend --csv` prints."""
+    body = to_csv(table_rows(_points(fonoteca, q), per=q.per, by=q.by))
+    headers = {"Content-Disposition": 'attachment; filename="trend.csv"'}
+    return PlainTextResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/trend/moments", response_model=SearchOut, tags=["search"])
+def api_trend_moments(
+    fonoteca: App, q: Trend, key: str = Query(..., description="the point's key: an episode id or a period"),
+    limit: int = Query(100, ge=1, le=500),
+) -> SearchOut:  # fmt: skip
+    """The mentions behind one point: each segment of that episode or period that says a word, with its second."""
+    try:
+        found = fonoteca.trend_moments(q.terms, key=key, by=q.by, show=q.show, limit=limit)
+    except BadTrend as exc:
+        raise HTTPException(422, str(exc)) from None
+    return SearchOut.of(mentions_query(q.terms), found)

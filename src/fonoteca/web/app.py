@@ -1,8 +1,9 @@
 """The web archive: server-rendered pages, a JSON API and the LLM routes over one `Fonoteca` application object.
 
 create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
-(pages.py, api.py, llm_routes.py; each gets the object through the dependencies of deps.py), the error pages, the
-static files, and the lifespan, which keeps the search index fresh in the background and closes everything at the end.
+(pages.py, api.py, llm_routes.py, watch_routes.py; each gets the object through the dependencies of deps.py), the
+error pages, the static files, and the lifespan, which keeps the search index fresh in the background and closes
+everything at the end.
 
 Pages: home (every show with the seed's header), show (the word-over-history chart and the episode list), episode
 (player + transcript that follows it, `?t=` deep links, exports), search. API under /api/ with an OpenAPI schema,
@@ -35,12 +36,13 @@ from fonoteca import __version__
 from fonoteca.app import Fonoteca
 from fonoteca.errors import NotFound
 from fonoteca.settings import Settings
-from fonoteca.web import api, llm_routes, pages
+from fonoteca.web import api, llm_routes, pages, watch_routes
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import TOKEN_COOKIE, BodyLimit, CsrfGuard, HardenHeaders, Throttle, TokenGate
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 INDEX_EVERY_S = 1.0
+EMBED_EVERY_S = 5.0  # when nothing is left to embed: a new episode's meaning follows its keywords within seconds
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(llm_routes.router)
+    app.include_router(watch_routes.router)
     return app
 
 
@@ -84,6 +87,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     fonoteca: Fonoteca = app.state.fonoteca
     async with anyio.create_task_group() as background:
         background.start_soon(keep_index_fresh, fonoteca)
+        if fonoteca.settings.embeddings.strip().lower() != "none":
+            background.start_soon(keep_meaning_fresh, fonoteca)
         try:
             yield
         finally:
@@ -106,6 +111,24 @@ async def keep_index_fresh(fonoteca: Fonoteca) -> None:
                 log.error("cannot update the search index: %s", exc)
             failing = str(exc)
         await anyio.sleep(INDEX_EVERY_S)
+
+
+async def keep_meaning_fresh(fonoteca: Fonoteca) -> None:
+    """Embed, one episode at a time, what the indexer brought in, for search by meaning: apart from the indexer, so
+    hours of embedding a big archive never delay a new episode's keyword search, and stopping the server waits for
+    one episode at most. It starts after a pause: a server that has just started answers its first pages first."""
+    failing = ""
+    while True:
+        await anyio.sleep(EMBED_EVERY_S)
+        embedded = 1
+        while embedded:
+            try:
+                embedded = await anyio.to_thread.run_sync(lambda: fonoteca.embed(most=1))
+                failing = ""
+            except Exception as exc:  # noqa: BLE001 — an endpoint that is down must not stop the server; said once
+                if str(exc) != failing:
+                    log.error("cannot embed for search by meaning: %s", exc)
+                failing, embedded = str(exc), 0
 
 
 def allowed_hosts(settings: Settings) -> list[str]:

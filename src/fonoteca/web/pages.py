@@ -13,17 +13,28 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
+from fonoteca.errors import NotFound
 from fonoteca.ingest.media import trusted_media_file
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
 from fonoteca.search import BadDate, matches
 from fonoteca.search.query import parse
-from fonoteca.search.trends import GROUPINGS, SENTENCE
+from fonoteca.search.trends import (
+    EXPLAINED,
+    GROUPINGS,
+    PALETTE,
+    SENTENCE,
+    UNITS,
+    BadTrend,
+    parse_terms,
+    points_json,
+)
 from fonoteca.text import format_timestamp
 from fonoteca.web.deps import App, LoginThrottle, Templates, Transcripts
 from fonoteca.web.guards import TOKEN_COOKIE, client_address, too_many
@@ -55,27 +66,52 @@ def login(
     return response
 
 
+def _trend_context(
+    fonoteca: Fonoteca, *, word: str, show: str, by: str, per: str, split: str, rolling: str
+) -> dict[str, object]:
+    """The chart's settings as the URL gave them, and its first points, drawn without waiting for a second request
+    (the page's script asks /api/trend again only when a setting changes). A rolling average that is not a number of
+    points is off: a hand-edited link still shows its chart."""
+    before, after = SENTENCE.split("{word}")
+    rolling_points = min(52, int(rolling)) if rolling.strip().isdigit() else 0
+    points, error = [], ""
+    if word.strip():
+        try:
+            points = fonoteca.trend(parse_terms([word]), show=show or None, per=per, by=by, split_by=split or None)
+        except (BadTrend, NotFound) as exc:  # e.g. a show renamed since the link was copied: the page still opens
+            error = str(exc)
+    return {
+        "before": before, "after": after, "groupings": GROUPINGS, "palette": PALETTE,
+        "normalisations": [(key, UNITS[key], EXPLAINED[key]) for key in UNITS],
+        "trend": {"word": word, "show": show, "by": by, "per": per, "split": split, "rolling": rolling_points},
+        "trend_json": htmlsafe_json_dumps(points, dumps=lambda value, **_: points_json(value)), "trend_error": error,
+    }  # fmt: skip
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, fonoteca: App, templates: Templates) -> Response:
+def home(
+    request: Request, fonoteca: App, templates: Templates, word: str = "", show: str = "", by: str = "episode",
+    per: str = "raw", split: str = "", rolling: str = "",
+) -> Response:  # fmt: skip
     archive = fonoteca.archive
     stats = archive.stats()
     shows = shows_of(stats, archive.episodes_per_show())
-    return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows})
+    trend = _trend_context(fonoteca, word=word, show=show, by=by, per=per, split=split, rolling=rolling)
+    return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows, **trend})
 
 
 @router.get("/show/{slug}", response_class=HTMLResponse)
-def show_page(request: Request, fonoteca: App, templates: Templates, slug: str, word: str = "") -> Response:
+def show_page(
+    request: Request, fonoteca: App, templates: Templates, slug: str, word: str = "", by: str = "episode",
+    per: str = "raw", rolling: str = "",
+) -> Response:  # fmt: skip
     archive = fonoteca.archive
     show = archive.get_show(slug)
-    before, after = SENTENCE.split("{word}")
     context = {
         "show": show,
         "stats": archive.stats(show.id),
         "episodes": archive.list_episodes(show.id, newest_first=True),
-        "word": word,
-        "before": before,
-        "after": after,
-        "groupings": GROUPINGS,
+        **_trend_context(fonoteca, word=word, show=show.slug, by=by, per=per, split="", rolling=rolling),
     }
     return templates.TemplateResponse(request, "show.html", context)
 
@@ -134,7 +170,7 @@ def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> tupl
 def search_page(
     request: Request, fonoteca: App, templates: Templates, q: str = "", show: str = "",
     date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to"), page: int = Query(1, ge=1),
-    order: str = "relevance", episode: str = "",
+    order: str = "relevance", episode: str = "", mode: str = Query("", pattern="^(|keyword|meaning|hybrid)$"),
 ) -> Response:  # fmt: skip
     results, error = None, ""
     scoped = fonoteca.archive.get_episode(episode) if episode else None
@@ -142,16 +178,16 @@ def search_page(
         try:
             results = fonoteca.search(
                 q, show=show or None, date_from=date_from or None, date_to=date_to or None, episode=episode or None,
-                limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order,
+                limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order, mode=mode or None,
             )  # fmt: skip
         except BadDate as exc:
             error = str(exc)
     pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
-    params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode}
+    params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode, "mode": mode}
     context = {
         "q": q, "results": results, "shows": fonoteca.archive.list_shows(), "show": show, "date_from": date_from,
         "date_to": date_to, "page": page, "pages": pages, "order": order, "base": _query_string(params),
-        "error": error, "episode": scoped,
+        "error": error, "episode": scoped, "mode": mode,
         "unscoped": _query_string({k: v for k, v in params.items() if k != "episode"}),  # the episode chip's ×
     }  # fmt: skip
     return templates.TemplateResponse(request, "search.html", context, status_code=422 if error else 200)
@@ -201,7 +237,8 @@ def _media_src(fonoteca: Fonoteca, episode: Episode) -> str | None:
         return None
     if servable_media(fonoteca, episode) is not None:
         return f"/media/{episode.id}"
-    if episode.media_url and episode.media_url.startswith(("http://", "https://")):
+    platform = fonoteca.archive.get_show(episode.show_id).source_kind == "platform"  # its URL is a page, not a file
+    if episode.media_url and episode.media_url.startswith(("http://", "https://")) and not platform:
         return episode.media_url
     return None
 
