@@ -8,6 +8,7 @@ time (fonoteca.transcribe.audio), so memory stays flat however long the episode,
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -179,7 +180,8 @@ class Transcription:
         position = self.start
         while True:
             window = read_window(self.path, position, window_seconds)
-            keep_until = window.end if window.last else window.end - WINDOW_MARGIN
+            # The last window keeps all: a segment's end may be rounded a little past the end of the audio.
+            keep_until = math.inf if window.last else window.end - WINDOW_MARGIN
             reached = position
             if window.samples.size >= SAMPLE_RATE // 10:
                 for raw in self._transcriber._window_segments(window, self.language):
