@@ -616,7 +616,6 @@ class Archive:
         `at` is the index the writer expects its first segment to get: if the episode has more segments than that,
         another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
         to an episode another live process has claimed is refused the same way."""
-        added = 0
         with self._transaction() as db:
             self._refuse_if_held_elsewhere(db, episode_id)
             next_idx = db.execute(
@@ -628,13 +627,7 @@ class Archive:
                     "is transcribing it",
                     "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
                 )
-            for seg in segments:
-                db.execute(
-                    "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
-                    (episode_id, next_idx, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker),
-                )
-                next_idx += 1
-                added += 1
+            added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
             if added:
                 db.execute(
                     "UPDATE episodes SET transcript_rev = transcript_rev + 1, "
@@ -664,17 +657,12 @@ class Archive:
 
         `duration` None keeps the one the episode has; `engine` and `model` are Whisper's (None for imports)."""
         source = _member(Source, source, "transcript source")
-        count = 0
         with self._transaction() as db:
             self._refuse_if_held_elsewhere(db, episode_id)
             if not self._move(db, episode_id, Status.DONE):
-                return count
+                return 0
             db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
-            for count, seg in enumerate(segments, start=1):
-                db.execute(
-                    "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)",
-                    (episode_id, count - 1, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker),
-                )
+            count = _insert_segments(db, episode_id, segments, first_idx=0)
             db.execute(
                 "UPDATE episodes SET transcript_rev = transcript_rev + 1, error = NULL, source = ?, language = ?, "
                 "duration = COALESCE(?, duration), engine = ?, model = ?, dropped_segments = ? WHERE id = ?",
@@ -942,6 +930,19 @@ def _word_total(term_counts: dict[str, int]) -> int:
 
 def _counts_json(counts: Mapping[str, int] | None) -> str | None:
     return json.dumps(dict(sorted(counts.items()))) if counts else None
+
+
+def _insert_segments(db: sqlite3.Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
+    """Insert `segments` numbered from `first_idx`, in one executemany (a long imported transcript has thousands);
+    returns how many."""
+    rows = [
+        (episode_id, idx, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker)
+        for idx, seg in enumerate(segments, start=first_idx)
+    ]
+    db.executemany(
+        "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)", rows
+    )
+    return len(rows)
 
 
 def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:

@@ -242,7 +242,7 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
                 episode = archive.get_episode(episode_id)
                 writer.delete_documents_by_term("episode_id", episode_id)
                 docs, counts = episode_documents(
-                    archive.segments(episode_id), episode_id, episode.show_id, epoch(episode.published)
+                    archive.segments(episode_id, words=False), episode_id, episode.show_id, epoch(episode.published)
                 )
                 for doc in docs:
                     writer.add_document(doc)
