@@ -183,6 +183,19 @@ def test_a_re_transcribed_episode_page_shows_the_new_transcript_not_the_one_it_s
     assert "Ich bin &lt;ein&gt; Berliner" in page and "Americans" not in page
 
 
+def test_the_episode_page_says_how_many_invented_lines_the_quality_guard_left_out(
+    client, settings, web_archive
+) -> None:
+    url = f"/episode/{web_archive['jfk']}"
+    assert "invented lines" not in client.get(url).text
+    with Archive(settings.db_path) as archive:
+        archive.replace_transcript(
+            web_archive["jfk"], [Segment(0, 2, "Ask not")], source="transcribed",
+            dropped={"phantom phrase": 2, "repetitive": 1},
+        )  # fmt: skip
+    assert "3 invented lines left out (phantom phrase: 2, repetitive: 1)" in client.get(url).text
+
+
 def test_a_deep_link_second_that_is_not_a_number_starts_at_the_beginning(client, web_archive) -> None:
     response = client.get(f"/episode/{web_archive['jfk']}?t=abc")
     assert response.status_code == 200 and 'data-start="0.0"' in response.text

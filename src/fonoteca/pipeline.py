@@ -508,7 +508,7 @@ def _store_imported(
     text = " ".join(s.text for s in segments[:200])
     # The media knows how long the episode is (local files were probed when added; older archives are probed now);
     # a transcript's last cue may run past its end.
-    duration = episode.duration or duration or _media_duration(episode) or (max(s.end for s in segments) or None)
+    duration = episode.duration or duration or media_duration(episode) or (max(s.end for s in segments) or None)
     archive.replace_transcript(
         episode.id,
         segments,
@@ -540,7 +540,8 @@ def _import_captions(
     return True
 
 
-def _media_duration(episode: Episode) -> float | None:
+def media_duration(episode: Episode) -> float | None:
+    """The duration of the episode's downloaded media, None when there is none or it cannot be probed."""
     if not (episode.media_path and Path(episode.media_path).exists()):
         return None
     try:
@@ -648,10 +649,10 @@ def sync(
         # Whatever finished before an interruption is searchable right away, but the error that stopped the sync is
         # the one to report: an index that cannot be updated now (often for the same reason) is caught up later.
         with contextlib.suppress(Exception):
-            _update_index(archive, settings)
+            update_index(archive, settings)
         raise
     events(SyncFinished())
-    _update_index(archive, settings)
+    update_index(archive, settings)
     return report
 
 
@@ -766,14 +767,15 @@ def _leave_to_other_process(episode: Episode, report: SyncReport, events: EventS
     events(EpisodeLeft(episode.id, episode.title))
 
 
-def _update_index(archive: Archive, settings: Settings) -> None:
+def update_index(archive: Archive, settings: Settings) -> None:
+    """Bring the keyword index up to date with the archive; a full disk is told as such (reindexing would not help)."""
     from fonoteca.search import sync_index
 
     try:
         sync_index(archive, settings)
     except FonotecaError as exc:
         if is_disk_full(exc):
-            raise disk_error(exc, settings.index_dir) from exc  # rebuilding the index (reindex) would not help
+            raise disk_error(exc, settings.index_dir) from exc
         raise
 
 
@@ -874,5 +876,5 @@ def _retranscribe(
         events(SyncFinished())
         with contextlib.suppress(StorageError):
             archive.release_episode(episode.id)
-    _update_index(archive, settings)
+    update_index(archive, settings)
     return report

@@ -670,11 +670,17 @@ class Archive:
             )
         return count
 
-    def segments(self, episode_id: str, *, words: bool = True) -> list[Segment]:
-        """The episode's segments in order; `words=False` leaves out their word timestamps (None), which a page of
-        lines never shows and whose JSON is most of the time of reading a long transcript that has them."""
+    def segments(
+        self, episode_id: str, *, words: bool = True, first: int = 0, last: int | None = None
+    ) -> list[Segment]:
+        """The episode's segments in order, from index `first` to `last` (inclusive; None: to the end); `words=False`
+        leaves out their word timestamps (None), which a page of lines never shows and whose JSON is most of the time
+        of reading a long transcript that has them."""
         columns = "*" if words else "episode_id, idx, start, end, text, NULL AS words, speaker"
-        rows = self._query(f"SELECT {columns} FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,))
+        rows = self._query(
+            f"SELECT {columns} FROM segments WHERE episode_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
+            (episode_id, first, last if last is not None else 2**62),
+        )
         return [_segment(r) for r in rows]
 
     def last_segment_end(self, episode_id: str) -> float:

@@ -266,4 +266,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE shows ADD COLUMN captions TEXT NOT NULL DEFAULT 'creator'
         CHECK (captions IN ('creator', 'auto', 'none'));
     """,
+    # 12: a search by meaning asks whether the model's vectors changed (VectorStore.stamp) before every query; without
+    # this index the answer reads every vector (~20 ms for 1,500 hours), with it only the index
+    """
+    CREATE INDEX vectors_stamp ON vectors (model, dim, embedded_at);
+    """,
 ]

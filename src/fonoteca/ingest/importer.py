@@ -161,9 +161,9 @@ def import_transcripts(
             if result.outcome in (Outcome.MATCHED, Outcome.CREATED) and not dry_run:
                 events(TranscriptImported(result.episode_id or "", result.title, "your"))
     if report.imported and not dry_run:
-        from fonoteca.pipeline import _update_index
+        from fonoteca.pipeline import update_index
 
-        _update_index(archive, settings)
+        update_index(archive, settings)
     return report
 
 
@@ -504,7 +504,7 @@ def _create(
 def _store(archive: Archive, show: Show, episode: Episode, candidate: _Candidate, result: FileResult) -> None:
     """The transcript in place of whatever the episode had, in one commit, unless another process is transcribing it
     right now (then the file is kept for later)."""
-    from fonoteca.pipeline import _media_duration
+    from fonoteca.pipeline import media_duration
 
     segments = candidate.transcript.segments
     if not archive.claim_episode(episode.id):
@@ -515,7 +515,7 @@ def _store(archive: Archive, show: Show, episode: Episode, candidate: _Candidate
         if episode.status == Status.FAILED:
             archive.set_status(episode.id, Status.NEW)  # an imported transcript is what it failed to get
         duration = (
-            _media_duration(episode)
+            media_duration(episode)
             or episode.duration
             or parse_duration(candidate.transcript.meta.get("duration"))
             or max(s.end for s in segments)

@@ -111,12 +111,12 @@ def search(
     if chosen == "hybrid":
         keep = scores >= embedder.min_similarity
         rows, scores = rows[keep], scores[keep]
-    best = np.argsort(-scores, kind="stable")[:CANDIDATES]
+    best = _best(scores, CANDIDATES)
     by_meaning = [(int(rows[i]), float(scores[i])) for i in best]
     by_words = [] if chosen == "meaning" else by_keywords(size=CANDIDATES, start=0).hits
     fused = _fuse(loaded, by_words, by_meaning)
-    hits = _hits(archive, loaded, fused, order=order, excluded=parse(query).must_not)
-    return SearchResults(total=len(hits), hits=hits[offset : offset + limit], mode=chosen, note=damaged)
+    page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit)
+    return replace(page, mode=chosen, note=damaged)
 
 
 def _vectors(archive: Archive, embedder: Embedder) -> _Loaded:
@@ -175,6 +175,17 @@ def _similarities(vectors: np.ndarray, rows: np.ndarray, question: np.ndarray) -
     return (vectors @ question)[rows]
 
 
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the `count` highest scores, highest first (ties in position order): the top is picked out
+    first, as sorting every passage of a long archive takes longer than the product that scored them."""
+    if len(scores) > count:
+        top = np.argpartition(-scores, count - 1)[:count]
+        threshold = scores[top].min()
+        top = np.flatnonzero(scores >= threshold)  # every tie at the threshold, so the order below is stable
+        return top[np.argsort(-scores[top], kind="stable")][:count]
+    return np.argsort(-scores, kind="stable")[:count]
+
+
 @dataclass
 class _Fused:
     score: float
@@ -214,38 +225,55 @@ def _passage_row(loaded: _Loaded, episode: int | None, start: float) -> int | No
     return first + max(at, 0)
 
 
-def _hits(archive: Archive, loaded: _Loaded, fused: list[_Fused], *, order: str, excluded: list[Clause]) -> list[Hit]:
-    """The fused list as hits; a passage found by meaning alone gets its own text from the archive, and is left out
-    when it says a word the query excludes (`-word`), as a keyword hit would be."""
+def _page(
+    archive: Archive,
+    loaded: _Loaded,
+    fused: list[_Fused],
+    *,
+    order: str,
+    excluded: list[Clause],
+    offset: int,
+    limit: int,
+) -> SearchResults:
+    """The fused list's page of hits, and how many there are. A passage found by meaning alone gets its own text from
+    the archive, only for the page (reading and marking up a hundred passages was a third of a query's time), and is
+    left out when it says a word the query excludes (`-word`), as a keyword hit would be."""
     matrix = loaded.matrix
     ids = [f.hit.episode_id if f.hit else matrix.episode_ids[matrix.row_episode[f.row]] for f in fused]
     episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
-    segments: dict[str, list] = {}
+    found = [(f, episodes[episode_id]) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
+    if excluded:
+        found = [(f, ep) for f, ep in found if f.hit is not None or not _says(archive, loaded, f.row, excluded)]
+    if order == "date":
+        found.sort(key=lambda pair: pair[1].date or "", reverse=True)
     hits = []
-    for f, episode_id in zip(fused, ids, strict=True):
-        ep = episodes.get(episode_id)
-        if ep is None:
-            continue
+    for f, ep in found[offset : offset + limit]:
         if f.hit is not None:
             hits.append(replace(f.hit, score=f.score, matched="both" if f.similarity is not None else "words",
                                 similarity=f.similarity))  # fmt: skip
             continue
-        start, end, first, last = matrix.spans[f.row]
-        if episode_id not in segments:
-            segments[episode_id] = archive.segments(episode_id, words=False)
-        text = " ".join(s.text.strip() for s in segments[episode_id][int(first) : int(last) + 1])
-        if excluded and any(occurrences(clause, words(text)) for clause in excluded):
-            continue
+        start, end = (float(t) for t in matrix.spans[f.row][:2])
+        text = _passage_text(archive, loaded, f.row)
         hits.append(
             Hit(
-                episode_id=episode_id, show=ep.show_title, title=ep.title, date=ep.date, start=float(start),
-                end=float(end), snippet=snippet_html(text, parse("")), text=text, score=f.score,
-                url=episode_url(episode_id, float(start)), matched="meaning", similarity=f.similarity,
+                episode_id=ep.id, show=ep.show_title, title=ep.title, date=ep.date, start=start, end=end,
+                snippet=snippet_html(text, parse("")), text=text, score=f.score, url=episode_url(ep.id, start),
+                matched="meaning", similarity=f.similarity,
             )
         )  # fmt: skip
-    if order == "date":
-        hits.sort(key=lambda h: h.date or "", reverse=True)
-    return hits
+    return SearchResults(total=len(found), hits=hits)
+
+
+def _says(archive: Archive, loaded: _Loaded, row: int | None, clauses: list[Clause]) -> bool:
+    folded = words(_passage_text(archive, loaded, row))
+    return any(occurrences(clause, folded) for clause in clauses)
+
+
+def _passage_text(archive: Archive, loaded: _Loaded, row: int | None) -> str:
+    matrix = loaded.matrix
+    episode_id = matrix.episode_ids[matrix.row_episode[row]]
+    _start, _end, first, last = matrix.spans[row]
+    return " ".join(s.text.strip() for s in archive.segments(episode_id, words=False, first=int(first), last=int(last)))
 
 
 _SYNTAX = re.compile(r'(?:^|\s)-\S+|\bOR\b|["*]')
