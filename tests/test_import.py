@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Source, SourceKind, Status
 from fonoteca.errors import FonotecaError
+from fonoteca.events import ImportProgress, IndexProgress
 from fonoteca.ingest.importer import Outcome
 from fonoteca.ingest.transcripts import read_transcript
 from fonoteca.settings import Settings
@@ -258,6 +259,21 @@ def test_a_folder_of_talk_python_webvtt_files_is_read_in_parallel_numbered_and_t
     numbers = [app.episode(f.episode_id).number for f in created]
     assert numbers[1:] == list(range(1, PARALLEL_FROM))  # "001_nicola_iarocci…", "003-Pyramid-Web Framework…"
     assert {app.episode(f.episode_id).language for f in created} == {"en"}
+
+
+def test_an_import_tells_its_progress_file_by_file_then_the_indexing(settings: Settings, tmp_path: Path):
+    for n in range(3):
+        (tmp_path / f"ep{n}.srt").write_text(f"1\n00:00:01,000 --> 00:00:02,000\nlínea {n}\n")
+    (tmp_path / "ep1.vtt").write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nlínea 1\n")  # one transcript, 2 files
+    (tmp_path / "broken.srt").write_bytes(b"")
+    events: list = []
+    with Fonoteca(settings.replace(embeddings="none"), events=events.append) as fonoteca:
+        fonoteca.import_transcripts([tmp_path])
+    imported = [(e.done, e.total) for e in events if isinstance(e, ImportProgress)]
+    assert imported == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    indexed = [e for e in events if isinstance(e, IndexProgress)]
+    assert indexed and indexed[-1].done == indexed[-1].total == 3
+    assert events.index(indexed[0]) > events.index(next(e for e in events if isinstance(e, ImportProgress)))
 
 
 # -- bad input -----------------------------------------------------------------------------------------------------

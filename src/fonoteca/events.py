@@ -87,6 +87,14 @@ class IndexProgress:
 
 
 @dataclass(frozen=True)
+class ImportProgress:
+    """Transcript files (or groups of one transcript's formats) read and stored so far by an import."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class EmbedProgress:
     """Episodes whose passages are embedded so far, for search by meaning."""
 
@@ -105,6 +113,7 @@ Event = (
     | EpisodeLeft
     | EpisodeFailed
     | IndexProgress
+    | ImportProgress
     | EmbedProgress
 )
 EventSink = Callable[[Event], None]

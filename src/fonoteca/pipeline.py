@@ -38,6 +38,7 @@ from fonoteca.events import (
     EpisodeLeft,
     EpisodeTranscribed,
     EventSink,
+    IndexProgress,
     Note,
     SyncFinished,
     SyncStarted,
@@ -767,12 +768,13 @@ def _leave_to_other_process(episode: Episode, report: SyncReport, events: EventS
     events(EpisodeLeft(episode.id, episode.title))
 
 
-def update_index(archive: Archive, settings: Settings) -> None:
-    """Bring the keyword index up to date with the archive; a full disk is told as such (reindexing would not help)."""
+def update_index(archive: Archive, settings: Settings, events: EventSink = ignore) -> None:
+    """Bring the keyword index up to date with the archive, telling `events` how far it got (IndexProgress); a full
+    disk is told as such (reindexing would not help)."""
     from fonoteca.search import sync_index
 
     try:
-        sync_index(archive, settings)
+        sync_index(archive, settings, on_progress=lambda done, total: events(IndexProgress(done, total)))
     except FonotecaError as exc:
         if is_disk_full(exc):
             raise disk_error(exc, settings.index_dir) from exc

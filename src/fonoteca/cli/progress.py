@@ -1,4 +1,5 @@
-"""The event sink of the command line: Rich progress bars for a sync or a reindex, ✓ lines, notes — all on stderr.
+"""The event sink of the command line: Rich progress bars for a sync, a reindex, an import or embedding, ✓ lines,
+notes — all on stderr.
 
 During a sync: bytes per download, audio time per episode with its speed against real time, and audio time overall,
 live until the episodes are done; one ✓ line per finished episode. Notes (a feed's oddities and corrections) are
@@ -33,6 +34,7 @@ from fonoteca.events import (
     EpisodeLeft,
     EpisodeTranscribed,
     Event,
+    ImportProgress,
     IndexProgress,
     Note,
     SyncFinished,
@@ -67,6 +69,13 @@ class _Transcribing:
     task: TaskID
     base: float  # overall audio time done when this episode started
     offset: float  # audio transcribed before an interruption is not work done now
+
+
+_COUNTED_WORK = {
+    IndexProgress: "indexing",
+    EmbedProgress: "embedding passages",
+    ImportProgress: "importing transcripts",
+}
 
 
 class ProgressDisplay:
@@ -117,7 +126,7 @@ class ProgressDisplay:
             )
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
-        elif isinstance(event, (IndexProgress, EmbedProgress)):
+        elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress)):
             self._index(event)
 
     # -- a sync: downloads, transcriptions, overall --------------------------------------------------------------
@@ -158,12 +167,12 @@ class ProgressDisplay:
         if shown is not None:
             self.progress.remove_task(shown.task)
 
-    # -- a reindex ----------------------------------------------------------------------------------------------
+    # -- a reindex, an import, embedding ----------------------------------------------------------------------------
 
-    def _index(self, event: IndexProgress | EmbedProgress) -> None:
+    def _index(self, event: IndexProgress | EmbedProgress | ImportProgress) -> None:
         if self._index_task is None:
             self.indexing.start()
-            label = "embedding passages" if isinstance(event, EmbedProgress) else "indexing"
+            label = _COUNTED_WORK[type(event)]
             self._index_task = self.indexing.add_task(label, total=event.total)
         self.indexing.update(self._index_task, completed=event.done, total=event.total)
         if event.done >= event.total:

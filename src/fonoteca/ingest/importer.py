@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlparse
 
 from fonoteca.archive import Archive, Episode, EpisodeBusy, Show, Source, SourceKind, Status
 from fonoteca.errors import FonotecaError, MediaError
-from fonoteca.events import EventSink, TranscriptImported, ignore
+from fonoteca.events import EventSink, ImportProgress, ignore
 from fonoteca.ingest import local
 from fonoteca.ingest.feeds import _duration as parse_duration
 from fonoteca.ingest.language import detect_text_language
@@ -138,6 +138,7 @@ def import_transcripts(
     report = ImportReport(dry_run=dry_run)
     claimed: dict[str, str] = {}  # episode id: the file imported into it now
     matchers: dict[int, _Matcher] = {}
+    found: list[tuple[Path, list[list[Path]]]] = []  # each path's root and its transcripts, to count them first
     for given in paths:
         path = Path(given).expanduser()
         if not path.exists():
@@ -146,24 +147,27 @@ def import_transcripts(
             )
             continue
         root = path.resolve() if path.is_dir() else path.resolve().parent
+        found.append((root, _groups(_transcript_files(path))))
+    total, done = sum(len(groups) for _root, groups in found), 0
+    for root, groups in found:
         target = show or _folder_show(archive, root)
         if target is not None and target.id not in matchers:
             matchers[target.id] = _Matcher(archive.list_episodes(target.id))
         matcher = matchers[target.id] if target is not None else _Matcher([])
-        for candidate, read in _read_groups(_groups(_transcript_files(path)), root, settings):
+        for candidate, read in _read_groups(groups, root, settings):
             report.files.extend(read)
-            if candidate is None:
-                continue
-            if target is None:  # made when a file needs it: unreadable files alone leave no empty show behind
-                target = _transcripts_show(archive, root, candidate, dry_run)
-            result = _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
-            report.files.append(result)
-            if result.outcome in (Outcome.MATCHED, Outcome.CREATED) and not dry_run:
-                events(TranscriptImported(result.episode_id or "", result.title, "your"))
+            done += 1
+            if candidate is not None:
+                if target is None:  # made when a file needs it: unreadable files alone leave no empty show behind
+                    target = _transcripts_show(archive, root, candidate, dry_run)
+                report.files.append(
+                    _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
+                )
+            events(ImportProgress(done, total))
     if report.imported and not dry_run:
         from fonoteca.pipeline import update_index
 
-        update_index(archive, settings)
+        update_index(archive, settings, events)
     return report
 
 
