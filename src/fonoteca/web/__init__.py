@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -27,4 +28,9 @@ def run(app: FastAPI, host: str, port: int, *, when_started: Callable[[], None])
         when_started()
 
     threading.Thread(target=announce, daemon=True).start()
+    # What is loaded by now (modules, the app, its templates) lives as long as the server. Left to the collector, its
+    # ~100,000 objects are walked again by every full collection, 60-70 ms on a 2-core machine, which a request that
+    # allocates a lot (a 10-word trend makes thousands of points) sets off every few times (bench/search.py).
+    gc.collect()
+    gc.freeze()
     server.run()
