@@ -205,6 +205,15 @@ def test_a_revised_transcript_is_embedded_again(settings, talks):
         assert app.embed() == 1
 
 
+def test_a_replaced_transcript_is_not_found_by_its_old_passages_before_it_is_embedded_again(settings, talks):
+    with Fonoteca(settings) as app:
+        app.embed()
+        assert app.search("the telescope mirror", mode="meaning").hits[0].episode_id == talks["en"]  # loaded here
+        app.archive.replace_transcript(talks["en"], [Segment(0, 30, "Una receta de cocina.")], source="transcribed")
+        assert talks["en"] not in {h.episode_id for h in app.search("the telescope mirror", mode="meaning").hits}
+        assert app.embed() == 1
+
+
 def test_a_corrupt_vector_is_one_clear_line_and_keyword_search_still_works(settings, talks):
     with Fonoteca(settings) as app:
         app.embed()

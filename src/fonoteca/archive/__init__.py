@@ -629,6 +629,7 @@ class Archive:
                 )
             added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
             if added:
+                _forget_vectors(db, episode_id)
                 db.execute(
                     "UPDATE episodes SET transcript_rev = transcript_rev + 1, "
                     "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
@@ -663,6 +664,7 @@ class Archive:
                 return 0
             db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
             count = _insert_segments(db, episode_id, segments, first_idx=0)
+            _forget_vectors(db, episode_id)
             db.execute(
                 "UPDATE episodes SET transcript_rev = transcript_rev + 1, error = NULL, source = ?, language = ?, "
                 "duration = COALESCE(?, duration), engine = ?, model = ?, dropped_segments = ? WHERE id = ?",
@@ -949,6 +951,13 @@ def _insert_segments(db: sqlite3.Connection, episode_id: str, segments: Iterable
         "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)", rows
     )
     return len(rows)
+
+
+def _forget_vectors(db: sqlite3.Connection, episode_id: str) -> None:
+    """A changed transcript's passages are no longer its own. Left in place, they would be found by meaning, with the
+    new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
+    their count changes the vectors' stamp, so those processes read the vectors again."""
+    db.execute("DELETE FROM vectors WHERE episode_id = ?", (episode_id,))
 
 
 def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
