@@ -41,8 +41,8 @@ from fonoteca.ingest.transcripts import parse_transcript
 from fonoteca.llm.chat import retrieval_query
 from fonoteca.meaning.embedders import load_embedder
 from fonoteca.meaning.passages import MAX_SECONDS, passages
-from fonoteca.search import Hit, search
-from fonoteca.search.hybrid import CANDIDATES, RRF_K
+from fonoteca.search import Hit
+from fonoteca.search.hybrid import CANDIDATES, RRF_K, search
 from fonoteca.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

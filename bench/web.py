@@ -28,7 +28,8 @@ from synthetic import build_synthetic_archive
 
 from fonoteca.archive import Archive
 from fonoteca.llm.server import free_port
-from fonoteca.search import search, sync_index
+from fonoteca.search import sync_index
+from fonoteca.search.hybrid import search
 from fonoteca.search.trends import trend
 from fonoteca.settings import Settings
 

@@ -50,9 +50,9 @@ def test_text_feed_becomes_searchable_text_episodes_in_the_detected_language(arc
     assert show.feed_language == "en-US"
     assert {(e.kind, e.status, e.source, e.language) for e in episodes} == {("text", "done", "text", "es")}
     assert [e.date for e in episodes] == ["2023-09-15", "2024-03-13", "2024-04-02"]
-    from fonoteca.search import search
+    from fonoteca.search import keyword_search
 
-    assert search(archive, quick, "temperatura").total > 0
+    assert keyword_search(archive, quick, "temperatura").total > 0
 
 
 def test_syncing_twice_adds_nothing_the_second_time(archive, quick, http_server) -> None:

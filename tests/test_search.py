@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
 from fonoteca.errors import StorageError
-from fonoteca.search import BadDate, search, sync_index
+from fonoteca.search import BadDate, keyword_search, sync_index
 from fonoteca.search.index import SearchIndex, reindex
 from fonoteca.search.trends import trend
 from fonoteca.settings import Settings
@@ -45,9 +45,9 @@ NON_LATIN = ["мой", "ёлка", "Καλημέρα", "नमस्ते", "م
 
 def test_accents_and_case_do_not_matter(filled) -> None:
     archive, settings, _ = filled
-    assert search(archive, settings, "PARRAFO").total == 1  # párrafo
-    assert search(archive, settings, "inteligéncia ARTIFICIAL").total == 1
-    assert search(archive, settings, "transfer encoding").hits[0].start == 10.0
+    assert keyword_search(archive, settings, "PARRAFO").total == 1  # párrafo
+    assert keyword_search(archive, settings, "inteligéncia ARTIFICIAL").total == 1
+    assert keyword_search(archive, settings, "transfer encoding").hits[0].start == 10.0
 
 
 def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by_trend(filled) -> None:
@@ -57,36 +57,36 @@ def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by
     episode = _add_episode(archive, ids, "unicode", [nfd, *NON_LATIN], "2024-06-01T00:00:00Z")
     sync_index(archive, settings)
     for word in ["información", "informacion", nfd.split()[-2], *NON_LATIN]:
-        results = search(archive, settings, word)
+        results = keyword_search(archive, settings, word)
         assert results.total == 1, word
         trend_count = {p.episode_id: p.count for p in trend(archive, [word], settings=settings)}[episode]
         assert trend_count == 1, word
-    assert search(archive, settings, "informacio").total == 0  # never split at the combining accent
-    hit = search(archive, settings, '"la información llegó"').hits[0]
+    assert keyword_search(archive, settings, "informacio").total == 0  # never split at the combining accent
+    hit = keyword_search(archive, settings, '"la información llegó"').hits[0]
     assert hit.snippet == "La canción de <b>la</b> <b>información</b> <b>llegó</b>"  # NFC, whole words marked
 
 
 def test_words_must_all_match_and_phrases_keep_their_order(filled) -> None:
     archive, settings, _ = filled
-    assert search(archive, settings, "streaming semana").total == 1
-    assert search(archive, settings, '"hacer streaming"').total == 1
-    assert search(archive, settings, '"streaming hacer"').total == 0
-    assert search(archive, settings, '"ask not what your country"').total == 1
+    assert keyword_search(archive, settings, "streaming semana").total == 1
+    assert keyword_search(archive, settings, '"hacer streaming"').total == 1
+    assert keyword_search(archive, settings, '"streaming hacer"').total == 0
+    assert keyword_search(archive, settings, '"ask not what your country"').total == 1
 
 
 def test_prefix_or_and_exclusion(filled) -> None:
     archive, settings, _ = filled
-    assert search(archive, settings, "americ*").total == 1
-    assert search(archive, settings, "trozos OR americans").total == 2
-    assert search(archive, settings, "streaming -semana").total == 3
-    assert search(archive, settings, 'country -"fellow americans"').total == 2
+    assert keyword_search(archive, settings, "americ*").total == 1
+    assert keyword_search(archive, settings, "trozos OR americans").total == 2
+    assert keyword_search(archive, settings, "streaming -semana").total == 3
+    assert keyword_search(archive, settings, 'country -"fellow americans"').total == 2
 
 
 def test_filters_by_show_episode_and_dates(filled) -> None:
     archive, settings, ids = filled
-    assert search(archive, settings, "streaming", show=ids["show"]).total == 4
-    assert search(archive, settings, "streaming", episode=ids["stream"]).total == 2
-    assert search(archive, settings, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
+    assert keyword_search(archive, settings, "streaming", show=ids["show"]).total == 4
+    assert keyword_search(archive, settings, "streaming", episode=ids["stream"]).total == 2
+    assert keyword_search(archive, settings, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_filters_by_show_episode_and_dates(filled) -> None:
 )  # fmt: skip
 def test_partial_dates_cover_the_whole_month_or_year(filled, date_from, date_to, total) -> None:
     archive, settings, _ = filled
-    assert search(archive, settings, "streaming", date_from=date_from, date_to=date_to).total == total
+    assert keyword_search(archive, settings, "streaming", date_from=date_from, date_to=date_to).total == total
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2024-02-31", "2024-13", "24-01-01", "2024/01/01", "2024-1", ""])
@@ -104,12 +104,12 @@ def test_a_date_that_is_not_a_date_is_an_error_not_an_ignored_filter(filled, bad
     archive, settings, _ = filled
     if bad:
         with pytest.raises(BadDate, match="YYYY-MM-DD"):
-            search(archive, settings, "streaming", date_from=bad)
+            keyword_search(archive, settings, "streaming", date_from=bad)
         with pytest.raises(BadDate):
-            search(archive, settings, "-nothing", date_to=bad)  # even when the query finds nothing
+            keyword_search(archive, settings, "-nothing", date_to=bad)  # even when the query finds nothing
     else:
-        assert search(archive, settings, "streaming", date_from=bad, date_to=bad).total == 4  # empty: no filter
-    newest = search(archive, settings, "streaming", order="date")
+        assert keyword_search(archive, settings, "streaming", date_from=bad, date_to=bad).total == 4  # empty: no filter
+    newest = keyword_search(archive, settings, "streaming", order="date")
     assert [h.date for h in newest.hits] == sorted((h.date for h in newest.hits), reverse=True)
 
 
@@ -120,7 +120,7 @@ def test_a_date_that_is_not_a_date_is_an_error_not_an_ignored_filter(filled, bad
 )  # fmt: skip
 def test_malformed_queries_never_raise(filled, query) -> None:
     archive, settings, _ = filled
-    results = search(archive, settings, query)
+    results = keyword_search(archive, settings, query)
     assert results.total >= 0
 
 
@@ -129,15 +129,15 @@ def test_random_garbage_queries_never_raise(filled) -> None:
     rng = random.Random(7)
     alphabet = 'abcñá "*-:()[]{}^~\\/!?ORAND'
     for _ in range(200):
-        search(archive, settings, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
+        keyword_search(archive, settings, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
 
 
 def test_snippets_highlight_matches_and_escape_transcript_html(filled) -> None:
     archive, settings, ids = filled
-    hit = search(archive, settings, "parrafo").hits[0]
+    hit = keyword_search(archive, settings, "parrafo").hits[0]
     assert "<b>párrafo</b>" in hit.snippet and "&lt;script&gt;" in hit.snippet and "<script>" not in hit.snippet
     assert hit.url == f"/episode/{ids['post']}?t=0"
-    assert "<b>" in search(archive, settings, "americ*").hits[0].snippet
+    assert "<b>" in keyword_search(archive, settings, "americ*").hits[0].snippet
 
 
 def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> None:
@@ -145,35 +145,35 @@ def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> 
     long_line = "palabra " * 60 + "Encontrada aquí. " + "otra " * 80
     _add_episode(archive, ids, "long", [long_line.strip()], "2024-08-01T00:00:00Z")
     sync_index(archive, settings)
-    snippet = search(archive, settings, "encontrada").hits[0].snippet
+    snippet = keyword_search(archive, settings, "encontrada").hits[0].snippet
     assert snippet.startswith("… palabra") and snippet.endswith("otra …") and "<b>Encontrada</b>" in snippet
     assert len(snippet) < 360
-    assert not search(archive, settings, "trozos").hits[0].snippet.endswith("…")  # whole segment: no ellipsis
+    assert not keyword_search(archive, settings, "trozos").hits[0].snippet.endswith("…")  # whole segment: no ellipsis
 
 
 def test_a_new_transcript_replaces_the_old_one_in_the_index(filled) -> None:
     archive, settings, ids = filled
     archive.replace_transcript(ids["jfk"], [Segment(0, 5, "Una transcripción nueva y distinta.")], source="transcribed")
     sync_index(archive, settings)
-    assert search(archive, settings, "country").total == 0
-    assert search(archive, settings, "distinta").total == 1
-    assert search(archive, settings, "distinta").total == 1  # not doubled by a second sync
+    assert keyword_search(archive, settings, "country").total == 0
+    assert keyword_search(archive, settings, "distinta").total == 1
+    assert keyword_search(archive, settings, "distinta").total == 1  # not doubled by a second sync
 
 
 def test_an_episode_deleted_by_another_process_disappears_from_a_running_search(filled) -> None:
     archive, settings, ids = filled
-    assert search(archive, settings, "country").total == 2  # this process has synced and searched already
+    assert keyword_search(archive, settings, "country").total == 2  # this process has synced and searched already
     with Archive(settings.db_path) as other:  # e.g. `fonoteca remove` while `fonoteca serve` runs
         other.delete_episode(ids["jfk"])
-    assert search(archive, settings, "country").total == 0
-    assert search(archive, settings, "streaming").total == 3
+    assert keyword_search(archive, settings, "country").total == 0
+    assert keyword_search(archive, settings, "streaming").total == 3
 
 
 def test_a_deleted_episode_disappears_from_search_even_across_processes(filled) -> None:
     archive, settings, ids = filled
     archive.delete_episode(ids["jfk"])
     SearchIndex.forget(settings)  # as if this were the next start of fonoteca
-    assert search(archive, settings, "country").total == 0
+    assert keyword_search(archive, settings, "country").total == 0
 
 
 def test_crash_between_index_and_archive_commits_is_repaired_without_doubles(filled) -> None:
@@ -183,7 +183,7 @@ def test_crash_between_index_and_archive_commits_is_repaired_without_doubles(fil
     archive.unmark_indexed(ids["jfk"])
     SearchIndex.forget(settings)
     sync_index(archive, settings)
-    assert search(archive, settings, '"ask not"').total == 1
+    assert keyword_search(archive, settings, '"ask not"').total == 1
     assert archive.term_counts("country")[ids["jfk"]] == 2
 
 
@@ -209,9 +209,9 @@ def test_search_and_trend_answer_from_the_current_index_while_another_process_wr
         archive.replace_transcript(ids["post"], [Segment(0, 0, "Una transcripción nueva y distinta.")], source="text")
         archive.delete_episode(ids["jfk"])
         assert sync_index(archive, settings) == 0  # the writer is busy: nothing indexed yet, and no LockBusy
-        assert search(archive, settings, "distinta").total == 0
-        assert search(archive, settings, "country").total == 0  # its documents are still there: hits skipped
-        titles = [h.title for h in search(archive, settings, "streaming").hits]
+        assert keyword_search(archive, settings, "distinta").total == 0
+        assert keyword_search(archive, settings, "country").total == 0  # its documents are still there: hits skipped
+        titles = [h.title for h in keyword_search(archive, settings, "streaming").hits]
         assert sorted(titles) == ["Notas <b>de</b> texto", "Streaming de respuestas", "Streaming de respuestas"]
         assert {p.episode_id: p.count for p in trend(archive, ['"hacer streaming"'], settings=settings)}[
             ids["stream"]
@@ -219,15 +219,15 @@ def test_search_and_trend_answer_from_the_current_index_while_another_process_wr
     finally:
         holder.communicate("", timeout=30)
     sync_index(archive, settings)  # the next sync catches up
-    assert search(archive, settings, "distinta").total == 1
-    assert search(archive, settings, "country").total == 0
+    assert keyword_search(archive, settings, "distinta").total == 1
+    assert keyword_search(archive, settings, "country").total == 0
 
 
 def test_reindex_rebuilds_everything_from_the_archive(filled) -> None:
     archive, settings, _ = filled
-    before = search(archive, settings, "streaming").total
+    before = keyword_search(archive, settings, "streaming").total
     assert reindex(archive, settings) == 3
-    assert search(archive, settings, "streaming").total == before
+    assert keyword_search(archive, settings, "streaming").total == before
     assert sync_index(archive, settings) == 0
 
 
@@ -236,7 +236,7 @@ def test_an_index_folder_that_cannot_be_written_names_the_folder_instead_of_sugg
     settings.home.mkdir(parents=True)
     settings.index_dir.write_text("not a folder")
     with Archive(settings.db_path) as archive, pytest.raises(StorageError, match="FONOTECA_HOME") as caught:
-        search(archive, settings, "hola")
+        keyword_search(archive, settings, "hola")
     assert "reindex" not in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -270,7 +270,7 @@ def test_a_phrase_said_three_times_in_one_segment_counts_three_mentions(filled) 
     sync_index(archive, settings)
     counts = {p.episode_id: p.count for p in trend(archive, ["inteligencia artificial"], settings=settings)}
     assert counts[episode] == 3 and counts[ids["stream"]] == 1
-    assert search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
+    assert keyword_search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
 
 
 def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_phrases(filled) -> None:

@@ -182,7 +182,7 @@ class Fonoteca:
     ) -> SearchResults:
         """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
         mode and note say which ran and why)."""
-        from fonoteca.search import search
+        from fonoteca.search.hybrid import search
 
         return search(
             self.archive, self.settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,

@@ -29,7 +29,7 @@ from fonoteca.ingest.language import language_name
 from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
 from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import CHAT
-from fonoteca.search import search
+from fonoteca.search.hybrid import search
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, words
 

@@ -1,9 +1,10 @@
 """Search over every transcript of the archive: BM25 by default, newest first on request, filters by show, episode
 and date, snippets with the matched words highlighted and links to the exact second.
 
-search() only reads: it answers from the index as it is. Whoever changed the archive brings the index up to date
-(`sync_index`, `Fonoteca.update_index`): the pipeline after a sync, the CLI before a search, the web server's
-background indexer. So a web request never waits for, or takes, the index writer."""
+keyword_search() here and every mode of search (fonoteca.search.hybrid) only read: they answer from the index as it
+is. Whoever changed the archive brings the index up to date (`sync_index`, `Fonoteca.update_index`): the pipeline
+after a sync, the CLI before a search, the web server's background indexer. So a web request never waits for, or
+takes, the index writer."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from fonoteca.settings import Settings
 from fonoteca.text import word_spans, words
 
 __all__ = [
-    "BadDate", "Hit", "SearchResults", "search", "keyword_search", "sync_index", "reindex", "episode_url", "matches",
+    "BadDate", "Hit", "SearchResults", "keyword_search", "sync_index", "reindex", "episode_url", "matches",
 ]  # fmt: skip
 
 SNIPPET_CHARS = 320
@@ -162,31 +163,6 @@ def snippet_html(text: str, parsed: ParsedQuery) -> str:
             cursor = b
     out.append(html.escape(text[cursor:end]))
     return ("… " if start > 0 else "") + "".join(out) + (" …" if end < len(text) else "")
-
-
-def search(
-    archive: Archive,
-    settings: Settings,
-    query: str,
-    *,
-    mode: str | None = "keyword",
-    meaning_query: str | None = None,
-    show: str | None = None,
-    episode: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    limit: int = 20,
-    offset: int = 0,
-    order: str = "relevance",
-) -> SearchResults:
-    """Search in `mode`: keyword (the default of the callers that count words), meaning, hybrid, or None (hybrid where
-    the scope has vectors, else keyword: what a person's search gets); see fonoteca.search.hybrid."""
-    from fonoteca.search.hybrid import search as search_modes
-
-    return search_modes(
-        archive, settings, query, mode=mode, meaning_query=meaning_query, show=show,
-        episode=episode, date_from=date_from, date_to=date_to, limit=limit, offset=offset, order=order,
-    )  # fmt: skip
 
 
 def keyword_search(

@@ -368,13 +368,13 @@ def moments(
 ) -> SearchResults:
     """The segments of an episode (key = its id) or of a period (its key) where any of the terms is said: what a
     point of the chart stands for, in the order they were said."""
-    from fonoteca.search import search
+    from fonoteca.search import keyword_search
 
     query = mentions_query(terms)
     if not query:
         raise BadTrend("no word or phrase to look for", "give the words of the chart")
     if by == "episode":
-        found = search(archive, settings, query, show=show, episode=key, limit=limit, order="date")
+        found = keyword_search(archive, settings, query, show=show, episode=key, limit=limit, order="date")
     else:
         if key == "unknown":
             raise BadTrend("the undated episodes have no period", "group by episode to open one of them")
@@ -382,7 +382,9 @@ def moments(
             first, last = period_bounds(key, by)
         except ValueError:
             raise BadTrend(f"not a {by}: {key!r}", "use a key of the chart's points (e.g. 2024-W03, 2024-03)") from None
-        found = search(archive, settings, query, show=show, date_from=first, date_to=last, limit=limit, order="date")
+        found = keyword_search(
+            archive, settings, query, show=show, date_from=first, date_to=last, limit=limit, order="date"
+        )
     found.hits.sort(key=lambda h: (h.date or "", h.episode_id, h.start))
     return found
 
