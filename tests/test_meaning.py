@@ -91,6 +91,15 @@ def test_passages_merge_consecutive_segments_into_half_minute_moments():
     assert [(p.first_idx, p.last_idx) for p in passages(long_segment)] == [(0, 0), (1, 1)], "never split a segment"
 
 
+def test_the_best_passages_are_picked_out_in_the_order_a_full_stable_sort_gives_ties_included():
+    from fonoteca.search.hybrid import _best
+
+    rng = np.random.default_rng(7)
+    for size in (5, 100, 101, 5000):
+        scores = rng.integers(0, 30, size).astype(np.float32)  # many ties, some at the cut
+        assert np.array_equal(_best(scores, 100), np.argsort(-scores, kind="stable")[:100])
+
+
 @pytest.mark.parametrize("model", PACKAGED)
 def test_a_paraphrase_finds_the_moment_it_means(settings, talks, model):
     events = []
