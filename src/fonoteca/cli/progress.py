@@ -127,7 +127,7 @@ class ProgressDisplay:
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
         elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress)):
-            self._index(event)
+            self._counted(event)
 
     # -- a sync: downloads, transcriptions, overall --------------------------------------------------------------
 
@@ -169,7 +169,7 @@ class ProgressDisplay:
 
     # -- a reindex, an import, embedding ----------------------------------------------------------------------------
 
-    def _index(self, event: IndexProgress | EmbedProgress | ImportProgress) -> None:
+    def _counted(self, event: IndexProgress | EmbedProgress | ImportProgress) -> None:
         if self._index_task is None:
             self.indexing.start()
             label = _COUNTED_WORK[type(event)]

@@ -242,8 +242,22 @@ def _page(
     ids = [f.hit.episode_id if f.hit else matrix.episode_ids[matrix.row_episode[f.row]] for f in fused]
     episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
     found = [(f, episodes[episode_id]) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
+    texts: dict[int, str] = {}  # a passage's text, read once for the exclusions and the page
+
+    def text_of(row: int) -> str:
+        if row not in texts:
+            episode_id = matrix.episode_ids[matrix.row_episode[row]]
+            _start, _end, first, last = matrix.spans[row]
+            passage = archive.segments(episode_id, words=False, first=int(first), last=int(last))
+            texts[row] = " ".join(s.text.strip() for s in passage)
+        return texts[row]
+
     if excluded:
-        found = [(f, ep) for f, ep in found if f.hit is not None or not _says(archive, loaded, f.row, excluded)]
+        found = [
+            (f, ep)
+            for f, ep in found
+            if f.hit is not None or not any(occurrences(c, words(text_of(f.row))) for c in excluded)
+        ]
     if order == "date":
         found.sort(key=lambda pair: pair[1].date or "", reverse=True)
     hits = []
@@ -253,7 +267,7 @@ def _page(
                                 similarity=f.similarity))  # fmt: skip
             continue
         start, end = (float(t) for t in matrix.spans[f.row][:2])
-        text = _passage_text(archive, loaded, f.row)
+        text = text_of(f.row)
         hits.append(
             Hit(
                 episode_id=ep.id, show=ep.show_title, title=ep.title, date=ep.date, start=start, end=end,
@@ -262,18 +276,6 @@ def _page(
             )
         )  # fmt: skip
     return SearchResults(total=len(found), hits=hits)
-
-
-def _says(archive: Archive, loaded: _Loaded, row: int | None, clauses: list[Clause]) -> bool:
-    folded = words(_passage_text(archive, loaded, row))
-    return any(occurrences(clause, folded) for clause in clauses)
-
-
-def _passage_text(archive: Archive, loaded: _Loaded, row: int | None) -> str:
-    matrix = loaded.matrix
-    episode_id = matrix.episode_ids[matrix.row_episode[row]]
-    _start, _end, first, last = matrix.spans[row]
-    return " ".join(s.text.strip() for s in archive.segments(episode_id, words=False, first=int(first), last=int(last)))
 
 
 _SYNTAX = re.compile(r'(?:^|\s)-\S+|\bOR\b|["*]')

@@ -20,20 +20,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tantivy
 from pydantic import TypeAdapter
 
 from fonoteca.archive import Archive, TimelineEntry
 from fonoteca.errors import ConfigError
+from fonoteca.search import SearchResults, build_query, keyword_search, occurrences
 from fonoteca.search.index import SearchIndex, document_fields, pair_tokens
-from fonoteca.search.query import Clause
+from fonoteca.search.query import Clause, ParsedQuery
 from fonoteca.settings import Settings
 from fonoteca.text import words
-
-if TYPE_CHECKING:
-    from fonoteca.search import SearchResults
 
 GROUPINGS = ("episode", "week", "month", "year")
 NORMALISATIONS = ("raw", "hour", "1000-words")
@@ -119,9 +117,6 @@ def _phrase_counts(archive: Archive, settings: Settings, folded: list[str], show
     read), and only the mentions beyond one per segment need more. For two words they were counted at indexing,
     together with those across two segments; a longer phrase can only be said twice in a segment where its first
     pair is, so just those segments are read."""
-    from fonoteca.search import build_query, occurrences
-    from fonoteca.search.query import ParsedQuery
-
     index = SearchIndex.for_settings(settings)
     clause = Clause(folded)
     query = build_query(index.schema, ParsedQuery(must=[[clause]]), show_id=show_id)
@@ -368,8 +363,6 @@ def moments(
 ) -> SearchResults:
     """The segments of an episode (key = its id) or of a period (its key) where any of the terms is said: what a
     point of the chart stands for, in the order they were said."""
-    from fonoteca.search import keyword_search
-
     query = mentions_query(terms)
     if not query:
         raise BadTrend("no word or phrase to look for", "give the words of the chart")
