@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test venv browser lint bench clean lock
+.PHONY: demo test venv browser postgres lint bench clean lock
 
 # Installs exactly what requirements/lock.txt pins, every file checked against its sha256 (see "Updating the lock" in
 # the README). Build tools are locked too and pip runs without build isolation, so nothing unpinned is fetched.
@@ -31,10 +31,23 @@ browser:
 		else echo "note: install Debian's chromium for the browser tests (they skip without it)"; fi; \
 	fi
 
+# Debian's PostgreSQL for the PostgreSQL tests. tests/fixtures_pg.py runs its own throwaway cluster, so the package's
+# postinst is told not to create (and start) the system-wide "main" cluster; the drop-in is removed afterwards.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			mkdir -p /etc/postgresql-common/createcluster.d && \
+			echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/fonoteca-tests.conf && \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				postgresql >/dev/null; \
+			status=$$?; rm -f /etc/postgresql-common/createcluster.d/fonoteca-tests.conf; exit $$status; \
+		else echo "note: install Debian's postgresql for the PostgreSQL tests (they skip without it)"; fi; \
+	fi
+
 demo: venv
 	FONOTECA_HOME=$(DEMO_HOME) $(BIN)/python -m fonoteca.demo
 
-test: venv browser
+test: venv browser postgres
 	$(BIN)/python -m pytest -q -rs
 
 lint: venv

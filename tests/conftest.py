@@ -9,7 +9,7 @@ import pytest
 from fonoteca.archive import Archive
 from fonoteca.settings import Settings
 
-pytest_plugins = ["fixtures_browser", "fixtures_http", "fixtures_llm", "fixtures_web"]
+pytest_plugins = ["fixtures_browser", "fixtures_http", "fixtures_llm", "fixtures_pg", "fixtures_web"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -38,7 +38,10 @@ def settings(tmp_path: Path) -> Settings:
     return Settings.from_env(environ={}, home=tmp_path / "home", allowed_hosts="testserver", allow_private_urls=True)
 
 
-@pytest.fixture
-def archive(settings: Settings):
-    with Archive(settings.db_path) as arch:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive(request: pytest.FixtureRequest, settings: Settings):
+    """An empty archive, once on SQLite and once on a real PostgreSQL server: every test of the archive's API runs on
+    both databases."""
+    location = settings.db_path if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with Archive(location) as arch:
         yield arch

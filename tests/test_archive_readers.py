@@ -3,7 +3,6 @@ read sees what was committed before it."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,18 +39,24 @@ def test_reads_answer_while_another_thread_of_the_archive_holds_an_uncommitted_w
     assert [s.text for s in archive.segments(episode.id)] == ["sin confirmar"]
 
 
-def test_reads_answer_while_another_process_holds_the_write_lock(archive: Archive) -> None:
+def test_reads_answer_while_another_connection_holds_an_uncommitted_write(archive: Archive) -> None:
     episode = _episode(archive)
-    other = sqlite3.connect(archive.path, isolation_level=None, timeout=0)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE episodes SET title = 'Cambiado' WHERE id = ?", (episode.id,))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            assert pool.submit(lambda: archive.get_episode(episode.id).title).result(timeout=WAIT_S) == "Uno"
-        other.execute("COMMIT")
-    finally:
-        other.close()
-    assert archive.get_episode(episode.id).title == "Cambiado"
+    written, release = threading.Event(), threading.Event()
+
+    def transcription() -> Iterator[Segment]:
+        yield Segment(0.0, 1.0, "de otro proceso")
+        written.set()
+        release.wait(WAIT_S)
+
+    # A second Archive object has its own writer connection, as another process (`fonoteca sync` beside `serve`) has.
+    with Archive(archive.url) as other, ThreadPoolExecutor(max_workers=2) as pool:
+        writer = pool.submit(other.append_segments, episode.id, transcription())
+        assert written.wait(WAIT_S)
+        assert pool.submit(archive.segments, episode.id).result(timeout=WAIT_S) == []
+        assert pool.submit(lambda: archive.get_episode(episode.id).title).result(timeout=WAIT_S) == "Uno"
+        release.set()
+        assert writer.result(timeout=WAIT_S) == 1
+    assert [s.text for s in archive.segments(episode.id)] == ["de otro proceso"]
 
 
 def test_a_threads_reader_sees_what_was_committed_after_its_last_read(archive: Archive) -> None:

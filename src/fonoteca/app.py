@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from fonoteca.archive import Archive, Captions, Episode, Show, Stats
 from fonoteca.errors import FonotecaError
-from fonoteca.events import EventSink, ignore
+from fonoteca.events import CopyProgress, EventSink, ignore
 from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
+    from fonoteca.archive.copy import TableCheck
     from fonoteca.ingest.importer import ImportReport
     from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.chat import ChatTurn
@@ -44,7 +45,7 @@ class Fonoteca:
 
     @cached_property
     def archive(self) -> Archive:
-        return Archive(self.settings.db_path)
+        return Archive(self.settings.archive_location)
 
     @property
     def index(self) -> SearchIndex:
@@ -243,6 +244,16 @@ class Fonoteca:
         from fonoteca.search.index import reindex
 
         return reindex(self.archive, self.settings, events=self.events)
+
+    def migrate(self, to: str | Path) -> list[TableCheck]:
+        """Copy the whole archive into another database (`to`: a PostgreSQL URL, or a SQLite file), resuming an
+        interrupted copy, and check every table of it; progress goes to the event sink."""
+        from fonoteca.archive.copy import copy_archive
+
+        with Archive(to) as target:
+            return copy_archive(
+                self.archive, target, on_progress=lambda done, total: self.events(CopyProgress(done, total))
+            )
 
     # -- the language model ---------------------------------------------------------------------------------------
 

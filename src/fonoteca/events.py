@@ -102,6 +102,14 @@ class EmbedProgress:
     total: int
 
 
+@dataclass(frozen=True)
+class CopyProgress:
+    """Rows copied so far by `fonoteca migrate`, over every table of the archive."""
+
+    done: int
+    total: int
+
+
 Event = (
     Note
     | SyncStarted
@@ -115,6 +123,7 @@ Event = (
     | IndexProgress
     | ImportProgress
     | EmbedProgress
+    | CopyProgress
 )
 EventSink = Callable[[Event], None]
 

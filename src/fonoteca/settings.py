@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 
@@ -22,6 +24,9 @@ class Settings:
     # Where the archive lives: the SQLite file, the search index, downloaded media, the assembled model.
     home: Path = field(default_factory=_default_home)
     db: Path | None = None  # default: home / "fonoteca.db"
+    # An archive shared by many machines: postgresql://user:password@host/db (empty: the SQLite file `db`). The search
+    # index, downloaded media and models stay in `home`, on each machine.
+    database_url: str = ""
 
     # Transcription
     model: str = "base"  # "base" = the packaged Whisper base multilingual; else any faster-whisper name or a local path
@@ -83,10 +88,21 @@ class Settings:
         return self.db if self.db is not None else self.home / "fonoteca.db"
 
     @property
+    def archive_location(self) -> Path | str:
+        """The archive to open: the database server's URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
+
+    @property
     def index_dir(self) -> Path:
         """The archive's own search index, beside its database and named after it (`fonoteca.db` → `fonoteca.index/`):
         two archives in one home (`--db a.db`, `--db b.db`) must never share one index, or each sync would delete the
-        other archive's documents as orphans."""
+        other archive's documents as orphans. An archive on a database server gets one per server and database: this
+        machine's own replica of it."""
+        if self.database_url:
+            server = urlsplit(self.database_url)
+            where = f"{server.hostname or 'local'}-{server.port or 5432}-{server.path.strip('/')}"
+            name = re.sub(r"[^A-Za-z0-9_-]+", "-", where)
+            return self.home / f"{name}.index"
         db = self.db_path
         return db.with_name((db.stem if db.suffix != ".index" else db.name) + ".index")
 

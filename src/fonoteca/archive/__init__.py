@@ -1,9 +1,11 @@
-"""The archive: one SQLite file, and the only module in fonoteca that speaks SQL.
+"""The archive: the only module in fonoteca that speaks SQL, on SQLite (one file, the embedded default) or on
+PostgreSQL (one server shared by many machines), through SQLAlchemy Core.
 
 Everything else (ingest, transcription, search, trends, LLM, CLI, web) goes through `Archive`, and gets back the domain
-models and enums of `fonoteca.archive.models` (importable from here too). The database runs in WAL mode with foreign
-keys on; each write is its own transaction, so a killed process leaves the archive consistent. An episode's status
-changes only along `TRANSITIONS`.
+models and enums of `fonoteca.archive.models` (importable from here too). Statements are built from the tables of
+`fonoteca.archive.tables`, so one statement runs on both databases. Each write is its own transaction, so a killed
+process leaves the archive consistent; the rows a write reads before changing are locked (SELECT ... FOR UPDATE on
+PostgreSQL; SQLite's BEGIN IMMEDIATE holds the whole file). An episode's status changes only along `TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import re
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 import unicodedata
@@ -26,6 +27,28 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import Executable
+
+from fonoteca.archive import migrations
 from fonoteca.archive.models import (
     TRANSITIONS,
     Analysis,
@@ -42,7 +65,19 @@ from fonoteca.archive.models import (
     Status,
     TimelineEntry,
 )
-from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.archive.tables import (
+    analyses,
+    claims,
+    conversations,
+    episodes,
+    indexed,
+    messages,
+    shows,
+    utc_now,
+)
+from fonoteca.archive.tables import segments as segments_table
+from fonoteca.archive.tables import term_counts as term_counts_table
+from fonoteca.archive.tables import vectors as vectors_table  # the module fonoteca.archive.vectors takes the name
 from fonoteca.archive.vectors import VectorStore
 from fonoteca.archive.watches import WatchStore
 from fonoteca.errors import FonotecaError, NotFound, StorageError
@@ -68,9 +103,14 @@ __all__ = [
     "Status",
     "TimelineEntry",
     "Unchanged",
+    "database_url",
     "episode_id_for",
     "slugify",
 ]
+
+# What a database says when it cannot do its part (a full disk, a lock, a server gone): a StorageError with what to do.
+# Other errors (a constraint, a statement it rejects) are fonoteca's own mistakes and surface as they are.
+_DATABASE_FAILURES = (OperationalError, InterfaceError)
 
 # A claim whose holder has not shown life for this long is taken over even when its pid cannot be checked (another
 # host on a shared archive). Holders refresh it with every committed segment and during downloads.
@@ -101,40 +141,106 @@ def slugify(text: str) -> str:
     return slug[:60] or "show"
 
 
-class Archive:
-    """One archive file, safe to share between threads (the web server).
-
-    Writes go through one connection behind a lock, each in its own BEGIN IMMEDIATE transaction. Reads never wait for
-    that lock: every thread reads through its own read-only connection, and each query is its own read transaction,
-    so it sees everything committed before it started (WAL lets readers run beside the one writer)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+def database_url(location: Path | str | URL) -> URL:
+    """The SQLAlchemy URL of an archive given as a file path (SQLite) or a database URL. `postgresql://` and
+    `postgres://` URLs are read with psycopg 3; `sqlite:///path` is the same as the bare path."""
+    if isinstance(location, URL):
+        location = location.render_as_string(hide_password=False)
+    if isinstance(location, str) and "://" in location:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+            url = make_url(location)
+        except ArgumentError as exc:
             raise StorageError(
-                f"cannot open the archive at {self.path}: {exc}",
-                "check that the folder exists and is writable, or choose another with --db / FONOTECA_HOME",
+                f"{location!r} is not a database URL", "use postgresql://user:password@host/db or a file path"
             ) from exc
-        self._db.row_factory = sqlite3.Row
+        if url.get_backend_name() in ("postgresql", "postgres"):
+            return url.set(drivername="postgresql+psycopg")
+        if url.get_backend_name() == "sqlite" and url.database:
+            return database_url(Path(url.database))
+        raise StorageError(
+            f"fonoteca keeps its archive on SQLite or PostgreSQL, not {url.get_backend_name()}",
+            "use postgresql://user:password@host/db, or a file path for SQLite",
+        )
+    return URL.create("sqlite", database=str(Path(location).expanduser().absolute()))
+
+
+class Archive:
+    """One archive, safe to share between threads (the web server).
+
+    Writes go through one connection behind a lock, each in its own transaction. Reads never wait for that lock: every
+    thread reads through its own connection in autocommit mode, so each query sees everything committed before it
+    started (SQLite's WAL lets readers run beside the one writer; PostgreSQL does so by itself)."""
+
+    def __init__(self, location: Path | str | URL) -> None:
+        self.url = database_url(location)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # The SQLite file; None for an archive on a database server.
+        self.path: Path | None = Path(self.url.database) if self.is_sqlite and self.url.database else None
+        # Where the archive is, as it may be shown (a server's password is left out).
+        self.location = (
+            str(self.path) if self.path else self.url.set(drivername="postgresql").render_as_string(hide_password=True)
+        )
         self._lock = threading.RLock()
         self._thread_reader = threading.local()
         # Every thread's reader, so close() closes them all, and a finished thread's is closed when the next opens.
-        self._readers: dict[threading.Thread, sqlite3.Connection] = {}
+        self._readers: dict[threading.Thread, Connection] = {}
         self._readers_lock = threading.Lock()
         self.host = socket.gethostname()
         # The token tells apart two Archive objects of one process, and a new process that reused a dead one's pid.
         self.holder = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot open the archive at {self.path}: {exc}",
+                    "check that the folder exists and is writable, or choose another with --db / FONOTECA_HOME",
+                ) from exc
+        self._writer_engine = self._engine(reader=False)
+        self._reader_engine = self._engine(reader=True)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA cache_size=-65536")  # 64 MB: bulk indexing of a big archive stays in memory
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise _storage_error(exc, self.path) from exc
+            self._db = self._writer_engine.connect()
+            migrations.upgrade(self)
+        except _DATABASE_FAILURES as exc:
+            self._writer_engine.dispose()
+            raise self._storage_error(exc) from exc
+        except BaseException:
+            self._writer_engine.dispose()
+            raise
+
+    def _engine(self, *, reader: bool) -> Engine:
+        """An engine without a pool: the archive keeps its connections itself (the writer, one reader per thread)."""
+        if not self.is_sqlite:
+            options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if reader else {}
+            return create_engine(
+                self.url, poolclass=NullPool, connect_args={"connect_timeout": 10, "application_name": "fonoteca"},
+                **options,
+            )  # fmt: skip
+        engine = create_engine(
+            self.url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False},
+            isolation_level="AUTOCOMMIT" if reader else None,
+        )  # fmt: skip
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _record: object) -> None:
+            # pysqlite's own transaction handling is off: SQLAlchemy's begin (below) decides how a transaction starts.
+            dbapi_connection.isolation_level = None
+            if reader:
+                dbapi_connection.execute("PRAGMA query_only=ON")
+                return
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            dbapi_connection.execute("PRAGMA cache_size=-65536")  # 64 MB: bulk indexing stays in memory
+
+        if not reader:
+            # A write takes the file's write lock when it starts, not at its first write: two writers that both read
+            # first would otherwise deadlock on the upgrade from a read lock.
+            @event.listens_for(engine, "begin")
+            def _begin(connection: Connection) -> None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -144,6 +250,8 @@ class Archive:
                 reader.close()
             self._readers.clear()
             self._db.close()
+            self._reader_engine.dispose()
+            self._writer_engine.dispose()
 
     def __enter__(self) -> Archive:
         return self
@@ -152,73 +260,61 @@ class Archive:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise _storage_error(exc, self.path) from exc
-                raise
+                with self._db.begin():
+                    yield self._db
+            except _DATABASE_FAILURES as exc:
+                self._recover_writer()
+                raise self._storage_error(exc) from exc
 
-    def _reader(self) -> sqlite3.Connection:
-        """This thread's read-only connection, opened on its first read."""
-        reader: sqlite3.Connection | None = getattr(self._thread_reader, "connection", None)
-        if reader is not None:
+    def _recover_writer(self) -> None:
+        """After a failed write, a connection the server dropped is replaced, so the next write can succeed."""
+        if self._db.invalidated or self._db.closed:
+            self._db.close()
+            self._db = self._writer_engine.connect()
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT for `table` in the archive's dialect: both have ON CONFLICT DO NOTHING / DO UPDATE."""
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    def _reader(self) -> Connection:
+        """This thread's reading connection, opened on its first read."""
+        reader: Connection | None = getattr(self._thread_reader, "connection", None)
+        if reader is not None and not reader.invalidated:
             return reader
-        # check_same_thread is off only so that close() may close it from whichever thread closes the archive.
-        reader = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        reader.row_factory = sqlite3.Row
-        reader.execute("PRAGMA query_only=ON")
+        try:
+            reader = self._reader_engine.connect()
+        except _DATABASE_FAILURES as exc:
+            raise self._storage_error(exc) from exc
         with self._readers_lock:
-            for thread in [t for t in self._readers if not t.is_alive()]:
+            for thread in [t for t in self._readers if not t.is_alive() or t is threading.current_thread()]:
                 self._readers.pop(thread).close()
             self._readers[threading.current_thread()] = reader
         self._thread_reader.connection = reader
         return reader
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        # In autocommit mode the statement is its own read transaction, over as soon as its rows are fetched.
+    def _query(self, statement: Executable | str, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+        """The rows of a read; in autocommit mode it is its own transaction, over when the rows are fetched."""
+        if isinstance(statement, str):
+            statement = text(statement)
         try:
-            return self._reader().execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc, self.path) from exc
+            return list(self._reader().execute(statement, dict(params or {})).all())
+        except _DATABASE_FAILURES as exc:
+            raise self._storage_error(exc) from exc
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise FonotecaError(
-                f"the archive at {self.path} was written by a newer fonoteca (schema {version})",
-                "upgrade fonoteca to open it",
-            )
-        if version == len(MIGRATIONS):
-            return
-        # A migration that rebuilds a table drops the old one: with foreign keys on, that would delete every row
-        # that refers to it. They are checked by hand before each migration commits instead. (The pragma cannot
-        # change inside a transaction.)
-        self._db.execute("PRAGMA foreign_keys=OFF")
-        try:
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                with self._transaction() as db:
-                    for statement in _split_sql(script):
-                        db.execute(statement)
-                    if broken := db.execute("PRAGMA foreign_key_check").fetchall():
-                        raise FonotecaError(
-                            f"upgrading the archive at {self.path} to schema {number} would break {len(broken)} "
-                            f"references (first: {tuple(broken[0])}); nothing was changed",
-                            "report this with a copy of the archive",
-                        )
-                    db.execute(f"PRAGMA user_version = {number}")
-        finally:
-            self._db.execute("PRAGMA foreign_keys=ON")
+    def _change_stamp(self) -> object:
+        """A value read on this thread's connection that changes whenever anything is committed to the archive (by
+        any process) since it was last read here: SQLite's data_version, PostgreSQL's snapshot (its running and
+        finished transactions)."""
+        if self.is_sqlite:
+            return self._query("PRAGMA data_version")[0][0]
+        return self._query("SELECT pg_current_snapshot()::text")[0][0]
 
     @property
     def schema_version(self) -> int:
-        return self._query("PRAGMA user_version")[0][0]
+        return migrations.current_revision(self)
 
     @cached_property
     def watches(self) -> WatchStore:
@@ -253,9 +349,9 @@ class Archive:
         source_kind = _member(SourceKind, source_kind, "show source kind")
         if not isinstance(captions, Unchanged):
             captions = _member(Captions, captions, "captions choice")
-        existing = self._query("SELECT id FROM shows WHERE source = ?", (source,))
+        existing = self._query(select(shows.c.id).where(shows.c.source == source))
         if existing:
-            show_id = existing[0]["id"]
+            show_id = existing[0].id
             self.update_show(
                 show_id, title=title, language=language, feed_language=feed_language, description=description,
                 link=link, image=image, credentials=credentials, captions=captions,
@@ -264,14 +360,13 @@ class Archive:
         with self._transaction() as db:
             slug = _unique_slug(db, slugify(title))
             show_id = db.execute(
-                "INSERT INTO shows (slug, title, source, source_kind, language, feed_language, description, link, "
-                "image, credentials, captions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    slug, title, source, source_kind, _given(language, None), _given(feed_language, None),
-                    _given(description, ""), _given(link, ""), _given(image, ""), _given(credentials, None),
-                    _given(captions, Captions.CREATOR),
-                ),
-            ).lastrowid  # fmt: skip
+                insert(shows).values(
+                    slug=slug, title=title, source=source, source_kind=source_kind,
+                    language=_given(language, None), feed_language=_given(feed_language, None),
+                    description=_given(description, ""), link=_given(link, ""), image=_given(image, ""),
+                    credentials=_given(credentials, None), captions=_given(captions, Captions.CREATOR),
+                )
+            ).inserted_primary_key[0]  # fmt: skip
         return self.get_show(show_id), True
 
     def update_show(
@@ -289,31 +384,39 @@ class Archive:
     ) -> None:
         """Change the show's metadata given; what is left UNCHANGED keeps its value."""
         # The column names are this method's own, never taken from a caller's keyword.
-        assignments, values = _assignments({
+        changed = _changed({
             "title": title, "language": language, "feed_language": feed_language, "description": description,
             "link": link, "image": image, "credentials": credentials, "captions": captions,
         })  # fmt: skip
-        if assignments:
+        if changed:
             with self._transaction() as db:
-                db.execute(f"UPDATE shows SET {assignments} WHERE id = ?", (*values, show_id))
+                db.execute(update(shows).where(shows.c.id == show_id).values(changed))
 
     def mark_synced(self, show_id: int) -> None:
         """Record that the show's source was read just now."""
         with self._transaction() as db:
-            db.execute("UPDATE shows SET synced_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?", (show_id,))
+            db.execute(update(shows).where(shows.c.id == show_id).values(synced_at=utc_now()))
 
     def get_show(self, ref: int | str) -> Show:
         """A show by id, slug, source or (case-insensitive) title."""
+        key = str(ref)
         rows = self._query(
-            "SELECT * FROM shows WHERE id = ? OR slug = ? OR source = ? OR lower(title) = lower(?)",
-            (ref if isinstance(ref, int) or str(ref).isdigit() else -1, str(ref), str(ref), str(ref)),
+            select(shows).where(
+                or_(
+                    shows.c.id == (int(key) if key.isdigit() and len(key) < 19 else -1),
+                    shows.c.slug == key,
+                    shows.c.source == key,
+                    func.lower(shows.c.title) == key.lower(),
+                )
+            )
         )
         if not rows:
             raise NotFound(f"no show called {ref!r}", "run `fonoteca shows` to see the archive's shows")
-        return Show(**dict(rows[0]))
+        return Show(**rows[0]._mapping)
 
     def list_shows(self) -> list[Show]:
-        return [Show(**dict(r)) for r in self._query("SELECT * FROM shows ORDER BY title COLLATE NOCASE")]
+        rows = self._query(select(shows).order_by(func.lower(shows.c.title), shows.c.id))
+        return [Show(**r._mapping) for r in rows]
 
     # -- episodes -----------------------------------------------------------------------------------------------
 
@@ -349,7 +452,7 @@ class Archive:
         status = _member(Status, status, "episode status")
         source = _member(Source, source, "transcript source") if source is not None else None
         episode_id = episode_id_for(show.source, guid)
-        if self._query("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)):
+        if self._query(select(episodes.c.id).where(episodes.c.id == episode_id)):
             self.update_episode(
                 episode_id,
                 title=title,
@@ -363,15 +466,13 @@ class Archive:
         with self._transaction() as db:
             # Another process re-reading the same feed may insert it first: then it is simply not new here.
             created = db.execute(
-                "INSERT INTO episodes (id, show_id, guid, title, kind, published, duration, description, link, "
-                "media_url, media_path, media_type, transcript_url, transcript_type, status, error, source, language, "
-                "image, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (
-                    episode_id, show.id, guid, title, kind, published, duration, description, link, media_url,
-                    media_path, media_type, transcript_url, transcript_type, status, error, source, language, image,
-                    number,
-                ),
+                self._insert(episodes).values(
+                    id=episode_id, show_id=show.id, guid=guid, title=title, kind=kind, published=published,
+                    duration=duration, description=description, link=link, media_url=media_url,
+                    media_path=media_path, media_type=media_type, transcript_url=transcript_url,
+                    transcript_type=transcript_type, status=status, error=error, source=source, language=language,
+                    image=image, number=number,
+                ).on_conflict_do_nothing()
             ).rowcount  # fmt: skip
         return self.get_episode(episode_id), bool(created)
 
@@ -395,35 +496,27 @@ class Archive:
         """Change the episode's metadata given; what is left UNCHANGED keeps its value. Its status changes only
         through the methods that check the move (set_status, mark_downloaded, start_transcription...)."""
         # The column names are this method's own, never taken from a caller's keyword.
-        assignments, values = _assignments({
+        changed = _changed({
             "title": title, "published": published, "description": description, "link": link,
             "media_url": media_url, "media_path": media_path, "media_type": media_type,
             "transcript_url": transcript_url, "transcript_type": transcript_type, "language": language,
             "image": image, "number": number,
         })  # fmt: skip
-        if assignments:
+        if changed:
             with self._transaction() as db:
-                db.execute(
-                    f"UPDATE episodes SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                    "WHERE id = ?",
-                    (*values, episode_id),
-                )
+                db.execute(_episode_update(episode_id).values(changed))
 
-    def _move(self, db: sqlite3.Connection, episode_id: str, target: Status) -> bool:
+    def _move(self, db: Connection, episode_id: str, target: Status) -> bool:
         """Set the episode's status inside the caller's transaction, if TRANSITIONS allows the move from its
-        current one. False when there is no such episode (another process deleted it); a move the table does not
-        allow is a programming error."""
-        row = db.execute("SELECT status FROM episodes WHERE id = ?", (episode_id,)).fetchone()
-        if row is None:
+        current one (the episode's row stays locked until the caller commits). False when there is no such episode
+        (another process deleted it); a move the table does not allow is a programming error."""
+        current = _locked_status(db, episode_id)
+        if current is None:
             return False
-        current = Status(row["status"])
         if not current.can_become(target):
             allowed = ", ".join(sorted(TRANSITIONS[current]))
             raise ValueError(f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})")
-        db.execute(
-            "UPDATE episodes SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
-            (target, episode_id),
-        )
+        db.execute(_episode_update(episode_id).values(status=target))
         return True
 
     def set_status(self, episode_id: str, status: Status, error: str | None = None) -> None:
@@ -431,17 +524,17 @@ class Archive:
         status = _member(Status, status, "episode status")
         with self._transaction() as db:
             if self._move(db, episode_id, status):
-                db.execute("UPDATE episodes SET error = ? WHERE id = ?", (error, episode_id))
+                db.execute(_episode_update(episode_id).values(error=error))
 
     def mark_downloaded(self, episode_id: str, media_path: str) -> None:
         with self._transaction() as db:
             if self._move(db, episode_id, Status.DOWNLOADED):
-                db.execute("UPDATE episodes SET media_path = ?, error = NULL WHERE id = ?", (media_path, episode_id))
+                db.execute(_episode_update(episode_id).values(media_path=media_path, error=None))
 
     def start_transcription(self, episode_id: str, duration: float) -> None:
         with self._transaction() as db:
             if self._move(db, episode_id, Status.TRANSCRIBING):
-                db.execute("UPDATE episodes SET duration = ?, error = NULL WHERE id = ?", (duration, episode_id))
+                db.execute(_episode_update(episode_id).values(duration=duration, error=None))
 
     def finish_transcription(
         self,
@@ -458,21 +551,21 @@ class Archive:
         with self._transaction() as db:
             if self._move(db, episode_id, Status.DONE):
                 db.execute(
-                    "UPDATE episodes SET error = NULL, source = ?, language = ?, engine = ?, model = ?, duration = ?, "
-                    "dropped_segments = ? WHERE id = ?",
-                    (Source.TRANSCRIBED, language, engine, model, duration, _counts_json(dropped), episode_id),
-                )
+                    _episode_update(episode_id).values(
+                        error=None, source=Source.TRANSCRIBED, language=language, engine=engine, model=model,
+                        duration=duration, dropped_segments=_counts_json(dropped),
+                    )
+                )  # fmt: skip
 
     def requeue_failed(self, episode_id: str) -> bool:
         """A failed episode back to 'new', forgetting its old media, e.g. when the feed fixed its enclosure.
 
         Returns False (and changes nothing) when the episode is not failed any more."""
         with self._transaction() as db:
-            row = db.execute("SELECT status FROM episodes WHERE id = ?", (episode_id,)).fetchone()
-            if row is None or row["status"] != Status.FAILED:
+            if _locked_status(db, episode_id) != Status.FAILED:
                 return False
             self._move(db, episode_id, Status.NEW)
-            db.execute("UPDATE episodes SET error = NULL, media_path = NULL WHERE id = ?", (episode_id,))
+            db.execute(_episode_update(episode_id).values(error=None, media_path=None))
             return True
 
     # -- claims: one process per episode ---------------------------------------------------------------------------
@@ -484,66 +577,74 @@ class Archive:
         CLAIM_TIMEOUT_S) is taken over: the work it committed is resumed, not repeated."""
         now = time.time()
         with self._transaction() as db:
-            row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
-            if row and row["holder"] != self.holder and not self._abandoned(row, now):
+            # The episode's row lock serialises two processes claiming it at once (on SQLite the whole file is).
+            _locked_status(db, episode_id)
+            row = db.execute(select(claims).where(claims.c.episode_id == episode_id)).first()
+            if row and row.holder != self.holder and not self._abandoned(row, now):
                 return False
-            db.execute(
-                "INSERT INTO claims (episode_id, holder, host, pid, heartbeat) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (episode_id) DO UPDATE SET holder = excluded.holder, host = excluded.host, "
-                "pid = excluded.pid, heartbeat = excluded.heartbeat, "
-                "claimed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                (episode_id, self.holder, self.host, os.getpid(), now),
+            statement = self._insert(claims).values(
+                episode_id=episode_id, holder=self.holder, host=self.host, pid=os.getpid(), heartbeat=now
             )
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[claims.c.episode_id],
+                    set_={
+                        "holder": statement.excluded.holder, "host": statement.excluded.host,
+                        "pid": statement.excluded.pid, "heartbeat": statement.excluded.heartbeat,
+                        "claimed_at": utc_now(),
+                    },
+                )
+            )  # fmt: skip
         return True
 
     def release_episode(self, episode_id: str) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM claims WHERE episode_id = ? AND holder = ?", (episode_id, self.holder))
+            db.execute(delete(claims).where(claims.c.episode_id == episode_id, claims.c.holder == self.holder))
 
     def heartbeat(self, episode_id: str) -> None:
         """Show that the claim on the episode is still being worked on (a long download commits nothing)."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE claims SET heartbeat = ? WHERE episode_id = ? AND holder = ?",
-                (time.time(), episode_id, self.holder),
-            )
+            self._beat(db, episode_id)
 
-    def _abandoned(self, claim: sqlite3.Row, now: float) -> bool:
-        if claim["heartbeat"] < now - CLAIM_TIMEOUT_S:
+    def _beat(self, db: Connection, episode_id: str) -> None:
+        db.execute(
+            update(claims)
+            .where(claims.c.episode_id == episode_id, claims.c.holder == self.holder)
+            .values(heartbeat=time.time())
+        )
+
+    def _abandoned(self, claim: Row[Any], now: float) -> bool:
+        if claim.heartbeat < now - CLAIM_TIMEOUT_S:
             return True
-        return claim["host"] == self.host and not pid_alive(claim["pid"])
+        return claim.host == self.host and not pid_alive(claim.pid)
 
-    def _refuse_if_held_elsewhere(self, db: sqlite3.Connection, episode_id: str) -> None:
-        row = db.execute("SELECT * FROM claims WHERE episode_id = ?", (episode_id,)).fetchone()
-        if row and row["holder"] != self.holder and not self._abandoned(row, time.time()):
+    def _refuse_if_held_elsewhere(self, db: Connection, episode_id: str) -> None:
+        row = db.execute(select(claims).where(claims.c.episode_id == episode_id)).first()
+        if row and row.holder != self.holder and not self._abandoned(row, time.time()):
             raise EpisodeBusy(
-                f"episode {episode_id} is being processed by another fonoteca process (pid {row['pid']} on "
-                f"{row['host']})",
+                f"episode {episode_id} is being processed by another fonoteca process (pid {row.pid} on {row.host})",
                 "let it finish; its transcript is the one kept",
             )
-
-    _EPISODE_SELECT = "SELECT e.*, s.title AS show_title FROM episodes e JOIN shows s ON s.id = e.show_id"
 
     def get_episode(self, ref: str) -> Episode:
         """An episode by id or by a unique prefix of its id."""
         ref = str(ref).strip()
-        rows = self._query(f"{self._EPISODE_SELECT} WHERE e.id = ?", (ref,))
+        rows = self._query(_EPISODE_SELECT.where(episodes.c.id == ref))
         if not rows and len(ref) >= 4:
-            rows = self._query(f"{self._EPISODE_SELECT} WHERE e.id LIKE ? LIMIT 2", (ref + "%",))
+            rows = self._query(_EPISODE_SELECT.where(episodes.c.id.startswith(ref, autoescape=True)).limit(2))
             if len(rows) > 1:
                 raise NotFound(f"episode id {ref!r} is ambiguous", "type more characters of the id")
         if not rows:
             raise NotFound(f"no episode with id {ref!r}", "run `fonoteca episodes` to see the ids")
-        return Episode(**dict(rows[0]))
+        return Episode(**rows[0]._mapping)
 
     def episodes_by_ids(self, ids: Iterable[str]) -> dict[str, Episode]:
         """The episodes of these exact ids (a search's hits), one query per 500; ids not in the archive are absent."""
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Episode] = {}
-        for chunk in (wanted[i : i + 500] for i in range(0, len(wanted), 500)):
-            marks = ", ".join("?" for _ in chunk)
-            for row in self._query(f"{self._EPISODE_SELECT} WHERE e.id IN ({marks})", chunk):
-                found[row["id"]] = Episode(**dict(row))
+        for chunk in _chunks(wanted):
+            for row in self._query(_EPISODE_SELECT.where(episodes.c.id.in_(chunk))):
+                found[row.id] = Episode(**row._mapping)
         return found
 
     def list_episodes(
@@ -555,50 +656,48 @@ class Archive:
         date_from: str | None = None,
         date_to: str | None = None,
     ) -> list[Episode]:
-        where, params = [], []
+        statement = _EPISODE_SELECT
         if show_id is not None:
-            where.append("e.show_id = ?")
-            params.append(show_id)
+            statement = statement.where(episodes.c.show_id == show_id)
         if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            where.append(f"e.status IN ({', '.join('?' for _ in statuses)})")
-            params.extend(statuses)
+            statement = statement.where(episodes.c.status.in_([status] if isinstance(status, str) else list(status)))
         if date_from:
-            where.append("e.published >= ?")
-            params.append(date_from)
+            statement = statement.where(episodes.c.published >= date_from)
         if date_to:
-            where.append("substr(e.published, 1, 10) <= ?")
-            params.append(date_to)
-        order = "DESC" if newest_first else "ASC"
-        sql = (
-            f"{self._EPISODE_SELECT} {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"ORDER BY e.published IS NULL, e.published {order}, e.added_at {order}, e.id"
-        )
-        return [Episode(**dict(r)) for r in self._query(sql, params)]
+            statement = statement.where(func.substr(episodes.c.published, 1, 10) <= date_to)
+        published, added = episodes.c.published, episodes.c.added_at
+        if newest_first:
+            published, added = published.desc(), added.desc()
+        statement = statement.order_by(episodes.c.published.is_(None), published, added, episodes.c.id)
+        return [Episode(**r._mapping) for r in self._query(statement)]
 
     def timeline(self, show_id: int | None = None) -> list[TimelineEntry]:
         """The transcribed episodes in date order, with only what a chart over the history needs (a word's trend
         reads them all on every request: a tenth of the time of list_episodes).
 
-        Each thread keeps the last ones it read until the archive changes: SQLite's data_version changes whenever
-        another connection (any process's) commits, and a reader connection never writes itself. It is read before
+        Each thread keeps the last ones it read until the archive changes (_change_stamp). The stamp is read before
         the rows, so a commit between the two only makes the next call read them again, never keeps stale rows."""
         reader = self._reader()
-        version = reader.execute("PRAGMA data_version").fetchone()[0]
-        cached: tuple[sqlite3.Connection, int, dict[int | None, list[TimelineEntry]]] | None = getattr(
+        version = self._change_stamp()
+        cached: tuple[Connection, object, dict[int | None, list[TimelineEntry]]] | None = getattr(
             self._thread_reader, "timelines", None
         )
         if cached is None or cached[0] is not reader or cached[1] != version:
             cached = (reader, version, {})
             self._thread_reader.timelines = cached
         if show_id not in cached[2]:
-            where, params = ("AND e.show_id = ?", (show_id,)) if show_id is not None else ("", ())
-            rows = self._query(
-                "SELECT e.id, e.title, e.published, e.duration, e.kind, e.show_id, i.words FROM episodes e "
-                f"LEFT JOIN indexed i ON i.episode_id = e.id WHERE e.status = 'done' {where} "
-                "ORDER BY e.published IS NULL, e.published, e.added_at, e.id",
-                params,
-            )
+            statement = (
+                select(
+                    episodes.c.id, episodes.c.title, episodes.c.published, episodes.c.duration, episodes.c.kind,
+                    episodes.c.show_id, indexed.c.words,
+                )
+                .join_from(episodes, indexed, indexed.c.episode_id == episodes.c.id, isouter=True)
+                .where(episodes.c.status == Status.DONE)
+                .order_by(episodes.c.published.is_(None), episodes.c.published, episodes.c.added_at, episodes.c.id)
+            )  # fmt: skip
+            if show_id is not None:
+                statement = statement.where(episodes.c.show_id == show_id)
+            rows = self._query(statement)
             cached[2][show_id] = [
                 TimelineEntry(r[0], r[1], r[2], r[3], EpisodeKind(r[4]), r[5], r[6] or 0) for r in rows
             ]
@@ -606,7 +705,7 @@ class Archive:
 
     def delete_episode(self, episode_id: str) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
+            db.execute(delete(episodes).where(episodes.c.id == episode_id))
 
     # -- segments -----------------------------------------------------------------------------------------------
 
@@ -617,10 +716,14 @@ class Archive:
         another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
         to an episode another live process has claimed is refused the same way."""
         with self._transaction() as db:
+            if _locked_status(db, episode_id) is None:
+                return 0
             self._refuse_if_held_elsewhere(db, episode_id)
             next_idx = db.execute(
-                "SELECT COALESCE(MAX(idx) + 1, 0) FROM segments WHERE episode_id = ?", (episode_id,)
-            ).fetchone()[0]
+                select(func.coalesce(func.max(segments_table.c.idx) + 1, 0)).where(
+                    segments_table.c.episode_id == episode_id
+                )
+            ).scalar_one()
             if at is not None and at != next_idx:
                 raise EpisodeBusy(
                     f"episode {episode_id} has {next_idx} segments where this process wrote {at}: another process "
@@ -630,15 +733,8 @@ class Archive:
             added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
             if added:
                 _forget_vectors(db, episode_id)
-                db.execute(
-                    "UPDATE episodes SET transcript_rev = transcript_rev + 1, "
-                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
-                    (episode_id,),
-                )
-                db.execute(
-                    "UPDATE claims SET heartbeat = ? WHERE episode_id = ? AND holder = ?",
-                    (time.time(), episode_id, self.holder),
-                )
+                db.execute(_episode_update(episode_id).values(transcript_rev=episodes.c.transcript_rev + 1))
+                self._beat(db, episode_id)
         return added
 
     def replace_transcript(
@@ -662,14 +758,18 @@ class Archive:
             self._refuse_if_held_elsewhere(db, episode_id)
             if not self._move(db, episode_id, Status.DONE):
                 return 0
-            db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
+            db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
             count = _insert_segments(db, episode_id, segments, first_idx=0)
             _forget_vectors(db, episode_id)
             db.execute(
-                "UPDATE episodes SET transcript_rev = transcript_rev + 1, error = NULL, source = ?, language = ?, "
-                "duration = COALESCE(?, duration), engine = ?, model = ?, dropped_segments = ? WHERE id = ?",
-                (source, language, duration, engine, model, _counts_json(dropped), episode_id),
-            )
+                update(episodes)
+                .where(episodes.c.id == episode_id)
+                .values(
+                    transcript_rev=episodes.c.transcript_rev + 1, error=None, source=source, language=language,
+                    duration=func.coalesce(literal(duration, episodes.c.duration.type), episodes.c.duration),
+                    engine=engine, model=model, dropped_segments=_counts_json(dropped),
+                )
+            )  # fmt: skip
         return count
 
     def segments(
@@ -678,19 +778,20 @@ class Archive:
         """The episode's segments in order, from index `first` to `last` (inclusive; None: to the end); `words=False`
         leaves out their word timestamps (None), which a page of lines never shows and whose JSON is most of the time
         of reading a long transcript that has them."""
-        columns = "*" if words else "episode_id, idx, start, end, text, NULL AS words, speaker"
-        rows = self._query(
-            f"SELECT {columns} FROM segments WHERE episode_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
-            (episode_id, first, last if last is not None else 2**62),
-        )
-        return [_segment(r) for r in rows]
+        columns = [segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker")]
+        if words:
+            columns.append(segments_table.c.words)
+        statement = select(*columns).where(segments_table.c.episode_id == episode_id, segments_table.c.idx >= first)
+        if last is not None:
+            statement = statement.where(segments_table.c.idx <= last)
+        return [_segment(r) for r in self._query(statement.order_by(segments_table.c.idx))]
 
     def last_segment_end(self, episode_id: str) -> float:
-        rows = self._query("SELECT MAX(end) FROM segments WHERE episode_id = ?", (episode_id,))
+        rows = self._query(select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episode_id))
         return float(rows[0][0] or 0.0)
 
     def segment_count(self, episode_id: str) -> int:
-        return self._query("SELECT COUNT(*) FROM segments WHERE episode_id = ?", (episode_id,))[0][0]
+        return self._query(select(func.count()).where(segments_table.c.episode_id == episode_id))[0][0]
 
     def transcript_text(self, episode_id: str) -> str:
         return "\n".join(s.text.strip() for s in self.segments(episode_id))
@@ -700,11 +801,12 @@ class Archive:
         than half a second: the mark of two processes having transcribed the episode at once. Text episodes and
         imported transcripts may legitimately repeat a paragraph or overlap cues, so only duplicates of timed
         segments count for imports, and overlaps only for Whisper's own transcripts."""
+        # Plain SQL that both databases speak: window functions over common table expressions.
         rows = self._query(
             """
             WITH ordered AS (
                 SELECT s.episode_id, s.start, s.text, e.source,
-                       LAG(s.end) OVER (PARTITION BY s.episode_id ORDER BY s.idx) AS previous_end
+                       LAG(s."end") OVER (PARTITION BY s.episode_id ORDER BY s.idx) AS previous_end
                 FROM segments s JOIN episodes e ON e.id = s.episode_id
                 WHERE e.kind != 'text'
             ),
@@ -720,24 +822,32 @@ class Archive:
             )
             SELECT d.episode_id, s.title AS show_title, e.title, SUM(d.duplicated), SUM(d.overlapping)
             FROM damage d JOIN episodes e ON e.id = d.episode_id JOIN shows s ON s.id = e.show_id
-            GROUP BY d.episode_id ORDER BY s.title, e.published, e.id
+            GROUP BY d.episode_id, s.title, e.title, e.published, e.id ORDER BY s.title, e.published, e.id
             """
         )
-        return [DamagedTranscript(*row) for row in rows]
+        return [DamagedTranscript(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
     # -- statistics ---------------------------------------------------------------------------------------------
 
     def stats(self, show_id: int | None = None) -> Stats:
         """The seed's header: how many episodes are transcribed and how much audio time that is."""
-        rows = self._query(
-            "SELECT e.show_id, COUNT(*) AS n, COALESCE(SUM(COALESCE(e.duration, "
-            "(SELECT MAX(end) FROM segments WHERE episode_id = e.id), 0)), 0) AS secs "
-            "FROM episodes e WHERE e.status = 'done' AND (? IS NULL OR e.show_id = ?) GROUP BY e.show_id",
-            (show_id, show_id),
+        last_end = (
+            select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episodes.c.id).scalar_subquery()
         )
-        per_show = {r["show_id"]: (r["n"], float(r["secs"])) for r in rows}
-        shows = [s for s in self.list_shows() if show_id is None or s.id == show_id]
-        by_show = [(s, *per_show.get(s.id, (0, 0.0))) for s in shows]
+        statement = (
+            select(
+                episodes.c.show_id,
+                func.count().label("n"),
+                func.coalesce(func.sum(func.coalesce(episodes.c.duration, last_end, 0)), 0).label("secs"),
+            )
+            .where(episodes.c.status == Status.DONE)
+            .group_by(episodes.c.show_id)
+        )
+        if show_id is not None:
+            statement = statement.where(episodes.c.show_id == show_id)
+        per_show = {r.show_id: (r.n, float(r.secs)) for r in self._query(statement)}
+        shows_listed = [s for s in self.list_shows() if show_id is None or s.id == show_id]
+        by_show = [(s, *per_show.get(s.id, (0, 0.0))) for s in shows_listed]
         return Stats(
             episodes=sum(n for _, n, _ in by_show),
             seconds=sum(secs for _, _, secs in by_show),
@@ -747,30 +857,35 @@ class Archive:
     def episodes_per_show(self, show_id: int | None = None) -> dict[int, int]:
         """{show id: how many episodes it has, whatever their status}, for every show (or the one given), in one
         query: a show without episodes is absent, so read it with `.get(show.id, 0)`."""
-        rows = self._query(
-            "SELECT show_id, COUNT(*) FROM episodes WHERE ? IS NULL OR show_id = ? GROUP BY show_id",
-            (show_id, show_id),
-        )
-        return {r[0]: r[1] for r in rows}
+        statement = select(episodes.c.show_id, func.count()).group_by(episodes.c.show_id)
+        if show_id is not None:
+            statement = statement.where(episodes.c.show_id == show_id)
+        return {r[0]: r[1] for r in self._query(statement)}
 
     def status_counts(self) -> dict[Status, int]:
-        rows = self._query("SELECT status, COUNT(*) AS n FROM episodes GROUP BY status")
-        return {Status(r["status"]): r["n"] for r in rows}
+        rows = self._query(select(episodes.c.status, func.count()).group_by(episodes.c.status))
+        return {Status(r[0]): r[1] for r in rows}
 
     # -- search bookkeeping -------------------------------------------------------------------------------------
 
     def episodes_to_index(self) -> list[tuple[str, int]]:
         """(episode_id, transcript_rev) of finished episodes whose index entry is missing or stale."""
         rows = self._query(
-            "SELECT e.id, e.transcript_rev FROM episodes e LEFT JOIN indexed i ON i.episode_id = e.id "
-            "WHERE e.status = 'done' AND (i.transcript_rev IS NULL OR i.transcript_rev != e.transcript_rev)"
+            select(episodes.c.id, episodes.c.transcript_rev)
+            .join_from(episodes, indexed, indexed.c.episode_id == episodes.c.id, isouter=True)
+            .where(
+                episodes.c.status == Status.DONE,
+                or_(indexed.c.transcript_rev.is_(None), indexed.c.transcript_rev != episodes.c.transcript_rev),
+            )
         )
         return [(r[0], r[1]) for r in rows]
 
     def indexed_episodes_gone(self) -> list[str]:
         """Episodes the index holds that are no longer finished (deleted ones vanish from `indexed` by cascade)."""
         rows = self._query(
-            "SELECT i.episode_id FROM indexed i JOIN episodes e ON e.id = i.episode_id WHERE e.status != 'done'"
+            select(indexed.c.episode_id)
+            .join_from(indexed, episodes, episodes.c.id == indexed.c.episode_id)
+            .where(episodes.c.status != Status.DONE)
         )
         return [r[0] for r in rows]
 
@@ -781,104 +896,118 @@ class Archive:
     def mark_indexed_many(self, entries: list[tuple[str, int, dict[str, int]]]) -> None:
         """mark_indexed for a batch of episodes in one transaction.
 
-        The rows of the whole batch are inserted in key order, so SQLite touches each B-tree page once per batch
-        instead of once per row: this is most of the indexing time of a large archive."""
+        The rows of the whole batch are inserted in key order, so the database touches each B-tree page once per
+        batch instead of once per row: this is most of the indexing time of a large archive."""
         if not entries:
             return
         ids = [episode_id for episode_id, _, _ in entries]
         with self._transaction() as db:
-            known = set()
-            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-                marks = ",".join("?" * len(chunk))
-                known |= {
-                    r[0] for r in db.execute(f"SELECT episode_id FROM indexed WHERE episode_id IN ({marks})", chunk)
-                }
-            for episode_id in known:  # only re-indexed episodes have old counts to remove
-                db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
+            known: set[str] = set()
+            for chunk in _chunks(ids):
+                known |= set(db.scalars(select(indexed.c.episode_id).where(indexed.c.episode_id.in_(chunk))))
+            for chunk in _chunks(sorted(known)):  # only re-indexed episodes have old counts to remove
+                db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id.in_(chunk)))
             rows = sorted(
-                ((term, episode_id, count) for episode_id, _, counts in entries for term, count in counts.items()),
-                key=itemgetter(0),  # by term alone: comparing whole tuples costs more than it gains
+                (
+                    {"term": term, "episode_id": episode_id, "count": count}
+                    for episode_id, _, counts in entries
+                    for term, count in counts.items()
+                ),
+                key=itemgetter("term"),  # by term alone: comparing whole rows costs more than it gains
             )
-            db.executemany("INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)", rows)
-            db.executemany(
-                "INSERT INTO indexed (episode_id, transcript_rev, words) VALUES (?, ?, ?) "
-                "ON CONFLICT (episode_id) DO UPDATE SET transcript_rev = excluded.transcript_rev, "
-                "words = excluded.words",
-                [(episode_id, rev, _word_total(counts)) for episode_id, rev, counts in entries],
+            if rows:
+                db.execute(insert(term_counts_table), rows)
+            statement = self._insert(indexed)
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[indexed.c.episode_id],
+                    set_={"transcript_rev": statement.excluded.transcript_rev, "words": statement.excluded.words},
+                ),
+                [
+                    {"episode_id": episode_id, "transcript_rev": rev, "words": _word_total(counts)}
+                    for episode_id, rev, counts in entries
+                ],
             )
 
     def fill_word_totals(self) -> int:
         """Give the episodes indexed before word totals were stored (schema 6) theirs, summed from their stored word
         counts: the same number indexing stores, without reading a transcript again. One small query when there are
         none; returns how many were filled."""
-        if not self._query("SELECT 1 FROM indexed WHERE words IS NULL LIMIT 1"):
+        if not self._query(select(indexed.c.episode_id).where(indexed.c.words.is_(None)).limit(1)):
             return 0
+        # A pair is stored as "a_b" and a word never holds "_" (fonoteca.text.words): the words are the rest.
+        said = (
+            select(func.coalesce(func.sum(term_counts_table.c.count), 0))
+            .where(
+                term_counts_table.c.episode_id == indexed.c.episode_id,
+                ~term_counts_table.c.term.contains("_", autoescape=True),
+            )
+            .scalar_subquery()
+        )
         with self._transaction() as db:
-            # A pair is stored as "a_b" and a word never holds "_" (fonoteca.text.words): the words are the rest.
-            return db.execute(
-                "UPDATE indexed SET words = (SELECT COALESCE(SUM(count), 0) FROM term_counts t "
-                "WHERE t.episode_id = indexed.episode_id AND instr(t.term, '_') = 0) WHERE words IS NULL"
-            ).rowcount
+            return db.execute(update(indexed).where(indexed.c.words.is_(None)).values(words=said)).rowcount
 
     def unmark_indexed(self, episode_id: str | None = None) -> None:
         """Forget index bookkeeping for one episode, or for all (`fonoteca reindex`)."""
         with self._transaction() as db:
             if episode_id is None:
-                db.execute("DELETE FROM indexed")
-                db.execute("DELETE FROM term_counts")
+                db.execute(delete(indexed))
+                db.execute(delete(term_counts_table))
             else:
-                db.execute("DELETE FROM indexed WHERE episode_id = ?", (episode_id,))
-                db.execute("DELETE FROM term_counts WHERE episode_id = ?", (episode_id,))
+                db.execute(delete(indexed).where(indexed.c.episode_id == episode_id))
+                db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id == episode_id))
 
     def indexed_ids(self) -> set[str]:
-        return {r[0] for r in self._query("SELECT episode_id FROM indexed")}
+        return {r[0] for r in self._query(select(indexed.c.episode_id))}
 
     def indexed_segment_count(self) -> int:
         """How many documents the search index should hold: one per segment of each indexed episode."""
-        return self._query("SELECT COUNT(*) FROM segments s JOIN indexed i ON i.episode_id = s.episode_id")[0][0]
+        return self._query(
+            select(func.count()).select_from(
+                segments_table.join(indexed, indexed.c.episode_id == segments_table.c.episode_id)
+            )
+        )[0][0]
 
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
         """{episode_id: count} for one folded word or word pair."""
-        if show_id is None:
-            rows = self._query("SELECT episode_id, count FROM term_counts WHERE term = ?", (term,))
-        else:
-            rows = self._query(
-                "SELECT t.episode_id, t.count FROM term_counts t JOIN episodes e ON e.id = t.episode_id "
-                "WHERE t.term = ? AND e.show_id = ?",
-                (term, show_id),
+        statement = select(term_counts_table.c.episode_id, term_counts_table.c.count).where(
+            term_counts_table.c.term == term
+        )
+        if show_id is not None:
+            statement = statement.join(episodes, episodes.c.id == term_counts_table.c.episode_id).where(
+                episodes.c.show_id == show_id
             )
-        return {r[0]: r[1] for r in rows}
+        return {r[0]: r[1] for r in self._query(statement)}
 
     # -- LLM analyses -------------------------------------------------------------------------------------------
 
     def get_analysis(self, episode_id: str, kind: str, params: str = "") -> Analysis | None:
         rows = self._query(
-            "SELECT * FROM analyses WHERE episode_id = ? AND kind = ? AND params = ?", (episode_id, kind, params)
+            select(analyses).where(
+                analyses.c.episode_id == episode_id, analyses.c.kind == kind, analyses.c.params == params
+            )
         )
-        if not rows:
-            return None
-        data = dict(rows[0])
-        data["result"] = json.loads(data["result"])
-        return Analysis(**data)
+        return _analysis(rows[0]) if rows else None
 
     def list_analyses(self, episode_id: str) -> list[Analysis]:
-        rows = self._query("SELECT * FROM analyses WHERE episode_id = ? ORDER BY kind, params", (episode_id,))
-        return [Analysis(**{**dict(r), "result": json.loads(r["result"])}) for r in rows]
+        rows = self._query(
+            select(analyses).where(analyses.c.episode_id == episode_id).order_by(analyses.c.kind, analyses.c.params)
+        )
+        return [_analysis(r) for r in rows]
 
     def save_analysis(self, analysis: Analysis) -> None:
+        statement = self._insert(analyses).values(
+            episode_id=analysis.episode_id, kind=analysis.kind, params=analysis.params, model=analysis.model,
+            prompt_version=analysis.prompt_version, transcript_rev=analysis.transcript_rev,
+            result=json.dumps(analysis.result, ensure_ascii=False),
+        )  # fmt: skip
+        replaced = {name: statement.excluded[name] for name in ("model", "prompt_version", "transcript_rev", "result")}
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO analyses (episode_id, kind, params, model, prompt_version, transcript_rev, "
-                "result) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    analysis.episode_id,
-                    analysis.kind,
-                    analysis.params,
-                    analysis.model,
-                    analysis.prompt_version,
-                    analysis.transcript_rev,
-                    json.dumps(analysis.result, ensure_ascii=False),
-                ),
+                statement.on_conflict_do_update(
+                    index_elements=[analyses.c.episode_id, analyses.c.kind, analyses.c.params],
+                    set_={**replaced, "created_at": utc_now()},
+                )
             )
 
     # -- conversations ------------------------------------------------------------------------------------------
@@ -888,14 +1017,17 @@ class Archive:
     ) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO conversations (id, show_id, episode_id) VALUES (?, ?, ?)",
-                (conversation_id, show_id, episode_id),
+                self._insert(conversations)
+                .values(id=conversation_id, show_id=show_id, episode_id=episode_id)
+                .on_conflict_do_nothing()
             )
 
     def conversation_scope(self, conversation_id: str) -> tuple[int | None, str | None]:
         """The show and episode a conversation was started about ((None, None): the whole archive, or no such
         conversation)."""
-        rows = self._query("SELECT show_id, episode_id FROM conversations WHERE id = ?", (conversation_id,))
+        rows = self._query(
+            select(conversations.c.show_id, conversations.c.episode_id).where(conversations.c.id == conversation_id)
+        )
         return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def add_message(
@@ -903,32 +1035,88 @@ class Archive:
     ) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO messages (conversation_id, role, content, citations) VALUES (?, ?, ?, ?)",
-                (conversation_id, role, content, json.dumps(citations, ensure_ascii=False) if citations else None),
-            )
+                insert(messages).values(
+                    conversation_id=conversation_id, role=role, content=content,
+                    citations=json.dumps(citations, ensure_ascii=False) if citations else None,
+                )
+            )  # fmt: skip
 
     def messages(self, conversation_id: str) -> list[Message]:
         rows = self._query(
-            "SELECT role, content, citations, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
+            select(messages.c.role, messages.c.content, messages.c.citations, messages.c.created_at)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id)
         )
         return [
-            Message(r["role"], r["content"], json.loads(r["citations"]) if r["citations"] else None, r["created_at"])
-            for r in rows
+            Message(r.role, r.content, json.loads(r.citations) if r.citations else None, r.created_at) for r in rows
         ]
 
+    # -- errors ---------------------------------------------------------------------------------------------------
 
-def _segment(row: sqlite3.Row) -> Segment:
-    words = json.loads(row["words"]) if row["words"] else None
+    def _storage_error(self, exc: BaseException) -> StorageError:
+        """What a failed statement or connection means for the user, and what to do about it."""
+        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        text_ = str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__
+        lowered = text_.lower()
+        if not self.is_sqlite and (
+            (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+            or any(word in lowered for word in ("connection", "server closed", "could not connect", "terminating"))
+        ):
+            hint = (
+                "check that the PostgreSQL server is running and reachable, and FONOTECA_DATABASE_URL / "
+                "--database-url; nothing half-written was kept, so run the command again"
+            )
+        elif "disk" in lowered and ("full" in lowered or "i/o" in lowered) or "no space" in lowered:
+            hint = "free some disk space (or move the archive with FONOTECA_HOME) and run the command again"
+        elif any(word in lowered for word in ("readonly", "read-only", "permission", "unable to open", "not a dir")):
+            hint = "make the data folder writable, or choose another with --db / FONOTECA_HOME"
+        elif "locked" in lowered:
+            hint = "another fonoteca process is writing; wait for it to finish and try again"
+        elif self.is_sqlite:
+            hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
+        else:
+            hint = "the database refused the statement; check the server's log, and that this fonoteca is up to date"
+        return StorageError(f"archive error at {self.location}: {text_}", hint)
+
+
+_EPISODE_SELECT = select(episodes, shows.c.title.label("show_title")).join_from(
+    episodes, shows, shows.c.id == episodes.c.show_id
+)
+
+
+def _episode_update(episode_id: str) -> Any:
+    """UPDATE of one episode that also stamps its updated_at."""
+    return update(episodes).where(episodes.c.id == episode_id).values(updated_at=utc_now())
+
+
+def _locked_status(db: Connection, episode_id: str) -> Status | None:
+    """The episode's status, its row locked until the transaction ends (None: no such episode)."""
+    status = db.scalar(select(episodes.c.status).where(episodes.c.id == episode_id).with_for_update())
+    return Status(status) if status is not None else None
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """A long IN list in parts: SQLite allows only so many parameters in one statement."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _segment(row: Row[Any]) -> Segment:
+    stored = row._mapping.get("words")
+    words = json.loads(stored) if stored else None
     return Segment(
-        start=row["start"],
-        end=row["end"],
-        text=row["text"],
+        start=row.start,
+        end=row.end,
+        text=row.text,
         words=[tuple(w) for w in words] if words else None,
-        speaker=row["speaker"],
-        idx=row["idx"],
-        episode_id=row["episode_id"],
+        speaker=row.speaker,
+        idx=row.idx,
+        episode_id=row.episode_id,
     )
+
+
+def _analysis(row: Row[Any]) -> Analysis:
+    return Analysis(**{**row._mapping, "result": json.loads(row.result)})
 
 
 def _word_total(term_counts: dict[str, int]) -> int:
@@ -940,24 +1128,26 @@ def _counts_json(counts: Mapping[str, int] | None) -> str | None:
     return json.dumps(dict(sorted(counts.items()))) if counts else None
 
 
-def _insert_segments(db: sqlite3.Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
+def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
     """Insert `segments` numbered from `first_idx`, in one executemany (a long imported transcript has thousands);
     returns how many."""
     rows = [
-        (episode_id, idx, seg.start, seg.end, seg.text, _words_json(seg.words), seg.speaker)
+        {
+            "episode_id": episode_id, "idx": idx, "start": seg.start, "end": seg.end, "text": seg.text,
+            "words": _words_json(seg.words), "speaker": seg.speaker,
+        }
         for idx, seg in enumerate(segments, start=first_idx)
-    ]
-    db.executemany(
-        "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker) VALUES (?,?,?,?,?,?,?)", rows
-    )
+    ]  # fmt: skip
+    if rows:
+        db.execute(insert(segments_table), rows)
     return len(rows)
 
 
-def _forget_vectors(db: sqlite3.Connection, episode_id: str) -> None:
+def _forget_vectors(db: Connection, episode_id: str) -> None:
     """A changed transcript's passages are no longer its own. Left in place, they would be found by meaning, with the
     new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
     their count changes the vectors' stamp, so those processes read the vectors again."""
-    db.execute("DELETE FROM vectors WHERE episode_id = ?", (episode_id,))
+    db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
 
 
 def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
@@ -966,9 +1156,9 @@ def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
     return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)
 
 
-def _unique_slug(db: sqlite3.Connection, base: str) -> str:
+def _unique_slug(db: Connection, base: str) -> str:
     slug, n = base, 2
-    while db.execute("SELECT 1 FROM shows WHERE slug = ?", (slug,)).fetchone():
+    while db.execute(select(shows.c.id).where(shows.c.slug == slug)).first():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -985,10 +1175,9 @@ def _member(enum: type[_Member], value: str, what: str) -> _Member:
         raise ValueError(f"unknown {what} {value!r}; one of {', '.join(enum)}") from None
 
 
-def _assignments(columns: dict[str, object]) -> tuple[str, list[object]]:
-    """("a = ?, b = ?", [values]) for the columns whose value is not UNCHANGED."""
-    changed = {name: value for name, value in columns.items() if value is not UNCHANGED}
-    return ", ".join(f"{name} = ?" for name in changed), list(changed.values())
+def _changed(columns: dict[str, object]) -> dict[str, object]:
+    """The columns whose value is not UNCHANGED."""
+    return {name: value for name, value in columns.items() if value is not UNCHANGED}
 
 
 _Value = TypeVar("_Value")
@@ -996,21 +1185,3 @@ _Value = TypeVar("_Value")
 
 def _given(value: _Value | Unchanged, default: _Value) -> _Value:
     return default if value is UNCHANGED else value
-
-
-def _split_sql(script: str) -> list[str]:
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
-def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
-    text = str(exc).lower()
-    if "disk" in text and ("full" in text or "i/o" in text):
-        hint = "free some disk space (or move the archive with FONOTECA_HOME) and run the command again"
-    elif "readonly" in text or "read-only" in text or "permission" in text or "unable to open" in text:
-        hint = "make the data folder writable, or choose another with --db / FONOTECA_HOME"
-    elif "locked" in text:
-        hint = "another fonoteca process is writing; wait for it to finish and try again"
-    else:
-        hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
-    return StorageError(f"archive error at {path}: {exc}", hint)

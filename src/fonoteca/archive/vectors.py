@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy import delete, func, literal, or_, select
+
+from fonoteca.archive.models import Status
+from fonoteca.archive.tables import episodes
+from fonoteca.archive.tables import vectors as vectors_table
 
 if TYPE_CHECKING:
     from fonoteca.archive import Archive
@@ -54,13 +59,22 @@ class VectorStore:
     def pending(self, model: str, dim: int) -> list[tuple[str, int]]:
         """(episode_id, transcript_rev) of transcribed episodes whose passages have no readable vectors of this model
         and size for their current transcript, oldest first."""
+        v = vectors_table.c
         rows = self.archive._query(
-            "SELECT e.id, e.transcript_rev FROM episodes e LEFT JOIN vectors v ON v.episode_id = e.id AND v.model = ? "
-            "WHERE e.status = 'done' AND (v.episode_id IS NULL OR v.transcript_rev != e.transcript_rev OR v.dim != ? "
-            # a row whose blobs do not have the size they must have is damaged: embedded again
-            "OR length(v.vectors) != v.count * v.dim OR length(v.spans) != v.count * 16) "
-            "ORDER BY e.published IS NULL, e.published, e.id",
-            (model, dim),
+            select(episodes.c.id, episodes.c.transcript_rev)
+            .join_from(episodes, vectors_table, (v.episode_id == episodes.c.id) & (v.model == model), isouter=True)
+            .where(
+                episodes.c.status == Status.DONE,
+                or_(
+                    v.episode_id.is_(None),
+                    v.transcript_rev != episodes.c.transcript_rev,
+                    v.dim != dim,
+                    # a row whose blobs do not have the size they must have is damaged: embedded again
+                    func.length(v.vectors) != v.count * v.dim,
+                    func.length(v.spans) != v.count * 16,
+                ),
+            )
+            .order_by(episodes.c.published.is_(None), episodes.c.published, episodes.c.id)
         )
         return [(r[0], r[1]) for r in rows]
 
@@ -70,46 +84,59 @@ class VectorStore:
         episodes were stored."""
         stored = 0
         now = time.time()
+        v = vectors_table.c
+        columns = ["episode_id", "model", "dim", "transcript_rev", "count", "spans", "vectors", "embedded_at"]
         with self.archive._transaction() as db:
             for item in items:
                 scales = np.abs(item.vectors).max(axis=1, keepdims=True) if len(item.vectors) else 1.0
                 quantised = np.round(item.vectors / np.where(scales > 0, scales, 1.0) * 127).astype(np.int8)
-                cursor = db.execute(
-                    "INSERT INTO vectors (episode_id, model, dim, transcript_rev, count, spans, vectors, embedded_at) "
-                    "SELECT id, ?, ?, ?, ?, ?, ?, ? FROM episodes WHERE id = ? AND transcript_rev = ? "
-                    "ON CONFLICT (episode_id, model) DO UPDATE SET dim = excluded.dim, "
-                    "transcript_rev = excluded.transcript_rev, count = excluded.count, spans = excluded.spans, "
-                    "vectors = excluded.vectors, embedded_at = excluded.embedded_at",
-                    (
-                        model, dim, item.transcript_rev, len(item.vectors), item.spans.astype(_SPAN).tobytes(),
-                        quantised.tobytes(), now, item.episode_id, item.transcript_rev,
-                    ),
-                )  # fmt: skip
-                stored += cursor.rowcount
+                # Only while the episode still has the transcript revision the passages were cut from.
+                current = select(
+                    episodes.c.id,
+                    literal(model, v.model.type),
+                    literal(dim, v.dim.type),
+                    literal(item.transcript_rev, v.transcript_rev.type),
+                    literal(len(item.vectors), v.count.type),
+                    literal(item.spans.astype(_SPAN).tobytes(), v.spans.type),
+                    literal(quantised.tobytes(), v.vectors.type),
+                    literal(now, v.embedded_at.type),
+                ).where(episodes.c.id == item.episode_id, episodes.c.transcript_rev == item.transcript_rev)
+                statement = self.archive._insert(vectors_table).from_select(columns, current)
+                stored += db.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[v.episode_id, v.model],
+                        set_={name: statement.excluded[name] for name in columns[2:]},
+                    )
+                ).rowcount  # fmt: skip
         return stored
 
     def any(self) -> bool:
         """Whether anything at all is embedded, of any model."""
-        return bool(self.archive._query("SELECT EXISTS (SELECT 1 FROM vectors)")[0][0])
+        return bool(self.archive._query(select(vectors_table.c.episode_id).limit(1)))
 
     def stamp(self, model: str, dim: int) -> tuple[int, float]:
         """Changes whenever the model's vectors do (an episode embedded, re-embedded or deleted): the key of a
         process's loaded matrix."""
         row = self.archive._query(
-            "SELECT COUNT(*), COALESCE(MAX(embedded_at), 0) FROM vectors WHERE model = ? AND dim = ?", (model, dim)
+            select(func.count(), func.coalesce(func.max(vectors_table.c.embedded_at), 0)).where(
+                vectors_table.c.model == model, vectors_table.c.dim == dim
+            )
         )[0]
         return int(row[0]), float(row[1])
 
     def load(self, model: str, dim: int) -> VectorMatrix:
         """Every current passage vector of the model: a row that cannot be read is left out and named in `damaged`
         (keyword search never reads these rows)."""
+        v = vectors_table.c
         rows = self.archive._query(
-            "SELECT v.episode_id, e.show_id, e.published, v.count, v.spans, v.vectors FROM vectors v "
-            "JOIN episodes e ON e.id = v.episode_id "
-            "WHERE v.model = ? AND v.dim = ? AND e.status = 'done' AND v.transcript_rev = e.transcript_rev "
-            "ORDER BY v.episode_id",
-            (model, dim),
-        )
+            select(v.episode_id, episodes.c.show_id, episodes.c.published, v.count, v.spans, v.vectors)
+            .join_from(vectors_table, episodes, episodes.c.id == v.episode_id)
+            .where(
+                v.model == model, v.dim == dim, episodes.c.status == Status.DONE,
+                v.transcript_rev == episodes.c.transcript_rev,
+            )
+            .order_by(v.episode_id)
+        )  # fmt: skip
         blocks, spans, owners, ids, shows, published, damaged = [], [], [], [], [], [], []
         for episode_id, show_id, when, count, span_blob, vector_blob in rows:
             if count == 0:
@@ -141,14 +168,17 @@ class VectorStore:
     def forget(self, model: str | None = None) -> None:
         """Drop the stored vectors (of one model, or all): everything is embedded again by the next `embed`."""
         with self.archive._transaction() as db:
-            db.execute("DELETE FROM vectors WHERE ? IS NULL OR model = ?", (model, model))
+            statement = delete(vectors_table)
+            db.execute(statement if model is None else statement.where(vectors_table.c.model == model))
 
     def size(self, model: str) -> tuple[int, int]:
         """(passages, bytes of vectors and passage times) stored for the model."""
+        v = vectors_table.c
         row = self.archive._query(
-            "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(length(vectors) + length(spans)), 0) "
-            "FROM vectors WHERE model = ?",
-            (model,),
+            select(
+                func.coalesce(func.sum(v.count), 0),
+                func.coalesce(func.sum(func.length(v.vectors) + func.length(v.spans)), 0),
+            ).where(v.model == model)
         )[0]
         return int(row[0]), int(row[1])
 

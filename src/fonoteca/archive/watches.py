@@ -12,11 +12,14 @@ it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Row, Select, delete, func, insert, literal, or_, select, update
+
+from fonoteca.archive.models import Status
+from fonoteca.archive.tables import episodes, mentions, shows, utc_now, watch_batches, watch_scans, watches
 from fonoteca.errors import FonotecaError, NotFound
 
 if TYPE_CHECKING:
@@ -82,15 +85,32 @@ class Batch:
     last_error: str | None
 
 
+_m = mentions.c
 _MENTION_SELECT = (
-    "SELECT m.id, m.watch_id, w.term, m.episode_id, e.title AS episode_title, s.title AS show_title, e.published, "
-    "m.start, m.sentence, m.count, m.found_at, m.seen FROM mentions m JOIN watches w ON w.id = m.watch_id "
-    "JOIN episodes e ON e.id = m.episode_id JOIN shows s ON s.id = e.show_id"
-)
+    select(
+        _m.id, _m.watch_id, watches.c.term, _m.episode_id, episodes.c.title.label("episode_title"),
+        shows.c.title.label("show_title"), episodes.c.published, _m.start, _m.sentence, _m.count, _m.found_at, _m.seen,
+    )
+    .join_from(mentions, watches, watches.c.id == _m.watch_id)
+    .join(episodes, episodes.c.id == _m.episode_id)
+    .join(shows, shows.c.id == episodes.c.show_id)
+)  # fmt: skip
+_BATCH_SELECT = select(
+    watch_batches.c.id, watch_batches.c.attempts, watch_batches.c.next_attempt, watch_batches.c.last_error
+).where(watch_batches.c.delivered_at.is_(None))
 
 
-def _mention(row: sqlite3.Row) -> Mention:
-    return Mention(**{**dict(row), "seen": bool(row["seen"])})
+def _mention(row: Row[Any]) -> Mention:
+    return Mention(**{**row._mapping, "seen": bool(row.seen)})
+
+
+def _watch_select() -> Select[Any]:
+    mentioned = select(func.count()).where(_m.watch_id == watches.c.id)
+    return select(
+        watches.c.id, watches.c.term, watches.c.folded, watches.c.show_id, shows.c.title.label("show_title"),
+        watches.c.created_at, mentioned.scalar_subquery().label("mentions"),
+        mentioned.where(_m.seen == 0).scalar_subquery().label("unseen"),
+    ).join_from(watches, shows, shows.c.id == watches.c.show_id, isouter=True)  # fmt: skip
 
 
 class WatchStore:
@@ -102,65 +122,66 @@ class WatchStore:
     def add(self, term: str, folded: str, show_id: int | None) -> Watch:
         """A new watch; the episodes transcribed so far count as scanned (see the module's docstring)."""
         with self._archive._transaction() as db:
-            taken = db.execute("SELECT id FROM watches WHERE folded = ? AND show_id IS ?", (folded, show_id)).fetchone()
+            taken = db.execute(
+                select(watches.c.id).where(watches.c.folded == folded, watches.c.show_id.is_not_distinct_from(show_id))
+            ).first()
             if taken:
                 raise FonotecaError(
                     f"{term!r} is already watched" + ("" if show_id is None else " in that show"),
                     "see the watches with `fonoteca watch list`",
                 )
             watch_id = db.execute(
-                "INSERT INTO watches (term, folded, show_id) VALUES (?, ?, ?)", (term, folded, show_id)
-            ).lastrowid
-            db.execute(
-                "INSERT INTO watch_scans (watch_id, episode_id, transcript_rev) SELECT ?, id, transcript_rev "
-                "FROM episodes WHERE status = 'done' AND (? IS NULL OR show_id = ?)",
-                (watch_id, show_id, show_id),
-            )
+                insert(watches).values(term=term, folded=folded, show_id=show_id)
+            ).inserted_primary_key[0]
+            done = select(literal(watch_id, watch_scans.c.watch_id.type), episodes.c.id, episodes.c.transcript_rev)
+            done = done.where(episodes.c.status == Status.DONE)
+            if show_id is not None:
+                done = done.where(episodes.c.show_id == show_id)
+            db.execute(insert(watch_scans).from_select(["watch_id", "episode_id", "transcript_rev"], done))
         return self.get(watch_id)
 
     def remove(self, watch_id: int) -> None:
         """The watch and its mentions (by cascade)."""
         with self._archive._transaction() as db:
-            db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
-
-    _WATCH_SELECT = (
-        "SELECT w.id, w.term, w.folded, w.show_id, s.title AS show_title, w.created_at, "
-        "(SELECT COUNT(*) FROM mentions m WHERE m.watch_id = w.id) AS mentions, "
-        "(SELECT COUNT(*) FROM mentions m WHERE m.watch_id = w.id AND NOT m.seen) AS unseen "
-        "FROM watches w LEFT JOIN shows s ON s.id = w.show_id"
-    )
+            db.execute(delete(watches).where(watches.c.id == watch_id))
 
     def get(self, watch_id: int) -> Watch:
-        rows = self._archive._query(f"{self._WATCH_SELECT} WHERE w.id = ?", (watch_id,))
+        rows = self._archive._query(_watch_select().where(watches.c.id == watch_id))
         if not rows:
             raise NotFound(f"no watch with id {watch_id}", "see the watches with `fonoteca watch list`")
-        return Watch(**dict(rows[0]))
+        return Watch(**rows[0]._mapping)
 
     def find(self, folded: str) -> list[Watch]:
         """The watches of this folded word or phrase (one per show it is watched in)."""
-        rows = self._archive._query(f"{self._WATCH_SELECT} WHERE w.folded = ? ORDER BY w.id", (folded,))
-        return [Watch(**dict(r)) for r in rows]
+        rows = self._archive._query(_watch_select().where(watches.c.folded == folded).order_by(watches.c.id))
+        return [Watch(**r._mapping) for r in rows]
 
     def list(self) -> list[Watch]:
-        rows = self._archive._query(f"{self._WATCH_SELECT} ORDER BY w.term COLLATE NOCASE, w.id")
-        return [Watch(**dict(r)) for r in rows]
+        rows = self._archive._query(_watch_select().order_by(func.lower(watches.c.term), watches.c.id))
+        return [Watch(**r._mapping) for r in rows]
 
     # -- scanning ---------------------------------------------------------------------------------------------------
 
     def pending(self) -> dict[tuple[str, int], list[Watch]]:
         """{(episode id, transcript_rev): the watches that have not scanned that revision} over finished episodes."""
+        scans = watch_scans.c
         rows = self._archive._query(
-            "SELECT e.id AS episode_id, e.transcript_rev, w.id FROM watches w "
-            "JOIN episodes e ON e.status = 'done' AND (w.show_id IS NULL OR e.show_id = w.show_id) "
-            "LEFT JOIN watch_scans ws ON ws.watch_id = w.id AND ws.episode_id = e.id "
-            "WHERE ws.transcript_rev IS NULL OR ws.transcript_rev != e.transcript_rev"
+            select(episodes.c.id.label("episode_id"), episodes.c.transcript_rev, watches.c.id)
+            .join_from(
+                watches,
+                episodes,
+                (episodes.c.status == Status.DONE)
+                & or_(watches.c.show_id.is_(None), episodes.c.show_id == watches.c.show_id),
+            )
+            .join(watch_scans, (scans.watch_id == watches.c.id) & (scans.episode_id == episodes.c.id), isouter=True)
+            .where(or_(scans.transcript_rev.is_(None), scans.transcript_rev != episodes.c.transcript_rev))
         )
         if not rows:
             return {}
-        watches = {w.id: w for w in self.list()}
+        by_id = {w.id: w for w in self.list()}
         pending: dict[tuple[str, int], list[Watch]] = {}
         for row in rows:
-            pending.setdefault((row["episode_id"], row["transcript_rev"]), []).append(watches[row["id"]])
+            pending.setdefault((row.episode_id, row.transcript_rev), []).append(by_id[row.id])
         return pending
 
     def record(
@@ -172,21 +193,30 @@ class WatchStore:
         with self._archive._transaction() as db:
             ids: list[int] = []
             for m in found:
-                cursor = db.execute(
-                    "INSERT INTO mentions (watch_id, episode_id, transcript_rev, start, sentence, count) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (m.watch_id, m.episode_id, m.transcript_rev, m.start, m.sentence, m.count),
-                )
-                if cursor.rowcount:
-                    ids.append(cursor.lastrowid)
+                new_id = db.scalar(
+                    self._archive._insert(mentions)
+                    .values(
+                        watch_id=m.watch_id, episode_id=m.episode_id, transcript_rev=m.transcript_rev, start=m.start,
+                        sentence=m.sentence, count=m.count,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(_m.id)
+                )  # fmt: skip
+                if new_id is not None:
+                    ids.append(new_id)
             for chunk in (ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE) if outbox):
-                batch = db.execute("INSERT INTO watch_batches (next_attempt) VALUES (0)").lastrowid
-                db.executemany("UPDATE mentions SET batch_id = ? WHERE id = ?", [(batch, i) for i in chunk])
-            db.executemany(
-                "INSERT INTO watch_scans (watch_id, episode_id, transcript_rev) VALUES (?, ?, ?) "
-                "ON CONFLICT (watch_id, episode_id) DO UPDATE SET transcript_rev = excluded.transcript_rev",
-                list(scanned),
-            )
+                batch = db.execute(insert(watch_batches).values(next_attempt=0)).inserted_primary_key[0]
+                db.execute(update(mentions).where(_m.id.in_(chunk)).values(batch_id=batch))
+            rows = [{"watch_id": w, "episode_id": e, "transcript_rev": rev} for w, e, rev in scanned]
+            if rows:
+                statement = self._archive._insert(watch_scans)
+                db.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[watch_scans.c.watch_id, watch_scans.c.episode_id],
+                        set_={"transcript_rev": statement.excluded.transcript_rev},
+                    ),
+                    rows,
+                )
         return self.mentions_by_ids(ids)
 
     # -- reading mentions -------------------------------------------------------------------------------------------
@@ -194,58 +224,54 @@ class WatchStore:
     def mentions_by_ids(self, ids: list[int]) -> list[Mention]:
         found: list[Mention] = []
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            marks = ", ".join("?" for _ in chunk)
-            found += [_mention(r) for r in self._archive._query(f"{_MENTION_SELECT} WHERE m.id IN ({marks})", chunk)]
+            found += [_mention(r) for r in self._archive._query(_MENTION_SELECT.where(_m.id.in_(chunk)))]
         return sorted(found, key=lambda m: m.id)
 
     def unseen(self) -> list[Mention]:
         """Mentions not listed yet, in the order they were found."""
-        return [_mention(r) for r in self._archive._query(f"{_MENTION_SELECT} WHERE NOT m.seen ORDER BY m.id")]
+        return [_mention(r) for r in self._archive._query(_MENTION_SELECT.where(_m.seen == 0).order_by(_m.id))]
 
     def recent(self, limit: int = 100, watch_id: int | None = None) -> list[Mention]:
         """The latest mentions found, newest first."""
-        rows = self._archive._query(
-            f"{_MENTION_SELECT} WHERE ? IS NULL OR m.watch_id = ? ORDER BY m.id DESC LIMIT ?",
-            (watch_id, watch_id, limit),
-        )
+        statement = _MENTION_SELECT.order_by(_m.id.desc()).limit(limit)
+        if watch_id is not None:
+            statement = statement.where(_m.watch_id == watch_id)
+        rows = self._archive._query(statement)
         return [_mention(r) for r in rows]
 
     def mark_seen(self, up_to: int) -> None:
         """Every mention up to this id has been listed: the next `fonoteca watch` shows only later ones."""
         with self._archive._transaction() as db:
-            db.execute("UPDATE mentions SET seen = 1 WHERE id <= ? AND NOT seen", (up_to,))
+            db.execute(update(mentions).where(_m.id <= up_to, _m.seen == 0).values(seen=1))
 
     # -- the webhook's outbox ---------------------------------------------------------------------------------------
 
     def due_batches(self, now: float) -> list[Batch]:
         rows = self._archive._query(
-            "SELECT id, attempts, next_attempt, last_error FROM watch_batches "
-            "WHERE delivered_at IS NULL AND next_attempt <= ? ORDER BY id",
-            (now,),
+            _BATCH_SELECT.where(watch_batches.c.next_attempt <= now).order_by(watch_batches.c.id)
         )
         return [Batch(*r) for r in rows]
 
     def undelivered(self) -> list[Batch]:
-        rows = self._archive._query(
-            "SELECT id, attempts, next_attempt, last_error FROM watch_batches WHERE delivered_at IS NULL ORDER BY id"
-        )
+        rows = self._archive._query(_BATCH_SELECT.order_by(watch_batches.c.id))
         return [Batch(*r) for r in rows]
 
     def batch_mentions(self, batch_id: int) -> list[Mention]:
-        rows = self._archive._query(f"{_MENTION_SELECT} WHERE m.batch_id = ? ORDER BY m.id", (batch_id,))
+        rows = self._archive._query(_MENTION_SELECT.where(_m.batch_id == batch_id).order_by(_m.id))
         return [_mention(r) for r in rows]
 
     def delivered(self, batch_id: int) -> None:
         with self._archive._transaction() as db:
             db.execute(
-                "UPDATE watch_batches SET delivered_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
-                "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                (batch_id,),
+                update(watch_batches)
+                .where(watch_batches.c.id == batch_id)
+                .values(delivered_at=utc_now(), attempts=watch_batches.c.attempts + 1, last_error=None)
             )
 
     def failed(self, batch_id: int, error: str, next_attempt: float) -> None:
         with self._archive._transaction() as db:
             db.execute(
-                "UPDATE watch_batches SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?",
-                (error, next_attempt, batch_id),
+                update(watch_batches)
+                .where(watch_batches.c.id == batch_id)
+                .values(attempts=watch_batches.c.attempts + 1, last_error=error, next_attempt=next_attempt)
             )

@@ -47,8 +47,15 @@ def _global_options(
     db: Path = typer.Option(
         None, "--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False
     ),
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        help="An archive on PostgreSQL, shared by many machines: postgresql://user:password@host/db "
+        "(env FONOTECA_DATABASE_URL; default: the SQLite file).",
+        show_default=False,
+    ),
 ) -> None:
-    ctx.obj = Settings.from_env(home=home, db=db)
+    ctx.obj = Settings.from_env(home=home, db=db, database_url=database_url)
 
 
 def app_of(ctx: typer.Context, *, progress: bool = True, **settings: Any) -> Fonoteca:

@@ -1,4 +1,4 @@
-"""Reading the archive back: shows, episodes, status, stats, export."""
+"""Reading the archive back (shows, episodes, status, stats, export, check) and moving it (migrate)."""
 
 from __future__ import annotations
 
@@ -157,3 +157,34 @@ def register(app: typer.Typer) -> None:
             console.print("Repair each with [bold]fonoteca retry --force ID[/] (it is transcribed again).")
         if damaged:
             raise typer.Exit(1)
+
+    @app.command()
+    def migrate(
+        ctx: typer.Context,
+        to: str = typer.Option(
+            ..., "--to", help="The database to copy the archive into: postgresql://user:password@host/db."
+        ),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Copy this archive into PostgreSQL (every show, episode, transcript, analysis and conversation), checking
+        each table's rows and checksum at the end. Interrupted, the same command goes on where it stopped."""
+        checks = app_of(ctx, progress=not as_json).migrate(to)
+        if as_json:
+            print_json([c.to_dict() for c in checks])
+        else:
+            table = Table("table", "rows", "checksum", "")
+            for c in checks:
+                mark = "[green]✓[/]" if c.matches else f"[red]✗ {c.target_rows} rows, {c.target_checksum}[/]"
+                table.add_row(c.table, str(c.source_rows), c.source_checksum, mark)
+            console.print(table)
+        differing = [c.table for c in checks if not c.matches]
+        if differing:
+            raise fail(
+                f"the copy differs from the archive in {', '.join(differing)}",
+                "run the same command again to finish the copy; if it still differs, report it",
+            )
+        if not as_json:
+            rows = sum(c.source_rows for c in checks)
+            console.print(
+                f"Copied and checked {rows} rows. Use the copy with [bold]FONOTECA_DATABASE_URL[/] or --database-url."
+            )

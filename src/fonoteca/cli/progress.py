@@ -28,6 +28,7 @@ from rich.text import Text
 from fonoteca.cli import err_console
 from fonoteca.console import safe
 from fonoteca.events import (
+    CopyProgress,
     DownloadProgress,
     EmbedProgress,
     EpisodeFailed,
@@ -75,6 +76,7 @@ _COUNTED_WORK = {
     IndexProgress: "indexing",
     EmbedProgress: "embedding passages",
     ImportProgress: "importing transcripts",
+    CopyProgress: "copying the archive (rows)",
 }
 
 
@@ -126,7 +128,7 @@ class ProgressDisplay:
             )
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
-        elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress)):
+        elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress, CopyProgress)):
             self._counted(event)
 
     # -- a sync: downloads, transcriptions, overall --------------------------------------------------------------
@@ -169,7 +171,7 @@ class ProgressDisplay:
 
     # -- a reindex, an import, embedding ----------------------------------------------------------------------------
 
-    def _counted(self, event: IndexProgress | EmbedProgress | ImportProgress) -> None:
+    def _counted(self, event: IndexProgress | EmbedProgress | ImportProgress | CopyProgress) -> None:
         if self._index_task is None:
             self.indexing.start()
             label = _COUNTED_WORK[type(event)]

@@ -121,7 +121,7 @@ def search(
 
 def _vectors(archive: Archive, embedder: Embedder) -> _Loaded:
     """The model's vectors of this archive, read again only when the stored ones changed."""
-    key = (str(archive.path), embedder.name, embedder.dim)
+    key = (archive.location, embedder.name, embedder.dim)
     stamp = archive.vectors.stamp(embedder.name, embedder.dim)
     with _cache_lock:
         cached = _cache.get(key)

@@ -274,7 +274,10 @@ def _period_points(
 
 
 def _settings_for(archive: Archive) -> Settings:
-    """Settings whose data folder holds this archive (library callers that only have the archive)."""
+    """Settings whose data folder holds this archive (library callers that only have the archive); for an archive on a
+    database server, the environment's data folder."""
+    if archive.path is None:
+        return Settings.from_env(database_url=archive.url.render_as_string(hide_password=False))
     return Settings.from_env(home=archive.path.parent, db=archive.path)
 
 

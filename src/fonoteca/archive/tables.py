@@ -1,0 +1,256 @@
+"""The archive's tables as SQLAlchemy Core objects: what every statement of fonoteca.archive is built from, on SQLite
+and on PostgreSQL alike.
+
+On SQLite the tables are made by the shipped migrations of fonoteca.archive.schema (kept so that existing archives
+upgrade in place, WITHOUT ROWID tables and all); on PostgreSQL by the Alembic baseline revision, which creates these
+definitions. Both then follow the Alembic revisions after the baseline. Real columns are double precision everywhere:
+SQLite's REAL is 8 bytes, and times in seconds (unix times among them) need them all.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from fonoteca.archive.models import Captions, EpisodeKind, Source, SourceKind, Status
+
+
+class utc_now(FunctionElement):  # noqa: N801 (named like the SQL functions it stands beside)
+    """The current UTC time as the archive stores it, ISO 8601 to the second ("2026-12-02T04:19:24Z"), computed by the
+    database so that every writer of a shared archive stamps with one clock."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(utc_now, "sqlite")
+def _utc_now_sqlite(element: utc_now, compiler: object, **kw: object) -> str:
+    return "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+
+@compiles(utc_now, "postgresql")
+def _utc_now_postgresql(element: utc_now, compiler: object, **kw: object) -> str:
+    return """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+def _one_of(column: str, values: list[str]) -> CheckConstraint:
+    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in values)})")
+
+
+def _stamp(name: str) -> Column[str]:
+    return Column(name, Text, nullable=False, server_default=utc_now())
+
+
+metadata = MetaData()
+
+shows = Table(
+    "shows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("source", Text, nullable=False, unique=True),
+    Column("source_kind", Text, _one_of("source_kind", list(SourceKind)), nullable=False),
+    Column("language", Text),
+    Column("feed_language", Text),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("link", Text, nullable=False, server_default=""),
+    Column("image", Text, nullable=False, server_default=""),
+    _stamp("added_at"),
+    Column("synced_at", Text),
+    Column("credentials", Text),
+    Column(
+        "captions", Text, _one_of("captions", list(Captions)), nullable=False, server_default=Captions.CREATOR.value
+    ),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="CASCADE"), nullable=False),
+    Column("guid", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("published", Text),
+    Column("duration", Double),
+    Column("kind", Text, _one_of("kind", list(EpisodeKind)), nullable=False),
+    Column("media_url", Text),
+    Column("media_path", Text),
+    Column("media_type", Text),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("link", Text, nullable=False, server_default=""),
+    Column("transcript_url", Text),
+    Column("transcript_type", Text),
+    Column("status", Text, _one_of("status", list(Status)), nullable=False, server_default=Status.NEW.value),
+    Column("error", Text),
+    Column("source", Text, _one_of("source", list(Source))),
+    Column("language", Text),
+    Column("engine", Text),
+    Column("model", Text),
+    Column("transcript_rev", Integer, nullable=False, server_default="0"),
+    _stamp("added_at"),
+    _stamp("updated_at"),
+    Column("image", Text, nullable=False, server_default=""),
+    Column("dropped_segments", Text),
+    Column("number", Integer),
+    UniqueConstraint("show_id", "guid"),
+    Index("episodes_show_published", "show_id", "published"),
+    Index("episodes_status", "status"),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("words", Text),
+    Column("speaker", Text),
+    PrimaryKeyConstraint("episode_id", "idx"),
+)
+
+indexed = Table(
+    "indexed",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("transcript_rev", Integer, nullable=False),
+    Column("words", Integer),
+)
+
+term_counts = Table(
+    "term_counts",
+    metadata,
+    Column("term", Text, nullable=False),
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("term", "episode_id"),
+    Index("term_counts_episode", "episode_id"),
+)
+
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("params", Text, nullable=False, server_default=""),
+    Column("model", Text, nullable=False),
+    Column("prompt_version", Text, nullable=False),
+    Column("transcript_rev", Integer, nullable=False),
+    Column("result", Text, nullable=False),
+    _stamp("created_at"),
+    PrimaryKeyConstraint("episode_id", "kind", "params"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="SET NULL")),
+    _stamp("created_at"),
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="SET NULL")),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Text, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("role", Text, _one_of("role", ["system", "user", "assistant"]), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("citations", Text),
+    _stamp("created_at"),
+    Index("messages_conversation", "conversation_id", "id"),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    _stamp("claimed_at"),
+    Column("heartbeat", Double, nullable=False),
+)
+
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("term", Text, nullable=False),
+    Column("folded", Text, nullable=False),
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="CASCADE")),
+    _stamp("created_at"),
+)
+Index("watches_term_show", watches.c.folded, func.coalesce(watches.c.show_id, 0), unique=True)
+
+watch_scans = Table(
+    "watch_scans",
+    metadata,
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("transcript_rev", Integer, nullable=False),
+    PrimaryKeyConstraint("watch_id", "episode_id"),
+    Index("watch_scans_episode", "episode_id"),
+)
+
+watch_batches = Table(
+    "watch_batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _stamp("created_at"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", Double, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", Text),
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("transcript_rev", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("sentence", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    _stamp("found_at"),
+    Column("seen", Integer, nullable=False, server_default="0"),
+    Column("batch_id", Integer, ForeignKey("watch_batches.id", ondelete="SET NULL")),
+    UniqueConstraint("watch_id", "episode_id", "start", "sentence"),
+    Index("mentions_episode", "episode_id"),
+    Index("mentions_batch", "batch_id"),
+)
+
+vectors = Table(
+    "vectors",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("model", Text, nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("transcript_rev", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("spans", LargeBinary, nullable=False),
+    Column("vectors", LargeBinary, nullable=False),
+    Column("embedded_at", Double, nullable=False),
+    PrimaryKeyConstraint("episode_id", "model"),
+    Index("vectors_stamp", "model", "dim", "embedded_at"),
+)

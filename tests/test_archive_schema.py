@@ -1,0 +1,94 @@
+"""The archive's schema on both databases: SQLite's shipped migrations and the Alembic revisions make the tables that
+fonoteca.archive.tables describes, archives made before SQLAlchemy open with every row, and a new PostgreSQL archive
+opened by several processes at once is made once."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from fonoteca.archive import Archive, Segment, database_url
+from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.archive.tables import metadata
+
+ARCHIVE_BEFORE_SQLALCHEMY = Path(__file__).parent / "data" / "archive-schema12.db"
+
+
+def _differences(location: str | Path, **options: bool) -> list[object]:
+    engine = create_engine(database_url(location))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_server_default": False, **options})
+            return [
+                d
+                for d in compare_metadata(context, metadata)
+                if d[0] != "remove_table" or d[1].name != "alembic_version"
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_the_postgresql_schema_of_the_alembic_revisions_is_the_one_the_tables_describe(pg_url: str) -> None:
+    Archive(pg_url).close()
+    assert _differences(pg_url, compare_type=True) == []
+
+
+def test_the_sqlite_schema_of_the_shipped_migrations_has_the_tables_columns_and_indexes_the_tables_describe(
+    tmp_path: Path,
+) -> None:
+    # SQLite's column types are affinities (REAL where PostgreSQL has double precision), its reflection calls a TEXT
+    # primary key nullable and reports foreign keys unnamed: what is compared is which tables, columns and indexes
+    # exist.
+    Archive(tmp_path / "a.db").close()
+    with pytest.warns(UserWarning, match="expression"):  # the watches' index on COALESCE(show_id, 0) is not compared
+        differences = _differences(tmp_path / "a.db", compare_type=False)
+    structural = {"add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index"}
+    assert [d for d in differences if isinstance(d, tuple) and d[0] in structural] == []
+
+
+def test_an_archive_made_before_sqlalchemy_opens_with_every_row_and_takes_new_ones(tmp_path: Path) -> None:
+    # tests/data/archive-schema12.db was written by fonoteca 812839c (raw sqlite3, schema 12): a show, a transcribed and
+    # a failed episode, word counts, an analysis, a conversation with citations, a watch and passage vectors.
+    path = tmp_path / "old.db"
+    shutil.copy(ARCHIVE_BEFORE_SQLALCHEMY, path)
+    with Archive(path) as archive:
+        assert archive.schema_version == len(MIGRATIONS)
+        show = archive.get_show("cafe-con-leche")
+        assert (show.title, show.language) == ("Café con Leche", "es")
+        done, failed = archive.list_episodes(show.id)
+        assert (done.status, done.transcript_rev, done.duration, done.number) == ("done", 1, 95.5, 1)
+        assert failed.status == "failed" and "404" in failed.error
+        lines = archive.segments(done.id)
+        assert [s.text for s in lines][1] == "Hoy hablamos de inteligencia artificial."
+        assert lines[0].words == [(0.0, 0.5, "Hola")]
+        assert archive.term_counts("inteligencia_artificial") == {done.id: 1}
+        assert [e.words for e in archive.timeline()] == [2]
+        assert archive.get_analysis(done.id, "summary").result == {"summary": "Un saludo."}
+        assert [(m.role, m.citations) for m in archive.messages("c1")][1] == (
+            "assistant",
+            [{"episode": done.id, "start": 4.2}],
+        )
+        assert [w.term for w in archive.watches.list()] == ["inteligencia"]
+        matrix = archive.vectors.load("test-model", 8)
+        assert matrix.episode_ids == [done.id] and np.allclose(matrix.vectors, np.eye(2, 8))
+        archive.append_segments(failed.id, [Segment(0.0, 1.0, "nuevo")])
+        assert [s.text for s in archive.segments(failed.id)] == ["nuevo"]
+
+
+def test_processes_opening_a_new_postgresql_archive_at_once_all_find_it_made_once(pg_url: str) -> None:
+    def open_and_add(n: int) -> int:
+        with Archive(pg_url) as archive:
+            archive.add_show(title=f"Show {n}", source=f"https://example.org/{n}.xml", source_kind="feed")
+            return archive.schema_version
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(open_and_add, range(4))) == [len(MIGRATIONS)] * 4
+    with Archive(pg_url) as archive:
+        assert sorted(s.title for s in archive.list_shows()) == [f"Show {n}" for n in range(4)]
