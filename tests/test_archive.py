@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fonoteca.archive import Archive, EpisodeKind, Segment, Source, SourceKind, Status, episode_id_for
+from fonoteca.archive import Archive, EpisodeKind, Segment, Source, SourceKind, Status, episode_id_for, migrations
 from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.settings import Settings
@@ -20,7 +20,7 @@ def _show(archive: Archive, source: str = "https://example.org/feed.xml", title:
 
 def test_new_sqlite_archive_is_wal_with_foreign_keys_at_latest_schema(settings: Settings) -> None:
     with Archive(settings.db_path) as archive:
-        assert archive.schema_version == len(MIGRATIONS)
+        assert archive.schema_version == migrations.head()
         raw = sqlite3.connect(archive.path)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         with archive._transaction() as writer:
@@ -28,7 +28,7 @@ def test_new_sqlite_archive_is_wal_with_foreign_keys_at_latest_schema(settings: 
 
 
 def test_a_new_archive_is_at_the_latest_schema_on_either_database(archive: Archive) -> None:
-    assert archive.schema_version == len(MIGRATIONS)
+    assert archive.schema_version == migrations.head()
 
 
 def test_reopening_an_archive_keeps_its_data_and_does_not_migrate_twice(archive: Archive) -> None:
@@ -37,7 +37,7 @@ def test_reopening_an_archive_keeps_its_data_and_does_not_migrate_twice(archive:
     archive.close()
     with Archive(archive.url) as again:
         assert [e.guid for e in again.list_episodes()] == ["g1"]
-        assert again.schema_version == len(MIGRATIONS)
+        assert again.schema_version == migrations.head()
 
 
 def test_an_archive_of_the_first_schema_migrates_forward_keeping_its_conversations(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_an_archive_of_the_first_schema_migrates_forward_keeping_its_conversatio
     raw.commit()
     raw.close()
     with Archive(path) as archive:
-        assert archive.schema_version == len(MIGRATIONS)
+        assert archive.schema_version == migrations.head()
         assert [m.content for m in archive.messages("c1")] == ["hola"]
         assert archive.conversation_scope("c1") == (None, None)
 
@@ -75,7 +75,7 @@ def test_an_archive_of_schema_4_keeps_every_row_when_its_tables_are_rebuilt_for_
     raw.commit()
     raw.close()
     with Archive(path) as archive:
-        assert archive.schema_version == len(MIGRATIONS)
+        assert archive.schema_version == migrations.head()
         episode = archive.get_episode("e1")
         assert (episode.status, episode.source, episode.transcript_rev, episode.image) == ("done", "transcribed", 3, "")
         assert [s.text for s in archive.segments("e1")] == ["hola"]
@@ -226,28 +226,57 @@ def test_models_carry_enums_whatever_strings_they_were_given(archive: Archive) -
     assert archive.status_counts() == {"downloaded": 1}
 
 
-def test_deleting_an_episode_removes_its_segments_and_index_bookkeeping(archive: Archive) -> None:
+def test_deleting_an_episode_removes_its_segments_and_word_counts(archive: Archive) -> None:
     show = _show(archive)
     ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
     archive.append_segments(ep.id, [Segment(0, 1, "hola hola")])
-    archive.mark_indexed(ep.id, 1, {"hola": 2})
+    archive.store_word_counts(ep.id, 1, {"hola": 2})
     assert archive.term_counts("hola") == {ep.id: 2}
     archive.delete_episode(ep.id)
     assert archive.segments(ep.id) == []
     assert archive.term_counts("hola") == {}
-    assert archive.indexed_ids() == set()
+    assert archive.episodes_to_count() == [] and archive.finished_revisions() == {}
 
 
-def test_index_bookkeeping_reports_stale_episodes_after_a_new_transcript(archive: Archive) -> None:
+def test_word_counts_wait_for_each_new_transcript_revision(archive: Archive) -> None:
     show = _show(archive)
     ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
     archive.append_segments(ep.id, [Segment(0, 1, "uno")])
     rev = archive.get_episode(ep.id).transcript_rev
-    assert archive.episodes_to_index() == [(ep.id, rev)]
-    archive.mark_indexed(ep.id, rev, {"uno": 1})
-    assert archive.episodes_to_index() == []
-    archive.replace_transcript(ep.id, [Segment(0, 1, "dos")], source="transcribed")
-    assert archive.episodes_to_index() == [(ep.id, rev + 1)]
+    assert archive.episodes_to_count() == [(ep.id, rev)]
+    archive.store_word_counts(ep.id, rev, {"uno": 1})
+    assert archive.episodes_to_count() == [] and archive.timeline()[0].words == 1
+    archive.replace_transcript(ep.id, [Segment(0, 1, "dos dos")], source="transcribed")
+    assert archive.episodes_to_count() == [(ep.id, rev + 1)]
+    archive.store_word_counts(ep.id, rev + 1, {"dos": 2})
+    assert archive.term_counts("uno") == {} and archive.term_counts("dos") == {ep.id: 2}
+
+
+def test_the_finished_version_moves_with_every_change_a_search_index_must_follow(archive: Archive) -> None:
+    show = _show(archive)
+    seen = [archive.finished_version()]
+
+    def moved() -> bool:
+        seen.append(archive.finished_version())
+        return seen[-1] > seen[-2]
+
+    ep, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio")
+    archive.claim_episode(ep.id)
+    archive.mark_downloaded(ep.id, "/media/g.mp3")
+    archive.start_transcription(ep.id, 60.0)
+    archive.append_segments(ep.id, [Segment(0, 1, "uno")])
+    assert not moved()  # an episode being transcribed is in no index
+    archive.finish_transcription(ep.id, language="es", engine="e", model="m", duration=60.0)
+    assert moved()
+    archive.replace_transcript(ep.id, [Segment(0, 1, "dos")], source="publisher")
+    assert moved()
+    other, _ = archive.upsert_episode(show, guid="h", title="u", kind="text", status="done")
+    assert moved()
+    archive.update_episode(other.id, title="otro título")
+    assert not moved()  # the index stores no titles
+    archive.delete_episode(other.id)
+    assert moved()
+    assert archive.finished_revisions() == {ep.id: archive.get_episode(ep.id).transcript_rev}
 
 
 def test_data_folder_that_cannot_be_created_gives_one_line_with_a_hint(tmp_path: Path) -> None:

@@ -9,14 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from fixtures_pg import PostgresServer
+from sqlalchemy import create_engine, make_url, text
 
-from fonoteca.archive import Archive, Segment, database_url
-from fonoteca.archive.schema import MIGRATIONS
+from fonoteca.archive import Archive, Segment, database_url, migrations
 from fonoteca.archive.tables import metadata
+from fonoteca.errors import FonotecaError, StorageError
 
 ARCHIVE_BEFORE_SQLALCHEMY = Path(__file__).parent / "data" / "archive-schema12.db"
 
@@ -59,7 +61,7 @@ def test_an_archive_made_before_sqlalchemy_opens_with_every_row_and_takes_new_on
     path = tmp_path / "old.db"
     shutil.copy(ARCHIVE_BEFORE_SQLALCHEMY, path)
     with Archive(path) as archive:
-        assert archive.schema_version == len(MIGRATIONS)
+        assert archive.schema_version == migrations.head()
         show = archive.get_show("cafe-con-leche")
         assert (show.title, show.language) == ("Café con Leche", "es")
         done, failed = archive.list_episodes(show.id)
@@ -89,6 +91,40 @@ def test_processes_opening_a_new_postgresql_archive_at_once_all_find_it_made_onc
             return archive.schema_version
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        assert list(pool.map(open_and_add, range(4))) == [len(MIGRATIONS)] * 4
+        assert list(pool.map(open_and_add, range(4))) == [migrations.head()] * 4
     with Archive(pg_url) as archive:
         assert sorted(s.title for s in archive.list_shows()) == [f"Show {n}" for n in range(4)]
+
+
+def _drop_connections(postgres_server: PostgresServer, pg_url: str) -> int:
+    """What a server restart does to the archive's connections: the server ends them."""
+    with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user=postgres_server.user,
+                         dbname="postgres", autocommit=True) as admin:  # fmt: skip
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid != pg_backend_pid()",
+                (make_url(pg_url).database,),
+            ).fetchall()
+        )
+
+
+def test_a_postgresql_server_that_drops_the_connections_costs_one_write_with_a_hint_and_no_read(
+    postgres_server: PostgresServer, pg_url: str
+) -> None:
+    with Archive(pg_url) as archive:
+        show, _ = archive.add_show(title="Antes", source="https://example.org/antes.xml", source_kind="feed")
+        assert [s.title for s in archive.list_shows()] == ["Antes"]
+        assert _drop_connections(postgres_server, pg_url) >= 2  # the writer and this thread's reader
+        assert [s.title for s in archive.list_shows()] == ["Antes"]  # a read is asked again on a new connection
+        with pytest.raises(StorageError, match="check that the PostgreSQL server is running") as caught:
+            archive.update_show(show.id, title="Durante")  # a write is not repeated behind the caller's back
+        assert "\n" not in str(caught.value)
+        archive.update_show(show.id, title="Después")  # the next write has a new connection
+        assert archive.get_show(show.id).title == "Después"
+
+
+def test_an_archive_at_a_revision_this_fonoteca_does_not_know_is_refused_with_a_hint(archive: Archive) -> None:
+    with archive._transaction() as db:
+        db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(FonotecaError, match="newer fonoteca.*upgrade fonoteca"):
+        Archive(archive.url)

@@ -176,11 +176,12 @@ def test_a_deleted_episode_disappears_from_search_even_across_processes(filled) 
     assert keyword_search(archive, settings, "country").total == 0
 
 
-def test_crash_between_index_and_archive_commits_is_repaired_without_doubles(filled) -> None:
+def test_crash_between_the_index_commit_and_its_record_is_repaired_without_doubles(filled) -> None:
     archive, settings, ids = filled
-    # The index has committed the episode, but the process died before the archive recorded it: the bookkeeping
-    # says "not indexed" while tantivy holds the documents. The next start must re-index without doubling hits.
-    archive.unmark_indexed(ids["jfk"])
+    # The index has committed the episode, but the process died before the index recorded it in held.json: the
+    # record says "not held" while tantivy holds the documents. The next start must re-index without doubling hits.
+    index = SearchIndex.for_settings(settings)
+    index.record_held({k: v for k, v in index.held().items() if k != ids["jfk"]})
     SearchIndex.forget(settings)
     sync_index(archive, settings)
     assert keyword_search(archive, settings, '"ask not"').total == 1

@@ -71,7 +71,7 @@ def test_an_archive_indexed_before_word_totals_gets_them_without_reindexing(sett
     with Archive(settings.db_path) as archive:
         before = {e.id: e.words for e in archive.timeline()}
     with sqlite3.connect(settings.db_path) as db:  # what schema 6 finds in an archive indexed by an older fonoteca
-        db.execute("UPDATE indexed SET words = NULL")
+        db.execute("UPDATE counted SET words = NULL")
     SearchIndex.forget(settings)  # a new process: its first sync fills them in
     with Archive(settings.db_path) as archive:
         assert {e.words for e in archive.timeline()} == {0}

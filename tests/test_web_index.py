@@ -3,6 +3,7 @@ search by itself, answering all the while, also while another process holds the 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -41,8 +42,11 @@ def _add_episode(settings: Settings, show: str, guid: str, line: str) -> str:
 
 
 def _waiting_to_be_indexed(settings: Settings) -> set[str]:
+    """Finished episodes this machine's index does not hold (it records what it holds in held.json)."""
+    held_file = settings.index_dir / "held.json"
+    held = json.loads(held_file.read_text()) if held_file.exists() else {}
     with Archive(settings.db_path) as archive:
-        return {episode_id for episode_id, _rev in archive.episodes_to_index()}
+        return {episode_id for episode_id, rev in archive.finished_revisions().items() if held.get(episode_id) != rev}
 
 
 @contextmanager

@@ -69,8 +69,9 @@ from fonoteca.archive.tables import (
     analyses,
     claims,
     conversations,
+    counted,
     episodes,
-    indexed,
+    finished,
     messages,
     shows,
     utc_now,
@@ -300,7 +301,14 @@ class Archive:
         if isinstance(statement, str):
             statement = text(statement)
         try:
-            return list(self._reader().execute(statement, dict(params or {})).all())
+            try:
+                return list(self._reader().execute(statement, dict(params or {})).all())
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The server dropped this thread's connection (a restart, a failover, an idle timeout): a read changes
+                # nothing, so it is asked once more on a new connection.
+                return list(self._reader().execute(statement, dict(params or {})).all())
         except _DATABASE_FAILURES as exc:
             raise self._storage_error(exc) from exc
 
@@ -474,6 +482,8 @@ class Archive:
                     image=image, number=number,
                 ).on_conflict_do_nothing()
             ).rowcount  # fmt: skip
+            if created and status == Status.DONE:
+                _finished_changed(db)
         return self.get_episode(episode_id), bool(created)
 
     def update_episode(
@@ -517,6 +527,8 @@ class Archive:
             allowed = ", ".join(sorted(TRANSITIONS[current]))
             raise ValueError(f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})")
         db.execute(_episode_update(episode_id).values(status=target))
+        if Status.DONE in (current, target):
+            _finished_changed(db)
         return True
 
     def set_status(self, episode_id: str, status: Status, error: str | None = None) -> None:
@@ -689,9 +701,9 @@ class Archive:
             statement = (
                 select(
                     episodes.c.id, episodes.c.title, episodes.c.published, episodes.c.duration, episodes.c.kind,
-                    episodes.c.show_id, indexed.c.words,
+                    episodes.c.show_id, counted.c.words,
                 )
-                .join_from(episodes, indexed, indexed.c.episode_id == episodes.c.id, isouter=True)
+                .join_from(episodes, counted, counted.c.episode_id == episodes.c.id, isouter=True)
                 .where(episodes.c.status == Status.DONE)
                 .order_by(episodes.c.published.is_(None), episodes.c.published, episodes.c.added_at, episodes.c.id)
             )  # fmt: skip
@@ -705,7 +717,8 @@ class Archive:
 
     def delete_episode(self, episode_id: str) -> None:
         with self._transaction() as db:
-            db.execute(delete(episodes).where(episodes.c.id == episode_id))
+            if db.execute(delete(episodes).where(episodes.c.id == episode_id)).rowcount:
+                _finished_changed(db)
 
     # -- segments -----------------------------------------------------------------------------------------------
 
@@ -716,7 +729,8 @@ class Archive:
         another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
         to an episode another live process has claimed is refused the same way."""
         with self._transaction() as db:
-            if _locked_status(db, episode_id) is None:
+            status = _locked_status(db, episode_id)
+            if status is None:
                 return 0
             self._refuse_if_held_elsewhere(db, episode_id)
             next_idx = db.execute(
@@ -732,6 +746,8 @@ class Archive:
                 )
             added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
             if added:
+                if status == Status.DONE:
+                    _finished_changed(db)
                 _forget_vectors(db, episode_id)
                 db.execute(_episode_update(episode_id).values(transcript_rev=episodes.c.transcript_rev + 1))
                 self._beat(db, episode_id)
@@ -866,46 +882,51 @@ class Archive:
         rows = self._query(select(episodes.c.status, func.count()).group_by(episodes.c.status))
         return {Status(r[0]): r[1] for r in rows}
 
-    # -- search bookkeeping -------------------------------------------------------------------------------------
+    # -- word counts, and what a search index must hold ------------------------------------------------------------
 
-    def episodes_to_index(self) -> list[tuple[str, int]]:
-        """(episode_id, transcript_rev) of finished episodes whose index entry is missing or stale."""
+    def finished_revisions(self) -> dict[str, int]:
+        """{episode id: transcript revision} of every finished episode: what a search index of the archive holds
+        when it is up to date (each machine's index keeps its own record of what it holds: fonoteca.search.index)."""
+        rows = self._query(select(episodes.c.id, episodes.c.transcript_rev).where(episodes.c.status == Status.DONE))
+        return {r[0]: r[1] for r in rows}
+
+    def finished_version(self) -> int:
+        """A number that grows whenever an episode is finished, gets another transcript while finished, or is deleted
+        (by any process): a search index reads it before every search, and reads finished_revisions() only when it
+        moved."""
+        return int(self._query(select(finished.c.version))[0][0])
+
+    def episodes_to_count(self) -> list[tuple[str, int]]:
+        """(episode_id, transcript_rev) of finished episodes whose word counts are missing or of an older revision."""
         rows = self._query(
             select(episodes.c.id, episodes.c.transcript_rev)
-            .join_from(episodes, indexed, indexed.c.episode_id == episodes.c.id, isouter=True)
+            .join_from(episodes, counted, counted.c.episode_id == episodes.c.id, isouter=True)
             .where(
                 episodes.c.status == Status.DONE,
-                or_(indexed.c.transcript_rev.is_(None), indexed.c.transcript_rev != episodes.c.transcript_rev),
+                or_(counted.c.transcript_rev.is_(None), counted.c.transcript_rev != episodes.c.transcript_rev),
             )
+            .order_by(episodes.c.id)
         )
         return [(r[0], r[1]) for r in rows]
 
-    def indexed_episodes_gone(self) -> list[str]:
-        """Episodes the index holds that are no longer finished (deleted ones vanish from `indexed` by cascade)."""
-        rows = self._query(
-            select(indexed.c.episode_id)
-            .join_from(indexed, episodes, episodes.c.id == indexed.c.episode_id)
-            .where(episodes.c.status != Status.DONE)
-        )
-        return [r[0] for r in rows]
+    def store_word_counts(self, episode_id: str, transcript_rev: int, term_counts: dict[str, int]) -> None:
+        """Store the episode's word counts for trends, of this transcript revision, in one commit."""
+        self.store_word_counts_many([(episode_id, transcript_rev, term_counts)])
 
-    def mark_indexed(self, episode_id: str, transcript_rev: int, term_counts: dict[str, int]) -> None:
-        """Record that the index holds this revision, with the episode's word counts for trends, in one commit."""
-        self.mark_indexed_many([(episode_id, transcript_rev, term_counts)])
-
-    def mark_indexed_many(self, entries: list[tuple[str, int, dict[str, int]]]) -> None:
-        """mark_indexed for a batch of episodes in one transaction.
+    def store_word_counts_many(self, entries: list[tuple[str, int, dict[str, int]]]) -> None:
+        """store_word_counts for a batch of episodes in one transaction. An episode whose transcript changed since
+        it was counted keeps waiting in episodes_to_count (its revision is stored with its counts).
 
         The rows of the whole batch are inserted in key order, so the database touches each B-tree page once per
-        batch instead of once per row: this is most of the indexing time of a large archive."""
+        batch instead of once per row: this is most of the time of counting a large archive."""
         if not entries:
             return
         ids = [episode_id for episode_id, _, _ in entries]
         with self._transaction() as db:
             known: set[str] = set()
             for chunk in _chunks(ids):
-                known |= set(db.scalars(select(indexed.c.episode_id).where(indexed.c.episode_id.in_(chunk))))
-            for chunk in _chunks(sorted(known)):  # only re-indexed episodes have old counts to remove
+                known |= set(db.scalars(select(counted.c.episode_id).where(counted.c.episode_id.in_(chunk))))
+            for chunk in _chunks(sorted(known)):  # only recounted episodes have old counts to remove
                 db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id.in_(chunk)))
             rows = sorted(
                 (
@@ -917,10 +938,10 @@ class Archive:
             )
             if rows:
                 db.execute(insert(term_counts_table), rows)
-            statement = self._insert(indexed)
+            statement = self._insert(counted)
             db.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[indexed.c.episode_id],
+                    index_elements=[counted.c.episode_id],
                     set_={"transcript_rev": statement.excluded.transcript_rev, "words": statement.excluded.words},
                 ),
                 [
@@ -930,43 +951,22 @@ class Archive:
             )
 
     def fill_word_totals(self) -> int:
-        """Give the episodes indexed before word totals were stored (schema 6) theirs, summed from their stored word
-        counts: the same number indexing stores, without reading a transcript again. One small query when there are
+        """Give the episodes counted before word totals were stored (schema 6) theirs, summed from their stored word
+        counts: the same number counting stores, without reading a transcript again. One small query when there are
         none; returns how many were filled."""
-        if not self._query(select(indexed.c.episode_id).where(indexed.c.words.is_(None)).limit(1)):
+        if not self._query(select(counted.c.episode_id).where(counted.c.words.is_(None)).limit(1)):
             return 0
         # A pair is stored as "a_b" and a word never holds "_" (fonoteca.text.words): the words are the rest.
         said = (
             select(func.coalesce(func.sum(term_counts_table.c.count), 0))
             .where(
-                term_counts_table.c.episode_id == indexed.c.episode_id,
+                term_counts_table.c.episode_id == counted.c.episode_id,
                 ~term_counts_table.c.term.contains("_", autoescape=True),
             )
             .scalar_subquery()
         )
         with self._transaction() as db:
-            return db.execute(update(indexed).where(indexed.c.words.is_(None)).values(words=said)).rowcount
-
-    def unmark_indexed(self, episode_id: str | None = None) -> None:
-        """Forget index bookkeeping for one episode, or for all (`fonoteca reindex`)."""
-        with self._transaction() as db:
-            if episode_id is None:
-                db.execute(delete(indexed))
-                db.execute(delete(term_counts_table))
-            else:
-                db.execute(delete(indexed).where(indexed.c.episode_id == episode_id))
-                db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id == episode_id))
-
-    def indexed_ids(self) -> set[str]:
-        return {r[0] for r in self._query(select(indexed.c.episode_id))}
-
-    def indexed_segment_count(self) -> int:
-        """How many documents the search index should hold: one per segment of each indexed episode."""
-        return self._query(
-            select(func.count()).select_from(
-                segments_table.join(indexed, indexed.c.episode_id == segments_table.c.episode_id)
-            )
-        )[0][0]
+            return db.execute(update(counted).where(counted.c.words.is_(None)).values(words=said)).rowcount
 
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
         """{episode_id: count} for one folded word or word pair."""
@@ -1087,6 +1087,11 @@ _EPISODE_SELECT = select(episodes, shows.c.title.label("show_title")).join_from(
 def _episode_update(episode_id: str) -> Any:
     """UPDATE of one episode that also stamps its updated_at."""
     return update(episodes).where(episodes.c.id == episode_id).values(updated_at=utc_now())
+
+
+def _finished_changed(db: Connection) -> None:
+    """Move Archive.finished_version, inside the transaction that changed what a search index must hold."""
+    db.execute(update(finished).values(version=finished.c.version + 1))
 
 
 def _locked_status(db: Connection, episode_id: str) -> Status | None:

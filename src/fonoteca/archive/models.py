@@ -151,7 +151,7 @@ class TimelineEntry:
     duration: float | None
     kind: EpisodeKind
     show_id: int = 0
-    words: int = 0  # words said in it (0 until it is indexed): the denominator of "per 1,000 words"
+    words: int = 0  # words said in it (0 until they are counted): the denominator of "per 1,000 words"
 
     # Computed once per entry: the archive keeps a thread's timeline until it changes, and every trend reads both.
     @cached_property

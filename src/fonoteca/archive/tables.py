@@ -126,12 +126,21 @@ segments = Table(
     PrimaryKeyConstraint("episode_id", "idx"),
 )
 
-indexed = Table(
-    "indexed",
+# Which transcript revision the episode's word counts (term_counts) and word total are of.
+counted = Table(
+    "counted",
     metadata,
     Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True),
     Column("transcript_rev", Integer, nullable=False),
     Column("words", Integer),
+)
+
+# One row: how many times the set of finished episodes or one of their transcripts changed (Archive.finished_version).
+finished = Table(
+    "finished",
+    metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True),
+    Column("version", Integer, nullable=False, server_default="0"),
 )
 
 term_counts = Table(

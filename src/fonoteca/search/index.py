@@ -1,9 +1,12 @@
 """The tantivy index beside the archive: one document per transcript segment.
 
-SQLite is the source of truth; the index is derived from it and can always be rebuilt (`fonoteca reindex`). Each
-episode's index entry is committed to tantivy first and recorded in the archive second (`indexed.transcript_rev`), so a
-crash between the two commits only means the episode is indexed again at the next start — its old documents are
-deleted first, so nothing is ever doubled.
+The archive is the source of truth; the index is derived from it and can always be rebuilt (`fonoteca reindex`). It is
+this machine's own replica of the archive: several `fonoteca serve` on several machines share one PostgreSQL archive,
+each with its own index, and each index records which transcript revision of each episode it holds in a file beside
+its own (`held.json`), never in the shared archive. Each batch is committed to tantivy first and recorded in that file
+second, so a crash between the two only means those episodes are indexed again at the next start — their old documents
+are deleted first, so nothing is ever doubled. The word counts of trends are the archive's (computed once per
+transcript revision, by whichever process first needs them: see count_words).
 
 Words are cut and folded once, in Python (`fonoteca.text.words`), and tantivy only splits them at the spaces: the index,
 queries, highlighting and word trends therefore agree on every word of every script (NFD text included), which two
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import json
 import re
 import shutil
 import threading
@@ -36,7 +40,7 @@ from fonoteca.settings import Settings
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"  # 6: what the index holds is recorded in held.json
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
 
@@ -116,10 +120,10 @@ class SearchIndex:
         self.path = path
         self.schema = _schema()
         marker = path / "fonoteca-schema"
-        # A new (or emptied) index holds nothing, whatever the archive's bookkeeping says: sync_index indexes it all.
-        self.fresh = not marker.exists() or marker.read_text() != SCHEMA_VERSION
+        # An index of another layout is rebuilt: emptied here (held.json with it), filled by sync_index.
+        outdated = not marker.exists() or marker.read_text() != SCHEMA_VERSION
         try:
-            if path.exists() and self.fresh:
+            if path.exists() and outdated:
                 shutil.rmtree(path)  # an index from another layout: rebuilt from SQLite below
             path.mkdir(parents=True, exist_ok=True)
             self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
@@ -135,10 +139,31 @@ class SearchIndex:
             ) from exc
         self.index.register_tokenizer(ANALYZER, _analyzer())
         self.write_lock = threading.Lock()
-        # Episodes this process knows the index holds; None until the first sync has looked. An episode that leaves
-        # the archive's `indexed` table (deleted here or by another process: the row goes by cascade) is one whose
-        # documents must go, so every sync compares this set with the table: one small query.
-        self.known: set[str] | None = None
+        # The archive's finished_version() when this process last found the index up to date: while it has not moved,
+        # a search needs no other query to know the index holds every finished episode.
+        self.synced: int | None = None
+
+    @property
+    def _held_file(self) -> Path:
+        return self.path / "held.json"
+
+    def held(self) -> dict[str, int]:
+        """{episode id: transcript revision} of what this index holds, as last committed by any process."""
+        try:
+            return json.loads(self._held_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable: everything is indexed again (old documents are deleted first)
+
+    def record_held(self, held: dict[str, int]) -> None:
+        """Record what the index holds now, after a commit: written aside and renamed, never half-written."""
+        partial = self._held_file.with_suffix(".partial")
+        try:
+            partial.write_text(json.dumps(held, separators=(",", ":")))
+            partial.replace(self._held_file)
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SearchIndex:
@@ -209,35 +234,34 @@ def episode_documents(segments: list[Segment], episode_id: str, show_id: int, pu
 
 
 def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[int, int], None] | None = None) -> int:
-    """Index every finished episode whose transcript changed since it was indexed; drop episodes that are gone
-    (no longer finished, or deleted by this or any other process).
+    """Bring this machine's index up to date with the archive: index every finished episode whose transcript it does
+    not hold, drop those that are no longer finished or were deleted (by this or any other process, on any machine).
+    The word counts of the episodes indexed are stored in the archive when it lacks them.
 
-    Cheap when nothing changed (three small SQL queries), so search calls it before answering. While another process
-    holds the index writer it returns 0 at once: the caller searches the index as it is and a later sync catches up.
-    """
+    Cheap when nothing changed (one read of one row), so search calls it before answering. While another process holds
+    the index writer it returns 0 at once: the caller searches the index as it is and a later sync catches up."""
     index = SearchIndex.for_settings(settings)
-    if index.fresh:
-        archive.unmark_indexed()  # the bookkeeping describes documents this new index does not have
-        index.fresh = False
-    indexed = archive.indexed_ids()
-    if index.known is None:  # first sync of this process: also catches episodes deleted while no index was open
-        index.known = indexed | _orphaned_episode_ids(archive, index, indexed)
-        archive.fill_word_totals()  # an archive indexed before schema 6 (a no-op afterwards)
-    deleted = index.known - indexed
-    stale = archive.episodes_to_index()
-    gone = archive.indexed_episodes_gone()
-    if not stale and not gone and not deleted:
-        index.known = indexed  # picks up what other processes indexed
+    version = archive.finished_version()  # read before the rows: a change meanwhile shows at the next call
+    if version == index.synced:
+        return 0
+    if index.synced is None:  # this process's first look
+        archive.fill_word_totals()  # an archive counted before schema 6 (one small query afterwards)
+    finished = archive.finished_revisions()
+    if _differences(index.held(), finished) == ([], []):
+        index.synced = version
         return 0
     with index.write_lock:
         writer = index.writer()
         if writer is None:
-            return 0  # `known` is left as it was, so the deletions are retried at the next sync
+            return 0
         try:
-            for episode_id in [*gone, *deleted]:
+            held = index.held()  # read again under the writer: another process may have indexed meanwhile
+            stale, gone = _differences(held, finished)
+            uncounted = dict(archive.episodes_to_count())
+            for episode_id in gone:
                 writer.delete_documents_by_term("episode_id", episode_id)
+                held.pop(episode_id)
             batch: list[tuple[str, int, dict[str, int]]] = []
-            committed: list[tuple[str, int, dict[str, int]]] = []
             for n, (episode_id, rev) in enumerate(stale, start=1):
                 episode = archive.get_episode(episode_id)
                 writer.delete_documents_by_term("episode_id", episode_id)
@@ -246,49 +270,51 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
                 )
                 for doc in docs:
                     writer.add_document(doc)
-                batch.append((episode_id, rev, dict(counts)))
-                if len(batch) == BATCH or n == len(stale):
-                    # The index commits first: if the process dies before the archive records a batch, those
-                    # episodes are simply indexed again next time (their documents are deleted before re-adding).
-                    # The previous batch is recorded now, while tantivy's threads still index this one.
-                    archive.mark_indexed_many(committed)
+                held[episode_id] = rev
+                if uncounted.get(episode_id) == rev:
+                    batch.append((episode_id, rev, dict(counts)))
+                if n % BATCH == 0 or n == len(stale):
                     writer.commit()
-                    committed, batch = batch, []
+                    index.record_held(held)
+                    archive.store_word_counts_many(batch)
+                    batch = []
                 if on_progress:
                     on_progress(n, len(stale))
             writer.commit()
             writer.wait_merging_threads()
-            archive.mark_indexed_many(committed)
+            index.record_held(held)
         except BaseException:
             writer.rollback()
             raise
-    for episode_id in gone:
-        archive.unmark_indexed(episode_id)
-    reindexed = {episode_id for episode_id, _rev in stale}
-    # Not a fresh read of `indexed`: an episode deleted meanwhile must stay known, so the next sync drops it.
-    index.known = (indexed - set(gone)) | reindexed
-    return len(stale) + len(gone) + len(deleted - reindexed)
+    if held == finished:
+        index.synced = version
+    return len(stale) + len(gone)
 
 
-def _orphaned_episode_ids(archive: Archive, index: SearchIndex, indexed: set[str]) -> set[str]:
-    """Episodes still in the index although the archive deleted them (their bookkeeping vanished with them).
+def _differences(held: dict[str, int], finished: dict[str, int]) -> tuple[list[tuple[str, int]], list[str]]:
+    """What the index must add (or index again) and what it must drop to hold exactly the finished episodes."""
+    stale = sorted((episode_id, rev) for episode_id, rev in finished.items() if held.get(episode_id) != rev)
+    gone = sorted(episode_id for episode_id in held if episode_id not in finished)
+    return stale, gone
 
-    The expensive part runs only when the document count disagrees with the archive."""
-    searcher = index.searcher()
-    if searcher.num_docs == archive.indexed_segment_count():
-        return set()
-    result = searcher.aggregate(
-        tantivy.Query.all_query(), {"ids": {"terms": {"field": "episode_id", "size": 1_000_000}}}
-    )
-    in_index = {bucket["key"] for bucket in result["ids"]["buckets"]}
-    return in_index - indexed
+
+def count_words(archive: Archive) -> int:
+    """Store the word counts of every finished episode that lacks them for its transcript revision, without
+    indexing it: the step a worker runs after a transcript, so that no machine's index has to. Returns how many."""
+    pending = archive.episodes_to_count()
+    for start in range(0, len(pending), BATCH):
+        batch = []
+        for episode_id, rev in pending[start : start + BATCH]:
+            _docs, counts = episode_documents(archive.segments(episode_id, words=False), episode_id, 0, 0)
+            batch.append((episode_id, rev, dict(counts)))
+        archive.store_word_counts_many(batch)
+    return len(pending)
 
 
 def reindex(archive: Archive, settings: Settings, *, events: EventSink = ignore) -> int:
     """Throw the index away and rebuild it from the archive, telling `events` how far it got (IndexProgress)."""
     SearchIndex.forget(settings)
     shutil.rmtree(settings.index_dir, ignore_errors=True)
-    archive.unmark_indexed()
     return sync_index(archive, settings, on_progress=lambda done, total: events(IndexProgress(done, total)))
 
 

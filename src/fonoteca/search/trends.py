@@ -1,7 +1,7 @@
 """How many times a word (or phrase) was said in each episode, week, month or year, over the whole history of the
 archive or of one show: raw, per hour of audio or per 1,000 words said.
 
-Words are counted once, when an episode is indexed (`term_counts`, with each episode's total of words), so a word's
+Words are counted once per transcript (`term_counts`, with each episode's total of words, in the archive), so a word's
 trend is one lookup. A phrase is the index's count of segments that have it, plus the mentions that count cannot tell
 (said again in one segment; for two words also across two segments; a longer phrase cut by a segment boundary is not
 counted): see _phrase_counts. All are accent- and case-insensitive whole-word matches, on the same words as search:

@@ -56,6 +56,11 @@ def upgrade(archive: Archive) -> None:
                 raise FonotecaError(f"cannot upgrade the archive at {archive.location}: {exc}", "report this") from exc
 
 
+def head() -> int:
+    """The newest schema number this fonoteca knows."""
+    return int(_scripts().get_current_head())
+
+
 def current_revision(archive: Archive) -> int:
     """The archive's schema number (the Alembic revision it is at)."""
     revision = MigrationContext.configure(archive._reader()).get_current_revision()

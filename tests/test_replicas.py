@@ -1,0 +1,63 @@
+"""Several machines serving one PostgreSQL archive: each keeps its own search index, which follows the archive (new,
+re-transcribed and deleted episodes) from what it records of itself; the word counts of trends are the archive's,
+stored once by whichever process counts first (a worker, without any index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fonoteca.archive import Archive, Segment
+from fonoteca.search import keyword_search, sync_index
+from fonoteca.search.index import SearchIndex, count_words
+from fonoteca.search.trends import trend
+from fonoteca.settings import Settings
+
+
+def _machine(tmp_path: Path, name: str, pg_url: str) -> Settings:
+    """Settings of one machine: its own data folder (index, media), the shared archive on the server."""
+    return Settings.from_env(environ={}, home=tmp_path / name, database_url=pg_url)
+
+
+def _found(archive: Archive, settings: Settings, query: str) -> set[str]:
+    """What a search finds on that machine after its index caught up (as `serve` does in the background)."""
+    sync_index(archive, settings)
+    return {hit.episode_id for hit in keyword_search(archive, settings, query).hits}
+
+
+def test_each_machine_s_index_follows_new_changed_and_deleted_episodes_of_the_shared_archive(
+    tmp_path: Path, pg_url: str
+) -> None:
+    web, other_web = _machine(tmp_path, "web", pg_url), _machine(tmp_path, "web2", pg_url)
+    assert web.index_dir != other_web.index_dir and web.index_dir.parent == tmp_path / "web"
+    with Archive(pg_url) as worker, Archive(pg_url) as one, Archive(pg_url) as two:
+        show, _ = worker.add_show(title="Red", source="https://example.org/red.xml", source_kind="feed")
+        first, _ = worker.upsert_episode(show, guid="1", title="Uno", kind="audio", published="2024-01-01")
+        worker.replace_transcript(first.id, [Segment(0, 3, "Hablamos de zarzuela")], source="publisher")
+        assert _found(one, web, "zarzuela") == _found(two, other_web, "zarzuela") == {first.id}
+
+        second, _ = worker.upsert_episode(show, guid="2", title="Dos", kind="audio", published="2024-02-01")
+        worker.replace_transcript(second.id, [Segment(0, 3, "Y de fandango")], source="publisher")
+        worker.replace_transcript(first.id, [Segment(0, 3, "Ahora de flamenco")], source="publisher")
+        for archive, settings in ((one, web), (two, other_web)):
+            assert _found(archive, settings, "fandango") == {second.id}
+            assert _found(archive, settings, "flamenco") == {first.id}
+            assert _found(archive, settings, "zarzuela") == set()
+
+        worker.delete_episode(second.id)
+        SearchIndex.forget(other_web)  # the second machine was restarted meanwhile: it reads its own record again
+        assert _found(one, web, "fandango") == _found(two, other_web, "fandango") == set()
+        assert SearchIndex.for_settings(web).held() == {first.id: worker.get_episode(first.id).transcript_rev}
+
+
+def test_a_worker_counts_the_words_once_and_every_machine_s_trend_reads_them(tmp_path: Path, pg_url: str) -> None:
+    web = _machine(tmp_path, "web", pg_url)
+    with Archive(pg_url) as worker, Archive(pg_url) as server:
+        show, _ = worker.add_show(title="Red", source="https://example.org/red.xml", source_kind="feed")
+        episode, _ = worker.upsert_episode(show, guid="1", title="Uno", kind="audio", published="2024-01-01")
+        worker.replace_transcript(episode.id, [Segment(0, 3, "IA, IA y más IA")], source="publisher")
+        assert count_words(worker) == 1 and worker.episodes_to_count() == []
+        assert count_words(worker) == 0  # once per transcript revision
+        sync_index(server, web)
+        assert server.episodes_to_count() == []
+        (point,) = trend(server, ["ia"], settings=web)
+        assert (point.count, point.words) == (3, 5)
