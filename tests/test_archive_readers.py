@@ -3,6 +3,7 @@ read sees what was committed before it."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,3 +79,22 @@ def test_closing_the_archive_closes_every_threads_reader(settings) -> None:
     archive.close()
     # SQLite removes the write-ahead log when the last connection to the file closes: none was left open.
     assert not wal.exists()
+
+
+def test_opening_an_archive_does_not_wait_for_another_process_s_write(settings) -> None:
+    with Archive(settings.db_path) as archive:
+        episode = _episode(archive)
+    other = sqlite3.connect(settings.db_path, isolation_level=None, timeout=0)  # `fonoteca sync`, mid-commit
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE episodes SET title = 'Cambiado' WHERE id = ?", (episode.id,))
+        with ThreadPoolExecutor(max_workers=1) as pool:  # `fonoteca search` starting meanwhile
+
+            def read_title() -> str:
+                with Archive(settings.db_path) as reader:
+                    return reader.get_episode(episode.id).title
+
+            assert pool.submit(read_title).result(timeout=WAIT_S / 2) == "Uno"
+        other.execute("COMMIT")
+    finally:
+        other.close()

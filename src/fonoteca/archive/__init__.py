@@ -264,17 +264,13 @@ class Archive:
     def _transaction(self) -> Iterator[Connection]:
         with self._lock:
             try:
+                if self._db.invalidated:  # the server dropped it during an earlier write: this one gets a new one
+                    self._db.close()
+                    self._db = self._writer_engine.connect()
                 with self._db.begin():
                     yield self._db
             except _DATABASE_FAILURES as exc:
-                self._recover_writer()
                 raise self._storage_error(exc) from exc
-
-    def _recover_writer(self) -> None:
-        """After a failed write, a connection the server dropped is replaced, so the next write can succeed."""
-        if self._db.invalidated or self._db.closed:
-            self._db.close()
-            self._db = self._writer_engine.connect()
 
     def _insert(self, table: Any) -> Any:
         """INSERT for `table` in the archive's dialect: both have ON CONFLICT DO NOTHING / DO UPDATE."""

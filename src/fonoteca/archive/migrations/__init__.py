@@ -37,6 +37,9 @@ def upgrade(archive: Archive) -> None:
     if archive.is_sqlite:
         _upgrade_sqlite(archive)
     head = _scripts().get_current_head()
+    # Looked at without a lock first: opening an up-to-date archive must not wait for another process's write.
+    if MigrationContext.configure(archive._reader()).get_current_revision() == head:
+        return
     with archive._lock:
         db = archive._db
         with db.begin():
