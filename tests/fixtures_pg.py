@@ -84,20 +84,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL cluster for the whole session (initdb and start take about a second, far more than a database),
-    on a free port of 127.0.0.1, stopped and deleted at the end."""
+class ClusterUnavailable(Exception):
+    """This machine cannot run a throwaway PostgreSQL cluster (no Debian postgresql package, no postgres user)."""
+
+
+@contextlib.contextmanager
+def throwaway_cluster(purpose: str = "fonoteca tests") -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster in a temporary folder, on a free port of 127.0.0.1, stopped and deleted at the end (the
+    tests' session fixture, and bench/archive.py). ClusterUnavailable when this machine cannot run one; RuntimeError
+    when initdb or the server fails."""
     bin_dir = _newest_bin_dir()
     if bin_dir is None:
-        _unavailable(MISSING)
+        raise ClusterUnavailable(MISSING)
     prefix: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam(OWNER)
         except KeyError:
-            _unavailable(f"needs the `{OWNER}` system user, which Debian's postgresql package creates")
+            raise ClusterUnavailable(
+                f"needs the `{OWNER}` system user, which Debian's postgresql package creates"
+            ) from None
         prefix = ["runuser", "-u", OWNER, "--"]
 
     # Not pytest's tmp_path: as root that is under /tmp/pytest-of-root (mode 0700), out of the postgres user's reach.
@@ -115,9 +122,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         initdb = run(bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--encoding=UTF8",
                      "--locale=C.UTF-8", "--no-sync")  # fmt: skip
         if initdb.returncode != 0:
-            pytest.fail(f"initdb failed:\n{initdb.stdout}{initdb.stderr}", pytrace=False)
+            raise RuntimeError(f"initdb failed:\n{initdb.stdout}{initdb.stderr}")
         with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# fonoteca tests (tests/fixtures_pg.py)\n")
+            conf.write(f"\n# {purpose} (tests/fixtures_pg.py)\n")
             conf.writelines(f"{name} = {value}\n" for name, value in SETTINGS.items())
 
         for _attempt in range(3):  # the free port can be taken between _free_port() and the server's bind
@@ -127,13 +134,25 @@ def postgres_server() -> Iterator[PostgresServer]:
                 break
         if started.returncode != 0:
             server_log = log.read_text(errors="replace") if log.exists() else ""
-            pytest.fail(f"PostgreSQL did not start:\n{started.stdout}{started.stderr}{server_log}", pytrace=False)
+            raise RuntimeError(f"PostgreSQL did not start:\n{started.stdout}{started.stderr}{server_log}")
         try:
             yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
         finally:
             run(bin_dir / "pg_ctl", "stop", "-m", "immediate", "-D", data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole session (initdb and start take about a second, far more than a database)."""
+    try:
+        with throwaway_cluster() as server:
+            yield server
+    except ClusterUnavailable as exc:  # raised before the yield: the tests that need it skip (or fail in CI)
+        _unavailable(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from fonoteca.archive import Archive
 
 BATCH_ROWS = 2000
-# Which process is working on an episode belongs to the machine the source archive was used on: not copied.
-_NOT_COPIED = {"claims"}
+# Not copied: which process is working on an episode (that belongs to the machine the source archive was used on), and
+# the counter of changes a search index follows (the copy has its own, from its first change on).
+_NOT_COPIED = {"claims", "finished"}
 
 
 @dataclass(frozen=True)
