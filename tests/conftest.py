@@ -38,10 +38,21 @@ def settings(tmp_path: Path) -> Settings:
     return Settings.from_env(environ={}, home=tmp_path / "home", allowed_hosts="testserver", allow_private_urls=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def archive(request: pytest.FixtureRequest, settings: Settings):
-    """An empty archive, once on SQLite and once on a real PostgreSQL server: every test of the archive's API runs on
-    both databases."""
-    location = settings.db_path if request.param == "sqlite" else request.getfixturevalue("pg_url")
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The archive's own test suite (modules marked both_databases) runs every test on both databases."""
+    if "archive" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> str:
+    """Which database the `archive` fixture opens: SQLite, except where both_databases asks for both."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def archive(request: pytest.FixtureRequest, settings: Settings, database: str):
+    """An empty archive: the SQLite file of `settings`, or a fresh database on a real PostgreSQL server."""
+    location = settings.db_path if database == "sqlite" else request.getfixturevalue("pg_url")
     with Archive(location) as arch:
         yield arch

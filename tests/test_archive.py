@@ -12,6 +12,8 @@ from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.settings import Settings
 
+pytestmark = pytest.mark.both_databases  # the archive's suite: on SQLite and on PostgreSQL
+
 
 def _show(archive: Archive, source: str = "https://example.org/feed.xml", title: str = "Mi Podcast"):
     show, _ = archive.add_show(title=title, source=source, source_kind="feed")

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from fonoteca.archive import Archive, Episode, Segment
+
+pytestmark = pytest.mark.both_databases  # the archive's suite: on SQLite and on PostgreSQL
 
 WAIT_S = 10  # far longer than any read takes; a read that waits for the writer would take until it commits
 

@@ -20,6 +20,8 @@ from fonoteca.archive import Archive, Segment, database_url, migrations
 from fonoteca.archive.tables import metadata
 from fonoteca.errors import FonotecaError, StorageError
 
+pytestmark = pytest.mark.both_databases  # the tests of the `archive` fixture: on SQLite and on PostgreSQL
+
 ARCHIVE_BEFORE_SQLALCHEMY = Path(__file__).parent / "data" / "archive-schema12.db"
 
 

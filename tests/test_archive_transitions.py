@@ -7,6 +7,8 @@ import pytest
 
 from fonoteca.archive import TRANSITIONS, Archive, Episode, Segment, Status
 
+pytestmark = pytest.mark.both_databases  # the archive's suite: on SQLite and on PostgreSQL
+
 
 def _episode(archive: Archive, status: Status, guid: str = "g") -> Episode:
     show, _ = archive.add_show(title="Estados", source="https://example.org/feed.xml", source_kind="feed")
