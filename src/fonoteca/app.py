@@ -23,6 +23,7 @@ from fonoteca.settings import Settings
 if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.ingest.importer import ImportReport
+    from fonoteca.jobs import JobQueue, Queued
     from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
@@ -73,7 +74,17 @@ class Fonoteca:
 
         return LLMClient(self.settings)
 
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """The job queue in the archive's PostgreSQL database (fonoteca.jobs): there add, sync and retry put the work,
+        and `fonoteca worker` takes it. A ConfigError on SQLite, where those commands do the work themselves."""
+        from fonoteca.jobs import JobQueue
+
+        return JobQueue(self.archive, self.settings)
+
     def close(self) -> None:
+        if "jobs" in self.__dict__:
+            self.jobs.close()
         if "archive" in self.__dict__:
             self.archive.close()
 
@@ -96,33 +107,55 @@ class Fonoteca:
         captions: Captions | None = None,
     ) -> tuple[Show, SyncReport]:
         """Register a feed, feed file, media folder, file or video platform page (yt-dlp) as a show and (unless
-        `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription."""
-        from fonoteca.pipeline import add_source
+        `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription.
 
-        added = add_source(
-            self.archive, self.settings, source, language=language, title=title, date=date, sync_now=sync_now,
-            events=self.events, transcriber=self.transcriber, captions=captions,
+        On PostgreSQL the show and its episodes are registered here and their work is queued for the workers."""
+        from fonoteca.pipeline import PENDING, add_source
+
+        queue = not self.archive.is_sqlite
+        show, report = add_source(
+            self.archive, self.settings, source, language=language, title=title, date=date,
+            sync_now=sync_now and not queue, events=self.events, transcriber=self.transcriber, captions=captions,
         )  # fmt: skip
-        self._after_transcripts_changed()
-        return added
+        if not queue:
+            self.after_transcripts_changed()
+        elif sync_now:
+            _count(report, self.jobs.enqueue_episodes(self.archive.list_episodes(show.id, status=PENDING)))
+        return show, report
 
     def sync(self, show: str | None = None) -> SyncReport:
-        """New episodes of one show (slug, id or title) or of all, then everything pending, then the index."""
-        from fonoteca.pipeline import sync
+        """New episodes of one show (slug, id or title) or of all, then everything pending, then the index.
+
+        On PostgreSQL this queues a refresh of each show (which queues the new episodes it finds) and the next job of
+        each pending episode; what already has a job waiting or running is not queued again."""
+        from fonoteca.pipeline import PENDING, SyncReport, sync
 
         chosen = self.archive.get_show(show) if show else None
+        if not self.archive.is_sqlite:
+            shows = [chosen] if chosen else self.archive.list_shows()
+            report = _count(SyncReport(), self.jobs.enqueue_refresh(shows))
+            pending = [e for s in shows for e in self.archive.list_episodes(s.id, status=PENDING)]
+            return _count(report, self.jobs.enqueue_episodes(pending))
         report = sync(self.archive, self.settings, chosen, events=self.events, transcriber=self.transcriber)
-        self._after_transcripts_changed()
+        self.after_transcripts_changed()
         return report
 
     def retry(self, episode: str | None = None, *, force: bool = False) -> SyncReport:
-        """Every failed episode again, or one failed or pending episode; a finished one only when `force`d."""
-        from fonoteca.pipeline import retry
+        """Every failed episode again, or one failed or pending episode; a finished one only when `force`d. On
+        PostgreSQL they are put back to pending here and their jobs queued."""
+        from fonoteca.pipeline import SyncReport, reset_failed, retry, retry_targets
 
+        if not self.archive.is_sqlite:
+            targets = retry_targets(self.archive, episode, force=force)
+            if targets and targets[0].status == "done":
+                return _count(SyncReport(), self.jobs.enqueue_transcription(targets[0].id, replace=True))
+            reset_failed(self.archive, targets)
+            again = self.archive.episodes_by_ids(e.id for e in targets).values()
+            return _count(SyncReport(), self.jobs.enqueue_episodes(again))
         report = retry(
             self.archive, self.settings, episode, events=self.events, transcriber=self.transcriber, force=force
         )
-        self._after_transcripts_changed()
+        self.after_transcripts_changed()
         return report
 
     def import_transcripts(
@@ -143,7 +176,7 @@ class Fonoteca:
             self.archive, self.settings, paths, show=chosen, dry_run=dry_run, force=force, events=self.events
         )
         if report.imported:
-            self._after_transcripts_changed()
+            self.after_transcripts_changed()
         return report
 
     # -- reading --------------------------------------------------------------------------------------------------
@@ -199,10 +232,10 @@ class Fonoteca:
 
         return embed_pending(self.archive, load_embedder(self.settings), events=self.events, again=again, most=most)
 
-    def _after_transcripts_changed(self) -> None:
-        """After a sync, retry or import (whose transcripts are searchable by keywords already): embed them for search
-        by meaning, then look for watched words in them. Embeddings that cannot be made now (an endpoint down) are a
-        note, not a failed sync: the next sync or `embed` catches up."""
+    def after_transcripts_changed(self) -> None:
+        """After a sync, retry, import or a worker's after-transcripts job (whose transcripts are searchable by keywords):
+        embed them for search by meaning, then look for watched words in them. Embeddings that cannot be made now (an
+        endpoint down) are a note, not a failed sync: the next sync or `embed` catches up."""
         from fonoteca.events import Note
 
         if self.settings.embeddings.strip().lower() != "none":
@@ -278,3 +311,10 @@ class Fonoteca:
             self.archive, self.settings, self.llm, question, conversation_id=conversation_id, show=show,
             episode=episode,
         )  # fmt: skip
+
+
+def _count(report: SyncReport, queued: Queued) -> SyncReport:
+    """`report` with what was queued instead of done (an archive on PostgreSQL)."""
+    report.queued += queued.queued
+    report.already_queued += queued.already
+    return report

@@ -45,6 +45,20 @@ class StorageError(FonotecaError):
     """The data folder or the archive cannot be written (full disk, permissions): every episode would fail alike."""
 
 
+class Unreachable(FonotecaError):
+    """A server that did not answer, dropped the connection or said it is overloaded (a 5xx, 429): the same request
+    may well succeed later, so a worker tries the job again with back-off (a 404 or a page that is not media fails at
+    once). Raised as the feed's or the media's own error class too (FeedUnreachable, MediaUnreachable)."""
+
+
+class FeedUnreachable(FeedError, Unreachable):
+    """A feed that could not be fetched for now."""
+
+
+class MediaUnreachable(MediaError, Unreachable):
+    """An enclosure whose download kept failing on the way (connection dropped, 5xx, timeout)."""
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether `exc`, or an error it was raised from, is 'no space left on device' (tantivy reports it as text)."""
     seen: BaseException | None = exc

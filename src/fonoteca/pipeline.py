@@ -70,9 +70,19 @@ class SyncReport:
     busy: list[Episode] = field(default_factory=list)  # left to the other process that holds them
     show_errors: list[tuple[Show, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
+    # On PostgreSQL the work is queued for `fonoteca worker` instead (fonoteca.jobs): jobs queued now, and those whose
+    # show or episode already had one waiting or running (never queued twice).
+    queued: int = 0
+    already_queued: int = 0
 
     def summary(self) -> str:
-        parts = [f"{self.added} new", f"{self.transcribed} transcribed", f"{self.imported} imported"]
+        parts = [f"{self.added} new"]
+        if self.queued or self.already_queued:
+            parts.append(f"{self.queued} jobs queued")
+            if self.already_queued:
+                parts.append(f"{self.already_queued} already queued or running")
+        else:
+            parts += [f"{self.transcribed} transcribed", f"{self.imported} imported"]
         if self.updated:
             parts.append(f"{self.updated} updated")
         if self.busy:
@@ -628,7 +638,7 @@ def sync(
             try:
                 report.added += refresh(archive, settings, s, report, events)
             except FonotecaError as exc:
-                if _is_fatal(exc):
+                if is_fatal(exc):
                     raise
                 report.show_errors.append((s, str(exc)))
                 if s.source_kind == "folder":
@@ -675,25 +685,17 @@ def _process_episode(
         episode = archive.get_episode(listed.id)
         if episode.status not in PENDING:
             return  # another process finished (or failed) it between the listing and the claim
-        if episode.transcript_url and _import_transcript(archive, settings, episode, show, events):
+        fetched = fetch_episode(archive, settings, episode, show, events)
+        if fetched is None:
             report.imported += 1
-            events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
             return
-        info = None
-        if show.source_kind == SourceKind.PLATFORM and not _has_media(episode):
-            info = platforms.extract(episode.media_url or episode.link, settings)
-            if _import_captions(archive, settings, episode, show, info, events):
-                report.imported += 1
-                events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
-                return
-        episode = _ensure_media(archive, settings, archive.get_episode(episode.id), show, events, info)
-        done = transcribe_episode(archive, transcriber, episode, language=show.language, events=events)
+        done = transcribe_episode(archive, transcriber, fetched, language=show.language, events=events)
         report.transcribed += 1
         report.audio_seconds += done.duration or 0.0
     except EpisodeBusy:
         _leave_to_other_process(episode, report, events)
     except FonotecaError as exc:
-        if not isinstance(exc, MediaError) and _is_fatal(exc):
+        if not isinstance(exc, MediaError) and is_fatal(exc):
             raise
         archive.set_status(episode.id, "failed", str(exc))
         report.failed.append((episode, str(exc)))
@@ -703,6 +705,24 @@ def _process_episode(
         # the error that matters is the one already on its way.
         with contextlib.suppress(StorageError):
             archive.release_episode(listed.id)
+
+
+def fetch_episode(
+    archive: Archive, settings: Settings, episode: Episode, show: Show, events: EventSink = ignore
+) -> Episode | None:
+    """The first stage of a pending episode the caller has claimed: import its publisher's or sidecar transcript or
+    the platform's captions (None: the episode is done), else make sure its media is on this machine, downloading it
+    if needed (the episode as it is then, ready to transcribe)."""
+    if episode.transcript_url and _import_transcript(archive, settings, episode, show, events):
+        events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
+        return None
+    info = None
+    if show.source_kind == SourceKind.PLATFORM and not _has_media(episode):
+        info = platforms.extract(episode.media_url or episode.link, settings)
+        if _import_captions(archive, settings, episode, show, info, events):
+            events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
+            return None
+    return _ensure_media(archive, settings, archive.get_episode(episode.id), show, events, info)
 
 
 def transcribe_episode(
@@ -785,9 +805,44 @@ def episode_show_source(show: Show) -> str:
     return {"folder": "sidecar", "platform": "caption"}.get(show.source_kind, "publisher's")
 
 
-def _is_fatal(exc: FonotecaError) -> bool:
-    """Errors that would fail every remaining episode the same way (model missing, disk full) stop the sync."""
+def is_fatal(exc: FonotecaError) -> bool:
+    """Errors that would fail every remaining episode the same way (model missing, disk full, the archive gone) stop
+    the sync, and leave the episode as it was: they are not its fault (a worker tries its job again later)."""
     return isinstance(exc, (ModelError, StorageError))
+
+
+def retry_targets(archive: Archive, episode_id: str | None = None, *, force: bool = False) -> list[Episode]:
+    """The episodes `retry` works on: every failed one, or the one named. A finished one is refused unless `force`d
+    (then it is the one returned, still done); a text post is never transcribed again."""
+    if force and not episode_id:
+        raise ConfigError("--force needs an episode id", "give the id of the one finished episode to transcribe again")
+    if not episode_id:
+        return archive.list_episodes(status="failed")
+    episode = archive.get_episode(episode_id)
+    if episode.status == "done":
+        if not force:
+            raise FonotecaError(
+                f"episode {episode.id} is already transcribed",
+                f"nothing to retry; see it with `fonoteca export {episode.id}`, or transcribe it again with "
+                f"`fonoteca retry --force {episode.id}`",
+            )
+        if episode.kind == "text":
+            raise FonotecaError(
+                f"episode {episode.id} is a text post", "it has no audio to transcribe; its text is its own"
+            )
+    return [episode]
+
+
+def reset_failed(archive: Archive, targets: list[Episode]) -> dict[str, tuple[str | None, str]]:
+    """The failed ones of `targets` back to pending: 'downloaded' when their media is still here, else 'new'.
+    Returns, for each one reset, its old error and the status it was given (to fail it again if the retry stops)."""
+    reset: dict[str, tuple[str | None, str]] = {}
+    for episode in targets:
+        if episode.status == "failed":
+            status = "downloaded" if _has_media(episode) else "new"
+            archive.set_status(episode.id, status)
+            reset[episode.id] = (episode.error, status)
+    return reset
 
 
 def retry(
@@ -805,30 +860,12 @@ def retry(
     damaged transcript), and its old transcript stays until the new one replaces it in one commit. If the sync stops
     on an error that is not the episodes' fault (the model will not load, the disk is full), the episodes it did not
     reach are failed again with their old reason."""
-    if force and not episode_id:
-        raise ConfigError("--force needs an episode id", "give the id of the one finished episode to transcribe again")
-    if episode_id:
-        episode = archive.get_episode(episode_id)
-        if episode.status == "done":
-            if force:
-                return _retranscribe(archive, settings, episode, events=events, transcriber=transcriber)
-            raise FonotecaError(
-                f"episode {episode.id} is already transcribed",
-                f"nothing to retry; see it with `fonoteca export {episode.id}`, or transcribe it again with "
-                f"`fonoteca retry --force {episode.id}`",
-            )
-        targets = [episode]
-    else:
-        targets = archive.list_episodes(status="failed")
+    targets = retry_targets(archive, episode_id, force=force)
     if not targets:
         return SyncReport()
-    reset: dict[str, tuple[str | None, str]] = {}  # id: (old error, the pending status it was given)
-    for episode in targets:
-        if episode.status == "failed":
-            media_ok = bool(episode.media_path and Path(episode.media_path).exists())
-            status = "downloaded" if media_ok else "new"
-            archive.set_status(episode.id, status)
-            reset[episode.id] = (episode.error, status)
+    if targets[0].status == "done":
+        return _retranscribe(archive, settings, targets[0], events=events, transcriber=transcriber)
+    reset = reset_failed(archive, targets)
     try:
         return sync(
             archive, settings, None, events=events, transcriber=transcriber, reread=False,
@@ -841,16 +878,23 @@ def retry(
         raise
 
 
+def retranscribe(
+    archive: Archive, settings: Settings, transcriber: Transcriber, episode: Episode, show: Show, events: EventSink
+) -> Episode:
+    """Whisper over a finished episode the caller has claimed, again from the start: its media is fetched again if
+    it is not on this machine, and its old transcript stays until the new one replaces it in one commit."""
+    if not _has_media(episode):
+        archive.update_episode(episode.id, media_path=str(_fetch_media(archive, settings, episode, show, events)))
+        episode = archive.get_episode(episode.id)
+    return transcribe_episode(archive, transcriber, episode, language=show.language, events=events, replace=True)
+
+
 def _retranscribe(
     archive: Archive, settings: Settings, episode: Episode, *, events: EventSink, transcriber: Transcriber | None
 ) -> SyncReport:
     """Whisper over a finished episode again; if it fails, the episode keeps its old transcript and stays done."""
     from fonoteca.transcribe import Transcriber
 
-    if episode.kind == "text":
-        raise FonotecaError(
-            f"episode {episode.id} is a text post", "it has no audio to transcribe; its text is its own"
-        )
     if not archive.claim_episode(episode.id):
         raise EpisodeBusy(
             f"episode {episode.id} is being processed by another fonoteca process",
@@ -860,17 +904,11 @@ def _retranscribe(
     show = archive.get_show(episode.show_id)
     events(SyncStarted({episode.id: episode.duration or 0.0}))
     try:
-        if not (episode.media_path and Path(episode.media_path).exists()):
-            archive.update_episode(episode.id, media_path=str(_fetch_media(archive, settings, episode, show, events)))
-            episode = archive.get_episode(episode.id)
-        done = transcribe_episode(
-            archive, transcriber or Transcriber(settings), episode, language=show.language, events=events,
-            replace=True,
-        )  # fmt: skip
+        done = retranscribe(archive, settings, transcriber or Transcriber(settings), episode, show, events)
         report.transcribed += 1
         report.audio_seconds += done.duration or 0.0
     except FonotecaError as exc:
-        if not isinstance(exc, MediaError) and _is_fatal(exc):
+        if not isinstance(exc, MediaError) and is_fatal(exc):
             raise
         report.failed.append((episode, str(exc)))
         events(EpisodeFailed(episode.id, episode.title, str(exc)))

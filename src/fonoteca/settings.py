@@ -51,6 +51,12 @@ class Settings:
     # Addresses named inside a feed on the web may be loopback, LAN or link-local ones (a home podcast server).
     allow_private_urls: bool = False
 
+    # Workers, for an archive on PostgreSQL (fonoteca.jobs)
+    sync_period_minutes: int = 60  # `fonoteca worker --schedule` refreshes every show this often
+    # A worker that has not shown life for this many seconds is taken for dead (killed, its machine gone): its jobs
+    # are run again by another worker, resuming after the last committed segment. It shows life every third of it.
+    worker_timeout: float = 30.0
+
     # LLM (any OpenAI-compatible server)
     llm_base_url: str = "http://localhost:1234/v1"
     llm_model: str = ""  # empty = the first model the server lists

@@ -2,9 +2,9 @@
 
 Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry), imports
 (import), archive (shows, episodes, status, stats, export, check), search (search, trend, reindex), web (serve),
-llm (llm check/serve, analyze, ask) and watch (watch, watch add/list/remove). A command builds one `Fonoteca`
-(`app_of`), translates its arguments into one of its operations and formats the result; progress reaches the
-terminal as events rendered by fonoteca.cli.progress.
+llm (llm check/serve, analyze, ask), watch (watch, watch add/list/remove) and worker (worker). A command builds one
+`Fonoteca` (`app_of`), translates its arguments into one of its operations and formats the result; progress reaches
+the terminal as events rendered by fonoteca.cli.progress.
 
 Feed text (titles, show names, errors quoting them, model output about them) is untrusted: every such value goes
 through `safe` (fonoteca.console) before it meets Rich markup, and the consoles strip control characters from whatever
@@ -86,9 +86,9 @@ def fail(message: str, hint: str = "") -> typer.Exit:
 
 
 def _register_commands() -> None:
-    from fonoteca.cli import archive, imports, ingest, llm, search, watch, web
+    from fonoteca.cli import archive, imports, ingest, llm, search, watch, web, worker
 
-    for module in (ingest, imports, archive, search, web, llm, watch):
+    for module in (ingest, imports, archive, search, web, llm, watch, worker):
         module.register(app)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from fonoteca.archive import Status
+from fonoteca.archive import Archive, Status
 from fonoteca.cli import app_of, console, fail, print_json
 from fonoteca.console import printable, safe
 from fonoteca.errors import FonotecaError
@@ -16,11 +17,25 @@ from fonoteca.output import EpisodeOut, StatsOut, dump, shows_of
 from fonoteca.pipeline import PENDING
 from fonoteca.text import format_duration, stats_header
 
+if TYPE_CHECKING:
+    from fonoteca.jobs import Fleet
+
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _duration(seconds: float | None) -> str:
     return format_duration(seconds).removeprefix("0d ").removeprefix("0h ") if seconds else "—"
+
+
+def _print_fleet(fleet: Fleet, archive: Archive) -> None:
+    queues = [f"{q.queue} {q.waiting} waiting, {q.running} running, {q.failed} failed" for q in fleet.queues]
+    console.print(f"Jobs: {'; '.join(queues) or 'none'} ({fleet.busy_workers} worker(s) busy)")
+    episodes = archive.episodes_by_ids(str(job.subject.get("episode_id")) for job in fleet.running)
+    for job in fleet.running:
+        episode = episodes.get(str(job.subject.get("episode_id")))
+        subject = f"{episode.id}  {safe(episode.title)}" if episode else safe(str(job.subject))
+        tries = f", try {job.attempts + 1}" if job.attempts else ""
+        console.print(f"  [cyan]{job.task:<19}[/] {subject} (worker {job.worker or '—'}{tries})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -70,17 +85,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-        """What is pending and what failed, with the reasons."""
-        archive = app_of(ctx).archive
+        """What is pending and what failed, with the reasons; on PostgreSQL also the job queues and what the
+        workers are running."""
+        fonoteca = app_of(ctx)
+        archive = fonoteca.archive
         counts = archive.status_counts()
         waiting = archive.list_episodes(status=PENDING)
         failed = archive.list_episodes(status="failed")
+        fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
         if as_json:
+            jobs = {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers}} if fleet else {}
             print_json(
                 {
                     "counts": counts,
                     "pending": dump([EpisodeOut.of(e) for e in waiting]),
                     "failed": dump([EpisodeOut.of(e) for e in failed]),
+                    **jobs,
                 }
             )
             return
@@ -93,6 +113,8 @@ def register(app: typer.Typer) -> None:
                 f"  [red]failed[/]       {e.id}  {safe(e.show_title)} — {safe(e.title)}: {safe(e.error)}",
                 highlight=False,
             )
+        if fleet:
+            _print_fleet(fleet, archive)
         if waiting:
             console.print("Run [bold]fonoteca sync[/] to finish the pending episodes.")
         if failed:

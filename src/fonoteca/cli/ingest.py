@@ -21,10 +21,14 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
                 "failed": [{"id": e.id, "title": e.title, "error": reason} for e, reason in report.failed],
                 "busy": [{"id": e.id, "title": e.title} for e in report.busy],
                 "show_errors": [{"show": s.slug, "error": reason} for s, reason in report.show_errors],
+                "queued": report.queued,
+                "already_queued": report.already_queued,
             }
         )
         return
     console.print(report.summary())
+    if report.queued or report.already_queued:
+        console.print("[bold]fonoteca worker[/] runs the jobs; [bold]fonoteca status[/] shows how far they got.")
     for show, reason in report.show_errors:
         console.print(f"  [red]error[/] {safe(show.slug)}: {safe(reason)}", highlight=False)
     for episode, reason in report.failed:

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import httpx
 
-from fonoteca.errors import MediaError, disk_error
+from fonoteca.errors import MediaError, MediaUnreachable, disk_error
 from fonoteca.ingest.media import probe
-from fonoteca.ingest.net import Origin
+from fonoteca.ingest.net import RETRYABLE_STATUS, Origin
 from fonoteca.settings import Settings
 
 ByteProgress = Callable[[int, int | None], None]  # (bytes so far, total or None)
-_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class _Retry(Exception):
@@ -52,7 +51,7 @@ def download(
             except _Retry as exc:
                 last_error = str(exc)
         else:
-            raise MediaError(
+            raise MediaUnreachable(
                 f"download of {url} failed after {settings.download_retries + 1} attempts: {last_error}",
                 "the server is unreliable; run `fonoteca retry` later (the download resumes where it stopped)",
             )
@@ -75,7 +74,7 @@ def _fetch_once(
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 416 and have:
                 return  # everything is already here
-            if response.status_code in _RETRYABLE_STATUS:
+            if response.status_code in RETRYABLE_STATUS:
                 raise _Retry(f"{response.status_code} {response.reason_phrase}")
             if response.status_code >= 400:
                 raise MediaError(

@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlparse
 
 import httpx
 
-from fonoteca.errors import FeedError
+from fonoteca.errors import FeedError, FeedUnreachable
 from fonoteca.ingest.media import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from fonoteca.ingest.net import Origin, client, is_remote, local_path, read_limited, split_credentials
 from fonoteca.ingest.transcripts import PREFERENCE, kind_of
@@ -77,11 +77,14 @@ def fetch_feed(source: str, settings: Settings, credentials: str | None = None) 
                 deadline=settings.feed_deadline,
                 error=FeedError,
                 hint=hint,
+                unreachable=FeedUnreachable,
             )
     except httpx.TooManyRedirects as exc:
         raise FeedError(f"the feed {source} redirects in a loop", "the site is misconfigured; ask its owner") from exc
     except httpx.TimeoutException as exc:
-        raise FeedError(f"the feed {source} did not answer in {settings.download_timeout:g} s", hint) from exc
+        raise FeedUnreachable(f"the feed {source} did not answer in {settings.download_timeout:g} s", hint) from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:  # refused, reset, no DNS: may be back later
+        raise FeedUnreachable(f"cannot fetch the feed {source}: {exc}", hint) from exc
     except httpx.HTTPError as exc:
         raise FeedError(f"cannot fetch the feed {source}: {exc}", hint) from exc
     return data, final_url

@@ -200,6 +200,10 @@ def client(settings: Settings, *, public_only: bool, origin: Origin | None = Non
     )
 
 
+# Answers that say "not now" rather than "not here": the same request may succeed later.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
 def read_limited(
     client: httpx.Client,
     url: str,
@@ -209,14 +213,18 @@ def read_limited(
     deadline: float,
     error: type[FonotecaError],
     hint: str,
+    unreachable: type[FonotecaError] | None = None,
 ) -> tuple[str, bytes]:
     """GET `url`: the address it was finally read from and its body, stopping at `max_mb` or after `deadline` seconds
-    in all (the client's timeout bounds each read only: a server sending a byte every few seconds never hits it)."""
+    in all (the client's timeout bounds each read only: a server sending a byte every few seconds never hits it).
+
+    An answer that means "not now" (RETRYABLE_STATUS) raises `unreachable` instead of `error` when it is given."""
     limit = max_mb * 1024 * 1024
     ends = time.monotonic() + deadline
     with client.stream("GET", url) as response:
         if response.status_code >= 400:
-            raise error(f"{what} answered {response.status_code} {response.reason_phrase}", hint)
+            failure = unreachable if unreachable and response.status_code in RETRYABLE_STATUS else error
+            raise failure(f"{what} answered {response.status_code} {response.reason_phrase}", hint)
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             raise _too_big(what, max_mb, error)

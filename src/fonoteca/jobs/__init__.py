@@ -1,0 +1,303 @@
+"""fonoteca's work as jobs, for an archive on PostgreSQL: procrastinate keeps them in the archive's own database and
+`fonoteca worker` runs them, on as many machines as reach it.
+
+On PostgreSQL, `fonoteca add`, `sync` and `retry` (Fonoteca.add/sync/retry) queue the work instead of doing it; on
+SQLite they do it themselves. Either way the work is the same pipeline functions: the tasks (fonoteca.jobs.tasks) call
+`pipeline.refresh`, `fetch_episode`, `transcribe_episode` as `pipeline.sync` does, then `search.index.count_words`:
+each `serve` keeps its own index up to date by itself.
+
+Queues, so that each machine takes the work it is fit for:
+    download    re-read a show's source (feed, folder, platform); an episode's transcript import or media download
+    transcribe  Whisper over an episode (its media downloaded again first when it is not on this machine), then the
+                word counts (for trends, stored in the archive: no machine's search index is needed), embeddings and
+                watched words
+Locks: an episode's jobs (download, then transcribe) share the procrastinate `lock` and `queueing_lock`
+`episode:ID`, so one job per episode runs at a time and at most one waits; a show's refresh likewise `show:ID`. Queueing
+skips what already has a job waiting or running, so running `sync` again queues nothing twice.
+
+Failures are decided by fonoteca's error classes (fonoteca.errors): an `Unreachable` server, an episode held by
+another process (EpisodeBusy) and errors that are not the episode's fault (`pipeline.is_fatal`: the model, the disk,
+the database) are tried again with exponential back-off (RETRY); anything else (a 404, a file that is not media)
+fails the episode at once with its reason, as `sync` does, and so does an Unreachable one when its tries run out.
+
+A worker that dies (kill -9, its machine gone) stops its heartbeat; every worker re-queues the jobs of workers silent
+for `Settings.worker_timeout` (fonoteca.jobs.worker), and the next one resumes the episode after its last committed
+segment (`Archive.claim_episode` takes over a dead process's claim, `append_segments(at=...)` refuses duplicates).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+import psycopg
+from procrastinate import App, PsycopgConnector
+from procrastinate import exceptions as procrastinate_errors
+from procrastinate.retry import RetryStrategy
+from sqlalchemy.engine import URL
+
+from fonoteca.archive import Archive, Episode, EpisodeBusy, Show
+from fonoteca.errors import ConfigError, ModelError, StorageError, Unreachable
+from fonoteca.settings import Settings
+
+__all__ = [
+    "QUEUES",
+    "RETRY",
+    "Fleet",
+    "JobQueue",
+    "Queued",
+    "QueueCounts",
+    "RunningJob",
+    "libpq_conninfo",
+    "on_sqlite",
+    "sync_cron",
+]
+
+DOWNLOAD, TRANSCRIBE = "download", "transcribe"
+QUEUES = (DOWNLOAD, TRANSCRIBE)
+
+# Task names are stored in each job's row: they must outlive any renaming of the functions behind them.
+REFRESH_TASK = "fonoteca.refresh_show"
+SYNC_ALL_TASK = "fonoteca.sync_all"
+DOWNLOAD_TASK = "fonoteca.download_episode"
+TRANSCRIBE_TASK = "fonoteca.transcribe_episode"
+AFTER_TRANSCRIPTS_TASK = "fonoteca.after_transcripts"
+
+# Up to 7 retries, after 3, 9, 27 s ... 36 min: about 55 minutes in all, past a server's restart or a network outage,
+# and past the takeover of an abandoned claim (CLAIM_TIMEOUT_S, 30 min) when a worker on another machine died holding
+# the episode.
+RETRY = RetryStrategy(
+    max_attempts=7, exponential_wait=3, retry_exceptions=(Unreachable, EpisodeBusy, StorageError, ModelError)
+)
+
+
+def on_sqlite(location: object) -> ConfigError:
+    """The refusal of jobs and workers for an archive on SQLite."""
+    return ConfigError(
+        f"the archive {location} is on SQLite: jobs and workers need it on PostgreSQL",
+        "move it with `fonoteca migrate --to postgresql://...` and set FONOTECA_DATABASE_URL, or run `fonoteca sync`, "
+        "which on SQLite does the work itself",
+    )
+
+
+def libpq_conninfo(url: URL) -> str:
+    """The archive's SQLAlchemy URL (postgresql+psycopg://...) as the libpq URI procrastinate's connector takes."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sync_cron(minutes: int) -> str:
+    """The cron schedule of a refresh every `minutes`: cron can only keep periods that divide an hour or a day."""
+    if 1 <= minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if minutes >= 60 and minutes % 60 == 0 and 1440 % minutes == 0:
+        return f"0 */{minutes // 60} * * *"
+    raise ConfigError(
+        f"FONOTECA_SYNC_PERIOD_MINUTES={minutes} is not a period a schedule can keep",
+        "give minutes that divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or a day (60, 120, 180, 240, 360, "
+        "480, 720, 1440)",
+    )
+
+
+@dataclass
+class Queued:
+    """What a call queued: new jobs, and the shows and episodes that already had one waiting or running."""
+
+    queued: int = 0
+    already: int = 0
+
+    def __iadd__(self, other: Queued) -> Queued:
+        self.queued += other.queued
+        self.already += other.already
+        return self
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queue: str
+    waiting: int  # queued, including retries scheduled for later
+    running: int
+    failed: int  # for good: the episodes' reasons are in the archive (`fonoteca status`)
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    id: int
+    task: str  # refresh_show, download_episode, transcribe_episode, index, sync_all
+    queue: str
+    worker: int | None  # procrastinate's id of the worker running it; None once that worker is taken for dead
+    subject: dict[str, object]  # what it works on: {"episode_id": ...} or {"show_id": ...}
+    attempts: int  # runs before this one (retries, and runs on workers that died)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The queues as the workers see them: jobs per queue and the ones running now."""
+
+    queues: list[QueueCounts]
+    running: list[RunningJob]
+
+    @property
+    def busy_workers(self) -> int:
+        return len({job.worker for job in self.running if job.worker is not None})
+
+
+class JobQueue:
+    """The job queue in the archive's PostgreSQL database: queues fonoteca's work and runs it (`run_worker`).
+
+    Opened on first use; procrastinate's own tables are created then if the database does not have them yet."""
+
+    def __init__(self, archive: Archive, settings: Settings) -> None:
+        if archive.is_sqlite:
+            raise on_sqlite(archive.location)
+        from fonoteca.jobs import tasks
+
+        self.conninfo = libpq_conninfo(archive.url)
+        # Queueing from the command line needs one connection; a worker opens its own, larger pool (worker.py).
+        self.app = App(connector=PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=2))
+        tasks.register(self.app)
+        self.settings = settings
+        self._open = False
+
+    # -- opening --------------------------------------------------------------------------------------------------
+
+    def open(self) -> App:
+        """Connect (once), creating procrastinate's tables, types and functions in the database unless it has them."""
+        if not self._open:
+            try:
+                self.app.open()
+            except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
+                raise _database_error(exc) from exc
+            self._open = True
+            self._ensure_schema()
+        return self.app
+
+    @contextlib.asynccontextmanager
+    async def serving(self, connections: int) -> AsyncIterator[App]:
+        """Open for a worker, on a pool of `connections` of its own (the schema made sure of with `open` before): the
+        queueing its jobs do from their threads goes through it too."""
+        self.close()
+        with self.app.replace_connector(
+            PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=connections)
+        ) as app:
+            try:
+                await app.open_async()
+            except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
+                raise _database_error(exc) from exc
+            self._open = True
+            try:
+                yield app
+            finally:
+                self._open = False
+                await app.close_async()
+
+    def _ensure_schema(self) -> None:
+        """Processes starting at once may all find the schema missing: it goes in as one transaction, so one of them
+        creates it and the others fail on the objects it created, which they then find there."""
+        try:
+            if self.app.check_connection():
+                return
+            self.app.schema_manager.apply_schema()
+        except procrastinate_errors.ConnectorException as exc:
+            with contextlib.suppress(procrastinate_errors.ConnectorException):
+                if self.app.check_connection():
+                    return
+            raise _database_error(exc) from exc
+
+    def close(self) -> None:
+        if self._open:
+            self.app.close()
+            self._open = False
+
+    # -- queueing -------------------------------------------------------------------------------------------------
+
+    def enqueue_episodes(self, episodes: Iterable[Episode]) -> Queued:
+        """The next job of each pending episode: a download (its transcript, captions or media) for a new one, a
+        transcription for one whose media was downloaded (or is a local file)."""
+        app = self.open()
+        running = self._running_locks()
+        done = Queued()
+        for episode in episodes:
+            task = DOWNLOAD_TASK if episode.status == "new" else TRANSCRIBE_TASK
+            done += self._defer(app, task, episode_lock(episode.id), running, episode_id=episode.id)
+        return done
+
+    def enqueue_transcription(self, episode_id: str, *, replace: bool = False) -> Queued:
+        """Transcribe the episode; `replace`: a finished one again from the start (`retry --force`). Queued even
+        while a job of the episode runs (the download job that queues it as its next step): it waits for the lock."""
+        return self._defer(self.open(), TRANSCRIBE_TASK, episode_lock(episode_id), set(), episode_id=episode_id,
+                           replace=replace)  # fmt: skip
+
+    def enqueue_refresh(self, shows: Iterable[Show]) -> Queued:
+        """Re-read each show's source; its new and pending episodes are queued by that job."""
+        app = self.open()
+        running = self._running_locks()
+        done = Queued()
+        for show in shows:
+            done += self._defer(app, REFRESH_TASK, f"show:{show.id}", running, show_id=show.id)
+        return done
+
+    def enqueue_after_transcripts(self, queue: str) -> Queued:
+        """Bring the word counts, embeddings and watched words up to date, on `queue`: the queue of the job
+        that changed a transcript, whose workers are the ones sure to be running. One waits per queue at most."""
+        app = self.open()
+        try:
+            app.configure_task(
+                AFTER_TRANSCRIPTS_TASK,
+                queue=queue,
+                lock="after_transcripts",
+                queueing_lock=f"after_transcripts:{queue}",
+            ).defer()
+        except procrastinate_errors.AlreadyEnqueued:
+            return Queued(already=1)
+        except procrastinate_errors.ConnectorException as exc:
+            raise _database_error(exc) from exc
+        return Queued(queued=1)
+
+    def fleet(self) -> Fleet:
+        """Jobs waiting, running and failed per queue, and the running ones with their workers."""
+        manager = self.open().job_manager
+        try:
+            queues = [
+                QueueCounts(row["name"], row["todo"], row["doing"], row["failed"]) for row in manager.list_queues()
+            ]
+            running = [
+                RunningJob(job.id or 0, job.task_name.removeprefix("fonoteca."), job.queue, job.worker_id,
+                           dict(job.task_kwargs), job.attempts)
+                for job in manager.list_jobs(status="doing")
+            ]  # fmt: skip
+        except procrastinate_errors.ConnectorException as exc:
+            raise _database_error(exc) from exc
+        return Fleet(queues, running)
+
+    def _running_locks(self) -> set[str]:
+        """The locks of the jobs running now: a queueing lock only keeps a second job from *waiting*, so without
+        this a sync during an episode's transcription would queue it again (to find it done)."""
+        try:
+            return {lock["name"] for lock in self.open().job_manager.list_locks(status="doing")}
+        except procrastinate_errors.ConnectorException as exc:
+            raise _database_error(exc) from exc
+
+    @staticmethod
+    def _defer(app: App, task: str, lock: str, running: set[str], **kwargs: object) -> Queued:
+        if lock in running:
+            return Queued(already=1)
+        try:
+            app.configure_task(task, lock=lock, queueing_lock=lock).defer(**kwargs)
+        except procrastinate_errors.AlreadyEnqueued:
+            return Queued(already=1)
+        except procrastinate_errors.ConnectorException as exc:
+            raise _database_error(exc) from exc
+        return Queued(queued=1)
+
+
+def episode_lock(episode_id: str) -> str:
+    return f"episode:{episode_id}"
+
+
+def _database_error(exc: BaseException) -> StorageError:
+    cause = exc.__cause__ or exc
+    return StorageError(
+        f"the job queue in the archive's database cannot be used: {cause}".replace("\n", " "),
+        "check that the PostgreSQL server is up and that FONOTECA_DATABASE_URL's user may create tables there",
+    )

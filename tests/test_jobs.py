@@ -1,0 +1,346 @@
+"""Jobs and workers on a real PostgreSQL (tests/fixtures_pg.py): what add, sync and retry queue there, and real
+workers — in this process, or real `fonoteca worker` processes, one of them killed with SIGKILL — running the jobs
+against feeds served on 127.0.0.1, with real Whisper on real speech."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from conftest import shared_path
+from fixtures_web import DEMO_MEDIA
+from procrastinate.jobs import Job
+from typer.testing import CliRunner
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Archive, Episode
+from fonoteca.cli import app
+from fonoteca.errors import ConfigError
+from fonoteca.events import EpisodeFailed, Event
+from fonoteca.jobs import DOWNLOAD_TASK, REFRESH_TASK, TRANSCRIBE_TASK, JobQueue, sync_cron
+from fonoteca.jobs.worker import run_worker
+from fonoteca.settings import Settings
+
+JFK = DEMO_MEDIA / "jfk.flac"  # 11 s of real speech
+VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:04.000\nAsk not what your country can do for you.\n"
+
+
+@pytest.fixture
+def pg_settings(settings: Settings, pg_url: str) -> Settings:
+    """An archive on PostgreSQL. Greedy decoding and no embeddings: the same real model on real speech in a fraction
+    of the time; downloads fail on the first broken attempt, so what a job's retry does is seen at once."""
+    return settings.replace(database_url=pg_url, beam_size=1, embeddings="none", download_retries=0)
+
+
+def _feed(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'
+        f"<channel><title>Cola</title><language>en</language>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def _item(guid: str, enclosure: str, extra: str = "") -> str:
+    return (
+        f'<item><title>Episodio {guid}</title><guid isPermaLink="false">{guid}</guid>'
+        "<pubDate>Tue, 09 Jan 2024 09:00:00 +0000</pubDate>"
+        f'<enclosure url="{enclosure}" type="audio/flac" length="1"/>{extra}</item>'
+    )
+
+
+def _by_guid(archive: Archive) -> dict[str, Episode]:
+    return {e.guid: e for e in archive.list_episodes()}
+
+
+def _worker(settings: Settings, *args: str, **env: str) -> subprocess.Popen[str]:
+    """A real `fonoteca worker` process on the test's archive."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "--database-url", settings.database_url,
+         "worker", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "FONOTECA_BEAM_SIZE": str(settings.beam_size), "FONOTECA_EMBEDDINGS": "none",
+             "FONOTECA_DOWNLOAD_RETRIES": "0", **env},
+    )  # fmt: skip
+
+
+def _wait_for(what: str, done: Callable[[], bool], workers: list[subprocess.Popen[str]], seconds: float = 240) -> None:
+    """Poll until `done`, failing with the workers' output if one of them ends first or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        for proc in workers:
+            assert proc.poll() is None, f"a worker ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"no {what} in {seconds:g} s"
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, as a service manager stops a worker: it finishes what it runs and exits 0. Returns its stderr."""
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    return err
+
+
+# -- queueing ------------------------------------------------------------------------------------------------------
+
+
+def test_sync_queues_one_job_per_episode_and_running_it_again_queues_nothing_twice(pg_settings, http_server) -> None:
+    url = http_server.add("cola.xml", _feed(*(_item(str(n), http_server.add(f"{n}.flac", JFK)) for n in range(3))))
+    with Fonoteca(pg_settings) as fonoteca:
+        show, added = fonoteca.add(url, sync_now=False)
+        first, second = fonoteca.sync(), fonoteca.sync()
+        waiting = list(fonoteca.jobs.open().job_manager.list_jobs(status="todo"))
+        episodes = fonoteca.archive.list_episodes()
+    assert (added.added, added.queued) == (3, 0)
+    assert (first.queued, first.already_queued) == (4, 0)  # the show's refresh and each episode's download
+    assert (second.queued, second.already_queued) == (0, 4)
+    downloads = sorted(job.task_kwargs["episode_id"] for job in waiting if job.task_name == DOWNLOAD_TASK)
+    assert downloads == sorted(e.id for e in episodes)
+    assert [job.task_kwargs for job in waiting if job.task_name == REFRESH_TASK] == [{"show_id": show.id}]
+    assert {e.status for e in episodes} == {"new"}
+    assert not [path for path, _ in http_server.requests if path.endswith(".flac")]  # queued, not done
+
+
+def _take_a_job(fonoteca: Fonoteca) -> Job:
+    """A job taken by a worker elsewhere (registered, alive, not running any code here): from now on it is running."""
+    other = JobQueue(fonoteca.archive, fonoteca.settings)
+    other.open()
+
+    async def take() -> Job:
+        async with other.serving(connections=2) as app:
+            job = await app.job_manager.fetch_job(queues=None, worker_id=await app.job_manager.register_worker())
+            assert job is not None
+            return job
+
+    return asyncio.run(take())
+
+
+def test_sync_does_not_queue_again_an_episode_whose_job_is_running(pg_settings, http_server) -> None:
+    url = http_server.add("cola.xml", _feed(_item("1", http_server.add("1.flac", JFK))))
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.add(url)
+        taken = _take_a_job(fonoteca)
+        again = fonoteca.sync()
+        waiting = [job.task_name for job in fonoteca.jobs.open().job_manager.list_jobs(status="todo")]
+        (episode,) = fonoteca.archive.list_episodes()
+    assert (again.queued, again.already_queued) == (1, 1)  # the show's refresh; the episode is being worked on
+    assert (taken.task_name, taken.task_kwargs) == (DOWNLOAD_TASK, {"episode_id": episode.id})
+    assert waiting == [REFRESH_TASK]
+
+
+def test_status_shows_each_queue_and_what_the_workers_are_running(pg_settings, http_server) -> None:
+    url = http_server.add("cola.xml", _feed(*(_item(str(n), http_server.add(f"{n}.flac", JFK)) for n in range(3))))
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.add(url)
+        taken = _take_a_job(fonoteca)
+        running = fonoteca.archive.get_episode(taken.task_kwargs["episode_id"])
+    options = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url, "status"]
+    listed = CliRunner().invoke(app, [*options, "--json"])
+    shown = CliRunner().invoke(app, options)
+    assert listed.exit_code == 0 and shown.exit_code == 0, listed.output + shown.output
+    jobs = json.loads(listed.stdout)["jobs"]
+    assert jobs["queues"] == [{"queue": "download", "waiting": 2, "running": 1, "failed": 0}]
+    assert [(job["task"], job["subject"]) for job in jobs["running"]] == [("download_episode", taken.task_kwargs)]
+    assert jobs["busy_workers"] == 1
+    assert "Jobs: download 2 waiting, 1 running, 0 failed (1 worker(s) busy)" in shown.stdout
+    assert f"download_episode    {running.id}  {running.title} (worker {taken.worker_id})" in shown.stdout
+
+
+def test_job_schema_is_created_once_by_workers_starting_together(pg_settings) -> None:
+    with Archive(pg_settings.database_url) as archive:
+        queues = [JobQueue(archive, pg_settings) for _ in range(4)]
+        together = threading.Barrier(len(queues))
+        failures: list[BaseException] = []
+
+        def start(queue: JobQueue) -> None:
+            together.wait()
+            try:
+                queue.open()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=start, args=(queue,)) for queue in queues]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        try:
+            assert failures == []
+            assert all(queue.app.check_connection() for queue in queues)
+        finally:
+            for queue in queues:
+                queue.close()
+
+
+def test_workers_and_queues_are_refused_on_sqlite_in_one_line_that_says_what_to_do(settings: Settings) -> None:
+    worker = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "worker"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert worker.returncode == 1
+    assert worker.stderr.count("\n") == 1 and "need it on PostgreSQL" in worker.stderr
+    assert "fonoteca migrate --to" in worker.stderr and "fonoteca sync" in worker.stderr
+    assert not settings.db_path.exists()  # refused before an empty archive was made to refuse it
+    with Fonoteca(settings) as fonoteca, pytest.raises(ConfigError, match="on SQLite"):
+        _ = fonoteca.jobs
+
+
+def test_sync_period_becomes_a_cron_schedule_and_one_cron_cannot_keep_is_refused() -> None:
+    assert [sync_cron(m) for m in (1, 15, 60, 180, 1440)] == [
+        "*/1 * * * *", "*/15 * * * *", "0 */1 * * *", "0 */3 * * *", "0 */24 * * *",
+    ]  # fmt: skip
+    for minutes in (0, 7, 90, 2880):
+        with pytest.raises(ConfigError, match=f"FONOTECA_SYNC_PERIOD_MINUTES={minutes} "):
+            sync_cron(minutes)
+
+
+# -- workers -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_worker_imports_downloads_transcribes_and_counts_the_words_of_what_add_queued(
+    pg_settings, http_server
+) -> None:
+    transcript = f'<podcast:transcript url="{http_server.add("1.vtt", VTT, "text/vtt")}" type="text/vtt"/>'
+    spoken = http_server.add("2.flac", JFK)
+    url = http_server.add("cola.xml", _feed(_item("1", http_server.add("1.flac", JFK), transcript), _item("2", spoken)))
+    events: list[Event] = []
+    with Fonoteca(pg_settings, events=events.append) as fonoteca:
+        _, report = fonoteca.add(url)
+        assert (report.added, report.queued) == (2, 2) and fonoteca.archive.status_counts() == {"new": 2}
+        run_worker(fonoteca, until_empty=True)
+        episodes = _by_guid(fonoteca.archive)
+        transcribed = fonoteca.archive.transcript_text(episodes["2"].id)
+        counted = fonoteca.archive.term_counts("country")
+        ran = {(job.task_name, job.status) for job in fonoteca.jobs.open().job_manager.list_jobs()}
+        assert fonoteca.update_index() == 2  # as `serve` or `search` on any machine: its own index
+        found = fonoteca.search("fellow Americans", mode="keyword").total
+    assert {guid: (e.status, e.source) for guid, e in episodes.items()} == {
+        "1": ("done", "publisher"), "2": ("done", "transcribed"),
+    }  # fmt: skip
+    assert "fellow Americans" in transcribed and "country" in transcribed
+    assert set(counted) == {episodes["1"].id, episodes["2"].id}  # the worker counted both transcripts' words
+    assert found == 1
+    assert {status for _, status in ran} == {"succeeded"}
+    assert {DOWNLOAD_TASK, TRANSCRIBE_TASK} <= {task for task, _ in ran}
+    downloads = [path for path, _ in http_server.requests if path.endswith(".flac")]
+    assert downloads == ["/f/2.flac"]  # downloaded once, by its download job; the imported one never
+
+
+@pytest.mark.slow
+def test_retry_force_queues_a_finished_episode_whose_new_transcript_replaces_the_old_one(pg_settings, tmp_path) -> None:
+    folder = tmp_path / "grabaciones"
+    folder.mkdir()
+    shutil.copyfile(JFK, folder / "jfk.flac")
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.add(str(folder))
+        run_worker(fonoteca, until_empty=True)
+        (before,) = fonoteca.archive.list_episodes()
+        queued = fonoteca.retry(before.id, force=True)
+        run_worker(fonoteca, until_empty=True)
+        after = fonoteca.archive.get_episode(before.id)
+        segments = fonoteca.archive.segments(after.id)
+    assert before.status == "done" and queued.queued == 1
+    assert after.status == "done" and after.transcript_rev > before.transcript_rev
+    assert segments and "country" in " ".join(s.text for s in segments)
+
+
+def test_a_missing_enclosure_fails_at_once_with_its_reason_the_others_go_on_and_retry_queues_it_again(
+    pg_settings, http_server
+) -> None:
+    gone = http_server.url("/f/gone.flac")
+    url = http_server.add("cola.xml", _feed(_item("gone", gone), _item("here", http_server.add("here.flac", JFK))))
+    events: list[Event] = []
+    with Fonoteca(pg_settings, events=events.append) as fonoteca:
+        fonoteca.add(url)
+        run_worker(fonoteca, queues=["download"], until_empty=True)
+        episodes = _by_guid(fonoteca.archive)
+        failed_jobs = [job.task_kwargs for job in fonoteca.jobs.open().job_manager.list_jobs(status="failed")]
+        waiting = [job.task_name for job in fonoteca.jobs.open().job_manager.list_jobs(status="todo")]
+        queues = {q.queue: (q.waiting, q.running, q.failed) for q in fonoteca.jobs.fleet().queues}
+
+        http_server.add("gone.flac", JFK)  # the publisher puts the file back
+        retried = fonoteca.retry()
+        again = fonoteca.archive.get_episode(episodes["gone"].id)
+    assert episodes["gone"].status == "failed" and "answered 404" in episodes["gone"].error
+    assert [path for path, _ in http_server.requests].count("/f/gone.flac") == 1  # no retry for a 404
+    assert failed_jobs == [{"episode_id": episodes["gone"].id}]
+    assert [e for e in events if isinstance(e, EpisodeFailed)] == [
+        EpisodeFailed(episodes["gone"].id, "Episodio gone", episodes["gone"].error)
+    ]
+    assert episodes["here"].status == "downloaded" and waiting == [TRANSCRIBE_TASK]  # it went on to its next job
+    assert queues == {"download": (0, 0, 1), "transcribe": (1, 0, 0)}
+    assert (retried.queued, again.status, again.error) == (1, "new", None)
+
+
+def test_a_dropped_download_is_tried_again_after_a_back_off_and_then_completes(pg_settings, http_server) -> None:
+    http_server.add("drop.flac", JFK)
+    url = http_server.add("cola.xml", _feed(_item("drop", http_server.url("/drop/drop.flac"))))
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.add(url)
+        episode = fonoteca.archive.list_episodes()[0]
+        worker = _worker(pg_settings, "--queue", "download")
+        _wait_for("download", lambda: fonoteca.archive.get_episode(episode.id).status == "downloaded", [worker])
+        err = _stop(worker)
+        (job,) = fonoteca.jobs.open().job_manager.list_jobs(task=DOWNLOAD_TASK)
+    assert (job.status, job.attempts) == ("succeeded", 2)  # the dropped run, and the retry that finished it
+    assert "tried again in 3 s (try 2 of 8)" in err and f"failed {episode.id}" not in err
+    fetched = [headers.get("Range") for path, headers in http_server.requests if path == "/drop/drop.flac"]
+    assert fetched[0] is None and fetched[1].startswith("bytes=")  # the retry resumed where the drop left it
+
+
+def test_a_scheduled_worker_refreshes_every_show_without_being_asked(pg_settings, http_server) -> None:
+    one = _item("1", http_server.add("1.flac", JFK))
+    url = http_server.add("cola.xml", _feed(one))
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.add(url, sync_now=False)
+        http_server.add("cola.xml", _feed(one, _item("2", http_server.add("2.flac", JFK))))
+        # Every minute: a worker that starts defers the run due at the last minute boundary at once.
+        worker = _worker(pg_settings, "--schedule", "--queue", "download", FONOTECA_SYNC_PERIOD_MINUTES="1")
+        _wait_for("refresh", lambda: len(fonoteca.archive.list_episodes()) == 2, [worker], seconds=60)
+        _stop(worker)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_transcription_is_taken_over_and_the_episode_resumes_without_duplicates_or_gaps(
+    pg_settings, tmp_path
+) -> None:
+    folder = tmp_path / "grabaciones"
+    folder.mkdir()
+    shutil.copyfile(shared_path("audio", "en", "gentle_lucier.mp3"), folder / "gentle_lucier.mp3")
+    settings = pg_settings.replace(beam_size=5, worker_timeout=4.0)  # as test_transcribe's kill: slow enough to hit
+    with Fonoteca(settings) as fonoteca:
+        fonoteca.add(str(folder))
+        archive = fonoteca.archive
+        (episode,) = archive.list_episodes()
+        first = _worker(settings, "--queue", "transcribe", FONOTECA_WORKER_TIMEOUT="4")
+        _wait_for("segments committed", lambda: archive.segment_count(episode.id) >= 3, [first])
+        first.kill()
+        first.wait(timeout=60)  # reaped: its pid is gone, as a dead worker's on this host
+        before = archive.segments(episode.id)
+        assert first.returncode == -signal.SIGKILL and archive.get_episode(episode.id).status == "transcribing"
+
+        second = _worker(settings, "--queue", "transcribe", FONOTECA_WORKER_TIMEOUT="4")
+        _wait_for("the episode finished", lambda: archive.get_episode(episode.id).status == "done", [second])
+        err = _stop(second)
+        after = archive.segments(episode.id)
+        damaged = archive.damaged_transcripts()
+        (job,) = fonoteca.jobs.open().job_manager.list_jobs(task=TRANSCRIBE_TASK)
+    assert "its worker stopped answering; queued again" in err
+    assert (job.status, job.attempts) == ("succeeded", 2)  # the killed run, and the one that finished it
+    assert after[: len(before)] == before  # what was committed before the kill is kept as it was
+    starts = [s.start for s in after]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    for previous, current in zip(after, after[1:], strict=False):
+        assert current.start >= previous.end - 0.05, f"overlap: {previous} / {current}"
+        assert current.text != previous.text, f"duplicated segment: {current}"
+    assert after[-1].end >= 100.8 - 30
+    assert damaged == []
