@@ -233,8 +233,8 @@ class Fonoteca:
         return embed_pending(self.archive, load_embedder(self.settings), events=self.events, again=again, most=most)
 
     def after_transcripts_changed(self) -> None:
-        """After a sync, retry, import or a worker's after-transcripts job (whose transcripts are searchable by keywords):
-        embed them for search by meaning, then look for watched words in them. Embeddings that cannot be made now (an
+        """After a sync, retry, import or a worker's job after transcripts (searchable by keywords already): embed
+        them for search by meaning, then look for watched words in them. Embeddings that cannot be made now (an
         endpoint down) are a note, not a failed sync: the next sync or `embed` catches up."""
         from fonoteca.events import Note
 
