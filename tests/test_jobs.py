@@ -19,10 +19,12 @@ import pytest
 from conftest import shared_path
 from fixtures_web import DEMO_MEDIA
 from procrastinate.jobs import Job
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Episode
+from fonoteca.archive.tables import claims
 from fonoteca.cli import app
 from fonoteca.errors import ConfigError
 from fonoteca.events import EpisodeFailed, Event
@@ -310,8 +312,9 @@ def test_a_scheduled_worker_refreshes_every_show_without_being_asked(pg_settings
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("killed_on", ["this machine", "another machine"])
 def test_a_worker_killed_mid_transcription_is_taken_over_and_the_episode_resumes_without_duplicates_or_gaps(
-    pg_settings, tmp_path
+    pg_settings, tmp_path, killed_on
 ) -> None:
     folder = tmp_path / "grabaciones"
     folder.mkdir()
@@ -327,6 +330,9 @@ def test_a_worker_killed_mid_transcription_is_taken_over_and_the_episode_resumes
         first.wait(timeout=60)  # reaped: its pid is gone, as a dead worker's on this host
         before = archive.segments(episode.id)
         assert first.returncode == -signal.SIGKILL and archive.get_episode(episode.id).status == "transcribing"
+        if killed_on == "another machine":  # its claim names a host whose processes this one cannot check
+            with archive._transaction() as db:
+                db.execute(update(claims).where(claims.c.episode_id == episode.id).values(host="otra-maquina"))
 
         second = _worker(settings, "--queue", "transcribe", FONOTECA_WORKER_TIMEOUT="4")
         _wait_for("the episode finished", lambda: archive.get_episode(episode.id).status == "done", [second])

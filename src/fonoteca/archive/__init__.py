@@ -611,6 +611,14 @@ class Archive:
         with self._transaction() as db:
             db.execute(delete(claims).where(claims.c.episode_id == episode_id, claims.c.holder == self.holder))
 
+    def drop_claim(self, episode_id: str) -> None:
+        """Drop the episode's claim, whoever holds it. Only for the job engine, which knows more than the claim can
+        tell: the worker that ran the episode's job has stopped showing life (on any machine), and no other job of the
+        episode runs (they share one lock). Its successor then resumes the episode at once, instead of waiting
+        CLAIM_TIMEOUT_S for a claim whose process cannot be checked from another machine."""
+        with self._transaction() as db:
+            db.execute(delete(claims).where(claims.c.episode_id == episode_id))
+
     def heartbeat(self, episode_id: str) -> None:
         """Show that the claim on the episode is still being worked on (a long download commits nothing)."""
         with self._transaction() as db:

@@ -133,6 +133,10 @@ async def _requeue_stalled(jobs: JobQueue, fonoteca: Fonoteca, timeout: float) -
         if RETRY.max_attempts is not None and job.attempts >= RETRY.max_attempts:
             await _give_up(jobs, fonoteca, job)
             continue
+        episode_id = job.task_kwargs.get("episode_id")
+        if isinstance(episode_id, str):
+            # Before the job is free to start again, so that no new claim of its successor is dropped.
+            await asyncio.to_thread(fonoteca.archive.drop_claim, episode_id)
         try:
             await manager.retry_job(job)
         except procrastinate_errors.UniqueViolation:
