@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import pytest
 from conftest import shared_path
+from fastapi.testclient import TestClient
 from fixtures_web import DEMO_MEDIA
 from procrastinate.jobs import Job
 from sqlalchemy import update
@@ -31,6 +32,7 @@ from fonoteca.events import EpisodeFailed, Event
 from fonoteca.jobs import DOWNLOAD_TASK, REFRESH_TASK, TRANSCRIBE_TASK, JobQueue, sync_cron
 from fonoteca.jobs.worker import run_worker
 from fonoteca.settings import Settings
+from fonoteca.web.app import create_app
 
 JFK = DEMO_MEDIA / "jfk.flac"  # 11 s of real speech
 VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:04.000\nAsk not what your country can do for you.\n"
@@ -225,6 +227,9 @@ def test_a_worker_imports_downloads_transcribes_and_counts_the_words_of_what_add
         ran = {(job.task_name, job.status) for job in fonoteca.jobs.open().job_manager.list_jobs()}
         assert fonoteca.update_index() == 2  # as `serve` or `search` on any machine: its own index
         found = fonoteca.search("fellow Americans", mode="keyword").total
+        fleet = fonoteca.jobs.fleet()
+    assert fleet.transcribed_last_hour == pytest.approx(11.0, abs=0.5)  # one JFK clip by Whisper; the import is not
+    assert (fleet.workers, fleet.running) == (0, [])  # the in-process worker stopped when the queue was empty
     assert {guid: (e.status, e.source) for guid, e in episodes.items()} == {
         "1": ("done", "publisher"), "2": ("done", "transcribed"),
     }  # fmt: skip
@@ -350,3 +355,23 @@ def test_a_worker_killed_mid_transcription_is_taken_over_and_the_episode_resumes
         assert current.text != previous.text, f"duplicated segment: {current}"
     assert after[-1].end >= 100.8 - 30
     assert damaged == []
+
+
+def test_the_status_page_and_command_show_the_workers_alive_their_queues_and_throughput(pg_settings) -> None:
+    worker = _worker(pg_settings, "--queue", "download", FONOTECA_WORKER_TIMEOUT="4")
+    try:
+        with Fonoteca(pg_settings) as fonoteca:
+            _wait_for("a live worker", lambda: fonoteca.jobs.fleet().workers == 1, [worker], seconds=60)
+        page = TestClient(create_app(pg_settings)).get("/status")
+        assert page.status_code == 200
+        assert "<strong>1</strong> alive" in page.text and 'data-testid="queues"' in page.text
+        shown = CliRunner().invoke(
+            app, ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url, "status", "--json"]
+        )
+        assert shown.exit_code == 0, shown.output
+        jobs = json.loads(shown.stdout)["jobs"]
+        assert (jobs["workers"], jobs["hours_per_hour"]) == (1, 0.0)
+    finally:
+        _stop(worker)
+    with Fonoteca(pg_settings) as fonoteca:  # a worker that stopped is no longer counted
+        assert fonoteca.jobs.fleet().workers == 0

@@ -234,3 +234,17 @@ def test_the_api_answers_with_the_models_json_output_prints(client, settings, we
         episodes = archive.list_episodes(archive.get_show(web_archive["show"]).id)
     assert client.get(f"/api/shows/{web_archive['show']}/episodes").json() == dump([EpisodeOut.of(e) for e in episodes])
     assert "credentials" not in client.get("/api/shows").json()[0]
+
+
+def test_the_status_page_lists_failed_episodes_with_their_reason_and_says_workers_need_postgresql(
+    client: TestClient, settings: Settings
+) -> None:
+    with Archive(settings.db_path) as archive:
+        show = archive.list_shows()[0]
+        broken, _ = archive.upsert_episode(show, guid="roto", title="Episodio roto", kind="audio")
+        archive.set_status(broken.id, "failed", "the enclosure answered 404 Not Found — check the feed")
+    page = client.get("/status")
+    assert page.status_code == 200
+    assert "Episodio roto" in page.text and "404 Not Found" in page.text
+    assert "on SQLite" in page.text and 'data-testid="queues"' not in page.text
+    assert '<a href="/status">Status</a>' in client.get("/").text

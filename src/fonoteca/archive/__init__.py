@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
@@ -524,7 +524,8 @@ class Archive:
         if not current.can_become(target):
             allowed = ", ".join(sorted(TRANSITIONS[current]))
             raise ValueError(f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})")
-        db.execute(_episode_update(episode_id).values(status=target))
+        moved = _episode_update(episode_id).values(status=target)
+        db.execute(moved.values(finished_at=utc_now()) if target == Status.DONE else moved)
         if Status.DONE in (current, target):
             _finished_changed(db)
         return True
@@ -879,6 +880,33 @@ class Archive:
         if show_id is not None:
             statement = statement.where(episodes.c.show_id == show_id)
         return {r[0]: r[1] for r in self._query(statement)}
+
+    def transcribed_since(self, seconds: float) -> float:
+        """Seconds of audio of the episodes Whisper finished in the last `seconds` (the fleet's throughput)."""
+        cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+        rows = self._query(
+            select(func.coalesce(func.sum(episodes.c.duration), 0)).where(
+                episodes.c.status == Status.DONE,
+                episodes.c.source == Source.TRANSCRIBED,
+                episodes.c.finished_at >= cutoff,
+            )
+        )
+        return float(rows[0][0])
+
+    def workers_alive(self, within_seconds: float) -> int:
+        """How many `fonoteca worker` processes showed life in the last `within_seconds`: the heartbeats procrastinate
+        keeps in its own table of this database (0 on SQLite, or before any worker started)."""
+        if self.is_sqlite:
+            return 0
+        try:
+            rows = self._query(
+                "SELECT COUNT(*) FROM procrastinate_workers "
+                "WHERE last_heartbeat >= now() - make_interval(secs => :within)",
+                {"within": float(within_seconds)},
+            )
+        except ProgrammingError:  # no worker ever started: procrastinate's tables are not there yet
+            return 0
+        return int(rows[0][0])
 
     def status_counts(self) -> dict[Status, int]:
         rows = self._query(select(episodes.c.status, func.count()).group_by(episodes.c.status))

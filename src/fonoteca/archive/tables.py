@@ -108,6 +108,7 @@ episodes = Table(
     Column("image", Text, nullable=False, server_default=""),
     Column("dropped_segments", Text),
     Column("number", Integer),
+    Column("finished_at", Text),
     UniqueConstraint("show_id", "guid"),
     Index("episodes_show_published", "show_id", "published"),
     Index("episodes_status", "status"),

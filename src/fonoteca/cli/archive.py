@@ -29,7 +29,11 @@ def _duration(seconds: float | None) -> str:
 
 def _print_fleet(fleet: Fleet, archive: Archive) -> None:
     queues = [f"{q.queue} {q.waiting} waiting, {q.running} running, {q.failed} failed" for q in fleet.queues]
-    console.print(f"Jobs: {'; '.join(queues) or 'none'} ({fleet.busy_workers} worker(s) busy)")
+    console.print(
+        f"Workers: {fleet.workers} alive, {fleet.busy_workers} busy; last hour {_duration(fleet.transcribed_last_hour)}"
+        f" of audio transcribed ({fleet.hours_per_hour:.2f} h/h)"
+    )
+    console.print(f"Jobs: {'; '.join(queues) or 'none'}")
     episodes = archive.episodes_by_ids(str(job.subject.get("episode_id")) for job in fleet.running)
     for job in fleet.running:
         episode = episodes.get(str(job.subject.get("episode_id")))
@@ -94,7 +98,11 @@ def register(app: typer.Typer) -> None:
         failed = archive.list_episodes(status="failed")
         fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
         if as_json:
-            jobs = {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers}} if fleet else {}
+            jobs = (
+                {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers, "hours_per_hour": fleet.hours_per_hour}}
+                if fleet
+                else {}
+            )
             print_json(
                 {
                     "counts": counts,

@@ -132,10 +132,18 @@ class RunningJob:
 
 @dataclass(frozen=True)
 class Fleet:
-    """The queues as the workers see them: jobs per queue and the ones running now."""
+    """The queues as the workers see them: jobs per queue and the ones running now, the workers alive, and the audio
+    they transcribed in the last hour."""
 
     queues: list[QueueCounts]
     running: list[RunningJob]
+    workers: int  # `fonoteca worker` processes that showed life within FONOTECA_WORKER_TIMEOUT
+    transcribed_last_hour: float  # seconds of audio of the episodes Whisper finished in the last hour
+
+    @property
+    def hours_per_hour(self) -> float:
+        """Throughput: hours of audio transcribed per hour, over the last hour."""
+        return self.transcribed_last_hour / 3600
 
     @property
     def busy_workers(self) -> int:
@@ -152,6 +160,7 @@ class JobQueue:
             raise on_sqlite(archive.location)
         from fonoteca.jobs import tasks
 
+        self.archive = archive
         self.conninfo = libpq_conninfo(archive.url)
         # Queueing from the command line needs one connection; a worker opens its own, larger pool (worker.py).
         self.app = App(connector=PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=2))
@@ -255,7 +264,8 @@ class JobQueue:
         return Queued(queued=1)
 
     def fleet(self) -> Fleet:
-        """Jobs waiting, running and failed per queue, and the running ones with their workers."""
+        """Jobs waiting, running and failed per queue, the running ones with their workers, the workers alive and the
+        last hour's throughput."""
         manager = self.open().job_manager
         try:
             queues = [
@@ -268,7 +278,10 @@ class JobQueue:
             ]  # fmt: skip
         except procrastinate_errors.ConnectorException as exc:
             raise _database_error(exc) from exc
-        return Fleet(queues, running)
+        return Fleet(
+            queues, running, workers=self.archive.workers_alive(self.settings.worker_timeout),
+            transcribed_last_hour=self.archive.transcribed_since(3600),
+        )  # fmt: skip
 
     def _running_locks(self) -> set[str]:
         """The locks of the jobs running now: a queueing lock only keeps a second job from *waiting*, so without

@@ -1,4 +1,4 @@
-"""The server-rendered pages: home, show, episode, search, the API's description, media, exports and the login form.
+"""The server-rendered pages: home, status, show, episode, search, the API's description, media, exports and the login form.
 
 Every route is a plain `def`: Starlette runs it in its threadpool, so the archive's SQLite calls never block the event
 loop and concurrent requests read in parallel (each thread has its own reader connection).
@@ -23,6 +23,7 @@ from fonoteca.ingest.media import trusted_media_file
 from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
+from fonoteca.pipeline import PENDING
 from fonoteca.search import BadDate, matches
 from fonoteca.search.query import parse
 from fonoteca.search.trends import (
@@ -98,6 +99,23 @@ def home(
     shows = shows_of(stats, archive.episodes_per_show())
     trend = _trend_context(fonoteca, word=word, show=show, by=by, per=per, split=split, rolling=rolling)
     return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows, **trend})
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status(request: Request, fonoteca: App, templates: Templates) -> Response:
+    """What is pending and what failed, with the reasons; on PostgreSQL also the fleet: workers alive, jobs per
+    queue, what is running, and the last hour's throughput (as `fonoteca status`)."""
+    archive = fonoteca.archive
+    fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
+    running = archive.episodes_by_ids(str(job.subject.get("episode_id")) for job in fleet.running) if fleet else {}
+    context = {
+        "counts": sorted(archive.status_counts().items()),
+        "pending": archive.list_episodes(status=PENDING),
+        "failed": archive.list_episodes(status="failed"),
+        "fleet": fleet,
+        "running": running,
+    }
+    return templates.TemplateResponse(request, "status.html", context)
 
 
 @router.get("/show/{slug}", response_class=HTMLResponse)
