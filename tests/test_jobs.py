@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from conftest import shared_path
 from fastapi.testclient import TestClient
 from fixtures_web import DEMO_MEDIA
@@ -24,8 +26,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Archive, Episode
-from fonoteca.archive.tables import claims
+from fonoteca.archive import Archive, Episode, migrations
+from fonoteca.archive.tables import claims, metadata
 from fonoteca.cli import app
 from fonoteca.errors import ConfigError
 from fonoteca.events import EpisodeFailed, Event
@@ -375,3 +377,14 @@ def test_the_status_page_and_command_show_the_workers_alive_their_queues_and_thr
         _stop(worker)
     with Fonoteca(pg_settings) as fonoteca:  # a worker that stopped is no longer counted
         assert fonoteca.jobs.fleet().workers == 0
+
+
+def test_schema_comparisons_leave_procrastinate_s_tables_in_the_same_database_alone(pg_settings) -> None:
+    with Fonoteca(pg_settings) as fonoteca:
+        fonoteca.jobs.open()  # procrastinate's tables are in the archive's database from now on
+        with fonoteca.archive._reader_engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"include_object": migrations.ours, "compare_server_default": False}
+            )
+            changes = [d for d in compare_metadata(context, metadata) if d[1].name != "alembic_version"]
+    assert changes == []  # without the filter: a remove_table for each procrastinate table

@@ -1,4 +1,4 @@
-"""The server-rendered pages: home, status, show, episode, search, the API's description, media, exports and the login form.
+"""The server-rendered pages: home, status, show, episode, search, the API's description, media, exports and login.
 
 Every route is a plain `def`: Starlette runs it in its threadpool, so the archive's SQLite calls never block the event
 loop and concurrent requests read in parallel (each thread has its own reader connection).

@@ -70,6 +70,12 @@ def current_revision(archive: Archive) -> int:
     return int(revision) if revision else 0
 
 
+def ours(_object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object) -> bool:
+    """What Alembic's autogenerate compares: fonoteca's own tables. procrastinate (the job engine) keeps its tables in
+    the same PostgreSQL database, and a revision must never drop them."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def _upgrade_sqlite(archive: Archive) -> None:
     """Run the shipped SQLite migrations the archive lacks, each in its own transaction."""
     db = archive._db

@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from fonoteca.archive import database_url
+from fonoteca.archive.migrations import ours
 from fonoteca.archive.tables import metadata
 
 
@@ -17,6 +18,7 @@ def _run(connection: object) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_object=ours,
         # SQLite changes most of a table's definition only by copying it: Alembic's batch mode does that.
         render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
     )
