@@ -26,12 +26,12 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Archive, Episode, migrations
+from fonoteca.archive import Archive, Episode, Segment, migrations
 from fonoteca.archive.tables import claims, metadata
 from fonoteca.cli import app
 from fonoteca.errors import ConfigError
 from fonoteca.events import EpisodeFailed, Event
-from fonoteca.jobs import DOWNLOAD_TASK, REFRESH_TASK, TRANSCRIBE_TASK, JobQueue, sync_cron
+from fonoteca.jobs import ANALYZE_TASK, DOWNLOAD_TASK, REFRESH_TASK, TRANSCRIBE_TASK, JobQueue, sync_cron
 from fonoteca.jobs.worker import run_worker
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
@@ -388,3 +388,52 @@ def test_schema_comparisons_leave_procrastinate_s_tables_in_the_same_database_al
             )
             changes = [d for d in compare_metadata(context, metadata) if d[1].name != "alembic_version"]
     assert changes == []  # without the filter: a remove_table for each procrastinate table
+
+
+# -- analyses ------------------------------------------------------------------------------------------------------
+
+ENGLISH = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country. "
+    "My fellow citizens of the world, ask not what America will do for you, but what together we can do."
+)
+
+
+def _transcribed(fonoteca: Fonoteca) -> Episode:
+    show, _ = fonoteca.archive.add_show(title="Discursos", source="https://example.org/d.xml", source_kind="feed")
+    episode, _ = fonoteca.archive.upsert_episode(show, guid="jfk", title="Ask not", kind="audio")
+    fonoteca.archive.replace_transcript(episode.id, [Segment(0.0, 11.0, ENGLISH)], source="publisher")
+    return episode
+
+
+def test_analyses_queued_on_postgresql_are_made_by_a_worker_of_the_llm_queue_and_stored(pg_settings) -> None:
+    with Fonoteca(pg_settings) as fonoteca:
+        episode = _transcribed(fonoteca)
+        cli = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url]
+        asked = [*cli, "analyze", episode.id, "--what", "language", "--queue", "--json"]
+        first, again = CliRunner().invoke(app, asked), CliRunner().invoke(app, asked)
+        assert json.loads(first.stdout) == {"queued": 1, "already_queued": 0}, first.output
+        assert json.loads(again.stdout) == {"queued": 0, "already_queued": 1}  # one waits per episode
+        assert fonoteca.archive.get_analysis(episode.id, "language") is None  # nothing ran inline
+        run_worker(fonoteca, queues=["llm"], until_empty=True)
+        stored = fonoteca.archive.get_analysis(episode.id, "language")
+        (job,) = fonoteca.jobs.open().job_manager.list_jobs(task=ANALYZE_TASK)
+    assert stored is not None and stored.result["language"] == "en"  # by py3langid: no model's wording
+    assert (job.status, job.queue) == ("succeeded", "llm")
+
+
+def test_an_analysis_whose_language_model_does_not_answer_is_tried_again_later(pg_settings) -> None:
+    settings = pg_settings.replace(llm_base_url="http://127.0.0.1:9/v1", llm_timeout=2.0)  # nothing listens on 9
+    with Fonoteca(settings) as fonoteca:
+        episode = _transcribed(fonoteca)
+        assert fonoteca.jobs.enqueue_analyses([episode], ["summary"]).queued == 1
+        run_worker(fonoteca, queues=["llm"], until_empty=True)  # stops: the retry is scheduled for later
+        (job,) = fonoteca.jobs.open().job_manager.list_jobs(task=ANALYZE_TASK)
+        assert fonoteca.archive.get_analysis(episode.id, "summary") is None
+    assert (job.status, job.attempts) == ("todo", 1)
+
+
+def test_queueing_analyses_on_sqlite_is_refused_in_one_line(settings: Settings) -> None:
+    with Archive(settings.db_path):
+        pass
+    result = CliRunner().invoke(app, ["--home", str(settings.home), "analyze", "x", "--what", "language", "--queue"])
+    assert isinstance(result.exception, ConfigError) and "on SQLite" in str(result.exception)

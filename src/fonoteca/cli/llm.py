@@ -124,6 +124,9 @@ def analyze(
     start: float = typer.Option(None, "--from", help="Translate from this second of the episode."),
     end: float = typer.Option(None, "--until", help="Translate up to this second of the episode."),
     force: bool = typer.Option(False, "--force", help="Recompute even when a stored result is still valid."),
+    queue: bool = typer.Option(
+        False, "--queue", help="Leave them to the workers of the llm queue (an archive on PostgreSQL) and return."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per episode (a list)."),
 ) -> None:
     """Summarise, find topics, entities, sentiment, language of episodes; or translate one. Results are stored."""
@@ -137,7 +140,20 @@ def analyze(
         raise fail("translation cannot be combined with other analyses", "run it alone: --what translation --to en")
     else:
         check_analyses(kinds, words)
+    if queue and translating:
+        raise fail("a translation is not queued", "run it without --queue: it prints the translated lines")
+    jobs = fonoteca.jobs if queue else None  # refused at once on SQLite, before the archive is read
     episodes = _episodes_of(fonoteca.archive, target)
+    if jobs is not None:
+        queued = jobs.enqueue_analyses(episodes, kinds, words=words, focus=focus, language=lang, force=force)
+        if as_json:
+            print_json({"queued": queued.queued, "already_queued": queued.already})
+        else:
+            console.print(
+                f"{queued.queued} episodes queued for analysis ({queued.already} already queued or running); "
+                "`fonoteca worker --queue llm` analyses them, and `fonoteca analyze` then shows the stored results."
+            )
+        return
     analyzer = fonoteca.analyzer()
     if kinds != ["language"]:  # the language is found without a server (py3langid) unless the transcript is tiny
         analyzer.client.check()  # fails here, once, when no server answers or lacks the model

@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--queue",
             "-q",
-            help="download (re-read shows, import transcripts, download media), transcribe (Whisper, then the index) "
-            "or all (default); repeat it for several.",
+            help="download (re-read shows, import transcripts, download media), transcribe (Whisper, then the word "
+            "counts), llm (analyses queued by `analyze --queue`) or all (default); repeat it for several.",
             show_default=False,
         ),
         device: str = typer.Option(None, "--device", help="Transcribe on cpu or cuda (default: auto)."),

@@ -38,7 +38,7 @@ from procrastinate.retry import RetryStrategy
 from sqlalchemy.engine import URL
 
 from fonoteca.archive import Archive, Episode, EpisodeBusy, Show
-from fonoteca.errors import ConfigError, ModelError, StorageError, Unreachable
+from fonoteca.errors import ConfigError, LLMError, ModelError, StorageError, Unreachable
 from fonoteca.settings import Settings
 
 __all__ = [
@@ -54,8 +54,8 @@ __all__ = [
     "sync_cron",
 ]
 
-DOWNLOAD, TRANSCRIBE = "download", "transcribe"
-QUEUES = (DOWNLOAD, TRANSCRIBE)
+DOWNLOAD, TRANSCRIBE, LLM = "download", "transcribe", "llm"
+QUEUES = (DOWNLOAD, TRANSCRIBE, LLM)
 
 # Task names are stored in each job's row: they must outlive any renaming of the functions behind them.
 REFRESH_TASK = "fonoteca.refresh_show"
@@ -63,6 +63,7 @@ SYNC_ALL_TASK = "fonoteca.sync_all"
 DOWNLOAD_TASK = "fonoteca.download_episode"
 TRANSCRIBE_TASK = "fonoteca.transcribe_episode"
 AFTER_TRANSCRIPTS_TASK = "fonoteca.after_transcripts"
+ANALYZE_TASK = "fonoteca.analyze_episode"
 
 # Up to 7 retries, after 3, 9, 27 s ... 36 min: about 55 minutes in all, past a server's restart or a network outage,
 # and past the takeover of an abandoned claim (CLAIM_TIMEOUT_S, 30 min) when a worker on another machine died holding
@@ -70,6 +71,11 @@ AFTER_TRANSCRIPTS_TASK = "fonoteca.after_transcripts"
 RETRY = RetryStrategy(
     max_attempts=7, exponential_wait=3, retry_exceptions=(Unreachable, EpisodeBusy, StorageError, ModelError)
 )
+
+
+# Analyses (`fonoteca analyze --queue`): the language model's server may be down or busy for a while, and a model may
+# answer something unusable once: a few tries, a minute apart and more. What worked is stored at each try and kept.
+LLM_RETRY = RetryStrategy(max_attempts=4, exponential_wait=20, retry_exceptions=(LLMError, StorageError))
 
 
 def on_sqlite(location: object) -> ConfigError:
@@ -236,6 +242,17 @@ class JobQueue:
         while a job of the episode runs (the download job that queues it as its next step): it waits for the lock."""
         return self._defer(self.open(), TRANSCRIBE_TASK, episode_lock(episode_id), set(), episode_id=episode_id,
                            replace=replace)  # fmt: skip
+
+    def enqueue_analyses(self, episodes: Iterable[Episode], kinds: list[str], **options: object) -> Queued:
+        """Analyses of each episode (`fonoteca analyze --queue`), for the workers of the `llm` queue; `options` are
+        Analyzer.analyze_each's (words, focus, language, force). One job per episode waits at a time."""
+        app = self.open()
+        running = self._running_locks()
+        done = Queued()
+        for episode in episodes:
+            done += self._defer(app, ANALYZE_TASK, f"analyses:{episode.id}", running, episode_id=episode.id,
+                                kinds=kinds, **options)  # fmt: skip
+        return done
 
     def enqueue_refresh(self, shows: Iterable[Show]) -> Queued:
         """Re-read each show's source; its new and pending episodes are queued by that job."""

@@ -19,8 +19,11 @@ from fonoteca.errors import FonotecaError, MediaUnreachable, NotFound, StorageEr
 from fonoteca.events import EpisodeFailed, Note
 from fonoteca.jobs import (
     AFTER_TRANSCRIPTS_TASK,
+    ANALYZE_TASK,
     DOWNLOAD,
     DOWNLOAD_TASK,
+    LLM,
+    LLM_RETRY,
     REFRESH_TASK,
     RETRY,
     SYNC_ALL_TASK,
@@ -52,6 +55,7 @@ def register(app: App) -> None:
     app.task(name=AFTER_TRANSCRIPTS_TASK, queue=TRANSCRIBE, pass_context=True, retry=RETRY, priority=1)(
         after_transcripts
     )
+    app.task(name=ANALYZE_TASK, queue=LLM, pass_context=True, retry=LLM_RETRY)(analyze_episode)
 
 
 def _fonoteca(context: JobContext) -> Fonoteca:
@@ -103,6 +107,34 @@ def after_transcripts(context: JobContext) -> None:
     fonoteca = _fonoteca(context)
     count_words(fonoteca.archive)
     fonoteca.after_transcripts_changed()
+
+
+def analyze_episode(
+    context: JobContext,
+    episode_id: str,
+    kinds: list[str],
+    words: int = 30,
+    focus: str | None = None,
+    language: str | None = None,
+    force: bool = False,
+) -> None:
+    """The analyses `fonoteca analyze --queue` asked for, stored as `analyze` stores them. Those that fail are tried
+    again (LLM_RETRY); those that worked are kept, and found stored at the next try."""
+    fonoteca = _fonoteca(context)
+    try:
+        episode = fonoteca.archive.get_episode(episode_id)
+    except NotFound:
+        fonoteca.events(Note(f"episode {episode_id} is no longer in the archive; nothing to analyse"))
+        return
+    analyses, errors = fonoteca.analyzer().analyze_each(
+        episode, kinds, words=words, focus=focus, language=language, force=force
+    )
+    if analyses:
+        fonoteca.events(Note(f"{episode.title}: {', '.join(analyses)} analysed and stored"))
+    if errors:
+        kind, error = next(iter(errors.items()))
+        fonoteca.events(Note(f"{episode.title}: {kind} failed: {error}"))
+        raise error
 
 
 def _work_on_episode(context: JobContext, episode_id: str, *, transcribe: bool, replace: bool = False) -> None:
