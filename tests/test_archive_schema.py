@@ -5,6 +5,8 @@ opened by several processes at once is made once."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -130,3 +132,26 @@ def test_an_archive_at_a_revision_this_fonoteca_does_not_know_is_refused_with_a_
         db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(FonotecaError, match="newer fonoteca.*upgrade fonoteca"):
         Archive(archive.url)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://fonoteca@db.lan/archivo", "not mysql"),
+        ("postgresql://fonoteca@127.0.0.1:9/archivo", "Connection refused"),  # nothing listens on port 9
+        ("{server}/no_such_database", 'database "no_such_database" does not exist'),
+        ("not a url://x", "is not a database URL"),
+    ],
+)
+def test_a_database_url_that_is_wrong_or_unreachable_is_one_line_with_what_to_do(
+    url: str, said: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = url.format(server=f"postgresql://{postgres_server.user}@{postgres_server.host}:{postgres_server.port}")
+    ran = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "--home", str(tmp_path), "--database-url", url, "shows"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 1 and ran.stdout == ""
+    (line,) = ran.stderr.strip().splitlines()
+    assert line.startswith("error: ") and said in line and " — " in line  # the hint after the dash
+    assert not (tmp_path / "fonoteca.db").exists()  # no SQLite archive made instead
