@@ -15,8 +15,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,6 +45,8 @@ class PostgresServer:
     host: str
     port: int
     user: str
+    # pg_ctl on this cluster ("stop -m fast", "start -w"...): a test's own cluster can be stopped and started again.
+    pg_ctl: Callable[[str], subprocess.CompletedProcess[str]] = field(repr=False, compare=False)
 
     def url(self, dbname: str) -> str:
         """The SQLAlchemy URL of database `dbname` on this server (psycopg 3 as the driver)."""
@@ -135,8 +137,11 @@ def throwaway_cluster(purpose: str = "fonoteca tests") -> Iterator[PostgresServe
         if started.returncode != 0:
             server_log = log.read_text(errors="replace") if log.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start:\n{started.stdout}{started.stderr}{server_log}")
+        def pg_ctl(command: str) -> subprocess.CompletedProcess[str]:
+            return run(bin_dir / "pg_ctl", *command.split(), "-D", data, "-l", log, "-o", f"-p {port}")
+
         try:
-            yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
+            yield PostgresServer(host="127.0.0.1", port=port, user="postgres", pg_ctl=pg_ctl)
         finally:
             run(bin_dir / "pg_ctl", "stop", "-m", "immediate", "-D", data)
     finally:

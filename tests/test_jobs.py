@@ -20,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import shared_path
 from fastapi.testclient import TestClient
+from fixtures_pg import throwaway_cluster
 from fixtures_web import DEMO_MEDIA
 from procrastinate.jobs import Job
 from sqlalchemy import update
@@ -437,3 +438,30 @@ def test_queueing_analyses_on_sqlite_is_refused_in_one_line(settings: Settings) 
         pass
     result = CliRunner().invoke(app, ["--home", str(settings.home), "analyze", "x", "--what", "language", "--queue"])
     assert isinstance(result.exception, ConfigError) and "on SQLite" in str(result.exception)
+
+
+def test_a_worker_whose_database_goes_away_waits_and_carries_on_when_it_is_back(settings: Settings) -> None:
+    with throwaway_cluster("fonoteca test: a database server that goes away") as server:  # this test's own
+        server.create_database("archivo")
+        pg = settings.replace(database_url=server.url("archivo"), embeddings="none")
+        with Fonoteca(pg) as fonoteca:
+            fonoteca.jobs.open()
+        worker = _worker(pg, "--queue", "llm", FONOTECA_WORKER_TIMEOUT="4")
+        try:
+            with Fonoteca(pg) as fonoteca:
+                _wait_for("a live worker", lambda: fonoteca.jobs.fleet().workers == 1, [worker], seconds=60)
+            assert server.pg_ctl("stop -m fast").returncode == 0  # every connection is closed by the server
+            time.sleep(6)  # longer than the worker's heartbeat period and its fetch's wait
+            assert worker.poll() is None, worker.communicate()  # still there, waiting for the database
+            assert server.pg_ctl("start -w").returncode == 0
+            with Fonoteca(pg) as fonoteca:
+                episode = _transcribed(fonoteca)
+                assert fonoteca.jobs.enqueue_analyses([episode], ["language"]).queued == 1
+                _wait_for(
+                    "the job done after the restart",
+                    lambda: fonoteca.archive.get_analysis(episode.id, "language") is not None,
+                    [worker], seconds=120,
+                )  # fmt: skip
+        finally:
+            err = _stop(worker) if worker.poll() is None else worker.communicate()[1]
+    assert "database" in err.lower()  # it said what happened while it waited
