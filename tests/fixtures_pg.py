@@ -137,6 +137,7 @@ def throwaway_cluster(purpose: str = "fonoteca tests") -> Iterator[PostgresServe
         if started.returncode != 0:
             server_log = log.read_text(errors="replace") if log.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start:\n{started.stdout}{started.stderr}{server_log}")
+
         def pg_ctl(command: str) -> subprocess.CompletedProcess[str]:
             return run(bin_dir / "pg_ctl", *command.split(), "-D", data, "-l", log, "-o", f"-p {port}")
 

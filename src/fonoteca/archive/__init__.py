@@ -612,6 +612,11 @@ class Archive:
         with self._transaction() as db:
             db.execute(delete(claims).where(claims.c.episode_id == episode_id, claims.c.holder == self.holder))
 
+    def claim_holder(self, episode_id: str) -> str | None:
+        """Who holds the episode ("host:pid:token" of an Archive), or None when nobody does."""
+        rows = self._query(select(claims.c.holder).where(claims.c.episode_id == episode_id))
+        return rows[0][0] if rows else None
+
     def drop_claim(self, episode_id: str) -> None:
         """Drop the episode's claim, whoever holds it. Only for the job engine, which knows more than the claim can
         tell: the worker that ran the episode's job has stopped showing life (on any machine), and no other job of the
