@@ -4,7 +4,12 @@ stored once by whichever process counts first (a worker, without any index)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
+from fixtures_web import fonoteca_serve
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.search import keyword_search, sync_index
@@ -61,3 +66,34 @@ def test_a_worker_counts_the_words_once_and_every_machine_s_trend_reads_them(tmp
         assert server.episodes_to_count() == []
         (point,) = trend(server, ["ia"], settings=web)
         assert (point.count, point.words) == (3, 5)
+
+
+def test_two_fonoteca_serve_on_two_machines_follow_one_postgresql_archive(tmp_path: Path, pg_url: str) -> None:
+    one, two = _machine(tmp_path, "web1", pg_url), _machine(tmp_path, "web2", pg_url)
+
+    def total(base: str, word: str) -> int:
+        return httpx.get(f"{base}/api/search", params={"q": word, "mode": "keyword"}, timeout=10).json()["total"]
+
+    def until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    with Archive(pg_url) as worker:
+        show, _ = worker.add_show(title="Red", source="https://example.org/red.xml", source_kind="feed")
+        episode, _ = worker.upsert_episode(show, guid="1", title="Uno", kind="audio", published="2024-01-01")
+        worker.replace_transcript(episode.id, [Segment(0, 3, "Hablamos de zarzuela")], source="publisher")
+        with (
+            fonoteca_serve(one, database_url=pg_url, embeddings="none") as first,
+            fonoteca_serve(two, database_url=pg_url, embeddings="none") as second,
+        ):
+            assert until(lambda: total(first, "zarzuela") == total(second, "zarzuela") == 1)
+            worker.replace_transcript(episode.id, [Segment(0, 3, "Ahora de flamenco")], source="publisher")
+            assert until(lambda: total(first, "flamenco") == total(second, "flamenco") == 1)
+            assert total(first, "zarzuela") == total(second, "zarzuela") == 0
+            worker.delete_episode(episode.id)
+            assert until(lambda: total(first, "flamenco") == total(second, "flamenco") == 0)
+    assert (tmp_path / "web1").is_dir() and (tmp_path / "web2").is_dir()  # each its own index, no shared folder
