@@ -157,7 +157,8 @@ def test_status_shows_each_queue_and_what_the_workers_are_running(pg_settings, h
     assert jobs["queues"] == [{"queue": "download", "waiting": 2, "running": 1, "failed": 0}]
     assert [(job["task"], job["subject"]) for job in jobs["running"]] == [("download_episode", taken.task_kwargs)]
     assert jobs["busy_workers"] == 1
-    assert "Jobs: download 2 waiting, 1 running, 0 failed (1 worker(s) busy)" in shown.stdout
+    assert "Jobs: download 2 waiting, 1 running, 0 failed" in shown.stdout
+    assert "1 busy" in shown.stdout  # the workers' line (how many are alive depends on the heartbeats: not checked)
     assert f"download_episode    {running.id}  {running.title} (worker {taken.worker_id})" in shown.stdout
 
 
