@@ -6,7 +6,13 @@ import errno
 
 
 class FonotecaError(Exception):
-    """An expected failure (bad input, unreachable server, full disk). The CLI prints it as one line and exits 1."""
+    """An expected failure (bad input, unreachable server, full disk). Each class says once how every edge treats it:
+    the CLI prints the one line and exits with `exit_code`, the web answers `http_status` with the same line, and a
+    worker tries a job again when the error is `retryable` (it is not the episode's fault and may well pass later)."""
+
+    exit_code: int = 1
+    http_status: int = 500
+    retryable: bool = False
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -20,35 +26,54 @@ class FonotecaError(Exception):
 class NotFound(FonotecaError):
     """A show, episode or file the user named does not exist."""
 
+    http_status = 404
+
 
 class FeedError(FonotecaError):
     """A feed could not be fetched or parsed."""
+
+    http_status = 502
 
 
 class MediaError(FonotecaError):
     """A media file or enclosure is missing, not media, or cannot be decoded."""
 
+    http_status = 422
+
 
 class LLMError(FonotecaError):
     """The language model server is unreachable or answered something unusable."""
+
+    http_status = 502
 
 
 class ConfigError(FonotecaError):
     """A FONOTECA_* variable or a command-line value is not one fonoteca accepts."""
 
+    http_status = 400
+
 
 class ModelError(FonotecaError):
     """The Whisper model cannot be found or loaded: the same for every episode, so a sync stops on it."""
 
+    http_status = 503
+    retryable = True
+
 
 class StorageError(FonotecaError):
     """The data folder or the archive cannot be written (full disk, permissions): every episode would fail alike."""
+
+    http_status = 503
+    retryable = True
 
 
 class Unreachable(FonotecaError):
     """A server that did not answer, dropped the connection or said it is overloaded (a 5xx, 429): the same request
     may well succeed later, so a worker tries the job again with back-off (a 404 or a page that is not media fails at
     once). Raised as the feed's or the media's own error class too (FeedUnreachable, MediaUnreachable)."""
+
+    http_status = 503
+    retryable = True
 
 
 class FeedUnreachable(FeedError, Unreachable):

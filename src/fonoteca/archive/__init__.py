@@ -132,6 +132,9 @@ UNCHANGED = Unchanged.UNCHANGED
 class EpisodeBusy(FonotecaError):
     """Another process holds the episode: whatever this process meant to write to it would duplicate that work."""
 
+    http_status = 409
+    retryable = True
+
 
 def episode_id_for(show_source: str, guid: str) -> str:
     """A short id that stays the same however often the show is re-read or the archive rebuilt."""
