@@ -63,6 +63,7 @@ class SearchResults:
     hits: list[Hit]
     mode: str = "keyword"  # the mode that ran: keyword, meaning or hybrid
     note: str = ""  # why it is not the mode asked for (nothing embedded yet...), or what else the reader should know
+    reason: str = ""  # which mode ran and why, in words for the person who searched (hybrid search and fallbacks)
 
 
 def episode_url(episode_id: str, start: float = 0.0) -> str:

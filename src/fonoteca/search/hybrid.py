@@ -27,7 +27,7 @@ from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder, load_embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences, snippet_html
 from fonoteca.search.index import date_bound, epoch
-from fonoteca.search.query import Clause, parse
+from fonoteca.search.query import Clause, intent, parse
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
@@ -40,6 +40,7 @@ MEANING_WEIGHT = 2.0
 CANDIDATES = 100  # hits each side brings to the fusion; a page further than this has nothing new to fuse
 
 log = logging.getLogger(__name__)
+_WORDS_ONLY = "by words only: this scope cannot be searched by meaning yet (see the note)"
 _NOTHING_EMBEDDED = (
     "nothing in this scope is embedded for search by meaning yet (`fonoteca embed` does it): these are keyword results"
 )
@@ -74,49 +75,63 @@ def search(
 ) -> SearchResults:
     """Search in `mode` (keyword, meaning or hybrid; None: hybrid where the scope has vectors, else keyword).
     `meaning_query` is what the meaning side embeds when it differs from the keyword query (the chat's question
-    beside its OR-of-keywords). In hybrid search a passage less similar to the question than the model's
-    `min_similarity` is no match: the nearest passages of an archive that has nothing on the subject are no answer
-    (and the chat's "not found" stays one); a search by meaning alone ranks them all. Raises BadDate for a bad date
-    filter, ConfigError for an unknown mode."""
+    beside its OR-of-keywords); what was typed (it, else `query`) decides how hybrid search ranks (query.intent).
+    In hybrid search a passage less similar to the question than the model's `min_similarity` is no match: the
+    nearest passages of an archive that has nothing on the subject are no answer (and the chat's "not found" stays
+    one); a search by meaning alone ranks them all. Raises BadDate for a bad date filter, ConfigError for an unknown
+    mode."""
     if mode is not None and mode not in MODES:
         raise ConfigError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
     filters = {"show": show, "episode": episode, "date_from": date_from, "date_to": date_to}
+    wanted = intent(meaning_query if meaning_query is not None else query)
 
-    def by_keywords(note: str = "", *, size: int = limit, start: int = offset) -> SearchResults:
+    def by_keywords(note: str = "", reason: str = "", *, size: int = limit, start: int = offset) -> SearchResults:
         found = keyword_search(archive, settings, query, **filters, limit=size, offset=start, order=order)
-        return replace(found, mode="keyword", note=note)
+        return replace(found, mode="keyword", note=note, reason=reason)
 
-    if mode == "keyword" or (mode is None and settings.embeddings.strip().lower() == "none"):
+    if mode == "keyword":
         return by_keywords()
+    if mode is None and settings.embeddings.strip().lower() == "none":
+        return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
     for value, end in ((date_from, False), (date_to, True)):
         if value:
             date_bound(value, end=end)  # a bad date is an error in every mode
     if not archive.vectors.any():  # nothing embedded at all: not worth loading a model to find that out
-        return by_keywords(_NOTHING_EMBEDDED)
+        return by_keywords(_NOTHING_EMBEDDED, _WORDS_ONLY)
     text = meaning_query if meaning_query is not None else _plain(query)
     if not text.strip():  # only exclusions: nothing to look for
         return by_keywords()
     try:
         embedder = load_embedder(settings)
         loaded = _vectors(archive, embedder)
-        rows = _scope_rows(archive, loaded, **filters)
+        allowed = _scope(archive, loaded, **filters)
+        rows = np.flatnonzero(allowed[loaded.matrix.row_episode]) if allowed.any() else np.zeros(0, np.int64)
         question = embedder.embed([text], query=True)[0] if len(rows) else None
     except (FonotecaError, OSError) as exc:  # an endpoint gone, a model that cannot load
-        return by_keywords(f"search by meaning is unavailable ({exc}); these are keyword results")
+        return by_keywords(f"search by meaning is unavailable ({exc}); these are keyword results", _WORDS_ONLY)
     damaged = loaded.matrix.damaged[0] if loaded.matrix.damaged else ""
     if question is None:
-        return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])))
+        return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])), _WORDS_ONLY)
+    share = _embedded_share(archive, loaded, embedder, int(allowed.sum()), **filters)
+    note = " ".join(filter(None, [share, damaged]))
     scores = _similarities(loaded.matrix.vectors, rows, question)
-    chosen = "meaning" if mode == "meaning" else "hybrid"
-    if chosen == "hybrid":
-        keep = scores >= embedder.min_similarity
-        rows, scores = rows[keep], scores[keep]
-    best = _best(scores, CANDIDATES)
-    by_meaning = [(int(rows[i]), float(scores[i])) for i in best]
-    by_words = [] if chosen == "meaning" else by_keywords(size=CANDIDATES, start=0).hits
-    fused = _fuse(loaded, by_words, by_meaning)
-    page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit)
-    return replace(page, mode=chosen, note=damaged)
+    if mode == "meaning":
+        by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
+        page = _page(archive, loaded, _fuse(loaded, [], by_meaning), order=order, excluded=parse(query).must_not,
+                     offset=offset, limit=limit, literal_first=False)  # fmt: skip
+        return replace(page, mode="meaning", note=note)
+    keep = scores >= embedder.min_similarity
+    rows, scores = rows[keep], scores[keep]
+    by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
+    # Literal first: every keyword hit of the page must be among those fetched, so pages past the fusion's
+    # candidates still list what the words found before anything found by meaning alone.
+    words_found = by_keywords(size=max(CANDIDATES, offset + limit) if wanted.literal else CANDIDATES, start=0)
+    fused = (_literal_first if wanted.literal else _fuse)(loaded, words_found.hits, by_meaning)
+    page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit,
+                 literal_first=wanted.literal)  # fmt: skip
+    unfetched = words_found.total - len(words_found.hits) if wanted.literal else 0
+    reason = ("by words, then by meaning: " if wanted.literal else "by meaning and words together: ") + wanted.why
+    return replace(page, total=page.total + unfetched, mode="hybrid", note=note, reason=reason)
 
 
 def _vectors(archive: Archive, embedder: Embedder) -> _Loaded:
@@ -142,7 +157,7 @@ def _vectors(archive: Archive, embedder: Embedder) -> _Loaded:
     return loaded
 
 
-def _scope_rows(
+def _scope(
     archive: Archive,
     loaded: _Loaded,
     *,
@@ -151,20 +166,64 @@ def _scope_rows(
     date_from: str | None,
     date_to: str | None,
 ) -> np.ndarray:
-    """The matrix rows of the passages the filters allow: the keyword search's filters, with the same meaning."""
+    """Which of the matrix's episodes the filters allow: the keyword search's filters, with the same meaning."""
     matrix = loaded.matrix
-    allowed = np.ones(len(matrix.episode_ids), bool)
+    return _allowed(archive, matrix.episode_show, matrix.episode_ids, loaded.epochs, show, episode, date_from, date_to)
+
+
+def _allowed(
+    archive: Archive,
+    shows: np.ndarray,
+    ids: list[str],
+    epochs: np.ndarray,
+    show: str | None,
+    episode: str | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> np.ndarray:
+    allowed = np.ones(len(ids), bool)
     if show:
-        allowed &= matrix.episode_show == archive.get_show(show).id
+        allowed &= shows == archive.get_show(show).id
     if episode:
         wanted = archive.get_episode(episode).id
-        allowed &= np.array([e == wanted for e in matrix.episode_ids], bool)
+        allowed &= np.array([e == wanted for e in ids], bool)
     if date_from or date_to:  # an undated episode matches no date filter, as in the keyword search
-        low = date_bound(date_from, end=False) if date_from else 1
-        allowed &= loaded.epochs >= low
+        allowed &= epochs >= (date_bound(date_from, end=False) if date_from else 1)
         if date_to:
-            allowed &= loaded.epochs <= date_bound(date_to, end=True)
-    return np.flatnonzero(allowed[matrix.row_episode]) if len(matrix.row_episode) else np.zeros(0, np.int64)
+            allowed &= epochs <= date_bound(date_to, end=True)
+    return allowed
+
+
+def _embedded_share(
+    archive: Archive,
+    loaded: _Loaded,
+    embedder: Embedder,
+    embedded: int,
+    *,
+    show: str | None,
+    episode: str | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> str:
+    """A note saying how much of the scope is embedded, when not all of it is (`embedded`: its episodes in the
+    matrix). Only the episodes still to embed are read: none once an archive has caught up."""
+    pending = [episode_id for episode_id, _rev in archive.vectors.pending(embedder.name, embedder.dim)]
+    waiting = len(pending)
+    if pending and (show or episode or date_from or date_to):
+        found = list(archive.episodes_by_ids(pending).values())
+        waiting = int(
+            _allowed(
+                archive, np.array([e.show_id for e in found], np.int64), [e.id for e in found],
+                np.array([epoch(e.published) for e in found], np.int64), show, episode, date_from, date_to,
+            ).sum()
+        )  # fmt: skip
+    if not waiting:
+        return ""
+    total = embedded + waiting
+    return (
+        f"{embedded * 100 // total}% of this scope is embedded for search by meaning ({embedded} of {total} "
+        "episodes); the rest is found by its words only until `fonoteca embed` (or the web server) embeds it"
+    )
 
 
 def _similarities(vectors: np.ndarray, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
@@ -194,12 +253,15 @@ class _Fused:
     hit: Hit | None  # the keyword hit inside the passage, if the keywords found it
 
 
-def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
-    """Reciprocal rank fusion of both lists. Each keyword hit stays a moment of its own; a passage found by meaning
-    lends its rank to the best keyword hit inside it, and is a hit of its own only when no keyword hit is."""
+def _credited(
+    loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]
+) -> tuple[list[tuple[_Fused, bool]], list[_Fused]]:
+    """Each keyword hit with its reciprocal rank, plus that of the passage it falls in when meaning found it too, and
+    whether its episode is embedded; then the passages found by meaning alone. A passage lends its rank to the best
+    keyword hit inside it only, and is a hit of its own only when no keyword hit is."""
     meaning = {row: (rank, similarity) for rank, (row, similarity) in enumerate(by_meaning, start=1)}
     episode_index = {e: i for i, e in enumerate(loaded.matrix.episode_ids)}
-    fused, credited = [], set()
+    words_found, credited = [], set()
     for rank, hit in enumerate(by_words, start=1):
         entry = _Fused(1 / (RRF_K + rank), None, None, hit)
         row = _passage_row(loaded, episode_index.get(hit.episode_id), hit.start)
@@ -207,13 +269,37 @@ def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, floa
             meaning_rank, entry.similarity = meaning[row]
             entry.score += MEANING_WEIGHT / (RRF_K + meaning_rank)
             credited.add(row)
-        fused.append(entry)
-    fused += [
+        words_found.append((entry, row is not None))
+    meaning_only = [
         _Fused(MEANING_WEIGHT / (RRF_K + rank), row, sim, None)
         for row, (rank, sim) in meaning.items()
         if row not in credited
     ]
+    return words_found, meaning_only
+
+
+def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
+    """Reciprocal rank fusion of both lists. A keyword hit in an episode that is not embedded yet counts as if
+    meaning had ranked it where the words did: what meaning cannot see is not ranked below what it can (in a partly
+    embedded archive the embedded part would otherwise take the whole page, bench/retrieval.py measures it)."""
+    words_found, meaning_only = _credited(loaded, by_words, by_meaning)
+    for rank, (entry, embedded) in enumerate(words_found, start=1):
+        if not embedded:
+            entry.score += MEANING_WEIGHT / (RRF_K + rank)
+    fused = [entry for entry, _embedded in words_found] + meaning_only
     return sorted(fused, key=lambda f: (-f.score, f.hit is None))  # a tie goes to what the words found
+
+
+def _literal_first(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
+    """Every keyword hit before any passage found by meaning alone. The hits of embedded episodes are reordered by
+    the fusion among the places the keyword ranking gave them, and the others keep theirs: meaning reorders what it
+    can see without taking places from what it cannot."""
+    words_found, meaning_only = _credited(loaded, by_words, by_meaning)
+    places = [place for place, (_entry, embedded) in enumerate(words_found) if embedded]
+    ranked = [entry for entry, _embedded in words_found]
+    for place, entry in zip(places, sorted((ranked[p] for p in places), key=lambda f: -f.score), strict=True):
+        ranked[place] = entry
+    return ranked + meaning_only
 
 
 def _passage_row(loaded: _Loaded, episode: int | None, start: float) -> int | None:
@@ -234,10 +320,12 @@ def _page(
     excluded: list[Clause],
     offset: int,
     limit: int,
+    literal_first: bool,
 ) -> SearchResults:
-    """The fused list's page of hits, and how many there are. A passage found by meaning alone gets its own text from
-    the archive, only for the page (reading and marking up a hundred passages was a third of a query's time), and is
-    left out when it says a word the query excludes (`-word`), as a keyword hit would be."""
+    """The fused list's page of hits, and how many there are (newest first within each tier when `literal_first`).
+    A passage found by meaning alone gets its own text from the archive, only for the page (reading and marking up a
+    hundred passages was a third of a query's time), and is left out when it says a word the query excludes
+    (`-word`), as a keyword hit would be."""
     matrix = loaded.matrix
     ids = [f.hit.episode_id if f.hit else matrix.episode_ids[matrix.row_episode[f.row]] for f in fused]
     episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
@@ -260,6 +348,8 @@ def _page(
         ]
     if order == "date":
         found.sort(key=lambda pair: pair[1].date or "", reverse=True)
+        if literal_first:
+            found.sort(key=lambda pair: pair[0].hit is None)
     hits = []
     for f, ep in found[offset : offset + limit]:
         if f.hit is not None:
