@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 import psycopg
 import pytest
+from conftest import unavailable
 from psycopg import sql
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -65,13 +65,6 @@ class PostgresServer:
             host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
             conn.execute(statement)
-
-
-def _unavailable(reason: str) -> NoReturn:
-    """Skips the test, except in CI (CI=true), where a missing PostgreSQL must fail: CI has to run these tests."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _newest_bin_dir() -> Path | None:
@@ -156,7 +149,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         with throwaway_cluster() as server:
             yield server
     except ClusterUnavailable as exc:  # raised before the yield: the tests that need it skip (or fail in CI)
-        _unavailable(str(exc))
+        unavailable(str(exc))
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
 
