@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import random
+import re
 import subprocess
 import sys
 import unicodedata
@@ -113,15 +115,30 @@ def test_a_date_that_is_not_a_date_is_an_error_not_an_ignored_filter(filled, bad
     assert [h.date for h in newest.hits] == sorted((h.date for h in newest.hits), reverse=True)
 
 
-@pytest.mark.parametrize(
-    "query",
-    ['"unbalanced', "OR", "-", "AND OR NOT", "a:b", "(((", "title:x^2", "~~", "\\", '"" ""', "*", "-*", "ñ*",
-     "' OR 1=1 --", "<script>", "\x00", "streaming AND (", "[1 TO 5]", "   "],
-)  # fmt: skip
-def test_malformed_queries_never_raise(filled, query) -> None:
+# A malformed query, the well-formed query it is read as (None: nothing searchable in it), and how many segments of
+# the web archive that finds. A word glued to others by punctuation is a phrase of those words.
+MALFORMED = [
+    ('"unbalanced', "unbalanced", 0), ('"fellow americans', "fellow americans", 1), ("OR", None, 0), ("-", None, 0),
+    ("AND OR NOT", "and OR not", 2), ("(americans OR trozos)", "americans OR trozos", 2), ("a:b", '"a b"', 0),
+    ("(((", None, 0), ("title:x^2", '"title x 2"', 0), ("~~", None, 0), ("\\", None, 0), ('"" ""', None, 0),
+    ("*", None, 0), ("-*", None, 0), ("ñ*", "n*", 1), ("' OR 1=1 --", '"1 1"', 0), ("<script>", "script", 1),
+    ("\x00", None, 0), ("streaming AND (", "streaming and", 0), ("-semana streaming~", "streaming -semana", 3),
+    ("[1 TO 5]", "1 to 5", 0), ("   ", None, 0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "reading", "total"), MALFORMED)
+def test_malformed_queries_never_raise_and_find_what_their_plain_reading_finds(filled, query, reading, total) -> None:
     archive, settings, _ = filled
     results = keyword_search(archive, settings, query)
-    assert results.total >= 0
+    assert results.total == len(results.hits) == total
+    if reading is not None:
+        expected = keyword_search(archive, settings, reading).hits
+        assert [(h.episode_id, h.start, h.snippet) for h in results.hits] == [
+            (h.episode_id, h.start, h.snippet) for h in expected
+        ]
+    for hit in results.hits:  # the snippet is the segment's own text, escaped, with only <b> marks added
+        assert html.unescape(re.sub(r"</?b>", "", hit.snippet)) == hit.text
 
 
 def test_random_garbage_queries_never_raise(filled) -> None:
