@@ -4,6 +4,10 @@ recomputation shows up as the error of asking it."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -26,7 +30,7 @@ def _all_prompts() -> list[Prompt]:
 
 def test_a_prompts_version_is_a_short_hash_that_changes_with_any_of_its_text():
     summary = prompts.SUMMARY
-    assert len(summary.version) == 12 and int(summary.version, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", summary.version), summary.version
     assert replace(summary).version == summary.version, "the same text, the same version"
     assert replace(summary, name="renamed").version == summary.version, "the name is not what the model reads"
     for changed in (
@@ -35,6 +39,17 @@ def test_a_prompts_version_is_a_short_hash_that_changes_with_any_of_its_text():
         replace(summary, optional={"focus": " Concentrate on: {focus}."}),
     ):
         assert changed.version != summary.version
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "1"])
+def test_a_prompts_version_is_the_same_in_another_process(hash_seed):
+    """What makes a stored analysis reusable by a later run: nothing of the process (such as Python's per-process
+    string hash) goes into the version."""
+    other = subprocess.run(
+        [sys.executable, "-c", "from fonoteca.llm import prompts; print(prompts.SUMMARY.version)"],
+        env={**os.environ, "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert other.stdout.strip() == prompts.SUMMARY.version
 
 
 def test_every_prompt_has_its_own_name_and_text():
