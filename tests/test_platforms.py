@@ -276,11 +276,11 @@ def test_add_help_says_automatic_captions_are_worse_than_whisper(settings) -> No
     assert "worse than Whisper" in " ".join(result.output.split())
 
 
-def test_add_refuses_transcribe_with_captions_auto_in_one_line(settings) -> None:
+def test_add_refuses_transcribe_with_captions_auto_as_a_usage_mistake(settings) -> None:
     result = CliRunner().invoke(
         app, ["--home", str(settings.home), "add", "https://video.example/v", "--transcribe", "--captions", "auto"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "contradict" in result.output and "Traceback" not in result.output
 
 

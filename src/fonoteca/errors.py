@@ -11,7 +11,7 @@ class FonotecaError(Exception):
     worker tries a job again when the error is `retryable` (it is not the episode's fault and may well pass later)."""
 
     exit_code: int = 1
-    http_status: int = 500
+    http_status: int = 400  # unless its class says otherwise, the request asked what this archive cannot do (yet)
     retryable: bool = False
 
     def __init__(self, message: str, hint: str = "") -> None:
@@ -50,7 +50,7 @@ class LLMError(FonotecaError):
 class ConfigError(FonotecaError):
     """A FONOTECA_* variable or a command-line value is not one fonoteca accepts."""
 
-    http_status = 400
+    http_status = 422  # a value the request gave: what FastAPI answers for a query value its own checks refuse
 
 
 class ModelError(FonotecaError):

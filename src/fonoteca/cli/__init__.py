@@ -6,6 +6,10 @@ llm (llm check/serve, analyze, ask), watch (watch, watch add/list/remove) and wo
 `Fonoteca` (`app_of`), translates its arguments into one of its operations and formats the result; progress reaches
 the terminal as events rendered by fonoteca.cli.progress.
 
+Errors take one route: a command raises the FonotecaError that says what went wrong, and FonotecaGroup, the app's
+group, prints its one line and exits with the class's `exit_code`; a Ctrl-C is reported there too. A bad combination
+of options is a usage mistake, raised as click's usage error through `ctx.fail` (exit 2, with the command's usage).
+
 Feed text (titles, show names, errors quoting them, model output about them) is untrusted: every such value goes
 through `safe` (fonoteca.console) before it meets Rich markup, and the consoles strip control characters from whatever
 they write, so a title can neither break the markup nor send escape sequences to the terminal.
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from fonoteca.app import Fonoteca
 from fonoteca.console import SafeConsole, safe
@@ -30,7 +35,27 @@ from fonoteca.settings import Settings
 console = SafeConsole(soft_wrap=True)
 err_console = SafeConsole(stderr=True, soft_wrap=True)
 
+
+class FonotecaGroup(TyperGroup):
+    """The `fonoteca` group: every command runs inside its `invoke`, the one place that turns an error into what the
+    user sees. Click's own exit (typer.Exit) carries the code, so the command line and CliRunner see the same thing."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FonotecaError as exc:
+            err_console.print(f"[bold red]error:[/] {safe(exc)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt:
+            err_console.print(
+                "[yellow]interrupted[/] — the archive is consistent; run the same command again to continue",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=FonotecaGroup,
     name="fonoteca",
     help="Turn a show's whole history into a searchable archive of timestamped transcripts.",
     no_args_is_help=True,
@@ -79,12 +104,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, hint: str = "") -> typer.Exit:
-    """Print one error line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {safe(FonotecaError(message, hint))}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 def _register_commands() -> None:
     from fonoteca.cli import archive, imports, ingest, llm, search, watch, web, worker
 
@@ -96,15 +115,5 @@ _register_commands()
 
 
 def main() -> None:
-    try:
-        app()
-    except FonotecaError as exc:
-        err_console.print(f"[bold red]error:[/] {safe(exc)}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except SystemExit as exc:
-        if exc.code == 130:  # Typer turns Ctrl-C into exit code 130
-            err_console.print(
-                "[yellow]interrupted[/] — the archive is consistent; run the same command again to continue",
-                highlight=False,
-            )
-        raise
+    """The `fonoteca` script (pyproject.toml) and `python -m fonoteca`."""
+    app()

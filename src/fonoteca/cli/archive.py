@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from fonoteca.archive import Archive, Status
-from fonoteca.cli import app_of, console, fail, print_json
+from fonoteca.cli import app_of, console, print_json
 from fonoteca.console import printable, safe
-from fonoteca.errors import FonotecaError
+from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.output import EpisodeOut, StatsOut, dump, shows_of
 from fonoteca.pipeline import PENDING
 from fonoteca.text import format_duration, stats_header
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List episodes, oldest first. The id column is what other commands accept."""
         if status is not None and status not in list(Status):
-            raise fail(f"unknown status {status!r}", f"choose one of {', '.join(Status)}")
+            raise ConfigError(f"unknown status {status!r}", f"choose one of {', '.join(Status)}")
         archive = app_of(ctx).archive
         found = archive.list_episodes(archive.get_show(show).id if show else None, status=status)
         if as_json:
@@ -155,18 +155,17 @@ def register(app: typer.Typer) -> None:
         from fonoteca.ingest.transcripts import EXPORT_FORMATS
 
         if fmt not in EXPORT_FORMATS:
-            raise fail(f"unknown format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
-        try:
-            rendered = app_of(ctx).export(episode, fmt)
-        except FonotecaError as exc:  # e.g. nothing transcribed yet: one line saying what to run, as for a bad format
-            raise fail(exc.message, exc.hint) from None
+            raise ConfigError(f"unknown format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
+        rendered = app_of(ctx).export(episode, fmt)
         if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
             typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
             return
         try:
             output.write_text(rendered, encoding="utf-8")
         except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror}", "choose a writable path with --output") from exc
+            raise FonotecaError(
+                f"cannot write {output}: {exc.strerror}", "choose a writable path with --output"
+            ) from exc
         console.print(f"Wrote {safe(output)}")
 
     @app.command()
@@ -209,7 +208,7 @@ def register(app: typer.Typer) -> None:
             console.print(table)
         differing = [c.table for c in checks if not c.matches]
         if differing:
-            raise fail(
+            raise FonotecaError(
                 f"the copy differs from the archive in {', '.join(differing)}",
                 "run the same command again to finish the copy; if it still differs, report it",
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fonoteca.archive import Captions
-from fonoteca.cli import app_of, console, fail, print_json
+from fonoteca.cli import app_of, console, print_json
 from fonoteca.console import safe
 from fonoteca.pipeline import SyncReport
 
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a show (feed, local media or video platform) to the archive and transcribe it."""
         if transcribe and captions not in (None, Captions.NONE):
-            raise fail("--transcribe and --captions contradict each other", "give one of them")
+            ctx.fail("--transcribe and --captions contradict each other — give one of them")
         fonoteca = app_of(ctx, progress=not as_json, model=model)
         show, report = fonoteca.add(
             source, language=language, title=title, date=date, sync_now=not no_sync,

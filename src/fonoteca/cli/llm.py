@@ -9,9 +9,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fonoteca.archive import Analysis, Archive, Episode
-from fonoteca.cli import app_of, console, err_console, fail, print_json
+from fonoteca.cli import app_of, console, err_console, print_json
 from fonoteca.console import safe
-from fonoteca.errors import FonotecaError, NotFound
+from fonoteca.errors import FonotecaError, LLMError, NotFound
 from fonoteca.llm.analyze import KINDS, check_analyses, check_translation, episode_report
 from fonoteca.llm.server import LocalServer
 from fonoteca.text import format_timestamp
@@ -66,7 +66,7 @@ def serve(
     if code is None:
         err_console.print("stopped")
         return
-    raise fail(f"llama.cpp's server exited (code {code}): {server.log_tail()}", "check the model file and --ctx")
+    raise LLMError(f"llama.cpp's server exited (code {code}): {server.log_tail()}", "check the model file and --ctx")
 
 
 def _episodes_of(archive: Archive, ref: str) -> list[Episode]:
@@ -137,11 +137,11 @@ def analyze(
     if translating:
         to = check_translation(to, start, end)
     elif "translation" in kinds:
-        raise fail("translation cannot be combined with other analyses", "run it alone: --what translation --to en")
+        ctx.fail("translation cannot be combined with other analyses — run it alone: --what translation --to en")
     else:
         check_analyses(kinds, words)
     if queue and translating:
-        raise fail("a translation is not queued", "run it without --queue: it prints the translated lines")
+        ctx.fail("a translation is not queued — run it without --queue: it prints the translated lines")
     jobs = fonoteca.jobs if queue else None  # refused at once on SQLite, before the archive is read
     episodes = _episodes_of(fonoteca.archive, target)
     if jobs is not None:
@@ -207,7 +207,9 @@ def analyze(
     if as_json:
         print_json(reports)
     if failures:
-        raise fail(f"{failures} of {len(episodes)} episodes could not be (fully) analysed", "see the errors above")
+        raise FonotecaError(
+            f"{failures} of {len(episodes)} episodes could not be (fully) analysed", "see the errors above"
+        )
 
 
 def ask(
@@ -240,7 +242,7 @@ def ask(
     if error:
         if not as_json:
             console.out("")
-        raise fail(error)
+        raise FonotecaError(error)
     if as_json:
         print_json(
             {

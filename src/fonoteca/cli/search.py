@@ -8,11 +8,9 @@ from pathlib import Path
 
 import typer
 
-from fonoteca.cli import app_of, console, err_console, fail, print_json
+from fonoteca.cli import app_of, console, err_console, print_json
 from fonoteca.console import printable, safe
-from fonoteca.errors import ConfigError
-from fonoteca.search import BadDate
-from fonoteca.search.trends import BadTrend, parse_terms, render_png, render_terminal, summarize, table_rows, to_csv
+from fonoteca.search.trends import parse_terms, render_png, render_terminal, summarize, table_rows, to_csv
 from fonoteca.text import format_timestamp
 
 
@@ -47,13 +45,10 @@ def register(app: typer.Typer) -> None:
         """Search every transcript; each hit links to the second it was said."""
         fonoteca = app_of(ctx)
         fonoteca.update_index()  # catches up with what other processes changed; `serve` does this in the background
-        try:
-            results = fonoteca.search(
-                query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-                order="date" if by_date else "relevance", mode=mode,
-            )  # fmt: skip
-        except (BadDate, ConfigError) as exc:  # a bad date or mode
-            raise fail(exc.message, exc.hint) from None
+        results = fonoteca.search(
+            query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
+            order="date" if by_date else "relevance", mode=mode,
+        )  # fmt: skip
         if as_json:  # stdout is for data: the hits say how each was found (`matched`)
             print_json([h.to_dict() for h in results.hits])
             return
@@ -88,12 +83,9 @@ def register(app: typer.Typer) -> None:
         """How many times each word was said across the history: a chart on a time axis, or data."""
         fonoteca = app_of(ctx)
         per = "hour" if per_hour else per
-        try:
-            words = parse_terms(terms)
-            fonoteca.update_index()
-            points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
-        except BadTrend as exc:
-            raise fail(exc.message, exc.hint) from None
+        words = parse_terms(terms)
+        fonoteca.update_index()
+        points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
         rows = table_rows(points, per=per, by=by)
         if as_json:
             print_json(rows)

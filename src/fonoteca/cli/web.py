@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from fonoteca.cli import app_of, console, fail
+from fonoteca.cli import app_of, console
 from fonoteca.console import safe
+from fonoteca.errors import ConfigError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
         settings = app_of(ctx, host=host, port=port, token=token).settings
         if settings.host not in LOOPBACK and not settings.token:
-            raise fail(
+            raise ConfigError(
                 f"refusing to listen on {settings.host} without a token",
                 "set FONOTECA_TOKEN (or --token) so only people with it can open the archive, or use 127.0.0.1",
             )

@@ -1,7 +1,9 @@
 """The JSON API under /api/: the archive's shows, episodes, transcripts and stats, search and word trends.
 
-The answers are fonoteca.output's models, the same objects `--json` prints. Every route is a plain `def`, run in
-Starlette's threadpool: archive and index reads never block the event loop, and they run side by side.
+The answers are fonoteca.output's models, the same objects `--json` prints; a FonotecaError (a bad date, an unknown
+show) reaches the app's one handler, which answers its class's status with `{"detail": the error's line}`. Every route
+is a plain `def`, run in Starlette's threadpool: archive and index reads never block the event loop, and they run side
+by side.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from fonoteca.output import EpisodeOut, SearchOut, ShowOut, StatsOut, TranscriptOut, shows_of
-from fonoteca.search import BadDate
-from fonoteca.search.trends import BadTrend, TrendPoint, mentions_query, parse_terms, table_rows, to_csv
+from fonoteca.search.trends import TrendPoint, mentions_query, parse_terms, table_rows, to_csv
 from fonoteca.web.deps import App
 
 router = APIRouter(prefix="/api")
@@ -51,11 +52,8 @@ def api_search(
     mode: str | None = Query(None, pattern="^(keyword|meaning|hybrid)$",
                              description="default: hybrid where passages are embedded, else keyword"),
 ) -> SearchOut:  # fmt: skip
-    try:
-        results = fonoteca.search(q, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-                                  offset=offset, order=order, mode=mode)  # fmt: skip
-    except BadDate as exc:
-        raise HTTPException(422, str(exc)) from None
+    results = fonoteca.search(q, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
+                              offset=offset, order=order, mode=mode)  # fmt: skip
     return SearchOut.of(q, results)
 
 
@@ -78,21 +76,14 @@ async def trend_query(
     by: str = Query("episode", pattern="^(episode|week|month|year)$"),
     split: str | None = Query(None, pattern="^show$", description="show: one line per show, for a single word"),
 ) -> TrendQuery:  # fmt: skip
-    try:
-        terms = parse_terms(term)
-    except BadTrend as exc:
-        raise HTTPException(422, str(exc)) from None
-    return TrendQuery(terms, show, "hour" if per_hour else per, by, split)
+    return TrendQuery(parse_terms(term), show, "hour" if per_hour else per, by, split)
 
 
 Trend = Annotated[TrendQuery, Depends(trend_query)]
 
 
 def _points(fonoteca: App, q: TrendQuery) -> list[TrendPoint]:
-    try:
-        return fonoteca.trend(q.terms, show=q.show, per=q.per, by=q.by, split_by=q.split)
-    except BadTrend as exc:
-        raise HTTPException(422, str(exc)) from None
+    return fonoteca.trend(q.terms, show=q.show, per=q.per, by=q.by, split_by=q.split)
 
 
 @router.get("/trend", response_model=list[TrendPoint], tags=["search"])
@@ -115,8 +106,5 @@ def api_trend_moments(
     limit: int = Query(100, ge=1, le=500),
 ) -> SearchOut:  # fmt: skip
     """The mentions behind one point: each segment of that episode or period that says a word, with its second."""
-    try:
-        found = fonoteca.trend_moments(q.terms, key=key, by=q.by, show=q.show, limit=limit)
-    except BadTrend as exc:
-        raise HTTPException(422, str(exc)) from None
+    found = fonoteca.trend_moments(q.terms, key=key, by=q.by, show=q.show, limit=limit)
     return SearchOut.of(mentions_query(q.terms), found)

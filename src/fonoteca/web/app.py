@@ -2,8 +2,12 @@
 
 create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
 (pages.py, api.py, llm_routes.py, watch_routes.py; each gets the object through the dependencies of deps.py), the
-error pages, the static files, and the lifespan, which keeps the search index fresh in the background and closes
+error route, the static files, and the lifespan, which keeps the search index fresh in the background and closes
 everything at the end.
+
+Errors take one route: a route lets a FonotecaError through, and the app's one handler answers the class's
+`http_status` with the error's line — `{"detail": ...}` under /api/, the error page elsewhere. Routes catch an error
+only to show it where the user is (a form's page, the search page's box), never to choose a status.
 
 Pages: home (every show with the seed's header), show (the word-over-history chart and the episode list), episode
 (player + transcript that follows it, `?t=` deep links, exports), search. API under /api/ with an OpenAPI schema,
@@ -24,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 import anyio
 from fastapi import FastAPI, Request
@@ -34,7 +39,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fonoteca import __version__
 from fonoteca.app import Fonoteca
-from fonoteca.errors import NotFound
+from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
 from fonoteca.web import api, llm_routes, pages, watch_routes
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
@@ -55,10 +60,11 @@ def create_app(settings: Settings) -> FastAPI:
     def login_page(request: Request, target: str) -> Response:
         return templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
 
-    async def not_found(request: Request, exc: Exception) -> Response:
+    async def failed(request: Request, exc: FonotecaError) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return templates.TemplateResponse(request, "error.html", {"message": str(exc)}, status_code=404)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+        context = {"title": HTTPStatus(exc.http_status).phrase.capitalize(), "message": str(exc)}
+        return templates.TemplateResponse(request, "error.html", context, status_code=exc.http_status)
 
     middleware = [  # outermost first
         Middleware(HardenHeaders),
@@ -70,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
         docs_url=None, redoc_url=None,  # see the module docstring: /api describes the API instead
-        middleware=middleware, exception_handlers={NotFound: not_found},
+        middleware=middleware, exception_handlers={FonotecaError: failed},
     )  # fmt: skip
     app.state.fonoteca, app.state.templates, app.state.throttle = fonoteca, templates, throttle
     app.state.transcripts = TranscriptCache()

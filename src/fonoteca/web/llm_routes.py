@@ -8,6 +8,9 @@ cancels the response's generator, which closes the upstream stream: the model st
 
 Only the chat is `async` (it streams); the chat turn does its archive and index work in worker threads. Every other
 route is a plain `def`, run in Starlette's threadpool: an analysis waits for the model there, never on the event loop.
+A FonotecaError before the answer starts goes to the app's one handler (the model server's failure is an LLMError,
+502; the request's, 400 or 404); after a 200 has been sent it can only be an `error` event, and the episode page's
+forms show it on the page.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from dataclasses import asdict
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from fonoteca.app import Fonoteca
 from fonoteca.archive import Analysis, Episode, Message
-from fonoteca.errors import FonotecaError, LLMError, NotFound
+from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS
 from fonoteca.llm.chat import ChatEvent, stored_sources
 from fonoteca.web.deps import App, Templates
@@ -64,7 +66,7 @@ def _sse(event: ChatEvent) -> str:
 def chat_page(
     request: Request, fonoteca: App, templates: Templates, show: str | None = None, episode: str | None = None
 ) -> HTMLResponse:
-    about = fonoteca.episode(episode) if episode else None  # NotFound: the app's error page
+    about = fonoteca.episode(episode) if episode else None
     context = {"shows": fonoteca.archive.list_shows(), "selected_show": show or "", "episode": about}
     return templates.TemplateResponse(request, "chat.html", context)
 
@@ -78,12 +80,7 @@ async def chat(fonoteca: App, body: ChatRequest) -> StreamingResponse:
         show=body.show or None,
         episode=body.episode or None,
     )
-    try:
-        await turn.prepare()
-    except NotFound as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except FonotecaError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    await turn.prepare()
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -104,7 +101,7 @@ def conversation(fonoteca: App, conversation_id: str) -> dict[str, Any]:
     """A conversation's turns so far (the chat page shows them again after a reload)."""
     messages = fonoteca.archive.messages(conversation_id)
     if not messages:
-        raise HTTPException(status_code=404, detail=f"no conversation {conversation_id!r}")
+        raise NotFound(f"no conversation {conversation_id!r}")
     return {"conversation_id": conversation_id, "messages": [_message_dict(m) for m in messages]}
 
 
@@ -118,14 +115,6 @@ def _message_dict(message: Message) -> dict[str, Any]:
     return {**asdict(message), "citations": cited, "sources": given}
 
 
-def _api_episode(fonoteca: Fonoteca, episode_id: str) -> Episode:
-    """The episode, or the API's 404 JSON (pages let NotFound reach the app's error page instead)."""
-    try:
-        return fonoteca.episode(episode_id)
-    except NotFound as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-
-
 def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
     return {key: value for key, value in asdict(analysis).items() if key != "episode_id"}
 
@@ -133,7 +122,7 @@ def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
 @router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
 def list_analyses(fonoteca: App, episode_id: str) -> dict[str, Any]:
     """The stored analyses of an episode."""
-    episode = _api_episode(fonoteca, episode_id)
+    episode = fonoteca.episode(episode_id)
     stored = fonoteca.archive.list_analyses(episode.id)
     return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in stored]}
 
@@ -142,16 +131,12 @@ def list_analyses(fonoteca: App, episode_id: str) -> dict[str, Any]:
 def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
     """Compute (or reuse while still valid) and store analyses of an episode. When some fail and others work, the
     answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed."""
-    episode = _api_episode(fonoteca, episode_id)
-    try:
-        analyses, errors = fonoteca.analyzer().analyze_each(
-            episode, body.what, words=body.words, focus=body.focus, language=body.language, force=body.force
-        )
-    except FonotecaError as exc:
-        raise _http_error(exc) from exc
+    episode = fonoteca.episode(episode_id)
+    analyses, errors = fonoteca.analyzer().analyze_each(
+        episode, body.what, words=body.words, focus=body.focus, language=body.language, force=body.force
+    )
     if errors and not analyses:
-        first = next(iter(errors.values()))
-        raise _http_error(first) from first
+        raise next(iter(errors.values()))
     return {
         "episode_id": episode.id,
         "analyses": [_analysis_dict(a) for a in analyses.values()],
@@ -162,17 +147,9 @@ def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> dict[
 @router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
 def run_translation(fonoteca: App, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
     """Translate the episode, or the passage between `start` and `end` seconds (stored and reused like analyses)."""
-    episode = _api_episode(fonoteca, episode_id)
-    try:
-        translation = fonoteca.analyzer().translate(episode, body.to, start=body.start, end=body.end, force=body.force)
-    except FonotecaError as exc:
-        raise _http_error(exc) from exc
+    episode = fonoteca.episode(episode_id)
+    translation = fonoteca.analyzer().translate(episode, body.to, start=body.start, end=body.end, force=body.force)
     return {"episode_id": episode.id, **_analysis_dict(translation)}
-
-
-def _http_error(exc: FonotecaError) -> HTTPException:
-    """The server's failure is a 502, the request's a 400."""
-    return HTTPException(status_code=502 if isinstance(exc, LLMError) else 400, detail=str(exc))
 
 
 @router.post("/episode/{episode_id}/analyze", include_in_schema=False)

@@ -20,7 +20,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
 from fonoteca.errors import NotFound
 from fonoteca.ingest.media import trusted_media_file
-from fonoteca.ingest.transcripts import EXPORT_FORMATS, render_transcript
+from fonoteca.ingest.transcripts import EXPORT_FORMATS
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
 from fonoteca.pipeline import PENDING
@@ -190,7 +190,8 @@ def search_page(
     date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to"), page: int = Query(1, ge=1),
     order: str = "relevance", episode: str = "", mode: str = Query("", pattern="^(|keyword|meaning|hybrid)$"),
 ) -> Response:  # fmt: skip
-    results, error = None, ""
+    results = None
+    error: BadDate | None = None
     scoped = fonoteca.archive.get_episode(episode) if episode else None
     if q.strip():
         try:
@@ -198,17 +199,17 @@ def search_page(
                 q, show=show or None, date_from=date_from or None, date_to=date_to or None, episode=episode or None,
                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order, mode=mode or None,
             )  # fmt: skip
-        except BadDate as exc:
-            error = str(exc)
+        except BadDate as exc:  # shown above the form the user can correct it in, with the class's status
+            error = exc
     pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
     params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode, "mode": mode}
     context = {
         "q": q, "results": results, "shows": fonoteca.archive.list_shows(), "show": show, "date_from": date_from,
         "date_to": date_to, "page": page, "pages": pages, "order": order, "base": _query_string(params),
-        "error": error, "episode": scoped, "mode": mode,
+        "error": str(error) if error else "", "episode": scoped, "mode": mode,
         "unscoped": _query_string({k: v for k, v in params.items() if k != "episode"}),  # the episode chip's ×
     }  # fmt: skip
-    return templates.TemplateResponse(request, "search.html", context, status_code=422 if error else 200)
+    return templates.TemplateResponse(request, "search.html", context, status_code=error.http_status if error else 200)
 
 
 @router.get("/api", response_class=HTMLResponse)
@@ -235,11 +236,13 @@ def media(fonoteca: App, episode_id: str) -> Response:
 
 @router.get("/episode/{episode_id}/transcript.{fmt}")
 def export(fonoteca: App, episode_id: str, fmt: str) -> Response:
-    if fmt not in EXPORT_FORMATS:
+    """The transcript as `fonoteca export` writes it; an episode with nothing transcribed yet is its error, not an
+    empty file."""
+    if fmt not in EXPORT_FORMATS:  # a path that names no file: a 404, as for any other unknown path
         raise HTTPException(404, f"unknown format; use one of {', '.join(EXPORT_FORMATS)}")
     episode = fonoteca.episode(episode_id)
     return PlainTextResponse(
-        render_transcript(fonoteca.archive.segments(episode.id), fmt),
+        fonoteca.export(episode.id, fmt),
         media_type=f"{EXPORT_MEDIA_TYPES[fmt]}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{episode.id}.{fmt}"'},
     )
