@@ -70,8 +70,8 @@ def _by_guid(archive: Archive) -> dict[str, Episode]:
 def _worker(settings: Settings, *args: str, **env: str) -> subprocess.Popen[str]:
     """A real `fonoteca worker` process on the test's archive."""
     return subprocess.Popen(
-        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "--database-url", settings.database_url,
-         "worker", *args],
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home),
+         "--database-url", settings.database_url.get_secret_value(), "worker", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "FONOTECA_BEAM_SIZE": str(settings.beam_size), "FONOTECA_EMBEDDINGS": "none",
              "FONOTECA_DOWNLOAD_RETRIES": "0", **env},
@@ -149,7 +149,7 @@ def test_status_shows_each_queue_and_what_the_workers_are_running(pg_settings, h
         fonoteca.add(url)
         taken = _take_a_job(fonoteca)
         running = fonoteca.archive.get_episode(taken.task_kwargs["episode_id"])
-    options = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url, "status"]
+    options = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url.get_secret_value(), "status"]
     listed = CliRunner().invoke(app, [*options, "--json"])
     shown = CliRunner().invoke(app, options)
     assert listed.exit_code == 0 and shown.exit_code == 0, listed.output + shown.output
@@ -163,7 +163,7 @@ def test_status_shows_each_queue_and_what_the_workers_are_running(pg_settings, h
 
 
 def test_job_schema_is_created_once_by_workers_starting_together(pg_settings) -> None:
-    with Archive(pg_settings.database_url) as archive:
+    with Archive(pg_settings.database_url.get_secret_value()) as archive:
         queues = [JobQueue(archive, pg_settings) for _ in range(4)]
         together = threading.Barrier(len(queues))
         failures: list[BaseException] = []
@@ -369,9 +369,8 @@ def test_the_status_page_and_command_show_the_workers_alive_their_queues_and_thr
         page = TestClient(create_app(pg_settings)).get("/status")
         assert page.status_code == 200
         assert "<strong>1</strong> alive" in page.text and 'data-testid="queues"' in page.text
-        shown = CliRunner().invoke(
-            app, ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url, "status", "--json"]
-        )
+        options = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url.get_secret_value()]
+        shown = CliRunner().invoke(app, [*options, "status", "--json"])
         assert shown.exit_code == 0, shown.output
         jobs = json.loads(shown.stdout)["jobs"]
         assert (jobs["workers"], jobs["hours_per_hour"]) == (1, 0.0)
@@ -410,7 +409,7 @@ def _transcribed(fonoteca: Fonoteca) -> Episode:
 def test_analyses_queued_on_postgresql_are_made_by_a_worker_of_the_llm_queue_and_stored(pg_settings) -> None:
     with Fonoteca(pg_settings) as fonoteca:
         episode = _transcribed(fonoteca)
-        cli = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url]
+        cli = ["--home", str(pg_settings.home), "--database-url", pg_settings.database_url.get_secret_value()]
         asked = [*cli, "analyze", episode.id, "--what", "language", "--queue", "--json"]
         first, again = CliRunner().invoke(app, asked), CliRunner().invoke(app, asked)
         assert json.loads(first.stdout) == {"queued": 1, "already_queued": 0}, first.output

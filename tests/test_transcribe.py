@@ -248,7 +248,9 @@ def test_retry_with_a_model_that_cannot_load_keeps_the_episode_failed_with_its_r
     assert (again.status, again.error) == ("failed", "old reason")
 
 
-def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(archive, settings, tmp_path) -> None:
+def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(
+    archive, settings, tmp_path, unloadable_model
+) -> None:
     from fonoteca.archive import Segment
     from fonoteca.errors import FonotecaError
     from fonoteca.pipeline import retry
@@ -256,7 +258,7 @@ def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(archi
     episode = _local_episode(archive, tmp_path)
     archive.replace_transcript(episode.id, [Segment(0.0, 11.0, "ask not")], source="transcribed")
     with pytest.raises(FonotecaError, match="already transcribed"):
-        retry(archive, settings.replace(device="tpu"), episode.id)
+        retry(archive, settings.replace(model=str(unloadable_model)), episode.id)
     assert archive.get_episode(episode.id).status == "done"
     assert [s.text for s in archive.segments(episode.id)] == ["ask not"]
 

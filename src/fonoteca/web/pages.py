@@ -51,7 +51,7 @@ def login(
     request: Request, fonoteca: App, templates: Templates, throttle: LoginThrottle, token: str = Form(...),
     next: str = Form("/"),
 ) -> Response:  # fmt: skip
-    expected = fonoteca.settings.token
+    expected = fonoteca.settings.token.get_secret_value()
     target = next if _same_site(next) else "/"
     client = client_address(request)
     if expected and (wait := throttle.retry_after(client)):
