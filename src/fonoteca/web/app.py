@@ -99,7 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     fonoteca: Fonoteca = app.state.fonoteca
     async with anyio.create_task_group() as background:
         background.start_soon(keep_index_fresh, fonoteca)
-        if fonoteca.settings.embeddings.strip().lower() != "none":
+        if fonoteca.settings.embeddings != "none":
             background.start_soon(keep_meaning_fresh, fonoteca)
         try:
             yield
