@@ -503,9 +503,10 @@ class Archive:
         language: str | None | Unchanged = UNCHANGED,
         image: str | Unchanged = UNCHANGED,
         number: int | None | Unchanged = UNCHANGED,
-    ) -> None:
+    ) -> Episode | None:
         """Change the episode's metadata given; what is left UNCHANGED keeps its value. Its status changes only
-        through the methods that check the move (set_status, mark_downloaded, start_transcription...)."""
+        through the methods that check the move (set_status, mark_downloaded, start_transcription...). Returns the
+        episode as changed (None when nothing was given, or there is no such episode)."""
         # The column names are this method's own, never taken from a caller's keyword.
         changed = _changed({
             "title": title, "published": published, "description": description, "link": link,
@@ -513,42 +514,47 @@ class Archive:
             "transcript_url": transcript_url, "transcript_type": transcript_type, "language": language,
             "image": image, "number": number,
         })  # fmt: skip
-        if changed:
-            with self._transaction() as db:
-                db.execute(_episode_update(episode_id).values(changed))
+        if not changed:
+            return None
+        with self._transaction() as db:
+            return _returned(db.execute(_episode_update(episode_id).values(changed).returning(*_EPISODE_ROW)))
 
-    def _move(self, db: Connection, episode_id: str, target: Status) -> bool:
-        """Set the episode's status inside the caller's transaction, if TRANSITIONS allows the move from its
-        current one (the episode's row stays locked until the caller commits). False when there is no such episode
-        (another process deleted it); a move the table does not allow is a programming error."""
-        current = _locked_status(db, episode_id)
-        if current is None:
-            return False
-        if not current.can_become(target):
-            allowed = ", ".join(sorted(TRANSITIONS[current]))
-            raise ValueError(f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})")
-        moved = _episode_update(episode_id).values(status=target)
-        db.execute(moved.values(finished_at=utc_now()) if target == Status.DONE else moved)
-        if Status.DONE in (current, target):
+    def _move(self, db: Connection, episode_id: str, target: Status, **values: object) -> Episode | None:
+        """Set the episode's status (and `values`) inside the caller's transaction, if TRANSITIONS allows the move
+        from its current one, and return it as it is then (its row stays locked until the caller commits). None when
+        there is no such episode (another process deleted it); a move the table does not allow is a programming error.
+
+        One UPDATE ... RETURNING whose condition is the table's: the row is not read before it is written. Only
+        DONE moves to DONE, so a move changes what a search index must hold exactly when it ends at DONE."""
+        sources = [status for status, targets in TRANSITIONS.items() if target in targets]
+        moved = _episode_update(episode_id).where(episodes.c.status.in_(sources)).values(status=target, **values)
+        if target == Status.DONE:
+            moved = moved.values(finished_at=utc_now())
+        episode = _returned(db.execute(moved.returning(*_EPISODE_ROW)))
+        if episode is None:
+            current = _locked_status(db, episode_id)
+            if current is not None:
+                allowed = ", ".join(sorted(TRANSITIONS[current]))
+                raise ValueError(
+                    f"episode {episode_id} cannot go from {current} to {target} (from {current}: {allowed})"
+                )
+        elif target == Status.DONE:
             _finished_changed(db)
-        return True
+        return episode
 
-    def set_status(self, episode_id: str, status: Status, error: str | None = None) -> None:
+    def set_status(self, episode_id: str, status: Status, error: str | None = None) -> Episode | None:
         """Move the episode to `status` (checked against TRANSITIONS), with `error` saying why when it failed."""
         status = _member(Status, status, "episode status")
         with self._transaction() as db:
-            if self._move(db, episode_id, status):
-                db.execute(_episode_update(episode_id).values(error=error))
+            return self._move(db, episode_id, status, error=error)
 
-    def mark_downloaded(self, episode_id: str, media_path: str) -> None:
+    def mark_downloaded(self, episode_id: str, media_path: str) -> Episode | None:
         with self._transaction() as db:
-            if self._move(db, episode_id, Status.DOWNLOADED):
-                db.execute(_episode_update(episode_id).values(media_path=media_path, error=None))
+            return self._move(db, episode_id, Status.DOWNLOADED, media_path=media_path, error=None)
 
-    def start_transcription(self, episode_id: str, duration: float) -> None:
+    def start_transcription(self, episode_id: str, duration: float) -> Episode | None:
         with self._transaction() as db:
-            if self._move(db, episode_id, Status.TRANSCRIBING):
-                db.execute(_episode_update(episode_id).values(duration=duration, error=None))
+            return self._move(db, episode_id, Status.TRANSCRIBING, duration=duration, error=None)
 
     def finish_transcription(
         self,
@@ -559,17 +565,15 @@ class Archive:
         model: str,
         duration: float,
         dropped: Mapping[str, int] | None = None,
-    ) -> None:
+    ) -> Episode | None:
         """The segments appended while transcribing are the whole transcript: the episode is done. `dropped` is what
-        the quality guard dropped, by reason (of a resumed run, what it dropped after the segments it resumed from)."""
+        the quality guard dropped, by reason (of a resumed run, what it dropped after the segments it resumed from).
+        Returns the finished episode."""
         with self._transaction() as db:
-            if self._move(db, episode_id, Status.DONE):
-                db.execute(
-                    _episode_update(episode_id).values(
-                        error=None, source=Source.TRANSCRIBED, language=language, engine=engine, model=model,
-                        duration=duration, dropped_segments=_counts_json(dropped),
-                    )
-                )  # fmt: skip
+            return self._move(
+                db, episode_id, Status.DONE, error=None, source=Source.TRANSCRIBED, language=language, engine=engine,
+                model=model, duration=duration, dropped_segments=_counts_json(dropped),
+            )  # fmt: skip
 
     def requeue_failed(self, episode_id: str) -> bool:
         """A failed episode back to 'new', forgetting its old media, e.g. when the feed fixed its enclosure.
@@ -578,9 +582,7 @@ class Archive:
         with self._transaction() as db:
             if _locked_status(db, episode_id) != Status.FAILED:
                 return False
-            self._move(db, episode_id, Status.NEW)
-            db.execute(_episode_update(episode_id).values(error=None, media_path=None))
-            return True
+            return self._move(db, episode_id, Status.NEW, error=None, media_path=None) is not None
 
     # -- claims: one process per episode ---------------------------------------------------------------------------
 
@@ -742,9 +744,17 @@ class Archive:
 
         `at` is the index the writer expects its first segment to get: if the episode has more segments than that,
         another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
-        to an episode another live process has claimed is refused the same way."""
+        to an episode another live process has claimed is refused the same way. Nothing to append changes nothing."""
+        segments = list(segments)
+        if not segments:
+            return 0
         with self._transaction() as db:
-            status = _locked_status(db, episode_id)
+            # The episode's row is written first: that locks it until the commit, and gives back its status.
+            status = db.scalar(
+                _episode_update(episode_id)
+                .values(transcript_rev=episodes.c.transcript_rev + 1)
+                .returning(episodes.c.status)
+            )
             if status is None:
                 return 0
             self._refuse_if_held_elsewhere(db, episode_id)
@@ -760,12 +770,10 @@ class Archive:
                     "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
                 )
             added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
-            if added:
-                if status == Status.DONE:
-                    _finished_changed(db)
-                _forget_vectors(db, episode_id)
-                db.execute(_episode_update(episode_id).values(transcript_rev=episodes.c.transcript_rev + 1))
-                self._beat(db, episode_id)
+            if status == Status.DONE:
+                _finished_changed(db)
+            _forget_vectors(db, episode_id)
+            self._beat(db, episode_id)
         return added
 
     def replace_transcript(
@@ -787,20 +795,16 @@ class Archive:
         source = _member(Source, source, "transcript source")
         with self._transaction() as db:
             self._refuse_if_held_elsewhere(db, episode_id)
-            if not self._move(db, episode_id, Status.DONE):
+            done = self._move(
+                db, episode_id, Status.DONE, transcript_rev=episodes.c.transcript_rev + 1, error=None, source=source,
+                language=language, engine=engine, model=model, dropped_segments=_counts_json(dropped),
+                duration=func.coalesce(literal(duration, episodes.c.duration.type), episodes.c.duration),
+            )  # fmt: skip
+            if done is None:
                 return 0
             db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
             count = _insert_segments(db, episode_id, segments, first_idx=0)
             _forget_vectors(db, episode_id)
-            db.execute(
-                update(episodes)
-                .where(episodes.c.id == episode_id)
-                .values(
-                    transcript_rev=episodes.c.transcript_rev + 1, error=None, source=source, language=language,
-                    duration=func.coalesce(literal(duration, episodes.c.duration.type), episodes.c.duration),
-                    engine=engine, model=model, dropped_segments=_counts_json(dropped),
-                )
-            )  # fmt: skip
         return count
 
     def segments(
@@ -1147,6 +1151,19 @@ _FINISHED_VERSION = select(finished.c.version)
 def _episode_update(episode_id: str) -> Any:
     """UPDATE of one episode that also stamps its updated_at."""
     return update(episodes).where(episodes.c.id == episode_id).values(updated_at=utc_now())
+
+
+# An episode's row as a write returns it (RETURNING takes no join: the show's title is a subquery).
+_EPISODE_ROW = (
+    *episodes.c,
+    select(shows.c.title).where(shows.c.id == episodes.c.show_id).scalar_subquery().label("show_title"),
+)
+
+
+def _returned(result: Any) -> Episode | None:
+    """The episode a write's RETURNING gave back, None when it changed no row."""
+    row = result.first()
+    return Episode(**row._mapping) if row is not None else None
 
 
 def _finished_changed(db: Connection) -> None:
