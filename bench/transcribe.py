@@ -32,7 +32,6 @@ import av
 import numpy as np
 
 from fonoteca.app import Fonoteca
-from fonoteca.pipeline import transcribe_episode
 from fonoteca.settings import Settings
 from fonoteca.transcribe import SAMPLE_RATE, _device, decode
 from fonoteca.transcribe.model import resolve_model
@@ -77,7 +76,7 @@ def run_fonoteca(fonoteca: Fonoteca, run: str, files: list[Path], result: Timed)
         episode, _ = archive.upsert_episode(
             show, guid=str(path), title=path.name, kind="audio", media_path=str(path), status="downloaded"
         )
-        transcribe_episode(archive, fonoteca.transcriber, episode, language=_language(path))
+        fonoteca.work.transcribe(episode, language=_language(path))
         segments = archive.segments(episode.id, words=False)
         texts.append(" ".join(s.text for s in segments))
         lengths += [s.end - s.start for s in segments]

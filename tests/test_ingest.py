@@ -13,11 +13,18 @@ import pytest
 from conftest import shared_path
 from fixtures_web import DEMO_MEDIA
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.errors import FeedError, FonotecaError, MediaError
+from fonoteca.events import EventSink, ignore
 from fonoteca.ingest.download import download
-from fonoteca.pipeline import add_source, refresh, sync
+from fonoteca.pipeline import PENDING
 from fonoteca.settings import Settings
+
+
+def _fonoteca(archive: Archive, settings: Settings, events: EventSink = ignore) -> Fonoteca:
+    """The stages on this test's archive; keyword search only, so no embedder is loaded."""
+    return Fonoteca(settings.replace(embeddings="none"), events=events, archive=archive)
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def _item(guid: str, enclosure: str, extra: str = "", date: str = "Tue, 09 Jan 2
 
 def test_text_feed_becomes_searchable_text_episodes_in_the_detected_language(archive, quick, http_server) -> None:
     url = http_server.add("blog.xml", shared_path("feeds", "aprendeml-llm.xml"), "application/rss+xml")
-    show, report = add_source(archive, quick, url)
+    show, report = _fonoteca(archive, quick).add(url)
     episodes = archive.list_episodes(show.id)
     assert report.added == 3 and len(episodes) == 3
     assert show.feed_language == "en-US"
@@ -57,9 +64,9 @@ def test_text_feed_becomes_searchable_text_episodes_in_the_detected_language(arc
 
 def test_syncing_twice_adds_nothing_the_second_time(archive, quick, http_server) -> None:
     url = http_server.add("giantbomb.xml", shared_path("feeds", "rss_parser", "giantbomb-podcast.rss"))
-    show, report = add_source(archive, quick, url, sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(url)
     assert report.added == 730
-    assert refresh(archive, quick, show) == 0
+    assert _fonoteca(archive, quick).catalogue.refresh(show) == 0
     assert len(archive.list_episodes(show.id)) == 730
 
 
@@ -74,14 +81,14 @@ def test_syncing_twice_adds_nothing_the_second_time(archive, quick, http_server)
 )
 def test_real_feeds_that_are_not_strict_xml_are_still_read(archive, quick, http_server, feed) -> None:
     url = http_server.add(feed[-1], shared_path("feeds", *feed))
-    show, report = add_source(archive, quick, url, sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(url)
     assert report.added > 10
     assert all(e.title for e in archive.list_episodes(show.id))
 
 
 def test_publisher_transcripts_are_recorded_timed_formats_first(archive, quick, http_server) -> None:
     url = http_server.add("pc20.xml", shared_path("feeds", "partytime", "pc20rss.xml"))
-    show, _ = add_source(archive, quick, url, sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url)
     with_transcripts = [e for e in archive.list_episodes(show.id) if e.transcript_url]
     assert len(with_transcripts) == 47
     assert {e.transcript_type for e in with_transcripts} <= {"json", "vtt", "srt"}
@@ -96,7 +103,7 @@ def test_publisher_transcript_is_imported_instead_of_transcribing(archive, quick
         f'<podcast:transcript url="{html}" type="text/html"/><podcast:transcript url="{srt}" type="application/srt"/>'
     )
     url = http_server.add("feed.xml", _feed(_item("p1", audio, extra)), "application/rss+xml")
-    show, report = add_source(archive, quick, url)
+    show, report = _fonoteca(archive, quick).add(url)
     episode = archive.list_episodes(show.id)[0]
     assert (report.imported, episode.status, episode.source) == (1, "done", "publisher")
     segments = archive.segments(episode.id)
@@ -132,7 +139,7 @@ def test_invalid_urls_in_a_feed_skip_that_item_or_transcript_and_the_rest_is_rea
         )
     )
     url = http_server.add("feed.xml", _feed(items), "application/rss+xml")
-    show, report = add_source(archive, quick, url, sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(url)
     episodes = {e.title.removeprefix("Episodio "): e for e in archive.list_episodes(show.id)}
     assert set(episodes) == {"broken-transcript", "spaced"} and report.added == 2
     assert episodes["broken-transcript"].transcript_url is None
@@ -142,7 +149,7 @@ def test_invalid_urls_in_a_feed_skip_that_item_or_transcript_and_the_rest_is_rea
 
 def test_language_flag_is_pinned_before_text_episodes_are_added(archive, quick, http_server) -> None:
     url = http_server.add("blog.xml", shared_path("feeds", "aprendeml-llm.xml"), "application/rss+xml")
-    show, _ = add_source(archive, quick, url, language="pt", sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url, language="pt")
     assert show.language == "pt"
     assert {e.language for e in archive.list_episodes(show.id)} == {"pt"}
 
@@ -159,35 +166,35 @@ def test_local_folder_dates_come_from_names_and_sidecars_are_imported(archive, q
     shutil.copy(shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.vtt"),
                 folder / "2024-01-10 Entrevista con Ana.vtt")  # fmt: skip
     (folder / "notas.txt").write_text("no es audio")
-    show, report = add_source(archive, quick, str(folder), sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(str(folder))
     episodes = {e.title: e for e in archive.list_episodes(show.id)}
     assert set(episodes) == {"Entrevista con Ana", "directo"}
     assert episodes["Entrevista con Ana"].date == "2024-01-10"
     assert episodes["directo"].date == "2023-03-05"
     assert episodes["Entrevista con Ana"].transcript_url.endswith(".vtt")
     # Only the episode with a sidecar is processed here; the other would need the Whisper model.
-    sync(archive, quick, show, reread=False, episode_ids=[episodes["Entrevista con Ana"].id])
+    _fonoteca(archive, quick).runner.work_through([episodes["Entrevista con Ana"]])
     imported = archive.get_episode(episodes["Entrevista con Ana"].id)
     assert (imported.status, imported.source) == ("done", "sidecar")
     assert imported.duration == pytest.approx(12.85, abs=0.1)  # the clip's length, not the sidecar's last cue (25 s)
     assert archive.segments(imported.id)[0].speaker == "Sarah"
     # Renaming a file does not make it a new episode: its id comes from its content.
     (folder / "2023" / "20230305_directo.ogg").rename(folder / "2023" / "20230305_directo_renombrado.ogg")
-    assert refresh(archive, quick, show) == 0
+    assert _fonoteca(archive, quick).catalogue.refresh(show) == 0
 
 
 def test_date_flag_overrides_the_date_of_a_single_file(archive, quick, tmp_path) -> None:
     clip = tmp_path / "sin fecha.ogg"
     shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
-    show, _ = add_source(archive, quick, str(clip), date="2021-06-01", sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(str(clip), date="2021-06-01")
     assert archive.list_episodes(show.id)[0].date == "2021-06-01"
 
 
 def test_date_flag_is_stored_like_other_dates_and_kept_by_later_syncs(archive, quick, tmp_path) -> None:
     clip = tmp_path / "sin fecha.ogg"
     shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
-    show, _ = add_source(archive, quick, str(clip), date="2019-06-01", sync_now=False)
-    assert refresh(archive, quick, show) == 0
+    show, _ = _fonoteca(archive, quick).catalogue.register(str(clip), date="2019-06-01")
+    assert _fonoteca(archive, quick).catalogue.refresh(show) == 0
     assert archive.list_episodes(show.id)[0].published == "2019-06-01T00:00:00Z"
 
 
@@ -196,14 +203,14 @@ def test_date_flag_that_is_not_a_calendar_date_is_refused(archive, quick, tmp_pa
     clip = tmp_path / "clip.ogg"
     shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), clip)
     with pytest.raises(FonotecaError, match="is not a date.*YYYY-MM-DD"):
-        add_source(archive, quick, str(clip), date=value, sync_now=False)
+        _fonoteca(archive, quick).catalogue.register(str(clip), date=value)
     assert archive.list_shows() == []
 
 
 def test_date_flag_with_a_folder_is_refused_not_ignored(archive, quick, tmp_path) -> None:
     shutil.copy(shared_path("audio", "es", "fleurs-es-003.ogg"), tmp_path / "clip.ogg")
     with pytest.raises(FonotecaError, match="single media file, not to a folder"):
-        add_source(archive, quick, str(tmp_path), date="2019-06-01", sync_now=False)
+        _fonoteca(archive, quick).catalogue.register(str(tmp_path), date="2019-06-01")
     assert archive.list_shows() == []
 
 
@@ -276,7 +283,7 @@ def test_disk_full_during_a_download_is_the_error_reported_even_if_the_index_bre
     from fonoteca.search.index import SCHEMA_VERSION
 
     url = http_server.add("feed.xml", _feed(_item("a", http_server.add("a.mp3", b"x" * 4096, "audio/mpeg"))))
-    show, _ = add_source(archive, quick, url, sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url)
     [episode] = archive.list_episodes(show.id)
     # A real ENOSPC: the download's partial file is a link to /dev/full, where every write fails with it.
     part = quick.media_dir / show.slug / f"{episode.id}.mp3.part"
@@ -287,7 +294,7 @@ def test_disk_full_during_a_download_is_the_error_reported_even_if_the_index_bre
     (quick.index_dir / "fonoteca-schema").write_text(SCHEMA_VERSION)
     (quick.index_dir / "meta.json").write_text("garbage")
     with pytest.raises(FonotecaError, match="the disk is full") as caught:
-        sync(archive, quick, show, reread=False)
+        _fonoteca(archive, quick).runner.work_through(archive.list_episodes(show.id, status=PENDING))
     assert "reindex" not in str(caught.value)
 
 
@@ -311,7 +318,7 @@ def test_a_failing_enclosure_fails_its_episode_and_the_others_go_on(archive, qui
         "good", http_server.url("/status/500"), f'<podcast:transcript url="{vtt}" type="text/vtt"/>'
     )
     url = http_server.add("feed.xml", _feed(items), "application/rss+xml")
-    _, report = add_source(archive, quick, url)
+    _, report = _fonoteca(archive, quick).add(url)
     status = {e.title: (e.status, e.error) for e in archive.list_episodes()}
     assert status["Episodio good"] == ("done", None)
     bad = status["Episodio bad"]
@@ -333,7 +340,7 @@ def test_a_failing_enclosure_fails_its_episode_and_the_others_go_on(archive, qui
 )
 def test_bad_feed_urls_raise_one_clear_error_and_add_nothing(archive, quick, http_server, path, message) -> None:
     with pytest.raises(FeedError, match=message) as caught:
-        add_source(archive, quick, http_server.url(path))
+        _fonoteca(archive, quick).add(http_server.url(path))
     assert "\n" not in str(caught.value) and " — " in str(caught.value)
     assert archive.list_shows() == []
 
@@ -341,10 +348,10 @@ def test_bad_feed_urls_raise_one_clear_error_and_add_nothing(archive, quick, htt
 def test_feed_that_breaks_later_is_reported_and_other_shows_still_sync(archive, quick, http_server) -> None:
     good = http_server.add("good.xml", shared_path("feeds", "aprendeml-llm.xml"))
     broken = http_server.add("broken.xml", shared_path("feeds", "partytime", "example.xml"))
-    add_source(archive, quick, good)
-    add_source(archive, quick, broken, sync_now=False)
+    _fonoteca(archive, quick).add(good)
+    _fonoteca(archive, quick).catalogue.register(broken)
     del http_server.files["broken.xml"]  # the second show's feed now answers 404
-    report = sync(archive, quick)
+    report = _fonoteca(archive, quick).runner.sync()
     assert len(report.show_errors) == 1 and "404" in report.show_errors[0][1]
 
 
@@ -405,7 +412,7 @@ def test_corrupt_single_file_is_refused_with_one_clean_line_and_adds_nothing(arc
     corrupt = tmp_path / "roto.mp3"
     corrupt.write_bytes(bytes(range(256)) * 12)
     with pytest.raises(MediaError, match="roto.mp3 is not playable media") as caught:
-        add_source(archive, quick, str(corrupt), sync_now=False)
+        _fonoteca(archive, quick).catalogue.register(str(corrupt))
     assert "Errno" not in str(caught.value) and "\n" not in str(caught.value)
     assert archive.list_shows() == []
 
@@ -415,7 +422,7 @@ def test_corrupt_file_in_a_folder_fails_its_episode_and_the_others_are_added(arc
     folder.mkdir()
     (folder / "roto.mp3").write_bytes(bytes(range(256)) * 12)
     shutil.copy(shared_path("audio", "es", "fleurs-es-000.ogg"), folder / "bueno.ogg")
-    show, report = add_source(archive, quick, str(folder), sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(str(folder))
     episodes = {e.title: e for e in archive.list_episodes(show.id)}
     assert episodes["bueno"].status == "downloaded" and episodes["bueno"].duration == pytest.approx(12.85, abs=0.1)
     broken = episodes["roto"]
@@ -430,7 +437,7 @@ def test_data_folder_that_cannot_be_written_stops_with_one_line(archive, quick, 
     quick.media_dir.write_text("in the way")
     url = http_server.add("feed.xml", _feed(_item("a", http_server.add("a.mp3", b"x", "audio/mpeg"))))
     with pytest.raises(FonotecaError, match="cannot write") as caught:
-        add_source(archive, quick, url)
+        _fonoteca(archive, quick).add(url)
     assert "FONOTECA_HOME" in str(caught.value)
     assert archive.list_episodes()[0].status == "new"
 
@@ -438,7 +445,7 @@ def test_data_folder_that_cannot_be_written_stops_with_one_line(archive, quick, 
 def test_feed_file_on_disk_resolves_relative_enclosures(archive, quick) -> None:
     from fonoteca.demo import DEMO_FEED
 
-    show, _ = add_source(archive, quick, str(DEMO_FEED), sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(str(DEMO_FEED))
     media = [e for e in archive.list_episodes(show.id) if e.kind == "audio"]
     assert len(media) == 4 and all(Path(e.media_path).exists() and e.media_url is None for e in media)
 
@@ -446,7 +453,7 @@ def test_feed_file_on_disk_resolves_relative_enclosures(archive, quick) -> None:
 def test_archive_is_consistent_after_a_failed_add(tmp_path) -> None:
     settings = Settings.from_env(environ={}, home=tmp_path / "h")
     with Archive(settings.db_path) as archive, pytest.raises(FonotecaError):
-        add_source(archive, settings, str(tmp_path / "missing"))
+        _fonoteca(archive, settings).add(str(tmp_path / "missing"))
     with Archive(settings.db_path) as archive:
         assert archive.list_shows() == [] and archive.list_episodes() == []
 

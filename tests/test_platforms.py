@@ -13,15 +13,22 @@ from conftest import shared_path
 from typer.testing import CliRunner
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Captions, Source, SourceKind
 from fonoteca.cli import app
 from fonoteca.errors import FeedError, MediaError
+from fonoteca.events import EventSink, ignore
 from fonoteca.ingest import platforms
 from fonoteca.ingest.media import probe
-from fonoteca.pipeline import add_source, refresh, sync
+from fonoteca.pipeline import PENDING
 from fonoteca.settings import Settings
 
 VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHola a todos.\n\n00:00:02.500 --> 00:00:05.000\nEmpezamos hoy.\n"
+
+
+def _fonoteca(archive: Archive, settings: Settings, events: EventSink = ignore) -> Fonoteca:
+    """The stages on this test's archive; keyword search only, so no embedder is loaded."""
+    return Fonoteca(settings.replace(embeddings="none"), events=events, archive=archive)
 
 
 @pytest.fixture
@@ -72,21 +79,21 @@ def _hls(clip: Path, folder: Path, *, ended: bool = True) -> dict[str, bytes]:
 def test_page_with_a_video_element_becomes_a_show_of_one_episode_with_its_thumbnail(archive, quick, http_server, clip):
     http_server.add("clip.ogg", clip)
     url = http_server.add("episode.html", _page("Charla uno", _video("clip.ogg", poster="thumb.jpg")), "text/html")
-    show, report = add_source(archive, quick, url, sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(url)
     assert show.source_kind == SourceKind.PLATFORM and show.captions == Captions.CREATOR
     assert report.added == 1
     [episode] = archive.list_episodes(show.id)
     assert episode.title.startswith("Charla uno")
     assert episode.link == url and episode.media_url == url  # extracted again from its page when it is processed
     assert episode.image == http_server.url("/f/thumb.jpg")
-    assert refresh(archive, quick, show) == 0  # known already: nothing new
+    assert _fonoteca(archive, quick).catalogue.refresh(show) == 0  # known already: nothing new
 
 
 def test_page_listing_several_media_is_a_show_and_sync_adds_only_the_new_ones(archive, quick, http_server, clip):
     for name in ("a.ogg", "b.ogg", "c.ogg"):
         http_server.add(name, clip)
     url = http_server.add("list.html", _page("Lista", _video("a.ogg") + _video("b.ogg")), "text/html")
-    show, report = add_source(archive, quick, url, sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(url)
     assert show.title == "Lista" and report.added == 2
     assert sorted(e.media_url for e in archive.list_episodes(show.id)) == [
         http_server.url("/f/a.ogg"),
@@ -94,13 +101,13 @@ def test_page_listing_several_media_is_a_show_and_sync_adds_only_the_new_ones(ar
     ]
     # The page puts a new video first: its position-based ids shift, the episodes do not.
     http_server.add("list.html", _page("Lista", _video("c.ogg") + _video("a.ogg") + _video("b.ogg")), "text/html")
-    assert refresh(archive, quick, show) == 1
+    assert _fonoteca(archive, quick).catalogue.refresh(show) == 1
     assert len(archive.list_episodes(show.id)) == 3
 
 
 def test_direct_media_url_is_read_by_yt_dlp_and_its_audio_downloads(archive, quick, http_server, clip, tmp_path):
     url = http_server.add("talk.ogg", clip, "audio/ogg")
-    show, _ = add_source(archive, quick, url, sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url)
     assert show.source_kind == SourceKind.PLATFORM
     [episode] = archive.list_episodes(show.id)
     assert episode.kind == "audio"
@@ -124,7 +131,7 @@ def test_interrupted_download_continues_from_its_part_file(archive, quick, http_
 def test_hls_audio_stream_is_downloaded_from_its_segments_and_decodes(archive, quick, http_server, clip, tmp_path):
     for name, data in _hls(clip, tmp_path / "hls").items():
         http_server.add(name, data, "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t")
-    show, _ = add_source(archive, quick, http_server.url("/f/stream.m3u8"), sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(http_server.url("/f/stream.m3u8"))
     [episode] = archive.list_episodes(show.id)
     path = platforms.download_audio(episode.media_url, tmp_path / "media" / episode.id, quick)
     assert abs(probe(path).duration - probe(clip).duration) < 1.0
@@ -136,7 +143,7 @@ def test_live_stream_that_has_not_ended_is_left_out_until_it_has(archive, quick,
     events: list[object] = []
     for name, data in _hls(clip, tmp_path / "live", ended=False).items():
         http_server.add(name, data, "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t")
-    show, report = add_source(archive, quick, http_server.url("/f/stream.m3u8"), sync_now=False, events=events.append)
+    show, report = _fonoteca(archive, quick, events.append).catalogue.register(http_server.url("/f/stream.m3u8"))
     assert report.added == 0 and archive.list_episodes(show.id) == []
     assert any("live stream that has not ended" in getattr(e, "message", "") for e in events)
 
@@ -149,7 +156,7 @@ def test_creator_captions_of_a_page_are_imported_instead_of_transcribing(archive
     http_server.add("clip.vtt", VTT, "text/vtt")
     track = '<track kind="subtitles" srclang="es" src="clip.vtt" label="Español">'
     url = http_server.add("subs.html", _page("Con subtítulos", _video("clip.ogg", track)), "text/html")
-    show, report = add_source(archive, quick, url)  # no transcriber is loaded: nothing needs one
+    show, report = _fonoteca(archive, quick).add(url)  # no transcriber is loaded: nothing needs one
     assert report.imported == 1 and report.transcribed == 0 and not report.failed
     [episode] = archive.list_episodes(show.id)
     assert episode.status == "done" and episode.source == Source.CAPTIONS
@@ -160,28 +167,28 @@ def test_creator_captions_of_a_page_are_imported_instead_of_transcribing(archive
 def test_transcribe_flag_is_stored_on_the_show_and_kept_by_a_later_add(archive, quick, http_server, clip):
     http_server.add("clip.ogg", clip)
     url = http_server.add("page.html", _page("Página", _video("clip.ogg")), "text/html")
-    show, _ = add_source(archive, quick, url, sync_now=False, captions=Captions.NONE)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url, captions=Captions.NONE)
     assert show.captions == Captions.NONE
-    again, _ = add_source(archive, quick, url, sync_now=False)
+    again, _ = _fonoteca(archive, quick).catalogue.register(url)
     assert again.id == show.id and again.captions == Captions.NONE
-    assert add_source(archive, quick, url, sync_now=False, captions=Captions.AUTO)[0].captions == Captions.AUTO
+    assert _fonoteca(archive, quick).catalogue.register(url, captions=Captions.AUTO)[0].captions == Captions.AUTO
 
 
 def test_captions_choice_is_refused_for_a_feed(archive, quick, http_server) -> None:
     feed = b'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title></channel></rss>'
     url = http_server.add("feed.xml", feed, "application/rss+xml")
     with pytest.raises(Exception, match="apply to video platform shows"):
-        add_source(archive, quick, url, sync_now=False, captions=Captions.NONE)
+        _fonoteca(archive, quick).catalogue.register(url, captions=Captions.NONE)
     assert archive.list_shows() == []
 
 
 def test_page_whose_media_is_missing_fails_that_episode_with_the_reason(archive, quick, http_server, clip):
     http_server.add("here.ogg", clip)
     url = http_server.add("broken.html", _page("Rota", _video("gone.ogg")), "text/html")
-    show, _ = add_source(archive, quick, url, sync_now=False)
+    show, _ = _fonoteca(archive, quick).catalogue.register(url)
     other = http_server.add("fine.html", _page("Bien", _video("here.ogg")), "text/html")
-    fine, _ = add_source(archive, quick, other, sync_now=False, captions=Captions.NONE)
-    report = sync(archive, quick, show, reread=False)
+    fine, _ = _fonoteca(archive, quick).catalogue.register(other, captions=Captions.NONE)
+    report = _fonoteca(archive, quick).runner.work_through(archive.list_episodes(show.id, status=PENDING))
     [(episode, reason)] = report.failed
     assert "404" in reason and "\n" not in reason and "Traceback" not in reason
     assert archive.get_episode(episode.id).status == "failed"
@@ -191,7 +198,7 @@ def test_page_whose_media_is_missing_fails_that_episode_with_the_reason(archive,
 def test_page_without_media_that_is_not_a_feed_is_refused_in_one_line(archive, quick, http_server) -> None:
     url = http_server.add("about.html", _page("Sobre nosotros", "<p>Sin vídeos.</p>"), "text/html")
     with pytest.raises(FeedError, match="yt-dlp finds no video or audio") as caught:
-        add_source(archive, quick, url, sync_now=False)
+        _fonoteca(archive, quick).catalogue.register(url)
     assert "\n" not in str(caught.value)
     assert archive.list_shows() == []
 
@@ -203,7 +210,7 @@ def test_feed_urls_are_still_read_as_feeds(archive, quick, http_server, clip) ->
         f'<item><title>Uno</title><guid>1</guid><enclosure url="{media}" type="audio/ogg" length="1"/></item>'
         "</channel></rss>"
     ).encode()
-    show, report = add_source(archive, quick, http_server.add("feed.xml", feed, "text/xml"), sync_now=False)
+    show, report = _fonoteca(archive, quick).catalogue.register(http_server.add("feed.xml", feed, "text/xml"))
     assert show.source_kind == SourceKind.FEED and report.added == 1
 
 
@@ -215,7 +222,7 @@ def test_platform_page_on_a_private_address_is_refused_without_allow_private_url
     url = http_server.add("lan.html", _page("LAN", _video("clip.ogg")), "text/html")
     strict = settings.replace(allow_private_urls=False)
     with pytest.raises(MediaError, match="not a public internet address"):
-        add_source(archive, strict, url, sync_now=False)
+        _fonoteca(archive, strict).catalogue.register(url)
     assert archive.list_shows() == []
     assert not [p for p, _ in http_server.requests if p.endswith(".ogg")]
 
@@ -291,7 +298,7 @@ def test_downloaded_platform_audio_is_transcribed_by_whisper_when_told_to(archiv
     http_server.add("sonnet.vtt", VTT, "text/vtt")
     track = '<track kind="subtitles" srclang="en" src="sonnet.vtt">'
     url = http_server.add("sonnet.html", _page("Sonnet", _video("sonnet.mp3", track)), "text/html")
-    show, report = add_source(archive, settings, url, captions=Captions.NONE)
+    show, report = _fonoteca(archive, settings).add(url, captions=Captions.NONE)
     assert report.transcribed == 1 and report.imported == 0, report.failed
     [episode] = archive.list_episodes(show.id)
     assert episode.source == Source.TRANSCRIBED and episode.language == "en"
@@ -308,7 +315,7 @@ def test_episode_page_shows_the_thumbnail_and_no_broken_player_before_the_downlo
     http_server.add("clip.ogg", clip)
     url = http_server.add("thumb.html", _page("Miniatura", _video("clip.ogg", poster="poster.jpg")), "text/html")
     with Archive(settings.db_path) as archive:
-        show, _ = add_source(archive, settings, url, sync_now=False)
+        show, _ = _fonoteca(archive, settings).catalogue.register(url)
         [episode] = archive.list_episodes(show.id)
     page = TestClient(create_app(settings)).get(f"/episode/{episode.id}").text
     assert f'src="{http_server.url("/f/poster.jpg")}"' in page

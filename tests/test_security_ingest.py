@@ -21,17 +21,24 @@ import pytest
 from fixtures_http import MediaServer, serve_media
 from fixtures_web import DEMO_MEDIA
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.errors import FeedError, MediaError
+from fonoteca.events import EventSink, ignore
 from fonoteca.ingest.download import download
 from fonoteca.ingest.feeds import fetch_feed, parse_feed
 from fonoteca.ingest.net import Origin, PublicOnlyTransport, checked_address, is_public
 from fonoteca.ingest.transcripts import fetch_transcript
-from fonoteca.pipeline import add_source, refresh, sync
+from fonoteca.pipeline import PENDING
 from fonoteca.settings import Settings
 
 SECRET = "root:x:0:0:root:/root:/bin/bash\n"
 VTT = b"WEBVTT\n\n00:00.000 --> 00:01.500\nhola desde el archivo\n"
+
+
+def _fonoteca(archive: Archive, settings: Settings, events: EventSink = ignore) -> Fonoteca:
+    """The stages on this test's archive; keyword search only, so no embedder is loaded."""
+    return Fonoteca(settings.replace(embeddings="none"), events=events, archive=archive)
 
 
 @pytest.fixture
@@ -95,11 +102,11 @@ def test_a_web_feed_cannot_make_fonoteca_read_or_export_local_files(http_server,
 
 def test_a_file_url_stored_earlier_is_refused_when_read(archive, strict, http_server, secret, tmp_path) -> None:
     url = http_server.add("f.xml", _feed(_item("old", http_server.url("/status/404"))), "application/rss+xml")
-    show, _ = add_source(archive, strict, url, sync_now=False)
+    show, _ = _fonoteca(archive, strict).catalogue.register(url)
     episode = archive.list_episodes(show.id)[0]
     # As an older fonoteca stored it, before file: URLs of web feeds were refused.
     archive.update_episode(episode.id, transcript_url=secret.as_uri(), transcript_type="txt")
-    sync(archive, strict, show, reread=False)
+    _fonoteca(archive, strict).runner.work_through(archive.list_episodes(show.id, status=PENDING))
     assert archive.get_episode(episode.id).status == "failed" and archive.segments(episode.id) == []
     with pytest.raises(MediaError, match="cannot be downloaded: .*http:// and https://"):
         fetch_transcript(secret.as_uri(), Origin.of(show), strict)
@@ -137,7 +144,7 @@ def test_internal_addresses_named_by_a_web_feed_are_refused(archive, strict, htt
     url = http_server.add(
         "f.xml", _feed(_item("ssrf", http_server.url("/f/ep.mp3"), _transcript(internal))), "application/rss+xml"
     )
-    show, report = add_source(archive, strict, url)  # the feed itself: the user's own choice
+    show, report = _fonoteca(archive, strict).add(url)  # the feed itself: the user's own choice
     episode = archive.list_episodes(show.id)[0]
     assert report.imported == 0 and archive.segments(episode.id) == []
     assert episode.status == "failed"
@@ -149,7 +156,7 @@ def test_internal_addresses_are_fetched_when_the_user_allows_them(archive, http_
     allowing = Settings.from_env(environ={"FONOTECA_ALLOW_PRIVATE_URLS": "1", "FONOTECA_HOME": str(tmp_path / "h")})
     vtt = http_server.add("ep.vtt", VTT)
     url = http_server.add("f.xml", _feed(_item("lan", http_server.url("/f/ep.mp3"), _transcript(vtt, "text/vtt"))))
-    show, report = add_source(archive, allowing, url)
+    show, report = _fonoteca(archive, allowing).add(url)
     assert report.imported == 1 and archive.list_episodes(show.id)[0].status == "done"
 
 
@@ -230,7 +237,7 @@ def test_an_enclosure_of_unknown_type_is_media_until_its_bytes_prove_otherwise(a
         "cover", "/f/cover.jpg", kind="image/jpeg"
     )
     url = http_server.add("f.xml", _feed(items), "application/rss+xml")
-    show, _ = add_source(archive, settings, url, sync_now=False)
+    show, _ = _fonoteca(archive, settings).catalogue.register(url)
     untyped, cover = sorted(archive.list_episodes(show.id), key=lambda e: e.guid, reverse=True)
     assert (untyped.kind, untyped.status, archive.segments(untyped.id)) == ("audio", "new", [])
     assert cover.kind == "text"  # a post with a picture is still a post
@@ -253,9 +260,11 @@ def test_feed_credentials_go_to_the_feed_host_only_and_are_never_shown(
     )
     http_server.add("f.xml", _feed(items), "application/rss+xml")
     feed_url = http_server.url("/auth/f.xml").replace("http://", "http://ana:s3cret@")
-    show, report = add_source(archive, settings, feed_url)
+    show, report = _fonoteca(archive, settings).add(feed_url)
     assert report.imported == 2 and "s3cret" not in show.source and "s3cret" not in repr(show)
-    assert refresh(archive, settings, archive.get_show(show.id)) == 0  # the stored credentials open the feed again
+    assert (
+        _fonoteca(archive, settings).catalogue.refresh(archive.get_show(show.id)) == 0
+    )  # the stored credentials open the feed again
     episode = next(e for e in archive.list_episodes(show.id) if e.guid == "a")
     download(episode.media_url, tmp_path / "a.flac", settings, origin=Origin.of(archive.get_show(show.id)))
     assert all("Authorization" in headers for path, headers in http_server.requests if path.startswith("/auth/"))
@@ -294,7 +303,7 @@ def test_a_local_path_stored_from_a_web_feed_by_an_older_version_is_never_read(s
     with Archive(settings.db_path) as archive:
         show, _ = archive.add_show(title="Web", source="https://feeds.example.org/f.xml", source_kind="feed")
         episode, _ = archive.upsert_episode(show, guid="a", title="a", kind="audio", media_path=str(private))
-        report = sync(archive, settings, show, reread=False)
+        report = _fonoteca(archive, settings).runner.work_through(archive.list_episodes(show.id, status=PENDING))
         stored = archive.get_episode(episode.id)
         assert report.transcribed == 0 and stored.status == "failed"
         assert "outside fonoteca's media folder" in (stored.error or "")

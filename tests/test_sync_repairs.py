@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 from fixtures_web import DEMO_MEDIA
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
-from fonoteca.events import Event, Note
-from fonoteca.pipeline import SyncReport, add_source, refresh, sync
+from fonoteca.events import Event, EventSink, Note, ignore
+from fonoteca.pipeline import SyncReport
 from fonoteca.settings import Settings
 
 JFK = DEMO_MEDIA / "jfk.flac"
 VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:04.000\nAsk not what your country can do for you.\n"
+
+
+def _fonoteca(archive: Archive, settings: Settings, events: EventSink = ignore) -> Fonoteca:
+    """The stages on this test's archive; keyword search only, so no embedder is loaded."""
+    return Fonoteca(settings.replace(embeddings="none"), events=events, archive=archive)
 
 
 @pytest.fixture
@@ -112,7 +118,7 @@ def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
         _feed(_item("a", "Roto", http_server.url("/status/404")), _item("b", "Bien", http_server.url("/f/b1.flac"),
                                                                         transcript)),
     )  # fmt: skip
-    show, report = add_source(archive, local, feed)
+    show, report = _fonoteca(archive, local).add(feed)
     broken = archive.get_episode(report.failed[0][0].id)
     assert broken.status == "failed" and "check the feed" in (broken.error or "")
     kept = next(e for e in archive.list_episodes(show.id) if e.title == "Bien")
@@ -124,7 +130,7 @@ def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
         _feed(_item("a", "Roto", fixed), _item("b", "Bien (corregido)", http_server.url("/f/b2.flac"), transcript)),
     )
     events: list[Event] = []
-    report = sync(archive, local, show, events=events.append)
+    report = _fonoteca(archive, local, events.append).runner.sync(show)
     assert (report.updated, report.transcribed, report.failed) == (2, 1, [])
     assert "2 updated" in report.summary() and report.added == 0
     notes = "\n".join(e.message for e in events if isinstance(e, Note))
@@ -135,7 +141,10 @@ def test_a_fixed_enclosure_is_picked_up_and_done_episodes_keep_their_transcript(
     after = archive.get_episode(kept.id)
     assert (after.status, after.title, after.media_url) == ("done", "Bien (corregido)", http_server.url("/f/b2.flac"))
     assert after.transcript_rev == kept.transcript_rev and archive.transcript_text(kept.id).startswith("Ask not")
-    assert refresh(archive, local, show) == 0 and sync(archive, local, show).updated == 0
+    assert (
+        _fonoteca(archive, local).catalogue.refresh(show) == 0
+        and _fonoteca(archive, local).runner.sync(show).updated == 0
+    )
 
 
 def test_items_sharing_a_guid_become_separate_episodes_and_stay_apart_when_reordered(
@@ -144,7 +153,7 @@ def test_items_sharing_a_guid_become_separate_episodes_and_stay_apart_when_reord
     first, second = http_server.url("/f/uno.flac"), http_server.url("/f/dos.flac")
     feed = http_server.add("feed.xml", _feed(_item("mismo", "Uno", first), _item("mismo", "Dos", second)))
     events: list[Event] = []
-    show, report = add_source(archive, local, feed, sync_now=False, events=events.append)
+    show, report = _fonoteca(archive, local, events.append).catalogue.register(feed)
     assert report.added == 2
     [note] = [e.message for e in events if isinstance(e, Note)]
     assert note.startswith("the feed gives GUID mismo to more than one item; Dos is archived as an episode of its own")
@@ -153,7 +162,7 @@ def test_items_sharing_a_guid_become_separate_episodes_and_stay_apart_when_reord
 
     http_server.add("feed.xml", _feed(_item("mismo", "Dos", second), _item("mismo", "Uno", first)))  # newest first
     report = SyncReport()
-    assert refresh(archive, local, show, report) == 0 and report.updated == 0
+    assert _fonoteca(archive, local).catalogue.refresh(show, report) == 0 and report.updated == 0
     assert {e.title: e.media_url for e in archive.list_episodes(show.id)} == {"Uno": first, "Dos": second}
 
 

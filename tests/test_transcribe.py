@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.errors import MediaError
-from fonoteca.pipeline import transcribe_episode
+from fonoteca.events import ignore
+from fonoteca.pipeline.episodes import EpisodeWork
 from fonoteca.settings import Settings
 from fonoteca.transcribe import Transcriber, decode
 from fonoteca.transcribe.model import PACKAGED_DIR_NAME, assemble_packaged_whisper, verify_packaged_model
@@ -77,7 +79,7 @@ def test_episode_transcription_keeps_word_timestamps_and_episode_facts(transcrib
         episode, _ = archive.upsert_episode(
             show, guid="jfk", title="JFK", kind="audio", media_path=str(clip), status="downloaded"
         )
-        done = transcribe_episode(archive, transcriber, episode)
+        done = EpisodeWork(archive, model_settings, transcriber, ignore).transcribe(episode)
         segments = archive.segments(episode.id)
     assert (done.status, done.source, done.language) == ("done", "transcribed", "en")
     assert done.engine.startswith("faster-whisper") and "whisper-base" in done.model
@@ -222,15 +224,22 @@ def _local_episode(archive: Archive, tmp_path: Path, status: str = "downloaded",
     return episode
 
 
+def _fonoteca(archive: Archive, settings: Settings) -> Fonoteca:
+    """The stages on this test's archive; keyword search only, so no embedder is loaded."""
+    return Fonoteca(settings.replace(embeddings="none"), archive=archive)
+
+
 def test_model_that_cannot_load_stops_the_sync_and_leaves_the_episode_as_it_was(
     archive, settings, tmp_path, unloadable_model
 ) -> None:
     from fonoteca.errors import ModelError
-    from fonoteca.pipeline import sync
+    from fonoteca.pipeline import PENDING
 
     episode = _local_episode(archive, tmp_path)
     with pytest.raises(ModelError, match="cannot load Whisper model") as caught:
-        sync(archive, settings.replace(model=str(unloadable_model)), reread=False)
+        _fonoteca(archive, settings.replace(model=str(unloadable_model))).runner.work_through(
+            archive.list_episodes(status=PENDING)
+        )
     assert "\n" not in str(caught.value) and "--model base" in str(caught.value)
     assert archive.get_episode(episode.id).status == "downloaded"
 
@@ -239,11 +248,10 @@ def test_retry_with_a_model_that_cannot_load_keeps_the_episode_failed_with_its_r
     archive, settings, tmp_path, unloadable_model
 ) -> None:
     from fonoteca.errors import ModelError
-    from fonoteca.pipeline import retry
 
     episode = _local_episode(archive, tmp_path, status="failed", error="old reason")
     with pytest.raises(ModelError):
-        retry(archive, settings.replace(model=str(unloadable_model)), episode.id)
+        _fonoteca(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
     again = archive.get_episode(episode.id)
     assert (again.status, again.error) == ("failed", "old reason")
 
@@ -253,12 +261,11 @@ def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(
 ) -> None:
     from fonoteca.archive import Segment
     from fonoteca.errors import FonotecaError
-    from fonoteca.pipeline import retry
 
     episode = _local_episode(archive, tmp_path)
     archive.replace_transcript(episode.id, [Segment(0.0, 11.0, "ask not")], source="transcribed")
     with pytest.raises(FonotecaError, match="already transcribed"):
-        retry(archive, settings.replace(model=str(unloadable_model)), episode.id)
+        _fonoteca(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
     assert archive.get_episode(episode.id).status == "done"
     assert [s.text for s in archive.segments(episode.id)] == ["ask not"]
 

@@ -23,11 +23,16 @@ from fonoteca.settings import Settings
 if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.ingest.importer import ImportReport
-    from fonoteca.jobs import JobQueue, Queued
+    from fonoteca.jobs import JobQueue
     from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
     from fonoteca.pipeline import SyncReport
+    from fonoteca.pipeline.after import AfterTranscripts
+    from fonoteca.pipeline.catalogue import Catalogue
+    from fonoteca.pipeline.episodes import EpisodeWork
+    from fonoteca.pipeline.repairs import Repairs
+    from fonoteca.pipeline.runner import InlineRunner, QueuedRunner
     from fonoteca.search import SearchResults
     from fonoteca.search.index import SearchIndex
     from fonoteca.search.trends import TrendPoint
@@ -38,15 +43,20 @@ if TYPE_CHECKING:
 class Fonoteca:
     """One archive and everything that works on it. Parts are opened on first use: a search never loads Whisper."""
 
-    def __init__(self, settings: Settings | None = None, *, events: EventSink = ignore) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, events: EventSink = ignore, archive: Archive | None = None
+    ) -> None:
+        """`archive`: one already open, which its opener closes (by default the settings' archive is opened on first
+        use, and closed by `close`)."""
         self.settings = settings or Settings.from_env()
         self.events = events  # progress, results and notes of long work (fonoteca.events); the CLI renders them
+        self._given_archive = archive
 
     # -- the parts ------------------------------------------------------------------------------------------------
 
     @cached_property
     def archive(self) -> Archive:
-        return Archive(self.settings.archive_location)
+        return self._given_archive or Archive(self.settings.archive_location)
 
     @property
     def index(self) -> SearchIndex:
@@ -82,10 +92,54 @@ class Fonoteca:
 
         return JobQueue(self.archive, self.settings)
 
+    # -- the stages (fonoteca.pipeline) ---------------------------------------------------------------------------
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        from fonoteca.pipeline.catalogue import Catalogue
+
+        return Catalogue(self.archive, self.settings, self.events)
+
+    @cached_property
+    def work(self) -> EpisodeWork:
+        from fonoteca.pipeline.episodes import EpisodeWork
+
+        return EpisodeWork(self.archive, self.settings, self.transcriber, self.events)
+
+    @cached_property
+    def repairs(self) -> Repairs:
+        from fonoteca.pipeline.repairs import Repairs
+
+        return Repairs(self.archive, self.work, self.events)
+
+    @cached_property
+    def after(self) -> AfterTranscripts:
+        """What follows new transcripts (a sync, a retry, an import, a worker's job): keyword index and word counts,
+        embeddings, watched words."""
+        from fonoteca.pipeline.after import AfterTranscripts, ArchiveWordCounts, LocalIndex
+
+        keywords = (
+            LocalIndex(self.archive, self.settings, self.events)
+            if self.archive.is_sqlite
+            else ArchiveWordCounts(self.archive)
+        )
+        embed = self.embed if self.settings.embeddings != "none" else None
+        return AfterTranscripts(keywords, embed, self.watcher, self.events)
+
+    @cached_property
+    def runner(self) -> InlineRunner | QueuedRunner:
+        """Who does the work of add, sync and retry, chosen once by where the archive is: this process on SQLite, the
+        workers (`fonoteca worker`) on PostgreSQL."""
+        from fonoteca.pipeline.runner import InlineRunner, QueuedRunner
+
+        if self.archive.is_sqlite:
+            return InlineRunner(self.archive, self.catalogue, self.work, self.repairs, self.after, self.events)
+        return QueuedRunner(self.archive, self.repairs, self.jobs)
+
     def close(self) -> None:
         if "jobs" in self.__dict__:
             self.jobs.close()
-        if "archive" in self.__dict__:
+        if "archive" in self.__dict__ and self._given_archive is None:
             self.archive.close()
 
     def __enter__(self) -> Fonoteca:
@@ -110,53 +164,20 @@ class Fonoteca:
         `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription.
 
         On PostgreSQL the show and its episodes are registered here and their work is queued for the workers."""
-        from fonoteca.pipeline import PENDING, add_source
-
-        queue = not self.archive.is_sqlite
-        show, report = add_source(
-            self.archive, self.settings, source, language=language, title=title, date=date,
-            sync_now=sync_now and not queue, events=self.events, transcriber=self.transcriber, captions=captions,
-        )  # fmt: skip
-        if not queue:
-            self.after_transcripts_changed()
-        elif sync_now:
-            _count(report, self.jobs.enqueue_episodes(self.archive.list_episodes(show.id, status=PENDING)))
-        return show, report
+        show, registered = self.catalogue.register(source, language=language, title=title, date=date, captions=captions)
+        return show, self.runner.add(show, registered) if sync_now else registered
 
     def sync(self, show: str | None = None) -> SyncReport:
         """New episodes of one show (slug, id or title) or of all, then everything pending, then the index.
 
         On PostgreSQL this queues a refresh of each show (which queues the new episodes it finds) and the next job of
         each pending episode; what already has a job waiting or running is not queued again."""
-        from fonoteca.pipeline import PENDING, SyncReport, sync
-
-        chosen = self.archive.get_show(show) if show else None
-        if not self.archive.is_sqlite:
-            shows = [chosen] if chosen else self.archive.list_shows()
-            report = _count(SyncReport(), self.jobs.enqueue_refresh(shows))
-            pending = [e for s in shows for e in self.archive.list_episodes(s.id, status=PENDING)]
-            return _count(report, self.jobs.enqueue_episodes(pending))
-        report = sync(self.archive, self.settings, chosen, events=self.events, transcriber=self.transcriber)
-        self.after_transcripts_changed()
-        return report
+        return self.runner.sync(self.archive.get_show(show) if show else None)
 
     def retry(self, episode: str | None = None, *, force: bool = False) -> SyncReport:
         """Every failed episode again, or one failed or pending episode; a finished one only when `force`d. On
         PostgreSQL they are put back to pending here and their jobs queued."""
-        from fonoteca.pipeline import SyncReport, reset_failed, retry, retry_targets
-
-        if not self.archive.is_sqlite:
-            targets = retry_targets(self.archive, episode, force=force)
-            if targets and targets[0].status == "done":
-                return _count(SyncReport(), self.jobs.enqueue_transcription(targets[0].id, replace=True))
-            reset_failed(self.archive, targets)
-            again = self.archive.episodes_by_ids(e.id for e in targets).values()
-            return _count(SyncReport(), self.jobs.enqueue_episodes(again))
-        report = retry(
-            self.archive, self.settings, episode, events=self.events, transcriber=self.transcriber, force=force
-        )
-        self.after_transcripts_changed()
-        return report
+        return self.runner.retry(episode, force=force)
 
     def import_transcripts(
         self,
@@ -169,14 +190,13 @@ class Fonoteca:
         """Transcript files and folders people already have, matched to the episodes of `show` (slug, id or title)
         or, without one, as a show of imported transcripts; `dry_run` reports what would happen and changes nothing,
         `force` replaces transcripts the episodes already have."""
-        from fonoteca.ingest.importer import import_transcripts
+        from fonoteca.ingest.importer import Importer
 
         chosen = self.archive.get_show(show) if show else None
-        report = import_transcripts(
-            self.archive, self.settings, paths, show=chosen, dry_run=dry_run, force=force, events=self.events
-        )
-        if report.imported:
-            self.after_transcripts_changed()
+        importer = Importer(self.archive, self.settings, self.events)
+        report = importer.run(paths, show=chosen, dry_run=dry_run, force=force)
+        if report.imported and not dry_run:
+            self.after.after_transcripts()
         return report
 
     # -- reading --------------------------------------------------------------------------------------------------
@@ -231,19 +251,6 @@ class Fonoteca:
         from fonoteca.meaning.embedders import load_embedder
 
         return embed_pending(self.archive, load_embedder(self.settings), events=self.events, again=again, most=most)
-
-    def after_transcripts_changed(self) -> None:
-        """After a sync, retry, import or a worker's job after transcripts (searchable by keywords already): embed
-        them for search by meaning, then look for watched words in them. Embeddings that cannot be made now (an
-        endpoint down) are a note, not a failed sync: the next sync or `embed` catches up."""
-        from fonoteca.events import Note
-
-        if self.settings.embeddings.strip().lower() != "none":
-            try:
-                self.embed()
-            except FonotecaError as exc:
-                self.events(Note(f"search by meaning is not up to date: {exc}"))
-        self.watcher.after_sync()
 
     def trend(
         self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",
@@ -311,10 +318,3 @@ class Fonoteca:
             self.archive, self.settings, self.llm, question, conversation_id=conversation_id, show=show,
             episode=episode,
         )  # fmt: skip
-
-
-def _count(report: SyncReport, queued: Queued) -> SyncReport:
-    """`report` with what was queued instead of done (an archive on PostgreSQL)."""
-    report.queued += queued.queued
-    report.already_queued += queued.already
-    return report

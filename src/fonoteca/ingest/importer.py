@@ -33,11 +33,13 @@ from urllib.parse import unquote, urlparse
 
 from fonoteca.archive import Archive, Episode, EpisodeBusy, Show, Source, SourceKind, Status
 from fonoteca.errors import FonotecaError, MediaError
-from fonoteca.events import EventSink, ImportProgress, ignore
+from fonoteca.events import EventSink, ImportProgress
 from fonoteca.ingest import local
 from fonoteca.ingest.feeds import _duration as parse_duration
 from fonoteca.ingest.language import detect_text_language
 from fonoteca.ingest.transcripts import FILE_FORMATS, TranscriptFile, read_transcript
+from fonoteca.pipeline.episodes import claimed as claimed_episode
+from fonoteca.pipeline.episodes import imported_duration
 from fonoteca.settings import Settings
 from fonoteca.text import fold
 
@@ -123,52 +125,50 @@ class _Match:
     ambiguity: str = ""  # why it is ambiguous; empty when matched or when nothing fits
 
 
-def import_transcripts(
-    archive: Archive,
-    settings: Settings,
-    paths: Sequence[str | Path],
-    *,
-    show: Show | None = None,
-    dry_run: bool = False,
-    force: bool = False,
-    events: EventSink = ignore,
-) -> ImportReport:
-    """Import the transcript files and folders (recursive) at `paths` into `show`'s episodes, or, without a show, as
-    a show of imported transcripts per folder; then bring the search index up to date."""
-    report = ImportReport(dry_run=dry_run)
-    claimed: dict[str, str] = {}  # episode id: the file imported into it now
-    matchers: dict[int, _Matcher] = {}
-    found: list[tuple[Path, list[list[Path]]]] = []  # each path's root and its transcripts, to count them first
-    for given in paths:
-        path = Path(given).expanduser()
-        if not path.exists():
-            report.files.append(
-                FileResult(str(given), Outcome.UNREADABLE, reason=f"{given} does not exist — check the path")
-            )
-            continue
-        root = path.resolve() if path.is_dir() else path.resolve().parent
-        found.append((root, _groups(_transcript_files(path))))
-    total, done = sum(len(groups) for _root, groups in found), 0
-    for root, groups in found:
-        target = show or _folder_show(archive, root)
-        if target is not None and target.id not in matchers:
-            matchers[target.id] = _Matcher(archive.list_episodes(target.id))
-        matcher = matchers[target.id] if target is not None else _Matcher([])
-        for candidate, read in _read_groups(groups, root, settings):
-            report.files.extend(read)
-            done += 1
-            if candidate is not None:
-                if target is None:  # made when a file needs it: unreadable files alone leave no empty show behind
-                    target = _transcripts_show(archive, root, candidate, dry_run)
-                report.files.append(
-                    _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
-                )
-            events(ImportProgress(done, total))
-    if report.imported and not dry_run:
-        from fonoteca.pipeline import update_index
+class Importer:
+    """Transcript files into one archive's shows."""
 
-        update_index(archive, settings, events)
-    return report
+    def __init__(self, archive: Archive, settings: Settings, events: EventSink) -> None:
+        self.archive = archive
+        self.settings = settings
+        self.events = events
+
+    def run(
+        self, paths: Sequence[str | Path], *, show: Show | None = None, dry_run: bool = False, force: bool = False
+    ) -> ImportReport:
+        """Import the transcript files and folders (recursive) at `paths` into `show`'s episodes, or, without a show,
+        as a show of imported transcripts per folder. What follows new transcripts (the index...) is the caller's."""
+        archive = self.archive
+        report = ImportReport(dry_run=dry_run)
+        claimed: dict[str, str] = {}  # episode id: the file imported into it now
+        matchers: dict[int, _Matcher] = {}
+        found: list[tuple[Path, list[list[Path]]]] = []  # each path's root and its transcripts, to count them first
+        for given in paths:
+            path = Path(given).expanduser()
+            if not path.exists():
+                report.files.append(
+                    FileResult(str(given), Outcome.UNREADABLE, reason=f"{given} does not exist — check the path")
+                )
+                continue
+            root = path.resolve() if path.is_dir() else path.resolve().parent
+            found.append((root, _groups(_transcript_files(path))))
+        total, done = sum(len(groups) for _root, groups in found), 0
+        for root, groups in found:
+            target = show or _folder_show(archive, root)
+            if target is not None and target.id not in matchers:
+                matchers[target.id] = _Matcher(archive.list_episodes(target.id))
+            matcher = matchers[target.id] if target is not None else _Matcher([])
+            for candidate, read in _read_groups(groups, root, self.settings):
+                report.files.extend(read)
+                done += 1
+                if candidate is not None:
+                    if target is None:  # made when a file needs it: unreadable files alone leave no empty show behind
+                        target = _transcripts_show(archive, root, candidate, dry_run)
+                    report.files.append(
+                        _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
+                    )
+                self.events(ImportProgress(done, total))
+        return report
 
 
 # -- files --------------------------------------------------------------------------------------------------------
@@ -508,34 +508,21 @@ def _create(
 def _store(archive: Archive, show: Show, episode: Episode, candidate: _Candidate, result: FileResult) -> None:
     """The transcript in place of whatever the episode had, in one commit, unless another process is transcribing it
     right now (then the file is kept for later)."""
-    from fonoteca.pipeline import media_duration
-
     segments = candidate.transcript.segments
-    if not archive.claim_episode(episode.id):
-        result.outcome = Outcome.KEPT
-        result.reason = "another fonoteca process is transcribing the episode; import the file again when it is done"
-        return
+    stated = parse_duration(candidate.transcript.meta.get("duration"))
     try:
-        if episode.status == Status.FAILED:
-            archive.set_status(episode.id, Status.NEW)  # an imported transcript is what it failed to get
-        duration = (
-            media_duration(episode)
-            or episode.duration
-            or parse_duration(candidate.transcript.meta.get("duration"))
-            or max(s.end for s in segments)
-            or None
-        )
-        archive.replace_transcript(
-            episode.id,
-            segments,
-            source=Source.IMPORTED,
-            language=candidate.transcript.language or show.language or candidate.detected_language,
-            duration=duration,
-        )
+        with claimed_episode(archive, episode.id) as current:
+            if current.status == Status.FAILED:
+                archive.set_status(current.id, Status.NEW)  # an imported transcript is what it failed to get
+            archive.replace_transcript(
+                current.id,
+                segments,
+                source=Source.IMPORTED,
+                language=candidate.transcript.language or show.language or candidate.detected_language,
+                duration=imported_duration(current, segments, stated),
+            )
     except EpisodeBusy as exc:
         result.outcome, result.reason = Outcome.KEPT, str(exc)
-    finally:
-        archive.release_episode(episode.id)
 
 
 def _same_text(archive: Archive, episode: Episode, candidate: _Candidate) -> bool:

@@ -2,9 +2,10 @@
 `fonoteca worker` runs them, on as many machines as reach it.
 
 On PostgreSQL, `fonoteca add`, `sync` and `retry` (Fonoteca.add/sync/retry) queue the work instead of doing it; on
-SQLite they do it themselves. Either way the work is the same pipeline functions: the tasks (fonoteca.jobs.tasks) call
-`pipeline.refresh`, `fetch_episode`, `transcribe_episode` as `pipeline.sync` does, then `search.index.count_words`:
-each `serve` keeps its own index up to date by itself.
+SQLite they do it themselves (fonoteca.pipeline.runner). Either way the work is the same stages: the tasks
+(fonoteca.jobs.tasks) call the worker's `Fonoteca.catalogue.refresh`, `claimed`, `work.fetch`, `work.transcribe` as the
+inline runner does, then `after.after_transcripts()` (the word counts, not an index: each `serve` keeps its own index
+up to date by itself).
 
 Queues, so that each machine takes the work it is fit for:
     download    re-read a show's source (feed, folder, platform); an episode's transcript import or media download
@@ -15,10 +16,11 @@ Locks: an episode's jobs (download, then transcribe) share the procrastinate `lo
 `episode:ID`, so one job per episode runs at a time and at most one waits; a show's refresh likewise `show:ID`. Queueing
 skips what already has a job waiting or running, so running `sync` again queues nothing twice.
 
-Failures are decided by fonoteca's error classes (fonoteca.errors): an `Unreachable` server, an episode held by
-another process (EpisodeBusy) and errors that are not the episode's fault (`pipeline.is_fatal`: the model, the disk,
-the database) are tried again with exponential back-off (RETRY); anything else (a 404, a file that is not media)
-fails the episode at once with its reason, as `sync` does, and so does an Unreachable one when its tries run out.
+Failures are decided by fonoteca's error classes (fonoteca.errors): those whose class is `retryable` (an `Unreachable`
+server, an episode held by another process (EpisodeBusy), the model, the disk, the database) are tried again with
+exponential back-off (RETRY); anything else (a 404, a file that is not media) fails the episode at once with its
+reason, as `sync` does, and so does an Unreachable one when its tries run out (the others are not the episode's fault,
+`pipeline.is_fatal`, and leave it as it was).
 
 A worker that dies (kill -9, its machine gone) stops its heartbeat; every worker re-queues the jobs of workers silent
 for `Settings.worker_timeout` (fonoteca.jobs.worker), and the next one resumes the episode after its last committed
@@ -34,11 +36,12 @@ from dataclasses import dataclass
 import psycopg
 from procrastinate import App, PsycopgConnector
 from procrastinate import exceptions as procrastinate_errors
-from procrastinate.retry import RetryStrategy
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision, RetryStrategy
 from sqlalchemy.engine import URL
 
-from fonoteca.archive import Archive, Episode, EpisodeBusy, Show
-from fonoteca.errors import ConfigError, LLMError, ModelError, StorageError, Unreachable
+from fonoteca.archive import Archive, Episode, Show
+from fonoteca.errors import ConfigError, LLMError, StorageError
 from fonoteca.settings import Settings
 
 __all__ = [
@@ -65,17 +68,26 @@ TRANSCRIBE_TASK = "fonoteca.transcribe_episode"
 AFTER_TRANSCRIPTS_TASK = "fonoteca.after_transcripts"
 ANALYZE_TASK = "fonoteca.analyze_episode"
 
+
+class RetryWhenRetryable(RetryStrategy):
+    """procrastinate's back-off for the errors whose class says they may well pass later (`retryable`, fonoteca.errors:
+    an unreachable server, an episode another process holds, the model, the disk, the database), and for
+    `retry_exceptions` besides; any other error fails the job at once."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        retryable = getattr(exception, "retryable", False) or isinstance(exception, tuple(self.retry_exceptions or ()))
+        return super().get_retry_decision(exception=exception, job=job) if retryable else None
+
+
 # Up to 7 retries, after 3, 9, 27 s ... 36 min: about 55 minutes in all, past a server's restart or a network outage,
 # and past the takeover of an abandoned claim (CLAIM_TIMEOUT_S, 30 min) when a worker on another machine died holding
 # the episode.
-RETRY = RetryStrategy(
-    max_attempts=7, exponential_wait=3, retry_exceptions=(Unreachable, EpisodeBusy, StorageError, ModelError)
-)
+RETRY = RetryWhenRetryable(max_attempts=7, exponential_wait=3)
 
 
 # Analyses (`fonoteca analyze --queue`): the language model's server may be down or busy for a while, and a model may
 # answer something unusable once: a few tries, a minute apart and more. What worked is stored at each try and kept.
-LLM_RETRY = RetryStrategy(max_attempts=4, exponential_wait=20, retry_exceptions=(LLMError, StorageError))
+LLM_RETRY = RetryWhenRetryable(max_attempts=4, exponential_wait=20, retry_exceptions=(LLMError,))
 
 
 def on_sqlite(location: object) -> ConfigError:

@@ -1,4 +1,4 @@
-"""The jobs a worker runs, each a thin shell over the pipeline functions `fonoteca sync` runs inline.
+"""The jobs a worker runs, each a thin shell over the stages (fonoteca.pipeline) that `fonoteca sync` runs inline.
 
 Every task takes the worker's application object from its job context (`additional_context["fonoteca"]`, set by
 fonoteca.jobs.worker): one archive, one Whisper model and one event sink for all the jobs of a worker. Progress,
@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from procrastinate import App, JobContext
 
-from fonoteca.archive import Episode, EpisodeBusy, Show
-from fonoteca.errors import FonotecaError, MediaUnreachable, NotFound, StorageError
+from fonoteca.archive import Episode, EpisodeBusy, Show, Status
+from fonoteca.errors import FonotecaError, MediaUnreachable, NotFound
 from fonoteca.events import EpisodeFailed, Note
 from fonoteca.jobs import (
     AFTER_TRANSCRIPTS_TASK,
@@ -30,16 +31,8 @@ from fonoteca.jobs import (
     TRANSCRIBE,
     TRANSCRIBE_TASK,
 )
-from fonoteca.pipeline import (
-    PENDING,
-    SyncReport,
-    fetch_episode,
-    is_fatal,
-    refresh,
-    retranscribe,
-    transcribe_episode,
-)
-from fonoteca.search.index import count_words
+from fonoteca.pipeline import PENDING, SyncReport, is_fatal
+from fonoteca.pipeline.episodes import claimed
 
 if TYPE_CHECKING:
     from fonoteca.app import Fonoteca
@@ -73,7 +66,7 @@ def refresh_show(context: JobContext, show_id: int) -> None:
         return
     report = SyncReport()
     try:
-        added = refresh(archive, fonoteca.settings, show, report, events)
+        added = fonoteca.catalogue.refresh(show, report)
     except FonotecaError as exc:
         _tell(context, fonoteca, show.title, exc, "the show is read again by the next sync")
         raise
@@ -92,21 +85,44 @@ def sync_all(context: JobContext, timestamp: int) -> None:
 
 def download_episode(context: JobContext, episode_id: str) -> None:
     """Import the episode's transcript or captions, or download its media and queue its transcription."""
-    _work_on_episode(context, episode_id, transcribe=False)
+    fonoteca = _fonoteca(context)
+    if (listed := _listed(fonoteca, episode_id)) is None:
+        return
+    with _claimed_job(context, fonoteca, listed, _fail_unless_retried) as (episode, show):
+        if episode.status not in PENDING:
+            return  # finished or failed since it was queued
+        _check_folder_reachable(episode, show)
+        fetched = fonoteca.work.fetch(episode, show)
+    if fetched is None:
+        fonoteca.jobs.enqueue_after_transcripts(context.job.queue)
+    else:
+        fonoteca.jobs.enqueue_transcription(episode.id)
 
 
 def transcribe(context: JobContext, episode_id: str, replace: bool = False) -> None:
     """Transcribe the episode (its media downloaded first if it is not on this machine), resuming after the last
     segment committed; `replace`: a finished episode again from the start, its old transcript kept until then."""
-    _work_on_episode(context, episode_id, transcribe=True, replace=replace)
+    fonoteca = _fonoteca(context)
+    if (listed := _listed(fonoteca, episode_id)) is None:
+        return
+    on_failure = _keep_old_transcript if replace else _fail_unless_retried
+    with _claimed_job(context, fonoteca, listed, on_failure) as (episode, show):
+        if replace and episode.status == Status.DONE:
+            fonoteca.work.retranscribe(episode, show)
+        elif episode.status not in PENDING:
+            return  # finished or failed since it was queued
+        else:
+            _check_folder_reachable(episode, show)
+            if (fetched := fonoteca.work.fetch(episode, show)) is not None:
+                fonoteca.work.transcribe(fetched, language=show.language)
+    fonoteca.jobs.enqueue_after_transcripts(context.job.queue)
 
 
 def after_transcripts(context: JobContext) -> None:
-    """What follows new transcripts, as after a sync: their word counts (once, in the archive, for every machine's
-    trends), embeddings and watched words. The worker keeps no search index: each `serve` indexes by itself."""
-    fonoteca = _fonoteca(context)
-    count_words(fonoteca.archive)
-    fonoteca.after_transcripts_changed()
+    """What follows new transcripts, as after a sync (Fonoteca.after): on PostgreSQL their word counts (once, in the
+    archive, for every machine's trends), embeddings and watched words. The worker keeps no search index: each `serve`
+    indexes by itself."""
+    _fonoteca(context).after.after_transcripts()
 
 
 def analyze_episode(
@@ -137,48 +153,44 @@ def analyze_episode(
         raise error
 
 
-def _work_on_episode(context: JobContext, episode_id: str, *, transcribe: bool, replace: bool = False) -> None:
-    fonoteca = _fonoteca(context)
-    archive, settings, events = fonoteca.archive, fonoteca.settings, fonoteca.events
+def _listed(fonoteca: Fonoteca, episode_id: str) -> Episode | None:
     try:
-        episode = archive.get_episode(episode_id)
+        return fonoteca.archive.get_episode(episode_id)
     except NotFound:
-        events(Note(f"episode {episode_id} is no longer in the archive; nothing to do"))
-        return
-    if not archive.claim_episode(episode.id):
-        busy = EpisodeBusy(f"episode {episode.id} is being processed by another fonoteca process", "")
-        _tell(context, fonoteca, episode.title, busy, "`fonoteca sync` queues it again")
-        raise busy
-    fetched = None
+        fonoteca.events(Note(f"episode {episode_id} is no longer in the archive; nothing to do"))
+        return None
+
+
+# What becomes of an episode whose job failed (the error is raised again afterwards, for procrastinate to decide).
+OnFailure = Callable[[JobContext, "Fonoteca", Episode, FonotecaError], None]
+
+
+@contextlib.contextmanager
+def _claimed_job(
+    context: JobContext, fonoteca: Fonoteca, listed: Episode, on_failure: OnFailure
+) -> Iterator[tuple[Episode, Show]]:
+    """The episode (as it is once this worker holds it) and its show, for the job's work; a FonotecaError on the way,
+    the claim refused included, goes to `on_failure` and on to procrastinate."""
     try:
-        episode = archive.get_episode(episode.id)  # as it is now that it is this worker's
-        show = archive.get_show(episode.show_id)
-        if replace and episode.status == "done":
-            retranscribe(archive, settings, fonoteca.transcriber, episode, show, events)
-        elif episode.status not in PENDING:
-            return  # finished or failed since it was queued
-        else:
-            _check_folder_reachable(episode, show)
-            fetched = fetch_episode(archive, settings, episode, show, events)
-            if fetched is not None and transcribe:
-                transcribe_episode(archive, fonoteca.transcriber, fetched, language=show.language, events=events)
+        with claimed(fonoteca.archive, listed.id) as episode:
+            yield episode, fonoteca.archive.get_show(episode.show_id)
     except FonotecaError as exc:
-        if replace:
-            _tell(context, fonoteca, episode.title, exc, "it keeps its old transcript")
-        elif isinstance(exc, EpisodeBusy) or is_fatal(exc) or _retried(context, exc):
-            _tell(context, fonoteca, episode.title, exc, "left as it was; `fonoteca sync` queues it again")
-        else:
-            archive.set_status(episode.id, "failed", str(exc))
-            events(EpisodeFailed(episode.id, episode.title, str(exc)))
+        on_failure(context, fonoteca, listed, exc)
         raise
-    finally:
-        # A claim that cannot be released (the database gone) dies with this worker and is taken over then.
-        with contextlib.suppress(StorageError):
-            archive.release_episode(episode.id)
-    if fetched is not None and not transcribe:
-        fonoteca.jobs.enqueue_transcription(episode.id)
+
+
+def _keep_old_transcript(context: JobContext, fonoteca: Fonoteca, episode: Episode, exc: FonotecaError) -> None:
+    _tell(context, fonoteca, episode.title, exc, "it keeps its old transcript")
+
+
+def _fail_unless_retried(context: JobContext, fonoteca: Fonoteca, episode: Episode, exc: FonotecaError) -> None:
+    """An error that is not the episode's fault, or that a later try may not meet, leaves it as it was; any other
+    fails it with its reason, as `sync` does."""
+    if isinstance(exc, EpisodeBusy) or is_fatal(exc) or _retried(context, exc):
+        _tell(context, fonoteca, episode.title, exc, "left as it was; `fonoteca sync` queues it again")
     else:
-        fonoteca.jobs.enqueue_after_transcripts(context.job.queue)
+        fonoteca.archive.set_status(episode.id, "failed", str(exc))
+        fonoteca.events(EpisodeFailed(episode.id, episode.title, str(exc)))
 
 
 def _check_folder_reachable(episode: Episode, show: Show) -> None:

@@ -1,0 +1,91 @@
+"""What follows new or changed transcripts, wherever they came from (`sync`, `retry`, `import`, a worker's job): one
+`AfterTranscripts.after_transcripts()` makes them searchable by keywords with their words counted, embeds them for
+search by meaning, and looks for watched words in them.
+
+Which keyword step runs is chosen once, where the archive is: on SQLite this machine's index is brought up to date
+(it stores the word counts of what it indexes); on PostgreSQL, shared by many machines, only the archive's word counts
+are (once per transcript revision, for every machine's trends), and each machine's index catches up by itself (`serve`
+in the background, a search before it reads)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FonotecaError, disk_error, is_disk_full
+from fonoteca.events import EventSink, IndexProgress, Note
+from fonoteca.settings import Settings
+
+if TYPE_CHECKING:
+    from fonoteca.watch import Watcher
+
+
+class LocalIndex:
+    """This machine's keyword index, which stores the word counts of the episodes it indexes."""
+
+    def __init__(self, archive: Archive, settings: Settings, events: EventSink) -> None:
+        self.archive = archive
+        self.settings = settings
+        self.events = events
+
+    def catch_up(self) -> None:
+        """Index what changed, telling the events how far it got (IndexProgress); a full disk is told as such
+        (reindexing would not help)."""
+        from fonoteca.search import sync_index
+
+        try:
+            sync_index(self.archive, self.settings, on_progress=self._progress)
+        except FonotecaError as exc:
+            if is_disk_full(exc):
+                raise disk_error(exc, self.settings.index_dir) from exc
+            raise
+
+    def _progress(self, done: int, total: int) -> None:
+        self.events(IndexProgress(done, total))
+
+
+class ArchiveWordCounts:
+    """The archive's word counts alone: no index of this machine's is kept up to date here."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def catch_up(self) -> None:
+        from fonoteca.search.index import count_words
+
+        count_words(self.archive)
+
+
+class AfterTranscripts:
+    """`embed`: embeds what is not embedded yet (None: FONOTECA_EMBEDDINGS=none). Embeddings that cannot be made now
+    (an endpoint down) are a note, not a failure: the next run or `fonoteca embed` catches up."""
+
+    def __init__(
+        self,
+        keywords: LocalIndex | ArchiveWordCounts,
+        embed: Callable[[], object] | None,
+        watcher: Watcher,
+        events: EventSink,
+    ) -> None:
+        self.keywords = keywords
+        self.embed = embed
+        self.watcher = watcher
+        self.events = events
+
+    def after_transcripts(self) -> None:
+        self.keywords.catch_up()
+        if self.embed is not None:
+            try:
+                self.embed()
+            except FonotecaError as exc:
+                self.events(Note(f"search by meaning is not up to date: {exc}"))
+        self.watcher.after_sync()
+
+    def after_interruption(self) -> None:
+        """What finished before an interruption is searchable by keywords right away; the rest waits for the next
+        run. The error that stopped the work is the one to report: a keyword step that cannot run now (often for the
+        same reason) is caught up later."""
+        with contextlib.suppress(Exception):
+            self.keywords.catch_up()
