@@ -37,7 +37,7 @@ import psycopg
 from procrastinate import App, PsycopgConnector
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job
-from procrastinate.retry import RetryDecision, RetryStrategy
+from procrastinate.retry import BaseRetryStrategy, RetryDecision, RetryStrategy
 from sqlalchemy.engine import URL
 
 from fonoteca.archive import Archive, Episode, Show
@@ -69,14 +69,20 @@ AFTER_TRANSCRIPTS_TASK = "fonoteca.after_transcripts"
 ANALYZE_TASK = "fonoteca.analyze_episode"
 
 
-class RetryWhenRetryable(RetryStrategy):
-    """procrastinate's back-off for the errors whose class says they may well pass later (`retryable`, fonoteca.errors:
-    an unreachable server, an episode another process holds, the model, the disk, the database), and for
-    `retry_exceptions` besides; any other error fails the job at once."""
+class RetryWhenRetryable(BaseRetryStrategy):
+    """procrastinate's exponential back-off for the errors whose class says they may well pass later (`retryable`,
+    fonoteca.errors: an unreachable server, an episode another process holds, the model, the disk, the database), and
+    for the classes in `also`; any other error fails the job at once."""
+
+    def __init__(self, *, max_attempts: int, exponential_wait: int, also: tuple[type[Exception], ...] = ()) -> None:
+        self.max_attempts = max_attempts
+        self.also = also
+        self._backoff = RetryStrategy(max_attempts=max_attempts, exponential_wait=exponential_wait)
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        retryable = getattr(exception, "retryable", False) or isinstance(exception, tuple(self.retry_exceptions or ()))
-        return super().get_retry_decision(exception=exception, job=job) if retryable else None
+        if getattr(exception, "retryable", False) or isinstance(exception, self.also):
+            return self._backoff.get_retry_decision(exception=exception, job=job)
+        return None
 
 
 # Up to 7 retries, after 3, 9, 27 s ... 36 min: about 55 minutes in all, past a server's restart or a network outage,
@@ -87,7 +93,7 @@ RETRY = RetryWhenRetryable(max_attempts=7, exponential_wait=3)
 
 # Analyses (`fonoteca analyze --queue`): the language model's server may be down or busy for a while, and a model may
 # answer something unusable once: a few tries, a minute apart and more. What worked is stored at each try and kept.
-LLM_RETRY = RetryWhenRetryable(max_attempts=4, exponential_wait=20, retry_exceptions=(LLMError,))
+LLM_RETRY = RetryWhenRetryable(max_attempts=4, exponential_wait=20, also=(LLMError,))
 
 
 def on_sqlite(location: object) -> ConfigError:
