@@ -13,7 +13,7 @@ from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app as cli
 from fonoteca.meaning.embedders import USE, load_embedder
 from fonoteca.search import sync_index
-from fonoteca.search.query import intent
+from fonoteca.search.query import in_order, intent
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
 
@@ -46,9 +46,10 @@ RESIGNATION = [
     "Last year I quit the company where I had worked for ten years.",
     "I handed my letter to the director and said goodbye to my colleagues.",
 ]
-# The show not embedded yet says the phrase three times.
+# The show not embedded yet says the phrase three times, and its words apart once.
 INTERVIEW = [
     "Welcome back to the show, today we talk about early stage companies.",
+    "Our first product did not fit the market.",
     f"Everyone asks how you know you have reached {PHRASE}.",
     "My guest ran three companies before this one.",
     f"She says {PHRASE} feels like demand pulling the product out of your hands.",
@@ -93,6 +94,8 @@ def test_the_query_says_whether_it_wants_words_or_meaning():
     assert not intent("when did he talk about leaving his job").literal, "a question without its question mark"
     assert not intent("cuando habló de dejar su trabajo en la empresa").literal, "a long sentence"
     assert intent('"dejar su trabajo" ¿por qué?').literal, "quotes win over the question mark"
+    assert in_order(PHRASE) == f'"{PHRASE}"' and in_order("market") is None
+    assert in_order(f'"{PHRASE}"') is None and in_order("stream* fit") is None and in_order("a OR b c") is None
 
 
 @pytest.mark.parametrize("query", [f'"{PHRASE}"', PHRASE])
@@ -103,7 +106,12 @@ def test_a_phrase_in_a_partly_embedded_archive_returns_its_literal_matches_first
     literal = [h for h in results.hits if PHRASE in h.text]
     assert len(literal) == 3 and results.hits[:3] == literal, "every passage that says it, before any other"
     assert all(h.show == "Interviews" and h.matched == "words" and "<b>product</b>" in h.snippet for h in literal)
-    by_meaning = results.hits[3:]
+    apart = [h for h in results.hits if "did not fit the market" in h.text]
+    if query == PHRASE:
+        assert results.hits[3:4] == apart, "then the words said apart, as typed without quotes"
+    else:
+        assert apart == [], "quoted: only the phrase"
+    by_meaning = results.hits[3 + len(apart) :]
     assert by_meaning and all(h.matched == "meaning" and h.show == "Startups" for h in by_meaning), (
         "the embedded show's passages close in meaning were there to compete, and follow the literal matches"
     )

@@ -8,6 +8,11 @@ second, its highlighted words); a passage found by meaning alone shows its own t
 first second, and says so (`Hit.matched == "meaning"`). Without vectors for the scope (nothing embedded yet, the
 model cannot load, FONOTECA_EMBEDDINGS=none) the answer is the keyword search's, and `SearchResults.note` says why.
 
+What was typed decides the ranking (fonoteca.search.query.intent): a quoted phrase, an exclusion, a prefix or a few
+plain words put every keyword hit before the passages found by meaning alone; a question or a sentence fuses both.
+In a partly embedded scope the note says how much of it is embedded, and neither ranking lets the embedded part take
+the places of what only the words can find (bench/retrieval.py measures both states on a 530-episode archive).
+
 Each process keeps the vectors it loaded, per archive and model, until the stored ones change (VectorStore.stamp),
 so a query does not read them again.
 """
@@ -27,7 +32,7 @@ from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder, load_embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences, snippet_html
 from fonoteca.search.index import date_bound, epoch
-from fonoteca.search.query import Clause, intent, parse
+from fonoteca.search.query import Clause, in_order, intent, parse
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
@@ -123,13 +128,24 @@ def search(
     keep = scores >= embedder.min_similarity
     rows, scores = rows[keep], scores[keep]
     by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
-    # Literal first: every keyword hit of the page must be among those fetched, so pages past the fusion's
-    # candidates still list what the words found before anything found by meaning alone.
-    words_found = by_keywords(size=max(CANDIDATES, offset + limit) if wanted.literal else CANDIDATES, start=0)
-    fused = (_literal_first if wanted.literal else _fuse)(loaded, words_found.hits, by_meaning)
+    if wanted.literal:
+        # Every keyword hit of the page must be among those fetched, so pages past the fusion's candidates still list
+        # what the words found before anything found by meaning alone.
+        size = max(CANDIDATES, offset + limit)
+        all_words = by_keywords(size=size, start=0)
+        tiers = [all_words.hits]
+        phrase = in_order(query)
+        if phrase:  # plain words said in the order typed come before the same words apart
+            said = keyword_search(archive, settings, phrase, **filters, limit=size, offset=0, order=order).hits
+            heard = {(h.episode_id, h.start) for h in said}
+            tiers = [said, [h for h in all_words.hits if (h.episode_id, h.start) not in heard]]
+        fused = _literal_first(loaded, tiers, by_meaning)
+        unfetched = all_words.total - sum(len(tier) for tier in tiers)
+    else:
+        fused = _fuse(loaded, by_keywords(size=CANDIDATES, start=0).hits, by_meaning)
+        unfetched = 0
     page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit,
                  literal_first=wanted.literal)  # fmt: skip
-    unfetched = words_found.total - len(words_found.hits) if wanted.literal else 0
     reason = ("by words, then by meaning: " if wanted.literal else "by meaning and words together: ") + wanted.why
     return replace(page, total=page.total + unfetched, mode="hybrid", note=note, reason=reason)
 
@@ -290,15 +306,18 @@ def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, floa
     return sorted(fused, key=lambda f: (-f.score, f.hit is None))  # a tie goes to what the words found
 
 
-def _literal_first(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
-    """Every keyword hit before any passage found by meaning alone. The hits of embedded episodes are reordered by
-    the fusion among the places the keyword ranking gave them, and the others keep theirs: meaning reorders what it
-    can see without taking places from what it cannot."""
-    words_found, meaning_only = _credited(loaded, by_words, by_meaning)
-    places = [place for place, (_entry, embedded) in enumerate(words_found) if embedded]
+def _literal_first(loaded: _Loaded, tiers: list[list[Hit]], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
+    """Every keyword hit, tier after tier, before any passage found by meaning alone. Within a tier the hits of
+    embedded episodes are reordered by the fusion among the places the keyword ranking gave them, and the others keep
+    theirs: meaning reorders what it can see without taking places from what it cannot."""
+    words_found, meaning_only = _credited(loaded, [hit for tier in tiers for hit in tier], by_meaning)
     ranked = [entry for entry, _embedded in words_found]
-    for place, entry in zip(places, sorted((ranked[p] for p in places), key=lambda f: -f.score), strict=True):
-        ranked[place] = entry
+    start = 0
+    for tier in tiers:
+        places = [place for place in range(start, start + len(tier)) if words_found[place][1]]
+        for place, entry in zip(places, sorted((ranked[p] for p in places), key=lambda f: -f.score), strict=True):
+            ranked[place] = entry
+        start += len(tier)
     return ranked + meaning_only
 
 

@@ -114,4 +114,16 @@ def intent(query: str) -> Intent:
         return Intent(False, "it reads as a question, so passages close to what it means rank with those that say it")
     if len(said) >= SENTENCE_WORDS:
         return Intent(False, "it reads as a sentence, so passages close to what it means rank with those that say it")
-    return Intent(True, "passages that say these words come first, then passages close to what they mean")
+    return Intent(
+        True, "passages that say these words come first (in this order before apart), then passages close in meaning"
+    )
+
+
+def in_order(query: str) -> str | None:
+    """Two or more plain words as one quoted phrase (what they say in the order typed), else None."""
+    parsed = parse(query)
+    if parsed.must_not or len(parsed.must) < 2:
+        return None
+    if any(len(group) > 1 or group[0].prefix or group[0].is_phrase for group in parsed.must):
+        return None
+    return '"' + " ".join(group[0].words[0] for group in parsed.must) + '"'
