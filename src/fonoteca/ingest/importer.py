@@ -137,7 +137,7 @@ class Importer:
         self, paths: Sequence[str | Path], *, show: Show | None = None, dry_run: bool = False, force: bool = False
     ) -> ImportReport:
         """Import the transcript files and folders (recursive) at `paths` into `show`'s episodes, or, without a show,
-        as a show of imported transcripts per folder. What follows new transcripts (the index...) is the caller's."""
+        as a show of imported transcripts per folder. What follows new transcripts is the caller's (Fonoteca.after)."""
         archive = self.archive
         report = ImportReport(dry_run=dry_run)
         claimed: dict[str, str] = {}  # episode id: the file imported into it now
