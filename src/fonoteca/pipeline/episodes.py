@@ -3,8 +3,8 @@ captions, or make sure its media is here (downloading it), then transcribe it, c
 transcriber yields it. The same steps serve `fonoteca sync` (EpisodeWork.process, one episode after another) and the
 workers' jobs (fonoteca.jobs.tasks), each of which claims its episode with `claimed` too.
 
-A half-transcribed episode resumes after its last committed segment; the archive's writes hand back the episode as
-they left it, so the row is read once, when it is claimed, and not again between the steps.
+A half-transcribed episode resumes after its last committed segment. The archive's writes hand back the episode as
+they left it, so fetching and transcribing an episode read its row once, when it is claimed.
 """
 
 from __future__ import annotations
