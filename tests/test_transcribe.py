@@ -224,7 +224,7 @@ def _local_episode(archive: Archive, tmp_path: Path, status: str = "downloaded",
     return episode
 
 
-def _fonoteca(archive: Archive, settings: Settings) -> Fonoteca:
+def _on_archive(archive: Archive, settings: Settings) -> Fonoteca:
     """The stages on this test's archive; keyword search only, so no embedder is loaded."""
     return Fonoteca(settings.replace(embeddings="none"), archive=archive)
 
@@ -237,7 +237,7 @@ def test_model_that_cannot_load_stops_the_sync_and_leaves_the_episode_as_it_was(
 
     episode = _local_episode(archive, tmp_path)
     with pytest.raises(ModelError, match="cannot load Whisper model") as caught:
-        _fonoteca(archive, settings.replace(model=str(unloadable_model))).runner.work_through(
+        _on_archive(archive, settings.replace(model=str(unloadable_model))).runner.work_through(
             archive.list_episodes(status=PENDING)
         )
     assert "\n" not in str(caught.value) and "--model base" in str(caught.value)
@@ -251,7 +251,7 @@ def test_retry_with_a_model_that_cannot_load_keeps_the_episode_failed_with_its_r
 
     episode = _local_episode(archive, tmp_path, status="failed", error="old reason")
     with pytest.raises(ModelError):
-        _fonoteca(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
+        _on_archive(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
     again = archive.get_episode(episode.id)
     assert (again.status, again.error) == ("failed", "old reason")
 
@@ -265,7 +265,7 @@ def test_retry_of_a_transcribed_episode_is_refused_and_its_transcript_kept(
     episode = _local_episode(archive, tmp_path)
     archive.replace_transcript(episode.id, [Segment(0.0, 11.0, "ask not")], source="transcribed")
     with pytest.raises(FonotecaError, match="already transcribed"):
-        _fonoteca(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
+        _on_archive(archive, settings.replace(model=str(unloadable_model))).retry(episode.id)
     assert archive.get_episode(episode.id).status == "done"
     assert [s.text for s in archive.segments(episode.id)] == ["ask not"]
 
