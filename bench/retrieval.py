@@ -9,7 +9,18 @@ quote's segments widened by one passage length. Reports recall@10 and MRR@10 per
 crossing and model, plus the embedding speed and model load time, and compares other rank fusions computed from the
 same keyword and meaning lists. Writes bench/results/retrieval.txt.
 
+Then (`--parts literal`) literal phrase queries over a large archive of several shows: every episode of Talk Python,
+100 of Venezolanos (the answers and 90 others evenly spaced: all 364 take half an hour more to embed on 2 busy cores)
+and a synthetic show of many short episodes (bench/synthetic.py), 530 in all, first partly embedded (the synthetic
+show and Venezolanos; Talk Python not yet: the state of an archive for hours after a big import), then fully.
+Phrases of two and three words are picked from the corpora by a fixed rule (see literal_phrases); each is asked
+quoted and plain, as a person's search runs (no mode), and judged by precision@10: the share of the top 10 whose text
+says the phrase, of at most as many as the archive has. Beside it: keyword search alone (the fallback a partly
+embedded scope could take) and the fusion as it was before the query's intent counted (plain RRF, meaning x2). The
+labelled questions are asked on this archive too, in both states, by the same three.
+
     python bench/retrieval.py [--distractors 10] [--models multilingual-e5-small use-multilingual-v3]
+                              [--parts labelled literal] [--synthetic-episodes 350] [--literal-distractors 90]
 
 Embedding the whole corpora (~2.7 M words) takes far longer than a bench should on 2 cores, so the archive holds every
 episode that answers a question plus a fixed, stated number of other episodes of each corpus (evenly spaced in name
@@ -38,12 +49,15 @@ import frontmatter  # python-frontmatter: the Venezolanos files' YAML headers
 from fonoteca.app import Fonoteca
 from fonoteca.archive import EpisodeKind, Segment, Source, SourceKind
 from fonoteca.ingest.transcripts import parse_transcript
-from fonoteca.llm.chat import retrieval_query
+from fonoteca.llm.chat import STOPWORDS, retrieval_query
+from fonoteca.meaning.embed import episode_vectors
 from fonoteca.meaning.embedders import load_embedder
 from fonoteca.meaning.passages import MAX_SECONDS, passages
-from fonoteca.search import Hit
-from fonoteca.search.hybrid import CANDIDATES, RRF_K, search
+from fonoteca.search import Hit, occurrences
+from fonoteca.search.hybrid import CANDIDATES, MEANING_WEIGHT, RRF_K, search
+from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
+from fonoteca.text import words
 
 REPO = Path(__file__).resolve().parent.parent
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "retrieval_eval.json"
@@ -54,6 +68,19 @@ WORDS_PER_MINUTE = 150  # the synthetic clock of untimed paragraphs: a typical s
 TOP = 10
 TOLERANCE = MAX_SECONDS  # a right hit overlaps the quote's segments widened by one passage's length
 DEFAULT_MODELS = ("multilingual-e5-small", "use-multilingual-v3")
+LITERAL_MODEL = "use-multilingual-v3"  # the default model, and fast enough to embed ~25 000 passages on 2 cores
+SYNTHETIC_MINUTES = 2  # each synthetic episode: short, so the show adds episodes more than passages to embed
+PHRASES_PER_CORPUS = 12  # half of two words, half of three
+PHRASE_SEGMENTS = (10, 400)  # a phrase said in this many segments of its corpus: enough for a full top 10
+UNEMBEDDED_AT_FIRST = "Talk Python To Me"
+# Words of talk, not of topics, at either end of a phrase picked: nobody searches for "yeah okay".
+FILLERS = frozenset(
+    ("yeah", "okay", "like", "really", "right", "know", "think", "kind", "sort", "gonna", "thanks", "much")
+    + ("digo", "bueno", "pues", "vamos")
+)
+TARGETS = {"quoted": 1.0, "plain": 0.8}  # precision@10 of the phrase queries, both states
+# recall@10 of hybrid search before the query's intent counted (USE), as reported: to two decimals
+LABELLED_TARGETS = {"paraphrase": 0.69, "cross-lang": 0.79}
 
 
 # -- the labelled set ----------------------------------------------------------------------------------------------
@@ -334,6 +361,7 @@ def run_model(home: Path, model: str, items: Sequence[Item], targets: dict[str, 
             ),
             "meaning": lambda i: app.search(i.question, mode="meaning", limit=CANDIDATES).hits,
             "hybrid": lambda i: app.search(i.question, mode="hybrid", limit=TOP).hits,
+            "auto": lambda i: app.search(i.question, limit=TOP).hits,
             "hybrid-or": lambda i: (
                 search(
                     app.archive,
@@ -387,13 +415,207 @@ def _best_first(ranked: list[tuple[Moment, float]]) -> list[tuple[Moment, float]
     return list(seen.items())
 
 
+# -- literal phrases over a large archive of several shows ------------------------------------------------------------
+
+
+def literal_phrases(episodes: dict[str, list[Path]], per_corpus: int = PHRASES_PER_CORPUS) -> list[str]:
+    """Per corpus, phrases of two and three words said in PHRASE_SEGMENTS segments of its `episodes`, neither first
+    nor last word a stopword, a filler or shorter than 4 letters, none inside another chosen one: evenly spaced over
+    the candidates sorted by how often they are said (most first, then alphabetically), so frequent and rarer phrases
+    are both in."""
+    stop = STOPWORDS["es"] | STOPWORDS["en"] | FILLERS
+    chosen: list[str] = []
+    for files in episodes.values():
+        counts: dict[int, dict[str, int]] = {2: {}, 3: {}}
+        for path in files:
+            for segment in read_episode(path)[1]:
+                folded = words(segment.text)
+                for n, table in counts.items():
+                    said = {" ".join(folded[i : i + n]) for i in range(len(folded) - n + 1)}
+                    for phrase in said:
+                        first, last = phrase.split()[0], phrase.split()[-1]
+                        if first not in stop and last not in stop and len(first) > 3 and len(last) > 3:
+                            table[phrase] = table.get(phrase, 0) + 1
+        for table in counts.values():
+            low, high = PHRASE_SEGMENTS
+            candidates = sorted((p for p, c in table.items() if low <= c <= high), key=lambda p: (-table[p], p))
+            picked: list[str] = []
+            for phrase in candidates[:: max(1, len(candidates) // (per_corpus // 2))]:
+                if len(picked) < per_corpus // 2 and not any(f" {phrase} " in f" {c} " or f" {c} " in f" {phrase} "
+                                                             for c in chosen + picked):  # fmt: skip
+                    picked.append(phrase)
+            chosen += picked
+    return chosen
+
+
+def embed_shows(app: Fonoteca, titles: set[str]) -> None:
+    """Embed the episodes of these shows only (what `fonoteca embed` would do first had they been imported first)."""
+    embedder = load_embedder(app.settings)
+    shows = {s.id for s in app.archive.list_shows() if s.title in titles}
+    wanted = {e.id for e in app.archive.list_episodes() if e.show_id in shows}
+    for episode_id, rev in app.archive.vectors.pending(embedder.name, embedder.dim):
+        if episode_id in wanted:
+            app.archive.vectors.save_many(
+                embedder.name, embedder.dim, [episode_vectors(app.archive, embedder, episode_id, rev)]
+            )
+
+
+def says(phrase: str, text: str) -> bool:
+    return bool(occurrences(Clause(words(phrase)), words(text)))
+
+
+RANKINGS = ("engine", "keyword", "before")
+RANKING_NOTES = {
+    "engine": "a person's search as it runs now (no mode)",
+    "keyword": "keyword search alone (the fallback until a scope is embedded)",
+    "before": f"the fusion before the query's intent counted: RRF k={RRF_K}, meaning x{MEANING_WEIGHT:g}, every hit "
+    "by its rank, the model's cut",
+}
+
+
+@dataclass
+class LiteralState:
+    state: str
+    note: str  # the engine's note for the whole archive: how much of it is embedded
+    precision: dict[str, dict[str, dict[str, float]]]  # ranking -> form -> phrase -> precision@10
+    ranks: dict[str, dict[str, int | None]]  # ranking -> labelled item id -> rank
+    query_ms: dict[str, float]  # ranking -> ms per query (the engine's; the others' lists)
+
+
+def ask_literal(app: Fonoteca, state: str, phrases: list[str], items: Sequence[Item],
+                targets: dict[str, list[Target]]) -> LiteralState:  # fmt: skip
+    where = PassageMap(app)
+    cut = load_embedder(app.settings).min_similarity
+
+    def before(query: str) -> list[tuple[Moment, str]]:
+        """The old engine's ranking, its moments with their texts."""
+        keyword = app.search(query, mode="keyword", limit=CANDIDATES).hits
+        meaning = [h for h in app.search(query, mode="meaning", limit=CANDIDATES).hits if (h.similarity or 0) >= cut]
+        text = {where.key(h): h.text for h in meaning}
+        text.update({where.key(h): h.text for h in reversed(keyword)})  # the best keyword hit stands for its passage
+        fused = rrf(RRF_K, weight_meaning=MEANING_WEIGHT)(
+            _best_first([(where.key(h), h.score) for h in keyword]),
+            _best_first([(where.key(h), h.similarity or 0.0) for h in meaning]),
+        )
+        return [(m, text[m]) for m in fused[:TOP]]
+
+    def ranked(ranking: str, query: str) -> list[tuple[Moment, str]]:
+        if ranking == "before":
+            return before(query)
+        hits = app.search(query, mode=None if ranking == "engine" else "keyword", limit=TOP).hits
+        return [((h.episode_id, h.start, h.end), h.text) for h in hits]
+
+    precision: dict[str, dict[str, dict[str, float]]] = {r: {"quoted": {}, "plain": {}} for r in RANKINGS}
+    ranks: dict[str, dict[str, int | None]] = {r: {} for r in RANKINGS}
+    query_ms: dict[str, float] = {}
+    attainable = {p: min(TOP, app.search(f'"{p}"', mode="keyword", limit=1).total) for p in phrases}
+    for ranking in RANKINGS:
+        started = time.perf_counter()
+        for phrase in phrases:
+            for form, query in (("quoted", f'"{phrase}"'), ("plain", phrase)):
+                found = ranked(ranking, query)
+                precision[ranking][form][phrase] = sum(says(phrase, t) for _m, t in found) / attainable[phrase]
+        for item in items:
+            found = ranked(ranking, item.question)
+            ranks[ranking][item.id] = first_right([m for m, _text in found], targets[item.id], TOLERANCE)
+        query_ms[ranking] = (time.perf_counter() - started) * 1000 / (len(phrases) * 2 + len(items) * 1)
+    note = app.search("the", limit=1).note
+    return LiteralState(state, note, precision, ranks, query_ms)
+
+
+def run_literal(
+    items: Sequence[Item], synthetic_episodes: int, distractors: int | None
+) -> tuple[list[str], list[str], list[LiteralState]]:
+    """The large archive (the answer episodes and `distractors` others of each corpus, None: all), partly then fully
+    embedded: (its description, the phrases, each state's figures)."""
+    from synthetic import build_synthetic_archive  # beside this script: run as `python bench/retrieval.py`
+
+    home = Path(tempfile.mkdtemp(prefix="fonoteca-literal-bench-"))
+    try:
+        build_synthetic_archive(home, hours=synthetic_episodes * SYNTHETIC_MINUTES / 60, episodes=synthetic_episodes)
+        settings = Settings.from_env(environ={}, home=home, embeddings="packaged", embeddings_model=LITERAL_MODEL)
+        episodes = chosen_episodes(items, distractors)
+        phrases = literal_phrases(episodes)
+        states = []
+        with Fonoteca(settings) as app:
+            started = time.perf_counter()
+            targets = build_archive(app, episodes, items)
+            built = time.perf_counter() - started
+            counts = {show.title: 0 for show in app.archive.list_shows()}
+            titles = {show.id: show.title for show in app.archive.list_shows()}
+            for episode in app.archive.list_episodes():
+                counts[titles[episode.show_id]] += 1
+            started = time.perf_counter()
+            embed_shows(app, set(counts) - {UNEMBEDDED_AT_FIRST})
+            partly = time.perf_counter() - started
+            states.append(ask_literal(app, f"partly embedded ({UNEMBEDDED_AT_FIRST} not yet)", phrases, items, targets))
+            started = time.perf_counter()
+            app.embed()
+            rest = time.perf_counter() - started
+            states.append(ask_literal(app, "fully embedded", phrases, items, targets))
+            passages_count = app.archive.vectors.size(load_embedder(settings).name)[0]
+        described = [
+            f"# literal archive: {sum(counts.values())} episodes ("
+            + ", ".join(f"{title}: {n}" for title, n in counts.items())
+            + f"; synthetic episodes of {SYNTHETIC_MINUTES} min), {passages_count} passages, model {LITERAL_MODEL}; "
+            f"imported and indexed in {built:.0f} s, embedded in {partly:.0f} s (all but {UNEMBEDDED_AT_FIRST}) + "
+            f"{rest:.0f} s",
+        ]
+        return described, phrases, states
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def literal_report(items: Sequence[Item], described: list[str], phrases: list[str], states: list[LiteralState]) -> str:
+    split = groups(items)
+    lines = [
+        *described,
+        f"# {len(phrases)} phrases ({PHRASES_PER_CORPUS} per corpus, said in {PHRASE_SEGMENTS[0]}-{PHRASE_SEGMENTS[1]} "
+        "segments of it), each asked quoted and plain; precision@10 = the top 10's hits whose text says the phrase, "
+        "over min(10, the segments that say it)",
+        "# rankings: " + "; ".join(f"{name} = {note}" for name, note in RANKING_NOTES.items()),
+        "",
+        f"{'state':44}{'ranking':9}{'quoted':>8}{'plain':>8}{'min q':>7}{'min p':>7}"
+        + "".join(f"{name + ' R@10':>18}" for name in split)
+        + f"{'ms/query':>10}",
+    ]
+    for st in states:
+        for ranking in RANKINGS:
+            quoted, plain = st.precision[ranking]["quoted"], st.precision[ranking]["plain"]
+            recall = "".join(f"{scores(st.ranks[ranking], chosen).recall:18.2f}" for chosen in split.values())
+            lines.append(
+                f"{st.state:44}{ranking:9}{_mean(quoted):8.2f}{_mean(plain):8.2f}{min(quoted.values()):7.2f}"
+                f"{min(plain.values()):7.2f}{recall}{st.query_ms[ranking]:10.1f}"
+            )
+        lines.append(f"  the engine's note: {st.note or '(none)'}")
+    lines += ["", "targets (the engine, no mode):"]
+    for st in states:
+        for form, target in TARGETS.items():
+            got = _mean(st.precision["engine"][form])
+            lines.append(f"  {st.state:44} {form:7} precision@10 {got:.2f} >= {target:.2f}  "
+                         f"{'PASS' if got >= target - 1e-9 else 'FAIL'}")  # fmt: skip
+    lines += ["", "precision@10 per phrase, engine quoted / plain, per state:"]
+    for phrase in phrases:
+        cells = "   ".join(
+            f"{st.precision['engine']['quoted'][phrase]:.1f} / {st.precision['engine']['plain'][phrase]:.1f}"
+            for st in states
+        )
+        lines.append(f"  {phrase:36} {cells}")
+    return "\n".join(lines) + "\n"
+
+
+def _mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values) if values else 0.0
+
+
 # -- the report ------------------------------------------------------------------------------------------------------
 
 MODE_NOTES = {
     "keyword": "the question as typed (every word must match)",
     "keyword-or": "its content words OR-ed, stopwords dropped (how the chat asks the index)",
     "meaning": "the question's vector against the passages' vectors",
-    "hybrid": f"the engine's fusion (RRF k={RRF_K}) of keyword and meaning: what a person's search runs",
+    "hybrid": f"the engine's fusion (RRF k={RRF_K}) of keyword and meaning",
+    "auto": "no mode: what a person's search runs (ranked by the query's intent; these are all questions)",
     "hybrid-or": "the engine's fusion of keyword-or and meaning (the question): what the chat runs",
 }
 
@@ -438,6 +660,13 @@ def report(items: Sequence[Item], runs: list[ModelRun], header: list[str]) -> st
                 verdict = "PASS" if got >= best + margin - 1e-9 else "FAIL"
                 lines.append(f"  {run.model:22}{hybrid:10} {group:11} recall@10 {got:.2f} >= keyword {best:.2f}"
                              f"{f' + {margin:.2f}' if margin else ''}  {verdict}")  # fmt: skip
+    for run in runs:
+        if run.model != LITERAL_MODEL:
+            continue  # the figures before the query's intent counted were measured with USE
+        for group, before in LABELLED_TARGETS.items():
+            got = scores(run.ranks["auto"], split[group]).recall
+            lines.append(f"  {run.model:22}{'auto':10} {group:11} recall@10 {got:.2f} >= {before:.2f} (before intent)"
+                         f"  {'PASS' if round(got, 2) >= before else 'FAIL'}")  # fmt: skip
     lines += [
         "",
         f"other fusions of the same keyword-or and meaning lists (top {CANDIDATES} each), judged on passages:",
@@ -461,28 +690,52 @@ def main() -> None:
     parser.add_argument("--all-episodes", action="store_true", help="every episode of both corpora (slow)")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
     parser.add_argument("--max-items", type=int, default=None, help="only the first N questions (a quick check)")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("labelled", "literal"),
+        default=["labelled", "literal"],
+        help="labelled: the questions per model and mode; literal: phrases over the large archive",
+    )
+    parser.add_argument(
+        "--synthetic-episodes", type=int, default=350, help="episodes of the literal part's synthetic show"
+    )
+    parser.add_argument(
+        "--literal-distractors", type=int, default=90,
+        help="the literal part's other episodes per corpus besides the answers (-1: all; 90 is all of Talk Python)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not TRANSCRIPTS.exists():
         raise SystemExit(f"needs the shared data at {TRANSCRIPTS}")
 
     items = load_eval()[: args.max_items]
-    episodes = chosen_episodes(items, None if args.all_episodes else args.distractors)
-    home = Path(tempfile.mkdtemp(prefix="fonoteca-retrieval-bench-"))
-    try:
-        with Fonoteca(Settings.from_env(environ={}, home=home, embeddings="none")) as app:
-            targets = build_archive(app, episodes, items)
-            stats = app.stats()
-        runs: list[ModelRun] = []
-        for model in args.models:
-            runs.append(run_model(home, model, items, targets))
-            text = report(items, runs, header(items, episodes, stats.episodes, runs))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text, encoding="utf-8")  # after each model: a slow second one loses nothing
-            print(text, flush=True)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    text = ""
+    if "labelled" in args.parts:
+        episodes = chosen_episodes(items, None if args.all_episodes else args.distractors)
+        home = Path(tempfile.mkdtemp(prefix="fonoteca-retrieval-bench-"))
+        try:
+            with Fonoteca(Settings.from_env(environ={}, home=home, embeddings="none")) as app:
+                targets = build_archive(app, episodes, items)
+                stats = app.stats()
+            runs: list[ModelRun] = []
+            for model in args.models:
+                runs.append(run_model(home, model, items, targets))
+                text = report(items, runs, header(items, episodes, stats.episodes, runs))
+                write(args.out, text)  # after each model: a slow second one loses nothing
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    if "literal" in args.parts:
+        distractors = None if args.literal_distractors < 0 else args.literal_distractors
+        described, phrases, states = run_literal(items, args.synthetic_episodes, distractors)
+        write(args.out, text + ("\n" if text else "") + literal_report(items, described, phrases, states))
     print(f"written to {args.out}")
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(text, flush=True)
 
 
 def header(items: Sequence[Item], episodes: dict[str, list[Path]], count: int, runs: list[ModelRun]) -> list[str]:
