@@ -35,7 +35,7 @@ from synthetic import VOCABULARY, make_vocabulary
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.ingest.importer import Outcome
-from fonoteca.ingest.transcripts import render_transcript
+from fonoteca.output.transcripts import render_transcript
 from fonoteca.settings import Settings
 
 TARGET_SECONDS = 120  # 1 000 h of transcripts searchable

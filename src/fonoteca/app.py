@@ -210,7 +210,7 @@ class Fonoteca:
     def export(self, episode: str, fmt: str) -> str:
         """The episode's transcript as txt, srt, vtt or json; an episode with nothing transcribed yet is an error that
         says what to run."""
-        from fonoteca.ingest.transcripts import render_transcript
+        from fonoteca.output.transcripts import render_transcript
 
         found = self.archive.get_episode(episode)
         segments = self.archive.segments(found.id)

@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of printing."),
     ) -> None:
         """Export an episode's transcript."""
-        from fonoteca.ingest.transcripts import EXPORT_FORMATS
+        from fonoteca.output.transcripts import EXPORT_FORMATS
 
         if fmt not in EXPORT_FORMATS:
             raise ConfigError(f"unknown format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")

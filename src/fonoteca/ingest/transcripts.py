@@ -1,9 +1,9 @@
-"""Transcript files in and out: WebVTT, SRT, Podcasting 2.0 JSON, Whisper's JSON and TSV, HTML, and plain text or
-Markdown with speaker turns, timestamps and YAML front matter.
+"""Transcript files in: WebVTT, SRT, Podcasting 2.0 JSON, Whisper's JSON and TSV, HTML, and plain text or Markdown
+with speaker turns, timestamps and YAML front matter.
 
 Parsing is used for publishers' `<podcast:transcript>` files, sidecar files next to local media and the files
-`fonoteca import` reads (`read_transcript`, which also decodes the bytes and checks the times); rendering is
-`fonoteca export` and the web page's download buttons.
+`fonoteca import` reads (`read_transcript`, which also decodes the bytes and checks the times). Writing transcripts
+out (`fonoteca export`, the web page's download buttons) is fonoteca.output.transcripts.
 
 The cue parser is our own rather than webvtt-py's or srt's: one tolerant reader serves WebVTT and SRT alike (publishers
 mix them up: SRT commas in .vtt files, a missing WEBVTT header, no blank line between cues), where those libraries
@@ -26,7 +26,6 @@ from fonoteca.errors import MediaError
 from fonoteca.ingest.net import Origin, is_remote, local_path, read_limited
 from fonoteca.settings import Settings
 
-EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
 # Timed formats first: a publisher offering several transcripts gets the one with timestamps imported.
 PREFERENCE = ("json", "vtt", "srt", "html", "txt")
 
@@ -572,46 +571,3 @@ def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
     if not segments:
         raise MediaError(f"the {fmt or kind} transcript has no text", "the file is empty or not a transcript")
     return segments
-
-
-def _clock(seconds: float, sep: str) -> str:
-    millis = int(round(seconds * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{millis:03d}"
-
-
-def render_transcript(segments: list[Segment], fmt: str) -> str:
-    """The transcript in txt, srt, vtt or Podcasting 2.0 JSON."""
-    if fmt == "txt":
-        return "\n".join(s.text.strip() for s in segments) + "\n"
-    if fmt == "json":
-        body = []
-        for s in segments:
-            item: dict[str, object] = {"startTime": s.start, "endTime": s.end, "body": s.text.strip()}
-            if s.speaker:
-                item["speaker"] = s.speaker
-            body.append(item)
-        return json.dumps({"version": "1.0.0", "segments": body}, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "srt":
-        cues = [
-            f"{n}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{_speaker(s)}{s.text.strip()}\n"
-            for n, s in enumerate(segments, start=1)
-        ]
-        return "\n".join(cues)
-    if fmt == "vtt":
-        # Cue text is markup in WebVTT: a literal &, < or > must be escaped or players drop or mangle it.
-        cues = [
-            f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n"
-            + (f"<v {html.escape(s.speaker, quote=False)}>" if s.speaker else "")
-            + html.escape(s.text.strip(), quote=False)
-            + "\n"
-            for s in segments
-        ]
-        return "WEBVTT\n\n" + "\n".join(cues)
-    raise ValueError(f"unknown transcript format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-
-
-def _speaker(segment: Segment) -> str:
-    return f"{segment.speaker}: " if segment.speaker else ""

@@ -20,7 +20,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
 from fonoteca.errors import NotFound
 from fonoteca.ingest.media import trusted_media_file
-from fonoteca.ingest.transcripts import EXPORT_FORMATS
+from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
 from fonoteca.pipeline import PENDING
