@@ -5,6 +5,7 @@ opened by several processes at once is made once."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,30 @@ def test_an_archive_made_before_sqlalchemy_opens_with_every_row_and_takes_new_on
         assert matrix.episode_ids == [done.id] and np.allclose(matrix.vectors, np.eye(2, 8))
         archive.append_segments(failed.id, [Segment(0.0, 1.0, "nuevo")])
         assert [s.text for s in archive.segments(failed.id)] == ["nuevo"]
+
+
+def test_an_archive_counted_before_word_totals_gets_them_from_its_word_counts_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(ARCHIVE_BEFORE_SQLALCHEMY, path)
+    with sqlite3.connect(path) as raw:  # as counted before schema 6: word counts, no total
+        raw.execute("UPDATE indexed SET words = NULL")
+    raw.close()
+    with Archive(path) as archive:
+        assert [e.words for e in archive.timeline()] == [2]  # "hola", "inteligencia"; the pair is not a word
+        assert archive.term_counts("inteligencia_artificial") != {}
+
+
+def test_the_word_totals_revision_fills_the_missing_totals_on_either_database(archive: Archive) -> None:
+    show, _ = archive.add_show(title="Show", source="https://example.org/feed.xml", source_kind="feed")
+    episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
+    archive.append_segments(episode.id, [Segment(0, 1, "hola hola qué")])
+    archive.store_word_counts(episode.id, 1, {"hola": 2, "que": 1, "hola_hola": 1, "hola_que": 1})
+    with archive._transaction() as db:  # back at the revision before, with a total missing
+        db.execute(text("UPDATE counted SET words = NULL"))
+        db.execute(text("UPDATE alembic_version SET version_num = '0013'"))
+    with Archive(archive.url) as reopened:
+        assert reopened.schema_version == migrations.head()
+        assert [e.words for e in reopened.timeline()] == [3]
 
 
 def test_processes_opening_a_new_postgresql_archive_at_once_all_find_it_made_once(pg_url: str) -> None:

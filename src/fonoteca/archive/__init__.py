@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
@@ -905,21 +905,6 @@ class Archive:
         )
         return float(rows[0][0])
 
-    def workers_alive(self, within_seconds: float) -> int:
-        """How many `fonoteca worker` processes showed life in the last `within_seconds`: the heartbeats procrastinate
-        keeps in its own table of this database (0 on SQLite, or before any worker started)."""
-        if self.is_sqlite:
-            return 0
-        try:
-            rows = self._query(
-                "SELECT COUNT(*) FROM procrastinate_workers "
-                "WHERE last_heartbeat >= now() - make_interval(secs => :within)",
-                {"within": float(within_seconds)},
-            )
-        except ProgrammingError:  # no worker ever started: procrastinate's tables are not there yet
-            return 0
-        return int(rows[0][0])
-
     def status_counts(self) -> dict[Status, int]:
         rows = self._query(select(episodes.c.status, func.count()).group_by(episodes.c.status))
         return {Status(r[0]): r[1] for r in rows}
@@ -991,24 +976,6 @@ class Archive:
                     for episode_id, rev, counts in entries
                 ],
             )
-
-    def fill_word_totals(self) -> int:
-        """Give the episodes counted before word totals were stored (schema 6) theirs, summed from their stored word
-        counts: the same number counting stores, without reading a transcript again. One small query when there are
-        none; returns how many were filled."""
-        if not self._query(select(counted.c.episode_id).where(counted.c.words.is_(None)).limit(1)):
-            return 0
-        # A pair is stored as "a_b" and a word never holds "_" (fonoteca.text.words): the words are the rest.
-        said = (
-            select(func.coalesce(func.sum(term_counts_table.c.count), 0))
-            .where(
-                term_counts_table.c.episode_id == counted.c.episode_id,
-                ~term_counts_table.c.term.contains("_", autoescape=True),
-            )
-            .scalar_subquery()
-        )
-        with self._transaction() as db:
-            return db.execute(update(counted).where(counted.c.words.is_(None)).values(words=said)).rowcount
 
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
         """{episode_id: count} for one folded word or word pair."""
@@ -1202,7 +1169,7 @@ def _analysis(row: Row[Any]) -> Analysis:
 
 
 def _word_total(term_counts: dict[str, int]) -> int:
-    """The words an episode has, from its counts of folded words and word pairs ("a_b": see fill_word_totals)."""
+    """The words an episode has, from its counts of folded words and word pairs ("a_b"; a word never holds "_")."""
     return sum(count for term, count in term_counts.items() if "_" not in term)
 
 

@@ -189,7 +189,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX episodes_status ON episodes (status);
     """,
     # 6: how many words each indexed episode has, the denominator of a trend "per 1,000 words". Archives indexed
-    # before it get theirs from their stored word counts (Archive.fill_word_totals), without reindexing.
+    # before it get theirs from their stored word counts (Alembic revision 0014), without reindexing.
     """
     ALTER TABLE indexed ADD COLUMN words INTEGER;  -- folded words said in the indexed revision; NULL = not counted yet
     """,

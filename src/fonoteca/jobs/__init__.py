@@ -311,12 +311,21 @@ class JobQueue:
                            dict(job.task_kwargs), job.attempts)
                 for job in manager.list_jobs(status="doing")
             ]  # fmt: skip
+            workers = self._workers_alive(self.settings.worker_timeout)
         except procrastinate_errors.ConnectorException as exc:
             raise _database_error(exc) from exc
-        return Fleet(
-            queues, running, workers=self.archive.workers_alive(self.settings.worker_timeout),
-            transcribed_last_hour=self.archive.transcribed_since(3600),
-        )  # fmt: skip
+        return Fleet(queues, running, workers=workers, transcribed_last_hour=self.archive.transcribed_since(3600))
+
+    def _workers_alive(self, within_seconds: float) -> int:
+        """How many `fonoteca worker` processes showed life in the last `within_seconds`: the heartbeats procrastinate
+        keeps in its own table (its schema is there once the queue is open)."""
+        connector = self.open().connector.get_sync_connector()
+        row = connector.execute_query_one(
+            "SELECT COUNT(*) AS alive FROM procrastinate_workers "
+            "WHERE last_heartbeat >= now() - make_interval(secs => %(within)s)",
+            within=float(within_seconds),
+        )
+        return int(row["alive"])
 
     def _running_locks(self) -> set[str]:
         """The locks of the jobs running now: a queueing lock only keeps a second job from *waiting*, so without

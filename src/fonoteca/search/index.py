@@ -244,8 +244,6 @@ def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[i
     version = archive.finished_version()  # read before the rows: a change meanwhile shows at the next call
     if version == index.synced:
         return 0
-    if index.synced is None:  # this process's first look
-        archive.fill_word_totals()  # an archive counted before schema 6 (one small query afterwards)
     finished = archive.finished_revisions()
     if _differences(index.held(), finished) == ([], []):
         index.synced = version
