@@ -10,7 +10,9 @@ import typer
 
 from fonoteca.cli import app_of, console, err_console, print_json
 from fonoteca.console import printable, safe
-from fonoteca.search.trends import parse_terms, render_png, render_terminal, summarize, table_rows, to_csv
+from fonoteca.output import dump, trend_rows
+from fonoteca.output.charts import render_png, render_terminal, trend_csv
+from fonoteca.search.trends import parse_terms, summarize
 from fonoteca.text import format_timestamp
 
 
@@ -86,11 +88,11 @@ def register(app: typer.Typer) -> None:
         words = parse_terms(terms)
         fonoteca.update_index()
         points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
-        rows = table_rows(points, per=per, by=by)
+        rows = trend_rows(points, per=per, by=by)
         if as_json:
-            print_json(rows)
+            print_json(dump(rows))
         elif as_csv:
-            typer.echo(to_csv(rows), nl=False)
+            typer.echo(trend_csv(rows), nl=False)
         if png is not None:
             show_title = fonoteca.archive.get_show(show).title if show else ""
             render_png(points, png, per=per, show_title=show_title, terms=words)

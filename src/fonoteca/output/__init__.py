@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from fonoteca.archive import Episode, Segment, Show, Stats
 from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
 from fonoteca.search import Hit, SearchResults
+from fonoteca.search.trends import TrendPoint
 from fonoteca.text import format_duration, stats_header
 
 
@@ -140,6 +141,49 @@ class SearchOut(BaseModel):
     @classmethod
     def of(cls, query: str, results: SearchResults) -> SearchOut:
         return cls(query=query, total=results.total, hits=results.hits, mode=results.mode, note=results.note)
+
+
+class TrendRowOut(BaseModel):
+    """A row of `trend --json` and of the trend's CSV (web and CLI). A row has the columns of its chart alone: a split
+    by show adds `show`, a normalisation its value (and the words said), a grouping the period; they come after the
+    plain ones, so a spreadsheet made from the plain export keeps working."""
+
+    episode_id: str | None
+    title: str | None
+    date: str | None
+    term: str
+    count: int
+    hours: float
+    show: str | None = None
+    per_hour: float | None = None
+    words: int | None = None
+    per_1000_words: float | None = None
+    period: str | None = None
+    episodes: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _columns_of_its_chart(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
+
+    @classmethod
+    def of(cls, point: TrendPoint, *, per: str, by: str, split: bool) -> TrendRowOut:
+        columns: dict[str, Any] = {}
+        if split:
+            columns["show"] = point.show
+        if per == "hour":
+            columns["per_hour"] = point.value
+        elif per == "1000-words":
+            columns.update(words=point.words, per_1000_words=point.value)
+        if by != "episode":
+            columns.update(period=point.key, episodes=point.episodes)
+        return cls(episode_id=point.episode_id, title=point.title, date=point.date, term=point.term, count=point.count,
+                   hours=point.hours, **columns)  # fmt: skip
+
+
+def trend_rows(points: Sequence[TrendPoint], *, per: str = "raw", by: str = "episode") -> list[TrendRowOut]:
+    """The rows of a trend's points; a split by show gives every row its show."""
+    split = any(p.show for p in points)
+    return [TrendRowOut.of(p, per=per, by=by, split=split) for p in points]
 
 
 class ImportFileOut(BaseModel):

@@ -11,19 +11,14 @@ the archive indexes it.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import tantivy
-from pydantic import TypeAdapter
 
 from fonoteca.archive import Archive, TimelineEntry
 from fonoteca.errors import ConfigError
@@ -37,7 +32,6 @@ GROUPINGS = ("episode", "week", "month", "year")
 NORMALISATIONS = ("raw", "hour", "1000-words")
 SPLITS = ("show",)
 MAX_TERMS = 10
-SENTENCE = "This graph shows how many times the word {word} has been mentioned throughout the history of the program"
 UNITS = {"raw": "mentions", "hour": "mentions per hour", "1000-words": "mentions per 1,000 words"}
 EXPLAINED = {
     "raw": "How many times it was said.",
@@ -46,8 +40,6 @@ EXPLAINED = {
     "1000-words": "Mentions for every 1,000 words said in the episode or period, so talkative and quiet episodes "
     "compare (text posts included).",
 }
-# Okabe & Ito's eight colours, told apart with every common colour blindness; series 9 and 10 reuse them dashed.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
 
 class BadTrend(ConfigError):
@@ -70,9 +62,6 @@ class TrendPoint:
     mentioned: int = 0  # of which said it at least once
     series: str = ""  # the line it belongs to: the term, or the show when split by show
     show: str | None = None  # the show's slug when split by show
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # asdict's deep copies cost more than the trend
 
 
 @dataclass
@@ -308,47 +297,6 @@ def summarize(points: list[TrendPoint]) -> list[SeriesSummary]:
     return out
 
 
-@cache
-def _points_adapter() -> TypeAdapter[list[TrendPoint]]:
-    return TypeAdapter(list[TrendPoint])
-
-
-def points_json(points: list[TrendPoint]) -> str:
-    """The points as JSON, as the API sends them: pydantic's serializer, several times faster than json.dumps of
-    dicts on the thousands of points of a long history."""
-    return _points_adapter().dump_json(points).decode()
-
-
-def table_rows(points: list[TrendPoint], *, per: str = "raw", by: str = "episode") -> list[dict[str, Any]]:
-    """The rows of the CSV (web and CLI) and of `trend --json`: the columns a normalisation or grouping adds come
-    after the plain ones, so a spreadsheet made from the plain export keeps working."""
-    rows = []
-    split = any(p.show for p in points)
-    for p in points:
-        row: dict[str, Any] = {"episode_id": p.episode_id, "title": p.title, "date": p.date, "term": p.term,
-                               "count": p.count, "hours": p.hours}  # fmt: skip
-        if split:
-            row["show"] = p.show
-        if per == "hour":
-            row["per_hour"] = p.value
-        elif per == "1000-words":
-            row["words"] = p.words
-            row["per_1000_words"] = p.value
-        if by != "episode":
-            row["period"] = p.key
-            row["episodes"] = p.episodes
-        rows.append(row)
-    return rows
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["term"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def mentions_query(terms: list[str]) -> str:
     """A search query for any of the terms, each as its exact words (a term is never read as a prefix or operator)."""
     return " OR ".join('"' + " ".join(words(t)) + '"' for t in terms if words(t))
@@ -383,74 +331,3 @@ def moments(
         )
     found.hits.sort(key=lambda h: (h.date or "", h.episode_id, h.start))
     return found
-
-
-def chart_title(terms: list[str], per: str = "raw") -> str:
-    word = " / ".join(f"“{t}”" for t in terms)
-    return SENTENCE.format(word=word) + (f" ({UNITS[per]})" if per != "raw" else "")
-
-
-def _dated(points: list[TrendPoint]) -> list[tuple[date, TrendPoint]]:
-    """The points a time axis can place (an undated one, or one whose date a feed got wrong, is in the data only)."""
-    out = []
-    for p in points:
-        with contextlib.suppress(ValueError, TypeError):
-            out.append((date.fromisoformat(p.date), p))
-    return out
-
-
-def render_png(
-    points: list[TrendPoint], path: Path, *, per: str = "raw", show_title: str = "", terms: Sequence[str] = ()
-) -> None:
-    """The chart on a real time axis, one colour-blind-safe line per series, first/peak/latest marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grouped = series(points)
-    fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
-    for i, (name, pts) in enumerate(grouped.items()):
-        dated = _dated(pts)
-        style = "--" if i >= len(PALETTE) else "-"
-        color = PALETTE[i % len(PALETTE)]
-        ax.plot([d for d, _ in dated], [p.value for _, p in dated], style, marker="o", markersize=3, linewidth=1.5,
-                color=color, label=name)  # fmt: skip
-        said = [(d, p) for d, p in dated if p.count]
-        if said:
-            peak = max(said, key=lambda dp: dp[1].value)
-            for (day, point), marker in ((said[0], "^"), (said[-1], "s"), (peak, "*")):  # the peak on top
-                ax.plot([day], [point.value], marker, color=color, markersize=10, markeredgecolor="white")
-    ax.set_ylabel(UNITS[per])
-    ax.set_xlabel("date")
-    names = list(terms) or list(grouped)
-    summaries = "; ".join(f"{s.series}: {s.line(per)}" for s in summarize(points))
-    title = chart_title(names, per) + (f" — {show_title}" if show_title else "")
-    ax.set_title(title, fontsize=9, wrap=True)
-    fig.text(0.01, 0.01, summaries[:300] + " (▲ first, ★ peak, ■ latest)", fontsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def render_terminal(points: list[TrendPoint], *, per: str = "raw", terms: Sequence[str] = ()) -> str:
-    """The chart for the terminal (plotext), on a time axis: days since the first point, ticks labelled by date."""
-    import plotext as plt
-
-    plt.clear_figure()
-    plt.theme("clear")
-    grouped = series(points)
-    days = sorted({d for d, _ in _dated(points)})
-    for name, pts in grouped.items():
-        dated = _dated(pts)
-        plt.plot([(d - days[0]).days for d, _ in dated], [p.value for _, p in dated], label=name, marker="braille")
-    if days:
-        ticks = days[:: max(1, len(days) // 6)]
-        plt.xticks([(d - days[0]).days for d in ticks], [d.isoformat() for d in ticks])
-    plt.ylabel(UNITS[per])
-    plt.plotsize(100, 20)
-    # The sentence is printed above the chart: as a plotext title it would be cut to the chart's width.
-    return chart_title(list(terms) or list(grouped), per) + ".\n" + plt.build()

@@ -14,8 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from fonoteca.output import EpisodeOut, SearchOut, ShowOut, StatsOut, TranscriptOut, shows_of
-from fonoteca.search.trends import TrendPoint, mentions_query, parse_terms, table_rows, to_csv
+from fonoteca.output import EpisodeOut, SearchOut, ShowOut, StatsOut, TranscriptOut, shows_of, trend_rows
+from fonoteca.output.charts import trend_csv
+from fonoteca.search.trends import TrendPoint, mentions_query, parse_terms
 from fonoteca.web.deps import App
 
 router = APIRouter(prefix="/api")
@@ -95,7 +96,7 @@ def api_trend(fonoteca: App, q: Trend) -> list[TrendPoint]:
 @router.get("/trend.csv", tags=["search"], response_class=PlainTextResponse)
 def api_trend_csv(fonoteca: App, q: Trend) -> PlainTextResponse:
     """The same points as /api/trend, as the CSV that `fonoteca trend --csv` prints."""
-    body = to_csv(table_rows(_points(fonoteca, q), per=q.per, by=q.by))
+    body = trend_csv(trend_rows(_points(fonoteca, q), per=q.per, by=q.by))
     headers = {"Content-Disposition": 'attachment; filename="trend.csv"'}
     return PlainTextResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
 

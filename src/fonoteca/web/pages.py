@@ -20,22 +20,14 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
 from fonoteca.errors import NotFound
 from fonoteca.ingest.media import trusted_media_file
-from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
+from fonoteca.output.charts import PALETTE, SENTENCE, points_json
+from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.pipeline import PENDING
 from fonoteca.search import BadDate, matches
 from fonoteca.search.query import parse
-from fonoteca.search.trends import (
-    EXPLAINED,
-    GROUPINGS,
-    PALETTE,
-    SENTENCE,
-    UNITS,
-    BadTrend,
-    parse_terms,
-    points_json,
-)
+from fonoteca.search.trends import EXPLAINED, GROUPINGS, UNITS, BadTrend, parse_terms
 from fonoteca.text import format_timestamp
 from fonoteca.web.deps import App, LoginThrottle, Templates, Transcripts
 from fonoteca.web.guards import TOKEN_COOKIE, client_address, too_many
