@@ -131,7 +131,7 @@ def measure(
 
     def timeline_fonoteca() -> None:
         with contextlib.suppress(AttributeError):
-            del archive._thread_reader.timelines  # read again, as after any commit
+            del archive.database.per_thread.timelines  # read again, as after any commit
         archive.timeline()
 
     rows = [

@@ -25,7 +25,7 @@ def test_new_sqlite_archive_is_wal_with_foreign_keys_at_latest_schema(settings: 
         assert archive.schema_version == migrations.head()
         raw = sqlite3.connect(archive.path)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        with archive._transaction() as writer:
+        with archive.database.transaction() as writer:
             assert writer.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
 
 

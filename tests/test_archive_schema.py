@@ -105,7 +105,7 @@ def test_the_word_totals_revision_fills_the_missing_totals_on_either_database(ar
     episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
     archive.append_segments(episode.id, [Segment(0, 1, "hola hola qué")])
     archive.store_word_counts(episode.id, 1, {"hola": 2, "que": 1, "hola_hola": 1, "hola_que": 1})
-    with archive._transaction() as db:  # back at the revision before, with a total missing
+    with archive.database.transaction() as db:  # back at the revision before, with a total missing
         db.execute(text("UPDATE counted SET words = NULL"))
         db.execute(text("UPDATE alembic_version SET version_num = '0013'"))
     with Archive(archive.url) as reopened:
@@ -153,7 +153,7 @@ def test_a_postgresql_server_that_drops_the_connections_costs_one_write_with_a_h
 
 
 def test_an_archive_at_a_revision_this_fonoteca_does_not_know_is_refused_with_a_hint(archive: Archive) -> None:
-    with archive._transaction() as db:
+    with archive.database.transaction() as db:
         db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(FonotecaError, match="newer fonoteca.*upgrade fonoteca"):
         Archive(archive.url)

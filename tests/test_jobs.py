@@ -340,7 +340,7 @@ def test_a_worker_killed_mid_transcription_is_taken_over_and_the_episode_resumes
         before = archive.segments(episode.id)
         assert first.returncode == -signal.SIGKILL and archive.get_episode(episode.id).status == "transcribing"
         if killed_on == "another machine":  # its claim names a host whose processes this one cannot check
-            with archive._transaction() as db:
+            with archive.database.transaction() as db:
                 db.execute(update(claims).where(claims.c.episode_id == episode.id).values(host="otra-maquina"))
 
         second = _worker(settings, "--queue", "transcribe", FONOTECA_WORKER_TIMEOUT="4")
@@ -383,7 +383,7 @@ def test_the_status_page_and_command_show_the_workers_alive_their_queues_and_thr
 def test_schema_comparisons_leave_procrastinate_s_tables_in_the_same_database_alone(pg_settings) -> None:
     with Fonoteca(pg_settings) as fonoteca:
         fonoteca.jobs.open()  # procrastinate's tables are in the archive's database from now on
-        with fonoteca.archive._reader_engine.connect() as connection:
+        with fonoteca.archive.database.reader_engine.connect() as connection:
             context = MigrationContext.configure(
                 connection, opts={"include_object": migrations.ours, "compare_server_default": False}
             )

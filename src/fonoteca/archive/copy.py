@@ -69,8 +69,8 @@ def copy_archive(
         already = _count(target, table)
         done += already
         for rows in _batches(source, table, after=_last_key(target, table)):
-            with target._transaction() as db:
-                db.execute(target._insert(table).on_conflict_do_nothing(), rows)
+            with target.database.transaction() as db:
+                db.execute(target.database.insert(table).on_conflict_do_nothing(), rows)
             done += len(rows)
             if on_progress:
                 on_progress(min(done, total), total)
@@ -83,8 +83,8 @@ def copy_archive(
 
 def _refuse_foreign_target(source: Archive, target: Archive) -> None:
     """A target that holds shows the source does not is another archive: copying into it would mix the two."""
-    theirs = {(row.id, row.source) for row in target._query(select(shows.c.id, shows.c.source))}
-    ours = {(row.id, row.source) for row in source._query(select(shows.c.id, shows.c.source))}
+    theirs = {(row.id, row.source) for row in target.database.query(select(shows.c.id, shows.c.source))}
+    ours = {(row.id, row.source) for row in source.database.query(select(shows.c.id, shows.c.source))}
     if strangers := theirs - ours:
         example = sorted(strangers)[0][1]
         raise FonotecaError(
@@ -98,11 +98,11 @@ def _key(table: Table) -> list[Any]:
 
 
 def _count(archive: Archive, table: Table) -> int:
-    return int(archive._query(select(func.count()).select_from(table))[0][0])
+    return int(archive.database.query(select(func.count()).select_from(table))[0][0])
 
 
 def _last_key(archive: Archive, table: Table) -> tuple[Any, ...] | None:
-    rows = archive._query(select(*_key(table)).order_by(*(c.desc() for c in _key(table))).limit(1))
+    rows = archive.database.query(select(*_key(table)).order_by(*(c.desc() for c in _key(table))).limit(1))
     return tuple(rows[0]) if rows else None
 
 
@@ -114,7 +114,7 @@ def _batches(archive: Archive, table: Table, *, after: tuple[Any, ...] | None) -
         statement = select(table).order_by(*key).limit(BATCH_ROWS)
         if after is not None:
             statement = statement.where(tuple_(*key) > tuple_(*after))
-        rows = archive._query(statement)
+        rows = archive.database.query(statement)
         if not rows:
             return
         yield [dict(row._mapping) for row in rows]
@@ -124,7 +124,7 @@ def _batches(archive: Archive, table: Table, *, after: tuple[Any, ...] | None) -
 def _continue_sequences(archive: Archive, tables: list[Table]) -> None:
     """PostgreSQL hands out ids from a sequence that copied rows (which bring their own ids) did not move: each is set
     past the largest id copied, so the next show or message gets a new one."""
-    with archive._transaction() as db:
+    with archive.database.transaction() as db:
         for table in tables:
             key = _key(table)
             if len(key) == 1 and key[0].type.python_type is int:

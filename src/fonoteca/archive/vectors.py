@@ -22,7 +22,7 @@ from fonoteca.archive.tables import episodes
 from fonoteca.archive.tables import vectors as vectors_table
 
 if TYPE_CHECKING:
-    from fonoteca.archive import Archive
+    from fonoteca.archive.database import Database
 
 _SPAN = np.dtype("<f4")  # start, end, first segment idx, last segment idx of each passage
 
@@ -51,16 +51,16 @@ class VectorMatrix:
 
 
 class VectorStore:
-    """The `vectors` table, through the archive's own connections (Archive.vectors)."""
+    """The `vectors` table, through the archive's database (Archive.vectors)."""
 
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def pending(self, model: str, dim: int) -> list[tuple[str, int]]:
         """(episode_id, transcript_rev) of transcribed episodes whose passages have no readable vectors of this model
         and size for their current transcript, oldest first."""
         v = vectors_table.c
-        rows = self.archive._query(
+        rows = self.database.query(
             select(episodes.c.id, episodes.c.transcript_rev)
             .join_from(episodes, vectors_table, (v.episode_id == episodes.c.id) & (v.model == model), isouter=True)
             .where(
@@ -86,7 +86,7 @@ class VectorStore:
         now = time.time()
         v = vectors_table.c
         columns = ["episode_id", "model", "dim", "transcript_rev", "count", "spans", "vectors", "embedded_at"]
-        with self.archive._transaction() as db:
+        with self.database.transaction() as db:
             for item in items:
                 scales = np.abs(item.vectors).max(axis=1, keepdims=True) if len(item.vectors) else 1.0
                 quantised = np.round(item.vectors / np.where(scales > 0, scales, 1.0) * 127).astype(np.int8)
@@ -101,7 +101,7 @@ class VectorStore:
                     literal(quantised.tobytes(), v.vectors.type),
                     literal(now, v.embedded_at.type),
                 ).where(episodes.c.id == item.episode_id, episodes.c.transcript_rev == item.transcript_rev)
-                statement = self.archive._insert(vectors_table).from_select(columns, current)
+                statement = self.database.insert(vectors_table).from_select(columns, current)
                 stored += db.execute(
                     statement.on_conflict_do_update(
                         index_elements=[v.episode_id, v.model],
@@ -112,12 +112,12 @@ class VectorStore:
 
     def any(self) -> bool:
         """Whether anything at all is embedded, of any model."""
-        return bool(self.archive._query(select(vectors_table.c.episode_id).limit(1)))
+        return bool(self.database.query(select(vectors_table.c.episode_id).limit(1)))
 
     def stamp(self, model: str, dim: int) -> tuple[int, float]:
         """Changes whenever the model's vectors do (an episode embedded, re-embedded or deleted): the key of a
         process's loaded matrix."""
-        row = self.archive._query(
+        row = self.database.query(
             select(func.count(), func.coalesce(func.max(vectors_table.c.embedded_at), 0)).where(
                 vectors_table.c.model == model, vectors_table.c.dim == dim
             )
@@ -128,7 +128,7 @@ class VectorStore:
         """Every current passage vector of the model: a row that cannot be read is left out and named in `damaged`
         (keyword search never reads these rows)."""
         v = vectors_table.c
-        rows = self.archive._query(
+        rows = self.database.query(
             select(v.episode_id, episodes.c.show_id, episodes.c.published, v.count, v.spans, v.vectors)
             .join_from(vectors_table, episodes, episodes.c.id == v.episode_id)
             .where(
@@ -167,14 +167,14 @@ class VectorStore:
 
     def forget(self, model: str | None = None) -> None:
         """Drop the stored vectors (of one model, or all): everything is embedded again by the next `embed`."""
-        with self.archive._transaction() as db:
+        with self.database.transaction() as db:
             statement = delete(vectors_table)
             db.execute(statement if model is None else statement.where(vectors_table.c.model == model))
 
     def size(self, model: str) -> tuple[int, int]:
         """(passages, bytes of vectors and passage times) stored for the model."""
         v = vectors_table.c
-        row = self.archive._query(
+        row = self.database.query(
             select(
                 func.coalesce(func.sum(v.count), 0),
                 func.coalesce(func.sum(func.length(v.vectors) + func.length(v.spans)), 0),

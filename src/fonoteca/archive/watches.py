@@ -23,7 +23,7 @@ from fonoteca.archive.tables import episodes, mentions, shows, utc_now, watch_ba
 from fonoteca.errors import FonotecaError, NotFound
 
 if TYPE_CHECKING:
-    from fonoteca.archive import Archive
+    from fonoteca.archive.database import Database
 
 
 BATCH_SIZE = 500  # mentions per webhook POST
@@ -114,14 +114,14 @@ def _watch_select() -> Select[Any]:
 
 
 class WatchStore:
-    def __init__(self, archive: Archive) -> None:
-        self._archive = archive
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     # -- the watches ------------------------------------------------------------------------------------------------
 
     def add(self, term: str, folded: str, show_id: int | None) -> Watch:
         """A new watch; the episodes transcribed so far count as scanned (see the module's docstring)."""
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             taken = db.execute(
                 select(watches.c.id).where(watches.c.folded == folded, watches.c.show_id.is_not_distinct_from(show_id))
             ).first()
@@ -142,22 +142,22 @@ class WatchStore:
 
     def remove(self, watch_id: int) -> None:
         """The watch and its mentions (by cascade)."""
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             db.execute(delete(watches).where(watches.c.id == watch_id))
 
     def get(self, watch_id: int) -> Watch:
-        rows = self._archive._query(_watch_select().where(watches.c.id == watch_id))
+        rows = self.database.query(_watch_select().where(watches.c.id == watch_id))
         if not rows:
             raise NotFound(f"no watch with id {watch_id}", "see the watches with `fonoteca watch list`")
         return Watch(**rows[0]._mapping)
 
     def find(self, folded: str) -> list[Watch]:
         """The watches of this folded word or phrase (one per show it is watched in)."""
-        rows = self._archive._query(_watch_select().where(watches.c.folded == folded).order_by(watches.c.id))
+        rows = self.database.query(_watch_select().where(watches.c.folded == folded).order_by(watches.c.id))
         return [Watch(**r._mapping) for r in rows]
 
     def list(self) -> list[Watch]:
-        rows = self._archive._query(_watch_select().order_by(func.lower(watches.c.term), watches.c.id))
+        rows = self.database.query(_watch_select().order_by(func.lower(watches.c.term), watches.c.id))
         return [Watch(**r._mapping) for r in rows]
 
     # -- scanning ---------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class WatchStore:
     def pending(self) -> dict[tuple[str, int], list[Watch]]:
         """{(episode id, transcript_rev): the watches that have not scanned that revision} over finished episodes."""
         scans = watch_scans.c
-        rows = self._archive._query(
+        rows = self.database.query(
             select(episodes.c.id.label("episode_id"), episodes.c.transcript_rev, watches.c.id)
             .join_from(
                 watches,
@@ -190,11 +190,11 @@ class WatchStore:
         """Store a scan in one commit: the (watch id, episode id, transcript_rev) scanned and the mentions found.
         Returns the mentions that are new (a line already recorded is not); with `outbox`, they go in one batch (of at
         most BATCH_SIZE: a show added with its whole history must not make one POST of thousands)."""
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             ids: list[int] = []
             for m in found:
                 new_id = db.scalar(
-                    self._archive._insert(mentions)
+                    self.database.insert(mentions)
                     .values(
                         watch_id=m.watch_id, episode_id=m.episode_id, transcript_rev=m.transcript_rev, start=m.start,
                         sentence=m.sentence, count=m.count,
@@ -209,7 +209,7 @@ class WatchStore:
                 db.execute(update(mentions).where(_m.id.in_(chunk)).values(batch_id=batch))
             rows = [{"watch_id": w, "episode_id": e, "transcript_rev": rev} for w, e, rev in scanned]
             if rows:
-                statement = self._archive._insert(watch_scans)
+                statement = self.database.insert(watch_scans)
                 db.execute(
                     statement.on_conflict_do_update(
                         index_elements=[watch_scans.c.watch_id, watch_scans.c.episode_id],
@@ -224,44 +224,44 @@ class WatchStore:
     def mentions_by_ids(self, ids: list[int]) -> list[Mention]:
         found: list[Mention] = []
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            found += [_mention(r) for r in self._archive._query(_MENTION_SELECT.where(_m.id.in_(chunk)))]
+            found += [_mention(r) for r in self.database.query(_MENTION_SELECT.where(_m.id.in_(chunk)))]
         return sorted(found, key=lambda m: m.id)
 
     def unseen(self) -> list[Mention]:
         """Mentions not listed yet, in the order they were found."""
-        return [_mention(r) for r in self._archive._query(_MENTION_SELECT.where(_m.seen == 0).order_by(_m.id))]
+        return [_mention(r) for r in self.database.query(_MENTION_SELECT.where(_m.seen == 0).order_by(_m.id))]
 
     def recent(self, limit: int = 100, watch_id: int | None = None) -> list[Mention]:
         """The latest mentions found, newest first."""
         statement = _MENTION_SELECT.order_by(_m.id.desc()).limit(limit)
         if watch_id is not None:
             statement = statement.where(_m.watch_id == watch_id)
-        rows = self._archive._query(statement)
+        rows = self.database.query(statement)
         return [_mention(r) for r in rows]
 
     def mark_seen(self, up_to: int) -> None:
         """Every mention up to this id has been listed: the next `fonoteca watch` shows only later ones."""
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             db.execute(update(mentions).where(_m.id <= up_to, _m.seen == 0).values(seen=1))
 
     # -- the webhook's outbox ---------------------------------------------------------------------------------------
 
     def due_batches(self, now: float) -> list[Batch]:
-        rows = self._archive._query(
+        rows = self.database.query(
             _BATCH_SELECT.where(watch_batches.c.next_attempt <= now).order_by(watch_batches.c.id)
         )
         return [Batch(*r) for r in rows]
 
     def undelivered(self) -> list[Batch]:
-        rows = self._archive._query(_BATCH_SELECT.order_by(watch_batches.c.id))
+        rows = self.database.query(_BATCH_SELECT.order_by(watch_batches.c.id))
         return [Batch(*r) for r in rows]
 
     def batch_mentions(self, batch_id: int) -> list[Mention]:
-        rows = self._archive._query(_MENTION_SELECT.where(_m.batch_id == batch_id).order_by(_m.id))
+        rows = self.database.query(_MENTION_SELECT.where(_m.batch_id == batch_id).order_by(_m.id))
         return [_mention(r) for r in rows]
 
     def delivered(self, batch_id: int) -> None:
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             db.execute(
                 update(watch_batches)
                 .where(watch_batches.c.id == batch_id)
@@ -269,7 +269,7 @@ class WatchStore:
             )
 
     def failed(self, batch_id: int, error: str, next_attempt: float) -> None:
-        with self._archive._transaction() as db:
+        with self.database.transaction() as db:
             db.execute(
                 update(watch_batches)
                 .where(watch_batches.c.id == batch_id)

@@ -24,7 +24,7 @@ from fonoteca.archive.schema import MIGRATIONS
 from fonoteca.errors import FonotecaError
 
 if TYPE_CHECKING:
-    from fonoteca.archive import Archive
+    from fonoteca.archive.database import Database
 
 BASELINE = f"{len(MIGRATIONS):04d}"
 # Two processes opening a new PostgreSQL archive at once: one creates the tables, the other waits for it (an
@@ -32,31 +32,30 @@ BASELINE = f"{len(MIGRATIONS):04d}"
 _UPGRADE_LOCK = 0x666F6E6F
 
 
-def upgrade(archive: Archive) -> None:
+def upgrade(database: Database) -> None:
     """Bring the archive to the newest schema, in transactions that leave it unchanged when one fails."""
-    if archive.is_sqlite:
-        _upgrade_sqlite(archive)
+    if database.is_sqlite:
+        with database.writer() as db:
+            _upgrade_sqlite(database, db)
     head = _scripts().get_current_head()
     # Looked at without a lock first: opening an up-to-date archive must not wait for another process's write.
-    if MigrationContext.configure(archive._reader()).get_current_revision() == head:
+    if MigrationContext.configure(database.reader()).get_current_revision() == head:
         return
-    with archive._lock:
-        db = archive._db
-        with db.begin():
-            if not archive.is_sqlite:
-                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-            current = MigrationContext.configure(db).get_current_revision()
-            if current == head:
-                return
-            if current is not None and current not in _known():
-                raise _newer(archive, current)
-            config = _config(db)
-            if current is None and archive.is_sqlite:
-                command.stamp(config, BASELINE)
-            try:
-                command.upgrade(config, "head")
-            except CommandError as exc:
-                raise FonotecaError(f"cannot upgrade the archive at {archive.location}: {exc}", "report this") from exc
+    with database.writer() as db, db.begin():
+        if not database.is_sqlite:
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+        current = MigrationContext.configure(db).get_current_revision()
+        if current == head:
+            return
+        if current is not None and current not in _known():
+            raise _newer(database, current)
+        config = _config(db)
+        if current is None and database.is_sqlite:
+            command.stamp(config, BASELINE)
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            raise FonotecaError(f"cannot upgrade the archive at {database.location}: {exc}", "report this") from exc
 
 
 def head() -> int:
@@ -64,9 +63,9 @@ def head() -> int:
     return int(_scripts().get_current_head())
 
 
-def current_revision(archive: Archive) -> int:
+def current_revision(database: Database) -> int:
     """The archive's schema number (the Alembic revision it is at)."""
-    revision = MigrationContext.configure(archive._reader()).get_current_revision()
+    revision = MigrationContext.configure(database.reader()).get_current_revision()
     return int(revision) if revision else 0
 
 
@@ -76,14 +75,13 @@ def ours(_object: object, name: str | None, type_: str, _reflected: bool, _compa
     return not (type_ == "table" and (name or "").startswith("procrastinate_"))
 
 
-def _upgrade_sqlite(archive: Archive) -> None:
-    """Run the shipped SQLite migrations the archive lacks, each in its own transaction."""
-    db = archive._db
+def _upgrade_sqlite(database: Database, db: Connection) -> None:
+    """Run the shipped SQLite migrations the archive lacks, each in its own transaction, on its writing connection."""
     # Pragmas that must run outside a transaction go to the driver's connection: SQLAlchemy would begin one first.
     raw = db.connection.dbapi_connection
     version = raw.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise _newer(archive, version)
+        raise _newer(database, version)
     if version == len(MIGRATIONS):
         return
     # A migration that rebuilds a table drops the old one: with foreign keys on, that would delete every row that
@@ -96,7 +94,7 @@ def _upgrade_sqlite(archive: Archive) -> None:
                     db.exec_driver_sql(statement)
                 if broken := db.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
                     raise FonotecaError(
-                        f"upgrading the archive at {archive.location} to schema {number} would break {len(broken)} "
+                        f"upgrading the archive at {database.location} to schema {number} would break {len(broken)} "
                         f"references (first: {tuple(broken[0])}); nothing was changed",
                         "report this with a copy of the archive",
                     )
@@ -105,9 +103,9 @@ def _upgrade_sqlite(archive: Archive) -> None:
         raw.execute("PRAGMA foreign_keys=ON")
 
 
-def _newer(archive: Archive, version: object) -> FonotecaError:
+def _newer(database: Database, version: object) -> FonotecaError:
     return FonotecaError(
-        f"the archive at {archive.location} was written by a newer fonoteca (schema {version})",
+        f"the archive at {database.location} was written by a newer fonoteca (schema {version})",
         "upgrade fonoteca to open it",
     )
 

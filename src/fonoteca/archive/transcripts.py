@@ -1,0 +1,209 @@
+"""Transcripts (`TranscriptStore`): an episode's segments, appended as they are transcribed (resumable) or swapped in
+whole (an import, a re-transcription), and read back by page. A changed transcript moves the episode's
+`transcript_rev`, and forgets its passages' vectors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, literal, null, select
+
+from fonoteca.archive.claims import ClaimStore, EpisodeBusy
+from fonoteca.archive.database import Database
+from fonoteca.archive.episodes import EpisodeStore, counts_json, episode_update, finished_changed, member
+from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status
+from fonoteca.archive.tables import episodes
+from fonoteca.archive.tables import segments as segments_table
+from fonoteca.archive.tables import vectors as vectors_table
+
+
+class TranscriptStore:
+    """The segments of the archive's episodes; the episodes' status moves and claims are those of `episodes` and
+    `claims`."""
+
+    def __init__(self, database: Database, episodes: EpisodeStore, claims: ClaimStore) -> None:
+        self.database = database
+        self.episodes = episodes
+        self.claims = claims
+
+    def append_segments(self, episode_id: str, segments: Iterable[Segment], *, at: int | None = None) -> int:
+        """Commit segments after those already stored (resumable transcription). Returns how many were added.
+
+        `at` is the index the writer expects its first segment to get: if the episode has more segments than that,
+        another process wrote them, and appending would duplicate the transcript, so EpisodeBusy is raised. Writing
+        to an episode another live process has claimed is refused the same way. Nothing to append changes nothing."""
+        segments = list(segments)
+        if not segments:
+            return 0
+        with self.database.transaction() as db:
+            # The episode's row is written first: that locks it until the commit, and gives back its status.
+            status = db.scalar(
+                episode_update(episode_id)
+                .values(transcript_rev=episodes.c.transcript_rev + 1)
+                .returning(episodes.c.status)
+            )
+            if status is None:
+                return 0
+            self.claims.refuse_if_held_elsewhere(db, episode_id)
+            next_idx = db.execute(
+                select(func.coalesce(func.max(segments_table.c.idx) + 1, 0)).where(
+                    segments_table.c.episode_id == episode_id
+                )
+            ).scalar_one()
+            if at is not None and at != next_idx:
+                raise EpisodeBusy(
+                    f"episode {episode_id} has {next_idx} segments where this process wrote {at}: another process "
+                    "is transcribing it",
+                    "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
+                )
+            added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
+            if status == Status.DONE:
+                finished_changed(db)
+            _forget_vectors(db, episode_id)
+            self.claims.beat(db, episode_id)
+        return added
+
+    def replace_transcript(
+        self,
+        episode_id: str,
+        segments: Iterable[Segment],
+        *,
+        source: Source,
+        language: str | None = None,
+        duration: float | None = None,
+        engine: str | None = None,
+        model: str | None = None,
+        dropped: Mapping[str, int] | None = None,
+    ) -> int:
+        """Swap in a whole transcript in one commit (an import, a text post's paragraphs, a re-transcription), and
+        mark the episode done with where the transcript came from. Returns how many segments it has.
+
+        `duration` None keeps the one the episode has; `engine` and `model` are Whisper's (None for imports)."""
+        source = member(Source, source, "transcript source")
+        with self.database.transaction() as db:
+            self.claims.refuse_if_held_elsewhere(db, episode_id)
+            done = self.episodes.move(
+                db, episode_id, Status.DONE, transcript_rev=episodes.c.transcript_rev + 1, error=None, source=source,
+                language=language, engine=engine, model=model, dropped_segments=counts_json(dropped),
+                duration=func.coalesce(literal(duration, episodes.c.duration.type), episodes.c.duration),
+            )  # fmt: skip
+            if done is None:
+                return 0
+            db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
+            count = _insert_segments(db, episode_id, segments, first_idx=0)
+            _forget_vectors(db, episode_id)
+        return count
+
+    def segments(
+        self, episode_id: str, *, words: bool = True, first: int = 0, last: int | None = None
+    ) -> list[Segment]:
+        """The episode's segments in order, from index `first` to `last` (inclusive; None: to the end); `words=False`
+        leaves out their word timestamps (None), which a page of lines never shows and whose JSON is most of the time
+        of reading a long transcript that has them."""
+        statement = _SEGMENTS_WITH_WORDS if words else _SEGMENTS
+        bounds = {"episode_id": episode_id, "first": first, "last": last if last is not None else 2**31 - 1}
+        return [_segment(r) for r in self.database.query(statement, bounds)]
+
+    def last_segment_end(self, episode_id: str) -> float:
+        rows = self.database.query(
+            select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episode_id)
+        )
+        return float(rows[0][0] or 0.0)
+
+    def segment_count(self, episode_id: str) -> int:
+        return self.database.query(select(func.count()).where(segments_table.c.episode_id == episode_id))[0][0]
+
+    def transcript_text(self, episode_id: str) -> str:
+        return "\n".join(s.text.strip() for s in self.segments(episode_id))
+
+    def damaged_transcripts(self) -> list[DamagedTranscript]:
+        """Episodes with repeated segments (same start and text), or transcribed segments that go back in time by more
+        than half a second: the mark of two processes having transcribed the episode at once. Text episodes and
+        imported transcripts may legitimately repeat a paragraph or overlap cues, so only duplicates of timed
+        segments count for imports, and overlaps only for Whisper's own transcripts."""
+        # Plain SQL that both databases speak: window functions over common table expressions.
+        rows = self.database.query(
+            """
+            WITH ordered AS (
+                SELECT s.episode_id, s.start, s.text, e.source,
+                       LAG(s."end") OVER (PARTITION BY s.episode_id ORDER BY s.idx) AS previous_end
+                FROM segments s JOIN episodes e ON e.id = s.episode_id
+                WHERE e.kind != 'text'
+            ),
+            repeats AS (
+                SELECT episode_id, COUNT(*) - 1 AS extra FROM ordered
+                GROUP BY episode_id, start, text HAVING COUNT(*) > 1
+            ),
+            damage AS (
+                SELECT episode_id, SUM(extra) AS duplicated, 0 AS overlapping FROM repeats GROUP BY episode_id
+                UNION ALL
+                SELECT episode_id, 0, COUNT(*) FROM ordered
+                WHERE source = 'transcribed' AND start < previous_end - 0.5 GROUP BY episode_id
+            )
+            SELECT d.episode_id, s.title AS show_title, e.title, SUM(d.duplicated), SUM(d.overlapping)
+            FROM damage d JOIN episodes e ON e.id = d.episode_id JOIN shows s ON s.id = e.show_id
+            GROUP BY d.episode_id, s.title, e.title, e.published, e.id ORDER BY s.title, e.published, e.id
+            """
+        )
+        return [DamagedTranscript(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+
+_SEGMENTS = (
+    select(
+        *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker")),
+        null().label("words"),
+    )
+    .where(
+        segments_table.c.episode_id == bindparam("episode_id"),
+        segments_table.c.idx.between(bindparam("first"), bindparam("last")),
+    )
+    .order_by(segments_table.c.idx)
+)
+_SEGMENTS_WITH_WORDS = _SEGMENTS.with_only_columns(
+    *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker", "words"))
+)
+
+
+def _segment(row: Row[Any]) -> Segment:
+    episode_id, idx, start, end, text_, speaker, stored = row  # the columns of _SEGMENTS, by position: the fastest
+    words = json.loads(stored) if stored else None
+    return Segment(
+        start=start,
+        end=end,
+        text=text_,
+        words=[tuple(w) for w in words] if words else None,
+        speaker=speaker,
+        idx=idx,
+        episode_id=episode_id,
+    )
+
+
+def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
+    """Insert `segments` numbered from `first_idx`, in one executemany (a long imported transcript has thousands);
+    returns how many."""
+    rows = [
+        {
+            "episode_id": episode_id, "idx": idx, "start": seg.start, "end": seg.end, "text": seg.text,
+            "words": _words_json(seg.words), "speaker": seg.speaker,
+        }
+        for idx, seg in enumerate(segments, start=first_idx)
+    ]  # fmt: skip
+    if rows:
+        db.execute(insert(segments_table), rows)
+    return len(rows)
+
+
+def _forget_vectors(db: Connection, episode_id: str) -> None:
+    """A changed transcript's passages are no longer its own. Left in place, they would be found by meaning, with the
+    new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
+    their count changes the vectors' stamp, so those processes read the vectors again."""
+    db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
+
+
+def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
+    if not words:
+        return None
+    return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)

@@ -1,0 +1,94 @@
+"""Word counts (`WordCountStore`): per episode, how often each folded word and word pair is said, of which transcript
+revision, and how many words it has: a word's trend over the history is one lookup (fonoteca.search.trends).
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+
+from sqlalchemy import bindparam, delete, insert, or_, select
+
+from fonoteca.archive.database import Database, in_chunks
+from fonoteca.archive.models import Status
+from fonoteca.archive.tables import counted, episodes
+from fonoteca.archive.tables import term_counts as term_counts_table
+
+
+class WordCountStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def episodes_to_count(self) -> list[tuple[str, int]]:
+        """(episode_id, transcript_rev) of finished episodes whose word counts are missing or of an older revision."""
+        rows = self.database.query(
+            select(episodes.c.id, episodes.c.transcript_rev)
+            .join_from(episodes, counted, counted.c.episode_id == episodes.c.id, isouter=True)
+            .where(
+                episodes.c.status == Status.DONE,
+                or_(counted.c.transcript_rev.is_(None), counted.c.transcript_rev != episodes.c.transcript_rev),
+            )
+            .order_by(episodes.c.id)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def store_word_counts(self, episode_id: str, transcript_rev: int, term_counts: dict[str, int]) -> None:
+        """Store the episode's word counts for trends, of this transcript revision, in one commit."""
+        self.store_word_counts_many([(episode_id, transcript_rev, term_counts)])
+
+    def store_word_counts_many(self, entries: list[tuple[str, int, dict[str, int]]]) -> None:
+        """store_word_counts for a batch of episodes in one transaction. An episode whose transcript changed since
+        it was counted keeps waiting in episodes_to_count (its revision is stored with its counts).
+
+        The rows of the whole batch are inserted in key order, so the database touches each B-tree page once per
+        batch instead of once per row: this is most of the time of counting a large archive."""
+        if not entries:
+            return
+        ids = [episode_id for episode_id, _, _ in entries]
+        with self.database.transaction() as db:
+            known: set[str] = set()
+            for chunk in in_chunks(ids):
+                known |= set(db.scalars(select(counted.c.episode_id).where(counted.c.episode_id.in_(chunk))))
+            for chunk in in_chunks(sorted(known)):  # only recounted episodes have old counts to remove
+                db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id.in_(chunk)))
+            rows = sorted(
+                (
+                    {"term": term, "episode_id": episode_id, "count": count}
+                    for episode_id, _, counts in entries
+                    for term, count in counts.items()
+                ),
+                key=itemgetter("term"),  # by term alone: comparing whole rows costs more than it gains
+            )
+            if rows:
+                db.execute(insert(term_counts_table), rows)
+            statement = self.database.insert(counted)
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[counted.c.episode_id],
+                    set_={"transcript_rev": statement.excluded.transcript_rev, "words": statement.excluded.words},
+                ),
+                [
+                    {"episode_id": episode_id, "transcript_rev": rev, "words": _word_total(counts)}
+                    for episode_id, rev, counts in entries
+                ],
+            )
+
+    def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
+        """{episode_id: count} for one folded word or word pair."""
+        if show_id is None:
+            rows = self.database.query(_TERM_COUNTS, {"term": term})
+        else:
+            rows = self.database.query(_TERM_COUNTS_OF_SHOW, {"term": term, "show_id": show_id})
+        return {r[0]: r[1] for r in rows}
+
+
+_TERM_COUNTS = select(term_counts_table.c.episode_id, term_counts_table.c.count).where(
+    term_counts_table.c.term == bindparam("term")
+)
+_TERM_COUNTS_OF_SHOW = _TERM_COUNTS.join_from(
+    term_counts_table, episodes, episodes.c.id == term_counts_table.c.episode_id
+).where(episodes.c.show_id == bindparam("show_id"))
+
+
+def _word_total(term_counts: dict[str, int]) -> int:
+    """The words an episode has, from its counts of folded words and word pairs ("a_b"; a word never holds "_")."""
+    return sum(count for term, count in term_counts.items() if "_" not in term)
