@@ -10,8 +10,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from fonoteca.archive import Archive, Segment
+from fonoteca.archive import Archive, Segment, Status
 from fonoteca.cli import app
+from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.settings import Settings
 
 
@@ -125,10 +126,27 @@ def test_stats_header_stays_on_one_line_when_piped(filled: Settings) -> None:
     )
 
 
-def test_unknown_status_filter_is_an_error_listing_the_valid_ones(filled: Settings) -> None:
+def _is_usage_error_listing(result, option: str, value: str, choices: list[str]) -> bool:
+    """Click's usage error for a value that is not one of an option's choices (the message may wrap in its box)."""
+    return (
+        result.exit_code == 2
+        and "Usage: " in result.output
+        and f"Invalid value for '{option}'" in result.output
+        and f"'{value}' is not one of" in result.output
+        and all(f"'{choice}'" in result.output for choice in choices)
+    )
+
+
+def test_unknown_status_filter_is_a_usage_error_listing_the_valid_ones(filled: Settings) -> None:
     result = _run(filled, "episodes", "--status", "bogus")
-    assert result.exit_code == 1
-    assert "unknown status 'bogus'" in result.output and "failed" in result.output
+    assert _is_usage_error_listing(result, "--status", "bogus", list(Status)), result.output
+
+
+def test_unknown_export_format_is_a_usage_error_listing_the_valid_ones(filled: Settings) -> None:
+    with Archive(filled.db_path) as archive:
+        episode = archive.list_episodes(status="done")[0]
+    result = _run(filled, "export", episode.id, "--format", "bogus")
+    assert _is_usage_error_listing(result, "--format", "bogus", list(EXPORT_FORMATS)), result.output
 
 
 def test_export_of_a_failed_episode_suggests_retry(filled: Settings) -> None:

@@ -12,7 +12,7 @@ import pytest
 from rich.text import Text
 
 from fonoteca.archive import Archive, Segment
-from fonoteca.console import SafeConsole
+from fonoteca.cli.console import SafeConsole
 from fonoteca.search import sync_index
 from fonoteca.settings import Settings
 

@@ -1,39 +1,35 @@
 """`fonoteca` command line: a thin shell over the application object (fonoteca.app.Fonoteca) the web app uses too.
 
-Each stage owns a module here that registers its commands on the one Typer app: ingest (add, sync, retry), imports
-(import), archive (shows, episodes, status, stats, export, check), search (search, trend, reindex), web (serve),
-llm (llm check/serve, analyze, ask), watch (watch, watch add/list/remove) and worker (worker). A command builds one
-`Fonoteca` (`app_of`), translates its arguments into one of its operations and formats the result; progress reaches
-the terminal as events rendered by fonoteca.cli.progress.
+Each stage owns a module here whose module-level commands are registered on the one Typer app: ingest (add, sync,
+retry), imports (import), archive (shows, episodes, status, stats, export, check, migrate), search (search, trend,
+embed, reindex), web (serve), llm (llm check/serve, analyze, ask), watch (watch, watch add/list/remove) and worker
+(worker). The options several commands share, and the enumerations they accept, are declared once in
+fonoteca.cli.options. A command builds one `Fonoteca` (`app_of`), translates its arguments into one of its operations
+and formats the result through fonoteca.cli.console; progress reaches the terminal as events rendered by
+fonoteca.cli.progress.
 
 Errors take one route: a command raises the FonotecaError that says what went wrong, and FonotecaGroup, the app's
-group, prints its one line and exits with the class's `exit_code`; a Ctrl-C is reported there too. A bad combination
-of options is a usage mistake, raised as click's usage error through `ctx.fail` (exit 2, with the command's usage).
+group, prints its one line and exits with the class's `exit_code`; a Ctrl-C is reported there too. A usage mistake —
+a value that is not one of an option's choices, a bad combination of options (`ctx.fail`) — is click's usage error
+(exit 2, with the command's usage).
 
 Feed text (titles, show names, errors quoting them, model output about them) is untrusted: every such value goes
-through `safe` (fonoteca.console) before it meets Rich markup, and the consoles strip control characters from whatever
-they write, so a title can neither break the markup nor send escape sequences to the terminal.
+through `safe` (fonoteca.cli.console) before it meets Rich markup, and the consoles strip control characters from
+whatever they write, so a title can neither break the markup nor send escape sequences to the terminal.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from fonoteca.app import Fonoteca
-from fonoteca.console import SafeConsole, safe
+from fonoteca.cli.console import err_console, safe
+from fonoteca.cli.options import DatabaseFile, DatabaseUrl, Home
 from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
-
-# soft_wrap: a message or header stays one line when the output is a pipe or a file, where Rich would otherwise wrap
-# at 80 columns; tables are still laid out to the width.
-console = SafeConsole(soft_wrap=True)
-err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 class FonotecaGroup(TyperGroup):
@@ -67,18 +63,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global_options(
-    ctx: typer.Context,
-    home: Path = typer.Option(None, "--home", help="Data folder (env FONOTECA_HOME).", show_default=False),
-    db: Path = typer.Option(
-        None, "--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False
-    ),
-    database_url: str = typer.Option(
-        None,
-        "--database-url",
-        help="An archive on PostgreSQL, shared by many machines: postgresql://user:password@host/db "
-        "(env FONOTECA_DATABASE_URL; default: the SQLite file).",
-        show_default=False,
-    ),
+    ctx: typer.Context, home: Home = None, db: DatabaseFile = None, database_url: DatabaseUrl = None
 ) -> None:
     ctx.obj = Settings.from_env(home=home, db=db, database_url=database_url)
 
@@ -100,20 +85,10 @@ def app_of(ctx: typer.Context, *, progress: bool = True, **settings: Any) -> Fon
     return fonoteca
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _register_commands() -> None:
-    from fonoteca.cli import archive, imports, ingest, llm, search, watch, web, worker
-
-    for module in (ingest, imports, archive, search, web, llm, watch, worker):
-        module.register(app)
-
-
-_register_commands()
-
-
 def main() -> None:
     """The `fonoteca` script (pyproject.toml) and `python -m fonoteca`."""
     app()
+
+
+# Importing the stages' modules registers their commands, in the order `fonoteca --help` lists them.
+from fonoteca.cli import ingest, imports, archive, search, web, llm, watch, worker  # noqa: E402, F401, I001

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from fonoteca.archive import Archive, Status
-from fonoteca.cli import app_of, console, print_json
-from fonoteca.console import printable, safe
-from fonoteca.errors import ConfigError, FonotecaError
+from fonoteca.cli import app, app_of
+from fonoteca.cli.console import console, print_json, printable, safe
+from fonoteca.cli.options import AsJson, ExportFormat, ShowArgument
+from fonoteca.errors import FonotecaError
 from fonoteca.output import EpisodeOut, StatsOut, dump, shows_of
 from fonoteca.pipeline import PENDING
 from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
     from fonoteca.jobs import Fleet
-
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _duration(seconds: float | None) -> str:
@@ -42,178 +41,179 @@ def _print_fleet(fleet: Fleet, archive: Archive) -> None:
         console.print(f"  [cyan]{job.task:<19}[/] {subject} (worker {job.worker or '—'}{tries})", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def shows(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-        """List the shows in the archive."""
-        archive = app_of(ctx).archive
-        stats = archive.stats()
-        rows = shows_of(stats, {s.id: len(archive.list_episodes(s.id)) for s, _n, _secs in stats.by_show})
-        if as_json:
-            print_json(dump(rows))
-            return
-        if not rows:
-            console.print("The archive is empty. Add a show with [bold]fonoteca add FEED_URL_OR_FOLDER[/].")
-            return
-        table = Table("show", "title", "episodes", "transcribed", "time", "language", "source")
-        for row in rows:
-            table.add_row(
-                safe(row.slug), safe(row.title), str(row.episodes), str(row.transcribed), row.time,
-                safe(row.language or "auto"), safe(row.source),
-            )  # fmt: skip
-        console.print(table)
+@app.command()
+def shows(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List the shows in the archive."""
+    archive = app_of(ctx).archive
+    stats = archive.stats()
+    rows = shows_of(stats, {s.id: len(archive.list_episodes(s.id)) for s, _n, _secs in stats.by_show})
+    if as_json:
+        print_json(dump(rows))
+        return
+    if not rows:
+        console.print("The archive is empty. Add a show with [bold]fonoteca add FEED_URL_OR_FOLDER[/].")
+        return
+    table = Table("show", "title", "episodes", "transcribed", "time", "language", "source")
+    for row in rows:
+        table.add_row(
+            safe(row.slug), safe(row.title), str(row.episodes), str(row.transcribed), row.time,
+            safe(row.language or "auto"), safe(row.source),
+        )  # fmt: skip
+    console.print(table)
 
-    @app.command()
-    def episodes(
-        ctx: typer.Context,
-        show: str = typer.Argument(None, help="Show slug, id or title (default: all shows)."),
-        status: str = typer.Option(None, "--status", help="Only episodes with this status."),
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """List episodes, oldest first. The id column is what other commands accept."""
-        if status is not None and status not in list(Status):
-            raise ConfigError(f"unknown status {status!r}", f"choose one of {', '.join(Status)}")
-        archive = app_of(ctx).archive
-        found = archive.list_episodes(archive.get_show(show).id if show else None, status=status)
-        if as_json:
-            print_json(dump([EpisodeOut.of(e) for e in found]))
-            return
-        table = Table("id", "date", "show", "title", "duration", "status", "source")
-        for e in found:
-            state = e.status if e.status != "failed" else f"[red]failed[/]: {safe(e.error or '')}"
-            table.add_row(
-                e.id, safe(e.date or "—"), safe(e.show_title), safe(e.title), _duration(e.duration), state,
-                safe(e.source or "—"),
-            )  # fmt: skip
-        console.print(table)
 
-    @app.command()
-    def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-        """What is pending and what failed, with the reasons; on PostgreSQL also the job queues and what the
-        workers are running."""
-        fonoteca = app_of(ctx)
-        archive = fonoteca.archive
-        counts = archive.status_counts()
-        waiting = archive.list_episodes(status=PENDING)
-        failed = archive.list_episodes(status="failed")
-        fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
-        if as_json:
-            jobs = (
-                {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers, "hours_per_hour": fleet.hours_per_hour}}
-                if fleet
-                else {}
-            )
-            print_json(
-                {
-                    "counts": counts,
-                    "pending": dump([EpisodeOut.of(e) for e in waiting]),
-                    "failed": dump([EpisodeOut.of(e) for e in failed]),
-                    **jobs,
-                }
-            )
-            return
-        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no episodes"
-        console.print(summary)
-        for e in waiting:
-            console.print(f"  [yellow]{e.status:<12}[/] {e.id}  {safe(e.show_title)} — {safe(e.title)}")
-        for e in failed:
+@app.command()
+def episodes(
+    ctx: typer.Context,
+    show: ShowArgument = None,
+    status: Annotated[Status | None, typer.Option("--status", help="Only episodes with this status.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List episodes, oldest first. The id column is what other commands accept."""
+    archive = app_of(ctx).archive
+    found = archive.list_episodes(archive.get_show(show).id if show else None, status=status)
+    if as_json:
+        print_json(dump([EpisodeOut.of(e) for e in found]))
+        return
+    table = Table("id", "date", "show", "title", "duration", "status", "source")
+    for e in found:
+        state = e.status if e.status != "failed" else f"[red]failed[/]: {safe(e.error or '')}"
+        table.add_row(
+            e.id, safe(e.date or "—"), safe(e.show_title), safe(e.title), _duration(e.duration), state,
+            safe(e.source or "—"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """What is pending and what failed, with the reasons; on PostgreSQL also the job queues and what the
+    workers are running."""
+    fonoteca = app_of(ctx)
+    archive = fonoteca.archive
+    counts = archive.status_counts()
+    waiting = archive.list_episodes(status=PENDING)
+    failed = archive.list_episodes(status="failed")
+    fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
+    if as_json:
+        jobs = (
+            {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers, "hours_per_hour": fleet.hours_per_hour}}
+            if fleet
+            else {}
+        )
+        print_json(
+            {
+                "counts": counts,
+                "pending": dump([EpisodeOut.of(e) for e in waiting]),
+                "failed": dump([EpisodeOut.of(e) for e in failed]),
+                **jobs,
+            }
+        )
+        return
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no episodes"
+    console.print(summary)
+    for e in waiting:
+        console.print(f"  [yellow]{e.status:<12}[/] {e.id}  {safe(e.show_title)} — {safe(e.title)}")
+    for e in failed:
+        console.print(
+            f"  [red]failed[/]       {e.id}  {safe(e.show_title)} — {safe(e.title)}: {safe(e.error)}",
+            highlight=False,
+        )
+    if fleet:
+        _print_fleet(fleet, archive)
+    if waiting:
+        console.print("Run [bold]fonoteca sync[/] to finish the pending episodes.")
+    if failed:
+        console.print("Run [bold]fonoteca retry[/] to try the failed ones again.")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    show: Annotated[
+        str | None, typer.Argument(help="Show slug, id or title (default: every show and the total).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The archive's header: transcribed episodes and time transcribed, per show and overall."""
+    result = app_of(ctx).stats(show)
+    if as_json:
+        print_json(dump(StatsOut.of(result)))
+        return
+    if show is None:
+        console.print(f"[bold]All shows[/]  {stats_header(result.episodes, result.seconds)}", highlight=False)
+    for s, n, secs in result.by_show:
+        console.print(f"[bold]{safe(s.title)}[/]  {stats_header(n, secs)}", highlight=False)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="Episode id (see `fonoteca episodes`).")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="json is Podcasting 2.0's.")] = "txt",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of printing.")
+    ] = None,
+) -> None:
+    """Export an episode's transcript."""
+    rendered = app_of(ctx).export(episode, fmt)
+    if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
+        typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
+        return
+    try:
+        output.write_text(rendered, encoding="utf-8")
+    except OSError as exc:
+        raise FonotecaError(f"cannot write {output}: {exc.strerror}", "choose a writable path with --output") from exc
+    console.print(f"Wrote {safe(output)}")
+
+
+@app.command()
+def check(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
+    damaged = app_of(ctx).archive.damaged_transcripts()
+    if as_json:
+        print_json([asdict(d) for d in damaged])
+    elif not damaged:
+        console.print("No damaged transcripts.")
+    else:
+        for d in damaged:
             console.print(
-                f"  [red]failed[/]       {e.id}  {safe(e.show_title)} — {safe(e.title)}: {safe(e.error)}",
+                f"  [red]damaged[/] {d.episode_id}  {safe(d.show_title)} — {safe(d.title)}: "
+                f"{d.duplicated} repeated, {d.overlapping} overlapping segments",
                 highlight=False,
             )
-        if fleet:
-            _print_fleet(fleet, archive)
-        if waiting:
-            console.print("Run [bold]fonoteca sync[/] to finish the pending episodes.")
-        if failed:
-            console.print("Run [bold]fonoteca retry[/] to try the failed ones again.")
+        console.print("Repair each with [bold]fonoteca retry --force ID[/] (it is transcribed again).")
+    if damaged:
+        raise typer.Exit(1)
 
-    @app.command()
-    def stats(
-        ctx: typer.Context,
-        show: str = typer.Argument(None, help="Show slug, id or title (default: every show and the total)."),
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """The archive's header: transcribed episodes and time transcribed, per show and overall."""
-        result = app_of(ctx).stats(show)
-        if as_json:
-            print_json(dump(StatsOut.of(result)))
-            return
-        if show is None:
-            console.print(f"[bold]All shows[/]  {stats_header(result.episodes, result.seconds)}", highlight=False)
-        for s, n, secs in result.by_show:
-            console.print(f"[bold]{safe(s.title)}[/]  {stats_header(n, secs)}", highlight=False)
 
-    @app.command()
-    def export(
-        ctx: typer.Context,
-        episode: str = typer.Argument(..., help="Episode id (see `fonoteca episodes`)."),
-        fmt: str = typer.Option("txt", "--format", "-f", help="txt, srt, vtt or json (Podcasting 2.0)."),
-        output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of printing."),
-    ) -> None:
-        """Export an episode's transcript."""
-        from fonoteca.output.transcripts import EXPORT_FORMATS
-
-        if fmt not in EXPORT_FORMATS:
-            raise ConfigError(f"unknown format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
-        rendered = app_of(ctx).export(episode, fmt)
-        if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
-            typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
-            return
-        try:
-            output.write_text(rendered, encoding="utf-8")
-        except OSError as exc:
-            raise FonotecaError(
-                f"cannot write {output}: {exc.strerror}", "choose a writable path with --output"
-            ) from exc
-        console.print(f"Wrote {safe(output)}")
-
-    @app.command()
-    def check(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-        """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
-        damaged = app_of(ctx).archive.damaged_transcripts()
-        if as_json:
-            print_json([asdict(d) for d in damaged])
-        elif not damaged:
-            console.print("No damaged transcripts.")
-        else:
-            for d in damaged:
-                console.print(
-                    f"  [red]damaged[/] {d.episode_id}  {safe(d.show_title)} — {safe(d.title)}: "
-                    f"{d.duplicated} repeated, {d.overlapping} overlapping segments",
-                    highlight=False,
-                )
-            console.print("Repair each with [bold]fonoteca retry --force ID[/] (it is transcribed again).")
-        if damaged:
-            raise typer.Exit(1)
-
-    @app.command()
-    def migrate(
-        ctx: typer.Context,
-        to: str = typer.Option(
-            ..., "--to", help="The database to copy the archive into: postgresql://user:password@host/db."
-        ),
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """Copy this archive into PostgreSQL (every show, episode, transcript, analysis and conversation), checking
-        each table's rows and checksum at the end. Interrupted, the same command goes on where it stopped."""
-        checks = app_of(ctx, progress=not as_json).migrate(to)
-        if as_json:
-            print_json([c.to_dict() for c in checks])
-        else:
-            table = Table("table", "rows", "checksum", "")
-            for c in checks:
-                mark = "[green]✓[/]" if c.matches else f"[red]✗ {c.target_rows} rows, {c.target_checksum}[/]"
-                table.add_row(c.table, str(c.source_rows), c.source_checksum, mark)
-            console.print(table)
-        differing = [c.table for c in checks if not c.matches]
-        if differing:
-            raise FonotecaError(
-                f"the copy differs from the archive in {', '.join(differing)}",
-                "run the same command again to finish the copy; if it still differs, report it",
-            )
-        if not as_json:
-            rows = sum(c.source_rows for c in checks)
-            console.print(
-                f"Copied and checked {rows} rows. Use the copy with [bold]FONOTECA_DATABASE_URL[/] or --database-url."
-            )
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    to: Annotated[
+        str, typer.Option("--to", help="The database to copy the archive into: postgresql://user:password@host/db.")
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Copy this archive into PostgreSQL (every show, episode, transcript, analysis and conversation), checking
+    each table's rows and checksum at the end. Interrupted, the same command goes on where it stopped."""
+    checks = app_of(ctx, progress=not as_json).migrate(to)
+    if as_json:
+        print_json([c.to_dict() for c in checks])
+    else:
+        table = Table("table", "rows", "checksum", "")
+        for c in checks:
+            mark = "[green]✓[/]" if c.matches else f"[red]✗ {c.target_rows} rows, {c.target_checksum}[/]"
+            table.add_row(c.table, str(c.source_rows), c.source_checksum, mark)
+        console.print(table)
+    differing = [c.table for c in checks if not c.matches]
+    if differing:
+        raise FonotecaError(
+            f"the copy differs from the archive in {', '.join(differing)}",
+            "run the same command again to finish the copy; if it still differs, report it",
+        )
+    if not as_json:
+        rows = sum(c.source_rows for c in checks)
+        console.print(
+            f"Copied and checked {rows} rows. Use the copy with [bold]FONOTECA_DATABASE_URL[/] or --database-url."
+        )

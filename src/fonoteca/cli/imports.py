@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from fonoteca.cli import app_of, console, print_json
-from fonoteca.console import safe
+from fonoteca.cli import app, app_of
+from fonoteca.cli.console import console, print_json, safe
+from fonoteca.cli.options import AsJson
 from fonoteca.ingest.importer import ImportReport, Outcome
 from fonoteca.output import ImportOut, dump
 
@@ -35,29 +37,33 @@ def _print_report(report: ImportReport) -> None:
         console.print(f"  [{style}]{result.outcome}[/] {safe(result.path)}{what}{how}{why}{notes}", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("import")
-    def import_command(
-        ctx: typer.Context,
-        paths: list[Path] = typer.Argument(
-            ...,
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
             help="Transcript files or folders (searched recursively): Whisper's .json/.vtt/.srt/.tsv/.txt, "
-            "Podcasting 2.0 JSON, WebVTT, SRT, text or Markdown with speaker turns, timestamps and front matter.",
-        ),  # fmt: skip
-        show: str = typer.Option(
-            None, "--show", help="Match the files to this show's episodes (slug, id or title); default: a new show."
+            "Podcasting 2.0 JSON, WebVTT, SRT, text or Markdown with speaker turns, timestamps and front matter."
         ),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be imported; change nothing."),
-        force: bool = typer.Option(False, "--force", help="Replace transcripts the episodes already have."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """Import transcripts you already have, matched to a show's episodes (by GUID or file name, episode number,
-        date, then title); ambiguous matches are listed, not imported."""
-        report = app_of(ctx, progress=not as_json).import_transcripts(
-            [str(p) for p in paths], show=show, dry_run=dry_run, force=force
-        )
-        if as_json:
-            print_json(dump(ImportOut.of(report)))
-        else:
-            _print_report(report)
-        raise typer.Exit(1 if report.failed else 0)
+    ],
+    show: Annotated[
+        str | None,
+        typer.Option(
+            "--show", help="Match the files to this show's episodes (slug, id or title); default: a new show."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be imported; change nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace transcripts the episodes already have.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Import transcripts you already have, matched to a show's episodes (by GUID or file name, episode number,
+    date, then title); ambiguous matches are listed, not imported."""
+    report = app_of(ctx, progress=not as_json).import_transcripts(
+        [str(p) for p in paths], show=show, dry_run=dry_run, force=force
+    )
+    if as_json:
+        print_json(dump(ImportOut.of(report)))
+    else:
+        _print_report(report)
+    raise typer.Exit(1 if report.failed else 0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from fonoteca.archive import Captions
-from fonoteca.cli import app_of, console, print_json
-from fonoteca.console import safe
+from fonoteca.cli import app, app_of
+from fonoteca.cli.console import console, print_json, safe
+from fonoteca.cli.options import AsJson, DeviceOption, ShowArgument, WhisperModel
 from fonoteca.pipeline import SyncReport
 
 
@@ -41,80 +44,91 @@ def _exit_code(report: SyncReport) -> int:
     return 1 if report.failed or report.show_errors else 0
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def add(
-        ctx: typer.Context,
-        source: str = typer.Argument(
-            ...,
+@app.command()
+def add(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
             help="Feed URL, feed file, media folder (recursive), media file, or a channel, playlist or video page that "
-            "yt-dlp reads (YouTube, Twitch, Vimeo, PeerTube, a web page with a video or audio).",
+            "yt-dlp reads (YouTube, Twitch, Vimeo, PeerTube, a web page with a video or audio)."
         ),
-        language: str = typer.Option(
-            None, "--language", "-l", help="Pin the show's language (e.g. es); default: detect."
+    ],
+    language: Annotated[
+        str | None, typer.Option("--language", "-l", help="Pin the show's language (e.g. es); default: detect.")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Override the show's title.")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Publication date (YYYY-MM-DD) of a single media file; refused for folders and feeds."
         ),
-        title: str = typer.Option(None, "--title", help="Override the show's title."),
-        date: str = typer.Option(
-            None, "--date", help="Publication date (YYYY-MM-DD) of a single media file; refused for folders and feeds."
-        ),
-        no_sync: bool = typer.Option(
-            False, "--no-sync", help="Only register the episodes; transcribe later with sync."
-        ),
-        captions: Captions = typer.Option(
-            None,
+    ] = None,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Only register the episodes; transcribe later with sync.")
+    ] = False,
+    captions: Annotated[
+        Captions | None,
+        typer.Option(
             "--captions",
             case_sensitive=False,
             help="Video platforms: creator = import the creator's subtitles in the episode's language instead of "
             "transcribing (default); auto = also the platform's automatic captions, which are worse than Whisper's "
             "transcripts (use them only to save time); none = always transcribe.",
         ),
-        transcribe: bool = typer.Option(
-            False, "--transcribe", help="Video platforms: transcribe with Whisper even when there are captions."
-        ),
-        model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Add a show (feed, local media or video platform) to the archive and transcribe it."""
-        if transcribe and captions not in (None, Captions.NONE):
-            ctx.fail("--transcribe and --captions contradict each other — give one of them")
-        fonoteca = app_of(ctx, progress=not as_json, model=model)
-        show, report = fonoteca.add(
-            source, language=language, title=title, date=date, sync_now=not no_sync,
-            captions=Captions.NONE if transcribe else captions,
-        )  # fmt: skip
-        if not as_json:
-            console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
-        _print_report(report, as_json)
-        raise typer.Exit(_exit_code(report))
+    ] = None,
+    transcribe: Annotated[
+        bool,
+        typer.Option("--transcribe", help="Video platforms: transcribe with Whisper even when there are captions."),
+    ] = False,
+    model: WhisperModel = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add a show (feed, local media or video platform) to the archive and transcribe it."""
+    if transcribe and captions not in (None, Captions.NONE):
+        ctx.fail("--transcribe and --captions contradict each other — give one of them")
+    fonoteca = app_of(ctx, progress=not as_json, model=model)
+    show, report = fonoteca.add(
+        source, language=language, title=title, date=date, sync_now=not no_sync,
+        captions=Captions.NONE if transcribe else captions,
+    )  # fmt: skip
+    if not as_json:
+        console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
+    _print_report(report, as_json)
+    raise typer.Exit(_exit_code(report))
 
-    @app.command("sync")
-    def sync_command(
-        ctx: typer.Context,
-        show: str = typer.Argument(None, help="Show slug, id or title (default: every show)."),
-        model: str = typer.Option(None, "--model", help="Whisper model: base (packaged), a model name or a folder."),
-        device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
-        batched: bool = typer.Option(
-            None,
+
+@app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    show: ShowArgument = None,
+    model: WhisperModel = None,
+    device: DeviceOption = None,
+    batched: Annotated[
+        bool | None,
+        typer.Option(
             "--batched/--no-batched",
             help="Batched inference, cut into sentences again (default: faster on CPU and GPU).",
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Re-read feeds, add new episodes, download and transcribe everything pending."""
-        report = app_of(ctx, progress=not as_json, model=model, device=device, batched=batched).sync(show)
-        _print_report(report, as_json)
-        raise typer.Exit(_exit_code(report))
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Re-read feeds, add new episodes, download and transcribe everything pending."""
+    report = app_of(ctx, progress=not as_json, model=model, device=device, batched=batched).sync(show)
+    _print_report(report, as_json)
+    raise typer.Exit(_exit_code(report))
 
-    @app.command("retry")
-    def retry_command(
-        ctx: typer.Context,
-        episode: str = typer.Argument(None, help="One episode id (default: every failed episode)."),
-        force: bool = typer.Option(
-            False, "--force", help="Transcribe a finished episode again (repairs what `fonoteca check` finds)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Try failed episodes again (or one failed or pending episode; finished ones only with --force)."""
-        report = app_of(ctx, progress=not as_json).retry(episode, force=force)
-        _print_report(report, as_json)
-        raise typer.Exit(_exit_code(report))
+
+@app.command("retry")
+def retry_command(
+    ctx: typer.Context,
+    episode: Annotated[str | None, typer.Argument(help="One episode id (default: every failed episode).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Transcribe a finished episode again (repairs what `fonoteca check` finds).")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Try failed episodes again (or one failed or pending episode; finished ones only with --force)."""
+    report = app_of(ctx, progress=not as_json).retry(episode, force=force)
+    _print_report(report, as_json)
+    raise typer.Exit(_exit_code(report))

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fonoteca.archive import Analysis, Archive, Episode
-from fonoteca.cli import app_of, console, err_console, print_json
-from fonoteca.console import safe
+from fonoteca.cli import app, app_of
+from fonoteca.cli.console import console, err_console, print_json, safe
+from fonoteca.cli.options import EpisodeFilter, ShowFilter
 from fonoteca.errors import FonotecaError, LLMError, NotFound
 from fonoteca.llm.analyze import KINDS, check_analyses, check_translation, episode_report
 from fonoteca.llm.server import LocalServer
 from fonoteca.text import format_timestamp
 
 llm_app = typer.Typer(help="The language model endpoint: check it, or serve the packaged offline model.")
+app.add_typer(llm_app, name="llm")
 
 
 @llm_app.command("check")
@@ -39,17 +42,23 @@ def check(ctx: typer.Context) -> None:
 
 @llm_app.command("serve")
 def serve(
-    port: int = typer.Option(1234, "--port", help="Port (1234 is LM Studio's, the default endpoint)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    model: Path = typer.Option(None, "--model", help="A .gguf model file (default: the packaged SmolLM2-135M)."),
-    ctx: int = typer.Option(2048, "--ctx", help="Context size in tokens (set FONOTECA_LLM_CONTEXT to match)."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0: llama.cpp's default)."),
-    embeddings: bool = typer.Option(
-        False,
-        "--embeddings",
-        help="Also answer /v1/embeddings (the model is listed as *-embed), for FONOTECA_EMBEDDINGS=endpoint. The "
-        "packaged small model's embeddings are weak: the packaged embeddings models do better.",
-    ),
+    port: Annotated[int, typer.Option("--port", help="Port (1234 is LM Studio's, the default endpoint).")] = 1234,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A .gguf model file (default: the packaged SmolLM2-135M).")
+    ] = None,
+    ctx: Annotated[
+        int, typer.Option("--ctx", help="Context size in tokens (set FONOTECA_LLM_CONTEXT to match).")
+    ] = 2048,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads (0: llama.cpp's default).")] = 0,
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help="Also answer /v1/embeddings (the model is listed as *-embed), for FONOTECA_EMBEDDINGS=endpoint. The "
+            "packaged small model's embeddings are weak: the packaged embeddings models do better.",
+        ),
+    ] = False,
 ) -> None:
     """Run llama.cpp's OpenAI-compatible server with the packaged model, offline, until Ctrl-C (or SIGTERM, SIGHUP)."""
     server = LocalServer(model, host=host, port=port, context=ctx, threads=threads or None, embeddings=embeddings)
@@ -111,23 +120,31 @@ def _print_report(report: dict, translation: Analysis | None) -> None:
     console.print(f"[dim]model: {safe(report['model'])}[/]", highlight=False)
 
 
+@app.command()
 def analyze(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="An episode id (or a prefix of it), or a show: every transcribed episode."),
-    what: str = typer.Option(
-        ",".join(KINDS), "--what", help=f"Comma-separated: {', '.join(KINDS)}; or 'translation' (with --to)."
-    ),
-    words: int = typer.Option(30, "--words", help="Most words in the summary."),
-    focus: str = typer.Option(None, "--focus", help="What the summary should centre on, e.g. 'el consumo eléctrico'."),
-    lang: str = typer.Option(None, "--lang", help="Answer language (default: the show's language)."),
-    to: str = typer.Option(None, "--to", help="Target language of a translation, e.g. en."),
-    start: float = typer.Option(None, "--from", help="Translate from this second of the episode."),
-    end: float = typer.Option(None, "--until", help="Translate up to this second of the episode."),
-    force: bool = typer.Option(False, "--force", help="Recompute even when a stored result is still valid."),
-    queue: bool = typer.Option(
-        False, "--queue", help="Leave them to the workers of the llm queue (an archive on PostgreSQL) and return."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per episode (a list)."),
+    target: Annotated[
+        str, typer.Argument(help="An episode id (or a prefix of it), or a show: every transcribed episode.")
+    ],
+    what: Annotated[
+        str, typer.Option("--what", help=f"Comma-separated: {', '.join(KINDS)}; or 'translation' (with --to).")
+    ] = ",".join(KINDS),
+    words: Annotated[int, typer.Option("--words", help="Most words in the summary.")] = 30,
+    focus: Annotated[
+        str | None, typer.Option("--focus", help="What the summary should centre on, e.g. 'el consumo eléctrico'.")
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Answer language (default: the show's language).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Target language of a translation, e.g. en.")] = None,
+    start: Annotated[float | None, typer.Option("--from", help="Translate from this second of the episode.")] = None,
+    end: Annotated[float | None, typer.Option("--until", help="Translate up to this second of the episode.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when a stored result is still valid.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Leave them to the workers of the llm queue (an archive on PostgreSQL) and return."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per episode (a list).")] = False,
 ) -> None:
     """Summarise, find topics, entities, sentiment, language of episodes; or translate one. Results are stored."""
     fonoteca = app_of(ctx)
@@ -212,13 +229,18 @@ def analyze(
         )
 
 
+@app.command()
 def ask(
     ctx: typer.Context,
-    question: str = typer.Argument(..., help="A question about the archive."),
-    show: str = typer.Option(None, "--show", help="Only this show's episodes."),
-    episode: str = typer.Option(None, "--episode", help="Only this episode's transcript."),
-    conversation: str = typer.Option(None, "--conversation", help="Continue a conversation (its id)."),
-    as_json: bool = typer.Option(False, "--json", help="Print {answer, citations, sources, conversation_id} as JSON."),
+    question: Annotated[str, typer.Argument(help="A question about the archive.")],
+    show: ShowFilter = None,
+    episode: EpisodeFilter = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Continue a conversation (its id).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {answer, citations, sources, conversation_id} as JSON.")
+    ] = False,
 ) -> None:
     """Ask the archive; the answer streams as it is written, cites the excerpts it uses, and then lists every excerpt
     it was given (cited ones first)."""
@@ -264,10 +286,3 @@ def ask(
             highlight=False,
         )
     console.print(f"[dim]conversation {turn.conversation_id} — continue with --conversation[/]", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the app."""
-    app.add_typer(llm_app, name="llm")
-    app.command("analyze")(analyze)
-    app.command("ask")(ask)

@@ -25,8 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from fonoteca.cli import err_console
-from fonoteca.console import safe
+from fonoteca.cli.console import err_console, safe
 from fonoteca.events import (
     CopyProgress,
     DownloadProgress,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
-from fonoteca.cli import app_of, console, print_json
-from fonoteca.console import safe
+from fonoteca.cli import app, app_of
+from fonoteca.cli.console import console, print_json, safe
+from fonoteca.cli.options import AsJson, ShowFilter
 from fonoteca.search import episode_url
 from fonoteca.text import format_timestamp
 from fonoteca.watch import Mention, Watch
-
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 watch_app = typer.Typer(
     help="Watched words: be told when a word or phrase is said again. Without a command: the mentions found by the "
@@ -36,7 +37,7 @@ def _print_mentions(mentions: list[Mention], base_url: str) -> None:
 
 
 @watch_app.callback()
-def new_mentions(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+def new_mentions(ctx: typer.Context, as_json: AsJson = False) -> None:
     """The mentions of watched words found since the last time this was run (they are then marked as seen)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -59,9 +60,9 @@ def new_mentions(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @watch_app.command("add")
 def add(
     ctx: typer.Context,
-    term: str = typer.Argument(..., help='A word, or a phrase in quotes ("inteligencia artificial").'),
-    show: str = typer.Option(None, "--show", help="Only in this show (default: every show)."),
-    as_json: bool = JSON_OPTION,
+    term: Annotated[str, typer.Argument(help='A word, or a phrase in quotes ("inteligencia artificial").')],
+    show: ShowFilter = None,
+    as_json: AsJson = False,
 ) -> None:
     """Watch a word or phrase: every sync from now on records where it is said."""
     watch = app_of(ctx).watcher.add(term, show)
@@ -76,7 +77,7 @@ def add(
 
 
 @watch_app.command("list")
-def list_watches(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+def list_watches(ctx: typer.Context, as_json: AsJson = False) -> None:
     """The watched words, with how many mentions each has (and how many are new)."""
     watches = app_of(ctx).watcher.list()
     if as_json:
@@ -94,13 +95,14 @@ def list_watches(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @watch_app.command("remove")
 def remove(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="The watched word or phrase, or its id (`fonoteca watch list`)."),
-    show: str = typer.Option(None, "--show", help="The show it is watched in, when it is watched in several."),
+    ref: Annotated[str, typer.Argument(help="The watched word or phrase, or its id (`fonoteca watch list`).")],
+    show: Annotated[
+        str | None, typer.Option("--show", help="The show it is watched in, when it is watched in several.")
+    ] = None,
 ) -> None:
     """Stop watching a word; its recorded mentions go with it."""
     watch = app_of(ctx).watcher.remove(ref, show)
     console.print(f"No longer watching [bold]“{safe(watch.term)}”[/] {safe(_where(watch))}.", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(watch_app, name="watch")
+app.add_typer(watch_app, name="watch")

@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fonoteca.app import Fonoteca
-from fonoteca.cli import console
+from fonoteca.cli.console import console
 from fonoteca.cli.progress import ProgressDisplay
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, stats_header

@@ -1,4 +1,5 @@
-"""Printing untrusted text (feed titles, show names, transcripts, model output) to a terminal.
+"""What the command line writes: the two consoles (stdout for results, stderr for progress, notes and errors), JSON
+for scripts, and untrusted text (feed titles, show names, transcripts, model output) made safe to print.
 
 Rich reads `[...]` in the strings it prints as markup: a title like `Close tag [/]` would raise MarkupError, and
 `[link=...]` would make a link. Terminals read control characters: `ESC ]0;…` retitles the window, `ESC [2J` clears
@@ -8,6 +9,8 @@ last defence for a value that reached it without `safe`.
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook, RenderResult
@@ -53,3 +56,13 @@ class SafeConsole(Console):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.push_render_hook(_StripControl())
+
+
+# soft_wrap: a message or header stays one line when the output is a pipe or a file, where Rich would otherwise wrap
+# at 80 columns; tables are still laid out to the width.
+console = SafeConsole(soft_wrap=True)
+err_console = SafeConsole(stderr=True, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
