@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 
 from fonoteca.app import Fonoteca
 from fonoteca.cli.console import err_console, safe
-from fonoteca.cli.options import DatabaseFile, DatabaseUrl, Home
+from fonoteca.cli.options import DatabaseFile, DatabaseUrlOption, Home
 from fonoteca.errors import FonotecaError
 from fonoteca.settings import Settings
 
@@ -63,7 +63,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global_options(
-    ctx: typer.Context, home: Home = None, db: DatabaseFile = None, database_url: DatabaseUrl = None
+    ctx: typer.Context, home: Home = None, db: DatabaseFile = None, database_url: DatabaseUrlOption = None
 ) -> None:
     ctx.obj = Settings.from_env(home=home, db=db, database_url=database_url)
 

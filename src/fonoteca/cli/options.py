@@ -30,7 +30,7 @@ Home = Annotated[Path | None, typer.Option("--home", help="Data folder (env FONO
 DatabaseFile = Annotated[
     Path | None, typer.Option("--db", help="Archive database file (default: HOME/fonoteca.db).", show_default=False)
 ]
-DatabaseUrl = Annotated[
+DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
         "--database-url",
