@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
 from fonoteca.errors import StorageError
-from fonoteca.search import BadDate, keyword_search, sync_index
+from fonoteca.output import HitOut
+from fonoteca.search import BadDate, Hit, keyword_search, sync_index
 from fonoteca.search.index import SearchIndex, reindex
 from fonoteca.search.trends import trend
 from fonoteca.settings import Settings
@@ -45,6 +46,11 @@ def _add_episode(archive: Archive, ids: dict[str, str], guid: str, lines: list[s
 NON_LATIN = ["мой", "ёлка", "Καλημέρα", "नमस्ते", "مَرْحَبًا", "ılık"]
 
 
+def _snippet(hit: Hit) -> str:
+    """The hit's snippet as the API, `--json` and the search page show it."""
+    return HitOut.of(hit).snippet
+
+
 def test_accents_and_case_do_not_matter(filled) -> None:
     archive, settings, _ = filled
     assert keyword_search(archive, settings, "PARRAFO").total == 1  # párrafo
@@ -65,7 +71,7 @@ def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by
         assert trend_count == 1, word
     assert keyword_search(archive, settings, "informacio").total == 0  # never split at the combining accent
     hit = keyword_search(archive, settings, '"la información llegó"').hits[0]
-    assert hit.snippet == "La canción de <b>la</b> <b>información</b> <b>llegó</b>"  # NFC, whole words marked
+    assert _snippet(hit) == "La canción de <b>la</b> <b>información</b> <b>llegó</b>"  # NFC, whole words marked
 
 
 def test_words_must_all_match_and_phrases_keep_their_order(filled) -> None:
@@ -134,11 +140,11 @@ def test_malformed_queries_never_raise_and_find_what_their_plain_reading_finds(f
     assert results.total == len(results.hits) == total
     if reading is not None:
         expected = keyword_search(archive, settings, reading).hits
-        assert [(h.episode_id, h.start, h.snippet) for h in results.hits] == [
-            (h.episode_id, h.start, h.snippet) for h in expected
+        assert [(h.episode_id, h.start, _snippet(h)) for h in results.hits] == [
+            (h.episode_id, h.start, _snippet(h)) for h in expected
         ]
     for hit in results.hits:  # the snippet is the segment's own text, escaped, with only <b> marks added
-        assert html.unescape(re.sub(r"</?b>", "", hit.snippet)) == hit.text
+        assert html.unescape(re.sub(r"</?b>", "", _snippet(hit))) == hit.text
 
 
 def test_random_garbage_queries_never_raise(filled) -> None:
@@ -152,9 +158,10 @@ def test_random_garbage_queries_never_raise(filled) -> None:
 def test_snippets_highlight_matches_and_escape_transcript_html(filled) -> None:
     archive, settings, ids = filled
     hit = keyword_search(archive, settings, "parrafo").hits[0]
-    assert "<b>párrafo</b>" in hit.snippet and "&lt;script&gt;" in hit.snippet and "<script>" not in hit.snippet
+    snippet = _snippet(hit)
+    assert "<b>párrafo</b>" in snippet and "&lt;script&gt;" in snippet and "<script>" not in snippet
     assert hit.url == f"/episode/{ids['post']}?t=0"
-    assert "<b>" in keyword_search(archive, settings, "americ*").hits[0].snippet
+    assert "<b>" in _snippet(keyword_search(archive, settings, "americ*").hits[0])
 
 
 def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> None:
@@ -162,10 +169,11 @@ def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> 
     long_line = "palabra " * 60 + "Encontrada aquí. " + "otra " * 80
     _add_episode(archive, ids, "long", [long_line.strip()], "2024-08-01T00:00:00Z")
     sync_index(archive, settings)
-    snippet = keyword_search(archive, settings, "encontrada").hits[0].snippet
+    snippet = _snippet(keyword_search(archive, settings, "encontrada").hits[0])
     assert snippet.startswith("… palabra") and snippet.endswith("otra …") and "<b>Encontrada</b>" in snippet
     assert len(snippet) < 360
-    assert not keyword_search(archive, settings, "trozos").hits[0].snippet.endswith("…")  # whole segment: no ellipsis
+    whole = keyword_search(archive, settings, "trozos").hits[0]
+    assert not _snippet(whole).endswith("…")  # a whole segment: no ellipsis
 
 
 def test_a_new_transcript_replaces_the_old_one_in_the_index(filled) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 from fonoteca.archive import Episode, Segment, Show, Stats
 from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
+from fonoteca.output.snippets import snippet_html
 from fonoteca.search import Hit, SearchResults
 from fonoteca.search.trends import TrendPoint
 from fonoteca.text import format_duration, stats_header
@@ -131,16 +132,43 @@ class TranscriptOut(BaseModel):
         return cls(episode=EpisodeOut.of(episode), segments=[SegmentOut.of(s) for s in segments])
 
 
+class HitOut(BaseModel):
+    episode_id: str
+    show: str
+    title: str
+    date: str | None
+    start: float
+    end: float
+    snippet: str  # HTML: the text (cut around its first match when long) escaped, the highlights in <b>
+    text: str
+    score: float
+    url: str
+    # "words": found by the keywords; "meaning": by meaning alone (the passage, nothing highlighted); "both": a keyword
+    # hit inside a passage close in meaning too.
+    matched: str
+    similarity: float | None  # the passage's cosine similarity to the question, when meaning was searched
+    highlights: list[tuple[int, int]]  # the character ranges of `text` that the query's words matched
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        return cls(
+            episode_id=hit.episode_id, show=hit.show, title=hit.title, date=hit.date, start=hit.start, end=hit.end,
+            snippet=snippet_html(hit.text, hit.highlights), text=hit.text, score=hit.score, url=hit.url,
+            matched=hit.matched, similarity=hit.similarity, highlights=hit.highlights,
+        )  # fmt: skip
+
+
 class SearchOut(BaseModel):
     query: str
     total: int
-    hits: list[Hit]
+    hits: list[HitOut]
     mode: str = "keyword"  # the mode that ran: keyword, meaning or hybrid
     note: str = ""  # why it fell back to keywords, if it did
 
     @classmethod
     def of(cls, query: str, results: SearchResults) -> SearchOut:
-        return cls(query=query, total=results.total, hits=results.hits, mode=results.mode, note=results.note)
+        hits = [HitOut.of(hit) for hit in results.hits]
+        return cls(query=query, total=results.total, hits=hits, mode=results.mode, note=results.note)
 
 
 class TrendRowOut(BaseModel):

@@ -1,5 +1,5 @@
 """Search over every transcript of the archive: BM25 by default, newest first on request, filters by show, episode
-and date, snippets with the matched words highlighted and links to the exact second.
+and date, the matched words of each hit (its highlights) and links to the exact second.
 
 keyword_search() here and every mode of search (fonoteca.search.hybrid) only read: they answer from the index as it
 is. Whoever changed the archive brings the index up to date (`sync_index`, `Fonoteca.update_index`): the pipeline
@@ -8,9 +8,8 @@ takes, the index writer."""
 
 from __future__ import annotations
 
-import html
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import tantivy
@@ -33,8 +32,6 @@ __all__ = [
     "BadDate", "Hit", "SearchResults", "keyword_search", "sync_index", "reindex", "episode_url", "matches",
 ]  # fmt: skip
 
-SNIPPET_CHARS = 320
-
 
 @dataclass
 class Hit:
@@ -44,17 +41,14 @@ class Hit:
     date: str | None
     start: float
     end: float
-    snippet: str  # HTML: escaped text, matches in <b>
     text: str
+    highlights: list[tuple[int, int]]  # the character ranges of `text` that the query's words matched
     score: float
     url: str
-    # "words": found by the keywords; "meaning": by meaning alone (the snippet is the passage, nothing highlighted);
+    # "words": found by the keywords; "meaning": by meaning alone (the passage, nothing highlighted);
     # "both": a keyword hit inside a passage close in meaning too.
     matched: str = "words"
     similarity: float | None = None  # the passage's cosine similarity to the question, when meaning was searched
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -143,29 +137,6 @@ def _highlights(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
     return [spans[i][:2] for i in sorted(marked)]
 
 
-def snippet_html(text: str, parsed: ParsedQuery) -> str:
-    """Escaped text with <b> around matches; a long segment is cut around its first match, with … where cut."""
-    ranges = _highlights(parsed, text)
-    start, end = 0, len(text)
-    if end > SNIPPET_CHARS:
-        focus, focus_end = ranges[0] if ranges else (0, 0)
-        start = max(0, min(focus - SNIPPET_CHARS // 4, len(text) - SNIPPET_CHARS))
-        end = start + SNIPPET_CHARS
-        if start > 0:  # cut at spaces, never inside a word
-            space = text.find(" ", start, focus)
-            start = space + 1 if space != -1 else start
-        if end < len(text):
-            space = text.rfind(" ", focus_end, end)
-            end = space if space != -1 else end
-    out, cursor = [], start
-    for a, b in ranges:
-        if a >= cursor and b <= end:
-            out.append(f"{html.escape(text[cursor:a])}<b>{html.escape(text[a:b])}</b>")
-            cursor = b
-    out.append(html.escape(text[cursor:end]))
-    return ("… " if start > 0 else "") + "".join(out) + (" …" if end < len(text) else "")
-
-
 def keyword_search(
     archive: Archive,
     settings: Settings,
@@ -219,8 +190,8 @@ def keyword_search(
                 date=ep.date,
                 start=fields["start"],
                 end=fields["end"],
-                snippet=snippet_html(fields["text"], parsed),
                 text=fields["text"],
+                highlights=_highlights(parsed, fields["text"]),
                 score=float(score) if order != "date" else 0.0,
                 url=episode_url(ep_id, fields["start"]),
             )

@@ -30,7 +30,7 @@ from fonoteca.archive import Archive
 from fonoteca.archive.vectors import VectorMatrix
 from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder, load_embedder
-from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences, snippet_html
+from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
 from fonoteca.search.index import date_bound, epoch
 from fonoteca.search.query import Clause, in_order, intent, parse
 from fonoteca.settings import Settings
@@ -380,7 +380,7 @@ def _page(
         hits.append(
             Hit(
                 episode_id=ep.id, show=ep.show_title, title=ep.title, date=ep.date, start=start, end=end,
-                snippet=snippet_html(text, parse("")), text=text, score=f.score, url=episode_url(ep.id, start),
+                text=text, highlights=[], score=f.score, url=episode_url(ep.id, start),
                 matched="meaning", similarity=f.similarity,
             )
         )  # fmt: skip

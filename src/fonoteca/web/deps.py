@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from fonoteca.app import Fonoteca
+from fonoteca.output.snippets import snippet_html
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
 from fonoteca.web.guards import Throttle
 
@@ -77,6 +78,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html
+    templates.env.filters["snippet"] = snippet_html  # a hit's text with its highlights
     templates.env.globals["header"] = stats_header
     return templates
 
