@@ -26,6 +26,7 @@ from fonoteca.meaning.embedders import PACKAGED, USE, load_embedder
 from fonoteca.meaning.passages import passages
 from fonoteca.output.snippets import snippet_html
 from fonoteca.search import sync_index
+from fonoteca.search.hybrid import MODES
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
 
@@ -274,7 +275,8 @@ def test_search_and_embed_from_the_command_line(settings, talks):
     assert found.exit_code == 0, found.output
     assert "(meaning)" in found.output and "found by its meaning" in found.output
     bad = runner.invoke(cli, ["--home", str(settings.home), "search", "--mode", "telepathy", "x"])
-    assert bad.exit_code == 1 and "unknown search mode 'telepathy'" in bad.output
+    assert bad.exit_code == 2 and "Invalid value for '--mode'" in bad.output  # a usage mistake, before any search
+    assert "'telepathy' is not one of" in bad.output and all(f"'{mode}'" in bad.output for mode in MODES)
 
 
 def test_search_by_meaning_on_the_web_page_and_api(settings, talks):
