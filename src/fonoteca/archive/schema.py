@@ -124,7 +124,7 @@ MIGRATIONS: list[str] = [
     """,
     # 5: shows read by yt-dlp (channels, playlists, video pages) and shows of imported transcripts; transcripts from a
     # platform's captions or imported files; an episode's thumbnail. SQLite cannot widen a CHECK in place, so both
-    # tables are rebuilt (with foreign keys off: see Archive._migrate) and their rows copied unchanged.
+    # tables are rebuilt (with foreign keys off: see fonoteca.archive.migrations) and their rows copied unchanged.
     """
     CREATE TABLE shows_v5 (
         id INTEGER PRIMARY KEY,
