@@ -51,10 +51,9 @@ from fonoteca.archive import EpisodeKind, Segment, Source, SourceKind
 from fonoteca.ingest.transcripts import parse_transcript
 from fonoteca.llm.chat import STOPWORDS, retrieval_query
 from fonoteca.meaning.embed import episode_vectors
-from fonoteca.meaning.embedders import load_embedder
 from fonoteca.meaning.passages import MAX_SECONDS, passages
 from fonoteca.search import Hit, occurrences
-from fonoteca.search.hybrid import CANDIDATES, MEANING_WEIGHT, RRF_K, search
+from fonoteca.search.hybrid import CANDIDATES, MEANING_WEIGHT, RRF_K
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
@@ -348,7 +347,7 @@ def run_model(home: Path, model: str, items: Sequence[Item], targets: dict[str, 
     settings = Settings.from_env(environ={}, home=home, embeddings="packaged", embeddings_model=model)
     with Fonoteca(settings) as app:
         started = time.perf_counter()
-        embedder = load_embedder(settings)
+        embedder = app.embedder  # loaded here, on first use
         load_s = time.perf_counter() - started
         count = sum(len(passages(app.archive.segments(e.id, words=False))) for e in app.archive.list_episodes())
         started = time.perf_counter()
@@ -363,13 +362,8 @@ def run_model(home: Path, model: str, items: Sequence[Item], targets: dict[str, 
             "hybrid": lambda i: app.search(i.question, mode="hybrid", limit=TOP).hits,
             "auto": lambda i: app.search(i.question, limit=TOP).hits,
             "hybrid-or": lambda i: (
-                search(
-                    app.archive,
-                    settings,
-                    retrieval_query(i.question) or i.question,
-                    meaning_query=i.question,
-                    mode="hybrid",
-                    limit=TOP,
+                app.searcher.search(
+                    retrieval_query(i.question) or i.question, meaning_query=i.question, mode="hybrid", limit=TOP
                 ).hits
             ),
         }
@@ -450,7 +444,7 @@ def literal_phrases(episodes: dict[str, list[Path]], per_corpus: int = PHRASES_P
 
 def embed_shows(app: Fonoteca, titles: set[str]) -> None:
     """Embed the episodes of these shows only (what `fonoteca embed` would do first had they been imported first)."""
-    embedder = load_embedder(app.settings)
+    embedder = app.embedder
     shows = {s.id for s in app.archive.list_shows() if s.title in titles}
     wanted = {e.id for e in app.archive.list_episodes() if e.show_id in shows}
     for episode_id, rev in app.archive.vectors.pending(embedder.name, embedder.dim):
@@ -485,7 +479,7 @@ class LiteralState:
 def ask_literal(app: Fonoteca, state: str, phrases: list[str], items: Sequence[Item],
                 targets: dict[str, list[Target]]) -> LiteralState:  # fmt: skip
     where = PassageMap(app)
-    cut = load_embedder(app.settings).min_similarity
+    cut = app.embedder.min_similarity
 
     def before(query: str) -> list[tuple[Moment, str]]:
         """The old engine's ranking, its moments with their texts."""
@@ -553,7 +547,7 @@ def run_literal(
             app.embed()
             rest = time.perf_counter() - started
             states.append(ask_literal(app, "fully embedded", phrases, items, targets))
-            passages_count = app.archive.vectors.size(load_embedder(settings).name)[0]
+            passages_count = app.archive.vectors.size(app.embedder.name)[0]
         described = [
             f"# literal archive: {sum(counts.values())} episodes ("
             + ", ".join(f"{title}: {n}" for title, n in counts.items())

@@ -39,7 +39,6 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Segment
 from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.meaning.embed import episode_vectors, spans_of
-from fonoteca.meaning.embedders import load_embedder
 from fonoteca.meaning.passages import passages
 from fonoteca.settings import Settings
 from fonoteca.text import fold
@@ -136,7 +135,7 @@ def embed_archive(fonoteca: Fonoteca, sample: int) -> tuple[list[str], float, in
     """Embed the passages of `sample` episodes for real, then give every other episode those vectors again. Returns
     the lines to report, passages per second, the sample's and the archive's passages, and the sample's float32
     vectors (to measure what int8 storage costs)."""
-    archive, embedder = fonoteca.archive, load_embedder(fonoteca.settings)
+    archive, embedder = fonoteca.archive, fonoteca.embedder
     pending = archive.vectors.pending(embedder.name, embedder.dim)
     real: list[np.ndarray] = []
     started = time.perf_counter()
@@ -171,7 +170,7 @@ def embed_archive(fonoteca: Fonoteca, sample: int) -> tuple[list[str], float, in
 
 def int8_overlap(fonoteca: Fonoteca, sampled: np.ndarray, queries: list[str]) -> float:
     """Mean share of the float32 top 10 that the int8-stored vectors also rank in their top 10, on the real vectors."""
-    embedder = load_embedder(fonoteca.settings)
+    embedder = fonoteca.embedder
     scale = np.abs(sampled).max(axis=1, keepdims=True)
     stored = np.round(sampled / scale * 127).astype(np.int8).astype(np.float32)
     stored /= np.linalg.norm(stored, axis=1, keepdims=True)
@@ -294,7 +293,7 @@ def main() -> None:
     loading = time.perf_counter() - start
     meaning_lines.append(f"first meaning query of a process (reads every vector): {loading:.2f} s; int8 storage keeps"
                          f" {int8_overlap(fonoteca, sampled, questions):.0%} of the float32 top 10")  # fmt: skip
-    embedder = load_embedder(fonoteca.settings)
+    embedder = fonoteca.embedder
     rows.append(("question embedding", percentiles(timed(lambda t: embedder.embed([t], query=True), questions)), None,
                  TARGET_HYBRID_MS))  # fmt: skip
     rows.append(("meaning (6 words)", percentiles(timed(lambda t: fonoteca.search(t, mode="meaning"), questions)),

@@ -26,11 +26,9 @@ from pathlib import Path
 import httpx
 from synthetic import build_synthetic_archive
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.llm.server import free_port
-from fonoteca.search import sync_index
-from fonoteca.search.hybrid import search
-from fonoteca.search.trends import trend
 from fonoteca.settings import Settings
 
 CLIENTS = (1, 10, 50)
@@ -54,8 +52,8 @@ def archive_for(home: Path, hours: float, episodes: int) -> tuple[Settings, list
         print(f"building a {hours:g} h synthetic archive in {home} …", flush=True)
         settings, vocabulary = build_synthetic_archive(home, hours=hours, episodes=episodes)
         words.write_text("\n".join(vocabulary))
-    with Archive(settings.db_path) as archive:
-        sync_index(archive, settings)
+    with Fonoteca(settings) as fonoteca:
+        fonoteca.update_index()
     return settings, words.read_text().split("\n")[100:5000]
 
 
@@ -134,10 +132,10 @@ def main() -> None:
         "trend": lambda: f"/api/trend?term={rng.choice(vocabulary)}",
     }
 
-    with Archive(settings.db_path) as archive:
+    with Fonoteca(settings) as fonoteca:
         plain = {
-            "search": percentiles(direct(lambda w: search(archive, settings, w, limit=20), words)),
-            "trend": percentiles(direct(lambda w: trend(archive, [w], settings=settings), words)),
+            "search": percentiles(direct(lambda w: fonoteca.search(w, limit=20), words)),
+            "trend": percentiles(direct(lambda w: fonoteca.trend([w]), words)),
         }
 
     process, base = start_server(settings)

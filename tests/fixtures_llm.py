@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Episode, Segment
 from fonoteca.llm.server import LocalServer, free_port, port_in_use
-from fonoteca.search import sync_index
+from fonoteca.search.hybrid import HybridSearch
 from fonoteca.settings import Settings
 
 LLM_CONTEXT = 2048
@@ -71,8 +72,13 @@ def add_episode(
     archive.replace_transcript(
         episode.id, segments, source="transcribed", language=language, duration=len(lines) * seconds_per_line
     )
-    sync_index(archive, Settings.from_env(environ={}, home=archive.path.parent, db=archive.path))
+    Fonoteca(Settings.from_env(environ={}, home=archive.path.parent, db=archive.path), archive=archive).update_index()
     return archive.get_episode(episode.id)
+
+
+def searcher(archive: Archive, settings: Settings) -> HybridSearch:
+    """The search a chat turn over this archive retrieves with, as the application builds it."""
+    return Fonoteca(settings, archive=archive).searcher
 
 
 def assert_sigterm_stops_it_and_its_llm_server(process: subprocess.Popen, llm_port: int) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
-from fonoteca.search import sync_index
 from fonoteca.settings import Settings
 
 DEMO_MEDIA = Path(str(files("fonoteca.demo").joinpath("media")))
@@ -59,7 +59,7 @@ def build_web_archive(settings: Settings) -> dict[str, str]:
             description=HOSTILE_NOTES, status="done", source="text",
         )  # fmt: skip
         archive.append_segments(post.id, [Segment(0, 0, "Un párrafo sobre streaming <script>alert(1)</script>.")])
-        sync_index(archive, settings)
+        Fonoteca(settings, archive=archive).update_index()
         return {"show": show.slug, "jfk": jfk.id, "stream": stream.id, "post": post.id}
 
 

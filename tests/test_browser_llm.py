@@ -12,6 +12,7 @@ from fixtures_browser import CHROMIUM, shot
 from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode
 from fixtures_web import serve_app
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.llm.chat import cited_numbers, retrieve
 from fonoteca.llm.server import LocalServer, free_port
@@ -54,7 +55,8 @@ def test_chat_page_streams_the_answer_and_lists_every_source_linked_to_its_secon
     question = "¿Qué decodificó la NASA de la Voyager?"
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
-        retrieved = retrieve(archive, llm_settings, question, episode=episode.id)
+        fonoteca = Fonoteca(llm_settings, archive=archive)
+        retrieved = retrieve(fonoteca.searcher, question, fonoteca.scope(episode=episode.id))
     assert len(retrieved) >= 2, "the question finds several excerpts"
     with serve_app(llm_settings) as base:
         page.goto(f"{base}/episode/{episode.id}")

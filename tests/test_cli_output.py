@@ -11,9 +11,9 @@ import sys
 import pytest
 from rich.text import Text
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli.console import SafeConsole
-from fonoteca.search import sync_index
 from fonoteca.settings import Settings
 
 SHOW = "Show [bold]loud[/] \x1b]0;owned\x07"
@@ -34,7 +34,7 @@ def hostile_archive(settings: Settings) -> Settings:
             )  # fmt: skip
             archive.append_segments(episode.id, [Segment(0.0, 5.0, f"streaming {title}")])
         archive.upsert_episode(show, guid="pending", title=PENDING, kind="audio", status="new")
-        sync_index(archive, settings)
+        Fonoteca(settings, archive=archive).update_index()
     return settings
 
 

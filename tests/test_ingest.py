@@ -51,15 +51,14 @@ def _item(guid: str, enclosure: str, extra: str = "", date: str = "Tue, 09 Jan 2
 
 def test_text_feed_becomes_searchable_text_episodes_in_the_detected_language(archive, quick, http_server) -> None:
     url = http_server.add("blog.xml", shared_path("feeds", "aprendeml-llm.xml"), "application/rss+xml")
-    show, report = _fonoteca(archive, quick).add(url)
+    fonoteca = _fonoteca(archive, quick)
+    show, report = fonoteca.add(url)
     episodes = archive.list_episodes(show.id)
     assert report.added == 3 and len(episodes) == 3
     assert show.feed_language == "en-US"
     assert {(e.kind, e.status, e.source, e.language) for e in episodes} == {("text", "done", "text", "es")}
     assert [e.date for e in episodes] == ["2023-09-15", "2024-03-13", "2024-04-02"]
-    from fonoteca.search import keyword_search
-
-    assert keyword_search(archive, quick, "temperatura").total > 0
+    assert fonoteca.search("temperatura", mode="keyword").total > 0
 
 
 def test_syncing_twice_adds_nothing_the_second_time(archive, quick, http_server) -> None:

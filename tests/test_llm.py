@@ -12,7 +12,7 @@ import sys
 import httpx
 import openai
 import pytest
-from fixtures_llm import VOYAGER, add_episode
+from fixtures_llm import VOYAGER, add_episode, searcher
 
 from fonoteca.archive import Message
 from fonoteca.errors import LLMError, NotFound
@@ -181,7 +181,9 @@ def test_nothing_relevant_found_says_so_without_calling_the_model(archive, setti
     add_episode(archive, ["Hoy hablamos de la sonda Voyager y de la NASA.", "Los ingenieros recuperaron la señal."])
     # Nothing listens at this endpoint: any model call would end in an error event.
     settings = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
-    turn = ChatTurn(archive, settings, LLMClient(settings), "¿Qué opinan de las recetas de cocina?")
+    turn = ChatTurn(
+        archive, settings, searcher(archive, settings), LLMClient(settings), "¿Qué opinan de las recetas de cocina?"
+    )
 
     async def run() -> list:
         await turn.prepare()
@@ -279,14 +281,18 @@ def test_asking_about_one_episode_retrieves_only_from_its_transcript(archive, se
     second = add_episode(archive, ["Los ingenieros de la Voyager recuperaron la señal."], title="Noticias de abril")
     settings = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # retrieval needs no model
     question = "¿Qué pasó con la Voyager?"
-    everywhere = ChatTurn(archive, settings, LLMClient(settings), question)
+    everywhere = ChatTurn(archive, settings, searcher(archive, settings), LLMClient(settings), question)
     asyncio.run(everywhere.prepare())
     assert {e.episode_id for e in everywhere.excerpts} == {first.id, second.id}
-    scoped = ChatTurn(archive, settings, LLMClient(settings), question, episode=second.id)
+    scoped = ChatTurn(archive, settings, searcher(archive, settings), LLMClient(settings), question, episode=second.id)
     asyncio.run(scoped.prepare())
     assert [e.episode_id for e in scoped.excerpts] == [second.id]
     with pytest.raises(NotFound):
-        asyncio.run(ChatTurn(archive, settings, LLMClient(settings), question, episode="nope").prepare())
+        asyncio.run(
+            ChatTurn(
+                archive, settings, searcher(archive, settings), LLMClient(settings), question, episode="nope"
+            ).prepare()
+        )
 
 
 def _nowhere(settings):
@@ -295,7 +301,7 @@ def _nowhere(settings):
 
 
 def _prepared(archive, settings, message: str, **options) -> ChatTurn:
-    turn = ChatTurn(archive, settings, LLMClient(settings), message, **options)
+    turn = ChatTurn(archive, settings, searcher(archive, settings), LLMClient(settings), message, **options)
     asyncio.run(turn.prepare())
     return turn
 
@@ -407,11 +413,11 @@ def test_an_answers_sources_are_streamed_stored_and_served_with_the_cited_ones_m
     episode = add_episode(archive, VOYAGER)
     settings = _nowhere(settings)
     question = "¿Qué decodificó la NASA de la Voyager?"
-    expected = retrieve(archive, settings, question)
+    expected = retrieve(searcher(archive, settings), question)
     assert len(expected) >= 3, "the question finds several excerpts"
     # The answer cites 3, an excerpt that does not exist, then 1; the invented number is removed.
     pieces = ["Un volcado de datos [", "3]. Lo cuenta [", "99] la NASA [1", "]."]
-    turn = ChatTurn(archive, settings, ScriptedClient(settings, pieces), question)
+    turn = ChatTurn(archive, settings, searcher(archive, settings), ScriptedClient(settings, pieces), question)
 
     async def run() -> list:
         await turn.prepare()
@@ -464,7 +470,7 @@ def test_ask_prints_every_source_and_marks_the_cited_ones(archive, settings, mon
 
     episode = add_episode(archive, VOYAGER)
     question = "¿Qué decodificó la NASA de la Voyager?"
-    expected = retrieve(archive, settings, question)
+    expected = retrieve(searcher(archive, settings), question)
     monkeypatch.setattr(Fonoteca, "llm", property(lambda f: ScriptedClient(f.settings, ["Un volcado de datos [2]."])))
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(settings.home), "ask", question, "--json"])

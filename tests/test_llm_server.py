@@ -19,7 +19,7 @@ import httpx
 import markupsafe
 import pytest
 from conftest import shared_path
-from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode, assert_sigterm_stops_it_and_its_llm_server
+from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode, assert_sigterm_stops_it_and_its_llm_server, searcher
 from fixtures_web import serve_app
 
 from fonoteca.archive import Archive, Segment
@@ -99,7 +99,7 @@ def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_sett
 
 
 def _turn(archive: Archive, settings, client: LLMClient, message: str, conversation_id: str | None = None):
-    turn = ChatTurn(archive, settings, client, message, conversation_id=conversation_id)
+    turn = ChatTurn(archive, settings, searcher(archive, settings), client, message, conversation_id=conversation_id)
 
     async def run() -> list:
         try:
@@ -172,7 +172,7 @@ def test_chat_answer_streams_in_several_chunks_over_a_real_socket(llm_settings):
         assert all(c["url"].startswith(f"/episode/{c['episode_id']}?t=") for c in final["citations"])
         # Whatever the model wrote: the sources are every retrieved excerpt, the ones its answer cites first.
         with Archive(llm_settings.db_path) as archive:
-            retrieved = retrieve(archive, llm_settings, "¿Qué decodificó la NASA de la Voyager?")
+            retrieved = retrieve(searcher(archive, llm_settings), "¿Qué decodificó la NASA de la Voyager?")
         cited = cited_numbers(final["answer"])
         assert [(s["n"], s["cited"]) for s in final["sources"]] == [
             *((n, True) for n in cited),
@@ -273,7 +273,7 @@ def test_ask_cli_prints_json_with_citations_to_given_excerpts(llm_settings):
     answer = json.loads(result.stdout)
     assert answer["answer"].strip()
     with Archive(llm_settings.db_path) as archive:
-        retrieved = retrieve(archive, llm_settings, "¿Qué monitor LG les encantó?")
+        retrieved = retrieve(searcher(archive, llm_settings), "¿Qué monitor LG les encantó?")
     cited = cited_numbers(answer["answer"])
     assert [(s["n"], s["cited"]) for s in answer["sources"]] == [
         *((n, True) for n in cited),

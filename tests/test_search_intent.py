@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app as cli
-from fonoteca.meaning.embedders import USE, load_embedder
+from fonoteca.meaning.embedders import USE
 from fonoteca.output.snippets import snippet_html
-from fonoteca.search import sync_index
 from fonoteca.search.query import in_order, intent
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
@@ -64,7 +63,7 @@ def add_episode(archive: Archive, settings: Settings, lines: list[str], *, show:
     episode, _ = archive.upsert_episode(show_row, guid=title, title=title, kind="audio", published=published)
     segments = [Segment(i * SECONDS, (i + 1) * SECONDS, line) for i, line in enumerate(lines)]
     archive.replace_transcript(episode.id, segments, source="transcribed", language="en", duration=len(lines) * 10)
-    sync_index(archive, settings)
+    Fonoteca(settings, archive=archive).update_index()
     return archive.get_episode(episode.id)
 
 
@@ -73,7 +72,6 @@ def partly_embedded(settings: Settings) -> Settings:
     """Two shows: three episodes of "Startups", embedded; one of "Interviews", not yet (embedding goes oldest first,
     and it is the newest)."""
     settings = settings.replace(embeddings_model=USE)
-    embedder = load_embedder(settings)
     with Archive(settings.db_path) as archive:
         for n, topics in enumerate([STARTUP + PRICING, GROWTH + GROCERY, RESIGNATION + STARTUP[:1]], start=1):
             add_episode(archive, settings, topics, show="Startups", title=f"Startups {n}", published=f"2024-01-0{n}")
@@ -82,6 +80,7 @@ def partly_embedded(settings: Settings) -> Settings:
         )
     with Fonoteca(settings) as app:
         assert app.embed(most=3) == 3
+        embedder = app.embedder
         assert [e for e, _rev in app.archive.vectors.pending(embedder.name, embedder.dim)] == [interview.id]
     return settings
 

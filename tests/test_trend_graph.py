@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 from fixtures_web import STREAM_LINES
 from typer.testing import CliRunner
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
-from fonoteca.search import sync_index
-from fonoteca.search.index import SearchIndex
-from fonoteca.search.trends import MAX_TERMS, BadTrend, parse_terms, summarize, trend
+from fonoteca.search.trends import MAX_TERMS, BadTrend, parse_terms, summarize
 from fonoteca.settings import Settings
 from fonoteca.text import words
 from fonoteca.web.app import create_app
@@ -41,7 +40,7 @@ def add_charlas(settings: Settings, web_archive: dict[str, str]) -> dict[str, st
             )  # fmt: skip
             archive.append_segments(episode.id, [Segment(i * 5.0, i * 5.0 + 5, t) for i, t in enumerate(lines)])
             ids[guid] = episode.id
-        sync_index(archive, settings)
+        Fonoteca(settings, archive=archive).update_index()
     return ids
 
 
@@ -56,8 +55,8 @@ def client(settings: Settings, two_shows: dict[str, str]) -> TestClient:
 
 
 def _trend(settings: Settings, terms: list[str], **options):
-    with Archive(settings.db_path) as archive:
-        return trend(archive, terms, settings=settings, **options)
+    with Fonoteca(settings) as fonoteca:
+        return fonoteca.trend(terms, **options)
 
 
 def test_each_episode_s_word_total_is_stored_when_indexed(settings, two_shows) -> None:
@@ -72,10 +71,10 @@ def test_an_archive_indexed_before_word_totals_gets_them_without_reindexing(sett
         before = {e.id: e.words for e in archive.timeline()}
     with sqlite3.connect(settings.db_path) as db:  # what schema 6 finds in an archive indexed by an older fonoteca
         db.execute("UPDATE counted SET words = NULL")
-    SearchIndex.forget(settings)  # a new process: its first sync fills them in
     with Archive(settings.db_path) as archive:
         assert {e.words for e in archive.timeline()} == {0}
-        assert sync_index(archive, settings) == 0  # nothing was indexed again
+        new_process = Fonoteca(settings, archive=archive)  # its first sync fills them in
+        assert new_process.update_index() == 0  # nothing was indexed again
         assert {e.id: e.words for e in archive.timeline()} == before
 
 

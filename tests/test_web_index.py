@@ -21,9 +21,9 @@ from fonoteca.web.app import create_app
 # Another process that takes the index writer and keeps it until its stdin closes (as a long `fonoteca sync` does).
 HOLD_THE_WRITER = """
 import sys
-from fonoteca.search.index import SearchIndex
+from fonoteca.app import Fonoteca
 from fonoteca.settings import Settings
-writer = SearchIndex.for_settings(Settings.from_env(environ={}, home=sys.argv[1])).writer()
+writer = Fonoteca(Settings.from_env(environ={}, home=sys.argv[1])).index.writer()
 assert writer is not None, "the writer was not free"
 print("holding", flush=True)
 sys.stdin.read()

@@ -10,6 +10,7 @@ translate arguments and format results (as datasette builds one `Datasette`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from fonoteca.llm.analyze import Analyzer
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
+    from fonoteca.meaning.embedders import Embedder
     from fonoteca.pipeline import SyncReport
     from fonoteca.pipeline.after import AfterTranscripts
     from fonoteca.pipeline.catalogue import Catalogue
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
     from fonoteca.pipeline.repairs import Repairs
     from fonoteca.pipeline.runner import InlineRunner, QueuedRunner
     from fonoteca.search import SearchResults
+    from fonoteca.search.hybrid import HybridSearch, VectorCache
     from fonoteca.search.index import SearchIndex
+    from fonoteca.search.scope import SearchScope
     from fonoteca.search.trends import TrendPoint
     from fonoteca.transcribe import Transcriber
     from fonoteca.watch import Watcher
@@ -51,6 +55,13 @@ class Fonoteca:
         self.settings = settings or Settings.from_env()
         self.events = events  # progress, results and notes of long work (fonoteca.events); the CLI renders them
         self._given_archive = archive
+        # The parts a web server's request threads and background loops share are made once, whoever asks first.
+        self._making = threading.RLock()
+        self._index: SearchIndex | None = None
+        self._vectors: VectorCache | None = None
+        self._searcher: HybridSearch | None = None
+        self._embedder: Embedder | None = None
+        self._embedder_loading = threading.Lock()
 
     # -- the parts ------------------------------------------------------------------------------------------------
 
@@ -60,9 +71,63 @@ class Fonoteca:
 
     @property
     def index(self) -> SearchIndex:
+        """This machine's keyword index of the archive (FONOTECA_INDEX_DIR), opened once per process: tantivy allows
+        one writer at a time, and the index knows when it last found itself up to date."""
         from fonoteca.search.index import SearchIndex
 
-        return SearchIndex.for_settings(self.settings)
+        with self._making:
+            if self._index is None:
+                self._index = SearchIndex(self.settings.index_dir.resolve())
+            return self._index
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embeddings model of search by meaning, loaded when first needed (slowly: most commands never search
+        by meaning) and kept. Raises ConfigError when FONOTECA_EMBEDDINGS=none; a model that fails to load is tried
+        again at the next call."""
+        from fonoteca.meaning.embedders import load_embedder
+
+        with self._embedder_loading:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def vectors(self) -> VectorCache:
+        """The archive's vectors as this process last loaded them, reloaded when the stored ones change."""
+        from fonoteca.search.hybrid import VectorCache
+
+        with self._making:
+            if self._vectors is None:
+                self._vectors = VectorCache(self.archive)
+            return self._vectors
+
+    @property
+    def searcher(self) -> HybridSearch:
+        """Search in every mode (keyword, meaning, hybrid) over the index, the vectors and the embeddings model."""
+        from fonoteca.search.hybrid import HybridSearch
+
+        with self._making:
+            if self._searcher is None:
+                meaning_off = self.settings.embeddings.strip().lower() == "none"
+                self._searcher = HybridSearch(
+                    self.archive, self.index, self.vectors, lambda: self.embedder, meaning_off=meaning_off
+                )
+            return self._searcher
+
+    def scope(
+        self,
+        *,
+        show: str | None = None,
+        episode: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> SearchScope:
+        """What a search, chat or trend looks at, found in the archive and checked once: raises BadDate for a date
+        that is not YYYY, YYYY-MM or YYYY-MM-DD, NotFound for an unknown show or episode."""
+        from fonoteca.search.scope import SearchScope
+
+        return SearchScope.of(self.archive, show=show, episode=episode, date_from=date_from, date_to=date_to)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -119,7 +184,7 @@ class Fonoteca:
         from fonoteca.pipeline.after import AfterTranscripts, ArchiveWordCounts, LocalIndex
 
         keywords = (
-            LocalIndex(self.archive, self.settings, self.events)
+            LocalIndex(self.archive, lambda: self.index, self.events)
             if self.archive.is_sqlite
             else ArchiveWordCounts(self.archive)
         )
@@ -236,21 +301,16 @@ class Fonoteca:
     ) -> SearchResults:
         """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
         mode and note say which ran and why)."""
-        from fonoteca.search.hybrid import search
-
-        return search(
-            self.archive, self.settings, query, show=show, episode=episode, date_from=date_from, date_to=date_to,
-            limit=limit, offset=offset, order=order, mode=mode,
-        )  # fmt: skip
+        scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to)
+        return self.searcher.search(query, scope, limit=limit, offset=offset, order=order, mode=mode)
 
     def embed(self, *, again: bool = False, most: int | None = None) -> int:
         """Embed every passage not embedded yet for search by meaning (all of them `again`; the first `most`
         episodes of them); progress goes to the event sink. Returns how many episodes were embedded. Raises
         ConfigError when FONOTECA_EMBEDDINGS=none."""
         from fonoteca.meaning.embed import embed_pending
-        from fonoteca.meaning.embedders import load_embedder
 
-        return embed_pending(self.archive, load_embedder(self.settings), events=self.events, again=again, most=most)
+        return embed_pending(self.archive, self.embedder, events=self.events, again=again, most=most)
 
     def trend(
         self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",
@@ -261,8 +321,8 @@ class Fonoteca:
         from fonoteca.search.trends import trend
 
         return trend(
-            self.archive, list(terms), show=show, per_hour=per_hour, per=per, by=by, split_by=split_by,
-            settings=self.settings,
+            self.archive, self.index, list(terms), self.scope(show=show), per_hour=per_hour, per=per, by=by,
+            split_by=split_by,
         )  # fmt: skip
 
     def trend_moments(
@@ -271,19 +331,19 @@ class Fonoteca:
         """The mentions behind one point of a trend: the segments of that episode or period that say the words."""
         from fonoteca.search.trends import moments
 
-        return moments(self.archive, self.settings, list(terms), key=key, by=by, show=show, limit=limit)
+        return moments(self.archive, self.index, list(terms), self.scope(show=show), key=key, by=by, limit=limit)
 
     def update_index(self) -> int:
         """Index what changed in the archive since the last time (also what other processes changed)."""
         from fonoteca.search import sync_index
 
-        return sync_index(self.archive, self.settings)
+        return sync_index(self.archive, self.index)
 
     def reindex(self) -> int:
         """Throw the index away and rebuild it from the archive; progress goes to the event sink."""
         from fonoteca.search.index import reindex
 
-        return reindex(self.archive, self.settings, events=self.events)
+        return reindex(self.archive, self.index, events=self.events)
 
     def migrate(self, to: str | Path) -> list[TableCheck]:
         """Copy the whole archive into another database (`to`: a PostgreSQL URL, or a SQLite file), resuming an
@@ -315,6 +375,6 @@ class Fonoteca:
         from fonoteca.llm.chat import ChatTurn
 
         return ChatTurn(
-            self.archive, self.settings, self.llm, question, conversation_id=conversation_id, show=show,
-            episode=episode,
+            self.archive, self.settings, self.searcher, self.llm, question, conversation_id=conversation_id,
+            show=show, episode=episode,
         )  # fmt: skip

@@ -29,7 +29,8 @@ from fonoteca.ingest.language import language_name
 from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
 from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import CHAT
-from fonoteca.search.hybrid import search
+from fonoteca.search.hybrid import HybridSearch
+from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.settings import Settings
 from fonoteca.text import format_timestamp, words
 
@@ -134,25 +135,20 @@ class Excerpt:
 
 
 def retrieve(
-    archive: Archive,
-    settings: Settings,
+    searcher: HybridSearch,
     question: str,
+    scope: SearchScope = EVERYWHERE,
     *,
-    show: str | None = None,
-    episode: str | None = None,
     limit: int = EXCERPTS_LIMIT,
     earlier: Sequence[str] = (),
 ) -> list[Excerpt]:
-    """The moments that best match `question` (read with the `earlier` questions of its conversation if needed), by
-    keywords and, where the archive is embedded, by meaning."""
+    """The moments of the scope that best match `question` (read with the `earlier` questions of its conversation if
+    needed), by keywords and, where the archive is embedded, by meaning."""
     hits = []
     for number, query in enumerate(retrieval_queries(question, earlier) or [""]):
         # The first query is the question's own; the next ones also carry the earlier questions' words and meaning.
         meaning = question if number == 0 else " ".join([*earlier[-FOLLOW_UP_QUESTIONS:], question])
-        hits = search(
-            archive, settings, query, mode=None, meaning_query=meaning, show=show,
-            episode=episode, limit=limit,
-        ).hits  # fmt: skip
+        hits = searcher.search(query, scope, meaning_query=meaning, limit=limit).hits
         if hits:
             break
     return [
@@ -256,11 +252,13 @@ class ChatTurn:
 
     archive: Archive
     settings: Settings
+    searcher: HybridSearch
     client: LLMClient
     message: str
     conversation_id: str | None = None
     show: str | None = None
     episode: str | None = None  # only this episode's transcript
+    scope: SearchScope = EVERYWHERE  # the show and episode, found in the archive when the conversation is opened
     excerpts: list[Excerpt] = field(default_factory=list)
     prompt: list[dict[str, str]] = field(default_factory=list)  # what goes to the model, for tests and the bench
     language: str = "es"
@@ -278,15 +276,7 @@ class ChatTurn:
         earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)
         excerpts = await anyio.to_thread.run_sync(
-            lambda: retrieve(
-                self.archive,
-                self.settings,
-                self.message,
-                show=self.show,
-                episode=self.episode,
-                limit=EXCERPTS_LIMIT,
-                earlier=earlier,
-            )
+            lambda: retrieve(self.searcher, self.message, self.scope, limit=EXCERPTS_LIMIT, earlier=earlier)
         )
         if excerpts:
             self.prompt, self.excerpts = build_messages(
@@ -310,6 +300,8 @@ class ChatTurn:
         if self.episode:
             episode = self.archive.get_episode(self.episode)  # NotFound before anything is stored
             self.episode, show_id = episode.id, show_id if show_id is not None else episode.show_id
+        # The episode's show is in the scope too: it changes nothing that the episode alone would not find.
+        self.scope = SearchScope(show_id=show_id, episode_id=self.episode)
         self.conversation_id = self.conversation_id or uuid.uuid4().hex
         self.archive.create_conversation(self.conversation_id, show_id, self.episode)
         return self.archive.messages(self.conversation_id)

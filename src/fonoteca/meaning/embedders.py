@@ -145,26 +145,18 @@ class EndpointEmbedder:
         return _normalised(matrix)
 
 
-_loaded: dict[tuple[str, str], Embedder] = {}
-_loading = threading.Lock()
-
-
 def load_embedder(settings: Settings, name: str | None = None) -> Embedder:
-    """The embedder `settings` choose (or the packaged model `name`), loaded once per process and kept: the web
-    server embeds every meaning search's question with it. Raises ConfigError when search by meaning is off or for an
-    unknown packaged model, ModelError for packaged weights that are missing or changed, LLMError for an endpoint that
-    cannot embed."""
+    """The embedder `settings` choose (or the packaged model `name`), loaded now: slow, so its owner
+    (fonoteca.app.Fonoteca) loads it once, when first needed, and keeps it (the web server embeds every meaning
+    search's question with it). Raises ConfigError when search by meaning is off or for an unknown packaged model,
+    ModelError for packaged weights that are missing or changed, LLMError for an endpoint that cannot embed."""
     kind: str = settings.embeddings
     model = (name or settings.embeddings_model).strip()
     if name and name in PACKAGED:
         kind = "packaged"
     if kind == "none":
         raise ConfigError("search by meaning is off (FONOTECA_EMBEDDINGS=none)", "set FONOTECA_EMBEDDINGS=packaged")
-    key = (kind, model if kind == "packaged" else f"{settings.llm_base_url}|{model}")
-    with _loading:
-        if key not in _loaded:
-            _loaded[key] = _packaged(model or DEFAULT_PACKAGED) if kind == "packaged" else _endpoint(settings, model)
-        return _loaded[key]
+    return _packaged(model or DEFAULT_PACKAGED) if kind == "packaged" else _endpoint(settings, model)
 
 
 def _packaged(name: str) -> Embedder:

@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING
 from fonoteca.archive import Archive
 from fonoteca.errors import FonotecaError, disk_error, is_disk_full
 from fonoteca.events import EventSink, IndexProgress, Note
-from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
+    from fonoteca.search.index import SearchIndex
     from fonoteca.watch import Watcher
 
 
 class LocalIndex:
     """This machine's keyword index, which stores the word counts of the episodes it indexes."""
 
-    def __init__(self, archive: Archive, settings: Settings, events: EventSink) -> None:
+    def __init__(self, archive: Archive, open_index: Callable[[], SearchIndex], events: EventSink) -> None:
+        """`open_index`: the index, opened when first caught up (a folder that cannot be opened fails that step, not
+        the work before it)."""
         self.archive = archive
-        self.settings = settings
+        self.open_index = open_index
         self.events = events
 
     def catch_up(self) -> None:
@@ -35,11 +37,12 @@ class LocalIndex:
         (reindexing would not help)."""
         from fonoteca.search import sync_index
 
+        index = self.open_index()
         try:
-            sync_index(self.archive, self.settings, on_progress=self._progress)
+            sync_index(self.archive, index, on_progress=self._progress)
         except FonotecaError as exc:
             if is_disk_full(exc):
-                raise disk_error(exc, self.settings.index_dir) from exc
+                raise disk_error(exc, index.path) from exc
             raise
 
     def _progress(self, done: int, total: int) -> None:

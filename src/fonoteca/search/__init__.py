@@ -15,21 +15,14 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive
-from fonoteca.search.index import (
-    BadDate,
-    SearchIndex,
-    date_bound,
-    document_fields,
-    pair_tokens,
-    reindex,
-    sync_index,
-)
+from fonoteca.search.index import BadDate, SearchIndex, document_fields, pair_tokens, reindex, sync_index
 from fonoteca.search.query import Clause, ParsedQuery, parse
-from fonoteca.settings import Settings
+from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.text import word_spans, words
 
 __all__ = [
-    "BadDate", "Hit", "SearchResults", "keyword_search", "sync_index", "reindex", "episode_url", "matches",
+    "BadDate", "Hit", "SearchResults", "SearchScope", "keyword_search", "sync_index", "reindex", "episode_url",
+    "matches",
 ]  # fmt: skip
 
 
@@ -81,28 +74,18 @@ def _group_query(schema: tantivy.Schema, group: list[Clause]) -> tantivy.Query:
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, _clause_query(schema, c)) for c in group])
 
 
-def build_query(
-    schema: tantivy.Schema,
-    parsed: ParsedQuery,
-    *,
-    show_id: int | None = None,
-    episode_id: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-) -> tantivy.Query:
-    """Raises BadDate for a date filter that is not YYYY, YYYY-MM or YYYY-MM-DD."""
+def build_query(schema: tantivy.Schema, parsed: ParsedQuery, scope: SearchScope = EVERYWHERE) -> tantivy.Query:
     must = [_group_query(schema, group) for group in parsed.must]
     if not must:
         must.append(tantivy.Query.all_query())
-    if show_id is not None:
-        must.append(tantivy.Query.term_query(schema, "show_id", show_id))
-    if episode_id:
-        must.append(tantivy.Query.term_query(schema, "episode_id", episode_id))
-    if date_from or date_to:
+    if scope.show_id is not None:
+        must.append(tantivy.Query.term_query(schema, "show_id", scope.show_id))
+    if scope.episode_id is not None:
+        must.append(tantivy.Query.term_query(schema, "episode_id", scope.episode_id))
+    if scope.dated:
         # An undated episode (0) matches no date filter: nobody knows whether it was before or after.
-        low = date_bound(date_from, end=False) if date_from else 1
-        high = date_bound(date_to, end=True) if date_to else None
-        must.append(tantivy.Query.range_query(schema, "published", tantivy.FieldType.Integer, low, high))
+        low = scope.first_second if scope.first_second is not None else 1
+        must.append(tantivy.Query.range_query(schema, "published", tantivy.FieldType.Integer, low, scope.last_second))
     clauses = [(tantivy.Occur.Must, q) for q in must]
     clauses += [(tantivy.Occur.MustNot, _clause_query(schema, c)) for c in parsed.must_not]
     return tantivy.Query.boolean_query(clauses)
@@ -139,32 +122,20 @@ def _highlights(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
 
 def keyword_search(
     archive: Archive,
-    settings: Settings,
+    index: SearchIndex,
     query: str,
+    scope: SearchScope = EVERYWHERE,
     *,
-    show: str | None = None,
-    episode: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
     limit: int = 20,
     offset: int = 0,
     order: str = "relevance",
 ) -> SearchResults:
-    """Segments matching `query`, best first (or newest first with order='date'). Never raises on query syntax;
-    raises BadDate for a date filter that is not YYYY, YYYY-MM or YYYY-MM-DD."""
-    for value, end in ((date_from, False), (date_to, True)):
-        if value:
-            date_bound(value, end=end)  # a bad date is an error even when the query itself finds nothing
+    """Segments of the scope matching `query`, best first (or newest first with order='date'). Never raises on query
+    syntax."""
     parsed = parse(query)
     if not parsed.must:
         return SearchResults(0, [])  # only exclusions, or nothing searchable: no useful answer
-    index = SearchIndex.for_settings(settings)
-    schema = index.schema
-    show_id = archive.get_show(show).id if show else None
-    episode_id = archive.get_episode(episode).id if episode else None
-    tantivy_query = build_query(
-        schema, parsed, show_id=show_id, episode_id=episode_id, date_from=date_from, date_to=date_to
-    )
+    tantivy_query = build_query(index.schema, parsed, scope)
     searcher = index.searcher()
     options: dict[str, Any] = {"limit": max(1, limit), "count": True, "offset": max(0, offset)}
     if order == "date":

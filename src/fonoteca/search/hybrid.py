@@ -14,7 +14,7 @@ In a partly embedded scope the note says how much of it is embedded, and neither
 the places of what only the words can find (bench/retrieval.py measures both states on a 530-episode archive).
 
 Each process keeps the vectors it loaded, per archive and model, until the stored ones change (VectorStore.stamp),
-so a query does not read them again.
+so a query does not read them again (VectorCache, which fonoteca.app.Fonoteca holds with the model and the index).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,11 +30,11 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.archive.vectors import VectorMatrix
 from fonoteca.errors import ConfigError, FonotecaError
-from fonoteca.meaning.embedders import Embedder, load_embedder
+from fonoteca.meaning.embedders import Embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
-from fonoteca.search.index import date_bound, epoch
+from fonoteca.search.index import SearchIndex, epoch
 from fonoteca.search.query import Clause, in_order, intent, parse
-from fonoteca.settings import Settings
+from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.text import words
 
 MODES = ("keyword", "meaning", "hybrid")
@@ -59,178 +60,149 @@ class _Loaded:
     first_row: np.ndarray  # (episodes + 1,) where each episode's passages start in the matrix
 
 
-_cache: dict[tuple[str, str, int], _Loaded] = {}
-_cache_lock = threading.Lock()
+class VectorCache:
+    """The vectors this process loaded from its archive, per model, kept until the stored ones change
+    (VectorStore.stamp): a query does not read them again. Its owner (fonoteca.app.Fonoteca) keeps one per archive."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._loaded: dict[tuple[str, int], _Loaded] = {}
+        self._lock = threading.Lock()
+
+    def of(self, embedder: Embedder) -> _Loaded:
+        """The model's vectors of the archive, read again only when the stored ones changed."""
+        key = (embedder.name, embedder.dim)
+        stamp = self.archive.vectors.stamp(embedder.name, embedder.dim)
+        with self._lock:
+            cached = self._loaded.get(key)
+            if cached is not None and cached.stamp == stamp:
+                return cached
+        matrix = self.archive.vectors.load(embedder.name, embedder.dim)
+        for line in matrix.damaged:
+            log.warning("%s", line)
+        counts = np.bincount(matrix.row_episode, minlength=len(matrix.episode_ids))
+        loaded = _Loaded(
+            stamp=stamp,
+            matrix=matrix,
+            epochs=np.array([epoch(p) for p in matrix.episode_published], np.int64),
+            first_row=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        )
+        with self._lock:
+            self._loaded[key] = loaded
+        return loaded
 
 
-def search(
-    archive: Archive,
-    settings: Settings,
-    query: str,
-    *,
-    mode: str | None = None,
-    meaning_query: str | None = None,
-    show: str | None = None,
-    episode: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    limit: int = 20,
-    offset: int = 0,
-    order: str = "relevance",
-) -> SearchResults:
-    """Search in `mode` (keyword, meaning or hybrid; None: hybrid where the scope has vectors, else keyword).
-    `meaning_query` is what the meaning side embeds when it differs from the keyword query (the chat's question
-    beside its OR-of-keywords); what was typed (it, else `query`) decides how hybrid search ranks (query.intent).
-    In hybrid search a passage less similar to the question than the model's `min_similarity` is no match: the
-    nearest passages of an archive that has nothing on the subject are no answer (and the chat's "not found" stays
-    one); a search by meaning alone ranks them all. Raises BadDate for a bad date filter, ConfigError for an unknown
-    mode."""
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
-    filters = {"show": show, "episode": episode, "date_from": date_from, "date_to": date_to}
-    wanted = intent(meaning_query if meaning_query is not None else query)
+class HybridSearch:
+    """Every mode of search over one archive and its index. `embedder` is called for the embeddings model only when
+    meaning is searched (loading one is slow, and most scopes of a fresh archive have no vectors). `meaning_off`
+    (FONOTECA_EMBEDDINGS=none): a search that names no mode is by keywords."""
 
-    def by_keywords(note: str = "", reason: str = "", *, size: int = limit, start: int = offset) -> SearchResults:
-        found = keyword_search(archive, settings, query, **filters, limit=size, offset=start, order=order)
-        return replace(found, mode="keyword", note=note, reason=reason)
+    def __init__(
+        self,
+        archive: Archive,
+        index: SearchIndex,
+        vectors: VectorCache,
+        embedder: Callable[[], Embedder],
+        *,
+        meaning_off: bool = False,
+    ) -> None:
+        self.archive = archive
+        self.index = index
+        self.vectors = vectors
+        self.embedder = embedder
+        self.meaning_off = meaning_off
 
-    if mode == "keyword":
-        return by_keywords()
-    if mode is None and settings.embeddings.strip().lower() == "none":
-        return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
-    for value, end in ((date_from, False), (date_to, True)):
-        if value:
-            date_bound(value, end=end)  # a bad date is an error in every mode
-    if not archive.vectors.any():  # nothing embedded at all: not worth loading a model to find that out
-        return by_keywords(_NOTHING_EMBEDDED, _WORDS_ONLY)
-    text = meaning_query if meaning_query is not None else _plain(query)
-    if not text.strip():  # only exclusions: nothing to look for
-        return by_keywords()
-    try:
-        embedder = load_embedder(settings)
-        loaded = _vectors(archive, embedder)
-        allowed = _scope(archive, loaded, **filters)
-        rows = np.flatnonzero(allowed[loaded.matrix.row_episode]) if allowed.any() else np.zeros(0, np.int64)
-        question = embedder.embed([text], query=True)[0] if len(rows) else None
-    except (FonotecaError, OSError) as exc:  # an endpoint gone, a model that cannot load
-        return by_keywords(f"search by meaning is unavailable ({exc}); these are keyword results", _WORDS_ONLY)
-    damaged = loaded.matrix.damaged[0] if loaded.matrix.damaged else ""
-    if question is None:
-        return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])), _WORDS_ONLY)
-    share = _embedded_share(archive, loaded, embedder, int(allowed.sum()), **filters)
-    note = " ".join(filter(None, [share, damaged]))
-    scores = _similarities(loaded.matrix.vectors, rows, question)
-    if mode == "meaning":
+    def search(
+        self,
+        query: str,
+        scope: SearchScope = EVERYWHERE,
+        *,
+        mode: str | None = None,
+        meaning_query: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order: str = "relevance",
+    ) -> SearchResults:
+        """Search the scope in `mode` (keyword, meaning or hybrid; None: hybrid where the scope has vectors, else
+        keyword). `meaning_query` is what the meaning side embeds when it differs from the keyword query (the chat's
+        question beside its OR-of-keywords); what was typed (it, else `query`) decides how hybrid search ranks
+        (query.intent). In hybrid search a passage less similar to the question than the model's `min_similarity` is
+        no match: the nearest passages of an archive that has nothing on the subject are no answer (and the chat's
+        "not found" stays one); a search by meaning alone ranks them all. Raises ConfigError for an unknown mode."""
+        if mode is not None and mode not in MODES:
+            raise ConfigError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
+        archive = self.archive
+        wanted = intent(meaning_query if meaning_query is not None else query)
+
+        def by_keywords(note: str = "", reason: str = "", *, size: int = limit, start: int = offset) -> SearchResults:
+            found = keyword_search(archive, self.index, query, scope, limit=size, offset=start, order=order)
+            return replace(found, mode="keyword", note=note, reason=reason)
+
+        if mode == "keyword":
+            return by_keywords()
+        if mode is None and self.meaning_off:
+            return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
+        if not archive.vectors.any():  # nothing embedded at all: not worth loading a model to find that out
+            return by_keywords(_NOTHING_EMBEDDED, _WORDS_ONLY)
+        text = meaning_query if meaning_query is not None else _plain(query)
+        if not text.strip():  # only exclusions: nothing to look for
+            return by_keywords()
+        try:
+            embedder = self.embedder()
+            loaded = self.vectors.of(embedder)
+            matrix = loaded.matrix
+            allowed = scope.allows(matrix.episode_show, matrix.episode_ids, loaded.epochs)
+            rows = np.flatnonzero(allowed[matrix.row_episode]) if allowed.any() else np.zeros(0, np.int64)
+            question = embedder.embed([text], query=True)[0] if len(rows) else None
+        except (FonotecaError, OSError) as exc:  # an endpoint gone, a model that cannot load
+            return by_keywords(f"search by meaning is unavailable ({exc}); these are keyword results", _WORDS_ONLY)
+        damaged = loaded.matrix.damaged[0] if loaded.matrix.damaged else ""
+        if question is None:
+            return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])), _WORDS_ONLY)
+        share = _embedded_share(archive, scope, embedder, int(allowed.sum()))
+        note = " ".join(filter(None, [share, damaged]))
+        scores = _similarities(loaded.matrix.vectors, rows, question)
+        if mode == "meaning":
+            by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
+            page = _page(archive, loaded, _fuse(loaded, [], by_meaning), order=order, excluded=parse(query).must_not,
+                         offset=offset, limit=limit, literal_first=False)  # fmt: skip
+            return replace(page, mode="meaning", note=note)
+        keep = scores >= embedder.min_similarity
+        rows, scores = rows[keep], scores[keep]
         by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
-        page = _page(archive, loaded, _fuse(loaded, [], by_meaning), order=order, excluded=parse(query).must_not,
-                     offset=offset, limit=limit, literal_first=False)  # fmt: skip
-        return replace(page, mode="meaning", note=note)
-    keep = scores >= embedder.min_similarity
-    rows, scores = rows[keep], scores[keep]
-    by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
-    if wanted.literal:
-        # Every keyword hit of the page must be among those fetched, so pages past the fusion's candidates still list
-        # what the words found before anything found by meaning alone.
-        size = max(CANDIDATES, offset + limit)
-        all_words = by_keywords(size=size, start=0)
-        tiers = [all_words.hits]
-        phrase = in_order(query)
-        if phrase:  # plain words said in the order typed come before the same words apart
-            said = keyword_search(archive, settings, phrase, **filters, limit=size, offset=0, order=order).hits
-            heard = {(h.episode_id, h.start) for h in said}
-            tiers = [said, [h for h in all_words.hits if (h.episode_id, h.start) not in heard]]
-        fused = _literal_first(loaded, tiers, by_meaning)
-        unfetched = all_words.total - sum(len(tier) for tier in tiers)
-    else:
-        fused = _fuse(loaded, by_keywords(size=CANDIDATES, start=0).hits, by_meaning)
-        unfetched = 0
-    page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit,
-                 literal_first=wanted.literal)  # fmt: skip
-    reason = ("by words, then by meaning: " if wanted.literal else "by meaning and words together: ") + wanted.why
-    return replace(page, total=page.total + unfetched, mode="hybrid", note=note, reason=reason)
+        if wanted.literal:
+            # Every keyword hit of the page must be among those fetched, so pages past the fusion's candidates still
+            # list what the words found before anything found by meaning alone.
+            size = max(CANDIDATES, offset + limit)
+            all_words = by_keywords(size=size, start=0)
+            tiers = [all_words.hits]
+            phrase = in_order(query)
+            if phrase:  # plain words said in the order typed come before the same words apart
+                said = keyword_search(archive, self.index, phrase, scope, limit=size, offset=0, order=order).hits
+                heard = {(h.episode_id, h.start) for h in said}
+                tiers = [said, [h for h in all_words.hits if (h.episode_id, h.start) not in heard]]
+            fused = _literal_first(loaded, tiers, by_meaning)
+            unfetched = all_words.total - sum(len(tier) for tier in tiers)
+        else:
+            fused = _fuse(loaded, by_keywords(size=CANDIDATES, start=0).hits, by_meaning)
+            unfetched = 0
+        page = _page(archive, loaded, fused, order=order, excluded=parse(query).must_not, offset=offset, limit=limit,
+                     literal_first=wanted.literal)  # fmt: skip
+        reason = ("by words, then by meaning: " if wanted.literal else "by meaning and words together: ") + wanted.why
+        return replace(page, total=page.total + unfetched, mode="hybrid", note=note, reason=reason)
 
 
-def _vectors(archive: Archive, embedder: Embedder) -> _Loaded:
-    """The model's vectors of this archive, read again only when the stored ones changed."""
-    key = (archive.location, embedder.name, embedder.dim)
-    stamp = archive.vectors.stamp(embedder.name, embedder.dim)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None and cached.stamp == stamp:
-            return cached
-    matrix = archive.vectors.load(embedder.name, embedder.dim)
-    for line in matrix.damaged:
-        log.warning("%s", line)
-    counts = np.bincount(matrix.row_episode, minlength=len(matrix.episode_ids))
-    loaded = _Loaded(
-        stamp=stamp,
-        matrix=matrix,
-        epochs=np.array([epoch(p) for p in matrix.episode_published], np.int64),
-        first_row=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-    )
-    with _cache_lock:
-        _cache[key] = loaded
-    return loaded
-
-
-def _scope(
-    archive: Archive,
-    loaded: _Loaded,
-    *,
-    show: str | None,
-    episode: str | None,
-    date_from: str | None,
-    date_to: str | None,
-) -> np.ndarray:
-    """Which of the matrix's episodes the filters allow: the keyword search's filters, with the same meaning."""
-    matrix = loaded.matrix
-    return _allowed(archive, matrix.episode_show, matrix.episode_ids, loaded.epochs, show, episode, date_from, date_to)
-
-
-def _allowed(
-    archive: Archive,
-    shows: np.ndarray,
-    ids: list[str],
-    epochs: np.ndarray,
-    show: str | None,
-    episode: str | None,
-    date_from: str | None,
-    date_to: str | None,
-) -> np.ndarray:
-    allowed = np.ones(len(ids), bool)
-    if show:
-        allowed &= shows == archive.get_show(show).id
-    if episode:
-        wanted = archive.get_episode(episode).id
-        allowed &= np.array([e == wanted for e in ids], bool)
-    if date_from or date_to:  # an undated episode matches no date filter, as in the keyword search
-        allowed &= epochs >= (date_bound(date_from, end=False) if date_from else 1)
-        if date_to:
-            allowed &= epochs <= date_bound(date_to, end=True)
-    return allowed
-
-
-def _embedded_share(
-    archive: Archive,
-    loaded: _Loaded,
-    embedder: Embedder,
-    embedded: int,
-    *,
-    show: str | None,
-    episode: str | None,
-    date_from: str | None,
-    date_to: str | None,
-) -> str:
+def _embedded_share(archive: Archive, scope: SearchScope, embedder: Embedder, embedded: int) -> str:
     """A note saying how much of the scope is embedded, when not all of it is (`embedded`: its episodes in the
     matrix). Only the episodes still to embed are read: none once an archive has caught up."""
     pending = [episode_id for episode_id, _rev in archive.vectors.pending(embedder.name, embedder.dim)]
     waiting = len(pending)
-    if pending and (show or episode or date_from or date_to):
+    if pending and scope.narrowed:
         found = list(archive.episodes_by_ids(pending).values())
         waiting = int(
-            _allowed(
-                archive, np.array([e.show_id for e in found], np.int64), [e.id for e in found],
-                np.array([epoch(e.published) for e in found], np.int64), show, episode, date_from, date_to,
+            scope.allows(
+                np.array([e.show_id for e in found], np.int64), [e.id for e in found],
+                np.array([epoch(e.published) for e in found], np.int64),
             ).sum()
         )  # fmt: skip
     if not waiting:

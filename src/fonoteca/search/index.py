@@ -36,7 +36,6 @@ import tantivy
 from fonoteca.archive import Archive, Segment
 from fonoteca.errors import ConfigError, FonotecaError, disk_error, is_disk_full
 from fonoteca.events import EventSink, IndexProgress, ignore
-from fonoteca.settings import Settings
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
@@ -111,14 +110,18 @@ def pair_tokens(folded: list[str]) -> list[str]:
 
 
 class SearchIndex:
-    """An opened index folder. One per process and folder (tantivy allows one writer at a time)."""
-
-    _open: dict[Path, SearchIndex] = {}
-    _lock = threading.Lock()
+    """An opened index folder. Its owner (fonoteca.app.Fonoteca) opens one per process and folder, and hands it to
+    whatever searches or indexes: tantivy allows one writer at a time, and `synced` spares a search any query while
+    the archive has not changed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.schema = _schema()
+        self.write_lock = threading.Lock()
+        self._open()
+
+    def _open(self) -> None:
+        path = self.path
         marker = path / "fonoteca-schema"
         # An index of another layout is rebuilt: emptied here (held.json with it), filled by sync_index.
         outdated = not marker.exists() or marker.read_text() != SCHEMA_VERSION
@@ -138,7 +141,6 @@ class SearchIndex:
                 "run `fonoteca reindex` to rebuild it from the archive",
             ) from exc
         self.index.register_tokenizer(ANALYZER, _analyzer())
-        self.write_lock = threading.Lock()
         # The archive's finished_version() when this process last found the index up to date: while it has not moved,
         # a search needs no other query to know the index holds every finished episode.
         self.synced: int | None = None
@@ -165,18 +167,11 @@ class SearchIndex:
         except OSError as exc:
             raise disk_error(exc, self.path) from exc
 
-    @classmethod
-    def for_settings(cls, settings: Settings) -> SearchIndex:
-        path = settings.index_dir.resolve()
-        with cls._lock:
-            if path not in cls._open:
-                cls._open[path] = SearchIndex(path)
-            return cls._open[path]
-
-    @classmethod
-    def forget(cls, settings: Settings) -> None:
-        with cls._lock:
-            cls._open.pop(settings.index_dir.resolve(), None)
+    def clear(self) -> None:
+        """Throw the folder away and open it empty: the next sync_index fills it from the archive."""
+        with self.write_lock:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self._open()
 
     def searcher(self) -> tantivy.Searcher:
         """A searcher of the index's latest commit, or of the last one seen while another process (`fonoteca
@@ -233,14 +228,13 @@ def episode_documents(segments: list[Segment], episode_id: str, show_id: int, pu
     return docs, counts
 
 
-def sync_index(archive: Archive, settings: Settings, *, on_progress: Callable[[int, int], None] | None = None) -> int:
+def sync_index(archive: Archive, index: SearchIndex, *, on_progress: Callable[[int, int], None] | None = None) -> int:
     """Bring this machine's index up to date with the archive: index every finished episode whose transcript it does
     not hold, drop those that are no longer finished or were deleted (by this or any other process, on any machine).
     The word counts of the episodes indexed are stored in the archive when it lacks them.
 
     Cheap when nothing changed (one read of one row), so search calls it before answering. While another process holds
     the index writer it returns 0 at once: the caller searches the index as it is and a later sync catches up."""
-    index = SearchIndex.for_settings(settings)
     version = archive.finished_version()  # read before the rows: a change meanwhile shows at the next call
     if version == index.synced:
         return 0
@@ -309,11 +303,10 @@ def count_words(archive: Archive) -> int:
     return len(pending)
 
 
-def reindex(archive: Archive, settings: Settings, *, events: EventSink = ignore) -> int:
+def reindex(archive: Archive, index: SearchIndex, *, events: EventSink = ignore) -> int:
     """Throw the index away and rebuild it from the archive, telling `events` how far it got (IndexProgress)."""
-    SearchIndex.forget(settings)
-    shutil.rmtree(settings.index_dir, ignore_errors=True)
-    return sync_index(archive, settings, on_progress=lambda done, total: events(IndexProgress(done, total)))
+    index.clear()
+    return sync_index(archive, index, on_progress=lambda done, total: events(IndexProgress(done, total)))
 
 
 def document_fields(doc: Any) -> dict[str, Any]:

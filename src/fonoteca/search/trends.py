@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from fonoteca.errors import ConfigError
 from fonoteca.search import SearchResults, build_query, keyword_search, occurrences
 from fonoteca.search.index import SearchIndex, document_fields, pair_tokens
 from fonoteca.search.query import Clause, ParsedQuery
-from fonoteca.settings import Settings
+from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.text import words
 
 GROUPINGS = ("episode", "week", "month", "year")
@@ -101,14 +101,13 @@ def parse_terms(raw: Iterable[str]) -> list[str]:
     return list(terms.values())
 
 
-def _phrase_counts(archive: Archive, settings: Settings, folded: list[str], show_id: int | None) -> dict[str, int]:
+def _phrase_counts(archive: Archive, index: SearchIndex, folded: list[str], show_id: int | None) -> dict[str, int]:
     """{episode_id: mentions} of a phrase: the index counts the segments that have it (an aggregation: no segment is
     read), and only the mentions beyond one per segment need more. For two words they were counted at indexing,
     together with those across two segments; a longer phrase can only be said twice in a segment where its first
     pair is, so just those segments are read."""
-    index = SearchIndex.for_settings(settings)
     clause = Clause(folded)
-    query = build_query(index.schema, ParsedQuery(must=[[clause]]), show_id=show_id)
+    query = build_query(index.schema, ParsedQuery(must=[[clause]]), SearchScope(show_id=show_id))
     searcher = index.searcher()
     result = searcher.aggregate(query, {"per_episode": {"terms": {"field": "episode_id", "size": 1_000_000}}})
     counts = Counter({b["key"]: int(b["doc_count"]) for b in result["per_episode"]["buckets"]})
@@ -126,13 +125,13 @@ def _phrase_counts(archive: Archive, settings: Settings, folded: list[str], show
     return dict(counts)
 
 
-def term_counts(archive: Archive, settings: Settings, term: str, show_id: int | None) -> dict[str, int]:
+def term_counts(archive: Archive, index: SearchIndex, term: str, show_id: int | None) -> dict[str, int]:
     folded = words(term)
     if not folded:
         return {}
     if len(folded) == 1:
         return archive.term_counts(folded[0], show_id)
-    return _phrase_counts(archive, settings, folded, show_id)
+    return _phrase_counts(archive, index, folded, show_id)
 
 
 def _normalised(count: int, hours: float, said: int, per: str) -> float:
@@ -170,17 +169,18 @@ def period_bounds(key: str, by: str) -> tuple[str, str]:
 
 def trend(
     archive: Archive,
+    index: SearchIndex,
     terms: list[str],
+    scope: SearchScope = EVERYWHERE,
     *,
-    show: str | None = None,
     per_hour: bool = False,
     per: str = "raw",
     by: str = "episode",
     split_by: str | None = None,
-    settings: Settings | None = None,
 ) -> list[TrendPoint]:
-    """One point per line and episode (or week, month, year), in date order, zero counts included. A line is a term,
-    or with split_by="show" one show's history of the single term. per_hour=True is per="hour"."""
+    """One point per line and episode (or week, month, year), in date order, zero counts included, over the whole
+    history of the archive or of the scope's show. A line is a term, or with split_by="show" one show's history of
+    the single term. per_hour=True is per="hour"."""
     per = "hour" if per_hour else per
     if by not in GROUPINGS:
         raise BadTrend(f"unknown grouping {by!r}", f"group by one of {', '.join(GROUPINGS)}")
@@ -191,8 +191,9 @@ def trend(
         raise BadTrend(f"cannot split by {split_by!r}", "split by show")
     if split_by and len(terms) > 1:
         raise BadTrend("split by show draws one word across the shows", "give a single word or phrase")
-    settings = settings or _settings_for(archive)
-    show_id = archive.get_show(show).id if show else None
+    if scope.episode_id is not None or scope.dated:
+        raise BadTrend("a trend is drawn over a whole history", "narrow it to a show, not to an episode or dates")
+    show_id = scope.show_id
     episodes = archive.timeline(show_id)
     lines: list[tuple[str | None, str | None, list[TimelineEntry]]] = [(None, None, episodes)]  # None: the term
     if split_by:
@@ -208,7 +209,7 @@ def trend(
                     for name, slug, entries in lines]  # fmt: skip
     points: list[TrendPoint] = []
     for term in terms:
-        counts = term_counts(archive, settings, term, show_id)
+        counts = term_counts(archive, index, term, show_id)
         for name, slug, rows in prepared:
             make = _episode_points if by == "episode" else _period_points
             points += make(term, name or term, slug, rows, counts, per)
@@ -262,14 +263,6 @@ def _period_points(
     ]
 
 
-def _settings_for(archive: Archive) -> Settings:
-    """Settings whose data folder holds this archive (library callers that only have the archive); for an archive on a
-    database server, the environment's data folder."""
-    if archive.path is None:
-        return Settings.from_env(database_url=archive.url.render_as_string(hide_password=False))
-    return Settings.from_env(home=archive.path.parent, db=archive.path)
-
-
 def series(points: list[TrendPoint]) -> dict[str, list[TrendPoint]]:
     grouped: dict[str, list[TrendPoint]] = {}
     for p in points:
@@ -304,21 +297,22 @@ def mentions_query(terms: list[str]) -> str:
 
 def moments(
     archive: Archive,
-    settings: Settings,
+    index: SearchIndex,
     terms: list[str],
+    scope: SearchScope = EVERYWHERE,
     *,
     key: str,
     by: str = "episode",
-    show: str | None = None,
     limit: int = 100,
 ) -> SearchResults:
-    """The segments of an episode (key = its id) or of a period (its key) where any of the terms is said: what a
-    point of the chart stands for, in the order they were said."""
+    """The segments of an episode (key = its id) or of a period (its key) of the scope where any of the terms is
+    said: what a point of the chart stands for, in the order they were said."""
     query = mentions_query(terms)
     if not query:
         raise BadTrend("no word or phrase to look for", "give the words of the chart")
     if by == "episode":
-        found = keyword_search(archive, settings, query, show=show, episode=key, limit=limit, order="date")
+        within = replace(scope, episode_id=archive.get_episode(key).id)
+        found = keyword_search(archive, index, query, within, limit=limit, order="date")
     else:
         if key == "unknown":
             raise BadTrend("the undated episodes have no period", "group by episode to open one of them")
@@ -326,8 +320,6 @@ def moments(
             first, last = period_bounds(key, by)
         except ValueError:
             raise BadTrend(f"not a {by}: {key!r}", "use a key of the chart's points (e.g. 2024-W03, 2024-03)") from None
-        found = keyword_search(
-            archive, settings, query, show=show, date_from=first, date_to=last, limit=limit, order="date"
-        )
+        found = keyword_search(archive, index, query, scope.between(first, last), limit=limit, order="date")
     found.hits.sort(key=lambda h: (h.date or "", h.episode_id, h.start))
     return found
