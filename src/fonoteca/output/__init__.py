@@ -1,23 +1,40 @@
-"""What fonoteca tells a program: the models of the JSON API and of every `--json`, one per kind of thing.
+"""What fonoteca tells a program: the models of the JSON API, of every `--json` and of the watch webhook, one per
+kind of thing.
 
 The web API declares them as response models (so /openapi.json describes the same objects the CLI prints) and the CLI
-dumps them with `dump`. Each has an `of` constructor from the domain objects; nothing else builds these dicts.
+dumps them with `dump`. Each has an `of` constructor from the domain objects; nothing else builds these dicts. The
+renderers of the other formats live beside them: transcripts (`transcripts`), charts (`charts`) and search snippets
+(`snippets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from fonoteca.archive import Episode, Segment, Show, Stats
+from fonoteca.archive import Analysis, DamagedTranscript, Episode, Message, Segment, Show, Stats
+from fonoteca.archive.copy import TableCheck
+from fonoteca.archive.watches import Mention, Watch
 from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
 from fonoteca.output.snippets import snippet_html
-from fonoteca.search import Hit, SearchResults
+from fonoteca.search import Hit, SearchResults, episode_url
 from fonoteca.search.trends import TrendPoint
 from fonoteca.text import format_duration, stats_header
+
+if TYPE_CHECKING:
+    from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
+
+
+class OnlyGivenFields(BaseModel):
+    """A model whose JSON has only the fields it was given: a part that some answers have (a chart's extra column, the
+    job queue on PostgreSQL) is absent from the others, not null."""
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
 
 
 class EpisodeOut(BaseModel):
@@ -171,7 +188,7 @@ class SearchOut(BaseModel):
         return cls(query=query, total=results.total, hits=hits, mode=results.mode, note=results.note)
 
 
-class TrendRowOut(BaseModel):
+class TrendRowOut(OnlyGivenFields):
     """A row of `trend --json` and of the trend's CSV (web and CLI). A row has the columns of its chart alone: a split
     by show adds `show`, a normalisation its value (and the words said), a grouping the period; they come after the
     plain ones, so a spreadsheet made from the plain export keeps working."""
@@ -188,10 +205,6 @@ class TrendRowOut(BaseModel):
     per_1000_words: float | None = None
     period: str | None = None
     episodes: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _columns_of_its_chart(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
 
     @classmethod
     def of(cls, point: TrendPoint, *, per: str, by: str, split: bool) -> TrendRowOut:
@@ -245,6 +258,192 @@ class ImportOut(BaseModel):
     def of(cls, report: ImportReport) -> ImportOut:
         files = {str(o): [ImportFileOut.of(f) for f in report.of(o)] for o in Outcome}
         return cls(dry_run=report.dry_run, summary=report.summary(), **files)
+
+
+class WatchOut(BaseModel):
+    id: int
+    term: str  # as the user wrote it
+    folded: str  # its folded words, space-separated
+    show_id: int | None  # None: every show
+    show_title: str | None
+    created_at: str
+    mentions: int  # recorded since it was added
+    unseen: int  # not yet listed by `fonoteca watch`
+
+    @classmethod
+    def of(cls, watch: Watch) -> WatchOut:
+        return cls.model_validate(watch, from_attributes=True)
+
+
+class MentionOut(BaseModel):
+    id: int
+    watch_id: int
+    term: str
+    episode_id: str
+    episode_title: str
+    show_title: str
+    published: str | None
+    start: float  # the second the line starts at
+    sentence: str  # the transcript line, as said
+    count: int  # times the word is said in that line
+    found_at: str
+    seen: bool
+
+    @classmethod
+    def of(cls, mention: Mention) -> MentionOut:
+        return cls.model_validate(mention, from_attributes=True)
+
+
+class WebhookMentionOut(MentionOut):
+    url: str  # the second it was said, on the web archive
+
+    @classmethod
+    def linked(cls, mention: Mention, base_url: str) -> WebhookMentionOut:
+        return cls(**MentionOut.of(mention).model_dump(), url=base_url + episode_url(mention.episode_id, mention.start))
+
+
+class WebhookOut(BaseModel):
+    """The JSON a webhook receives: one batch of new mentions, each with a link to its second."""
+
+    event: str = "fonoteca.mentions"
+    batch: int
+    mentions: list[WebhookMentionOut]
+
+    @classmethod
+    def of(cls, batch_id: int, mentions: Sequence[Mention], base_url: str) -> WebhookOut:
+        return cls(batch=batch_id, mentions=[WebhookMentionOut.linked(m, base_url) for m in mentions])
+
+
+class DamagedOut(BaseModel):
+    """`fonoteca check --json`: an episode whose segments repeat or go back in time."""
+
+    episode_id: str
+    show_title: str
+    title: str
+    duplicated: int
+    overlapping: int
+
+    @classmethod
+    def of(cls, damaged: DamagedTranscript) -> DamagedOut:
+        return cls.model_validate(damaged, from_attributes=True)
+
+
+class TableCheckOut(BaseModel):
+    """`fonoteca migrate --json`: one table after a copy, rows and checksum on each side."""
+
+    table: str
+    source_rows: int
+    target_rows: int
+    source_checksum: str
+    target_checksum: str
+    matches: bool
+
+    @classmethod
+    def of(cls, check: TableCheck) -> TableCheckOut:
+        return cls.model_validate(check, from_attributes=True)
+
+
+class QueueOut(BaseModel):
+    queue: str
+    waiting: int
+    running: int
+    failed: int
+
+
+class RunningJobOut(BaseModel):
+    id: int
+    task: str
+    queue: str
+    worker: int | None
+    subject: dict[str, Any]
+    attempts: int
+
+
+class FleetOut(BaseModel):
+    """The job queues (PostgreSQL): jobs per queue, the ones running, the workers and their throughput."""
+
+    queues: list[QueueOut]
+    running: list[RunningJobOut]
+    workers: int
+    transcribed_last_hour: float
+    busy_workers: int
+    hours_per_hour: float
+
+    @classmethod
+    def of(cls, fleet: Fleet) -> FleetOut:
+        return cls.model_validate(fleet, from_attributes=True)
+
+
+class StatusOut(OnlyGivenFields):
+    """`fonoteca status --json`: episodes per status, the pending and failed ones, and on PostgreSQL the job queues."""
+
+    counts: dict[str, int]
+    pending: list[EpisodeOut]
+    failed: list[EpisodeOut]
+    jobs: FleetOut | None = None
+
+    @classmethod
+    def of(
+        cls, counts: Mapping[str, int], pending: Sequence[Episode], failed: Sequence[Episode], fleet: Fleet | None
+    ) -> StatusOut:
+        jobs = {"jobs": FleetOut.of(fleet)} if fleet is not None else {}
+        return cls(counts=counts, pending=[EpisodeOut.of(e) for e in pending],
+                   failed=[EpisodeOut.of(e) for e in failed], **jobs)  # fmt: skip
+
+
+class MessageOut(OnlyGivenFields):
+    """A stored chat message; an answer's with `sources` (every excerpt it was given, cited first, each marked
+    `cited`) and `citations` (the cited ones alone)."""
+
+    role: str
+    content: str
+    citations: list[dict[str, Any]] | None
+    created_at: str
+    sources: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        if message.role != "assistant":
+            return cls(role=message.role, content=message.content, citations=message.citations,
+                       created_at=message.created_at)  # fmt: skip
+        # Rows stored before sources existed hold only the cited ones.
+        given = [{**s, "cited": s.get("cited", True)} for s in message.citations or []]
+        cited = [{k: v for k, v in s.items() if k != "cited"} for s in given if s["cited"]]
+        return cls(role=message.role, content=message.content, citations=cited, created_at=message.created_at,
+                   sources=given)  # fmt: skip
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    messages: list[MessageOut]
+
+
+class AnalysisOut(OnlyGivenFields):
+    """A stored analysis (or translation) of an episode; `episode_id` only where it stands alone."""
+
+    episode_id: str | None = None
+    kind: str
+    params: str
+    model: str
+    prompt_version: str
+    transcript_rev: int
+    result: Any
+    created_at: str
+
+    @classmethod
+    def of(cls, analysis: Analysis, *, alone: bool = False) -> AnalysisOut:
+        episode = {"episode_id": analysis.episode_id} if alone else {}
+        return cls(**episode, kind=analysis.kind, params=analysis.params, model=analysis.model,
+                   prompt_version=analysis.prompt_version, transcript_rev=analysis.transcript_rev,
+                   result=analysis.result, created_at=analysis.created_at)  # fmt: skip
+
+
+class AnalysesOut(OnlyGivenFields):
+    """An episode's analyses; when they were just run, `errors` holds the reason of each kind that failed."""
+
+    episode_id: str
+    analyses: list[AnalysisOut]
+    errors: dict[str, str] | None = None
 
 
 def dump(value: BaseModel | Sequence[BaseModel]) -> Any:
