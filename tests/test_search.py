@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
-from fonoteca.errors import StorageError
+from fonoteca.errors import NotFound, StorageError
 from fonoteca.output import HitOut
-from fonoteca.search import BadDate, Hit, SearchResults
+from fonoteca.search import BadDate, Hit, SearchResults, keyword_search
 from fonoteca.settings import Settings
 
 
@@ -99,6 +99,22 @@ def test_filters_by_show_episode_and_dates(filled) -> None:
     assert _keywords(fonoteca, "streaming", show=ids["show"]).total == 4
     assert _keywords(fonoteca, "streaming", episode=ids["stream"]).total == 2
     assert _keywords(fonoteca, "streaming", date_from="2024-02-01", date_to="2024-03-31").total == 2
+
+
+def test_a_scope_checks_its_dates_before_it_looks_up_its_show_and_every_search_mode_reads_it_alike(filled) -> None:
+    archive, fonoteca, ids = filled
+    with pytest.raises(BadDate):
+        fonoteca.scope(show="no-such-show", date_from="yesterday")
+    with pytest.raises(NotFound):
+        fonoteca.scope(show="no-such-show")
+    with pytest.raises(NotFound):  # also where the query has nothing to look for
+        fonoteca.search("-streaming", mode="keyword", episode="no-such-episode")
+    filters = {"show": ids["show"], "episode": ids["stream"], "date_from": "2024-03", "date_to": "2024-03"}
+    scope = fonoteca.scope(**filters)
+    assert (scope.show_id, scope.episode_id) == (archive.get_show(ids["show"]).id, ids["stream"])
+    direct = keyword_search(archive, fonoteca.index, "streaming", scope)
+    assert direct.total == _keywords(fonoteca, "streaming", **filters).total == 2
+    assert fonoteca.search("streaming", **filters).total == 2  # no mode: hybrid where embedded, else keyword
 
 
 @pytest.mark.parametrize(
