@@ -14,8 +14,10 @@ import openai
 import pytest
 from fixtures_llm import VOYAGER, add_episode, searcher
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Message
 from fonoteca.errors import LLMError, NotFound
+from fonoteca.events import AnalysesFinished, AnalysesStarted, AnalysisFailed, EpisodeAnalysed, EpisodeAnalysing
 from fonoteca.llm.analyze import PROMPTS, STRUCTURED, Analyzer, Entities, Sentiment, Topics, split_text
 from fonoteca.llm.chat import (
     NOT_FOUND,
@@ -378,6 +380,42 @@ def test_the_language_is_found_without_a_server_and_stored_under_its_method(arch
     assert report["language"] == "es"
     assert report["model"] == "py3langid" and report["models"] == {"language": "py3langid"}
     assert [a.model for a in archive.list_analyses(episode.id)] == ["py3langid"]
+
+
+def _show_with_an_untranscribable_episode(archive):
+    """A show whose first episode can be analysed without a server (its language, by py3langid) and whose second,
+    finished with an empty transcript, cannot be analysed at all."""
+    spoken = add_episode(archive, [line + " Y seguimos hablando de ello un buen rato." for line in VOYAGER])
+    silent = add_episode(archive, [], title="Silencio")
+    assert archive.get_episode(silent.id).status == "done"
+    return spoken, silent
+
+
+def test_a_show_s_episodes_are_analysed_in_turn_and_one_that_fails_is_told_while_the_others_go_on(archive, settings):
+    spoken, silent = _show_with_an_untranscribable_episode(archive)
+    told = []
+    with Fonoteca(_nowhere(settings), archive=archive, events=told.append) as fonoteca:
+        run = fonoteca.analyze("Archivo de pruebas", ["language"])
+    assert [r["episode_id"] for r in run.reports] == [spoken.id] and run.reports[0]["language"] == "es"
+    assert (run.failed, run.episodes) == (1, 2)
+    assert told[0] == AnalysesStarted(2) and told[-1] == AnalysesFinished()
+    assert EpisodeAnalysing(spoken.id, spoken.title) in told and EpisodeAnalysed(spoken.id, spoken.title) in told
+    [failure] = [e for e in told if isinstance(e, AnalysisFailed)]
+    assert failure.episode_id == silent.id and "no transcript" in failure.reason
+
+
+def test_analysing_a_show_prints_the_reports_made_and_one_error_line_per_episode_that_failed(archive, settings):
+    spoken, silent = _show_with_an_untranscribable_episode(archive)
+    url = _nowhere(settings).llm_base_url
+    result = _fonoteca(settings, "analyze", "Archivo de pruebas", "--what", "language", "--json", base_url=url)
+    assert result.returncode == 1
+    [report] = json.loads(result.stdout)
+    assert report["episode_id"] == spoken.id and report["language"] == "es"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors[0].startswith(f"error: {silent.id}: ") and "no transcript" in errors[0]
+    assert errors[1] == "error: 1 of 2 episodes could not be (fully) analysed — see the errors above", errors
+    text = _fonoteca(settings, "analyze", "Archivo de pruebas", "--what", "language", base_url=url)
+    assert text.returncode == 1 and "language: es" in text.stdout and "model: py3langid" in text.stdout
 
 
 def test_sources_are_every_given_excerpt_cited_first_in_citation_order():

@@ -382,3 +382,26 @@ def test_cli_trend_draws_a_terminal_chart_and_saves_a_png(filled, tmp_path) -> N
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv_out = _cli(fonoteca.settings, "trend", "streaming", "--csv").output.splitlines()
     assert csv_out[0] == "episode_id,title,date,term,count,hours" and len(csv_out) == 4
+
+
+def test_a_command_indexes_what_changed_before_reading_and_a_server_leaves_it_to_its_indexer(filled) -> None:
+    archive, server, ids = filled  # built as the web server builds it: its background indexer catches up
+    command = Fonoteca(server.settings, archive=archive, catch_up_index=True)  # as the CLI builds it
+
+    def said_only_now(word: str) -> str:
+        """A new episode, the first to say `word`, which the index does not have yet: its id."""
+        episode_id = _add_episode(archive, ids, word, [f"Una palabra que nadie dijo antes: {word}."], "2024-05-01")
+        assert _keywords(server, word).total == 0  # a request never takes the index writer
+        return episode_id
+
+    said_only_now("zarabanda")
+    assert _keywords(command, "zarabanda").total == 1
+    said_only_now("chacona")
+    assert [p.count for p in command.trend(["chacona"]) if p.count] == [1]
+    pavana = said_only_now("pavana")
+    assert command.trend_moments(["pavana"], key=pavana).total == 1
+    said_only_now("gallarda")
+    command.chat_turn("¿Quién habló de la gallarda?")  # the chat retrieves from the index it has just caught up
+    assert _keywords(server, "gallarda").total == 1
+    said_only_now("folía")
+    assert [h["title"] for h in json.loads(_cli(server.settings, "search", "folía", "--json").output)] == ["folía"]

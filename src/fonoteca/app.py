@@ -24,8 +24,8 @@ from fonoteca.settings import Settings
 if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.ingest.importer import ImportReport
-    from fonoteca.jobs import JobQueue
-    from fonoteca.llm.analyze import Analyzer
+    from fonoteca.jobs import JobQueue, Queued
+    from fonoteca.llm.analyze import AnalysisRun, Analyzer
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
     from fonoteca.meaning.embedders import Embedder
@@ -48,13 +48,24 @@ class Fonoteca:
     """One archive and everything that works on it. Parts are opened on first use: a search never loads Whisper."""
 
     def __init__(
-        self, settings: Settings | None = None, *, events: EventSink = ignore, archive: Archive | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        events: EventSink = ignore,
+        archive: Archive | None = None,
+        catch_up_index: bool = False,
     ) -> None:
         """`archive`: one already open, which its opener closes (by default the settings' archive is opened on first
-        use, and closed by `close`)."""
+        use, and closed by `close`).
+
+        `catch_up_index`: True for a process that reads the index once and ends (a command): search, trends, the
+        chat's retrieval, and embedding (which follows indexing) first index what changed in the archive, also by
+        other processes. False for a server, whose background indexer does it: a request never takes the index
+        writer (fonoteca.search)."""
         self.settings = settings or Settings.from_env()
         self.events = events  # progress, results and notes of long work (fonoteca.events); the CLI renders them
         self._given_archive = archive
+        self.catch_up_index = catch_up_index
         # The parts a web server's request threads and background loops share are made once, whoever asks first.
         self._making = threading.RLock()
         self._index: SearchIndex | None = None
@@ -188,7 +199,7 @@ class Fonoteca:
             if self.archive.is_sqlite
             else ArchiveWordCounts(self.archive)
         )
-        embed = self.embed if self.settings.embeddings != "none" else None
+        embed = self._embed_pending if self.settings.embeddings != "none" else None
         return AfterTranscripts(keywords, embed, self.watcher, self.events)
 
     @cached_property
@@ -301,6 +312,7 @@ class Fonoteca:
     ) -> SearchResults:
         """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
         mode and note say which ran and why)."""
+        self._catch_up_index()
         scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to)
         return self.searcher.search(query, scope, limit=limit, offset=offset, order=order, mode=mode)
 
@@ -308,6 +320,10 @@ class Fonoteca:
         """Embed every passage not embedded yet for search by meaning (all of them `again`; the first `most`
         episodes of them); progress goes to the event sink. Returns how many episodes were embedded. Raises
         ConfigError when FONOTECA_EMBEDDINGS=none."""
+        self._catch_up_index()  # a show is searchable by its words at once, by its meaning once this is done
+        return self._embed_pending(again=again, most=most)
+
+    def _embed_pending(self, *, again: bool = False, most: int | None = None) -> int:
         from fonoteca.meaning.embed import embed_pending
 
         return embed_pending(self.archive, self.embedder, events=self.events, again=again, most=most)
@@ -320,6 +336,7 @@ class Fonoteca:
         draws one word as one line per show."""
         from fonoteca.search.trends import trend
 
+        self._catch_up_index()
         return trend(
             self.archive, self.index, list(terms), self.scope(show=show), per_hour=per_hour, per=per, by=by,
             split_by=split_by,
@@ -331,6 +348,7 @@ class Fonoteca:
         """The mentions behind one point of a trend: the segments of that episode or period that say the words."""
         from fonoteca.search.trends import moments
 
+        self._catch_up_index()
         return moments(self.archive, self.index, list(terms), self.scope(show=show), key=key, by=by, limit=limit)
 
     def update_index(self) -> int:
@@ -338,6 +356,10 @@ class Fonoteca:
         from fonoteca.search import sync_index
 
         return sync_index(self.archive, self.index)
+
+    def _catch_up_index(self) -> None:
+        if self.catch_up_index:
+            self.update_index()
 
     def reindex(self) -> int:
         """Throw the index away and rebuild it from the archive; progress goes to the event sink."""
@@ -362,6 +384,71 @@ class Fonoteca:
 
         return Analyzer(self.archive, self.settings, self.llm)
 
+    def analyze(
+        self,
+        target: str,
+        kinds: Sequence[str],
+        *,
+        words: int = 30,
+        focus: str | None = None,
+        language: str | None = None,
+        force: bool = False,
+    ) -> AnalysisRun:
+        """Analyses (fonoteca.llm.analyze.KINDS) of an episode (its id or a prefix of it), or of every transcribed
+        episode of a show: the stored ones while still valid, the others made by the language model and stored.
+        Progress, and each episode that fails while the others go on, go to the event sink; a lone episode's failure
+        is raised."""
+        from fonoteca.llm.analyze import analysis_targets, check_analyses, episode_report, report_each
+
+        check_analyses(kinds, words)  # a typo is not a network problem
+        episodes = analysis_targets(self.archive, target)
+        analyzer = self.analyzer()
+        if list(kinds) != ["language"]:  # the language is found without a server (py3langid) unless the text is tiny
+            analyzer.client.check()  # fails here, once, when no server answers or lacks the model
+
+        options = {"words": words, "focus": focus, "language": language, "force": force}
+
+        def report(episode: Episode) -> dict:
+            return episode_report(episode, *analyzer.analyze_each(episode, kinds, **options))
+
+        return report_each(episodes, report, self.events)
+
+    def translate(
+        self, target: str, to: str, *, start: float | None = None, end: float | None = None, force: bool = False
+    ) -> AnalysisRun:
+        """An episode (or every transcribed episode of a show), or its passage between `start` and `end` seconds, in
+        language `to` (a two-letter code); stored, and reused while still valid. Progress as in `analyze`."""
+        from fonoteca.llm.analyze import analysis_targets, check_translation, report_each, translation_report
+
+        to = check_translation(to, start, end)
+        episodes = analysis_targets(self.archive, target)
+        analyzer = self.analyzer()
+        analyzer.client.check()
+
+        def report(episode: Episode) -> dict:
+            return translation_report(episode, analyzer.translate(episode, to, start=start, end=end, force=force))
+
+        return report_each(episodes, report, self.events)
+
+    def queue_analyses(
+        self,
+        target: str,
+        kinds: Sequence[str],
+        *,
+        words: int = 30,
+        focus: str | None = None,
+        language: str | None = None,
+        force: bool = False,
+    ) -> Queued:
+        """The analyses of `analyze`, left to the workers of the `llm` queue; what already has a job waiting or
+        running is not queued again. A ConfigError on SQLite, before the archive is read."""
+        from fonoteca.llm.analyze import analysis_targets, check_analyses
+
+        check_analyses(kinds, words)
+        jobs = self.jobs
+        episodes = analysis_targets(self.archive, target)
+        return jobs.enqueue_analyses(episodes, list(kinds), words=words, focus=focus, language=language, force=force)
+
     def chat_turn(
         self,
         question: str,
@@ -374,6 +461,7 @@ class Fonoteca:
         events()."""
         from fonoteca.llm.chat import ChatTurn
 
+        self._catch_up_index()  # the excerpts come from the index
         return ChatTurn(
             self.archive, self.settings, self.searcher, self.llm, question, conversation_id=conversation_id,
             show=show, episode=episode,

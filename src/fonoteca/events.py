@@ -79,6 +79,41 @@ class EpisodeFailed:
 
 
 @dataclass(frozen=True)
+class AnalysesStarted:
+    """Episodes are about to be analysed (or translated) by the language model, `total` of them, one at a time."""
+
+    total: int
+
+
+@dataclass(frozen=True)
+class EpisodeAnalysing:
+    episode_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class EpisodeAnalysed:
+    """The episode's report is made; analyses that failed in it are named in the report, not here."""
+
+    episode_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AnalysisFailed:
+    """No report for this episode; the other episodes go on."""
+
+    episode_id: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AnalysesFinished:
+    """The episodes are analysed, or the work stopped."""
+
+
+@dataclass(frozen=True)
 class IndexProgress:
     """Episodes indexed so far by a rebuild of the search index."""
 
@@ -120,6 +155,11 @@ Event = (
     | TranscriptImported
     | EpisodeLeft
     | EpisodeFailed
+    | AnalysesStarted
+    | EpisodeAnalysing
+    | EpisodeAnalysed
+    | AnalysisFailed
+    | AnalysesFinished
     | IndexProgress
     | ImportProgress
     | EmbedProgress

@@ -79,7 +79,8 @@ def app_of(ctx: typer.Context, *, progress: bool = True, **settings: Any) -> Fon
     fonoteca = root.meta.get("fonoteca.app")
     if fonoteca is None:
         base = root.obj if root.obj is not None else Settings.from_env()
-        fonoteca = Fonoteca(base.replace(**settings), events=ProgressDisplay(progress))
+        # A command reads the index once and ends: it indexes what changed first (`serve` does it in the background).
+        fonoteca = Fonoteca(base.replace(**settings), events=ProgressDisplay(progress), catch_up_index=True)
         root.meta["fonoteca.app"] = fonoteca
         root.call_on_close(fonoteca.close)
     return fonoteca

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fonoteca.archive import Analysis, Archive, Episode
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, err_console, print_json, safe
 from fonoteca.cli.options import EpisodeFilter, ShowFilter
-from fonoteca.errors import FonotecaError, LLMError, NotFound
-from fonoteca.llm.analyze import KINDS, check_analyses, check_translation, episode_report
+from fonoteca.errors import FonotecaError, LLMError
+from fonoteca.llm.analyze import KINDS, check_analyses, check_translation
 from fonoteca.llm.server import LocalServer
 from fonoteca.text import format_timestamp
 
@@ -78,30 +76,12 @@ def serve(
     raise LLMError(f"llama.cpp's server exited (code {code}): {server.log_tail()}", "check the model file and --ctx")
 
 
-def _episodes_of(archive: Archive, ref: str) -> list[Episode]:
-    """An episode by id, else every transcribed episode of a show."""
-    try:
-        return [archive.get_episode(ref)]
-    except NotFound:
-        pass
-    try:
-        show = archive.get_show(ref)
-    except NotFound:
-        raise NotFound(
-            f"no episode or show called {ref!r}", "run `fonoteca episodes` or `fonoteca shows` to see them"
-        ) from None
-    episodes = archive.list_episodes(show.id, status="done")
-    if not episodes:
-        raise NotFound(f"show {show.title!r} has no transcribed episodes yet", "run `fonoteca sync` first")
-    return episodes
-
-
-def _print_report(report: dict, translation: Analysis | None) -> None:
+def _print_report(report: dict, translating: bool) -> None:
     console.rule(f"[bold]{safe(report['title'])}[/] [dim]{report['episode_id']}[/]")
-    if translation is not None:
-        span = f"{format_timestamp(translation.result['start'])}–{format_timestamp(translation.result['end'])}"
-        console.print(f"[bold]translation ({translation.result['to']}, {span}):[/]", highlight=False)
-        console.print(translation.result["text"], highlight=False, markup=False)
+    if translating:
+        span = f"{format_timestamp(report['start'])}–{format_timestamp(report['end'])}"
+        console.print(f"[bold]translation ({report['to']}, {span}):[/]", highlight=False)
+        console.print(report["text"], highlight=False, markup=False)
         return
     if report["summary"] is not None:
         console.print(f"[bold]summary:[/] {safe(report['summary'])}", highlight=False)
@@ -159,10 +139,9 @@ def analyze(
         check_analyses(kinds, words)
     if queue and translating:
         ctx.fail("a translation is not queued — run it without --queue: it prints the translated lines")
-    jobs = fonoteca.jobs if queue else None  # refused at once on SQLite, before the archive is read
-    episodes = _episodes_of(fonoteca.archive, target)
-    if jobs is not None:
-        queued = jobs.enqueue_analyses(episodes, kinds, words=words, focus=focus, language=lang, force=force)
+    options = {"words": words, "focus": focus, "language": lang, "force": force}
+    if queue:
+        queued = fonoteca.queue_analyses(target, kinds, **options)
         if as_json:
             print_json({"queued": queued.queued, "already_queued": queued.already})
         else:
@@ -171,61 +150,22 @@ def analyze(
                 "`fonoteca worker --queue llm` analyses them, and `fonoteca analyze` then shows the stored results."
             )
         return
-    analyzer = fonoteca.analyzer()
-    if kinds != ["language"]:  # the language is found without a server (py3langid) unless the transcript is tiny
-        analyzer.client.check()  # fails here, once, when no server answers or lacks the model
-    reports: list[dict] = []
-    failures = 0
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("analysing", total=len(episodes))
-        for episode in episodes:
-            progress.update(task, description=f"analysing {safe(episode.title[:40])}")
-            try:
-                if translating:
-                    translation = analyzer.translate(episode, to, start=start, end=end, force=force)
-                    report = {
-                        "episode_id": episode.id,
-                        "title": episode.title,
-                        **translation.result,
-                        "model": translation.model,
-                    }
-                else:
-                    translation = None
-                    analyses, errors = analyzer.analyze_each(
-                        episode, kinds, words=words, focus=focus, language=lang, force=force
-                    )
-                    report = episode_report(episode, analyses, errors)
-            except FonotecaError as exc:
-                if len(episodes) == 1:
-                    raise
-                failures += 1
-                progress.console.print(f"[bold red]error:[/] {episode.id}: {safe(exc)}", highlight=False)
-                continue
-            finally:
-                progress.advance(task)
-            if "errors" in report:  # what worked is printed; the episode still counts as failed
-                failures += 1
-                if as_json:  # the text report shows them; JSON's stdout must stay JSON
-                    for kind, error in report["errors"].items():
-                        progress.console.print(
-                            f"[bold red]error:[/] {episode.id}: {kind}: {safe(error)}", highlight=False
-                        )
-            reports.append(report)
-            if not as_json:
-                progress.console.print()
-                _print_report(report, translation)
+    if translating:
+        run = fonoteca.translate(target, to, start=start, end=end, force=force)
+    else:
+        run = fonoteca.analyze(target, kinds, **options)
+    for report in run.reports:
+        if as_json:  # the text report shows what failed; JSON's stdout must stay JSON
+            for kind, error in report.get("errors", {}).items():
+                err_console.print(f"[bold red]error:[/] {report['episode_id']}: {kind}: {safe(error)}", highlight=False)
+        else:
+            err_console.print()  # a line between the reports, on the stream of the progress bar they follow
+            _print_report(report, translating)
     if as_json:
-        print_json(reports)
-    if failures:
+        print_json(run.reports)
+    if run.failed:
         raise FonotecaError(
-            f"{failures} of {len(episodes)} episodes could not be (fully) analysed", "see the errors above"
+            f"{run.failed} of {run.episodes} episodes could not be (fully) analysed", "see the errors above"
         )
 
 
@@ -245,7 +185,6 @@ def ask(
     """Ask the archive; the answer streams as it is written, cites the excerpts it uses, and then lists every excerpt
     it was given (cited ones first)."""
     fonoteca = app_of(ctx)
-    fonoteca.update_index()  # the excerpts come from the index
     turn = fonoteca.chat_turn(question, conversation_id=conversation, show=show, episode=episode)
 
     async def run() -> str | None:

@@ -1,9 +1,10 @@
-"""The event sink of the command line: Rich progress bars for a sync, a reindex, an import or embedding, ✓ lines,
-notes — all on stderr.
+"""The event sink of the command line: Rich progress bars for a sync, a reindex, an import, embedding or analyses,
+✓ lines, notes — all on stderr.
 
 During a sync: bytes per download, audio time per episode with its speed against real time, and audio time overall,
-live until the episodes are done; one ✓ line per finished episode. Notes (a feed's oddities and corrections) are
-printed even when progress is off (`--json`), as they say something about the archive, not about the work.
+live until the episodes are done; one ✓ line per finished episode. During analyses: episodes done of all, and an
+error line for each episode that could not be analysed at all. Notes (a feed's oddities and corrections) are printed
+even when progress is off (`--json`), as they say something about the archive, not about the work.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from rich.live import Live
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
     TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -27,9 +30,14 @@ from rich.text import Text
 
 from fonoteca.cli.console import err_console, safe
 from fonoteca.events import (
+    AnalysesFinished,
+    AnalysesStarted,
+    AnalysisFailed,
     CopyProgress,
     DownloadProgress,
     EmbedProgress,
+    EpisodeAnalysed,
+    EpisodeAnalysing,
     EpisodeFailed,
     EpisodeLeft,
     EpisodeTranscribed,
@@ -93,12 +101,17 @@ class ProgressDisplay:
             TransferSpeedColumn(), console=err_console, transient=True,
         )  # fmt: skip
         self.indexing = Progress(console=err_console, transient=True)
+        self.analysing = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console, transient=True,
+        )  # fmt: skip
         self._live: Live | None = None
         self._overall: TaskID | None = None
         self._expected: dict[str, float] = {}
         self._downloading: dict[str, TaskID] = {}
         self._transcribing: dict[str, _Transcribing] = {}
         self._index_task: TaskID | None = None
+        self._analysis_task: TaskID | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Note):
@@ -129,6 +142,8 @@ class ProgressDisplay:
             self._forget(event.episode_id)  # the reason is printed once, in the final report
         elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress, CopyProgress)):
             self._counted(event)
+        elif isinstance(event, (AnalysesStarted, EpisodeAnalysing, EpisodeAnalysed, AnalysisFailed, AnalysesFinished)):
+            self._analyses(event)
 
     # -- a sync: downloads, transcriptions, overall --------------------------------------------------------------
 
@@ -179,3 +194,25 @@ class ProgressDisplay:
         if event.done >= event.total:
             self.indexing.stop()
             self._index_task = None
+
+    # -- analyses -------------------------------------------------------------------------------------------------
+
+    def _analyses(
+        self, event: AnalysesStarted | EpisodeAnalysing | EpisodeAnalysed | AnalysisFailed | AnalysesFinished
+    ) -> None:
+        if isinstance(event, AnalysesStarted):
+            self.analysing.start()
+            self._analysis_task = self.analysing.add_task("analysing", total=event.total)
+        elif self._analysis_task is None:
+            return
+        elif isinstance(event, EpisodeAnalysing):
+            self.analysing.update(self._analysis_task, description=f"analysing {safe(event.title[:40])}")
+        elif isinstance(event, EpisodeAnalysed):
+            self.analysing.advance(self._analysis_task)
+        elif isinstance(event, AnalysisFailed):
+            err_console.print(f"[bold red]error:[/] {event.episode_id}: {safe(event.reason)}", highlight=False)
+            self.analysing.advance(self._analysis_task)
+        else:
+            self.analysing.stop()
+            self.analysing.remove_task(self._analysis_task)
+            self._analysis_task = None

@@ -57,7 +57,6 @@ def search_command(
 ) -> None:
     """Search every transcript; each hit links to the second it was said."""
     fonoteca = app_of(ctx)
-    fonoteca.update_index()  # catches up with what other processes changed; `serve` does this in the background
     results = fonoteca.search(
         query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
         order="date" if by_date else "relevance", mode=mode,
@@ -103,7 +102,6 @@ def trend_command(
     fonoteca = app_of(ctx)
     per = "hour" if per_hour else per
     words = parse_terms(terms)
-    fonoteca.update_index()
     points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
     rows = trend_rows(points, per=per, by=by)
     if as_json:
@@ -134,7 +132,6 @@ def embed_command(
 ) -> None:
     """Embed the transcripts' passages for search by meaning (what `sync` and `serve` also do after indexing)."""
     fonoteca = app_of(ctx)
-    fonoteca.update_index()
     count = fonoteca.embed(again=again)
     console.print(f"Embedded {count} episode(s).")
 

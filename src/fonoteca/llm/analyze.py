@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from fonoteca.archive import Analysis, Archive, Episode
-from fonoteca.errors import FonotecaError, LLMError
+from fonoteca.errors import FonotecaError, LLMError, NotFound
+from fonoteca.events import (
+    AnalysesFinished,
+    AnalysesStarted,
+    AnalysisFailed,
+    EpisodeAnalysed,
+    EpisodeAnalysing,
+    EventSink,
+)
 from fonoteca.ingest.language import LANGUAGE_NAMES, detect_text_language, language_name
 from fonoteca.llm import prompts
 from fonoteca.llm.clean import limit_words
@@ -485,6 +494,65 @@ def episode_report(
         "models": models,
         **({"errors": {kind: str(exc) for kind, exc in errors.items()}} if errors else {}),
     }
+
+
+def translation_report(episode: Episode, translation: Analysis) -> dict[str, Any]:
+    """One episode's translation as `fonoteca analyze --what translation --json` prints it."""
+    return {"episode_id": episode.id, "title": episode.title, **translation.result, "model": translation.model}
+
+
+def analysis_targets(archive: Archive, ref: str) -> list[Episode]:
+    """An episode by id (or a prefix of it), else every transcribed episode of a show."""
+    try:
+        return [archive.get_episode(ref)]
+    except NotFound:
+        pass
+    try:
+        show = archive.get_show(ref)
+    except NotFound:
+        raise NotFound(
+            f"no episode or show called {ref!r}", "run `fonoteca episodes` or `fonoteca shows` to see them"
+        ) from None
+    episodes = archive.list_episodes(show.id, status="done")
+    if not episodes:
+        raise NotFound(f"show {show.title!r} has no transcribed episodes yet", "run `fonoteca sync` first")
+    return episodes
+
+
+@dataclass
+class AnalysisRun:
+    """The reports of the episodes analysed (or translated), in their order, and how many of the `episodes` failed:
+    wholly (no report, each told to the event sink) or in part (what worked is reported, with the report's "errors")."""
+
+    reports: list[dict[str, Any]]
+    failed: int
+    episodes: int
+
+
+def report_each(episodes: list[Episode], report: Callable[[Episode], dict[str, Any]], events: EventSink) -> AnalysisRun:
+    """`report` of each episode, one after the other, with progress told to `events`. A lone episode's failure is
+    raised; of several, each one that fails is told to `events` and the others go on."""
+    reports: list[dict[str, Any]] = []
+    failed = 0
+    events(AnalysesStarted(len(episodes)))
+    try:
+        for episode in episodes:
+            events(EpisodeAnalysing(episode.id, episode.title))
+            try:
+                made = report(episode)
+            except FonotecaError as exc:
+                if len(episodes) == 1:
+                    raise
+                failed += 1
+                events(AnalysisFailed(episode.id, episode.title, str(exc)))
+                continue
+            if "errors" in made:  # what worked is reported; the episode still counts as failed
+                failed += 1
+            reports.append(made)
+            events(EpisodeAnalysed(episode.id, episode.title))
+    finally:
+        events(AnalysesFinished())
+    return AnalysisRun(reports, failed, len(episodes))
 
 
 def current_analyses(archive: Archive, episode: Episode) -> tuple[dict[str, Analysis], list[Analysis]]:
