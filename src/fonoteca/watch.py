@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,12 +27,13 @@ from fonoteca.archive import Archive
 from fonoteca.archive.watches import Batch, FoundMention, Mention, Watch
 from fonoteca.errors import ConfigError, NotFound
 from fonoteca.events import EventSink, Note, ignore
-from fonoteca.search import episode_url, occurrences
+from fonoteca.output import WebhookOut, dump
+from fonoteca.search import occurrences
 from fonoteca.search.query import Clause
 from fonoteca.settings import Settings
 from fonoteca.text import words
 
-__all__ = ["Delivery", "Mention", "Watch", "Watcher", "webhook_payload"]
+__all__ = ["Delivery", "Mention", "Watch", "Watcher"]
 
 WEBHOOK_TIMEOUT_S = 5.0  # a sync waits at most this long for a receiver
 FIRST_RETRY_S = 60.0  # then 2, 4, 8… minutes
@@ -64,15 +64,6 @@ def watch_words(term: str) -> str:
             f"{term!r} has no words to watch", 'give a word, or a phrase in quotes: watch add "inteligencia artificial"'
         )
     return " ".join(folded)
-
-
-def webhook_payload(mentions: list[Mention], base_url: str, batch_id: int) -> dict[str, Any]:
-    """The JSON a webhook receives: the batch's mentions, each with a link to its second."""
-    return {
-        "event": "fonoteca.mentions",
-        "batch": batch_id,
-        "mentions": [{**m.to_dict(), "url": base_url + episode_url(m.episode_id, m.start)} for m in mentions],
-    }
 
 
 def _host_of(url: str) -> str:
@@ -169,7 +160,7 @@ class Watcher:
     def _post(self, client: httpx.Client, url: str, batch: Batch, mentions: list[Mention]) -> str:
         """'' when the receiver took the batch, else why not."""
         try:
-            response = client.post(url, json=webhook_payload(mentions, self.base_url, batch.id))
+            response = client.post(url, json=dump(WebhookOut.of(batch.id, mentions, self.base_url)))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return str(exc) or type(exc).__name__
         return "" if response.is_success else f"HTTP {response.status_code}"

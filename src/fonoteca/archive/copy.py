@@ -43,12 +43,6 @@ class TableCheck:
     def matches(self) -> bool:
         return self.source_rows == self.target_rows and self.source_checksum == self.target_checksum
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table, "source_rows": self.source_rows, "target_rows": self.target_rows,
-            "source_checksum": self.source_checksum, "target_checksum": self.target_checksum, "matches": self.matches,
-        }  # fmt: skip
-
 
 def copied_tables() -> list[Table]:
     """The tables a copy carries, each after the tables it refers to."""

@@ -13,7 +13,7 @@ it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, Select, delete, func, insert, literal, or_, select, update
@@ -40,9 +40,6 @@ class Watch:
     mentions: int  # recorded since it was added
     unseen: int  # not yet listed by `fonoteca watch`
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class Mention:
@@ -58,9 +55,6 @@ class Mention:
     count: int  # times the word is said in that line
     found_at: str
     seen: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

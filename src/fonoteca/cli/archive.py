@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +13,7 @@ from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, printable, safe
 from fonoteca.cli.options import AsJson, ExportFormat, ShowArgument
 from fonoteca.errors import FonotecaError
-from fonoteca.output import EpisodeOut, StatsOut, dump, shows_of
+from fonoteca.output import DamagedOut, EpisodeOut, StatsOut, StatusOut, TableCheckOut, dump, shows_of
 from fonoteca.pipeline import PENDING
 from fonoteca.text import format_duration, stats_header
 
@@ -96,19 +95,7 @@ def status(ctx: typer.Context, as_json: AsJson = False) -> None:
     failed = archive.list_episodes(status="failed")
     fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
     if as_json:
-        jobs = (
-            {"jobs": {**asdict(fleet), "busy_workers": fleet.busy_workers, "hours_per_hour": fleet.hours_per_hour}}
-            if fleet
-            else {}
-        )
-        print_json(
-            {
-                "counts": counts,
-                "pending": dump([EpisodeOut.of(e) for e in waiting]),
-                "failed": dump([EpisodeOut.of(e) for e in failed]),
-                **jobs,
-            }
-        )
+        print_json(dump(StatusOut.of(counts, waiting, failed, fleet)))
         return
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no episodes"
     console.print(summary)
@@ -172,7 +159,7 @@ def check(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
     damaged = app_of(ctx).archive.damaged_transcripts()
     if as_json:
-        print_json([asdict(d) for d in damaged])
+        print_json(dump([DamagedOut.of(d) for d in damaged]))
     elif not damaged:
         console.print("No damaged transcripts.")
     else:
@@ -199,7 +186,7 @@ def migrate(
     each table's rows and checksum at the end. Interrupted, the same command goes on where it stopped."""
     checks = app_of(ctx, progress=not as_json).migrate(to)
     if as_json:
-        print_json([c.to_dict() for c in checks])
+        print_json(dump([TableCheckOut.of(c) for c in checks]))
     else:
         table = Table("table", "rows", "checksum", "")
         for c in checks:

@@ -10,6 +10,7 @@ from rich.table import Table
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
 from fonoteca.cli.options import AsJson, ShowFilter
+from fonoteca.output import MentionOut, WatchOut, dump
 from fonoteca.search import episode_url
 from fonoteca.text import format_timestamp
 from fonoteca.watch import Mention, Watch
@@ -45,7 +46,7 @@ def new_mentions(ctx: typer.Context, as_json: AsJson = False) -> None:
     watcher.deliver_and_report()  # the webhook's batches that a failing receiver left for later
     mentions = watcher.take_unseen()
     if as_json:
-        print_json([m.to_dict() for m in mentions])
+        print_json(dump([MentionOut.of(m) for m in mentions]))
         return
     if not mentions:
         watching = len(watcher.list())
@@ -67,7 +68,7 @@ def add(
     """Watch a word or phrase: every sync from now on records where it is said."""
     watch = app_of(ctx).watcher.add(term, show)
     if as_json:
-        print_json(watch.to_dict())
+        print_json(dump(WatchOut.of(watch)))
         return
     console.print(
         f"Watching [bold]“{safe(watch.term)}”[/] {safe(_where(watch))} (id {watch.id}): mentions in episodes synced "
@@ -81,7 +82,7 @@ def list_watches(ctx: typer.Context, as_json: AsJson = False) -> None:
     """The watched words, with how many mentions each has (and how many are new)."""
     watches = app_of(ctx).watcher.list()
     if as_json:
-        print_json([w.to_dict() for w in watches])
+        print_json(dump([WatchOut.of(w) for w in watches]))
         return
     if not watches:
         console.print('Nothing is watched yet: [bold]fonoteca watch add WORD|"PHRASE"[/].')

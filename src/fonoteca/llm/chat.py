@@ -352,10 +352,5 @@ def cited_numbers(answer: str) -> list[int]:
     return list(dict.fromkeys(numbers))
 
 
-def stored_sources(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The sources kept with an assistant message; rows stored before sources existed hold only the cited ones."""
-    return [{**s, "cited": s.get("cited", True)} for s in stored or []]
-
-
 def answer_tokens(settings: Settings) -> int:
     return max(64, min(512, settings.llm_context // 4))

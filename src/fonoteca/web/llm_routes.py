@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from fonoteca.archive import Analysis, Episode, Message
+from fonoteca.archive import Episode
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS
-from fonoteca.llm.chat import ChatEvent, stored_sources
+from fonoteca.llm.chat import ChatEvent
+from fonoteca.output import AnalysesOut, AnalysisOut, ConversationOut, MessageOut
 from fonoteca.web.deps import App, Templates
 
 router = APIRouter()
@@ -97,38 +97,24 @@ async def chat(fonoteca: App, body: ChatRequest) -> StreamingResponse:
 
 
 @router.get("/api/conversations/{conversation_id}", tags=["llm"])
-def conversation(fonoteca: App, conversation_id: str) -> dict[str, Any]:
+def conversation(fonoteca: App, conversation_id: str) -> ConversationOut:
     """A conversation's turns so far (the chat page shows them again after a reload)."""
     messages = fonoteca.archive.messages(conversation_id)
     if not messages:
         raise NotFound(f"no conversation {conversation_id!r}")
-    return {"conversation_id": conversation_id, "messages": [_message_dict(m) for m in messages]}
-
-
-def _message_dict(message: Message) -> dict[str, Any]:
-    """A stored message; an answer's with `sources` (every excerpt it was given, cited first, each marked `cited`)
-    and `citations` (the cited ones alone)."""
-    if message.role != "assistant":
-        return asdict(message)
-    given = stored_sources(message.citations)
-    cited = [{k: v for k, v in s.items() if k != "cited"} for s in given if s["cited"]]
-    return {**asdict(message), "citations": cited, "sources": given}
-
-
-def _analysis_dict(analysis: Analysis) -> dict[str, Any]:
-    return {key: value for key, value in asdict(analysis).items() if key != "episode_id"}
+    return ConversationOut(conversation_id=conversation_id, messages=[MessageOut.of(m) for m in messages])
 
 
 @router.get("/api/episodes/{episode_id}/analyses", tags=["llm"])
-def list_analyses(fonoteca: App, episode_id: str) -> dict[str, Any]:
+def list_analyses(fonoteca: App, episode_id: str) -> AnalysesOut:
     """The stored analyses of an episode."""
     episode = fonoteca.episode(episode_id)
     stored = fonoteca.archive.list_analyses(episode.id)
-    return {"episode_id": episode.id, "analyses": [_analysis_dict(a) for a in stored]}
+    return AnalysesOut(episode_id=episode.id, analyses=[AnalysisOut.of(a) for a in stored])
 
 
 @router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
-def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> dict[str, Any]:
+def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> AnalysesOut:
     """Compute (or reuse while still valid) and store analyses of an episode. When some fail and others work, the
     answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed."""
     episode = fonoteca.episode(episode_id)
@@ -137,19 +123,19 @@ def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> dict[
     )
     if errors and not analyses:
         raise next(iter(errors.values()))
-    return {
-        "episode_id": episode.id,
-        "analyses": [_analysis_dict(a) for a in analyses.values()],
-        "errors": {kind: str(exc) for kind, exc in errors.items()},
-    }
+    return AnalysesOut(
+        episode_id=episode.id,
+        analyses=[AnalysisOut.of(a) for a in analyses.values()],
+        errors={kind: str(exc) for kind, exc in errors.items()},
+    )
 
 
 @router.post("/api/episodes/{episode_id}/translation", tags=["llm"])
-def run_translation(fonoteca: App, episode_id: str, body: TranslationRequest) -> dict[str, Any]:
+def run_translation(fonoteca: App, episode_id: str, body: TranslationRequest) -> AnalysisOut:
     """Translate the episode, or the passage between `start` and `end` seconds (stored and reused like analyses)."""
     episode = fonoteca.episode(episode_id)
     translation = fonoteca.analyzer().translate(episode, body.to, start=body.start, end=body.end, force=body.force)
-    return {"episode_id": episode.id, **_analysis_dict(translation)}
+    return AnalysisOut.of(translation, alone=True)
 
 
 @router.post("/episode/{episode_id}/analyze", include_in_schema=False)
