@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -29,6 +29,7 @@ from fonoteca.ingest.language import language_name
 from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
 from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import CHAT
+from fonoteca.output import ExcerptOut, SourceOut, dump
 from fonoteca.search.hybrid import HybridSearch
 from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.settings import Settings
@@ -119,13 +120,6 @@ class Excerpt:
     text: str
     url: str
 
-    def to_citation(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_source(self, cited: bool) -> dict[str, Any]:
-        """The excerpt as the reader is shown it: what the model was given, and whether the answer cites it."""
-        return {**asdict(self), "cited": cited}
-
     def as_prompt(self) -> str:
         when = f", {self.date}" if self.date else ""
         return (
@@ -164,7 +158,7 @@ def sources(excerpts: Sequence[Excerpt], cited: Sequence[int]) -> list[dict[str,
     first = [by_number[n] for n in dict.fromkeys(cited) if n in by_number]
     taken = {e.n for e in first}
     rest = [e for e in excerpts if e.n not in taken]
-    return [e.to_source(True) for e in first] + [e.to_source(False) for e in rest]
+    return dump([SourceOut.of(e, cited=True) for e in first] + [SourceOut.of(e, cited=False) for e in rest])
 
 
 def build_messages(
@@ -317,7 +311,7 @@ class ChatTurn:
             "meta",
             {
                 "conversation_id": self.conversation_id,
-                "citations": [e.to_citation() for e in self.excerpts],
+                "citations": dump([ExcerptOut.of(e) for e in self.excerpts]),
                 "sources": given,
             },
         )

@@ -26,6 +26,7 @@ from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
     from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
+    from fonoteca.llm.chat import Excerpt  # which builds its answers' excerpts with these models
 
 
 class OnlyGivenFields(BaseModel):
@@ -411,6 +412,34 @@ class MessageOut(OnlyGivenFields):
         cited = [{k: v for k, v in s.items() if k != "cited"} for s in given if s["cited"]]
         return cls(role=message.role, content=message.content, citations=cited, created_at=message.created_at,
                    sources=given)  # fmt: skip
+
+
+class ExcerptOut(BaseModel):
+    """A transcript excerpt a chat answer was given, numbered as the answer cites it."""
+
+    n: int
+    episode_id: str
+    title: str
+    show: str
+    date: str | None
+    start: float
+    end: float
+    text: str
+    url: str
+
+    @classmethod
+    def of(cls, excerpt: Excerpt) -> ExcerptOut:
+        return cls.model_validate(excerpt, from_attributes=True)
+
+
+class SourceOut(ExcerptOut):
+    """The excerpt as the reader is shown it: what the model was given, and whether the answer cites it."""
+
+    cited: bool
+
+    @classmethod
+    def of(cls, excerpt: Excerpt, *, cited: bool = True) -> SourceOut:
+        return cls(**ExcerptOut.of(excerpt).model_dump(), cited=cited)
 
 
 class ConversationOut(BaseModel):
