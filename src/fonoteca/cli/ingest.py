@@ -10,24 +10,13 @@ from fonoteca.archive import Captions
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
 from fonoteca.cli.options import AsJson, DeviceOption, ShowArgument, WhisperModel
+from fonoteca.output import SyncOut, dump
 from fonoteca.pipeline import SyncReport
 
 
 def _print_report(report: SyncReport, as_json: bool) -> None:
     if as_json:
-        print_json(
-            {
-                "added": report.added,
-                "updated": report.updated,
-                "transcribed": report.transcribed,
-                "imported": report.imported,
-                "failed": [{"id": e.id, "title": e.title, "error": reason} for e, reason in report.failed],
-                "busy": [{"id": e.id, "title": e.title} for e in report.busy],
-                "show_errors": [{"show": s.slug, "error": reason} for s, reason in report.show_errors],
-                "queued": report.queued,
-                "already_queued": report.already_queued,
-            }
-        )
+        print_json(dump(SyncOut.of(report)))
         return
     console.print(report.summary())
     if report.queued or report.already_queued:

@@ -14,6 +14,7 @@ from fonoteca.cli.options import EpisodeFilter, ShowFilter
 from fonoteca.errors import FonotecaError, LLMError
 from fonoteca.llm.analyze import KINDS, check_analyses, check_translation
 from fonoteca.llm.server import LocalServer
+from fonoteca.output import AnswerOut, QueuedOut, dump
 from fonoteca.text import format_timestamp
 
 llm_app = typer.Typer(help="The language model endpoint: check it, or serve the packaged offline model.")
@@ -143,7 +144,7 @@ def analyze(
     if queue:
         queued = fonoteca.queue_analyses(target, kinds, **options)
         if as_json:
-            print_json({"queued": queued.queued, "already_queued": queued.already})
+            print_json(dump(QueuedOut(queued=queued.queued, already_queued=queued.already)))
         else:
             console.print(
                 f"{queued.queued} episodes queued for analysis ({queued.already} already queued or running); "
@@ -205,14 +206,7 @@ def ask(
             console.out("")
         raise FonotecaError(error)
     if as_json:
-        print_json(
-            {
-                "answer": turn.answer,
-                "citations": turn.citations,
-                "sources": turn.sources,
-                "conversation_id": turn.conversation_id,
-            }
-        )
+        print_json(dump(AnswerOut.of(turn)))
         return
     console.out("")
     if turn.sources:

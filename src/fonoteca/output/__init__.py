@@ -26,7 +26,8 @@ from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
     from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
-    from fonoteca.llm.chat import Excerpt  # which builds its answers' excerpts with these models
+    from fonoteca.llm.chat import ChatTurn, Excerpt  # which builds its answers' excerpts with these models
+    from fonoteca.pipeline import SyncReport
 
 
 class OnlyGivenFields(BaseModel):
@@ -226,6 +227,53 @@ def trend_rows(points: Sequence[TrendPoint], *, per: str = "raw", by: str = "epi
     """The rows of a trend's points; a split by show gives every row its show."""
     split = any(p.show for p in points)
     return [TrendRowOut.of(p, per=per, by=by, split=split) for p in points]
+
+
+class FailedEpisodeOut(BaseModel):
+    id: str
+    title: str
+    error: str
+
+
+class BusyEpisodeOut(BaseModel):
+    id: str
+    title: str
+
+
+class ShowErrorOut(BaseModel):
+    show: str  # slug
+    error: str
+
+
+class SyncOut(BaseModel):
+    """`fonoteca add`, `sync` and `retry --json`: what the run did (on PostgreSQL, the jobs it queued)."""
+
+    added: int
+    updated: int
+    transcribed: int
+    imported: int
+    failed: list[FailedEpisodeOut]
+    busy: list[BusyEpisodeOut]  # left to the other process that holds them
+    show_errors: list[ShowErrorOut]
+    queued: int
+    already_queued: int
+
+    @classmethod
+    def of(cls, report: SyncReport) -> SyncOut:
+        return cls(
+            added=report.added, updated=report.updated, transcribed=report.transcribed, imported=report.imported,
+            failed=[FailedEpisodeOut(id=e.id, title=e.title, error=reason) for e, reason in report.failed],
+            busy=[BusyEpisodeOut(id=e.id, title=e.title) for e in report.busy],
+            show_errors=[ShowErrorOut(show=s.slug, error=reason) for s, reason in report.show_errors],
+            queued=report.queued, already_queued=report.already_queued,
+        )  # fmt: skip
+
+
+class QueuedOut(BaseModel):
+    """What `--queue` queued: new jobs, and those whose show or episode already had one waiting or running."""
+
+    queued: int
+    already_queued: int
 
 
 class ImportFileOut(BaseModel):
@@ -440,6 +488,20 @@ class SourceOut(ExcerptOut):
     @classmethod
     def of(cls, excerpt: Excerpt, *, cited: bool = True) -> SourceOut:
         return cls(**ExcerptOut.of(excerpt).model_dump(), cited=cited)
+
+
+class AnswerOut(BaseModel):
+    """`fonoteca ask --json`: the answer, the excerpts it cites, every excerpt it was given, its conversation."""
+
+    answer: str
+    citations: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    conversation_id: str | None
+
+    @classmethod
+    def of(cls, turn: ChatTurn) -> AnswerOut:
+        return cls(answer=turn.answer, citations=turn.citations, sources=turn.sources,
+                   conversation_id=turn.conversation_id)  # fmt: skip
 
 
 class ConversationOut(BaseModel):
