@@ -348,6 +348,15 @@ def test_cli_search_json_has_the_documented_fields(filled) -> None:
     assert hits[0]["episode_id"] == ids["jfk"]
 
 
+def test_a_hits_highlights_are_the_words_its_snippet_marks_and_the_terminal_shows_them_as_text(filled) -> None:
+    _, fonoteca, _ = filled
+    hit = json.loads(_cli(fonoteca.settings, "search", "parrafo", "--json").output)[0]
+    marked = [html.unescape(word) for word in re.findall(r"<b>(.*?)</b>", hit["snippet"])]
+    assert marked and [hit["text"][a:b] for a, b in hit["highlights"]] == marked
+    [snippet] = [line for line in _cli(fonoteca.settings, "search", "parrafo").output.splitlines() if "párrafo" in line]
+    assert "<script>" in snippet and "<b>" not in snippet and "&lt;" not in snippet  # as said: no HTML, no escapes
+
+
 def test_cli_search_reads_a_query_starting_with_a_minus_and_still_takes_options(filled) -> None:
     _, fonoteca, ids = filled
     result = _cli(fonoteca.settings, "search", "-medios streaming", "--show", ids["show"], "--json")
