@@ -341,7 +341,7 @@ def test_a_conversation_started_about_one_episode_stays_on_that_episode(archive,
 
 def test_structured_analyses_leave_room_in_the_context_for_the_retry(archive, settings):
     settings = _nowhere(settings).replace(llm_context=2048)
-    analyzer = Analyzer(archive, settings)
+    analyzer = Analyzer(archive, settings, LLMClient(settings))
     for kind in ("topics", "entities", "sentiment"):
         shape, max_tokens = STRUCTURED[kind]
         transcript = "x" * int(analyzer.token_budget(analyzer.room(kind)) * 3)  # as many tokens as may be sent

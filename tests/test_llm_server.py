@@ -51,7 +51,7 @@ def test_structured_answer_from_the_real_server_parses_and_validates(llm_setting
 def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_transcript_changes(llm_settings):
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
-        analyzer = Analyzer(archive, llm_settings)
+        analyzer = Analyzer(archive, llm_settings, LLMClient(llm_settings))
         first = analyzer.analyze(episode, ["summary", "sentiment", "language"], words=12, focus="la NASA")
         summary = first["summary"]
         assert summary.model == "smollm2-135m-instruct"
@@ -89,7 +89,7 @@ def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_sett
     small = llm_settings.replace(llm_context=1024)
     with Archive(small.db_path) as archive:
         episode = add_episode(archive, lines, title="19 de abril de 1810")
-        analyzer = Analyzer(archive, small)
+        analyzer = Analyzer(archive, small, LLMClient(small))
         assert analyzer.client.count_tokens("\n".join(lines)) > small.llm_context, "the test needs a long transcript"
         summary = analyzer.analyze(episode, ["summary"], words=25)["summary"]
         assert analyzer.client.calls["map"] >= 3, analyzer.client.calls

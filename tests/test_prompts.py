@@ -17,7 +17,7 @@ from fonoteca.archive import Analysis
 from fonoteca.errors import LLMError
 from fonoteca.llm import prompts
 from fonoteca.llm.analyze import PROMPT_OVERHEAD_TOKENS, PROMPTS, Analyzer, current_analyses, prompt_version
-from fonoteca.llm.client import estimate_tokens
+from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import Prompt
 from fonoteca.llm.server import free_port
 
@@ -102,7 +102,8 @@ def stored_summary(archive, settings):
             result={"text": "La Voyager 1 vuelve a hablar.", "words": 30, "focus": None},
         )
     )
-    analyzer = Analyzer(archive, settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1"))
+    unreachable = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    analyzer = Analyzer(archive, unreachable, LLMClient(unreachable))
     return episode, analyzer
 
 

@@ -186,10 +186,10 @@ STRUCTURED: dict[str, tuple[type[BaseModel], int]] = {
 class Analyzer:
     """Runs and stores analyses of episodes against one endpoint."""
 
-    def __init__(self, archive: Archive, settings: Settings, client: LLMClient | None = None) -> None:
+    def __init__(self, archive: Archive, settings: Settings, client: LLMClient) -> None:
         self.archive = archive
         self.settings = settings
-        self.client = client or LLMClient(settings)
+        self.client = client
 
     # Public entry points ---------------------------------------------------------------------------------------
 
