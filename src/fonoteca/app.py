@@ -120,7 +120,7 @@ class Fonoteca:
 
         with self._making:
             if self._searcher is None:
-                meaning_off = self.settings.embeddings.strip().lower() == "none"
+                meaning_off = self.settings.embeddings == "none"
                 self._searcher = HybridSearch(
                     self.archive, self.index, self.vectors, lambda: self.embedder, meaning_off=meaning_off
                 )
