@@ -27,7 +27,7 @@ from fonoteca.text import format_duration, stats_header
 if TYPE_CHECKING:
     from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
     from fonoteca.llm.chat import ChatTurn, Excerpt  # which builds its answers' excerpts with these models
-    from fonoteca.pipeline import SyncReport
+    from fonoteca.pipeline import SyncReport  # the pipeline runs fonoteca.watch, which sends WebhookOut: a cycle
 
 
 class OnlyGivenFields(BaseModel):
