@@ -18,7 +18,16 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Message
 from fonoteca.errors import LLMError, NotFound
 from fonoteca.events import AnalysesFinished, AnalysesStarted, AnalysisFailed, EpisodeAnalysed, EpisodeAnalysing
-from fonoteca.llm.analyze import PROMPTS, STRUCTURED, Analyzer, Entities, Sentiment, Topics, split_text
+from fonoteca.llm.analyze import (
+    PROMPTS,
+    STRUCTURED,
+    Analyzer,
+    Entities,
+    EpisodeAnalyses,
+    Sentiment,
+    Topics,
+    split_text,
+)
 from fonoteca.llm.chat import (
     NOT_FOUND,
     ChatTurn,
@@ -35,6 +44,7 @@ from fonoteca.llm.chat import (
 from fonoteca.llm.clean import clean_text, extract_json, limit_words, strip_special_tokens
 from fonoteca.llm.client import Endpoint, LLMClient, estimate_tokens, retry_instruction
 from fonoteca.llm.server import free_port
+from fonoteca.output import AnalysisReportOut, dump
 
 # Seed 001's book list, exactly as the local model returned it: a chat-template token leaked into a name.
 SEED_BROKEN_JSON = """{
@@ -396,12 +406,26 @@ def test_a_show_s_episodes_are_analysed_in_turn_and_one_that_fails_is_told_while
     told = []
     with Fonoteca(_nowhere(settings), archive=archive, events=told.append) as fonoteca:
         run = fonoteca.analyze("Archivo de pruebas", ["language"])
-    assert [r["episode_id"] for r in run.reports] == [spoken.id] and run.reports[0]["language"] == "es"
+    [report] = run.reports
+    assert report.episode.id == spoken.id and report.analyses["language"].result["language"] == "es"
     assert (run.failed, run.episodes) == (1, 2)
     assert told[0] == AnalysesStarted(2) and told[-1] == AnalysesFinished()
     assert EpisodeAnalysing(spoken.id, spoken.title) in told and EpisodeAnalysed(spoken.id, spoken.title) in told
     [failure] = [e for e in told if isinstance(e, AnalysisFailed)]
     assert failure.episode_id == silent.id and "no transcript" in failure.reason
+
+
+def test_an_analysis_report_has_errors_only_when_an_analysis_failed_and_nulls_for_the_others(archive, settings):
+    episode = add_episode(archive, [line + " Y seguimos hablando de ello un buen rato." for line in VOYAGER])
+    with Fonoteca(_nowhere(settings), archive=archive) as fonoteca:
+        analyzer = fonoteca.analyzer()
+        worked = dump(AnalysisReportOut.of(EpisodeAnalyses(episode, *analyzer.analyze_each(episode, ["language"]))))
+        no_server = EpisodeAnalyses(episode, *analyzer.analyze_each(episode, ["summary", "language"]))
+    assert "errors" not in worked and worked["language"] == "es" and worked["summary"] is None
+    partly = dump(AnalysisReportOut.of(no_server))
+    assert list(partly["errors"]) == ["summary"] and partly["errors"]["summary"] == str(no_server.errors["summary"])
+    assert partly["language"] == "es" and partly["summary"] is None and partly["models"] == {"language": "py3langid"}
+    assert list(partly) == [*worked, "errors"], "the same keys, in the same order, and errors last"
 
 
 def test_analysing_a_show_prints_the_reports_made_and_one_error_line_per_episode_that_failed(archive, settings):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.ingest.importer import ImportReport
     from fonoteca.jobs import JobQueue, Queued
-    from fonoteca.llm.analyze import AnalysisRun, Analyzer
+    from fonoteca.llm.analyze import AnalysisRun, Analyzer, EpisodeAnalyses, EpisodeTranslation
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
     from fonoteca.meaning.embedders import Embedder
@@ -393,12 +393,12 @@ class Fonoteca:
         focus: str | None = None,
         language: str | None = None,
         force: bool = False,
-    ) -> AnalysisRun:
+    ) -> AnalysisRun[EpisodeAnalyses]:
         """Analyses (fonoteca.llm.analyze.KINDS) of an episode (its id or a prefix of it), or of every transcribed
         episode of a show: the stored ones while still valid, the others made by the language model and stored.
         Progress, and each episode that fails while the others go on, go to the event sink; a lone episode's failure
         is raised."""
-        from fonoteca.llm.analyze import analysis_targets, check_analyses, episode_report, report_each
+        from fonoteca.llm.analyze import EpisodeAnalyses, analysis_targets, check_analyses, report_each
 
         check_analyses(kinds, words)  # a typo is not a network problem
         episodes = analysis_targets(self.archive, target)
@@ -408,25 +408,25 @@ class Fonoteca:
 
         options = {"words": words, "focus": focus, "language": language, "force": force}
 
-        def report(episode: Episode) -> dict:
-            return episode_report(episode, *analyzer.analyze_each(episode, kinds, **options))
+        def report(episode: Episode) -> EpisodeAnalyses:
+            return EpisodeAnalyses(episode, *analyzer.analyze_each(episode, kinds, **options))
 
         return report_each(episodes, report, self.events)
 
     def translate(
         self, target: str, to: str, *, start: float | None = None, end: float | None = None, force: bool = False
-    ) -> AnalysisRun:
+    ) -> AnalysisRun[EpisodeTranslation]:
         """An episode (or every transcribed episode of a show), or its passage between `start` and `end` seconds, in
         language `to` (a two-letter code); stored, and reused while still valid. Progress as in `analyze`."""
-        from fonoteca.llm.analyze import analysis_targets, check_translation, report_each, translation_report
+        from fonoteca.llm.analyze import EpisodeTranslation, analysis_targets, check_translation, report_each
 
         to = check_translation(to, start, end)
         episodes = analysis_targets(self.archive, target)
         analyzer = self.analyzer()
         analyzer.client.check()
 
-        def report(episode: Episode) -> dict:
-            return translation_report(episode, analyzer.translate(episode, to, start=start, end=end, force=force))
+        def report(episode: Episode) -> EpisodeTranslation:
+            return EpisodeTranslation(episode, analyzer.translate(episode, to, start=start, end=end, force=force))
 
         return report_each(episodes, report, self.events)
 

@@ -12,9 +12,16 @@ from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, err_console, print_json, safe
 from fonoteca.cli.options import EpisodeFilter, ShowFilter
 from fonoteca.errors import FonotecaError, LLMError
-from fonoteca.llm.analyze import KINDS, check_analyses, check_translation
+from fonoteca.llm.analyze import (
+    KINDS,
+    AnalysisRun,
+    EpisodeAnalyses,
+    EpisodeTranslation,
+    check_analyses,
+    check_translation,
+)
 from fonoteca.llm.server import LocalServer
-from fonoteca.output import AnswerOut, QueuedOut, dump
+from fonoteca.output import AnalysisReportOut, AnswerOut, QueuedOut, TranslationReportOut, dump
 from fonoteca.text import format_timestamp
 
 llm_app = typer.Typer(help="The language model endpoint: check it, or serve the packaged offline model.")
@@ -77,28 +84,28 @@ def serve(
     raise LLMError(f"llama.cpp's server exited (code {code}): {server.log_tail()}", "check the model file and --ctx")
 
 
-def _print_report(report: dict, translating: bool) -> None:
-    console.rule(f"[bold]{safe(report['title'])}[/] [dim]{report['episode_id']}[/]")
-    if translating:
-        span = f"{format_timestamp(report['start'])}–{format_timestamp(report['end'])}"
-        console.print(f"[bold]translation ({report['to']}, {span}):[/]", highlight=False)
-        console.print(report["text"], highlight=False, markup=False)
+def _print_report(report: AnalysisReportOut | TranslationReportOut) -> None:
+    console.rule(f"[bold]{safe(report.title)}[/] [dim]{report.episode_id}[/]")
+    if isinstance(report, TranslationReportOut):
+        span = f"{format_timestamp(report.start)}–{format_timestamp(report.end)}"
+        console.print(f"[bold]translation ({report.to}, {span}):[/]", highlight=False)
+        console.print(report.text, highlight=False, markup=False)
         return
-    if report["summary"] is not None:
-        console.print(f"[bold]summary:[/] {safe(report['summary'])}", highlight=False)
-    if report["topics"] is not None:
-        console.print(f"[bold]topics:[/] {safe(', '.join(report['topics']))}", highlight=False)
-    if report["entities"] is not None:
+    if report.summary is not None:
+        console.print(f"[bold]summary:[/] {safe(report.summary)}", highlight=False)
+    if report.topics is not None:
+        console.print(f"[bold]topics:[/] {safe(', '.join(report.topics))}", highlight=False)
+    if report.entities is not None:
         for key, label in (("people", "people"), ("organizations", "organisations"), ("products", "products")):
-            console.print(f"[bold]{label}:[/] {safe(', '.join(report['entities'][key]) or '—')}", highlight=False)
-    if report["sentiment"] is not None:
-        anger = "yes" if report["anger"] else "no"
-        console.print(f"[bold]sentiment:[/] {safe(report['sentiment'])} · anger: {anger}", highlight=False)
-    if report["language"] is not None:
-        console.print(f"[bold]language:[/] {safe(report['language'])}", highlight=False)
-    for kind, error in report.get("errors", {}).items():
+            console.print(f"[bold]{label}:[/] {safe(', '.join(report.entities[key]) or '—')}", highlight=False)
+    if report.sentiment is not None:
+        anger = "yes" if report.anger else "no"
+        console.print(f"[bold]sentiment:[/] {safe(report.sentiment)} · anger: {anger}", highlight=False)
+    if report.language is not None:
+        console.print(f"[bold]language:[/] {safe(report.language)}", highlight=False)
+    for kind, error in (report.errors or {}).items():
         console.print(f"[bold red]{kind} failed:[/] {safe(error)}", highlight=False)
-    console.print(f"[dim]model: {safe(report['model'])}[/]", highlight=False)
+    console.print(f"[dim]model: {safe(report.model)}[/]", highlight=False)
 
 
 @app.command()
@@ -151,19 +158,24 @@ def analyze(
                 "`fonoteca worker --queue llm` analyses them, and `fonoteca analyze` then shows the stored results."
             )
         return
+    run: AnalysisRun[EpisodeTranslation] | AnalysisRun[EpisodeAnalyses]
+    reports: list[AnalysisReportOut] | list[TranslationReportOut]
     if translating:
         run = fonoteca.translate(target, to, start=start, end=end, force=force)
+        reports = [TranslationReportOut.of(report) for report in run.reports]
     else:
         run = fonoteca.analyze(target, kinds, **options)
-    for report in run.reports:
+        reports = [AnalysisReportOut.of(report) for report in run.reports]
+    for report in reports:
         if as_json:  # the text report shows what failed; JSON's stdout must stay JSON
-            for kind, error in report.get("errors", {}).items():
-                err_console.print(f"[bold red]error:[/] {report['episode_id']}: {kind}: {safe(error)}", highlight=False)
+            errors = report.errors if isinstance(report, AnalysisReportOut) else None
+            for kind, error in (errors or {}).items():
+                err_console.print(f"[bold red]error:[/] {report.episode_id}: {kind}: {safe(error)}", highlight=False)
         else:
             err_console.print()  # a line between the reports, on the stream of the progress bar they follow
-            _print_report(report, translating)
+            _print_report(report)
     if as_json:
-        print_json(run.reports)
+        print_json(dump(reports))
     if run.failed:
         raise FonotecaError(
             f"{run.failed} of {run.episodes} episodes could not be (fully) analysed", "see the errors above"

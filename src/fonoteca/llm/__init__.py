@@ -1,7 +1,7 @@
 """The language model on top of the archive: per-episode analyses and a streaming, citing chat, against any
 OpenAI-compatible endpoint (default: LM Studio's address; offline: `fonoteca llm serve`, llama.cpp + SmolLM2)."""
 
-from fonoteca.llm.analyze import KINDS, Analyzer, episode_report, prompt_version
+from fonoteca.llm.analyze import KINDS, Analyzer, prompt_version
 from fonoteca.llm.chat import ChatEvent, ChatTurn, retrieval_query
 from fonoteca.llm.clean import clean_text, extract_json, strip_special_tokens
 from fonoteca.llm.client import Endpoint, LLMClient
@@ -18,7 +18,6 @@ __all__ = [
     "LocalServer",
     "Prompt",
     "clean_text",
-    "episode_report",
     "extract_json",
     "prompt_version",
     "retrieval_query",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -467,38 +467,30 @@ def split_text(text: str, *, budget: int, tokens: int) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def episode_report(
-    episode: Episode, analyses: dict[str, Analysis], errors: dict[str, FonotecaError] | None = None
-) -> dict[str, Any]:
-    """One episode's analyses as `fonoteca analyze --json` prints them: a failed or absent one is null, and its
-    error is under "errors". `model` names the language model(s) the results came from (the language analysis'
-    method when no model was used); `models` says it per analysis."""
+@dataclass
+class EpisodeAnalyses:
+    """One episode's analyses that worked, by kind, and the error of each kind that failed."""
 
-    def result(kind: str) -> Any:
-        return analyses[kind].result if kind in analyses else None
+    episode: Episode
+    analyses: dict[str, Analysis]
+    errors: dict[str, FonotecaError]
 
-    models = {kind: analysis.model for kind, analysis in analyses.items()}
-    llm_models = sorted({m for m in models.values() if m != LANGUAGE_METHOD}) or sorted(set(models.values()))
+    @property
+    def models(self) -> dict[str, str]:
+        """What made each analysis: a language model's name, or the language analysis' method."""
+        return {kind: analysis.model for kind, analysis in self.analyses.items()}
 
-    sentiment = result("sentiment") or {}
-    return {
-        "episode_id": episode.id,
-        "title": episode.title,
-        "summary": (result("summary") or {}).get("text"),
-        "topics": (result("topics") or {}).get("topics"),
-        "entities": result("entities"),
-        "sentiment": sentiment.get("sentiment"),
-        "anger": sentiment.get("anger"),
-        "language": (result("language") or {}).get("language"),
-        "model": ", ".join(llm_models) or None,
-        "models": models,
-        **({"errors": {kind: str(exc) for kind, exc in errors.items()}} if errors else {}),
-    }
+    @property
+    def model(self) -> str | None:
+        """The language model(s) the results came from (the language analysis' method when no model was used)."""
+        made_by = set(self.models.values())
+        return ", ".join(sorted(made_by - {LANGUAGE_METHOD}) or sorted(made_by)) or None
 
 
-def translation_report(episode: Episode, translation: Analysis) -> dict[str, Any]:
-    """One episode's translation as `fonoteca analyze --what translation --json` prints it."""
-    return {"episode_id": episode.id, "title": episode.title, **translation.result, "model": translation.model}
+@dataclass
+class EpisodeTranslation:
+    episode: Episode
+    translation: Analysis
 
 
 def analysis_targets(archive: Archive, ref: str) -> list[Episode]:
@@ -519,20 +511,23 @@ def analysis_targets(archive: Archive, ref: str) -> list[Episode]:
     return episodes
 
 
-@dataclass
-class AnalysisRun:
-    """The reports of the episodes analysed (or translated), in their order, and how many of the `episodes` failed:
-    wholly (no report, each told to the event sink) or in part (what worked is reported, with the report's "errors")."""
+Report = TypeVar("Report", EpisodeAnalyses, EpisodeTranslation)
 
-    reports: list[dict[str, Any]]
+
+@dataclass
+class AnalysisRun(Generic[Report]):
+    """The reports of the episodes analysed (or translated), in their order, and how many of the `episodes` failed:
+    wholly (no report, each told to the event sink) or in part (what worked is reported, with the report's errors)."""
+
+    reports: list[Report]
     failed: int
     episodes: int
 
 
-def report_each(episodes: list[Episode], report: Callable[[Episode], dict[str, Any]], events: EventSink) -> AnalysisRun:
+def report_each(episodes: list[Episode], report: Callable[[Episode], Report], events: EventSink) -> AnalysisRun[Report]:
     """`report` of each episode, one after the other, with progress told to `events`. A lone episode's failure is
     raised; of several, each one that fails is told to `events` and the others go on."""
-    reports: list[dict[str, Any]] = []
+    reports: list[Report] = []
     failed = 0
     events(AnalysesStarted(len(episodes)))
     try:
@@ -546,7 +541,7 @@ def report_each(episodes: list[Episode], report: Callable[[Episode], dict[str, A
                 failed += 1
                 events(AnalysisFailed(episode.id, episode.title, str(exc)))
                 continue
-            if "errors" in made:  # what worked is reported; the episode still counts as failed
+            if isinstance(made, EpisodeAnalyses) and made.errors:  # what worked is reported; still counts as failed
                 failed += 1
             reports.append(made)
             events(EpisodeAnalysed(episode.id, episode.title))

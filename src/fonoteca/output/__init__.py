@@ -26,6 +26,7 @@ from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
     from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
+    from fonoteca.llm.analyze import EpisodeAnalyses, EpisodeTranslation  # fonoteca.llm's chat builds its answers here
     from fonoteca.llm.chat import ChatTurn, Excerpt  # which builds its answers' excerpts with these models
     from fonoteca.pipeline import SyncReport  # the pipeline runs fonoteca.watch, which sends WebhookOut: a cycle
 
@@ -535,6 +536,55 @@ class AnalysesOut(OnlyGivenFields):
     episode_id: str
     analyses: list[AnalysisOut]
     errors: dict[str, str] | None = None
+
+
+class AnalysisReportOut(OnlyGivenFields):
+    """`fonoteca analyze --json`: one episode's analyses, each absent or failed one null, with the reason of each
+    failure under `errors` (absent when none failed). `model` names the language model(s) the results came from (the
+    language analysis' method when no model was used); `models` says it per analysis."""
+
+    episode_id: str
+    title: str
+    summary: str | None
+    topics: list[str] | None
+    entities: dict[str, list[str]] | None
+    sentiment: str | None
+    anger: bool | None
+    language: str | None
+    model: str | None
+    models: dict[str, str]
+    errors: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, report: EpisodeAnalyses) -> AnalysisReportOut:
+        def result(kind: str) -> Any:
+            return report.analyses[kind].result if kind in report.analyses else None
+
+        sentiment = result("sentiment") or {}
+        errors = {"errors": {kind: str(exc) for kind, exc in report.errors.items()}} if report.errors else {}
+        return cls(
+            episode_id=report.episode.id, title=report.episode.title, summary=(result("summary") or {}).get("text"),
+            topics=(result("topics") or {}).get("topics"), entities=result("entities"),
+            sentiment=sentiment.get("sentiment"), anger=sentiment.get("anger"),
+            language=(result("language") or {}).get("language"), model=report.model, models=report.models, **errors,
+        )  # fmt: skip
+
+
+class TranslationReportOut(BaseModel):
+    """`fonoteca analyze --what translation --json`: one episode's translation, of the lines from `start` to `end`."""
+
+    episode_id: str
+    title: str
+    to: str
+    start: float
+    end: float
+    text: str
+    model: str
+
+    @classmethod
+    def of(cls, report: EpisodeTranslation) -> TranslationReportOut:
+        return cls(episode_id=report.episode.id, title=report.episode.title, **report.translation.result,
+                   model=report.translation.model)  # fmt: skip
 
 
 def dump(value: BaseModel | Sequence[BaseModel]) -> Any:
