@@ -10,13 +10,12 @@ renderers of the other formats live beside them: transcripts (`transcripts`), ch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from fonoteca.archive import Analysis, DamagedTranscript, Episode, Message, Segment, Show, Stats
-from fonoteca.archive.copy import TableCheck
-from fonoteca.archive.watches import Mention, Watch
+from fonoteca.archive import Analysis, Episode, Message, Segment, Show, Stats
+from fonoteca.archive.watches import Mention
 from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
 from fonoteca.output.snippets import snippet_html
@@ -38,6 +37,14 @@ class OnlyGivenFields(BaseModel):
     @model_serializer(mode="wrap")
     def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
+
+
+class FromAttributes(BaseModel):
+    """A model read off a domain object that has its fields (a dataclass of the archive, the jobs or the chat)."""
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        return cls.model_validate(source, from_attributes=True)
 
 
 class EpisodeOut(BaseModel):
@@ -310,7 +317,7 @@ class ImportOut(BaseModel):
         return cls(dry_run=report.dry_run, summary=report.summary(), **files)
 
 
-class WatchOut(BaseModel):
+class WatchOut(FromAttributes):
     id: int
     term: str  # as the user wrote it
     folded: str  # its folded words, space-separated
@@ -320,12 +327,8 @@ class WatchOut(BaseModel):
     mentions: int  # recorded since it was added
     unseen: int  # not yet listed by `fonoteca watch`
 
-    @classmethod
-    def of(cls, watch: Watch) -> WatchOut:
-        return cls.model_validate(watch, from_attributes=True)
 
-
-class MentionOut(BaseModel):
+class MentionOut(FromAttributes):
     id: int
     watch_id: int
     term: str
@@ -338,10 +341,6 @@ class MentionOut(BaseModel):
     count: int  # times the word is said in that line
     found_at: str
     seen: bool
-
-    @classmethod
-    def of(cls, mention: Mention) -> MentionOut:
-        return cls.model_validate(mention, from_attributes=True)
 
 
 class WebhookMentionOut(MentionOut):
@@ -364,7 +363,7 @@ class WebhookOut(BaseModel):
         return cls(batch=batch_id, mentions=[WebhookMentionOut.linked(m, base_url) for m in mentions])
 
 
-class DamagedOut(BaseModel):
+class DamagedOut(FromAttributes):
     """`fonoteca check --json`: an episode whose segments repeat or go back in time."""
 
     episode_id: str
@@ -373,12 +372,8 @@ class DamagedOut(BaseModel):
     duplicated: int
     overlapping: int
 
-    @classmethod
-    def of(cls, damaged: DamagedTranscript) -> DamagedOut:
-        return cls.model_validate(damaged, from_attributes=True)
 
-
-class TableCheckOut(BaseModel):
+class TableCheckOut(FromAttributes):
     """`fonoteca migrate --json`: one table after a copy, rows and checksum on each side."""
 
     table: str
@@ -387,10 +382,6 @@ class TableCheckOut(BaseModel):
     source_checksum: str
     target_checksum: str
     matches: bool
-
-    @classmethod
-    def of(cls, check: TableCheck) -> TableCheckOut:
-        return cls.model_validate(check, from_attributes=True)
 
 
 class QueueOut(BaseModel):
@@ -409,7 +400,7 @@ class RunningJobOut(BaseModel):
     attempts: int
 
 
-class FleetOut(BaseModel):
+class FleetOut(FromAttributes):
     """The job queues (PostgreSQL): jobs per queue, the ones running, the workers and their throughput."""
 
     queues: list[QueueOut]
@@ -418,10 +409,6 @@ class FleetOut(BaseModel):
     transcribed_last_hour: float
     busy_workers: int
     hours_per_hour: float
-
-    @classmethod
-    def of(cls, fleet: Fleet) -> FleetOut:
-        return cls.model_validate(fleet, from_attributes=True)
 
 
 class StatusOut(OnlyGivenFields):
@@ -463,7 +450,7 @@ class MessageOut(OnlyGivenFields):
                    sources=given)  # fmt: skip
 
 
-class ExcerptOut(BaseModel):
+class ExcerptOut(FromAttributes):
     """A transcript excerpt a chat answer was given, numbered as the answer cites it."""
 
     n: int
@@ -475,10 +462,6 @@ class ExcerptOut(BaseModel):
     end: float
     text: str
     url: str
-
-    @classmethod
-    def of(cls, excerpt: Excerpt) -> ExcerptOut:
-        return cls.model_validate(excerpt, from_attributes=True)
 
 
 class SourceOut(ExcerptOut):
