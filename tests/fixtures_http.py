@@ -11,6 +11,8 @@ Routes:
     /redirect?to=U  redirects to U
     /trickle        a feed that arrives one byte every 0.1 s, for 30 s
     /endless        a body without a length that goes on for 64 MB
+    /trickle.m3u8   an HLS playlist that arrives one byte every 0.1 s, for 30 s
+    /endless.m3u8   an HLS playlist of comment lines, without a length, that goes on for 64 MB
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ mimetypes.add_type("audio/ogg", ".opus")
 mimetypes.add_type("audio/flac", ".flac")
 mimetypes.add_type("text/vtt", ".vtt")
 mimetypes.add_type("application/srt", ".srt")
+HLS = "application/vnd.apple.mpegurl"
 
 
 @dataclass
@@ -41,6 +44,7 @@ class MediaServer:
     types: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     dropped: set[str] = field(default_factory=set)
+    sent: int = 0  # bytes of the unending bodies sent so far
     auth: str | None = None
 
     def add(self, name: str, content: bytes | Path, content_type: str | None = None) -> str:
@@ -93,6 +97,10 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 self._unending(b"<", 300, 0.1)
             elif path == "/endless":
                 self._unending(b" " * 65536, 1024, 0)
+            elif path == "/trickle.m3u8":
+                self._unending(b"#", 300, 0.1, first=b"#EXTM3U\n", content_type=HLS)
+            elif path == "/endless.m3u8":
+                self._unending(b"#" * 65535 + b"\n", 1024, 0, first=b"#EXTM3U\n", content_type=HLS)
             else:
                 self._plain(404, b"not found")
 
@@ -138,16 +146,20 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._file(name)
 
-        def _unending(self, chunk: bytes, times: int, pause: float) -> None:
-            """A body with no length, sent `times` times `chunk`, `pause` seconds apart (until the client hangs up)."""
+        def _unending(
+            self, chunk: bytes, times: int, pause: float, first: bytes = b"", content_type: str = "application/rss+xml"
+        ) -> None:
+            """A body with no length, `first` then `times` times `chunk`, `pause` seconds apart (until the client hangs
+            up); what was sent is counted in `MediaServer.sent`."""
             self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Type", content_type)
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            for _ in range(times):
-                self.wfile.write(chunk)
+            for part in [first, *[chunk] * times]:
+                self.wfile.write(part)
                 self.wfile.flush()
+                server.sent += len(part)
                 time.sleep(pause)
 
         def _dropping(self, name: str) -> None:
@@ -175,10 +187,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_media(host: str = "127.0.0.1") -> Iterator[MediaServer]:
-    """A server on a free port of `host` for the duration of the block."""
+def serve_media(host: str = "127.0.0.1", port: int = 0) -> Iterator[MediaServer]:
+    """A server on `port` (by default a free one) of `host` for the duration of the block."""
     holder = MediaServer(base="")
-    httpd = _QuietServer((host, 0), _handler(holder))
+    httpd = _QuietServer((host, port), _handler(holder))
     httpd.daemon_threads = True
     holder.base = f"http://{host}:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

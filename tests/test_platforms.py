@@ -5,21 +5,28 @@ HLS playlist) runs the same code paths fonoteca uses for every site: listing, fu
 
 from __future__ import annotations
 
+import socket
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import pytest
 from conftest import shared_path
+from fixtures_http import HLS, MediaServer, serve_media
 from typer.testing import CliRunner
+from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Captions, Source, SourceKind
 from fonoteca.cli import app
-from fonoteca.errors import FeedError, MediaError
+from fonoteca.errors import FeedError, FonotecaError, MediaError
 from fonoteca.events import EventSink, ignore
 from fonoteca.ingest import platforms
 from fonoteca.ingest.media import probe
+from fonoteca.ingest.net import is_public
 from fonoteca.pipeline import PENDING
 from fonoteca.settings import Settings
 
@@ -233,9 +240,10 @@ def test_every_connection_yt_dlp_opens_is_checked_not_only_the_address_given(set
     http_server.add("clip.ogg", clip)
     url = http_server.add("p.html", _page("Otra", _video("clip.ogg")), "text/html")
     strict = settings.replace(allow_private_urls=False)
-    with platforms._checking(strict) as refusals, platforms._ydl(strict) as ydl, pytest.raises(DownloadError):
+    guard = platforms._reading(strict)
+    with platforms._guarding(guard), platforms._ydl(strict) as ydl, pytest.raises(DownloadError):
         ydl.extract_info(url, download=False)
-    assert "not a public internet address" in str(refusals[0])
+    assert "not a public internet address" in str(guard.refusals[0])
     assert http_server.requests == []
 
 
@@ -341,3 +349,121 @@ def test_newest_first_listing_stops_at_the_first_known_entry_and_reads_no_furthe
     read.clear()
     entries, _ = platforms.unseen(listing(), "https://video.example/", {"Youtube:known"}, newest_first=False)
     assert [e.guid for e in entries] == ["Youtube:new", "Youtube:older"] and len(read) == 4
+
+
+# -- hostile pages and streams (issue 25) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hostile", ["page", "playlist"])
+def test_a_file_url_in_a_page_or_playlist_fails_that_episode_in_one_line_and_later_shows_go_on(
+    archive, quick, http_server, clip, hostile
+):
+    if hostile == "page":
+        url = http_server.add("local.html", _page("Local", _video("file:///etc/passwd")), "text/html")
+    else:
+        playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+        url = http_server.add("local.m3u8", playlist, HLS)
+    http_server.add("clip.ogg", clip)
+    http_server.add("clip.vtt", VTT, "text/vtt")
+    track = '<track kind="subtitles" srclang="es" src="clip.vtt" label="Español">'
+    later = http_server.add("subs.html", _page("Con subtítulos", _video("clip.ogg", track)), "text/html")
+    fonoteca = _fonoteca(archive, quick)
+    show, report = fonoteca.add(url)
+    [(episode, reason)] = report.failed
+    assert "file://" in reason and "\n" not in reason and "root:" not in reason
+    fonoteca.add(later)
+    again = fonoteca.sync()  # every later sync gets past it too, and does the show after it
+    assert [e.id for e, _ in again.failed] in ([], [episode.id])
+    assert archive.get_episode(episode.id).status == "failed"
+    assert [e.status for e in archive.list_episodes() if e.show_id != show.id] == ["done"]
+
+
+def _ffmpeg_stand_in(folder: Path) -> Path:
+    """A stand-in for a system ffmpeg (there is none here, and yt-dlp hands encrypted HLS only to a program): it
+    answers yt-dlp's version probe and, given a playlist, fetches its keys as ffmpeg does, with no address check. A
+    fake, for a fault that needs a program this machine lacks."""
+    script = folder / "ffmpeg"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import re, sys, urllib.request\n"
+        "if '-bsfs' in sys.argv or '-version' in sys.argv:\n"
+        "    print('ffmpeg version 6.1.1 Copyright (c) 2000-2023 the FFmpeg developers')\n"
+        "    print('  libavformat    60. 16.100 / 60. 16.100')\n"
+        "    sys.exit(0)\n"
+        "playlist = urllib.request.urlopen(sys.argv[sys.argv.index('-i') + 1]).read().decode()\n"
+        'for key in re.findall(r\'URI="([^"]+)"\', playlist):\n'
+        "    urllib.request.urlopen(key).read()\n"
+        "sys.exit(1)\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def public_server(monkeypatch) -> Iterator[MediaServer]:
+    """A server on 127.0.0.2 that the address check is told to take for a public one (the harness the battery used),
+    so that only what it points at, on 127.0.0.1, is private."""
+    with socket.socket() as probe_socket:
+        try:
+            probe_socket.bind(("127.0.0.2", 0))
+        except OSError:
+            pytest.skip("this system cannot listen on 127.0.0.2")
+    monkeypatch.setattr(platforms, "is_public", lambda address: str(address) == "127.0.0.2" or is_public(address))
+    with serve_media("127.0.0.2") as server:
+        yield server
+
+
+@pytest.mark.parametrize("method", ["AES-128", "SAMPLE-AES"])
+def test_an_encrypted_hls_stream_is_never_handed_to_a_program_that_connects_past_the_check(
+    settings, public_server, http_server, clip, tmp_path, method
+):
+    strict = settings.replace(allow_private_urls=False, download_timeout=2.0, download_retries=1)
+    for name, data in _hls(clip, tmp_path / "hls").items():
+        public_server.add(name, data, HLS if name.endswith(".m3u8") else "video/mp2t")
+    key = http_server.add("key.bin", b"0123456789abcdef", "application/octet-stream")  # private: 127.0.0.1
+    playlist = public_server.files["stream.m3u8"].replace(
+        b"#EXTINF", f'#EXT-X-KEY:METHOD={method},URI="{key}"\n#EXTINF'.encode(), 1
+    )
+    url = public_server.add("stream.m3u8", playlist, HLS)
+    ffmpeg = _ffmpeg_stand_in(tmp_path)
+    token = FFmpegPostProcessor._ffmpeg_location.set(str(ffmpeg))
+    try:
+        with pytest.raises(MediaError) as caught:
+            platforms.download_audio(url, tmp_path / "media" / "ep", strict)
+    finally:
+        FFmpegPostProcessor._ffmpeg_location.reset(token)
+    assert http_server.requests == []  # neither the key nor anything else on the private address was fetched
+    assert "\n" not in str(caught.value)
+
+
+def test_an_hls_download_stops_at_the_download_limit_and_keeps_nothing(settings, http_server, clip, tmp_path):
+    files = _hls(clip, tmp_path / "hls")
+    segment = next(name for name in files if name.endswith(".ts"))
+    http_server.add(segment, files[segment], "video/mp2t")
+    repeats = 2 * 1024 * 1024 // len(files[segment]) + 1  # over 2 MB of segments in all
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n" + f"#EXTINF:2.0,\n{segment}\n" * repeats + "#EXT-X-ENDLIST\n"
+    url = http_server.add("big.m3u8", playlist.encode(), HLS)
+    limited = settings.replace(max_download_mb=1, download_timeout=2.0, download_retries=1)
+    stem = tmp_path / "media" / "ep"
+    with pytest.raises(MediaError, match="over the 1 MB limit.*FONOTECA_MAX_DOWNLOAD_MB"):
+        platforms.download_audio(url, stem, limited)
+    fetched = len([p for p, _ in http_server.requests if p.endswith(".ts")])
+    assert fetched * len(files[segment]) < 1.5 * 1024 * 1024  # it stopped there, not after the whole stream
+    assert list(stem.parent.glob("*")) == []
+
+
+def test_a_dripping_playlist_stops_at_the_deadline_in_one_line(archive, quick, http_server) -> None:
+    slow = quick.replace(feed_deadline=2.0)
+    started = time.monotonic()
+    with pytest.raises(FonotecaError) as caught:
+        _fonoteca(archive, slow).add(http_server.url("/trickle.m3u8"))
+    assert time.monotonic() - started < 15  # the playlist drips for 30 s
+    assert "2 s" in str(caught.value) and "FONOTECA_FEED_DEADLINE" in str(caught.value)
+    assert archive.list_shows() == []
+
+
+def test_a_huge_playlist_is_not_read_into_memory_past_the_feed_limit(archive, quick, http_server) -> None:
+    with pytest.raises(FonotecaError, match="over the 1 MB limit.*FONOTECA_MAX_FEED_MB"):
+        _fonoteca(archive, quick.replace(max_feed_mb=1)).add(http_server.url("/endless.m3u8"))
+    assert http_server.sent < 8 * 1024 * 1024  # of 64 MB: reading stopped at the limit
+    assert archive.list_shows() == []

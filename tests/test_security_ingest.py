@@ -25,6 +25,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
 from fonoteca.errors import FeedError, MediaError
 from fonoteca.events import EventSink, ignore
+from fonoteca.ingest import platforms
 from fonoteca.ingest.download import download
 from fonoteca.ingest.feeds import fetch_feed, parse_feed
 from fonoteca.ingest.net import Origin, PublicOnlyTransport, checked_address, is_public
@@ -180,6 +181,11 @@ def test_a_host_name_is_checked_by_the_addresses_it_resolves_to() -> None:
         ("::ffff:127.0.0.1", False),  # IPv4-mapped
         ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("::7f00:1", False),  # IPv4-compatible (deprecated) 127.0.0.1
+        ("::ffff:0:7f00:1", False),  # IPv4-translated 127.0.0.1
+        ("fec0::1", False),  # site-local (deprecated)
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
         ("224.0.0.1", False),
         ("8.8.8.8", True),
         ("2001:4860:4860::8888", True),
@@ -187,6 +193,19 @@ def test_a_host_name_is_checked_by_the_addresses_it_resolves_to() -> None:
 )
 def test_only_public_internet_addresses_count_as_public(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+# IPv6 addresses that reach loopback or a local network, which Python 3.11's `is_global` calls public.
+HIDDEN_PRIVATE_IPV6 = ["::7f00:1", "::ffff:0:7f00:1", "fec0::1", "64:ff9b:1::a00:1"]
+
+
+@pytest.mark.parametrize("address", HIDDEN_PRIVATE_IPV6)
+def test_connections_to_ipv6_addresses_that_hide_private_ones_are_refused(strict, tmp_path, address) -> None:
+    url = f"http://[{address}]:8080/episode.mp3"
+    with pytest.raises(MediaError, match="not a public internet address"):
+        download(url, tmp_path / "episode.mp3", strict)  # named by a feed on the web: the enclosure client
+    with pytest.raises(MediaError, match="not a public internet address"):
+        platforms.extract(url, strict)  # read by yt-dlp
 
 
 @pytest.fixture
@@ -209,6 +228,55 @@ def test_a_redirect_is_checked_like_the_first_address(http_server, internal_serv
         client.get(http_server.url(f"/redirect?to={secret}"))
     assert "127.0.0.2" in str(caught.value) and internal_server.requests == []
     assert [path for path, _ in http_server.requests] == [f"/redirect?to={secret}"]
+
+
+@pytest.fixture
+def rebinding(internal_server: MediaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MediaServer, list[str]]]:
+    """DNS rebinding, with a resolver of the test's own (this machine's cannot be told what to answer): the name
+    `rebind.test` resolves to 127.0.0.2, a server the check is told to take for a public one, at its first lookup,
+    and to 127.0.0.1, where a private server listens on the same port, at every later one. Yields the private server
+    and the answers given."""
+    port = int(internal_server.base.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def resolve(host: object, *args: object, **kwargs: object) -> list:
+        if host != "rebind.test":
+            return real(host, *args, **kwargs)  # type: ignore[arg-type]
+        answers.append("127.0.0.2" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with serve_media("127.0.0.1", port) as private:
+        yield private, answers
+
+
+def test_dns_rebinding_cannot_swap_in_a_private_address_after_the_check(rebinding, internal_server) -> None:
+    """Each connection is made to the address its check approved: the first (public) answer is fetched from, the
+    rebound (private) one is refused, and the private server never hears from fonoteca."""
+    private, answers = rebinding
+    internal_server.add("feed.vtt", VTT)
+    private.add("feed.vtt", b"secret")
+    url = f"http://rebind.test:{internal_server.base.rsplit(':', 1)[1]}/f/feed.vtt"
+    allowed = lambda address: str(address) == "127.0.0.2" or is_public(address)  # noqa: E731 - the harness
+    with httpx.Client(transport=PublicOnlyTransport(allowed)) as client:
+        assert client.get(url).content == VTT
+    with httpx.Client(transport=PublicOnlyTransport(allowed)) as client, pytest.raises(MediaError, match="127.0.0.1"):
+        client.get(url)
+    assert answers == ["127.0.0.2", "127.0.0.1"]  # one lookup per connection: the address checked is the one used
+    assert private.requests == []
+
+
+def test_dns_rebinding_cannot_reach_a_private_address_through_yt_dlp(rebinding, internal_server, monkeypatch) -> None:
+    """yt-dlp's own connections: the address fonoteca checks before handing the URL over is public, the one yt-dlp's
+    connection then gets is private, and the connection is refused there."""
+    private, answers = rebinding
+    monkeypatch.setattr(platforms, "is_public", lambda address: str(address) == "127.0.0.2" or is_public(address))
+    private.add("talk.ogg", b"secret")
+    strict = Settings.from_env(environ={}, download_timeout=2.0, download_retries=0)
+    with pytest.raises(MediaError, match="127.0.0.1.*not a public internet address"):
+        platforms.extract(f"http://rebind.test:{internal_server.base.rsplit(':', 1)[1]}/f/talk.ogg", strict)
+    assert answers[:2] == ["127.0.0.2", "127.0.0.1"] and private.requests == []
 
 
 # -- size and time ---------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from fonoteca.llm.server import free_port
 from fonoteca.search import matches
 from fonoteca.search.query import parse
 from fonoteca.settings import Settings
-from fonoteca.watch import MAX_RETRY_S
+from fonoteca.watch import MAX_RETRY_S, WEBHOOK_TIMEOUT_S
 
 POSTS = {
     "uno": ["Hola a todos.", "Hoy hablamos de Inteligencia Artificial y de la IA en los medios."],
@@ -51,11 +51,15 @@ def _write_feed(path: Path, guids: list[str]) -> str:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that records every POST and answers `status`."""
+    """A webhook receiver on 127.0.0.1 that records every POST and answers `status`; with `reply` "huge" it takes the
+    batch and sends 256 MB after the status, with "drip" it sends its status line a byte every 0.3 s for 30 s. `sent`
+    counts the bytes of those replies."""
 
     def __init__(self) -> None:
         self.posts: list[dict] = []
         self.status = 200
+        self.reply = ""
+        self.sent = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,11 +70,29 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if receiver.status == 200:
                     receiver.posts.append(json.loads(body))
+                if receiver.reply:
+                    self._unending()
+                    return
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def _unending(self) -> None:
+                huge = receiver.reply == "huge"
+                self.close_connection = True
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: 268435456\r\n\r\n"
+                parts = [head, *[b"x" * 65536] * 4096] if huge else [bytes([b]) for b in head * 4][:100]
+                try:
+                    for part in parts:
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                        receiver.sent += len(part)
+                        time.sleep(0 if huge else 0.3)
+                except OSError:
+                    pass  # the client hung up: what it had to do
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -170,6 +192,32 @@ def test_a_failing_webhook_never_fails_the_sync_and_its_batch_is_delivered_later
         assert fonoteca.watcher.deliver(now=time.time() + 2 * MAX_RETRY_S).delivered == 0  # delivered once only
 
 
+def _sync_with_one_mention(fonoteca: Fonoteca, feed: Path) -> None:
+    fonoteca.add(_write_feed(feed, []))
+    fonoteca.watcher.add("IA")
+    _write_feed(feed, ["uno"])
+    fonoteca.sync()
+
+
+def test_a_webhook_reply_is_never_read_past_its_status(settings, tmp_path, receiver) -> None:
+    receiver.reply = "huge"
+    with _app(settings, webhook_url=receiver.url) as fonoteca:
+        _sync_with_one_mention(fonoteca, tmp_path / "feed.xml")
+        assert len(receiver.posts) == 1 and fonoteca.watcher.deliver().waiting == 0  # taken: its status said so
+    assert receiver.sent < 32 * 1024 * 1024  # of 256 MB: the connection was closed on the rest
+
+
+def test_a_webhook_that_drips_its_answer_costs_the_sync_the_timeout_at_most(settings, tmp_path, receiver) -> None:
+    receiver.reply = "drip"
+    notes: list[str] = []
+    with _app(settings, notes, webhook_url=receiver.url) as fonoteca:
+        started = time.monotonic()
+        _sync_with_one_mention(fonoteca, tmp_path / "feed.xml")
+        assert time.monotonic() - started < WEBHOOK_TIMEOUT_S + 10  # the reply drips for 30 s
+    [kept] = [n for n in notes if n.startswith("the webhook at 127.0.0.1 did not take")]
+    assert f"no answer within {WEBHOOK_TIMEOUT_S:g} s" in kept and "1 batch(es) kept" in kept
+
+
 def test_a_re_transcribed_episode_records_only_its_new_lines(settings, tmp_path) -> None:
     feed = tmp_path / "feed.xml"
     with _app(settings) as fonoteca:
@@ -215,6 +263,27 @@ def test_the_atom_feed_parses_and_each_entry_opens_the_episode_at_its_second(set
         page = httpx.get(parsed.entries[1].link)
         assert page.status_code == 200 and "Streaming de respuestas" in page.text
         assert 'data-start="65' in page.text  # the player starts at the mention's second
+
+
+def test_the_atom_feed_stays_valid_xml_when_a_mention_holds_characters_xml_forbids(settings, tmp_path) -> None:
+    with _app(settings) as fonoteca:
+        show, _ = fonoteca.add(_write_feed(tmp_path / "feed.xml", []))
+        fonoteca.watcher.add("streaming")
+        episode, _ = fonoteca.archive.upsert_episode(
+            show, guid="raro", title="Raro\x0b\ufffe", kind="audio", media_url="https://example.org/ep.mp3"
+        )
+        fonoteca.archive.replace_transcript(
+            episode.id, [Segment(3.0, 5.0, "Hoy\x01 streaming\x1b[2J de \ufffe respuestas\uffff.")], source="text"
+        )
+        fonoteca.sync()
+    with serve_app(settings) as base:
+        response = httpx.get(f"{base}/watch.atom")
+    assert response.status_code == 200
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo
+    assert [(e.title, e.summary) for e in parsed.entries] == [
+        ("“streaming” in Raro at 0:03", "Hoy streaming[2J de  respuestas.")
+    ]
 
 
 def test_cli_adds_lists_removes_watches_and_lists_new_mentions_once(settings, tmp_path) -> None:

@@ -141,3 +141,12 @@ def html_to_text(html: str) -> str:
     text = re_lib.sub(r"(?i)<\s*(br|/p|/div|/li|/h\d)\s*/?>", "\n", html or "")
     text = html_lib.unescape(re_lib.sub(r"<[^>]+>", "", text))
     return re_lib.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+# What XML 1.0 cannot carry, even escaped: control characters but tab and line breaks, lone surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text as an XML document may carry it: the characters XML forbids (a transcript line may hold them) dropped."""
+    return _NOT_XML.sub("", text)

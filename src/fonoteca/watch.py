@@ -27,6 +27,7 @@ from fonoteca.archive import Archive
 from fonoteca.archive.watches import Batch, FoundMention, Mention, Watch
 from fonoteca.errors import ConfigError, NotFound
 from fonoteca.events import EventSink, Note, ignore
+from fonoteca.ingest.net import GuardedTransport
 from fonoteca.output import WebhookOut, dump
 from fonoteca.search import occurrences
 from fonoteca.search.query import Clause
@@ -35,7 +36,7 @@ from fonoteca.text import words
 
 __all__ = ["Delivery", "Mention", "Watch", "Watcher"]
 
-WEBHOOK_TIMEOUT_S = 5.0  # a sync waits at most this long for a receiver
+WEBHOOK_TIMEOUT_S = 5.0  # a sync waits at most this long for a receiver, all its batches together
 FIRST_RETRY_S = 60.0  # then 2, 4, 8… minutes
 MAX_RETRY_S = 6 * 3600.0
 
@@ -143,7 +144,9 @@ class Watcher:
         if not url:
             return report
         now = time.time() if now is None else now
-        with httpx.Client(timeout=WEBHOOK_TIMEOUT_S) as client:
+        # The deadline bounds the whole round, however slowly a receiver drips its answers.
+        transport = GuardedTransport(deadline=WEBHOOK_TIMEOUT_S)
+        with httpx.Client(timeout=WEBHOOK_TIMEOUT_S, transport=transport) as client:
             for batch in self.store.due_batches(now):
                 mentions = self.store.batch_mentions(batch.id)
                 if mentions and (error := self._post(client, url, batch, mentions)):
@@ -158,12 +161,17 @@ class Watcher:
         return report
 
     def _post(self, client: httpx.Client, url: str, batch: Batch, mentions: list[Mention]) -> str:
-        """'' when the receiver took the batch, else why not."""
+        """'' when the receiver took the batch, else why not. Only the status is read: a receiver's reply, however
+        big, is never read (the connection is closed on it)."""
+        body = dump(WebhookOut.of(batch.id, mentions, self.base_url))
         try:
-            response = client.post(url, json=dump(WebhookOut.of(batch.id, mentions, self.base_url)))
+            with client.stream("POST", url, json=body) as response:
+                status = response.status_code
+        except httpx.TimeoutException:
+            return f"no answer within {WEBHOOK_TIMEOUT_S:g} s"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return str(exc) or type(exc).__name__
-        return "" if response.is_success else f"HTTP {response.status_code}"
+        return "" if 200 <= status < 300 else f"HTTP {status}"
 
     def after_sync(self) -> list[Mention]:
         """Scan, then deliver; each says what it did in one note. A receiver that fails never fails the sync."""

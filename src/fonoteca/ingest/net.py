@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -65,14 +66,34 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(netloc=hostport)), userinfo
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: the deprecated IPv4-compatible ::/96, the
+# IPv4-translated ::ffff:0:0:0/96 (RFC 2765) and NAT64's well-known prefix (RFC 6052). The standard library's
+# `ipv4_mapped`, `sixtofour` and `teredo` name the others.
+_EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Never the public internet, though Python 3.11's `is_global` says so: NAT64 for a local network (RFC 8215), and
+# site-local addresses (deprecated by RFC 3879, still routed inside some networks).
+_LOCAL_IPV6 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b:1::/48", "fec0::/10"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, translated, 6to4, NAT64, Teredo's server and
+    client), which is where a connection to it may end up."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo:
+        found += address.teredo
+    if any(address in network for network in _EMBEDDING_IPV4):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether an address is on the public internet: not loopback, private, link-local (169.254.169.254, the cloud
-    metadata endpoint), carrier-grade NAT, unspecified, reserved or multicast, also when wrapped in an IPv6 address."""
+    metadata endpoint), carrier-grade NAT, unspecified, reserved, site-local or multicast, also when it carries an
+    IPv4 address inside an IPv6 one."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64 of an IPv4 address
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None and not is_public(embedded):
+        if address.is_site_local or any(address in network for network in _LOCAL_IPV6):
+            return False
+        if not all(is_public(embedded) for embedded in embedded_ipv4(address)):
             return False
     return address.is_global and not address.is_multicast
 
@@ -93,9 +114,41 @@ def checked_address(host: str, port: int, allowed: Callable[[IPAddress], bool] =
     return str(addresses[0])
 
 
-class _CheckedBackend(httpcore.SyncBackend):
-    def __init__(self, allowed: Callable[[IPAddress], bool]) -> None:
-        self.allowed = allowed
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits no longer than what is left until `ends` (time.monotonic()):
+    a server that sends a byte every few seconds passes each read's timeout, never this."""
+
+    def __init__(self, stream: httpcore.NetworkStream, ends: float) -> None:
+        self.stream, self.ends = stream, ends
+
+    def _left(self, timeout: float | None, error: type[httpcore.TimeoutException]) -> float:
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise error("the deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self._left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self._left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        left = self._left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, left), self.ends)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    def __init__(self, allowed: Callable[[IPAddress], bool] | None, ends: float | None) -> None:
+        self.allowed, self.ends = allowed, ends
 
     def connect_tcp(
         self,
@@ -106,19 +159,34 @@ class _CheckedBackend(httpcore.SyncBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         # TLS still verifies and sends the host name: httpcore takes it from the request, not from this address.
-        address = checked_address(host, port, self.allowed)
-        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+        address = checked_address(host, port, self.allowed) if self.allowed else host
+        if self.ends is None:
+            return super().connect_tcp(address, port, timeout, local_address, socket_options)
+        left = max(self.ends - time.monotonic(), 0.001)
+        timeout = left if timeout is None else min(timeout, left)
+        stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self.ends)
 
 
-class PublicOnlyTransport(httpx.HTTPTransport):
+class GuardedTransport(httpx.HTTPTransport):
+    """Connects only to addresses that are `allowed` (None: any), every connection checked, so are redirects; with a
+    `deadline`, every request through it ends within that many seconds of the transport's creation, however slowly
+    the server answers."""
+
+    def __init__(self, allowed: Callable[[IPAddress], bool] | None = None, *, deadline: float | None = None) -> None:
+        super().__init__()
+        ends = time.monotonic() + deadline if deadline is not None else None
+        # httpx has no public way to choose the network backend; its pool is rebuilt with the same TLS defaults.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend(allowed, ends)
+        )
+
+
+class PublicOnlyTransport(GuardedTransport):
     """Connects only to addresses that are `allowed` (public ones): every connection is checked, so are redirects."""
 
     def __init__(self, allowed: Callable[[IPAddress], bool] = is_public) -> None:
-        super().__init__()
-        # httpx has no public way to choose the network backend; its pool is rebuilt with the same TLS defaults.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_CheckedBackend(allowed)
-        )
+        super().__init__(allowed)
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -12,14 +12,20 @@ media (by its first bytes) does yt-dlp read it.
 Network safety: yt-dlp does its own HTTP. Every connection it opens while working for fonoteca is checked like the
 feeds' enclosures (src/fonoteca/ingest/net.py): public internet addresses only, unless FONOTECA_ALLOW_PRIVATE_URLS=1 —
 the show's address, the pages and media it names, redirects, HLS fragments. Captions are fetched with fonoteca's own
-checked client.
+checked client. What yt-dlp reads is bounded like a feed (`_Guard`): each page or playlist within FONOTECA_MAX_FEED_MB
+and all of them within FONOTECA_FEED_DEADLINE, a download within FONOTECA_MAX_DOWNLOAD_MB; and what it would hand to an
+outside program (ffmpeg, for an encrypted HLS stream), whose connections cannot be checked, is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import itertools
 import re
+import socket
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,7 +38,17 @@ from urllib.parse import urlsplit
 import httpcore
 import yt_dlp
 import yt_dlp.networking._urllib as ytdlp_urllib
-from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, LazyList, PagedList, UnsupportedError
+from yt_dlp.downloader.external import ExternalFD
+from yt_dlp.networking.exceptions import RequestError, TransportError
+from yt_dlp.utils import (
+    DownloadError,
+    ExtractorError,
+    GeoRestrictedError,
+    LazyList,
+    PagedList,
+    UnsupportedError,
+    YoutubeDLError,
+)
 
 from fonoteca.archive import Segment, Source
 from fonoteca.archive.models import Captions
@@ -102,28 +118,129 @@ def is_page_or_media(data: bytes) -> bool:
 
 # -- every connection yt-dlp makes is checked ----------------------------------------------------------------------
 
-# The refusals of the yt-dlp call running in this context; None = not checking (private addresses allowed).
-_refusals: ContextVar[list[MediaError] | None] = ContextVar("fonoteca_ytdlp_refusals", default=None)
+
+class _Guard:
+    """What one yt-dlp call may do, enforced where its sockets open and its answers are read: connect to checked
+    addresses only (`check_addresses`), read at most `response_limit` bytes of one answer (a page, a playlist: yt-dlp
+    reads those whole into memory) and `total_limit` bytes of all of them (a download's media and HLS fragments), and
+    end within `deadline` seconds (a server that sends a byte now and then never trips the socket timeout). The first
+    breach is kept in `refusals`; from then on nothing more is read or connected, so yt-dlp's retries end at once."""
+
+    def __init__(
+        self,
+        *,
+        check_addresses: bool,
+        deadline: float | None = None,
+        response_limit: tuple[int, str] | None = None,  # (MB, the setting that raises it)
+        total_limit: tuple[int, str] | None = None,
+    ) -> None:
+        self.check_addresses, self.deadline = check_addresses, deadline
+        self.response_limit, self.total_limit = response_limit, total_limit
+        self.refusals: list[MediaError] = []
+        self.total = 0
+        self.per_response: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.lock = threading.Lock()
+
+    def stop(self, error: MediaError) -> None:
+        """Keep the reason and cut every connection of the call, so that a read waiting on one ends now."""
+        with self.lock:
+            self.refusals.append(error)
+            sockets = list(self.sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def expire(self) -> None:
+        self.stop(
+            MediaError(
+                f"what yt-dlp read took longer than {self.deadline:g} s in all",
+                "the server is very slow or stalls on purpose; try again later, or raise the limit with "
+                "FONOTECA_FEED_DEADLINE",
+            )
+        )
+
+    def count(self, response: object, size: int) -> None:
+        with self.lock:
+            self.total += size
+            self.per_response[response] = self.per_response.get(response, 0) + size
+            one = self.per_response[response]
+        for limit, read in ((self.response_limit, one), (self.total_limit, self.total)):
+            if limit and read > limit[0] * 1024 * 1024:
+                self.stop(MediaError(f"what yt-dlp read is over the {limit[0]} MB limit", f"raise it with {limit[1]}"))
+
+    def check(self) -> None:
+        if self.refusals:
+            raise TransportError(self.refusals[0].message)
+
+
+# The guard of the yt-dlp call running in this context (thread); None outside fonoteca's calls.
+_guard: ContextVar[_Guard | None] = ContextVar("fonoteca_ytdlp_guard", default=None)
 _connect = ytdlp_urllib.create_connection
+_read = ytdlp_urllib.UrllibResponseAdapter.read
+_run_external = ExternalFD.real_download
 
 
 def _checked_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
     """yt-dlp's urllib handler opens every socket through this name: the host is resolved and checked here, and the
     socket goes to the checked address, so neither a redirect nor a second DNS answer reaches a private one."""
-    refusals = _refusals.get()
-    if refusals is not None:
+    guard = _guard.get()
+    if guard is None:
+        return _connect(address, *args, **kwargs)
+    if guard.refusals:
+        raise OSError(guard.refusals[0].message)
+    if guard.check_addresses:
         try:
             address = (_check_host(*address), address[1])
         except MediaError as exc:
-            refusals.append(exc)
+            guard.refusals.append(exc)
             raise OSError(exc.message) from exc
         except httpcore.ConnectError as exc:
             raise OSError(str(exc)) from exc
-    return _connect(address, *args, **kwargs)
+    connection = _connect(address, *args, **kwargs)
+    guard.sockets.add(connection)
+    return connection
+
+
+def _guarded_read(self: ytdlp_urllib.UrllibResponseAdapter, amt: int | None = None) -> bytes:
+    """Every answer yt-dlp reads through its urllib handler, counted against the call's limits as it arrives: a page
+    or playlist it reads whole is read here in parts, so an endless one stops at the limit, not at the memory's end."""
+    guard = _guard.get()
+    if guard is None:
+        return _read(self, amt)
+    if amt is None or amt < 0:
+        parts = []
+        while part := _guarded_read(self, 1 << 16):
+            parts.append(part)
+        return b"".join(parts)
+    guard.check()
+    data = _read(self, amt)
+    guard.count(self, len(data))
+    guard.check()
+    return data
+
+
+def _no_external_program(self: ExternalFD, filename: str, info_dict: dict[str, Any]) -> Any:
+    """yt-dlp hands what it cannot download itself (an HLS stream encrypted with SAMPLE-AES, or AES-128 when ffmpeg is
+    installed) to a program such as ffmpeg, whose connections no check sees: refused while addresses are checked."""
+    guard = _guard.get()
+    if guard is not None and guard.check_addresses:
+        guard.refusals.append(
+            MediaError(
+                f"{info_dict.get('webpage_url') or info_dict.get('url')} is a stream yt-dlp would hand to "
+                f"{self.get_basename()} (an encrypted HLS stream: AES-128 or SAMPLE-AES), whose connections fonoteca "
+                "cannot check; it is not downloaded",
+                _PRIVATE_HINT,
+            )
+        )
+        raise DownloadError(guard.refusals[-1].message)
+    return _run_external(self, filename, info_dict)
 
 
 # TLS still verifies and sends the host name: http.client takes it from the connection, not from this address.
 ytdlp_urllib.create_connection = _checked_connection
+ytdlp_urllib.UrllibResponseAdapter.read = _guarded_read  # type: ignore[method-assign]
+ExternalFD.real_download = _no_external_program  # type: ignore[method-assign]
 
 
 def _check_host(host: str, port: int) -> str:
@@ -142,13 +259,18 @@ def _check_url(url: str) -> None:
 
 
 @contextlib.contextmanager
-def _checking(settings: Settings) -> Iterator[list[MediaError]]:
-    refusals: list[MediaError] = []
-    token = _refusals.set(None if settings.allow_private_urls else refusals)
+def _guarding(guard: _Guard) -> Iterator[_Guard]:
+    token = _guard.set(guard)
+    timer = threading.Timer(guard.deadline, guard.expire) if guard.deadline else None
+    if timer:
+        timer.daemon = True
+        timer.start()
     try:
-        yield refusals
+        yield guard
     finally:
-        _refusals.reset(token)
+        if timer:
+            timer.cancel()
+        _guard.reset(token)
 
 
 class _Quiet:
@@ -171,25 +293,44 @@ def _ydl(settings: Settings, **params: Any) -> yt_dlp.YoutubeDL:
     })  # fmt: skip
 
 
-def _run(settings: Settings, url: str, call: Callable[[list[MediaError]], Any]) -> Any:
-    """A yt-dlp call with its connections checked and its errors turned into one line with the reason and the fix."""
-    with _checking(settings) as refusals:
+def _reading(settings: Settings) -> _Guard:
+    """The guard of a call that reads pages, listings and playlists: each answer within FONOTECA_MAX_FEED_MB, all of
+    them within FONOTECA_FEED_DEADLINE."""
+    return _Guard(
+        check_addresses=not settings.allow_private_urls,
+        deadline=settings.feed_deadline,
+        response_limit=(settings.max_feed_mb, "FONOTECA_MAX_FEED_MB"),
+    )
+
+
+def _run(url: str, guard: _Guard, call: Callable[[], Any]) -> Any:
+    """A yt-dlp call under `guard`, its errors turned into one line with the reason and the fix. What the guard
+    refused fails the call even where yt-dlp went on without it (an HLS fragment it would skip)."""
+    with _guarding(guard):
         try:
-            if not settings.allow_private_urls:  # refused before yt-dlp reads anything
+            if guard.check_addresses:  # refused before yt-dlp reads anything
                 _check_url(url)
-            return call(refusals)
-        except (DownloadError, ExtractorError) as exc:
-            if refusals:
-                raise refusals[0] from exc
+            result = call()
+        except YoutubeDLError as exc:
+            if guard.refusals:
+                raise guard.refusals[0] from exc
             raise explained(url, exc) from exc
         except httpcore.ConnectError as exc:
             raise MediaError(
-                f"the host of {url} cannot be found ({exc})", "check the address and your internet connection"
+                f"the host of {url} cannot be found ({exc})", "check the address and your connection"
             ) from exc
+    if guard.refusals:
+        raise guard.refusals[0]
+    return result
 
 
-def explained(url: str, exc: DownloadError | ExtractorError) -> FonotecaError:
+def explained(url: str, exc: YoutubeDLError) -> FonotecaError:
     cause = exc.exc_info[1] if isinstance(exc, DownloadError) and exc.exc_info else exc
+    if isinstance(cause, RequestError) and "file://" in str(cause):
+        return MediaError(
+            f"{url} names a file on this machine (file://), which yt-dlp does not read for fonoteca",
+            "a page or playlist on the web may only point at http(s) addresses",
+        )
     reason = getattr(cause, "orig_msg", None) or str(cause)
     reason = re.sub(r"^(ERROR: )?(\[[\w:]+\] )?([\w-]+: )?", "", str(reason)).split("; please report")[0].strip()
     lowered = reason.lower()
@@ -221,7 +362,7 @@ def read_listing(url: str, settings: Settings, *, known: set[str]) -> Listing:
     stops at the first known entry; any other listing is read whole. Live streams that have not ended are left out
     (until a later sync), each with a note."""
 
-    def call(_: list[MediaError]) -> Listing:
+    def call() -> Listing:
         with _ydl(settings, extract_flat="in_playlist") as ydl:
             info = _unwrap(ydl, ydl.extract_info(url, download=False, process=False))
             if info.get("_type") != "playlist":
@@ -236,7 +377,7 @@ def read_listing(url: str, settings: Settings, *, known: set[str]) -> Listing:
             entries, notes = unseen(resolved, url, known, newest_first=newest_first)
             return _listing(info, url, entries, notes, channel=newest_first)
 
-    return _run(settings, url, call)
+    return _run(url, _reading(settings), call)
 
 
 def _resolved(ydl: yt_dlp.YoutubeDL, raw: dict[str, Any], page_url: str) -> dict[str, Any]:
@@ -429,7 +570,7 @@ def read_captions(where: str, kind: str, origin: Origin, settings: Settings) -> 
 def extract(url: str, settings: Settings) -> dict[str, Any]:
     """The full info of one video: its formats, captions and whether it can be had (live, private, removed...)."""
 
-    def call(_: list[MediaError]) -> dict[str, Any]:
+    def call() -> dict[str, Any]:
         with _ydl(settings, format="bestaudio/best") as ydl:
             info = ydl.sanitize_info(ydl.extract_info(url, download=False))
         if info.get("_type") == "playlist":
@@ -447,7 +588,7 @@ def extract(url: str, settings: Settings) -> dict[str, Any]:
                 _check_url(str(fmt.get("url") or ""))
         return info
 
-    return _run(settings, url, call)
+    return _run(url, _reading(settings), call)
 
 
 def download_audio(
@@ -473,13 +614,14 @@ def download_audio(
             total = state.get("total_bytes") or state.get("total_bytes_estimate")
             on_progress(int(state.get("downloaded_bytes") or 0), int(total) if total else None)
 
-    def call(_: list[MediaError]) -> Path:
+    def call() -> Path:
         params = {
             "format": "bestaudio/best",
             "outtmpl": f"{dest_stem}.%(ext)s",
             "continuedl": True,
             "fixup": "never",  # fixing a container needs ffmpeg; PyAV decodes what the site serves
             "max_filesize": settings.max_download_mb * 1024 * 1024,
+            "skip_unavailable_fragments": False,  # a stream with holes is not the episode
             "progress_hooks": [progress],
         }
         with _ydl(settings, **params) as ydl:
@@ -492,7 +634,16 @@ def download_audio(
             )
         return paths[0]
 
-    path = _run(settings, url, call)
+    # The media as it arrives, fragments and all, within FONOTECA_MAX_DOWNLOAD_MB (yt-dlp's own max_filesize knows
+    # only a size announced in advance, which an HLS stream never has).
+    limit = (settings.max_download_mb, "FONOTECA_MAX_DOWNLOAD_MB")
+    try:
+        path = _run(url, _Guard(check_addresses=not settings.allow_private_urls, total_limit=limit), call)
+    except MediaError as exc:
+        if "FONOTECA_MAX_DOWNLOAD_MB" in exc.hint:  # nothing worth resuming: what it left is removed
+            for left in dest_stem.parent.glob(f"{glob.escape(dest_stem.name)}.*"):
+                left.unlink(missing_ok=True)
+        raise
     try:
         probe(path, f"the audio of {url}")
     except MediaError:

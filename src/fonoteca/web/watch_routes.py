@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator  # Atom written by a kept library, not by
 from fonoteca import __version__
 from fonoteca.errors import FonotecaError
 from fonoteca.search import episode_url
-from fonoteca.text import format_timestamp
+from fonoteca.text import format_timestamp, xml_text
 from fonoteca.web.deps import App, Templates
 
 FEED_ENTRIES = 100
@@ -70,12 +70,13 @@ def _back(error: FonotecaError | None = None) -> RedirectResponse:
 
 @router.get("/watch.atom")
 def watch_feed(request: Request, fonoteca: App) -> Response:
-    """The latest mentions of watched words, newest first, each entry a link to its second."""
+    """The latest mentions of watched words, newest first, each entry a link to its second. Titles and lines lose the
+    characters XML cannot carry (a control character in a transcript line), which lxml would refuse."""
     base = str(request.base_url).rstrip("/")
     feed = FeedGenerator()
     feed.id(f"{base}/watch.atom")
     feed.title("fonoteca: mentions of watched words")
-    feed.subtitle(", ".join(f"“{w.term}”" for w in fonoteca.watcher.list()) or "nothing watched yet")
+    feed.subtitle(xml_text(", ".join(f"“{w.term}”" for w in fonoteca.watcher.list())) or "nothing watched yet")
     feed.link(href=f"{base}/watch.atom", rel="self")
     feed.link(href=f"{base}/watch", rel="alternate")
     feed.generator("fonoteca", version=__version__)
@@ -84,10 +85,10 @@ def watch_feed(request: Request, fonoteca: App) -> Response:
     for m in reversed(mentions):  # feedgen puts each new entry first: oldest in, newest on top
         entry = feed.add_entry()
         entry.id(f"{base}/watch#mention-{m.id}")
-        entry.title(f"“{m.term}” in {m.episode_title} at {format_timestamp(m.start)}")
+        entry.title(xml_text(f"“{m.term}” in {m.episode_title} at {format_timestamp(m.start)}"))
         entry.link(href=base + episode_url(m.episode_id, m.start))
-        entry.author(name=m.show_title)
-        entry.summary(m.sentence)
+        entry.author(name=xml_text(m.show_title))
+        entry.summary(xml_text(m.sentence))
         entry.updated(_stamp(m.found_at))
         if published := _stamp(m.published):
             entry.published(published)
