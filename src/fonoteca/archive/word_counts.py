@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, or_, select
 
 from fonoteca.archive.database import Database, in_chunks
 from fonoteca.archive.models import Status
@@ -40,7 +40,8 @@ class WordCountStore:
         it was counted keeps waiting in episodes_to_count (its revision is stored with its counts).
 
         The rows of the whole batch are inserted in key order, so the database touches each B-tree page once per
-        batch instead of once per row: this is most of the time of counting a large archive."""
+        batch instead of once per row, as plain tuples through the driver's fastest path (COPY on PostgreSQL, one
+        prepared statement for every row on SQLite): SQLAlchemy's executemany of dicts cost more than the insert."""
         if not entries:
             return
         ids = [episode_id for episode_id, _, _ in entries]
@@ -50,16 +51,9 @@ class WordCountStore:
                 known |= set(db.scalars(select(counted.c.episode_id).where(counted.c.episode_id.in_(chunk))))
             for chunk in in_chunks(sorted(known)):  # only recounted episodes have old counts to remove
                 db.execute(delete(term_counts_table).where(term_counts_table.c.episode_id.in_(chunk)))
-            rows = sorted(
-                (
-                    {"term": term, "episode_id": episode_id, "count": count}
-                    for episode_id, _, counts in entries
-                    for term, count in counts.items()
-                ),
-                key=itemgetter("term"),  # by term alone: comparing whole rows costs more than it gains
-            )
-            if rows:
-                db.execute(insert(term_counts_table), rows)
+            rows = [(term, episode_id, count) for episode_id, _, counts in entries for term, count in counts.items()]
+            rows.sort(key=itemgetter(0))  # by term alone: comparing whole rows costs more than it gains
+            self._insert_counts(db, rows)
             statement = self.database.insert(counted)
             db.execute(
                 statement.on_conflict_do_update(
@@ -72,6 +66,18 @@ class WordCountStore:
                 ],
             )
 
+    def _insert_counts(self, db: Connection, rows: list[tuple[str, str, int]]) -> None:
+        """Insert (term, episode_id, count) rows inside `db`'s transaction, through the driver itself."""
+        if not rows:
+            return
+        driver = db.connection.driver_connection
+        if self.database.is_sqlite:
+            driver.executemany(_INSERT_COUNTS, rows)
+            return
+        with driver.cursor() as cursor, cursor.copy(_COPY_COUNTS) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
         """{episode_id: count} for one folded word or word pair."""
         if show_id is None:
@@ -81,6 +87,8 @@ class WordCountStore:
         return {r[0]: r[1] for r in rows}
 
 
+_INSERT_COUNTS = "INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)"
+_COPY_COUNTS = "COPY term_counts (term, episode_id, count) FROM STDIN"
 _TERM_COUNTS = select(term_counts_table.c.episode_id, term_counts_table.c.count).where(
     term_counts_table.c.term == bindparam("term")
 )

@@ -26,7 +26,7 @@ import shutil
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, no
 SCHEMA_VERSION = "6"  # 6: what the index holds is recorded in held.json
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
+COUNT_ROWS = 1_000_000  # word counts (rows) gathered before they are stored: ~120 MB of Python objects at most
 
 
 def _schema() -> tantivy.Schema:
@@ -106,7 +107,7 @@ def date_bound(value: str, *, end: bool) -> int:
 
 def pair_tokens(folded: list[str]) -> list[str]:
     """Each two adjacent folded words as one token, "a_b" (words never contain "_": a pair never looks like a word)."""
-    return [f"{a}_{b}" for a, b in zip(folded, folded[1:], strict=False)]
+    return [a + "_" + b for a, b in zip(folded, folded[1:], strict=False)]
 
 
 class SearchIndex:
@@ -190,41 +191,60 @@ class SearchIndex:
             raise
 
 
-def episode_documents(segments: list[Segment], episode_id: str, show_id: int, published: int) -> tuple[list, Counter]:
-    """The tantivy documents of an episode and its counts for trends, from one pass over the text.
+def _analysed(segments: list[Segment], counts: Counter[str]) -> Iterator[tuple[str, list[str], list[str], dict]]:
+    """(NFC text, folded words, word pairs, pairs said again in it) of each segment, in one pass over its text; `counts`
+    gets the episode's counts for trends once the segments are all read.
 
     The counts hold every folded word, and for word pairs only the mentions that the index's segment documents cannot
     tell: a pair said again in the same segment, and a pair cut in two by a segment boundary. A two-word phrase's
     trend is then the index's count of segments that have it plus these (see trends.py)."""
-    docs = []
-    counts: Counter[str] = Counter()
+    said: list[str] = []  # every word of the episode, counted at once at the end (Counter's loop is C, ours is not)
     last_word = ""
     for seg in segments:
         body = unicodedata.normalize("NFC", seg.text)
         folded = words(body)
-        counts.update(folded)
+        if not folded:
+            yield body, folded, [], {}
+            continue
+        said += folded
         pairs = pair_tokens(folded)
         repeated: dict[str, int] = {}
         if len(set(pairs)) < len(pairs):
             repeated = {pair: n - 1 for pair, n in Counter(pairs).items() if n > 1}
             counts.update(repeated)
-        if last_word and folded:
-            counts[f"{last_word}_{folded[0]}"] += 1  # the pair_tokens() of the two
-        last_word = folded[-1] if folded else last_word
-        docs.append(
-            tantivy.Document(
-                text=" ".join(folded),
-                pairs=" ".join(pairs),
-                repeats=" ".join(repeated),
-                body=body.encode(),
-                episode_id=episode_id,
-                show_id=show_id,
-                idx=seg.idx,
-                start=float(seg.start),
-                end=float(seg.end),
-                published=published,
-            )
+        if last_word:
+            counts[last_word + "_" + folded[0]] += 1  # the pair_tokens() of the two
+        last_word = folded[-1]
+        yield body, folded, pairs, repeated
+    counts.update(said)
+
+
+def episode_counts(segments: list[Segment]) -> Counter[str]:
+    """An episode's counts for trends (see _analysed), without building its documents."""
+    counts: Counter[str] = Counter()
+    for _ in _analysed(segments, counts):
+        pass
+    return counts
+
+
+def episode_documents(segments: list[Segment], episode_id: str, show_id: int, published: int) -> tuple[list, Counter]:
+    """The tantivy documents of an episode and its counts for trends (see _analysed), from one pass over the text."""
+    counts: Counter[str] = Counter()
+    docs = [
+        tantivy.Document(
+            text=" ".join(folded),
+            pairs=" ".join(pairs),
+            repeats=" ".join(repeated),
+            body=body.encode(),
+            episode_id=episode_id,
+            show_id=show_id,
+            idx=seg.idx,
+            start=float(seg.start),
+            end=float(seg.end),
+            published=published,
         )
+        for seg, (body, folded, pairs, repeated) in zip(segments, _analysed(segments, counts), strict=True)
+    ]
     return docs, counts
 
 
@@ -253,7 +273,10 @@ def sync_index(archive: Archive, index: SearchIndex, *, on_progress: Callable[[i
             for episode_id in gone:
                 writer.delete_documents_by_term("episode_id", episode_id)
                 held.pop(episode_id)
-            batch: list[tuple[str, int, dict[str, int]]] = []
+            counted = _CountsToStore(archive)
+            for episode_id, rev in uncounted.items():  # indexed, but a crash came before its counts were stored
+                if held.get(episode_id) == rev:
+                    counted.add(episode_id, rev, episode_counts(archive.segments(episode_id, words=False)))
             for n, (episode_id, rev) in enumerate(stale, start=1):
                 episode = archive.get_episode(episode_id)
                 writer.delete_documents_by_term("episode_id", episode_id)
@@ -264,14 +287,13 @@ def sync_index(archive: Archive, index: SearchIndex, *, on_progress: Callable[[i
                     writer.add_document(doc)
                 held[episode_id] = rev
                 if uncounted.get(episode_id) == rev:
-                    batch.append((episode_id, rev, dict(counts)))
+                    counted.add(episode_id, rev, counts)
                 if n % BATCH == 0 or n == len(stale):
                     writer.commit()
                     index.record_held(held)
-                    archive.store_word_counts_many(batch)
-                    batch = []
                 if on_progress:
                     on_progress(n, len(stale))
+            counted.store()
             writer.commit()
             writer.wait_merging_threads()
             index.record_held(held)
@@ -290,16 +312,35 @@ def _differences(held: dict[str, int], finished: dict[str, int]) -> tuple[list[t
     return stale, gone
 
 
+class _CountsToStore:
+    """Word counts gathered across episodes and stored when they make COUNT_ROWS rows: each store touches most pages
+    of the counts' term-ordered B-tree (and the database writes each page it touched once per commit), so fewer,
+    larger stores index a large archive several times faster than one per commit of the index."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.entries: list[tuple[str, int, dict[str, int]]] = []
+        self.rows = 0
+
+    def add(self, episode_id: str, rev: int, counts: Counter[str]) -> None:
+        self.entries.append((episode_id, rev, dict(counts)))
+        self.rows += len(counts)
+        if self.rows >= COUNT_ROWS:
+            self.store()
+
+    def store(self) -> None:
+        self.archive.store_word_counts_many(self.entries)
+        self.entries, self.rows = [], 0
+
+
 def count_words(archive: Archive) -> int:
     """Store the word counts of every finished episode that lacks them for its transcript revision, without
     indexing it: the step a worker runs after a transcript, so that no machine's index has to. Returns how many."""
     pending = archive.episodes_to_count()
-    for start in range(0, len(pending), BATCH):
-        batch = []
-        for episode_id, rev in pending[start : start + BATCH]:
-            _docs, counts = episode_documents(archive.segments(episode_id, words=False), episode_id, 0, 0)
-            batch.append((episode_id, rev, dict(counts)))
-        archive.store_word_counts_many(batch)
+    counted = _CountsToStore(archive)
+    for episode_id, rev in pending:
+        counted.add(episode_id, rev, episode_counts(archive.segments(episode_id, words=False)))
+    counted.store()
     return len(pending)
 
 
