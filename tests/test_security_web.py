@@ -1,11 +1,14 @@
 """The web server's defences, tried against a real `fonoteca serve` process over HTTP (and raw sockets where HTTP
-clients would hide what is sent): media paths, Host names, cross-site requests, body sizes, token guessing."""
+clients would hide what is sent): media paths, Host names, cross-site requests, body sizes, token guessing, sessions."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ from fonoteca.archive import Archive
 
 SECRET = b"TOP-SECRET root:$6$hash"
 TOKEN = "s3cret-token"
+STRONG = "Xq3v-9LmT2pWz7Rk_b4N"  # what `secrets.token_urlsafe(15)` makes: long enough to serve beyond loopback
 ATTACKER = "http://attacker.example"
 
 
@@ -233,3 +237,69 @@ def test_wrong_bearer_tokens_on_the_api_are_throttled(settings) -> None:
             assert httpx.get(f"{base}/api/stats", headers=wrong).status_code == 401
         locked = httpx.get(f"{base}/api/stats", headers=wrong)
         assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+
+
+def test_a_new_forwarded_address_with_each_wrong_token_does_not_escape_the_throttle(settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, token=STRONG) as base:
+        answers = [
+            httpx.get(
+                f"{base}/api/stats", headers={"Authorization": "Bearer wrong", "X-Forwarded-For": f"10.1.2.{n}"}
+            ).status_code
+            for n in range(7)
+        ]
+        assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
+
+
+def test_a_proxy_named_in_trusted_proxies_is_believed_about_the_client(settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, token=STRONG, trusted_proxies="127.0.0.1") as base:
+        for n in range(7):  # each a different client behind the proxy: none of them is locked out by the others
+            wrong = {"Authorization": "Bearer wrong", "X-Forwarded-For": f"10.1.2.{n}"}
+            assert httpx.get(f"{base}/api/stats", headers=wrong).status_code == 401
+
+
+def test_the_bearer_scheme_is_read_in_any_case_and_never_counted_as_a_wrong_token(settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, token=STRONG) as base:
+        for _ in range(3):
+            for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
+                response = httpx.get(f"{base}/api/stats", headers={"Authorization": f"{scheme} {STRONG}"})
+                assert response.status_code == 200, scheme
+
+
+@pytest.mark.parametrize("token", [" ", "x", "aaaaaaaaaaaaaaaaaaaa", f" {STRONG} "])
+def test_a_weak_token_is_refused_beyond_loopback_and_in_public_mode(settings, token: str) -> None:
+    for flags in (["--host", "0.0.0.0"], ["--public"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--port", "1", *flags],
+            capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(settings.home), "FONOTECA_TOKEN": token,
+                 "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+        )  # fmt: skip
+        assert result.returncode == 1, flags
+        assert "weak token" in result.stderr and "at least 16 characters" in result.stderr, flags
+
+
+def test_the_login_cookie_holds_a_signed_session_not_the_token(settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, token=STRONG) as base:
+        signed_in = httpx.post(f"{base}/login", data={"token": STRONG, "next": "/status"})
+        assert signed_in.status_code == 303
+        set_cookie = signed_in.headers["set-cookie"]
+        assert STRONG not in set_cookie and "httponly" in set_cookie.lower() and "secure" not in set_cookie.lower()
+        session = signed_in.cookies["fonoteca_session"]
+        assert httpx.get(f"{base}/status", cookies={"fonoteca_session": session}).status_code == 200
+        for forged in (STRONG, session[:-1] + ("0" if session[-1] != "0" else "1"), "1.a.b"):
+            assert httpx.get(f"{base}/api/stats", cookies={"fonoteca_session": forged}).status_code == 401, forged
+
+
+def test_the_login_cookie_is_secure_behind_a_tls_proxy(settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, token=STRONG, trusted_proxies="127.0.0.1") as base:
+        over_tls = httpx.post(
+            f"{base}/login", data={"token": STRONG, "next": "/"}, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert over_tls.status_code == 303
+        cookies = over_tls.headers.get_list("set-cookie")
+        assert all("secure" in cookie.lower() for cookie in cookies) and len(cookies) == 2  # the session and CSRF's

@@ -76,6 +76,24 @@ class Unreachable(FonotecaError):
     retryable = True
 
 
+class Overloaded(FonotecaError):
+    """The server has as much of this work as it takes for now (the public's chat): the request may be made again
+    after `retry_after` seconds, which the web sends as `Retry-After`."""
+
+    http_status = 503
+    retryable = True
+
+    def __init__(self, message: str, hint: str = "", *, retry_after: int) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(Overloaded):
+    """One client asked more than its share (per address, per hour)."""
+
+    http_status = 429
+
+
 class FeedUnreachable(FeedError, Unreachable):
     """A feed that could not be fetched for now."""
 

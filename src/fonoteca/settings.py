@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     # other Host header is refused, so a web page whose name was rebound to this machine's address cannot read it.
     allowed_hosts: str = ""
     max_request_kb: int = 1024  # bigger request bodies are refused with 413
+    # Public mode (web/access.py): anonymous visitors read the archive; everything else needs the owner's token.
+    public: bool = False
+    public_chat: bool = False  # the chat open to anonymous visitors too, within the two limits below
+    public_chat_per_hour: int = Field(default=20, ge=1)  # questions one address may ask an hour
+    chat_generations: int = Field(default=2, ge=1)  # anonymous answers written at once; more wait in a queue...
+    chat_queue: int = Field(default=8, ge=0)  # ...this long at most, then 503 with Retry-After
+    # What the public's player plays: the publisher's own media URL (or the video's page), fonoteca's downloaded copy,
+    # or nothing. The owner's player always plays the downloaded copy when there is one.
+    public_media: Annotated[Literal["original", "local", "none"], BeforeValidator(_folded)] = "original"
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, comma-separated (e.g.
+    # "127.0.0.1"). Empty: no header says who the client is, so no one changes address (and escapes the throttle) with
+    # a header.
+    trusted_proxies: str = ""
 
     # Watched words: each sync's new mentions are POSTed here as one JSON batch (empty: no webhook). The user's own
     # setting, like the feed address they give: a private address (a home server) is allowed.

@@ -8,9 +8,6 @@ import typer
 
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, safe
-from fonoteca.errors import ConfigError
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @app.command()
@@ -19,22 +16,35 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,
     token: Annotated[
-        str | None, typer.Option("--token", help="Access token (env FONOTECA_TOKEN); required beyond loopback.")
+        str | None,
+        typer.Option("--token", help="The owner's token (env FONOTECA_TOKEN); required beyond loopback and --public."),
+    ] = None,
+    public: Annotated[
+        bool | None,
+        typer.Option(
+            "--public",
+            help="Anyone may read the archive (env FONOTECA_PUBLIC); analyses, watches, status and management need "
+            "the token.",
+        ),
+    ] = None,
+    public_chat: Annotated[
+        bool | None,
+        typer.Option("--public-chat", help="With --public: anyone may ask the chat, within per-address limits."),
     ] = None,
 ) -> None:
     """Serve the web archive: shows, the word-over-history chart, episodes with a player, search, chat."""
     from fonoteca.web import run
+    from fonoteca.web.access import LOOPBACK, check_serving
     from fonoteca.web.app import allowed_hosts, create_app
 
-    settings = app_of(ctx, host=host, port=port, token=token).settings
-    if settings.host not in LOOPBACK and not settings.token:
-        raise ConfigError(
-            f"refusing to listen on {settings.host} without a token",
-            "set FONOTECA_TOKEN (or --token) so only people with it can open the archive, or use 127.0.0.1",
-        )
+    settings = app_of(ctx, host=host, port=port, token=token, public=public, public_chat=public_chat).settings
+    check_serving(settings)
     if settings.host not in LOOPBACK:  # browsers that reach it by another name or address are refused
         names = ", ".join(allowed_hosts(settings))
         console.print(f"  answering Host names {safe(names)}; add others with FONOTECA_ALLOWED_HOSTS", highlight=False)
     url = f"http://{safe(settings.host)}:{settings.port}/"
-    run(create_app(settings), settings.host, settings.port,
+    if settings.public:
+        chat = "open to anyone" if settings.public_chat else "the owner's"
+        console.print(f"  public: anyone reads the archive; the chat is {chat}", highlight=False)
+    run(create_app(settings), settings.host, settings.port, trusted_proxies=settings.trusted_proxies,
         when_started=lambda: console.print(f"fonoteca archive at [bold]{url}[/] (Ctrl-C to stop)"))  # fmt: skip

@@ -14,10 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from fonoteca.output import EpisodeOut, SearchOut, ShowOut, StatsOut, TranscriptOut, shows_of, trend_rows
+from fonoteca.output import EpisodeOut, SearchOut, SegmentOut, ShowOut, StatsOut, TranscriptOut, shows_of, trend_rows
 from fonoteca.output.charts import trend_csv
 from fonoteca.search.trends import TrendPoint, mentions_query, parse_terms
-from fonoteca.web.deps import App
+from fonoteca.web.deps import App, Owner
+from fonoteca.web.public import episode_out, show_out
 
 router = APIRouter(prefix="/api")
 
@@ -28,20 +29,24 @@ def api_stats(fonoteca: App, show: str | None = None) -> StatsOut:
 
 
 @router.get("/shows", response_model=list[ShowOut], tags=["archive"])
-def api_shows(fonoteca: App) -> list[ShowOut]:
-    return shows_of(fonoteca.archive.stats(), fonoteca.archive.episodes_per_show())
+def api_shows(fonoteca: App, owner: Owner) -> list[ShowOut]:
+    shows = shows_of(fonoteca.archive.stats(), fonoteca.archive.episodes_per_show())
+    return [show_out(show, owner=owner) for show in shows]
 
 
 @router.get("/shows/{slug}/episodes", response_model=list[EpisodeOut], tags=["archive"])
-def api_episodes(fonoteca: App, slug: str, status: str | None = None) -> list[EpisodeOut]:
+def api_episodes(fonoteca: App, owner: Owner, slug: str, status: str | None = None) -> list[EpisodeOut]:
+    """`media` is what the episode page's player plays for you, never a path on the server."""
     archive = fonoteca.archive
-    return [EpisodeOut.of(e) for e in archive.list_episodes(archive.get_show(slug).id, status=status)]
+    episodes = archive.list_episodes(archive.get_show(slug).id, status=status)
+    return [episode_out(fonoteca, e, owner=owner) for e in episodes]
 
 
 @router.get("/episodes/{episode_id}/transcript", response_model=TranscriptOut, tags=["archive"])
-def api_transcript(fonoteca: App, episode_id: str) -> TranscriptOut:
+def api_transcript(fonoteca: App, owner: Owner, episode_id: str) -> TranscriptOut:
     episode = fonoteca.episode(episode_id)
-    return TranscriptOut.of(episode, fonoteca.archive.segments(episode.id))
+    segments = [SegmentOut.of(s) for s in fonoteca.archive.segments(episode.id)]
+    return TranscriptOut(episode=episode_out(fonoteca, episode, owner=owner), segments=segments)
 
 
 @router.get("/search", response_model=SearchOut, tags=["search"])

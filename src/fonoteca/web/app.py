@@ -16,7 +16,7 @@ from a CDN (offline archives have none) and runs an inline script, which the Con
 Feed and transcript text is untrusted: Jinja autoescapes everything, show notes go through the sanitiser, and the
 Content-Security-Policy allows only this server's own scripts. The paths an archive stores are untrusted too: /media/
 serves only files under fonoteca's media folder or a local show's own folder. The middleware (guards.py) checks the
-Host name, the body size, cross-site requests and the token before any route runs.
+Host name, the body size, cross-site requests and who may open the route (web/access.py) before any route runs.
 
 A GET never writes: requests search the index as it is, and the lifespan's indexer brings in, every INDEX_EVERY_S,
 what `fonoteca sync` (or anything else) added to the archive. It opens the index writer only when something changed,
@@ -39,11 +39,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fonoteca import __version__
 from fonoteca.app import Fonoteca
-from fonoteca.errors import FonotecaError
+from fonoteca.errors import FonotecaError, Overloaded
 from fonoteca.settings import Settings
 from fonoteca.web import api, llm_routes, pages, watch_routes
+from fonoteca.web.access import unclassified
+from fonoteca.web.chat_limits import PublicChatLimits
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
-from fonoteca.web.guards import TOKEN_COOKIE, BodyLimit, CsrfGuard, HardenHeaders, Throttle, TokenGate
+from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 INDEX_EVERY_S = 1.0
@@ -56,28 +58,29 @@ def create_app(settings: Settings) -> FastAPI:
     fonoteca = Fonoteca(settings)
     templates = make_templates()
     throttle = Throttle()
+    sessions = Sessions(settings.token.get_secret_value())
 
     def login_page(request: Request, target: str) -> Response:
         return templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
 
     async def failed(request: Request, exc: FonotecaError) -> Response:
+        message = str(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        if exc.http_status >= 500 and not isinstance(exc, Overloaded) and not getattr(request.state, "owner", False):
+            # the server's own trouble (a full disk, a model or database that is down) names its folders and servers:
+            # the owner reads it, everyone else only that it failed
+            message = f"{HTTPStatus(exc.http_status).phrase}: the archive cannot answer this now, try again later"
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
-        context = {"title": HTTPStatus(exc.http_status).phrase.capitalize(), "message": str(exc)}
-        return templates.TemplateResponse(request, "error.html", context, status_code=exc.http_status)
+            return JSONResponse({"detail": message}, status_code=exc.http_status, headers=headers)
+        context = {"title": HTTPStatus(exc.http_status).phrase.capitalize(), "message": message}
+        return templates.TemplateResponse(request, "error.html", context, status_code=exc.http_status, headers=headers)
 
     middleware = [  # outermost first
         Middleware(HardenHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),
         Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
-        Middleware(CsrfGuard, session_cookie=TOKEN_COOKIE),
-        Middleware(
-            TokenGate,
-            token=settings.token.get_secret_value(),
-            cookie=TOKEN_COOKIE,
-            throttle=throttle,
-            login_page=login_page,
-        ),
+        Middleware(CsrfGuard),
+        Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
@@ -85,12 +88,15 @@ def create_app(settings: Settings) -> FastAPI:
         middleware=middleware, exception_handlers={FonotecaError: failed},
     )  # fmt: skip
     app.state.fonoteca, app.state.templates, app.state.throttle = fonoteca, templates, throttle
+    app.state.sessions, app.state.chat_limits = sessions, PublicChatLimits(settings)
     app.state.transcripts = TranscriptCache()
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(llm_routes.router)
     app.include_router(watch_routes.router)
+    if missing := unclassified(app.routes):
+        raise RuntimeError(f"routes with no access class in web/access.py: {', '.join(missing)}")
     return app
 
 

@@ -19,7 +19,8 @@ from markupsafe import Markup
 from fonoteca.app import Fonoteca
 from fonoteca.output.snippets import snippet_html
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
-from fonoteca.web.guards import Throttle
+from fonoteca.web.chat_limits import PublicChatLimits
+from fonoteca.web.guards import Sessions, Throttle
 
 WEB_DIR = Path(str(files("fonoteca.web")))
 
@@ -34,6 +35,19 @@ async def get_templates(request: Request) -> Jinja2Templates:
 
 async def get_throttle(request: Request) -> Throttle:
     return request.app.state.throttle
+
+
+async def get_sessions(request: Request) -> Sessions:
+    return request.app.state.sessions
+
+
+async def is_owner(request: Request) -> bool:
+    """Whether the owner sent this request (AccessGate decided it, web/access.py)."""
+    return getattr(request.state, "owner", False)
+
+
+async def get_chat_limits(request: Request) -> PublicChatLimits:
+    return request.app.state.chat_limits
 
 
 async def get_transcripts(request: Request) -> TranscriptCache:
@@ -70,11 +84,15 @@ class TranscriptCache:
 App = Annotated[Fonoteca, Depends(get_fonoteca)]
 Templates = Annotated[Jinja2Templates, Depends(get_templates)]
 LoginThrottle = Annotated[Throttle, Depends(get_throttle)]
+LoginSessions = Annotated[Sessions, Depends(get_sessions)]
 Transcripts = Annotated[TranscriptCache, Depends(get_transcripts)]
+Owner = Annotated[bool, Depends(is_owner)]
+ChatLimits = Annotated[PublicChatLimits, Depends(get_chat_limits)]
 
 
 def make_templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=[_csrf_context])
+    context = [_csrf_context, _access_context]
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=context)
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html
@@ -86,3 +104,15 @@ def make_templates() -> Jinja2Templates:
 def _csrf_context(request: Request) -> dict[str, str]:
     """Every page's CSRF token (set by CsrfGuard), for its <meta> tag and its forms."""
     return {"csrf_token": getattr(request.state, "csrf_token", "")}
+
+
+def _access_context(request: Request) -> dict[str, bool]:
+    """What the page shows this visitor: the owner's controls (`owner`, set by AccessGate), the chat where it is open
+    to them, and the sign-in link where there is a token to sign in with."""
+    settings = request.app.state.fonoteca.settings
+    owner = getattr(request.state, "owner", False)
+    return {
+        "owner": owner,
+        "chat_open": owner or (settings.public and settings.public_chat),
+        "can_sign_in": bool(settings.token.get_secret_value()),
+    }

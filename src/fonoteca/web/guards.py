@@ -5,11 +5,17 @@
   whose DNS name was rebound to 127.0.0.1 cannot talk to the archive.
 - BodyLimit: no request body over the limit, whether it says its length or streams it in chunks.
 - CsrfGuard: state-changing requests from another site are refused; a browser's must carry the page's CSRF token.
-- TokenGate: with a token, every request needs it (bearer header or the login cookie); wrong tokens are throttled.
+- AccessGate: tells the owner (the token as a bearer header, or the session cookie of the login form; without a
+  token, a request that did not come through a proxy) from everyone else, and lets each through to what its route's
+  class allows (web/access.py); wrong tokens are throttled per client address.
+
+The client's address is the connection's: uvicorn reads X-Forwarded-For only from FONOTECA_TRUSTED_PROXIES, so a
+client cannot escape the throttle by sending a new address in a header.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import secrets
@@ -21,6 +27,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fonoteca.settings import Settings
+from fonoteca.web.access import RouteTable, is_proxied, needs_owner
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
@@ -37,7 +46,7 @@ CSRF_COOKIE = "fonoteca_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_PATH = "/login"
-TOKEN_COOKIE = "fonoteca_token"  # set by the login form, read by TokenGate; CsrfGuard ties its token to it
+SESSION_COOKIE = "fonoteca_session"  # set by the login form, read by AccessGate; CsrfGuard ties its token to it
 
 
 class HardenHeaders:
@@ -122,8 +131,8 @@ class CsrfGuard:
     no cookies need neither, nor does the login form, where the login cookie is set. The token is in
     request.state.csrf_token for the templates."""
 
-    def __init__(self, app: ASGIApp, *, session_cookie: str) -> None:
-        self.app, self.session_cookie = app, session_cookie
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,7 +157,7 @@ class CsrfGuard:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and not known:
                 cookie = Response()
-                cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+                cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=is_tls(request))
                 MutableHeaders(scope=message).append("set-cookie", cookie.headers["set-cookie"])
             await send(message)
 
@@ -157,10 +166,9 @@ class CsrfGuard:
     def _needs_token(self, request: Request) -> bool:
         if request.url.path == LOGIN_PATH:
             return False
-        if self.session_cookie in request.cookies:
+        if SESSION_COOKIE in request.cookies:
             return True
-        bearer = request.headers.get("authorization", "").startswith("Bearer ")
-        return not bearer and ("origin" in request.headers or "sec-fetch-site" in request.headers)
+        return bearer_token(request) is None and ("origin" in request.headers or "sec-fetch-site" in request.headers)
 
 
 def _cross_site(request: Request) -> str | None:
@@ -252,41 +260,97 @@ def too_many(request: Request, wait: int) -> Response:
     return _refuse(request, detail, 429, headers={"Retry-After": str(wait)})
 
 
-LoginPage = Callable[[Request, str | None], Response]
+def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer …` (the scheme in any case, as RFC 9110 says), or None."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
-class TokenGate:
-    """With a token set, every request but the login form and static files needs it, as `Authorization: Bearer` or
-    the login cookie; pages without it answer with the login page, the API with 401. Wrong tokens count in the
-    throttle, like the login form's."""
+def is_tls(request: Request) -> bool:
+    """Whether the browser reached the server over TLS (directly, or through a trusted proxy that says so)."""
+    return request.url.scheme == "https"
 
-    def __init__(self, app: ASGIApp, *, token: str, cookie: str, throttle: Throttle, login_page: LoginPage) -> None:
-        self.app, self.token, self.cookie, self.throttle, self.login_page = app, token, cookie, throttle, login_page
+
+class Sessions:
+    """The login cookie's values: when it was signed in, and a random nonce, signed with HMAC-SHA256 under a key
+    derived from the token. The cookie never holds the token itself (a stolen cookie does not reveal it and expires),
+    every worker process checks it without shared state, and changing the token signs everyone out."""
+
+    MAX_AGE = 30 * 24 * 3600
+
+    def __init__(self, token: str, clock: Callable[[], float] = time.time) -> None:
+        self.key = hashlib.sha256(b"fonoteca session\0" + token.encode()).digest()
+        self.clock = clock
+
+    def issue(self) -> str:
+        payload = f"{int(self.clock())}.{secrets.token_urlsafe(12)}"
+        return f"{payload}.{self._signature(payload)}"
+
+    def valid(self, value: str) -> bool:
+        payload, _, signature = value.rpartition(".")
+        if not payload or not hmac.compare_digest(signature.encode(), self._signature(payload).encode()):
+            return False
+        issued = payload.partition(".")[0]
+        return issued.isdigit() and 0 <= self.clock() - int(issued) < self.MAX_AGE
+
+    def _signature(self, payload: str) -> str:
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+LoginPage = Callable[[Request, str], Response]
+
+
+class AccessGate:
+    """Marks each request as the owner's or not (request.state.owner, which the pages read to show the owner's
+    controls) and refuses what its route's class keeps from everyone else: pages with the login page (401), the API
+    with 401 and `WWW-Authenticate: Bearer`; without a token, requests that came through a proxy with 403. A wrong
+    bearer token is a 401 wherever it is sent, and counts in the throttle like the login form's."""
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, sessions: Sessions, throttle: Throttle, login_page: LoginPage
+    ) -> None:
+        self.app, self.settings, self.sessions, self.throttle = app, settings, sessions, throttle
+        self.token = settings.token.get_secret_value()
+        self.login_page = login_page
+        self.routes = RouteTable()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.token:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        path = request.url.path
-        if path == LOGIN_PATH or path.startswith("/static/"):
+        owner = not is_proxied(request.headers)
+        if self.token:
+            supplied = bearer_token(request)
+            if supplied is not None:
+                refusal = self._check(request, supplied)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+            owner = supplied is not None or self.sessions.valid(request.cookies.get(SESSION_COOKIE, ""))
+        scope.setdefault("state", {})["owner"] = owner
+        access = self.routes.access(request.method, request.url.path)
+        if owner or access is None or not needs_owner(access, self.settings):
             await self.app(scope, receive, send)
             return
-        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        supplied = supplied or request.cookies.get(self.cookie, "")
+        await self._refusal(request)(scope, receive, send)
+
+    def _check(self, request: Request, supplied: str) -> Response | None:
         client = client_address(request)
-        if supplied:
-            wait = self.throttle.retry_after(client)
-            if wait:
-                await too_many(request, wait)(scope, receive, send)
-                return
-            if hmac.compare_digest(supplied.encode(), self.token.encode()):
-                self.throttle.succeeded(client)
-                await self.app(scope, receive, send)
-                return
-            self.throttle.failed(client)
-        if path.startswith("/api/"):
-            response: Response = JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-        else:
-            response = self.login_page(request, path + (f"?{request.url.query}" if request.url.query else ""))
-        await response(scope, receive, send)
+        if wait := self.throttle.retry_after(client):
+            return too_many(request, wait)
+        if hmac.compare_digest(supplied.encode(), self.token.encode()):
+            self.throttle.succeeded(client)
+            return None
+        self.throttle.failed(client)
+        return _refuse(request, "wrong token", 401, headers={"WWW-Authenticate": "Bearer"})
+
+    def _refusal(self, request: Request) -> Response:
+        if not self.token:
+            detail = "this is the owner's part, and this request came through a proxy: set FONOTECA_TOKEN to sign in"
+            return _refuse(request, detail, 403)
+        path = request.url.path
+        if path.startswith("/api/") or request.method != "GET":
+            detail = "this needs the owner's token: sign in, or send it as Authorization: Bearer"
+            return _refuse(request, detail, 401, headers={"WWW-Authenticate": "Bearer"})
+        return self.login_page(request, path + (f"?{request.url.query}" if request.url.query else ""))

@@ -3,8 +3,9 @@
 POST /api/chat answers with Server-Sent Events over chunked transfer: `meta` (conversation id and the excerpts
 given to the model), `token` (text as it is written), `citations` (the final answer, the cited excerpts, and
 `sources`: every excerpt given, cited first in citation order, each marked `cited`),
-`error` (anything that goes wrong after the 200 was sent) and `done`. When the browser stops or goes away, Starlette
-cancels the response's generator, which closes the upstream stream: the model stops writing for nobody.
+`error` (anything that goes wrong after the 200 was sent) and `done`. A question of the public waits for its turn
+first (web/chat_limits.py), with a `queue` event (its place) every few seconds. When the browser stops or goes away,
+Starlette cancels the response's generator, which closes the upstream stream: the model stops writing for nobody.
 
 Only the chat is `async` (it streams); the chat turn does its archive and index work in worker threads. Every other
 route is a plain `def`, run in Starlette's threadpool: an analysis waits for the model there, never on the event loop.
@@ -29,7 +30,8 @@ from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.llm.analyze import KINDS, MAX_SUMMARY_WORDS
 from fonoteca.llm.chat import ChatEvent
 from fonoteca.output import AnalysesOut, AnalysisOut, ConversationOut, MessageOut
-from fonoteca.web.deps import App, Templates
+from fonoteca.web.deps import App, ChatLimits, Owner, Templates
+from fonoteca.web.guards import client_address
 
 router = APIRouter()
 
@@ -72,8 +74,14 @@ def chat_page(
 
 
 @router.post("/api/chat", tags=["llm"])
-async def chat(fonoteca: App, body: ChatRequest) -> StreamingResponse:
-    """Ask the archive; the answer streams as text/event-stream (events meta, token, citations, error, done)."""
+async def chat(
+    request: Request, fonoteca: App, owner: Owner, limits: ChatLimits, body: ChatRequest
+) -> StreamingResponse:
+    """Ask the archive; the answer streams as text/event-stream (events queue, meta, token, citations, error, done).
+    Anyone but the owner asks within per-address and concurrency limits: 429 or 503 with Retry-After."""
+    if not owner:
+        limits.questions.ask(client_address(request))
+        limits.generations.check_room()
     turn = fonoteca.chat_turn(
         body.message,
         conversation_id=body.conversation_id or None,
@@ -83,11 +91,20 @@ async def chat(fonoteca: App, body: ChatRequest) -> StreamingResponse:
     await turn.prepare()
 
     async def stream() -> AsyncIterator[str]:
+        # the turn is taken here, where it is always given back: a response that never started would keep it
+        ticket = None
         try:
+            if not owner:
+                ticket = limits.generations.enter()
+                async for position in limits.generations.positions(ticket):
+                    yield _sse(ChatEvent("queue", {"position": position}))
             async for event in turn.events():
                 yield _sse(event)
         except FonotecaError as exc:  # e.g. the archive became unwritable mid-answer: the page shows it
             yield _sse(ChatEvent("error", {"message": str(exc)}))
+        finally:
+            if ticket is not None:
+                limits.generations.leave(ticket)
 
     return StreamingResponse(
         stream(),

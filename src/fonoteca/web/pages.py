@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -19,7 +18,6 @@ from markupsafe import Markup, escape
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
 from fonoteca.errors import NotFound
-from fonoteca.ingest.media import trusted_media_file
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
 from fonoteca.output.charts import PALETTE, SENTENCE, points_json
@@ -29,8 +27,9 @@ from fonoteca.search import BadDate, matches
 from fonoteca.search.query import parse
 from fonoteca.search.trends import EXPLAINED, GROUPINGS, UNITS, BadTrend, parse_terms
 from fonoteca.text import format_timestamp
-from fonoteca.web.deps import App, LoginThrottle, Templates, Transcripts
-from fonoteca.web.guards import TOKEN_COOKIE, client_address, too_many
+from fonoteca.web.deps import App, LoginSessions, LoginThrottle, Owner, Templates, Transcripts
+from fonoteca.web.guards import SESSION_COOKIE, Sessions, client_address, is_tls, too_many
+from fonoteca.web.public import media_src, servable_media
 
 PAGE_SIZE = 20
 EXPORT_MEDIA_TYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
@@ -40,9 +39,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/login")
 def login(
-    request: Request, fonoteca: App, templates: Templates, throttle: LoginThrottle, token: str = Form(...),
-    next: str = Form("/"),
+    request: Request, fonoteca: App, templates: Templates, throttle: LoginThrottle, sessions: LoginSessions,
+    token: str = Form(...), next: str = Form("/"),
 ) -> Response:  # fmt: skip
+    """The owner signs in: the cookie holds a signed session (never the token), `Secure` when served over TLS."""
     expected = fonoteca.settings.token.get_secret_value()
     target = next if _same_site(next) else "/"
     client = client_address(request)
@@ -55,7 +55,17 @@ def login(
     response = RedirectResponse(target, status_code=303)
     if expected:
         throttle.succeeded(client)
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        secure = is_tls(request)
+        response.set_cookie(
+            SESSION_COOKIE, sessions.issue(), max_age=Sessions.MAX_AGE, httponly=True, samesite="strict", secure=secure
+        )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=is_tls(request))
     return response
 
 
@@ -128,12 +138,12 @@ def show_page(
 
 @router.get("/episode/{episode_id}", response_class=HTMLResponse)
 def episode_page(
-    request: Request, fonoteca: App, templates: Templates, transcripts: Transcripts, episode_id: str, t: str = "0",
-    q: str = "", analysis_error: str = "",
+    request: Request, fonoteca: App, templates: Templates, transcripts: Transcripts, owner: Owner, episode_id: str,
+    t: str = "0", q: str = "", analysis_error: str = "",
 ) -> Response:  # fmt: skip
     archive = fonoteca.archive
     episode = archive.get_episode(episode_id)
-    analyses, translations = current_analyses(archive, episode)
+    analyses, translations = current_analyses(archive, episode) if owner else ({}, [])
     key = (episode.id, episode.transcript_rev, q)
     block = transcripts.get(key)
     if block is None:
@@ -147,7 +157,7 @@ def episode_page(
         "has_transcript": has_transcript,
         "start": _seconds(t),
         "query": q,
-        "media_src": _media_src(fonoteca, episode),
+        "media_src": media_src(fonoteca, episode, owner=owner),
         "formats": EXPORT_FORMATS,
         "analyses": analyses,
         "translations": translations,
@@ -216,11 +226,12 @@ def api_page(request: Request, templates: Templates) -> Response:
 
 
 @router.get("/media/{episode_id}")
-def media(fonoteca: App, episode_id: str) -> Response:
-    """The episode's local media; Starlette's FileResponse answers Range requests, so seeking works."""
+def media(fonoteca: App, owner: Owner, episode_id: str) -> Response:
+    """The episode's local media, where this visitor's player plays it (web/public.py); Starlette's FileResponse
+    answers Range requests, so seeking works."""
     episode = fonoteca.archive.get_episode(episode_id)
     path = servable_media(fonoteca, episode)
-    if path is None:
+    if path is None or media_src(fonoteca, episode, owner=owner) != f"/media/{episode.id}":
         raise HTTPException(404, "no local media for this episode")
     media_type = mimetypes.guess_type(path.name)[0] or episode.media_type or "application/octet-stream"
     return FileResponse(path, media_type=media_type)
@@ -238,22 +249,6 @@ def export(fonoteca: App, episode_id: str, fmt: str) -> Response:
         media_type=f"{EXPORT_MEDIA_TYPES[fmt]}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{episode.id}.{fmt}"'},
     )
-
-
-def servable_media(fonoteca: Fonoteca, episode: Episode) -> Path | None:
-    """Only a file fonoteca downloaded or one in a local show's folder: never another path an archive stored."""
-    return trusted_media_file(episode, fonoteca.archive.get_show(episode.show_id), fonoteca.settings.media_dir)
-
-
-def _media_src(fonoteca: Fonoteca, episode: Episode) -> str | None:
-    if episode.kind == "text":
-        return None
-    if servable_media(fonoteca, episode) is not None:
-        return f"/media/{episode.id}"
-    platform = fonoteca.archive.get_show(episode.show_id).source_kind == "platform"  # its URL is a page, not a file
-    if episode.media_url and episode.media_url.startswith(("http://", "https://")) and not platform:
-        return episode.media_url
-    return None
 
 
 def _query_string(params: dict[str, str]) -> str:

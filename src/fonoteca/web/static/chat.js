@@ -165,7 +165,10 @@
         throw new Error(detail);
       }
       await readEvents(response, (name, data) => {
-        if (name === "meta") {
+        if (name === "queue") {
+          // the public's questions wait while the model writes others' answers (web/chat_limits.py)
+          answer.textContent = `Waiting for the model: number ${data.position} in the queue…`;
+        } else if (name === "meta") {
           conversationId = data.conversation_id;
           sessionStorage.setItem(storageKey, conversationId);
           renderSources(sources, sourcesOf(data)); // what the answer is based on, while it is written

@@ -1,0 +1,248 @@
+"""Public mode against a real `fonoteca serve --public` process: every route of web/access.py tried anonymously and
+with the owner's token, what the public's answers leave out, and the owner's actions behind a proxy without a token."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from fixtures_web import DEMO_MEDIA, build_web_archive, fonoteca_serve
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Archive, Segment
+from fonoteca.errors import Overloaded
+from fonoteca.settings import Settings
+from fonoteca.web import pages
+from fonoteca.web.access import ROUTES, Access, app_routes, unclassified
+from fonoteca.web.app import create_app
+from fonoteca.web.chat_limits import Generations
+
+TOKEN = "Xq3v-9LmT2pWz7Rk_b4N"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def build_public_archive(settings: Settings, recordings: Path) -> dict[str, str]:
+    """The web archive, a show of a folder on the server and an episode whose failure names a file of the server."""
+    ids = build_web_archive(settings)
+    recordings.mkdir()
+    shutil.copyfile(DEMO_MEDIA / "jfk.flac", recordings / "jfk.flac")
+    with Archive(settings.db_path) as archive:
+        folder, _ = archive.add_show(title="Grabaciones", source=str(recordings), source_kind="folder")
+        recording, _ = archive.upsert_episode(
+            folder, guid="rec", title="Grabación", kind="audio", media_path=str(recordings / "jfk.flac"),
+            status="done", source="transcribed", duration=11.0,
+        )  # fmt: skip
+        archive.append_segments(recording.id, [Segment(0.0, 11.0, "ask not what your country can do for you")])
+        broken, _ = archive.upsert_episode(archive.get_show(ids["show"]), guid="broken", title="Roto", kind="audio")
+        archive.set_status(broken.id, "failed", f"cannot decode {settings.media_dir / 'midulive' / 'roto.mp3'}")
+        Fonoteca(settings, archive=archive).update_index()
+    return ids | {"folder": folder.slug, "recording": recording.id, "broken": broken.id}
+
+
+def examples(ids: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, object]]]:
+    """A request for every route of web/access.py: the URL, and what it sends."""
+    jfk, show = ids["jfk"], ids["show"]
+    trend, api = "term=ask&by=month", f"/api/episodes/{jfk}"
+    return {
+        ("POST", "/login"): ("/login", {"data": {"token": TOKEN, "next": "/"}}),
+        ("POST", "/logout"): ("/logout", {}),
+        ("GET", "/static/{path:path}"): ("/static/style.css", {}),
+        ("GET", "/"): ("/?word=ask", {}),
+        ("GET", "/show/{slug}"): (f"/show/{show}?word=ask", {}),
+        ("GET", "/episode/{episode_id}"): (f"/episode/{jfk}?t=3", {}),
+        ("GET", "/episode/{episode_id}/transcript.{fmt}"): (f"/episode/{jfk}/transcript.vtt", {}),
+        ("GET", "/media/{episode_id}"): (f"/media/{ids['recording']}", {}),
+        ("GET", "/search"): ("/search?q=ask&mode=keyword", {}),
+        ("GET", "/api"): ("/api", {}),
+        ("GET", "/openapi.json"): ("/openapi.json", {}),
+        ("GET", "/api/stats"): ("/api/stats", {}),
+        ("GET", "/api/shows"): ("/api/shows", {}),
+        ("GET", "/api/shows/{slug}/episodes"): (f"/api/shows/{show}/episodes", {}),
+        ("GET", "/api/episodes/{episode_id}/transcript"): (f"{api}/transcript", {}),
+        ("GET", "/api/search"): ("/api/search?q=ask", {}),
+        ("GET", "/api/trend"): (f"/api/trend?{trend}", {}),
+        ("GET", "/api/trend.csv"): (f"/api/trend.csv?{trend}", {}),
+        ("GET", "/api/trend/moments"): (f"/api/trend/moments?{trend}&key=2024-01", {}),
+        ("GET", "/chat"): ("/chat", {}),
+        ("POST", "/api/chat"): ("/api/chat", {"json": {"message": "hola", "show": "no-such-show"}}),
+        ("GET", "/status"): ("/status", {}),
+        ("GET", "/api/conversations/{conversation_id}"): ("/api/conversations/nope", {}),
+        ("GET", "/api/episodes/{episode_id}/analyses"): (f"{api}/analyses", {}),
+        ("POST", "/api/episodes/{episode_id}/analyses"): (f"{api}/analyses", {"json": {"what": ["language"]}}),
+        ("POST", "/api/episodes/{episode_id}/translation"): (f"{api}/translation", {"json": {"to": "es"}}),
+        ("POST", "/episode/{episode_id}/analyze"): (f"/episode/{jfk}/analyze", {"data": {"what": "language"}}),
+        ("POST", "/episode/{episode_id}/translate"): (f"/episode/{jfk}/translate", {"data": {"to": "es"}}),
+        ("GET", "/watch"): ("/watch", {}),
+        ("POST", "/watch"): ("/watch", {"data": {"term": "ask"}}),
+        ("POST", "/watch/{watch_id}/remove"): ("/watch/999/remove", {}),
+        ("POST", "/watch/seen"): ("/watch/seen", {"data": {"up_to": "0"}}),
+        ("GET", "/watch.atom"): ("/watch.atom", {}),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def public_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    ids = build_public_archive(settings, tmp_path / "grabaciones")
+    with fonoteca_serve(settings, public="1", token=TOKEN, embeddings="none") as base:
+        yield base, ids
+
+
+def ask(base: str, method: str, url: str, sent: dict[str, object], **more: object) -> httpx.Response:
+    return httpx.request(method, base + url, timeout=30, **sent, **more)  # type: ignore[arg-type]
+
+
+def test_every_route_has_an_access_class_and_every_class_a_route(settings: Settings) -> None:
+    app = create_app(settings)
+    assert unclassified(app.routes) == []
+    assert set(ROUTES) == set(app_routes(app.routes))
+
+
+def test_a_route_added_without_an_access_class_stops_the_app_from_being_built(settings, monkeypatch) -> None:
+    monkeypatch.setattr(pages.router, "routes", list(pages.router.routes))  # the module's router, restored after
+    pages.router.add_api_route("/new-page", lambda: "a page no one classified", methods=["GET"])
+    with pytest.raises(RuntimeError, match="GET /new-page"):
+        create_app(settings)
+
+
+def test_anyone_reads_what_a_reader_needs_and_only_the_token_opens_the_rest(public_server) -> None:
+    base, ids = public_server
+    requests = examples(ids)
+    assert set(requests) == set(ROUTES), "a route of web/access.py has no example request here"
+    for key, (url, sent) in requests.items():
+        anonymous = ask(base, key[0], url, sent)
+        if ROUTES[key] in (Access.PUBLIC, Access.OPEN):
+            assert anonymous.status_code in (200, 303), (key, anonymous.status_code, anonymous.text[:200])
+        else:
+            assert anonymous.status_code == 401, (key, anonymous.status_code)
+            if key[0] == "GET" and not url.startswith("/api/") and url != "/watch.atom":
+                assert 'name="token"' in anonymous.text, key  # the page is the sign-in form
+            owners = ask(base, key[0], url, sent, headers=BEARER)
+            assert owners.status_code not in (401, 403), (key, owners.status_code, owners.text[:200])
+
+
+def test_the_owners_controls_show_only_to_the_owner(public_server) -> None:
+    base, ids = public_server
+    episode = f"{base}/episode/{ids['jfk']}"
+    public = httpx.get(episode).text
+    for control in ('class="analyze-form"', 'href="/status"', 'href="/watch"', 'href="/chat', 'href="/owner">Manage'):
+        assert control not in public, control
+    assert "Owner's sign-in" in public
+    with httpx.Client(base_url=base) as owner:
+        assert owner.post("/login", data={"token": TOKEN, "next": "/"}).status_code == 303
+        signed_in = owner.get(f"/episode/{ids['jfk']}").text
+        for control in ('class="analyze-form"', 'href="/status"', 'href="/watch"', 'href="/chat'):
+            assert control in signed_in, control
+        assert "Sign out" in signed_in
+
+
+def test_no_public_answer_carries_a_path_of_the_server(public_server, settings: Settings, tmp_path: Path) -> None:
+    base, ids = public_server
+    private = [str(settings.home), str(tmp_path / "grabaciones"), "roto.mp3"]
+    urls = [url for key, (url, _) in examples(ids).items() if key[0] == "GET" and ROUTES[key] is Access.PUBLIC]
+    urls += [f"/show/{ids['folder']}", f"/episode/{ids['broken']}", f"/api/shows/{ids['folder']}/episodes"]
+    urls += [f"/episode/{e}" for e in ids.values()] + [f"/api/episodes/{ids['broken']}/transcript"]
+    urls += [f"/search?q=ask&mode={mode}" for mode in ("meaning", "hybrid")] + ["/api/search?q=ask&mode=hybrid"]
+    for url in urls:
+        answer = httpx.get(base + url)
+        assert answer.status_code in (200, 400, 404, 422), (url, answer.status_code)
+        for secret in private:
+            assert secret not in answer.text, (url, secret)
+    owners = httpx.get(f"{base}/api/shows/{ids['folder']}/episodes", headers=BEARER).json()
+    assert owners[0]["media"] == f"/media/{ids['recording']}"
+    assert str(tmp_path / "grabaciones") in httpx.get(f"{base}/api/shows", headers=BEARER).text  # the owner's view
+
+
+def test_the_public_player_plays_the_publishers_media_not_the_downloaded_copy(public_server) -> None:
+    base, ids = public_server
+    downloaded = httpx.get(f"{base}/episode/{ids['jfk']}").text  # its enclosure was downloaded; no URL is known
+    assert f"/media/{ids['jfk']}" not in downloaded and httpx.get(f"{base}/media/{ids['jfk']}").status_code == 404
+    assert 'src="https://example.org/ep2.mp3"' in httpx.get(f"{base}/episode/{ids['stream']}").text
+    assert f'src="/media/{ids["recording"]}"' in httpx.get(f"{base}/episode/{ids['recording']}").text
+    owner = httpx.get(f"{base}/media/{ids['jfk']}", headers=BEARER)
+    assert owner.status_code == 200 and owner.content == (DEMO_MEDIA / "jfk.flac").read_bytes()
+
+
+@pytest.mark.parametrize(("choice", "jfk", "recording"), [("local", 200, 200), ("none", 404, 404)])
+def test_public_media_local_serves_the_downloaded_copy_and_none_nothing(
+    settings: Settings, tmp_path: Path, choice: str, jfk: int, recording: int
+) -> None:
+    ids = build_public_archive(settings, tmp_path / "grabaciones")
+    client = TestClient(create_app(settings.replace(public=True, token=TOKEN, public_media=choice)))
+    assert client.get(f"/media/{ids['jfk']}").status_code == jfk
+    assert client.get(f"/media/{ids['recording']}").status_code == recording
+    assert ("<audio" in client.get(f"/episode/{ids['stream']}").text) == (choice != "none")
+
+
+def test_without_a_token_a_proxy_opens_the_pages_but_none_of_the_owners_actions(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with fonoteca_serve(settings) as base:
+        proxied = {"X-Forwarded-For": "203.0.113.9"}
+        assert httpx.get(f"{base}/episode/{ids['jfk']}", headers=proxied).status_code == 200
+        for url, sent in [
+            (f"/api/episodes/{ids['jfk']}/analyses", {"json": {"what": ["language"]}}),
+            ("/watch", {"data": {"term": "ask"}}),
+            ("/api/chat", {"json": {"message": "hola"}}),
+        ]:
+            refused = ask(base, "POST", url, sent, headers=proxied)
+            assert refused.status_code == 403 and "FONOTECA_TOKEN" in refused.text, url
+        assert httpx.get(f"{base}/status", headers={"Via": "1.1 caddy"}).status_code == 403
+        assert httpx.get(f"{base}/watch").text.count("ask") == 0  # nothing was added
+        assert ask(base, "POST", "/watch", {"data": {"term": "ask"}}).status_code == 303  # at the machine: the owner
+
+
+# -- the public's chat ------------------------------------------------------------------------------------------------
+
+
+def test_the_chat_is_the_owners_unless_public_chat_opens_it_with_a_limit_per_address(settings, tmp_path) -> None:
+    build_public_archive(settings, tmp_path / "grabaciones")
+    question = {"message": "hola", "show": "no-such-show"}  # counted, then refused by the route: no model needed
+    with fonoteca_serve(settings, public="1", token=TOKEN, embeddings="none") as base:
+        assert httpx.post(f"{base}/api/chat", json=question).status_code == 401
+        assert httpx.get(f"{base}/chat").status_code == 401
+    with fonoteca_serve(
+        settings, public="1", public_chat="1", public_chat_per_hour="2", token=TOKEN, embeddings="none"
+    ) as base:
+        assert httpx.get(f"{base}/chat").status_code == 200 and 'href="/chat"' in httpx.get(base).text
+        assert [httpx.post(f"{base}/api/chat", json=question).status_code for _ in range(2)] == [404, 404]
+        limited = httpx.post(f"{base}/api/chat", json=question)
+        assert limited.status_code == 429 and 3590 <= int(limited.headers["retry-after"]) <= 3600
+        assert "2 questions in the last hour" in limited.json()["detail"]
+        assert httpx.post(f"{base}/api/chat", json=question, headers=BEARER).status_code == 404  # the owner's: no limit
+
+
+def test_answers_past_the_concurrency_cap_wait_with_their_place_then_the_full_queue_is_a_503() -> None:
+    generations = Generations(slots=1, queue=2)
+
+    async def scenario() -> list[object]:
+        seen: list[object] = []
+        writing = generations.enter()
+        second, third = generations.enter(), generations.enter()
+        with pytest.raises(Overloaded) as busy:
+            generations.enter()
+        seen.append(busy.value.retry_after)
+        places = generations.positions(third)
+        seen.append(await anext(places))  # second in the queue
+        generations.leave(writing)  # the first answer is written: the next in the queue writes
+        seen += [second.writing, third.writing]
+        seen.append(await anext(places))  # and the third moved up
+        generations.leave(second)
+        seen.append([place async for place in places])  # its turn: no more places
+        generations.leave(third)
+        seen.append(generations.free)
+        return seen
+
+    assert anyio.run(scenario) == [30, 2, True, False, 1, [], 1]
+
+
+def test_a_question_that_goes_away_while_waiting_gives_its_place_up() -> None:
+    generations = Generations(slots=1, queue=1)
+    writing, waiting = generations.enter(), generations.enter()
+    generations.leave(waiting)
+    after = generations.enter()  # the queue has room again
+    generations.leave(writing)
+    assert after.writing and generations.free == 0
