@@ -109,8 +109,10 @@ def fonoteca_serve(settings: Settings, **env: str) -> Iterator[str]:
         "HOME": str(settings.home),
         "FONOTECA_HOME": str(settings.home),
         "FONOTECA_LLM_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens: a model call fails at once
-        # the code under test, where PYTHONPATH names it (a worktree beside the installed one)
-        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
+        # The code under test, where PYTHONPATH names it (a worktree beside an installed copy), not the installed one.
+        "PYTHONPATH": os.pathsep.join(
+            str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+        ),
         **{f"FONOTECA_{name.upper()}": value for name, value in env.items()},
     }
     with log.open("wb") as out:

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # "127.0.0.1"). Empty: no header says who the client is, so no one changes address (and escapes the throttle) with
     # a header.
     trusted_proxies: str = ""
+    # The address the public reaches the archive at (e.g. https://archive.example.org behind a reverse proxy): the
+    # canonical URLs, cards and sitemap name it. Empty: the address each request came to.
+    public_url: str = ""
 
     # Watched words: each sync's new mentions are POSTed here as one JSON batch (empty: no webhook). The user's own
     # setting, like the feed address they give: a private address (a home server) is allowed.

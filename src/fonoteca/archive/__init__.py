@@ -140,6 +140,10 @@ class Archive:
     def schema_version(self) -> int:
         return migrations.current_revision(self.database)
 
+    def changes(self) -> tuple[int, float]:
+        """(the archive's change counter, when it last moved): see Database.changes."""
+        return self.database.changes()
+
     @cached_property
     def watches(self) -> WatchStore:
         """Watched words, their mentions and the webhook's outbox (fonoteca.archive.watches)."""
@@ -175,6 +179,7 @@ class Archive:
     status_counts = _Delegated("episodes", EpisodeStore.status_counts)
     finished_revisions = _Delegated("episodes", EpisodeStore.finished_revisions)
     finished_version = _Delegated("episodes", EpisodeStore.finished_version)
+    transcript_times = _Delegated("episodes", EpisodeStore.transcript_times)
 
     # -- claims: one process per episode (fonoteca.archive.claims) --------------------------------------------------
 
@@ -189,6 +194,7 @@ class Archive:
     append_segments = _Delegated("transcripts", TranscriptStore.append_segments)
     replace_transcript = _Delegated("transcripts", TranscriptStore.replace_transcript)
     segments = _Delegated("transcripts", TranscriptStore.segments)
+    said_at = _Delegated("transcripts", TranscriptStore.said_at)
     last_segment_end = _Delegated("transcripts", TranscriptStore.last_segment_end)
     segment_count = _Delegated("transcripts", TranscriptStore.segment_count)
     transcript_text = _Delegated("transcripts", TranscriptStore.transcript_text)

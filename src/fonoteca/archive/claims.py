@@ -46,7 +46,7 @@ class ClaimStore:
         A claim left by a process that died (its pid is gone on this host, or it has shown no life for
         CLAIM_TIMEOUT_S) is taken over: the work it committed is resumed, not repeated."""
         now = time.time()
-        with self.database.transaction() as db:
+        with self.database.transaction(seen=False) as db:
             # The episode's row lock serialises two processes claiming it at once (on SQLite the whole file is).
             locked_status(db, episode_id)
             row = db.execute(select(claims).where(claims.c.episode_id == episode_id)).first()
@@ -68,7 +68,7 @@ class ClaimStore:
         return True
 
     def release_episode(self, episode_id: str) -> None:
-        with self.database.transaction() as db:
+        with self.database.transaction(seen=False) as db:
             db.execute(delete(claims).where(claims.c.episode_id == episode_id, claims.c.holder == self.holder))
 
     def claim_holder(self, episode_id: str) -> str | None:
@@ -81,12 +81,12 @@ class ClaimStore:
         tell: the worker that ran the episode's job has stopped showing life (on any machine), and no other job of the
         episode runs (they share one lock). Its successor then resumes the episode at once, instead of waiting
         CLAIM_TIMEOUT_S for a claim whose process cannot be checked from another machine."""
-        with self.database.transaction() as db:
+        with self.database.transaction(seen=False) as db:
             db.execute(delete(claims).where(claims.c.episode_id == episode_id))
 
     def heartbeat(self, episode_id: str) -> None:
         """Show that the claim on the episode is still being worked on (a long download commits nothing)."""
-        with self.database.transaction() as db:
+        with self.database.transaction(seen=False) as db:
             self.beat(db, episode_id)
 
     def beat(self, db: Connection, episode_id: str) -> None:

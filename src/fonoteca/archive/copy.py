@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 2000
 # Not copied: which process is working on an episode (that belongs to the machine the source archive was used on), and
-# the counter of changes a search index follows (the copy has its own, from its first change on).
-_NOT_COPIED = {"claims", "finished"}
+# the counters of changes a search index and the web server's caches follow (the copy has its own, from its first
+# change on).
+_NOT_COPIED = {"changes", "claims", "finished"}
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ committed before it started (SQLite's WAL lets readers run beside the one writer
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, Table, bindparam, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
@@ -22,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
 from fonoteca.archive import migrations
+from fonoteca.archive.tables import changes as changes_table
 from fonoteca.errors import StorageError
 
 __all__ = ["Database", "database_url", "in_chunks"]
@@ -29,6 +31,8 @@ __all__ = ["Database", "database_url", "in_chunks"]
 # What a database says when it cannot do its part (a full disk, a lock, a server gone): a StorageError with what to do.
 # Other errors (a constraint, a statement it rejects) are fonoteca's own mistakes and surface as they are.
 _DATABASE_FAILURES = (OperationalError, InterfaceError)
+_CHANGES = select(changes_table.c.counter, changes_table.c.changed_at)
+_MOVE_CHANGES = update(changes_table).values(counter=changes_table.c.counter + 1, changed_at=bindparam("now"))
 
 
 def database_url(location: Path | str | URL) -> URL:
@@ -149,11 +153,15 @@ class Database:
             yield self._writer
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One write, committed when the block ends (rolled back if it raises)."""
+    def transaction(self, *, seen: bool = True) -> Iterator[Connection]:
+        """One write, committed when the block ends (rolled back if it raises). A write a reader can see (`seen`: all
+        but a process's bookkeeping, such as its claims' heartbeats) also moves the archive's change counter, last,
+        just before the commit: the counter's row stays locked for the shortest time on PostgreSQL."""
         try:
             with self.writer() as connection, connection.begin():
                 yield connection
+                if seen:
+                    connection.execute(_MOVE_CHANGES, {"now": time.time()})
         except _DATABASE_FAILURES as exc:
             raise self.storage_error(exc) from exc
 
@@ -194,6 +202,12 @@ class Database:
                 return list(self.reader().execute(statement, dict(params or {})).all())
         except _DATABASE_FAILURES as exc:
             raise self.storage_error(exc) from exc
+
+    def changes(self) -> tuple[int, float]:
+        """(the change counter, when it last moved in seconds since the epoch): it moves with every write a reader
+        can see, by any process on any machine (`transaction`)."""
+        counter, changed_at = self.query(_CHANGES)[0]
+        return int(counter), float(changed_at)
 
     def change_stamp(self) -> object:
         """A value read on this thread's connection that changes whenever anything is committed to the database (by

@@ -456,6 +456,16 @@ class EpisodeStore:
         )
         return {r[0]: r[1] for r in rows}
 
+    def transcript_times(self) -> list[tuple[str, str | None]]:
+        """(episode id, when its transcript last changed) of every finished episode, the newest first: the
+        sitemap's pages."""
+        statement = (
+            select(episodes.c.id, episodes.c.transcript_at)
+            .where(episodes.c.status == Status.DONE)
+            .order_by(episodes.c.transcript_at.desc(), episodes.c.id)
+        )
+        return [(r[0], r[1]) for r in self.database.query(statement)]
+
     def finished_version(self) -> int:
         """A number that grows whenever an episode is finished, gets another transcript while finished, or is deleted
         (by any process): a search index reads it before every search, and reads finished_revisions() only when it

@@ -125,6 +125,7 @@ class Episode:
     dropped_segments: str | None = None  # JSON {reason: count} of what the quality guard dropped: see `dropped`
     number: int | None = None  # the feed's itunes:episode
     finished_at: str | None = None  # when it was last finished (transcribed or imported), ISO 8601 UTC
+    transcript_at: str | None = None  # when its segments last changed, ISO 8601 UTC
     show_title: str = ""  # joined from shows, for listings
 
     def __post_init__(self) -> None:

@@ -109,6 +109,7 @@ episodes = Table(
     Column("dropped_segments", Text),
     Column("number", Integer),
     Column("finished_at", Text),
+    Column("transcript_at", Text),  # when its segments last changed (the sitemap's lastmod)
     UniqueConstraint("show_id", "guid"),
     Index("episodes_show_published", "show_id", "published"),
     Index("episodes_status", "status"),
@@ -142,6 +143,16 @@ finished = Table(
     metadata,
     Column("id", Integer, CheckConstraint("id = 1"), primary_key=True),
     Column("version", Integer, nullable=False, server_default="0"),
+)
+
+# One row: a number every write that changes what a reader sees moves, and when it last moved. The web server's cache
+# validators (ETag, Last-Modified) are read from it: a page can only change when it does (Archive.changes).
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True),
+    Column("counter", Integer, nullable=False, server_default="0"),
+    Column("changed_at", Double, nullable=False, server_default="0"),  # seconds since the epoch, UTC
 )
 
 term_counts = Table(

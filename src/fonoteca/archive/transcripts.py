@@ -15,7 +15,7 @@ from fonoteca.archive.claims import ClaimStore, EpisodeBusy
 from fonoteca.archive.database import Database
 from fonoteca.archive.episodes import EpisodeStore, counts_json, episode_update, finished_changed, member
 from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status
-from fonoteca.archive.tables import episodes
+from fonoteca.archive.tables import episodes, utc_now
 from fonoteca.archive.tables import segments as segments_table
 from fonoteca.archive.tables import vectors as vectors_table
 
@@ -42,7 +42,7 @@ class TranscriptStore:
             # The episode's row is written first: that locks it until the commit, and gives back its status.
             status = db.scalar(
                 episode_update(episode_id)
-                .values(transcript_rev=episodes.c.transcript_rev + 1)
+                .values(transcript_rev=episodes.c.transcript_rev + 1, transcript_at=utc_now())
                 .returning(episodes.c.status)
             )
             if status is None:
@@ -86,7 +86,8 @@ class TranscriptStore:
         with self.database.transaction() as db:
             self.claims.refuse_if_held_elsewhere(db, episode_id)
             done = self.episodes.move(
-                db, episode_id, Status.DONE, transcript_rev=episodes.c.transcript_rev + 1, error=None, source=source,
+                db, episode_id, Status.DONE, transcript_rev=episodes.c.transcript_rev + 1, transcript_at=utc_now(),
+                error=None, source=source,
                 language=language, engine=engine, model=model, dropped_segments=counts_json(dropped),
                 duration=func.coalesce(literal(duration, episodes.c.duration.type), episodes.c.duration),
             )  # fmt: skip
@@ -112,6 +113,13 @@ class TranscriptStore:
             select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episode_id)
         )
         return float(rows[0][0] or 0.0)
+
+    def said_at(self, episode_id: str, second: float) -> Segment | None:
+        """The segment being said at `second` of the episode (the last one to start at or before it), if any."""
+        rows = self.database.query(
+            _SAID_AT, {"episode_id": episode_id, "second": second, "first": 0, "last": 2**31 - 1}
+        )
+        return _segment(rows[0]) if rows else None
 
     def segment_count(self, episode_id: str) -> int:
         return self.database.query(select(func.count()).where(segments_table.c.episode_id == episode_id))[0][0]
@@ -164,6 +172,14 @@ _SEGMENTS = (
 )
 _SEGMENTS_WITH_WORDS = _SEGMENTS.with_only_columns(
     *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker", "words"))
+)
+
+
+_SAID_AT = (
+    _SEGMENTS.where(segments_table.c.start <= bindparam("second"))
+    .order_by(None)
+    .order_by(segments_table.c.start.desc(), segments_table.c.idx.desc())
+    .limit(1)
 )
 
 

@@ -55,6 +55,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/search"): Access.PUBLIC,
     ("GET", "/api"): Access.PUBLIC,
     ("GET", "/openapi.json"): Access.PUBLIC,
+    # for crawlers (findable.py)
+    ("GET", "/robots.txt"): Access.PUBLIC,
+    ("GET", "/sitemap.xml"): Access.PUBLIC,
     # the read API (api.py)
     ("GET", "/api/stats"): Access.PUBLIC,
     ("GET", "/api/shows"): Access.PUBLIC,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
@@ -54,26 +56,34 @@ async def get_transcripts(request: Request) -> TranscriptCache:
     return request.app.state.transcripts
 
 
+@dataclass(frozen=True)
+class RenderedTranscript:
+    html: Markup  # the lines, escaped, with their links
+    has_lines: bool
+    first_lines: str  # the description of an episode without notes
+    text: str  # the whole text, for the page's JSON-LD
+
+
 class TranscriptCache:
     """The episode page's rendered transcript blocks, the least recently shown dropped first (LRU).
 
     Escaping a long transcript's lines is most of an episode page's time, and a transcript changes only with its
     episode's transcript_rev (every append or replacement bumps it), so the key holds the rev: a re-transcribed
-    episode is rendered anew, never served stale. The value is (the block's HTML, whether it has any line)."""
+    episode is rendered anew, never served stale."""
 
     def __init__(self, size: int = 64) -> None:  # a long episode's block is ~200 KB: 64 stay under ~15 MB
         self.size = size
-        self._blocks: OrderedDict[tuple[str, int, str], tuple[Markup, bool]] = OrderedDict()
+        self._blocks: OrderedDict[tuple[str, int, str], RenderedTranscript] = OrderedDict()
         self._lock = threading.Lock()  # routes run in the threadpool
 
-    def get(self, key: tuple[str, int, str]) -> tuple[Markup, bool] | None:
+    def get(self, key: tuple[str, int, str]) -> RenderedTranscript | None:
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
             return block
 
-    def put(self, key: tuple[str, int, str], block: tuple[Markup, bool]) -> None:
+    def put(self, key: tuple[str, int, str], block: RenderedTranscript) -> None:
         with self._lock:
             self._blocks[key] = block
             self._blocks.move_to_end(key)
@@ -90,9 +100,11 @@ Owner = Annotated[bool, Depends(is_owner)]
 ChatLimits = Annotated[PublicChatLimits, Depends(get_chat_limits)]
 
 
-def make_templates() -> Jinja2Templates:
+def make_templates(static_url: Callable[[str], str]) -> Jinja2Templates:
+    """The pages' templates; `static_url` gives a static file's URL (content-hashed: fonoteca.web.caching)."""
     context = [_csrf_context, _access_context]
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=context)
+    templates.env.globals["static_url"] = static_url
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html

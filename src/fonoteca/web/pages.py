@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
@@ -26,8 +27,9 @@ from fonoteca.pipeline import PENDING
 from fonoteca.search import BadDate, matches
 from fonoteca.search.query import parse
 from fonoteca.search.trends import EXPLAINED, GROUPINGS, UNITS, BadTrend, parse_terms
-from fonoteca.text import format_timestamp
-from fonoteca.web.deps import App, LoginSessions, LoginThrottle, Owner, Templates, Transcripts
+from fonoteca.text import format_timestamp, stats_header
+from fonoteca.web.deps import App, LoginSessions, LoginThrottle, Owner, RenderedTranscript, Templates, Transcripts
+from fonoteca.web.findable import PageMeta, base_url, episode_meta, home_meta, plain_meta, shorten, show_meta
 from fonoteca.web.guards import SESSION_COOKIE, Sessions, client_address, is_tls, too_many
 from fonoteca.web.public import media_src, servable_media
 
@@ -100,7 +102,8 @@ def home(
     stats = archive.stats()
     shows = shows_of(stats, archive.episodes_per_show())
     trend = _trend_context(fonoteca, word=word, show=show, by=by, per=per, split=split, rolling=rolling)
-    return templates.TemplateResponse(request, "home.html", {"stats": stats, "shows": shows, **trend})
+    meta = home_meta(stats_header(stats.episodes, stats.seconds), archive.list_shows())
+    return _page(request, fonoteca, templates, "home.html", {"stats": stats, "shows": shows, **trend}, meta)
 
 
 @router.get("/status", response_class=HTMLResponse)
@@ -127,13 +130,15 @@ def show_page(
 ) -> Response:  # fmt: skip
     archive = fonoteca.archive
     show = archive.get_show(slug)
+    stats = archive.stats(show.id)
     context = {
         "show": show,
-        "stats": archive.stats(show.id),
+        "stats": stats,
         "episodes": archive.list_episodes(show.id, newest_first=True),
         **_trend_context(fonoteca, word=word, show=show.slug, by=by, per=per, split="", rolling=rolling),
     }
-    return templates.TemplateResponse(request, "show.html", context)
+    meta = show_meta(show, stats_header(stats.episodes, stats.seconds))
+    return _page(request, fonoteca, templates, "show.html", context, meta)
 
 
 @router.get("/episode/{episode_id}", response_class=HTMLResponse)
@@ -145,17 +150,20 @@ def episode_page(
     episode = archive.get_episode(episode_id)
     analyses, translations = current_analyses(archive, episode) if owner else ({}, [])
     key = (episode.id, episode.transcript_rev, q)
-    block = transcripts.get(key)
-    if block is None:
-        block = _transcript_block(episode, archive.segments(episode.id, words=False), q)
-        transcripts.put(key, block)
-    transcript, has_transcript = block
+    rendered = transcripts.get(key)
+    if rendered is None:
+        rendered = _transcript_block(episode, archive.segments(episode.id, words=False), q)
+        transcripts.put(key, rendered)
+    show = archive.get_show(episode.show_id)
+    start = _seconds(t)
+    moment = archive.said_at(episode.id, start) if start and episode.kind != "text" else None
+    meta = episode_meta(episode, show, rendered.first_lines, rendered.text, moment)
     context = {
         "episode": episode,
-        "show": archive.get_show(episode.show_id),
-        "transcript": transcript,
-        "has_transcript": has_transcript,
-        "start": _seconds(t),
+        "show": show,
+        "transcript": rendered.html,
+        "has_transcript": rendered.has_lines,
+        "start": start,
         "query": q,
         "media_src": media_src(fonoteca, episode, owner=owner),
         "formats": EXPORT_FORMATS,
@@ -164,14 +172,27 @@ def episode_page(
         "analysis_error": analysis_error[:500],
         "analysis_kinds": KINDS,
     }
-    return templates.TemplateResponse(request, "episode.html", context)
+    return _page(request, fonoteca, templates, "episode.html", context, meta)
 
 
-def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> tuple[Markup, bool]:
-    """The transcript's lines as HTML, every text escaped, the lines that match `q` marked; and whether there are any.
-    Built with one join rather than a template loop: Jinja's per-line work was most of a long episode's page time."""
+def _page(
+    request: Request, fonoteca: Fonoteca, templates: Jinja2Templates, name: str, context: dict[str, object],
+    meta: PageMeta, status_code: int = 200,
+) -> Response:  # fmt: skip
+    """A page with its title, description, canonical URL, cards and JSON-LD (fonoteca.web.findable)."""
+    context["meta"] = meta.render(base_url(request, fonoteca.settings.public_url))
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> RenderedTranscript:
+    """The transcript's lines as HTML, every text escaped, the lines that match `q` marked; whether there are any, the
+    first lines and the whole text (for the page's description and JSON-LD). Built with one join rather than a
+    template loop: Jinja's per-line work was most of a long episode's page time."""
+    first_lines = shorten(" ".join(s.text.strip() for s in segments[:8]))
+    text = "\n".join(s.text.strip() for s in segments)
     if episode.kind == "text":
-        return Markup("".join(f"<p>{escape(s.text)}</p>\n" for s in segments)), bool(segments)
+        html = Markup("".join(f"<p>{escape(s.text)}</p>\n" for s in segments))
+        return RenderedTranscript(html, bool(segments), first_lines, text)
     parsed = parse(q)  # lines are marked here, with search's own words: whole words, same folding
     link = f"/episode/{escape(episode.id)}?t="
     lines = []
@@ -183,7 +204,7 @@ def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> tupl
             f'<a class="ts" href="{link}{int(s.start)}">{format_timestamp(s.start)}</a> '
             f'{speaker}<span class="text">{escape(s.text)}</span></p>\n'
         )
-    return Markup("".join(lines)), bool(segments)
+    return RenderedTranscript(Markup("".join(lines)), bool(segments), first_lines, text)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -211,7 +232,8 @@ def search_page(
         "error": str(error) if error else "", "episode": scoped, "mode": mode,
         "unscoped": _query_string({k: v for k, v in params.items() if k != "episode"}),  # the episode chip's ×
     }  # fmt: skip
-    return templates.TemplateResponse(request, "search.html", context, status_code=error.http_status if error else 200)
+    meta = plain_meta(f"{q} — Search" if q.strip() else "Search", "/search", "Search every transcript of the archive.")
+    return _page(request, fonoteca, templates, "search.html", context, meta, error.http_status if error else 200)
 
 
 @router.get("/api", response_class=HTMLResponse)

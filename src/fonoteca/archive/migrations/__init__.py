@@ -60,13 +60,19 @@ def upgrade(database: Database) -> None:
 
 def head() -> int:
     """The newest schema number this fonoteca knows."""
-    return int(_scripts().get_current_head())
+    return schema_number(_scripts().get_current_head())
 
 
 def current_revision(database: Database) -> int:
     """The archive's schema number (the Alembic revision it is at)."""
     revision = MigrationContext.configure(database.reader()).get_current_revision()
-    return int(revision) if revision else 0
+    return schema_number(revision) if revision else 0
+
+
+def schema_number(revision: str) -> int:
+    """A revision id's schema number: "0014" and "0015_23b_changes" (several engineers' revisions, each named after
+    its issue) are 14 and 15."""
+    return int(revision.partition("_")[0])
 
 
 def ours(_object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object) -> bool:

@@ -1,0 +1,232 @@
+"""What lets browsers, proxies and crowds reuse the archive's answers: cache validators, Cache-Control, static assets.
+
+- Validators (ETag, Last-Modified) come from the archive's change counter (Archive.changes: it moves with every write
+  a reader can see, by any process) and the search index's last commit (its held.json, rewritten after each one): a
+  page or a read-API answer can only change when one of them moves. `follow_changes` reads them every
+  CHANGES_EVERY_S in the background, so a request pays no query for them, and `CacheValidation` answers
+  `304 Not Modified` to a request whose If-None-Match (or If-Modified-Since) still holds, before any route runs.
+  The ETag also holds a digest of the request's cookies and Authorization header: a page carries its visitor's CSRF
+  token and shows the owner's controls only to the owner, so one visitor's copy is never validated for another.
+- Cache-Control per kind: pages are `private` (they carry the visitor's CSRF token), read-API answers, exports, the
+  sitemap and robots.txt may be kept by a shared cache too; both for a short max-age and a longer
+  stale-while-revalidate, so a crowd reloading a page costs a revalidation at most. The owner's Status page (the
+  fleet, which moves without the counter) and media files (FileResponse has its own validators) are left alone.
+- Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
+  hold their content's hash (`style.3f2a9c01de.css`, which the templates get from `static_url`): such a name never
+  changes content, so it is cached for a year as `immutable`. It is mounted before the guards: a stylesheet needs
+  none of them, and each costs a share of a static request's time (bench/web.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import mimetypes
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fonoteca.app import Fonoteca
+from fonoteca.web.guards import SECURITY_HEADERS, SESSION_COOKIE
+
+CHANGES_EVERY_S = 0.5
+PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
+SHARED_CACHE = "public, max-age=10, stale-while-revalidate=60"
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Answers that move without the counter, or carry validators of their own.
+NOT_VALIDATED = ("/status", "/login", "/media/", "/static/")
+# Answers any cache may keep: what they hold is the same for every reader of the archive.
+SHARED_PREFIXES = ("/api/", "/sitemap.xml", "/robots.txt")
+SHARED_SUFFIXES = tuple(f"/transcript.{fmt}" for fmt in ("txt", "srt", "vtt", "json"))
+COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Validators:
+    """The archive's state as caches are told it: its change counter and the search index's last commit."""
+
+    counter: int = 0
+    index_commit: int = 0  # held.json's modification time in nanoseconds (0: no index yet)
+    changed_at: float = 0.0  # the later of the two, in seconds since the epoch
+
+    def etag(self, variant: str) -> str:
+        return f'W/"{self.counter:x}-{self.index_commit:x}-{variant}"'
+
+    @property
+    def last_modified(self) -> str:
+        return formatdate(int(self.changed_at), usegmt=True)
+
+
+def read_validators(fonoteca: Fonoteca) -> Validators:
+    counter, changed_at = fonoteca.archive.changes()
+    try:
+        held = (fonoteca.settings.index_dir / "held.json").stat().st_mtime_ns
+    except OSError:
+        held = 0
+    return Validators(counter, held, max(changed_at, held / 1e9))
+
+
+async def follow_changes(fonoteca: Fonoteca, state: object) -> None:
+    """Keep `state.validators` up to date with the archive, until the app stops."""
+    failing = ""
+    while True:
+        await anyio.sleep(CHANGES_EVERY_S)
+        try:
+            state.validators = await anyio.to_thread.run_sync(read_validators, fonoteca)  # type: ignore[attr-defined]
+            failing = ""
+        except Exception as exc:  # noqa: BLE001 — a database that is down: pages say so themselves; said once here
+            if str(exc) != failing:
+                log.error("cannot read the archive's change counter: %s", exc)
+            failing = str(exc)
+
+
+def _digest(*parts: bytes) -> str:
+    return hashlib.blake2b(b"\0".join(parts), digest_size=6).hexdigest()
+
+
+def _still_valid(headers: Headers, etag: str, validators: Validators) -> bool:
+    """RFC 9110's rules: If-None-Match, when sent, decides alone (weak comparison); else If-Modified-Since."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        given = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in given or etag.removeprefix("W/") in given
+    if_modified_since = headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            return int(validators.changed_at) <= parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+class CacheValidation:
+    """Validators and Cache-Control on the pages' and the read API's answers, and `304 Not Modified` for a request
+    whose copy is still the archive's (see the module's docstring). `validators` reads the current state."""
+
+    def __init__(self, app: ASGIApp, *, state: object) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or path.startswith(NOT_VALIDATED):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        validators: Validators = self.state.validators  # type: ignore[attr-defined]
+        etag = validators.etag(_digest(headers.get("cookie", "").encode(), headers.get("authorization", "").encode()))
+        shared = path.startswith(SHARED_PREFIXES) or path.endswith(SHARED_SUFFIXES)
+        cache_control = PAGE_CACHE if not shared else SHARED_CACHE if not _credentials(headers) else PAGE_CACHE
+        given = [
+            (b"etag", etag.encode()),
+            (b"last-modified", validators.last_modified.encode()),
+            (b"cache-control", cache_control.encode()),
+            (b"vary", b"Cookie, Authorization"),
+        ]
+        if _still_valid(headers, etag, validators):
+            await send({"type": "http.response.start", "status": 304, "headers": given})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_validated(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                response_headers = MutableHeaders(scope=message)
+                if "cache-control" not in response_headers:  # a route that chose its own keeps it
+                    for name, value in given:
+                        response_headers.append(name.decode(), value.decode())
+            await send(message)
+
+        await self.app(scope, receive, send_validated)
+
+
+def _credentials(headers: Headers) -> bool:
+    return "authorization" in headers or f"{SESSION_COOKIE}=" in headers.get("cookie", "")
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    compressed: bytes | None  # gzip, when smaller
+    media_type: str
+    etag: str
+    hashed: bool  # served under its content's name: never changes
+
+
+class StaticAssets:
+    """The static folder, read into memory with its gzip copies, served under plain and content-hashed names (see the
+    module's docstring)."""
+
+    PREFIX = "/static/"
+
+    def __init__(self, folder: Path) -> None:
+        self.assets: dict[str, Asset] = {}
+        self.urls: dict[str, str] = {}
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = file.relative_to(folder).as_posix()
+            body = file.read_bytes()
+            digest = hashlib.sha256(body).hexdigest()[:10]
+            media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            if media_type.startswith("text/") or media_type == "application/javascript":
+                media_type += "; charset=utf-8"
+            packed = gzip.compress(body, 9, mtime=0) if media_type.startswith(COMPRESSED_TYPES) else None
+            compressed = packed if packed is not None and len(packed) < len(body) else None
+            stem, dot, suffix = name.rpartition(".")
+            hashed_name = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+            self.assets[name] = Asset(body, compressed, media_type, f'"{digest}"', hashed=False)
+            self.assets[hashed_name] = Asset(body, compressed, media_type, f'"{digest}"', hashed=True)
+            self.urls[name] = self.PREFIX + hashed_name
+
+    def url(self, name: str) -> str:
+        """The asset's content-hashed URL, for the templates (`static_url('style.css')`)."""
+        return self.urls[name]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asset = self.assets.get(scope["path"][len(self.PREFIX) :])
+        if asset is None or scope["method"] not in ("GET", "HEAD"):
+            status, body = (404, b"Not Found") if asset is None else (405, b"Method Not Allowed")
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+            await _answer(send, status, headers + _SECURITY, body)
+            return
+        request = Headers(scope=scope)
+        headers = [
+            (b"etag", asset.etag.encode()),
+            (b"cache-control", IMMUTABLE.encode() if asset.hashed else b"no-cache"),
+            (b"vary", b"Accept-Encoding"),
+            *_SECURITY,
+        ]
+        if request.get("if-none-match") == asset.etag:
+            await _answer(send, 304, headers, b"")
+            return
+        body = asset.body
+        if asset.compressed is not None and "gzip" in request.get("accept-encoding", ""):
+            body = asset.compressed
+            headers.append((b"content-encoding", b"gzip"))
+        headers += [(b"content-type", asset.media_type.encode()), (b"content-length", str(len(body)).encode())]
+        await _answer(send, 200, headers, b"" if scope["method"] == "HEAD" else body)
+
+
+class StaticFirst:
+    """/static/ answered from memory before any guard, everything else on to `app`."""
+
+    def __init__(self, app: ASGIApp, *, assets: StaticAssets) -> None:
+        self.app, self.assets = app, assets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(StaticAssets.PREFIX):
+            await self.assets(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+_SECURITY = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,151 @@
+"""The archive as a public site, on a real `fonoteca serve` process: shareable moment links, the crawlers' sitemap and
+robots.txt, cache validators from the archive's change counter, compression, rate limits, and several processes."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.robotparser
+from html.parser import HTMLParser
+from xml.etree import ElementTree
+
+import httpx
+from fixtures_web import build_web_archive, fonoteca_serve
+
+from fonoteca.archive import Archive, Segment
+from fonoteca.settings import Settings
+
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+class _Head(HTMLParser):
+    """The <meta> tags and <link rel=canonical> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meta: dict[str, str] = {}
+        self.canonical = ""
+        self.transcript_lang = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "meta" and ("property" in values or "name" in values):
+            self.meta[values.get("property") or values["name"]] = values.get("content", "")
+        elif tag == "link" and values.get("rel") == "canonical":
+            self.canonical = values["href"]
+        elif tag == "section" and values.get("id") == "transcript":
+            self.transcript_lang = values.get("lang", "")
+
+
+def _head(html: str) -> _Head:
+    parser = _Head()
+    parser.feed(html)
+    return parser
+
+
+def _add_finished_episode(settings: Settings, show: str, guid: str) -> str:
+    """A finished episode written by another process through the Archive API, as `fonoteca sync` does."""
+    with Archive(settings.db_path) as archive:
+        episode, _ = archive.upsert_episode(
+            archive.get_show(show), guid=guid, title=f"Nuevo {guid}", kind="audio", published="2024-07-01T00:00:00Z",
+            duration=60.0, status="done", source="sidecar",
+        )  # fmt: skip
+        archive.append_segments(episode.id, [Segment(0.0, 5.0, "Un episodio nuevo.")])
+        return episode.id
+
+
+def test_a_moment_link_previews_as_the_quote_said_at_that_second_with_the_episodes_image(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with Archive(settings.db_path) as archive:
+        archive.update_episode(ids["jfk"], image="https://example.org/jfk.jpg")
+    with fonoteca_serve(settings, public_url="https://archivo.example.org") as base:
+        page = httpx.get(f"{base}/episode/{ids['jfk']}", params={"t": "5"})
+        assert page.status_code == 200
+        head = _head(page.text)
+        assert "ask not what your country can do for you" in head.meta["og:title"]
+        assert "ask not what your country can do for you" in head.meta["twitter:title"]
+        assert "0:03" in head.meta["og:description"]
+        assert head.meta["og:image"] == head.meta["twitter:image"] == "https://example.org/jfk.jpg"
+        assert head.meta["twitter:card"] == "summary_large_image"
+        assert head.meta["og:url"] == f"https://archivo.example.org/episode/{ids['jfk']}?t=3"
+        assert head.canonical == f"https://archivo.example.org/episode/{ids['jfk']}"  # one page per episode
+        assert head.transcript_lang == "en"
+        plain = _head(httpx.get(f"{base}/episode/{ids['jfk']}").text)
+        assert plain.meta["og:title"] == "Ask not — Midulive"
+        assert plain.meta["description"].startswith("And so, my fellow Americans")  # no notes: its first lines
+        structured = re.search(r'<script type="application/ld\+json">(.*?)</script>', page.text, re.S)
+        assert structured is not None and '"@type": "PodcastEpisode"' in structured.group(1)
+        assert '"transcript": "And so, my fellow Americans,\\nask not' in structured.group(1)
+        hostile = httpx.get(f"{base}/episode/{ids['post']}").text  # notes with a <script>: escaped in the tags
+        assert "<script>window" not in hostile
+
+
+def test_the_sitemap_lists_every_finished_episode_and_robots_keeps_crawlers_off_search_trends_and_exports(
+    settings: Settings,
+) -> None:
+    ids = build_web_archive(settings)
+    with Archive(settings.db_path) as archive:
+        show = archive.get_show(ids["show"])
+        archive.upsert_episode(show, guid="pending", title="Aún no", kind="audio", status="new")
+        finished = set(archive.finished_revisions())
+    with fonoteca_serve(settings) as base:
+        answer = httpx.get(f"{base}/sitemap.xml")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
+        urls = {
+            u.findtext(f"{SITEMAP}loc"): u.findtext(f"{SITEMAP}lastmod") for u in ElementTree.fromstring(answer.text)
+        }
+        listed = {loc.rsplit("/", 1)[1] for loc in urls if "/episode/" in loc}
+        assert listed == finished
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", urls[f"{base}/episode/{e}"]) for e in listed)
+        assert f"{base}/show/{ids['show']}" in urls
+
+        robots_txt = httpx.get(f"{base}/robots.txt").text
+        robots = urllib.robotparser.RobotFileParser()
+        robots.parse(robots_txt.splitlines())
+        assert robots.can_fetch("AnyBot", f"{base}/episode/{ids['jfk']}")
+        assert robots.can_fetch("AnyBot", f"{base}/show/{ids['show']}")
+        for refused in ("/search?q=ask", "/api/search?q=ask", "/api/trend?term=ask", "/api/trend.csv?term=ask"):
+            assert not robots.can_fetch("AnyBot", base + refused), refused
+        # Wildcard rules (Google's and Bing's syntax, which urllib's parser does not read): trends on the front and
+        # show pages, and the transcript exports.
+        assert "Disallow: /*?word=" in robots_txt and "Disallow: /episode/*/transcript." in robots_txt
+        assert f"Sitemap: {base}/sitemap.xml" in robots_txt
+
+
+def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_again(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with fonoteca_serve(settings) as base, httpx.Client(base_url=base) as http:
+        http.get("/")  # the CSRF cookie a browser keeps
+        first = http.get(f"/show/{ids['show']}")
+        assert first.status_code == 200
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        assert (
+            "max-age=" in first.headers["cache-control"] and "stale-while-revalidate" in first.headers["cache-control"]
+        )
+        again = http.get(f"/show/{ids['show']}", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        api = http.get("/api/shows")
+        assert http.get("/api/shows", headers={"If-None-Match": api.headers["etag"]}).status_code == 304
+
+        _add_finished_episode(settings, ids["show"], "nuevo")
+        deadline = time.monotonic() + 10
+        while (answer := http.get(f"/show/{ids['show']}", headers={"If-None-Match": etag})).status_code == 304:
+            assert time.monotonic() < deadline, "the page stayed 304 after a new episode"
+            time.sleep(0.1)
+        assert answer.status_code == 200 and "Nuevo nuevo" in answer.text
+        assert answer.headers["etag"] != etag and answer.headers["last-modified"] >= modified
+
+
+def test_pages_are_compressed_and_static_files_have_hashed_names_cached_as_immutable(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with fonoteca_serve(settings) as base:
+        page = httpx.get(f"{base}/episode/{ids['stream']}", headers={"Accept-Encoding": "gzip"})
+        assert page.headers["content-encoding"] == "gzip"
+        stylesheet = re.search(r'href="(/static/style\.[0-9a-f]{10}\.css)"', page.text)
+        assert stylesheet is not None
+        asset = httpx.get(base + stylesheet.group(1), headers={"Accept-Encoding": "identity"})
+        assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+        assert asset.headers["x-content-type-options"] == "nosniff"
+        packed = httpx.get(base + stylesheet.group(1), headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["content-encoding"] == "gzip"
+        assert packed.content == asset.content and int(packed.headers["content-length"]) < len(asset.content)
