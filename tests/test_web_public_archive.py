@@ -149,3 +149,44 @@ def test_pages_are_compressed_and_static_files_have_hashed_names_cached_as_immut
         packed = httpx.get(base + stylesheet.group(1), headers={"Accept-Encoding": "gzip"})
         assert packed.headers["content-encoding"] == "gzip"
         assert packed.content == asset.content and int(packed.headers["content-length"]) < len(asset.content)
+
+
+def test_two_server_processes_serve_the_archive_and_only_one_of_them_indexes(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with fonoteca_serve(settings, workers="2") as base, httpx.Client(base_url=base) as http:
+        log = next(settings.home.glob("serve-*.log"))
+        deadline = time.monotonic() + 60
+        while len(serving := re.findall(r"process (\d+) serves", log.read_text())) < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        for _ in range(20):  # connections go to either process: each answers from the archive
+            assert http.get(f"/episode/{ids['jfk']}", headers={"Connection": "close"}).status_code == 200
+        new = _add_finished_episode(settings, ids["show"], "paralelo")
+        deadline = time.monotonic() + 20
+        while not any(hit["episode_id"] == new for hit in http.get("/api/search?q=nuevo").json()["hits"]):
+            assert time.monotonic() < deadline, "the new episode never became searchable"
+            time.sleep(0.2)
+        time.sleep(2 * 5.0)  # longer than the others' wait for the indexer's lock
+        indexing = re.findall(r"process (\d+) keeps the search index up to date", log.read_text())
+        assert len(set(serving)) == 2 and len(indexing) == 1 and indexing[0] in serving, log.read_text()
+
+
+def test_searches_over_the_rate_limit_answer_429_with_retry_after_and_oversized_ones_422(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with (
+        fonoteca_serve(settings, rate_search="3/minute", rate_export="none") as base,
+        httpx.Client(base_url=base) as http,
+    ):
+        assert [http.get("/api/search", params={"q": "ask"}).status_code for _ in range(3)] == [200] * 3
+        refused = http.get("/api/search", params={"q": "ask"})
+        assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 60
+        assert "too many search requests" in refused.json()["detail"]
+        page = http.get("/search", params={"q": "ask"})  # the search page counts with the API
+        assert page.status_code == 429 and "retry-after" in page.headers
+        assert http.get(f"/episode/{ids['jfk']}").status_code == 200  # reading is not limited
+        for _ in range(5):
+            assert http.get(f"/episode/{ids['jfk']}/transcript.txt").status_code == 200  # "none": no limit
+    with fonoteca_serve(settings) as base, httpx.Client(base_url=base) as http:
+        assert http.get("/api/search", params={"q": "palabra " * 30}).status_code == 422
+        assert http.get("/api/search", params={"q": "ask", "offset": "5000"}).status_code == 422
+        assert "1000 deep" in http.get("/search", params={"q": "ask", "page": "400"}).text

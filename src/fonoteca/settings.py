@@ -49,6 +49,24 @@ Embeddings = Annotated[Literal["packaged", "endpoint", "none"], BeforeValidator(
 FolderPath = Annotated[Path, AfterValidator(_expanded)]
 
 
+def _rate_limits(value: str) -> str:
+    """Limits as the `limits` library reads them ("60/minute;1000/hour"), checked at load."""
+    from limits import parse_many
+
+    value = value.strip()
+    if value.lower() == "none":
+        return ""
+    if value:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("not rate limits like 60/minute or 10/second;300/hour") from None
+    return value
+
+
+RateLimits = Annotated[str, AfterValidator(_rate_limits)]
+
+
 class DatabaseUrl(SecretStr):
     """A database server's URL whose password never shows: repr, str and logs print `postgresql://fono:***@host/db`
     (the server and the database still tell which archive it is); `get_secret_value()` is the URL to connect with."""
@@ -147,6 +165,13 @@ class Settings(BaseSettings):
     # "127.0.0.1"). Empty: no header says who the client is, so no one changes address (and escapes the throttle) with
     # a header.
     trusted_proxies: str = ""
+    # Per-address rate limits (fonoteca.web.crowd), in the `limits` library's notation: "60/minute",
+    # "10/second;300/hour"; "none": no limit.
+    rate_search: RateLimits = "120/minute"
+    rate_trend: RateLimits = "120/minute"
+    rate_export: RateLimits = "60/minute"
+    # Server processes (`fonoteca serve --workers N`): each serves on its own core; one of them keeps the index fresh.
+    workers: int = Field(default=1, ge=1, le=64)
     # The address the public reaches the archive at (e.g. https://archive.example.org behind a reverse proxy): the
     # canonical URLs, cards and sitemap name it. Empty: the address each request came to.
     public_url: str = ""
@@ -191,6 +216,20 @@ class Settings(BaseSettings):
         """These settings with `changes` (None: left as it is), validated like the environment's values."""
         with _one_line_per_mistake():
             return type(self)(**{**dict(self), **_given(changes)})
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the FONOTECA_* variables that give them back (Settings.from_env), secrets included: for
+        the processes of `fonoteca serve --workers`, which read them from the environment they inherit."""
+        variables = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "1" if value else "0"
+            variables[f"FONOTECA_{name.upper()}"] = str(value)
+        return variables
 
     @property
     def db_path(self) -> Path:

@@ -31,13 +31,19 @@ def serve(
         bool | None,
         typer.Option("--public-chat", help="With --public: anyone may ask the chat, within per-address limits."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Server processes, one per core to use (env FONOTECA_WORKERS; default 1)."),
+    ] = None,
 ) -> None:
     """Serve the web archive: shows, the word-over-history chart, episodes with a player, search, chat."""
     from fonoteca.web import run
     from fonoteca.web.access import LOOPBACK, check_serving
-    from fonoteca.web.app import allowed_hosts, create_app
+    from fonoteca.web.app import allowed_hosts
 
-    settings = app_of(ctx, host=host, port=port, token=token, public=public, public_chat=public_chat).settings
+    settings = app_of(
+        ctx, host=host, port=port, token=token, public=public, public_chat=public_chat, workers=workers
+    ).settings
     check_serving(settings)
     if settings.host not in LOOPBACK:  # browsers that reach it by another name or address are refused
         names = ", ".join(allowed_hosts(settings))
@@ -46,5 +52,5 @@ def serve(
     if settings.public:
         chat = "open to anyone" if settings.public_chat else "the owner's"
         console.print(f"  public: anyone reads the archive; the chat is {chat}", highlight=False)
-    run(create_app(settings), settings.host, settings.port, trusted_proxies=settings.trusted_proxies,
-        when_started=lambda: console.print(f"fonoteca archive at [bold]{url}[/] (Ctrl-C to stop)"))  # fmt: skip
+    processes = f", {settings.workers} processes" if settings.workers > 1 else ""
+    run(settings, when_started=lambda: console.print(f"fonoteca archive at [bold]{url}[/] (Ctrl-C to stop{processes})"))

@@ -41,7 +41,7 @@ def report(fonoteca: Fonoteca) -> None:
 def serve(settings: Settings) -> None:
     """Start the embedded LLM server, summarise one episode with it, then serve the web archive until Ctrl-C."""
     from fonoteca.llm.server import LocalServer, free_port
-    from fonoteca.web import run
+    from fonoteca.web import run_one
     from fonoteca.web.app import create_app
 
     # running() stops the LLM server however this ends; SIGTERM (which uvicorn raises again once it has shut down)
@@ -56,7 +56,7 @@ def serve(settings: Settings) -> None:
                 console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
                 console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
             url = f"http://{settings.host}:{settings.port}/"
-            run(create_app(llm_settings), settings.host, settings.port, when_started=lambda: console.print(
+            run_one(create_app(llm_settings), settings.host, settings.port, when_started=lambda: console.print(
                 f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop."
             ))  # fmt: skip
     except KeyboardInterrupt:

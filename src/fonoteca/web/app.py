@@ -25,7 +25,9 @@ and while another process holds the writer it simply tries again at the next rou
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -46,14 +48,28 @@ from fonoteca.web import api, findable, llm_routes, pages, watch_routes
 from fonoteca.web.access import unclassified
 from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
 from fonoteca.web.chat_limits import PublicChatLimits
+from fonoteca.web.crowd import CrowdGuard
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 INDEX_EVERY_S = 1.0
+CHOOSE_EVERY_S = 5.0
 EMBED_EVERY_S = 5.0  # when nothing is left to embed: a new episode's meaning follows its keywords within seconds
 
 log = logging.getLogger(__name__)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of `fonoteca serve --workers N`'s processes, from the settings the first one put in the
+    environment (fonoteca.web.run_processes)."""
+    from fonoteca.web import freeze_what_is_loaded, show_progress_lines
+
+    show_progress_lines()
+    app = create_app(Settings.from_env())
+    log.info("process %d serves", os.getpid())
+    freeze_what_is_loaded()
+    return app
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -90,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(CsrfGuard),
         Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),
         Middleware(CacheValidation, state=state),
+        Middleware(CrowdGuard, settings=settings),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
@@ -114,9 +131,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     fonoteca: Fonoteca = app.state.fonoteca
     async with anyio.create_task_group() as background:
         background.start_soon(follow_changes, fonoteca, app.state.caching)
-        background.start_soon(keep_index_fresh, fonoteca)
-        if fonoteca.settings.embeddings != "none":
-            background.start_soon(keep_meaning_fresh, fonoteca)
+        background.start_soon(index_when_chosen, fonoteca)
         try:
             yield
         finally:
@@ -125,6 +140,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if "llm" in vars(fonoteca):  # the chat's connection pool belongs to this event loop; no client, nothing to close
         await fonoteca.llm.aclose()
     await anyio.to_thread.run_sync(fonoteca.close)
+
+
+async def index_when_chosen(fonoteca: Fonoteca) -> None:
+    """Keep the search index (and the meaning's vectors) fresh if this is the one process of the archive's servers on
+    this machine that does (`serve --workers N`, or two `fonoteca serve`): whichever holds the indexer's lock, a file
+    beside the index. The others try again every CHOOSE_EVERY_S, so one takes over when that process ends."""
+    lock_path = fonoteca.settings.index_dir.with_name(fonoteca.settings.index_dir.name + ".serving")
+    with lock_path.open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await anyio.sleep(CHOOSE_EVERY_S)
+        log.info("process %d keeps the search index up to date", os.getpid())
+        async with anyio.create_task_group() as indexing:
+            indexing.start_soon(keep_index_fresh, fonoteca)
+            if fonoteca.settings.embeddings != "none":
+                indexing.start_soon(keep_meaning_fresh, fonoteca)
 
 
 async def keep_index_fresh(fonoteca: Fonoteca) -> None:

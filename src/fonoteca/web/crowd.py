@@ -1,0 +1,139 @@
+"""What keeps one visitor from taking the server from the others: per-address rate limits and bounded work for search,
+trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the guards).
+
+- Rate limits (the `limits` library's moving window, in memory): FONOTECA_RATE_SEARCH, FONOTECA_RATE_TREND and
+  FONOTECA_RATE_EXPORT, in its notation ("60/minute", "10/second;300/hour"; "none": no limit). Over a limit the
+  answer is 429 with Retry-After. The counts are each process's own: with `--workers N` a client whose connections
+  land on several processes may get up to N times the limit. Behind a reverse proxy the address is the client's as
+  the proxy tells it in X-Forwarded-For, from the proxies FONOTECA_TRUSTED_PROXIES names (else the proxy's own).
+- Bounded work: a search takes at most MAX_QUERY_CHARS characters and MAX_QUERY_WORDS words, results are paged to
+  MAX_RESULTS deep (a crawler walking page after page finds an end), and an answer that has not started after
+  TIME_BUDGET_S is given up with 503 and Retry-After (the thread finishes its query; its answer is dropped).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from enum import StrEnum
+from urllib.parse import parse_qsl
+
+import anyio
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fonoteca.settings import Settings
+
+MAX_QUERY_CHARS = 300
+MAX_QUERY_WORDS = 20
+MAX_RESULTS = 1000  # page × page size, or offset + limit
+SEARCH_PAGE_SIZE = 20  # the search page's (pages.PAGE_SIZE)
+TIME_BUDGET_S = 10.0
+
+
+class Kind(StrEnum):
+    SEARCH = "search"
+    TREND = "trend"
+    EXPORT = "export"
+
+
+def kind_of(path: str, query: dict[str, str]) -> Kind | None:
+    """Which limited kind of work a GET asks for, if any."""
+    if path in ("/search", "/api/search"):
+        return Kind.SEARCH if query.get("q", "").strip() else None
+    if path == "/api/trend.csv" or path.endswith(("/transcript.txt", "/transcript.srt", "/transcript.vtt",
+                                                  "/transcript.json", "/transcript")):  # fmt: skip
+        return Kind.EXPORT
+    if path.startswith("/api/trend") or (query.get("word", "").strip() and (path == "/" or path.startswith("/show/"))):
+        return Kind.TREND
+    return None
+
+
+def too_much(kind: Kind, query: dict[str, str]) -> str | None:
+    """Why a request asks for more work than one request may, or None."""
+    if kind is not Kind.SEARCH:
+        return None
+    q = query.get("q", "")
+    if len(q) > MAX_QUERY_CHARS or len(q.split()) > MAX_QUERY_WORDS:
+        return f"a search takes at most {MAX_QUERY_CHARS} characters and {MAX_QUERY_WORDS} words: shorten it"
+    try:
+        if "offset" in query:  # the API's
+            depth = int(query["offset"]) + int(query.get("limit", "20"))
+        else:  # the search page's
+            depth = int(query.get("page", "1")) * SEARCH_PAGE_SIZE
+    except ValueError:
+        return None  # not a number: the route says so itself
+    if depth > MAX_RESULTS:
+        return f"results go {MAX_RESULTS} deep: narrow the search (a show, dates) to see the others"
+    return None
+
+
+class CrowdGuard:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limits: dict[Kind, list[RateLimitItem]] = {
+            Kind.SEARCH: parse_many(settings.rate_search) if settings.rate_search else [],
+            Kind.TREND: parse_many(settings.rate_trend) if settings.rate_trend else [],
+            Kind.EXPORT: parse_many(settings.rate_export) if settings.rate_export else [],
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        kind = kind_of(path, query)
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        reason = too_much(kind, query)
+        if reason is not None:
+            await _refuse(path, reason, 422)(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else ""
+        for item in self.limits[kind]:
+            if not self.limiter.hit(item, kind.value, client):
+                reset = self.limiter.get_window_stats(item, kind.value, client).reset_time
+                wait = max(1, math.ceil(reset - time.time()))
+                detail = f"too many {kind.value} requests from your address ({item}): try again in {wait} s"
+                await _refuse(path, detail, 429, {"Retry-After": str(wait)})(scope, receive, send)
+                return
+        await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
+
+
+async def within_budget(app: ASGIApp, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+    """Run `app`; if it has not started its answer after `seconds`, answer 503 instead and drop what it sends later."""
+    started = late = False
+    finished = anyio.Event()
+
+    async def send_in_time(message: Message) -> None:
+        nonlocal started
+        if not late:
+            started = True
+            await send(message)
+
+    async def answer() -> None:
+        try:
+            await app(scope, receive, send_in_time)
+        finally:
+            finished.set()
+
+    async with anyio.create_task_group() as running:
+        running.start_soon(answer)
+        with anyio.move_on_after(seconds):
+            await finished.wait()
+        if not finished.is_set() and not started:
+            late = True
+            detail = f"this took longer than {seconds:g} s: narrow it (fewer words, a show, dates) or try again later"
+            await _refuse(scope["path"], detail, 503, {"Retry-After": "30"})(scope, receive, send)
+
+
+def _refuse(path: str, detail: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    if path.startswith("/api/"):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return PlainTextResponse(detail, status_code=status, headers=headers)
