@@ -1,6 +1,7 @@
 """Who may open what: every route of the web archive, classified here and nowhere else.
 
-- OPEN: the login form, signing out and the static files, for everyone, always.
+- OPEN: the login form and signing out, for everyone, always. (The static files are too: they are answered from memory
+  before any guard runs, web/caching.py, and are no route.)
 - PUBLIC: what a reader needs (pages, search in every mode, the graph and its CSV, transcript exports, the read API).
   In public mode (`fonoteca serve --public`, FONOTECA_PUBLIC=1) anyone reads them; otherwise they need the token when
   one is set, like everything else.
@@ -45,7 +46,6 @@ ROUTES: dict[tuple[str, str], Access] = {
     # the way in
     ("POST", "/login"): Access.OPEN,
     ("POST", "/logout"): Access.OPEN,
-    ("GET", "/static/{path:path}"): Access.OPEN,
     # reading the archive (pages.py)
     ("GET", "/"): Access.PUBLIC,
     ("GET", "/show/{slug}"): Access.PUBLIC,
