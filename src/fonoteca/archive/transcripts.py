@@ -128,18 +128,19 @@ class TranscriptStore:
         return "\n".join(s.text.strip() for s in self.segments(episode_id))
 
     def damaged_transcripts(self) -> list[DamagedTranscript]:
-        """Episodes with repeated segments (same start and text), or transcribed segments that go back in time by more
-        than half a second: the mark of two processes having transcribed the episode at once. Text episodes and
-        imported transcripts may legitimately repeat a paragraph or overlap cues, so only duplicates of timed
-        segments count for imports, and overlaps only for Whisper's own transcripts."""
+        """Whisper's transcripts with repeated segments (same start and text), or segments that go back in time by
+        more than half a second: the mark of two processes having transcribed the episode at once, which transcribing
+        it again (`retry --force`) repairs. A publisher's, a platform's or an imported transcript is the file as it
+        was written: its repeated cues (a caption shown twice, a line said twice) are the publisher's, and there is
+        no audio to transcribe it again from, so it is never called damaged."""
         # Plain SQL that both databases speak: window functions over common table expressions.
         rows = self.database.query(
             """
             WITH ordered AS (
-                SELECT s.episode_id, s.start, s.text, e.source,
+                SELECT s.episode_id, s.start, s.text,
                        LAG(s."end") OVER (PARTITION BY s.episode_id ORDER BY s.idx) AS previous_end
                 FROM segments s JOIN episodes e ON e.id = s.episode_id
-                WHERE e.kind != 'text'
+                WHERE e.source = 'transcribed'
             ),
             repeats AS (
                 SELECT episode_id, COUNT(*) - 1 AS extra FROM ordered
@@ -149,7 +150,7 @@ class TranscriptStore:
                 SELECT episode_id, SUM(extra) AS duplicated, 0 AS overlapping FROM repeats GROUP BY episode_id
                 UNION ALL
                 SELECT episode_id, 0, COUNT(*) FROM ordered
-                WHERE source = 'transcribed' AND start < previous_end - 0.5 GROUP BY episode_id
+                WHERE start < previous_end - 0.5 GROUP BY episode_id
             )
             SELECT d.episode_id, s.title AS show_title, e.title, SUM(d.duplicated), SUM(d.overlapping)
             FROM damage d JOIN episodes e ON e.id = d.episode_id JOIN shows s ON s.id = e.show_id

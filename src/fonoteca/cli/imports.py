@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fonoteca.cli import app, app_of
-from fonoteca.cli.console import console, print_json, safe
+from fonoteca.cli.console import console, print_json, safe_line
 from fonoteca.cli.options import AsJson
 from fonoteca.ingest.importer import ImportReport, Outcome
 from fonoteca.output import ImportOut, dump
@@ -30,11 +30,14 @@ def _print_report(report: ImportReport) -> None:
         if result.outcome in (Outcome.UNCHANGED, Outcome.DUPLICATE):
             continue  # nothing happened to them and nothing is wrong: the summary counts them
         style = _STYLE[result.outcome]
-        what = f" → {result.episode_id or 'new'} {safe(result.title)}" if result.title else ""
+        # One line a file, whatever its name holds (a newline in a file name would start a line of its own).
+        what = f" → {result.episode_id or 'new'} {safe_line(result.title)}" if result.title else ""
         how = f" (by {result.by})" if result.by else ""
-        why = f": {safe(result.reason)}" if result.reason else ""
-        notes = "".join(f" [dim]({safe(note)})[/]" for note in result.notes)
-        console.print(f"  [{style}]{result.outcome}[/] {safe(result.path)}{what}{how}{why}{notes}", highlight=False)
+        why = f": {safe_line(result.reason)}" if result.reason else ""
+        notes = "".join(f" [dim]({safe_line(note)})[/]" for note in result.notes)
+        console.print(
+            f"  [{style}]{result.outcome}[/] {safe_line(result.path)}{what}{how}{why}{notes}", highlight=False
+        )
 
 
 @app.command("import")

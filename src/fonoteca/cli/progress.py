@@ -87,22 +87,32 @@ _COUNTED_WORK = {
 }
 
 
+class _Description(TextColumn):
+    """TextColumn without emoji codes: a title ":smile:" is shown as written (Rich's own column reads them)."""
+
+    def render(self, task: Task) -> Text:
+        text = Text.from_markup(self.text_format.format(task=task), style=self.style, justify=self.justify, emoji=False)
+        if self.highlighter:
+            self.highlighter.highlight(text)
+        return text
+
+
 class ProgressDisplay:
     """Renders the events of long work; with `enabled` False (`--json`, where stdout is for data) only notes."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(bar_width=24), _AudioTimeColumn(), _RealtimeColumn(),
+            _Description("{task.description}"), BarColumn(bar_width=24), _AudioTimeColumn(), _RealtimeColumn(),
             TimeRemainingColumn(), console=err_console, transient=True,
         )  # fmt: skip
         self.downloads = Progress(
-            TextColumn("[blue]↓ {task.description}"), BarColumn(bar_width=24), DownloadColumn(),
+            _Description("[blue]↓ {task.description}"), BarColumn(bar_width=24), DownloadColumn(),
             TransferSpeedColumn(), console=err_console, transient=True,
         )  # fmt: skip
         self.indexing = Progress(console=err_console, transient=True)
         self.analysing = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            _Description("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=err_console, transient=True,
         )  # fmt: skip
         self._live: Live | None = None

@@ -107,7 +107,7 @@ def trend_command(
     if as_json:
         print_json(dump(rows))
     elif as_csv:
-        typer.echo(trend_csv(rows), nl=False)
+        typer.echo(printable(trend_csv(rows)), nl=False)
     if png is not None:
         show_title = fonoteca.archive.get_show(show).title if show else ""
         render_png(points, png, per=per, show_title=show_title, terms=words)

@@ -49,6 +49,10 @@ _NOT_TRANSCRIPTS = {"readme", "license", "licence", "copying", "changelog", "con
 # Whisper writes one file per format for each episode: the richest one is imported, the others are the same words.
 _FORMAT_PREFERENCE = ("json", "vtt", "srt", "tsv", "markdown", "txt", "html")
 
+# What a malformed file the checks did not foresee raises while it is read or stored: that file's line in the report,
+# not the end of the import. Errors of the archive itself (FonotecaError) still stop it, as every file would fail.
+_MALFORMED = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
+
 PARALLEL_FROM = 16  # transcripts: fewer are read here, as starting worker processes would take longer
 # Title fuzzy scores (0-100, see _title_score): at or above STRONG a title is the episode's, unless another comes
 # within MARGIN of it; between WEAK and STRONG it is listed as a weak match; below WEAK it is no match at all.
@@ -150,7 +154,8 @@ class Importer:
                     FileResult(str(given), Outcome.UNREADABLE, reason=f"{given} does not exist — check the path")
                 )
                 continue
-            root = path.resolve() if path.is_dir() else path.resolve().parent
+            # The folder given, not where a link points: a file (or a link to one) outside it is not read.
+            root = path.resolve() if path.is_dir() else path.absolute().parent.resolve()
             found.append((root, _groups(_transcript_files(path))))
         total, done = sum(len(groups) for _root, groups in found), 0
         for root, groups in found:
@@ -164,9 +169,11 @@ class Importer:
                 if candidate is not None:
                     if target is None:  # made when a file needs it: unreadable files alone leave no empty show behind
                         target = _transcripts_show(archive, root, candidate, dry_run)
-                    report.files.append(
-                        _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
-                    )
+                    try:
+                        result = _import_one(archive, target, matcher, candidate, claimed, dry_run=dry_run, force=force)
+                    except _MALFORMED as exc:  # what no check foresaw in this file: the other files go on
+                        result = FileResult(str(candidate.path), Outcome.UNREADABLE, reason=_unforeseen(exc))
+                    report.files.append(result)
                 self.events(ImportProgress(done, total))
         return report
 
@@ -231,8 +238,13 @@ def _read_group(group: list[Path], root: Path, settings: Settings) -> tuple[_Can
     for n, file in enumerate(group):
         try:
             candidate = _read(file, root, settings)
-        except (FonotecaError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, FonotecaError) else f"cannot be read ({exc.strerror or exc})"
+        except (FonotecaError, OSError, *_MALFORMED) as exc:
+            if isinstance(exc, FonotecaError):
+                reason = str(exc)
+            elif isinstance(exc, OSError):
+                reason = f"cannot be read ({exc.strerror or exc})"
+            else:
+                reason = _unforeseen(exc)
             lines.append(FileResult(str(file), Outcome.UNREADABLE, reason=reason))
             continue
         for other in group[n + 1 :]:
@@ -243,7 +255,20 @@ def _read_group(group: list[Path], root: Path, settings: Settings) -> tuple[_Can
     return None, lines
 
 
+def _unforeseen(exc: BaseException) -> str:
+    return (
+        f"cannot be imported ({type(exc).__name__}: {str(exc)[:200]}) — the file is malformed; the others were "
+        "imported (please report this file if it looks right to you)"
+    )
+
+
 def _read(file: Path, root: Path, settings: Settings) -> _Candidate:
+    resolved = file.resolve()
+    if not resolved.is_relative_to(root):  # the rule of a feed file's links (net.Origin): /etc/passwd stays out
+        raise MediaError(
+            f"it is a link to {resolved}, outside the folder given; links out of it are not followed",
+            "copy the file into the folder if it is a transcript",
+        )
     size = file.stat().st_size
     if size > settings.max_feed_mb * 1024 * 1024:
         raise MediaError(
@@ -252,8 +277,7 @@ def _read(file: Path, root: Path, settings: Settings) -> _Candidate:
         )
     transcript = read_transcript(file.read_bytes(), file.name)
     meta = transcript.meta
-    resolved = file.resolve()
-    key = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved.as_posix()
+    key = resolved.relative_to(root).as_posix()
     keys = {fold(file.stem), fold(f"{_IMPORTED_GUID}{key}")}
     for name in ("guid", "url", "media"):
         if value := meta.get(name):
@@ -261,6 +285,12 @@ def _read(file: Path, root: Path, settings: Settings) -> _Candidate:
             keys.add(fold(_stem_of(value)))
     name_title = local.title_from(file)
     sample = " ".join(s.text for s in transcript.segments[:50])  # a few minutes tell the language
+    for name, read, wanted in (
+        ("date", _date_in, "a calendar day written YYYY-MM-DD"),
+        ("number", _int, "a whole number under a billion"),
+    ):
+        if (value := meta.get(name)) and read(value) is None:
+            transcript.notes.append(f"its {name} {value[:40]!r} is left out: not {wanted}")
     return _Candidate(
         path=file,
         key=key,
@@ -277,8 +307,13 @@ def _stem_of(url_or_path: str) -> str:
     return Path(unquote(urlparse(url_or_path).path)).stem
 
 
+# An episode number past this is no episode number (and past 2^63 no database column can hold it).
+_LARGEST_NUMBER = 1_000_000_000
+
+
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
+    number = int(value) if value and value.strip().isascii() and value.strip().isdigit() else None
+    return number if number is not None and number < _LARGEST_NUMBER else None
 
 
 def _date_in(value: str | None) -> str | None:
@@ -488,7 +523,7 @@ def _create(
         return result
     meta = candidate.transcript.meta
     about = [meta.get("description", ""), f"Guests: {meta['guest']}" if meta.get("guest") else ""]
-    episode, _ = archive.upsert_episode(
+    episode, new = archive.upsert_episode(
         show,
         guid=candidate.guid,
         title=candidate.title,
@@ -498,10 +533,15 @@ def _create(
         link=meta.get("url") or meta.get("media") or "",
         number=candidate.number,
     )
+    try:
+        _store(archive, show, episode, candidate, result)
+    except BaseException:
+        if new:  # a transcript-only episode without its transcript: an empty shell every sync would try to download
+            archive.delete_episode(episode.id)
+        raise
     matcher.add(episode)
     claimed[episode.id] = candidate.path.name
     result.episode_id = episode.id
-    _store(archive, show, episode, candidate, result)
     return result
 
 

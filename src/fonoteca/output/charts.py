@@ -32,9 +32,21 @@ def points_json(points: list[TrendPoint]) -> str:
     return _points_adapter().dump_json(points).decode()
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula: `=HYPERLINK(...)` in an episode's title would
+# run when the CSV is opened (OWASP's "CSV injection"); tab and carriage return start one in some of them too.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet shows as written: one that would start a formula gets a leading apostrophe, which
+    spreadsheets read as "text follows" and do not show."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
 def trend_csv(rows: Sequence[TrendRowOut]) -> str:
-    """The rows of `trend --json` as the CSV that `trend --csv` prints and the web page downloads."""
-    data = dump(rows)
+    """The rows of `trend --json` as the CSV that `trend --csv` prints and the web page downloads, with no cell that
+    a spreadsheet would run as a formula."""
+    data = [{name: _cell(value) for name, value in row.items()} for row in dump(rows)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(data[0]) if data else ["term"], lineterminator="\n")
     writer.writeheader()
@@ -97,17 +109,20 @@ def render_terminal(points: list[TrendPoint], *, per: str = "raw", terms: Sequen
     """The chart for the terminal (plotext), on a time axis: days since the first point, ticks labelled by date."""
     import plotext as plt
 
+    grouped = series(points)
+    sentence = chart_title(list(terms) or list(grouped), per) + ".\n"
+    days = sorted({d for d, _ in _dated(points)})
+    if not days:  # episodes without dates (imported transcripts) have no place on a time axis
+        return sentence + "No chart: none of these episodes has a date; their counts follow (--json lists them).\n"
     plt.clear_figure()
     plt.theme("clear")
-    grouped = series(points)
-    days = sorted({d for d, _ in _dated(points)})
     for name, pts in grouped.items():
-        dated = _dated(pts)
-        plt.plot([(d - days[0]).days for d, _ in dated], [p.value for _, p in dated], label=name, marker="braille")
-    if days:
-        ticks = days[:: max(1, len(days) // 6)]
-        plt.xticks([(d - days[0]).days for d in ticks], [d.isoformat() for d in ticks])
+        if dated := _dated(pts):  # plotext fails on a series with no point to draw
+            x = [(d - days[0]).days for d, _ in dated]
+            plt.plot(x, [p.value for _, p in dated], label=name, marker="braille")
+    ticks = days[:: max(1, len(days) // 6)]
+    plt.xticks([(d - days[0]).days for d in ticks], [d.isoformat() for d in ticks])
     plt.ylabel(UNITS[per])
     plt.plotsize(100, 20)
     # The sentence is printed above the chart: as a plotext title it would be cut to the chart's width.
-    return chart_title(list(terms) or list(grouped), per) + ".\n" + plt.build()
+    return sentence + plt.build()
