@@ -92,7 +92,7 @@ def test_passages_merge_consecutive_segments_into_half_minute_moments():
 
 
 def test_the_best_passages_are_picked_out_in_the_order_a_full_stable_sort_gives_ties_included():
-    from fonoteca.search.hybrid import _best
+    from fonoteca.search.ann import best as _best
 
     rng = np.random.default_rng(7)
     for size in (5, 100, 101, 5000):

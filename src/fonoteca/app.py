@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from fonoteca.pipeline.repairs import Repairs
     from fonoteca.pipeline.runner import InlineRunner, QueuedRunner
     from fonoteca.search import SearchResults
-    from fonoteca.search.hybrid import HybridSearch, VectorCache
+    from fonoteca.search.ann import VectorIndex
+    from fonoteca.search.hybrid import HybridSearch
     from fonoteca.search.index import SearchIndex
     from fonoteca.search.scope import SearchScope
     from fonoteca.search.trends import TrendPoint
@@ -69,7 +70,7 @@ class Fonoteca:
         # The parts a web server's request threads and background loops share are made once, whoever asks first.
         self._making = threading.RLock()
         self._index: SearchIndex | None = None
-        self._vectors: VectorCache | None = None
+        self._vectors: VectorIndex | None = None
         self._searcher: HybridSearch | None = None
         self._embedder: Embedder | None = None
         self._embedder_loading = threading.Lock()
@@ -104,13 +105,13 @@ class Fonoteca:
             return self._embedder
 
     @property
-    def vectors(self) -> VectorCache:
-        """The archive's vectors as this process last loaded them, reloaded when the stored ones change."""
-        from fonoteca.search.hybrid import VectorCache
+    def vectors(self) -> VectorIndex:
+        """This machine's index of the archive's passage vectors (search by meaning), opened once per process."""
+        from fonoteca.search.ann import VectorIndex
 
         with self._making:
             if self._vectors is None:
-                self._vectors = VectorCache(self.archive)
+                self._vectors = VectorIndex(self.settings.vector_index_dir.resolve())
             return self._vectors
 
     @property
@@ -325,8 +326,15 @@ class Fonoteca:
 
     def _embed_pending(self, *, again: bool = False, most: int | None = None) -> int:
         from fonoteca.meaning.embed import embed_pending
+        from fonoteca.search.ann import DELTA_PASSAGES
 
-        return embed_pending(self.archive, self.embedder, events=self.events, again=again, most=most)
+        embedder = self.embedder
+        done = embed_pending(self.archive, embedder, events=self.events, again=again, most=most)
+        # A command brings the vector index up to date; the web server's background loop (a few episodes at a time)
+        # only once searches would scan many passages exactly, as the index's update rewrites it.
+        least = DELTA_PASSAGES // 2 if most is not None else 0
+        self.vectors.update(self.archive, embedder.name, embedder.dim, least=least)
+        return done
 
     def trend(
         self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",

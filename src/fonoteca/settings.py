@@ -241,6 +241,12 @@ class Settings(BaseSettings):
         return self.database_url.get_secret_value() or self.db_path
 
     @property
+    def vector_index_dir(self) -> Path:
+        """The index of the passages' vectors (search by meaning) beside the keyword index: `fonoteca.index-vectors/`,
+        this machine's derived state too (fonoteca.search.ann)."""
+        return self.index_dir.with_name(self.index_dir.name + "-vectors")
+
+    @property
     def index_dir(self) -> Path:
         """The archive's own search index, beside its database and named after it (`fonoteca.db` → `fonoteca.index/`):
         two archives in one home (`--db a.db`, `--db b.db`) must never share one index, or each sync would delete the

@@ -11,12 +11,14 @@ transcript revision are ignored until re-embedded.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, literal, or_, select
 
+from fonoteca.archive.database import in_chunks
 from fonoteca.archive.models import Status
 from fonoteca.archive.tables import episodes
 from fonoteca.archive.tables import vectors as vectors_table
@@ -48,6 +50,18 @@ class VectorMatrix:
     episode_show: np.ndarray  # (episodes,) show id
     episode_published: list[str | None]
     damaged: list[str] = field(default_factory=list)  # one line per episode whose stored vectors cannot be read
+
+
+@dataclass(frozen=True)
+class CurrentVectors:
+    """An episode's current vectors of a model, as VectorStore.current lists them (not the vectors themselves)."""
+
+    episode_id: str
+    transcript_rev: int
+    show_id: int
+    published: str | None
+    count: int
+    damaged: bool
 
 
 class VectorStore:
@@ -144,10 +158,7 @@ class VectorStore:
             try:
                 episode_spans, vectors = _decode(count, dim, span_blob, vector_blob)
             except ValueError as exc:
-                damaged.append(
-                    f"the stored meaning vectors of episode {episode_id} are damaged ({exc}); it is found by keywords "
-                    "only until `fonoteca embed` (or the web server, by itself) embeds it again"
-                )
+                damaged.append(damaged_line(episode_id, exc))
                 continue
             owners.append(np.full(count, len(ids), np.int32))
             ids.append(episode_id)
@@ -165,6 +176,63 @@ class VectorStore:
             damaged=damaged,
         )
 
+    def current(self, model: str, dim: int) -> list[CurrentVectors]:
+        """Every finished episode with vectors of the model for its current transcript, without reading the vectors:
+        what an index of them must hold (fonoteca.search.ann). A row whose blobs do not have their size is `damaged`."""
+        v = vectors_table.c
+        rows = self.database.query(
+            select(
+                v.episode_id, v.transcript_rev, episodes.c.show_id, episodes.c.published, v.count,
+                (func.length(v.vectors) == v.count * v.dim) & (func.length(v.spans) == v.count * 16),
+            )
+            .join_from(vectors_table, episodes, episodes.c.id == v.episode_id)
+            .where(
+                v.model == model, v.dim == dim, episodes.c.status == Status.DONE,
+                v.transcript_rev == episodes.c.transcript_rev, v.count > 0,
+            )
+            .order_by(v.episode_id)
+        )  # fmt: skip
+        return [CurrentVectors(r[0], r[1], r[2], r[3], r[4], not r[5]) for r in rows]
+
+    def quantised(self, model: str, dim: int, episode_ids: list[str]) -> Iterator[tuple[str, int, np.ndarray | str]]:
+        """(episode_id, transcript_rev, its passages' int8 vectors as stored, or a line saying why they cannot be
+        read) of these episodes' current vectors of the model, read a few hundred episodes at a time."""
+        v = vectors_table.c
+        for chunk in in_chunks(episode_ids, 200):
+            rows = self.database.query(
+                select(v.episode_id, v.transcript_rev, v.count, v.spans, v.vectors)
+                .join_from(vectors_table, episodes, episodes.c.id == v.episode_id)
+                .where(
+                    v.model == model, v.dim == dim, v.episode_id.in_(chunk),
+                    v.transcript_rev == episodes.c.transcript_rev,
+                )
+            )  # fmt: skip
+            for episode_id, rev, count, span_blob, vector_blob in rows:
+                try:
+                    _decode(count, dim, span_blob, vector_blob)
+                except ValueError as exc:
+                    yield episode_id, rev, damaged_line(episode_id, exc)
+                    continue
+                yield episode_id, rev, np.frombuffer(vector_blob, np.int8).reshape(count, dim)
+
+    def spans(self, model: str, dim: int, episode_ids: list[str]) -> dict[str, np.ndarray]:
+        """{episode_id: (n, 4) start, end, first_idx, last_idx} of these episodes' passages (current vectors)."""
+        v = vectors_table.c
+        found: dict[str, np.ndarray] = {}
+        for chunk in in_chunks(episode_ids, 500):
+            rows = self.database.query(
+                select(v.episode_id, v.count, v.spans)
+                .join_from(vectors_table, episodes, episodes.c.id == v.episode_id)
+                .where(
+                    v.model == model, v.dim == dim, v.episode_id.in_(chunk),
+                    v.transcript_rev == episodes.c.transcript_rev,
+                )
+            )  # fmt: skip
+            for episode_id, count, blob in rows:
+                if len(blob) == count * 4 * _SPAN.itemsize:
+                    found[episode_id] = np.frombuffer(blob, _SPAN).reshape(count, 4).astype(np.float32)
+        return found
+
     def forget(self, model: str | None = None) -> None:
         """Drop the stored vectors (of one model, or all): everything is embedded again by the next `embed`."""
         with self.database.transaction() as db:
@@ -181,6 +249,13 @@ class VectorStore:
             ).where(v.model == model)
         )[0]
         return int(row[0]), int(row[1])
+
+
+def damaged_line(episode_id: str, exc: Exception) -> str:
+    return (
+        f"the stored meaning vectors of episode {episode_id} are damaged ({exc}); it is found by keywords "
+        "only until `fonoteca embed` (or the web server, by itself) embeds it again"
+    )
 
 
 def _decode(count: int, dim: int, span_blob: bytes, vector_blob: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
-"""Search by meaning, and hybrid search: the question's vector against every embedded passage of the scope (brute
-force: a matrix product, a few milliseconds for thousands of hours), fused with the keyword search's BM25 hits by
-reciprocal rank fusion, the fusion of cast2md and of most hybrid engines: it needs no score calibration between two
-scales that have nothing in common.
+"""Search by meaning, and hybrid search: the question's nearest passages in the scope (an approximate-nearest-neighbour
+index over the archive's vectors, exact within a small scope: fonoteca.search.ann), fused with the keyword search's
+BM25 hits by reciprocal rank fusion, the fusion of cast2md and of most hybrid engines: it needs no score calibration
+between two scales that have nothing in common.
 
 A hit is still a moment. A passage the keywords also found is shown as the keyword hit inside it (its segment, its
 second, its highlighted words); a passage found by meaning alone shows its own text, without highlights, from its
@@ -13,25 +13,23 @@ plain words put every keyword hit before the passages found by meaning alone; a 
 In a partly embedded scope the note says how much of it is embedded, and neither ranking lets the embedded part take
 the places of what only the words can find (bench/retrieval.py measures both states on a 530-episode archive).
 
-Each process keeps the vectors it loaded, per archive and model, until the stored ones change (VectorStore.stamp),
-so a query does not read them again (VectorCache, which fonoteca.app.Fonoteca holds with the model and the index).
+The vectors are read through this machine's vector index (VectorIndex, which fonoteca.app.Fonoteca holds with the
+model and the keyword index): memory-mapped and shared by every process that searches.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from fonoteca.archive import Archive
-from fonoteca.archive.vectors import VectorMatrix
 from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
+from fonoteca.search.ann import IndexBeingBuilt, PassageVectors, VectorIndex
 from fonoteca.search.index import SearchIndex, epoch
 from fonoteca.search.query import Clause, in_order, intent, parse
 from fonoteca.search.scope import EVERYWHERE, SearchScope
@@ -45,51 +43,10 @@ RRF_K = 60  # the constant of the reciprocal rank fusion paper (Cormack et al. 2
 MEANING_WEIGHT = 2.0
 CANDIDATES = 100  # hits each side brings to the fusion; a page further than this has nothing new to fuse
 
-log = logging.getLogger(__name__)
 _WORDS_ONLY = "by words only: this scope cannot be searched by meaning yet (see the note)"
 _NOTHING_EMBEDDED = (
     "nothing in this scope is embedded for search by meaning yet (`fonoteca embed` does it): these are keyword results"
 )
-
-
-@dataclass
-class _Loaded:
-    stamp: tuple[int, float]
-    matrix: VectorMatrix
-    epochs: np.ndarray  # (episodes,) publication time, 0 = unknown
-    first_row: np.ndarray  # (episodes + 1,) where each episode's passages start in the matrix
-
-
-class VectorCache:
-    """The vectors this process loaded from its archive, per model, kept until the stored ones change
-    (VectorStore.stamp): a query does not read them again. Its owner (fonoteca.app.Fonoteca) keeps one per archive."""
-
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
-        self._loaded: dict[tuple[str, int], _Loaded] = {}
-        self._lock = threading.Lock()
-
-    def of(self, embedder: Embedder) -> _Loaded:
-        """The model's vectors of the archive, read again only when the stored ones changed."""
-        key = (embedder.name, embedder.dim)
-        stamp = self.archive.vectors.stamp(embedder.name, embedder.dim)
-        with self._lock:
-            cached = self._loaded.get(key)
-            if cached is not None and cached.stamp == stamp:
-                return cached
-        matrix = self.archive.vectors.load(embedder.name, embedder.dim)
-        for line in matrix.damaged:
-            log.warning("%s", line)
-        counts = np.bincount(matrix.row_episode, minlength=len(matrix.episode_ids))
-        loaded = _Loaded(
-            stamp=stamp,
-            matrix=matrix,
-            epochs=np.array([epoch(p) for p in matrix.episode_published], np.int64),
-            first_row=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        )
-        with self._lock:
-            self._loaded[key] = loaded
-        return loaded
 
 
 class HybridSearch:
@@ -101,7 +58,7 @@ class HybridSearch:
         self,
         archive: Archive,
         index: SearchIndex,
-        vectors: VectorCache,
+        vectors: VectorIndex,
         embedder: Callable[[], Embedder],
         *,
         meaning_off: bool = False,
@@ -149,27 +106,27 @@ class HybridSearch:
             return by_keywords()
         try:
             embedder = self.embedder()
-            loaded = self.vectors.of(embedder)
-            matrix = loaded.matrix
-            allowed = scope.allows(matrix.episode_show, matrix.episode_ids, loaded.epochs)
-            rows = np.flatnonzero(allowed[matrix.row_episode]) if allowed.any() else np.zeros(0, np.int64)
-            question = embedder.embed([text], query=True)[0] if len(rows) else None
+            loaded = self.vectors.passages(archive, embedder.name, embedder.dim)
+            allowed = scope.allows(loaded.episode_show, loaded.episode_ids, loaded.epochs)
+            question = embedder.embed([text], query=True)[0] if allowed.any() else None
+        except IndexBeingBuilt as exc:
+            return by_keywords(f"{exc}; these are keyword results meanwhile", _WORDS_ONLY)
         except (FonotecaError, OSError) as exc:  # an endpoint gone, a model that cannot load
             return by_keywords(f"search by meaning is unavailable ({exc}); these are keyword results", _WORDS_ONLY)
-        damaged = loaded.matrix.damaged[0] if loaded.matrix.damaged else ""
+        damaged = loaded.damaged[0] if loaded.damaged else ""
         if question is None:
             return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])), _WORDS_ONLY)
         share = _embedded_share(archive, scope, int(allowed.sum()))
         note = " ".join(filter(None, [share, damaged]))
-        scores = _similarities(loaded.matrix.vectors, rows, question)
+        rows, scores = loaded.nearest(question, allowed, CANDIDATES)
         if mode == "meaning":
-            by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
+            by_meaning = [(int(row), float(score)) for row, score in zip(rows, scores, strict=True)]
             page = _page(archive, loaded, _fuse(loaded, [], by_meaning), order=order, excluded=parse(query).must_not,
                          offset=offset, limit=limit, literal_first=False)  # fmt: skip
             return replace(page, mode="meaning", note=note)
+        # The top CANDIDATES of those similar enough are the similar enough ones of the top CANDIDATES.
         keep = scores >= embedder.min_similarity
-        rows, scores = rows[keep], scores[keep]
-        by_meaning = [(int(rows[i]), float(scores[i])) for i in _best(scores, CANDIDATES)]
+        by_meaning = [(int(row), float(score)) for row, score in zip(rows[keep], scores[keep], strict=True)]
         if wanted.literal:
             # Every keyword hit of the page must be among those fetched, so pages past the fusion's candidates still
             # list what the words found before anything found by meaning alone.
@@ -216,25 +173,6 @@ def _embedded_share(archive: Archive, scope: SearchScope, embedded: int) -> str:
     )
 
 
-def _similarities(vectors: np.ndarray, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
-    """The question's similarity to the passages in `rows`. Taking the rows out first copies them: for a scope of
-    most of the archive that copy costs more than the product itself, so the whole matrix is multiplied instead."""
-    if len(rows) * 4 < len(vectors):
-        return vectors[rows] @ question
-    return (vectors @ question)[rows]
-
-
-def _best(scores: np.ndarray, count: int) -> np.ndarray:
-    """The positions of the `count` highest scores, highest first (ties in position order): the top is picked out
-    first, as sorting every passage of a long archive takes longer than the product that scored them."""
-    if len(scores) > count:
-        top = np.argpartition(-scores, count - 1)[:count]
-        threshold = scores[top].min()
-        top = np.flatnonzero(scores >= threshold)  # every tie at the threshold, so the order below is stable
-        return top[np.argsort(-scores[top], kind="stable")][:count]
-    return np.argsort(-scores, kind="stable")[:count]
-
-
 @dataclass
 class _Fused:
     score: float
@@ -244,13 +182,13 @@ class _Fused:
 
 
 def _credited(
-    loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]
+    loaded: PassageVectors, by_words: list[Hit], by_meaning: list[tuple[int, float]]
 ) -> tuple[list[tuple[_Fused, bool]], list[_Fused]]:
     """Each keyword hit with its reciprocal rank, plus that of the passage it falls in when meaning found it too, and
     whether its episode is embedded; then the passages found by meaning alone. A passage lends its rank to the best
     keyword hit inside it only, and is a hit of its own only when no keyword hit is."""
     meaning = {row: (rank, similarity) for rank, (row, similarity) in enumerate(by_meaning, start=1)}
-    episode_index = {e: i for i, e in enumerate(loaded.matrix.episode_ids)}
+    episode_index = loaded.slot
     words_found, credited = [], set()
     for rank, hit in enumerate(by_words, start=1):
         entry = _Fused(1 / (RRF_K + rank), None, None, hit)
@@ -268,7 +206,7 @@ def _credited(
     return words_found, meaning_only
 
 
-def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
+def _fuse(loaded: PassageVectors, by_words: list[Hit], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
     """Reciprocal rank fusion of both lists. A keyword hit in an episode that is not embedded yet counts as if
     meaning had ranked it where the words did: what meaning cannot see is not ranked below what it can (in a partly
     embedded archive the embedded part would otherwise take the whole page, bench/retrieval.py measures it)."""
@@ -280,7 +218,7 @@ def _fuse(loaded: _Loaded, by_words: list[Hit], by_meaning: list[tuple[int, floa
     return sorted(fused, key=lambda f: (-f.score, f.hit is None))  # a tie goes to what the words found
 
 
-def _literal_first(loaded: _Loaded, tiers: list[list[Hit]], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
+def _literal_first(loaded: PassageVectors, tiers: list[list[Hit]], by_meaning: list[tuple[int, float]]) -> list[_Fused]:
     """Every keyword hit, tier after tier, before any passage found by meaning alone. Within a tier the hits of
     embedded episodes are reordered by the fusion among the places the keyword ranking gave them, and the others keep
     theirs: meaning reorders what it can see without taking places from what it cannot."""
@@ -295,18 +233,18 @@ def _literal_first(loaded: _Loaded, tiers: list[list[Hit]], by_meaning: list[tup
     return ranked + meaning_only
 
 
-def _passage_row(loaded: _Loaded, episode: int | None, start: float) -> int | None:
+def _passage_row(loaded: PassageVectors, episode: int | None, start: float) -> int | None:
     if episode is None:
         return None
-    first, last = int(loaded.first_row[episode]), int(loaded.first_row[episode + 1])
-    starts = loaded.matrix.spans[first:last, 0]
+    first = int(loaded.first_row[episode])
+    starts = loaded.spans[first : first + int(loaded.row_count[episode]), 0]
     at = int(np.searchsorted(starts, start + 1e-3, side="right")) - 1  # float32 times: a millisecond's leeway
     return first + max(at, 0)
 
 
 def _page(
     archive: Archive,
-    loaded: _Loaded,
+    loaded: PassageVectors,
     fused: list[_Fused],
     *,
     order: str,
@@ -319,16 +257,15 @@ def _page(
     A passage found by meaning alone gets its own text from the archive, only for the page (reading and marking up a
     hundred passages was a third of a query's time), and is left out when it says a word the query excludes
     (`-word`), as a keyword hit would be."""
-    matrix = loaded.matrix
-    ids = [f.hit.episode_id if f.hit else matrix.episode_ids[matrix.row_episode[f.row]] for f in fused]
+    ids = [f.hit.episode_id if f.hit else loaded.episode_of(f.row) for f in fused]
     episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
     found = [(f, episodes[episode_id]) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
     texts: dict[int, str] = {}  # a passage's text, read once for the exclusions and the page
 
     def text_of(row: int) -> str:
         if row not in texts:
-            episode_id = matrix.episode_ids[matrix.row_episode[row]]
-            _start, _end, first, last = matrix.spans[row]
+            episode_id = loaded.episode_of(row)
+            _start, _end, first, last = loaded.spans[row]
             passage = archive.segments(episode_id, words=False, first=int(first), last=int(last))
             texts[row] = " ".join(s.text.strip() for s in passage)
         return texts[row]
@@ -349,7 +286,7 @@ def _page(
             hits.append(replace(f.hit, score=f.score, matched="both" if f.similarity is not None else "words",
                                 similarity=f.similarity))  # fmt: skip
             continue
-        start, end = (float(t) for t in matrix.spans[f.row][:2])
+        start, end = (float(t) for t in loaded.spans[f.row][:2])
         text = text_of(f.row)
         hits.append(
             Hit(

@@ -1,0 +1,402 @@
+"""Search by meaning over an approximate-nearest-neighbour index of the passages' vectors (usearch's HNSW, int8).
+
+The vectors in the archive stay the truth; the index is this machine's derived state, like the tantivy index: kept
+in its own folder beside it (`fonoteca.index-vectors/`, one sub-folder per model and dimension, so a model change
+builds a new one and drops the old), rebuilt from the archive whenever it is missing or damaged. Its files:
+
+- `N.usearch`, generation N of the HNSW graph with the passages' int8 vectors (as the archive stores them), opened
+  memory-mapped (`Index.restore(view=True)`): every process that searches (web workers, the CLI) shares one copy
+  through the page cache instead of holding a matrix of its own;
+- `N.spans.npy`, each key's passage times (start, end, first and last segment idx);
+- `current.json`, written last and renamed into place: the generation, and which episode (of which transcript
+  revision) holds which keys. A crash leaves the previous generation in force, never a half-written one.
+
+Changes are incremental. A search compares `current.json` with the archive's current vectors (VectorStore.current):
+the keys of an episode that was deleted or transcribed again are masked out at once, and the episodes embedded since
+the index was written (the "delta", at most DELTA_PASSAGES) are scanned exactly, read from the archive. `update`
+(after `fonoteca embed`, and in the web server's background after each batch it embeds) writes a new generation with
+them: the graph is loaded, the dead keys removed, the new passages added, and it is saved aside and renamed. When
+more is missing from the index than a search may scan (a missing or damaged index on a large archive), the search
+answers by keywords with one line saying why, while a thread rebuilds it.
+
+Filters stay exact: a scope (show, episode, dates) of at most EXACT_PASSAGES passages is scanned exactly, its int8
+vectors read from the memory-mapped index; a larger one asks the graph for enough neighbours that the scope's share of
+them is the count wanted, and every candidate is scored exactly again, so scores are those of brute force.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+from fonoteca.archive import Archive
+from fonoteca.archive.vectors import CurrentVectors
+from fonoteca.errors import disk_error
+from fonoteca.search.index import epoch
+
+log = logging.getLogger(__name__)
+
+EXACT_PASSAGES = 20_000  # a scope this small is scanned exactly: ~5 ms of int8 vectors at 512 dimensions
+DELTA_PASSAGES = 20_000  # passages not in the index yet that a search scans exactly; beyond it the index is rebuilt
+OVERSAMPLE = 2.0  # neighbours asked of the graph per neighbour wanted in the scope, beyond the scope's share
+CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 64, 128  # HNSW's M, efConstruction, efSearch
+FORMAT = 1  # of current.json and the files it names
+
+
+def quantise(vectors: np.ndarray) -> np.ndarray:
+    """int8 vectors as the archive stores them (each scaled so that its largest component is ±127): a question is
+    compared with the stored passages at the same precision."""
+    scales = np.abs(vectors).max(axis=-1, keepdims=True)
+    return np.round(vectors / np.where(scales > 0, scales, 1.0) * 127).astype(np.int8)
+
+
+def _unit(quantised: np.ndarray) -> np.ndarray:
+    vectors = quantised.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+@dataclass
+class _Generation:
+    """What `current.json` says: the generation's number and which keys each episode holds."""
+
+    number: int
+    next_key: int
+    dead: int  # keys of episodes removed since the graph was built from scratch: compacted when too many
+    episodes: dict[str, tuple[int, int, int]]  # episode_id -> (transcript_rev, first key, passages)
+
+
+class PassageVectors:
+    """The passages a search by meaning ranks, as this process sees them now: the index's generation (memory-mapped)
+    with its keys of deleted or re-transcribed episodes masked out, plus the episodes embedded since, held here.
+    Keys (rows) are the index's keys, then the delta's after them; an episode's passages are consecutive rows."""
+
+    def __init__(
+        self,
+        graph: Index | None,
+        generation: _Generation | None,
+        graph_spans: np.ndarray,
+        current: list[CurrentVectors],
+        delta: dict[str, np.ndarray],
+        delta_spans: dict[str, np.ndarray],
+        damaged: list[str],
+    ) -> None:
+        self.graph = graph
+        self.graph_keys = generation.next_key if generation else 0
+        held = generation.episodes if generation else {}
+        self.episode_ids = [c.episode_id for c in current if c.episode_id in delta or _holds(held, c)]
+        self.slot = {episode_id: slot for slot, episode_id in enumerate(self.episode_ids)}
+        by_id = {c.episode_id: c for c in current}
+        self.episode_show = np.array([by_id[e].show_id for e in self.episode_ids], np.int64)
+        self.epochs = np.array([epoch(by_id[e].published) for e in self.episode_ids], np.int64)
+        self.first_row = np.zeros(len(self.episode_ids), np.int64)
+        self.row_count = np.zeros(len(self.episode_ids), np.int64)
+        delta_total = sum(len(v) for v in delta.values())
+        self.row_episode = np.full(self.graph_keys + delta_total, -1, np.int32)
+        spans = [graph_spans[: self.graph_keys]]
+        vectors = []
+        next_row = self.graph_keys
+        for slot, episode_id in enumerate(self.episode_ids):
+            if episode_id in delta:
+                first, count = next_row, len(delta[episode_id])
+                next_row += count
+                vectors.append(delta[episode_id])
+                spans.append(delta_spans[episode_id])
+            else:
+                _rev, first, count = held[episode_id]
+            self.first_row[slot], self.row_count[slot] = first, count
+            self.row_episode[first : first + count] = slot
+        self.spans = np.concatenate(spans) if len(spans) > 1 else graph_spans[: self.graph_keys]
+        self.delta = _unit(np.concatenate(vectors)) if vectors else np.zeros((0, 1), np.float32)
+        self.damaged = damaged
+
+    @property
+    def passages(self) -> int:
+        return int((self.row_episode >= 0).sum())
+
+    def episode_of(self, row: int) -> str:
+        return self.episode_ids[self.row_episode[row]]
+
+    def nearest(self, question: np.ndarray, allowed: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the (at most) `count` passages of allowed episodes most similar to the unit vector
+        `question`, most similar first, and their cosine similarities (as brute force over the stored int8 vectors
+        computes them)."""
+        wanted = np.append(allowed, False)[self.row_episode]  # -1 (a dead key) reads the appended False
+        in_graph = np.flatnonzero(wanted[: self.graph_keys])
+        in_delta = np.flatnonzero(wanted[self.graph_keys :])
+        rows = [in_delta + self.graph_keys]
+        scores = [self.delta[in_delta] @ question if len(in_delta) else np.zeros(0, np.float32)]
+        if len(in_graph) and self.graph is not None:
+            if len(in_graph) > EXACT_PASSAGES:
+                candidates = self._candidates(question, wanted, len(in_graph), count)
+                if candidates is not None:
+                    in_graph = candidates
+            rows.append(in_graph)
+            scores.append(self._stored(in_graph) @ question)
+        all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
+        top = best(all_scores, count)
+        return all_rows[top], all_scores[top]
+
+    def _candidates(self, question: np.ndarray, wanted: np.ndarray, in_scope: int, count: int) -> np.ndarray | None:
+        """Keys the graph finds near the question, of the scope only: enough of them that the scope's share is
+        `count`, or None when the graph gave too few of the scope (then the caller scans it exactly)."""
+        ask = min(self.graph_keys, int(count * OVERSAMPLE * self.graph_keys / in_scope) + count)
+        keys = np.asarray(self.graph.search(quantise(question), ask).keys, np.int64)
+        keys = keys[wanted[keys]]
+        return keys if len(keys) >= min(count, in_scope) else None
+
+    def _stored(self, keys: np.ndarray) -> np.ndarray:
+        """The unit vectors of these keys, from the memory-mapped index."""
+        if not len(keys):
+            return np.zeros((0, self.delta.shape[1] if self.delta.size else 1), np.float32)
+        return _unit(np.stack(self.graph.get(keys, dtype=np.int8)))
+
+
+def _holds(held: dict[str, tuple[int, int, int]], current: CurrentVectors) -> bool:
+    entry = held.get(current.episode_id)
+    return entry is not None and entry[0] == current.transcript_rev
+
+
+def best(scores: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the `count` highest scores, highest first (ties in position order): the top is picked out
+    first, as sorting every passage of a long archive takes longer than the product that scored them."""
+    if len(scores) > count:
+        top = np.argpartition(-scores, count - 1)[:count]
+        threshold = scores[top].min()
+        top = np.flatnonzero(scores >= threshold)  # every tie at the threshold, so the order below is stable
+        return top[np.argsort(-scores[top], kind="stable")][:count]
+    return np.argsort(-scores, kind="stable")[:count]
+
+
+class IndexBeingBuilt(Exception):
+    """Too much of the archive's vectors is missing from the index for a search to scan: it is being rebuilt."""
+
+
+class VectorIndex:
+    """The vector index folder of one archive on this machine. Its owner (fonoteca.app.Fonoteca) opens one per
+    process; `passages` is what a search reads, `update` what embedding calls after it stored vectors."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, int], tuple[object, PassageVectors]] = {}
+        self._rebuilding: threading.Thread | None = None
+
+    def _model_folder(self, model: str, dim: int) -> Path:
+        return self.folder / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}-{dim}"
+
+    def passages(self, archive: Archive, model: str, dim: int) -> PassageVectors:
+        """The passages of the model as they are now (read again only when the archive's vectors or the index
+        changed). Raises IndexBeingBuilt (and starts rebuilding it) when too much is missing from the index."""
+        folder = self._model_folder(model, dim)
+        key = (archive.vectors.stamp(model, dim), _file_stamp(folder / "current.json"))
+        with self._lock:
+            seen = self._seen.get((model, dim))
+            if seen is not None and seen[0] == key:
+                return seen[1]
+        current = archive.vectors.current(model, dim)
+        generation, graph, graph_spans, problem = _open(folder)
+        held = generation.episodes if generation else {}
+        waiting = [c for c in current if not c.damaged and not _holds(held, c)]
+        if sum(c.count for c in waiting) > DELTA_PASSAGES:
+            self.rebuild_in_background(archive, model, dim, problem or "it lacks many embedded passages")
+            raise IndexBeingBuilt(
+                f"the index of search by meaning is being rebuilt ({problem or 'many passages were embedded since'})"
+            )
+        damaged = [
+            f"the stored meaning vectors of episode {c.episode_id} are damaged (their size is wrong); it is found by "
+            "keywords only until `fonoteca embed` (or the web server, by itself) embeds it again"
+            for c in current
+            if c.damaged
+        ]
+        delta: dict[str, np.ndarray] = {}
+        for episode_id, _rev, vectors in archive.vectors.quantised(model, dim, [c.episode_id for c in waiting]):
+            if isinstance(vectors, str):
+                damaged.append(vectors)
+            else:
+                delta[episode_id] = vectors
+        delta_spans = archive.vectors.spans(model, dim, list(delta))
+        delta = {e: v for e, v in delta.items() if e in delta_spans}
+        for line in damaged:
+            log.warning("%s", line)
+        loaded = PassageVectors(graph, generation, graph_spans, current, delta, delta_spans, damaged)
+        with self._lock:
+            self._seen[(model, dim)] = (key, loaded)
+        return loaded
+
+    def rebuild_in_background(self, archive: Archive, model: str, dim: int, why: str) -> None:
+        """Start `update` in a thread (one at a time), saying so in one line."""
+        with self._lock:
+            if self._rebuilding is not None and self._rebuilding.is_alive():
+                return
+            log.warning(
+                "the index of search by meaning at %s is being rebuilt from the archive (%s); searches are by "
+                "keywords until it is done", self._model_folder(model, dim), why,
+            )  # fmt: skip
+            self._rebuilding = threading.Thread(
+                target=self._update_logged, args=(archive, model, dim), name="fonoteca-vector-index", daemon=False
+            )
+            self._rebuilding.start()
+
+    def _update_logged(self, archive: Archive, model: str, dim: int) -> None:
+        try:
+            self.update(archive, model, dim)
+        except Exception as exc:  # a thread's failure is a line in the log; the next search tries again
+            log.warning("rebuilding the index of search by meaning failed: %s", exc)
+
+    def wait(self) -> None:
+        """Wait for a rebuild started by a search, if any."""
+        thread = self._rebuilding
+        if thread is not None:
+            thread.join()
+
+    def update(
+        self, archive: Archive, model: str, dim: int, *, least: int = 0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> int:  # fmt: skip
+        """Bring the model's index up to date with the archive's vectors (a new generation, written aside and put
+        in place last), unless at most `least` passages wait to be added (searches scan those exactly). Returns how
+        many episodes it added or removed; 0 at once while another process updates it."""
+        folder = self._model_folder(model, dim)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for other in self.folder.iterdir():  # another model's index: that model is no longer the one searched
+                if other.is_dir() and other != folder and not _locked(other):
+                    shutil.rmtree(other, ignore_errors=True)
+            with _writer_lock(folder) as locked:
+                if not locked:
+                    return 0
+                return self._update(archive, folder, model, dim, least, on_progress)
+        except OSError as exc:
+            raise disk_error(exc, folder) from exc
+
+    def _update(
+        self, archive: Archive, folder: Path, model: str, dim: int, least: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> int:  # fmt: skip
+        current = {c.episode_id: c for c in archive.vectors.current(model, dim) if not c.damaged}
+        generation, _view, graph_spans, _problem = _open(folder)
+        if generation is not None and generation.dead * 4 > generation.next_key:
+            generation = None  # mostly removed keys: built again from scratch, compact
+        held = dict(generation.episodes) if generation else {}
+        gone = [e for e, (rev, _f, _c) in held.items() if e not in current or current[e].transcript_rev != rev]
+        adding = [e for e, c in current.items() if not _holds(held, c)]
+        if generation is not None and not gone and sum(current[e].count for e in adding) <= least:
+            return 0
+        if generation is not None:
+            graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=False)
+            spans, next_key, dead = [np.array(graph_spans[: generation.next_key])], generation.next_key, generation.dead
+        else:
+            graph = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
+            spans, next_key, dead = [], 0, 0
+        for episode_id in gone:
+            _rev, first, count = held.pop(episode_id)
+            graph.remove(np.arange(first, first + count, dtype=np.uint64))
+            dead += count
+        done = 0
+        for chunk in _chunks(adding, 200):
+            times = archive.vectors.spans(model, dim, chunk)
+            for episode_id, rev, vectors in archive.vectors.quantised(model, dim, chunk):
+                if isinstance(vectors, str) or episode_id not in times:
+                    log.warning("%s", vectors if isinstance(vectors, str) else f"no passage times for {episode_id}")
+                    continue
+                graph.add(np.arange(next_key, next_key + len(vectors), dtype=np.uint64), vectors, threads=2)
+                held[episode_id] = (rev, next_key, len(vectors))
+                spans.append(times[episode_id])
+                next_key += len(vectors)
+            done += len(chunk)
+            if on_progress:
+                on_progress(done, len(adding))
+        number = (generation.number if generation else _last_number(folder)) + 1
+        graph.save(str(folder / f"{number}.usearch.partial"))
+        (folder / f"{number}.usearch.partial").replace(folder / f"{number}.usearch")
+        all_spans = np.concatenate(spans) if spans else np.zeros((0, 4), np.float32)
+        with open(folder / f"{number}.spans.partial", "wb") as out:
+            np.save(out, all_spans.astype(np.float32))
+        (folder / f"{number}.spans.partial").replace(folder / f"{number}.spans.npy")
+        state = {"format": FORMAT, "number": number, "next_key": next_key, "dead": dead, "episodes": held}
+        (folder / "current.partial").write_text(json.dumps(state, separators=(",", ":")))
+        (folder / "current.partial").replace(folder / "current.json")
+        for old in folder.iterdir():  # earlier generations: a process that has one open keeps reading it (unlinked)
+            if old.name.split(".")[0].isdigit() and int(old.name.split(".")[0]) != number:
+                old.unlink(missing_ok=True)
+        return len(gone) + len(adding)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_ino
+
+
+def _last_number(folder: Path) -> int:
+    numbers = [int(p.name.split(".")[0]) for p in folder.glob("*.usearch*") if p.name.split(".")[0].isdigit()]
+    return max(numbers, default=0)
+
+
+def _open(folder: Path) -> tuple[_Generation | None, Index | None, np.ndarray, str]:
+    """The generation in force, its memory-mapped graph and its spans; (None, None, empty, why) when there is none
+    or it cannot be read."""
+    empty = np.zeros((0, 4), np.float32)
+    state_file = folder / "current.json"
+    if not state_file.exists():
+        return None, None, empty, "it does not exist yet" if not folder.exists() else "its state file is missing"
+    try:
+        state = json.loads(state_file.read_text())
+        if state.get("format") != FORMAT:
+            return None, None, empty, "it was written by another version"
+        generation = _Generation(
+            int(state["number"]), int(state["next_key"]), int(state["dead"]),
+            {e: (int(r), int(f), int(c)) for e, (r, f, c) in state["episodes"].items()},
+        )  # fmt: skip
+        graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=True)
+        if graph is None:
+            raise ValueError("its graph file is missing")
+        spans = np.load(folder / f"{generation.number}.spans.npy", mmap_mode="r")
+        if spans.shape != (generation.next_key, 4):
+            raise ValueError(f"{spans.shape[0]} passage times for {generation.next_key} keys")
+        return generation, graph, spans, ""
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        return None, None, empty, f"it is damaged: {exc}"
+
+
+def _locked(folder: Path) -> bool:
+    with _writer_lock(folder) as locked:
+        return not locked
+
+
+@contextlib.contextmanager
+def _writer_lock(folder: Path) -> Iterator[bool]:
+    """One writer per index folder across processes (an advisory lock, released if the process dies)."""
+    path = folder / "writer.lock"
+    if not folder.exists():
+        yield True
+        return
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,172 @@
+"""The approximate-nearest-neighbour index of search by meaning (fonoteca.search.ann): a real archive, the real usearch
+index on disk. Vectors are made here (clustered like real ones) and stored through the archive, as embedding would, so
+that exact brute force over the very same vectors can be compared with what the index answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+from test_meaning import talks  # noqa: F401  (the fixture: two real embedded talks)
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Archive, Segment
+from fonoteca.archive.vectors import EpisodeVectors
+from fonoteca.search import ann
+from fonoteca.search.ann import VectorIndex
+from fonoteca.settings import Settings
+
+MODEL, DIM = "test-model", 32
+CENTRES = np.random.default_rng(7).standard_normal((12, DIM)).astype(np.float32)
+
+
+def _vectors(rng: np.random.Generator, count: int) -> np.ndarray:
+    vectors = CENTRES[rng.integers(0, len(CENTRES), count)] + 0.7 * rng.standard_normal((count, DIM))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _embedded_episode(archive: Archive, show: str, guid: str, passages: int, rng: np.random.Generator) -> str:
+    """A transcribed episode of one 30-second segment per passage, with vectors of MODEL stored for it."""
+    show_row, _ = archive.add_show(title=show, source=f"/tmp/{show}", source_kind="folder")
+    episode, _ = archive.upsert_episode(show_row, guid=guid, title=guid, kind="audio", published="2024-03-01T10:00Z")
+    segments = [Segment(i * 30.0, (i + 1) * 30.0, f"parte {i} de {guid}") for i in range(passages)]
+    archive.replace_transcript(episode.id, segments, source="transcribed", language="es", duration=passages * 30)
+    _store(archive, episode.id, rng)
+    return episode.id
+
+
+def _store(archive: Archive, episode_id: str, rng: np.random.Generator) -> None:
+    episode = archive.get_episode(episode_id)
+    count = len(archive.segments(episode_id, words=False))
+    spans = np.array([[i * 30.0, (i + 1) * 30.0, i, i] for i in range(count)], np.float32)
+    stored = EpisodeVectors(episode_id, episode.transcript_rev, spans, _vectors(rng, count))
+    archive.vectors.save_many(MODEL, DIM, [stored])
+
+
+def _exact(archive: Archive, question: np.ndarray, episode_ids: set[str], count: int) -> list[tuple[str, float]]:
+    """Brute force over every stored vector of these episodes: (episode id, passage start) of the top `count`."""
+    matrix = archive.vectors.load(MODEL, DIM)
+    rows = [r for r in range(len(matrix.vectors)) if matrix.episode_ids[matrix.row_episode[r]] in episode_ids]
+    scores = matrix.vectors[rows] @ question
+    top = np.argsort(-scores, kind="stable")[:count]
+    return [(matrix.episode_ids[matrix.row_episode[rows[i]]], float(matrix.spans[rows[i]][0])) for i in top]
+
+
+def _found(passages: ann.PassageVectors, question: np.ndarray, allowed: np.ndarray, count: int) -> list:
+    rows, _scores = passages.nearest(question, allowed, count)
+    return [(passages.episode_of(int(r)), float(passages.spans[r][0])) for r in rows]
+
+
+def _held(settings: Settings) -> dict[str, list[int]]:
+    folder = settings.vector_index_dir / f"{MODEL}-{DIM}"
+    return json.loads((folder / "current.json").read_text())["episodes"]
+
+
+def test_the_index_follows_added_retranscribed_and_deleted_episodes(settings):
+    rng = np.random.default_rng(1)
+    index = VectorIndex(settings.vector_index_dir)
+    with Archive(settings.db_path) as archive:
+        first = _embedded_episode(archive, "Uno", "a", 40, rng)
+        second = _embedded_episode(archive, "Uno", "b", 30, rng)
+        assert index.update(archive, MODEL, DIM) == 2
+        assert {e: c for e, (_r, _f, c) in _held(settings).items()} == {first: 40, second: 30}
+
+        third = _embedded_episode(archive, "Uno", "c", 20, rng)
+        # Not in the index yet: a search scans it exactly until the next update adds it.
+        assert index.passages(archive, MODEL, DIM).passages == 90
+        assert index.update(archive, MODEL, DIM) == 1 and set(_held(settings)) == {first, second, third}
+
+        archive.replace_transcript(second, [Segment(0, 30, "otra cosa")], source="transcribed")
+        assert index.passages(archive, MODEL, DIM).passages == 60, "the old transcript's passages are masked at once"
+        _store(archive, second, rng)
+        archive.delete_episode(first)
+        seen = index.passages(archive, MODEL, DIM)
+        assert seen.passages == 21 and set(seen.episode_ids) == {second, third}
+        assert index.update(archive, MODEL, DIM) == 3  # first and the old second removed, the new second added
+        held = _held(settings)
+        assert set(held) == {second, third} and held[second][2] == 1
+        question = _vectors(rng, 1)[0]
+        everything = np.ones(2, bool)
+        assert _found(index.passages(archive, MODEL, DIM), question, everything, 21) == _exact(
+            archive, question, {second, third}, 21
+        )
+
+
+def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch):
+    monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # the big show (3,000 passages) goes through the graph
+    rng = np.random.default_rng(2)
+    index = VectorIndex(settings.vector_index_dir)
+    with Archive(settings.db_path) as archive:
+        big = {_embedded_episode(archive, "Grande", f"g{n}", 100, rng) for n in range(30)}
+        small = {_embedded_episode(archive, "Pequeño", f"p{n}", 15, rng) for n in range(2)}
+        index.update(archive, MODEL, DIM)
+        passages = index.passages(archive, MODEL, DIM)
+        in_small = np.array([e in small for e in passages.episode_ids])
+        recall = []
+        for question in _vectors(rng, 20):
+            assert _found(passages, question, in_small, 10) == _exact(archive, question, small, 10)
+            found = set(_found(passages, question, ~in_small, 10))
+            recall.append(len(found & set(_exact(archive, question, big, 10))) / 10)
+        assert np.mean(recall) >= 0.9, "the big show's scope is searched through the graph, with its filter"
+
+
+def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(settings, talks, monkeypatch, caplog):  # noqa: F811
+    monkeypatch.setattr(ann, "DELTA_PASSAGES", 2)  # the talks' 5 passages are "many": the index must be rebuilt
+    with Fonoteca(settings) as app:
+        app.embed()
+        assert app.search("the telescope mirror", mode="meaning").mode == "meaning"
+    folder = next(settings.vector_index_dir.iterdir())
+    for damage in ("corrupt", "missing"):
+        graph = next(folder.glob("*.usearch"))
+        if damage == "corrupt":
+            graph.write_bytes(b"not an index" * 100)
+        else:
+            graph.unlink()
+        caplog.clear()
+        with Fonoteca(settings) as app, caplog.at_level(logging.WARNING, logger="fonoteca.search.ann"):
+            meanwhile = app.search("golden mirror", mode="hybrid")
+            app.vectors.wait()
+            after = app.search("the telescope mirror", mode="meaning")
+        assert meanwhile.mode == "keyword" and "rebuilt" in meanwhile.note, damage
+        assert talks["en"] in {h.episode_id for h in meanwhile.hits}, "found by its words meanwhile"
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1 and "being rebuilt" in lines[0] and "\n" not in lines[0], lines
+        assert after.mode == "meaning" and after.hits[0].episode_id == talks["en"], damage
+
+
+def test_two_processes_share_one_index_file(settings):
+    rng = np.random.default_rng(3)
+    with Archive(settings.db_path) as archive:
+        episodes = [_embedded_episode(archive, "Uno", f"e{n}", 50, rng) for n in range(4)]
+        VectorIndex(settings.vector_index_dir).update(archive, MODEL, DIM)
+    question = _vectors(rng, 1)[0]
+    probe = textwrap.dedent(f"""
+        import sys, numpy as np
+        from pathlib import Path
+        from fonoteca.archive import Archive
+        from fonoteca.search.ann import VectorIndex
+        with Archive(Path({str(settings.db_path)!r})) as archive:
+            seen = VectorIndex(Path({str(settings.vector_index_dir)!r})).passages(archive, {MODEL!r}, {DIM})
+            rows, _ = seen.nearest(np.array({question.tolist()!r}, np.float32), np.ones(4, bool), 5)
+            maps = [line.split()[-1] for line in open("/proc/self/maps") if line.rstrip().endswith(".usearch")]
+            print(sorted(set(maps)), [int(r) for r in rows])
+            sys.stdout.flush()
+            sys.stdin.read()  # keeps the index open until the test has looked
+    """)
+    children = [
+        subprocess.Popen([sys.executable, "-c", probe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        answers = [child.stdout.readline().split("] ") for child in children]
+    finally:
+        for child in children:
+            child.communicate("")
+    graph = next((settings.vector_index_dir / f"{MODEL}-{DIM}").glob("*.usearch"))
+    assert all(maps.strip("[]'") == str(graph) for maps, _rows in answers), "both map the very same file"
+    assert answers[0][1] == answers[1][1]
+    assert len(episodes) == 4
