@@ -83,6 +83,12 @@ def examples(ids: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, 
         ("POST", "/watch/{watch_id}/remove"): ("/watch/999/remove", {}),
         ("POST", "/watch/seen"): ("/watch/seen", {"data": {"up_to": "0"}}),
         ("GET", "/watch.atom"): ("/watch.atom", {}),
+        ("POST", "/show/{slug}/vocabulary"): (f"/show/{show}/vocabulary", {"data": {"terms": "Kennedy"}}),
+        ("POST", "/show/{slug}/vocabulary/remove"): (f"/show/{show}/vocabulary/remove", {"data": {"term": "Kennedy"}}),
+        ("POST", "/show/{slug}/corrections"): (f"/show/{show}/corrections", {"data": {"wrong": "ask", "right": "Ask"}}),
+        ("POST", "/show/{slug}/corrections/{rule_id}/remove"): (f"/show/{show}/corrections/999/remove", {}),
+        ("POST", "/episode/{episode_id}/lines/{idx}"): (f"/episode/{jfk}/lines/0", {"data": {"text": "And so."}}),
+        ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): (f"/episode/{jfk}/edits/999/revert", {}),
     }  # fmt: skip
 
 

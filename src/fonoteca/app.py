@@ -23,6 +23,7 @@ from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
+    from fonoteca.corrections import Corrections
     from fonoteca.ingest.importer import ImportReport
     from fonoteca.jobs import JobQueue, Queued
     from fonoteca.llm.analyze import AnalysisRun, Analyzer, EpisodeAnalyses, EpisodeTranslation
@@ -154,6 +155,14 @@ class Fonoteca:
         from fonoteca.watch import Watcher
 
         return Watcher(self.archive, self.settings, events=self.events)
+
+    @cached_property
+    def corrections(self) -> Corrections:
+        """A show's vocabulary, correction rules, lines fixed by hand and unsure words (fonoteca.corrections); what
+        they change is followed as any changed transcript is (after_transcripts)."""
+        from fonoteca.corrections import Corrections
+
+        return Corrections(self.archive, lambda: self.after.after_transcripts())
 
     @cached_property
     def llm(self) -> LLMClient:

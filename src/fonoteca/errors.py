@@ -47,6 +47,12 @@ class LLMError(FonotecaError):
     http_status = 502
 
 
+class CorrectionError(FonotecaError):
+    """A vocabulary term, correction rule, rules file or line edit fonoteca cannot use."""
+
+    http_status = 422
+
+
 class ConfigError(FonotecaError):
     """A FONOTECA_* variable or a command-line value is not one fonoteca accepts."""
 

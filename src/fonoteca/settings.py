@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from fonoteca.errors import ConfigError
 
-__all__ = ["ComputeType", "DatabaseUrl", "Device", "Embeddings", "Settings"]
+__all__ = ["ComputeType", "DatabaseUrl", "Device", "Embeddings", "HintSources", "Settings"]
 
 
 def _default_home() -> Path:
@@ -46,6 +46,17 @@ ComputeType = Annotated[
     BeforeValidator(_folded),
 ]  # fmt: skip
 Embeddings = Annotated[Literal["packaged", "endpoint", "none"], BeforeValidator(_folded)]
+
+
+def _hint_sources(value: object) -> object:
+    """`vocabulary, notes` and `notes,vocabulary` are the same choice."""
+    if not isinstance(value, str):
+        return value
+    parts = sorted({part.strip().lower() for part in value.split(",") if part.strip()})
+    return ",".join(parts) if parts else value
+
+
+HintSources = Annotated[Literal["notes,vocabulary", "vocabulary", "notes", "none"], BeforeValidator(_hint_sources)]
 FolderPath = Annotated[Path, AfterValidator(_expanded)]
 
 
@@ -109,6 +120,9 @@ class Settings(BaseSettings):
     cpu_threads: int = 0  # 0 = let CTranslate2 decide
     # Audio is read and transcribed this many minutes at a time: memory depends on it, not on the episode's length.
     window_minutes: float = 10.0
+    # What Whisper is told to expect (fonoteca.transcribe.hints): the show's vocabulary (`fonoteca vocabulary add`)
+    # and the names in the episode's own title and notes; bench/results/words.txt measures both.
+    hints: HintSources = "notes,vocabulary"
 
     # Downloads
     download_timeout: float = 30.0  # seconds without progress before giving up

@@ -77,20 +77,27 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
     quick = text.translate(_ONE_TO_ONE)
     if quick.isascii():  # the common case, and the fast one: no map from folded characters back to the text
         return [(m.start(), m.end(), m.group()) for m in _ASCII_WORD.finditer(quick)]
+    folded, origin = folded_with_origin(text)
+    return [(*text_span(text, origin, match.start(), match.end()), match.group()) for match in _WORD.finditer(folded)]
+
+
+def folded_with_origin(text: str) -> tuple[str, list[int]]:
+    """`text` folded one character at a time, and the index in `text` of each character of the folded text."""
     folded: list[str] = []
-    origin: list[int] = []  # index in `text` of each character of the folded text
+    origin: list[int] = []
     for i, ch in enumerate(text):
         part = _fold_char(ch)
         folded.append(part)
         origin.extend([i] * len(part))
-    spans = []
-    for match in _WORD.finditer("".join(folded)):
-        start, last = origin[match.start()], origin[match.end() - 1]
-        end = last + 1
-        while end < len(text) and not _fold_char(text[end]):  # trailing combining marks belong to the word
-            end += 1
-        spans.append((start, end, match.group()))
-    return spans
+    return "".join(folded), origin
+
+
+def text_span(text: str, origin: list[int], start: int, end: int) -> tuple[int, int]:
+    """The span of `text` that the folded span [start, end) came from, with the combining marks that trail it."""
+    first, last = origin[start], origin[end - 1] + 1
+    while last < len(text) and not _fold_char(text[last]):
+        last += 1
+    return first, last
 
 
 def format_duration(seconds: float) -> str:

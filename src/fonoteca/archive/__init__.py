@@ -12,6 +12,7 @@ tables, each given that database:
     word_counts    the words said per episode, for trends (fonoteca.archive.word_counts)
     analyses       the language model's analyses (fonoteca.archive.analyses)
     conversations  chat conversations and their messages (fonoteca.archive.conversations)
+    corrections    a show's vocabulary, correction rules and lines fixed by hand (fonoteca.archive.corrections)
     watches        watched words, mentions and the webhook's outbox (fonoteca.archive.watches)
     vectors        the passages' vectors of search by meaning (fonoteca.archive.vectors)
 
@@ -34,6 +35,7 @@ from fonoteca.archive import migrations
 from fonoteca.archive.analyses import AnalysisStore
 from fonoteca.archive.claims import CLAIM_TIMEOUT_S, ClaimStore, EpisodeBusy
 from fonoteca.archive.conversations import ConversationStore
+from fonoteca.archive.corrections import CorrectionStore
 from fonoteca.archive.database import Database, database_url
 from fonoteca.archive.episodes import UNCHANGED, EpisodeStore, Unchanged, episode_id_for, slugify
 from fonoteca.archive.models import (
@@ -148,6 +150,11 @@ class Archive:
     def watches(self) -> WatchStore:
         """Watched words, their mentions and the webhook's outbox (fonoteca.archive.watches)."""
         return WatchStore(self.database)
+
+    @cached_property
+    def corrections(self) -> CorrectionStore:
+        """A show's vocabulary, correction rules and lines fixed by hand (fonoteca.archive.corrections)."""
+        return CorrectionStore(self.database)
 
     @cached_property
     def vectors(self) -> VectorStore:

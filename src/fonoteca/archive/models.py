@@ -166,15 +166,21 @@ class TimelineEntry:
         return (self.duration or 0.0) / 3600 if self.kind != EpisodeKind.TEXT else 0.0
 
 
+# A word as Whisper times it: (start, end, text), and Whisper's probability of it as a fourth item where it gave one
+# (imported transcripts have none).
+Word = tuple[float, float, str] | tuple[float, float, str, float]
+
+
 @dataclass
 class Segment:
     start: float
     end: float
     text: str
-    words: list[tuple[float, float, str]] | None = None
+    words: list[Word] | None = None
     speaker: str | None = None
     idx: int = -1
     episode_id: str = ""
+    said: str | None = None  # the line as transcribed, where a correction rule or an edit changed `text`
 
 
 @dataclass(frozen=True)

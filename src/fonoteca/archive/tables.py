@@ -125,7 +125,51 @@ segments = Table(
     Column("text", Text, nullable=False),
     Column("words", Text),
     Column("speaker", Text),
+    Column("said", Text),  # the line as transcribed, where a correction rule or an edit changed `text`
     PrimaryKeyConstraint("episode_id", "idx"),
+)
+
+# A show's own words, told to Whisper before it transcribes (fonoteca.transcribe.hints).
+vocabulary = Table(
+    "vocabulary",
+    metadata,
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="CASCADE"), nullable=False),
+    Column("term", Text, nullable=False),
+    Column("folded", Text, nullable=False),
+    _stamp("added_at"),
+    PrimaryKeyConstraint("show_id", "folded"),
+)
+
+# A show's correction rules (fonoteca.rules), applied in id order to every line's words as transcribed.
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="CASCADE"), nullable=False),
+    Column("wrong", Text, nullable=False),
+    Column("folded", Text, nullable=False),
+    Column("right", Text, nullable=False),
+    _stamp("created_at"),
+    UniqueConstraint("show_id", "folded"),
+)
+
+# Lines fixed by hand: who changed which line when, from what to what; a reverted edit stays as history. `start` and
+# `end` find the line again after a re-transcription renumbers the segments.
+line_edits = Table(
+    "line_edits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double, nullable=False),
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    Column("editor", Text, nullable=False),
+    _stamp("edited_at"),
+    Column("reverted_at", Text),
+    Column("reverted_by", Text),
+    Index("line_edits_episode", "episode_id", "idx"),
 )
 
 # Which transcript revision the episode's word counts (term_counts) and word total are of.

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, literal, null, select
 
 from fonoteca.archive.claims import ClaimStore, EpisodeBusy
+from fonoteca.archive.corrections import settle
 from fonoteca.archive.database import Database
 from fonoteca.archive.episodes import EpisodeStore, counts_json, episode_update, finished_changed, member
-from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status
+from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status, Word
 from fonoteca.archive.tables import episodes, utc_now
 from fonoteca.archive.tables import segments as segments_table
 from fonoteca.archive.tables import vectors as vectors_table
@@ -60,6 +61,7 @@ class TranscriptStore:
                     "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
                 )
             added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
+            settle(db, episode_id, from_idx=next_idx)  # the show's correction rules, on the new lines
             if status == Status.DONE:
                 finished_changed(db)
             _forget_vectors(db, episode_id)
@@ -95,6 +97,7 @@ class TranscriptStore:
                 return 0
             db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
             count = _insert_segments(db, episode_id, segments, first_idx=0)
+            settle(db, episode_id, reanchor=True)  # the show's rules, and the lines fixed by hand kept
             _forget_vectors(db, episode_id)
         return count
 
@@ -162,7 +165,7 @@ class TranscriptStore:
 
 _SEGMENTS = (
     select(
-        *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker")),
+        *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker", "said")),
         null().label("words"),
     )
     .where(
@@ -172,7 +175,7 @@ _SEGMENTS = (
     .order_by(segments_table.c.idx)
 )
 _SEGMENTS_WITH_WORDS = _SEGMENTS.with_only_columns(
-    *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker", "words"))
+    *(segments_table.c[name] for name in ("episode_id", "idx", "start", "end", "text", "speaker", "said", "words"))
 )
 
 
@@ -185,7 +188,7 @@ _SAID_AT = (
 
 
 def _segment(row: Row[Any]) -> Segment:
-    episode_id, idx, start, end, text_, speaker, stored = row  # the columns of _SEGMENTS, by position: the fastest
+    episode_id, idx, start, end, text_, speaker, said, stored = row  # _SEGMENTS' columns, by position: the fastest
     words = json.loads(stored) if stored else None
     return Segment(
         start=start,
@@ -195,6 +198,7 @@ def _segment(row: Row[Any]) -> Segment:
         speaker=speaker,
         idx=idx,
         episode_id=episode_id,
+        said=said,
     )
 
 
@@ -220,7 +224,11 @@ def _forget_vectors(db: Connection, episode_id: str) -> None:
     db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
 
 
-def _words_json(words: list[tuple[float, float, str]] | None) -> str | None:
+def _words_json(words: list[Word] | None) -> str | None:
+    """Times to the hundredth, and Whisper's probability of each word (where it gave one) to the thousandth."""
     if not words:
         return None
-    return json.dumps([[round(s, 2), round(e, 2), w] for s, e, w in words], ensure_ascii=False)
+    return json.dumps(
+        [[round(w[0], 2), round(w[1], 2), w[2], *(round(float(p), 3) for p in w[3:])] for w in words],
+        ensure_ascii=False,
+    )

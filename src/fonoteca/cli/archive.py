@@ -12,12 +12,15 @@ from fonoteca.archive import Archive, Status
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, printable, safe
 from fonoteca.cli.options import AsJson, ExportFormat, ShowArgument
+from fonoteca.corrections import UNSURE_BELOW
 from fonoteca.errors import FonotecaError
-from fonoteca.output import DamagedOut, EpisodeOut, StatsOut, StatusOut, TableCheckOut, dump, shows_of
+from fonoteca.output import DamagedOut, EpisodeOut, StatsOut, StatusOut, TableCheckOut, UnsureWordOut, dump, shows_of
 from fonoteca.pipeline import PENDING
+from fonoteca.search import episode_url
 from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
+    from fonoteca.app import Fonoteca
     from fonoteca.jobs import Fleet
 
 
@@ -155,8 +158,20 @@ def export(
 
 
 @app.command()
-def check(ctx: typer.Context, as_json: AsJson = False) -> None:
+def check(
+    ctx: typer.Context,
+    words: Annotated[
+        str | None,
+        typer.Option(
+            "--words", metavar="SHOW", help="Instead: the names Whisper was least sure of across the show, to check."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
     """Find damaged transcripts (segments repeated or overlapping) and say how to repair each; exit 1 if any."""
+    if words is not None:
+        _check_words(app_of(ctx), words, as_json)
+        return
     damaged = app_of(ctx).archive.damaged_transcripts()
     if as_json:
         print_json(dump([DamagedOut.of(d) for d in damaged]))
@@ -172,6 +187,24 @@ def check(ctx: typer.Context, as_json: AsJson = False) -> None:
         console.print("Repair each with [bold]fonoteca retry --force ID[/] (it is transcribed again).")
     if damaged:
         raise typer.Exit(1)
+
+
+def _check_words(fonoteca: Fonoteca, show: str, as_json: bool) -> None:
+    unsure = fonoteca.corrections.unsure_names(show, below=UNSURE_BELOW)
+    if as_json:
+        print_json(dump([UnsureWordOut.of(w) for w in unsure]))
+        return
+    if not unsure:
+        console.print(f"No name below {UNSURE_BELOW:.0%} confidence in the show's unchecked lines.")
+        return
+    table = Table("word", "times", "confidence", "where it was least sure")
+    for w in unsure:
+        where = f"{fonoteca.watcher.base_url}{episode_url(w.episode_id, w.start)}"
+        table.add_row(safe(w.word), str(w.count), f"{w.probability:.0%}", safe(where))
+    console.print(table)
+    console.print(
+        'Fix a name everywhere with [bold]fonoteca corrections add SHOW "wrong" "right"[/], or one line on its page.'
+    )
 
 
 @app.command()

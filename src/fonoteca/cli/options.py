@@ -44,6 +44,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 # Which part of the archive a command reads.
 ShowArgument = Annotated[str | None, typer.Argument(help="Show slug, id or title (default: every show).")]
+ShowName = Annotated[str, typer.Argument(help="Show slug, id or title (`fonoteca shows`).")]
 ShowFilter = Annotated[str | None, typer.Option("--show", help="Only this show (default: every show).")]
 EpisodeFilter = Annotated[str | None, typer.Option("--episode", help="Only this episode.")]
 DateFrom = Annotated[str | None, typer.Option("--from", help="From this date: YYYY, YYYY-MM or YYYY-MM-DD.")]

@@ -24,6 +24,7 @@ from fonoteca.search.trends import TrendPoint
 from fonoteca.text import format_duration, stats_header
 
 if TYPE_CHECKING:
+    from fonoteca.corrections import Preview  # which reads the archive and ingest's decoder, as this module does
     from fonoteca.jobs import Fleet  # the job queue's module needs PostgreSQL's client; only its answers are read
     from fonoteca.llm.analyze import EpisodeAnalyses, EpisodeTranslation  # fonoteca.llm's chat builds its answers here
     from fonoteca.llm.chat import ChatTurn, Excerpt  # which builds its answers' excerpts with these models
@@ -361,6 +362,58 @@ class WebhookOut(BaseModel):
     @classmethod
     def of(cls, batch_id: int, mentions: Sequence[Mention], base_url: str) -> WebhookOut:
         return cls(batch=batch_id, mentions=[WebhookMentionOut.linked(m, base_url) for m in mentions])
+
+
+class RuleOut(FromAttributes):
+    id: int
+    wrong: str  # the mistake, matched as whole words, case and accents folded
+    right: str
+    created_at: str
+
+
+class LineChangeOut(FromAttributes):
+    episode_id: str
+    episode_title: str
+    idx: int  # the line's number in its episode
+    start: float
+    before: str
+    after: str
+
+
+class PreviewOut(BaseModel):
+    rule: RuleOut
+    changed: int  # lines the rule changes
+    episodes: int  # episodes it changes
+    lines: int  # lines of the show
+    changes: list[LineChangeOut]
+
+    @classmethod
+    def of(cls, preview: Preview) -> PreviewOut:
+        return cls(
+            rule=RuleOut.of(preview.rule), changed=len(preview.changes), episodes=preview.episodes,
+            lines=preview.lines, changes=[LineChangeOut.of(c) for c in preview.changes],
+        )  # fmt: skip
+
+
+class LineEditOut(FromAttributes):
+    id: int
+    episode_id: str
+    idx: int
+    start: float
+    before: str
+    after: str
+    editor: str
+    edited_at: str
+    reverted_at: str | None
+    reverted_by: str | None
+
+
+class UnsureWordOut(FromAttributes):
+    word: str
+    count: int  # times written so in the show's unchecked lines
+    probability: float  # Whisper's lowest probability of it
+    episode_id: str  # where it was least sure
+    start: float
 
 
 class DamagedOut(FromAttributes):

@@ -39,6 +39,7 @@ from fonoteca.ingest.net import Origin
 from fonoteca.ingest.transcripts import fetch_transcript, parse_transcript
 from fonoteca.pipeline.report import PENDING, SyncReport, is_fatal
 from fonoteca.settings import Settings
+from fonoteca.transcribe.hints import Hints, note_terms
 
 if TYPE_CHECKING:
     from fonoteca.transcribe import Transcriber, Transcription
@@ -214,7 +215,17 @@ class EpisodeWork:
 
     def _start(self, episode: Episode, start: float, language: str | None, total: float) -> Transcription:
         self.events(TranscriptionProgress(episode.id, episode.title, start, total))
-        return self.transcriber.transcribe_file(episode.media_path, start=start, language=language)
+        return self.transcriber.transcribe_file(
+            episode.media_path, start=start, language=language, hints=self.hints(episode)
+        )
+
+    def hints(self, episode: Episode) -> Hints:
+        """What Whisper is told to expect in the episode (FONOTECA_HINTS): the show's vocabulary first, then the names
+        of the episode's own title and notes."""
+        sources = self.settings.hints.split(",")
+        vocabulary = self.archive.corrections.terms(episode.show_id) if "vocabulary" in sources else []
+        notes = note_terms(episode.title, episode.description) if "notes" in sources else []
+        return Hints.of(vocabulary, notes)
 
     def _said(self, episode: Episode, transcription: Transcription, total: float) -> Iterator[Segment]:
         """The transcription's segments as they come, each told as progress."""

@@ -15,15 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from fonoteca.archive import Segment
+from fonoteca.archive.models import Segment, Word
 from fonoteca.errors import ModelError
 from fonoteca.settings import Settings
 from fonoteca.transcribe.audio import SAMPLE_RATE, AudioWindow, decode, read_window
 from fonoteca.transcribe.guard import QualityGuard
+from fonoteca.transcribe.hints import NO_HINTS, Hints
 from fonoteca.transcribe.model import resolve_model
 from fonoteca.transcribe.segments import natural_segments
 
-__all__ = ["SAMPLE_RATE", "Transcriber", "Transcription", "decode"]
+__all__ = ["SAMPLE_RATE", "Hints", "Transcriber", "Transcription", "decode"]
 
 # A segment that ends this close to a window's end may be cut by it: it is left to the next window, which starts at
 # the end of the last segment kept, so windows meet at a pause Whisper chose rather than at an arbitrary sample.
@@ -87,7 +88,7 @@ class Transcriber:
         """Load the model now, so a model that cannot load fails before any episode is touched."""
         self._load()
 
-    def _transcribe(self, audio: np.ndarray, language: str | None) -> tuple[Iterator[Any], Any]:
+    def _transcribe(self, audio: np.ndarray, language: str | None, hints: Hints) -> tuple[Iterator[Any], Any]:
         """faster-whisper's batched pipeline when it is on and the audio is long enough to fill batches, else its
         sequential transcription: one or two chunks gain nothing from batching, and the sequential decoder, which
         reads each chunk with the previous text in mind, is a little more accurate on them."""
@@ -97,6 +98,7 @@ class Transcriber:
             "beam_size": self.settings.beam_size,
             "vad_filter": self.settings.vad,
             "word_timestamps": True,
+            **hints.whisper_options(),
         }
         if self._pipeline is not None and audio.size > BATCHED_FROM * SAMPLE_RATE:
             options["batch_size"] = self.settings.batch_size or (16 if self.device == "cuda" else 2)
@@ -104,19 +106,21 @@ class Transcriber:
         return self._model.transcribe(audio, **options)
 
     def transcribe_audio(
-        self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0
+        self, audio: np.ndarray, *, language: str | None = None, offset: float = 0.0, hints: Hints = NO_HINTS
     ) -> tuple[Iterator[Segment], Any]:
         """faster-whisper over audio already in memory (a short clip), timestamps shifted by `offset`: (segments,
         lazily as decoded; info), as faster-whisper's own transcribe returns them. No quality guard: see
         transcribe_file for episodes."""
-        segments, info = self._transcribe(audio, language)
+        segments, info = self._transcribe(audio, language, hints)
         return (_shifted(s, offset) for s in segments), info
 
-    def transcribe_file(self, path: str, *, start: float = 0.0, language: str | None = None) -> Transcription:
-        """The file from `start` on, a window at a time. Without a `language` it is detected first, by votes at
-        several places of the file (see detect_language)."""
+    def transcribe_file(
+        self, path: str, *, start: float = 0.0, language: str | None = None, hints: Hints = NO_HINTS
+    ) -> Transcription:
+        """The file from `start` on, a window at a time, told to expect the `hints`. Without a `language` it is
+        detected first, by votes at several places of the file (see detect_language)."""
         self._load()
-        return Transcription(self, path, start, language or self.detect_language(path))
+        return Transcription(self, path, start, language or self.detect_language(path), hints)
 
     def detect_language(self, path: str) -> str:
         """The language most of the file is spoken in: Whisper's language probabilities summed over
@@ -153,8 +157,8 @@ class Transcriber:
             return str(probabilities[0][0])
         return votes.most_common(1)[0][0]
 
-    def _window_segments(self, window: AudioWindow, language: str) -> Iterator[Any]:
-        return self._transcribe(window.samples, language)[0]
+    def _window_segments(self, window: AudioWindow, language: str, hints: Hints) -> Iterator[Any]:
+        return self._transcribe(window.samples, language, hints)[0]
 
 
 class Transcription:
@@ -162,8 +166,9 @@ class Transcription:
     start; `duration` (the exact one, found by reading the file to its end) once iteration is over; `dropped` counts
     the segments the quality guard dropped, by reason."""
 
-    def __init__(self, transcriber: Transcriber, path: str, start: float, language: str) -> None:
+    def __init__(self, transcriber: Transcriber, path: str, start: float, language: str, hints: Hints) -> None:
         self._transcriber = transcriber
+        self.hints = hints
         self.path = path
         self.start = start
         self.language = language
@@ -184,7 +189,7 @@ class Transcription:
             keep_until = math.inf if window.last else window.end - WINDOW_MARGIN
             reached = position
             if window.samples.size >= SAMPLE_RATE // 10:
-                for raw in self._transcriber._window_segments(window, self.language):
+                for raw in self._transcriber._window_segments(window, self.language, self.hints):
                     segment = _shifted(raw, window.start)
                     if segment.end > keep_until:
                         break  # the next window does it again, whole
@@ -211,7 +216,7 @@ def _load_hint(settings: Settings) -> str:
 
 
 def _shifted(segment: Any, offset: float) -> Segment:
-    words = [(w.start + offset, w.end + offset, w.word) for w in (segment.words or [])]
+    words: list[Word] = [(w.start + offset, w.end + offset, w.word, w.probability) for w in (segment.words or [])]
     return Segment(
         start=round(segment.start + offset, 3),
         end=round(segment.end + offset, 3),

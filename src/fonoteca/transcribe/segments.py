@@ -8,15 +8,13 @@ longer than MAX_SEGMENT unless a single word lasts longer.
 
 from __future__ import annotations
 
-from fonoteca.archive import Segment
+from fonoteca.archive.models import Segment, Word
 
 MAX_SEGMENT = 15.0  # seconds
 MIN_SENTENCE = 1.0  # a sentence end closes a segment only once it has this much speech ("Sí." stays with the next)
 LONG_PAUSE = 1.5  # seconds of silence between two words that close a segment wherever it is
 _SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 _CLAUSE_END = (",", ";", ":", "—")
-
-Word = tuple[float, float, str]
 
 
 def _ends_with(word: str, marks: tuple[str, ...]) -> bool:
@@ -27,7 +25,7 @@ def _segment(words: list[Word]) -> Segment:
     return Segment(
         start=round(words[0][0], 3),
         end=round(words[-1][1], 3),
-        text="".join(w for _, _, w in words).strip(),
+        text="".join(w[2] for w in words).strip(),
         words=list(words),
     )
 

@@ -7,7 +7,8 @@
   one is set, like everything else.
 - CHAT: the chat, the owner's unless FONOTECA_PUBLIC_CHAT opens it to anyone (within the limits of web/chat_limits.py).
 - OWNER: what costs the owner's model time, changes the archive or shows the machine: LLM analyses and translations,
-  conversations, watched words, the Status page, the owner's page.
+  conversations, watched words, a show's vocabulary and correction rules, lines fixed by hand, the Status page, the
+  owner's page.
 
 The AccessGate middleware (web/guards.py) looks each request's path up in ROUTES, with the same path templates the
 routers declare; create_app refuses to build an app with a route that is not classified here (`unclassified`), so a
@@ -83,6 +84,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/watch/{watch_id}/remove"): Access.OWNER,
     ("POST", "/watch/seen"): Access.OWNER,
     ("GET", "/watch.atom"): Access.OWNER,
+    # a show's words (words_routes.py)
+    ("POST", "/show/{slug}/vocabulary"): Access.OWNER,
+    ("POST", "/show/{slug}/vocabulary/remove"): Access.OWNER,
+    ("POST", "/show/{slug}/corrections"): Access.OWNER,
+    ("POST", "/show/{slug}/corrections/{rule_id}/remove"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/lines/{idx}"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): Access.OWNER,
 }
 
 

@@ -1,9 +1,9 @@
 """The web archive: server-rendered pages, a JSON API and the LLM routes over one `Fonoteca` application object.
 
 create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
-(pages.py, api.py, llm_routes.py, watch_routes.py; each gets the object through the dependencies of deps.py), the
-error route, the static files, and the lifespan, which keeps the search index fresh in the background and closes
-everything at the end.
+(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py; each gets the object through the dependencies of
+deps.py), the error route, the static files, and the lifespan, which keeps the search index fresh in the background
+and closes everything at the end.
 
 Errors take one route: a route lets a FonotecaError through, and the app's one handler answers the class's
 `http_status` with the error's line — `{"detail": ...}` under /api/, the error page elsewhere. Routes catch an error
@@ -44,7 +44,7 @@ from fonoteca import __version__
 from fonoteca.app import Fonoteca
 from fonoteca.errors import FonotecaError, Overloaded
 from fonoteca.settings import Settings
-from fonoteca.web import api, findable, llm_routes, pages, watch_routes
+from fonoteca.web import api, findable, llm_routes, pages, watch_routes, words_routes
 from fonoteca.web.access import unclassified
 from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
 from fonoteca.web.chat_limits import PublicChatLimits
@@ -121,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(llm_routes.router)
     app.include_router(watch_routes.router)
+    app.include_router(words_routes.router)
     if missing := unclassified(app.routes):
         raise RuntimeError(f"routes with no access class in web/access.py: {', '.join(missing)}")
     return app

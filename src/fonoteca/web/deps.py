@@ -69,21 +69,22 @@ class TranscriptCache:
 
     Escaping a long transcript's lines is most of an episode page's time, and a transcript changes only with its
     episode's transcript_rev (every append or replacement bumps it), so the key holds the rev: a re-transcribed
-    episode is rendered anew, never served stale."""
+    episode is rendered anew, never served stale. The key also says whether the block is the owner's (with the edit
+    controls and the unsure words marked)."""
 
     def __init__(self, size: int = 64) -> None:  # a long episode's block is ~200 KB: 64 stay under ~15 MB
         self.size = size
-        self._blocks: OrderedDict[tuple[str, int, str], RenderedTranscript] = OrderedDict()
+        self._blocks: OrderedDict[tuple[str, int, str, bool], RenderedTranscript] = OrderedDict()
         self._lock = threading.Lock()  # routes run in the threadpool
 
-    def get(self, key: tuple[str, int, str]) -> RenderedTranscript | None:
+    def get(self, key: tuple[str, int, str, bool]) -> RenderedTranscript | None:
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
             return block
 
-    def put(self, key: tuple[str, int, str], block: RenderedTranscript) -> None:
+    def put(self, key: tuple[str, int, str, bool], block: RenderedTranscript) -> None:
         with self._lock:
             self._blocks[key] = block
             self._blocks.move_to_end(key)

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment
+from fonoteca.corrections import UNSURE_BELOW
 from fonoteca.errors import NotFound
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
@@ -32,6 +33,7 @@ from fonoteca.web.deps import App, LoginSessions, LoginThrottle, Owner, Rendered
 from fonoteca.web.findable import PageMeta, base_url, episode_meta, home_meta, plain_meta, shorten, show_meta
 from fonoteca.web.guards import SESSION_COOKIE, Sessions, client_address, is_tls, too_many
 from fonoteca.web.public import media_src, servable_media
+from fonoteca.web.words_routes import show_words, unsure_marked
 
 PAGE_SIZE = 20
 EXPORT_MEDIA_TYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
@@ -125,13 +127,14 @@ def status(request: Request, fonoteca: App, templates: Templates) -> Response:
 
 @router.get("/show/{slug}", response_class=HTMLResponse)
 def show_page(
-    request: Request, fonoteca: App, templates: Templates, slug: str, word: str = "", by: str = "episode",
-    per: str = "raw", rolling: str = "",
+    request: Request, fonoteca: App, templates: Templates, owner: Owner, slug: str, word: str = "",
+    by: str = "episode", per: str = "raw", rolling: str = "", wrong: str = "", right: str = "",
 ) -> Response:  # fmt: skip
     archive = fonoteca.archive
     show = archive.get_show(slug)
     stats = archive.stats(show.id)
     context = {
+        **(show_words(fonoteca, show, wrong=wrong, right=right) if owner else {}),
         "show": show,
         "stats": stats,
         "episodes": archive.list_episodes(show.id, newest_first=True),
@@ -149,10 +152,10 @@ def episode_page(
     archive = fonoteca.archive
     episode = archive.get_episode(episode_id)
     analyses, translations = current_analyses(archive, episode) if owner else ({}, [])
-    key = (episode.id, episode.transcript_rev, q)
+    key = (episode.id, episode.transcript_rev, q, owner)
     rendered = transcripts.get(key)
     if rendered is None:
-        rendered = _transcript_block(episode, archive.segments(episode.id, words=False), q)
+        rendered = _transcript_block(episode, archive.segments(episode.id, words=owner), q, owner=owner)
         transcripts.put(key, rendered)
     show = archive.get_show(episode.show_id)
     start = _seconds(t)
@@ -171,6 +174,8 @@ def episode_page(
         "translations": translations,
         "analysis_error": analysis_error[:500],
         "analysis_kinds": KINDS,
+        "line_edits": fonoteca.corrections.edits(episode.id) if owner else [],
+        "unsure_below": UNSURE_BELOW,
     }
     return _page(request, fonoteca, templates, "episode.html", context, meta)
 
@@ -184,10 +189,11 @@ def _page(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> RenderedTranscript:
+def _transcript_block(episode: Episode, segments: list[Segment], q: str, *, owner: bool) -> RenderedTranscript:
     """The transcript's lines as HTML, every text escaped, the lines that match `q` marked; whether there are any, the
     first lines and the whole text (for the page's description and JSON-LD). Built with one join rather than a
-    template loop: Jinja's per-line work was most of a long episode's page time."""
+    template loop: Jinja's per-line work was most of a long episode's page time. The owner's block numbers its lines
+    (for editing them) and underlines the words Whisper was unsure of."""
     first_lines = shorten(" ".join(s.text.strip() for s in segments[:8]))
     text = "\n".join(s.text.strip() for s in segments)
     if episode.kind == "text":
@@ -199,10 +205,12 @@ def _transcript_block(episode: Episode, segments: list[Segment], q: str) -> Rend
     for s in segments:
         mark = " match" if q and matches(parsed, s.text) else ""
         speaker = f'<span class="speaker">{escape(s.speaker)}:</span> ' if s.speaker else ""
+        shown = unsure_marked(s, UNSURE_BELOW) if owner else escape(s.text)
+        number = f' data-idx="{s.idx}"' if owner else ""
         lines.append(
-            f'<p class="line{mark}" data-start="{s.start}" data-end="{s.end}" tabindex="0">'
+            f'<p class="line{mark}" data-start="{s.start}" data-end="{s.end}"{number} tabindex="0">'
             f'<a class="ts" href="{link}{int(s.start)}">{format_timestamp(s.start)}</a> '
-            f'{speaker}<span class="text">{escape(s.text)}</span></p>\n'
+            f'{speaker}<span class="text">{shown}</span></p>\n'
         )
     return RenderedTranscript(Markup("".join(lines)), bool(segments), first_lines, text)
 

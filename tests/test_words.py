@@ -1,0 +1,267 @@
+"""A show's own words: vocabulary and notes as hints for Whisper, correction rules as transcript revisions, lines fixed
+by hand, and Whisper's word probabilities (issue 28). Real archives, real transcripts, the real Whisper model."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from conftest import shared_path
+from typer.testing import CliRunner
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Segment
+from fonoteca.cli import app as cli_app
+from fonoteca.ingest.transcripts import parse_transcript
+from fonoteca.rules import Rule
+from fonoteca.settings import Settings
+from fonoteca.transcribe.hints import MAX_TERMS, Hints, note_terms
+
+
+def _talk_python(fonoteca: Fonoteca, files: int = 3) -> tuple[str, list[str]]:
+    """A show of real transcripts (Talk Python To Me's WebVTT files, imported as they are): its slug and episodes."""
+    folder = shared_path("transcripts", "talkpython_en_vtt_subset")
+    archive = fonoteca.archive
+    show, _ = archive.add_show(title="Talk Python", source="talkpython", source_kind="transcripts")
+    ids = []
+    for path in sorted(folder.glob("*.vtt"))[:files]:
+        episode, _ = archive.upsert_episode(show, guid=path.name, title=path.stem, kind="audio", status="new",
+                                            published=f"2015-0{len(ids) + 1}-01T00:00:00Z")  # fmt: skip
+        archive.replace_transcript(episode.id, parse_transcript(path.read_bytes(), "vtt"), source="imported")
+        ids.append(episode.id)
+    fonoteca.after.after_transcripts()
+    return show.slug, ids
+
+
+def _lines(fonoteca: Fonoteca, ids: list[str]) -> dict[tuple[str, int], str]:
+    return {(e, s.idx): s.text for e in ids for s in fonoteca.archive.segments(e, words=False)}
+
+
+@pytest.fixture
+def fonoteca(settings: Settings):
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        yield app
+
+
+def test_a_rule_changes_exactly_the_lines_it_previews_and_removing_it_restores_them(fonoteca) -> None:
+    slug, ids = _talk_python(fonoteca)
+    before = _lines(fonoteca, ids)
+    preview = fonoteca.corrections.preview(slug, "Python", "Pythón")
+    assert preview.changes and preview.lines == len(before)
+    assert all(before[(c.episode_id, c.idx)] == c.before for c in preview.changes)
+
+    fonoteca.corrections.add_rule(slug, "Python", "Pythón")
+    after = _lines(fonoteca, ids)
+    changed = {key for key in before if before[key] != after[key]}
+    assert changed == {(c.episode_id, c.idx) for c in preview.changes}
+    assert all(after[(c.episode_id, c.idx)] == c.after for c in preview.changes)
+    assert all("Pythón" in after[key] and not re.search(r"\bPython\b", after[key]) for key in changed)
+
+    rule, restored = fonoteca.corrections.remove_rule(slug, "python")
+    assert (rule.wrong, restored) == ("Python", len(changed))
+    assert _lines(fonoteca, ids) == before
+
+
+def test_a_search_for_the_corrected_term_finds_the_moment_and_the_trend_counts_it(fonoteca) -> None:
+    slug, ids = _talk_python(fonoteca)
+    assert fonoteca.search('"Michael Kennedy"').total > 0
+    assert fonoteca.search("Mikel Kenedi").total == 0
+    preview = fonoteca.corrections.add_rule(slug, "Michael Kennedy", "Mikel Kenedi")
+    found = fonoteca.search('"Mikel Kenedi"', limit=100)
+    assert found.total == len(preview.changes) > 0
+    assert {(h.episode_id, round(h.start, 2)) for h in found.hits} == {
+        (c.episode_id, round(c.start, 2)) for c in preview.changes
+    }
+    assert fonoteca.search('"Michael Kennedy"').total == 0
+    trend = fonoteca.trend(["Kenedi"], show=slug)
+    assert sum(p.count for p in trend) >= len(preview.changes)
+
+
+def test_cli_vocabulary_and_corrections_add_list_remove_and_import(settings, tmp_path) -> None:
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        slug, _ = _talk_python(app, files=2)
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(cli_app, ["--home", str(settings.home), *args])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    assert "Added 3 term(s): Next.js, Vercel, midudev" in run("vocabulary", "add", slug, "Next.js", "Vercel", "midudev")
+    assert "1 already there" in run("vocabulary", "add", slug, "vercel")
+    run("vocabulary", "remove", slug, "VERCEL")
+    assert run("vocabulary", "list", slug).strip() == "Next.js, midudev"
+
+    dry = run("corrections", "add", slug, "Talk Python To Me", "Talk Python", "--dry-run")
+    count = int(re.search(r"Would change (\d+) of", dry).group(1))
+    assert count > 0 and "- " in dry and "+ " in dry
+    assert f"Changed {count} of" in run("corrections", "add", slug, "Talk Python To Me", "Talk Python")
+    rules = tmp_path / "rules.tsv"
+    rules.write_text("# mistakes\nMichael Kennedy\tMikel Kenedi\nno tab here\n\nPython\t\n", encoding="utf-8")
+    imported = run("corrections", "import", slug, str(rules))
+    assert "line 3 left out: no tab" in imported and "line 5 left out: an empty side" in imported
+    assert "Added 1 rule(s)" in imported
+    listed = run("corrections", "list", slug)
+    assert "Talk Python To Me" in listed and "Mikel Kenedi" in listed
+    assert "line(s) restored" in run("corrections", "remove", slug, "michael kennedy")
+    assert "Mikel" not in run("corrections", "list", slug)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["corrections", "add", "{slug}", "", "bases de datos"], "an empty side of a rule"),
+        (["corrections", "add", "{slug}", "  ", "x"], "an empty side of a rule"),
+        (["corrections", "add", "{slug}", "!!", "x"], "has no word to match"),
+        (["corrections", "add", "{slug}", "and", "an"], "matches a common word, not a mistake"),
+        (["corrections", "add", "{slug}", "Python", "python"], "changes nothing"),
+        (["corrections", "import", "{slug}", "{big}"], "a rules file has at most 1 MB"),
+        (["vocabulary", "add", "{slug}", ""], "an empty term"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_changes_nothing(settings, tmp_path, args, says) -> None:
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        slug, ids = _talk_python(app, files=2)
+        before = _lines(app, ids)
+    big = tmp_path / "big.tsv"
+    big.write_bytes(b"wrong\tright\n" * (10 * 1024 * 1024 // 12 + 1))  # 10 MB
+    result = CliRunner().invoke(cli_app, ["--home", str(settings.home), *(a.format(slug=slug, big=big) for a in args)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0], result.output
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        assert _lines(app, ids) == before and app.corrections.rules(slug) == []
+
+
+def test_a_latin_1_rules_file_is_read_with_a_note_and_its_accents_kept(settings, tmp_path) -> None:
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        slug, _ = _talk_python(app, files=2)
+    rules = tmp_path / "latin1.tsv"
+    rules.write_bytes("Michael Kennedy\tMíchael Kénnedy\n".encode("latin-1"))
+    result = CliRunner().invoke(cli_app, ["--home", str(settings.home), "corrections", "import", slug, str(rules)])
+    assert result.exit_code == 0, result.output
+    assert "note: latin1.tsv is not UTF-8" in result.output and "Added 1 rule(s)" in result.output
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        assert [r.right for r in app.corrections.rules(slug)] == ["Míchael Kénnedy"]
+        assert app.search("Kénnedy").total > 0
+
+
+def test_rules_match_whole_words_with_case_and_accents_folded_and_keep_the_case_written() -> None:
+    rule = Rule("nevaces nevados", "bases de datos")
+    assert rule.apply("Hablamos de nevacés nevados.") == "Hablamos de bases de datos."
+    assert rule.apply("Nevaces, nevados y más") == "Bases de datos y más"
+    assert rule.apply("NEVACES NEVADOS") == "BASES DE DATOS"
+    assert rule.apply("lasnevaces nevadoss") == "lasnevaces nevadoss"
+    assert Rule("proyecto", "directo").apply("en proyectos y en Proyecto") == "en proyectos y en Directo"
+
+
+def test_the_notes_hints_are_the_names_of_the_real_show_notes_without_links_or_boilerplate() -> None:
+    notes = shared_path("podcast_long", "es", "linux_express_18.shownotes.md").read_text(encoding="utf-8")
+    _, front, body = notes.split("---", 2)
+    terms = note_terms("#18 Linux Express", body)
+    for name in ("Linux Express", "Podcast Linux", "Slimbook", "Alejandro López", "Maratón Jpod", "Chromebooks"):
+        assert name in terms
+    assert not any(re.search(r"https?|www|@|\.com|Twitter|Correo|Feed|Repasamos|Recuerda", t) for t in terms)
+    assert len(Hints.of([f"term{n}" for n in range(100)]).terms) == MAX_TERMS
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("vocabulary, notes", "notes,vocabulary"), ("VOCABULARY", "vocabulary"), ("none", "none")],
+)
+def test_fonoteca_hints_takes_the_sources_in_any_order_and_refuses_others(given, kept) -> None:
+    from fonoteca.errors import ConfigError
+
+    assert Settings.from_env(environ={"FONOTECA_HINTS": given}).hints == kept
+    with pytest.raises(ConfigError, match="FONOTECA_HINTS"):
+        Settings.from_env(environ={"FONOTECA_HINTS": "notes,guesses"})
+
+
+@pytest.mark.slow
+def test_the_shows_vocabulary_reaches_whisper_and_its_words_keep_their_probabilities(settings, tmp_path) -> None:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    shutil.copy(shared_path("audio", "multi", "faster_whisper_hotwords.mp3"), folder / "clip.mp3")
+    with Fonoteca(settings.replace(embeddings="none", hints="vocabulary")) as app:
+        app.add(str(folder))
+        episode = app.archive.list_episodes()[0]
+        assert "ComfyUI" not in app.archive.transcript_text(episode.id)  # the base model alone writes "confu i"
+        show = app.archive.get_show(episode.show_id)
+        app.corrections.add_terms(show.slug, ["ComfyUI"])
+        app.retry(episode.id, force=True)
+        segments = app.archive.segments(episode.id)
+    assert "ComfyUI" in " ".join(s.text for s in segments)
+    words = [w for s in segments for w in s.words or []]
+    assert words and all(len(w) == 4 and 0.0 <= w[3] <= 1.0 for w in words)
+
+
+@pytest.mark.slow
+def test_an_edited_line_is_kept_when_the_episode_is_transcribed_again(settings, tmp_path) -> None:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    shutil.copy(shared_path("audio", "en", "jfk.flac"), folder / "jfk.flac")
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        app.add(str(folder))
+        episode = app.archive.list_episodes()[0]
+        first = app.archive.segments(episode.id)
+        line = next(s for s in first if "country" in s.text)
+        fixed = line.text.replace("country", "nation")
+        edit = app.corrections.edit_line(episode.id, line.idx, fixed, "owner")
+        assert app.search("nation").total == 1
+        app.retry(episode.id, force=True)
+        again = app.archive.segments(episode.id)
+        assert fixed in [s.text for s in again]
+        assert [e.id for e in app.corrections.edits(episode.id) if e.active] == [edit.id]
+        app.corrections.revert_edit(edit.id, "owner")
+        assert fixed not in [s.text for s in app.archive.segments(episode.id)]
+        assert app.search("nation").total == 0
+
+
+def test_an_edit_wins_over_a_later_rule_and_reverting_it_lets_the_rule_apply(fonoteca) -> None:
+    slug, ids = _talk_python(fonoteca, files=1)
+    segment = next(s for s in fonoteca.archive.segments(ids[0]) if "Python" in s.text)
+    fonoteca.corrections.edit_line(ids[0], segment.idx, "Fixed by hand.", "owner")
+    fonoteca.corrections.add_rule(slug, "Python", "Pythón")
+    assert fonoteca.archive.segments(ids[0], first=segment.idx, last=segment.idx)[0].text == "Fixed by hand."
+    [edit] = fonoteca.corrections.edits(ids[0])
+    fonoteca.corrections.revert_edit(edit.id, "owner")
+    text = fonoteca.archive.segments(ids[0], first=segment.idx, last=segment.idx)[0].text
+    assert text == segment.text.replace("Python", "Pythón")
+
+
+def test_a_new_transcript_gets_the_shows_rules(fonoteca) -> None:
+    slug, ids = _talk_python(fonoteca, files=1)
+    fonoteca.corrections.add_rule(slug, "nevaces nevados", "bases de datos")
+    fonoteca.archive.replace_transcript(ids[0], [Segment(0, 2, "Las nevaces nevados.")], source="imported")
+    [segment] = fonoteca.archive.segments(ids[0])
+    assert (segment.text, segment.said) == ("Las bases de datos.", "Las nevaces nevados.")
+
+
+@pytest.mark.slow
+def test_low_confidence_words_are_underlined_for_the_owner_only(settings, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from fonoteca.corrections import UNSURE_BELOW
+    from fonoteca.web.app import create_app
+
+    TOKEN = "Xq3v-9LmT2pWz7Rk_b4N"  # noqa: N806 (the token of test_public.py)
+
+    folder = tmp_path / "show"
+    folder.mkdir()
+    shutil.copy(shared_path("audio", "multi", "faster_whisper_hotwords.mp3"), folder / "clip.mp3")
+    settings = settings.replace(embeddings="none", hints="none")
+    with Fonoteca(settings) as app:
+        app.add(str(folder))
+        episode = app.archive.list_episodes()[0]
+        words = [w for s in app.archive.segments(episode.id) for w in s.words or []]
+    unsure = [w[2].strip() for w in words if w[3] < UNSURE_BELOW]
+    assert unsure and len(unsure) < len(words)  # Whisper base is unsure of "confu i", sure of most of the rest
+
+    web = TestClient(create_app(settings.replace(public=True, token=TOKEN)))
+    owner_page = web.get(f"/episode/{episode.id}", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    assert re.findall(r'<u class="unsure" title="[^"]*">([^<]*)</u>', owner_page) == unsure
+    assert 'id="line-edits"' in owner_page and "line-edit.js" in owner_page
+    public_page = web.get(f"/episode/{episode.id}").text  # a visitor of the public archive
+    assert 'class="unsure"' not in public_page and 'id="line-edits"' not in public_page
+    assert "line-edit.js" not in public_page and "data-idx" not in public_page
+    assert web.post(f"/episode/{episode.id}/lines/0", data={"text": "x"}).status_code == 401
