@@ -260,8 +260,8 @@ def test_low_confidence_words_are_underlined_for_the_owner_only(settings, tmp_pa
     web = TestClient(create_app(settings.replace(public=True, token=TOKEN)))
     owner_page = web.get(f"/episode/{episode.id}", headers={"Authorization": f"Bearer {TOKEN}"}).text
     assert re.findall(r'<u class="unsure" title="[^"]*">([^<]*)</u>', owner_page) == unsure
-    assert 'id="line-edits"' in owner_page and "line-edit.js" in owner_page
+    assert 'id="line-edits"' in owner_page and "/static/line-edit." in owner_page
     public_page = web.get(f"/episode/{episode.id}").text  # a visitor of the public archive
     assert 'class="unsure"' not in public_page and 'id="line-edits"' not in public_page
-    assert "line-edit.js" not in public_page and "data-idx" not in public_page
+    assert "/static/line-edit." not in public_page and "data-idx" not in public_page
     assert web.post(f"/episode/{episode.id}/lines/0", data={"text": "x"}).status_code == 401
