@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test venv browser postgres lint bench clean lock
+.PHONY: demo test venv browser postgres wrk lint bench clean lock
 
 # Installs exactly what requirements/lock.txt pins, every file checked against its sha256 (see "Updating the lock" in
 # the README). Build tools are locked too and pip runs without build isolation, so nothing unpinned is fetched.
@@ -29,6 +29,13 @@ browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else echo "note: install Debian's chromium for the browser tests (they skip without it)"; fi; \
+	fi
+
+# Debian's wrk, the load generator of bench/web.py.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+		else echo "note: install Debian's wrk for bench/web.py (it stops without it)"; fi; \
 	fi
 
 # Debian's PostgreSQL for the PostgreSQL tests. tests/fixtures_pg.py runs its own throwaway cluster, so the package's
@@ -54,10 +61,11 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-bench: venv
+bench: venv wrk
 	$(BIN)/python bench/transcribe.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) test-artifacts

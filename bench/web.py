@@ -1,112 +1,212 @@
-"""The web archive under concurrent load: p50/p95 of search, an episode page and a trend with 1, 10 and 50 clients.
+"""The web archive under a crowd, driven by Debian's `wrk`: req/s, p50 and p99 of each kind of request at 1, 10 and
+50 connections, with `fonoteca serve --workers 1` and `--workers 2`, on the synthetic archive of bench/synthetic.py
+(default 1 500 h, 750 episodes).
 
-Runs the real `fonoteca serve` (one uvicorn process, as a user starts it) over the synthetic archive of
-bench/synthetic.py (default 1 500 h, 750 episodes), and drives it over HTTP with httpx from this process. The same
-search and trend called directly in this process, one at a time, are printed beside it: what the web layer wraps.
+The floor, measured in the same run: a bare Starlette hello-world on the same uvicorn (one process and two), the
+most any app can answer here. Then fonoteca's static file, front page, episode page, search (keyword and hybrid),
+trend and a 304 revalidation of an episode page. A Lua script (bench/web.lua) gives each request the next path of a
+list drawn at random (searches and trends of different words, different episodes), so caches see a crowd, not one
+visitor. Requests ask for gzip as browsers do. The rate limits are off (FONOTECA_RATE_*=none): every request comes
+from 127.0.0.1. Also printed: the weight of a 3-hour episode's page with and without compression.
 
     python bench/web.py                    # builds the archive in a temporary folder (a few minutes)
     python bench/web.py --home /tmp/bh     # keeps (and reuses) the archive in /tmp/bh
+    python bench/web.py --seconds 3        # shorter runs
+
+`wrk` comes from `make wrk` (Debian's package). Hybrid search needs the archive's passages embedded: a few episodes
+are embedded for real and the others reuse their vectors, as bench/search.py does (embedding 1 500 h takes hours).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import random
-import ssl
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from synthetic import build_synthetic_archive
+import numpy as np
+from synthetic import VOCABULARY, WORDS_PER_MINUTE, WORDS_PER_SEGMENT, build_synthetic_archive, make_vocabulary
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Archive
+from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
 
-CLIENTS = (1, 10, 50)
-TARGET_P95_MS = 200  # with 50 clients
+HERE = Path(__file__).parent
+CONNECTIONS = (1, 10, 50)
+WORKERS = (1, 2)
+TARGET_P99_MS = 150  # every kind, 50 connections, --workers 2
+FLOOR_APP = """
+import sys
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    return pick(0.5), pick(0.95), pick(0.99)
+async def hello(request):
+    return PlainTextResponse("Hello, world!")
 
 
-def archive_for(home: Path, hours: float, episodes: int) -> tuple[Settings, list[str]]:
-    """The synthetic archive in `home`, built on the first run and reused after; its vocabulary's words 100–5000."""
+app = Starlette(routes=[Route("/", hello)])
+
+if __name__ == "__main__":
+    uvicorn.run("floor:app", host="127.0.0.1", port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning")
+"""
+THREE_HOURS_GUID = "three-hours"
+
+
+@dataclass
+class Result:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def archive_for(home: Path, hours: float, episodes: int, embed_sample: int) -> tuple[Settings, list[str]]:
+    """The synthetic archive in `home`, built on the first run and reused after (with one 3-hour episode more, and
+    its passages embedded); its vocabulary's words 100-5000."""
     settings = Settings.from_env(environ={}, home=home)
     words = home / "vocabulary.txt"
     if not words.exists():
         print(f"building a {hours:g} h synthetic archive in {home} …", flush=True)
         settings, vocabulary = build_synthetic_archive(home, hours=hours, episodes=episodes)
         words.write_text("\n".join(vocabulary))
+    add_three_hour_episode(settings)
     with Fonoteca(settings) as fonoteca:
         fonoteca.update_index()
+        if fonoteca.archive.vectors.pending(fonoteca.embedder.name, fonoteca.embedder.dim):
+            from search import embed_archive
+
+            print(f"embedding {embed_sample} episodes (the others reuse their vectors) …", flush=True)
+            embed_archive(fonoteca, embed_sample)
     return settings, words.read_text().split("\n")[100:5000]
 
 
-def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+def add_three_hour_episode(settings: Settings) -> None:
+    """One 3-hour episode (the synthetic archive's are 2 hours), whose page's weight is printed."""
+    with Archive(settings.db_path) as archive:
+        show = archive.list_shows()[0]
+        episode, new = archive.upsert_episode(
+            show, guid=THREE_HOURS_GUID, title="Episodio de tres horas", kind="audio",
+            published="2025-12-30T20:00:00Z", duration=3 * 3600.0, status="done", source="transcribed", language="es",
+        )  # fmt: skip
+        if not new:
+            return
+        rng = np.random.default_rng(3)
+        vocabulary = np.array(make_vocabulary(VOCABULARY, np.random.default_rng(0)), dtype=object)
+        weights = 1.0 / np.arange(1, len(vocabulary) + 1) ** 1.07
+        tokens = vocabulary[rng.choice(len(vocabulary), size=3 * 60 * WORDS_PER_MINUTE, p=weights / weights.sum())]
+        seconds_per_word = 60 / WORDS_PER_MINUTE
+        segments = [
+            Segment(round(i * seconds_per_word, 2), round((i + WORDS_PER_SEGMENT) * seconds_per_word, 2),
+                    " ".join(tokens[i : i + WORDS_PER_SEGMENT]).capitalize() + ".")
+            for i in range(0, len(tokens), WORDS_PER_SEGMENT)
+        ]  # fmt: skip
+        archive.append_segments(episode.id, segments)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with status {process.returncode}")
         try:
-            if httpx.get(f"{base}/api/stats", timeout=5).status_code == 200:
-                return process, base
+            if httpx.get(url, timeout=30).status_code in (200, 304):
+                return
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     process.kill()
-    raise SystemExit("fonoteca serve did not start")
+    raise SystemExit(f"{url} did not answer")
 
 
-async def load(base: str, paths: list[str], clients: int) -> list[float]:
-    """Every path requested once, by `clients` concurrent clients; each request's latency in seconds."""
-    queue = list(paths)
-    latencies: list[float] = []
-
-    tls = ssl.create_default_context()  # one for all: each client loading the CA store costs ~40 ms of CPU
-
-    async def client() -> None:
-        # A client of its own, with one connection, for each user: one pool shared by 50 concurrent requests spends
-        # more CPU than the server does (httpcore matches requests to connections in a loop over all of them, ~20 ms
-        # a request at 50), and this machine's cores are the server's too.
-        limits = httpx.Limits(max_connections=1)
-        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, verify=tls) as http:
-            while queue:
-                path = queue.pop()
-                start = time.perf_counter()
-                response = await http.get(path)
-                latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies
+def start_server(settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off."""
+    port = free_port()
+    environ = {**os.environ, "FONOTECA_RATE_SEARCH": "none", "FONOTECA_RATE_TREND": "none",
+               "FONOTECA_RATE_EXPORT": "none"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_until_answering(f"{base}/api/stats", process)
+    return process, base
 
 
-def direct(fn: Callable[[str], object], inputs: list[str]) -> list[float]:
-    latencies = []
-    for value in inputs:
-        start = time.perf_counter()
-        fn(value)
-        latencies.append(time.perf_counter() - start)
-    return latencies
+def start_floor(workers: int, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    script = folder / "floor.py"
+    script.write_text(FLOOR_APP)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(port), str(workers)], cwd=folder,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_until_answering(f"{base}/", process)
+    return process, base
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(base: str, paths: list[str], connections: int, seconds: float, headers: dict[str, str]) -> Result:
+    """`wrk` over `paths` (each connection takes the next of the list) for `seconds`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(paths) + "\n")
+    command = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
+               "--timeout", "30s", "-s", str(HERE / "web.lua")]  # fmt: skip
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    try:
+        output = subprocess.run([*command, base, "--", listing.name], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(listing.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    failed = int(errors.group(1)) if errors else 0
+    failed += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return Result(rate, p50, p99, failed)
+
+
+def page_weight(base: str, path: str) -> tuple[int, int, float]:
+    """Bytes of the page as sent without and with gzip, and the milliseconds the compressed one took."""
+    plain = httpx.get(base + path, headers={"Accept-Encoding": "identity"}, timeout=60)
+    started = time.perf_counter()
+    packed = httpx.get(base + path, headers={"Accept-Encoding": "gzip"}, timeout=60)
+    took = (time.perf_counter() - started) * 1000
+    assert packed.headers.get("content-encoding") == "gzip"
+    return len(plain.content), int(packed.headers["content-length"]), took
 
 
 def main() -> None:
@@ -114,64 +214,110 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1500)
     parser.add_argument("--episodes", type=int, default=750)
     parser.add_argument("--home", type=Path, default=None, help="archive folder to build or reuse")
-    parser.add_argument("--requests", type=int, default=200, help="requests per kind and level")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run's duration")
+    parser.add_argument("--embed-sample", type=int, default=2, help="episodes embedded for real for hybrid search")
+    parser.add_argument("--load", default="", help="what else ran on the machine, for the results file")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("needs Debian's wrk: `make wrk` (as root), or apt-get install wrk")
 
     home = args.home or Path(tempfile.mkdtemp(prefix="fonoteca-web-bench-"))
-    settings, vocabulary = archive_for(home, args.hours, args.episodes)
+    settings, vocabulary = archive_for(home, args.hours, args.episodes, args.embed_sample)
     with Archive(settings.db_path) as archive:
         episode_ids = [e.id for e in archive.timeline()]
+        three_hours = next(e.id for e in archive.list_episodes(status="done") if e.guid == THREE_HOURS_GUID)
     rng = random.Random(1)
-    n = args.requests
-    words = [rng.choice(vocabulary) for _ in range(60)]  # for the plain calls
-    # Each level (and each warm-up) draws its own requests: the server caches rendered transcripts, and the same
-    # episodes again at the next level would measure that cache, not the archive.
-    kinds: dict[str, Callable[[], str]] = {
-        "search": lambda: f"/api/search?q={rng.choice(vocabulary)}",
-        "episode page": lambda: f"/episode/{rng.choice(episode_ids)}",
-        "trend": lambda: f"/api/trend?term={rng.choice(vocabulary)}",
+    words = [rng.choice(vocabulary) for _ in range(2000)]
+    gzip_only = {"Accept-Encoding": "gzip"}
+    kinds: dict[str, list[str]] = {
+        "static file": [],  # its hashed name, read off the front page
+        "front page": ["/"],
+        "episode page": [f"/episode/{rng.choice(episode_ids)}" for _ in range(2000)],
+        "search keyword": [f"/api/search?q={w}&mode=keyword" for w in words],
+        "search hybrid": [f"/api/search?q={a}+{b}&mode=hybrid" for a, b in zip(words, reversed(words), strict=True)],
+        "trend": [f"/api/trend?term={w}" for w in words],
+        "304 revalidation": [],  # one episode page with its ETag
     }
+    rows: list[tuple[str, int, int, Result]] = []
+    weight = (0, 0, 0.0)
+    folder = Path(tempfile.mkdtemp(prefix="fonoteca-floor-"))
+    started = time.time()
+    for workers in WORKERS:
+        process, base = start_floor(workers, folder)
+        try:
+            for connections in CONNECTIONS:
+                rows.append(("floor (hello world)", workers, connections,
+                             wrk(base, ["/"], connections, args.seconds, gzip_only)))  # fmt: skip
+        finally:
+            stop(process)
+        process, base = start_server(settings, workers)
+        try:
+            front = httpx.get(f"{base}/", headers=gzip_only, timeout=60)
+            kinds["static file"] = [re.search(r'href="(/static/style\.[0-9a-f]+\.css)"', front.text).group(1)]  # type: ignore[union-attr]
+            page = f"/episode/{episode_ids[0]}"
+            first = httpx.get(base + page, headers=gzip_only, timeout=60)
+            cookie = "; ".join(f"{k}={v}" for k, v in first.cookies.items())
+            etag = httpx.get(base + page, headers={**gzip_only, "Cookie": cookie}, timeout=60).headers["etag"]
+            weight = page_weight(base, f"/episode/{three_hours}")
+            for kind, paths in kinds.items():
+                headers = dict(gzip_only)
+                if kind == "304 revalidation":
+                    paths, headers = [page], {**headers, "Cookie": cookie, "If-None-Match": etag}
+                wrk(base, paths, 10, 1, headers)  # warm-up: index readers, vectors, threads' connections
+                for connections in CONNECTIONS:
+                    rows.append((kind, workers, connections, wrk(base, paths, connections, args.seconds, headers)))
+                    print(kind, workers, connections, rows[-1][3], flush=True)
+        finally:
+            stop(process)
+    shutil.rmtree(folder, ignore_errors=True)
+    print(report(args, rows, weight, time.time() - started))
 
-    with Fonoteca(settings) as fonoteca:
-        plain = {
-            "search": percentiles(direct(lambda w: fonoteca.search(w, limit=20), words)),
-            "trend": percentiles(direct(lambda w: fonoteca.trend([w]), words)),
-        }
 
-    process, base = start_server(settings)
-    rows = []
-    try:
-        for kind, draw in kinds.items():
-            asyncio.run(load(base, [draw() for _ in range(20)], 5))  # warm-up: first index open, threads' connections
-            for clients in CLIENTS:
-                paths = [draw() for _ in range(n)]
-                started = time.perf_counter()
-                latencies = asyncio.run(load(base, paths, clients))
-                rate = len(latencies) / (time.perf_counter() - started)
-                rows.append((kind, clients, percentiles(latencies), rate))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
+def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], weight: tuple[int, int, float],
+           took: float) -> str:  # fmt: skip
+    by = {(kind, workers, connections): result for kind, workers, connections, result in rows}
     lines = [
-        f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores",
-        f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes; one `fonoteca serve` process (uvicorn), "
-        f"httpx clients in the same machine; {n} requests per kind and level, drawn afresh for each level",
-        "# plain = the same search()/trend() called directly in one thread, no HTTP (what the web layer wraps)",
+        f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
+        f"{took / 60:.0f} min",
+        f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes (+ one of 3 h); Debian's wrk on the same "
+        f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off",
+        f"# load beside it: {args.load or 'not stated'}",
         "",
-        f"{'request':14} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}   plain p50/p95 ms"
-        f"   target p95 (50 clients)",
+        f"{'request':20} {'workers':>7} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}",
     ]
-    for kind, clients, (p50, p95, p99), rate in rows:
-        reference = f"{plain[kind][0]:7.1f} {plain[kind][1]:7.1f}" if kind in plain else f"{'–':>7} {'–':>7}"
-        verdict = f"< {TARGET_P95_MS} ms  {'yes' if p95 < TARGET_P95_MS else 'NO'}" if clients == 50 else ""
-        lines.append(f"{kind:14} {clients:7d} {p50:8.1f} {p95:8.1f} {p99:8.1f} {rate:7.0f}   {reference}   {verdict}")
-    report = "\n".join(lines) + "\n"
-    print(report)
+    for kind, workers, connections, result in rows:
+        lines.append(f"{kind:20} {workers:7d} {connections:5d} {result.rate:8.0f} {result.p50_ms:8.1f} "
+                     f"{result.p99_ms:8.1f} {result.errors:6d}")  # fmt: skip
+    plain, packed, ms = weight
+    lines += [
+        "",
+        f"3-hour episode page: {plain / 1024:,.0f} KB plain, {packed / 1024:,.0f} KB gzip "
+        f"({plain / max(packed, 1):.1f}x smaller), the compressed answer in {ms:.0f} ms",
+        "",
+        "targets:",
+    ]
+    kinds = sorted({kind for kind, *_ in rows if not kind.startswith("floor")}, key=[r[0] for r in rows].index)
+    worst = max(kinds, key=lambda k: by[(k, 2, 50)].p99_ms)
+    p99 = by[(worst, 2, 50)].p99_ms
+    lines.append(f"  p99 < {TARGET_P99_MS} ms at 50 connections, --workers 2, every kind: worst {worst} "
+                 f"{p99:.1f} ms — {'yes' if p99 < TARGET_P99_MS else 'NO'}")  # fmt: skip
+    for workers in WORKERS:
+        static = max(by[("static file", workers, c)].rate for c in CONNECTIONS)
+        floor = max(by[("floor (hello world)", workers, c)].rate for c in CONNECTIONS)
+        lines.append(f"  static file >= 0.5x the floor's req/s (--workers {workers}, best level): {static:,.0f} / "
+                     f"{floor:,.0f} = {static / floor:.2f}x — {'yes' if static >= 0.5 * floor else 'NO'}")  # fmt: skip
+        revalidated = max(by[("304 revalidation", workers, c)].rate for c in CONNECTIONS)
+        full = max(by[("episode page", workers, c)].rate for c in CONNECTIONS)
+        lines.append(f"  304 >= 3x the full page's req/s (--workers {workers}): {revalidated:,.0f} / {full:,.0f} = "
+                     f"{revalidated / full:.1f}x — {'yes' if revalidated >= 3 * full else 'NO'}")  # fmt: skip
+    for kind in ("search keyword", "search hybrid"):
+        one, two = by[(kind, 1, 50)].rate, by[(kind, 2, 50)].rate
+        lines.append(f"  --workers 2 >= 1.5x --workers 1 on {kind} (50 connections): {two:,.0f} / {one:,.0f} = "
+                     f"{two / one:.2f}x — {'yes' if two >= 1.5 * one else 'NO'}")  # fmt: skip
+    text = "\n".join(lines) + "\n"
     if args.hours >= 1500:
-        out = Path(__file__).parent / "results" / "web.txt"
-        out.write_text(report)
-        print(f"wrote {out}")
+        (HERE / "results" / "web.txt").write_text(text)
+    return text
 
 
 if __name__ == "__main__":
