@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -186,9 +187,13 @@ def wrk(base: str, paths: list[str], connections: int, seconds: float, headers: 
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     try:
-        output = subprocess.run([*command, base, "--", listing.name], capture_output=True, text=True, check=True).stdout
+        run = subprocess.run([*command, base, "--", listing.name], capture_output=True, text=True)
     finally:
         os.unlink(listing.name)
+    output = run.stdout
+    if run.returncode != 0 or "Requests/sec" not in output:  # no request finished in time: the server is saturated
+        print(f"wrk: {run.stderr.strip() or output.strip()}", file=sys.stderr)
+        return Result(0.0, float("nan"), float("nan"), -1)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -227,7 +232,7 @@ def main() -> None:
         episode_ids = [e.id for e in archive.timeline()]
         three_hours = next(e.id for e in archive.list_episodes(status="done") if e.guid == THREE_HOURS_GUID)
     rng = random.Random(1)
-    words = [rng.choice(vocabulary) for _ in range(2000)]
+    words = [quote(rng.choice(vocabulary)) for _ in range(2000)]  # wrk takes only ASCII URLs
     gzip_only = {"Accept-Encoding": "gzip"}
     kinds: dict[str, list[str]] = {
         "static file": [],  # its hashed name, read off the front page
@@ -241,7 +246,7 @@ def main() -> None:
     rows: list[tuple[str, int, int, Result]] = []
     weight = (0, 0, 0.0)
     folder = Path(tempfile.mkdtemp(prefix="fonoteca-floor-"))
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[1]
     for workers in WORKERS:
         process, base = start_floor(workers, folder)
         try:
@@ -270,18 +275,20 @@ def main() -> None:
         finally:
             stop(process)
     shutil.rmtree(folder, ignore_errors=True)
-    print(report(args, rows, weight, time.time() - started))
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[1]:.1f} after (5 min)"
+    load += f"; {args.load}" if args.load else ""
+    print(report(args, rows, weight, time.time() - started, load))
 
 
 def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], weight: tuple[int, int, float],
-           took: float) -> str:  # fmt: skip
+           took: float, load: str) -> str:  # fmt: skip
     by = {(kind, workers, connections): result for kind, workers, connections, result in rows}
     lines = [
         f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
         f"{took / 60:.0f} min",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes (+ one of 3 h); Debian's wrk on the same "
         f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off",
-        f"# load beside it: {args.load or 'not stated'}",
+        f"# other work on the machine meanwhile: {load}",
         "",
         f"{'request':20} {'workers':>7} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}",
     ]

@@ -9,11 +9,16 @@ import urllib.robotparser
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
+import anyio
 import httpx
+from fastapi.testclient import TestClient
 from fixtures_web import build_web_archive, fonoteca_serve
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.settings import Settings
+from fonoteca.web.crowd import within_budget
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -190,3 +195,19 @@ def test_searches_over_the_rate_limit_answer_429_with_retry_after_and_oversized_
         assert http.get("/api/search", params={"q": "palabra " * 30}).status_code == 422
         assert http.get("/api/search", params={"q": "ask", "offset": "5000"}).status_code == 422
         assert "1000 deep" in http.get("/search", params={"q": "ask", "page": "400"}).text
+
+
+def test_an_answer_that_has_not_started_within_its_time_budget_is_a_503_with_retry_after() -> None:
+    # A stand-in for a search slower than the budget, which no real archive here produces on demand.
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await anyio.sleep(1.0)
+        await PlainTextResponse("the late answer")(scope, receive, send)
+
+    async def budgeted(scope: Scope, receive: Receive, send: Send) -> None:
+        await within_budget(slow, scope, receive, send, 0.1)
+
+    started = time.monotonic()
+    answer = TestClient(budgeted).get("/api/search?q=x")
+    assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
+    assert "longer than 0.1 s" in answer.json()["detail"] and b"the late answer" not in answer.content
+    assert time.monotonic() - started >= 1.0  # the late answer finished its work, and was dropped

@@ -5,11 +5,11 @@
   page or a read-API answer can only change when one of them moves. `follow_changes` reads them every
   CHANGES_EVERY_S in the background, so a request pays no query for them, and `CacheValidation` answers
   `304 Not Modified` to a request whose If-None-Match (or If-Modified-Since) still holds, before any route runs.
-  The ETag also holds a digest of the request's cookies and Authorization header: a page carries its visitor's CSRF
-  token and shows the owner's controls only to the owner, so one visitor's copy is never validated for another.
-- Cache-Control per kind: pages are `private` (they carry the visitor's CSRF token), read-API answers, exports, the
-  sitemap and robots.txt may be kept by a shared cache too; both for a short max-age and a longer
-  stale-while-revalidate, so a crowd reloading a page costs a revalidation at most. The owner's Status page (the
+  The ETag also holds a digest of the request's cookies and whether it is the owner's: a page carries its visitor's
+  CSRF token and shows the owner's controls only to the owner, so one visitor's copy is never validated for another.
+- Cache-Control per kind: pages are `private` (they carry the visitor's CSRF token); read-API answers, exports, the
+  sitemap and robots.txt may be kept by a shared cache too (never the owner's); both for a short max-age and a
+  longer stale-while-revalidate, so a crowd reloading a page costs a revalidation at most. The owner's Status page (the
   fleet, which moves without the counter) and media files (FileResponse has its own validators) are left alone.
 - Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
   hold their content's hash (`style.3f2a9c01de.css`, which the templates get from `static_url`): such a name never
@@ -26,13 +26,14 @@ import mimetypes
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fonoteca.app import Fonoteca
-from fonoteca.web.guards import SECURITY_HEADERS, SESSION_COOKIE
+from fonoteca.web.guards import SECURITY_HEADERS
 
 CHANGES_EVERY_S = 0.5
 PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
@@ -73,13 +74,13 @@ def read_validators(fonoteca: Fonoteca) -> Validators:
     return Validators(counter, held, max(changed_at, held / 1e9))
 
 
-async def follow_changes(fonoteca: Fonoteca, state: object) -> None:
+async def follow_changes(fonoteca: Fonoteca, state: SimpleNamespace) -> None:
     """Keep `state.validators` up to date with the archive, until the app stops."""
     failing = ""
     while True:
         await anyio.sleep(CHANGES_EVERY_S)
         try:
-            state.validators = await anyio.to_thread.run_sync(read_validators, fonoteca)  # type: ignore[attr-defined]
+            state.validators = await anyio.to_thread.run_sync(read_validators, fonoteca)
             failing = ""
         except Exception as exc:  # noqa: BLE001 — a database that is down: pages say so themselves; said once here
             if str(exc) != failing:
@@ -110,7 +111,7 @@ class CacheValidation:
     """Validators and Cache-Control on the pages' and the read API's answers, and `304 Not Modified` for a request
     whose copy is still the archive's (see the module's docstring). `validators` reads the current state."""
 
-    def __init__(self, app: ASGIApp, *, state: object) -> None:
+    def __init__(self, app: ASGIApp, *, state: SimpleNamespace) -> None:
         self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,10 +120,11 @@ class CacheValidation:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        validators: Validators = self.state.validators  # type: ignore[attr-defined]
-        etag = validators.etag(_digest(headers.get("cookie", "").encode(), headers.get("authorization", "").encode()))
+        validators: Validators = self.state.validators
+        owner = bool(scope.get("state", {}).get("owner"))  # AccessGate's verdict: the owner's pages show more
+        etag = validators.etag(_digest(headers.get("cookie", "").encode(), b"owner" if owner else b""))
         shared = path.startswith(SHARED_PREFIXES) or path.endswith(SHARED_SUFFIXES)
-        cache_control = PAGE_CACHE if not shared else SHARED_CACHE if not _credentials(headers) else PAGE_CACHE
+        cache_control = SHARED_CACHE if shared and not owner else PAGE_CACHE
         given = [
             (b"etag", etag.encode()),
             (b"last-modified", validators.last_modified.encode()),
@@ -143,10 +145,6 @@ class CacheValidation:
             await send(message)
 
         await self.app(scope, receive, send_validated)
-
-
-def _credentials(headers: Headers) -> bool:
-    return "authorization" in headers or f"{SESSION_COOKIE}=" in headers.get("cookie", "")
 
 
 @dataclass(frozen=True)
