@@ -204,6 +204,12 @@ def wrk(base: str, paths: list[str], connections: int, seconds: float, headers: 
     return Result(rate, p50, p99, failed)
 
 
+def drain(base: str, workers: int) -> None:
+    """Wait for what the last run left queued in each process (wrk stops sending, the server goes on answering)."""
+    for _ in range(2 * workers):
+        httpx.get(f"{base}/robots.txt", headers={"Connection": "close"}, timeout=600)
+
+
 def page_weight(base: str, path: str) -> tuple[int, int, float]:
     """Bytes of the page as sent without and with gzip, and the milliseconds the compressed one took."""
     plain = httpx.get(base + path, headers={"Accept-Encoding": "identity"}, timeout=60)
@@ -268,8 +274,11 @@ def main() -> None:
                 headers = dict(gzip_only)
                 if kind == "304 revalidation":
                     paths, headers = [page], {**headers, "Cookie": cookie, "If-None-Match": etag}
-                wrk(base, paths, 10, 1, headers)  # warm-up: index readers, vectors, threads' connections
+                for path in paths[:4]:  # what loads on first use (index readers, the vectors, the model), unmeasured
+                    httpx.get(base + path, headers=headers, timeout=600)
+                wrk(base, paths, 10, 1, headers)  # warm-up: the threads' connections
                 for connections in CONNECTIONS:
+                    drain(base, workers)
                     rows.append((kind, workers, connections, wrk(base, paths, connections, args.seconds, headers)))
                     print(kind, workers, connections, rows[-1][3], flush=True)
         finally:
