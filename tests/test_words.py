@@ -265,3 +265,30 @@ def test_low_confidence_words_are_underlined_for_the_owner_only(settings, tmp_pa
     assert 'class="unsure"' not in public_page and 'id="line-edits"' not in public_page
     assert "/static/line-edit." not in public_page and "data-idx" not in public_page
     assert web.post(f"/episode/{episode.id}/lines/0", data={"text": "x"}).status_code == 401
+
+
+@pytest.mark.both_databases
+def test_the_archive_applies_and_undoes_rules_and_edits_on_either_database(archive) -> None:
+    show, _ = archive.add_show(title="Show", source="https://example.org/feed.xml", source_kind="feed")
+    episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="downloaded")
+    said = ["Hablamos de nevaces nevados.", "Nada más.", "Las NEVACES NEVADOS otra vez."]
+    archive.replace_transcript(episode.id, [Segment(i, i + 1, t) for i, t in enumerate(said)], source="transcribed")
+    store = archive.corrections
+    assert store.add_terms(show.id, ["Next.js", "next.js", "Vercel"]) == ["Next.js", "Vercel"]
+    assert store.remove_terms(show.id, ["VERCEL"]) == ["Vercel"] and store.terms(show.id) == ["Next.js"]
+    rev = archive.get_episode(episode.id).transcript_rev
+    _, changed = store.add_rules(show.id, [Rule("nevaces nevados", "bases de datos")])
+    assert changed == 2 and archive.get_episode(episode.id).transcript_rev > rev
+    assert [s.text for s in archive.segments(episode.id)] == [
+        "Hablamos de bases de datos.",
+        "Nada más.",
+        "Las BASES DE DATOS otra vez.",
+    ]
+    edit = store.edit_line(episode.id, 0, "Hablamos de bases de datos, hoy.", "owner")
+    assert store.remove_rule(show.id, "NEVACES nevados")[1] == 1  # the edited line stays as fixed
+    assert [s.text for s in archive.segments(episode.id)] == ["Hablamos de bases de datos, hoy.", *said[1:]]
+    store.revert_edit(edit.id, "owner")
+    assert [s.text for s in archive.segments(episode.id)] == said
+    assert [(e.before, e.after, e.reverted_by) for e in store.edits(episode.id)] == [
+        ("Hablamos de bases de datos.", "Hablamos de bases de datos, hoy.", "owner")
+    ]

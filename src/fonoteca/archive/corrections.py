@@ -20,7 +20,7 @@ from fonoteca.archive.episodes import episode_update, finished_changed
 from fonoteca.archive.models import Status
 from fonoteca.archive.tables import corrections, episodes, line_edits, utc_now, vocabulary
 from fonoteca.archive.tables import segments as segments_table
-from fonoteca.archive.tables import vectors as vectors_table
+from fonoteca.archive.vectors import forget_vectors
 from fonoteca.errors import NotFound
 from fonoteca.rules import Rule, settled
 from fonoteca.text import fold
@@ -274,7 +274,7 @@ def settle(db: Connection, episode_id: str, *, from_idx: int = 0, reanchor: bool
         )
         if status == Status.DONE:
             finished_changed(db)
-        db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
+        forget_vectors(db, episode_id)
     return len(changes)
 
 

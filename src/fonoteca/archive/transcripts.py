@@ -18,7 +18,7 @@ from fonoteca.archive.episodes import EpisodeStore, counts_json, episode_update,
 from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status, Word
 from fonoteca.archive.tables import episodes, utc_now
 from fonoteca.archive.tables import segments as segments_table
-from fonoteca.archive.tables import vectors as vectors_table
+from fonoteca.archive.vectors import forget_vectors
 
 
 class TranscriptStore:
@@ -64,7 +64,7 @@ class TranscriptStore:
             settle(db, episode_id, from_idx=next_idx)  # the show's correction rules, on the new lines
             if status == Status.DONE:
                 finished_changed(db)
-            _forget_vectors(db, episode_id)
+            forget_vectors(db, episode_id)
             self.claims.beat(db, episode_id)
         return added
 
@@ -98,7 +98,7 @@ class TranscriptStore:
             db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
             count = _insert_segments(db, episode_id, segments, first_idx=0)
             settle(db, episode_id, reanchor=True)  # the show's rules, and the lines fixed by hand kept
-            _forget_vectors(db, episode_id)
+            forget_vectors(db, episode_id)
         return count
 
     def segments(
@@ -215,13 +215,6 @@ def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment
     if rows:
         db.execute(insert(segments_table), rows)
     return len(rows)
-
-
-def _forget_vectors(db: Connection, episode_id: str) -> None:
-    """A changed transcript's passages are no longer its own. Left in place, they would be found by meaning, with the
-    new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
-    their count changes the vectors' stamp, so those processes read the vectors again."""
-    db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
 
 
 def _words_json(words: list[Word] | None) -> str | None:

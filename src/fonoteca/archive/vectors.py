@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy import Connection, delete, func, literal, or_, select
 
 from fonoteca.archive.database import in_chunks
 from fonoteca.archive.models import Status
@@ -269,3 +269,10 @@ def _decode(count: int, dim: int, span_blob: bytes, vector_blob: bytes) -> tuple
         raise ValueError("a passage vector of zeros")
     vectors /= norms
     return np.frombuffer(span_blob, _SPAN).reshape(count, 4).astype(np.float32), vectors
+
+
+def forget_vectors(db: Connection, episode_id: str) -> None:
+    """A changed transcript's passages are no longer its own. Left in place, they would be found by meaning, with the
+    new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
+    their count changes the vectors' stamp, so those processes read the vectors again."""
+    db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
