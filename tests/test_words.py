@@ -292,3 +292,56 @@ def test_the_archive_applies_and_undoes_rules_and_edits_on_either_database(archi
     assert [(e.before, e.after, e.reverted_by) for e in store.edits(episode.id)] == [
         ("Hablamos de bases de datos.", "Hablamos de bases de datos, hoy.", "owner")
     ]
+
+
+def test_the_owner_previews_applies_and_removes_a_rule_and_the_vocabulary_on_the_show_page(settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    token = "Xq3v-9LmT2pWz7Rk_b4N"
+    settings = settings.replace(embeddings="none", public=True, token=token)
+    with Fonoteca(settings) as app:
+        slug, ids = _talk_python(app, files=2)
+        before = _lines(app, ids)
+    owner = TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"})
+    public = TestClient(create_app(settings))
+
+    preview = owner.get(f"/show/{slug}", params={"wrong": "Michael Kennedy", "right": "Mikel Kenedi"}).text
+    count = int(re.search(r"would change <strong>(\d+)</strong>", preview).group(1))
+    assert count > 0 and preview.count("<del>") == count and "Apply this rule" in preview
+    assert "matches a common word" in owner.get(f"/show/{slug}", params={"wrong": "and", "right": "an"}).text
+    assert 'id="words"' not in public.get(f"/show/{slug}").text
+    assert public.post(f"/show/{slug}/corrections", data={"wrong": "a", "right": "b"}).status_code == 401
+
+    applied = owner.post(f"/show/{slug}/corrections", data={"wrong": "Michael Kennedy", "right": "Mikel Kenedi"})
+    assert applied.status_code == 200 and "Mikel Kenedi" in applied.text  # redirected back to the show page
+    with Fonoteca(settings) as app:
+        after = _lines(app, ids)
+        assert sum(before[k] != after[k] for k in before) == count
+        [rule] = app.corrections.rules(slug)
+    owner.post(f"/show/{slug}/corrections/{rule.id}/remove")
+    owner.post(f"/show/{slug}/vocabulary", data={"terms": "Next.js, Vercel\nmidudev"})
+    owner.post(f"/show/{slug}/vocabulary/remove", data={"term": "vercel"})
+    with Fonoteca(settings) as app:
+        assert _lines(app, ids) == before
+        assert app.corrections.terms(slug) == ["Next.js", "midudev"]
+
+
+def test_check_words_lists_the_least_sure_names_of_a_show(settings) -> None:
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        show, _ = app.archive.add_show(title="Show", source="https://example.org/feed.xml", source_kind="feed")
+        episode, _ = app.archive.upsert_episode(show, guid="g", title="t", kind="audio", status="downloaded")
+        words = [(0, 1, " Hoy", 0.2), (1, 2, " con", 0.3), (2, 3, " Midudev", 0.21), (3, 4, " y", 0.9),
+                 (4, 5, " Vercel.", 0.6)]  # fmt: skip
+        lines = [Segment(0, 5, "Hoy con Midudev y Vercel.", words=words),
+                 Segment(5, 6, "Otra vez Midudev.", words=[(5, 5.3, " Otra", 0.9), (5.3, 5.6, " vez", 0.9),
+                                                          (5.6, 6, " Midudev.", 0.4)])]  # fmt: skip
+        app.archive.replace_transcript(episode.id, lines, source="transcribed")
+    result = CliRunner().invoke(cli_app, ["--home", str(settings.home), "check", "--words", show.slug, "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    listed = json.loads(result.output)
+    # "Hoy" starts its sentence and "con" is no name; Vercel is above the threshold
+    assert [(w["word"], w["count"], w["probability"]) for w in listed] == [("Midudev", 2, 0.21)]

@@ -236,9 +236,10 @@ class Corrections:
                     continue
                 previous = ""
                 for word in segment.words or []:
-                    text, previous = word[2].strip(), word[2]
+                    text = word[2].strip()
                     probability = float(word[3]) if len(word) > 3 else 1.0  # type: ignore[misc]
-                    if probability >= below or not _name_like(text, previous):
+                    name_like, previous = _name_like(text, previous), text
+                    if probability >= below or not name_like:
                         continue
                     key = fold(text.strip(".,;:!?"))
                     counts[key] = counts.get(key, 0) + 1
