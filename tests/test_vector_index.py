@@ -12,10 +12,12 @@ import textwrap
 
 import numpy as np
 from test_meaning import talks  # noqa: F401  (the fixture: two real embedded talks)
+from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.archive.vectors import EpisodeVectors
+from fonoteca.cli import app as cli
 from fonoteca.search import ann
 from fonoteca.search.ann import VectorIndex
 from fonoteca.settings import Settings
@@ -170,3 +172,24 @@ def test_two_processes_share_one_index_file(settings):
     assert all(maps.strip("[]'") == str(graph) for maps, _rows in answers), "both map the very same file"
     assert answers[0][1] == answers[1][1]
     assert len(episodes) == 4
+
+
+def test_an_import_returns_once_keyword_searchable_and_says_what_waits_to_be_embedded(settings, tmp_path):
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    stamp = "00:{0:02d}:{1:02d},{2}"
+    lines = [f"{n}\n{stamp.format(n // 60, n % 60, '000')} --> {stamp.format(n // 60, n % 60, '900')}\n"
+             f"Frase número {n} del programa." for n in range(0, 600, 3)]  # fmt: skip
+    (folder / "charla.srt").write_text("\n\n".join(lines) + "\n")
+    runner = CliRunner()
+    imported = runner.invoke(cli, ["--home", str(settings.home), "import", str(folder)])
+    assert imported.exit_code == 0, imported.output
+    said = " ".join(imported.output.split())
+    assert "passages of 1 episode(s) wait to be embedded" in said and "`fonoteca embed`" in said, said
+    assert "about" in said and "passages/s" in said
+    with Fonoteca(settings) as app:
+        assert app.search("frase número", mode="keyword").total > 0, "searchable by its words at once"
+        assert not app.archive.vectors.any(), "nothing was embedded in front of the user"
+        assert app.embed() == 1
+        assert app.search("frase del programa", mode="meaning").mode == "meaning"
+    assert list(settings.vector_index_dir.rglob("current.json")), "embedding brought the vector index up to date"

@@ -209,8 +209,12 @@ class Fonoteca:
             if self.archive.is_sqlite
             else ArchiveWordCounts(self.archive)
         )
-        embed = self._embed_pending if self.settings.embeddings != "none" else None
-        return AfterTranscripts(keywords, embed, self.watcher, self.events)
+        # A worker's job (PostgreSQL) embeds: it holds no one up. This process on SQLite (`import`, `add`, `sync`)
+        # returns once the transcripts are searchable by keywords, saying what waits: `embed` or `serve` does it.
+        later = self._embedding_backlog if self.archive.is_sqlite else self._embed_pending
+        return AfterTranscripts(
+            keywords, later if self.settings.embeddings != "none" else None, self.watcher, self.events
+        )
 
     @cached_property
     def runner(self) -> InlineRunner | QueuedRunner:
@@ -332,6 +336,11 @@ class Fonoteca:
         ConfigError when FONOTECA_EMBEDDINGS=none."""
         self._catch_up_index()  # a show is searchable by its words at once, by its meaning once this is done
         return self._embed_pending(again=again, most=most)
+
+    def _embedding_backlog(self) -> str:
+        from fonoteca.meaning.embed import backlog
+
+        return backlog(self.archive, self.embedder)
 
     def _embed_pending(self, *, again: bool = False, most: int | None = None) -> int:
         from fonoteca.meaning.embed import embed_pending

@@ -1,7 +1,8 @@
 """Embedding the archive: every transcribed episode whose current transcript has no vectors of the chosen model yet
 is cut into passages and embedded, a batch of episodes per commit, so an interrupted run resumes where it stopped and
-a transcript revised later is embedded again. It runs after indexing (the CLI's sync, add and embed, the web
-server's background loop): a show is searchable by keywords at once, and by meaning once this has caught up."""
+a transcript revised later is embedded again. It runs where it holds no one up: `fonoteca embed`, the web server's
+background loop, a worker's job on PostgreSQL. `import`, `add` and `sync` on SQLite return once the transcripts are
+stored and searchable by keywords, and say what waits (`backlog`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,40 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.events import EmbedProgress, EventSink, ignore
-from fonoteca.meaning.embedders import BATCH, Embedder
+from fonoteca.meaning.embedders import BATCH, E5, USE, Embedder
 from fonoteca.meaning.passages import Passage, passages
 
 COMMIT_PASSAGES = 256  # passages embedded between two commits: what an interruption can cost at most
+# Passages a second each packaged model embeds on 2 cores (bench/search.py, README "Which model"): an estimate of how
+# long the embedding that waits will take. An endpoint's speed is not known beforehand.
+PASSAGES_PER_SECOND = {USE: 100.0, E5: 4.4}
+PASSAGE_SECONDS = 45  # passages are 30-60 seconds of speech: how many an episode has, from its duration
+
+
+def backlog(archive: Archive, embedder: Embedder) -> str:
+    """One line saying how many passages wait to be embedded for search by meaning and roughly how long that takes,
+    and what does it; empty when nothing waits. What `import`, `add` and `sync` say instead of embedding in front of
+    the user."""
+    pending = archive.vectors.pending(embedder.name, embedder.dim)
+    if not pending:
+        return ""
+    episodes = archive.episodes_by_ids(episode_id for episode_id, _ in pending).values()
+    count = sum(max(1, round((e.duration or 0) / PASSAGE_SECONDS)) for e in episodes)
+    rate = PASSAGES_PER_SECOND.get(embedder.name)
+    took = f", about {_duration(count / rate)} at ~{rate:g} passages/s on 2 cores" if rate else ""
+    return (
+        f"~{count:,} passages of {len(pending):,} episode(s) wait to be embedded for search by meaning{took}; they are "
+        "searchable by keywords now. `fonoteca embed` embeds them with a progress bar (interrupt it at any time: it "
+        "resumes), and `fonoteca serve` does it in the background"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def embed_pending(

@@ -1,6 +1,7 @@
 """What follows new or changed transcripts, wherever they came from (`sync`, `retry`, `import`, a worker's job): one
 `AfterTranscripts.after_transcripts()` makes them searchable by keywords with their words counted, embeds them for
-search by meaning, and looks for watched words in them.
+search by meaning (a worker) or says how many passages wait to be embedded (a command on SQLite), and looks for watched
+words in them.
 
 Which keyword step runs is chosen once, where the archive is: on SQLite this machine's index is brought up to date
 (it stores the word counts of what it indexes); on PostgreSQL, shared by many machines, only the archive's word counts
@@ -62,8 +63,10 @@ class ArchiveWordCounts:
 
 
 class AfterTranscripts:
-    """`embed`: embeds what is not embedded yet (None: FONOTECA_EMBEDDINGS=none). Embeddings that cannot be made now
-    (an endpoint down) are a note, not a failure: the next run or `fonoteca embed` catches up."""
+    """`embed`: embeds what is not embedded yet, or (a command on SQLite, where it would hold the prompt for hours)
+    returns the line saying what waits to be embedded, told as a note (None: FONOTECA_EMBEDDINGS=none). Embeddings
+    that cannot be made now (an endpoint down) are a note, not a failure: the next run or `fonoteca embed` catches
+    up."""
 
     def __init__(
         self,
@@ -81,9 +84,12 @@ class AfterTranscripts:
         self.keywords.catch_up()
         if self.embed is not None:
             try:
-                self.embed()
+                waiting = self.embed()
             except FonotecaError as exc:
                 self.events(Note(f"search by meaning is not up to date: {exc}"))
+            else:
+                if isinstance(waiting, str) and waiting:
+                    self.events(Note(waiting))
         self.watcher.after_sync()
 
     def after_interruption(self) -> None:

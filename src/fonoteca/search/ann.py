@@ -38,6 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+# onnxruntime (faster-whisper's voice detection) crashes the process (SIGSEGV) when it is imported after usearch's
+# compiled module (usearch 2.26.6, onnxruntime 1.32.0: measured here), and a web server searches by meaning and
+# transcribes in one process: it is loaded first, always.
+import onnxruntime  # noqa: F401, I001
 from usearch.index import Index
 
 from fonoteca.archive import Archive
