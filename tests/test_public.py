@@ -89,12 +89,28 @@ def examples(ids: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, 
         ("POST", "/show/{slug}/corrections/{rule_id}/remove"): (f"/show/{show}/corrections/999/remove", {}),
         ("POST", "/episode/{episode_id}/lines/{idx}"): (f"/episode/{jfk}/lines/0", {"data": {"text": "And so."}}),
         ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): (f"/episode/{jfk}/edits/999/revert", {}),
+        ("GET", "/show/{slug}/feed.xml"): (f"/show/{show}/feed.xml", {}),
+        ("GET", "/show/{slug}/episodes/{episode_id}.{suffix}"): (f"/show/{show}/episodes/{jfk}.vtt", {}),
+        ("GET", "/feeds/{secret}/feed.xml"): (f"/feeds/{ids['secret']}/feed.xml", {}),
+        ("GET", "/feeds/{secret}/episodes/{episode_id}.{suffix}"): (f"/feeds/{ids['secret']}/episodes/{jfk}.srt", {}),
+        ("GET", "/shows.opml"): ("/shows.opml", {}),
+        ("GET", "/api/shows/{slug}/feed"): (f"/api/shows/{show}/feed", {}),
+        ("POST", "/api/shows/{slug}/feed/rotate"): (f"/api/shows/{show}/feed/rotate", {}),
+        ("POST", "/mcp"): ("/mcp", {"json": MCP_HELLO, "headers": {"Accept": "application/json, text/event-stream"}}),
     }  # fmt: skip
+
+
+MCP_HELLO = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+}  # fmt: skip
 
 
 @pytest.fixture
 def public_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     ids = build_public_archive(settings, tmp_path / "grabaciones")
+    with Archive(settings.db_path) as archive:  # the private feed's address, which its secret alone opens
+        ids["secret"] = archive.feed_secret(archive.get_show(ids["show"]).id)
     with fonoteca_serve(settings, public="1", token=TOKEN, embeddings="none") as base:
         yield base, ids
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.corrections import Corrections
     from fonoteca.ingest.importer import ImportReport
+    from fonoteca.ingest.opml import SubscriptionList, SubscriptionResult
     from fonoteca.jobs import JobQueue, Queued
     from fonoteca.llm.analyze import AnalysisRun, Analyzer, EpisodeAnalyses, EpisodeTranslation
     from fonoteca.llm.chat import ChatTurn
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from fonoteca.pipeline.episodes import EpisodeWork
     from fonoteca.pipeline.repairs import Repairs
     from fonoteca.pipeline.runner import InlineRunner, QueuedRunner
+    from fonoteca.publish import Publisher
     from fonoteca.search import SearchResults
     from fonoteca.search.ann import VectorIndex
     from fonoteca.search.hybrid import HybridSearch
@@ -165,6 +167,13 @@ class Fonoteca:
         return Corrections(self.archive, lambda: self.after.after_transcripts())
 
     @cached_property
+    def publish(self) -> Publisher:
+        """Each show's Podcasting 2.0 feed and transcript files, and the shows as OPML (fonoteca.publish)."""
+        from fonoteca.publish import Publisher
+
+        return Publisher(self.archive)
+
+    @cached_property
     def llm(self) -> LLMClient:
         from fonoteca.llm.client import LLMClient
 
@@ -256,6 +265,27 @@ class Fonoteca:
         On PostgreSQL the show and its episodes are registered here and their work is queued for the workers."""
         show, registered = self.catalogue.register(source, language=language, title=title, date=date, captions=captions)
         return show, self.runner.add(show, registered) if sync_now else registered
+
+    def subscriptions(self, path: str | Path) -> SubscriptionList:
+        """The feeds an OPML subscription list names (nested folders too), and the outlines it refuses, with why."""
+        from fonoteca.ingest.opml import read_subscriptions
+
+        return read_subscriptions(Path(path).expanduser(), max_mb=self.settings.max_feed_mb)
+
+    def add_subscriptions(self, subscriptions: SubscriptionList, *, sync_now: bool = True) -> list[SubscriptionResult]:
+        """`add` for every feed of a subscription list, one after the other: a feed that fails is recorded with its
+        reason and the others go on."""
+        from fonoteca.ingest.opml import SubscriptionResult
+
+        results = []
+        for subscription in subscriptions.subscriptions:
+            try:
+                show, report = self.add(subscription.url, sync_now=sync_now)
+            except FonotecaError as exc:
+                results.append(SubscriptionResult(subscription, error=str(exc)))
+            else:
+                results.append(SubscriptionResult(subscription, show, report))
+        return results
 
     def sync(self, show: str | None = None) -> SyncReport:
         """New episodes of one show (slug, id or title) or of all, then everything pending, then the index.

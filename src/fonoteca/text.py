@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from functools import lru_cache
 
 
@@ -157,3 +158,13 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def xml_text(text: str) -> str:
     """Text as an XML document may carry it: the characters XML forbids (a transcript line may hold them) dropped."""
     return _NOT_XML.sub("", text)
+
+
+def utc_datetime(iso: str | None) -> datetime | None:
+    """An archive date as a timezone-aware datetime (the archive's own are UTC; a feed's date may have no zone, or
+    not be a date at all: then None)."""
+    try:
+        stamp = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

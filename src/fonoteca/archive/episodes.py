@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -154,6 +155,26 @@ class EpisodeStore:
     def list_shows(self) -> list[Show]:
         rows = self.database.query(select(shows).order_by(func.lower(shows.c.title), shows.c.id))
         return [Show(**r._mapping) for r in rows]
+
+    def feed_secret(self, show_id: int, *, rotate: bool = False) -> str:
+        """The secret path of the show's feed on a private archive, made on first use; `rotate` replaces it, so the
+        old address stops answering at once. Two processes asking for a first secret at once get the same one."""
+        with self.database.transaction() as db:
+            condition = shows.c.id == show_id
+            if not rotate:
+                condition = condition & shows.c.feed_secret.is_(None)
+            db.execute(update(shows).where(condition).values(feed_secret=secrets.token_urlsafe(24)))
+            row = db.execute(select(shows.c.feed_secret).where(shows.c.id == show_id)).first()
+        if row is None:
+            raise NotFound(f"no show with id {show_id}", "run `fonoteca shows` to see the archive's shows")
+        return str(row[0])
+
+    def show_by_feed_secret(self, secret: str) -> Show:
+        """The show whose private feed lives under `secret`; NotFound for an unknown or rotated one."""
+        rows = self.database.query(select(shows).where(shows.c.feed_secret == secret)) if secret else []
+        if not rows:
+            raise NotFound("no feed at this address", "the owner may have rotated it: ask for the new address")
+        return Show(**rows[0]._mapping)
 
     # -- episodes -----------------------------------------------------------------------------------------------
 

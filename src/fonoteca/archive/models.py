@@ -90,6 +90,7 @@ class Show:
     synced_at: str | None = None
     credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
     captions: Captions = Captions.CREATOR  # platform shows: which captions stand in for a transcription
+    feed_secret: str | None = field(default=None, repr=False)  # the private feed's path (EpisodeStore.feed_secret)
 
     def __post_init__(self) -> None:
         self.source_kind = SourceKind(self.source_kind)

@@ -77,6 +77,9 @@ shows = Table(
     Column(
         "captions", Text, _one_of("captions", list(Captions)), nullable=False, server_default=Captions.CREATOR.value
     ),
+    # The secret path of the show's Podcasting 2.0 feed on a private archive (/feeds/<secret>/feed.xml): made when
+    # first asked for, replaced when the owner rotates it.
+    Column("feed_secret", Text),
 )
 
 episodes = Table(

@@ -111,6 +111,23 @@ class TranscriptStore:
         bounds = {"episode_id": episode_id, "first": first, "last": last if last is not None else 2**31 - 1}
         return [_segment(r) for r in self.database.query(statement, bounds)]
 
+    def speakers(self, show_id: int) -> dict[str, list[str]]:
+        """{episode id: the speakers its finished transcript names, in the order they first speak} for one show."""
+        first = func.min(segments_table.c.idx)
+        rows = self.database.query(
+            select(segments_table.c.episode_id, segments_table.c.speaker)
+            .join(episodes, episodes.c.id == segments_table.c.episode_id)
+            .where(episodes.c.show_id == show_id, episodes.c.status == Status.DONE)
+            .where(segments_table.c.speaker.is_not(None))
+            .group_by(segments_table.c.episode_id, segments_table.c.speaker)
+            .order_by(segments_table.c.episode_id, first)
+        )
+        found: dict[str, list[str]] = {}
+        for episode_id, speaker in rows:
+            if speaker.strip():
+                found.setdefault(episode_id, []).append(speaker.strip())
+        return found
+
     def last_segment_end(self, episode_id: str) -> float:
         rows = self.database.query(
             select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episode_id)

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Captions
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
 from fonoteca.cli.options import AsJson, DeviceOption, ShowArgument, WhisperModel
+from fonoteca.ingest.opml import Subscription, is_opml
 from fonoteca.output import SyncOut, dump
 from fonoteca.pipeline import SyncReport
 
@@ -70,13 +72,24 @@ def add(
         bool,
         typer.Option("--transcribe", help="Video platforms: transcribe with Whisper even when there are captions."),
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="OPML subscription lists: list the feeds it would add; add nothing.")
+    ] = False,
     model: WhisperModel = None,
     as_json: AsJson = False,
 ) -> None:
-    """Add a show (feed, local media or video platform) to the archive and transcribe it."""
+    """Add a show (feed, local media or video platform) to the archive and transcribe it; or every feed of an OPML
+    subscription list (nested folders too), one line per feed that fails, the others going on."""
     if transcribe and captions not in (None, Captions.NONE):
         ctx.fail("--transcribe and --captions contradict each other — give one of them")
     fonoteca = app_of(ctx, progress=not as_json, model=model)
+    if is_opml(source):
+        if language or title or date or captions or transcribe:
+            ctx.fail("an OPML list adds each feed as it is: --language, --title, --date and --captions are per show")
+        _add_subscriptions(fonoteca, source, dry_run=dry_run, sync_now=not no_sync, as_json=as_json)
+        return
+    if dry_run:
+        ctx.fail("--dry-run is for OPML subscription lists")
     show, report = fonoteca.add(
         source, language=language, title=title, date=date, sync_now=not no_sync,
         captions=Captions.NONE if transcribe else captions,
@@ -85,6 +98,45 @@ def add(
         console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)
     _print_report(report, as_json)
     raise typer.Exit(_exit_code(report))
+
+
+def _add_subscriptions(fonoteca: Fonoteca, source: str, *, dry_run: bool, sync_now: bool, as_json: bool) -> None:
+    found = fonoteca.subscriptions(source)
+    refused = [{"url": s.url, "title": s.title, "error": why} for s, why in found.refused]
+    if dry_run:
+        if as_json:
+            listed = [{"url": s.url, "title": s.title, "folder": s.folder} for s in found.subscriptions]
+            print_json({"feeds": listed, "refused": refused})
+        else:
+            for s in found.subscriptions:
+                folder = f"  [dim]({safe(s.folder)})[/]" if s.folder else ""
+                console.print(f"  {safe(s.title)} — {safe(s.url)}{folder}", highlight=False)
+            _print_refused(found.refused)
+            console.print(f"{len(found.subscriptions)} feeds would be added (dry run: nothing changed).")
+        raise typer.Exit(1 if found.refused else 0)
+    results = fonoteca.add_subscriptions(found, sync_now=sync_now)
+    failed = [r for r in results if r.error]
+    if as_json:
+        print_json({
+            "added": [{"url": r.subscription.url, "show": r.show.slug, **dump(SyncOut.of(r.report))}
+                      for r in results if r.show and r.report],
+            "failed": [{"url": r.subscription.url, "title": r.subscription.title, "error": r.error} for r in failed],
+            "refused": refused,
+        })  # fmt: skip
+    else:
+        for r in results:
+            if r.show and r.report:
+                console.print(f"[bold]{safe(r.show.title)}[/] ({safe(r.show.slug)}): {r.report.summary()}")
+        for r in failed:
+            console.print(f"  [red]failed[/] {safe(r.subscription.url)}: {safe(r.error)}", highlight=False)
+        _print_refused(found.refused)
+        console.print(f"{len(results) - len(failed)} of {len(results)} feeds added.")
+    raise typer.Exit(1 if failed or found.refused else 0)
+
+
+def _print_refused(refused: list[tuple[Subscription, str]]) -> None:
+    for s, why in refused:
+        console.print(f"  [red]refused[/] {safe(s.url)} ({safe(s.title)}): {safe(why)}", highlight=False)
 
 
 @app.command("sync")

@@ -33,6 +33,7 @@ from fonoteca.settings import Settings
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_CHARS = 16  # ~96 bits as `secrets.token_urlsafe(12)`; a token for the network must not be guessable
+MCP_PATH = "/mcp"
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via")
 
 
@@ -91,6 +92,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/show/{slug}/corrections/{rule_id}/remove"): Access.OWNER,
     ("POST", "/episode/{episode_id}/lines/{idx}"): Access.OWNER,
     ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): Access.OWNER,
+    # podcast apps and feed readers (feed_routes.py): the archive's own feed address reads like a page; a private
+    # feed's secret path is its own key (one show's feed and files, nothing else), so it is open to whoever has it
+    ("GET", "/show/{slug}/feed.xml"): Access.PUBLIC,
+    ("GET", "/show/{slug}/episodes/{episode_id}.{suffix}"): Access.PUBLIC,
+    ("GET", "/feeds/{secret}/feed.xml"): Access.OPEN,
+    ("GET", "/feeds/{secret}/episodes/{episode_id}.{suffix}"): Access.OPEN,
+    ("GET", "/shows.opml"): Access.OWNER,  # feed addresses may carry a private feed's key (Patreon, Supercast)
+    ("GET", "/api/shows/{slug}/feed"): Access.OWNER,
+    ("POST", "/api/shows/{slug}/feed/rotate"): Access.OWNER,
+    # LLM clients (fonoteca.mcp_server): the owner gets every tool, anyone else who may read gets the read-only ones
+    ("POST", MCP_PATH): Access.PUBLIC,
 }
 
 

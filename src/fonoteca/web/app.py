@@ -1,9 +1,9 @@
 """The web archive: server-rendered pages, a JSON API and the LLM routes over one `Fonoteca` application object.
 
 create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
-(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py; each gets the object through the dependencies of
-deps.py), the error route, the static files, and the lifespan, which keeps the search index fresh in the background
-and closes everything at the end.
+(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py, feed_routes.py; each gets the object through the
+dependencies of deps.py), the MCP endpoint (/mcp, fonoteca.mcp_server), the error route, the static files, and the
+lifespan, which keeps the search index fresh in the background and closes everything at the end.
 
 Errors take one route: a route lets a FonotecaError through, and the app's one handler answers the class's
 `http_status` with the error's line — `{"detail": ...}` under /api/, the error page elsewhere. Routes catch an error
@@ -29,23 +29,28 @@ import fcntl
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
 from types import SimpleNamespace
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fonoteca import __version__
 from fonoteca.app import Fonoteca
 from fonoteca.errors import FonotecaError, Overloaded
+from fonoteca.mcp_server import build_server
 from fonoteca.settings import Settings
-from fonoteca.web import api, findable, llm_routes, pages, watch_routes, words_routes
-from fonoteca.web.access import unclassified
+from fonoteca.web import api, feed_routes, findable, llm_routes, pages, watch_routes, words_routes
+from fonoteca.web.access import MCP_PATH, unclassified
 from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
 from fonoteca.web.chat_limits import PublicChatLimits
 from fonoteca.web.crowd import CrowdGuard
@@ -122,22 +127,62 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(llm_routes.router)
     app.include_router(watch_routes.router)
     app.include_router(words_routes.router)
+    app.include_router(feed_routes.router)
+    app.include_router(feed_routes.api_router)
+    app.state.mcp = mount_mcp(app, fonoteca)
     if missing := unclassified(app.routes):
         raise RuntimeError(f"routes with no access class in web/access.py: {', '.join(missing)}")
     return app
 
 
+def mount_mcp(app: FastAPI, fonoteca: Fonoteca) -> list[MCPServer]:
+    """The MCP server at /mcp (Streamable HTTP), behind the same guards as every route (web/access.py classifies it
+    as a reader's): the owner's requests reach every tool, anyone else's (public mode, or a proxied request to a server
+    without a token) a server with the read-only tools only. Stateless, with JSON answers: any request can go to any
+    worker, and no session outlives its request. The SDK's own Host check is off: TrustedHostMiddleware did it."""
+    settings = fonoteca.settings
+    links = f"http://{settings.host}:{settings.port}"
+    servers = [build_server(fonoteca, links_base=links), build_server(fonoteca, links_base=links, read_only=True)]
+    owner, reader = (
+        server.streamable_http_app(
+            streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        ).routes[0].endpoint
+        for server in servers
+    )  # fmt: skip
+
+    # POST only: a stateless server offers no event stream to GET and no session to DELETE (405, as the spec allows).
+    route = Route(MCP_PATH, ByVisitor(owner, reader), methods=["POST"], include_in_schema=False)
+    app.router.routes.append(route)
+    return servers
+
+
+class ByVisitor:
+    """An ASGI app that hands the owner's requests (AccessGate's request.state.owner) to one app, the others' to
+    another."""
+
+    def __init__(self, owner: ASGIApp, reader: ASGIApp) -> None:
+        self.owner, self.reader = owner, reader
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = self.owner if scope.get("state", {}).get("owner") else self.reader
+        await chosen(scope, receive, send)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     fonoteca: Fonoteca = app.state.fonoteca
-    async with anyio.create_task_group() as background:
-        background.start_soon(follow_changes, fonoteca, app.state.caching)
-        background.start_soon(index_when_chosen, fonoteca)
-        try:
-            yield
-        finally:
-            # An update in progress finishes first (a worker thread is never abandoned): its commit is not torn.
-            background.cancel_scope.cancel()
+    async with AsyncExitStack() as mcp_sessions:  # the MCP servers' task groups, around the background's
+        for server in app.state.mcp:
+            await mcp_sessions.enter_async_context(server.session_manager.run())
+        async with anyio.create_task_group() as background:
+            background.start_soon(follow_changes, fonoteca, app.state.caching)
+            background.start_soon(index_when_chosen, fonoteca)
+            try:
+                yield
+            finally:
+                # An update in progress finishes first (a worker thread is never abandoned): its commit is not torn.
+                background.cancel_scope.cancel()
     if "llm" in vars(fonoteca):  # the chat's connection pool belongs to this event loop; no client, nothing to close
         await fonoteca.llm.aclose()
     await anyio.to_thread.run_sync(fonoteca.close)

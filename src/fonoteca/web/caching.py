@@ -43,7 +43,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 NOT_VALIDATED = ("/status", "/login", "/media/", "/static/")
 # Answers any cache may keep: what they hold is the same for every reader of the archive.
 SHARED_PREFIXES = ("/api/", "/sitemap.xml", "/robots.txt")
-SHARED_SUFFIXES = tuple(f"/transcript.{fmt}" for fmt in ("txt", "srt", "vtt", "json"))
+SHARED_SUFFIXES = (
+    *(f"/transcript.{fmt}" for fmt in ("txt", "srt", "vtt", "json")),
+    "/feed.xml", ".vtt", ".srt", ".json",  # the show feeds and their transcript files (feed_routes.py)
+)  # fmt: skip
 COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
 
 log = logging.getLogger(__name__)

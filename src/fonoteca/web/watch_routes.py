@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator  # Atom written by a kept library, not by
 from fonoteca import __version__
 from fonoteca.errors import FonotecaError
 from fonoteca.search import episode_url
-from fonoteca.text import format_timestamp, xml_text
+from fonoteca.text import format_timestamp, utc_datetime, xml_text
 from fonoteca.web.deps import App, Templates
 
 FEED_ENTRIES = 100
@@ -81,7 +81,7 @@ def watch_feed(request: Request, fonoteca: App) -> Response:
     feed.link(href=f"{base}/watch", rel="alternate")
     feed.generator("fonoteca", version=__version__)
     mentions = fonoteca.watcher.recent(FEED_ENTRIES)
-    feed.updated((_stamp(mentions[0].found_at) if mentions else None) or datetime(2000, 1, 1, tzinfo=UTC))
+    feed.updated((utc_datetime(mentions[0].found_at) if mentions else None) or datetime(2000, 1, 1, tzinfo=UTC))
     for m in reversed(mentions):  # feedgen puts each new entry first: oldest in, newest on top
         entry = feed.add_entry()
         entry.id(f"{base}/watch#mention-{m.id}")
@@ -89,17 +89,7 @@ def watch_feed(request: Request, fonoteca: App) -> Response:
         entry.link(href=base + episode_url(m.episode_id, m.start))
         entry.author(name=xml_text(m.show_title))
         entry.summary(xml_text(m.sentence))
-        entry.updated(_stamp(m.found_at))
-        if published := _stamp(m.published):
+        entry.updated(utc_datetime(m.found_at))
+        if published := utc_datetime(m.published):
             entry.published(published)
     return Response(feed.atom_str(pretty=True), media_type="application/atom+xml")
-
-
-def _stamp(iso: str | None) -> datetime | None:
-    """An archive date as a timezone-aware datetime (the archive's own are UTC; a feed's date may have no zone, or
-    not be a date at all: then None)."""
-    try:
-        stamp = datetime.fromisoformat(iso or "")
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

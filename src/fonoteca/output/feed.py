@@ -1,0 +1,155 @@
+"""A show as an RSS 2.0 + Podcasting 2.0 feed (`/show/{slug}/feed.xml`, `fonoteca feed SHOW`), and the files it points
+at.
+
+The items are the publisher's own: its GUIDs, enclosures, dates, titles and notes, so a podcast app that already
+follows the show takes fonoteca's feed for the same show. What fonoteca adds, per finished episode, is what podcast apps
+read from the Podcasting 2.0 namespace (PODCAST_NS): `<podcast:transcript>` in WebVTT
+(with `<v Speaker>` voices when the transcript names its speakers), Podcasting 2.0 JSON and SRT (`rel="captions"`), and
+`<podcast:person>` for the speakers a transcript names. The transcript files are written by the one exporter of
+fonoteca.output.transcripts. The XML is built by lxml (escaping, namespaces and encoding done by the parser's own
+serialiser, never by string formatting).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from fonoteca import __version__
+from fonoteca.archive import Episode, EpisodeKind, Show, Status
+from fonoteca.text import utc_datetime, xml_text
+
+# The namespace's first address, which the spec still accepts beside https://podcastindex.org/namespace/1.0: every
+# parser that reads the newer one reads this one too, and some (gPodder's podcastparser) read only this one.
+PODCAST_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+_NAMESPACES = {"podcast": PODCAST_NS, "itunes": ITUNES_NS, "atom": ATOM_NS}
+
+
+@dataclass(frozen=True)
+class FeedFile:
+    """One kind of file the feed links per episode: its name's ending and what it is served as."""
+
+    suffix: str  # the file name after the episode id: "vtt", "json", "srt"
+    export: str  # the transcript exporter's format (fonoteca.output.transcripts)
+    media_type: str  # the type attribute of <podcast:transcript> and the Content-Type it is served with
+    rel: str | None = None
+
+
+# In the order a podcast app should prefer them: timed with voices first, then the namespace's own JSON, then captions.
+TRANSCRIPT_FILES = (
+    FeedFile("vtt", "vtt", "text/vtt"),
+    FeedFile("json", "json", "application/json"),
+    FeedFile("srt", "srt", "application/x-subrip", rel="captions"),
+)
+FILES_BY_SUFFIX = {f.suffix: f for f in TRANSCRIPT_FILES}
+
+# Labels that diarisation or a caption file gives a voice it cannot name: not a person to list.
+_UNNAMED = re.compile(r"^(speaker|spk|hablante|locutor|voice|voz|unknown|desconocido)?[\s_#-]*\d*$", re.I)
+
+
+def named_speakers(speakers: Sequence[str]) -> list[str]:
+    """The speakers that are people's names, not "SPEAKER_00" or "Speaker 2"."""
+    return [s for s in speakers if not _UNNAMED.match(s.strip())]
+
+
+def links_transcripts(episode: Episode) -> bool:
+    """Whether the feed links transcript files for the episode: a finished one, but not a text post (its text is its
+    notes already)."""
+    return episode.status == Status.DONE and episode.kind != EpisodeKind.TEXT
+
+
+def episode_file_url(files_base: str, episode_id: str, suffix: str) -> str:
+    """Where a feed links an episode's transcript file: `{files_base}/episodes/{id}.{suffix}`."""
+    return f"{files_base.rstrip('/')}/episodes/{episode_id}.{suffix}"
+
+
+def render_show_feed(
+    show: Show,
+    episodes: Sequence[Episode],
+    *,
+    files_base: str,
+    self_url: str,
+    speakers: Mapping[str, Sequence[str]],
+    show_page: str = "",
+    enclosures: bool = True,
+) -> bytes:
+    """The show's feed, newest episode first. `files_base`: the address under which the episodes' transcript files
+    are served (their URLs are episode_file_url's); `self_url`: the feed's own address; `speakers`: the names each
+    finished transcript gives its speakers (fonoteca.archive's `speakers`); `enclosures` False leaves the publisher's
+    media out (a public archive whose owner plays none to the public)."""
+    rss = etree.Element("rss", version="2.0", nsmap=_NAMESPACES)
+    channel = etree.SubElement(rss, "channel")
+    _text(channel, "title", show.title)
+    _text(channel, "link", show.link or show_page or self_url)
+    _text(channel, "description", show.description or show.title)
+    if language := show.language or show.feed_language:
+        _text(channel, "language", language)
+    _text(channel, "generator", f"fonoteca {__version__}")
+    etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=self_url, rel="self", type="application/rss+xml")
+    if _is_web_url(show.image):
+        image = etree.SubElement(channel, "image")
+        _text(image, "url", show.image)
+        _text(image, "title", show.title)
+        _text(image, "link", show.link or show_page or self_url)
+        etree.SubElement(channel, f"{{{ITUNES_NS}}}image", href=show.image)
+    newest_first = sorted(episodes, key=lambda e: (e.published or "", e.id), reverse=True)
+    for episode in newest_first:
+        _item(channel, episode, files_base, named_speakers(speakers.get(episode.id, ())), enclosures)
+    return etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _item(channel: etree._Element, episode: Episode, files_base: str, people: Sequence[str], enclosures: bool) -> None:
+    item = etree.SubElement(channel, "item")
+    _text(item, "title", episode.title)
+    etree.SubElement(item, "guid", isPermaLink="false").text = xml_text(episode.guid)
+    if date := _rfc822(episode.published):
+        _text(item, "pubDate", date)
+    if _is_web_url(episode.link):
+        _text(item, "link", episode.link)
+    if episode.description:
+        _text(item, "description", episode.description)
+    if enclosures and episode.kind != EpisodeKind.TEXT and _is_web_url(episode.media_url):
+        # The publisher's own file, so apps play (and count) it where they always did. Its size is not kept: RSS
+        # allows 0 for an unknown length.
+        media_type = episode.media_type or ("video/mp4" if episode.kind == EpisodeKind.VIDEO else "audio/mpeg")
+        etree.SubElement(item, "enclosure", url=str(episode.media_url), length="0", type=media_type)
+    if episode.duration:
+        _text(item, f"{{{ITUNES_NS}}}duration", str(round(episode.duration)))
+    if episode.number:
+        _text(item, f"{{{ITUNES_NS}}}episode", str(episode.number))
+    if episode.image and _is_web_url(episode.image):
+        etree.SubElement(item, f"{{{ITUNES_NS}}}image", href=episode.image)
+    if not links_transcripts(episode):
+        return
+    for file in TRANSCRIPT_FILES:
+        attributes = {"url": episode_file_url(files_base, episode.id, file.suffix), "type": file.media_type}
+        if episode.language:
+            attributes["language"] = episode.language
+        if file.rel:
+            attributes["rel"] = file.rel
+        etree.SubElement(item, f"{{{PODCAST_NS}}}transcript", attributes)
+    for name in people:
+        _text(item, f"{{{PODCAST_NS}}}person", name)
+
+
+def _text(parent: etree._Element, tag: str, value: str) -> etree._Element:
+    element = etree.SubElement(parent, tag)
+    element.text = xml_text(value)
+    return element
+
+
+def _is_web_url(value: str | None) -> bool:
+    return bool(value) and urlsplit(str(value)).scheme in ("http", "https")
+
+
+def _rfc822(iso: str | None) -> str | None:
+    """An archive date as RSS writes it; None for none or not a date."""
+    stamp = utc_datetime(iso)
+    return format_datetime(stamp) if stamp else None
