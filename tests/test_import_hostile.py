@@ -209,3 +209,19 @@ def test_a_newline_in_a_file_name_cannot_split_a_line_of_the_import_report(setti
     assert len(lines) == 3, done.stdout  # the summary and one line per file
     assert any(line.startswith("  created ") and "two\\nlines.vtt" in line for line in lines)
     assert any(line.startswith("  unreadable ") and "fake\\n  created ok.vtt" in line for line in lines)
+
+
+def test_a_file_of_many_cues_is_stored_whole_and_in_order_across_the_write_batches(app: Fonoteca, tmp_path: Path):
+    from fonoteca.archive.transcripts import _INSERT_BATCH
+
+    cues = 2 * _INSERT_BATCH + 7  # three batches, the last one short
+    lines = ["WEBVTT", ""]
+    for n in range(cues):
+        lines += [f"{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000 --> {n // 3600:02d}:{n // 60 % 60:02d}:"
+                  f"{n % 60:02d}.900", f"cue {n}", ""]  # fmt: skip
+    (tmp_path / "long.vtt").write_text("\n".join(lines))
+    report = app.import_transcripts([tmp_path])
+    (created,) = report.of(Outcome.CREATED)
+    segments = app.archive.segments(created.episode_id, words=False)
+    assert [(s.idx, s.text) for s in segments] == [(n, f"cue {n}") for n in range(cues)]
+    assert app.search('"cue 20006"').total == 1

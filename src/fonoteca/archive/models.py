@@ -172,7 +172,7 @@ class TimelineEntry:
 Word = tuple[float, float, str] | tuple[float, float, str, float]
 
 
-@dataclass
+@dataclass(slots=True)  # a long imported transcript holds a million of them: no __dict__ each
 class Segment:
     start: float
     end: float

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, literal, null, select
@@ -219,19 +220,26 @@ def _segment(row: Row[Any]) -> Segment:
     )
 
 
+# Rows a statement inserts at once: a transcript of a million cues is written in batches, not held as a million rows.
+_INSERT_BATCH = 10_000
+
+
 def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
-    """Insert `segments` numbered from `first_idx`, in one executemany (a long imported transcript has thousands);
-    returns how many."""
-    rows = [
-        {
-            "episode_id": episode_id, "idx": idx, "start": seg.start, "end": seg.end, "text": seg.text,
-            "words": _words_json(seg.words), "speaker": seg.speaker,
-        }
-        for idx, seg in enumerate(segments, start=first_idx)
-    ]  # fmt: skip
-    if rows:
+    """Insert `segments` numbered from `first_idx`, in executemany batches of _INSERT_BATCH (a long imported
+    transcript has thousands); returns how many."""
+    count = 0
+    todo = iter(segments)
+    while batch := list(islice(todo, _INSERT_BATCH)):
+        rows = [
+            {
+                "episode_id": episode_id, "idx": idx, "start": seg.start, "end": seg.end, "text": seg.text,
+                "words": _words_json(seg.words), "speaker": seg.speaker,
+            }
+            for idx, seg in enumerate(batch, start=first_idx + count)
+        ]  # fmt: skip
         db.execute(insert(segments_table), rows)
-    return len(rows)
+        count += len(rows)
+    return count
 
 
 def _words_json(words: list[Word] | None) -> str | None:

@@ -72,10 +72,11 @@ def _seconds(match: re.Match[str] | tuple[str | None, ...]) -> float:
 
 
 def _cues(text: str) -> list[Segment]:
-    """VTT and SRT share the cue shape: optional id, 'start --> end', text lines, blank line."""
+    """VTT and SRT share the cue shape: optional id, 'start --> end', text lines, blank line. Each block gets only the
+    work its cue needs (a file may hold a million): tags, voices and entities are looked for where the text has them,
+    and the times come from the one match of the timing line."""
     segments: list[Segment] = []
-    blocks = re.split(r"\r?\n\s*\r?\n", text.replace("\ufeff", "").strip())
-    for block in blocks:
+    for block in re.split(r"\r?\n\s*\r?\n", text.replace("\ufeff", "").strip()):
         lines = block.strip().splitlines()
         for i, line in enumerate(lines):
             times = _CUE_TIMES.search(line)
@@ -83,13 +84,16 @@ def _cues(text: str) -> list[Segment]:
                 if "-->" in line:
                     raise UnknownTimestamps(line.strip())
                 continue
-            start = _seconds(_TIME.match(times.group(1)))  # type: ignore[arg-type]
-            end = _seconds(_TIME.match(times.group(6)))  # type: ignore[arg-type]
+            parts = times.groups()
+            start, end = _seconds(parts[1:5]), _seconds(parts[6:10])
             raw = " ".join(lines[i + 1 :]).strip()
-            voice = _VOICE.search(raw)
-            speaker = html.unescape(voice.group(1).strip()) if voice else None
-            body = html.unescape(_TAG.sub("", raw)).strip()
-            if speaker is None and (prefixed := _SPEAKER_PREFIX.match(body)):
+            speaker = None
+            if "<" in raw:
+                voice = _VOICE.search(raw)
+                speaker = html.unescape(voice.group(1).strip()) if voice else None
+                raw = _TAG.sub("", raw)
+            body = html.unescape(raw).strip() if "&" in raw else raw.strip()
+            if speaker is None and ":" in body and (prefixed := _SPEAKER_PREFIX.match(body)):
                 speaker, body = prefixed.group(1), prefixed.group(2)
             if body:
                 segments.append(Segment(start=start, end=max(end, start), text=body, speaker=speaker))

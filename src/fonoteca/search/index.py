@@ -227,10 +227,13 @@ def episode_counts(segments: list[Segment]) -> Counter[str]:
     return counts
 
 
-def episode_documents(segments: list[Segment], episode_id: str, show_id: int, published: int) -> tuple[list, Counter]:
-    """The tantivy documents of an episode and its counts for trends (see _analysed), from one pass over the text."""
+def episode_documents(
+    segments: list[Segment], episode_id: str, show_id: int, published: int
+) -> tuple[Iterator[Any], Counter[str]]:
+    """The tantivy documents of an episode, made as they are taken (a transcript of a million segments is not held
+    as a million documents), and its counts for trends (see _analysed), complete once the documents are all taken."""
     counts: Counter[str] = Counter()
-    docs = [
+    docs = (
         tantivy.Document(
             text=" ".join(folded),
             pairs=" ".join(pairs),
@@ -244,7 +247,7 @@ def episode_documents(segments: list[Segment], episode_id: str, show_id: int, pu
             published=published,
         )
         for seg, (body, folded, pairs, repeated) in zip(segments, _analysed(segments, counts), strict=True)
-    ]
+    )
     return docs, counts
 
 
