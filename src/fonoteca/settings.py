@@ -84,7 +84,10 @@ class DatabaseUrl(SecretStr):
 
     def _display(self) -> str:
         url = self.get_secret_value()
-        password = urlsplit(url).password
+        try:
+            password = urlsplit(url).password
+        except ValueError:  # not a URL (an unclosed "[" of an IPv6 address): whatever follows the scheme is hidden
+            return url.partition("://")[0] + "://***"
         if not password:
             return url
         scheme, _, rest = url.partition("://")
@@ -267,8 +270,11 @@ class Settings(BaseSettings):
         other archive's documents as orphans. An archive on a database server gets one per server and database: this
         machine's own replica of it."""
         if self.database_url:
-            server = urlsplit(self.database_url.get_secret_value())
-            where = f"{server.hostname or 'local'}-{server.port or 5432}-{server.path.strip('/')}"
+            try:
+                server = urlsplit(self.database_url.get_secret_value())
+                where = f"{server.hostname or 'local'}-{server.port or 5432}-{server.path.strip('/')}"
+            except ValueError:  # not a URL: opening the archive says so, in one line
+                where = "unreadable-url"
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", where)
             return self.home / f"{name}.index"
         db = self.db_path

@@ -28,11 +28,24 @@ from fonoteca.errors import StorageError
 
 __all__ = ["Database", "database_url", "in_chunks"]
 
-# What a database says when it cannot do its part (a full disk, a lock, a server gone): a StorageError with what to do.
-# Other errors (a constraint, a statement it rejects) are fonoteca's own mistakes and surface as they are.
+# What a database says when it cannot do its part (a full disk, a lock, a server gone, a damaged SQLite file): a
+# StorageError with what to do. Other errors (a constraint, a statement it rejects) are fonoteca's own mistakes and
+# surface as they are.
 _DATABASE_FAILURES = (OperationalError, InterfaceError)
 _CHANGES = select(changes_table.c.counter, changes_table.c.changed_at)
 _MOVE_CHANGES = update(changes_table).values(counter=changes_table.c.counter + 1, changed_at=bindparam("now"))
+# SQLite's codes for a file that is not a database, or one whose pages are damaged (sqlite3 raises them as its plain
+# DatabaseError, the class it shares with fonoteca's own mistakes).
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def _is_failure(exc: DBAPIError) -> bool:
+    return isinstance(exc, _DATABASE_FAILURES) or _is_damaged(exc)
+
+
+def _is_damaged(exc: BaseException) -> bool:
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorname", "")
+    return isinstance(code, str) and code.startswith(_DAMAGED)
 
 
 def database_url(location: Path | str | URL) -> URL:
@@ -43,9 +56,12 @@ def database_url(location: Path | str | URL) -> URL:
     if isinstance(location, str) and "://" in location:
         try:
             url = make_url(location)
-        except ArgumentError as exc:
+            url.port  # noqa: B018 - a port that is not a number is found now, not by the driver
+        except (ArgumentError, ValueError) as exc:
+            shown = location.partition("://")[0] + "://…" if "@" in location else location  # no password shown
             raise StorageError(
-                f"{location!r} is not a database URL", "use postgresql://user:password@host/db or a file path"
+                f"{shown!r} is not a database URL",
+                "use postgresql://user:password@host:port/db (an IPv6 host in brackets: [::1]) or a file path",
             ) from exc
         if url.get_backend_name() in ("postgresql", "postgres"):
             return url.set(drivername="postgresql+psycopg")
@@ -90,8 +106,10 @@ class Database:
         try:
             self._writer = self._writer_engine.connect()
             migrations.upgrade(self)
-        except _DATABASE_FAILURES as exc:
+        except DBAPIError as exc:
             self._writer_engine.dispose()
+            if not _is_failure(exc):
+                raise
             raise self.storage_error(exc) from exc
         except BaseException:
             self._writer_engine.dispose()
@@ -162,7 +180,9 @@ class Database:
                 yield connection
                 if seen:
                     connection.execute(_MOVE_CHANGES, {"now": time.time()})
-        except _DATABASE_FAILURES as exc:
+        except DBAPIError as exc:
+            if not _is_failure(exc):
+                raise
             raise self.storage_error(exc) from exc
 
     def insert(self, table: Table) -> Any:
@@ -178,7 +198,9 @@ class Database:
             return reader
         try:
             reader = self.reader_engine.connect()
-        except _DATABASE_FAILURES as exc:
+        except DBAPIError as exc:
+            if not _is_failure(exc):
+                raise
             raise self.storage_error(exc) from exc
         with self._readers_lock:
             for thread in [t for t in self._readers if not t.is_alive() or t is threading.current_thread()]:
@@ -200,7 +222,9 @@ class Database:
                 # The server dropped this thread's connection (a restart, a failover, an idle timeout): a read changes
                 # nothing, so it is asked once more on a new connection.
                 return list(self.reader().execute(statement, dict(params or {})).all())
-        except _DATABASE_FAILURES as exc:
+        except DBAPIError as exc:
+            if not _is_failure(exc):
+                raise
             raise self.storage_error(exc) from exc
 
     def changes(self) -> tuple[int, float]:
@@ -224,7 +248,11 @@ class Database:
         detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         text_ = str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__
         lowered = text_.lower()
-        if not self.is_sqlite and (
+        if not self.is_sqlite and any(
+            words in lowered for words in ("resolve host", "translate host name", "name or service not known")
+        ):
+            hint = "no such database server: check the host name in FONOTECA_DATABASE_URL / --database-url"
+        elif not self.is_sqlite and (
             (isinstance(exc, DBAPIError) and exc.connection_invalidated)
             or any(word in lowered for word in ("connection", "server closed", "could not connect", "terminating"))
         ):
@@ -238,8 +266,13 @@ class Database:
             hint = "make the data folder writable, or choose another with --db / FONOTECA_HOME"
         elif "locked" in lowered:
             hint = "another fonoteca process is writing; wait for it to finish and try again"
+        elif _is_damaged(exc):
+            return StorageError(
+                f"the archive file {self.location} is damaged ({text_})",
+                "restore it from a backup, or choose another archive with --db / FONOTECA_HOME",
+            )
         elif self.is_sqlite:
-            hint = "the archive file may be damaged; restore it from a backup or choose another with --db"
+            hint = "run the command again; if it fails the same way, report it with the output of `fonoteca check`"
         else:
             hint = "the database refused the statement; check the server's log, and that this fonoteca is up to date"
         return StorageError(f"archive error at {self.location}: {text_}", hint)

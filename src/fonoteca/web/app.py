@@ -57,9 +57,10 @@ from fonoteca.web.crowd import CrowdGuard
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 INDEX_EVERY_S = 1.0
 CHOOSE_EVERY_S = 5.0
+RETRY_AFTER_S = 10  # what a 503 tells a client to wait: a database server's restart takes seconds
 EMBED_EVERY_S = 5.0  # when nothing is left to embed: a new episode's meaning follows its keywords within seconds
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def failed(request: Request, exc: FonotecaError) -> Response:
         message = str(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        # 503: the archive's database (or a server it needs) is away for now; clients and proxies may ask again later.
+        wait = exc.retry_after if isinstance(exc, Overloaded) else RETRY_AFTER_S if exc.http_status == 503 else None
+        headers = {"Retry-After": str(wait)} if wait is not None else None
         if exc.http_status >= 500 and not isinstance(exc, Overloaded) and not getattr(request.state, "owner", False):
             # the server's own trouble (a full disk, a model or database that is down) names its folders and servers:
             # the owner reads it, everyone else only that it failed
@@ -242,4 +245,6 @@ async def keep_meaning_fresh(fonoteca: Fonoteca) -> None:
 def allowed_hosts(settings: Settings) -> list[str]:
     """The Host names the server answers: loopback's, the one it listens on, and FONOTECA_ALLOWED_HOSTS."""
     configured = [name.strip().lower() for name in settings.allowed_hosts.split(",") if name.strip()]
-    return list(dict.fromkeys([*LOOPBACK_NAMES, settings.host.lower(), *configured]))
+    names = [*LOOPBACK_NAMES, settings.host.lower(), *configured]
+    # A Host header names an IPv6 address in brackets (`[::1]:8000`), and is compared so.
+    return list(dict.fromkeys(f"[{name}]" if ":" in name and not name.startswith("[") else name for name in names))

@@ -82,7 +82,10 @@ def ours(_object: object, name: str | None, type_: str, _reflected: bool, _compa
 
 
 def _upgrade_sqlite(database: Database, db: Connection) -> None:
-    """Run the shipped SQLite migrations the archive lacks, each in its own transaction, on its writing connection."""
+    """Run the shipped SQLite migrations the archive lacks, each in its own transaction, on its writing connection.
+
+    The archive's version is read again inside each migration's transaction, which holds the file's write lock: two
+    processes creating a new archive at once run each migration once, the second finding it done."""
     # Pragmas that must run outside a transaction go to the driver's connection: SQLAlchemy would begin one first.
     raw = db.connection.dbapi_connection
     version = raw.execute("PRAGMA user_version").fetchone()[0]
@@ -94,9 +97,13 @@ def _upgrade_sqlite(database: Database, db: Connection) -> None:
     # refers to it. They are checked by hand before each migration commits instead.
     raw.execute("PRAGMA foreign_keys=OFF")
     try:
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        while True:
             with db.begin():
-                for statement in _split_sql(script):
+                version = db.exec_driver_sql("PRAGMA user_version").scalar_one()
+                if version >= len(MIGRATIONS):
+                    return
+                number = version + 1
+                for statement in _split_sql(MIGRATIONS[version]):
                     db.exec_driver_sql(statement)
                 if broken := db.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
                     raise FonotecaError(
