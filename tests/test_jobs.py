@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -519,3 +520,25 @@ def test_three_workers_one_killed_mid_episode_finish_a_six_episode_show_each_epi
         assert starts == sorted(starts) and len(set(starts)) == len(starts)  # nothing twice
     assert damaged == []
     assert stats.episodes == 6 and stats.seconds == pytest.approx(sum(e.duration or 0 for e in episodes))
+
+
+def test_a_worker_with_another_home_downloads_again_what_a_worker_with_its_own_home_downloaded(
+    pg_settings, http_server, tmp_path
+) -> None:
+    """Two workers on one file system, each with its own FONOTECA_HOME: the path the first stored is outside the
+    second's media folder, so the second never reads it, and downloads the episode into its own instead of failing
+    it."""
+    url = http_server.add("cola.xml", _feed(_item("1", http_server.add("1.flac", JFK))))
+    other = pg_settings.replace(home=tmp_path / "other-home")
+    with Fonoteca(pg_settings) as first:
+        show, _ = first.add(url)
+        [episode] = first.archive.list_episodes()
+        first_copy = first.work.fetch(episode, show)
+    assert first_copy is not None and first_copy.media_path
+    with Fonoteca(other) as second:
+        fetched = second.work.fetch(second.archive.get_episode(episode.id), show)
+        stored = second.archive.get_episode(episode.id)
+    assert fetched is not None and stored.status == "downloaded"
+    assert stored.media_path and Path(stored.media_path).is_relative_to(other.media_dir)
+    assert Path(stored.media_path).read_bytes() == JFK.read_bytes()
+    assert [path for path, _ in http_server.requests].count("/f/1.flac") == 2  # once for each home

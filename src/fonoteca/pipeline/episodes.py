@@ -304,15 +304,18 @@ class EpisodeWork:
     def _ensure_media(self, episode: Episode, show: Show, info: dict[str, Any] | None = None) -> Episode:
         """`info`: what yt-dlp already extracted for a platform episode, so its page is not read twice."""
         if has_media(episode):
-            if trusted_media_file(episode, show, self.settings.media_dir) is None:
+            if trusted_media_file(episode, show, self.settings.media_dir) is not None:
+                if episode.status == "new":
+                    return _present(self.archive.set_status(episode.id, "downloaded"), episode.id)
+                return episode
+            if not episode.media_url:
                 raise MediaError(
                     f"the media path {episode.media_path} stored for this episode is outside fonoteca's media folder "
                     "and the show's own folder; it is not read",
                     "an older fonoteca took it from the feed; if the file is yours, add it with `fonoteca add PATH`",
                 )
-            if episode.status == "new":
-                return _present(self.archive.set_status(episode.id, "downloaded"), episode.id)
-            return episode
+            # A file outside this process's media folder is never read; one that can be downloaded again is, into this
+            # folder (a worker with another FONOTECA_HOME on the same file system downloaded it into its own).
         media_path = str(self._fetch_media(episode, show, info))
         return _present(self.archive.mark_downloaded(episode.id, media_path), episode.id)
 
