@@ -32,6 +32,7 @@ from fonoteca.search.hybrid import MODES
 from fonoteca.search.index import epoch
 from fonoteca.search.trends import GROUPINGS, MAX_TERMS, NORMALISATIONS, parse_terms
 from fonoteca.text import format_timestamp
+from fonoteca.web.crowd import MAX_QUERY_CHARS, MAX_RESULTS  # the same bounded work as the web's search
 
 if TYPE_CHECKING:
     from fonoteca.app import Fonoteca
@@ -85,7 +86,7 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False
 
     @server.tool(annotations=_READ_ONLY)
     def search(
-        query: Annotated[str, Field(min_length=1, max_length=1000, description='words, "a phrase", -word, prefix*')],
+        query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, description='words, "a phrase", -word')],
         mode: Annotated[
             Mode | None, Field(description="default: hybrid where passages are embedded, else keyword")
         ] = None,
@@ -95,7 +96,7 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False
         date_to: DateFilter = None,
         order: Order = "relevance",
         limit: Annotated[int, Field(ge=1, le=MAX_HITS)] = 10,
-        offset: Annotated[int, Field(ge=0, le=10_000)] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_RESULTS - MAX_HITS)] = 0,
     ) -> dict[str, Any]:
         """Search the transcripts by words, by meaning or both. Each hit: show, episode, the second it is said at,
         the quote, and a link that plays it."""
