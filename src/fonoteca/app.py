@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fonoteca.archive import Archive, Captions, Episode, Show, Stats
+from fonoteca.archive import Archive, Captions, Episode, Overview, Show, Stats, Status
 from fonoteca.errors import FonotecaError
 from fonoteca.events import CopyProgress, EventSink, ignore
 from fonoteca.settings import Settings
@@ -219,11 +219,12 @@ class Fonoteca:
             else ArchiveWordCounts(self.archive)
         )
         # A worker's job (PostgreSQL) embeds: it holds no one up. This process on SQLite (`import`, `add`, `sync`)
-        # returns once the transcripts are searchable by keywords, saying what waits: `embed` or `serve` does it.
+        # returns once the transcripts are searchable by keywords, saying what waits: `embed` or `serve` does it, and
+        # makes the chapters, key moments and topics from the vectors then (here only without vectors to wait for).
+        meaning = self.settings.embeddings != "none"
         later = self._embedding_backlog if self.archive.is_sqlite else self._embed_pending
-        return AfterTranscripts(
-            keywords, later if self.settings.embeddings != "none" else None, self.watcher, self.events
-        )
+        glance = self.glance if not (self.archive.is_sqlite and meaning) else None
+        return AfterTranscripts(keywords, later if meaning else None, glance, self.watcher, self.events)
 
     @cached_property
     def runner(self) -> InlineRunner | QueuedRunner:
@@ -383,6 +384,49 @@ class Fonoteca:
         least = DELTA_PASSAGES // 2 if most is not None else 0
         self.vectors.update(self.archive, embedder.name, embedder.dim, least=least)
         return done
+
+    # -- an episode at a glance: chapters, key moments, topics ------------------------------------------------------
+
+    def glance(self, *, most: int | None = None) -> int:
+        """Make the chapters, key moments and topics of the episodes that have none of their current transcript (the
+        first `most`), from their passage vectors (by their words with FONOTECA_EMBEDDINGS=none); returns how many
+        were made."""
+        from fonoteca.meaning.glance import WORDS, glance_pending
+
+        method = self.embedder.name if self.settings.embeddings != "none" else WORDS
+        return glance_pending(self.archive, method, events=self.events, most=most)
+
+    def overview(self, ref: str, *, make: bool = False) -> tuple[Episode, Overview | None]:
+        """The episode and its chapters, key moments and topics as stored (None: not made yet; the publisher's
+        chapters are there as soon as the episode is read). `make`: a command's read, which first makes them for
+        this episode if they are missing or of an older transcript (embedding it first if needed); a web request
+        never does (the server's background loop does)."""
+        episode = self.archive.get_episode(ref)
+        stored = self.archive.overviews.overview(episode.id)
+        if make and episode.status == Status.DONE and (stored is None or not stored.current):
+            from fonoteca.meaning.glance import WORDS, make_overview
+
+            method = WORDS
+            if self.settings.embeddings != "none":
+                self._catch_up_index()
+                self._embed_pending()
+                method = self.embedder.name
+            made = make_overview(self.archive, episode.id, episode.transcript_rev, method)
+            if made is not None and self.archive.overviews.save_overview(made[0]):
+                stored = self.archive.overviews.overview(episode.id)
+        return episode, stored
+
+    def export_chapters(self, ref: str, fmt: str, *, make: bool = False) -> str:
+        """The episode's chapters as Podcasting 2.0 chapters JSON (`json`) or WebVTT chapters (`vtt`); `make` as for
+        `overview`."""
+        from fonoteca.output.chapters import render_chapters
+
+        episode, overview = self.overview(ref, make=make)
+        if overview is None or not overview.chapters:
+            raise FonotecaError(
+                f"episode {episode.id} has no chapters yet", "run `fonoteca sync` (or `fonoteca embed`) to make them"
+            )
+        return render_chapters(episode, overview.chapters, fmt)
 
     def trend(
         self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",

@@ -138,6 +138,14 @@ class EmbedProgress:
 
 
 @dataclass(frozen=True)
+class GlanceProgress:
+    """Episodes whose chapters, key moments and topics are made so far."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class CopyProgress:
     """Rows copied so far by `fonoteca migrate`, over every table of the archive."""
 
@@ -163,6 +171,7 @@ Event = (
     | IndexProgress
     | ImportProgress
     | EmbedProgress
+    | GlanceProgress
     | CopyProgress
 )
 EventSink = Callable[[Event], None]

@@ -15,6 +15,7 @@ tables, each given that database:
     corrections    a show's vocabulary, correction rules and lines fixed by hand (fonoteca.archive.corrections)
     watches        watched words, mentions and the webhook's outbox (fonoteca.archive.watches)
     vectors        the passages' vectors of search by meaning (fonoteca.archive.vectors)
+    overviews      chapters, key moments and topics of episodes (fonoteca.archive.overviews)
 
 The Archive's methods are its stores' (`archive.add_show` is `archive.episodes.add_show`). Statements are built from
 the tables of `fonoteca.archive.tables`, so one statement runs on both databases. Each write is its own transaction, so
@@ -42,10 +43,14 @@ from fonoteca.archive.models import (
     TRANSITIONS,
     Analysis,
     Captions,
+    Chapter,
+    ChapterSource,
     DamagedTranscript,
     Episode,
     EpisodeKind,
+    KeyMoment,
     Message,
+    Overview,
     Segment,
     Show,
     Source,
@@ -53,7 +58,9 @@ from fonoteca.archive.models import (
     Stats,
     Status,
     TimelineEntry,
+    Topic,
 )
+from fonoteca.archive.overviews import OverviewStore
 from fonoteca.archive.transcripts import TranscriptStore
 from fonoteca.archive.vectors import VectorStore
 from fonoteca.archive.watches import WatchStore
@@ -66,12 +73,16 @@ __all__ = [
     "Analysis",
     "Archive",
     "Captions",
+    "Chapter",
+    "ChapterSource",
     "DamagedTranscript",
     "Database",
     "Episode",
     "EpisodeBusy",
     "EpisodeKind",
+    "KeyMoment",
     "Message",
+    "Overview",
     "Segment",
     "Show",
     "Source",
@@ -79,6 +90,7 @@ __all__ = [
     "Stats",
     "Status",
     "TimelineEntry",
+    "Topic",
     "Unchanged",
     "database_url",
     "episode_id_for",
@@ -160,6 +172,11 @@ class Archive:
     def vectors(self) -> VectorStore:
         """The passages' vectors of search by meaning (fonoteca.archive.vectors)."""
         return VectorStore(self.database)
+
+    @cached_property
+    def overviews(self) -> OverviewStore:
+        """Chapters, key moments and topics of episodes (fonoteca.archive.overviews)."""
+        return OverviewStore(self.database)
 
     # -- shows and episodes (fonoteca.archive.episodes) -------------------------------------------------------------
 

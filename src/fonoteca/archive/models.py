@@ -66,6 +66,13 @@ class SourceKind(StrEnum):
     TRANSCRIPTS = "transcripts"  # transcript files imported with no show to match them to
 
 
+class ChapterSource(StrEnum):
+    """Who made an episode's chapters: the publisher's are shown as they are and never replaced by generated ones."""
+
+    PUBLISHER = "publisher"  # <podcast:chapters>, ID3 CHAP frames, a platform's chapters, a timestamp list in notes
+    GENERATED = "generated"  # found in the transcript by fonoteca (fonoteca.meaning.chapters)
+
+
 class Captions(StrEnum):
     """Which of a video platform's captions a show imports instead of transcribing (`fonoteca add --captions`)."""
 
@@ -212,6 +219,55 @@ class Analysis:
     transcript_rev: int
     result: Any
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A part of an episode from `start` (seconds) to `end` (None: the next chapter's start, or the episode's end)."""
+
+    start: float
+    title: str
+    end: float | None = None
+    source: ChapterSource = ChapterSource.GENERATED
+    url: str = ""  # the publisher's link for this part
+    image: str = ""  # the publisher's chapter art
+    toc: bool = True  # False: a publisher's "silent" chapter (art or a link only), left out of the visible list
+
+
+@dataclass(frozen=True)
+class KeyMoment:
+    """A passage that represents the episode: its words verbatim, as the transcript has them, and where it is."""
+
+    start: float
+    end: float
+    quote: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A word or phrase the episode says distinctively often, as it is said (the most frequent spelling)."""
+
+    term: str
+    count: int  # times said in the episode
+    score: float  # keyness against the rest of the archive (log-likelihood G2)
+
+
+@dataclass
+class Overview:
+    """An episode at a glance: its chapters (the publisher's when it has some), key moments and topics, made from
+    one transcript revision by one method (the embeddings model of its passage vectors, or "words")."""
+
+    episode_id: str
+    transcript_rev: int
+    method: str
+    chapters: list[Chapter]
+    moments: list[KeyMoment]
+    topics: list[Topic]
+    current: bool = True  # False: made from an older transcript revision (being remade)
+
+    @property
+    def shown_chapters(self) -> list[Chapter]:
+        return [c for c in self.chapters if c.toc]
 
 
 @dataclass

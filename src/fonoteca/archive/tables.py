@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from fonoteca.archive.models import Captions, EpisodeKind, Source, SourceKind, Status
+from fonoteca.archive.models import Captions, ChapterSource, EpisodeKind, Source, SourceKind, Status
 
 
 class utc_now(FunctionElement):  # noqa: N801 (named like the SQL functions it stands beside)
@@ -321,4 +321,53 @@ vectors = Table(
     Column("embedded_at", Double, nullable=False),
     PrimaryKeyConstraint("episode_id", "model"),
     Index("vectors_stamp", "model", "dim", "embedded_at"),
+)
+
+# An episode at a glance (fonoteca.archive.overviews): which transcript revision its generated chapters, key moments and
+# topics were made from, and by which method (the passage vectors' embeddings model, or "words").
+overviews = Table(
+    "overviews",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("transcript_rev", Integer, nullable=False),
+    Column("method", Text, nullable=False),
+    _stamp("made_at"),
+)
+
+# The publisher's chapters (kept as they came, whatever the transcript) and the generated ones (of overviews' revision).
+chapters = Table(
+    "chapters",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("source", Text, _one_of("source", list(ChapterSource)), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double),
+    Column("title", Text, nullable=False),
+    Column("url", Text, nullable=False, server_default=""),
+    Column("image", Text, nullable=False, server_default=""),
+    Column("toc", Integer, nullable=False, server_default="1"),
+    PrimaryKeyConstraint("episode_id", "source", "idx"),
+)
+
+key_moments = Table(
+    "key_moments",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double, nullable=False),
+    Column("quote", Text, nullable=False),
+    PrimaryKeyConstraint("episode_id", "idx"),
+)
+
+topics = Table(
+    "topics",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("term", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("score", Double, nullable=False),
+    PrimaryKeyConstraint("episode_id", "rank"),
 )

@@ -233,6 +233,26 @@ class VectorStore:
                     found[episode_id] = np.frombuffer(blob, _SPAN).reshape(count, 4).astype(np.float32)
         return found
 
+    def episode(self, episode_id: str, model: str) -> EpisodeVectors | None:
+        """The episode's stored passages and vectors of the model (of whichever transcript revision they were made
+        from: the caller compares it), or None when there are none or they cannot be read."""
+        v = vectors_table.c
+        rows = self.database.query(
+            select(v.transcript_rev, v.dim, v.count, v.spans, v.vectors).where(
+                v.episode_id == episode_id, v.model == model
+            )
+        )
+        if not rows:
+            return None
+        rev, dim, count, span_blob, vector_blob = rows[0]
+        if count == 0:
+            return EpisodeVectors(episode_id, rev, np.zeros((0, 4), np.float32), np.zeros((0, dim), np.float32))
+        try:
+            spans, vectors = _decode(count, dim, span_blob, vector_blob)
+        except ValueError:
+            return None
+        return EpisodeVectors(episode_id, rev, spans, vectors)
+
     def forget(self, model: str | None = None) -> None:
         """Drop the stored vectors (of one model, or all): everything is embedded again by the next `embed`."""
         with self.database.transaction() as db:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, or_, select
 
 from fonoteca.archive.database import Database, in_chunks
 from fonoteca.archive.models import Status
@@ -85,6 +85,19 @@ class WordCountStore:
         else:
             rows = self.database.query(_TERM_COUNTS_OF_SHOW, {"term": term, "show_id": show_id})
         return {r[0]: r[1] for r in rows}
+
+    def archive_counts(self, terms: list[str]) -> dict[str, int]:
+        """{term: times said in the whole archive} of folded words and word pairs (the reference of keyness)."""
+        out: dict[str, int] = {}
+        c = term_counts_table.c
+        for chunk in in_chunks(terms):
+            rows = self.database.query(select(c.term, func.sum(c.count)).where(c.term.in_(chunk)).group_by(c.term))
+            out.update((r[0], int(r[1])) for r in rows)
+        return out
+
+    def archive_words(self) -> int:
+        """Words said in the whole archive, as counted."""
+        return int(self.database.query(select(func.coalesce(func.sum(counted.c.words), 0)))[0][0])
 
 
 _INSERT_COUNTS = "INSERT INTO term_counts (term, episode_id, count) VALUES (?, ?, ?)"

@@ -11,13 +11,23 @@ from rich.table import Table
 from fonoteca.archive import Archive, Status
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, printable, safe
-from fonoteca.cli.options import AsJson, ExportFormat, ShowArgument
+from fonoteca.cli.options import AsJson, ChapterFormat, ExportFormat, ShowArgument
 from fonoteca.corrections import UNSURE_BELOW
 from fonoteca.errors import FonotecaError
-from fonoteca.output import DamagedOut, EpisodeOut, StatsOut, StatusOut, TableCheckOut, UnsureWordOut, dump, shows_of
+from fonoteca.output import (
+    DamagedOut,
+    EpisodeOut,
+    OverviewOut,
+    StatsOut,
+    StatusOut,
+    TableCheckOut,
+    UnsureWordOut,
+    dump,
+    shows_of,
+)
 from fonoteca.pipeline import PENDING
 from fonoteca.search import episode_url
-from fonoteca.text import format_duration, stats_header
+from fonoteca.text import format_duration, format_timestamp, stats_header
 
 if TYPE_CHECKING:
     from fonoteca.app import Fonoteca
@@ -146,7 +156,10 @@ def export(
     ] = None,
 ) -> None:
     """Export an episode's transcript."""
-    rendered = app_of(ctx).export(episode, fmt)
+    _write_or_print(app_of(ctx).export(episode, fmt), output)
+
+
+def _write_or_print(rendered: str, output: Path | None) -> None:
     if output is None:  # a transcript is feed text too: no escape sequence reaches the terminal
         typer.echo(printable(rendered), nl=not rendered.endswith("\n"))
         return
@@ -155,6 +168,47 @@ def export(
     except OSError as exc:
         raise FonotecaError(f"cannot write {output}: {exc.strerror}", "choose a writable path with --output") from exc
     console.print(f"Wrote {safe(output)}")
+
+
+@app.command()
+def chapters(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="Episode id (see `fonoteca episodes`).")],
+    fmt: Annotated[
+        ChapterFormat | None,
+        typer.Option("--format", "-f", help="Export them: json (Podcasting 2.0 chapters 1.2) or vtt (WebVTT)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the export to this file instead of printing.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """An episode at a glance: its chapters (the publisher's, else found in the transcript), key moments and
+    topics, made now if they are missing."""
+    fonoteca = app_of(ctx)
+    if fmt is not None:
+        _write_or_print(fonoteca.export_chapters(episode, fmt, make=True), output)
+        return
+    found, overview = fonoteca.overview(episode, make=True)
+    result = OverviewOut.of(found, overview)
+    if as_json:
+        print_json(dump(result))
+        return
+    console.print(f"[bold]{safe(found.title)}[/]", highlight=False)
+    if not result.chapters:
+        console.print("No chapters yet: its transcript is not finished (`fonoteca status`).")
+        return
+    whose = "the publisher's" if result.chapters_source == "publisher" else "found in the transcript"
+    console.print(f"Chapters ({whose}):")
+    for chapter in result.chapters:
+        if chapter.toc:
+            console.print(f"  {format_timestamp(chapter.start):>8}  {safe(chapter.title)}", highlight=False)
+    if result.key_moments:
+        console.print("Key moments:")
+        for moment in result.key_moments:
+            console.print(f"  {format_timestamp(moment.start):>8}  “{safe(moment.quote)}”", highlight=False)
+    if result.topics:
+        console.print("Topics: " + ", ".join(safe(t.term) for t in result.topics), highlight=False)
 
 
 @app.command()

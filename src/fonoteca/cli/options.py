@@ -12,12 +12,14 @@ from typing import Annotated, Literal, get_args
 
 import typer
 
+from fonoteca.output.chapters import CHAPTER_FORMATS
 from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.search.hybrid import MODES
 from fonoteca.search.trends import GROUPINGS, NORMALISATIONS, SPLITS
 from fonoteca.settings import Device
 
 ExportFormat = Literal[EXPORT_FORMATS]
+ChapterFormat = Literal[CHAPTER_FORMATS]
 SearchMode = Literal[MODES]
 Grouping = Literal[GROUPINGS]
 Normalisation = Literal[NORMALISATIONS]

@@ -42,6 +42,7 @@ from fonoteca.events import (
     EpisodeLeft,
     EpisodeTranscribed,
     Event,
+    GlanceProgress,
     ImportProgress,
     IndexProgress,
     Note,
@@ -82,6 +83,7 @@ class _Transcribing:
 _COUNTED_WORK = {
     IndexProgress: "indexing",
     EmbedProgress: "embedding passages",
+    GlanceProgress: "chapters and key moments",
     ImportProgress: "importing transcripts",
     CopyProgress: "copying the archive (rows)",
 }
@@ -150,7 +152,7 @@ class ProgressDisplay:
             )
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
-        elif isinstance(event, (IndexProgress, EmbedProgress, ImportProgress, CopyProgress)):
+        elif isinstance(event, (IndexProgress, EmbedProgress, GlanceProgress, ImportProgress, CopyProgress)):
             self._counted(event)
         elif isinstance(event, (AnalysesStarted, EpisodeAnalysing, EpisodeAnalysed, AnalysisFailed, AnalysesFinished)):
             self._analyses(event)
@@ -195,7 +197,7 @@ class ProgressDisplay:
 
     # -- a reindex, an import, embedding ----------------------------------------------------------------------------
 
-    def _counted(self, event: IndexProgress | EmbedProgress | ImportProgress | CopyProgress) -> None:
+    def _counted(self, event: IndexProgress | EmbedProgress | GlanceProgress | ImportProgress | CopyProgress) -> None:
         if self._index_task is None:
             self.indexing.start()
             label = _COUNTED_WORK[type(event)]

@@ -130,10 +130,14 @@ def embed_command(
     ctx: typer.Context,
     again: Annotated[bool, typer.Option("--again", help="Embed everything again, not only what is new.")] = False,
 ) -> None:
-    """Embed the transcripts' passages for search by meaning (what `sync` and `serve` also do after indexing)."""
+    """Embed the transcripts' passages for search by meaning (what `serve` and workers also do after indexing), then
+    make the episodes' chapters, key moments and topics from them."""
     fonoteca = app_of(ctx)
     count = fonoteca.embed(again=again)
     console.print(f"Embedded {count} episode(s).")
+    made = fonoteca.glance()
+    if made:
+        console.print(f"Chapters, key moments and topics of {made} episode(s).")
 
 
 @app.command("reindex")

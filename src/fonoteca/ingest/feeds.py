@@ -40,6 +40,7 @@ class FeedItem:
     text: str = ""  # the post's text, for text episodes
     transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, kind), best first
     number: int | None = None  # itunes:episode
+    chapters_url: str | None = None  # <podcast:chapters>: the publisher's chapters file
 
 
 @dataclass
@@ -247,6 +248,14 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None,
             notes.append(f"{title or 'an episode'}: transcript address {url!r} is refused ({refused}); ignored")
         else:
             resolved.append((absolute, transcript_kind))
+    chapters_url = None
+    if (given := (entry.get("podcast_chapters") or {}).get("url", "").strip()) and (
+        absolute := _absolute(base_url, given)
+    ):
+        if refused := origin.refusal(absolute):
+            notes.append(f"{title or 'an episode'}: chapters address {given!r} is refused ({refused}); ignored")
+        else:
+            chapters_url = absolute
     return FeedItem(
         guid=guid,
         title=title or (text[:60] + "…" if text else "Untitled episode"),
@@ -260,6 +269,7 @@ def _item(entry: dict, base_url: str, transcripts: list[tuple[str, str]] | None,
         text=text if kind == "text" else "",
         transcripts=resolved,
         number=_episode_number(entry.get("itunes_episode")),
+        chapters_url=chapters_url,
     )
 
 

@@ -30,6 +30,7 @@ from fonoteca.llm import prompts
 from fonoteca.llm.clean import limit_words
 from fonoteca.llm.client import LLMClient
 from fonoteca.llm.prompts import Prompt
+from fonoteca.meaning.grounding import Grounding
 from fonoteca.settings import Settings
 
 KINDS = ("summary", "topics", "entities", "sentiment", "language")
@@ -230,14 +231,24 @@ class Analyzer:
                 raise condensed[0]
             return condensed[0]
 
+        checks: list[Grounding] = []
+
+        def grounding() -> Grounding:
+            if not checks:
+                checks.append(Grounding.of(text, episode.language))
+            return checks[0]
+
         focus = (focus or "").strip() or None
         jobs: dict[str, tuple[str, Callable[[], tuple[Any, str]]]] = {
             "summary": (
                 f"words={words};focus={focus or ''};lang={target}",
                 lambda: self._by_model(self._summary(whole_text(), words, focus, target)),
             ),
-            "topics": (f"lang={target}", lambda: self._by_model(self._topics(whole_text(), target))),
-            "entities": ("", lambda: self._by_model(self._entities(whole_text()))),
+            "topics": (
+                f"lang={target}",
+                lambda: self._by_model(grounded_topics(self._topics(whole_text(), target), grounding())),
+            ),
+            "entities": ("", lambda: self._by_model(grounded_entities(self._entities(whole_text()), grounding()))),
             "sentiment": ("", lambda: self._by_model(self._sentiment(whole_text()))),
             "language": ("", lambda: self._language(text)),
         }
@@ -437,6 +448,24 @@ class Analyzer:
             messages = prompt.messages(language=language_name(to), text=chunk)
             parts.append(self.client.complete(messages, max_tokens=budget + 32, purpose=prompt.name))
         return "\n".join(p for p in parts if p)
+
+
+def grounded_topics(result: dict[str, Any], grounding: Grounding) -> dict[str, Any]:
+    """The model's topics that the transcript says (fonoteca.meaning.grounding); the others are dropped and listed
+    under `dropped`, so what is shown is in the episode."""
+    kept, dropped = grounding.keep(result["topics"])
+    return {**result, "topics": kept, "dropped": dropped}
+
+
+def grounded_entities(result: dict[str, Any], grounding: Grounding) -> dict[str, Any]:
+    """The model's people, organisations and products that the transcript names; the others under `dropped`."""
+    out: dict[str, Any] = {}
+    dropped: dict[str, list[str]] = {}
+    for key, names in result.items():
+        out[key], lost = grounding.keep(names)
+        if lost:
+            dropped[key] = lost
+    return {**out, "dropped": dropped}
 
 
 def split_text(text: str, *, budget: int, tokens: int) -> list[str]:

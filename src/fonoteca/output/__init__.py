@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from fonoteca.archive import Analysis, Episode, Message, Segment, Show, Stats
+from fonoteca.archive import Analysis, Episode, Message, Overview, Segment, Show, Stats
 from fonoteca.archive.watches import Mention
 from fonoteca.ingest.importer import FileResult, ImportReport, Outcome
 from fonoteca.ingest.net import split_credentials
@@ -590,6 +590,9 @@ class AnalysisReportOut(OnlyGivenFields):
     model: str | None
     models: dict[str, str]
     errors: dict[str, str] | None = None
+    # What the grounding check dropped of the model's answer (not in the transcript), by kind: topics, people,
+    # organizations, products; absent when it dropped nothing.
+    dropped: dict[str, list[str]] | None = None
 
     @classmethod
     def of(cls, report: EpisodeAnalyses) -> AnalysisReportOut:
@@ -597,12 +600,17 @@ class AnalysisReportOut(OnlyGivenFields):
             return report.analyses[kind].result if kind in report.analyses else None
 
         sentiment = result("sentiment") or {}
-        errors = {"errors": {kind: str(exc) for kind, exc in report.errors.items()}} if report.errors else {}
+        given: dict[str, Any] = {"errors": {k: str(exc) for k, exc in report.errors.items()}} if report.errors else {}
+        entities = result("entities")
+        dropped = {"topics": (result("topics") or {}).get("dropped") or [], **((entities or {}).get("dropped") or {})}
+        if any(dropped.values()):
+            given["dropped"] = {kind: names for kind, names in dropped.items() if names}
         return cls(
             episode_id=report.episode.id, title=report.episode.title, summary=(result("summary") or {}).get("text"),
-            topics=(result("topics") or {}).get("topics"), entities=result("entities"),
+            topics=(result("topics") or {}).get("topics"),
+            entities={k: v for k, v in entities.items() if k != "dropped"} if entities is not None else None,
             sentiment=sentiment.get("sentiment"), anger=sentiment.get("anger"),
-            language=(result("language") or {}).get("language"), model=report.model, models=report.models, **errors,
+            language=(result("language") or {}).get("language"), model=report.model, models=report.models, **given,
         )  # fmt: skip
 
 
@@ -628,3 +636,66 @@ def dump(value: BaseModel | Sequence[BaseModel]) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return [item.model_dump(mode="json") for item in value]
+
+
+# -- an episode at a glance -------------------------------------------------------------------------------------------
+
+
+class ChapterOut(FromAttributes):
+    start: float
+    end: float | None
+    title: str
+    source: str  # publisher | generated
+    url: str
+    image: str
+    toc: bool  # False: a publisher's silent chapter (art or a link), not listed
+
+
+class KeyMomentOut(BaseModel):
+    start: float
+    end: float
+    quote: str  # verbatim, as the transcript has it
+    url: str  # the episode page at its second
+
+
+class TopicOut(FromAttributes):
+    term: str  # as said in the episode
+    count: int
+    score: float  # log-likelihood keyness against the rest of the archive
+
+
+class OverviewOut(BaseModel):
+    """`GET /api/episodes/{id}/chapters`, `fonoteca chapters --json` and the glance part of `fonoteca analyze --json`:
+    the episode's chapters (the publisher's when it gave some), key moments and topics. `method` is how the generated
+    ones were made (the passages' embeddings model, or "words"); `current` is false while they are of an older
+    transcript (being remade) or not made yet."""
+
+    episode_id: str
+    title: str
+    chapters_source: str | None  # publisher | generated | None (none yet)
+    chapters: list[ChapterOut]
+    key_moments: list[KeyMomentOut]
+    topics: list[TopicOut]
+    method: str
+    current: bool
+
+    @classmethod
+    def of(cls, episode: Episode, overview: Overview | None) -> OverviewOut:
+        if overview is None:
+            return cls(
+                episode_id=episode.id, title=episode.title, chapters_source=None, chapters=[], key_moments=[],
+                topics=[], method="", current=False,
+            )  # fmt: skip
+        return cls(
+            episode_id=episode.id,
+            title=episode.title,
+            chapters_source=overview.chapters[0].source if overview.chapters else None,
+            chapters=[ChapterOut.of(c) for c in overview.chapters],
+            key_moments=[
+                KeyMomentOut(start=m.start, end=m.end, quote=m.quote, url=episode_url(episode.id, m.start))
+                for m in overview.moments
+            ],
+            topics=[TopicOut.of(t) for t in overview.topics],
+            method=overview.method,
+            current=overview.current,
+        )

@@ -1,7 +1,8 @@
 """What follows new or changed transcripts, wherever they came from (`sync`, `retry`, `import`, a worker's job): one
 `AfterTranscripts.after_transcripts()` makes them searchable by keywords with their words counted, embeds them for
-search by meaning (a worker) or says how many passages wait to be embedded (a command on SQLite), and looks for watched
-words in them.
+search by meaning (a worker) or says how many passages wait to be embedded (a command on SQLite), makes each episode's
+chapters, key moments and topics (once per transcript revision, from its vectors and the word counts), and looks for
+watched words in them.
 
 Which keyword step runs is chosen once, where the archive is: on SQLite this machine's index is brought up to date
 (it stores the word counts of what it indexes); on PostgreSQL, shared by many machines, only the archive's word counts
@@ -66,17 +67,20 @@ class AfterTranscripts:
     """`embed`: embeds what is not embedded yet, or (a command on SQLite, where it would hold the prompt for hours)
     returns the line saying what waits to be embedded, told as a note (None: FONOTECA_EMBEDDINGS=none). Embeddings
     that cannot be made now (an endpoint down) are a note, not a failure: the next run or `fonoteca embed` catches
-    up."""
+    up. `glance`: makes the chapters, key moments and topics that are missing (fonoteca.meaning.glance; None where
+    they follow embedding instead: `embed`, `serve`); those it cannot make now wait the same way."""
 
     def __init__(
         self,
         keywords: LocalIndex | ArchiveWordCounts,
         embed: Callable[[], object] | None,
+        glance: Callable[[], object] | None,
         watcher: Watcher,
         events: EventSink,
     ) -> None:
         self.keywords = keywords
         self.embed = embed
+        self.glance = glance
         self.watcher = watcher
         self.events = events
 
@@ -90,6 +94,11 @@ class AfterTranscripts:
             else:
                 if isinstance(waiting, str) and waiting:
                     self.events(Note(waiting))
+        if self.glance is not None:
+            try:
+                self.glance()
+            except FonotecaError as exc:
+                self.events(Note(f"chapters and key moments are not up to date: {exc}"))
         self.watcher.after_sync()
 
     def after_interruption(self) -> None:

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
+
 from fonoteca.archive import Archive, Captions, Episode, Segment, Show, Source, SourceKind
 from fonoteca.errors import ConfigError, FeedError, FonotecaError, MediaError
 from fonoteca.events import EventSink, Note
-from fonoteca.ingest import feeds, local, platforms
+from fonoteca.ingest import chapters, feeds, local, platforms
 from fonoteca.ingest.language import detect_text_language
 from fonoteca.ingest.media import probe
-from fonoteca.ingest.net import split_credentials
+from fonoteca.ingest.net import Origin, split_credentials
 from fonoteca.pipeline.episodes import download_dest
 from fonoteca.pipeline.report import SyncReport, is_fatal
 from fonoteca.settings import Settings
@@ -195,6 +197,7 @@ class Catalogue:
             }
             if guid in known:
                 self._refresh_episode(show, known[guid], item, report)
+                self._publisher_chapters(show, known[guid], item)
                 continue
             if guid != item.guid:
                 self.events(
@@ -228,8 +231,26 @@ class Catalogue:
                     transcript_type=transcript[1],
                     **fields,
                 )
+            self._publisher_chapters(show, episode, item)
             added += created
         return added
+
+    def _publisher_chapters(self, show: Show, episode: Episode, item: feeds.FeedItem) -> None:
+        """The item's `<podcast:chapters>` file, else a list of timestamps in its notes, stored as the publisher's
+        chapters of an episode that has none yet. A file that cannot be had is one note; the episode goes on (its
+        chapters are then generated from the transcript)."""
+        if not (item.chapters_url or item.description) or self.archive.overviews.has_publisher_chapters(episode.id):
+            return
+        found = []
+        if item.chapters_url:
+            try:
+                found = chapters.parse_podcast_chapters(
+                    chapters.fetch_chapters_file(item.chapters_url, Origin.of(show), self.settings)
+                )
+            except (OSError, FonotecaError, ValueError, httpx.HTTPError, httpx.InvalidURL) as exc:
+                self.events(Note(f"{item.title}: the publisher's chapters are not usable ({exc})"))
+        found = found or chapters.notes_chapters(item.description)
+        self.archive.overviews.save_publisher_chapters(episode.id, found)
 
     def _refresh_episode(self, show: Show, episode: Episode, item: feeds.FeedItem, report: SyncReport) -> None:
         """Take the feed's corrections of a known episode, and say so.
@@ -362,6 +383,8 @@ class Catalogue:
         )
         if created and failure:
             report.failed.append((episode, str(failure)))
+        if created and not failure and (found := chapters.id3_chapters(media)):
+            self.archive.overviews.save_publisher_chapters(episode.id, found)
         return int(created)
 
 

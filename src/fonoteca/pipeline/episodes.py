@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from fonoteca.archive import Archive, Episode, EpisodeBusy, Segment, Show, Source, SourceKind
+from fonoteca.archive import Archive, Chapter, Episode, EpisodeBusy, Segment, Show, Source, SourceKind
 from fonoteca.errors import FonotecaError, MediaError, NotFound, StorageError
 from fonoteca.events import (
     DownloadProgress,
@@ -31,7 +31,7 @@ from fonoteca.events import (
     TranscriptImported,
     TranscriptionProgress,
 )
-from fonoteca.ingest import platforms
+from fonoteca.ingest import chapters, platforms
 from fonoteca.ingest.download import download
 from fonoteca.ingest.language import detect_text_language
 from fonoteca.ingest.media import probe, trusted_media_file
@@ -152,10 +152,19 @@ class EpisodeWork:
         info = None
         if show.source_kind == SourceKind.PLATFORM and not has_media(episode):
             info = platforms.extract(episode.media_url or episode.link, self.settings)
+            self._publisher_chapters(episode, chapters.platform_chapters(info))
             if self._import_captions(episode, show, info):
                 self.events(TranscriptImported(episode.id, episode.title, episode_show_source(show)))
                 return None
-        return self._ensure_media(episode, show, info)
+        ready = self._ensure_media(episode, show, info)
+        if ready.media_path:
+            self._publisher_chapters(ready, chapters.id3_chapters(Path(ready.media_path)))
+        return ready
+
+    def _publisher_chapters(self, episode: Episode, found: list[Chapter]) -> None:
+        """The chapters the media or the platform gives, unless the publisher's are already stored (from the feed)."""
+        if found and not self.archive.overviews.has_publisher_chapters(episode.id):
+            self.archive.overviews.save_publisher_chapters(episode.id, found)
 
     def transcribe(self, episode: Episode, *, language: str | None = None) -> Episode:
         """Transcribe the episode's media, committing each segment as the transcriber yields it, and resuming after

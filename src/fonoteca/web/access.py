@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/show/{slug}"): Access.PUBLIC,
     ("GET", "/episode/{episode_id}"): Access.PUBLIC,
     ("GET", "/episode/{episode_id}/transcript.{fmt}"): Access.PUBLIC,
+    ("GET", "/episode/{episode_id}/chapters.{fmt}"): Access.PUBLIC,  # made of the transcript's words, no model's
     ("GET", "/media/{episode_id}"): Access.PUBLIC,  # what it serves the public: FONOTECA_PUBLIC_MEDIA (pages.py)
     ("GET", "/search"): Access.PUBLIC,
     ("GET", "/api"): Access.PUBLIC,
@@ -65,6 +66,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/shows"): Access.PUBLIC,
     ("GET", "/api/shows/{slug}/episodes"): Access.PUBLIC,
     ("GET", "/api/episodes/{episode_id}/transcript"): Access.PUBLIC,
+    ("GET", "/api/episodes/{episode_id}/chapters"): Access.PUBLIC,
     ("GET", "/api/search"): Access.PUBLIC,
     ("GET", "/api/trend"): Access.PUBLIC,
     ("GET", "/api/trend.csv"): Access.PUBLIC,

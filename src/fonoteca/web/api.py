@@ -14,7 +14,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from fonoteca.output import EpisodeOut, SearchOut, SegmentOut, ShowOut, StatsOut, TranscriptOut, shows_of, trend_rows
+from fonoteca.output import (
+    EpisodeOut,
+    OverviewOut,
+    SearchOut,
+    SegmentOut,
+    ShowOut,
+    StatsOut,
+    TranscriptOut,
+    shows_of,
+    trend_rows,
+)
 from fonoteca.output.charts import trend_csv
 from fonoteca.search.trends import TrendPoint, mentions_query, parse_terms
 from fonoteca.web.deps import App, Owner
@@ -47,6 +57,14 @@ def api_transcript(fonoteca: App, owner: Owner, episode_id: str) -> TranscriptOu
     episode = fonoteca.episode(episode_id)
     segments = [SegmentOut.of(s) for s in fonoteca.archive.segments(episode.id)]
     return TranscriptOut(episode=episode_out(fonoteca, episode, owner=owner), segments=segments)
+
+
+@router.get("/episodes/{episode_id}/chapters", response_model=OverviewOut, tags=["archive"])
+def api_chapters(fonoteca: App, episode_id: str) -> OverviewOut:
+    """The episode at a glance: its chapters (the publisher's when it gave some, else found in the transcript), key
+    moments (verbatim quotes with their second) and topics."""
+    episode, overview = fonoteca.overview(episode_id)
+    return OverviewOut.of(episode, overview)
 
 
 @router.get("/search", response_model=SearchOut, tags=["search"])

@@ -206,8 +206,7 @@ async def index_when_chosen(fonoteca: Fonoteca) -> None:
         log.info("process %d keeps the search index up to date", os.getpid())
         async with anyio.create_task_group() as indexing:
             indexing.start_soon(keep_index_fresh, fonoteca)
-            if fonoteca.settings.embeddings != "none":
-                indexing.start_soon(keep_meaning_fresh, fonoteca)
+            indexing.start_soon(keep_meaning_fresh, fonoteca)  # embeddings (unless off), then chapters and topics
 
 
 async def keep_index_fresh(fonoteca: Fonoteca) -> None:
@@ -225,16 +224,22 @@ async def keep_index_fresh(fonoteca: Fonoteca) -> None:
 
 
 async def keep_meaning_fresh(fonoteca: Fonoteca) -> None:
-    """Embed, one episode at a time, what the indexer brought in, for search by meaning: apart from the indexer, so
-    hours of embedding a big archive never delay a new episode's keyword search, and stopping the server waits for
-    one episode at most. It starts after a pause: a server that has just started answers its first pages first."""
+    """Embed, one episode at a time, what the indexer brought in, for search by meaning, and make its chapters, key
+    moments and topics: apart from the indexer, so hours of embedding a big archive never delay a new episode's
+    keyword search, and stopping the server waits for one episode at most. It starts after a pause: a server that has
+    just started answers its first pages first."""
+    meaning = fonoteca.settings.embeddings != "none"
+
+    def one_episode() -> int:
+        return (fonoteca.embed(most=1) if meaning else 0) + fonoteca.glance(most=1)
+
     failing = ""
     while True:
         await anyio.sleep(EMBED_EVERY_S)
         embedded = 1
         while embedded:
             try:
-                embedded = await anyio.to_thread.run_sync(lambda: fonoteca.embed(most=1))
+                embedded = await anyio.to_thread.run_sync(one_episode)
                 failing = ""
             except Exception as exc:  # noqa: BLE001 — an endpoint that is down must not stop the server; said once
                 if str(exc) != failing:

@@ -22,6 +22,7 @@ from fonoteca.corrections import UNSURE_BELOW
 from fonoteca.errors import NotFound
 from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
+from fonoteca.output.chapters import CHAPTER_FORMATS
 from fonoteca.output.charts import PALETTE, SENTENCE, points_json
 from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.pipeline import PENDING
@@ -137,7 +138,8 @@ def show_page(
         **(show_words(fonoteca, show, wrong=wrong, right=right) if owner else {}),
         "show": show,
         "stats": stats,
-        "episodes": archive.list_episodes(show.id, newest_first=True),
+        "episodes": (episodes := archive.list_episodes(show.id, newest_first=True)),
+        "topics": archive.overviews.topics([e.id for e in episodes]),
         **_trend_context(fonoteca, word=word, show=show.slug, by=by, per=per, split="", rolling=rolling),
     }
     meta = show_meta(show, stats_header(stats.episodes, stats.seconds))
@@ -176,6 +178,7 @@ def episode_page(
         "analysis_kinds": KINDS,
         "line_edits": fonoteca.corrections.edits(episode.id) if owner else [],
         "unsure_below": UNSURE_BELOW,
+        "glance": archive.overviews.overview(episode.id),
     }
     return _page(request, fonoteca, templates, "episode.html", context, meta)
 
@@ -278,6 +281,20 @@ def export(fonoteca: App, episode_id: str, fmt: str) -> Response:
         fonoteca.export(episode.id, fmt),
         media_type=f"{EXPORT_MEDIA_TYPES[fmt]}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{episode.id}.{fmt}"'},
+    )
+
+
+@router.get("/episode/{episode_id}/chapters.{fmt}")
+def export_chapters(fonoteca: App, episode_id: str, fmt: str) -> Response:
+    """The chapters as `fonoteca chapters --format` writes them: Podcasting 2.0 chapters JSON or WebVTT chapters."""
+    if fmt not in CHAPTER_FORMATS:
+        raise HTTPException(404, f"unknown format; use one of {', '.join(CHAPTER_FORMATS)}")
+    episode = fonoteca.episode(episode_id)
+    media_type = "application/json+chapters" if fmt == "json" else "text/vtt"
+    return PlainTextResponse(
+        fonoteca.export_chapters(episode.id, fmt),
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{episode.id}.chapters.{fmt}"'},
     )
 
 
