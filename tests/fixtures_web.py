@@ -60,6 +60,8 @@ def build_web_archive(settings: Settings) -> dict[str, str]:
         )  # fmt: skip
         archive.append_segments(post.id, [Segment(0, 0, "Un párrafo sobre streaming <script>alert(1)</script>.")])
         Fonoteca(settings, archive=archive).update_index()
+        # Chapters, key moments and topics as after_transcripts makes them (by the passages' words: no model to load)
+        Fonoteca(settings.replace(embeddings="none"), archive=archive).glance()
         return {"show": show.slug, "jfk": jfk.id, "stream": stream.id, "post": post.id}
 
 

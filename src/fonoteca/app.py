@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fonoteca.archive import Archive, Captions, Episode, Overview, Show, Stats, Status
-from fonoteca.errors import FonotecaError
+from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.events import CopyProgress, EventSink, ignore
 from fonoteca.settings import Settings
 
@@ -423,7 +423,7 @@ class Fonoteca:
 
         episode, overview = self.overview(ref, make=make)
         if overview is None or not overview.chapters:
-            raise FonotecaError(
+            raise NotFound(
                 f"episode {episode.id} has no chapters yet", "run `fonoteca sync` (or `fonoteca embed`) to make them"
             )
         return render_chapters(episode, overview.chapters, fmt)

@@ -118,37 +118,39 @@ class OverviewStore:
         return publisher or found
 
     def overview(self, episode_id: str) -> Overview | None:
-        """The episode at a glance as stored (None: never made); `current` says whether it is of the episode's
-        current transcript."""
+        """The episode at a glance as stored (None: nothing yet). Generated chapters, key moments and topics of an
+        older transcript are never given (their quotes may not be in the current one): until they are remade the
+        overview is not `current` and holds only the publisher's chapters, if any."""
         o = overviews.c
         row = self.database.query(
-            select(o.transcript_rev, o.method, episodes.c.transcript_rev)
+            select(o.transcript_rev, o.method)
             .join_from(overviews, episodes, episodes.c.id == o.episode_id)
-            .where(o.episode_id == episode_id)
+            .where(o.episode_id == episode_id, o.transcript_rev == episodes.c.transcript_rev)
         )
         shown_chapters = self.chapters(episode_id)
         if not row:
-            if not shown_chapters:
-                return None
-            return Overview(episode_id, 0, "", shown_chapters, [], [], current=False)
-        rev, method, current_rev = row[0]
+            publisher = [c for c in shown_chapters if c.source == ChapterSource.PUBLISHER]
+            return Overview(episode_id, 0, "", publisher, [], [], current=False) if publisher else None
+        rev, method = row[0]
         moments = [
             KeyMoment(r.start, r.end, r.quote)
             for r in self.database.query(
                 select(key_moments).where(key_moments.c.episode_id == episode_id).order_by(key_moments.c.idx)
             )
         ]
-        return Overview(
-            episode_id, rev, method, shown_chapters, moments, self.topics([episode_id]).get(episode_id, []),
-            current=rev == current_rev,
-        )  # fmt: skip
+        return Overview(episode_id, rev, method, shown_chapters, moments, self.topics([episode_id]).get(episode_id, []))
 
     def topics(self, episode_ids: Sequence[str]) -> dict[str, list[Topic]]:
-        """{episode_id: its topics, most distinctive first} for the episodes that have some (a show's page)."""
+        """{episode_id: its topics, most distinctive first} for the episodes that have some of their current
+        transcript (a show's page)."""
         out: dict[str, list[Topic]] = {}
         for chunk in in_chunks(list(episode_ids)):
             rows = self.database.query(
-                select(topics).where(topics.c.episode_id.in_(chunk)).order_by(topics.c.episode_id, topics.c.rank)
+                select(topics)
+                .join_from(topics, overviews, overviews.c.episode_id == topics.c.episode_id)
+                .join(episodes, episodes.c.id == topics.c.episode_id)
+                .where(topics.c.episode_id.in_(chunk), overviews.c.transcript_rev == episodes.c.transcript_rev)
+                .order_by(topics.c.episode_id, topics.c.rank)
             )
             for r in rows:
                 out.setdefault(r.episode_id, []).append(Topic(r.term, r.count, r.score))
