@@ -1,8 +1,8 @@
 """An episode at a glance (issue 27): chapters (the publisher's and generated ones), key moments and topics, and the
 `overviews` row saying which transcript revision and method the generated ones were made from.
 
-Revision ID: 0017_27_overviews
-Revises: 0016_28_words
+Revision ID: 0018_27_overviews
+Revises: 0017_29_feed_secret
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_27_overviews"
-down_revision = "0016_28_words"
+revision = "0018_27_overviews"
+down_revision = "0017_29_feed_secret"
 branch_labels = None
 depends_on = None
 
