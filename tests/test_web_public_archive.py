@@ -156,6 +156,12 @@ def test_pages_are_compressed_and_static_files_have_hashed_names_cached_as_immut
         assert packed.content == asset.content and int(packed.headers["content-length"]) < len(asset.content)
 
 
+def test_the_settings_a_server_process_hands_its_other_processes_come_back_the_same(settings: Settings) -> None:
+    given = settings.replace(rate_search="none", rate_trend="5/second;100/hour", workers=2, public=True,
+                             token="a-token-of-twenty-chars", allow_private_urls=False)  # fmt: skip
+    assert Settings.from_env(environ=given.as_environment()) == given
+
+
 def test_two_server_processes_serve_the_archive_and_only_one_of_them_indexes(settings: Settings) -> None:
     ids = build_web_archive(settings)
     with fonoteca_serve(settings, workers="2") as base, httpx.Client(base_url=base) as http:

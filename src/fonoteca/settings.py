@@ -61,12 +61,13 @@ FolderPath = Annotated[Path, AfterValidator(_expanded)]
 
 
 def _rate_limits(value: str) -> str:
-    """Limits as the `limits` library reads them ("60/minute;1000/hour"), checked at load."""
+    """Limits as the `limits` library reads them ("60/minute;1000/hour"), checked at load; "none" for none (an empty
+    variable is no value at all, so it could not say it)."""
     from limits import parse_many
 
     value = value.strip()
     if value.lower() == "none":
-        return ""
+        return "none"
     if value:
         try:
             parse_many(value)

@@ -75,10 +75,9 @@ class CrowdGuard:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        given = {Kind.SEARCH: settings.rate_search, Kind.TREND: settings.rate_trend, Kind.EXPORT: settings.rate_export}
         self.limits: dict[Kind, list[RateLimitItem]] = {
-            Kind.SEARCH: parse_many(settings.rate_search) if settings.rate_search else [],
-            Kind.TREND: parse_many(settings.rate_trend) if settings.rate_trend else [],
-            Kind.EXPORT: parse_many(settings.rate_export) if settings.rate_export else [],
+            kind: parse_many(limits) if limits not in ("", "none") else [] for kind, limits in given.items()
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
