@@ -237,5 +237,17 @@ def test_in_public_mode_the_feed_is_everyones_and_the_owners_parts_are_not(
     assert anyone.get(f"/api/shows/{slug}/feed").status_code == 401
     assert anyone.post(f"/api/shows/{slug}/feed/rotate").status_code == 401
 
+    alternate = 'type="application/rss+xml" title="Podcasting 2.0 (podcast feed with transcripts)"'
+    assert f'{alternate} href="/show/{slug}/feed.xml"' in anyone.get(f"/show/{slug}").text  # browsers and apps find it
+
     silent = TestClient(create_app(settings.replace(token=TOKEN, public=True, public_media="none")))
     assert feedparser.parse(silent.get(f"/show/{slug}/feed.xml").content).entries[0].enclosures == []
+
+    proxied = TestClient(
+        create_app(settings.replace(public=True, token=TOKEN, public_url="https://archive.example.org"))
+    )
+    links = [
+        t.get("url")
+        for t in etree.fromstring(proxied.get(f"/show/{slug}/feed.xml").content).iter(f"{{{PODCAST_NS}}}transcript")
+    ]
+    assert links and all(u.startswith(f"https://archive.example.org/show/{slug}/episodes/") for u in links)

@@ -44,14 +44,15 @@ def feed(
     fonoteca = app_of(ctx)
     found = fonoteca.archive.get_show(show)
     settings = fonoteca.settings
+    server = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     if url or rotate:
         secret = fonoteca.publish.secret(found, rotate=rotate)
-        console.print(f"http://{settings.host}:{settings.port}/feeds/{secret}/feed.xml", highlight=False)
+        console.print(f"{server}/feeds/{secret}/feed.xml", highlight=False)
         if rotate:
             err_console.print("The old address no longer answers: give podcast apps the new one.", highlight=False)
         return
     if base_url is None:
-        base_url = f"http://{settings.host}:{settings.port}/feeds/{fonoteca.publish.secret(found)}"
+        base_url = f"{server}/feeds/{fonoteca.publish.secret(found)}"
     base_url = base_url.rstrip("/")
     document = fonoteca.publish.feed(found, files_base=base_url, self_url=f"{base_url}/feed.xml")
     if files is not None:
@@ -91,4 +92,4 @@ def mcp_command(ctx: typer.Context) -> None:
 
     fonoteca = app_of(ctx, progress=False)  # stdout is the protocol's: notes go to stderr
     settings = fonoteca.settings
-    build_server(fonoteca, links_base=f"http://{settings.host}:{settings.port}").run("stdio")
+    build_server(fonoteca, links_base=settings.public_url or f"http://{settings.host}:{settings.port}").run("stdio")

@@ -144,7 +144,7 @@ def mount_mcp(app: FastAPI, fonoteca: Fonoteca) -> list[MCPServer]:
     without a token) a server with the read-only tools only. Stateless, with JSON answers: any request can go to any
     worker, and no session outlives its request. The SDK's own Host check is off: TrustedHostMiddleware did it."""
     settings = fonoteca.settings
-    links = f"http://{settings.host}:{settings.port}"
+    links = settings.public_url or f"http://{settings.host}:{settings.port}"
     servers = [build_server(fonoteca, links_base=links), build_server(fonoteca, links_base=links, read_only=True)]
     owner, reader = (
         server.streamable_http_app(

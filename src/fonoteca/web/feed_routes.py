@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from fonoteca.archive import Show
 from fonoteca.publish import Published
 from fonoteca.web.deps import App, Owner
+from fonoteca.web.findable import base_url
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Last-Modified"}
 
@@ -31,12 +32,13 @@ class FeedAddress(BaseModel):
     url: str  # the private feed's address, to give to a podcast app
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def _base(request: Request, fonoteca: App) -> str:
+    """The archive's address as apps reach it: FONOTECA_PUBLIC_URL behind a proxy, else the request's."""
+    return base_url(request, fonoteca.settings.public_url)
 
 
 def _feed(request: Request, fonoteca: App, show: Show, files_base: str, *, enclosures: bool) -> Response:
-    page = f"{_base(request)}/show/{show.slug}"
+    page = f"{_base(request, fonoteca)}/show/{show.slug}"
     document = fonoteca.publish.feed(
         show, files_base=files_base, self_url=f"{files_base}/feed.xml", show_page=page, enclosures=enclosures
     )
@@ -49,7 +51,7 @@ def show_feed(request: Request, fonoteca: App, owner: Owner, slug: str) -> Respo
     from playing them."""
     show = fonoteca.archive.get_show(slug)
     enclosures = owner or fonoteca.settings.public_media != "none"
-    return _feed(request, fonoteca, show, f"{_base(request)}/show/{show.slug}", enclosures=enclosures)
+    return _feed(request, fonoteca, show, f"{_base(request, fonoteca)}/show/{show.slug}", enclosures=enclosures)
 
 
 @router.get("/show/{slug}/episodes/{episode_id}.{suffix}")
@@ -61,7 +63,7 @@ def show_file(fonoteca: App, slug: str, episode_id: str, suffix: str) -> Respons
 @router.get("/feeds/{secret}/feed.xml")
 def private_feed(request: Request, fonoteca: App, secret: str) -> Response:
     show = fonoteca.publish.private_show(secret)  # the owner gave this address away: the feed is theirs
-    return _feed(request, fonoteca, show, f"{_base(request)}/feeds/{secret}", enclosures=True)
+    return _feed(request, fonoteca, show, f"{_base(request, fonoteca)}/feeds/{secret}", enclosures=True)
 
 
 @router.get("/feeds/{secret}/episodes/{episode_id}.{suffix}")
@@ -84,11 +86,11 @@ def shows_opml(fonoteca: App) -> Response:
 def api_private_feed(request: Request, fonoteca: App, slug: str) -> FeedAddress:
     """The address of the show's private feed, for podcast apps (made on first use)."""
     secret = fonoteca.publish.secret(fonoteca.archive.get_show(slug))
-    return FeedAddress(url=f"{_base(request)}/feeds/{secret}/feed.xml")
+    return FeedAddress(url=f"{_base(request, fonoteca)}/feeds/{secret}/feed.xml")
 
 
 @api_router.post("/shows/{slug}/feed/rotate", response_model=FeedAddress)
 def api_rotate_feed(request: Request, fonoteca: App, slug: str) -> FeedAddress:
     """A new secret address for the show's private feed; the old one stops answering at once."""
     secret = fonoteca.publish.secret(fonoteca.archive.get_show(slug), rotate=True)
-    return FeedAddress(url=f"{_base(request)}/feeds/{secret}/feed.xml")
+    return FeedAddress(url=f"{_base(request, fonoteca)}/feeds/{secret}/feed.xml")
