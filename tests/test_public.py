@@ -3,7 +3,9 @@ with the owner's token, what the public's answers leave out, and the owner's act
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +101,10 @@ def examples(ids: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, 
         ("GET", "/api/shows/{slug}/feed"): (f"/api/shows/{show}/feed", {}),
         ("POST", "/api/shows/{slug}/feed/rotate"): (f"/api/shows/{show}/feed/rotate", {}),
         ("POST", "/mcp"): ("/mcp", {"json": MCP_HELLO, "headers": {"Accept": "application/json, text/event-stream"}}),
+        ("GET", "/owner"): ("/owner", {}),
+        ("POST", "/owner/add"): ("/owner/add", {"data": {"source": "/no/such/folder"}}),
+        ("POST", "/owner/sync"): ("/owner/sync", {"data": {"show": "no-such-show"}}),
+        ("POST", "/owner/retry"): ("/owner/retry", {"data": {"episode": "nope"}}),
     }  # fmt: skip
 
 
@@ -271,3 +277,51 @@ def test_a_question_that_goes_away_while_waiting_gives_its_place_up() -> None:
     after = generations.enter()  # the queue has room again
     generations.leave(writing)
     assert after.writing and generations.free == 0
+
+
+# -- the owner's page -------------------------------------------------------------------------------------------------
+
+
+TAGS = re.compile(r"<[^>]+>")
+
+
+def finished_tasks(client: TestClient, count: int) -> list[str]:
+    """The owner's page's task items, newest first, once the `count` newest have finished."""
+    deadline = time.monotonic() + 120
+    while True:
+        page = client.get("/owner").text
+        items = re.findall(r'<li class="task task-\w+" data-state="(\w+)">(.*?)</li>', page, re.S)
+        if len(items) >= count and all(state in ("done", "failed") for state, _ in items[:count]):
+            return [state + ": " + " ".join(TAGS.sub(" ", body).split()) for state, body in items[:count]]
+        assert time.monotonic() < deadline, page
+        time.sleep(0.3)
+
+
+def test_the_owners_page_says_what_the_cli_says_and_retries_a_failed_episode(settings: Settings, tmp_path) -> None:
+    ids = build_public_archive(settings, tmp_path / "grabaciones")
+    client = TestClient(create_app(settings.replace(embeddings="none")))
+    assert client.post("/owner/add", data={"source": str(tmp_path / "nada")}, follow_redirects=False).status_code == 303
+    [failed] = finished_tasks(client, 1)
+    assert failed.startswith("failed: Add") and f"{tmp_path / 'nada'} does not exist" in failed
+    assert client.post("/owner/sync", data={"show": "no-such-show"}).status_code == 200
+    assert "failed: Sync no-such-show" in finished_tasks(client, 1)[0] and "no show" in finished_tasks(client, 1)[0]
+    page = client.get("/owner").text
+    assert f'name="episode" value="{ids["broken"]}"' in page and "roto.mp3" in page  # the owner reads the reason
+    client.post("/owner/retry", data={"episode": ids["broken"]})
+    [retried] = finished_tasks(client, 1)
+    assert retried.startswith(f"done: Retry {ids['broken']}")
+    assert "0 new, 0 transcribed, 0 imported, 1 failed" in retried
+    assert f"failed {ids['broken']} Roto:" in retried  # the episode's own line, as `fonoteca retry` prints it
+
+
+def test_on_postgresql_the_owners_page_queues_the_work_for_the_workers(settings: Settings, pg_url, tmp_path) -> None:
+    folder = tmp_path / "grabaciones"
+    folder.mkdir()
+    shutil.copyfile(DEMO_MEDIA / "jfk.flac", folder / "jfk.flac")
+    client = TestClient(create_app(settings.replace(database_url=pg_url, embeddings="none")))
+    client.post("/owner/add", data={"source": str(folder)})
+    [added] = finished_tasks(client, 1)
+    assert added.startswith("done: Add") and "grabaciones (grabaciones)" in added
+    assert "1 new, 1 jobs queued" in added and "fonoteca worker runs the jobs" in added
+    queues = client.get("/owner").text
+    assert 'data-testid="queues"' in queues and "<td>transcribe</td><td>1</td>" in queues  # a local file: no download

@@ -23,10 +23,8 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
     console.print(report.summary())
     if report.queued or report.already_queued:
         console.print("[bold]fonoteca worker[/] runs the jobs; [bold]fonoteca status[/] shows how far they got.")
-    for show, reason in report.show_errors:
-        console.print(f"  [red]error[/] {safe(show.slug)}: {safe(reason)}", highlight=False)
-    for episode, reason in report.failed:
-        console.print(f"  [red]failed[/] {episode.id} {safe(episode.title)}: {safe(reason)}", highlight=False)
+    for label, line in report.problems():
+        console.print(f"  [red]{label}[/] {safe(line)}", highlight=False)
     if report.failed:
         console.print("Fix what the messages say, then run [bold]fonoteca retry[/].")
 

@@ -30,6 +30,7 @@ segment (`Archive.claim_episode` takes over a dead process's claim, `append_segm
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -191,18 +192,22 @@ class JobQueue:
         tasks.register(self.app)
         self.settings = settings
         self._open = False
+        # a web server's request threads (the Status page) and the owner's task thread may open it at once: the
+        # schema must be made once, not raced into a duplicate
+        self._opening = threading.Lock()
 
     # -- opening --------------------------------------------------------------------------------------------------
 
     def open(self) -> App:
         """Connect (once), creating procrastinate's tables, types and functions in the database unless it has them."""
-        if not self._open:
-            try:
-                self.app.open()
-            except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
-                raise _database_error(exc) from exc
-            self._open = True
-            self._ensure_schema()
+        with self._opening:
+            if not self._open:
+                try:
+                    self.app.open()
+                except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
+                    raise _database_error(exc) from exc
+                self._open = True
+                self._ensure_schema()
         return self.app
 
     @contextlib.asynccontextmanager

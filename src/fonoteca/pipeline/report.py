@@ -42,6 +42,12 @@ class SyncReport:
             parts.append(f"{len(self.failed)} failed")
         return ", ".join(parts)
 
+    def problems(self) -> list[tuple[str, str]]:
+        """What went wrong, a (label, line) per show that could not be read and per episode that failed, as
+        `fonoteca sync` and the owner's web page list them."""
+        shows = [("error", f"{show.slug}: {reason}") for show, reason in self.show_errors]
+        return shows + [("failed", f"{episode.id} {episode.title}: {reason}") for episode, reason in self.failed]
+
 
 def is_fatal(exc: FonotecaError) -> bool:
     """Errors that would fail every remaining episode the same way (model missing, disk full, the archive gone) stop

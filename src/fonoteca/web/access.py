@@ -105,6 +105,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/shows/{slug}/feed/rotate"): Access.OWNER,
     # LLM clients (fonoteca.mcp_server): the owner gets every tool, anyone else who may read gets the read-only ones
     ("POST", MCP_PATH): Access.PUBLIC,
+    ("GET", "/owner"): Access.OWNER,
+    ("POST", "/owner/add"): Access.OWNER,
+    ("POST", "/owner/sync"): Access.OWNER,
+    ("POST", "/owner/retry"): Access.OWNER,
 }
 
 

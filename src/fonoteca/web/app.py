@@ -1,9 +1,10 @@
 """The web archive: server-rendered pages, a JSON API and the LLM routes over one `Fonoteca` application object.
 
 create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
-(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py, feed_routes.py; each gets the object through the
-dependencies of deps.py), the MCP endpoint (/mcp, fonoteca.mcp_server), the error route, the static files, and the
-lifespan, which keeps the search index fresh in the background and closes everything at the end.
+(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py, feed_routes.py, owner_routes.py; each gets the
+object through the dependencies of deps.py), the MCP endpoint (/mcp, fonoteca.mcp_server), the error route, the
+static files, and the lifespan, which keeps the search index fresh in the background and closes everything at the end.
+The owner's add, sync and retry run on the board of owner_tasks.py, which is also the object's event sink.
 
 Errors take one route: a route lets a FonotecaError through, and the app's one handler answers the class's
 `http_status` with the error's line — `{"detail": ...}` under /api/, the error page elsewhere. Routes catch an error
@@ -49,13 +50,14 @@ from fonoteca.app import Fonoteca
 from fonoteca.errors import FonotecaError, Overloaded
 from fonoteca.mcp_server import build_server
 from fonoteca.settings import Settings
-from fonoteca.web import api, feed_routes, findable, llm_routes, pages, watch_routes, words_routes
+from fonoteca.web import api, feed_routes, findable, llm_routes, owner_routes, pages, watch_routes, words_routes
 from fonoteca.web.access import MCP_PATH, unclassified
 from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
 from fonoteca.web.chat_limits import PublicChatLimits
 from fonoteca.web.crowd import CrowdGuard
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
+from fonoteca.web.owner_tasks import OwnerTasks
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 INDEX_EVERY_S = 1.0
@@ -79,7 +81,8 @@ def app_from_environment() -> FastAPI:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    fonoteca = Fonoteca(settings)
+    tasks = OwnerTasks()  # the owner's add, sync and retry from the web; their progress comes as the app's events
+    fonoteca = Fonoteca(settings, events=tasks)
     assets = StaticAssets(WEB_DIR / "static")
     templates = make_templates(assets.url)
     throttle = Throttle()
@@ -122,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         middleware=middleware, exception_handlers={FonotecaError: failed},
     )  # fmt: skip
     app.state.fonoteca, app.state.templates, app.state.throttle = fonoteca, templates, throttle
-    app.state.sessions, app.state.chat_limits = sessions, PublicChatLimits(settings)
+    app.state.sessions, app.state.chat_limits, app.state.tasks = sessions, PublicChatLimits(settings), tasks
     app.state.transcripts, app.state.caching = TranscriptCache(), state
     app.include_router(pages.router)
     app.include_router(findable.router)
@@ -133,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(feed_routes.router)
     app.include_router(feed_routes.api_router)
     app.state.mcp = mount_mcp(app, fonoteca)
+    app.include_router(owner_routes.router)
     if missing := unclassified(app.routes):
         raise RuntimeError(f"routes with no access class in web/access.py: {', '.join(missing)}")
     return app

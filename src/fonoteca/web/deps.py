@@ -23,6 +23,7 @@ from fonoteca.output.snippets import snippet_html
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
 from fonoteca.web.chat_limits import PublicChatLimits
 from fonoteca.web.guards import Sessions, Throttle
+from fonoteca.web.owner_tasks import OwnerTasks
 
 WEB_DIR = Path(str(files("fonoteca.web")))
 
@@ -50,6 +51,10 @@ async def is_owner(request: Request) -> bool:
 
 async def get_chat_limits(request: Request) -> PublicChatLimits:
     return request.app.state.chat_limits
+
+
+async def get_tasks(request: Request) -> OwnerTasks:
+    return request.app.state.tasks
 
 
 async def get_transcripts(request: Request) -> TranscriptCache:
@@ -99,6 +104,7 @@ LoginSessions = Annotated[Sessions, Depends(get_sessions)]
 Transcripts = Annotated[TranscriptCache, Depends(get_transcripts)]
 Owner = Annotated[bool, Depends(is_owner)]
 ChatLimits = Annotated[PublicChatLimits, Depends(get_chat_limits)]
+Tasks = Annotated[OwnerTasks, Depends(get_tasks)]
 
 
 def make_templates(static_url: Callable[[str], str]) -> Jinja2Templates:

@@ -114,16 +114,21 @@ def status(request: Request, fonoteca: App, templates: Templates) -> Response:
     """What is pending and what failed, with the reasons; on PostgreSQL also the fleet: workers alive, jobs per
     queue, what is running, and the last hour's throughput (as `fonoteca status`)."""
     archive = fonoteca.archive
-    fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
-    running = archive.episodes_by_ids(str(job.subject.get("episode_id")) for job in fleet.running) if fleet else {}
     context = {
         "counts": sorted(archive.status_counts().items()),
         "pending": archive.list_episodes(status=PENDING),
         "failed": archive.list_episodes(status="failed"),
-        "fleet": fleet,
-        "running": running,
+        **fleet_context(fonoteca),
     }
     return templates.TemplateResponse(request, "status.html", context)
+
+
+def fleet_context(fonoteca: Fonoteca) -> dict[str, object]:
+    """On PostgreSQL, the workers and their queues (_fleet.html): `fleet`, and the episodes of the running jobs."""
+    archive = fonoteca.archive
+    fleet = None if archive.is_sqlite else fonoteca.jobs.fleet()
+    running = archive.episodes_by_ids(str(job.subject.get("episode_id")) for job in fleet.running) if fleet else {}
+    return {"fleet": fleet, "running": running}
 
 
 @router.get("/show/{slug}", response_class=HTMLResponse)
