@@ -10,7 +10,8 @@
 - Cache-Control per kind: pages are `private` (they carry the visitor's CSRF token); read-API answers, exports, the
   sitemap and robots.txt may be kept by a shared cache too (never the owner's); both for a short max-age and a
   longer stale-while-revalidate, so a crowd reloading a page costs a revalidation at most. The owner's Status page (the
-  fleet, which moves without the counter) and media files (FileResponse has its own validators) are left alone.
+  fleet, which moves without the counter), the owner's page (its tasks' progress, likewise) and media files
+  (FileResponse has its own validators) are left alone.
 - Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
   hold their content's hash (`style.3f2a9c01de.css`, which the templates get from `static_url`): such a name never
   changes content, so it is cached for a year as `immutable`. It is mounted before the guards: a stylesheet needs
@@ -40,7 +41,7 @@ PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
 SHARED_CACHE = "public, max-age=10, stale-while-revalidate=60"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Answers that move without the counter, or carry validators of their own.
-NOT_VALIDATED = ("/status", "/login", "/media/", "/static/")
+NOT_VALIDATED = ("/status", "/owner", "/login", "/media/", "/static/")
 # Answers any cache may keep: what they hold is the same for every reader of the archive.
 SHARED_PREFIXES = ("/api/", "/sitemap.xml", "/robots.txt")
 SHARED_SUFFIXES = (
