@@ -86,6 +86,19 @@ def test_infinite_and_huge_times_never_reach_the_archive_and_every_command_keeps
         done = _cli(settings, *command)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr)
     assert "Time transcribed" in _cli(settings, "stats").stdout
+    from fastapi.testclient import TestClient
+
+    from fonoteca.web.app import create_app
+
+    web = TestClient(create_app(settings.replace(embeddings="none")))
+    for page in (
+        "/",
+        "/api/stats",
+        f"/episode/{episode.id}",
+        f"/api/episodes/{episode.id}/transcript",
+        "/search?q=python",
+    ):
+        assert web.get(page).status_code == 200, page
 
 
 def test_a_publishers_transcript_with_an_infinite_time_is_refused_and_the_episode_is_transcribed_instead(
