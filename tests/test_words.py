@@ -333,7 +333,7 @@ def test_check_words_lists_the_least_sure_names_of_a_show(settings) -> None:
         show, _ = app.archive.add_show(title="Show", source="https://example.org/feed.xml", source_kind="feed")
         episode, _ = app.archive.upsert_episode(show, guid="g", title="t", kind="audio", status="downloaded")
         words = [(0, 1, " Hoy", 0.2), (1, 2, " con", 0.3), (2, 3, " Midudev", 0.21), (3, 4, " y", 0.9),
-                 (4, 5, " Vercel.", 0.6)]  # fmt: skip
+                 (4, 5, " Vercel.", 0.95)]  # fmt: skip
         lines = [Segment(0, 5, "Hoy con Midudev y Vercel.", words=words),
                  Segment(5, 6, "Otra vez Midudev.", words=[(5, 5.3, " Otra", 0.9), (5.3, 5.6, " vez", 0.9),
                                                           (5.6, 6, " Midudev.", 0.4)])]  # fmt: skip
