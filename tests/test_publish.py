@@ -10,6 +10,7 @@ import json
 import time
 
 import feedparser
+import jsonschema
 import podcastparser
 import pytest
 import srt
@@ -21,7 +22,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Segment
+from fonoteca.archive import Chapter, ChapterSource, KeyMoment, Overview, Segment
 from fonoteca.cli import app as cli_app
 from fonoteca.output.feed import PODCAST_NS
 from fonoteca.settings import Settings
@@ -251,3 +252,68 @@ def test_in_public_mode_the_feed_is_everyones_and_the_owners_parts_are_not(
         for t in etree.fromstring(proxied.get(f"/show/{slug}/feed.xml").content).iter(f"{{{PODCAST_NS}}}transcript")
     ]
     assert links and all(u.startswith(f"https://archive.example.org/show/{slug}/episodes/") for u in links)
+
+
+# The chapters file's format, from the namespace's jsonChapters.md (version 1.2): an object with `version` and
+# `chapters`, each chapter a `startTime` in seconds and the optional fields of the spec, nothing else.
+CHAPTERS_SCHEMA = {
+    "type": "object",
+    "required": ["version", "chapters"],
+    "properties": {
+        "version": {"type": "string", "pattern": r"^1\.2(\.\d+)?$"},
+        "author": {"type": "string"}, "title": {"type": "string"}, "podcastName": {"type": "string"},
+        "description": {"type": "string"}, "fileName": {"type": "string"},
+        "waypoints": {"type": "boolean"},
+        "chapters": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["startTime"],
+                "additionalProperties": False,
+                "properties": {
+                    "startTime": {"type": "number", "minimum": 0}, "endTime": {"type": "number", "minimum": 0},
+                    "title": {"type": "string"}, "img": {"type": "string"}, "url": {"type": "string"},
+                    "toc": {"type": "boolean"},
+                    "location": {"type": "object", "required": ["name", "geo"]},
+                },
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def test_chapters_and_key_moments_join_the_feed_once_an_episode_has_them(
+    settings: Settings, podcast: dict[str, object]
+) -> None:
+    newest = str(podcast["newest"])
+    with Fonoteca(settings) as app:
+        app.archive.overviews.save_publisher_chapters(newest, [
+            Chapter(0.0, "Intro", source=ChapterSource.PUBLISHER),
+            Chapter(4.0, "Dave joins", source=ChapterSource.PUBLISHER, url="https://example.org/dave"),
+        ])  # fmt: skip
+        rev = app.archive.get_episode(newest).transcript_rev
+        moments = [KeyMoment(4.0, 9.5, "Good to be here, Adam.")]
+        assert app.archive.overviews.save_overview(Overview(newest, rev, "words", [], moments, []))
+    http = TestClient(create_app(settings))
+    feed = http.get(f"/show/{podcast['slug']}/feed.xml").content
+
+    episode = next(e for e in podcastparser.parse("http://testserver/feed.xml", io.BytesIO(feed))["episodes"]
+                   if e.get("transcript_url") and e["persons"])  # fmt: skip
+    chapters_url = episode["chapters_json_url"]
+    assert chapters_url.endswith(f"/episodes/{newest}.chapters.json")
+    item = next(i for i in etree.fromstring(feed).iter("item") if i.findtext("guid") == episode["guid"])
+    assert item.find(f"{{{PODCAST_NS}}}chapters").get("type") == "application/json+chapters"
+    bites = [(b.get("startTime"), b.get("duration"), b.text) for b in item.iter(f"{{{PODCAST_NS}}}soundbite")]
+    assert bites == [("4.0", "5.5", "Good to be here, Adam.")]
+
+    served = http.get(_path(chapters_url))
+    assert served.headers["content-type"].startswith("application/json+chapters")
+    assert served.headers["access-control-allow-origin"] == "*"
+    chapters = served.json()
+    jsonschema.validate(chapters, CHAPTERS_SCHEMA)
+    assert [(c["startTime"], c["title"]) for c in chapters["chapters"]] == [(0.0, "Intro"), (4.0, "Dave joins")]
+    # an episode without chapters links none, and its chapters file is a 404
+    second = next(i for i in etree.fromstring(feed).iter("item") if i.find(f"{{{PODCAST_NS}}}transcript") is not None
+                  and i.findtext("guid") != episode["guid"])  # fmt: skip
+    assert second.find(f"{{{PODCAST_NS}}}chapters") is None
+    assert http.get(f"/show/{podcast['slug']}/episodes/{podcast['second']}.chapters.json").status_code == 404

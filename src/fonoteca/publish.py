@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from fonoteca.archive import Archive, Episode, Show, Status
 from fonoteca.errors import NotFound
-from fonoteca.output.feed import FILES_BY_SUFFIX, render_show_feed
+from fonoteca.output.chapters import render_chapters
+from fonoteca.output.feed import CHAPTERS_FILE, FILES_BY_SUFFIX, links_transcripts, render_show_feed
 from fonoteca.output.opml import shows_opml
 from fonoteca.output.transcripts import render_transcript
 
@@ -51,9 +52,13 @@ class Publisher:
             kept = self._feeds.get(key)
         if kept is not None and kept[0] == counter:
             return kept[1]
+        episodes = self.archive.list_episodes(show.id)
+        overviews = {
+            e.id: o for e in filter(links_transcripts, episodes) if (o := self.archive.overviews.overview(e.id))
+        }
         body = render_show_feed(
-            show, self.archive.list_episodes(show.id), files_base=files_base, self_url=self_url,
-            speakers=self.archive.speakers(show.id), show_page=show_page, enclosures=enclosures,
+            show, episodes, files_base=files_base, self_url=self_url, speakers=self.archive.speakers(show.id),
+            overviews=overviews, show_page=show_page, enclosures=enclosures,
         )  # fmt: skip
         built = Published(body, "application/rss+xml; charset=utf-8")
         with self._lock:
@@ -62,13 +67,19 @@ class Publisher:
 
     def episode_file(self, show: Show, episode_id: str, suffix: str) -> Published:
         """One of the files a feed links for an episode of `show` (a transcript as WebVTT, Podcasting 2.0 JSON or
-        SRT). NotFound for another show's episode, an unfinished one or an unknown file: a feed's secret path opens
-        its own show and nothing else."""
+        SRT, or its chapters as Podcasting 2.0 chapters JSON). NotFound for another show's episode, an unfinished one,
+        an episode without chapters or an unknown file: a feed's secret path opens its own show and nothing else."""
         file = FILES_BY_SUFFIX.get(suffix)
         episode = self._episode(show, episode_id)
         if file is None or episode.status != Status.DONE:
             raise NotFound(f"no {suffix} file for episode {episode_id}", "the feed lists the files that exist")
-        body = render_transcript(self.archive.segments(episode.id, words=False), file.export).encode()
+        if file is CHAPTERS_FILE:
+            overview = self.archive.overviews.overview(episode.id)
+            if overview is None or not overview.chapters:
+                raise NotFound(f"episode {episode_id} has no chapters yet", "the feed lists the files that exist")
+            body = render_chapters(episode, overview.chapters, file.export).encode()
+        else:
+            body = render_transcript(self.archive.segments(episode.id, words=False), file.export).encode()
         return Published(body, f"{file.media_type}; charset=utf-8")
 
     def _episode(self, show: Show, episode_id: str) -> Episode:

@@ -3,11 +3,12 @@ at.
 
 The items are the publisher's own: its GUIDs, enclosures, dates, titles and notes, so a podcast app that already
 follows the show takes fonoteca's feed for the same show. What fonoteca adds, per finished episode, is what podcast apps
-read from the Podcasting 2.0 namespace (PODCAST_NS): `<podcast:transcript>` in WebVTT
-(with `<v Speaker>` voices when the transcript names its speakers), Podcasting 2.0 JSON and SRT (`rel="captions"`), and
-`<podcast:person>` for the speakers a transcript names. The transcript files are written by the one exporter of
-fonoteca.output.transcripts. The XML is built by lxml (escaping, namespaces and encoding done by the parser's own
-serialiser, never by string formatting).
+read from the Podcasting 2.0 namespace (PODCAST_NS): `<podcast:transcript>` in WebVTT (with `<v Speaker>` voices when
+the transcript names its speakers), Podcasting 2.0 JSON and SRT (`rel="captions"`), `<podcast:person>` for the
+speakers a transcript names, and, once an episode has them, `<podcast:chapters>` (JSON v1.2: the publisher's chapters,
+else fonoteca's, written by fonoteca.output.chapters) and a `<podcast:soundbite>` per key moment. The transcript files
+are written by the one exporter of fonoteca.output.transcripts. The XML is built by lxml (escaping, namespaces and
+encoding done by the parser's own serialiser, never by string formatting).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from fonoteca import __version__
-from fonoteca.archive import Episode, EpisodeKind, Show, Status
+from fonoteca.archive import Episode, EpisodeKind, Overview, Show, Status
 from fonoteca.text import utc_datetime, xml_text
 
 # The namespace's first address, which the spec still accepts beside https://podcastindex.org/namespace/1.0: every
@@ -48,7 +49,9 @@ TRANSCRIPT_FILES = (
     FeedFile("json", "json", "application/json"),
     FeedFile("srt", "srt", "application/x-subrip", rel="captions"),
 )
-FILES_BY_SUFFIX = {f.suffix: f for f in TRANSCRIPT_FILES}
+CHAPTERS_FILE = FeedFile("chapters.json", "json", "application/json+chapters")  # Podcasting 2.0 chapters, v1.2
+FILES_BY_SUFFIX = {f.suffix: f for f in (*TRANSCRIPT_FILES, CHAPTERS_FILE)}
+SOUNDBITE_CHARS = 128  # the title the namespace allows a soundbite
 
 # Labels that diarisation or a caption file gives a voice it cannot name: not a person to list.
 _UNNAMED = re.compile(r"^(speaker|spk|hablante|locutor|voice|voz|unknown|desconocido)?[\s_#-]*\d*$", re.I)
@@ -77,13 +80,15 @@ def render_show_feed(
     files_base: str,
     self_url: str,
     speakers: Mapping[str, Sequence[str]],
+    overviews: Mapping[str, Overview] | None = None,
     show_page: str = "",
     enclosures: bool = True,
 ) -> bytes:
     """The show's feed, newest episode first. `files_base`: the address under which the episodes' transcript files
     are served (their URLs are episode_file_url's); `self_url`: the feed's own address; `speakers`: the names each
-    finished transcript gives its speakers (fonoteca.archive's `speakers`); `enclosures` False leaves the publisher's
-    media out (a public archive whose owner plays none to the public)."""
+    finished transcript gives its speakers (fonoteca.archive's `speakers`); `overviews`: each finished episode's
+    chapters and key moments, where it has some (`<podcast:chapters>`, `<podcast:soundbite>`); `enclosures` False
+    leaves the publisher's media out (a public archive whose owner plays none to the public)."""
     rss = etree.Element("rss", version="2.0", nsmap=_NAMESPACES)
     channel = etree.SubElement(rss, "channel")
     _text(channel, "title", show.title)
@@ -101,11 +106,19 @@ def render_show_feed(
         etree.SubElement(channel, f"{{{ITUNES_NS}}}image", href=show.image)
     newest_first = sorted(episodes, key=lambda e: (e.published or "", e.id), reverse=True)
     for episode in newest_first:
-        _item(channel, episode, files_base, named_speakers(speakers.get(episode.id, ())), enclosures)
+        people = named_speakers(speakers.get(episode.id, ()))
+        _item(channel, episode, files_base, people, (overviews or {}).get(episode.id), enclosures)
     return etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _item(channel: etree._Element, episode: Episode, files_base: str, people: Sequence[str], enclosures: bool) -> None:
+def _item(
+    channel: etree._Element,
+    episode: Episode,
+    files_base: str,
+    people: Sequence[str],
+    overview: Overview | None,
+    enclosures: bool,
+) -> None:
     item = etree.SubElement(channel, "item")
     _text(item, "title", episode.title)
     etree.SubElement(item, "guid", isPermaLink="false").text = xml_text(episode.guid)
@@ -135,8 +148,19 @@ def _item(channel: etree._Element, episode: Episode, files_base: str, people: Se
         if file.rel:
             attributes["rel"] = file.rel
         etree.SubElement(item, f"{{{PODCAST_NS}}}transcript", attributes)
+    if overview is not None and overview.chapters:
+        url = episode_file_url(files_base, episode.id, CHAPTERS_FILE.suffix)
+        etree.SubElement(item, f"{{{PODCAST_NS}}}chapters", url=url, type=CHAPTERS_FILE.media_type)
+    for moment in overview.moments if overview is not None else ():
+        start, duration = f"{moment.start:.1f}", f"{max(moment.end - moment.start, 0.1):.1f}"
+        bite = etree.SubElement(item, f"{{{PODCAST_NS}}}soundbite", startTime=start, duration=duration)
+        bite.text = xml_text(_cut(moment.quote.strip(), SOUNDBITE_CHARS))
     for name in people:
         _text(item, f"{{{PODCAST_NS}}}person", name)
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _text(parent: etree._Element, tag: str, value: str) -> etree._Element:

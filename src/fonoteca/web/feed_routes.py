@@ -57,7 +57,7 @@ def show_feed(request: Request, fonoteca: App, owner: Owner, slug: str) -> Respo
 @router.get("/show/{slug}/episodes/{episode_id}.{suffix}")
 def show_file(fonoteca: App, slug: str, episode_id: str, suffix: str) -> Response:
     show = fonoteca.archive.get_show(slug)
-    return _file(fonoteca.publish.episode_file(show, episode_id, suffix))
+    return _file(fonoteca.publish.episode_file(show, *_named(episode_id, suffix)))
 
 
 @router.get("/feeds/{secret}/feed.xml")
@@ -69,7 +69,14 @@ def private_feed(request: Request, fonoteca: App, secret: str) -> Response:
 @router.get("/feeds/{secret}/episodes/{episode_id}.{suffix}")
 def private_file(fonoteca: App, secret: str, episode_id: str, suffix: str) -> Response:
     show = fonoteca.publish.private_show(secret)
-    return _file(fonoteca.publish.episode_file(show, episode_id, suffix))
+    return _file(fonoteca.publish.episode_file(show, *_named(episode_id, suffix)))
+
+
+def _named(episode_id: str, suffix: str) -> tuple[str, str]:
+    """The episode and file of `{id}.vtt` or `{id}.chapters.json`: the path's pattern cuts at the last dot, and an
+    episode id has none."""
+    episode, _, rest = f"{episode_id}.{suffix}".partition(".")
+    return episode, rest
 
 
 def _file(document: Published) -> Response:
