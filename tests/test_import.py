@@ -64,7 +64,7 @@ def _write_like_whisper_cli(segments, language: str, folder: Path, stem: str) ->
         {
             "id": n, "seek": 0, "start": s.start, "end": s.end, "text": " " + s.text, "tokens": [],
             "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.2, "no_speech_prob": 0.01,
-            "words": [{"word": w, "start": a, "end": b, "probability": 0.9} for a, b, w, *_ in s.words or []],
+            "words": [{"word": w, "start": a, "end": b, "probability": p} for a, b, w, p in s.words or []],
         }
         for n, s in enumerate(segments)
     ]  # fmt: skip

@@ -26,6 +26,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from fonoteca.archive import Segment
+from fonoteca.archive.models import Word
 from fonoteca.errors import MediaError
 from fonoteca.ingest.net import Origin, is_remote, local_path, read_limited
 from fonoteca.settings import Settings
@@ -158,9 +159,10 @@ def _speaker(item: dict[str, Any]) -> str | None:
     return speaker
 
 
-def _whisper_words(words: Any) -> list[tuple[float, float, str]] | None:
-    """A segment's word times; a segment whose words are not all well-formed keeps its text without them. Read as
-    they are (an hour has ten thousand words: converting each value would double the time of reading the file)."""
+def _whisper_words(words: Any) -> list[Word] | None:
+    """A segment's word times, with Whisper's probability of each word where every word has one; a segment whose words
+    are not all well-formed keeps its text without them. Read as they are (an hour has ten thousand words: converting
+    each value would double the time of reading the file)."""
     try:
         timed = [(w["start"], w["end"], w["word"]) for w in words or ()]
     except (KeyError, TypeError):
@@ -170,6 +172,9 @@ def _whisper_words(words: Any) -> list[tuple[float, float, str]] | None:
         for a, b, _ in timed
     ):  # the comparisons also leave out NaN and infinity
         return None
+    sure = [w.get("probability") for w in words or ()]
+    if timed and all(isinstance(p, int | float) and 0 <= p <= 1 for p in sure):
+        return [(*word, p) for word, p in zip(timed, sure, strict=True)]
     return timed or None
 
 
