@@ -231,12 +231,67 @@ def run_boundaries(count: int, seed: int, lines: list[str]) -> None:
     ]
 
 
+def run_grounding(every: int, lines: list[str]) -> None:
+    """Every `every`-th episode of both corpora in one archive, overviews made as after_transcripts makes them with
+    FONOTECA_EMBEDDINGS=none (passages compared by their words: the same quotes, topics and titles are checked, without
+    embedding hundreds of hours first), then each key moment, topic and chapter title checked against its transcript."""
+    import tempfile
+
+    from fonoteca.app import Fonoteca
+    from fonoteca.archive import EpisodeKind, Source, SourceKind
+    from fonoteca.meaning.grounding import Grounding
+    from fonoteca.settings import Settings
+
+    home = Path(tempfile.mkdtemp(prefix="fonoteca-bench-chapters-"))
+    settings = Settings.from_env(environ={}, home=home, embeddings="none")
+    moments = verbatim = topics = topics_in = titles = titles_in = 0
+    episodes = 0
+    with Fonoteca(settings) as app:
+        for corpus, (title, language) in CORPORA.items():
+            show, _ = app.archive.add_show(title=title, source=f"bench://{corpus}", source_kind=SourceKind.TRANSCRIPTS)
+            for path in episode_files(corpus)[::every]:
+                name, segments = read_episode(path)
+                episode, _ = app.archive.upsert_episode(show, guid=str(path), title=name, kind=EpisodeKind.AUDIO)
+                app.archive.replace_transcript(
+                    episode.id, segments, source=Source.IMPORTED, language=language, duration=segments[-1].end
+                )
+        app.update_index()
+        t0 = time.perf_counter()
+        app.glance()
+        seconds = time.perf_counter() - t0
+        for episode in app.archive.list_episodes():
+            _, overview = app.overview(episode.id)
+            if overview is None:
+                continue
+            episodes += 1
+            segments = app.archive.segments(episode.id, words=False)
+            text = " ".join(" ".join(s.text.split()) for s in segments)
+            grounding = Grounding.of(text, episode.language)
+            moments += len(overview.moments)
+            verbatim += sum(" ".join(m.quote.split()) in text for m in overview.moments)
+            topics += len(overview.topics)
+            topics_in += sum(grounding.grounded(t.term) for t in overview.topics)
+            for n, chapter in enumerate(overview.chapters):
+                end = overview.chapters[n + 1].start if n + 1 < len(overview.chapters) else float("inf")
+                said = " ".join(s.text for s in segments if s.start < end and (n == 0 or s.start >= chapter.start))
+                titles += 1
+                titles_in += Grounding.of(said, episode.language).grounded(chapter.title)
+    lines += [
+        "",
+        f"grounding: {episodes} episodes (every {every}th of both corpora), overviews made in {seconds:.1f} s",
+        f"  key moments verbatim in their transcript: {verbatim}/{moments} ({100 * verbatim / max(1, moments):.1f} %)",
+        f"  topics said in their episode:            {topics_in}/{topics} ({100 * topics_in / max(1, topics):.1f} %)",
+        f"  chapter titles said in their chapter:    {titles_in}/{titles} ({100 * titles_in / max(1, titles):.1f} %)",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--documents", type=int, default=48)
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--parts", nargs="+", default=["boundaries", "grounding"])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--grounding-every", type=int, default=1, help="check every Nth episode of the corpora")
     args = parser.parse_args()
     lines = [
         "bench/chapters.py — chapters, key moments and topics on real transcripts",
@@ -246,6 +301,8 @@ def main() -> None:
     ]
     if "boundaries" in args.parts:
         run_boundaries(args.documents, args.seed, lines)
+    if "grounding" in args.parts:
+        run_grounding(args.grounding_every, lines)
     print("\n".join(lines))
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -4,8 +4,8 @@ TextTiling (Hearst 1997) over the passages' meaning vectors instead of their wor
 just before and just after each gap between two passages (a few on each side, averaged), and each gap's depth, how far
 the similarity drops there below the nearest peaks on both sides. The deepest gaps become boundaries, deepest first,
 as long as every chapter stays at least MIN_SECONDS long; a chapter still longer than MAX_SECONDS is then cut at its
-deepest gap. A boundary falls between two passages (30–60 s each), so it is moved to the segment start around that
-gap where the words before and after differ most, preferring a pause or a sentence's start.
+deepest gap. A boundary falls between two passages (30–60 s each): it is placed at the segment start between them,
+moved by one segment to follow a pause or a sentence's end.
 
 Titles are the chapter's own most distinctive phrases (fonoteca.meaning.keyness) against the rest of the episode and
 the archive: words the chapter says.
@@ -19,11 +19,10 @@ import numpy as np
 
 from fonoteca.archive import Segment
 
-MIN_SECONDS = 180.0  # a chapter is at least three minutes long
+MIN_SECONDS = 300.0  # a chapter is at least five minutes long
 MAX_SECONDS = 1200.0  # and at most twenty, unless no gap inside it can be cut without a shorter one
 WINDOW = 3  # passages on each side of a gap whose mean vectors are compared (≈ 2 minutes)
-DEPTH_CUTOFF = 0.5  # a gap is a boundary when its depth is at least mean + this × standard deviation of all depths
-SNAP_SECONDS = 40.0  # words on each side of a candidate segment start that are compared to place the boundary
+DEPTH_CUTOFF = 1.0  # a gap is a boundary when its depth is at least mean + this × standard deviation of all depths
 PAUSE_SECONDS = 0.6  # a silence this long before a segment marks a natural place to start a chapter
 
 
@@ -69,7 +68,7 @@ def boundaries(
     n = len(vectors)
     if n < 2 or end - starts[0] < 2 * min_seconds:
         return []
-    depth = depths(gap_similarities(vectors))
+    depth = depths(gap_similarities(vectors, WINDOW))
     gaps = np.arange(1, n)
     cutoff = depth[1:].mean() + DEPTH_CUTOFF * depth[1:].std()
     chosen: list[int] = []
@@ -103,50 +102,21 @@ def boundaries(
 
 
 def snap(segments: Sequence[Segment], low: int, high: int) -> int:
-    """The position, among segments[low..high], where a chapter best starts: where the words of the SNAP_SECONDS
-    before and after differ most (cosine of their counts), a pause or a sentence end before it counting as a
-    difference of 0.1 each."""
+    """The position, among segments[low..high] (the two passages around a boundary gap), where a chapter starts: the
+    segment at the middle of the two, or its neighbour when that one follows a pause or a sentence's end. (Choosing
+    by the contrast of the words around each candidate placed boundaries worse in bench/chapters.py: F1 0.57 against
+    0.62 at the middle.)"""
     if high <= low:
         return low
-    from fonoteca.text import words
-
-    bags = [_bag(words(s.text)) for s in segments]
-    best, best_score = low, float("inf")
-    for i in range(max(low, 1), high + 1):
-        t = segments[i].start
-        before = _window(bags, segments, i - 1, -1, t - SNAP_SECONDS)
-        after = _window(bags, segments, i, 1, t + SNAP_SECONDS)
-        score = _cosine(before, after)
-        if segments[i].start - segments[i - 1].end >= PAUSE_SECONDS:
-            score -= 0.1
-        if segments[i - 1].text.rstrip().endswith((".", "?", "!", "…")):
-            score -= 0.1
-        if score < best_score:
-            best, best_score = i, score
-    return best
+    middle = (low + high + 1) // 2
+    for i in (middle, middle + 1, middle - 1):
+        if low <= i <= high and i > 0 and _natural_start(segments[i - 1], segments[i]):
+            return i
+    return middle
 
 
-def _bag(tokens: list[str]) -> dict[str, int]:
-    bag: dict[str, int] = {}
-    for token in tokens:
-        bag[token] = bag.get(token, 0) + 1
-    return bag
-
-
-def _window(bags: list[dict[str, int]], segments: Sequence[Segment], i: int, step: int, limit: float) -> dict[str, int]:
-    total: dict[str, int] = {}
-    while 0 <= i < len(segments) and (segments[i].start >= limit if step < 0 else segments[i].start < limit):
-        for word, n in bags[i].items():
-            total[word] = total.get(word, 0) + n
-        i += step
-    return total
-
-
-def _cosine(a: dict[str, int], b: dict[str, int]) -> float:
-    if not a or not b:
-        return 1.0
-    dot = sum(n * b.get(w, 0) for w, n in a.items())
-    return dot / (sum(n * n for n in a.values()) ** 0.5 * sum(n * n for n in b.values()) ** 0.5)
+def _natural_start(before: Segment, segment: Segment) -> bool:
+    return segment.start - before.end >= PAUSE_SECONDS or before.text.rstrip().endswith((".", "?", "!", "…"))
 
 
 def chapter_starts(
