@@ -22,7 +22,6 @@ from fonoteca.archive import Archive, ChapterSource, EpisodeKind, Segment, Sourc
 from fonoteca.cli import app as cli
 from fonoteca.ingest.chapters import notes_chapters, parse_podcast_chapters
 from fonoteca.ingest.transcripts import parse_transcript
-from fonoteca.meaning.glance import WORDS
 from fonoteca.meaning.grounding import Grounding
 from fonoteca.output.chapters import render_chapters
 from fonoteca.settings import Settings
