@@ -88,8 +88,9 @@ def test_two_fonoteca_serve_on_two_machines_follow_one_postgresql_archive(tmp_pa
         episode, _ = worker.upsert_episode(show, guid="1", title="Uno", kind="audio", published="2024-01-01")
         worker.replace_transcript(episode.id, [Segment(0, 3, "Hablamos de zarzuela")], source="publisher")
         with (
-            fonoteca_serve(one, database_url=pg_url, embeddings="none") as first,
-            fonoteca_serve(two, database_url=pg_url, embeddings="none") as second,
+            # each asks search until the replicas agree: no rate limit (tests/test_web_public_archive.py)
+            fonoteca_serve(one, database_url=pg_url, embeddings="none", rate_search="none") as first,
+            fonoteca_serve(two, database_url=pg_url, embeddings="none", rate_search="none") as second,
         ):
             assert until(lambda: total(first, "zarzuela") == total(second, "zarzuela") == 1)
             worker.replace_transcript(episode.id, [Segment(0, 3, "Ahora de flamenco")], source="publisher")

@@ -91,7 +91,8 @@ def test_a_get_never_indexes(settings: Settings, web_archive: dict[str, str]) ->
 def test_a_running_serve_indexes_new_episodes_by_itself_and_answers_while_others_index(
     settings: Settings, web_archive: dict[str, str]
 ) -> None:
-    with fonoteca_serve(settings) as base, httpx.Client(base_url=base, timeout=10) as http:
+    # It asks search again and again until the new episodes come in: no rate limit (tests/test_web_public_archive.py).
+    with fonoteca_serve(settings, rate_search="none") as base, httpx.Client(base_url=base, timeout=10) as http:
         assert _total(http, "country") == 2
         first = _add_episode(settings, web_archive["show"], "zarzuela", "Hablamos de zarzuela.")
         # Nobody searches for it: the server's own indexer takes it in.
