@@ -18,10 +18,11 @@ from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Archive, ChapterSource, EpisodeKind, Segment, Source, SourceKind
+from fonoteca.archive import Archive, Chapter, ChapterSource, EpisodeKind, Segment, Source, SourceKind
 from fonoteca.cli import app as cli
 from fonoteca.ingest.chapters import notes_chapters, parse_podcast_chapters
 from fonoteca.ingest.transcripts import parse_transcript
+from fonoteca.llm.chat import retrieve
 from fonoteca.meaning.grounding import Grounding
 from fonoteca.output.chapters import render_chapters
 from fonoteca.settings import Settings
@@ -270,3 +271,26 @@ def test_cli_chapters_and_api_return_the_same_overview(archive, settings) -> Non
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_the_chat_routes_a_question_to_the_chapter_its_title_names(archive, settings) -> None:
+    segments, joins = _joined(
+        ["005_mike_bayer_SQLAlchemy_and_data_access_in_Python.vtt", "009-Docker-and-Python-with-Patrick-Chanozen.vtt"]
+    )
+    episode_id = _import(archive, "Joined", "two episodes", segments)
+    fonoteca = _fonoteca(archive, settings)
+    fonoteca.update_index()
+    chapters = [
+        Chapter(0.0, "SQLAlchemy · ORM", joins[0], ChapterSource.PUBLISHER),
+        Chapter(joins[0], "Docker · containers", None, ChapterSource.PUBLISHER),
+    ]
+    archive.overviews.save_publisher_chapters(episode_id, chapters)
+    scope = fonoteca.scope(episode=episode_id)
+    question = "what did they say about Docker and Python?"
+    plain = retrieve(fonoteca.searcher, question, scope, limit=8)
+    routed = retrieve(fonoteca.searcher, question, scope, limit=8, chapters=chapters)
+    assert {e.start for e in routed} == {e.start for e in plain}  # the same moments, in another order
+    assert routed[0].start >= joins[0]
+    inside = [e.start >= joins[0] for e in routed]
+    assert inside == sorted(inside, reverse=True)  # the Docker chapter's moments first
+    assert [e.start >= joins[0] for e in plain] != inside  # which the search alone did not put first

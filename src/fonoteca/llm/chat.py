@@ -23,13 +23,14 @@ from typing import Any
 
 import anyio
 
-from fonoteca.archive import Archive, Message
+from fonoteca.archive import Archive, Chapter, Message
 from fonoteca.errors import FonotecaError, LLMError
 from fonoteca.ingest.language import language_name
 from fonoteca.llm.clean import GAP, clean_text, close_gaps, mark_special_tokens, unfinished_at
 from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import CHAT
 from fonoteca.output import ExcerptOut, SourceOut, dump
+from fonoteca.search import Hit
 from fonoteca.search.hybrid import HybridSearch
 from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.settings import Settings
@@ -135,9 +136,11 @@ def retrieve(
     *,
     limit: int = EXCERPTS_LIMIT,
     earlier: Sequence[str] = (),
+    chapters: Sequence[Chapter] = (),
 ) -> list[Excerpt]:
     """The moments of the scope that best match `question` (read with the `earlier` questions of its conversation if
-    needed), by keywords and, where the archive is embedded, by meaning."""
+    needed), by keywords and, where the archive is embedded, by meaning; with the `chapters` of a one-episode scope,
+    those of the chapters the question names first (route_by_chapters)."""
     hits = []
     for number, query in enumerate(retrieval_queries(question, earlier) or [""]):
         # The first query is the question's own; the next ones also carry the earlier questions' words and meaning.
@@ -147,8 +150,23 @@ def retrieve(
             break
     return [
         Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
-        for n, h in enumerate(hits, start=1)
+        for n, h in enumerate(route_by_chapters(hits, question, chapters), start=1)
     ]
+
+
+def route_by_chapters(hits: list[Hit], question: str, chapters: Sequence[Chapter]) -> list[Hit]:
+    """Within one episode, the moments of the chapters whose titles share a word with the question first (in their
+    order), then the rest: "what did they say about Docker?" goes to the Docker chapter of a three-hour stream."""
+    asked = set(keywords(question))
+    wanted = [c for c in chapters if asked & set(words(c.title))]
+    if not wanted:
+        return hits
+    ends = {id(c): next((n.start for n in chapters if n.start > c.start), float("inf")) for c in wanted}
+
+    def inside(hit: Hit) -> bool:
+        return any(c.start <= hit.start < (c.end or ends[id(c)]) for c in wanted)
+
+    return [h for h in hits if inside(h)] + [h for h in hits if not inside(h)]
 
 
 def sources(excerpts: Sequence[Excerpt], cited: Sequence[int]) -> list[dict[str, Any]]:
@@ -269,8 +287,11 @@ class ChatTurn:
         history = await anyio.to_thread.run_sync(self._open_conversation)  # SQLite: never on the event loop
         earlier = [m.content for m in history if m.role == "user"]
         self.language = question_language(self.message)
+        chapters = await anyio.to_thread.run_sync(self._chapters)
         excerpts = await anyio.to_thread.run_sync(
-            lambda: retrieve(self.searcher, self.message, self.scope, limit=EXCERPTS_LIMIT, earlier=earlier)
+            lambda: retrieve(
+                self.searcher, self.message, self.scope, limit=EXCERPTS_LIMIT, earlier=earlier, chapters=chapters
+            )
         )
         if excerpts:
             self.prompt, self.excerpts = build_messages(
@@ -282,6 +303,13 @@ class ChatTurn:
                 answer_tokens=answer_tokens(self.settings),
             )
         self.prepared_in = time.perf_counter() - started
+
+    def _chapters(self) -> list[Chapter]:
+        """The chapters of the episode the conversation is about (none for a show or the whole archive)."""
+        if not self.episode:
+            return []
+        overview = self.archive.overviews.overview(self.episode)
+        return overview.shown_chapters if overview else []
 
     def _open_conversation(self) -> list[Message]:
         """The turn's scope and conversation (made if new), and the conversation's messages so far."""
