@@ -6,15 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
+from pathlib import Path
 
 import pytest
+import sqlalchemy
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
 from fixtures_web import STREAM_LINES
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Archive, Segment
+from fonoteca.archive import Archive, Segment, migrations
 from fonoteca.cli import app
 from fonoteca.search.trends import MAX_TERMS, BadTrend, parse_terms, summarize
 from fonoteca.settings import Settings
@@ -69,10 +72,16 @@ def test_each_episode_s_word_total_is_stored_when_indexed(settings, two_shows) -
 def test_an_archive_indexed_before_word_totals_gets_them_when_opened_without_reindexing(settings, two_shows) -> None:
     with Archive(settings.db_path) as archive:
         before = {e.id: e.words for e in archive.timeline()}
-    with sqlite3.connect(settings.db_path) as db:  # what revision 0014 finds in an archive indexed by an older fonoteca
-        db.execute("UPDATE counted SET words = NULL")
-        db.execute("UPDATE alembic_version SET version_num = '0013'")
-    db.close()
+    # What revision 0014 finds in an archive indexed by an older fonoteca: the schema of 0013 (the later revisions
+    # undone by Alembic itself) and no word totals.
+    engine = sqlalchemy.create_engine(f"sqlite:///{settings.db_path}")
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+        connection.exec_driver_sql("UPDATE counted SET words = NULL")
+    engine.dispose()
     with Archive(settings.db_path) as archive:
         assert {e.id: e.words for e in archive.timeline()} == before  # filled from the stored word counts
         assert Fonoteca(settings, archive=archive).update_index() == 0  # nothing was indexed again
