@@ -1,16 +1,21 @@
 """Search and trend latency on a synthetic archive the size of a long-running show, against plain SQLite FTS5.
 
-Builds the archive of bench/synthetic.py (default 1 500 h, ~13 M words, 750 episodes over 6 years), indexes it with
-fonoteca (tantivy + per-episode word counts) and, as the reference, with an SQLite FTS5 table over the same segments
-(unicode61, diacritics removed, BM25 top 20). Each query kind runs on many different terms; p50/p95/p99 in ms.
+Builds the archive of bench/synthetic.py (default 1 500 h, ~13 M words, 750 episodes over 6 years; --hours 15000 is
+7 500 episodes), indexes it with fonoteca (tantivy + per-episode word counts) and, as references in the same run, with
+raw tantivy (the same segment texts, its default tokenizer, 2 writer threads: indexing is reported as a ratio to it)
+and with an SQLite FTS5 table over the same segments (unicode61, diacritics removed, BM25 top 20). Each query kind
+runs on many different terms; p50/p95/p99 in ms.
 Like `fonoteca serve`, the process freezes what it holds (gc.freeze) once the archive is built and indexed.
 The graph's rows: a trend of 10 words, one word split by show (three more shows, copies of synthetic episodes, are
 added after every other row is measured) and the front page's time to first byte with the graph of two words (its
 points are in the page) from a real `fonoteca serve`.
 The meaning rows, last (an embedded archive makes a plain search hybrid): the packaged model embeds the passages of
 --embed-sample episodes (throughput, and the whole archive's time scaled from it: embedding 1 500 h takes hours), every
-other episode gets those real vectors again (so the matrix has the whole archive's size), then meaning and hybrid
-queries run over all of it; the int8 storage's cost is the top-10 overlap with float32 on the sample.
+other episode gets vectors near those (a real vector plus noise: clustered like real ones), the vector index is built
+(fonoteca.search.ann), then meaning and hybrid queries run over all of it, with recall@10 against exact brute force
+over the same stored vectors (whole archive, and one year), brute force's own time, and new searching processes'
+first query and memory (one, then two at once: the mapped index's pages are shared); the int8 storage's cost is the
+top-10 overlap with float32 on the sample.
 Writes bench/results/search.txt.
 
     python bench/search.py [--hours 1500] [--queries 60] [--embed-sample 6] [--embeddings-model NAME]

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 EXACT_PASSAGES = 5_000  # a scope this small is scanned exactly (its vectors read from the index: ~3 ms at 512-d)
 DELTA_PASSAGES = 20_000  # passages not in the index yet that a search scans exactly; beyond it the index is rebuilt
 OVERSAMPLE = 2.0  # neighbours asked of the graph per neighbour wanted in the scope, beyond the scope's share
-CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 64, 128  # HNSW's M, efConstruction, efSearch
+CONNECTIVITY, EXPANSION_ADD = 16, 64  # HNSW's M and efConstruction (efSearch: usearch's default, 64)
 FORMAT = 1  # of current.json and the files it names
 
 
