@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Episode, Segment, migrations
 from fonoteca.archive.tables import claims, metadata
 from fonoteca.cli import app
-from fonoteca.errors import ConfigError
+from fonoteca.errors import ConfigError, StorageError
 from fonoteca.events import EpisodeFailed, Event
 from fonoteca.jobs import ANALYZE_TASK, DOWNLOAD_TASK, REFRESH_TASK, TRANSCRIBE_TASK, JobQueue, sync_cron
 from fonoteca.jobs.worker import run_worker
@@ -400,9 +401,9 @@ ENGLISH = (
 )
 
 
-def _transcribed(fonoteca: Fonoteca) -> Episode:
+def _transcribed(fonoteca: Fonoteca, guid: str = "jfk") -> Episode:
     show, _ = fonoteca.archive.add_show(title="Discursos", source="https://example.org/d.xml", source_kind="feed")
-    episode, _ = fonoteca.archive.upsert_episode(show, guid="jfk", title="Ask not", kind="audio")
+    episode, _ = fonoteca.archive.upsert_episode(show, guid=guid, title="Ask not", kind="audio")
     fonoteca.archive.replace_transcript(episode.id, [Segment(0.0, 11.0, ENGLISH)], source="publisher")
     return episode
 
@@ -542,3 +543,78 @@ def test_a_worker_with_another_home_downloads_again_what_a_worker_with_its_own_h
     assert stored.media_path and Path(stored.media_path).is_relative_to(other.media_dir)
     assert Path(stored.media_path).read_bytes() == JFK.read_bytes()
     assert [path for path, _ in http_server.requests].count("/f/1.flac") == 2  # once for each home
+
+
+class _SlowModelServer:
+    """A language model server on 127.0.0.1 that holds every request for `hold` seconds, then answers 503: a job that
+    asks it stays busy that long."""
+
+    def __init__(self, hold: float) -> None:
+        self.asked = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.asked.set()
+                time.sleep(hold)
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_busy_worker_keeps_its_heartbeat_and_takes_jobs_after_postgresql_restarts(settings: Settings) -> None:
+    """`pg_ctl -m immediate` (a crash, every connection cut) while a real worker process runs a job, then start: the
+    worker shows life again within its timeout and does the next job."""
+    model = _SlowModelServer(hold=15)
+    with throwaway_cluster("fonoteca test: a restart under a busy worker") as server:
+        server.create_database("archivo")
+        pg = settings.replace(database_url=server.url("archivo"), embeddings="none")
+        with Fonoteca(pg) as fonoteca:
+            fonoteca.jobs.open()
+            busy, later = _transcribed(fonoteca), _transcribed(fonoteca, guid="later")
+        worker = _worker(
+            pg, "--queue", "llm", FONOTECA_WORKER_TIMEOUT="4", FONOTECA_LLM_BASE_URL=model.url,
+            FONOTECA_LLM_TIMEOUT="60",
+        )  # fmt: skip
+        try:
+            with Fonoteca(pg) as fonoteca:
+                _wait_for("a live worker", lambda: fonoteca.jobs.fleet().workers == 1, [worker], seconds=60)
+                assert fonoteca.jobs.enqueue_analyses([busy], ["summary"]).queued == 1
+            assert model.asked.wait(60), "the worker never took the job"
+            assert server.pg_ctl("stop -m immediate").returncode == 0
+            time.sleep(5)  # several heartbeats and polls of the worker
+            assert server.pg_ctl("start -w").returncode == 0
+            with Fonoteca(pg) as fonoteca:
+                _wait_for("the worker's heartbeat again", lambda: _alive(fonoteca), [worker], seconds=90)
+                assert fonoteca.jobs.enqueue_analyses([later], ["language"]).queued == 1
+                # The worker's own connections to the archive died with the server: a job that meets one fails and is
+                # tried again with RETRY's back-off (3, 9, 27, 81 s), so the next job may take a few tries.
+                _wait_for(
+                    "the next job done",
+                    lambda: fonoteca.archive.get_analysis(later.id, "language") is not None,
+                    [worker], seconds=300,
+                )  # fmt: skip
+        finally:
+            if worker.poll() is None:
+                _stop(worker)
+            model.close()
+
+
+def _alive(fonoteca: Fonoteca) -> bool:
+    try:
+        return fonoteca.jobs.fleet().workers == 1
+    except StorageError:  # this process's own connection was cut by the restart too
+        return False

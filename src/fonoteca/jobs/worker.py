@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job, Status
+from procrastinate.worker import Worker
 
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.events import EpisodeFailed, Note
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from fonoteca.app import Fonoteca
 
 SCHEDULE_ID = "sync"
+log = logging.getLogger(__name__)
 
 
 def run_worker(
@@ -71,18 +73,52 @@ async def _run(
     async with jobs.serving(connections=concurrency + 4) as app:
         await _requeue_stalled(jobs, fonoteca, timeout)  # before the first fetch: a dead worker's jobs come first
         recovery = asyncio.create_task(_keep_requeueing_stalled(jobs, fonoteca, timeout))
-        worker = asyncio.create_task(
-            app.run_worker_async(
-                queues=queues, concurrency=concurrency, wait=not until_empty, name=f"fonoteca-{os.getpid()}",
-                additional_context={"fonoteca": fonoteca}, update_heartbeat_interval=timeout / 3,
-                stalled_worker_timeout=timeout, install_signal_handlers=False,
-            )
+        app.perform_import_paths()
+        steady = _SteadyWorker(
+            app=app, queues=queues, concurrency=concurrency, wait=not until_empty, name=f"fonoteca-{os.getpid()}",
+            additional_context={"fonoteca": fonoteca}, update_heartbeat_interval=timeout / 3,
+            stalled_worker_timeout=timeout, install_signal_handlers=False,
         )  # fmt: skip
+        worker = asyncio.create_task(steady.run())
         with _stop_on_signals(worker, fonoteca), contextlib.suppress(asyncio.CancelledError):
             await worker
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await recovery
+
+
+class _SteadyWorker(Worker):
+    """procrastinate's worker, through a restart of the database server. procrastinate ends its worker when one
+    heartbeat or one fetch fails, and a worker busy with a long job then stays alive without a heartbeat and takes no
+    job after it. Here a heartbeat or a fetch that fails is tried again at the next beat or poll; and a worker whose
+    row was pruned meanwhile (its heartbeat lapsed while the server was away) registers again, so that it shows life
+    and may fetch jobs (a job row names its worker)."""
+
+    async def _update_heartbeat(self) -> None:
+        lapsed = False
+        while True:
+            await asyncio.sleep(self.update_heartbeat_interval)
+            try:
+                if lapsed and not await self._registered():
+                    self.worker_id = await self.app.job_manager.register_worker()
+                    log.warning("this worker's heartbeat lapsed while the database was away: registered again")
+                await self.app.job_manager.update_heartbeat(self.worker_id or 0)
+                lapsed = False
+            except procrastinate_errors.ConnectorException as exc:
+                lapsed = True
+                log.warning("cannot show this worker's life to the database now (%s); trying again", exc.__cause__)
+
+    async def _registered(self) -> bool:
+        row = await self.app.connector.execute_query_one_async(
+            "SELECT EXISTS (SELECT 1 FROM procrastinate_workers WHERE id = %(id)s) AS here", id=self.worker_id
+        )
+        return bool(row["here"])
+
+    async def _fetch_and_process_jobs(self) -> None:
+        try:
+            await super()._fetch_and_process_jobs()
+        except procrastinate_errors.ConnectorException as exc:
+            log.warning("cannot fetch jobs now (%s); trying again at the next poll", exc.__cause__)
 
 
 @contextlib.contextmanager
@@ -116,12 +152,17 @@ def _stop_on_signals(worker: asyncio.Task[None], fonoteca: Fonoteca) -> Iterator
 
 
 async def _keep_requeueing_stalled(jobs: JobQueue, fonoteca: Fonoteca, timeout: float) -> None:
+    pause = timeout / 2
     while True:
-        await asyncio.sleep(timeout / 2)
+        await asyncio.sleep(pause)
         try:
             await _requeue_stalled(jobs, fonoteca, timeout)
+            pause = timeout / 2
         except (procrastinate_errors.ConnectorException, FonotecaError) as exc:  # the database away: the next pass
             fonoteca.events(Note(f"cannot look for the jobs of dead workers now: {exc.__cause__ or exc}"))
+            # Every worker's heartbeat lapsed with the database: the next look waits until they can all have shown
+            # life again, so that none is taken for dead, and its running jobs queued again, for the outage.
+            pause = timeout * 1.5
 
 
 async def _requeue_stalled(jobs: JobQueue, fonoteca: Fonoteca, timeout: float) -> None:
