@@ -14,7 +14,7 @@ from typing import Any
 
 from fonoteca.archive import Chapter, ChapterSource
 from fonoteca.errors import MediaError
-from fonoteca.ingest.net import Origin, is_remote, local_path, read_limited
+from fonoteca.ingest.net import Origin
 from fonoteca.settings import Settings
 
 MIN_NOTE_CHAPTERS = 3  # fewer timestamps in the notes are mentions ("at 12:30 he says…"), not a list of chapters
@@ -23,19 +23,12 @@ _PUBLISHER = ChapterSource.PUBLISHER
 
 def fetch_chapters_file(url: str, origin: Origin, settings: Settings) -> bytes:
     """A publisher's chapters file: from the web (size- and time-limited) or a file, only where the show may point."""
-    origin.check(url)
-    if not is_remote(url):
-        return (local_path(url) or Path(url)).read_bytes()
-    with origin.client(settings) as client:
-        return read_limited(
-            client,
-            url,
-            what=f"the chapters file {url}",
-            max_mb=settings.max_feed_mb,
-            deadline=settings.feed_deadline,
-            error=MediaError,
-            hint="the publisher's link is broken or slow; the episode gets chapters from its transcript instead",
-        )[1]
+    return origin.read_file(
+        url,
+        settings,
+        what=f"the chapters file {url}",
+        hint="the publisher's link is broken or slow; the episode gets chapters from its transcript instead",
+    )
 
 
 def parse_podcast_chapters(data: bytes | str) -> list[Chapter]:

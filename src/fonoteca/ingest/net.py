@@ -253,6 +253,23 @@ class Origin:
     def auth(self) -> httpx.Auth | None:
         return _OriginBasicAuth(self.source, self.credentials) if self.credentials and is_remote(self.source) else None
 
+    def read_file(self, url: str, settings: Settings, *, what: str, hint: str) -> bytes:
+        """A file the publisher links beside an episode (a transcript, a chapters file): from the web, size- and
+        time-limited like a feed, or a file, each only where this show may point."""
+        self.check(url)
+        if not is_remote(url):
+            return (local_path(url) or Path(url)).read_bytes()
+        with self.client(settings) as web:
+            return read_limited(
+                web,
+                url,
+                what=what,
+                max_mb=settings.max_feed_mb,
+                deadline=settings.feed_deadline,
+                error=MediaError,
+                hint=hint,
+            )[1]
+
 
 def client(settings: Settings, *, public_only: bool, origin: Origin | None = None) -> httpx.Client:
     timeout = httpx.Timeout(settings.download_timeout, connect=min(settings.download_timeout, 15.0))

@@ -28,7 +28,7 @@ from frontmatter.default_handlers import YAMLHandler
 from fonoteca.archive import Segment
 from fonoteca.archive.models import Word
 from fonoteca.errors import MediaError
-from fonoteca.ingest.net import Origin, is_remote, local_path, read_limited
+from fonoteca.ingest.net import Origin
 from fonoteca.settings import Settings
 
 # Timed formats first: a publisher offering several transcripts gets the one with timestamps imported.
@@ -636,19 +636,12 @@ def _speaker_paragraphs(text: str) -> list[Segment]:
 def fetch_transcript(url: str, origin: Origin, settings: Settings) -> bytes:
     """A publisher's or sidecar transcript: from the web (size- and time-limited) or a file, each only where the show
     `origin` may point (see net.Origin)."""
-    origin.check(url)
-    if not is_remote(url):
-        return (local_path(url) or Path(url)).read_bytes()
-    with origin.client(settings) as client:
-        return read_limited(
-            client,
-            url,
-            what=f"the transcript {url}",
-            max_mb=settings.max_feed_mb,
-            deadline=settings.feed_deadline,
-            error=MediaError,
-            hint="the publisher's link is broken or slow; the episode is transcribed from its audio instead",
-        )[1]
+    return origin.read_file(
+        url,
+        settings,
+        what=f"the transcript {url}",
+        hint="the publisher's link is broken or slow; the episode is transcribed from its audio instead",
+    )
 
 
 def parse_transcript(data: str | bytes, kind: str) -> list[Segment]:
