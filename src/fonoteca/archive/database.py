@@ -8,6 +8,7 @@ committed before it started (SQLite's WAL lets readers run beside the one writer
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -135,7 +136,7 @@ class Database:
             if reader:
                 dbapi_connection.execute("PRAGMA query_only=ON")
                 return
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(dbapi_connection)
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
             dbapi_connection.execute("PRAGMA cache_size=-65536")  # 64 MB: bulk indexing stays in memory
@@ -282,3 +283,18 @@ def in_chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
     """A long IN list in parts: SQLite allows only so many parameters in one statement."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _write_ahead_log(dbapi_connection: Any) -> None:
+    """Put the file in WAL mode. Switching a new file takes an exclusive lock that SQLite does not wait for (its busy
+    handler is not called for it), so two processes creating one archive at once retry here for as long as any other
+    write would wait (the connection's 30 s timeout)."""
+    gives_up = time.monotonic() + 30
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > gives_up:
+                raise
+            time.sleep(0.02)
