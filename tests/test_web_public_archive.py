@@ -20,6 +20,8 @@ from fonoteca.archive import Archive, Segment
 from fonoteca.settings import Settings
 from fonoteca.web.crowd import within_budget
 
+TOKEN = "a-token-of-twenty-chars-or-more"
+
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
@@ -119,7 +121,7 @@ def test_the_sitemap_lists_every_finished_episode_and_robots_keeps_crawlers_off_
 
 def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_again(settings: Settings) -> None:
     ids = build_web_archive(settings)
-    with fonoteca_serve(settings) as base, httpx.Client(base_url=base) as http:
+    with fonoteca_serve(settings, public="1", token=TOKEN) as base, httpx.Client(base_url=base) as http:
         http.get("/")  # the CSRF cookie a browser keeps
         first = http.get(f"/show/{ids['show']}")
         assert first.status_code == 200
@@ -139,6 +141,23 @@ def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_a
             time.sleep(0.1)
         assert answer.status_code == 200 and "Nuevo nuevo" in answer.text
         assert answer.headers["etag"] != etag and answer.headers["last-modified"] >= modified
+
+
+def test_the_owner_sees_a_change_on_the_very_next_request_and_is_never_served_a_stale_copy(settings: Settings) -> None:
+    """The owner's pages are revalidated every time, against the counter read afresh: a reverted edit followed at
+    once by its page (the background reads the counter only every half second) must not be answered 304."""
+    ids = build_web_archive(settings)
+    owner = {"Authorization": f"Bearer {TOKEN}"}
+    with fonoteca_serve(settings, public="1", token=TOKEN) as base, httpx.Client(base_url=base, headers=owner) as http:
+        http.get("/")  # the CSRF cookie a browser keeps
+        first = http.get(f"/show/{ids['show']}")
+        assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+        assert http.get(f"/show/{ids['show']}", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+        for n in range(5):
+            etag = http.get(f"/show/{ids['show']}").headers["etag"]
+            _add_finished_episode(settings, ids["show"], f"inmediato{n}")
+            answer = http.get(f"/show/{ids['show']}", headers={"If-None-Match": etag})
+            assert answer.status_code == 200 and f"Nuevo inmediato{n}" in answer.text
 
 
 def test_pages_are_compressed_and_static_files_have_hashed_names_cached_as_immutable(settings: Settings) -> None:

@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
         Middleware(CsrfGuard),
         Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),
-        Middleware(CacheValidation, state=state),
+        Middleware(CacheValidation, state=state, fonoteca=fonoteca),
         Middleware(CrowdGuard, settings=settings),
     ]
     app = FastAPI(

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -38,6 +39,7 @@ from fonoteca.web.guards import SECURITY_HEADERS
 
 CHANGES_EVERY_S = 0.5
 PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
+OWNER_CACHE = "private, no-cache"  # the owner sees a write of theirs on the very next page
 SHARED_CACHE = "public, max-age=10, stale-while-revalidate=60"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Answers that move without the counter, or carry validators of their own.
@@ -113,22 +115,40 @@ def _still_valid(headers: Headers, etag: str, validators: Validators) -> bool:
 
 class CacheValidation:
     """Validators and Cache-Control on the pages' and the read API's answers, and `304 Not Modified` for a request
-    whose copy is still the archive's (see the module's docstring). `validators` reads the current state."""
+    whose copy is still the archive's (see the module's docstring). `state.validators` is the current state as
+    `follow_changes` last read it.
 
-    def __init__(self, app: ASGIApp, *, state: SimpleNamespace) -> None:
-        self.app, self.state = app, state
+    The owner's requests read the validators afresh and their pages must be revalidated every time: the owner's own
+    write (a fixed line, a reverted edit) is followed at once by the page that shows it, often before the background
+    read has seen the counter move, and maybe in another worker process. A write in this process refreshes
+    `state.validators` as soon as it is answered, so its readers here do not wait for the next background read."""
+
+    def __init__(self, app: ASGIApp, *, state: SimpleNamespace, fonoteca: Fonoteca) -> None:
+        self.app, self.state, self.fonoteca = app, state, fonoteca
+
+    async def _fresh_validators(self) -> Validators:
+        # a database that is down: follow_changes says so, once; the page, itself
+        with contextlib.suppress(Exception):
+            self.state.validators = await anyio.to_thread.run_sync(read_validators, self.fonoteca)
+        return self.state.validators
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or path.startswith(NOT_VALIDATED):
+        if scope["type"] != "http" or path.startswith(NOT_VALIDATED):
             await self.app(scope, receive, send)
             return
+        if scope["method"] not in ("GET", "HEAD"):
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await self._fresh_validators()
+            return
         headers = Headers(scope=scope)
-        validators: Validators = self.state.validators
         owner = bool(scope.get("state", {}).get("owner"))  # AccessGate's verdict: the owner's pages show more
+        validators: Validators = await self._fresh_validators() if owner else self.state.validators
         etag = validators.etag(_digest(headers.get("cookie", "").encode(), b"owner" if owner else b""))
         shared = path.startswith(SHARED_PREFIXES) or path.endswith(SHARED_SUFFIXES)
-        cache_control = SHARED_CACHE if shared and not owner else PAGE_CACHE
+        cache_control = OWNER_CACHE if owner else SHARED_CACHE if shared else PAGE_CACHE
         given = [
             (b"etag", etag.encode()),
             (b"last-modified", validators.last_modified.encode()),
