@@ -17,9 +17,13 @@ from fixtures_web import serve_app
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
+from fonoteca.app import Fonoteca
+from fonoteca.mcp_server import build_server
 from fonoteca.settings import Settings
+from fonoteca.web.crowd import MCP_KINDS
 
 TOKEN = "owner-token-for-mcp"
 TOOLS = {"search", "transcript", "episodes", "shows", "trend", "stats", "ask"}
@@ -138,3 +142,35 @@ def test_in_public_mode_anyone_gets_the_read_only_tools_and_the_owner_all_of_the
         assert anyone == TOOLS - {"ask"} and found == 4  # reading, never writing: no conversation is stored
         owner, _ = asyncio.run(tools({"Authorization": f"Bearer {TOKEN}"}))
         assert owner == TOOLS
+
+
+def test_the_servers_own_trouble_names_its_files_to_the_owner_only(settings: Settings, web_archive) -> None:
+    fonoteca = Fonoteca(settings.replace(embeddings="none"))
+    owner = build_server(fonoteca, links_base="https://archivo.example.org")
+    reader = build_server(fonoteca, links_base="https://archivo.example.org", owner=False)
+    fonoteca.archive.close()
+    settings.db_path.rename(settings.db_path.with_name("moved.db"))
+    settings.db_path.mkdir()  # the archive's file became a folder: its next reader cannot open it (StorageError, 503)
+
+    async def told(server: MCPServer) -> list[str]:
+        async with Client(server) as client:
+            answer = await client.call_tool("transcript", {"episode": web_archive["jfk"]})
+            assert answer.is_error
+            with pytest.raises(MCPError) as refused:
+                await client.read_resource(f"fonoteca://episode/{web_archive['jfk']}/transcript")
+            return [answer.content[0].text, str(refused.value)]
+
+    try:
+        for line in asyncio.run(told(reader)):
+            assert "Service Unavailable: the archive cannot answer this now" in line and str(settings.home) not in line
+        assert all(str(settings.db_path) in line for line in asyncio.run(told(owner)))
+    finally:
+        fonoteca.close()
+
+
+def test_every_tool_is_counted_by_the_rate_limits_or_named_as_free_of_them(settings: Settings) -> None:
+    async def tools() -> set[str]:
+        async with Client(build_server(Fonoteca(settings), links_base="http://127.0.0.1:8000")) as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    assert asyncio.run(tools()) == set(MCP_KINDS)

@@ -114,6 +114,27 @@ MCP_HELLO = {
 }  # fmt: skip
 
 
+MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+def mcp_reads(ids: dict[str, str]) -> list[dict[str, object]]:
+    """A call of every read-only MCP tool and resource, on every episode and show (the failed one, the folder's)."""
+    calls: list[tuple[str, dict[str, object]]] = [
+        ("tools/call", {"name": "shows", "arguments": {}}),
+        ("tools/call", {"name": "stats", "arguments": {"show": ids["folder"]}}),
+        ("tools/call", {"name": "trend", "arguments": {"terms": ["ask"], "show": ids["folder"], "by": "episode"}}),
+        *(("tools/call", {"name": "episodes", "arguments": {"show": show}}) for show in (ids["show"], ids["folder"])),
+        ("tools/call", {"name": "episodes", "arguments": {"status": "failed"}}),
+        *(("tools/call", {"name": "search", "arguments": {"query": "ask", "mode": mode}})
+          for mode in ("keyword", "meaning", "hybrid")),
+        ("tools/call", {"name": "search", "arguments": {"query": "ask", "show": ids["folder"]}}),
+    ]  # fmt: skip
+    for episode in (ids["jfk"], ids["stream"], ids["recording"], ids["broken"]):
+        calls.append(("tools/call", {"name": "transcript", "arguments": {"episode": episode}}))
+        calls.append(("resources/read", {"uri": f"fonoteca://episode/{episode}/transcript"}))
+    return [{"jsonrpc": "2.0", "id": n, "method": method, "params": params} for n, (method, params) in enumerate(calls)]
+
+
 @pytest.fixture
 def public_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     ids = build_public_archive(settings, tmp_path / "grabaciones")
@@ -183,6 +204,11 @@ def test_no_public_answer_carries_a_path_of_the_server(public_server, settings: 
         assert answer.status_code in (200, 400, 404, 422), (url, answer.status_code)
         for secret in private:
             assert secret not in answer.text, (url, secret)
+    for call in mcp_reads(ids):
+        answer = httpx.post(f"{base}/mcp", json=call, headers=MCP_ACCEPT, timeout=30)
+        assert answer.status_code == 200 and "result" in answer.json(), (call, answer.text[:300])
+        for secret in private:
+            assert secret not in answer.text, (call["params"], secret)
     owners = httpx.get(f"{base}/api/shows/{ids['folder']}/episodes", headers=BEARER).json()
     assert owners[0]["media"] == f"/media/{ids['recording']}"
     assert str(tmp_path / "grabaciones") in httpx.get(f"{base}/api/shows", headers=BEARER).text  # the owner's view

@@ -222,6 +222,36 @@ def test_searches_over_the_rate_limit_answer_429_with_retry_after_and_oversized_
         assert "1000 deep" in http.get("/search", params={"q": "ask", "page": "400"}).text
 
 
+def _mcp(http: httpx.Client, n: int, method: str, params: dict[str, object]) -> httpx.Response:
+    message = {"jsonrpc": "2.0", "id": n, "method": method, "params": params}
+    return http.post("/mcp", json=message, headers={"Accept": "application/json, text/event-stream"})
+
+
+def test_mcp_tool_calls_count_with_the_searches_trends_and_exports_of_the_same_address(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with (
+        fonoteca_serve(settings, public="1", token=TOKEN, rate_search="3/minute", rate_export="1/minute") as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        search = {"name": "search", "arguments": {"query": "ask"}}
+        assert [_mcp(http, n, "tools/call", search).status_code for n in range(2)] == [200, 200]
+        assert http.get("/api/search", params={"q": "ask"}).status_code == 200  # the third search of this address
+        refused = _mcp(http, 3, "tools/call", search)
+        assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["id"] == 3 and "too many search requests" in refused.json()["error"]["message"]
+        batch = [{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": search}]
+        assert http.post("/mcp", json=batch, headers={"Accept": "application/json"}).status_code == 429
+        assert http.get("/api/search", params={"q": "ask"}).status_code == 429
+        assert _mcp(http, 5, "tools/list", {}).status_code == 200  # listing is not limited
+        assert _mcp(http, 6, "tools/call", {"name": "stats", "arguments": {}}).status_code == 200
+
+        transcript = {"name": "transcript", "arguments": {"episode": ids["jfk"]}}
+        assert _mcp(http, 7, "tools/call", transcript).status_code == 200
+        resource = {"uri": f"fonoteca://episode/{ids['jfk']}/transcript"}
+        assert _mcp(http, 8, "resources/read", resource).status_code == 429  # an export too
+        assert http.get(f"/episode/{ids['jfk']}/transcript.txt").status_code == 429
+
+
 def test_an_answer_that_has_not_started_within_its_time_budget_is_a_503_with_retry_after() -> None:
     # A stand-in for a search slower than the budget, which no real archive here produces on demand.
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:

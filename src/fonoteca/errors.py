@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from http import HTTPStatus
 
 
 class FonotecaError(Exception):
@@ -21,6 +22,14 @@ class FonotecaError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    def told_to(self, owner: bool) -> str:
+        """The line as someone other than the owner may read it (the web's and MCP's public): the server's own trouble
+        (a full disk, a model or database that is down: 5xx) names its folders and servers, so anyone else reads only
+        that it failed; a busy server's line says when to come back, and is kept."""
+        if owner or self.http_status < 500 or isinstance(self, Overloaded):
+            return str(self)
+        return f"{HTTPStatus(self.http_status).phrase}: the archive cannot answer this now, try again later"
 
 
 class NotFound(FonotecaError):

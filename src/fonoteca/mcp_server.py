@@ -9,7 +9,10 @@ history as numbers), `stats`, and `ask` (the archive's chat, when the server is 
 `fonoteca://episode/{episode_id}/transcript`, an episode's whole transcript with its times.
 
 Inputs are checked as the JSON API checks them (the same choices and bounds, dates and unknown shows by the same
-FonotecaErrors); a bad argument is a tool error with the error's one line, never a crash of the server. Every answer
+FonotecaErrors); a bad argument is a tool error with the error's one line, never a crash of the server. The server's
+own trouble (a database or model that is away, a damaged file: a FonotecaError of status 5xx) names its folders and
+servers, so, as on the web pages, only the owner's server tells it; anyone else's says only that the archive cannot
+answer now. (The SDK already answers an unexpected exception with the tool's name alone.) Every answer
 is bounded: at most MAX_HITS hits, MAX_LINES transcript lines, MAX_LIST episodes, MAX_POINTS trend points, quotes cut to
 QUOTE_CHARS, a resource to RESOURCE_CHARS; an answer that was cut says so and where to go on.
 """
@@ -64,10 +67,10 @@ ShowRef = Annotated[str | None, Field(description="a show's slug, id or title (s
 EpisodeRef = Annotated[str, Field(description="an episode's id (from search hits or `episodes`)", max_length=100)]
 
 
-def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False) -> MCPServer:
+def build_server(fonoteca: Fonoteca, *, links_base: str, owner: bool = True) -> MCPServer:
     """The MCP server over one application object. `links_base`: the web archive's address, which the links of hits
-    and episodes start with; `read_only` leaves out the tools that write to the archive (`ask` stores its
-    conversation)."""
+    and episodes start with. The owner's has every tool; anyone else's (`owner=False`: the web's public and proxied
+    clients) leaves out the tools that write to the archive (`ask` stores its conversation) and tells no internals."""
     server: MCPServer = MCPServer("fonoteca", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     links_base = links_base.rstrip("/")
 
@@ -79,7 +82,7 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False
         try:
             return operation(*args, **kwargs)
         except FonotecaError as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(exc.told_to(owner)) from exc
 
     def episode_of(ref: str) -> Episode:
         return checked(fonoteca.archive.get_episode, ref)
@@ -220,7 +223,7 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False
                       for s, n, sec in result.by_show],
         }  # fmt: skip
 
-    if not read_only:
+    if owner:
 
         @server.tool()
         async def ask(
@@ -260,7 +263,7 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, read_only: bool = False
         try:
             found = fonoteca.archive.get_episode(episode_id)
         except FonotecaError as exc:
-            raise ResourceError(str(exc)) from exc
+            raise ResourceError(exc.told_to(owner)) from exc
         lines = [
             f"[{format_timestamp(s.start)}] " + (f"{s.speaker}: " if s.speaker else "") + s.text.strip()
             for s in fonoteca.archive.segments(found.id, words=False)

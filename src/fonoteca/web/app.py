@@ -93,14 +93,10 @@ def create_app(settings: Settings) -> FastAPI:
         return templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
 
     async def failed(request: Request, exc: FonotecaError) -> Response:
-        message = str(exc)
+        message = exc.told_to(getattr(request.state, "owner", False))
         # 503: the archive's database (or a server it needs) is away for now; clients and proxies may ask again later.
         wait = exc.retry_after if isinstance(exc, Overloaded) else RETRY_AFTER_S if exc.http_status == 503 else None
         headers = {"Retry-After": str(wait)} if wait is not None else None
-        if exc.http_status >= 500 and not isinstance(exc, Overloaded) and not getattr(request.state, "owner", False):
-            # the server's own trouble (a full disk, a model or database that is down) names its folders and servers:
-            # the owner reads it, everyone else only that it failed
-            message = f"{HTTPStatus(exc.http_status).phrase}: the archive cannot answer this now, try again later"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": message}, status_code=exc.http_status, headers=headers)
         context = {"title": HTTPStatus(exc.http_status).phrase.capitalize(), "message": message}
@@ -149,7 +145,7 @@ def mount_mcp(app: FastAPI, fonoteca: Fonoteca) -> list[MCPServer]:
     worker, and no session outlives its request. The SDK's own Host check is off: TrustedHostMiddleware did it."""
     settings = fonoteca.settings
     links = settings.public_url or f"http://{settings.host}:{settings.port}"
-    servers = [build_server(fonoteca, links_base=links), build_server(fonoteca, links_base=links, read_only=True)]
+    servers = [build_server(fonoteca, links_base=links), build_server(fonoteca, links_base=links, owner=False)]
     owner, reader = (
         server.streamable_http_app(
             streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,

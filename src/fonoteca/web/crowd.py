@@ -6,6 +6,9 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
   answer is 429 with Retry-After. The counts are each process's own: with `--workers N` a client whose connections
   land on several processes may get up to N times the limit. Behind a reverse proxy the address is the client's as
   the proxy tells it in X-Forwarded-For, from the proxies FONOTECA_TRUSTED_PROXIES names (else the proxy's own).
+- The MCP endpoint (POST /mcp) counts its tool calls with the same limits: `search` as a search, `trend` as a trend,
+  `transcript` and reading a transcript resource as an export (MCP_KINDS); over a limit the answer is 429 with
+  Retry-After and a JSON-RPC error. A request of several calls (a JSON-RPC batch) counts each.
 - Bounded work: a search takes at most MAX_QUERY_CHARS characters and MAX_QUERY_WORDS words, results are paged to
   MAX_RESULTS deep (a crawler walking page after page finds an end), and an answer that has not started after
   TIME_BUDGET_S is given up with 503 and Retry-After (the thread finishes its query; its answer is dropped).
@@ -13,6 +16,7 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from enum import StrEnum
@@ -26,6 +30,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fonoteca.settings import Settings
+from fonoteca.web.access import MCP_PATH
+from fonoteca.web.guards import read_body, replay
 
 MAX_QUERY_CHARS = 300
 MAX_QUERY_WORDS = 20
@@ -50,6 +56,35 @@ def kind_of(path: str, query: dict[str, str]) -> Kind | None:
     if path.startswith("/api/trend") or (query.get("word", "").strip() and (path == "/" or path.startswith("/show/"))):
         return Kind.TREND
     return None
+
+
+# What each of the MCP server's tools (fonoteca.mcp_server) counts as; None: not limited (a listing, the counts, and
+# `ask`, the owner's only). A test checks that every tool is named here.
+MCP_KINDS: dict[str, Kind | None] = {
+    "search": Kind.SEARCH, "trend": Kind.TREND, "transcript": Kind.EXPORT,
+    "episodes": None, "shows": None, "stats": None, "ask": None,
+}  # fmt: skip
+
+
+def mcp_calls(body: bytes) -> list[tuple[Kind, object]]:
+    """The limited kinds of work a POST /mcp asks for, each with its JSON-RPC id (a message that is not JSON-RPC asks
+    for none: the MCP server answers it itself)."""
+    try:
+        sent = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    calls: list[tuple[Kind, object]] = []
+    for message in sent if isinstance(sent, list) else [sent]:
+        if not isinstance(message, dict) or not isinstance(message.get("params"), dict):
+            continue
+        kind = None
+        if message.get("method") == "tools/call":
+            kind = MCP_KINDS.get(str(message["params"].get("name")))
+        elif message.get("method") == "resources/read":
+            kind = Kind.EXPORT
+        if kind is not None:
+            calls.append((kind, message.get("id")))
+    return calls
 
 
 def too_much(kind: Kind, query: dict[str, str]) -> str | None:
@@ -81,10 +116,29 @@ class CrowdGuard:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        client = scope["client"][0] if scope.get("client") else ""
+        if scope["method"] == "POST" and path == MCP_PATH:
+            body = await read_body(receive)
+            receive = replay(body, receive)
+            calls = mcp_calls(body)
+            for kind, request_id in calls:
+                if (refusal := self._over_limit(kind, client)) is not None:
+                    detail, wait = refusal
+                    error = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32000, "message": detail}}
+                    await JSONResponse(error, 429, {"Retry-After": str(wait)})(scope, receive, send)
+                    return
+            if calls:  # a search's bounded time; the owner's `ask` writes for as long as the model takes
+                await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         kind = kind_of(path, query)
         if kind is None:
@@ -94,15 +148,20 @@ class CrowdGuard:
         if reason is not None:
             await _refuse(path, reason, 422)(scope, receive, send)
             return
-        client = scope["client"][0] if scope.get("client") else ""
+        if (refusal := self._over_limit(kind, client)) is not None:
+            detail, wait = refusal
+            await _refuse(path, detail, 429, {"Retry-After": str(wait)})(scope, receive, send)
+            return
+        await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
+
+    def _over_limit(self, kind: Kind, client: str) -> tuple[str, int] | None:
+        """Counts one request of `kind` from `client`; over one of its limits, why and how many seconds to wait."""
         for item in self.limits[kind]:
             if not self.limiter.hit(item, kind.value, client):
                 reset = self.limiter.get_window_stats(item, kind.value, client).reset_time
                 wait = max(1, math.ceil(reset - time.time()))
-                detail = f"too many {kind.value} requests from your address ({item}): try again in {wait} s"
-                await _refuse(path, detail, 429, {"Retry-After": str(wait)})(scope, receive, send)
-                return
-        await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
+                return f"too many {kind.value} requests from your address ({item}): try again in {wait} s", wait
+        return None
 
 
 async def within_budget(app: ASGIApp, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:

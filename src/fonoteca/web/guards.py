@@ -145,7 +145,7 @@ class CsrfGuard:
         if request.method in UNSAFE_METHODS:
             refusal = _cross_site(request)
             if refusal is None and self._needs_token(request):
-                body = await _read_body(receive)
+                body = await read_body(receive)
                 receive = replay(body, receive)
                 submitted = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
                 if not (known and submitted and hmac.compare_digest(submitted.encode(), known.encode())):
@@ -185,7 +185,7 @@ def _cross_site(request: Request) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     """The body, already held to the limit by BodyLimit."""
     chunks: list[bytes] = []
     while True:
