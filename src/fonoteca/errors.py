@@ -62,6 +62,12 @@ class CorrectionError(FonotecaError):
     http_status = 422
 
 
+class SpeakerError(FonotecaError):
+    """A speaker cannot be named, merged or split so (an empty name, a speaker merged with itself)."""
+
+    http_status = 422
+
+
 class ConfigError(FonotecaError):
     """A FONOTECA_* variable or a command-line value is not one fonoteca accepts."""
 

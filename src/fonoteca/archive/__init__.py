@@ -16,6 +16,7 @@ tables, each given that database:
     watches        watched words, mentions and the webhook's outbox (fonoteca.archive.watches)
     vectors        the passages' vectors of search by meaning (fonoteca.archive.vectors)
     overviews      chapters, key moments and topics of episodes (fonoteca.archive.overviews)
+    voices         a show's named speakers, the voices and turns found in episodes (fonoteca.archive.speakers)
 
 The Archive's methods are its stores' (`archive.add_show` is `archive.episodes.add_show`). Statements are built from
 the tables of `fonoteca.archive.tables`, so one statement runs on both databases. Each write is its own transaction, so
@@ -48,19 +49,25 @@ from fonoteca.archive.models import (
     DamagedTranscript,
     Episode,
     EpisodeKind,
+    EpisodeSpeaker,
     KeyMoment,
     Message,
     Overview,
     Segment,
     Show,
+    ShowSpeaker,
     Source,
     SourceKind,
+    SpeakerNaming,
+    SpeakerSource,
+    SpeakerTurn,
     Stats,
     Status,
     TimelineEntry,
     Topic,
 )
 from fonoteca.archive.overviews import OverviewStore
+from fonoteca.archive.speakers import SpeakerStore
 from fonoteca.archive.transcripts import TranscriptStore
 from fonoteca.archive.vectors import VectorStore
 from fonoteca.archive.watches import WatchStore
@@ -84,9 +91,14 @@ __all__ = [
     "Message",
     "Overview",
     "Segment",
+    "EpisodeSpeaker",
     "Show",
+    "ShowSpeaker",
     "Source",
     "SourceKind",
+    "SpeakerNaming",
+    "SpeakerSource",
+    "SpeakerTurn",
     "Stats",
     "Status",
     "TimelineEntry",
@@ -177,6 +189,11 @@ class Archive:
     def overviews(self) -> OverviewStore:
         """Chapters, key moments and topics of episodes (fonoteca.archive.overviews)."""
         return OverviewStore(self.database)
+
+    @cached_property
+    def voices(self) -> SpeakerStore:
+        """A show's named speakers, the voices and turns found in its episodes (fonoteca.archive.speakers)."""
+        return SpeakerStore(self.database)
 
     # -- shows and episodes (fonoteca.archive.episodes) -------------------------------------------------------------
 

@@ -269,13 +269,22 @@ def settle(db: Connection, episode_id: str, *, from_idx: int = 0, reanchor: bool
             .values(text=bindparam("b_text"), said=bindparam("b_said")),
             changes,
         )
-        status = db.scalar(
-            episode_update(episode_id).values(transcript_rev=episodes.c.transcript_rev + 1).returning(episodes.c.status)
-        )
-        if status == Status.DONE:
-            finished_changed(db)
-        forget_vectors(db, episode_id)
+        revise(db, episode_id)
     return len(changes)
+
+
+def revise(db: Connection, episode_id: str, **values: Any) -> None:
+    """Make what the episode's lines now say a new transcript revision, inside the caller's transaction: its
+    transcript_rev moves (search, counts, trends and watches follow it), its vectors are forgotten. `values`: more
+    of the episode's columns to set at once."""
+    status = db.scalar(
+        episode_update(episode_id)
+        .values(transcript_rev=episodes.c.transcript_rev + 1, **values)
+        .returning(episodes.c.status)
+    )
+    if status == Status.DONE:
+        finished_changed(db)
+    forget_vectors(db, episode_id)
 
 
 def _reanchored(db: Connection, edit: Any, lines: Sequence[Any]) -> _ActiveEdit:

@@ -81,6 +81,20 @@ class Captions(StrEnum):
     NONE = "none"  # `--transcribe`: Whisper always
 
 
+class SpeakerSource(StrEnum):
+    """Where a name in a show's library of speakers came from."""
+
+    OWNER = "owner"  # the owner named a voice (`fonoteca speakers name`, the episode page)
+    IMPORTED = "imported"  # an imported transcript named the speaker (WebVTT <v>, Markdown turns...)
+
+
+class SpeakerNaming(StrEnum):
+    """How a speaker found in an episode got its name (none: it is numbered, "Speaker 2")."""
+
+    OWNER = "owner"  # the owner named it in this episode
+    MATCH = "match"  # its voice print matched a named one of the show's library, with a confidence
+
+
 @dataclass
 class Show:
     id: int
@@ -98,8 +112,10 @@ class Show:
     credentials: str | None = field(default=None, repr=False)  # the feed URL's user:password: never shown
     captions: Captions = Captions.CREATOR  # platform shows: which captions stand in for a transcription
     feed_secret: str | None = field(default=None, repr=False)  # the private feed's path (EpisodeStore.feed_secret)
+    speakers: bool = True  # find who speaks in its transcribed episodes (`fonoteca speakers off SHOW` turns it off)
 
     def __post_init__(self) -> None:
+        self.speakers = bool(self.speakers)
         self.source_kind = SourceKind(self.source_kind)
         self.captions = Captions(self.captions)
 
@@ -268,6 +284,52 @@ class Overview:
     @property
     def shown_chapters(self) -> list[Chapter]:
         return [c for c in self.chapters if c.toc]
+
+
+@dataclass(frozen=True)
+class ShowSpeaker:
+    """A named speaker of a show's library: their voice print (None: named by an imported transcript of an episode
+    without media) is what later episodes are matched against."""
+
+    id: int
+    show_id: int
+    name: str
+    source: SpeakerSource
+    voice_print: Any = field(default=None, repr=False)  # numpy float32, L2-normalised
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class EpisodeSpeaker:
+    """A voice found in an episode: its number (0, 1, 2… in order of first appearance; shown 1-based), how long it
+    speaks, its voice print, and the show's speaker it is (named by the owner, or matched with a confidence)."""
+
+    episode_id: str
+    number: int
+    seconds: float
+    voice_print: Any = field(default=None, repr=False)
+    show_speaker_id: int | None = None
+    name: str | None = None  # the show speaker's name
+    naming: SpeakerNaming | None = None
+    confidence: float | None = None  # the voice prints' similarity, for a match
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name else numbered_label(self.number)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """Who speaks from `start` to `end` (seconds) of an episode: an EpisodeSpeaker's number."""
+
+    start: float
+    end: float
+    number: int
+
+
+def numbered_label(number: int) -> str:
+    """What a reader sees for a voice nobody has named: "Speaker 1" for the first to speak (number 0)."""
+    return f"Speaker {number + 1}"
 
 
 @dataclass

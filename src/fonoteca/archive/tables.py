@@ -27,7 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from fonoteca.archive.models import Captions, ChapterSource, EpisodeKind, Source, SourceKind, Status
+from fonoteca.archive.models import (
+    Captions,
+    ChapterSource,
+    EpisodeKind,
+    Source,
+    SourceKind,
+    SpeakerNaming,
+    SpeakerSource,
+    Status,
+)
 
 
 class utc_now(FunctionElement):  # noqa: N801 (named like the SQL functions it stands beside)
@@ -80,6 +89,8 @@ shows = Table(
     # The secret path of the show's Podcasting 2.0 feed on a private archive (/feeds/<secret>/feed.xml): made when
     # first asked for, replaced when the owner rotates it.
     Column("feed_secret", Text),
+    # 0: the speaker step leaves the show's episodes alone (`fonoteca speakers off SHOW`).
+    Column("speakers", Integer, nullable=False, server_default="1"),
 )
 
 episodes = Table(
@@ -370,4 +381,56 @@ topics = Table(
     Column("count", Integer, nullable=False),
     Column("score", Double, nullable=False),
     PrimaryKeyConstraint("episode_id", "rank"),
+)
+
+# A show's library of named speakers (fonoteca.archive.speakers): a name once per show, with the voice print later
+# episodes are matched against (None: named by an imported transcript without media to take a print from).
+show_speakers = Table(
+    "show_speakers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("show_id", Integer, ForeignKey("shows.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("folded", Text, nullable=False),
+    Column("source", Text, _one_of("source", list(SpeakerSource)), nullable=False),
+    Column("voice_print", LargeBinary),
+    _stamp("created_at"),
+    UniqueConstraint("show_id", "folded"),
+)
+
+# Which transcript of an episode the speaker step has done (its turns and voices below are of it); an episode
+# transcribed again loses its row and is done again.
+diarizations = Table(
+    "diarizations",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("speakers", Integer, nullable=False),
+    _stamp("made_at"),
+)
+
+# The voices found in an episode: number 0, 1, 2… in order of first appearance.
+episode_speakers = Table(
+    "episode_speakers",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("seconds", Double, nullable=False),
+    Column("voice_print", LargeBinary),
+    Column("show_speaker_id", Integer, ForeignKey("show_speakers.id", ondelete="SET NULL")),
+    Column("naming", Text, _one_of("naming", list(SpeakerNaming))),
+    Column("confidence", Double),
+    PrimaryKeyConstraint("episode_id", "number"),
+    Index("episode_speakers_show_speaker", "show_speaker_id"),
+)
+
+# Who speaks when in an episode (its segments are split where the speaker changes, so each lies in one turn).
+speaker_turns = Table(
+    "speaker_turns",
+    metadata,
+    Column("episode_id", Text, ForeignKey("episodes.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double, nullable=False),
+    Column("number", Integer, nullable=False),
+    PrimaryKeyConstraint("episode_id", "idx"),
 )

@@ -17,7 +17,7 @@ from fonoteca.archive.corrections import settle
 from fonoteca.archive.database import Database
 from fonoteca.archive.episodes import EpisodeStore, counts_json, episode_update, finished_changed, member
 from fonoteca.archive.models import DamagedTranscript, Segment, Source, Status, Word
-from fonoteca.archive.tables import episodes, utc_now
+from fonoteca.archive.tables import diarizations, episode_speakers, episodes, speaker_turns, utc_now
 from fonoteca.archive.tables import segments as segments_table
 from fonoteca.archive.vectors import forget_vectors
 
@@ -61,7 +61,7 @@ class TranscriptStore:
                     "is transcribing it",
                     "let it finish; `fonoteca check` finds transcripts damaged by earlier versions",
                 )
-            added = _insert_segments(db, episode_id, segments, first_idx=next_idx)
+            added = insert_segments(db, episode_id, segments, first_idx=next_idx)
             settle(db, episode_id, from_idx=next_idx)  # the show's correction rules, on the new lines
             if status == Status.DONE:
                 finished_changed(db)
@@ -97,7 +97,9 @@ class TranscriptStore:
             if done is None:
                 return 0
             db.execute(delete(segments_table).where(segments_table.c.episode_id == episode_id))
-            count = _insert_segments(db, episode_id, segments, first_idx=0)
+            for found in (diarizations, speaker_turns, episode_speakers):  # the speaker step is of the old transcript
+                db.execute(delete(found).where(found.c.episode_id == episode_id))
+            count = insert_segments(db, episode_id, segments, first_idx=0)
             settle(db, episode_id, reanchor=True)  # the show's rules, and the lines fixed by hand kept
             forget_vectors(db, episode_id)
         return count
@@ -224,7 +226,7 @@ def _segment(row: Row[Any]) -> Segment:
 _INSERT_BATCH = 10_000
 
 
-def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
+def insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:
     """Insert `segments` numbered from `first_idx`, in executemany batches of _INSERT_BATCH (a long imported
     transcript has thousands); returns how many."""
     count = 0
@@ -233,7 +235,7 @@ def _insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment
         rows = [
             {
                 "episode_id": episode_id, "idx": idx, "start": seg.start, "end": seg.end, "text": seg.text,
-                "words": _words_json(seg.words), "speaker": seg.speaker,
+                "words": _words_json(seg.words), "speaker": seg.speaker, "said": seg.said,
             }
             for idx, seg in enumerate(batch, start=first_idx + count)
         ]  # fmt: skip
