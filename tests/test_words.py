@@ -345,3 +345,43 @@ def test_check_words_lists_the_least_sure_names_of_a_show(settings) -> None:
     listed = json.loads(result.output)
     # "Hoy" starts its sentence and "con" is no name; Vercel is above the threshold
     assert [(w["word"], w["count"], w["probability"]) for w in listed] == [("Midudev", 2, 0.21)]
+
+
+def test_the_history_names_who_fixed_a_line_from_the_page_or_the_command_line(settings) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from fonoteca.cli.words import cli_editor
+    from fonoteca.web.app import create_app
+
+    token = "Xq3v-9LmT2pWz7Rk_b4N"
+    settings = settings.replace(embeddings="none")
+    with Fonoteca(settings) as app:
+        _, [episode] = _talk_python(app, files=1)
+        lines = app.archive.segments(episode, words=False)
+    at_this_machine = TestClient(create_app(settings))  # no token: the person at this machine is the owner
+    assert at_this_machine.post(f"/episode/{episode}/lines/{lines[1].idx}", data={"text": "Fixed here."}).is_success
+    with_token = TestClient(create_app(settings.replace(token=token)), headers={"Authorization": f"Bearer {token}"})
+    fixed = with_token.post(f"/episode/{episode}/lines/{lines[2].idx}", data={"text": "Fixed with the token."})
+    assert fixed.is_success
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli_app, ["--home", str(settings.home), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "Fixed the line at" in run("corrections", "edit", episode, str(lines[3].start + 0.01), "Fixed in a shell.")
+    [web_edit] = [e for e in json.loads(run("corrections", "history", episode, "--json")) if e["idx"] == lines[2].idx]
+    assert f"by {cli_editor()}" in run("corrections", "revert", str(web_edit["id"]))
+
+    history = json.loads(run("corrections", "history", episode, "--json"))
+    assert [(e["idx"], e["after"], e["editor"], e["reverted_by"]) for e in history] == [
+        (lines[3].idx, "Fixed in a shell.", cli_editor(), None),
+        (lines[2].idx, "Fixed with the token.", "owner (web, token from testclient)", cli_editor()),
+        (lines[1].idx, "Fixed here.", "owner (web, this machine)", None),
+    ]
+    assert cli_editor().endswith("(command line)") and "@" in cli_editor()
+    page = with_token.get(f"/episode/{episode}").text
+    assert "owner (web, this machine)" in page and "owner (web, token from testclient)" in page
+    assert cli_editor() in run("corrections", "history", episode)

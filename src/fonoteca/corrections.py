@@ -211,6 +211,14 @@ class Corrections:
         self._after(True)
         return edit
 
+    def line_at(self, episode: str, seconds: float) -> int:
+        """The index of the episode's line said at `seconds` (the last one that starts by then)."""
+        found = self.archive.get_episode(episode)
+        segments = self.archive.segments(found.id, words=False)
+        if not segments:
+            raise NotFound(f"episode {found.id} has no transcript yet", "`fonoteca status` says where it is")
+        return max((s for s in segments if s.start <= seconds), key=lambda s: s.start, default=segments[0]).idx
+
     def revert_edit(self, edit_id: int, editor: str) -> LineEdit:
         edit = self.archive.corrections.revert_edit(edit_id, editor)
         self._after(True)

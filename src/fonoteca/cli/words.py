@@ -1,8 +1,11 @@
-"""A show's words: `fonoteca vocabulary add|list|remove` (hints for Whisper) and `fonoteca corrections
-add|list|remove|import` (rules applied to its transcripts as a new revision)."""
+"""A show's words: `fonoteca vocabulary add|list|remove` (hints for Whisper), `fonoteca corrections
+add|list|remove|import` (rules applied to its transcripts as a new revision) and `fonoteca corrections
+edit|history|revert` (one line of an episode fixed by hand, as on the episode page)."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +16,8 @@ from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, err_console, print_json, safe
 from fonoteca.cli.options import AsJson, ShowName
 from fonoteca.corrections import Preview
-from fonoteca.output import PreviewOut, RuleOut, dump
+from fonoteca.errors import CorrectionError
+from fonoteca.output import LineEditOut, PreviewOut, RuleOut, dump
 from fonoteca.text import format_timestamp
 
 PREVIEW_LINES = 20  # lines of a preview shown in the terminal; --json has them all
@@ -146,6 +150,87 @@ def corrections_import(
     for number, reason in report.skipped:
         err_console.print(f"[yellow]line {number} left out:[/] {safe(reason)}", highlight=False)
     console.print(f"Added {len(report.added)} rule(s); {report.changed} line(s) changed.")
+
+
+EpisodeId = Annotated[str, typer.Argument(help="Episode id (see `fonoteca episodes`).")]
+
+
+def cli_editor() -> str:
+    """Who made a change from the command line, as a line's history names it: the user of this machine and the
+    machine (an archive on PostgreSQL is changed from several)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
+        user = "unknown user"
+    return f"{user}@{socket.gethostname()} (command line)"
+
+
+def _seconds(clock: str) -> float:
+    """1:02:03, 2:03 or 123 (seconds)."""
+    try:
+        parts = [float(p) for p in clock.strip().split(":")]
+    except ValueError:
+        parts = []
+    if not parts or len(parts) > 3 or any(p < 0 for p in parts):
+        raise CorrectionError(f"{clock!r} is not a time in the episode", "write it as 1:02:03, 2:03 or 123")
+    return sum(p * 60**i for i, p in enumerate(reversed(parts)))
+
+
+@corrections_app.command("edit")
+def corrections_edit(
+    ctx: typer.Context,
+    episode: EpisodeId,
+    at: Annotated[str, typer.Argument(help="When the line is said: 1:02:03, 2:03 or seconds.")],
+    text: Annotated[str, typer.Argument(help="The line as it is said.")],
+) -> None:
+    """Fix one line of an episode by hand, as the ✎ of the episode page does: kept over the show's rules and a new
+    transcription until it is reverted; its history names who fixed it."""
+    corrections = app_of(ctx).corrections
+    edit = corrections.edit_line(episode, corrections.line_at(episode, _seconds(at)), text, cli_editor())
+    console.print(
+        f"Fixed the line at [cyan]{format_timestamp(edit.start)}[/] (edit {edit.id}):\n"
+        f"  - {safe(edit.before)}\n  + {safe(edit.after)}",
+        highlight=False,
+    )
+
+
+@corrections_app.command("history")
+def corrections_history(ctx: typer.Context, episode: EpisodeId, as_json: AsJson = False) -> None:
+    """The lines of an episode fixed by hand, newest first: when, who, before and after, and whether reverted."""
+    edits = app_of(ctx).corrections.edits(episode)
+    if as_json:
+        print_json(dump([LineEditOut.of(e) for e in edits]))
+        return
+    if not edits:
+        console.print("No line of this episode was fixed by hand.")
+        return
+    for e in edits:
+        state = "[green]active[/]"
+        if e.reverted_at:
+            state = f"reverted {_when(e.reverted_at)} by {safe(e.reverted_by or '')}"
+        console.print(
+            f"edit {e.id}  [cyan]{format_timestamp(e.start)}[/]  {_when(e.edited_at)}  {safe(e.editor)}  ({state})\n"
+            f"  - {safe(e.before)}\n  + {safe(e.after)}",
+            highlight=False,
+        )
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[:16].replace("T", " ")
+
+
+@corrections_app.command("revert")
+def corrections_revert(
+    ctx: typer.Context,
+    edit_id: Annotated[int, typer.Argument(help="The edit's number (`fonoteca corrections history EPISODE`).")],
+) -> None:
+    """Undo a line fixed by hand: the line goes back to what was transcribed (and the show's rules make of it)."""
+    edit = app_of(ctx).corrections.revert_edit(edit_id, cli_editor())
+    console.print(
+        f"Edit {edit.id} (the line at {format_timestamp(edit.start)}) reverted {_when(edit.reverted_at)} "
+        f"by {safe(edit.reverted_by or '')}: the line is back to what was transcribed, with the show's rules.",
+        highlight=False,
+    )
 
 
 app.add_typer(vocabulary_app, name="vocabulary")

@@ -21,8 +21,9 @@ from markupsafe import Markup
 from fonoteca.app import Fonoteca
 from fonoteca.output.snippets import snippet_html
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
+from fonoteca.web.access import LOOPBACK
 from fonoteca.web.chat_limits import PublicChatLimits
-from fonoteca.web.guards import Sessions, Throttle
+from fonoteca.web.guards import OwnerBy, Sessions, Throttle, client_address
 from fonoteca.web.owner_tasks import OwnerTasks
 
 WEB_DIR = Path(str(files("fonoteca.web")))
@@ -47,6 +48,16 @@ async def get_sessions(request: Request) -> Sessions:
 async def is_owner(request: Request) -> bool:
     """Whether the owner sent this request (AccessGate decided it, web/access.py)."""
     return getattr(request.state, "owner", False)
+
+
+async def editor_of(request: Request) -> str:
+    """Who made a change from the web, as a line's history names it: the owner, how they were told to be the owner
+    (token, signed in, this machine) and, when not at this machine, the client's address (the real one behind
+    FONOTECA_TRUSTED_PROXIES)."""
+    by = getattr(request.state, "owner_by", "") or "unknown"
+    address = client_address(request)
+    where = f" from {address}" if address and address not in LOOPBACK and by != OwnerBy.THIS_MACHINE else ""
+    return f"owner (web, {by}{where})"
 
 
 async def get_chat_limits(request: Request) -> PublicChatLimits:
@@ -103,6 +114,7 @@ LoginThrottle = Annotated[Throttle, Depends(get_throttle)]
 LoginSessions = Annotated[Sessions, Depends(get_sessions)]
 Transcripts = Annotated[TranscriptCache, Depends(get_transcripts)]
 Owner = Annotated[bool, Depends(is_owner)]
+Editor = Annotated[str, Depends(editor_of)]
 ChatLimits = Annotated[PublicChatLimits, Depends(get_chat_limits)]
 Tasks = Annotated[OwnerTasks, Depends(get_tasks)]
 

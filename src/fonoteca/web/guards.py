@@ -21,6 +21,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -300,11 +301,21 @@ class Sessions:
 LoginPage = Callable[[Request, str], Response]
 
 
+class OwnerBy(StrEnum):
+    """How a request was told to be the owner's (request.state.owner_by): what a line's history says of who fixed
+    it (web/deps.py `editor_of`)."""
+
+    TOKEN = "token"  # Authorization: Bearer, a script or an LLM client
+    SESSION = "signed in"  # the login form's session cookie
+    THIS_MACHINE = "this machine"  # no token set, and the request did not come through a proxy
+
+
 class AccessGate:
     """Marks each request as the owner's or not (request.state.owner, which the pages read to show the owner's
-    controls) and refuses what its route's class keeps from everyone else: pages with the login page (401), the API
-    with 401 and `WWW-Authenticate: Bearer`; without a token, requests that came through a proxy with 403. A wrong
-    bearer token is a 401 wherever it is sent, and counts in the throttle like the login form's."""
+    controls, and request.state.owner_by, how) and refuses what its route's class keeps from everyone else: pages
+    with the login page (401), the API with 401 and `WWW-Authenticate: Bearer`; without a token, requests that came
+    through a proxy with 403. A wrong bearer token is a 401 wherever it is sent, and counts in the throttle like the
+    login form's."""
 
     def __init__(
         self, app: ASGIApp, *, settings: Settings, sessions: Sessions, throttle: Throttle, login_page: LoginPage
@@ -319,7 +330,7 @@ class AccessGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        owner = not is_proxied(request.headers)
+        owner_by = "" if is_proxied(request.headers) else OwnerBy.THIS_MACHINE
         if self.token:
             supplied = bearer_token(request)
             if supplied is not None:
@@ -327,8 +338,10 @@ class AccessGate:
                 if refusal is not None:
                     await refusal(scope, receive, send)
                     return
-            owner = supplied is not None or self.sessions.valid(request.cookies.get(SESSION_COOKIE, ""))
-        scope.setdefault("state", {})["owner"] = owner
+            signed_in = self.sessions.valid(request.cookies.get(SESSION_COOKIE, ""))
+            owner_by = OwnerBy.TOKEN if supplied is not None else OwnerBy.SESSION if signed_in else ""
+        owner = bool(owner_by)
+        scope.setdefault("state", {}).update(owner=owner, owner_by=owner_by)
         access = self.routes.access(request.method, request.url.path)
         if owner or access is None or not needs_owner(access, self.settings):
             await self.app(scope, receive, send)

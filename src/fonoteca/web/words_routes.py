@@ -21,10 +21,9 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Segment, Show
 from fonoteca.errors import CorrectionError
 from fonoteca.output import LineEditOut, dump
-from fonoteca.web.deps import App
+from fonoteca.web.deps import App, Editor
 
 router = APIRouter(include_in_schema=False)
-EDITOR = "owner"  # who the history names: the archive has one owner (the token's holder)
 
 
 def unsure_marked(segment: Segment, below: float) -> Markup:
@@ -105,16 +104,16 @@ def remove_rule(fonoteca: App, slug: str, rule_id: int) -> Response:
 
 
 @router.post("/episode/{episode_id}/lines/{idx}")
-def edit_line(fonoteca: App, episode_id: str, idx: int, text: str = Form(...)) -> Response:
+def edit_line(fonoteca: App, editor: Editor, episode_id: str, idx: int, text: str = Form(...)) -> Response:
     """Fix one line in place (the episode page's edit script): the edit as JSON."""
-    edit = fonoteca.corrections.edit_line(episode_id, idx, text, EDITOR)
+    edit = fonoteca.corrections.edit_line(episode_id, idx, text, editor)
     return JSONResponse(dump(LineEditOut.of(edit)))
 
 
 @router.post("/episode/{episode_id}/edits/{edit_id}/revert")
-def revert_edit(fonoteca: App, episode_id: str, edit_id: int) -> Response:
+def revert_edit(fonoteca: App, editor: Editor, episode_id: str, edit_id: int) -> Response:
     edit = fonoteca.corrections.edit(edit_id)
     if edit.episode_id != episode_id:
         raise HTTPException(404, f"episode {episode_id} has no edit {edit_id}")
-    fonoteca.corrections.revert_edit(edit_id, EDITOR)
+    fonoteca.corrections.revert_edit(edit_id, editor)
     return RedirectResponse(f"/episode/{quote(episode_id)}#line-edits", status_code=303)
