@@ -202,7 +202,9 @@ class CorrectionStore:
     def edit(self, edit_id: int) -> LineEdit:
         rows = self.database.query(select(line_edits).where(line_edits.c.id == edit_id))
         if not rows:
-            raise NotFound(f"no line edit {edit_id}", "the episode page and `fonoteca corrections history EPISODE` list its edits")
+            raise NotFound(
+                f"no line edit {edit_id}", "the episode page and `fonoteca corrections history EPISODE` list its edits"
+            )
         return LineEdit(**rows[0]._mapping)
 
     def edits(self, episode_id: str) -> list[LineEdit]:
