@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.robotparser
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
@@ -184,11 +185,9 @@ def test_the_settings_a_server_process_hands_its_other_processes_come_back_the_s
 def test_two_server_processes_serve_the_archive_and_only_one_of_them_indexes(settings: Settings) -> None:
     ids = build_web_archive(settings)
     with fonoteca_serve(settings, workers="2") as base, httpx.Client(base_url=base) as http:
+        _serving(settings, 2)
         log = next(settings.home.glob("serve-*.log"))
-        deadline = time.monotonic() + 60
-        while len(serving := re.findall(r"process (\d+) serves", log.read_text())) < 2:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        serving = re.findall(r"process (\d+) serves", log.read_text())
         for _ in range(20):  # connections go to either process: each answers from the archive
             assert http.get(f"/episode/{ids['jfk']}", headers={"Connection": "close"}).status_code == 200
         new = _add_finished_episode(settings, ids["show"], "paralelo")
@@ -220,6 +219,28 @@ def test_searches_over_the_rate_limit_answer_429_with_retry_after_and_oversized_
         assert http.get("/api/search", params={"q": "palabra " * 30}).status_code == 422
         assert http.get("/api/search", params={"q": "ask", "offset": "5000"}).status_code == 422
         assert "1000 deep" in http.get("/search", params={"q": "ask", "page": "400"}).text
+
+
+def _serving(settings: Settings, processes: int) -> None:
+    """Waits until `processes` server processes have said that they serve."""
+    log = next(settings.home.glob("serve-*.log"))
+    deadline = time.monotonic() + 60
+    while len(re.findall(r"process (\d+) serves", log.read_text())) < processes:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
+def test_with_two_server_processes_an_address_gets_its_limit_once_not_once_per_process(settings: Settings) -> None:
+    build_web_archive(settings)
+    with fonoteca_serve(settings, workers="2", rate_search="6/minute") as base:
+        _serving(settings, 2)
+
+        def search(_: int) -> int:  # a connection each: the two processes take them as they come
+            return httpx.get(f"{base}/api/search", params={"q": "ask"}, headers={"Connection": "close"}).status_code
+
+        with ThreadPoolExecutor(8) as clients:
+            answers = list(clients.map(search, range(32)))
+        assert answers.count(200) == 6 and answers.count(429) == 26, answers
 
 
 def _mcp(http: httpx.Client, n: int, method: str, params: dict[str, object]) -> httpx.Response:

@@ -58,6 +58,7 @@ from fonoteca.web.crowd import CrowdGuard
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
 from fonoteca.web.owner_tasks import OwnerTasks
+from fonoteca.web.rate_store import shared_rate_limiter
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 INDEX_EVERY_S = 1.0
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     throttle = Throttle()
     sessions = Sessions(settings.token.get_secret_value())
     state = SimpleNamespace(validators=read_validators(fonoteca))
+    limiter = shared_rate_limiter(settings)  # per address, across the archive's server processes on this machine
 
     def login_page(request: Request, target: str) -> Response:
         return templates.TemplateResponse(request, "login.html", {"next": target}, status_code=401)
@@ -113,7 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(CsrfGuard),
         Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),
         Middleware(CacheValidation, state=state, fonoteca=fonoteca),
-        Middleware(CrowdGuard, settings=settings),
+        Middleware(CrowdGuard, settings=settings, limiter=limiter),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,
@@ -121,7 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
         middleware=middleware, exception_handlers={FonotecaError: failed},
     )  # fmt: skip
     app.state.fonoteca, app.state.templates, app.state.throttle = fonoteca, templates, throttle
-    app.state.sessions, app.state.chat_limits, app.state.tasks = sessions, PublicChatLimits(settings), tasks
+    app.state.sessions, app.state.chat_limits, app.state.tasks = sessions, PublicChatLimits(settings, limiter), tasks
     app.state.transcripts, app.state.caching = TranscriptCache(), state
     app.include_router(pages.router)
     app.include_router(findable.router)

@@ -3,21 +3,23 @@ an anonymous visitor may ask so many questions an hour from one address (Questio
 are written at once for the public (Generations); the next ones wait in a queue whose place the page shows, and
 beyond the queue the server says it is busy (503 with Retry-After). The owner's questions are never limited.
 
-Kept in memory, per process: a restart forgets them, and each of several `--workers` processes has its own share.
+The questions are counted in the store every server process of the archive shares (web/rate_store.py); the answers
+being written are each process's own: with `--workers N`, up to N times `chat_generations` at once.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import anyio
+from limits import RateLimitItemPerHour
+from limits.strategies import MovingWindowRateLimiter
 
 from fonoteca.errors import Overloaded, TooManyRequests
 from fonoteca.settings import Settings
+from fonoteca.web.rate_store import wait_over
 
 HOUR = 3600.0
 POSITION_EVERY_S = 2.0  # how often a waiting question is told its place again (and the connection kept alive)
@@ -25,31 +27,21 @@ BUSY_RETRY_S = 30
 
 
 class QuestionsPerHour:
-    """At most `limit` questions in any hour from one client address (a sliding window)."""
+    """At most `limit` questions in any hour from one client address (the `limits` library's moving window)."""
 
-    MAX_CLIENTS = 10_000
-
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.clock = limit, clock
-        self._asked: dict[str, deque[float]] = {}  # address → when it asked, oldest first
+    def __init__(self, limit: int, limiter: MovingWindowRateLimiter) -> None:
+        self.limit, self.limiter = limit, limiter
+        self.item = RateLimitItemPerHour(limit)
 
     def ask(self, client: str) -> None:
         """Counts a question, or raises TooManyRequests when the client has asked its share this hour."""
-        now = self.clock()
-        asked = self._asked.pop(client, deque())
-        while asked and asked[0] <= now - HOUR:
-            asked.popleft()
-        self._asked[client] = asked  # re-inserted: the dict stays least recently asking first
-        if len(asked) >= self.limit:
-            wait = math.ceil(asked[0] + HOUR - now)
+        wait = wait_over(self.limiter, self.item, "chat", client)
+        if wait is not None:
             raise TooManyRequests(
                 f"this address has asked {self.limit} questions in the last hour",
                 f"ask again in {wait} s",
                 retry_after=wait,
             )
-        asked.append(now)
-        if len(self._asked) > self.MAX_CLIENTS:
-            del self._asked[next(iter(self._asked))]
 
 
 @dataclass(eq=False)
@@ -63,8 +55,8 @@ class Ticket:
 class PublicChatLimits:
     """Both limits, as the settings give them."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.questions = QuestionsPerHour(settings.public_chat_per_hour)
+    def __init__(self, settings: Settings, limiter: MovingWindowRateLimiter) -> None:
+        self.questions = QuestionsPerHour(settings.public_chat_per_hour, limiter)
         self.generations = Generations(settings.chat_generations, settings.chat_queue)
 
 

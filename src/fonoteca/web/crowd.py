@@ -1,11 +1,12 @@
 """What keeps one visitor from taking the server from the others: per-address rate limits and bounded work for search,
 trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the guards).
 
-- Rate limits (the `limits` library's moving window, in memory): FONOTECA_RATE_SEARCH, FONOTECA_RATE_TREND and
-  FONOTECA_RATE_EXPORT, in its notation ("60/minute", "10/second;300/hour"; "none": no limit). Over a limit the
-  answer is 429 with Retry-After. The counts are each process's own: with `--workers N` a client whose connections
-  land on several processes may get up to N times the limit. Behind a reverse proxy the address is the client's as
-  the proxy tells it in X-Forwarded-For, from the proxies FONOTECA_TRUSTED_PROXIES names (else the proxy's own).
+- Rate limits (the `limits` library's moving window, counted in the store that every server process of the archive
+  on this machine shares, web/rate_store.py): FONOTECA_RATE_SEARCH, FONOTECA_RATE_TREND and FONOTECA_RATE_EXPORT, in
+  its notation ("60/minute", "10/second;300/hour"; "none": no limit). Over a limit the answer is 429 with
+  Retry-After, however many `--workers` processes the client's connections land on. Behind a reverse proxy the
+  address is the client's as the proxy tells it in X-Forwarded-For, from the proxies FONOTECA_TRUSTED_PROXIES names
+  (else the proxy's own).
 - The MCP endpoint (POST /mcp) counts its tool calls with the same limits: `search` as a search, `trend` as a trend,
   `transcript` and reading a transcript resource as an export (MCP_KINDS); over a limit the answer is 429 with
   Retry-After and a JSON-RPC error. A request of several calls (a JSON-RPC batch) counts each.
@@ -17,14 +18,11 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
 from __future__ import annotations
 
 import json
-import math
-import time
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
 import anyio
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fonoteca.settings import Settings
 from fonoteca.web.access import MCP_PATH
 from fonoteca.web.guards import read_body, replay
+from fonoteca.web.rate_store import wait_over
 
 MAX_QUERY_CHARS = 300
 MAX_QUERY_WORDS = 20
@@ -107,9 +106,8 @@ def too_much(kind: Kind, query: dict[str, str]) -> str | None:
 
 
 class CrowdGuard:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, app: ASGIApp, *, settings: Settings, limiter: MovingWindowRateLimiter) -> None:
+        self.app, self.limiter = app, limiter
         given = {Kind.SEARCH: settings.rate_search, Kind.TREND: settings.rate_trend, Kind.EXPORT: settings.rate_export}
         self.limits: dict[Kind, list[RateLimitItem]] = {
             kind: parse_many(limits) if limits not in ("", "none") else [] for kind, limits in given.items()
@@ -157,9 +155,7 @@ class CrowdGuard:
     def _over_limit(self, kind: Kind, client: str) -> tuple[str, int] | None:
         """Counts one request of `kind` from `client`; over one of its limits, why and how many seconds to wait."""
         for item in self.limits[kind]:
-            if not self.limiter.hit(item, kind.value, client):
-                reset = self.limiter.get_window_stats(item, kind.value, client).reset_time
-                wait = max(1, math.ceil(reset - time.time()))
+            if (wait := wait_over(self.limiter, item, kind.value, client)) is not None:
                 return f"too many {kind.value} requests from your address ({item}): try again in {wait} s", wait
         return None
 
