@@ -48,7 +48,7 @@ from fonoteca.archive import Segment
 from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.meaning.embed import episode_vectors, spans_of
 from fonoteca.meaning.passages import passages
-from fonoteca.search.index import date_bound, epoch
+from fonoteca.search.index import ANALYZER, _analyzer, _schema, date_bound, epoch
 from fonoteca.settings import Settings
 from fonoteca.text import fold
 
@@ -93,20 +93,44 @@ def build_fts(db_path: Path) -> float:
     return time.perf_counter() - start
 
 
-def build_raw_tantivy(db_path: Path, folder: Path) -> float:
-    """The engine alone: tantivy's Python binding (2 writer threads, as fonoteca) indexing the same segment texts with
-    its default tokenizer into one stored text field, read from the database as they are indexed."""
+def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = False) -> tuple[float, float]:
+    """The engine alone: tantivy's Python binding (2 writer threads, as fonoteca) indexing the same segment texts, read
+    from the database as they are indexed. Plain: its default tokenizer into one stored text field. With fonoteca's
+    schema (the floor of what fonoteca could reach with its features): the same fields, the word pairs field
+    included, filled with as little Python as the binding allows (words cut at spaces, pairs joined, no folding, no
+    counts). Returns (wall seconds, CPU seconds of the process, all its threads)."""
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field("text", stored=True)
-    index = tantivy.Index(builder.build(), path=str(folder))
-    start = time.perf_counter()
+    if fonoteca_schema:
+        schema = _schema()
+    else:
+        builder.add_text_field("text", stored=True)
+        schema = builder.build()
+    folder.mkdir()
+    index = tantivy.Index(schema, path=str(folder))
+    index.register_tokenizer(ANALYZER, _analyzer())
+    start, cpu = time.perf_counter(), time.process_time()
     writer = index.writer(256 * 1024 * 1024, 2)
     with sqlite3.connect(db_path) as db:
-        for (text,) in db.execute("SELECT text FROM segments"):
-            writer.add_document(tantivy.Document(text=text))
+        rows = db.execute("SELECT text, episode_id, idx, start, end FROM segments")
+        for text, episode_id, idx, seg_start, seg_end in rows:
+            if not fonoteca_schema:
+                writer.add_document(tantivy.Document(text=text))
+                continue
+            said = text.lower().split()
+            doc = tantivy.Document()
+            doc.add_text("text", " ".join(said))
+            doc.add_text("pairs", " ".join(map("_".join, zip(said, said[1:], strict=False))))
+            doc.add_bytes("body", text.encode())
+            doc.add_text("episode_id", episode_id)
+            doc.add_integer("show_id", 1)
+            doc.add_integer("idx", idx)
+            doc.add_float("start", seg_start)
+            doc.add_float("end", seg_end)
+            doc.add_integer("published", 0)
+            writer.add_document(doc)
     writer.commit()
     writer.wait_merging_threads()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def fts_query(text: str, kind: str) -> str:
@@ -250,7 +274,7 @@ _SEARCHER = """
 import sys, time
 from pathlib import Path
 from fonoteca.app import Fonoteca
-from fonoteca.search.index import date_bound, epoch
+from fonoteca.search.index import ANALYZER, _analyzer, _schema, date_bound, epoch
 from fonoteca.settings import Settings
 questions = sys.argv[2:]
 with Fonoteca(Settings.from_env(environ={}, home=Path(sys.argv[1]))) as app:
@@ -322,20 +346,45 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--embed-sample", type=int, default=6, help="episodes embedded for real (the rest reuse them)")
     parser.add_argument("--embeddings-model", default="", help="a packaged model (default: the settings' default)")
+    parser.add_argument("--indexing-only", action="store_true",
+                        help="measure indexing alone (writes bench/results/search-indexing.txt)")  # fmt: skip
     args = parser.parse_args()
 
     args.episodes = args.episodes or max(1, round(args.hours / 2))
     home = Path(tempfile.mkdtemp(prefix="fonoteca-search-bench-"))
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
     fts_seconds = build_fts(settings.db_path)
-    raw_folder = home / "raw-tantivy"
-    raw_folder.mkdir()
-    raw_seconds = build_raw_tantivy(settings.db_path, raw_folder)
+    raw_folder, floor_folder = home / "raw-tantivy", home / "raw-tantivy-fonoteca-schema"
+    raw_seconds, raw_cpu = build_raw_tantivy(settings.db_path, raw_folder)
+    floor_seconds, floor_cpu = build_raw_tantivy(settings.db_path, floor_folder, fonoteca_schema=True)
     shutil.rmtree(raw_folder)
+    shutil.rmtree(floor_folder)
     fonoteca = Fonoteca(settings)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fonoteca.update_index()
-    index_seconds = time.perf_counter() - start
+    index_seconds, index_cpu = time.perf_counter() - start, time.process_time() - cpu
+    indexing_lines = [
+        f"indexing: fonoteca {index_seconds:.1f} s = {index_seconds / raw_seconds:.1f}x raw tantivy's "
+        f"{raw_seconds:.1f} s on the same texts (target <= {TARGET_INDEX_RATIO:g}x)   "
+        f"{'yes' if index_seconds / raw_seconds <= TARGET_INDEX_RATIO else 'NO'}   FTS5 {fts_seconds:.1f} s",
+        f"  the floor, raw tantivy with fonoteca's schema (word pairs field included): {floor_seconds:.1f} s = "
+        f"{floor_seconds / raw_seconds:.1f}x raw tantivy; fonoteca = {index_seconds / floor_seconds:.1f}x the floor",
+        f"  CPU seconds (all threads; steadier than wall time on a shared machine): fonoteca {index_cpu:.1f}, raw "
+        f"tantivy {raw_cpu:.1f} ({index_cpu / raw_cpu:.1f}x), the floor {floor_cpu:.1f} ({index_cpu / floor_cpu:.1f}x)",
+    ]
+    if args.indexing_only:
+        segments_total = sqlite3.connect(settings.db_path).execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+        report = "\n".join([
+            f"# bench/search.py --indexing-only — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
+            f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes, {segments_total:,} segments",
+            *indexing_lines,
+        ]) + "\n"  # fmt: skip
+        print(report)
+        (Path(__file__).parent / "results" / "search-indexing.txt").write_text(report)
+        fonoteca.close()
+        shutil.rmtree(home, ignore_errors=True)
+        return
 
     # As `fonoteca serve` does at start (fonoteca/web/__init__.py): what is loaded by now stays, and a full garbage
     # collection walking it again (60-70 ms here) would land in every few trend queries of this process.
@@ -456,8 +505,7 @@ def main() -> None:
         "# queries run after gc.freeze(), as in `fonoteca serve`: without it a full collection (60-70 ms here) lands in"
         " every few 10-word trends (p95 76-111 ms in earlier runs)",
         "",
-        f"indexing: fonoteca {index_seconds:.1f} s = {index_seconds / raw_seconds:.1f}x raw tantivy's "
-        f"{raw_seconds:.1f} s on the same texts (target <= {TARGET_INDEX_RATIO:g}x)   FTS5 {fts_seconds:.1f} s",
+        *indexing_lines,
         f"sizes: archive database {db_size / 2**20:.0f} MB (incl. the FTS5 reference table), "
         f"tantivy index {index_size / 2**20:.0f} MB",
         *meaning_lines,

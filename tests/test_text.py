@@ -54,3 +54,24 @@ def test_word_spans_locate_exactly_the_words_of_words_on_random_text() -> None:
 def test_a_word_never_matches_inside_another() -> None:
     assert words("Los medios hablan de IA, de la IA.") == ["los", "medios", "hablan", "de", "ia", "de", "la", "ia"]
     assert [text for text in ("media", "IA") if "ia" in words(text)] == ["IA"]
+
+
+def _reference_words(folded: str) -> list[str]:
+    """The runs of letters, digits and combining marks of folded text, found one character at a time."""
+    runs, run = [], ""
+    for ch in folded:
+        if ch.isalnum() or unicodedata.category(ch).startswith("M"):
+            run += ch
+        elif run:
+            runs, run = [*runs, run], ""
+    return [*runs, run] if run else runs
+
+
+def test_words_are_those_of_the_folded_text_on_random_text_with_spanish_punctuation() -> None:
+    """words() takes a shortcut for Latin text with ¿ ¡ « » — “ ” …: it cuts exactly the words of the whole folded
+    text, as the pattern of every script does."""
+    rng = random.Random(3)
+    for text in _random_texts(20_000, seed=4):
+        mixed = "".join(ch + rng.choice("¿¡«»‹›‘’‚“”„–—…•") if rng.random() < 0.2 else ch for ch in text)
+        assert words(mixed) == _reference_words(_reference_fold(mixed)), repr(mixed)
+    assert words("¿Qué pasó?—dijo «él»… ¡Sí!") == ["que", "paso", "dijo", "el", "si"]
