@@ -19,7 +19,9 @@ from starlette.types import Receive, Scope, Send
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.settings import Settings
+from fonoteca.web.app import create_app
 from fonoteca.web.crowd import within_budget
+from fonoteca.web.findable import SITEMAP_URLS
 
 TOKEN = "a-token-of-twenty-chars-or-more"
 
@@ -118,6 +120,36 @@ def test_the_sitemap_lists_every_finished_episode_and_robots_keeps_crawlers_off_
         # show pages, and the transcript exports.
         assert "Disallow: /*?word=" in robots_txt and "Disallow: /episode/*/transcript." in robots_txt
         assert f"Sitemap: {base}/sitemap.xml" in robots_txt
+
+
+def test_past_50000_urls_the_sitemap_is_an_index_of_parts_that_together_list_every_page(settings: Settings) -> None:
+    with Archive(settings.db_path) as archive:
+        big, _ = archive.add_show(title="Cada día", source="https://example.org/diario.xml", source_kind="feed")
+        archive.add_episodes(big, (
+            {"guid": f"d{n}", "title": f"Día {n}", "kind": "audio", "status": "done", "source": "sidecar",
+             "transcript_at": f"20{10 + n // 10_000:02d}-01-01T00:00:00Z"}
+            for n in range(SITEMAP_URLS)
+        ))  # fmt: skip
+        finished = set(archive.finished_revisions())
+        archive.add_episodes(big, [{"guid": "pending", "title": "Aún no", "kind": "audio"}])
+    public = settings.replace(embeddings="none", public=True, token=TOKEN, public_url="https://archivo.example.org")
+    client = TestClient(create_app(public))  # an anonymous visitor
+    index = ElementTree.fromstring(client.get("/sitemap.xml").text)
+    assert index.tag == f"{SITEMAP}sitemapindex"
+    parts = {p.findtext(f"{SITEMAP}loc"): p.findtext(f"{SITEMAP}lastmod") for p in index}
+    base = "https://archivo.example.org"
+    assert parts == {f"{base}/sitemap-1.xml": "2014-01-01T00:00:00Z", f"{base}/sitemap-2.xml": "2014-01-01T00:00:00Z"}
+    listed: list[str] = []
+    for loc in parts:
+        part = client.get(loc.removeprefix(base))
+        assert part.status_code == 200 and part.headers["cache-control"].startswith("public")
+        urlset = ElementTree.fromstring(part.text)
+        assert urlset.tag == f"{SITEMAP}urlset" and len(urlset) <= SITEMAP_URLS
+        listed += [url.findtext(f"{SITEMAP}loc") for url in urlset]
+    assert len(listed) == len(set(listed)) == SITEMAP_URLS + 2  # the front page, the show, every finished episode
+    assert {loc.rsplit("/", 1)[1] for loc in listed if "/episode/" in loc} == finished
+    assert {f"{base}/", f"{base}/show/{big.slug}"} <= set(listed)
+    assert client.get("/sitemap-3.xml").status_code == 404
 
 
 def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_again(settings: Settings) -> None:

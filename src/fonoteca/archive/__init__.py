@@ -214,6 +214,7 @@ class Archive:
     get_episode = _Delegated("episodes", EpisodeStore.get_episode)
     episodes_by_ids = _Delegated("episodes", EpisodeStore.episodes_by_ids)
     list_episodes = _Delegated("episodes", EpisodeStore.list_episodes)
+    add_episodes = _Delegated("episodes", EpisodeStore.add_episodes)
     timeline = _Delegated("episodes", EpisodeStore.timeline)
     delete_episode = _Delegated("episodes", EpisodeStore.delete_episode)
     stats = _Delegated("episodes", EpisodeStore.stats)

@@ -236,6 +236,21 @@ class EpisodeStore:
                 finished_changed(db)
         return self.get_episode(episode_id), bool(created)
 
+    def add_episodes(self, show: Show, new: Iterable[Mapping[str, Any]]) -> None:
+        """Many new episodes in one transaction, where upsert_episode's one each would take minutes (a synthetic
+        archive of tens of thousands). Each mapping holds upsert_episode's keywords (guid, title and kind at least; all
+        of them the same ones); an episode the show already has is left as it is."""
+        rows = []
+        for fields in new:
+            row = {"id": episode_id_for(show.source, fields["guid"]), "show_id": show.id, **fields}
+            row["kind"] = member(EpisodeKind, row["kind"], "episode kind")
+            row["status"] = member(Status, row.get("status", Status.NEW), "episode status")
+            rows.append(row)
+        with self.database.transaction() as db:
+            db.execute(self.database.insert(episodes).on_conflict_do_nothing(), rows)
+            if any(row["status"] == Status.DONE for row in rows):
+                finished_changed(db)
+
     def update_episode(
         self,
         episode_id: str,
@@ -478,12 +493,12 @@ class EpisodeStore:
         return {r[0]: r[1] for r in rows}
 
     def transcript_times(self) -> list[tuple[str, str | None]]:
-        """(episode id, when its transcript last changed) of every finished episode, the newest first: the
-        sitemap's pages."""
+        """(episode id, when its transcript last changed) of every finished episode, the longest unchanged first: the
+        sitemap's pages, in an order where a change moves one episode to the end and leaves the others' places."""
         statement = (
             select(episodes.c.id, episodes.c.transcript_at)
             .where(episodes.c.status == Status.DONE)
-            .order_by(episodes.c.transcript_at.desc(), episodes.c.id)
+            .order_by(episodes.c.transcript_at.asc().nulls_first(), episodes.c.id)
         )
         return [(r[0], r[1]) for r in self.database.query(statement)]
 

@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     # for crawlers (findable.py)
     ("GET", "/robots.txt"): Access.PUBLIC,
     ("GET", "/sitemap.xml"): Access.PUBLIC,
+    ("GET", "/sitemap-{part}.xml"): Access.PUBLIC,
     # the read API (api.py)
     ("GET", "/api/stats"): Access.PUBLIC,
     ("GET", "/api/shows"): Access.PUBLIC,

@@ -45,7 +45,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Answers that move without the counter, or carry validators of their own.
 NOT_VALIDATED = ("/status", "/owner", "/login", "/media/", "/static/")
 # Answers any cache may keep: what they hold is the same for every reader of the archive.
-SHARED_PREFIXES = ("/api/", "/sitemap.xml", "/robots.txt")
+SHARED_PREFIXES = ("/api/", "/sitemap", "/robots.txt")  # the sitemap and its parts
 SHARED_SUFFIXES = (
     *(f"/transcript.{fmt}" for fmt in ("txt", "srt", "vtt", "json")),
     "/feed.xml", ".vtt", ".srt", ".json",  # the show feeds and their transcript files (feed_routes.py)

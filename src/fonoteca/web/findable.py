@@ -20,11 +20,14 @@ from fastapi.responses import PlainTextResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Episode, Segment, Show
+from fonoteca.errors import NotFound
 from fonoteca.text import format_timestamp, html_to_text
 from fonoteca.web.deps import App
 
 DESCRIPTION_CHARS = 200
+SITEMAP_URLS = 50_000  # the sitemaps protocol's most URLs in one file (sitemaps.org)
 SITE_NAME = "fonoteca"
 # What crawlers may not walk: search, trends and exports are an infinite space of URLs over the same transcripts;
 # the owner's pages and the media files are nobody's search result.
@@ -175,17 +178,62 @@ def robots(request: Request, fonoteca: App) -> Response:
 @router.get("/sitemap.xml")
 def sitemap(request: Request, fonoteca: App) -> Response:
     """The front page, every show and every finished episode, each episode's lastmod when its transcript last
-    changed (the sitemaps protocol's limit is 50,000 URLs a file: an archive of ~300 years of weekly shows)."""
+    changed; past the sitemaps protocol's SITEMAP_URLS a file (an archive of ~1,000 years of weekly shows, or a
+    channel's every short), a sitemap index of the parts /sitemap-N.xml, each with its newest lastmod."""
     base = base_url(request, fonoteca.settings.public_url)
+    pages = _sitemap_pages(fonoteca, base)
+    if len(pages) <= SITEMAP_URLS:
+        return _urlset(pages)
+    parts = [
+        f"<sitemap><loc>{xml_escape(f'{base}/sitemap-{n}.xml')}</loc>{_lastmod(max(_changes(part), default=None))}"
+        "</sitemap>"
+        for n, part in enumerate(_parts(pages), start=1)
+    ]
+    return _xml("sitemapindex", parts)
+
+
+@router.get("/sitemap-{part}.xml")
+def sitemap_part(part: int, request: Request, fonoteca: App) -> Response:
+    """One part of the sitemap, of SITEMAP_URLS pages at most; /sitemap-1.xml is the whole of a smaller one."""
+    parts = _parts(_sitemap_pages(fonoteca, base_url(request, fonoteca.settings.public_url)))
+    if not 1 <= part <= len(parts):
+        raise NotFound(f"the sitemap has {len(parts)} parts, not {part}", "start from /sitemap.xml")
+    return _urlset(parts[part - 1])
+
+
+Page = tuple[str, str | None]  # a sitemap's URL, and when it last changed if known
+
+
+def _sitemap_pages(fonoteca: Fonoteca, base: str) -> list[Page]:
+    """Every page of the sitemap, the episodes' longest unchanged first: adding or changing one leaves the earlier
+    parts of a long sitemap as they were, and crawlers need not read them again."""
     archive = fonoteca.archive
-    urls = [f"<url><loc>{xml_escape(base)}/</loc></url>"]
-    urls += [f"<url><loc>{xml_escape(f'{base}/show/{show.slug}')}</loc></url>" for show in archive.list_shows()]
-    for episode_id, changed in archive.transcript_times():
-        lastmod = f"<lastmod>{xml_escape(changed)}</lastmod>" if changed else ""
-        urls.append(f"<url><loc>{xml_escape(f'{base}/episode/{episode_id}')}</loc>{lastmod}</url>")
+    pages: list[Page] = [(f"{base}/", None)]
+    pages += [(f"{base}/show/{show.slug}", None) for show in archive.list_shows()]
+    pages += [(f"{base}/episode/{episode_id}", changed) for episode_id, changed in archive.transcript_times()]
+    return pages
+
+
+def _parts(pages: list[Page]) -> list[list[Page]]:
+    return [pages[i : i + SITEMAP_URLS] for i in range(0, len(pages), SITEMAP_URLS)] or [[]]
+
+
+def _changes(pages: list[Page]) -> list[str]:
+    return [changed for _, changed in pages if changed]
+
+
+def _lastmod(changed: str | None) -> str:
+    return f"<lastmod>{xml_escape(changed)}</lastmod>" if changed else ""
+
+
+def _urlset(pages: list[Page]) -> Response:
+    return _xml("urlset", [f"<url><loc>{xml_escape(loc)}</loc>{_lastmod(changed)}</url>" for loc, changed in pages])
+
+
+def _xml(root: str, children: list[str]) -> Response:
     body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        + "\n".join(urls)
-        + "\n</urlset>\n"
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        + "\n".join(children)
+        + f"\n</{root}>\n"
     )
     return Response(body, media_type="application/xml")
