@@ -155,7 +155,6 @@ def test_past_50000_urls_the_sitemap_is_an_index_of_parts_that_together_list_eve
 def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_again(settings: Settings) -> None:
     ids = build_web_archive(settings)
     with fonoteca_serve(settings, public="1", token=TOKEN) as base, httpx.Client(base_url=base) as http:
-        http.get("/")  # the CSRF cookie a browser keeps
         first = http.get(f"/show/{ids['show']}")
         assert first.status_code == 200
         etag, modified = first.headers["etag"], first.headers["last-modified"]
@@ -174,6 +173,33 @@ def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_a
             time.sleep(0.1)
         assert answer.status_code == 200 and "Nuevo nuevo" in answer.text
         assert answer.headers["etag"] != etag and answer.headers["last-modified"] >= modified
+
+
+def test_an_anonymous_readers_pages_hold_no_token_and_set_no_cookie_so_shared_caches_keep_them(settings) -> None:
+    ids = build_web_archive(settings)
+    owner = {"Authorization": f"Bearer {TOKEN}"}
+    with fonoteca_serve(settings, public="1", public_chat="1", token=TOKEN) as base:
+        for url in ("/", f"/show/{ids['show']}", f"/episode/{ids['jfk']}?t=3", "/search?q=ask", "/api/shows"):
+            first, second = httpx.get(base + url), httpx.get(base + url)  # two readers who never met the archive
+            assert first.status_code == 200 and "set-cookie" not in first.headers, url
+            assert first.headers["cache-control"].startswith("public, max-age="), url
+            assert first.content == second.content and "csrf" not in first.text, url  # the same for every reader
+            owners = httpx.get(base + url, headers=owner)
+            assert owners.headers["cache-control"] == "private, no-cache", url
+        assert 'name="csrf-token"' in httpx.get(f"{base}/episode/{ids['jfk']}", headers=owner).text
+
+        with httpx.Client(base_url=base) as browser:  # the chat's page: its script posts with the token
+            chat = browser.get("/chat")
+            assert chat.headers["cache-control"].startswith("private") and "fonoteca_csrf" in chat.headers["set-cookie"]
+            token = re.search(r'<meta name="csrf-token" content="([^"]+)">', chat.text).group(1)
+            question = {"message": "hola", "show": "no-such-show"}
+            same_site = {"Origin": base, "Sec-Fetch-Site": "same-origin"}
+            refused = browser.post("/api/chat", json=question, headers=same_site)
+            assert refused.status_code == 403 and "CSRF token" in refused.text  # protection is intact
+            asked = browser.post("/api/chat", json=question, headers={**same_site, "X-CSRF-Token": token})
+            assert asked.status_code == 404  # past the guard: the route says there is no such show
+        stranger = httpx.post(f"{base}/api/chat", json=question, headers={**same_site, "X-CSRF-Token": token})
+        assert stranger.status_code == 403  # the token alone, without its cookie, opens nothing
 
 
 def test_the_owner_sees_a_change_on_the_very_next_request_and_is_never_served_a_stale_copy(settings: Settings) -> None:

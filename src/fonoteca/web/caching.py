@@ -5,11 +5,14 @@
   page or a read-API answer can only change when one of them moves. `follow_changes` reads them every
   CHANGES_EVERY_S in the background, so a request pays no query for them, and `CacheValidation` answers
   `304 Not Modified` to a request whose If-None-Match (or If-Modified-Since) still holds, before any route runs.
-  The ETag also holds a digest of the request's cookies and whether it is the owner's: a page carries its visitor's
-  CSRF token and shows the owner's controls only to the owner, so one visitor's copy is never validated for another.
-- Cache-Control per kind: pages are `private` (they carry the visitor's CSRF token); read-API answers, exports, the
-  sitemap and robots.txt may be kept by a shared cache too (never the owner's); both for a short max-age and a
-  longer stale-while-revalidate, so a crowd reloading a page costs a revalidation at most. The owner's Status page (the
+  The ETag also holds a digest of the request's cookies and whether it is the owner's: the owner's pages carry the
+  CSRF token and the owner's controls, so one visitor's copy is never validated for another.
+- Cache-Control per kind: the pages an anonymous reader sees, the read-API answers, exports, the sitemap and
+  robots.txt may be kept by a shared cache (a reverse proxy's, a CDN's): such a page holds no CSRF token and sets no
+  cookie (web/guards.py: it has no form that posts), so it is the same for every reader; the chat's page, whose
+  script posts with the token, and any page that put the token in, stay `private`; the owner's are revalidated every
+  time. All for a short max-age and a longer stale-while-revalidate, so a crowd reloading a page costs a
+  revalidation at most. The owner's Status page (the
   fleet, which moves without the counter), the owner's page (its tasks' progress, likewise) and media files
   (FileResponse has its own validators) are left alone.
 - Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
@@ -41,15 +44,11 @@ CHANGES_EVERY_S = 0.5
 PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
 OWNER_CACHE = "private, no-cache"  # the owner sees a write of theirs on the very next page
 SHARED_CACHE = "public, max-age=10, stale-while-revalidate=60"
+# Pages that put the visitor's CSRF token in, for anyone: the chat's script posts with it.
+PRIVATE_PAGES = ("/chat",)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Answers that move without the counter, or carry validators of their own.
 NOT_VALIDATED = ("/status", "/owner", "/login", "/media/", "/static/")
-# Answers any cache may keep: what they hold is the same for every reader of the archive.
-SHARED_PREFIXES = ("/api/", "/sitemap", "/robots.txt")  # the sitemap and its parts
-SHARED_SUFFIXES = (
-    *(f"/transcript.{fmt}" for fmt in ("txt", "srt", "vtt", "json")),
-    "/feed.xml", ".vtt", ".srt", ".json",  # the show feeds and their transcript files (feed_routes.py)
-)  # fmt: skip
 COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
 
 log = logging.getLogger(__name__)
@@ -147,8 +146,7 @@ class CacheValidation:
         owner = bool(scope.get("state", {}).get("owner"))  # AccessGate's verdict: the owner's pages show more
         validators: Validators = await self._fresh_validators() if owner else self.state.validators
         etag = validators.etag(_digest(headers.get("cookie", "").encode(), b"owner" if owner else b""))
-        shared = path.startswith(SHARED_PREFIXES) or path.endswith(SHARED_SUFFIXES)
-        cache_control = OWNER_CACHE if owner else SHARED_CACHE if shared else PAGE_CACHE
+        cache_control = OWNER_CACHE if owner else PAGE_CACHE if path.startswith(PRIVATE_PAGES) else SHARED_CACHE
         given = [
             (b"etag", etag.encode()),
             (b"last-modified", validators.last_modified.encode()),
@@ -160,12 +158,16 @@ class CacheValidation:
             await send({"type": "http.response.body", "body": b""})
             return
 
+        token = scope.get("state", {}).get("csrf_token")
+
         async def send_validated(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:
                 response_headers = MutableHeaders(scope=message)
                 if "cache-control" not in response_headers:  # a route that chose its own keeps it
                     for name, value in given:
                         response_headers.append(name.decode(), value.decode())
+                    if getattr(token, "used", False) and cache_control == SHARED_CACHE:  # the visitor's own copy
+                        response_headers["cache-control"] = PAGE_CACHE
             await send(message)
 
         await self.app(scope, receive, send_validated)

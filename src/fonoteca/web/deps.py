@@ -132,8 +132,8 @@ def make_templates(static_url: Callable[[str], str]) -> Jinja2Templates:
     return templates
 
 
-def _csrf_context(request: Request) -> dict[str, str]:
-    """Every page's CSRF token (set by CsrfGuard), for its <meta> tag and its forms."""
+def _csrf_context(request: Request) -> dict[str, object]:
+    """Every page's CSRF token (a guards.CsrfToken), for its forms and the <meta> tag its scripts read."""
     return {"csrf_token": getattr(request.state, "csrf_token", "")}
 
 

@@ -124,13 +124,26 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return receive_again
 
 
+class CsrfToken:
+    """A visitor's CSRF token as the templates get it: `used` once a page has put it in (its str())."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.used = value, False
+
+    def __str__(self) -> str:
+        self.used = True
+        return self.value
+
+
 class CsrfGuard:
     """Refuses unsafe requests whose Origin (or Referer) is another origin or whose Sec-Fetch-Site says another site.
     A browser's unsafe request (it sends Origin or Sec-Fetch-Site) and any request authenticated by the login cookie
     must also carry the CSRF token: a random double-submit token kept in a cookie, which the pages put in their forms
     (field csrf_token) and in a <meta> tag that their scripts send as X-CSRF-Token. Scripts using a bearer token and
     no cookies need neither, nor does the login form, where the login cookie is set. The token is in
-    request.state.csrf_token for the templates."""
+    request.state.csrf_token for the templates (a CsrfToken): the cookie is set with a page that put the token in,
+    and only then, so a page without forms (every page an anonymous reader sees, but the chat's) is the same for
+    every reader and shared caches may keep it (web/caching.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -141,7 +154,7 @@ class CsrfGuard:
             return
         request = Request(scope)
         known = request.cookies.get(CSRF_COOKIE, "")
-        token = known or secrets.token_urlsafe(32)
+        token = CsrfToken(known or secrets.token_urlsafe(32))
         scope.setdefault("state", {})["csrf_token"] = token
         if request.method in UNSAFE_METHODS:
             refusal = _cross_site(request)
@@ -156,9 +169,9 @@ class CsrfGuard:
                 return
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and not known:
+            if message["type"] == "http.response.start" and not known and token.used:
                 cookie = Response()
-                cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=is_tls(request))
+                cookie.set_cookie(CSRF_COOKIE, token.value, httponly=True, samesite="strict", secure=is_tls(request))
                 MutableHeaders(scope=message).append("set-cookie", cookie.headers["set-cookie"])
             await send(message)
 
