@@ -414,3 +414,21 @@ def test_a_command_indexes_what_changed_before_reading_and_a_server_leaves_it_to
     assert _keywords(server, "gallarda").total == 1
     said_only_now("folía")
     assert [h["title"] for h in json.loads(_cli(server.settings, "search", "folía", "--json").output)] == ["folía"]
+
+
+def test_highlights_of_latin_text_mark_the_words_found_one_by_one() -> None:
+    """Latin-script text is marked by one pattern per clause over its folded text: the same words, overlapping phrases
+    and prefixes included, as locating every word of it and matching the clauses against them."""
+    from fonoteca.search import _highlights, _highlights_of_words
+    from fonoteca.search.query import parse
+
+    rng = random.Random(5)
+    vocabulary = ["de", "la", "que", "información", "Pérez", "año", "ano", "a", "IA", "media", "ñu", "dé", "x1"]
+    between = [" ", ", ", "¿", "? ", "—", " «", "» ", ". ", "-", "'", "_"]
+    queries = ["de", '"de la"', '"la la"', "inf*", "a*", '"a a a"', "ano", "IA OR media", '"que información" de', "dé"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(vocabulary) + rng.choice(between) for _ in range(rng.randint(1, 12)))
+        query = rng.choice(queries) if rng.random() < 0.7 else " ".join(rng.sample(vocabulary, 2))
+        parsed = parse(query)
+        assert _highlights(parsed, text) == _highlights_of_words(parsed, text), (query, text)
+    assert _highlights(parse('"la la"'), "la la la") == [(0, 2), (3, 5), (6, 8)]

@@ -36,7 +36,8 @@ _SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d",
 # The accents of Latin-script text (Spanish, Portuguese, French…) after decomposition: removed by plain replaces,
 # much faster than testing every character, and the rest of the text is then ASCII.
 _LATIN_MARKS = ("\u0300", "\u0301", "\u0302", "\u0303", "\u0308", "\u0327")  # ` ´ ^ ~ ¨ ¸
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # _WORD on ASCII text, without its long class of marks
+ASCII_WORD = "[A-Za-z0-9]"  # a character of a word in ASCII text (_WORD there, without its long class of marks)
+_ASCII_WORD = re.compile(ASCII_WORD + "+")
 
 
 def fold(text: str) -> str:
@@ -74,6 +75,13 @@ def _fold_char(ch: str) -> str:
 _ONE_TO_ONE = {
     code: fold(chr(code)) for code in range(0x250) if len(fold(chr(code))) == 1 and fold(chr(code)).isascii()
 } | {ord(mark): " " for mark in "¿¡«»‹›‘’‚“”„–—…•"}
+
+
+def ascii_folded(text: str) -> str | None:
+    """`text` folded one character at a time when all of it folds so into ASCII (most Latin-script text), else None:
+    its words are then the runs of [A-Za-z0-9] (ASCII_WORD), at the same offsets as in `text`."""
+    quick = text.translate(_ONE_TO_ONE)
+    return quick if quick.isascii() else None
 
 
 def word_spans(text: str) -> list[tuple[int, int, str]]:

@@ -126,7 +126,7 @@ class VectorStore:
 
     def any(self) -> bool:
         """Whether anything at all is embedded, of any model."""
-        return bool(self.database.query(select(vectors_table.c.episode_id).limit(1)))
+        return bool(self.database.query(_ANY_VECTOR))
 
     def stamp(self, model: str, dim: int) -> tuple[int, float]:
         """Changes whenever the model's vectors do (an episode embedded, re-embedded or deleted): the key of a
@@ -296,3 +296,6 @@ def forget_vectors(db: Connection, episode_id: str) -> None:
     new transcript's text at their segment numbers, by every process that loaded them, until they are embedded again:
     their count changes the vectors' stamp, so those processes read the vectors again."""
     db.execute(delete(vectors_table).where(vectors_table.c.episode_id == episode_id))
+
+
+_ANY_VECTOR = select(vectors_table.c.episode_id).limit(1)

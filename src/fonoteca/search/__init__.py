@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import tantivy
@@ -18,7 +19,7 @@ from fonoteca.archive import Archive
 from fonoteca.search.index import BadDate, SearchIndex, document_fields, pair_tokens, reindex, sync_index
 from fonoteca.search.query import Clause, ParsedQuery, parse
 from fonoteca.search.scope import EVERYWHERE, SearchScope
-from fonoteca.text import word_spans, words
+from fonoteca.text import ASCII_WORD, ascii_folded, word_spans, words
 
 __all__ = [
     "BadDate", "Hit", "SearchResults", "SearchScope", "keyword_search", "sync_index", "reindex", "episode_url",
@@ -111,6 +112,21 @@ def matches(parsed: ParsedQuery, text: str) -> bool:
 
 def _highlights(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
     """Character ranges of `text` to mark: each word of each occurrence of a positive clause."""
+    quick = ascii_folded(text)
+    if quick is None:
+        return _highlights_of_words(parsed, text)
+    # Most text: one pattern per clause over the folded text, instead of a tuple per word of it.
+    marked = {
+        found.span(group)
+        for clause in parsed.positive_clauses()
+        for found in _clause_pattern(tuple(clause.words), clause.prefix).finditer(quick)
+        for group in range(1, len(clause.words) + 1)
+    }
+    return sorted(marked)
+
+
+def _highlights_of_words(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
+    """_highlights for text of any script: its words located one by one (word_spans)."""
     spans = word_spans(text)
     folded = [word for _start, _end, word in spans]
     marked: set[int] = set()
@@ -118,6 +134,17 @@ def _highlights(parsed: ParsedQuery, text: str) -> list[tuple[int, int]]:
         for i in occurrences(clause, folded):
             marked.update(range(i, i + len(clause.words)))
     return [spans[i][:2] for i in sorted(marked)]
+
+
+@lru_cache(maxsize=1024)
+def _clause_pattern(clause_words: tuple[str, ...], prefix: bool) -> re.Pattern[str]:
+    """The occurrences of a clause in ASCII folded text (text.ascii_folded), as occurrences() finds them in its words:
+    whole words in a row, each word a group, overlapping ones too (the pattern is a lookahead)."""
+    parts = [f"({re.escape(word)})" for word in clause_words]
+    if prefix:  # a prefix clause is one word, matched with the rest of the word it starts
+        parts = [f"({re.escape(clause_words[0])}{ASCII_WORD}*)"]
+    apart = f"[^{ASCII_WORD[1:-1]}]+"
+    return re.compile(f"(?<!{ASCII_WORD})(?={apart.join(parts)}(?!{ASCII_WORD}))")
 
 
 def keyword_search(

@@ -68,6 +68,7 @@ class HybridSearch:
         self.vectors = vectors
         self.embedder = embedder
         self.meaning_off = meaning_off
+        self.embedded = False  # whether anything was embedded when last asked
 
     def search(
         self,
@@ -99,7 +100,10 @@ class HybridSearch:
             return by_keywords()
         if mode is None and self.meaning_off:
             return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
-        if not archive.vectors.any():  # nothing embedded at all: not worth loading a model to find that out
+        # Nothing embedded at all: not worth loading a model to find that out. Once something is, it is not asked again
+        # (an archive whose vectors all go finds the scope without vectors below).
+        self.embedded = self.embedded or archive.vectors.any()
+        if not self.embedded:
             return by_keywords(_NOTHING_EMBEDDED, _WORDS_ONLY)
         text = meaning_query if meaning_query is not None else _plain(query)
         if not text.strip():  # only exclusions: nothing to look for

@@ -147,6 +147,7 @@ class SearchIndex:
         # The archive's finished_version() when this process last found the index up to date: while it has not moved,
         # a search needs no other query to know the index holds every finished episode.
         self.synced: int | None = None
+        self._loaded_commit: tuple[int, int, int] | None = None  # meta.json when the searcher was last reloaded
 
     @property
     def _held_file(self) -> Path:
@@ -179,8 +180,15 @@ class SearchIndex:
     def searcher(self) -> tantivy.Searcher:
         """A searcher of the index's latest commit, or of the last one seen while another process (`fonoteca
         reindex`) has emptied the folder to rebuild it: a search then answers from the files it still has open."""
-        with contextlib.suppress(ValueError):  # tantivy's "FileDoesNotExist(meta.json)"
-            self.index.reload()
+        try:  # every commit replaces meta.json: reloading only then spares each search tantivy's reload
+            meta = (self.path / "meta.json").stat()
+            committed = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+        except OSError:
+            committed = None
+        if committed is None or committed != self._loaded_commit:
+            with contextlib.suppress(ValueError):  # tantivy's "FileDoesNotExist(meta.json)"
+                self.index.reload()
+                self._loaded_commit = committed
         return self.index.searcher()
 
     def writer(self) -> tantivy.IndexWriter | None:
