@@ -63,7 +63,7 @@ def test_split_by_show_draws_one_line_per_show(page, server) -> None:
     base, _ = server
     page.goto(f"{base}/?word=streaming")
     _drawn(page, "streaming")
-    page.check("#trend-split")
+    page.select_option("#trend-split", "show")
     _drawn(page, "Charlas", "Midulive")
     assert page.evaluate("window.fonotecaTrend") == {"Charlas": [2, 0], "Midulive": [1, 2, 1]}
     assert page.eval_on_selector_all(".u-legend .u-series", "s => s.map(e => e.textContent.trim())") == [

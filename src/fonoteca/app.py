@@ -137,12 +137,16 @@ class Fonoteca:
         episode: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        speaker: str | None = None,
     ) -> SearchScope:
         """What a search, chat or trend looks at, found in the archive and checked once: raises BadDate for a date
-        that is not YYYY, YYYY-MM or YYYY-MM-DD, NotFound for an unknown show or episode."""
+        that is not YYYY, YYYY-MM or YYYY-MM-DD, NotFound for an unknown show or episode. `speaker`: only the lines
+        of the speaker so named (any case or accents)."""
         from fonoteca.search.scope import SearchScope
 
-        return SearchScope.of(self.archive, show=show, episode=episode, date_from=date_from, date_to=date_to)
+        return SearchScope.of(
+            self.archive, show=show, episode=episode, date_from=date_from, date_to=date_to, speaker=speaker
+        )
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -354,11 +358,12 @@ class Fonoteca:
         offset: int = 0,
         order: str = "relevance",
         mode: str | None = None,
+        speaker: str | None = None,
     ) -> SearchResults:
         """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
-        mode and note say which ran and why)."""
+        mode and note say which ran and why); `speaker`: only what that speaker says (by its words)."""
         self._catch_up_index()
-        scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to)
+        scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to, speaker=speaker)
         return self.searcher.search(query, scope, limit=limit, offset=offset, order=order, mode=mode)
 
     def embed(self, *, again: bool = False, most: int | None = None) -> int:
@@ -430,26 +435,30 @@ class Fonoteca:
 
     def trend(
         self, terms: Sequence[str], *, show: str | None = None, per_hour: bool = False, per: str = "raw",
-        by: str = "episode", split_by: str | None = None,
+        by: str = "episode", split_by: str | None = None, speaker: str | None = None, speakers: int | None = None,
     ) -> list[TrendPoint]:  # fmt: skip
         """Each word's mentions per episode, week, month or year (raw, per hour or per 1,000 words); split_by="show"
-        draws one word as one line per show."""
-        from fonoteca.search.trends import trend
+        draws one word as one line per show, split_by="speaker" as one line per speaker (the `speakers` who said it
+        most, and everyone else); `speaker`: only that speaker's mentions."""
+        from fonoteca.search.trends import TOP_SPEAKERS, trend
 
         self._catch_up_index()
         return trend(
-            self.archive, self.index, list(terms), self.scope(show=show), per_hour=per_hour, per=per, by=by,
-            split_by=split_by,
+            self.archive, self.index, list(terms), self.scope(show=show, speaker=speaker), per_hour=per_hour, per=per,
+            by=by, split_by=split_by, speakers=speakers or TOP_SPEAKERS,
         )  # fmt: skip
 
     def trend_moments(
-        self, terms: Sequence[str], *, key: str, by: str = "episode", show: str | None = None, limit: int = 100
-    ) -> SearchResults:
-        """The mentions behind one point of a trend: the segments of that episode or period that say the words."""
+        self, terms: Sequence[str], *, key: str, by: str = "episode", show: str | None = None, limit: int = 100,
+        speaker: str | None = None,
+    ) -> SearchResults:  # fmt: skip
+        """The mentions behind one point of a trend: the segments of that episode or period that say the words (only
+        `speaker`'s, for a line of one speaker)."""
         from fonoteca.search.trends import moments
 
         self._catch_up_index()
-        return moments(self.archive, self.index, list(terms), self.scope(show=show), key=key, by=by, limit=limit)
+        scope = self.scope(show=show, speaker=speaker)
+        return moments(self.archive, self.index, list(terms), scope, key=key, by=by, limit=limit)
 
     def update_index(self) -> int:
         """Index what changed in the archive since the last time (also what other processes changed)."""

@@ -100,18 +100,21 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, owner: bool = True) -> 
         order: Order = "relevance",
         limit: Annotated[int, Field(ge=1, le=MAX_HITS)] = 10,
         offset: Annotated[int, Field(ge=0, le=MAX_RESULTS - MAX_HITS)] = 0,
+        speaker: Annotated[
+            str | None, Field(max_length=200, description="only what this speaker says (their name, any case)")
+        ] = None,
     ) -> dict[str, Any]:
         """Search the transcripts by words, by meaning or both. Each hit: show, episode, the second it is said at,
-        the quote, and a link that plays it."""
+        who says it (where the transcript names them), the quote, and a link that plays it."""
         results = checked(
             fonoteca.search, query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-            offset=offset, order=order, mode=mode,
+            offset=offset, order=order, mode=mode, speaker=speaker,
         )  # fmt: skip
         hits = [
             {
                 "show": h.show, "episode_id": h.episode_id, "episode": h.title, "date": h.date,
-                "second": round(h.start, 1), "time": format_timestamp(h.start), "quote": _cut(h.text, QUOTE_CHARS),
-                "link": link(h.episode_id, h.start),
+                "second": round(h.start, 1), "time": format_timestamp(h.start), "speaker": h.speaker,
+                "quote": _cut(h.text, QUOTE_CHARS), "link": link(h.episode_id, h.start),
             }
             for h in results.hits
         ]  # fmt: skip

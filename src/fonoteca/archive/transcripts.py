@@ -131,6 +131,40 @@ class TranscriptStore:
                 found.setdefault(episode_id, []).append(speaker.strip())
         return found
 
+    def has_speakers(self, episode_id: str) -> bool:
+        """Whether the episode's transcript already says who speaks: it arrived with speakers (an imported file, a
+        publisher's transcript, captions with voices) or the speaker step labelled it. Such a transcript is not
+        diarized (again): this is the one place that decision is read from."""
+        return bool(
+            self.database.query(
+                select(segments_table.c.idx)
+                .where(segments_table.c.episode_id == episode_id, segments_table.c.speaker.is_not(None))
+                .limit(1)
+            )
+        )
+
+    def speaking_time(
+        self, *, show_id: int | None = None, episode_id: str | None = None
+    ) -> list[tuple[str, float, int]]:
+        """(speaker, seconds of their lines, episodes they speak in) of one episode or of a show's finished episodes,
+        most speaking time first. Lines without a speaker are not counted."""
+        seconds = func.sum(segments_table.c.end - segments_table.c.start)
+        statement = (
+            select(segments_table.c.speaker, seconds, func.count(func.distinct(segments_table.c.episode_id)))
+            .where(segments_table.c.speaker.is_not(None))
+            .group_by(segments_table.c.speaker)
+            .order_by(seconds.desc(), segments_table.c.speaker)
+        )
+        if episode_id is not None:
+            statement = statement.where(segments_table.c.episode_id == episode_id)
+        if show_id is not None:
+            statement = statement.join(episodes, episodes.c.id == segments_table.c.episode_id).where(
+                episodes.c.show_id == show_id, episodes.c.status == Status.DONE
+            )
+        return [
+            (name, float(total or 0.0), int(n)) for name, total, n in self.database.query(statement) if name.strip()
+        ]
+
     def last_segment_end(self, episode_id: str) -> float:
         rows = self.database.query(
             select(func.max(segments_table.c.end)).where(segments_table.c.episode_id == episode_id)

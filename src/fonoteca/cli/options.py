@@ -51,6 +51,9 @@ ShowFilter = Annotated[str | None, typer.Option("--show", help="Only this show (
 EpisodeFilter = Annotated[str | None, typer.Option("--episode", help="Only this episode.")]
 DateFrom = Annotated[str | None, typer.Option("--from", help="From this date: YYYY, YYYY-MM or YYYY-MM-DD.")]
 DateTo = Annotated[str | None, typer.Option("--to", help="Up to this date, included: YYYY, YYYY-MM or YYYY-MM-DD.")]
+SpeakerFilter = Annotated[
+    str | None, typer.Option("--speaker", help="Only what this speaker says (their name, any case or accents).")
+]
 
 # How Whisper transcribes (None: the settings' value).
 WhisperModel = Annotated[

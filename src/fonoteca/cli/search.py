@@ -20,13 +20,14 @@ from fonoteca.cli.options import (
     Normalisation,
     SearchMode,
     ShowFilter,
+    SpeakerFilter,
     Split,
 )
 from fonoteca.output import HitOut, dump, trend_rows
 from fonoteca.output.charts import render_png, render_terminal, trend_csv
 from fonoteca.output.snippets import snippet_pieces
 from fonoteca.search import Hit
-from fonoteca.search.trends import parse_terms, summarize
+from fonoteca.search.trends import TOP_SPEAKERS, parse_terms, summarize
 from fonoteca.text import format_timestamp
 
 
@@ -47,6 +48,7 @@ def search_command(
     date_from: DateFrom = None,
     date_to: DateTo = None,
     episode: EpisodeFilter = None,
+    speaker: SpeakerFilter = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
     by_date: Annotated[bool, typer.Option("--by-date", help="Newest first instead of best match first.")] = False,
     mode: Annotated[
@@ -59,7 +61,7 @@ def search_command(
     fonoteca = app_of(ctx)
     results = fonoteca.search(
         query, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-        order="date" if by_date else "relevance", mode=mode,
+        order="date" if by_date else "relevance", mode=mode, speaker=speaker,
     )  # fmt: skip
     if as_json:  # stdout is for data: the hits say how each was found (`matched`)
         print_json(dump([HitOut.of(h) for h in results.hits]))
@@ -74,7 +76,8 @@ def search_command(
             f"[cyan]{format_timestamp(hit.start)}[/]",
             highlight=False,
         )
-        console.print(Text.assemble("  ", _rich_snippet(hit)), highlight=False)
+        said_by = (printable(hit.speaker) + ": ", "bold magenta") if hit.speaker else ""
+        console.print(Text.assemble("  ", said_by, _rich_snippet(hit)), highlight=False)
         if hit.matched == "meaning":
             console.print("  [dim italic]found by its meaning, not by the words[/]", highlight=False)
         console.print(f"  [dim]{safe(base + hit.url)}[/]", highlight=False)
@@ -92,8 +95,16 @@ def trend_command(
     per_hour: Annotated[bool, typer.Option("--per-hour", help="The same as --per hour.")] = False,
     by: Annotated[Grouping, typer.Option("--by", help="One point per episode, week, month or year.")] = "episode",
     split_by: Annotated[
-        Split | None, typer.Option("--split-by", help="show: one line per show (a single word or phrase).")
+        Split | None,
+        typer.Option(
+            "--split-by", help="show: one line per show; speaker: one line per speaker (a single word or phrase)."
+        ),
     ] = None,
+    speaker: SpeakerFilter = None,
+    speakers: Annotated[
+        int,
+        typer.Option("--speakers", min=1, max=20, help="With --split-by speaker: lines for the N who said it most."),
+    ] = TOP_SPEAKERS,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the web page's CSV download).")] = False,
     as_json: AsJson = False,
     png: Annotated[Path | None, typer.Option("--png", help="Save the chart as a PNG file.")] = None,
@@ -102,7 +113,7 @@ def trend_command(
     fonoteca = app_of(ctx)
     per = "hour" if per_hour else per
     words = parse_terms(terms)
-    points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by)
+    points = fonoteca.trend(words, show=show, per=per, by=by, split_by=split_by, speaker=speaker, speakers=speakers)
     rows = trend_rows(points, per=per, by=by)
     if as_json:
         print_json(dump(rows))

@@ -41,7 +41,6 @@ _TIME = re.compile(r"(?<![\d:-])(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?(?
 _CUE_TIMES = re.compile(rf"({_TIME.pattern})\s*-->\s*({_TIME.pattern})")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]+>")
-_SPEAKER_PREFIX = re.compile(r"^([A-Z][\w .'-]{0,40}):\s+(.*)$", re.S)
 
 
 def kind_of(name_or_mime: str) -> str | None:
@@ -94,12 +93,86 @@ def _cues(text: str) -> list[Segment]:
                 speaker = html.unescape(voice.group(1).strip()) if voice else None
                 raw = _TAG.sub("", raw)
             body = html.unescape(raw).strip() if "&" in raw else raw.strip()
-            if speaker is None and ":" in body and (prefixed := _SPEAKER_PREFIX.match(body)):
-                speaker, body = prefixed.group(1), prefixed.group(2)
             if body:
                 segments.append(Segment(start=start, end=max(end, start), text=body, speaker=speaker))
             break
+    if any(s.speaker for s in segments):
+        _carry_speakers(segments)
+    else:
+        _prefixed_speakers(segments)
     return segments
+
+
+def _carry_speakers(segments: list[Segment]) -> None:
+    """A cue without a voice of its own is still said by the voice before it: publishers name the speaker only where
+    it changes (the Podcasting 2.0 spec's WebVTT, SRT `Name:` turns)."""
+    current = None
+    for segment in segments:
+        current = segment.speaker = segment.speaker or current
+
+
+# What a speaker's label looks like at the start of a line: a name of one to four words (capitalised, with particles
+# such as "de la" between them: "Juan de la Cruz"), or a numbered label ("Speaker 1", "SPEAKER_00", "Hablante 2").
+_UPPER = r"[^\W\d_a-zß-ÿ]"  # a letter that is not lower case
+_LABEL = re.compile(
+    rf"^(?P<name>(?:[^\W\d_][\w'’.-]*_\d+|{_UPPER}[\w'’.-]*)"
+    rf"(?:\s+(?:(?:de|del|la|las|los|van|von|der|da|di|du|le|y|e|el|al|bin|ibn)\s+)*(?:\d{{1,2}}|{_UPPER}[\w'’.-]*))"
+    r"{0,3}):\s+(?P<text>\S.*)$",
+    re.S,
+)
+_NUMBERED = re.compile(r"[^\W\d_]+(?:_| )\d{1,3}")
+# Words that open a line with a colon in speech or in notes and are nobody's name, in the languages of the archives
+# (Venezolanos' Markdown says "Dice:", "Cito:", "Repito:" before quotes, 15 times in one file).
+_NOT_NAMES = frozenset(
+    {
+        "note", "notes", "nota", "notas", "update", "edit", "ps", "tip", "tips", "example", "ejemplo", "warning",
+        "aviso", "ojo", "atención", "atencion", "importante", "important", "source", "fuente", "translation",
+        "traducción", "traduccion", "step", "paso", "rule", "regla", "chapter", "capítulo", "capitulo", "question",
+        "pregunta", "answer", "respuesta", "summary", "resumen", "spoiler", "disclaimer", "ad", "anuncio", "sponsor",
+        "patrocinador", "intro", "outro", "music", "música", "musica", "applause", "aplausos", "laughter", "risas",
+        "transcript", "transcripción", "transcripcion", "dice", "dijo", "digo", "decía", "decia", "cito", "repito",
+        "recordemos", "recapitulemos", "pienso", "creo", "mira", "oye", "bueno", "pues", "entonces", "says", "said",
+        "say", "quote", "listen", "look", "well", "so", "now", "okay", "ok", "yes", "no", "sí", "si", "and", "but",
+        "also", "remember",
+    }
+)  # fmt: skip
+
+
+def speaker_labels(lines: list[str]) -> list[tuple[str, str] | None]:
+    """For each line, (speaker, what they said) where it opens with a speaker's label, else None.
+
+    A `Name: text` prefix is a speaker only when it looks like one (_LABEL: one to four capitalised words, or a
+    numbered label), is no word that opens notes or quotes (_NOT_NAMES: "Note: ...", "Dice: ..."), comes back (at
+    least two lines open with it), and either another label does too or it opens the first line (a monologue's
+    label): a sentence that happens to hold a colon ("So here's the thing: ...", "Step 1: ...", a clock, a link) is
+    never a speaker. Once others are, a numbered label counts even said once, and so does a name in a file where
+    most lines are labelled."""
+    found = [_LABEL.match(line) if ":" in line[:60] else None for line in lines]
+    names = Counter(match.group("name") for match in found if match)
+    speakers = {name for name, count in names.items() if count >= 2 and name.casefold() not in _NOT_NAMES}
+    if len(speakers) == 1 and not (found and found[0] and found[0].group("name") in speakers):
+        speakers = set()
+    if speakers:
+        # Among established speakers a numbered label ("SPEAKER_02") counts from its first line, and where most lines
+        # are labelled (tools that name the speaker on every line, fonoteca's own exports) so does any name.
+        labelled = sum(1 for match in found if match and match.group("name") in speakers)
+        every_line = labelled * 2 >= len(lines)
+        speakers |= {
+            name for name in names if _NUMBERED.fullmatch(name) or (every_line and name.casefold() not in _NOT_NAMES)
+        }
+    return [(m.group("name"), m.group("text").strip()) if m and m.group("name") in speakers else None for m in found]
+
+
+def _prefixed_speakers(segments: list[Segment]) -> None:
+    """Cues that open with a speaker's `Name:` (SRT has no voice tags: publishers write the name before the text)
+    get that speaker, and the cues after them too until the next name."""
+    labels = speaker_labels([s.text for s in segments])
+    if not any(labels):
+        return
+    for segment, label in zip(segments, labels, strict=True):
+        if label:
+            segment.speaker, segment.text = label
+    _carry_speakers(segments)
 
 
 def _json(text: str) -> list[Segment]:
@@ -132,22 +205,53 @@ def _json_segments(data: Any) -> list[Segment]:
 
 
 def _whisper_json(items: list[dict[str, Any]]) -> list[Segment]:
+    """Whisper's segments; WhisperX's (pyannote's labels on its segments and words) too: a segment whose words change
+    speaker is cut there, as WhisperX leaves a segment's own `speaker` to the voice that says most of it."""
     segments = []
     for item in items:
         body = str(item.get("text", "")).strip()
         if not body:
             continue
         start = float(item["start"])
-        segments.append(
-            Segment(
-                start=start,
-                end=max(start, float(item.get("end", start) or start)),
-                text=body,
-                words=_whisper_words(item.get("words")),
-                speaker=_speaker(item),
-            )
+        segment = Segment(
+            start=start,
+            end=max(start, float(item.get("end", start) or start)),
+            text=body,
+            words=_whisper_words(item.get("words")),
+            speaker=_speaker(item),
         )
+        segments += _split_at_word_speakers(segment, item.get("words"))
     return segments
+
+
+def _split_at_word_speakers(segment: Segment, raw_words: Any) -> list[Segment]:
+    """The segment cut where its words' `speaker` changes (WhisperX); a word without one is said by the voice before
+    it (WhisperX leaves words it could not place unlabelled). Unchanged without word speakers or word times."""
+    if not segment.words or not isinstance(raw_words, list) or len(raw_words) != len(segment.words):
+        return [segment]
+    voices = [_speaker(word) for word in raw_words]
+    if not any(voices):
+        return [segment]
+    runs: list[tuple[str | None, list[Word]]] = []
+    for word, voice in zip(segment.words, voices, strict=True):
+        voice = voice or (runs[-1][0] if runs else segment.speaker)
+        if runs and runs[-1][0] == voice:
+            runs[-1][1].append(word)
+        else:
+            runs.append((voice, [word]))
+    if len(runs) == 1:
+        segment.speaker = runs[0][0]
+        return [segment]
+    return [
+        Segment(
+            start=max(segment.start, words[0][0]) if n else segment.start,
+            end=words[-1][1] if n < len(runs) - 1 else segment.end,
+            text=re.sub(r"\s+", " ", "".join(f" {w[2].strip()}" for w in words)).strip(),
+            words=words,
+            speaker=voice,
+        )
+        for n, (voice, words) in enumerate(runs)
+    ]
 
 
 def _speaker(item: dict[str, Any]) -> str | None:
@@ -324,6 +428,11 @@ class TranscriptFile:
     meta: dict[str, str] = field(default_factory=dict)  # title, date, duration, url, guid, number... (META_KEYS)
     language: str | None = None  # what the file says (Whisper's JSON, front matter)
     notes: list[str] = field(default_factory=list)  # what was odd but read (an encoding that is not UTF-8...)
+
+    @property
+    def has_speakers(self) -> bool:
+        """Whether the file says who speaks (its episode is then not diarized: see Archive.has_speakers)."""
+        return any(s.speaker for s in self.segments)
 
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
@@ -620,16 +729,15 @@ def _timed_text(text: str) -> list[Segment] | None:
 
 
 def _speaker_paragraphs(text: str) -> list[Segment]:
-    """Untimed text, one segment per paragraph (or line); `Name: text` turns give the speaker when the same names
-    come back, so that a paragraph starting "Note: ..." is not taken for a speaker."""
+    """Untimed text, one segment per paragraph (or line); `Name: text` turns (speaker_labels) give the speaker of
+    their paragraph and of those after it, when they open at least a third of the paragraphs."""
     segments = _paragraphs(text)
-    prefixed = [(s, _SPEAKER_PREFIX.match(s.text)) for s in segments]
-    names = Counter(m.group(1) for _, m in prefixed if m)
-    recurring = {name for name, n in names.items() if n >= 2}
-    if sum(names[n] for n in recurring) >= max(2, len(segments) // 3):
-        for segment, match in prefixed:
-            if match and match.group(1) in recurring:
-                segment.speaker, segment.text = match.group(1), match.group(2)
+    labels = speaker_labels([s.text for s in segments])
+    if sum(1 for label in labels if label) >= max(2, len(segments) // 3):
+        for segment, label in zip(segments, labels, strict=True):
+            if label:
+                segment.speaker, segment.text = label
+        _carry_speakers(segments)
     return segments
 
 

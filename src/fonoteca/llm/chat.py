@@ -120,11 +120,15 @@ class Excerpt:
     end: float
     text: str
     url: str
+    speaker: str | None = None  # who says it; a passage of several voices names each one in its text instead
 
     def as_prompt(self) -> str:
+        """The excerpt as the model reads it: where and when it was said and, where the transcript names them, who
+        said it, so that an answer can say who."""
         when = f", {self.date}" if self.date else ""
+        who = f", {self.speaker} says" if self.speaker else ""
         return (
-            f"[{self.n}] {self.show} — «{self.title}»{when}, at {format_timestamp(self.start)}:\n"
+            f"[{self.n}] {self.show} — «{self.title}»{when}, at {format_timestamp(self.start)}{who}:\n"
             f'"""{self.text.strip()}"""'
         )
 
@@ -149,7 +153,7 @@ def retrieve(
         if hits:
             break
     return [
-        Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url)
+        Excerpt(n, h.episode_id, h.title, h.show, h.date, h.start, h.end, h.text, h.url, h.speaker)
         for n, h in enumerate(route_by_chapters(hits, question, chapters), start=1)
     ]
 

@@ -176,13 +176,14 @@ class HitOut(BaseModel):
     matched: str
     similarity: float | None  # the passage's cosine similarity to the question, when meaning was searched
     highlights: list[tuple[int, int]]  # the character ranges of `text` that the query's words matched
+    speaker: str | None = None  # who says it, where the transcript names them
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
         return cls(
             episode_id=hit.episode_id, show=hit.show, title=hit.title, date=hit.date, start=hit.start, end=hit.end,
             snippet=snippet_html(hit.text, hit.highlights), text=hit.text, score=hit.score, url=hit.url,
-            matched=hit.matched, similarity=hit.similarity, highlights=hit.highlights,
+            matched=hit.matched, similarity=hit.similarity, highlights=hit.highlights, speaker=hit.speaker,
         )  # fmt: skip
 
 
@@ -201,8 +202,8 @@ class SearchOut(BaseModel):
 
 class TrendRowOut(OnlyGivenFields):
     """A row of `trend --json` and of the trend's CSV (web and CLI). A row has the columns of its chart alone: a split
-    by show adds `show`, a normalisation its value (and the words said), a grouping the period; they come after the
-    plain ones, so a spreadsheet made from the plain export keeps working."""
+    by show adds `show` (by speaker, `speaker`), a normalisation its value (and the words said), a grouping the
+    period; they come after the plain ones, so a spreadsheet made from the plain export keeps working."""
 
     episode_id: str | None
     title: str | None
@@ -211,6 +212,7 @@ class TrendRowOut(OnlyGivenFields):
     count: int
     hours: float
     show: str | None = None
+    speaker: str | None = None
     per_hour: float | None = None
     words: int | None = None
     per_1000_words: float | None = None
@@ -218,10 +220,12 @@ class TrendRowOut(OnlyGivenFields):
     episodes: int | None = None
 
     @classmethod
-    def of(cls, point: TrendPoint, *, per: str, by: str, split: bool) -> TrendRowOut:
+    def of(cls, point: TrendPoint, *, per: str, by: str, split: str | None) -> TrendRowOut:
         columns: dict[str, Any] = {}
-        if split:
+        if split == "show":
             columns["show"] = point.show
+        elif split == "speaker":
+            columns["speaker"] = point.series  # a speaker, or everyone else
         if per == "hour":
             columns["per_hour"] = point.value
         elif per == "1000-words":
@@ -233,8 +237,8 @@ class TrendRowOut(OnlyGivenFields):
 
 
 def trend_rows(points: Sequence[TrendPoint], *, per: str = "raw", by: str = "episode") -> list[TrendRowOut]:
-    """The rows of a trend's points; a split by show gives every row its show."""
-    split = any(p.show for p in points)
+    """The rows of a trend's points; a split by show gives every row its show, a split by speaker its speaker."""
+    split = next((p.split for p in points if p.split), None)
     return [TrendRowOut.of(p, per=per, by=by, split=split) for p in points]
 
 
@@ -515,6 +519,7 @@ class ExcerptOut(FromAttributes):
     end: float
     text: str
     url: str
+    speaker: str | None = None  # who says it, where the transcript names them
 
 
 class SourceOut(ExcerptOut):

@@ -20,9 +20,11 @@ def _clock(seconds: float, sep: str) -> str:
 
 
 def render_transcript(segments: list[Segment], fmt: str) -> str:
-    """The transcript in txt, srt, vtt or Podcasting 2.0 JSON."""
+    """The transcript in txt, srt, vtt or Podcasting 2.0 JSON, each line with its speaker where the transcript names
+    one: `Name: text` in txt and SRT (which have no other place for it), a `<v Name>` voice in WebVTT, `speaker` in
+    JSON. fonoteca.ingest reads every one of them back with the same speakers."""
     if fmt == "txt":
-        return "\n".join(s.text.strip() for s in segments) + "\n"
+        return "\n".join(_speaker(s) + s.text.strip() for s in segments) + "\n"
     if fmt == "json":
         body = []
         for s in segments:

@@ -1,5 +1,5 @@
-"""Search over every transcript of the archive: BM25 by default, newest first on request, filters by show, episode
-and date, the matched words of each hit (its highlights) and links to the exact second.
+"""Search over every transcript of the archive: BM25 by default, newest first on request, filters by show, episode,
+date and speaker, who says each hit, the matched words of each hit (its highlights) and links to the exact second.
 
 keyword_search() here and every mode of search (fonoteca.search.hybrid) only read: they answer from the index as it
 is. Whoever changed the archive brings the index up to date (`sync_index`, `Fonoteca.update_index`): the pipeline
@@ -43,6 +43,7 @@ class Hit:
     # "both": a keyword hit inside a passage close in meaning too.
     matched: str = "words"
     similarity: float | None = None  # the passage's cosine similarity to the question, when meaning was searched
+    speaker: str | None = None  # who says it, where the transcript names them (one voice for a whole passage)
 
 
 @dataclass
@@ -83,6 +84,8 @@ def build_query(schema: tantivy.Schema, parsed: ParsedQuery, scope: SearchScope 
         must.append(tantivy.Query.term_query(schema, "show_id", scope.show_id))
     if scope.episode_id is not None:
         must.append(tantivy.Query.term_query(schema, "episode_id", scope.episode_id))
+    if scope.speaker is not None:
+        must.append(tantivy.Query.term_query(schema, "speaker_key", scope.speaker))
     if scope.dated:
         # An undated episode (0) matches no date filter: nobody knows whether it was before or after.
         low = scope.first_second if scope.first_second is not None else 1
@@ -192,6 +195,7 @@ def keyword_search(
                 highlights=_highlights(parsed, fields["text"]),
                 score=float(score) if order != "date" else 0.0,
                 url=episode_url(ep_id, fields["start"]),
+                speaker=fields.get("speaker"),
             )
         )
     return SearchResults(total=max(0, (result.count or 0) - missing), hits=hits)

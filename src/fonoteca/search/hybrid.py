@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fonoteca.archive import Archive
+from fonoteca.archive import Archive, Segment
 from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
@@ -44,6 +44,7 @@ MEANING_WEIGHT = 2.0
 CANDIDATES = 100  # hits each side brings to the fusion; a page further than this has nothing new to fuse
 
 _WORDS_ONLY = "by words only: this scope cannot be searched by meaning yet (see the note)"
+_SPEAKER_BY_WORDS = "a search of one speaker's lines is by their words (the passages searched by meaning mix voices)"
 _NOTHING_EMBEDDED = (
     "nothing in this scope is embedded for search by meaning yet (`fonoteca embed` does it): these are keyword results"
 )
@@ -98,6 +99,9 @@ class HybridSearch:
 
         if mode == "keyword":
             return by_keywords()
+        if scope.speaker is not None:  # passages mix voices: a speaker's lines are found by their words
+            note = _SPEAKER_BY_WORDS if mode == "meaning" else ""
+            return by_keywords(note, "by words only: " + _SPEAKER_BY_WORDS)
         if mode is None and self.meaning_off:
             return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
         # Nothing embedded at all: not worth loading a model to find that out. Once something is, it is not asked again
@@ -264,15 +268,26 @@ def _page(
     ids = [f.hit.episode_id if f.hit else loaded.episode_of(f.row) for f in fused]
     episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
     found = [(f, episodes[episode_id]) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
-    texts: dict[int, str] = {}  # a passage's text, read once for the exclusions and the page
+    texts: dict[int, tuple[str, str | None]] = {}  # a passage's text and its one voice, read once
 
-    def text_of(row: int) -> str:
+    def passage_of(row: int) -> tuple[str, str | None]:
         if row not in texts:
             episode_id = loaded.episode_of(row)
             _start, _end, first, last = loaded.spans[row]
             passage = archive.segments(episode_id, words=False, first=int(first), last=int(last))
-            texts[row] = " ".join(s.text.strip() for s in passage)
+            voices = {s.speaker for s in passage}
+            if len(voices) == 1:
+                texts[row] = " ".join(s.text.strip() for s in passage), voices.pop()
+            else:  # several voices: each turn says who speaks (`Ana: …`), for the reader and for the chat's model
+                turns = [
+                    (f"{s.speaker}: " if s.speaker and s.speaker != before.speaker else "") + s.text.strip()
+                    for before, s in zip([Segment(0, 0, "", speaker=""), *passage], passage, strict=False)
+                ]
+                texts[row] = " ".join(turns), None  # fmt: skip
         return texts[row]
+
+    def text_of(row: int) -> str:
+        return passage_of(row)[0]
 
     if excluded:
         found = [
@@ -291,12 +306,12 @@ def _page(
                                 similarity=f.similarity))  # fmt: skip
             continue
         start, end = (float(t) for t in loaded.spans[f.row][:2])
-        text = text_of(f.row)
+        text, speaker = passage_of(f.row)
         hits.append(
             Hit(
                 episode_id=ep.id, show=ep.show_title, title=ep.title, date=ep.date, start=start, end=end,
                 text=text, highlights=[], score=f.score, url=episode_url(ep.id, start),
-                matched="meaning", similarity=f.similarity,
+                matched="meaning", similarity=f.similarity, speaker=speaker,
             )
         )  # fmt: skip
     return SearchResults(total=len(found), hits=hits)

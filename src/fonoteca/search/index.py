@@ -40,7 +40,7 @@ from fonoteca.events import EventSink, IndexProgress, ignore
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
-SCHEMA_VERSION = "6"  # 6: what the index holds is recorded in held.json
+SCHEMA_VERSION = "7"  # 6: what the index holds is recorded in held.json; 7: each segment's speaker
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
 COUNT_ROWS = 1_000_000  # word counts (rows) gathered before they are stored: ~120 MB of Python objects, twice while
@@ -59,7 +59,16 @@ def _schema() -> tantivy.Schema:
     builder.add_float_field("start", stored=True)
     builder.add_float_field("end", stored=True)
     builder.add_integer_field("published", stored=True, indexed=True, fast=True)  # epoch seconds; 0 = unknown
+    # Who says the segment (segments.speaker, as a reader sees it), stored for hits and fast for the graph's split
+    # by speaker; `speaker_key` is the label's folded words (speaker_key()), what a speaker filter matches.
+    builder.add_text_field("speaker", stored=True, tokenizer_name="raw", fast=True)
+    builder.add_text_field("speaker_key", stored=False, tokenizer_name="raw")
     return builder.build()
+
+
+def speaker_key(name: str) -> str:
+    """A speaker's label as a filter matches it: its words folded like search's ("ana maria" for "Ana María")."""
+    return " ".join(words(name))
 
 
 def _analyzer() -> tantivy.TextAnalyzer:
@@ -202,12 +211,14 @@ class SearchIndex:
 
 
 def _analysed(segments: list[Segment], counts: Counter[str]) -> Iterator[tuple[str, list[str], list[str], list[str]]]:
-    """(NFC text, folded words, word pairs, pairs said again in it) of each segment, in one pass over its text; `counts`
-    gets the episode's counts for trends once the segments are all read.
+    """(NFC text, folded words, word pairs, pairs and words said again in it) of each segment, in one pass over its
+    text; `counts` gets the episode's counts for trends once the segments are all read.
 
     The counts hold every folded word, and for word pairs only the mentions that the index's segment documents cannot
     tell: a pair said again in the same segment, and a pair cut in two by a segment boundary. A two-word phrase's
-    trend is then the index's count of segments that have it plus these (see trends.py)."""
+    trend is then the index's count of segments that have it plus these (see trends.py). The pairs and the words said
+    more than once in a segment are its `repeats`: the only segments a split by speaker must read to count every
+    mention (words never contain "_", so a word never looks like a pair there)."""
     said: list[str] = []  # every word of the episode, counted at once at the end (Counter's loop is C, ours is not)
     last_word = ""
     for seg in segments:
@@ -219,11 +230,15 @@ def _analysed(segments: list[Segment], counts: Counter[str]) -> Iterator[tuple[s
         said += folded
         pairs = pair_tokens(folded)
         repeated: list[str] = []
-        # A pair can repeat only where a word does: most segments skip the set of pairs.
-        if len(set(folded)) < len(folded) and len(set(pairs)) < len(pairs):
-            again = {pair: n - 1 for pair, n in Counter(pairs).items() if n > 1}
-            counts.update(again)
-            repeated = list(again)
+        # A pair can repeat only where a word does: most segments skip both sets.
+        if len(set(folded)) < len(folded):
+            if len(set(pairs)) < len(pairs):
+                again = {pair: n - 1 for pair, n in Counter(pairs).items() if n > 1}
+                counts.update(again)
+                repeated = list(again)
+            # The words said again, for the index only (the episode's word counts come from `said`): the lines a
+            # split by speaker reads to count every mention.
+            repeated += [word for word, n in Counter(folded).items() if n > 1]
         if last_word:
             counts[last_word + "_" + folded[0]] += 1  # the pair_tokens() of the two
         last_word = folded[-1]
@@ -245,6 +260,7 @@ def episode_documents(
     """The tantivy documents of an episode, made as they are taken (a transcript of a million segments is not held
     as a million documents), and its counts for trends (see _analysed), complete once the documents are all taken."""
     counts: Counter[str] = Counter()
+    keys: dict[str, str] = {}  # each speaker's folded key, made once per speaker
 
     def documents() -> Iterator[Any]:
         # Field by field: a third of the time of Document(**fields), which tries each value's every type.
@@ -261,6 +277,9 @@ def episode_documents(
             doc.add_float("start", float(seg.start))
             doc.add_float("end", float(seg.end))
             doc.add_integer("published", published)
+            if seg.speaker and (label := seg.speaker.strip()):
+                doc.add_text("speaker", label)
+                doc.add_text("speaker_key", keys.get(label) or keys.setdefault(label, speaker_key(label)))
             yield doc
 
     return documents(), counts

@@ -1,4 +1,4 @@
-"""What part of the archive a search, a chat or a trend looks at: one show, one episode, a span of dates.
+"""What part of the archive a search, a chat or a trend looks at: one show, one episode, a span of dates, one speaker.
 
 A `SearchScope` is built once where a request comes in (fonoteca.app.Fonoteca), from what the person typed: the dates
 are checked and turned into bounds there, the show and episode found in the archive there, and everything below
@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fonoteca.archive import Archive
-from fonoteca.search.index import date_bound
+from fonoteca.search.index import date_bound, speaker_key
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class SearchScope:
     # nobody knows whether it was before or after.
     first_second: int | None = None
     last_second: int | None = None
+    # The folded words of a speaker's label (index.speaker_key): only the lines that speaker says. Any spelling of the
+    # name finds them ("ana maria" finds "Ana María"); a name nobody in the archive has finds nothing.
+    speaker: str | None = None
 
     @classmethod
     def of(
@@ -32,6 +35,7 @@ class SearchScope:
         episode: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        speaker: str | None = None,
     ) -> SearchScope:
         """`show`: slug, id or title; `episode`: id; dates: YYYY, YYYY-MM or YYYY-MM-DD, each from its first second
         or up to its last (`--from 2024-02 --to 2024-02` is the whole of February), empty for none. Raises BadDate
@@ -43,6 +47,7 @@ class SearchScope:
             episode_id=archive.get_episode(episode).id if episode else None,
             first_second=first_second,
             last_second=last_second,
+            speaker=(speaker_key(speaker) or speaker.strip().casefold()) if speaker and speaker.strip() else None,
         )
 
     def between(self, date_from: str, date_to: str) -> SearchScope:
@@ -56,11 +61,12 @@ class SearchScope:
     @property
     def narrowed(self) -> bool:
         """Whether it is less than the whole archive."""
-        return self.show_id is not None or self.episode_id is not None or self.dated
+        return self.show_id is not None or self.episode_id is not None or self.dated or self.speaker is not None
 
     def allows(self, show_ids: np.ndarray, episode_ids: list[str], epochs: np.ndarray) -> np.ndarray:
         """Which of these episodes (their show ids, ids and publication times, 0 = unknown) are in the scope: the
-        same rule as the keyword index's query (fonoteca.search.build_query)."""
+        same rule as the keyword index's query (fonoteca.search.build_query). A speaker is a matter of lines, not of
+        episodes: search by meaning does not take one (HybridSearch searches a speaker's words instead)."""
         allowed = np.ones(len(episode_ids), bool)
         if self.show_id is not None:
             allowed &= show_ids == self.show_id

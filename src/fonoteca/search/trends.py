@@ -1,5 +1,6 @@
 """How many times a word (or phrase) was said in each episode, week, month or year, over the whole history of the
-archive or of one show: raw, per hour of audio or per 1,000 words said.
+archive or of one show: raw, per hour of audio or per 1,000 words said; by everyone, by one speaker, or one line per
+speaker (who says it, from the index's speaker of each segment: see speaker_counts).
 
 Words are counted once per transcript (`term_counts`, with each episode's total of words, in the archive), so a word's
 trend is one lookup. A phrase is the index's count of segments that have it, plus the mentions that count cannot tell
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -30,7 +31,9 @@ from fonoteca.text import words
 
 GROUPINGS = ("episode", "week", "month", "year")
 NORMALISATIONS = ("raw", "hour", "1000-words")
-SPLITS = ("show",)
+SPLITS = ("show", "speaker")
+TOP_SPEAKERS = 6  # lines of a split by speaker: the speakers who said it most; everyone else is one more line
+OTHERS = "everyone else"  # the line of the other speakers and the lines no speaker is named for
 MAX_TERMS = 10
 UNITS = {"raw": "mentions", "hour": "mentions per hour", "1000-words": "mentions per 1,000 words"}
 EXPLAINED = {
@@ -62,6 +65,8 @@ class TrendPoint:
     mentioned: int = 0  # of which said it at least once
     series: str = ""  # the line it belongs to: the term, or the show when split by show
     show: str | None = None  # the show's slug when split by show
+    speaker: str | None = None  # the speaker's label when split by speaker (None on the line of everyone else)
+    split: str | None = None  # what the lines are split by: "show", "speaker" or None
 
 
 @dataclass
@@ -115,14 +120,67 @@ def _phrase_counts(archive: Archive, index: SearchIndex, folded: list[str], show
     if len(folded) == 2:
         counts.update(archive.term_counts(first_pair, show_id))
         return dict(counts)
-    repeats = tantivy.Query.term_query(index.schema, "repeats", first_pair)
+    for fields, extra in _said_again(index, searcher, query, clause, first_pair):
+        counts[fields["episode_id"]] += extra
+    return dict(counts)
+
+
+def _said_again(
+    index: SearchIndex, searcher: tantivy.Searcher, query: tantivy.Query, clause: Clause, first: str
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """(stored fields, mentions beyond the first) of each segment `query` finds that says `first` (the clause's first
+    word or pair) more than once: the index's `repeats`, so only those few segments are read."""
+    repeats = tantivy.Query.term_query(index.schema, "repeats", first)
     again = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, repeats)])
     total = searcher.search(again, limit=1, count=True).count or 0
     if total:
         for _score, address in searcher.search(again, limit=total, count=False).hits:
             fields = document_fields(searcher.doc(address))
-            counts[fields["episode_id"]] += len(occurrences(clause, words(fields["text"]))) - 1
-    return dict(counts)
+            yield fields, len(occurrences(clause, words(fields["text"]))) - 1
+
+
+def speaker_counts(index: SearchIndex, term: str, scope: SearchScope) -> dict[str, Counter[str]]:
+    """{speaker: {episode id: mentions}} of a word or phrase in the scope's show (and speaker), from the index: its
+    segments counted per episode and speaker in one aggregation, plus the mentions beyond one per segment (read only
+    in the segments that say its first word or pair more than once: the index's `repeats`). Mentions in lines without
+    a speaker, and a two-word phrase cut by a change of line, belong to nobody."""
+    folded = words(term)
+    clause = Clause(folded)
+    query = build_query(index.schema, ParsedQuery(must=[[clause]]), SearchScope(show_id=scope.show_id,
+                                                                                speaker=scope.speaker))  # fmt: skip
+    searcher = index.searcher()
+    by_speaker = {"terms": {"field": "speaker", "size": 100_000}}
+    result = searcher.aggregate(
+        query, {"per_episode": {"terms": {"field": "episode_id", "size": 1_000_000}, "aggs": {"who": by_speaker}}}
+    )
+    counts: dict[str, Counter[str]] = {}
+    for episode in result["per_episode"]["buckets"]:
+        for speaker in episode["who"]["buckets"]:
+            counts.setdefault(speaker["key"], Counter())[episode["key"]] += int(speaker["doc_count"])
+    first = folded[0] if len(folded) == 1 else pair_tokens(folded[:2])[0]
+    for fields, extra in _said_again(index, searcher, query, clause, first):
+        if fields.get("speaker"):
+            counts[fields["speaker"]][fields["episode_id"]] += extra
+    return counts
+
+
+def _speaker_lines(
+    archive: Archive, index: SearchIndex, term: str, scope: SearchScope, top: int
+) -> list[tuple[str, dict[str, int]]]:
+    """(line, {episode id: mentions}) of a split by speaker: the `top` speakers who said it most, most first, then
+    everyone else together with the mentions no speaker is named for (left out when there are none, and when the
+    scope is one speaker's)."""
+    per_speaker = speaker_counts(index, term, scope)
+    ranked = sorted(per_speaker.items(), key=lambda item: (-sum(item[1].values()), item[0].casefold()))
+    lines: list[tuple[str, dict[str, int]]] = [(name, dict(counts)) for name, counts in ranked[:top]]
+    if scope.speaker is None:
+        rest = Counter(term_counts(archive, index, term, scope.show_id))
+        for _name, counts in lines:
+            rest.subtract(counts)
+        rest = +rest  # the positive counts only
+        if rest:
+            lines.append((OTHERS, dict(rest)))
+    return lines
 
 
 def term_counts(archive: Archive, index: SearchIndex, term: str, show_id: int | None) -> dict[str, int]:
@@ -177,10 +235,13 @@ def trend(
     per: str = "raw",
     by: str = "episode",
     split_by: str | None = None,
+    speakers: int = TOP_SPEAKERS,
 ) -> list[TrendPoint]:
     """One point per line and episode (or week, month, year), in date order, zero counts included, over the whole
     history of the archive or of the scope's show. A line is a term, or with split_by="show" one show's history of
-    the single term. per_hour=True is per="hour"."""
+    the single term, or with split_by="speaker" what each of the `speakers` who said it most said of it (and everyone
+    else: see _speaker_lines). A scope of one speaker counts only their lines. per_hour=True is per="hour"; a
+    speaker's mentions per hour or per 1,000 words are divided by the whole episode's hours or words."""
     per = "hour" if per_hour else per
     if by not in GROUPINGS:
         raise BadTrend(f"unknown grouping {by!r}", f"group by one of {', '.join(GROUPINGS)}")
@@ -188,15 +249,15 @@ def trend(
         raise BadTrend(f"unknown normalisation {per!r}", f"use one of {', '.join(NORMALISATIONS)}")
     terms = [t.strip() for t in terms if t.strip()]
     if split_by is not None and split_by not in SPLITS:
-        raise BadTrend(f"cannot split by {split_by!r}", "split by show")
+        raise BadTrend(f"cannot split by {split_by!r}", f"split by {' or '.join(SPLITS)}")
     if split_by and len(terms) > 1:
-        raise BadTrend("split by show draws one word across the shows", "give a single word or phrase")
+        raise BadTrend(f"split by {split_by} draws one word across the {split_by}s", "give a single word or phrase")
     if scope.episode_id is not None or scope.dated:
         raise BadTrend("a trend is drawn over a whole history", "narrow it to a show, not to an episode or dates")
     show_id = scope.show_id
     episodes = archive.timeline(show_id)
     lines: list[tuple[str | None, str | None, list[TimelineEntry]]] = [(None, None, episodes)]  # None: the term
-    if split_by:
+    if split_by == "show":
         shows = {s.id: s for s in archive.list_shows()}
         ids = sorted({e.show_id for e in episodes}, key=lambda i: shows[i].title.lower())
         lines = [(shows[i].title, shows[i].slug, [e for e in episodes if e.show_id == i]) for i in ids]
@@ -207,12 +268,29 @@ def trend(
     else:
         prepared = [(name, slug, [(e.id, *period_of(e.date, by), e.hours, e.words) for e in entries])
                     for name, slug, entries in lines]  # fmt: skip
+    make = _episode_points if by == "episode" else _period_points
     points: list[TrendPoint] = []
     for term in terms:
-        counts = term_counts(archive, index, term, show_id)
+        if split_by == "speaker":
+            _none, _slug, rows = prepared[0]
+            for name, counts in _speaker_lines(archive, index, term, scope, speakers):
+                line = make(term, name, None, rows, counts, per)
+                for point in line:
+                    point.speaker, point.split = (name if name != OTHERS else None), split_by
+                points += line
+            continue
+        if scope.speaker is not None:
+            counts = Counter()
+            for by_episode in speaker_counts(index, term, scope).values():
+                counts.update(by_episode)
+        else:
+            counts = term_counts(archive, index, term, show_id)
         for name, slug, rows in prepared:
-            make = _episode_points if by == "episode" else _period_points
-            points += make(term, name or term, slug, rows, counts, per)
+            line = make(term, name or term, slug, rows, counts, per)
+            if split_by:
+                for point in line:
+                    point.split = split_by
+            points += line
     return points
 
 

@@ -75,9 +75,11 @@ def api_search(
     order: str = Query("relevance", pattern="^(relevance|date)$"),
     mode: str | None = Query(None, pattern="^(keyword|meaning|hybrid)$",
                              description="default: hybrid where passages are embedded, else keyword"),
+    speaker: str | None = Query(None, max_length=200, description="only what this speaker says (any case or accents)"),
 ) -> SearchOut:  # fmt: skip
+    """Each hit says who said it (`speaker`) where the transcript names its speakers."""
     results = fonoteca.search(q, show=show, episode=episode, date_from=date_from, date_to=date_to, limit=limit,
-                              offset=offset, order=order, mode=mode)  # fmt: skip
+                              offset=offset, order=order, mode=mode, speaker=speaker)  # fmt: skip
     return SearchOut.of(q, results)
 
 
@@ -90,6 +92,8 @@ class TrendQuery:
     per: str
     by: str
     split: str | None
+    speaker: str | None = None
+    speakers: int | None = None
 
 
 async def trend_query(
@@ -98,21 +102,27 @@ async def trend_query(
     per: str = Query("raw", pattern="^(raw|hour|1000-words)$", description="raw, per hour of audio, per 1,000 words"),
     per_hour: bool = Query(False, description="the same as per=hour"),
     by: str = Query("episode", pattern="^(episode|week|month|year)$"),
-    split: str | None = Query(None, pattern="^show$", description="show: one line per show, for a single word"),
+    split: str | None = Query(None, pattern="^(show|speaker)$",
+                              description="show or speaker: one line per show or per speaker, for a single word"),
+    speaker: str | None = Query(None, max_length=200, description="only this speaker's mentions"),
+    speakers: int | None = Query(None, ge=1, le=20, description="split=speaker: lines for the N who said it most"),
 ) -> TrendQuery:  # fmt: skip
-    return TrendQuery(parse_terms(term), show, "hour" if per_hour else per, by, split)
+    return TrendQuery(parse_terms(term), show, "hour" if per_hour else per, by, split, speaker or None, speakers)
 
 
 Trend = Annotated[TrendQuery, Depends(trend_query)]
 
 
 def _points(fonoteca: App, q: TrendQuery) -> list[TrendPoint]:
-    return fonoteca.trend(q.terms, show=q.show, per=q.per, by=q.by, split_by=q.split)
+    return fonoteca.trend(
+        q.terms, show=q.show, per=q.per, by=q.by, split_by=q.split, speaker=q.speaker, speakers=q.speakers
+    )
 
 
 @router.get("/trend", response_model=list[TrendPoint], tags=["search"])
 def api_trend(fonoteca: App, q: Trend) -> list[TrendPoint]:
-    """One point per line (a word, or a show with split=show) and episode or period, in date order."""
+    """One point per line (a word, or a show with split=show, a speaker with split=speaker) and episode or period,
+    in date order."""
     return _points(fonoteca, q)
 
 
@@ -129,6 +139,7 @@ def api_trend_moments(
     fonoteca: App, q: Trend, key: str = Query(..., description="the point's key: an episode id or a period"),
     limit: int = Query(100, ge=1, le=500),
 ) -> SearchOut:  # fmt: skip
-    """The mentions behind one point: each segment of that episode or period that says a word, with its second."""
-    found = fonoteca.trend_moments(q.terms, key=key, by=q.by, show=q.show, limit=limit)
+    """The mentions behind one point: each segment of that episode or period that says a word, with its second
+    (only `speaker`'s, for a point of one speaker's line)."""
+    found = fonoteca.trend_moments(q.terms, key=key, by=q.by, show=q.show, limit=limit, speaker=q.speaker)
     return SearchOut.of(mentions_query(q.terms), found)

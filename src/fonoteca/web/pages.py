@@ -24,6 +24,7 @@ from fonoteca.llm.analyze import KINDS, current_analyses
 from fonoteca.output import shows_of
 from fonoteca.output.chapters import CHAPTER_FORMATS
 from fonoteca.output.charts import PALETTE, SENTENCE, points_json
+from fonoteca.output.speakers import speaker_colours, speaking_times
 from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.pipeline import PENDING
 from fonoteca.search import BadDate, matches
@@ -75,7 +76,7 @@ def logout(request: Request) -> Response:
 
 
 def _trend_context(
-    fonoteca: Fonoteca, *, word: str, show: str, by: str, per: str, split: str, rolling: str
+    fonoteca: Fonoteca, *, word: str, show: str, by: str, per: str, split: str, rolling: str, speaker: str = ""
 ) -> dict[str, object]:
     """The chart's settings as the URL gave them, and its first points, drawn without waiting for a second request
     (the page's script asks /api/trend again only when a setting changes). A rolling average that is not a number of
@@ -85,13 +86,16 @@ def _trend_context(
     points, error = [], ""
     if word.strip():
         try:
-            points = fonoteca.trend(parse_terms([word]), show=show or None, per=per, by=by, split_by=split or None)
+            points = fonoteca.trend(
+                parse_terms([word]), show=show or None, per=per, by=by, split_by=split or None, speaker=speaker or None
+            )
         except (BadTrend, NotFound) as exc:  # e.g. a show renamed since the link was copied: the page still opens
             error = str(exc)
     return {
         "before": before, "after": after, "groupings": GROUPINGS, "palette": PALETTE,
         "normalisations": [(key, UNITS[key], EXPLAINED[key]) for key in UNITS],
-        "trend": {"word": word, "show": show, "by": by, "per": per, "split": split, "rolling": rolling_points},
+        "trend": {"word": word, "show": show, "by": by, "per": per, "split": split, "rolling": rolling_points,
+                  "speaker": speaker},
         "trend_json": htmlsafe_json_dumps(points, dumps=lambda value, **_: points_json(value)), "trend_error": error,
     }  # fmt: skip
 
@@ -99,12 +103,13 @@ def _trend_context(
 @router.get("/", response_class=HTMLResponse)
 def home(
     request: Request, fonoteca: App, templates: Templates, word: str = "", show: str = "", by: str = "episode",
-    per: str = "raw", split: str = "", rolling: str = "",
+    per: str = "raw", split: str = "", rolling: str = "", speaker: str = Query("", max_length=200),
 ) -> Response:  # fmt: skip
     archive = fonoteca.archive
     stats = archive.stats()
     shows = shows_of(stats, archive.episodes_per_show())
-    trend = _trend_context(fonoteca, word=word, show=show, by=by, per=per, split=split, rolling=rolling)
+    trend = _trend_context(fonoteca, word=word, show=show, by=by, per=per, split=split, rolling=rolling,
+                           speaker=speaker)  # fmt: skip
     meta = home_meta(stats_header(stats.episodes, stats.seconds), archive.list_shows())
     return _page(request, fonoteca, templates, "home.html", {"stats": stats, "shows": shows, **trend}, meta)
 
@@ -135,6 +140,7 @@ def fleet_context(fonoteca: Fonoteca) -> dict[str, object]:
 def show_page(
     request: Request, fonoteca: App, templates: Templates, owner: Owner, slug: str, word: str = "",
     by: str = "episode", per: str = "raw", rolling: str = "", wrong: str = "", right: str = "",
+    split: str = Query("", pattern="^(|speaker)$"), speaker: str = Query("", max_length=200),
 ) -> Response:  # fmt: skip
     archive = fonoteca.archive
     show = archive.get_show(slug)
@@ -145,7 +151,10 @@ def show_page(
         "stats": stats,
         "episodes": (episodes := archive.list_episodes(show.id, newest_first=True)),
         "topics": archive.overviews.topics([e.id for e in episodes]),
-        **_trend_context(fonoteca, word=word, show=show.slug, by=by, per=per, split="", rolling=rolling),
+        "speakers": speaking_times(archive.speaking_time(show_id=show.id)),
+        **_trend_context(
+            fonoteca, word=word, show=show.slug, by=by, per=per, split=split, rolling=rolling, speaker=speaker
+        ),  # fmt: skip
     }
     meta = show_meta(show, stats_header(stats.episodes, stats.seconds))
     return _page(request, fonoteca, templates, "show.html", context, meta)
@@ -160,9 +169,12 @@ def episode_page(
     episode = archive.get_episode(episode_id)
     analyses, translations = current_analyses(archive, episode) if owner else ({}, [])
     key = (episode.id, episode.transcript_rev, q, owner)
+    speakers = speaking_times(archive.speaking_time(episode_id=episode.id))
     rendered = transcripts.get(key)
     if rendered is None:
-        rendered = _transcript_block(episode, archive.segments(episode.id, words=owner), q, owner=owner)
+        colours = {s.name: s.colour for s in speakers}
+        segments = archive.segments(episode.id, words=owner)
+        rendered = _transcript_block(episode, segments, q, owner=owner, colours=colours)
         transcripts.put(key, rendered)
     show = archive.get_show(episode.show_id)
     start = _seconds(t)
@@ -184,6 +196,7 @@ def episode_page(
         "line_edits": fonoteca.corrections.edits(episode.id) if owner else [],
         "unsure_below": UNSURE_BELOW,
         "glance": archive.overviews.overview(episode.id),
+        "speakers": speakers,
     }
     return _page(request, fonoteca, templates, "episode.html", context, meta)
 
@@ -197,11 +210,15 @@ def _page(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def _transcript_block(episode: Episode, segments: list[Segment], q: str, *, owner: bool) -> RenderedTranscript:
+def _transcript_block(
+    episode: Episode, segments: list[Segment], q: str, *, owner: bool, colours: dict[str, str]
+) -> RenderedTranscript:
     """The transcript's lines as HTML, every text escaped, the lines that match `q` marked; whether there are any, the
     first lines and the whole text (for the page's description and JSON-LD). Built with one join rather than a
     template loop: Jinja's per-line work was most of a long episode's page time. The owner's block numbers its lines
-    (for editing them) and underlines the words Whisper was unsure of."""
+    (for editing them) and underlines the words Whisper was unsure of. A speaker's lines carry their name
+    (`data-speaker`, which the player shows) and colour (`colours`: output.speakers), the name written where their
+    turn starts."""
     first_lines = shorten(" ".join(s.text.strip() for s in segments[:8]))
     text = "\n".join(s.text.strip() for s in segments)
     if episode.kind == "text":
@@ -210,13 +227,20 @@ def _transcript_block(episode: Episode, segments: list[Segment], q: str, *, owne
     parsed = parse(q)  # lines are marked here, with search's own words: whole words, same folding
     link = f"/episode/{escape(episode.id)}?t="
     lines = []
+    previous = None
     for s in segments:
         mark = " match" if q and matches(parsed, s.text) else ""
-        speaker = f'<span class="speaker">{escape(s.speaker)}:</span> ' if s.speaker else ""
+        voice, speaker = "", ""
+        if s.speaker:
+            name = escape(s.speaker)
+            voice = f' data-speaker="{name}" style="--speaker:{colours.get(s.speaker, "inherit")}"'
+            mark += " voiced" if s.speaker == previous else " voiced turn"
+            speaker = f'<span class="speaker">{name}:</span> '
+        previous = s.speaker
         shown = unsure_marked(s, UNSURE_BELOW) if owner else escape(s.text)
         number = f' data-idx="{s.idx}"' if owner else ""
         lines.append(
-            f'<p class="line{mark}" data-start="{s.start}" data-end="{s.end}"{number} tabindex="0">'
+            f'<p class="line{mark}" data-start="{s.start}" data-end="{s.end}"{number}{voice} tabindex="0">'
             f'<a class="ts" href="{link}{int(s.start)}">{format_timestamp(s.start)}</a> '
             f'{speaker}<span class="text">{shown}</span></p>\n'
         )
@@ -228,6 +252,7 @@ def search_page(
     request: Request, fonoteca: App, templates: Templates, q: str = "", show: str = "",
     date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to"), page: int = Query(1, ge=1),
     order: str = "relevance", episode: str = "", mode: str = Query("", pattern="^(|keyword|meaning|hybrid)$"),
+    speaker: str = Query("", max_length=200),
 ) -> Response:  # fmt: skip
     results = None
     error: BadDate | None = None
@@ -237,15 +262,18 @@ def search_page(
             results = fonoteca.search(
                 q, show=show or None, date_from=date_from or None, date_to=date_to or None, episode=episode or None,
                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, order=order, mode=mode or None,
+                speaker=speaker or None,
             )  # fmt: skip
         except BadDate as exc:  # shown above the form the user can correct it in, with the class's status
             error = exc
     pages = (results.total + PAGE_SIZE - 1) // PAGE_SIZE if results else 0
-    params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode, "mode": mode}
+    params = {"q": q, "show": show, "from": date_from, "to": date_to, "order": order, "episode": episode, "mode": mode,
+              "speaker": speaker}  # fmt: skip
     context = {
         "q": q, "results": results, "shows": fonoteca.archive.list_shows(), "show": show, "date_from": date_from,
         "date_to": date_to, "page": page, "pages": pages, "order": order, "base": _query_string(params),
-        "error": str(error) if error else "", "episode": scoped, "mode": mode,
+        "error": str(error) if error else "", "episode": scoped, "mode": mode, "speaker": speaker,
+        "colours": speaker_colours(sorted({h.speaker for h in results.hits if h.speaker}) if results else []),
         "unscoped": _query_string({k: v for k, v in params.items() if k != "episode"}),  # the episode chip's ×
     }  # fmt: skip
     meta = plain_meta(f"{q} — Search" if q.strip() else "Search", "/search", "Search every transcript of the archive.")

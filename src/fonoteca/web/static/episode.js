@@ -24,6 +24,18 @@
     });
     line.addEventListener("keydown", e => { if (e.key === "Enter") seek(parseFloat(line.dataset.start), true); });
   });
+  // Who speaks the current line, beside the player, in their colour (lines of a transcript with speakers carry
+  // data-speaker and --speaker).
+  const speaking = document.getElementById("now-speaking");
+  function showSpeaker(line) {
+    if (!speaking) return;
+    const name = line && line.dataset.speaker;
+    speaking.hidden = !name;
+    if (!name) return;
+    const label = speaking.querySelector(".speaker");
+    label.textContent = name;
+    speaking.style.setProperty("--speaker", line.style.getPropertyValue("--speaker"));
+  }
   let active = null;
   player.addEventListener("timeupdate", () => {
     const t = player.currentTime;
@@ -32,5 +44,6 @@
     if (active) active.classList.remove("current");
     active = now || null;
     if (active) active.classList.add("current");
+    showSpeaker(active);
   });
 })();

@@ -19,7 +19,8 @@
     const f = new FormData(form);
     const rolling = Math.min(52, Math.max(0, parseInt(f.get("rolling") || "0", 10) || 0));
     return { word: String(f.get("word") || "").trim(), show: fixedShow || String(f.get("show") || ""),
-      split: String(f.get("split") || ""), by: String(f.get("by") || "episode"), per: String(f.get("per") || "raw"), rolling };
+      split: String(f.get("split") || ""), by: String(f.get("by") || "episode"), per: String(f.get("per") || "raw"), rolling,
+      speaker: String(f.get("speaker") || "").trim() };
   }
 
   // The page's own address: only what differs from the defaults (the show page's show is in its path).
@@ -28,6 +29,7 @@
     if (s.word) q.set("word", s.word);
     if (s.show && !fixedShow) q.set("show", s.show);
     if (s.split) q.set("split", s.split);
+    if (s.speaker) q.set("speaker", s.speaker);
     if (s.by !== "episode") q.set("by", s.by);
     if (s.per !== "raw") q.set("per", s.per);
     if (s.rolling) q.set("rolling", String(s.rolling));
@@ -38,6 +40,7 @@
     const q = new URLSearchParams({ term: s.word, by: s.by, per: s.per });
     if (s.show) q.set("show", s.show);
     if (s.split) q.set("split", s.split);
+    if (s.speaker) q.set("speaker", s.speaker);
     Object.entries(extra || {}).forEach(([k, v]) => v != null && q.set(k, v));
     return q;
   }
@@ -93,7 +96,7 @@
         at[index.get(p.key)] = Math.round(v * 1000) / 1000;
       });
       const byKey = new Map(pts.map(p => [p.key, p]));
-      return { name, pts, at, byKey, show: pts[0] && pts[0].show };
+      return { name, pts, at, byKey, show: pts[0] && pts[0].show, speaker: pts[0] && pts[0].speaker };
     });
     return { xs, rows, lines, s, undated: points.filter(p => !p.date).length };
   }
@@ -258,14 +261,16 @@
     return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
   }
 
-  // The mentions behind a point: every line's words for that episode or period (its show's, when split by show).
+  // The mentions behind a point: every line's words for that episode or period (its show's, when split by show; its
+  // speaker's, when split by speaker: the line of everyone else lists them all).
   async function open(idx, top) {
     const slot = idx == null || !model ? null : model.rows[idx];
     if (!slot) return;
     const line = nearestLine(idx, top == null ? 0 : top) || model.lines[0];
     const s = model.s;
-    const show = s.split ? line.show : s.show;
-    const q = apiQuery({ ...s, split: "" }, { key: slot.key, show });
+    const show = s.split === "show" ? line.show : s.show;
+    const speaker = s.split === "speaker" ? line.speaker : s.speaker;
+    const q = apiQuery({ ...s, split: "", speaker: "" }, { key: slot.key, show, speaker });
     const panel = $("trend-moments"), list = $("trend-moments-list");
     panel.hidden = false;
     $("trend-moments-title").textContent = `Loading the mentions of ${slot.label}…`;
@@ -279,7 +284,7 @@
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.href = hit.url;
-      a.textContent = `${hit.date || "undated"} · ${hit.title} · ${clock(hit.start)}`;
+      a.textContent = `${hit.date || "undated"} · ${hit.title} · ${clock(hit.start)}` + (hit.speaker ? ` · ${hit.speaker}` : "");
       const said = document.createElement("q");
       said.innerHTML = hit.snippet; // escaped by the server, only the matched words in <b>
       li.append(a, " ", said);

@@ -1,0 +1,226 @@
+"""Who said it, used: search filtered by speaker (CLI, API, page, MCP), hits that say who said them, the graph split by
+speaker and filtered by one, speaking time per speaker, and the chat's excerpts naming the speaker. The archive is
+made of transcripts imported with speakers (the spec's real SRT, and WebVTT files written here with known counts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from fonoteca.app import Fonoteca
+from fonoteca.cli import app as cli
+from fonoteca.llm.chat import sources
+from fonoteca.llm.server import free_port
+from fonoteca.output.speakers import SPEAKER_COLOURS, speaker_colour, speaker_colours
+from fonoteca.search.trends import OTHERS, BadTrend
+from fonoteca.settings import Settings
+from fonoteca.web.app import create_app
+
+
+def _vtt(*cues: tuple[float, str | None, str]) -> str:
+    body = "".join(
+        f"00:00:{start:06.3f} --> 00:00:{start + 4:06.3f}\n" + (f"<v {voice}>" if voice else "") + f"{text}\n\n"
+        for start, voice, text in cues
+    )
+    return "WEBVTT\n\n" + body
+
+
+@pytest.fixture
+def talk(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """A show of three dated episodes: "streaming" said 3 times by Ana (twice in one line), 3 by Luis, once by Beto
+    and once in an episode whose transcript names nobody; and the spec's real SRT (Travis, Sarah, Gilon)."""
+    folder = tmp_path / "charlas"
+    folder.mkdir()
+    (folder / "2024-01-10 uno.vtt").write_text(_vtt(
+        (0, "Ana", "Hoy hablamos de streaming, streaming de verdad."),
+        (4, "Luis", "El streaming me encanta."),
+        (8, None, "Y el streaming en directo también."),  # still Luis: a voice carries to the cues after it
+        (12, "Ana", "Pues el streaming cansa."),
+    ))  # fmt: skip
+    (folder / "2024-02-10 dos.vtt").write_text(_vtt(
+        (0, "Luis", "Vuelve el streaming."), (4, "Beto", "¿Streaming otra vez?"), (8, "Ana", "Sin parar."),
+    ))  # fmt: skip
+    (folder / "2024-03-01 tres.vtt").write_text(_vtt((0, None, "Un episodio sin voces sobre streaming.")))
+    (folder / "2024-04-01 podcasting.srt").write_bytes(
+        shared_path("transcripts", "podcast20_spec_examples", "transcripts", "example.srt").read_bytes()
+    )
+    with Fonoteca(settings) as app:
+        report = app.import_transcripts([folder])
+        ids = {Path(f.path).stem.split(" ", 1)[1]: f.episode_id for f in report.files}
+        ids["show"] = app.archive.list_shows()[0].slug
+        app.update_index()
+    return ids
+
+
+def test_search_by_speaker_finds_only_their_lines_and_every_hit_says_who(settings, talk) -> None:
+    with Fonoteca(settings) as app:
+        everyone = app.search("streaming", limit=50)
+        assert {h.speaker for h in everyone.hits} == {"Ana", "Luis", "Beto", None}
+        ana = app.search("streaming", speaker="ana", limit=50)  # any case
+        assert ana.total == 2 and {h.speaker for h in ana.hits} == {"Ana"}
+        luis = app.search("streaming", speaker="LUIS", limit=50)
+        assert sorted(h.start for h in luis.hits) == [0.0, 4.0, 8.0]  # the cue without a voice of its own too
+        assert app.search("streaming", speaker="Nadie").total == 0
+        assert app.search("podcast", speaker="Sarah", mode="meaning").mode == "keyword"  # passages mix voices
+        assert all(h.speaker == "Sarah" for h in app.search("podcast", speaker="sarah", limit=50).hits)
+
+
+def _cli(settings: Settings, *args: str):
+    return CliRunner().invoke(cli, ["--home", str(settings.home), *args])
+
+
+def test_cli_search_speaker_filter_and_hits_name_the_speaker(settings, talk) -> None:
+    shown = _cli(settings, "search", "streaming", "--speaker", "Beto")
+    assert shown.exit_code == 0, shown.output
+    assert "1 match(es)" in shown.output and "Beto: ¿Streaming otra vez?" in shown.output
+    data = _cli(settings, "search", "streaming", "--speaker", "luis", "--json")
+    assert {hit["speaker"] for hit in json.loads(data.output)} == {"Luis"}
+
+
+def test_api_and_search_page_filter_by_speaker_and_name_who_said_it(settings, talk) -> None:
+    with TestClient(create_app(settings)) as client:
+        found = client.get("/api/search", params={"q": "streaming", "speaker": "Ana"}).json()
+        assert found["total"] == 2 and {h["speaker"] for h in found["hits"]} == {"Ana"}
+        page = client.get("/search", params={"q": "streaming", "speaker": "Beto"}).text
+        assert 'name="speaker" value="Beto"' in page and '<span class="speaker"' in page and "Beto" in page
+        assert "Luis" not in page.split('id="results"')[-1]
+
+
+def test_split_by_speaker_draws_the_top_speakers_and_everyone_else(settings, talk) -> None:
+    with Fonoteca(settings) as app:
+        points = app.trend(["streaming"], split_by="speaker", speakers=2, by="month")
+        totals = {}
+        for p in points:
+            totals[p.series] = totals.get(p.series, 0) + p.count
+        # Ana and Luis 3 each (Ana's "streaming, streaming" is two), Beto's one and the unnamed line are the rest.
+        assert totals == {"Ana": 3, "Luis": 3, OTHERS: 2}
+        assert sum(totals.values()) == sum(p.count for p in app.trend(["streaming"], by="month"))
+        every = app.trend(["streaming"], split_by="speaker")
+        assert {p.series for p in every} == {"Ana", "Luis", "Beto", OTHERS}
+        only = app.trend(["streaming"], speaker="luis")
+        assert [(p.date, p.count) for p in only if p.count] == [("2024-01-10", 2), ("2024-02-10", 1)]
+        with pytest.raises(BadTrend):
+            app.trend(["streaming", "directo"], split_by="speaker")
+
+
+def test_a_phrase_split_by_speaker_counts_each_mention_once(settings, talk) -> None:
+    with Fonoteca(settings) as app:
+        points = app.trend(["el streaming"], split_by="speaker", by="year")
+        assert {p.series: p.count for p in points if p.count} == {"Luis": 3, "Ana": 1}
+
+
+def test_cli_and_api_trend_split_by_speaker(settings, talk) -> None:
+    rows = json.loads(_cli(settings, "trend", "streaming", "--split-by", "speaker", "--by", "year", "--json").output)
+    assert {(r["speaker"], r["count"]) for r in rows} == {("Ana", 3), ("Luis", 3), ("Beto", 1), (OTHERS, 1)}
+    with TestClient(create_app(settings)) as client:
+        points = client.get("/api/trend", params={"term": "streaming", "split": "speaker", "by": "year"}).json()
+        assert {p["series"] for p in points} == {"Ana", "Luis", "Beto", OTHERS}
+        only = client.get("/api/trend", params={"term": "streaming", "speaker": "Ana", "by": "year"}).json()
+        assert [p["count"] for p in only] == [3]
+        moments = client.get(
+            "/api/trend/moments", params={"term": "streaming", "key": talk["uno"], "speaker": "Luis"}
+        ).json()
+        assert [h["start"] for h in moments["hits"]] == [4.0, 8.0]
+
+
+def test_speaking_time_per_speaker_of_an_episode_and_of_a_show(settings, talk) -> None:
+    with Fonoteca(settings) as app:
+        uno = app.archive.speaking_time(episode_id=talk["uno"])
+        assert uno == [("Ana", 8.0, 1), ("Luis", 8.0, 1)]
+        show = {name: (seconds, n) for name, seconds, n in app.archive.speaking_time(show_id=app.archive.get_show(
+            talk["show"]).id)}  # fmt: skip
+        assert show["Ana"] == (12.0, 2) and show["Beto"] == (4.0, 1) and show["Travis"][1] == 1
+        assert set(show) == {"Ana", "Luis", "Beto", "Travis", "Sarah", "Gilon"}
+
+
+def test_the_chat_s_excerpts_tell_the_model_who_said_each_line(settings, talk) -> None:
+    """The prompt plumbing only: what the model is given, never what it writes (no server is asked here)."""
+    settings = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    with Fonoteca(settings) as app:
+        turn = app.chat_turn("¿Quién habló del streaming en directo?")
+        asyncio.run(turn.prepare())
+    said = next(e for e in turn.excerpts if "directo" in e.text)
+    assert said.speaker == "Luis"
+    question = turn.prompt[-1]["content"]
+    said_by = f'[{said.n}] charlas — «uno», 2024-01-10, at 0:08, Luis says:\n"""Y el streaming en directo también."""'
+    assert said_by in question
+    nobody = next(e for e in turn.excerpts if e.episode_id == talk["tres"])
+    assert nobody.speaker is None and f"[{nobody.n}] charlas — «tres», 2024-03-01, at 0:00:\n" in question
+    assert {"speaker": "Luis"}.items() <= next(s for s in sources(turn.excerpts, []) if s["n"] == said.n).items()
+
+
+def _contrast(colour: str, background: str) -> float:
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_every_speaker_colour_is_readable_text_on_the_pages_and_stable_per_name() -> None:
+    css = (Path(__file__).parent.parent / "src/fonoteca/web/static/style.css").read_text()
+    found = [re.search(rf"--{name}: #([0-9a-f]{{6}}|[0-9a-f]{{3}});", css).group(1) for name in ("bg", "card")]
+    backgrounds = ["#" + (code if len(code) == 6 else "".join(c * 2 for c in code)) for code in found]
+    assert all(_contrast(c, bg) >= 4.5 for c in SPEAKER_COLOURS for bg in backgrounds)  # WCAG AA for text
+    assert speaker_colour("Ana") == speaker_colour(" ana ")  # the label's own colour, on every page
+    five = speaker_colours(["Ana", "Luis", "Beto", "Travis", "Sarah"])
+    assert len(set(five.values())) == 5 and five["Ana"] == speaker_colour("Ana")  # the main voice keeps its own
+
+
+def test_episode_page_shows_turns_colours_a_legend_and_speaking_time_and_the_show_page_its_speakers(
+    settings, talk
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        page = client.get(f"/episode/{talk['uno']}").text
+        colours = speaker_colours(["Ana", "Luis"])
+        legend = page.split('data-testid="speakers"')[1].split("</ul>")[0]
+        assert legend.index("Ana") < legend.index("Luis") and "8s" in legend and "50%" in legend
+        assert f'data-speaker="Luis" style="--speaker:{colours["Luis"]}"' in page
+        lines = re.findall(r'<p class="line([^"]*)"[^>]*data-speaker="(\w+)"', page)
+        assert lines == [
+            (" voiced turn", "Ana"),
+            (" voiced turn", "Luis"),
+            (" voiced", "Luis"),
+            (" voiced turn", "Ana"),
+        ]
+        assert "now-speaking" not in page  # no player: an imported transcript without media
+        plain = client.get(f"/episode/{talk['tres']}").text
+        assert 'data-testid="speakers"' not in plain and "data-speaker" not in plain
+        show = client.get(f"/show/{talk['show']}").text
+        speakers = show.split('data-testid="speakers"')[1].split("</ul>")[0]
+        assert "Travis" in speakers and "2 episodes" in speakers and "1 episode<" in speakers
+
+
+def test_an_index_of_the_layout_before_speakers_is_rebuilt_with_them_when_opened(settings, talk) -> None:
+    """An index made before speakers were indexed (layout 6) is thrown away and rebuilt from the archive by the next
+    command: the filter then finds the speaker's lines at once, without `fonoteca reindex`."""
+    index = settings.home / "fonoteca.index"
+    (index / "fonoteca-schema").write_text("6")
+    with Fonoteca(settings, catch_up_index=True) as app:  # as a command opens it
+        found = app.search("streaming", speaker="Beto")
+        assert (found.total, found.hits[0].speaker) == (1, "Beto")
+    assert (index / "fonoteca-schema").read_text() != "6"
+
+
+def test_the_mcp_search_tool_filters_by_speaker_and_says_who_said_each_hit(settings, talk) -> None:
+    from mcp import Client
+
+    from fonoteca.mcp_server import build_server
+
+    async def search() -> dict:
+        with Fonoteca(settings) as app:
+            async with Client(build_server(app, links_base="http://127.0.0.1:8000")) as client:
+                found = await client.call_tool("search", {"query": "streaming", "speaker": "luis", "mode": "keyword"})
+                return found.structured_content
+
+    found = asyncio.run(search())
+    assert found["total"] == 3 and {hit["speaker"] for hit in found["hits"]} == {"Luis"}

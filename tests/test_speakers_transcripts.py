@@ -1,0 +1,170 @@
+"""Transcripts that arrive with speakers keep them, and every export writes them back: WebVTT voices, SRT and text
+`Name:` turns, Podcasting 2.0 JSON and WhisperX JSON `speaker`, on the real files of the Podcasting 2.0 spec and
+checked against the real corpora for labels that are not speakers."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import srt
+import webvtt
+from conftest import shared_path
+
+from fonoteca.app import Fonoteca
+from fonoteca.archive import Segment
+from fonoteca.ingest.transcripts import parse_transcript, read_transcript, speaker_labels
+from fonoteca.output.transcripts import render_transcript
+from fonoteca.settings import Settings
+
+
+def _example(name: str) -> Path:
+    return shared_path("transcripts", "podcast20_spec_examples", "transcripts", name)
+
+
+def test_srt_name_prefixes_give_each_turn_its_speaker_until_the_next_name() -> None:
+    """The spec's real SRT names the speaker only where the turn starts ("Travis: When you first get"): the cues after
+    it are Travis's too, and the name is not left in the text."""
+    transcript = read_transcript(_example("example.srt").read_bytes(), "example.srt")
+    assert transcript.has_speakers
+    said = Counter(s.speaker for s in transcript.segments)
+    assert set(said) == {"Travis", "Sarah", "Gilon"} and sum(said.values()) == 222
+    first, second = transcript.segments[:2]
+    assert first.speaker == "Travis" and first.text.startswith("When you first get")
+    assert second.speaker == "Travis" and not second.text.startswith("Travis")
+    sarah = next(s for s in transcript.segments if s.speaker == "Sarah")
+    assert sarah.text.startswith("Creating good audio") and sarah.start == pytest.approx(53.03)
+
+
+def test_webvtt_voices_carry_to_the_cues_that_do_not_repeat_them() -> None:
+    text = (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n<v John>Podcasting 2.0 is really changing the game.\n\n"
+        "00:00:05.000 --> 00:00:10.000\n<v Tom>Yeah, absolutely.\n\n"
+        "00:00:10.000 --> 00:00:15.000\nIt's amazing how it's empowering creators.\n\n"
+        "00:00:15.000 --> 00:00:20.000\n<v.loud John Doe>Exactly, Tom.</v>\n"
+    )  # the spec's own snippet (transcripts.md): the third cue is still Tom's
+    segments = parse_transcript(text, "text/vtt")
+    assert [(s.speaker, s.text) for s in segments] == [
+        ("John", "Podcasting 2.0 is really changing the game."),
+        ("Tom", "Yeah, absolutely."),
+        ("Tom", "It's amazing how it's empowering creators."),
+        ("John Doe", "Exactly, Tom."),
+    ]
+    real = read_transcript(_example("example.vtt").read_bytes(), "example.vtt")
+    assert [s.speaker for s in real.segments] == ["Sarah"] * 5 + ["Gillian"] * 2
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # A note in the middle of speech, twice: "Note" is no name.
+        ["Ana: Hola a todos.", "Note: this part was cut.", "Luis: Hola.", "Note: and this one too.", "Ana: Sigamos."],
+        # Words that open a quote in Spanish speech (Venezolanos' Markdown: "Dice:" 15 times in one file).
+        ["Y entonces el presidente.", "Dice: no volveré.", "Y luego.", "Dice: me equivoqué.", "Repito: me equivoqué."],
+        # Sentences with a colon, clocks and links.
+        ["So here's the thing: it works.", "Step 1: install it.", "Step 1: again.", "10:30 is late.", "https://x.org"],
+        # A capitalised word said twice before a colon, mid-file, with no other label: no monologue's label.
+        ["We start now.", "Results: good.", "More talk.", "Results: even better."],
+    ],
+)
+def test_a_colon_in_speech_is_not_taken_for_a_speaker(lines: list[str]) -> None:
+    labels = speaker_labels(lines)
+    named = {label[0] for label in labels if label}
+    assert not named - {"Ana", "Luis"}
+
+
+def test_real_corpora_without_speakers_get_none_from_their_colons() -> None:
+    """Talk Python's 80 WebVTT files and Venezolanos' 364 Markdown files name no speaker; the quotes ("Dice:",
+    "Cito:") and colons in them must not become one."""
+    talk = sorted(shared_path("transcripts", "talkpython_en_vtt_subset").glob("*.vtt"))
+    venezolanos = sorted(shared_path("transcripts", "venezolanos_es").rglob("transcripcion.md"))
+    assert len(talk) == 80 and len(venezolanos) >= 300
+    for path in talk + venezolanos:
+        transcript = read_transcript(path.read_bytes(), path.name)
+        assert not transcript.has_speakers, path
+
+
+def test_names_of_several_words_numbered_labels_and_particles_are_speakers() -> None:
+    lines = ["Juan de la Cruz: Buenas.", "SPEAKER_00: Hola.", "Juan de la Cruz: Sí.", "SPEAKER_00: Claro.",
+             "Speaker 2: Yo también.", "Speaker 2: Vale."]  # fmt: skip
+    assert [label[0] if label else None for label in speaker_labels(lines)] == [
+        "Juan de la Cruz", "SPEAKER_00", "Juan de la Cruz", "SPEAKER_00", "Speaker 2", "Speaker 2",
+    ]  # fmt: skip
+
+
+def test_whisperx_json_is_cut_where_its_words_change_speaker() -> None:
+    """WhisperX's output (pyannote's labels on segments and words; a word it could not place has none): a segment
+    whose words change voice becomes one segment per voice, each with its words."""
+    whisperx = {
+        "segments": [
+            {"start": 0.0, "end": 4.0, "text": " Hello there. Hi!", "speaker": "SPEAKER_00", "words": [
+                {"word": "Hello", "start": 0.0, "end": 0.5, "score": 0.9, "speaker": "SPEAKER_00"},
+                {"word": "there.", "start": 0.6, "end": 1.0, "score": 0.9},
+                {"word": "Hi!", "start": 2.0, "end": 2.4, "score": 0.8, "speaker": "SPEAKER_01"},
+            ]},
+            {"start": 5.0, "end": 6.0, "text": " Bye.", "speaker": "SPEAKER_01",
+             "words": [{"word": "Bye.", "start": 5.0, "end": 6.0, "score": 0.9, "speaker": "SPEAKER_01"}]},
+        ],
+        "word_segments": [],
+    }  # fmt: skip
+    transcript = read_transcript(json.dumps(whisperx).encode(), "episode.json")
+    assert [(s.start, s.end, s.text, s.speaker) for s in transcript.segments] == [
+        (0.0, 1.0, "Hello there.", "SPEAKER_00"),
+        (2.0, 4.0, "Hi!", "SPEAKER_01"),
+        (5.0, 6.0, "Bye.", "SPEAKER_01"),
+    ]
+    assert [w[2] for w in transcript.segments[0].words] == ["Hello", "there."]
+
+
+def test_podcasting_json_keeps_its_speakers() -> None:
+    transcript = read_transcript(_example("example.json").read_bytes(), "example.json")
+    assert [(s.speaker, s.text) for s in transcript.segments] == [("Darth Vader", "I am your father."),
+                                                                  ("Luke", "Nooooo")]  # fmt: skip
+
+
+TALK = [
+    Segment(0.0, 2.5, "Bienvenidos a otro episodio & más <3", speaker="Ana María"),
+    Segment(2.5, 5.0, "Gracias: un placer.", speaker="Ana María"),
+    Segment(5.0, 7.25, "Hola, Ana.", speaker="Luis"),
+    Segment(7.25, 9.0, "¿Empezamos?", speaker="SPEAKER_02"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["vtt", "srt", "json", "txt"])
+def test_every_export_reads_back_with_the_same_speakers(fmt: str) -> None:
+    written = render_transcript(TALK, fmt)
+    back = read_transcript(written.encode(), f"episode.{fmt}").segments
+    assert [(s.speaker, s.text) for s in back] == [(s.speaker, s.text) for s in TALK]
+    if fmt != "txt":
+        assert [(s.start, s.end) for s in back] == [(s.start, s.end) for s in TALK]
+
+
+def test_webvtt_and_srt_exports_are_read_by_the_reference_parsers_with_their_speakers(tmp_path: Path) -> None:
+    vtt = tmp_path / "episode.vtt"
+    vtt.write_text(render_transcript(TALK, "vtt"))
+    # webvtt-py gives the cue text as written, escaped (`&amp;`): its voices and unescaped words are the speech
+    assert [(c.voice, html.unescape(c.text)) for c in webvtt.read(str(vtt))] == [(s.speaker, s.text) for s in TALK]
+    cues = list(srt.parse(render_transcript(TALK, "srt")))
+    assert [c.content for c in cues] == [f"{s.speaker}: {s.text}" for s in TALK]
+    assert render_transcript(TALK, "txt").splitlines()[2] == "Luis: Hola, Ana."
+
+
+def test_an_imported_transcript_with_speakers_says_so_and_its_exports_keep_them(settings: Settings, tmp_path) -> None:
+    """Import → archive → export → import: the names survive every step, and the archive says the episode has
+    speakers (the speaker step reads Archive.has_speakers and leaves it alone)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "with-names.srt").write_bytes(_example("example.srt").read_bytes())
+    (folder / "without.vtt").write_text("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nNadie habla aquí: solo texto.\n")
+    with Fonoteca(settings) as app:
+        report = app.import_transcripts([folder])
+        ids = {Path(f.path).name: f.episode_id for f in report.files if f.episode_id}
+        named, plain = ids["with-names.srt"], ids["without.vtt"]
+        assert app.archive.has_speakers(named) and not app.archive.has_speakers(plain)
+        original = [(s.speaker, s.text) for s in app.archive.segments(named)]
+        for fmt in ("vtt", "srt", "json", "txt"):
+            again = read_transcript(app.export(named, fmt).encode(), f"x.{fmt}").segments
+            assert [(s.speaker, s.text) for s in again] == original, fmt
