@@ -50,7 +50,7 @@ def test_the_episode_page_shows_who_speaks_in_their_colour_and_the_player_names_
     colours = speaker_colours(["Sarah", "Gillian"])
     legend = page.locator("[data-testid=speakers] li")
     assert legend.count() == 2
-    assert legend.nth(0).inner_text().startswith("Sarah") and "18s" in legend.nth(0).inner_text()
+    assert legend.nth(0).inner_text().startswith("Sarah") and "19s · 75%" in legend.nth(0).inner_text()
     assert "Gillian" in legend.nth(1).inner_text()
     turn = page.locator(".transcript .line.turn").nth(1)  # Gillian's turn: her name, in her colour
     assert turn.locator(".speaker").inner_text() == "Gillian:"
