@@ -11,9 +11,11 @@ import pytest
 from conftest import shared_path
 from fixtures_browser import CHROMIUM, shot
 from fixtures_web import serve_app
+from test_speakers_search import make_talk
 
 from fonoteca.app import Fonoteca
 from fonoteca.output.speakers import speaker_colours
+from fonoteca.search.trends import OTHERS
 from fonoteca.settings import Settings
 
 pytestmark = [
@@ -69,3 +71,28 @@ def test_the_episode_page_shows_who_speaks_in_their_colour_and_the_player_names_
     assert current.get_attribute("data-speaker") == "Gillian"
     assert now.locator(".speaker").evaluate("e => getComputedStyle(e).color") == _rgb(colours["Gillian"])
     shot(page, "episode-speakers")
+
+
+@pytest.fixture
+def talk_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
+    talk = make_talk(settings, tmp_path)
+    with serve_app(settings) as base:
+        yield base, talk
+
+
+def test_the_show_page_graph_splits_a_word_by_speaker_and_filters_by_one(page, talk_server) -> None:
+    base, talk = talk_server
+    page.goto(f"{base}/show/{talk['show']}?word=streaming&split=speaker&by=month")
+    page.wait_for_function("window.fonotecaTrend && Object.keys(window.fonotecaTrend).length === 4")
+    lines = page.evaluate("window.fonotecaTrend")
+    assert {name: sum(counts) for name, counts in lines.items()} == {"Ana": 3, "Luis": 3, "Beto": 1, OTHERS: 1}
+    assert page.eval_on_selector_all(".u-legend .u-series", "s => s.map(e => e.textContent.trim())")[:2] == [
+        "Ana",
+        "Luis",
+    ]
+    shot(page, "trend-split-by-speaker")
+    page.select_option("#trend-split", "")
+    page.fill("#trend-speaker", "luis")
+    page.press("#trend-speaker", "Enter")
+    page.wait_for_function("location.search.includes('speaker=luis') && Object.keys(window.fonotecaTrend).length === 1")
+    assert {name: sum(counts) for name, counts in page.evaluate("window.fonotecaTrend").items()} == {"streaming": 3}

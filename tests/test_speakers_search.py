@@ -34,6 +34,10 @@ def _vtt(*cues: tuple[float, str | None, str]) -> str:
 
 @pytest.fixture
 def talk(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    return make_talk(settings, tmp_path)
+
+
+def make_talk(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """A show of three dated episodes: "streaming" said 3 times by Ana (twice in one line), 3 by Luis, once by Beto
     and once in an episode whose transcript names nobody; and the spec's real SRT (Travis, Sarah, Gilon)."""
     folder = tmp_path / "charlas"

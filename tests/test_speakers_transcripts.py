@@ -168,3 +168,30 @@ def test_an_imported_transcript_with_speakers_says_so_and_its_exports_keep_them(
         for fmt in ("vtt", "srt", "json", "txt"):
             again = read_transcript(app.export(named, fmt).encode(), f"x.{fmt}").segments
             assert [(s.speaker, s.text) for s in again] == original, fmt
+
+
+def test_a_publishers_transcript_keeps_its_speakers_and_the_feed_republishes_them(settings: Settings, http_server):
+    """A feed served on 127.0.0.1 links the spec's real SRT as its <podcast:transcript>: every line keeps its
+    speaker, the episode is marked as having them, and fonoteca's own feed names them again (WebVTT voices,
+    <podcast:person>)."""
+    srt_url = http_server.add("ep.srt", _example("example.srt"))
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'
+        "<channel><title>Podcasting Q&amp;A</title><language>en</language><item><title>Ten rookie mistakes</title>"
+        "<guid>pq1</guid><pubDate>Tue, 09 Jan 2024 09:00:00 +0000</pubDate>"
+        f'<enclosure url="{http_server.url("/status/500")}" type="audio/mpeg" length="1"/>'
+        f'<podcast:transcript url="{srt_url}" type="application/srt"/></item></channel></rss>'
+    )
+    url = http_server.add("feed.xml", feed.encode(), "application/rss+xml")
+    with Fonoteca(settings) as app:
+        show, _report = app.add(url)
+        [episode] = app.archive.list_episodes(show.id)
+        assert (episode.status, episode.source) == ("done", "publisher")
+        segments = app.archive.segments(episode.id)
+        assert app.archive.has_speakers(episode.id) and all(s.speaker for s in segments)
+        assert {s.speaker for s in segments} == {"Travis", "Sarah", "Gilon"}
+        base = "http://127.0.0.1:8000/show/podcasting"
+        republished = app.publish.feed(show, files_base=f"{base}/episodes", self_url=f"{base}/feed.xml").body.decode()
+        vtt = app.export(episode.id, "vtt")
+    assert all(f"<podcast:person>{name}</podcast:person>" in republished for name in ("Travis", "Sarah", "Gilon"))
+    assert vtt.count("<v Travis>") == 141
