@@ -58,6 +58,26 @@ def test_every_wrong_variable_is_named_on_the_one_line() -> None:
     )
 
 
+def test_a_wrong_value_given_as_a_flag_is_named_as_the_flag_and_one_from_the_environment_as_its_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environ={"FONOTECA_DEVICE": "gpu"}, port=70000)
+    assert str(caught.value) == (
+        "FONOTECA_DEVICE: 'gpu' is not one of auto, cpu, cuda; "
+        "--port: 70000 is not valid (input should be less than or equal to 65535)"
+    )
+    with pytest.raises(ConfigError, match=r"^--public-chat: 'maybe' is not true or false"):
+        Settings.from_env(environ={}).with_flags(public_chat="maybe")  # a command's flag over the global ones
+    served = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "serve", "--port", "99999"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "FONOTECA_PORT": ""},
+    )  # fmt: skip
+    assert (
+        served.returncode != 0
+        and "--port: 99999 is not valid" in served.stderr
+        and "FONOTECA_PORT" not in served.stderr
+    )
+
+
 def test_choices_are_read_whatever_their_case_and_surrounding_spaces() -> None:
     settings = Settings.from_env(environ={"FONOTECA_DEVICE": " CPU", "FONOTECA_EMBEDDINGS": "None "})
     assert (settings.device, settings.embeddings) == ("cpu", "none")

@@ -10,9 +10,11 @@ import logging
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 from test_meaning import talks  # noqa: F401  (the fixture: two real embedded talks)
 from typer.testing import CliRunner
 
@@ -200,3 +202,23 @@ def test_an_import_returns_once_keyword_searchable_and_says_what_waits_to_be_emb
         assert app.embed() == 1
         assert app.search("frase del programa", mode="meaning").mode == "meaning"
     assert list(settings.vector_index_dir.rglob("current.json")), "embedding brought the vector index up to date"
+
+
+def test_the_vectors_stamp_is_counted_again_only_when_the_archive_changed(settings) -> None:
+    rng = np.random.default_rng(3)
+    with Archive(settings.db_path) as archive, Archive(settings.db_path) as another_process:
+        first = _embedded_episode(archive, "Charlas", "uno", 4, rng)
+        counted: list[str] = []
+
+        def record(_conn, _cursor, statement: str, *_args) -> None:
+            if "count(" in statement.lower() and "vectors" in statement:
+                counted.append(statement)
+
+        event.listen(archive.database.reader_engine, "before_cursor_execute", record)
+        stamp = archive.vectors.stamp(MODEL, DIM)
+        assert [archive.vectors.stamp(MODEL, DIM) for _ in range(5)] == [stamp] * 5
+        assert len(counted) == 1  # a search by meaning after another, nothing written between: no count
+        _embedded_episode(another_process, "Charlas", "dos", 3, rng)  # embedded by another process
+        assert archive.vectors.stamp(MODEL, DIM) == (2, pytest.approx(time.time(), abs=60)) and len(counted) == 2
+        another_process.delete_episode(first)
+        assert archive.vectors.stamp(MODEL, DIM)[0] == 1 and len(counted) == 3

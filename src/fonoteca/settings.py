@@ -8,7 +8,7 @@ repr, str and logs show them masked, `get_secret_value()` gives them to the code
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -222,7 +222,7 @@ class Settings(BaseSettings):
         process's own out); keyword overrides (CLI flags) win when not None. Raises ConfigError for a value that is not
         valid, naming its variable."""
         given = _given(overrides)
-        with _one_line_per_mistake():
+        with _one_line_per_mistake(given.keys()):
             if environ is None:
                 return cls(**given)
             # pydantic-settings reads the process's variables whenever a Settings is built, and values given win over
@@ -237,8 +237,16 @@ class Settings(BaseSettings):
 
     def replace(self, **changes: object) -> Settings:
         """These settings with `changes` (None: left as it is), validated like the environment's values."""
-        with _one_line_per_mistake():
-            return type(self)(**{**dict(self), **_given(changes)})
+        return self._changed(_given(changes), flags=())
+
+    def with_flags(self, **flags: object) -> Settings:
+        """These settings with a command's flags (None: not given); a wrong value is named as its flag."""
+        given = _given(flags)
+        return self._changed(given, flags=given.keys())
+
+    def _changed(self, given: dict[str, object], flags: Iterable[str]) -> Settings:
+        with _one_line_per_mistake(flags):
+            return type(self)(**{**dict(self), **given})
 
     def as_environment(self) -> dict[str, str]:
         """These settings as the FONOTECA_* variables that give them back (Settings.from_env), secrets included: for
@@ -304,13 +312,14 @@ def _given(values: Mapping[str, object]) -> dict[str, object]:
 
 
 @contextmanager
-def _one_line_per_mistake() -> Iterator[None]:
+def _one_line_per_mistake(flags: Iterable[str] = ()) -> Iterator[None]:
     """pydantic's ValidationError as the ConfigError a user reads: `FONOTECA_DEVICE: 'gpu' is not one of auto, cpu,
-    cuda`, every wrong variable on the one line."""
+    cuda`, every wrong variable on the one line; a value that came as one of the command's `flags` is named as the
+    flag (`--port: 99999 is not valid ...`), where the user gave it."""
     try:
         yield
     except ValidationError as exc:
-        raise ConfigError("; ".join(_mistake(error) for error in exc.errors())) from None
+        raise ConfigError("; ".join(_mistake(error, set(flags)) for error in exc.errors())) from None
 
 
 _ACCEPTED = {
@@ -322,9 +331,10 @@ _ACCEPTED = {
 }
 
 
-def _mistake(error: Any) -> str:
+def _mistake(error: Any, flags: set[str]) -> str:
     name = str(error["loc"][0])
-    where, value = f"FONOTECA_{name.upper()}", error["input"]
+    where = "--" + name.replace("_", "-") if name in flags else f"FONOTECA_{name.upper()}"
+    value = error["input"]
     if error["type"] == "literal_error":
         return f"{where}: {value!r} is not one of {', '.join(get_args(Settings.model_fields[name].annotation))}"
     if error["type"] in _ACCEPTED:

@@ -69,6 +69,7 @@ class VectorStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._stamps: dict[tuple[str, int], tuple[int, tuple[int, float]]] = {}  # (model, dim) → (counter, stamp)
 
     def pending(self, model: str, dim: int) -> list[tuple[str, int]]:
         """(episode_id, transcript_rev) of transcribed episodes whose passages have no readable vectors of this model
@@ -130,13 +131,21 @@ class VectorStore:
 
     def stamp(self, model: str, dim: int) -> tuple[int, float]:
         """Changes whenever the model's vectors do (an episode embedded, re-embedded or deleted): the key of a
-        process's loaded matrix."""
+        process's loaded matrix, read before every search by meaning. Counting the model's vectors scans their index,
+        so it is counted again only when the archive's change counter moved (every write of vectors moves it, by any
+        process): read first, so a write landing between the two reads is counted at the next search."""
+        counter, _ = self.database.changes()
+        seen = self._stamps.get((model, dim))
+        if seen is not None and seen[0] == counter:
+            return seen[1]
         row = self.database.query(
             select(func.count(), func.coalesce(func.max(vectors_table.c.embedded_at), 0)).where(
                 vectors_table.c.model == model, vectors_table.c.dim == dim
             )
         )[0]
-        return int(row[0]), float(row[1])
+        stamp = int(row[0]), float(row[1])
+        self._stamps[model, dim] = counter, stamp
+        return stamp
 
     def load(self, model: str, dim: int) -> VectorMatrix:
         """Every current passage vector of the model: a row that cannot be read is left out and named in `damaged`

@@ -80,7 +80,7 @@ def app_of(ctx: typer.Context, *, progress: bool = True, **settings: Any) -> Fon
     if fonoteca is None:
         base = root.obj if root.obj is not None else Settings.from_env()
         # A command reads the index once and ends: it indexes what changed first (`serve` does it in the background).
-        fonoteca = Fonoteca(base.replace(**settings), events=ProgressDisplay(progress), catch_up_index=True)
+        fonoteca = Fonoteca(base.with_flags(**settings), events=ProgressDisplay(progress), catch_up_index=True)
         root.meta["fonoteca.app"] = fonoteca
         root.call_on_close(fonoteca.close)
     return fonoteca
