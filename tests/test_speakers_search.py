@@ -114,6 +114,24 @@ def test_split_by_speaker_draws_the_top_speakers_and_everyone_else(settings, tal
             app.trend(["streaming", "directo"], split_by="speaker")
 
 
+def test_a_speakers_mentions_per_1000_words_and_per_hour_are_of_their_own_words_and_time(settings, talk) -> None:
+    with Fonoteca(settings) as app:
+        per_words = app.trend(["streaming"], split_by="speaker", speakers=2, per="1000-words")
+        values = {(p.series, p.episode_id): (p.value, p.words) for p in per_words if p.count}
+        # Ana says 11 words in "uno" (3 mentions), Luis 10 (2); in "dos" everyone else (Beto) says 3 of its 8 words.
+        assert values == {
+            ("Ana", talk["uno"]): (round(3000 / 11, 3), 11),
+            ("Luis", talk["uno"]): (200.0, 10),
+            ("Luis", talk["dos"]): (round(1000 / 3, 3), 3),
+            (OTHERS, talk["dos"]): (round(1000 / 3, 3), 3),
+            (OTHERS, talk["tres"]): (round(1000 / 6, 3), 6),
+        }
+        per_hour = app.trend(["streaming"], split_by="speaker", per="hour")
+        assert next(p.value for p in per_hour if p.series == "Ana" and p.count) == 1350.0  # 3 in her 8 seconds
+        luis = app.trend(["streaming"], speaker="luis", per="1000-words")
+        assert [(p.value, p.words) for p in luis if p.count] == [(200.0, 10), (round(1000 / 3, 3), 3)]
+
+
 def test_a_phrase_split_by_speaker_counts_each_mention_once(settings, talk) -> None:
     with Fonoteca(settings) as app:
         points = app.trend(["el streaming"], split_by="speaker", by="year")

@@ -40,7 +40,8 @@ from fonoteca.events import EventSink, IndexProgress, ignore
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
-SCHEMA_VERSION = "7"  # 6: what the index holds is recorded in held.json; 7: each segment's speaker
+SCHEMA_VERSION = "8"  # 6: what the index holds is recorded in held.json; 7: each segment's speaker; 8: its words and
+# seconds, fast (a speaker's share of an episode)
 _WRITER_HEAP = 256 * 1024 * 1024
 BATCH = 100  # episodes per commit when indexing many at once
 COUNT_ROWS = 1_000_000  # word counts (rows) gathered before they are stored: ~120 MB of Python objects, twice while
@@ -63,6 +64,10 @@ def _schema() -> tantivy.Schema:
     # by speaker; `speaker_key` is the label's folded words (speaker_key()), what a speaker filter matches.
     builder.add_text_field("speaker", stored=True, tokenizer_name="raw", fast=True)
     builder.add_text_field("speaker_key", stored=False, tokenizer_name="raw")
+    # The segment's words and seconds, summed per episode and speaker: the denominators of a speaker's mentions per
+    # 1,000 words and per hour.
+    builder.add_integer_field("words", fast=True)
+    builder.add_float_field("seconds", fast=True)
     return builder.build()
 
 
@@ -277,6 +282,8 @@ def episode_documents(
             doc.add_float("start", float(seg.start))
             doc.add_float("end", float(seg.end))
             doc.add_integer("published", published)
+            doc.add_integer("words", len(folded))
+            doc.add_float("seconds", max(0.0, float(seg.end) - float(seg.start)))
             if seg.speaker and (label := seg.speaker.strip()):
                 doc.add_text("speaker", label)
                 doc.add_text("speaker_key", keys.get(label) or keys.setdefault(label, speaker_key(label)))

@@ -164,6 +164,48 @@ def speaker_counts(index: SearchIndex, term: str, scope: SearchScope) -> dict[st
     return counts
 
 
+def speaker_shares(index: SearchIndex, scope: SearchScope) -> dict[str, dict[str, tuple[int, float]]]:
+    """{speaker: {episode id: (words, hours)}}: what each speaker of the scope's show (or the scope's speaker) says of
+    each episode, summed from the index's lines in one aggregation. The denominators of a speaker's mentions per 1,000
+    words and per hour: their own words and speaking time, not the whole episode's."""
+    query = build_query(index.schema, ParsedQuery(), SearchScope(show_id=scope.show_id, speaker=scope.speaker))
+    sums = {"words": {"sum": {"field": "words"}}, "seconds": {"sum": {"field": "seconds"}}}
+    who = {"terms": {"field": "speaker", "size": 100_000}, "aggs": sums}
+    result = index.searcher().aggregate(
+        query, {"per_episode": {"terms": {"field": "episode_id", "size": 1_000_000}, "aggs": {"who": who}}}
+    )
+    shares: dict[str, dict[str, tuple[int, float]]] = {}
+    for episode in result["per_episode"]["buckets"]:
+        for speaker in episode["who"]["buckets"]:
+            said = (int(speaker["words"]["value"] or 0), float(speaker["seconds"]["value"] or 0.0) / 3600)
+            shares.setdefault(speaker["key"], {})[episode["key"]] = said
+    return shares
+
+
+def _own_rows(rows: list[tuple], by: str, share: dict[str, tuple[int, float]]) -> list[tuple]:
+    """A line's rows (see trend's `prepared`) with each episode's words and hours replaced by the line's own share
+    of them (an episode without audio keeps no hours)."""
+    if by == "episode":
+        return [(ep_id, title, day, (h := share.get(ep_id, (0, 0.0))[1] if hours else 0.0), round(h, 4),
+                 share.get(ep_id, (0, 0.0))[0]) for ep_id, title, day, hours, _rounded, _said in rows]  # fmt: skip
+    return [(ep_id, key, first_day, share.get(ep_id, (0, 0.0))[1] if hours else 0.0, share.get(ep_id, (0, 0.0))[0])
+            for ep_id, key, first_day, hours, _said in rows]  # fmt: skip
+
+
+def _rest_share(
+    rows: list[tuple], by: str, shares: dict[str, dict[str, tuple[int, float]]], named: list[str]
+) -> dict[str, tuple[int, float]]:
+    """Each episode's words and hours less those of the `named` speakers: everyone else's share."""
+    words_at, hours_at = (5, 3) if by == "episode" else (4, 3)
+    rest = {}
+    for row in rows:
+        ep_id = row[0]
+        taken = [shares.get(name, {}).get(ep_id, (0, 0.0)) for name in named]
+        rest[ep_id] = (max(0, row[words_at] - sum(w for w, _h in taken)),
+                       max(0.0, row[hours_at] - sum(h for _w, h in taken)))  # fmt: skip
+    return rest
+
+
 def _speaker_lines(
     archive: Archive, index: SearchIndex, term: str, scope: SearchScope, top: int
 ) -> list[tuple[str, dict[str, int]]]:
@@ -241,7 +283,8 @@ def trend(
     history of the archive or of the scope's show. A line is a term, or with split_by="show" one show's history of
     the single term, or with split_by="speaker" what each of the `speakers` who said it most said of it (and everyone
     else: see _speaker_lines). A scope of one speaker counts only their lines. per_hour=True is per="hour"; a
-    speaker's mentions per hour or per 1,000 words are divided by the whole episode's hours or words."""
+    speaker's mentions per hour or per 1,000 words are divided by their own speaking time or words in the episode
+    (speaker_shares), everyone else's by the rest of it."""
     per = "hour" if per_hour else per
     if by not in GROUPINGS:
         raise BadTrend(f"unknown grouping {by!r}", f"group by one of {', '.join(GROUPINGS)}")
@@ -270,11 +313,18 @@ def trend(
                     for name, slug, entries in lines]  # fmt: skip
     make = _episode_points if by == "episode" else _period_points
     points: list[TrendPoint] = []
+    shares = speaker_shares(index, scope) if per != "raw" and (split_by == "speaker" or scope.speaker) else {}
     for term in terms:
         if split_by == "speaker":
             _none, _slug, rows = prepared[0]
-            for name, counts in _speaker_lines(archive, index, term, scope, speakers):
-                line = make(term, name, None, rows, counts, per)
+            drawn = _speaker_lines(archive, index, term, scope, speakers)
+            named = [name for name, _counts in drawn if name != OTHERS]
+            for name, counts in drawn:
+                own = rows
+                if shares:
+                    share = shares.get(name, {}) if name != OTHERS else _rest_share(rows, by, shares, named)
+                    own = _own_rows(rows, by, share)
+                line = make(term, name, None, own, counts, per)
                 for point in line:
                     point.speaker, point.split = (name if name != OTHERS else None), split_by
                 points += line
@@ -286,6 +336,13 @@ def trend(
         else:
             counts = term_counts(archive, index, term, show_id)
         for name, slug, rows in prepared:
+            if shares:  # one speaker's mentions, of their own words and time (every spelling of the name together)
+                together: dict[str, tuple[int, float]] = {}
+                for by_episode in shares.values():
+                    for ep_id, (said, hours) in by_episode.items():
+                        before = together.get(ep_id, (0, 0.0))
+                        together[ep_id] = (before[0] + said, before[1] + hours)
+                rows = _own_rows(rows, by, together)
             line = make(term, name or term, slug, rows, counts, per)
             if split_by:
                 for point in line:
