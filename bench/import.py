@@ -124,15 +124,27 @@ def matching_show(settings: Settings, files: int, vocabulary: list[str]) -> str:
         return show.slug
 
 
-def run(folder: Path, files: int, vocabulary: list[str], marker: str, *, matching: bool) -> dict[str, float]:
+def run(
+    folder: Path, files: int, vocabulary: list[str], marker: str, *, matching: bool, embed: bool = False
+) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="fonoteca-import-bench-"))
-    settings = Settings.from_env(environ={}, home=home, embeddings="none")
+    settings = Settings.from_env(environ={}, home=home, embeddings="packaged" if embed else "none")
     show = matching_show(settings, files, vocabulary) if matching else None
+    embedded: dict[str, float] = {}
     with Fonoteca(settings) as fonoteca:
         started = time.perf_counter()
         report = fonoteca.import_transcripts([folder], show=show)
         seconds = time.perf_counter() - started
-        found = fonoteca.search(marker).total
+        found = fonoteca.search(marker, mode="keyword").total
+        if embed:  # what `fonoteca embed` (or serve's background) does next, with the model loaded as it would load it
+            loading = time.perf_counter()
+            embedder = fonoteca.embedder
+            loaded = time.perf_counter()
+            fonoteca.embed()
+            took = time.perf_counter() - loaded
+            count, _bytes = fonoteca.archive.vectors.size(embedder.name)
+            embedded = {"load": loaded - loading, "embed": took, "passages": count,
+                        "fully": seconds + (time.perf_counter() - loading)}  # fmt: skip
         outcomes = {str(o): len(report.of(o)) for o in Outcome if report.of(o)}
         by = {}
         for result in report.of(Outcome.MATCHED):
@@ -140,13 +152,20 @@ def run(folder: Path, files: int, vocabulary: list[str], marker: str, *, matchin
         hours = fonoteca.stats().seconds / 3600
     db_mb = settings.db_path.stat().st_size / 2**20
     shutil.rmtree(home, ignore_errors=True)
-    return {"seconds": seconds, "found": found, "outcomes": outcomes, "by": by, "hours": hours, "db_mb": db_mb}
+    return {"seconds": seconds, "found": found, "outcomes": outcomes, "by": by, "hours": hours, "db_mb": db_mb,
+            **embedded}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of speech per file")
+    parser.add_argument(
+        "--embed",
+        action="store_true",
+        help="search by meaning on (the packaged model): the time "
+        "until everything is embedded too, into an empty archive (writes bench/results/import-embed.txt)",
+    )
     args = parser.parse_args()
 
     vocabulary = make_vocabulary(VOCABULARY, np.random.default_rng(0))
@@ -156,6 +175,9 @@ def main() -> None:
     size = sum(p.stat().st_size for p in folder.iterdir())
     took = time.perf_counter() - started
     print(f"synthesised {args.files} files, {words:,} words, {size / 2**20:.0f} MB in {took:.0f} s")
+    if args.embed:
+        embed_report(folder, args, vocabulary, marker, words)
+        return
     rows = []
     for matching in (False, True):
         result = run(folder, args.files, vocabulary, marker, matching=matching)
@@ -191,6 +213,27 @@ def main() -> None:
         out = Path(__file__).parent / "results" / "import.txt"
         out.write_text(report)
         print(f"wrote {out}")
+
+
+def embed_report(folder: Path, args: argparse.Namespace, vocabulary: list[str], marker: str, words: int) -> None:
+    """Import with search by meaning on: import returns once the transcripts are searchable by keywords, then the
+    passages are embedded as `fonoteca embed` does."""
+    r = run(folder, args.files, vocabulary, marker, matching=False, embed=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    hours = args.files * args.hours
+    report = "\n".join([
+        f"# bench/import.py --embed — {datetime.now(UTC):%Y-%m-%d %H:%M} — {platform.machine()}, {os.cpu_count()} "
+        f"cores, load average {os.getloadavg()[0]:.1f} at the end",
+        f"# {args.files} synthesised transcript files of {args.hours:g} h ({hours:g} h, {words:,} words) into an empty "
+        "archive, search by meaning on (the packaged model, use-multilingual-v3)",
+        f"keyword-searchable after {r['seconds']:.1f} s (import returned; a word of the last file found: "
+        f"{'yes' if r['found'] else 'NO'})",
+        f"fully embedded after {r['fully']:.1f} s: model loaded in {r['load']:.1f} s, {r['passages']:,} passages "
+        f"embedded in {r['embed']:.1f} s = {r['passages'] / r['embed']:.1f} passages/s "
+        f"({hours / (r['embed'] / 3600):.0f} h of speech per hour)",
+    ]) + "\n"  # fmt: skip
+    print(report)
+    (Path(__file__).parent / "results" / "import-embed.txt").write_text(report)
 
 
 if __name__ == "__main__":
