@@ -317,3 +317,40 @@ def test_chapters_and_key_moments_join_the_feed_once_an_episode_has_them(
                   and i.findtext("guid") != episode["guid"])  # fmt: skip
     assert second.find(f"{{{PODCAST_NS}}}chapters") is None
     assert http.get(f"/show/{podcast['slug']}/episodes/{podcast['second']}.chapters.json").status_code == 404
+
+
+def test_an_enclosure_the_archive_downloaded_has_its_size_and_each_speaker_a_host_or_guest_role(
+    settings: Settings, podcast: dict[str, object]
+) -> None:
+    with Fonoteca(settings) as app:
+        show = app.archive.get_show(str(podcast["slug"]))
+        third, fourth = [e for e in app.archive.list_episodes(show.id) if e.status != "done"][:2]
+        app.archive.replace_transcript(
+            third.id, [Segment(0, 2, "Hi.", speaker="Adam Curry"), Segment(2, 4, "Hello!", speaker="Una invitada")],
+            source="imported", language="en",
+        )  # fmt: skip
+        app.archive.replace_transcript(
+            fourth.id, [Segment(0, 2, "Hi.", speaker="Adam Curry"), Segment(2, 4, "Hey.", speaker="Dave Jones")],
+            source="imported", language="en",
+        )  # fmt: skip
+        downloaded = settings.media_dir / show.slug / f"{podcast['newest']}.mp3"  # as a download leaves it
+        downloaded.parent.mkdir(parents=True, exist_ok=True)
+        downloaded.write_bytes(b"\xff\xfb" * 12_345)
+        app.archive.update_episode(str(podcast["newest"]), media_path=str(downloaded))
+        guids = {e.id: e.guid for e in app.archive.list_episodes(show.id)}
+    feed = etree.fromstring(TestClient(create_app(settings)).get(f"/show/{podcast['slug']}/feed.xml").content)
+    items = {i.findtext("guid"): i for i in feed.iter("item")}
+    lengths = {guid: item.find("enclosure").get("length") for guid, item in items.items()}
+    assert lengths.pop(guids[str(podcast["newest"])]) == str(2 * 12_345)
+    assert set(lengths.values()) == {"0"}  # not downloaded: unknown, which RSS says as 0
+
+    def people(episode_id: str) -> list[tuple[str, str]]:
+        found = items[guids[episode_id]].iter(f"{{{PODCAST_NS}}}person")
+        return [(person.text, person.get("role")) for person in found]
+
+    # Adam Curry speaks in all three episodes whose transcripts name voices, Dave Jones in two: hosts; the guest in one.
+    assert people(str(podcast["newest"])) == [("Adam Curry", "host"), ("Dave Jones", "host")]
+    assert people(third.id) == [("Adam Curry", "host"), ("Una invitada", "guest")]
+    parsed = podcastparser.parse("http://testserver/feed.xml", _stream(etree.tostring(feed)))
+    newest = next(e for e in parsed["episodes"] if e["guid"] == guids[str(podcast["newest"])])
+    assert newest["enclosures"][0]["file_size"] == 2 * 12_345  # as a podcast app reads it

@@ -175,7 +175,7 @@ class Fonoteca:
         """Each show's Podcasting 2.0 feed and transcript files, and the shows as OPML (fonoteca.publish)."""
         from fonoteca.publish import Publisher
 
-        return Publisher(self.archive)
+        return Publisher(self.archive, self.settings.media_dir)
 
     @cached_property
     def llm(self) -> LLMClient:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-from fonoteca.archive import Archive, Episode, Show, Status
+from fonoteca.archive import Archive, Episode, Show, SourceKind, Status
 from fonoteca.errors import NotFound
+from fonoteca.ingest.media import trusted_media_file
 from fonoteca.output.chapters import render_chapters
 from fonoteca.output.feed import CHAPTERS_FILE, FILES_BY_SUFFIX, links_transcripts, render_show_feed
 from fonoteca.output.opml import shows_opml
@@ -34,8 +36,8 @@ class Published:
 class Publisher:
     """Feeds and files of one archive, safe to share between a web server's threads."""
 
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
+    def __init__(self, archive: Archive, media_dir: Path) -> None:
+        self.archive, self.media_dir = archive, media_dir
         # (show id, files base, self URL, enclosures) -> (the archive's change counter it was built at, the feed).
         # Bounded by the shows and the few addresses a server answers (its allowed Host names, public and secret paths).
         self._feeds: dict[tuple[int, str, str, bool], tuple[int, Published]] = {}
@@ -59,11 +61,20 @@ class Publisher:
         body = render_show_feed(
             show, episodes, files_base=files_base, self_url=self_url, speakers=self.archive.speakers(show.id),
             overviews=overviews, show_page=show_page, enclosures=enclosures,
+            sizes=self._enclosure_sizes(show, episodes),
         )  # fmt: skip
         built = Published(body, "application/rss+xml; charset=utf-8")
         with self._lock:
             self._feeds[key] = (counter, built)
         return built
+
+    def _enclosure_sizes(self, show: Show, episodes: list[Episode]) -> dict[str, int]:
+        """The size of each enclosure the archive downloaded as it is (a platform's episodes are yt-dlp's audio
+        alone, another file than the publisher's)."""
+        if show.source_kind == SourceKind.PLATFORM:
+            return {}
+        found = ((e.id, trusted_media_file(e, show, self.media_dir)) for e in episodes if e.media_url and e.media_path)
+        return {episode_id: path.stat().st_size for episode_id, path in found if path is not None}
 
     def episode_file(self, show: Show, episode_id: str, suffix: str) -> Published:
         """One of the files a feed links for an episode of `show` (a transcript as WebVTT, Podcasting 2.0 JSON or

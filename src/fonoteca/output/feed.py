@@ -14,6 +14,7 @@ encoding done by the parser's own serialiser, never by string formatting).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -83,12 +84,17 @@ def render_show_feed(
     overviews: Mapping[str, Overview] | None = None,
     show_page: str = "",
     enclosures: bool = True,
+    sizes: Mapping[str, int] | None = None,
 ) -> bytes:
     """The show's feed, newest episode first. `files_base`: the address under which the episodes' transcript files
     are served (their URLs are episode_file_url's); `self_url`: the feed's own address; `speakers`: the names each
     finished transcript gives its speakers (fonoteca.archive's `speakers`); `overviews`: each finished episode's
     chapters and key moments, where it has some (`<podcast:chapters>`, `<podcast:soundbite>`); `enclosures` False
-    leaves the publisher's media out (a public archive whose owner plays none to the public)."""
+    leaves the publisher's media out (a public archive whose owner plays none to the public); `sizes`: the bytes of
+    each episode's enclosure where the archive knows them (the file it downloaded from that URL), its `length`.
+
+    Each speaker is a `<podcast:person>` with a role (the namespace's default is "host"): "host" for a voice heard in
+    more than half of the show's episodes whose transcripts name voices, "guest" for the others."""
     rss = etree.Element("rss", version="2.0", nsmap=_NAMESPACES)
     channel = etree.SubElement(rss, "channel")
     _text(channel, "title", show.title)
@@ -105,9 +111,14 @@ def render_show_feed(
         _text(image, "link", show.link or show_page or self_url)
         etree.SubElement(channel, f"{{{ITUNES_NS}}}image", href=show.image)
     newest_first = sorted(episodes, key=lambda e: (e.published or "", e.id), reverse=True)
+    named = {e.id: named_speakers(speakers.get(e.id, ())) for e in episodes if links_transcripts(e)}
+    heard = Counter(name for names in named.values() for name in set(names))
+    voiced = sum(1 for names in named.values() if names)
+    hosts = {name for name, episodes_heard in heard.items() if episodes_heard * 2 > voiced}
     for episode in newest_first:
-        people = named_speakers(speakers.get(episode.id, ()))
-        _item(channel, episode, files_base, people, (overviews or {}).get(episode.id), enclosures)
+        people = [(name, "host" if name in hosts else "guest") for name in named.get(episode.id, ())]
+        length = (sizes or {}).get(episode.id, 0)
+        _item(channel, episode, files_base, people, (overviews or {}).get(episode.id), enclosures, length)
     return etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -115,9 +126,10 @@ def _item(
     channel: etree._Element,
     episode: Episode,
     files_base: str,
-    people: Sequence[str],
+    people: Sequence[tuple[str, str]],
     overview: Overview | None,
     enclosures: bool,
+    length: int,
 ) -> None:
     item = etree.SubElement(channel, "item")
     _text(item, "title", episode.title)
@@ -129,10 +141,10 @@ def _item(
     if episode.description:
         _text(item, "description", episode.description)
     if enclosures and episode.kind != EpisodeKind.TEXT and _is_web_url(episode.media_url):
-        # The publisher's own file, so apps play (and count) it where they always did. Its size is not kept: RSS
-        # allows 0 for an unknown length.
+        # The publisher's own file, so apps play (and count) it where they always did. RSS 2.0 requires `length`;
+        # where the archive does not know the size, the RSS Advisory Board's Best Practices Profile says 0.
         media_type = episode.media_type or ("video/mp4" if episode.kind == EpisodeKind.VIDEO else "audio/mpeg")
-        etree.SubElement(item, "enclosure", url=str(episode.media_url), length="0", type=media_type)
+        etree.SubElement(item, "enclosure", url=str(episode.media_url), length=str(length), type=media_type)
     if episode.duration:
         _text(item, f"{{{ITUNES_NS}}}duration", str(round(episode.duration)))
     if episode.number:
@@ -155,8 +167,8 @@ def _item(
         start, duration = f"{moment.start:.1f}", f"{max(moment.end - moment.start, 0.1):.1f}"
         bite = etree.SubElement(item, f"{{{PODCAST_NS}}}soundbite", startTime=start, duration=duration)
         bite.text = xml_text(_cut(moment.quote.strip(), SOUNDBITE_CHARS))
-    for name in people:
-        _text(item, f"{{{PODCAST_NS}}}person", name)
+    for name, role in people:
+        _text(item, f"{{{PODCAST_NS}}}person", name).set("role", role)
 
 
 def _cut(text: str, most: int) -> str:
