@@ -22,7 +22,9 @@ from fonoteca.archive import Archive, Chapter, ChapterSource, EpisodeKind, Segme
 from fonoteca.cli import app as cli
 from fonoteca.ingest.chapters import notes_chapters, parse_podcast_chapters
 from fonoteca.ingest.transcripts import parse_transcript
+from fonoteca.llm import prompts
 from fonoteca.llm.chat import retrieve
+from fonoteca.meaning.glance import WORDS, make_overview
 from fonoteca.meaning.grounding import Grounding
 from fonoteca.output.chapters import render_chapters
 from fonoteca.settings import Settings
@@ -216,6 +218,16 @@ def test_the_grounding_check_drops_what_is_not_said_allowing_case_accents_and_in
     assert (kept, dropped) == (["Docker", "contenedores"], ["la NASA"])
 
 
+def test_a_topic_of_stopwords_and_fillers_is_dropped_though_the_episode_says_it() -> None:
+    """The 135M model's topics of the demo's text episode were "Ahora que" and "Hay que": said, about nothing."""
+    text = shared_path("transcripts", "venezolanos_es").glob("episodios/*/transcripcion.md")
+    said = next(iter(sorted(text))).read_text(encoding="utf-8") + " Ahora que hay que ver el servidor."
+    grounding = Grounding.of(said, "es")
+    assert grounding.grounded("Hay que")  # said, so grounded
+    kept, dropped = grounding.keep(["Hay que", "Ahora que", "el servidor"], topics=True)
+    assert (kept, dropped) == (["el servidor"], ["Hay que", "Ahora que"])
+
+
 def test_an_overview_is_made_once_per_transcript_revision(archive, settings) -> None:
     segments = _talk_python("017_micropython.vtt")
     episode_id = _import(archive, "Talk Python", "MicroPython", segments)
@@ -294,3 +306,60 @@ def test_the_chat_routes_a_question_to_the_chapter_its_title_names(archive, sett
     inside = [e.start >= joins[0] for e in routed]
     assert inside == sorted(inside, reverse=True)  # the Docker chapter's moments first
     assert [e.start >= joins[0] for e in plain] != inside  # which the search alone did not put first
+
+
+# -- a capable model's chapter titles ---------------------------------------------------------------------------------
+
+
+def _chapter_texts(archive: Archive, episode_id: str, chapters: list[Chapter]) -> list[str]:
+    segments = archive.segments(episode_id)
+    edges = [c.start for c in chapters[1:]] + [float("inf")]
+    return [
+        " ".join(s.text for s in segments if (n == 0 or s.start >= c.start) and s.start < until)
+        for n, (c, until) in enumerate(zip(chapters, edges, strict=True))
+    ]
+
+
+def test_a_model_title_the_chapter_does_not_say_is_rejected_counted_and_the_keyness_title_kept(archive, settings):
+    """The title writer here is a plain function in place of the model, so that what it says is known: one that
+    names things the episode never says, one that repeats the chapter's own phrases."""
+    episode_id = _import(
+        archive, "Talk Python", "SQLAlchemy", _talk_python("005_mike_bayer_SQLAlchemy_and_data_access_in_Python.vtt")
+    )
+    rev = archive.get_episode(episode_id).transcript_rev
+    keyness, _ = make_overview(archive, episode_id, rev, WORDS)
+    invented, dropped = make_overview(
+        archive, episode_id, 1, WORDS, titles=lambda text, phrases: "Quantum llama farming"
+    )
+    assert [c.title for c in invented.chapters] == [c.title for c in keyness.chapters]
+    assert dropped.model_titles == ["Quantum llama farming"] * len(keyness.chapters)
+    assert dropped.model_titled == len(keyness.chapters)
+    rewritten, dropped = make_overview(archive, episode_id, rev, WORDS, titles=lambda text, phrases: phrases.upper())
+    assert [c.title for c in rewritten.chapters] == [c.title.upper() for c in keyness.chapters]
+    assert dropped.model_titles == []
+
+
+def test_a_capable_models_chapter_titles_are_asked_per_chapter_and_shown_only_when_the_chapter_says_them(
+    archive, llm_settings
+) -> None:
+    episode_id = _import(archive, "Talk Python", "PyMongo", _talk_python("002_jesse_davis_talk_python_to_me_64.vtt"))
+    # a long timeout: the small model shares the machine's cores with other work
+    fonoteca = Fonoteca(llm_settings.replace(llm_capable=True, llm_timeout=600), archive=archive)
+    fonoteca.update_index()
+    assert fonoteca.glance() == 1
+    _, overview = fonoteca.overview(episode_id)
+    assert overview is not None and len(overview.chapters) >= 3
+    assert fonoteca.llm.calls[prompts.CHAPTER_TITLE.name] == len(overview.chapters)
+    for chapter, said in zip(overview.chapters, _chapter_texts(archive, episode_id, overview.chapters), strict=True):
+        assert Grounding.of(said, "en").grounded(chapter.title), chapter.title
+
+
+def test_without_a_capable_model_the_chapter_titles_are_not_put_to_the_model(archive, llm_settings) -> None:
+    episode_id = _import(
+        archive, "Talk Python", "SQLAlchemy", _talk_python("005_mike_bayer_SQLAlchemy_and_data_access_in_Python.vtt")
+    )
+    fonoteca = Fonoteca(llm_settings, archive=archive)
+    fonoteca.update_index()
+    assert fonoteca.glance() == 1
+    assert fonoteca.llm.calls[prompts.CHAPTER_TITLE.name] == 0
+    assert fonoteca.overview(episode_id)[1] is not None

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from fonoteca.ingest.importer import ImportReport
     from fonoteca.ingest.opml import SubscriptionList, SubscriptionResult
     from fonoteca.jobs import JobQueue, Queued
-    from fonoteca.llm.analyze import AnalysisRun, Analyzer, EpisodeAnalyses, EpisodeTranslation
+    from fonoteca.llm.analyze import AnalysisRun, Analyzer, ChapterTitles, EpisodeAnalyses, EpisodeTranslation
     from fonoteca.llm.chat import ChatTurn
     from fonoteca.llm.client import LLMClient
     from fonoteca.meaning.embedders import Embedder
@@ -399,7 +399,13 @@ class Fonoteca:
         from fonoteca.meaning.glance import WORDS, glance_pending
 
         method = self.embedder.name if self.settings.embeddings != "none" else WORDS
-        return glance_pending(self.archive, method, events=self.events, most=most)
+        return glance_pending(self.archive, method, events=self.events, most=most, titles=self._chapter_titles())
+
+    def _chapter_titles(self) -> ChapterTitles | None:
+        """The model that rewrites generated chapters' titles: only a capable endpoint's (FONOTECA_LLM_CAPABLE)."""
+        from fonoteca.llm.analyze import ChapterTitles
+
+        return ChapterTitles(self.llm, self.settings) if self.settings.llm_capable else None
 
     def overview(self, ref: str, *, make: bool = False) -> tuple[Episode, Overview | None]:
         """The episode and its chapters, key moments and topics as stored (None: not made yet; the publisher's
@@ -416,7 +422,9 @@ class Fonoteca:
                 self._catch_up_index()
                 self._embed_pending()
                 method = self.embedder.name
-            made = make_overview(self.archive, episode.id, episode.transcript_rev, method)
+            made = make_overview(
+                self.archive, episode.id, episode.transcript_rev, method, titles=self._chapter_titles()
+            )
             if made is not None and self.archive.overviews.save_overview(made[0]):
                 stored = self.archive.overviews.overview(episode.id)
         return episode, stored

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     llm_context: int = 2048  # tokens the model can take; long transcripts are split to fit (map-reduce)
     llm_temperature: float = 0.0
     llm_timeout: float = 120.0
+    # The endpoint's model writes well enough (an instruction model of several billion parameters) to rewrite the
+    # generated chapters' titles from each chapter's own text; a title whose content words the chapter does not say is
+    # rejected and the keyness title kept. Off by default: the embedded SmolLM2-135M is not capable, and is used only
+    # where the grounding check filters what it says (topics, entities).
+    llm_capable: bool = False
     # The endpoint's embeddings model as `fonoteca llm check` reports it, and the one FONOTECA_EMBEDDINGS=endpoint
     # uses when embeddings_model is empty: empty = the first listed model whose name says "embed" (LM Studio,
     # Ollama), if any; "none" = none.

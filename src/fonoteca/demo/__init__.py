@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fonoteca.app import Fonoteca
+from fonoteca.archive import Episode
 from fonoteca.cli.console import console
 from fonoteca.cli.progress import ProgressDisplay
 from fonoteca.settings import Settings
@@ -38,8 +39,35 @@ def report(fonoteca: Fonoteca) -> None:
             console.print(f"  [dim]{hit.url}[/]")
 
 
+def glance(fonoteca: Fonoteca, episode: Episode) -> None:
+    """The episode at a glance: its key moments (the summary of the embedded setup: verbatim quotes, nothing
+    written by a model), its topics by keyness and its chapters, all words the episode says."""
+    _, overview = fonoteca.overview(episode.id, make=True)
+    if overview is None:
+        return
+    console.print(f"\n[bold]{episode.title}[/] at a glance (the episode's own words)")
+    for moment in overview.moments:
+        console.print(f"  {format_timestamp(moment.start):>6}  “{moment.quote}”", highlight=False)
+    console.print(f"[bold]topics[/]: {', '.join(t.term for t in overview.topics) or '—'}", highlight=False)
+    for chapter in overview.shown_chapters:
+        console.print(f"  [bold]chapter[/] {format_timestamp(chapter.start):>6}  {chapter.title}", highlight=False)
+
+
+def model_topics(fonoteca: Fonoteca, episode: Episode) -> None:
+    """The embedded model's topics, through the grounding check: what it names that the episode does not say is
+    dropped, and counted. (Its summary is not shown: a 135M model's free text cannot be checked, and it invents.)"""
+    topics = fonoteca.analyzer().analyze(episode, ["topics"])["topics"].result
+    console.print(
+        f"[bold]the 135M model's topics[/], checked: {', '.join(topics['topics']) or '—'}"
+        f" ({len(topics['dropped'])} dropped as not said in the episode"
+        + (f": {', '.join(topics['dropped'])})" if topics["dropped"] else ")"),
+        highlight=False,
+    )
+
+
 def serve(settings: Settings) -> None:
-    """Start the embedded LLM server, summarise one episode with it, then serve the web archive until Ctrl-C."""
+    """Start the embedded LLM server, show one episode at a glance and the model's checked topics of it, then serve
+    the web archive until Ctrl-C."""
     from fonoteca.llm.server import LocalServer, free_port
     from fonoteca.web import run_one
     from fonoteca.web.app import create_app
@@ -52,9 +80,8 @@ def serve(settings: Settings) -> None:
             console.print(f"\nLLM server (SmolLM2-135M, llama.cpp) at {llm.base_url}")
             with Fonoteca(llm_settings) as fonoteca:
                 episode = next(e for e in fonoteca.archive.list_episodes(status="done") if e.kind == "text")
-                results = fonoteca.analyzer().analyze(episode, ["summary", "topics"])
-                console.print(f"[bold]summary[/] of {episode.title!r}: {results['summary'].result.get('text')}")
-                console.print(f"[bold]topics[/]: {', '.join(results['topics'].result.get('topics') or [])}")
+                glance(fonoteca, episode)
+                model_topics(fonoteca, episode)
             url = f"http://{settings.host}:{settings.port}/"
             run_one(create_app(llm_settings), settings.host, settings.port, when_started=lambda: console.print(
                 f"[bold green]Open {url}[/] — the demo archive (Ask = chat with it). Ctrl-C to stop."

@@ -54,8 +54,21 @@ LANGUAGE_METHOD = "py3langid"  # stored as the language analysis' model when no 
 LANGUAGE_MIN_WORDS = 20  # py3langid is reliable from a few dozen words, which a small model is not; below, ask it
 
 
+# What the grounding check keeps of the model's topics and entities (fonoteca.meaning.grounding), as part of their
+# version: a result stored before the check changed is made again rather than shown unchecked.
+GROUNDING_RULES = Prompt(
+    "grounding",
+    "",
+    "Every content word said in the transcript (folded, or the same stem); a topic has a content word (no stopwords "
+    "or fillers alone).",
+)
+GROUNDED = ("topics", "entities")
+
+
 def prompt_version(kind: str) -> str:
     """The version a result of `kind` is stored with, and reused only while it is still the same."""
+    if kind in GROUNDED:
+        return prompts.version(PROMPTS[kind], prompts.MAP, GROUNDING_RULES)
     if kind in CONDENSED:
         return prompts.version(PROMPTS[kind], prompts.MAP)
     return PROMPTS[kind].version
@@ -450,10 +463,36 @@ class Analyzer:
         return "\n".join(p for p in parts if p)
 
 
+class ChapterTitles:
+    """A capable model's title of a generated chapter, from the chapter's own text (cut to fit the context) with its
+    keyness phrases as a hint: fonoteca.meaning.glance's TitleWriter. The grounding check there keeps it only when
+    the chapter says its content words."""
+
+    WORDS = 8
+    TOKENS = 32
+    TEXT_TOKENS = 384  # of the chapter's text read: enough to name it, and one request per chapter stays short
+
+    def __init__(self, client: LLMClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def __call__(self, text: str, phrases: str) -> str:
+        budget = max(128, min(self.TEXT_TOKENS, self.settings.llm_context - PROMPT_OVERHEAD_TOKENS - self.TOKENS))
+        tokens = self.client.count_tokens(text)
+        if tokens > budget:
+            text = text[: int(len(text) * budget / tokens)]
+        prompt = prompts.CHAPTER_TITLE
+        messages = prompt.messages(words=self.WORDS, phrases=phrases, text=text)
+        answer = self.client.complete(messages, max_tokens=self.TOKENS, purpose=prompt.name)
+        first_line = next((line for line in answer.splitlines() if line.strip()), "")
+        return " ".join(first_line.strip().strip("\"'«»“”*#").split()[: self.WORDS]).rstrip(".")
+
+
 def grounded_topics(result: dict[str, Any], grounding: Grounding) -> dict[str, Any]:
-    """The model's topics that the transcript says (fonoteca.meaning.grounding); the others are dropped and listed
-    under `dropped`, so what is shown is in the episode."""
-    kept, dropped = grounding.keep(result["topics"])
+    """The model's topics that the transcript says and that are more than stopwords and fillers
+    (fonoteca.meaning.grounding); the others are dropped and listed under `dropped`, so what is shown is in the
+    episode and about something."""
+    kept, dropped = grounding.keep(result["topics"], topics=True)
     return {**result, "topics": kept, "dropped": dropped}
 
 

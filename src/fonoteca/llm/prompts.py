@@ -84,6 +84,15 @@ LANGUAGE = Prompt(
     "language", _ANALYST, "In which language is the transcript written? Give its ISO 639-1 code." + _TRANSCRIPT
 )
 
+# Rewrites a generated chapter's title (its keyness phrases) from the chapter's text; asked only of a capable model
+# (FONOTECA_LLM_CAPABLE), and the title is kept only when the chapter says its content words.
+CHAPTER_TITLE = Prompt(
+    "chapter title",
+    "You title the chapters of show transcripts. Answer with the title only, in the transcript's language.",
+    "Write a title of at most {words} words for this chapter of a transcript, using only words the chapter says. Its "
+    'most distinctive phrases are: {phrases}.\n\nChapter, delimited by triple quotes:\n"""{text}"""',
+)
+
 # Condenses one part of a transcript longer than the context (map-reduce); the analyses then read the parts' summaries.
 MAP = Prompt(
     "map",

@@ -10,22 +10,18 @@ yet (an endpoint that does not answer) waits for the next run.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from fonoteca.archive import Archive, Chapter, ChapterSource, Overview, Segment, Topic
+from fonoteca.errors import FonotecaError
 from fonoteca.events import EventSink, GlanceProgress, Note, ignore
-from fonoteca.meaning.chapters import chapter_starts
+from fonoteca.meaning.chapters import chapter_starts, lexical_vectors
 from fonoteca.meaning.embed import spans_of
 from fonoteca.meaning.grounding import TITLE_SEPARATOR, Grounding
-from fonoteca.meaning.keyness import Counts, count, distinct_spellings, is_content, key_terms, stopwords
+from fonoteca.meaning.keyness import Counts, count, distinct_spellings, key_terms, stopwords
 from fonoteca.meaning.moments import key_moments
 from fonoteca.meaning.passages import passages
-from fonoteca.text import words
 
 WORDS = "words"  # the method without an embeddings model: passages compared by their words
 TOPICS = 8
@@ -33,31 +29,27 @@ TITLE_PHRASES = 2
 TITLE_FALLBACK_WORDS = 6  # a chapter with no distinctive phrase is titled by its first words
 
 
+# A capable language model's chapter title: (the chapter's text, its keyness title) -> the title the model wrote.
+TitleWriter = Callable[[str, str], str]
+
+
 @dataclass
 class Dropped:
-    """What the grounding check dropped while making one overview (fonoteca's own items: always none)."""
+    """What the grounding check dropped while making one overview: fonoteca's own topics and titles (always none),
+    and the titles a language model wrote that the chapter does not say (the keyness title was kept instead)."""
 
     topics: list[str]
     titles: list[str]
-
-
-def lexical_vectors(texts: Sequence[str], stop: frozenset[str]) -> np.ndarray:
-    """TF-IDF unit vectors of the texts over their content words: passages compared by what they say."""
-    bags = [Counter(w for w in words(t) if is_content(w, stop)) for t in texts]
-    vocabulary = {w: i for i, w in enumerate(sorted({w for b in bags for w in b}))}
-    documents = Counter(w for b in bags for w in b)
-    matrix = np.zeros((len(texts), max(1, len(vocabulary))), np.float32)
-    for row, bag in enumerate(bags):
-        for word, n in bag.items():
-            matrix[row, vocabulary[word]] = (1 + math.log(n)) * math.log(1 + len(texts) / documents[word])
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1.0)
+    model_titles: list[str] = field(default_factory=list)
+    model_titled: int = 0  # chapters the model was asked to title
 
 
 def make_overview(
-    archive: Archive, episode_id: str, transcript_rev: int, method: str
+    archive: Archive, episode_id: str, transcript_rev: int, method: str, *, titles: TitleWriter | None = None
 ) -> tuple[Overview, Dropped] | None:
-    """The episode's overview (not stored yet), or None while its passages have no vectors of `method`."""
+    """The episode's overview (not stored yet), or None while its passages have no vectors of `method`. `titles`: a
+    capable model rewriting each generated chapter's title from its text, kept only when the chapter says it; a model
+    that fails (FonotecaError) leaves the keyness titles."""
     episode = archive.get_episode(episode_id)
     segments = archive.segments(episode_id, words=False)
     if episode is None or not segments:
@@ -81,25 +73,38 @@ def make_overview(
 
     least = 3 if whole.words > 2000 else 2
     keys = distinct_spellings(key_terms(whole, reference, reference_words, least=least, most=TOPICS * 2))
-    kept, dropped_topics = grounding.keep(k.said for k in keys)
+    kept, dropped_topics = grounding.keep((k.said for k in keys), topics=True)
     topics = [Topic(k.said, k.count, k.score) for k in keys if k.said in kept][:TOPICS]
 
-    starts = chapter_starts(segments, vectors, spans)
+    starts = chapter_starts(segments, vectors, spans, stop)
     end = max(s.end for s in segments)
-    chapters, dropped_titles = [], []
+    chapters, dropped = [], Dropped(dropped_topics, [])
     for n, first in enumerate(starts):
         last = starts[n + 1] if n + 1 < len(starts) else len(segments)
         part = segments[first:last]
+        said = "\n".join(s.text for s in part)
+        chapter_grounding = Grounding.of(said, episode.language)
         title = _title(part, whole, reference, reference_words, stop)
-        if not Grounding.of("\n".join(s.text for s in part), episode.language).grounded(title):
-            dropped_titles.append(title)
+        if not chapter_grounding.grounded(title):
+            dropped.titles.append(title)
             title = _first_words(part)
+        if titles is not None:
+            try:
+                written = titles(said, title)
+            except FonotecaError:
+                titles = None  # the endpoint failed: the keyness titles stay, for this chapter and the next
+            else:
+                dropped.model_titled += 1
+                if chapter_grounding.grounded(written):
+                    title = written
+                else:
+                    dropped.model_titles.append(written)
         chapter_start = 0.0 if n == 0 else part[0].start
         chapter_end = segments[last].start if last < len(segments) else end
         chapters.append(Chapter(chapter_start, title, chapter_end, ChapterSource.GENERATED))
     moments = key_moments(segments, vectors, spans, [c.start for c in chapters], stop)
     overview = Overview(episode_id, transcript_rev, method, chapters, moments, topics)
-    return overview, Dropped(dropped_topics, dropped_titles)
+    return overview, dropped
 
 
 def _title(
@@ -119,19 +124,29 @@ def _first_words(part: Sequence[Segment]) -> str:
     return " ".join(" ".join(s.text.strip() for s in part[:3]).split()[:TITLE_FALLBACK_WORDS]) or "…"
 
 
-def glance_pending(archive: Archive, method: str, *, events: EventSink = ignore, most: int | None = None) -> int:
+def glance_pending(
+    archive: Archive,
+    method: str,
+    *,
+    events: EventSink = ignore,
+    most: int | None = None,
+    titles: TitleWriter | None = None,
+) -> int:
     """Make and store the overview of every finished episode without one of its current transcript by `method`
-    (at most `most`); returns how many were stored."""
+    (at most `most`; `titles` as for make_overview); returns how many were stored."""
     pending = archive.overviews.pending(method)[:most]
     stored = 0
-    dropped = 0
+    dropped = rejected = 0
     for position, (episode_id, rev) in enumerate(pending, start=1):
-        made = make_overview(archive, episode_id, rev, method)
+        made = make_overview(archive, episode_id, rev, method, titles=titles)
         if made is not None:
             overview, lost = made
             stored += archive.overviews.save_overview(overview)
             dropped += len(lost.topics) + len(lost.titles)
+            rejected += len(lost.model_titles)
         events(GlanceProgress(position, len(pending)))
     if dropped:  # fonoteca's own items are the transcript's words: the check must never find one that is not
         events(Note(f"the grounding check dropped {dropped} topic(s) or title(s) of fonoteca's own: report this"))
+    if rejected:
+        events(Note(f"the grounding check rejected {rejected} chapter title(s) the model wrote: keyness titles kept"))
     return stored

@@ -2,8 +2,9 @@
 
 An item (a topic, an entity, a chapter title) is grounded when every content word it has occurs in the text it is
 about, compared folded (case and accents) and allowing inflection (the same Snowball stem: "contenedores" is grounded
-by "contenedor"). Items that are not are dropped and counted, whoever wrote them: fonoteca's own keyness (which cannot
-fail it, and the check proves it) or a language model, the embedded 135M one included.
+by "contenedor"). A topic must also have a content word: "Hay que" is said, but about nothing. Items that are not
+are dropped and counted, whoever wrote them: fonoteca's own keyness (which cannot fail it, and the check proves it)
+or a language model, the embedded 135M one included.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from fonoteca.meaning.keyness import stopwords
+from fonoteca.meaning.keyness import is_content, stopwords
 from fonoteca.text import words
 
 _STEMMERS = {
@@ -64,9 +65,12 @@ class Grounding:
                     return False
         return True
 
-    def keep(self, items: Iterable[str]) -> tuple[list[str], list[str]]:
-        """(grounded items, dropped items), each in order."""
+    def keep(self, items: Iterable[str], *, topics: bool = False) -> tuple[list[str], list[str]]:
+        """(grounded items, dropped items), each in order. `topics`: an item that is all stopwords and fillers ("Hay
+        que", "Ahora que": said, but about nothing) is dropped too."""
+        stop = stopwords(self.language)
         kept, dropped = [], []
         for item in items:
-            (kept if self.grounded(item) else dropped).append(item)
+            substantive = not topics or any(is_content(w, stop) for w in words(item))
+            (kept if substantive and self.grounded(item) else dropped).append(item)
         return kept, dropped
