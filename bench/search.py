@@ -129,6 +129,8 @@ def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = Fa
             doc.add_float("start", seg_start)
             doc.add_float("end", seg_end)
             doc.add_integer("published", 0)
+            doc.add_integer("words", len(said))
+            doc.add_float("seconds", seg_end - seg_start)
             writer.add_document(doc)
     writer.commit()
     writer.wait_merging_threads()
