@@ -468,6 +468,19 @@ class Fonoteca:
         scope = self.scope(show=show, speaker=speaker)
         return moments(self.archive, self.index, list(terms), scope, key=key, by=by, limit=limit)
 
+    def speaking_time(self, show: str) -> list[tuple[str, float, int]]:
+        """(speaker, seconds, episodes they speak in) of a show's finished episodes, most speaking first: one
+        aggregation of the index's lines (reading the archive's segments took seconds for a long show's history,
+        bench/results/speaking-time.txt). One episode's come from the archive (Archive.speaking_time)."""
+        from fonoteca.search.scope import SearchScope
+        from fonoteca.search.trends import speaker_shares
+
+        self._catch_up_index()
+        shares = speaker_shares(self.index, SearchScope(show_id=self.archive.get_show(show).id))
+        rows = [(name, round(sum(hours for _words, hours in by_episode.values()) * 3600, 3), len(by_episode))
+                for name, by_episode in shares.items()]  # fmt: skip
+        return sorted(rows, key=lambda row: (-row[1], row[0]))
+
     def update_index(self) -> int:
         """Index what changed in the archive since the last time (also what other processes changed)."""
         from fonoteca.search import sync_index

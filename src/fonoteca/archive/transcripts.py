@@ -143,27 +143,18 @@ class TranscriptStore:
             )
         )
 
-    def speaking_time(
-        self, *, show_id: int | None = None, episode_id: str | None = None
-    ) -> list[tuple[str, float, int]]:
-        """(speaker, seconds of their lines, episodes they speak in) of one episode or of a show's finished episodes,
-        most speaking time first. Lines without a speaker are not counted."""
+    def speaking_time(self, episode_id: str) -> list[tuple[str, float, int]]:
+        """(speaker, seconds of their lines, 1) of one episode, most speaking time first; lines without a speaker are
+        not counted. A show's come from the search index (Fonoteca.speaking_time): summing every segment of a long
+        history here took seconds (bench/speaking_time.py)."""
         seconds = func.sum(segments_table.c.end - segments_table.c.start)
-        statement = (
-            select(segments_table.c.speaker, seconds, func.count(func.distinct(segments_table.c.episode_id)))
-            .where(segments_table.c.speaker.is_not(None))
+        rows = self.database.query(
+            select(segments_table.c.speaker, seconds)
+            .where(segments_table.c.episode_id == episode_id, segments_table.c.speaker.is_not(None))
             .group_by(segments_table.c.speaker)
             .order_by(seconds.desc(), segments_table.c.speaker)
         )
-        if episode_id is not None:
-            statement = statement.where(segments_table.c.episode_id == episode_id)
-        if show_id is not None:
-            statement = statement.join(episodes, episodes.c.id == segments_table.c.episode_id).where(
-                episodes.c.show_id == show_id, episodes.c.status == Status.DONE
-            )
-        return [
-            (name, float(total or 0.0), int(n)) for name, total, n in self.database.query(statement) if name.strip()
-        ]
+        return [(name, float(total or 0.0), 1) for name, total in rows if name.strip()]
 
     def last_segment_end(self, episode_id: str) -> float:
         rows = self.database.query(

@@ -151,7 +151,7 @@ def show_page(
         "stats": stats,
         "episodes": (episodes := archive.list_episodes(show.id, newest_first=True)),
         "topics": archive.overviews.topics([e.id for e in episodes]),
-        "speakers": speaking_times(archive.speaking_time(show_id=show.id)),
+        "speakers": speaking_times(fonoteca.speaking_time(show.slug)),
         **_trend_context(
             fonoteca, word=word, show=show.slug, by=by, per=per, split=split, rolling=rolling, speaker=speaker
         ),  # fmt: skip
@@ -169,7 +169,7 @@ def episode_page(
     episode = archive.get_episode(episode_id)
     analyses, translations = current_analyses(archive, episode) if owner else ({}, [])
     key = (episode.id, episode.transcript_rev, q, owner)
-    speakers = speaking_times(archive.speaking_time(episode_id=episode.id))
+    speakers = speaking_times(archive.speaking_time(episode.id))
     rendered = transcripts.get(key)
     if rendered is None:
         colours = {s.name: s.colour for s in speakers}
