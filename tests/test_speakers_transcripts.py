@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -193,5 +194,6 @@ def test_a_publishers_transcript_keeps_its_speakers_and_the_feed_republishes_the
         base = "http://127.0.0.1:8000/show/podcasting"
         republished = app.publish.feed(show, files_base=f"{base}/episodes", self_url=f"{base}/feed.xml").body.decode()
         vtt = app.export(episode.id, "vtt")
-    assert all(f"<podcast:person>{name}</podcast:person>" in republished for name in ("Travis", "Sarah", "Gilon"))
+    people = re.findall(r"<podcast:person[^>]*>([^<]+)</podcast:person>", republished)
+    assert sorted(people) == ["Gilon", "Sarah", "Travis"]
     assert vtt.count("<v Travis>") == 141
