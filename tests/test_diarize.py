@@ -127,3 +127,17 @@ def test_a_changed_model_file_is_refused_before_it_is_loaded(tmp_path: Path, mon
 
     with pytest.raises(ModelError, match="campplus.onnx is not the one fonoteca was tested with"):
         Diarizer(threads=1)
+
+
+def test_a_recording_without_speech_has_no_speakers(diarizer, tmp_path: Path) -> None:
+    quiet = tmp_path / "room-tone.wav"
+    noise = np.random.default_rng(0).normal(0, 0.0005, 25 * SAMPLE_RATE)  # half a minute of faint room noise
+    with wave.open(str(quiet), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((noise * 32768.0).astype(np.int16).tobytes())
+
+    result = diarizer.diarize(quiet, speakers=2)
+
+    assert result.turns == [] and result.voice_prints == {} and result.seconds == {}
