@@ -59,8 +59,8 @@ def model_topics(fonoteca: Fonoteca, episode: Episode) -> None:
     topics = fonoteca.analyzer().analyze(episode, ["topics"])["topics"].result
     console.print(
         f"[bold]the 135M model's topics[/], checked: {', '.join(topics['topics']) or '—'}"
-        f" ({len(topics['dropped'])} dropped as not said in the episode"
-        + (f": {', '.join(topics['dropped'])})" if topics["dropped"] else ")"),
+        f" ({len(topics['dropped'])} dropped by the grounding check: not said in the episode, or only stopwords"
+        + (f" — {', '.join(topics['dropped'])})" if topics["dropped"] else ")"),
         highlight=False,
     )
 
