@@ -18,6 +18,7 @@ episode (chapter) by the grounding check, and counts what the check drops of the
 `--llm` names a running endpoint.
 
     python bench/chapters.py [--documents 48] [--seed 27] [--parts boundaries grounding]
+    python bench/chapters.py --parts grounding [--grounding-every 1] [--llm-every 20]   # chapters-grounding.txt
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from fonoteca.meaning.passages import passages
 from fonoteca.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "chapters.txt"
+GROUNDING_RESULTS = RESULTS.with_name("chapters-grounding.txt")  # where --parts grounding alone writes
 UNIT = 5.0  # seconds per unit of Pk and WindowDiff
 TOLERANCE = 30.0  # a found boundary within this many seconds of a true one is a hit
 PART_MINUTES = (5, 15)
@@ -378,7 +380,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=48)
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--parts", nargs="+", default=["boundaries", "grounding"])
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None, help="default: results/chapters.txt, or -grounding.txt")
     parser.add_argument("--grounding-every", type=int, default=1, help="check every Nth episode of the corpora")
     parser.add_argument(
         "--llm-every", type=int, default=0, help="also analyse every Nth checked episode with the embedded 135M model"
@@ -395,7 +397,8 @@ def main() -> None:
     if "grounding" in args.parts:
         run_grounding(args.grounding_every, args.llm_every, lines)
     print("\n".join(lines))
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = args.out or (RESULTS if "boundaries" in args.parts else GROUNDING_RESULTS)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
