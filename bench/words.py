@@ -16,8 +16,11 @@
    threshold, how many of the wrong words fall under it and how many of the words under it are wrong. The threshold
    the owner's page underlines below is the one with the best F1.
 
-The speed cost of hints is each run's seconds against the run without them, in the same run. Writes
-bench/results/words.txt.
+Every run goes through the path an episode takes (Transcriber.transcribe_file: windows, the sequential or batched
+decoder by length, the quality guard that drops invented lines and words placed nowhere in the audio,
+fonoteca.transcribe.guard), so the figures are those of the archive. The speed cost of hints is each run's seconds
+against the run without them, in the same run. Section 3 lists every clip whose words the hints changed, so a
+regression can be read, not only counted. Writes bench/results/words.txt.
 
     PYTHONPATH=src python bench/words.py [--slice 240]
 """
@@ -30,6 +33,8 @@ import platform
 import re
 import tempfile
 import time
+import wave
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,21 +92,49 @@ class Run:
     texts: dict[str, str] = field(default_factory=dict)
     probabilities: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     seconds: float = 0.0
+    dropped: Counter[str] = field(default_factory=Counter)  # by the quality guard, by reason
+
+    def add(self, other: Run) -> None:
+        self.texts.update(other.texts)
+        self.probabilities.update(other.probabilities)
+        self.seconds += other.seconds
+        self.dropped.update(other.dropped)
+
+    @property
+    def dropped_text(self) -> str:
+        return ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items())) or "-"
 
 
-def transcribe(transcriber: Transcriber, name: str, clips: dict[str, object], hints: Hints, option: str) -> Run:
-    """Every clip once, with `hints` passed as faster-whisper's `option`."""
+OPTION = hints_module.HINTS_OPTION  # what fonoteca passes the hints as; section 1 also measures the other way
+Clips = dict[str, tuple[str, str | None]]  # key: (media file, language; None: detected)
+
+
+def transcribe(transcriber: Transcriber, name: str, clips: Clips, hints: Hints, option: str) -> Run:
+    """Every clip once through the episode path, with `hints` passed as faster-whisper's `option`."""
     hints_module.HINTS_OPTION = option  # the one switch the bench turns: which of faster-whisper's ways carries them
     run = Run(name)
-    for key, (audio, language) in clips.items():  # type: ignore[misc]
+    for key, (path, language) in clips.items():
         started = time.perf_counter()
-        segments, _ = transcriber.transcribe_audio(audio, language=language, hints=hints)
-        segments = list(segments)
+        transcription = transcriber.transcribe_file(path, language=language, hints=hints)
+        segments = list(transcription)
         run.seconds += time.perf_counter() - started
+        run.dropped.update(transcription.dropped)
         run.texts[key] = " ".join(s.text for s in segments)
         run.probabilities[key] = [(w[2], float(w[3])) for s in segments for w in (s.words or []) if len(w) > 3]
     print(f"  {name}: {run.seconds:.1f} s", flush=True)
     return run
+
+
+def write_slice(source: Path, seconds: float, folder: Path) -> str:
+    """The first `seconds` of `source` as a 16 kHz mono WAV (the samples decode() reads, 16-bit as they came)."""
+    samples = decode(str(source))[: int(seconds * SAMPLE_RATE)]
+    target = folder / f"{source.stem}.wav"
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((samples * 32768.0).round().clip(-32768, 32767).astype("<i2").tobytes())
+    return str(target)
 
 
 def term_recall(run: Run, terms: dict[str, tuple[str, ...]]) -> tuple[int, int, list[str]]:
@@ -179,7 +212,7 @@ def main() -> None:
         settings = Settings.from_env(home=home, device="cpu")
         transcriber = Transcriber(settings)
         transcriber.load()
-        out = measure(transcriber, args.slice)
+        out = measure(transcriber, args.slice, Path(home))
     header = [
         "bench/words.py: hints (vocabulary, show notes) and word confidence, packaged Whisper base",
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {transcriber.model_name}, {transcriber.engine}",
@@ -192,12 +225,12 @@ def main() -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
+def measure(transcriber: Transcriber, slice_s: float, scratch: Path) -> list[str]:
     def language(key: str) -> str | None:
         return None if key.startswith("multi/") else key.split("/")[0]
 
-    term_clips = {key: (decode(str(AUDIO / key)), language(key)) for key in TERM_CLIPS}
-    other_clips = {key: (decode(str(AUDIO / key)), language(key)) for key in OTHER_CLIPS}
+    term_clips: Clips = {key: (str(AUDIO / key), language(key)) for key in TERM_CLIPS}
+    other_clips: Clips = {key: (str(AUDIO / key), language(key)) for key in OTHER_CLIPS}
     vocabulary = tuple(t for terms in TERM_CLIPS.values() for t in terms)
     out: list[str] = []
 
@@ -226,13 +259,14 @@ def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
             f"   {name:34} {found:>3}/{total:<3} {found / total:7.0%} {wer_of(run, keys):7.3f} {run.seconds:8.1f} "
             f"{run.seconds / base.seconds:10.2f}  {', '.join(missed)}"
         )
+    out.append("   dropped by the quality guard: " + "; ".join(f"{n}: {r.dropped_text}" for n, r in runs.items()))
     out.append("")
 
     print("2. podcasts", flush=True)
     episodes = sorted(PODCASTS.glob("*.mp3"))
     notes = {p.name: hints_module.note_terms(*notes_of(p.with_suffix(".shownotes.md"))) for p in episodes}
     show_vocabulary = tuple(dict.fromkeys(t for terms in notes.values() for t in terms))
-    podcast_clips = {p.name: (decode(str(p))[: int(slice_s * SAMPLE_RATE)], "es") for p in episodes}
+    podcast_clips: Clips = {p.name: (write_slice(p, slice_s, scratch), "es") for p in episodes}
     podcast_runs = {"no hints": transcribe(transcriber, "no hints", podcast_clips, Hints(), "hotwords")}
     for name, per_episode in (
         ("show vocabulary", lambda key: Hints.of(show_vocabulary)),
@@ -241,9 +275,7 @@ def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
     ):
         run = Run(name)
         for key, clip in podcast_clips.items():
-            one = transcribe(transcriber, f"{name} ({key})", {key: clip}, per_episode(key), hints_module.HINTS_OPTION)
-            run.texts.update(one.texts)
-            run.seconds += one.seconds
+            run.add(transcribe(transcriber, f"{name} ({key})", {key: clip}, per_episode(key), OPTION))
         podcast_runs[name] = run
     out.append(f"2. Real Spanish podcasts, the first {slice_s:.0f} s of each, with their real show notes")
     for key, terms in notes.items():
@@ -257,7 +289,7 @@ def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
         changed = word_error_rate([none.texts[k] for k in podcast_clips], [run.texts[k] for k in podcast_clips])
         out.append(
             f"   {name:22} note terms out {found:>2}/{total:<2} changed {changed:6.3f} {run.seconds:7.1f} s "
-            f"x{run.seconds / none.seconds:5.2f}  not out: {', '.join(missed)}"
+            f"x{run.seconds / none.seconds:5.2f}  dropped: {run.dropped_text}  not out: {', '.join(missed)}"
         )
     for key in podcast_clips:
         for name in ("no hints", "vocabulary + notes"):
@@ -267,12 +299,12 @@ def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
     print("3. other clips", flush=True)
     unrelated_notes = tuple(dict.fromkeys(t for terms in notes.values() for t in terms))
     other = {
-        "no hints": transcribe(transcriber, "no hints", other_clips, Hints(), hints_module.HINTS_OPTION),
+        "no hints": transcribe(transcriber, "no hints", other_clips, Hints(), OPTION),
         "the vocabulary above": transcribe(
-            transcriber, "the vocabulary above", other_clips, Hints.of(vocabulary), hints_module.HINTS_OPTION
+            transcriber, "the vocabulary above", other_clips, Hints.of(vocabulary), OPTION
         ),
         "the podcasts' note terms": transcribe(
-            transcriber, "the podcasts' note terms", other_clips, Hints.of(unrelated_notes), hints_module.HINTS_OPTION
+            transcriber, "the podcasts' note terms", other_clips, Hints.of(unrelated_notes), OPTION
         ),
     }
     other_keys = list(OTHER_CLIPS)
@@ -282,8 +314,14 @@ def measure(transcriber: Transcriber, slice_s: float) -> list[str]:
         wer = wer_of(run, other_keys)
         out.append(
             f"   {name:26} WER {wer:.3f} ({wer - base_wer:+.3f})  {run.seconds:6.1f} s "
-            f"x{run.seconds / other['no hints'].seconds:5.2f}"
+            f"x{run.seconds / other['no hints'].seconds:5.2f}  dropped: {run.dropped_text}"
         )
+    out.append("   clips whose words the hints changed (WER without -> with):")
+    for name, run in list(other.items())[1:]:
+        for key in other_keys:
+            if normalize(run.texts[key]) != normalize(other["no hints"].texts[key]):
+                without, with_hints = wer_of(other["no hints"], [key]), wer_of(run, [key])
+                out.append(f"   [{name}] {key} {without:.3f} -> {with_hints:.3f}: {run.texts[key][:300]}")
     out.append("")
 
     lines, best = confidence_table([base, other["no hints"]], keys + other_keys)

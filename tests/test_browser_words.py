@@ -32,7 +32,7 @@ def test_the_owner_fixes_a_line_on_the_page_sees_it_in_the_history_and_reverts_i
         assert row.count() == 1
         assert row.locator(".before").inner_text() == "ask not what your country can do for you,"
         assert row.locator(".after").inner_text() == "ask not what your nation can do for you,"
-        assert "owner" in row.inner_text() and "0:03" in row.inner_text()
+        assert "owner (web, this machine)" in row.inner_text() and "0:03" in row.inner_text()
         shot(page, "episode-line-fixed")
         with Fonoteca(settings) as fonoteca:
             assert [h.start for h in fonoteca.search("nation").hits] == [3.2]

@@ -146,6 +146,27 @@ def test_the_guard_keeps_speech_that_only_contains_a_phantom_phrase_or_repeats_a
     assert not guard.dropped
 
 
+def test_the_guard_drops_words_written_over_no_audio_and_keeps_lone_short_words() -> None:
+    """Word timings and probabilities as Whisper base gave them on fleurs-en-004 and fleurs-es-006 with hints that do
+    not apply (bench/words.py): the tail after the speech piles its words up at the end of the audio, or every word
+    of it has almost no chance."""
+    guard = QualityGuard()
+    said = [(0.02, 0.4, " Many", 0.79), (0.4, 0.6, " people", 0.89), (3.3, 3.4, " can", 0.94),
+            (3.4, 3.68, " fly.", 0.99)]  # fmt: skip
+    assert guard.placed(Segment(0.02, 3.68, "Many people can fly.", words=said)) is not None
+    tail = [(3.68, 4.3, " This", 0.01), *[(4.3, 4.3, w, p) for w, p in ((" is", 0.39), (" the", 0.15), (" first", 0.06),
+            (" time", 0.33), (" a", 0.23), (" child,", 0.03), (" a", 0.06), (" child,", 0.32))]]  # fmt: skip
+    assert guard.placed(Segment(3.68, 4.3, "This is the first time a child, a child,", words=tail)) is None
+    assert guard.placed(Segment(4.16, 5.6, "El", words=[(4.16, 5.6, " El", 0.01)])) is None
+    # speech with an invented run at its end keeps its speech
+    mixed = guard.placed(Segment(0.02, 4.3, "", words=said + [(4.3, 4.3, " a", 0.5)] * 3))
+    assert mixed is not None and (mixed.text, mixed.end) == ("Many people can fly.", 3.68)
+    # a lone word of no length (the podcasts have two in 240 s) and an unsure word among sure ones are speech
+    lone = [(56.0, 56.28, " sea", 0.9), (56.28, 56.28, " o", 0.02), (56.28, 56.5, " que", 0.95)]
+    assert guard.placed(Segment(56.0, 56.5, "sea o que", words=lone)).text == "sea o que"
+    assert guard.dropped == {"words without audio": 2, "improbable words": 1}
+
+
 def _words(*spec: tuple[float, float, str]) -> Segment:
     return Segment(start=spec[0][0], end=spec[-1][1], text="".join(w for _, _, w in spec).strip(), words=list(spec))
 

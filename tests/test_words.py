@@ -385,3 +385,25 @@ def test_the_history_names_who_fixed_a_line_from_the_page_or_the_command_line(se
     page = with_token.get(f"/episode/{episode}").text
     assert "owner (web, this machine)" in page and "owner (web, token from testclient)" in page
     assert cli_editor() in run("corrections", "history", episode)
+
+
+@pytest.mark.slow
+def test_hints_that_do_not_apply_leave_no_invented_words_after_the_speech(settings) -> None:
+    """Told the podcasts' note terms, Whisper base went on after the speech of these two clips ("… and can fly. This is
+    the first time I've ever seen a child, a child, a child…"); the episode path leaves those words out."""
+    from fonoteca.transcribe import Transcriber
+    from fonoteca.transcribe.quality import word_error_rate
+
+    notes = shared_path("podcast_long", "es", "linux_express_18.shownotes.md").read_text(encoding="utf-8")
+    hints = Hints.of(note_terms("#18 Linux Express", notes.split("---", 2)[2]))
+    transcriber = Transcriber(settings)
+    dropped = 0
+    for name in ("fleurs-en-004", "fleurs-en-007"):
+        clip = shared_path("audio", "en", f"{name}.ogg")
+        reference = [clip.with_suffix(".txt").read_text(encoding="utf-8")]
+        plain = " ".join(s.text for s in transcriber.transcribe_file(str(clip), language="en"))
+        hinted = transcriber.transcribe_file(str(clip), language="en", hints=hints)
+        text = " ".join(s.text for s in hinted)
+        assert word_error_rate(reference, [text]) <= word_error_rate(reference, [plain]), text
+        dropped += sum(hinted.dropped.values())
+    assert dropped > 0  # the tails were written, and left out

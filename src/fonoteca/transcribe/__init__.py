@@ -199,7 +199,10 @@ class Transcription:
                         compression_ratio=raw.compression_ratio,
                     ):  # fmt: skip
                         continue
-                    for line in natural_segments(segment):
+                    placed = self.guard.placed(segment)
+                    if placed is None:
+                        continue
+                    for line in natural_segments(placed):
                         if line.text and self.guard.phantom(line.text) is None:
                             yield line
             if window.last:

@@ -4,9 +4,11 @@ Two sources, chosen by FONOTECA_HINTS: the show's own vocabulary (`fonoteca voca
 of the episode's own title and show notes, which are likely said in it (a guest, a product, a place). Notes are
 cleaned first: links, e-mail addresses, handles and the boilerplate lines of a feed (subscribe, follow us, contact,
 sponsors) say nothing about what is spoken. The hints reach faster-whisper as `hotwords` (see HINTS_OPTION), capped at
-MAX_TERMS: bench/words.py measured both of faster-whisper's ways and how many terms help before they hurt. Hints that
-do not apply cost words elsewhere (an unrelated vocabulary +0.027 WER on clips without names, the podcasts' note terms
-+0.228), so only the vocabulary the owner gave is used by default (FONOTECA_HINTS=vocabulary).
+MAX_TERMS: bench/words.py measured both of faster-whisper's ways and how many terms help before they hurt. Told hints,
+Whisper may go on after the speech ends; the quality guard (fonoteca.transcribe.guard) leaves those words out, so
+the podcasts' note terms cost no WER on clips without names (+0.228 before it). An unrelated vocabulary still changes
+words inside the speech (+0.027 WER there), so only the vocabulary the owner gave is used by default
+(FONOTECA_HINTS=vocabulary).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from fonoteca.text import fold, html_to_text
 # put the terms in Whisper's prompt); hotwords keeps them where faster-whisper also passes the previous text.
 HINTS_OPTION = "hotwords"
 # bench/results/words.txt: 12 terms took term recall from 50 % to 100 % and WER from 0.091 to 0.078; the same 12
-# padded to 30 kept the recall but raised WER to 0.110, and to 100 terms 0.311. Past this many they cost more than
-# they bring.
+# padded to 30 kept both at 1.6x the time, and to 100 terms WER 0.082 at 3.8x (0.110 and 0.311 before the quality
+# guard dropped the tails they make Whisper invent). Past this many they cost more than they bring.
 MAX_TERMS = 12
 MAX_NOTE_TERMS = 12  # of the episode's notes: the title's first, then the notes' in the order they come
 MAX_TERM_CHARS = 60
