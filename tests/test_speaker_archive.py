@@ -63,11 +63,12 @@ def test_a_change_for_one_short_word_is_the_drift_of_the_times_not_a_new_speaker
     assert split_at_turns([segment], turns) == [(segment, 0)]
 
 
-def test_a_segment_in_one_turn_or_between_turns_keeps_the_voice_around_it(whisper_segments) -> None:
+def test_a_segment_in_one_turn_or_between_turns_gets_the_voice_around_it(whisper_segments) -> None:
     turns = [SpeakerTurn(0.0, 99.0, 1)]
     assert split_at_turns(whisper_segments, turns) == [(s, 1) for s in whisper_segments]
     index = TurnIndex([SpeakerTurn(0.0, 2.0, 0), SpeakerTurn(3.0, 4.0, 1)])
     assert (index.number_at(1.0, 2.5), index.number_at(2.5, 3.9), index.number_at(5.0, 6.0)) == (0, 1, None)
+    assert (index.speaker_of(5.0, 6.0), index.speaker_of(2.1, 2.4), TurnIndex([]).speaker_of(0, 1)) == (1, 0, None)
 
 
 def test_a_span_given_to_another_speaker_cuts_the_turns_across_its_edges() -> None:

@@ -24,6 +24,7 @@ from fonoteca.settings import Settings
 if TYPE_CHECKING:
     from fonoteca.archive.copy import TableCheck
     from fonoteca.corrections import Corrections
+    from fonoteca.diarize import Diarizer
     from fonoteca.ingest.importer import ImportReport
     from fonoteca.ingest.opml import SubscriptionList, SubscriptionResult
     from fonoteca.jobs import JobQueue, Queued
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from fonoteca.search.index import SearchIndex
     from fonoteca.search.scope import SearchScope
     from fonoteca.search.trends import TrendPoint
+    from fonoteca.speakers import Speakers
     from fonoteca.transcribe import Transcriber
     from fonoteca.watch import Watcher
 
@@ -156,6 +158,23 @@ class Fonoteca:
         return Transcriber(self.settings)
 
     @cached_property
+    def diarizer(self) -> Diarizer:
+        """The speaker models, loaded when the first episode's speakers are found and kept for the next ones."""
+        from fonoteca.diarize import Diarizer
+
+        return Diarizer(threads=self.settings.cpu_threads or None)
+
+    @cached_property
+    def speakers(self) -> Speakers:
+        """Who said it: the speaker step and the owner's names, once per show (fonoteca.speakers); what they change is
+        followed as any changed transcript is (after_transcripts)."""
+        from fonoteca.speakers import Speakers
+
+        return Speakers(
+            self.archive, self.settings, lambda: self.diarizer, self.events, lambda: self.after.after_transcripts()
+        )
+
+    @cached_property
     def watcher(self) -> Watcher:
         """Watched words: scanned after every sync, delivered by feed, webhook and `fonoteca watch` (fonoteca.watch)."""
         from fonoteca.watch import Watcher
@@ -228,7 +247,9 @@ class Fonoteca:
         meaning = self.settings.embeddings != "none"
         later = self._embedding_backlog if self.archive.is_sqlite else self._embed_pending
         glance = self.glance if not (self.archive.is_sqlite and meaning) else None
-        return AfterTranscripts(keywords, later if meaning else None, glance, self.watcher, self.events)
+        return AfterTranscripts(
+            keywords, later if meaning else None, glance, self.watcher, self.events, self.speakers.find_pending
+        )
 
     @cached_property
     def runner(self) -> InlineRunner | QueuedRunner:

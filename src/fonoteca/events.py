@@ -146,6 +146,14 @@ class GlanceProgress:
 
 
 @dataclass(frozen=True)
+class SpeakersProgress:
+    """Seconds of audio whose speakers are found so far, over the episodes the speaker step has to do."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class CopyProgress:
     """Rows copied so far by `fonoteca migrate`, over every table of the archive."""
 
@@ -173,6 +181,7 @@ Event = (
     | EmbedProgress
     | GlanceProgress
     | CopyProgress
+    | SpeakersProgress
 )
 EventSink = Callable[[Event], None]
 

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     # and/or the names in the episode's own title and notes. The notes are opt-in: on clips they do not apply to they
     # raised WER by 0.228 (bench/results/words.txt), where the owner's vocabulary is chosen for the show.
     hints: HintSources = "vocabulary"
+    # Who speaks (fonoteca.speakers): after transcription, the voices of each episode with media are found and its
+    # segments labelled with them (on|off). `speaker_count` (`--speakers N`): how many there are, when the owner knows.
+    speakers: bool = True
+    speaker_count: int | None = Field(default=None, ge=1, le=50)
 
     # Downloads
     download_timeout: float = 30.0  # seconds without progress before giving up

@@ -1,10 +1,11 @@
 """Speaker turns laid over a transcript's timed words (pure functions, no archive): which voice says each segment, and
 a segment that spans a change of speaker split at the word where it changes.
 
-Whisper's word times and the turns' edges each drift by a fraction of a second, so a word goes to the voice whose
-turns overlap it most, a word no turn covers (a breath between turns) stays with the voice before it, and a change
-that lasts one short word is taken for that drift, not a new speaker. The split parts keep their words, their times
-and the segment's `said` where nothing needs to change; a split part's text is its own words."""
+Whisper's word times and the turns' edges each drift by a fraction of a second, so a word goes to the voice whose turns
+overlap it most, a word no turn covers (a breath between turns) stays with the voice before it, a line no turn covers
+goes to the nearest turn's voice, and a change that lasts one short word is taken for that drift, not a new speaker. The
+split parts keep their words, their times and the segment's `said` where nothing needs to change; a split part's text is
+its own words."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ class TurnIndex:
             return None
         return max(overlap, key=lambda number: (overlap[number], -number))
 
+    def speaker_of(self, start: float, end: float) -> int | None:
+        """`number_at`, else the voice of the nearest turn: a line Whisper heard in a pause the turns leave out was
+        said by someone, most likely whoever spoke just before or after (None only without turns)."""
+        number = self.number_at(start, end)
+        if number is not None or not self.turns:
+            return number
+        i = bisect_right(self.starts, start)
+        near = self.turns[max(0, i - 3) : i + 2]
+        return min(near, key=lambda t: (max(t.start - end, start - t.end, 0.0), t.number)).number
+
 
 def split_at_turns(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) -> list[tuple[Segment, int | None]]:
     """Each segment with the voice that says it; a segment whose words change voice is split at the word where the
@@ -50,9 +61,9 @@ def split_at_turns(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) ->
     out: list[tuple[Segment, int | None]] = []
     for segment in segments:
         if not segment.words:
-            out.append((segment, index.number_at(segment.start, segment.end)))
+            out.append((segment, index.speaker_of(segment.start, segment.end)))
             continue
-        runs = _runs(segment.words, index)
+        runs = _runs(segment.words, index, index.speaker_of(segment.start, segment.end))
         if len(runs) == 1:
             out.append((segment, runs[0][0]))
             continue
@@ -70,10 +81,11 @@ def split_at_turns(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) ->
     return out
 
 
-def _runs(words: Sequence[Word], index: TurnIndex) -> list[tuple[int | None, list[Word]]]:
-    """The segment's words in runs of one voice, the runs too short to be a change joined to the run before them."""
+def _runs(words: Sequence[Word], index: TurnIndex, segment: int | None) -> list[tuple[int | None, list[Word]]]:
+    """The segment's words in runs of one voice, the runs too short to be a change joined to the run before them;
+    `segment`: the voice of the whole segment, for words before any turn."""
     numbers = [index.number_at(w[0], w[1]) for w in words]
-    known = next((n for n in numbers if n is not None), None)
+    known = next((n for n in numbers if n is not None), segment)
     runs: list[tuple[int | None, list[Word]]] = []
     for word, number in zip(words, numbers, strict=True):
         number = number if number is not None else known  # a word between turns stays with the voice before it

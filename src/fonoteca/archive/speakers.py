@@ -92,13 +92,8 @@ class SpeakerStore:
         return [(r[0], r[1]) for r in rows]
 
     def to_seed(self) -> list[str]:
-        """Finished episodes whose transcript arrived with speakers' names (an import, a publisher's transcript) that
-        have not given their names to the show's library yet."""
-        named = (
-            select(segments_table.c.episode_id)
-            .where(segments_table.c.episode_id == episodes.c.id, segments_table.c.speaker.is_not(None))
-            .exists()
-        )
+        """Finished episodes whose transcript arrived as it is (an import, a publisher's transcript, captions) that have
+        not given the names of their speakers, if any, to the show's library yet (each is read once)."""
         rows = self.database.query(
             select(episodes.c.id)
             .outerjoin(diarizations, diarizations.c.episode_id == episodes.c.id)
@@ -106,7 +101,6 @@ class SpeakerStore:
                 episodes.c.status == Status.DONE,
                 episodes.c.source != Source.TRANSCRIBED,
                 diarizations.c.episode_id.is_(None),
-                named,
             )
             .order_by(episodes.c.published, episodes.c.id)
         )
@@ -544,7 +538,7 @@ def _relabel(db: Connection, episode_id: str, *, force: bool = False) -> int:
             segments_table.c.episode_id == episode_id
         )
     ):
-        number = index.number_at(start, end)
+        number = index.speaker_of(start, end)
         label = labels.get(number) if number is not None else None
         if label != speaker:
             changes.append({"b_idx": idx, "b_speaker": label})

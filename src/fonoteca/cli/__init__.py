@@ -3,7 +3,8 @@
 Each stage owns a module here whose module-level commands are registered on the one Typer app: ingest (add, sync,
 retry), imports (import), archive (shows, episodes, status, stats, export, check, migrate), search (search, trend,
 embed, reindex), web (serve), publish (feed, export-opml, mcp), llm (llm check/serve, analyze, ask), watch (watch,
-watch add/list/remove), words (vocabulary, corrections) and worker (worker). The options several commands share, and
+watch add/list/remove), words (vocabulary, corrections), speakers (speakers, speakers name/rename/merge/split) and
+worker (worker). The options several commands share, and
 the enumerations they accept, are declared once in fonoteca.cli.options. A command builds one `Fonoteca` (`app_of`),
 translates its arguments into one of its operations and formats the result through fonoteca.cli.console; progress
 reaches the terminal as events rendered by fonoteca.cli.progress.
@@ -92,4 +93,4 @@ def main() -> None:
 
 
 # Importing the stages' modules registers their commands, in the order `fonoteca --help` lists them.
-from fonoteca.cli import ingest, imports, archive, search, web, publish, llm, watch, words, worker  # noqa: E402, F401, I001
+from fonoteca.cli import ingest, imports, archive, search, web, publish, llm, watch, words, speakers, worker  # noqa: E402, F401, I001

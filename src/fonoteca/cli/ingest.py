@@ -10,7 +10,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Captions
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
-from fonoteca.cli.options import AsJson, DeviceOption, ShowArgument, WhisperModel
+from fonoteca.cli.options import AsJson, DeviceOption, ShowArgument, SpeakerCount, WhisperModel
 from fonoteca.ingest.opml import Subscription, is_opml
 from fonoteca.output import SyncOut, dump
 from fonoteca.pipeline import SyncReport
@@ -74,13 +74,14 @@ def add(
         bool, typer.Option("--dry-run", help="OPML subscription lists: list the feeds it would add; add nothing.")
     ] = False,
     model: WhisperModel = None,
+    speakers: SpeakerCount = None,
     as_json: AsJson = False,
 ) -> None:
     """Add a show (feed, local media or video platform) to the archive and transcribe it; or every feed of an OPML
     subscription list (nested folders too), one line per feed that fails, the others going on."""
     if transcribe and captions not in (None, Captions.NONE):
         ctx.fail("--transcribe and --captions contradict each other — give one of them")
-    fonoteca = app_of(ctx, progress=not as_json, model=model)
+    fonoteca = app_of(ctx, progress=not as_json, model=model, speaker_count=speakers)
     if is_opml(source):
         if language or title or date or captions or transcribe:
             ctx.fail("an OPML list adds each feed as it is: --language, --title, --date and --captions are per show")
@@ -150,10 +151,12 @@ def sync_command(
             help="Batched inference, cut into sentences again (default: faster on CPU and GPU).",
         ),
     ] = None,
+    speakers: SpeakerCount = None,
     as_json: AsJson = False,
 ) -> None:
     """Re-read feeds, add new episodes, download and transcribe everything pending."""
-    report = app_of(ctx, progress=not as_json, model=model, device=device, batched=batched).sync(show)
+    fonoteca = app_of(ctx, progress=not as_json, model=model, device=device, batched=batched, speaker_count=speakers)
+    report = fonoteca.sync(show)
     _print_report(report, as_json)
     raise typer.Exit(_exit_code(report))
 
@@ -165,9 +168,10 @@ def retry_command(
     force: Annotated[
         bool, typer.Option("--force", help="Transcribe a finished episode again (repairs what `fonoteca check` finds).")
     ] = False,
+    speakers: SpeakerCount = None,
     as_json: AsJson = False,
 ) -> None:
     """Try failed episodes again (or one failed or pending episode; finished ones only with --force)."""
-    report = app_of(ctx, progress=not as_json).retry(episode, force=force)
+    report = app_of(ctx, progress=not as_json, speaker_count=speakers).retry(episode, force=force)
     _print_report(report, as_json)
     raise typer.Exit(_exit_code(report))

@@ -63,3 +63,13 @@ DeviceOption = Annotated[
     DeviceName | None,
     typer.Option("--device", case_sensitive=False, help="Where Whisper runs (default: FONOTECA_DEVICE, else auto)."),
 ]
+SpeakerCount = Annotated[
+    int | None,
+    typer.Option(
+        "--speakers",
+        min=1,
+        max=50,
+        help="How many people speak, when you know (default: found by their voices; FONOTECA_SPEAKERS=off: none).",
+        show_default=False,
+    ),
+]

@@ -46,6 +46,7 @@ from fonoteca.events import (
     ImportProgress,
     IndexProgress,
     Note,
+    SpeakersProgress,
     SyncFinished,
     SyncStarted,
     TranscriptImported,
@@ -86,6 +87,7 @@ _COUNTED_WORK = {
     GlanceProgress: "chapters and key moments",
     ImportProgress: "importing transcripts",
     CopyProgress: "copying the archive (rows)",
+    SpeakersProgress: "finding who speaks (seconds of audio)",
 }
 
 
@@ -152,7 +154,7 @@ class ProgressDisplay:
             )
         elif isinstance(event, EpisodeFailed):
             self._forget(event.episode_id)  # the reason is printed once, in the final report
-        elif isinstance(event, (IndexProgress, EmbedProgress, GlanceProgress, ImportProgress, CopyProgress)):
+        elif isinstance(event, tuple(_COUNTED_WORK)):
             self._counted(event)
         elif isinstance(event, (AnalysesStarted, EpisodeAnalysing, EpisodeAnalysed, AnalysisFailed, AnalysesFinished)):
             self._analyses(event)
@@ -197,7 +199,10 @@ class ProgressDisplay:
 
     # -- a reindex, an import, embedding ----------------------------------------------------------------------------
 
-    def _counted(self, event: IndexProgress | EmbedProgress | GlanceProgress | ImportProgress | CopyProgress) -> None:
+    def _counted(
+        self,
+        event: IndexProgress | EmbedProgress | GlanceProgress | ImportProgress | CopyProgress | SpeakersProgress,
+    ) -> None:
         if self._index_task is None:
             self.indexing.start()
             label = _COUNTED_WORK[type(event)]

@@ -1,13 +1,14 @@
 """What follows new or changed transcripts, wherever they came from (`sync`, `retry`, `import`, a worker's job): one
-`AfterTranscripts.after_transcripts()` makes them searchable by keywords with their words counted, embeds them for
+`AfterTranscripts.after_transcripts()` finds who speaks in them (fonoteca.speakers: first, as it splits and labels their
+segments, which everything after reads), makes them searchable by keywords with their words counted, embeds them for
 search by meaning (a worker) or says how many passages wait to be embedded (a command on SQLite), makes each episode's
 chapters, key moments and topics (once per transcript revision, from its vectors and the word counts), and looks for
 watched words in them.
 
-Which keyword step runs is chosen once, where the archive is: on SQLite this machine's index is brought up to date
-(it stores the word counts of what it indexes); on PostgreSQL, shared by many machines, only the archive's word counts
-are (once per transcript revision, for every machine's trends), and each machine's index catches up by itself (`serve`
-in the background, a search before it reads)."""
+Which keyword step runs is chosen once, where the archive is: on SQLite this machine's index is brought up to date (it
+stores the word counts of what it indexes); on PostgreSQL, shared by many machines, only the archive's word counts are
+(once per transcript revision, for every machine's trends), and each machine's index catches up by itself (`serve` in
+the background, a search before it reads)."""
 
 from __future__ import annotations
 
@@ -64,11 +65,13 @@ class ArchiveWordCounts:
 
 
 class AfterTranscripts:
-    """`embed`: embeds what is not embedded yet, or (a command on SQLite, where it would hold the prompt for hours)
-    returns the line saying what waits to be embedded, told as a note (None: FONOTECA_EMBEDDINGS=none). Embeddings
-    that cannot be made now (an endpoint down) are a note, not a failure: the next run or `fonoteca embed` catches
-    up. `glance`: makes the chapters, key moments and topics that are missing (fonoteca.meaning.glance; None where
-    they follow embedding instead: `embed`, `serve`); those it cannot make now wait the same way."""
+    """`speakers`: finds the speakers of the episodes that wait for them and seeds the shows' libraries with the names
+    transcripts came with (fonoteca.speakers.Speakers.find_pending). `embed`: embeds what is not embedded yet, or (a
+    command on SQLite, where it would hold the prompt for hours) returns the line saying what waits to be embedded,
+    told as a note (None: FONOTECA_EMBEDDINGS=none). Embeddings that cannot be made now (an endpoint down) are a
+    note, not a failure: the next run or `fonoteca embed` catches up. `glance`: makes the chapters, key moments and
+    topics that are missing (fonoteca.meaning.glance; None where they follow embedding instead: `embed`, `serve`);
+    those it cannot make now wait the same way."""
 
     def __init__(
         self,
@@ -77,7 +80,9 @@ class AfterTranscripts:
         glance: Callable[[], object] | None,
         watcher: Watcher,
         events: EventSink,
+        speakers: Callable[[], object] | None = None,
     ) -> None:
+        self.speakers = speakers
         self.keywords = keywords
         self.embed = embed
         self.glance = glance
@@ -85,6 +90,11 @@ class AfterTranscripts:
         self.events = events
 
     def after_transcripts(self) -> None:
+        if self.speakers is not None:
+            try:
+                self.speakers()
+            except FonotecaError as exc:  # the transcripts are there to search all the same; the next run catches up
+                self.events(Note(f"who speaks is not found yet: {exc}"))
         self.keywords.catch_up()
         if self.embed is not None:
             try:

@@ -7,8 +7,8 @@
   one is set, like everything else.
 - CHAT: the chat, the owner's unless FONOTECA_PUBLIC_CHAT opens it to anyone (within the limits of web/chat_limits.py).
 - OWNER: what costs the owner's model time, changes the archive or shows the machine: LLM analyses and translations,
-  conversations, watched words, a show's vocabulary and correction rules, lines fixed by hand, the Status page, the
-  owner's page.
+  conversations, watched words, a show's vocabulary and correction rules, lines fixed by hand, the names of who
+  speaks, the Status page, the owner's page.
 
 The AccessGate middleware (web/guards.py) looks each request's path up in ROUTES, with the same path templates the
 routers declare; create_app refuses to build an app with a route that is not classified here (`unclassified`), so a
@@ -95,6 +95,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/show/{slug}/corrections/{rule_id}/remove"): Access.OWNER,
     ("POST", "/episode/{episode_id}/lines/{idx}"): Access.OWNER,
     ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): Access.OWNER,
+    # who speaks (speaker_routes.py)
+    ("POST", "/episode/{episode_id}/speakers/{number}/name"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/speakers/{number}/unname"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/speakers/merge"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/speakers/rename"): Access.OWNER,
+    ("POST", "/episode/{episode_id}/speakers/split"): Access.OWNER,
     # podcast apps and feed readers (feed_routes.py): the archive's own feed address reads like a page; a private
     # feed's secret path is its own key (one show's feed and files, nothing else), so it is open to whoever has it
     ("GET", "/show/{slug}/feed.xml"): Access.PUBLIC,

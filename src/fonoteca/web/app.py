@@ -1,8 +1,8 @@
 """The web archive: server-rendered pages, a JSON API and the LLM routes over one `Fonoteca` application object.
 
-create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers
-(pages.py, api.py, llm_routes.py, watch_routes.py, words_routes.py, feed_routes.py, owner_routes.py; each gets the
-object through the dependencies of deps.py), the MCP endpoint (/mcp, fonoteca.mcp_server), the error route, the
+create_app builds that object once and assembles, explicitly: the guards (middleware, guards.py), the routers (pages.py,
+api.py, llm_routes.py, watch_routes.py, words_routes.py, speaker_routes.py, feed_routes.py, owner_routes.py; each gets
+the object through the dependencies of deps.py), the MCP endpoint (/mcp, fonoteca.mcp_server), the error route, the
 static files, and the lifespan, which keeps the search index fresh in the background and closes everything at the end.
 The owner's add, sync and retry run on the board of owner_tasks.py, which is also the object's event sink.
 
@@ -50,7 +50,17 @@ from fonoteca.app import Fonoteca
 from fonoteca.errors import FonotecaError, Overloaded
 from fonoteca.mcp_server import build_server
 from fonoteca.settings import Settings
-from fonoteca.web import api, feed_routes, findable, llm_routes, owner_routes, pages, watch_routes, words_routes
+from fonoteca.web import (
+    api,
+    feed_routes,
+    findable,
+    llm_routes,
+    owner_routes,
+    pages,
+    speaker_routes,
+    watch_routes,
+    words_routes,
+)
 from fonoteca.web.access import MCP_PATH, unclassified
 from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
 from fonoteca.web.chat_limits import PublicChatLimits
@@ -131,6 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(llm_routes.router)
     app.include_router(watch_routes.router)
     app.include_router(words_routes.router)
+    app.include_router(speaker_routes.router)
     app.include_router(feed_routes.router)
     app.include_router(feed_routes.api_router)
     app.state.mcp = mount_mcp(app, fonoteca)

@@ -194,6 +194,8 @@ def episode_page(
         "analysis_error": analysis_error[:500],
         "analysis_kinds": KINDS,
         "line_edits": fonoteca.corrections.edits(episode.id) if owner else [],
+        "voices": fonoteca.speakers.voices(episode.id) if owner else [],
+        "show_speakers": archive.voices.library(show.id) if owner else [],
         "unsure_below": UNSURE_BELOW,
         "glance": archive.overviews.overview(episode.id),
         "speakers": speakers,

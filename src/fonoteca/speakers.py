@@ -1,0 +1,317 @@
+"""Who said it (`Speakers`, owned by the application object): the speaker step of what follows a new transcript, and
+the owner's names, once per show.
+
+The step (`find_pending`) finds the voices of each Whisper-transcribed episode that has its media (fonoteca.diarize),
+splits its segments where the speaker changes (fonoteca.turns), labels each voice with the show's named speaker whose
+voice print it matches (similarity ≥ MATCH_THRESHOLD, one name per voice) or with its number, and stores it all in one
+commit per episode: killed half-way, it does that episode again from the start, never twice. Transcripts that came
+with speakers (imports, a publisher's) keep their names, which join the show's library instead (with a voice print
+where the episode has media).
+
+Naming a voice (`name`), renaming a name, merging two voices and splitting a wrong turn change the labels of the
+segments in one commit per episode; naming also labels the voices of the show's other episodes that match the new
+print. Each then runs what follows any changed transcript (index, counts, vectors, watches)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fonoteca.archive import Archive, EpisodeSpeaker, Show, ShowSpeaker, SpeakerNaming, SpeakerTurn
+from fonoteca.errors import FonotecaError, MediaError, NotFound, SpeakerError
+from fonoteca.events import EventSink, Note, SpeakersProgress
+from fonoteca.settings import Settings
+from fonoteca.turns import reassigned, speaking_seconds, split_at_turns
+
+if TYPE_CHECKING:
+    from fonoteca.diarize import Diarizer
+
+
+@dataclass(frozen=True)
+class SpeakerTime:
+    """A speaker as `fonoteca speakers` lists them: how long they speak, in how many episodes, and (for a voice of
+    one episode) its number and how sure the match is."""
+
+    label: str
+    seconds: float
+    episodes: int
+    number: int | None = None
+    naming: SpeakerNaming | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """What one run of the speaker step did."""
+
+    diarized: int = 0
+    seeded: int = 0
+    seconds: float = 0.0  # audio whose speakers were found
+    wall: float = 0.0
+
+
+class Speakers:
+    """`diarizer`: the engine, made on first use; `after`: what follows a changed transcript."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        settings: Settings,
+        diarizer: Callable[[], Diarizer],
+        events: EventSink,
+        after: Callable[[], None],
+    ) -> None:
+        self.archive = archive
+        self.settings = settings
+        self.diarizer = diarizer
+        self.events = events
+        self.after = after
+
+    # -- the step of after_transcripts -----------------------------------------------------------------------------
+
+    def find_pending(self) -> StepDone:
+        """Find the speakers of every episode that waits for them, one commit each, and seed the shows' libraries
+        with the names of transcripts that came with speakers. An episode that fails (its media unreadable) is a
+        note, and the others go on; it is tried again at the next run."""
+        started = time.monotonic()
+        seeded = sum(self._seed(episode_id) for episode_id in self.archive.voices.to_seed())
+        if not self.settings.speakers:
+            return StepDone(seeded=seeded)
+        pending = [(e, Path(m)) for e, m in self.archive.voices.to_diarize() if Path(m).is_file()]
+        episodes = self.archive.episodes_by_ids(e for e, _ in pending)
+        total = sum(episodes[e].duration or 0.0 for e, _ in pending if e in episodes)
+        diarized = 0
+        seconds = 0.0
+        for episode_id, media in pending:
+            episode = episodes.get(episode_id)
+            if episode is None:
+                continue
+            length = episode.duration or 0.0
+
+            def progress(at: float, *_: Any, base: float = seconds, length: float = length) -> None:
+                self.events(SpeakersProgress(int(base + min(at, length)), int(max(total, 1))))
+
+            try:
+                if self.diarize(episode_id, media, on_progress=progress):
+                    diarized += 1
+            except FonotecaError as exc:
+                self.events(Note(f"who speaks in {episode.title!r} is not found yet: {exc}"))
+            seconds += length
+        if pending:
+            self.events(SpeakersProgress(int(max(total, 1)), int(max(total, 1))))
+        return StepDone(diarized, seeded, seconds, time.monotonic() - started)
+
+    def diarize(self, episode_id: str, media: Path, *, on_progress: Callable[..., None] | None = None) -> bool:
+        """Find the voices of one episode and store them, its segments split and labelled, in one commit. False when
+        its transcript changed meanwhile (it waits for the next run)."""
+        episode = self.archive.get_episode(episode_id)
+        segments = self.archive.segments(episode_id)
+        try:
+            found = self.diarizer().diarize(media, speakers=self.settings.speaker_count, on_progress=on_progress)
+        except OSError as exc:
+            raise MediaError(f"cannot read {media}: {exc.strerror or exc}", "check the media file") from exc
+        turns = [SpeakerTurn(t.start, t.end, t.speaker) for t in found.turns]
+        voices = [
+            EpisodeSpeaker(episode_id, number, found.seconds.get(number, 0.0), found.voice_prints.get(number))
+            for number in sorted({t.number for t in turns} | set(found.voice_prints))
+        ]
+        matches = self._matches(voices, self.archive.voices.library(episode.show_id))
+        return self.archive.voices.save_diarization(
+            episode_id,
+            transcript_rev=episode.transcript_rev,
+            turns=turns,
+            voices=[_matched(v, matches.get(v.number)) for v in voices],
+            segments=split_at_turns(segments, turns),
+        )
+
+    def _seed(self, episode_id: str) -> int:
+        """The names of an episode's transcript join its show's library; returns how many were new."""
+        episode = self.archive.get_episode(episode_id)
+        spans: dict[str, list[tuple[float, float]]] = {}
+        for segment in self.archive.segments(episode_id, words=False):
+            if segment.speaker and segment.speaker.strip():
+                spans.setdefault(" ".join(segment.speaker.split()), []).append((segment.start, segment.end))
+        prints: dict[str, Any] = dict.fromkeys(spans)
+        media = Path(episode.media_path) if episode.media_path else None
+        if self.settings.speakers and media is not None and media.is_file():
+            for name, spoken in spans.items():
+                try:
+                    prints[name] = self.diarizer().voice_print(media, spoken)
+                except (OSError, FonotecaError) as exc:
+                    self.events(Note(f"no voice print for {name!r} of {episode.title!r}: {exc}"))
+        return len(self.archive.voices.seed(episode_id, prints))
+
+    def _matches(
+        self, voices: list[EpisodeSpeaker], library: list[ShowSpeaker], taken: set[int] | None = None
+    ) -> dict[int, tuple[int, float]]:
+        """{voice number: (show speaker id, similarity)}: each named print given to the voice most like it, best
+        pairs first, only at MATCH_THRESHOLD or above, one voice per name (`taken`: names the owner gave here)."""
+        from fonoteca.diarize import MATCH_THRESHOLD, similarity
+
+        pairs = sorted(
+            (
+                (float(similarity(v.voice_print, s.voice_print)), v.number, s.id)
+                for v in voices
+                for s in library
+                if v.voice_print is not None and s.voice_print is not None and s.id not in (taken or set())
+            ),
+            reverse=True,
+        )
+        matched: dict[int, tuple[int, float]] = {}
+        used: set[int] = set()
+        for score, number, show_speaker_id in pairs:
+            if score < MATCH_THRESHOLD:
+                break
+            if number not in matched and show_speaker_id not in used:
+                matched[number] = (show_speaker_id, round(score, 3))
+                used.add(show_speaker_id)
+        return matched
+
+    def rematch_show(self, show_id: int) -> list[str]:
+        """Label again the voices of every episode of the show that the owner did not name, against its library as
+        it is now (a voice just named is found in the other episodes); one commit per episode. Returns the episodes
+        whose labels changed."""
+        library = self.archive.voices.library(show_id)
+        by_episode: dict[str, list[EpisodeSpeaker]] = {}
+        for voice in self.archive.voices.in_show(show_id):
+            by_episode.setdefault(voice.episode_id, []).append(voice)
+        changed = []
+        for episode_id, voices in by_episode.items():
+            owned = {v.show_speaker_id for v in voices if v.naming == SpeakerNaming.OWNER}
+            free = [v for v in voices if v.naming != SpeakerNaming.OWNER]
+            matches = self._matches(free, library, {i for i in owned if i is not None})
+            wanted = {v.number: matches.get(v.number) for v in free}
+            have = {v.number: (v.show_speaker_id, v.confidence) if v.show_speaker_id else None for v in free}
+            if wanted != have and self.archive.voices.set_matches(episode_id, wanted):
+                changed.append(episode_id)
+        return changed
+
+    # -- the owner's names -----------------------------------------------------------------------------------------
+
+    def name(self, episode: str, number: int, name: str) -> EpisodeSpeaker:
+        """Name the episode's speaker `number` (1-based, as the page and `fonoteca speakers EPISODE` show it); the
+        show's other episodes whose voices match the name's print are labelled with it too."""
+        found = self.archive.get_episode(episode)
+        named = self.archive.voices.name(found.id, _number(number), name)
+        self.rematch_show(found.show_id)
+        self.after()
+        return named
+
+    def unname(self, episode: str, number: int) -> None:
+        found = self.archive.get_episode(episode)
+        self.archive.voices.unname(found.id, _number(number))
+        self.rematch_show(found.show_id)
+        self.after()
+
+    def rename(self, show: str, old: str, new: str) -> tuple[ShowSpeaker, list[str]]:
+        """Rename a speaker of the show (a name the show already has merges the two); every episode that says the
+        old name is re-labelled."""
+        found = self.archive.get_show(show)
+        renamed, changed = self.archive.voices.rename(found.id, old, new)
+        self.after()
+        return renamed, changed
+
+    def merge(self, episode: str, keep: int, other: int) -> None:
+        """The episode's speaker `other` is speaker `keep` (both 1-based)."""
+        found = self.archive.get_episode(episode)
+        self.archive.voices.merge(found.id, _number(keep), _number(other))
+        self.after()
+
+    def split(self, episode: str, start: float, end: float | None = None, to: int | None = None) -> EpisodeSpeaker:
+        """A wrong turn split: what is said from `start` (seconds) to `end` (default: where that turn ends) is given
+        to speaker `to` (1-based; default: a new speaker, numbered after the others). A segment across `start` or
+        `end` is split at the word there. Returns the speaker the span went to."""
+        found = self.archive.get_episode(episode)
+        turns = self.archive.voices.turns(found.id)
+        voices = {v.number: v for v in self.archive.voices.found(found.id)}
+        if not turns:
+            raise NotFound(
+                f"episode {found.id} has no speaker turns to split",
+                "its speakers are found after it is transcribed (`fonoteca sync`)",
+            )
+        at = next((t for t in turns if t.start <= start < t.end), None)
+        if end is None:
+            if at is None:
+                raise SpeakerError(f"nobody speaks at {start:.1f} s of episode {found.id}", "give a time inside a turn")
+            end = at.end
+        if not 0 <= start < end:
+            raise SpeakerError(f"a split from {start:.1f} s to {end:.1f} s is empty", "give START before END")
+        number = _number(to) if to is not None else max(voices, default=-1) + 1
+        if to is not None and number not in voices:
+            raise NotFound(f"episode {found.id} has no speaker {to}", "`fonoteca speakers EPISODE` lists them")
+        new_turns = reassigned(turns, start, end, number)
+        seconds = speaking_seconds(new_turns)
+        new_voice = None
+        if number not in voices:
+            new_voice = EpisodeSpeaker(found.id, number, seconds.get(number, 0.0), self._print(found, [(start, end)]))
+        changed = self.archive.voices.split(
+            found.id, transcript_rev=found.transcript_rev, turns=new_turns, new_voice=new_voice,
+            segments=split_at_turns(self.archive.segments(found.id), new_turns),
+            seconds={n: seconds.get(n, 0.0) for n in voices},
+        )  # fmt: skip
+        if not changed:
+            raise SpeakerError(f"episode {found.id} changed while it was being split", "run the command again")
+        self.after()
+        return next(v for v in self.archive.voices.found(found.id) if v.number == number)
+
+    def _print(self, episode: Any, spans: list[tuple[float, float]]) -> Any:
+        """The voice print of what is said in `spans` of the episode, or None without its media."""
+        media = Path(episode.media_path) if episode.media_path else None
+        if media is None or not media.is_file():
+            return None
+        return self.diarizer().voice_print(media, spans)
+
+    def set_show(self, show: str, on: bool) -> Show:
+        """Turn the speaker step on or off for a show (its episodes' speakers found so far stay)."""
+        found = self.archive.get_show(show)
+        self.archive.voices.set_show_speakers(found.id, on)
+        return self.archive.get_show(found.id)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def who_speaks(self, target: str | None = None) -> tuple[str, list[SpeakerTime]]:
+        """Who speaks in a show or an episode (by slug, id or title; default: the one show, or every show), how
+        long and in how many episodes; for an episode, each voice's number and how it was named. Returns a title for
+        what was listed, and the speakers, the longest first."""
+        if target is None:
+            return "every show", [SpeakerTime(*row) for row in self.archive.voices.who_speaks()]
+        try:
+            show = self.archive.get_show(target)
+        except NotFound:
+            episode = self.archive.get_episode(target)
+        else:
+            return show.title, [SpeakerTime(*row) for row in self.archive.voices.who_speaks(show_id=show.id)]
+        rows = self.archive.voices.who_speaks(episode_id=episode.id)
+        voices = {v.label: v for v in self.archive.voices.found(episode.id)}
+        listed = []
+        for label, seconds, count in rows:
+            voice = voices.get(label)
+            listed.append(
+                SpeakerTime(
+                    label, seconds, count, voice.number + 1 if voice else None, voice.naming if voice else None,
+                    voice.confidence if voice else None,
+                )
+            )  # fmt: skip
+        return episode.title, listed
+
+    def voices(self, episode: str) -> list[EpisodeSpeaker]:
+        """The voices found in an episode (the episode page's naming controls)."""
+        return self.archive.voices.found(self.archive.get_episode(episode).id)
+
+
+def _number(shown: int) -> int:
+    """A speaker's number as stored (0-based) from the one people see (1-based)."""
+    if shown < 1:
+        raise SpeakerError(f"there is no speaker {shown}", "speakers are numbered from 1, as they are listed")
+    return shown - 1
+
+
+def _matched(voice: EpisodeSpeaker, match: tuple[int, float] | None) -> EpisodeSpeaker:
+    if match is None:
+        return voice
+    return EpisodeSpeaker(
+        voice.episode_id, voice.number, voice.seconds, voice.voice_print, match[0], None, SpeakerNaming.MATCH, match[1]
+    )
