@@ -94,6 +94,19 @@ def examples(ids: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, 
         ("POST", "/show/{slug}/corrections/{rule_id}/remove"): (f"/show/{show}/corrections/999/remove", {}),
         ("POST", "/episode/{episode_id}/lines/{idx}"): (f"/episode/{jfk}/lines/0", {"data": {"text": "And so."}}),
         ("POST", "/episode/{episode_id}/edits/{edit_id}/revert"): (f"/episode/{jfk}/edits/999/revert", {}),
+        ("POST", "/episode/{episode_id}/speakers/{number}/name"): (
+            f"/episode/{jfk}/speakers/1/name", {"data": {"name": "JFK"}},
+        ),
+        ("POST", "/episode/{episode_id}/speakers/{number}/unname"): (f"/episode/{jfk}/speakers/1/unname", {}),
+        ("POST", "/episode/{episode_id}/speakers/merge"): (
+            f"/episode/{jfk}/speakers/merge", {"data": {"keep": 1, "other": 2}},
+        ),
+        ("POST", "/episode/{episode_id}/speakers/rename"): (
+            f"/episode/{jfk}/speakers/rename", {"data": {"old": "JFK", "new": "John F. Kennedy"}},
+        ),
+        ("POST", "/episode/{episode_id}/speakers/split"): (
+            f"/episode/{jfk}/speakers/split", {"data": {"start": 1.0}},
+        ),
         ("GET", "/show/{slug}/feed.xml"): (f"/show/{show}/feed.xml", {}),
         ("GET", "/show/{slug}/episodes/{episode_id}.{suffix}"): (f"/show/{show}/episodes/{jfk}.vtt", {}),
         ("GET", "/feeds/{secret}/feed.xml"): (f"/feeds/{ids['secret']}/feed.xml", {}),

@@ -159,6 +159,9 @@ def test_split_merge_and_rename_relabel_the_segments_and_search_follows(settings
         assert changed == [episode.id] and _label_at(app, episode.id, cut[0]) == "Alvin Lucier"
         labels = {s.speaker for s in app.archive.segments(episode.id)}
         assert "Lucier" not in labels and "Speaker 3" not in labels
+        hits = app.search(f'"{word}"', episode=episode.id, speaker="Alvin Lucier", limit=50).hits
+        assert any(abs(h.start - cut[0]) < 0.01 and h.speaker == "Alvin Lucier" for h in hits)  # the index follows
+        assert app.search(f'"{word}"', episode=episode.id, speaker="Lucier").total == 0
 
 
 def _invariants(app: Fonoteca, episode_id: str, words: list[str]) -> bool:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SpeakerTime:
+class ListedSpeaker:
     """A speaker as `fonoteca speakers` lists them: how long they speak, in how many episodes, and (for a voice of
     one episode) its number and how sure the match is."""
 
@@ -272,25 +272,25 @@ class Speakers:
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
-    def who_speaks(self, target: str | None = None) -> tuple[str, list[SpeakerTime]]:
+    def who_speaks(self, target: str | None = None) -> tuple[str, list[ListedSpeaker]]:
         """Who speaks in a show or an episode (by slug, id or title; default: the one show, or every show), how
         long and in how many episodes; for an episode, each voice's number and how it was named. Returns a title for
         what was listed, and the speakers, the longest first."""
         if target is None:
-            return "every show", [SpeakerTime(*row) for row in self.archive.voices.who_speaks()]
+            return "every show", [ListedSpeaker(*row) for row in self.archive.speaking_time()]
         try:
             show = self.archive.get_show(target)
         except NotFound:
             episode = self.archive.get_episode(target)
         else:
-            return show.title, [SpeakerTime(*row) for row in self.archive.voices.who_speaks(show_id=show.id)]
-        rows = self.archive.voices.who_speaks(episode_id=episode.id)
+            return show.title, [ListedSpeaker(*row) for row in self.archive.speaking_time(show_id=show.id)]
+        rows = self.archive.speaking_time(episode_id=episode.id)
         voices = {v.label: v for v in self.archive.voices.found(episode.id)}
         listed = []
         for label, seconds, count in rows:
             voice = voices.get(label)
             listed.append(
-                SpeakerTime(
+                ListedSpeaker(
                     label, seconds, count, voice.number + 1 if voice else None, voice.naming if voice else None,
                     voice.confidence if voice else None,
                 )

@@ -158,26 +158,6 @@ class SpeakerStore:
         )
         return [SpeakerTurn(*r) for r in rows]
 
-    def who_speaks(self, *, show_id: int | None = None, episode_id: str | None = None) -> list[tuple[str, float, int]]:
-        """(label, seconds spoken, episodes) for every speaker of a show's finished episodes or of one episode, the
-        longest first: what the segments say, so imported transcripts' names count too."""
-        statement = (
-            select(
-                segments_table.c.speaker,
-                func.sum(segments_table.c.end - segments_table.c.start),
-                func.count(func.distinct(segments_table.c.episode_id)),
-            )
-            .join(episodes, episodes.c.id == segments_table.c.episode_id)
-            .where(episodes.c.status == Status.DONE, segments_table.c.speaker.is_not(None))
-            .group_by(segments_table.c.speaker)
-        )
-        if show_id is not None:
-            statement = statement.where(episodes.c.show_id == show_id)
-        if episode_id is not None:
-            statement = statement.where(episodes.c.id == episode_id)
-        rows = [(r[0], float(r[1] or 0.0), int(r[2])) for r in self.database.query(statement) if r[0].strip()]
-        return sorted(rows, key=lambda r: (-r[1], r[0]))
-
     # -- the speaker step's results --------------------------------------------------------------------------------
 
     def save_diarization(
