@@ -171,8 +171,9 @@ class Fonoteca:
         from fonoteca.speakers import Speakers
 
         return Speakers(
-            self.archive, self.settings, lambda: self.diarizer, self.events, lambda: self.after.after_transcripts()
-        )
+            self.archive, self.settings, lambda: self.diarizer, self.events, lambda: self.after.after_transcripts(),
+            self.speaking_time,
+        )  # fmt: skip
 
     @cached_property
     def watcher(self) -> Watcher:

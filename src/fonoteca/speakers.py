@@ -54,7 +54,8 @@ class StepDone:
 
 
 class Speakers:
-    """`diarizer`: the engine, made on first use; `after`: what follows a changed transcript."""
+    """`diarizer`: the engine, made on first use; `after`: what follows a changed transcript; `show_times`: who speaks
+    in a show, how long, in how many episodes (Fonoteca.speaking_time)."""
 
     def __init__(
         self,
@@ -63,7 +64,9 @@ class Speakers:
         diarizer: Callable[[], Diarizer],
         events: EventSink,
         after: Callable[[], None],
+        show_times: Callable[[str], list[tuple[str, float, int]]],
     ) -> None:
+        self.show_times = show_times
         self.archive = archive
         self.settings = settings
         self.diarizer = diarizer
@@ -277,14 +280,20 @@ class Speakers:
         long and in how many episodes; for an episode, each voice's number and how it was named. Returns a title for
         what was listed, and the speakers, the longest first."""
         if target is None:
-            return "every show", [ListedSpeaker(*row) for row in self.archive.speaking_time()]
+            every: dict[str, tuple[float, int]] = {}
+            for show in self.archive.list_shows():
+                for label, seconds, count in self.show_times(show.slug):
+                    spoken, episodes = every.get(label, (0.0, 0))
+                    every[label] = (spoken + seconds, episodes + count)
+            rows = sorted(((label, *every[label]) for label in every), key=lambda row: (-row[1], row[0]))
+            return "every show", [ListedSpeaker(*row) for row in rows]
         try:
             show = self.archive.get_show(target)
         except NotFound:
             episode = self.archive.get_episode(target)
         else:
-            return show.title, [ListedSpeaker(*row) for row in self.archive.speaking_time(show_id=show.id)]
-        rows = self.archive.speaking_time(episode_id=episode.id)
+            return show.title, [ListedSpeaker(*row) for row in self.show_times(show.slug)]
+        rows = self.archive.speaking_time(episode.id)
         voices = {v.label: v for v in self.archive.voices.found(episode.id)}
         listed = []
         for label, seconds, count in rows:
