@@ -59,7 +59,7 @@
     for (const c of sources) {
       const item = element("li", c.cited ? "cited" : null);
       item.dataset.n = c.n;
-      const link = element("a", null, `[${c.n}] ${c.title} — ${timestamp(c.start)}`);
+      const link = element("a", null, `[${c.n}] ${c.title} — ${timestamp(c.start)}` + (c.speaker ? ` — ${c.speaker}` : ""));
       link.href = c.url;
       item.append(link);
       if (c.cited) item.append(element("span", "chat-cited", "cited"));
