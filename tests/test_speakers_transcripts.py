@@ -30,7 +30,7 @@ def test_srt_name_prefixes_give_each_turn_its_speaker_until_the_next_name() -> N
     """The spec's real SRT names the speaker only where the turn starts ("Travis: When you first get"): the cues after
     it are Travis's too, and the name is not left in the text."""
     transcript = read_transcript(_example("example.srt").read_bytes(), "example.srt")
-    assert transcript.has_speakers
+    assert all(s.speaker for s in transcript.segments)
     said = Counter(s.speaker for s in transcript.segments)
     assert set(said) == {"Travis", "Sarah", "Gilon"} and sum(said.values()) == 222
     first, second = transcript.segments[:2]
@@ -85,7 +85,7 @@ def test_real_corpora_without_speakers_get_none_from_their_colons() -> None:
     assert len(talk) == 80 and len(venezolanos) >= 300
     for path in talk + venezolanos:
         transcript = read_transcript(path.read_bytes(), path.name)
-        assert not transcript.has_speakers, path
+        assert not any(s.speaker for s in transcript.segments), path
 
 
 def test_names_of_several_words_numbered_labels_and_particles_are_speakers() -> None:
@@ -155,7 +155,7 @@ def test_webvtt_and_srt_exports_are_read_by_the_reference_parsers_with_their_spe
 
 def test_an_imported_transcript_with_speakers_says_so_and_its_exports_keep_them(settings: Settings, tmp_path) -> None:
     """Import → archive → export → import: the names survive every step, and the archive says the episode has
-    speakers (the speaker step reads Archive.has_speakers and leaves it alone)."""
+    speakers: it is not one the speaker step diarizes (only what Whisper transcribed is)."""
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "with-names.srt").write_bytes(_example("example.srt").read_bytes())
@@ -164,7 +164,9 @@ def test_an_imported_transcript_with_speakers_says_so_and_its_exports_keep_them(
         report = app.import_transcripts([folder])
         ids = {Path(f.path).name: f.episode_id for f in report.files if f.episode_id}
         named, plain = ids["with-names.srt"], ids["without.vtt"]
-        assert app.archive.has_speakers(named) and not app.archive.has_speakers(plain)
+        assert named not in dict(app.archive.voices.to_diarize())
+        assert {s.speaker for s in app.archive.segments(named)} == {"Travis", "Sarah", "Gilon"}
+        assert not any(s.speaker for s in app.archive.segments(plain))
         original = [(s.speaker, s.text) for s in app.archive.segments(named)]
         for fmt in ("vtt", "srt", "json", "txt"):
             again = read_transcript(app.export(named, fmt).encode(), f"x.{fmt}").segments
@@ -189,7 +191,7 @@ def test_a_publishers_transcript_keeps_its_speakers_and_the_feed_republishes_the
         [episode] = app.archive.list_episodes(show.id)
         assert (episode.status, episode.source) == ("done", "publisher")
         segments = app.archive.segments(episode.id)
-        assert app.archive.has_speakers(episode.id) and all(s.speaker for s in segments)
+        assert all(s.speaker for s in segments) and episode.id not in dict(app.archive.voices.to_diarize())
         assert {s.speaker for s in segments} == {"Travis", "Sarah", "Gilon"}
         base = "http://127.0.0.1:8000/show/podcasting"
         republished = app.publish.feed(show, files_base=f"{base}/episodes", self_url=f"{base}/feed.xml").body.decode()

@@ -240,7 +240,6 @@ class Archive:
     segments = _Delegated("transcripts", TranscriptStore.segments)
     said_at = _Delegated("transcripts", TranscriptStore.said_at)
     speakers = _Delegated("transcripts", TranscriptStore.speakers)
-    has_speakers = _Delegated("transcripts", TranscriptStore.has_speakers)
     speaking_time = _Delegated("transcripts", TranscriptStore.speaking_time)
     last_segment_end = _Delegated("transcripts", TranscriptStore.last_segment_end)
     segment_count = _Delegated("transcripts", TranscriptStore.segment_count)

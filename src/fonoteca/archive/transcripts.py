@@ -131,18 +131,6 @@ class TranscriptStore:
                 found.setdefault(episode_id, []).append(speaker.strip())
         return found
 
-    def has_speakers(self, episode_id: str) -> bool:
-        """Whether the episode's transcript already says who speaks: it arrived with speakers (an imported file, a
-        publisher's transcript, captions with voices) or the speaker step labelled it. Such a transcript is not
-        diarized (again): this is the one place that decision is read from."""
-        return bool(
-            self.database.query(
-                select(segments_table.c.idx)
-                .where(segments_table.c.episode_id == episode_id, segments_table.c.speaker.is_not(None))
-                .limit(1)
-            )
-        )
-
     def speaking_time(self, episode_id: str) -> list[tuple[str, float, int]]:
         """(speaker, seconds of their lines, 1) of one episode, most speaking time first; lines without a speaker are
         not counted. A show's come from the search index (Fonoteca.speaking_time): summing every segment of a long

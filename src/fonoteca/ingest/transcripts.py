@@ -429,11 +429,6 @@ class TranscriptFile:
     language: str | None = None  # what the file says (Whisper's JSON, front matter)
     notes: list[str] = field(default_factory=list)  # what was odd but read (an encoding that is not UTF-8...)
 
-    @property
-    def has_speakers(self) -> bool:
-        """Whether the file says who speaks (its episode is then not diarized: see Archive.has_speakers)."""
-        return any(s.speaker for s in self.segments)
-
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """The file's text and a note when it was not plain UTF-8; a MediaError for a file that is not text at all.
