@@ -270,13 +270,13 @@ def grounding_corpora() -> list[tuple[str, str, list[tuple[str, list[Segment]]]]
     return out
 
 
-def run_grounding(every: int, llm_every: int, lines: list[str]) -> None:
+def run_grounding(every: int, llm_every: int, llm_shortest: int, lines: list[str]) -> None:
     """Every `every`-th episode of the shared corpora in one archive, overviews made as after_transcripts makes them
     with FONOTECA_EMBEDDINGS=none (passages compared by their words: the same quotes, topics and titles are made and
     checked, without embedding hundreds of hours first), then each key moment, topic and chapter title checked against
     its transcript. With `llm_every`, every `llm_every`-th of those episodes is also analysed by the embedded
     SmolLM2-135M model (topics and entities, the analyses the grounding check filters) and what the check drops of
-    its items is counted."""
+    its items is counted; with `llm_shortest`, the `llm_shortest` shortest of them instead."""
     import tempfile
 
     from fonoteca.archive import EpisodeKind, Source, SourceKind
@@ -325,8 +325,11 @@ def run_grounding(every: int, llm_every: int, lines: list[str]) -> None:
             f"  topics said in their episode:            {share(topics_in, topics)}",
             f"  chapter titles said in their chapter:    {share(titles_in, titles)}",
         ]
-        if llm_every:
-            run_embedded_model(app, settings, app.archive.list_episodes()[::llm_every], lines)
+        if llm_every or llm_shortest:
+            checked = app.archive.list_episodes()
+            if llm_shortest:  # the embedded model reads a long transcript in many requests: the short ones fit a run
+                checked = sorted(checked, key=lambda e: e.duration or 0)[:llm_shortest]
+            run_embedded_model(app, settings, checked[:: max(1, llm_every)], lines)
 
 
 def run_embedded_model(app: Fonoteca, settings: Settings, episodes: list[Episode], lines: list[str]) -> None:
@@ -383,6 +386,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: results/chapters.txt, or -grounding.txt")
     parser.add_argument("--grounding-every", type=int, default=1, help="check every Nth episode of the corpora")
     parser.add_argument(
+        "--llm-shortest", type=int, default=0, help="analyse the N shortest checked episodes with the embedded model"
+    )
+    parser.add_argument(
         "--llm-every", type=int, default=0, help="also analyse every Nth checked episode with the embedded 135M model"
     )
     args = parser.parse_args()
@@ -395,7 +401,7 @@ def main() -> None:
     if "boundaries" in args.parts:
         run_boundaries(args.documents, args.seed, lines)
     if "grounding" in args.parts:
-        run_grounding(args.grounding_every, args.llm_every, lines)
+        run_grounding(args.grounding_every, args.llm_every, args.llm_shortest, lines)
     print("\n".join(lines))
     out = args.out or (RESULTS if "boundaries" in args.parts else GROUNDING_RESULTS)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
