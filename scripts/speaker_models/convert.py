@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import sys
 import wave
 from pathlib import Path
+from types import ModuleType
 
-import kaldi_native_fbank as knf
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -35,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from campplus import CAMPPlus  # noqa: E402
 from pyannet import LocalPyanNet  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[2] / "src" / "fonoteca" / "diarize" / "models"
+SRC = Path(__file__).resolve().parents[2] / "src" / "fonoteca"
+OUT = SRC / "diarize" / "models"
 SAMPLE_RATE = 16_000
 
 
@@ -47,27 +49,19 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
 
 
-def fbank_options() -> knf.FbankOptions:
-    """3D-Speaker's FBank (torchaudio.compliance.kaldi.fbank's defaults, 80 bins, no dither); fonoteca.diarize.engine
-    uses the same options."""
-    opts = knf.FbankOptions()
-    opts.frame_opts.samp_freq = SAMPLE_RATE
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.snip_edges = True
-    opts.frame_opts.window_type = "povey"
-    opts.mel_opts.num_bins = 80
-    opts.mel_opts.low_freq = 20.0
-    opts.mel_opts.high_freq = 0.0
-    opts.use_energy = False
-    return opts
+def load_features() -> ModuleType:
+    """fonoteca.diarize.features, the file itself: the features fonoteca computes, without importing fonoteca."""
+    spec = importlib.util.spec_from_file_location("fonoteca_features", SRC / "diarize" / "features.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FEATURES = load_features()
 
 
 def knf_fbank(samples: np.ndarray) -> np.ndarray:
-    computer = knf.OnlineFbank(fbank_options())
-    computer.accept_waveform(SAMPLE_RATE, (samples * 32768.0).tolist())
-    computer.input_finished()
-    feats = np.stack([computer.get_frame(i) for i in range(computer.num_frames_ready)])
-    return feats - feats.mean(axis=0)
+    return FEATURES.fbank(samples)
 
 
 def reference_fbank(samples: np.ndarray) -> np.ndarray:

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import kaldi_native_fbank as knf
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import pdist
 
+from fonoteca.diarize.features import fbank, fbank_options
 from fonoteca.diarize.weights import EMBEDDING, SEGMENTATION, load_session
 from fonoteca.errors import MediaError
 from fonoteca.transcribe.audio import SAMPLE_RATE, duration_of, read_window
@@ -92,7 +92,7 @@ class Diarizer:
     def __init__(self, *, threads: int | None = None) -> None:
         self._segmentation = load_session(SEGMENTATION, threads)
         self._embedding = load_session(EMBEDDING, threads)
-        self._fbank_options = _fbank_options()
+        self._fbank_options = fbank_options()
 
     def diarize(
         self,
@@ -177,28 +177,9 @@ class Diarizer:
                 out.append(_LocalSpeaker(len(windows) - 1, local, speech.size / SAMPLE_RATE, self._embed(speech)))
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
-        fbank = knf.OnlineFbank(self._fbank_options)
-        fbank.accept_waveform(SAMPLE_RATE, samples * 32768.0)
-        fbank.input_finished()
-        features = np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
-        features -= features.mean(axis=0)  # 3D-Speaker's per-utterance mean normalisation
-        embedding = self._embedding.run(None, {"fbank": features[None].astype(np.float32)})[0][0]
+        features = fbank(samples, self._fbank_options)
+        embedding = self._embedding.run(None, {"fbank": features[None]})[0][0]
         return _normalised(embedding)
-
-
-def _fbank_options() -> knf.FbankOptions:
-    """3D-Speaker's features for CAM++ (torchaudio.compliance.kaldi.fbank, 80 bins, no dither); the conversion script
-    checks kaldi-native-fbank against Kaldi's algorithm with these options."""
-    options = knf.FbankOptions()
-    options.frame_opts.samp_freq = SAMPLE_RATE
-    options.frame_opts.dither = 0.0
-    options.frame_opts.snip_edges = True
-    options.frame_opts.window_type = "povey"
-    options.mel_opts.num_bins = 80
-    options.mel_opts.low_freq = 20.0
-    options.mel_opts.high_freq = 0.0
-    options.use_energy = False
-    return options
 
 
 def _normalised(vector: np.ndarray) -> np.ndarray:
