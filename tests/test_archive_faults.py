@@ -23,11 +23,8 @@ from typer.testing import CliRunner
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
-from fonoteca.errors import StorageError
-from fonoteca.jobs import OPEN_TIMEOUT_S
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
-from fonoteca.web.pages import fleet_context
 
 COMMANDS = [["shows"], ["episodes"], ["stats"], ["search", "hola"], ["status"], ["check"], ["sync"], ["export", "x"]]
 
@@ -155,19 +152,6 @@ def test_serve_answers_503_with_retry_after_while_postgresql_is_down_and_recover
                 assert "PostgreSQL server is running" in answer.text
             assert server.pg_ctl("start -w").returncode == 0
             assert [httpx.get(base + path, timeout=60).status_code for path in paths] == [200] * len(paths)
-
-
-def test_the_status_pages_fleet_says_within_seconds_that_postgresql_refuses_new_connections(settings) -> None:
-    with throwaway_cluster("fonoteca test: the fleet while the server shuts down") as server:
-        server.create_database("archivo")
-        with Fonoteca(settings.replace(database_url=server.url("archivo"), embeddings="none")) as fonoteca:
-            assert fonoteca.archive.status_counts() == {}  # this thread's connection to the archive is open
-            # A smart shutdown: the sessions open go on, new connections are refused until they end.
-            assert server.pg_ctl("stop -m smart -W").returncode == 0
-            started = time.monotonic()
-            with pytest.raises(StorageError, match="job queue"):
-                fleet_context(fonoteca)  # what /status shows on PostgreSQL; the job queue's first connection
-            assert time.monotonic() - started < OPEN_TIMEOUT_S + 5  # it waited psycopg_pool's 30 s before
 
 
 def test_serve_refuses_to_start_when_postgresql_is_down(settings: Settings) -> None:

@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import psycopg
-import psycopg_pool
 from procrastinate import App, PsycopgConnector
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job
@@ -60,7 +59,6 @@ __all__ = [
 ]
 
 DOWNLOAD, TRANSCRIBE, LLM = "download", "transcribe", "llm"
-OPEN_TIMEOUT_S = 5.0  # the queue's first connection: a server that takes longer is as good as down for a page
 QUEUES = (DOWNLOAD, TRANSCRIBE, LLM)
 
 # Task names are stored in each job's row: they must outlive any renaming of the functions behind them.
@@ -189,10 +187,8 @@ class JobQueue:
 
         self.archive = archive
         self.conninfo = libpq_conninfo(archive.url)
-        # Queueing from the command line (or the web's Status and owner's pages) needs one connection, in the pool
-        # that `open` makes; a worker opens its own, larger pool (`serving`).
-        self.app = App(connector=PsycopgConnector(conninfo=self.conninfo))
-        self._pool: psycopg_pool.ConnectionPool | None = None
+        # Queueing from the command line needs one connection; a worker opens its own, larger pool (worker.py).
+        self.app = App(connector=PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=2))
         tasks.register(self.app)
         self.settings = settings
         self._open = False
@@ -206,18 +202,11 @@ class JobQueue:
         """Connect (once), creating procrastinate's tables, types and functions in the database unless it has them."""
         with self._opening:
             if not self._open:
-                # A pool of our own, to bound its first connection: procrastinate's waits psycopg_pool's 30 s for a
-                # server that refuses new connections (one shutting down, or full) while the archive's own still
-                # work, and the first Status page after it went down took that long to say so.
-                check = psycopg_pool.ConnectionPool.check_connection  # as procrastinate's: a dropped one is replaced
-                pool = psycopg_pool.ConnectionPool(self.conninfo, min_size=1, max_size=2, open=False, check=check)
                 try:
-                    pool.open(wait=True, timeout=OPEN_TIMEOUT_S)
-                    self.app.open(pool)
+                    self.app.open()
                 except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
-                    pool.close()
                     raise _database_error(exc) from exc
-                self._pool, self._open = pool, True
+                self._open = True
                 self._ensure_schema()
         return self.app
 
@@ -257,9 +246,6 @@ class JobQueue:
         if self._open:
             self.app.close()
             self._open = False
-        if self._pool is not None:  # procrastinate leaves a pool it was given open
-            self._pool.close()
-            self._pool = None
 
     # -- queueing -------------------------------------------------------------------------------------------------
 
