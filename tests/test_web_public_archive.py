@@ -3,7 +3,11 @@ robots.txt, cache validators from the archive's change counter, compression, rat
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import multiprocessing.queues
 import re
+import socket
 import time
 import urllib.robotparser
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +22,9 @@ from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from fonoteca.archive import Archive, Segment
+from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
+from fonoteca.web import tcp_socket
 from fonoteca.web.app import create_app
 from fonoteca.web.crowd import within_budget
 from fonoteca.web.findable import SITEMAP_URLS
@@ -345,3 +351,51 @@ def test_an_answer_that_has_not_started_within_its_time_budget_is_a_503_with_ret
     assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
     assert "longer than 0.1 s" in answer.json()["detail"] and b"the late answer" not in answer.content
     assert time.monotonic() - started >= 1.0  # the late answer finished its work, and was dropped
+
+
+def _nagle_off_in_a_spawned_process(listening: socket.socket, answer: multiprocessing.queues.Queue) -> None:
+    """What a server process of `--workers N` does with the socket it is handed: asyncio accepts on it."""
+
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Report(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                connection = transport.get_extra_info("socket")
+                accepted.set_result(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Report, sock=listening)
+        async with server:
+            return await asyncio.wait_for(accepted, 30)
+
+    answer.put(asyncio.run(accept_one()))
+
+
+def test_every_process_of_workers_n_answers_kept_alive_connections_without_nagles_delay() -> None:
+    """uvicorn binds `--workers N`'s socket without saying TCP, so asyncio left Nagle's algorithm on for every
+    connection: each answer on a kept-alive connection waited ~40 ms for the client's delayed ACK (uvicorn #3149). The
+    socket fonoteca hands its processes is checked where they use it: in a spawned process, as uvicorn's supervisor
+    starts them."""
+    import uvicorn
+
+    config = uvicorn.Config("fonoteca.web.app:app_from_environment", host="127.0.0.1", port=free_port(), workers=2)
+    listening = tcp_socket(config.bind_socket())
+    spawn = multiprocessing.get_context("spawn")
+    answer = spawn.Queue()
+    process = spawn.Process(target=_nagle_off_in_a_spawned_process, args=(listening, answer))
+    process.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the child may not listen yet: the socket's backlog keeps the connection until it accepts
+            try:
+                client = socket.create_connection(("127.0.0.1", config.port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with client:
+            assert answer.get(timeout=60) == 1
+    finally:
+        process.join(30)
+        listening.close()
