@@ -300,6 +300,33 @@ def test_search_by_meaning_on_the_web_page_and_api(settings, talks):
     assert 'data-testid="by-meaning"' in page.text and "renuncié a la empresa" in page.text
 
 
+def test_the_mcp_search_tool_finds_by_meaning_and_hybrid_and_defaults_to_hybrid(settings, talks):
+    from mcp import Client
+
+    from fonoteca.mcp_server import build_server
+
+    async def search(arguments: dict[str, object]) -> dict:
+        with Fonoteca(settings) as app:
+            async with Client(build_server(app, links_base="https://archivo.example.org")) as client:
+                return (await client.call_tool("search", arguments)).structured_content
+
+    with Fonoteca(settings) as app:
+        app.embed()
+    meaning = asyncio.run(search({"query": "cuando habló de dejar su trabajo", "mode": "meaning"}))
+    said = moment_of(
+        "El año pasado renuncié a la empresa en la que llevaba diez años.", [COOKING, FOOTBALL, RESIGNATION, HOLIDAY]
+    )
+    best = meaning["hits"][0]
+    assert meaning["mode"] == "meaning" and best["episode_id"] == talks["es"]
+    assert "renuncié a la empresa" in best["quote"]
+    assert best["second"] <= said and best["link"].startswith(f"https://archivo.example.org/episode/{talks['es']}")
+    hybrid = asyncio.run(search({"query": "goles", "show": "charlas"}))  # no mode: hybrid, the archive is embedded
+    assert hybrid["mode"] == "hybrid" and hybrid["hits"][0]["second"] == moment_of(
+        "El equipo local marcó dos goles en la segunda parte.", [COOKING, FOOTBALL]
+    )
+    assert {h["episode_id"] for h in hybrid["hits"]} == {talks["es"]}  # the show filter
+
+
 def test_the_web_server_embeds_in_the_background(settings, talks):
     with TestClient(create_app(settings)) as client:
         deadline = time.monotonic() + 120

@@ -11,6 +11,7 @@ import time
 
 import feedparser
 import jsonschema
+import numpy as np
 import podcastparser
 import pytest
 import srt
@@ -22,8 +23,9 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Chapter, ChapterSource, KeyMoment, Overview, Segment
+from fonoteca.archive import Chapter, ChapterSource, EpisodeSpeaker, KeyMoment, Overview, Segment, SpeakerTurn
 from fonoteca.cli import app as cli_app
+from fonoteca.ingest.transcripts import parse_transcript
 from fonoteca.output.feed import PODCAST_NS
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
@@ -354,3 +356,86 @@ def test_an_enclosure_the_archive_downloaded_has_its_size_and_each_speaker_a_hos
     parsed = podcastparser.parse("http://testserver/feed.xml", _stream(etree.tostring(feed)))
     newest = next(e for e in parsed["episodes"] if e["guid"] == guids[str(podcast["newest"])])
     assert newest["enclosures"][0]["file_size"] == 2 * 12_345  # as a podcast app reads it
+
+
+def test_chapters_and_key_moments_fonoteca_finds_in_a_real_transcript_are_linked_served_and_read_back(
+    settings: Settings, podcast: dict[str, object]
+) -> None:
+    """No chapters from the publisher: the ones the step after a new transcript finds in it (issue 27's, here by the
+    passages' words), as the spec's chapters JSON, and its key moments as soundbites that quote the episode."""
+    talk = shared_path("transcripts", "talkpython_en_vtt_subset", "017_micropython.vtt").read_bytes()
+    segments = parse_transcript(talk, "vtt")
+    newest = str(podcast["newest"])
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        app.archive.replace_transcript(newest, segments, source="imported", language="en")
+        app.update_index()  # the archive's word counts: what the key moments' keyness is measured against
+        assert app.glance() >= 1
+        episode, overview = app.overview(newest)
+    assert overview is not None and overview.current and len(overview.chapters) >= 2
+    assert {c.source for c in overview.chapters} == {ChapterSource.GENERATED} and overview.moments
+
+    with TestClient(create_app(settings)) as http:
+        http.get("/")  # the visitor's cookie (validators are per visitor: web/caching.py)
+        feed = http.get(f"/show/{podcast['slug']}/feed.xml").content
+        item = next(i for i in etree.fromstring(feed).iter("item") if i.findtext("guid") == episode.guid)
+        chapters_url = item.find(f"{{{PODCAST_NS}}}chapters").get("url")
+        served = http.get(_path(chapters_url))
+        revalidated = http.get(_path(chapters_url), headers={"If-None-Match": served.headers["etag"]})
+    assert served.headers["access-control-allow-origin"] == "*" and served.headers["last-modified"]
+    assert revalidated.status_code == 304
+    chapters = served.json()
+    jsonschema.validate(chapters, CHAPTERS_SCHEMA)
+    assert [(c["startTime"], c["title"]) for c in chapters["chapters"]] == [
+        (round(c.start, 3), c.title) for c in overview.chapters
+    ]
+
+    said = " ".join(" ".join(s.text.split()) for s in segments)
+    bites = list(item.iter(f"{{{PODCAST_NS}}}soundbite"))
+    assert len(bites) == len(overview.moments)
+    for bite, moment in zip(bites, overview.moments, strict=True):
+        assert (float(bite.get("startTime")), float(bite.get("duration"))) == (
+            round(moment.start, 1), round(moment.end - moment.start, 1),
+        )  # fmt: skip
+        assert len(bite.text) <= 128 and " ".join(bite.text.removesuffix("…").split()) in said
+
+    # Both parsers read the tags back: podcastparser the chapters' address, feedparser (which keeps the last of a
+    # repeated tag) the chapters and a soundbite's times.
+    parsed = podcastparser.parse("http://testserver/feed.xml", _stream(feed))
+    assert next(e for e in parsed["episodes"] if e["guid"] == episode.guid)["chapters_json_url"] == chapters_url
+    entry = next(e for e in feedparser.parse(feed).entries if e.id == episode.guid)
+    assert entry.podcast_chapters == {"url": chapters_url, "type": "application/json+chapters"}
+    assert entry.podcast_soundbite == {"starttime": bites[-1].get("startTime"), "duration": bites[-1].get("duration")}
+
+
+def test_voices_the_speaker_step_numbers_and_the_owner_names_become_the_feeds_voices_and_people(
+    settings: Settings, podcast: dict[str, object]
+) -> None:
+    """Issue 26's path: the speaker step stores the voices it found in a transcribed episode (numbered: "Speaker 1" is
+    no person to list), the owner names one with `fonoteca speakers name`, and the feed and its WebVTT follow."""
+    second = str(podcast["second"])
+    with Fonoteca(settings) as app:
+        guid = app.archive.get_episode(second).guid
+        rev = app.archive.get_episode(second).transcript_rev
+        voices = [
+            EpisodeSpeaker(second, n, seconds, np.eye(4, dtype=np.float32)[n]) for n, seconds in enumerate((3, 2))
+        ]
+        turns = [SpeakerTurn(0.0, 3.0, 0), SpeakerTurn(3.0, 5.0, 1)]  # as the speaker step stores what it found
+        assert app.archive.voices.save_diarization(
+            second, transcript_rev=rev, turns=turns, voices=voices, segments=None
+        )
+    http = TestClient(create_app(settings))
+
+    def published() -> tuple[list[str], list[str | None]]:
+        feed = http.get(f"/show/{podcast['slug']}/feed.xml").content
+        item = next(i for i in etree.fromstring(feed).iter("item") if i.findtext("guid") == guid)
+        people = [p.text for p in item.iter(f"{{{PODCAST_NS}}}person")]
+        vtt = http.get(_path(next(item.iter(f"{{{PODCAST_NS}}}transcript")).get("url"))).text
+        return people, [c.voice for c in webvtt.from_buffer(_text_stream(vtt))]
+
+    assert published() == ([], ["Speaker 1", "Speaker 2"])
+    named = CliRunner().invoke(
+        cli_app, ["--home", str(settings.home), "speakers", "name", second, "2", "Dave Jones"],
+        env={"FONOTECA_EMBEDDINGS": "none"},
+    )  # fmt: skip
+    assert named.exit_code == 0, named.output
+    assert published() == (["Dave Jones"], ["Speaker 1", "Dave Jones"])  # the kept feed was built again

@@ -252,8 +252,8 @@ def build_server(fonoteca: Fonoteca, *, links_base: str, owner: bool = True) -> 
             return {
                 "answer": turn.answer, "conversation": turn.conversation_id,
                 "sources": [
-                    {**{k: v for k, v in s.items() if k in ("n", "show", "title", "start", "text", "cited")},
-                     "link": link(str(s.get("episode_id", "")), float(s.get("start") or 0))}
+                    {**{k: s[k] for k in ("n", "show", "episode_id", "title", "date", "start", "speaker", "cited")},
+                     "text": _cut(s["text"], QUOTE_CHARS), "link": link(s["episode_id"], s["start"])}
                     for s in turn.sources
                 ],
             }  # fmt: skip
