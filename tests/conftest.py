@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,6 +27,16 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true, so this fails instead of skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+def within_memory(limit_bytes: int) -> Callable[[], None]:
+    """A subprocess's `preexec_fn` that caps its address space, so that what blows memory up fails the test (with a
+    MemoryError), not the machine."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return limit
 
 
 def shared_path(*parts: str) -> Path:

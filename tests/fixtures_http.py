@@ -1,14 +1,15 @@
 """A real HTTP server on 127.0.0.1 for feeds and media, with the faults real servers have.
 
 Routes:
-    /f/NAME         a registered file or bytes, with Range support (206) like a real static server
+    /f/NAME         a registered file or bytes, with Range support (206) like a real static server, sent under its
+                    Content-Encoding when it was registered with one
     /drop/NAME      the first response promises the whole file but closes halfway; later ones honour Range
     /status/CODE    answers that status
     /slow           answers after longer than any test timeout
     /loop           redirects forever
     /page.mp3       an HTML page where audio was promised
     /auth/NAME      a registered file behind HTTP basic auth (`MediaServer.auth`, "user:password")
-    /redirect?to=U  redirects to U
+    /redirect?to=U  redirects to U (&body=NAME: with the bytes of file NAME as the redirect's body, as registered)
     /trickle        a feed that arrives one byte every 0.1 s, for 30 s
     /endless        a body without a length that goes on for 64 MB
     /trickle.m3u8   an HLS playlist that arrives one byte every 0.1 s, for 30 s
@@ -21,6 +22,7 @@ import base64
 import mimetypes
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +39,18 @@ mimetypes.add_type("application/srt", ".srt")
 HLS = "application/vnd.apple.mpegurl"
 
 
+def gzip_bomb(gigabytes: int, head: bytes = b"") -> bytes:
+    """A gzip body that inflates to `head` and then `gigabytes` GiB of zeros from about a thousandth of that: one
+    deflate block of 1 MiB of zeros, repeated (built at once, where compressing the zeros would take minutes). Its
+    trailer's checksum is not the body's: a reader that stops at its limit never gets that far, and a hostile server
+    need not bother either."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(bytes(1 << 20)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + start + block * (gigabytes << 10) + deflate.flush() + bytes(8)
+
+
 @dataclass
 class MediaServer:
     base: str
@@ -46,11 +60,15 @@ class MediaServer:
     dropped: set[str] = field(default_factory=set)
     sent: int = 0  # bytes of the unending bodies sent so far
     auth: str | None = None
+    encodings: dict[str, str] = field(default_factory=dict)  # a file's Content-Encoding, when it is sent compressed
 
-    def add(self, name: str, content: bytes | Path, content_type: str | None = None) -> str:
+    def add(self, name: str, content: bytes | Path, content_type: str | None = None, encoding: str = "") -> str:
+        """Serve `content` at /f/`name`; with `encoding`, its bytes are sent as they are under that Content-Encoding."""
         data = content.read_bytes() if isinstance(content, Path) else content
         self.files[name] = data
         self.types[name] = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if encoding:
+            self.encodings[name] = encoding
         return f"{self.base}/f/{name}"
 
     def url(self, path: str) -> str:
@@ -89,10 +107,15 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/auth/"):
                 self._authorized(path[6:])
             elif path == "/redirect":
+                query = parse_qs(urlsplit(self.path).query)
+                body = server.files[query["body"][0]] if "body" in query else b""
                 self.send_response(302)
-                self.send_header("Location", parse_qs(urlsplit(self.path).query)["to"][0])
-                self.send_header("Content-Length", "0")
+                self.send_header("Location", query["to"][0])
+                if "body" in query and query["body"][0] in server.encodings:
+                    self.send_header("Content-Encoding", server.encodings[query["body"][0]])
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
             elif path == "/trickle":
                 self._unending(b"<", 300, 0.1)
             elif path == "/endless":
@@ -132,6 +155,8 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", server.types[name])
+            if name in server.encodings:
+                self.send_header("Content-Encoding", server.encodings[name])
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
             self.wfile.write(data[start:])

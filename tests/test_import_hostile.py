@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from conftest import shared_path, within_memory
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Status
@@ -41,13 +40,9 @@ def _cli(settings: Settings, *args: str, limit_bytes: int | None = None) -> subp
         **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},  # a checkout run uncompiled
     }
 
-    def limit_memory() -> None:  # so that a file that blows memory up fails this test, not the machine
-        if limit_bytes:
-            resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
-
     return subprocess.run(
-        [sys.executable, "-m", "fonoteca", "--db", str(settings.db_path), *args],
-        capture_output=True, text=True, timeout=300, env=env, preexec_fn=limit_memory,
+        [sys.executable, "-m", "fonoteca", "--db", str(settings.db_path), *args], capture_output=True, text=True,
+        timeout=300, env=env, preexec_fn=within_memory(limit_bytes) if limit_bytes else None,
     )  # fmt: skip
 
 

@@ -5,7 +5,10 @@ HLS playlist) runs the same code paths fonoteca uses for every site: listing, fu
 
 from __future__ import annotations
 
+import gzip
+import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -13,8 +16,8 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import shared_path
-from fixtures_http import HLS, MediaServer, serve_media
+from conftest import shared_path, within_memory
+from fixtures_http import HLS, MediaServer, gzip_bomb, serve_media
 from typer.testing import CliRunner
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
@@ -467,3 +470,57 @@ def test_a_huge_playlist_is_not_read_into_memory_past_the_feed_limit(archive, qu
         _fonoteca(archive, quick.replace(max_feed_mb=1)).add(http_server.url("/endless.m3u8"))
     assert http_server.sent < 8 * 1024 * 1024  # of 64 MB: reading stopped at the limit
     assert archive.list_shows() == []
+
+
+def test_an_hls_download_that_drips_stops_at_the_download_deadline(settings, http_server, tmp_path) -> None:
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{http_server.url('/trickle')}\n#EXT-X-ENDLIST\n"
+    url = http_server.add("drip.m3u8", playlist.encode(), HLS)
+    slow = settings.replace(download_deadline=2.0, download_timeout=5.0, download_retries=1)
+    started = time.monotonic()
+    with pytest.raises(MediaError) as caught:
+        platforms.download_audio(url, tmp_path / "media" / "ep", slow)
+    assert time.monotonic() - started < 15  # its segment drips for 30 s, a byte every 0.1 s: no read times out
+    assert "longer than 2 s" in caught.value.message and "FONOTECA_DOWNLOAD_DEADLINE" in caught.value.hint
+
+
+def test_a_playlist_read_again_for_the_download_is_held_to_the_feed_limit(settings, http_server, clip, tmp_path):
+    """yt-dlp reads an HLS playlist a second time to download it, whole, into memory: a server may answer that
+    second request with a far larger one than it first showed."""
+    files = _hls(clip, tmp_path / "hls")
+    for name, data in files.items():
+        http_server.add(name, data, HLS if name.endswith(".m3u8") else "video/mp2t")
+    limited = settings.replace(max_feed_mb=1, download_timeout=2.0, download_retries=1)
+    info = platforms.extract(http_server.url("/f/stream.m3u8"), limited)
+    huge = files["stream.m3u8"].replace(b"#EXTINF", (b"#" * 1023 + b"\n") * 3072 + b"#EXTINF", 1)  # 3 MB
+    http_server.add("stream.m3u8", huge, HLS)
+    with pytest.raises(MediaError, match="over the 1 MB limit") as caught:
+        platforms.download_audio(http_server.url("/f/stream.m3u8"), tmp_path / "media" / "ep", limited, info=info)
+    assert "FONOTECA_MAX_FEED_MB" in caught.value.hint
+
+
+def test_a_compressed_playlist_is_read_and_a_gzip_bomb_stops_at_the_feed_limit(
+    quick, http_server, clip, tmp_path
+) -> None:
+    for name, data in _hls(clip, tmp_path / "hls").items():
+        if name.endswith(".m3u8"):
+            http_server.add(name, gzip.compress(data), HLS, encoding="gzip")
+        else:
+            http_server.add(name, data, "video/mp2t")  # yt-dlp asks for media as it is (identity)
+    path = platforms.download_audio(http_server.url("/f/stream.m3u8"), tmp_path / "media" / "ep", quick)
+    assert abs(probe(path).duration - probe(clip).duration) < 1.0  # the playlist read through its gzip, twice
+    # 8 MB that inflate to 8 GB: yt-dlp inflated an answer whole before anything read it, and urllib read a
+    # redirect's body whole before following it.
+    http_server.add("bomb.m3u8", gzip_bomb(8, head=b"#EXTM3U\n#"), HLS, encoding="gzip")  # a comment of 8 GB
+    redirect = http_server.url(f"/redirect?to={http_server.url('/f/stream.m3u8')}&body=bomb.m3u8")
+    for url, limited in ((http_server.url("/f/bomb.m3u8"), True), (redirect, False)):
+        done = subprocess.run(
+            [sys.executable, "-m", "fonoteca", "--home", str(tmp_path / "home"), "add", "--no-sync", url],
+            capture_output=True, text=True, timeout=300, preexec_fn=within_memory(3 * 1024**3),
+            env={**os.environ, "FONOTECA_EMBEDDINGS": "none", "FONOTECA_MAX_FEED_MB": "1"},
+        )  # fmt: skip
+        assert "MemoryError" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+        if limited:
+            assert done.returncode != 0 and "over the 1 MB limit" in done.stderr
+            assert "FONOTECA_MAX_FEED_MB" in done.stderr
+        else:  # the playlist it redirects to, read through its gzip
+            assert done.returncode == 0, done.stderr

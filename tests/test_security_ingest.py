@@ -6,6 +6,7 @@ FONOTECA_ALLOW_PRIVATE_URLS off wherever the refusal of internal addresses is wh
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 import os
@@ -13,17 +14,19 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fixtures_http import MediaServer, serve_media
+from conftest import within_memory
+from fixtures_http import MediaServer, gzip_bomb, serve_media
 from fixtures_web import DEMO_MEDIA
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive
-from fonoteca.errors import FeedError, MediaError
+from fonoteca.errors import FeedError, MediaError, MediaUnreachable
 from fonoteca.events import EventSink, ignore
 from fonoteca.ingest import platforms
 from fonoteca.ingest.download import download
@@ -294,6 +297,75 @@ def test_a_feed_that_trickles_in_stops_at_the_deadline_and_says_how_to_raise_it(
         fetch_feed(http_server.url("/trickle"), strict.replace(feed_deadline=1.0))
     assert time.monotonic() - started < 5
     assert "longer than 1 s" in caught.value.message and "FONOTECA_FEED_DEADLINE" in caught.value.hint
+
+
+def test_an_enclosure_that_drips_stops_at_the_download_deadline_and_keeps_what_arrived(
+    settings, http_server, tmp_path
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(MediaUnreachable) as caught:
+        download(http_server.url("/trickle"), tmp_path / "ep.mp3", settings.replace(download_deadline=2.0), backoff=0)
+    assert time.monotonic() - started < 15  # it drips for 30 s, a byte every 0.1 s: no read ever times out
+    assert "longer than 2 s" in caught.value.message and "FONOTECA_DOWNLOAD_DEADLINE" in caught.value.hint
+    assert (tmp_path / "ep.mp3.part").stat().st_size > 0  # what arrived, for the next attempt to resume from
+
+
+# -- compressed answers: inflated as they arrive, within the same limits ---------------------------------------------
+
+
+def _within_3_gb(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A real process that cannot have more than 3 GB: a body inflated whole fails it with a MemoryError."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=300, preexec_fn=within_memory(3 * 1024**3),
+        env={**os.environ, "FONOTECA_EMBEDDINGS": "none", **env},
+    )  # fmt: skip
+
+
+def _held(done: subprocess.CompletedProcess[str]) -> str:
+    """What a process printed, once it is clear that it did not run out of memory or crash."""
+    output = done.stdout + done.stderr
+    assert "MemoryError" not in output and "Traceback" not in output, output[-2000:]
+    return output
+
+
+def test_a_compressed_feed_is_read_and_a_gzip_bomb_stops_at_the_feed_limit(strict, http_server, tmp_path) -> None:
+    feed = _feed(_item("uno", "https://example.org/uno.mp3"))
+    for encoding, body in (("gzip", gzip.compress(feed)), ("deflate", zlib.compress(feed))):
+        http_server.add(f"{encoding}.xml", body, "application/rss+xml", encoding=encoding)
+        assert fetch_feed(http_server.url(f"/f/{encoding}.xml"), strict)[0] == feed
+    # 16 KB that inflate to 8 MB of gzip, which inflate to 8 GB: httpx inflated each part whole.
+    http_server.add("bomb.xml", gzip.compress(gzip_bomb(8)), "application/rss+xml", encoding="gzip, gzip")
+    home = str(tmp_path / "home")
+    cli = ("-m", "fonoteca", "--home", home, "add", "--no-sync")
+    refused = _within_3_gb(*cli, http_server.url("/f/bomb.xml"), FONOTECA_MAX_FEED_MB="1")
+    assert refused.returncode != 0 and "over the 1 MB limit" in _held(refused)
+    assert "FONOTECA_MAX_FEED_MB" in refused.stderr  # one line: what, and how to raise it
+    # The same 16 KB as the body of a redirect to the feed: httpx read a redirect's body whole before following it.
+    redirect = http_server.url(f"/redirect?to={http_server.url('/f/gzip.xml')}&body=bomb.xml")
+    added = _within_3_gb(*cli, redirect, FONOTECA_MAX_FEED_MB="1")
+    assert added.returncode == 0 and "Prueba" in _held(added)
+
+
+def test_a_compressed_enclosure_is_downloaded_and_a_gzip_bomb_stops_at_the_download_limit(
+    http_server, tmp_path
+) -> None:
+    flac = (DEMO_MEDIA / "jfk.flac").read_bytes()
+    http_server.add("jfk.flac", gzip.compress(flac), "audio/flac", encoding="gzip")
+    http_server.add("bomb.mp3", gzip.compress(gzip_bomb(8)), "audio/mpeg", encoding="gzip, gzip")
+    fetch = (
+        "import sys\nfrom pathlib import Path\nfrom fonoteca.errors import FonotecaError\n"
+        "from fonoteca.ingest.download import download\nfrom fonoteca.settings import Settings\n"
+        "try:\n    print(download(sys.argv[1], Path(sys.argv[2]), Settings.from_env(), backoff=0).read_bytes().hex())\n"
+        "except FonotecaError as exc:\n    sys.exit(f'error: {exc}')\n"
+    )
+    env = {"FONOTECA_HOME": str(tmp_path / "home"), "FONOTECA_MAX_DOWNLOAD_MB": "4", "FONOTECA_DOWNLOAD_RETRIES": "0"}
+    refused = _within_3_gb("-c", fetch, http_server.url("/f/bomb.mp3"), str(tmp_path / "bomb.mp3"), **env)
+    assert refused.returncode != 0 and "over the 4 MB limit" in _held(refused)
+    assert not list(tmp_path.glob("bomb.mp3*"))  # nothing kept of it
+    # The same bomb as the body of a redirect to a real, gzip-encoded enclosure: read whole by httpx before.
+    redirect = http_server.url(f"/redirect?to={http_server.url('/f/jfk.flac')}&body=bomb.mp3")
+    fetched = _within_3_gb("-c", fetch, redirect, str(tmp_path / "jfk.flac"), **env)
+    assert fetched.returncode == 0 and bytes.fromhex(_held(fetched).strip()) == flac
 
 
 # -- what an enclosure is --------------------------------------------------------------------------------------------

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
 
     # Downloads
     download_timeout: float = 30.0  # seconds without progress before giving up
+    # Seconds one download (an enclosure, or yt-dlp's media with its HLS fragments) may take in all: a server that
+    # sends a byte now and then never trips the timeout above. What arrived is kept, and a later retry resumes it.
+    download_deadline: float = 7200.0
     download_retries: int = 3
     max_download_mb: int = 2048
     max_feed_mb: int = 50  # a feed (or a publisher's or an imported transcript) larger than this is refused

@@ -1,5 +1,5 @@
-"""Downloading enclosures: streamed to a .part file, resumed with Range, retried with back-off, size-limited, and
-checked to be decodable media before the episode counts as downloaded."""
+"""Downloading enclosures: streamed to a .part file, resumed with Range, retried with back-off, size- and time-limited,
+and checked to be decodable media before the episode counts as downloaded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 
 from fonoteca.errors import MediaError, MediaUnreachable, disk_error
 from fonoteca.ingest.media import probe
-from fonoteca.ingest.net import RETRYABLE_STATUS, Origin
+from fonoteca.ingest.net import RETRYABLE_STATUS, Origin, decoded_body, streamed
 from fonoteca.settings import Settings
 
 ByteProgress = Callable[[int, int | None], None]  # (bytes so far, total or None)
@@ -41,12 +41,13 @@ def download(
     except OSError as exc:
         raise disk_error(exc, dest.parent) from exc
     last_error = ""
+    ends = time.monotonic() + settings.download_deadline
     with origin.client(settings) as client:
         for attempt in range(settings.download_retries + 1):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
             try:
-                _fetch_once(client, url, part, settings, on_progress)
+                _fetch_once(client, url, part, settings, on_progress, ends)
                 break
             except _Retry as exc:
                 last_error = str(exc)
@@ -65,13 +66,13 @@ def download(
 
 
 def _fetch_once(
-    client: httpx.Client, url: str, part: Path, settings: Settings, on_progress: ByteProgress | None
+    client: httpx.Client, url: str, part: Path, settings: Settings, on_progress: ByteProgress | None, ends: float
 ) -> None:
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     limit = settings.max_download_mb * 1024 * 1024
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        with streamed(client, url, headers) as response:
             if response.status_code == 416 and have:
                 return  # everything is already here
             if response.status_code in RETRYABLE_STATUS:
@@ -100,20 +101,24 @@ def _fetch_once(
             try:
                 with part.open("ab" if resumed else "wb") as out:
                     done = have
-                    for chunk in response.iter_bytes(1 << 16):
+                    for chunk in decoded_body(response):
                         out.write(chunk)
                         done += len(chunk)
-                        if done > limit:
+                        if max(done, have + response.num_bytes_downloaded) > limit:  # inflated, or as sent
                             raise MediaError(
                                 f"the enclosure {url} is over the {settings.max_download_mb} MB limit",
                                 "raise the limit with FONOTECA_MAX_DOWNLOAD_MB",
                             )
+                        if time.monotonic() > ends:
+                            raise _past_deadline(f"the download of {url}", settings)
                         if on_progress:
                             on_progress(done, total)
             except OSError as exc:
                 raise disk_error(exc, part) from exc
-            if total is not None and done < total:
+            if total is not None and have + response.num_bytes_downloaded < total:  # as sent, before inflating
                 raise _Retry(f"connection closed after {done} of {total} bytes")
+    except MediaUnreachable:
+        raise  # past the deadline: what arrived is resumed from
     except MediaError:
         part.unlink(missing_ok=True)  # a permanent failure: nothing worth resuming
         raise
@@ -131,8 +136,18 @@ def _fetch_once(
                 "check the address and your internet connection, then run `fonoteca retry`",
             ) from exc
         raise _Retry(f"{type(exc).__name__}: {exc}") from exc
-    except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+    except (httpx.TransportError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
         raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _past_deadline(what: str, settings: Settings) -> MediaUnreachable:
+    """A download past FONOTECA_DOWNLOAD_DEADLINE: a server that sends a byte now and then never trips the timeout of
+    one read. What arrived is kept, and the next attempt resumes from it."""
+    return MediaUnreachable(
+        f"{what} took longer than {settings.download_deadline:g} s in all",
+        "the server is very slow or stalls on purpose; `fonoteca retry` resumes it later, or raise the limit with "
+        "FONOTECA_DOWNLOAD_DEADLINE",
+    )
 
 
 def _root(exc: BaseException) -> BaseException:

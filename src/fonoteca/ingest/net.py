@@ -10,11 +10,13 @@ read, so a URL stored by an older version cannot slip past it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterable
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -277,7 +279,8 @@ def client(settings: Settings, *, public_only: bool, origin: Origin | None = Non
         follow_redirects=True,
         max_redirects=10,
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT},
+        # The codings `decoded_body` undoes; httpx would add br and zstd when their libraries are installed.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
         auth=origin.auth() if origin else None,
         transport=PublicOnlyTransport() if public_only else None,
         # A proxy from the environment would connect on fonoteca's behalf, past the address check.
@@ -306,7 +309,7 @@ def read_limited(
     An answer that means "not now" (RETRYABLE_STATUS) raises `unreachable` instead of `error` when it is given."""
     limit = max_mb * 1024 * 1024
     ends = time.monotonic() + deadline
-    with client.stream("GET", url) as response:
+    with streamed(client, url) as response:
         if response.status_code >= 400:
             failure = unreachable if unreachable and response.status_code in RETRYABLE_STATUS else error
             raise failure(f"{what} answered {response.status_code} {response.reason_phrase}", hint)
@@ -314,9 +317,9 @@ def read_limited(
         if length.isdigit() and int(length) > limit:
             raise _too_big(what, max_mb, error)
         body = bytearray()
-        for chunk in response.iter_bytes():  # as it arrives: a chunk size would wait for that many bytes
+        for chunk in decoded_body(response):
             body += chunk
-            if len(body) > limit:
+            if len(body) > limit or response.num_bytes_downloaded > limit:
                 raise _too_big(what, max_mb, error)
             if time.monotonic() > ends:
                 raise error(
@@ -326,5 +329,80 @@ def read_limited(
         return str(response.url), bytes(body)
 
 
+@contextlib.contextmanager
+def streamed(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
+    """GET `url` as a stream, following its redirects as the client would (its limit, its auth per origin), but never
+    reading a redirect's body: httpx reads that whole, inflated, before it follows, and a 302 may carry gigabytes."""
+    request = client.build_request("GET", url, headers=headers)
+    for _ in range(client.max_redirects + 1):
+        response = client.send(request, stream=True, follow_redirects=False)
+        if response.next_request is None:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        response.close()
+        request = response.next_request
+    raise httpx.TooManyRedirects(f"more than {client.max_redirects} redirects", request=request)
+
+
 def _too_big(what: str, max_mb: int, error: type[FonotecaError]) -> FonotecaError:
     return error(f"{what} is over the {max_mb} MB limit", "raise the limit with FONOTECA_MAX_FEED_MB")
+
+
+# -- compressed answers ----------------------------------------------------------------------------------------------
+
+# How zlib reads each Content-Encoding fonoteca undoes: gzip, and deflate (RFC 9110's zlib format, or raw deflate as
+# some servers send it; told apart by its first two bytes). Any other coding is passed on as it came, as httpx and
+# yt-dlp do with one they do not know.
+_GZIP, _ZLIB, _RAW_DEFLATE = zlib.MAX_WBITS | 16, zlib.MAX_WBITS, -zlib.MAX_WBITS
+_PART = 1 << 16
+
+
+def content_codings(header: str) -> list[str]:
+    """The codings of a Content-Encoding header that fonoteca undoes, in the order to undo them (the last applied
+    first)."""
+    codings = [coding.strip().lower() for coding in header.split(",")]
+    return [coding for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
+
+
+def inflated(parts: Iterable[bytes], codings: list[str], size: int = _PART) -> Iterator[bytes]:
+    """`parts` of a body as they arrive, with `codings` (content_codings) undone, never more than `size` bytes at a
+    time: a few kilobytes of gzip inflate to gigabytes, and two layers of it to terabytes, which a decoder that inflates
+    each part whole (httpx's, yt-dlp's) holds in memory. A part that inflates to nothing yet yields b"", so that a
+    caller's deadline and limits are checked as the raw bytes arrive. A body that ends before its compressed data does
+    raises zlib.error; what follows the compressed data is ignored (one gzip member, as httpx and yt-dlp read)."""
+    for coding in codings:
+        parts = _inflating(parts, coding, size)
+    return iter(parts)
+
+
+def _inflating(parts: Iterable[bytes], coding: str, size: int) -> Iterator[bytes]:
+    inflater = None
+    for part in parts:
+        if inflater is None and part:
+            zlib_header = len(part) > 1 and part[0] & 0x0F == 8 and (part[0] << 8 | part[1]) % 31 == 0
+            inflater = zlib.decompressobj(_GZIP if coding != "deflate" else _ZLIB if zlib_header else _RAW_DEFLATE)
+        given = False
+        while inflater is not None and not inflater.eof:
+            out = inflater.decompress(part, size)
+            part = inflater.unconsumed_tail
+            if out:
+                given = True
+                yield out
+            if not part and len(out) < size:  # this part is used up, and all it inflates to given
+                break
+        if not given:
+            yield b""
+    if inflater is not None and not inflater.eof:
+        raise zlib.error("the compressed answer ends before its data does")
+
+
+def decoded_body(response: httpx.Response) -> Iterator[bytes]:
+    """The body of a streamed httpx answer as it arrives, decoded by `inflated` (httpx's own decoders inflate each part
+    whole); `response.num_bytes_downloaded` counts what came over the wire."""
+    try:
+        yield from inflated(response.iter_raw(), content_codings(response.headers.get("content-encoding", "")))
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"its compressed data is damaged ({exc})", request=response.request) from exc

@@ -13,18 +13,22 @@ Network safety: yt-dlp does its own HTTP. Every connection it opens while workin
 feeds' enclosures (src/fonoteca/ingest/net.py): public internet addresses only, unless FONOTECA_ALLOW_PRIVATE_URLS=1 —
 the show's address, the pages and media it names, redirects, HLS fragments. Captions are fetched with fonoteca's own
 checked client. What yt-dlp reads is bounded like a feed (`_Guard`): each page or playlist within FONOTECA_MAX_FEED_MB
-and all of them within FONOTECA_FEED_DEADLINE, a download within FONOTECA_MAX_DOWNLOAD_MB; and what it would hand to an
-outside program (ffmpeg, for an encrypted HLS stream), whose connections cannot be checked, is refused.
+and all of them within FONOTECA_FEED_DEADLINE, a download within FONOTECA_MAX_DOWNLOAD_MB and FONOTECA_DOWNLOAD_DEADLINE
+(what it reads into memory on the way, an HLS playlist or key, within FONOTECA_MAX_FEED_MB); a compressed answer is
+inflated as it is read, never whole; and what it would hand to an outside program (ffmpeg, for an encrypted HLS
+stream), whose connections cannot be checked, is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import itertools
 import re
 import socket
 import threading
+import urllib.request
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -54,7 +58,7 @@ from fonoteca.archive import Segment, Source
 from fonoteca.archive.models import Captions
 from fonoteca.errors import FeedError, FonotecaError, MediaError, disk_error
 from fonoteca.ingest.media import MEDIA_EXTENSIONS, probe
-from fonoteca.ingest.net import Origin, checked_address, is_public
+from fonoteca.ingest.net import Origin, checked_address, content_codings, inflated, is_public
 from fonoteca.ingest.transcripts import fetch_transcript, kind_of, parse_transcript
 from fonoteca.settings import Settings
 from fonoteca.text import sanitize_html
@@ -121,20 +125,22 @@ def is_page_or_media(data: bytes) -> bool:
 
 class _Guard:
     """What one yt-dlp call may do, enforced where its sockets open and its answers are read: connect to checked
-    addresses only (`check_addresses`), read at most `response_limit` bytes of one answer (a page, a playlist: yt-dlp
-    reads those whole into memory) and `total_limit` bytes of all of them (a download's media and HLS fragments), and
-    end within `deadline` seconds (a server that sends a byte now and then never trips the socket timeout). The first
-    breach is kept in `refusals`; from then on nothing more is read or connected, so yt-dlp's retries end at once."""
+    addresses only (`check_addresses`), read at most `response_limit` bytes of one answer that is held in memory (a
+    page, a playlist, a key: yt-dlp reads those whole; in a `download`, the media it reads in parts into a file is not
+    held to it) and `total_limit` bytes of all of them (a download's media and HLS fragments), and end within
+    `deadline` seconds (a server that sends a byte now and then never trips the socket timeout). The first breach is
+    kept in `refusals`; from then on nothing more is read or connected, so yt-dlp's retries end at once."""
 
     def __init__(
         self,
         *,
         check_addresses: bool,
-        deadline: float | None = None,
+        deadline: tuple[float, str] | None = None,  # (seconds, the setting that raises it)
         response_limit: tuple[int, str] | None = None,  # (MB, the setting that raises it)
         total_limit: tuple[int, str] | None = None,
+        download: bool = False,
     ) -> None:
-        self.check_addresses, self.deadline = check_addresses, deadline
+        self.check_addresses, self.deadline, self.download = check_addresses, deadline, download
         self.response_limit, self.total_limit = response_limit, total_limit
         self.refusals: list[MediaError] = []
         self.total = 0
@@ -152,20 +158,22 @@ class _Guard:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def expire(self) -> None:
+        seconds, setting = self.deadline or (0.0, "")
         self.stop(
             MediaError(
-                f"what yt-dlp read took longer than {self.deadline:g} s in all",
-                "the server is very slow or stalls on purpose; try again later, or raise the limit with "
-                "FONOTECA_FEED_DEADLINE",
+                f"what yt-dlp read took longer than {seconds:g} s in all",
+                f"the server is very slow or stalls on purpose; try again later, or raise the limit with {setting}",
             )
         )
 
-    def count(self, response: object, size: int) -> None:
+    def count(self, response: object, size: int, *, whole: bool) -> None:
+        """`size` more bytes of `response`; `whole` when the answer is being read whole into memory."""
         with self.lock:
             self.total += size
             self.per_response[response] = self.per_response.get(response, 0) + size
             one = self.per_response[response]
-        for limit, read in ((self.response_limit, one), (self.total_limit, self.total)):
+        in_memory = whole or not self.download
+        for limit, read in ((self.response_limit if in_memory else None, one), (self.total_limit, self.total)):
             if limit and read > limit[0] * 1024 * 1024:
                 self.stop(MediaError(f"what yt-dlp read is over the {limit[0]} MB limit", f"raise it with {limit[1]}"))
 
@@ -179,6 +187,7 @@ _guard: ContextVar[_Guard | None] = ContextVar("fonoteca_ytdlp_guard", default=N
 _connect = ytdlp_urllib.create_connection
 _read = ytdlp_urllib.UrllibResponseAdapter.read
 _run_external = ExternalFD.real_download
+_decode = ytdlp_urllib.HTTPHandler.http_response
 
 
 def _checked_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
@@ -210,14 +219,64 @@ def _guarded_read(self: ytdlp_urllib.UrllibResponseAdapter, amt: int | None = No
         return _read(self, amt)
     if amt is None or amt < 0:
         parts = []
-        while part := _guarded_read(self, 1 << 16):
+        while part := _counted_read(self, guard, 1 << 16, whole=True):
             parts.append(part)
         return b"".join(parts)
+    return _counted_read(self, guard, amt, whole=False)
+
+
+def _counted_read(self: ytdlp_urllib.UrllibResponseAdapter, guard: _Guard, amt: int, *, whole: bool) -> bytes:
     guard.check()
     data = _read(self, amt)
-    guard.count(self, len(data))
+    guard.count(self, len(data), whole=whole)
     guard.check()
     return data
+
+
+class _Inflating(io.RawIOBase):
+    """A compressed answer's body, inflated as it is read (net.inflated), a part at a time."""
+
+    def __init__(self, raw: Any, codings: list[str]) -> None:
+        super().__init__()
+        self.raw = raw
+        # read1: what has arrived, so that a dripping answer is inflated as it drips, not after 64 KB of it.
+        self.parts = inflated(iter(lambda: raw.read1(1 << 16), b""), codings)
+        self.left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, amt: int | None = -1) -> bytes:
+        if amt is None or amt < 0:
+            return b"".join(iter(lambda: self.read(1 << 16), b""))
+        while not self.left:
+            part = next(self.parts, None)
+            if part is None:
+                return b""
+            self.left = part
+        data, self.left = self.left[:amt], self.left[amt:]
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _guarded_answer(self: ytdlp_urllib.HTTPHandler, request: Any, response: Any) -> Any:
+    """An answer as yt-dlp's handler passes it on, under a guard: a redirect's body, which urllib reads whole before it
+    follows (a 302 may carry gigabytes), is not read at all; a compressed answer, which yt-dlp inflates whole before
+    anything reads it (8 MB of gzip are 8 GB inflated), is inflated as it is read instead, in parts that the guard
+    counts against its limits and cuts at its deadline."""
+    codings = content_codings(response.headers.get("Content-Encoding", ""))
+    redirect = response.status in (301, 302, 303, 307, 308)
+    if _guard.get() is None or not (codings or redirect):
+        return _decode(self, request, response)
+    if redirect:
+        response.close()
+    body = io.BytesIO() if redirect else _Inflating(response, codings)
+    answer = urllib.request.addinfourl(body, response.headers, response.url, response.status)
+    answer.msg = response.msg
+    return answer
 
 
 def _no_external_program(self: ExternalFD, filename: str, info_dict: dict[str, Any]) -> Any:
@@ -240,6 +299,7 @@ def _no_external_program(self: ExternalFD, filename: str, info_dict: dict[str, A
 # TLS still verifies and sends the host name: http.client takes it from the connection, not from this address.
 ytdlp_urllib.create_connection = _checked_connection
 ytdlp_urllib.UrllibResponseAdapter.read = _guarded_read  # type: ignore[method-assign]
+ytdlp_urllib.HTTPHandler.http_response = ytdlp_urllib.HTTPHandler.https_response = _guarded_answer  # type: ignore[method-assign]
 ExternalFD.real_download = _no_external_program  # type: ignore[method-assign]
 
 
@@ -261,7 +321,7 @@ def _check_url(url: str) -> None:
 @contextlib.contextmanager
 def _guarding(guard: _Guard) -> Iterator[_Guard]:
     token = _guard.set(guard)
-    timer = threading.Timer(guard.deadline, guard.expire) if guard.deadline else None
+    timer = threading.Timer(guard.deadline[0], guard.expire) if guard.deadline else None
     if timer:
         timer.daemon = True
         timer.start()
@@ -298,7 +358,7 @@ def _reading(settings: Settings) -> _Guard:
     them within FONOTECA_FEED_DEADLINE."""
     return _Guard(
         check_addresses=not settings.allow_private_urls,
-        deadline=settings.feed_deadline,
+        deadline=(settings.feed_deadline, "FONOTECA_FEED_DEADLINE"),
         response_limit=(settings.max_feed_mb, "FONOTECA_MAX_FEED_MB"),
     )
 
@@ -635,10 +695,16 @@ def download_audio(
         return paths[0]
 
     # The media as it arrives, fragments and all, within FONOTECA_MAX_DOWNLOAD_MB (yt-dlp's own max_filesize knows
-    # only a size announced in advance, which an HLS stream never has).
-    limit = (settings.max_download_mb, "FONOTECA_MAX_DOWNLOAD_MB")
+    # only a size announced in advance, which an HLS stream never has) and FONOTECA_DOWNLOAD_DEADLINE.
+    guard = _Guard(
+        check_addresses=not settings.allow_private_urls,
+        deadline=(settings.download_deadline, "FONOTECA_DOWNLOAD_DEADLINE"),
+        response_limit=(settings.max_feed_mb, "FONOTECA_MAX_FEED_MB"),
+        total_limit=(settings.max_download_mb, "FONOTECA_MAX_DOWNLOAD_MB"),
+        download=True,
+    )
     try:
-        path = _run(url, _Guard(check_addresses=not settings.allow_private_urls, total_limit=limit), call)
+        path = _run(url, guard, call)
     except MediaError as exc:
         if "FONOTECA_MAX_DOWNLOAD_MB" in exc.hint:  # nothing worth resuming: what it left is removed
             for left in dest_stem.parent.glob(f"{glob.escape(dest_stem.name)}.*"):
