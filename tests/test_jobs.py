@@ -429,10 +429,10 @@ def test_an_analysis_whose_language_model_does_not_answer_is_tried_again_later(p
     settings = pg_settings.replace(llm_base_url="http://127.0.0.1:9/v1", llm_timeout=2.0)  # nothing listens on 9
     with Fonoteca(settings) as fonoteca:
         episode = _transcribed(fonoteca)
-        assert fonoteca.jobs.enqueue_analyses([episode], ["summary"]).queued == 1
+        assert fonoteca.jobs.enqueue_analyses([episode], ["sentiment"]).queued == 1
         run_worker(fonoteca, queues=["llm"], until_empty=True)  # stops: the retry is scheduled for later
         (job,) = fonoteca.jobs.open().job_manager.list_jobs(task=ANALYZE_TASK)
-        assert fonoteca.archive.get_analysis(episode.id, "summary") is None
+        assert fonoteca.archive.get_analysis(episode.id, "sentiment") is None
     assert (job.status, job.attempts) == ("todo", 1)
 
 
@@ -593,7 +593,7 @@ def test_a_busy_worker_keeps_its_heartbeat_and_takes_jobs_after_postgresql_resta
         try:
             with Fonoteca(pg) as fonoteca:
                 _wait_for("a live worker", lambda: fonoteca.jobs.fleet().workers == 1, [worker], seconds=60)
-                assert fonoteca.jobs.enqueue_analyses([busy], ["summary"]).queued == 1
+                assert fonoteca.jobs.enqueue_analyses([busy], ["sentiment"]).queued == 1
             assert model.asked.wait(60), "the worker never took the job"
             assert server.pg_ctl("stop -m immediate").returncode == 0
             time.sleep(5)  # several heartbeats and polls of the worker

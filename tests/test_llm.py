@@ -420,11 +420,11 @@ def test_an_analysis_report_has_errors_only_when_an_analysis_failed_and_nulls_fo
     with Fonoteca(_nowhere(settings), archive=archive) as fonoteca:
         analyzer = fonoteca.analyzer()
         worked = dump(AnalysisReportOut.of(EpisodeAnalyses(episode, *analyzer.analyze_each(episode, ["language"]))))
-        no_server = EpisodeAnalyses(episode, *analyzer.analyze_each(episode, ["summary", "language"]))
-    assert "errors" not in worked and worked["language"] == "es" and worked["summary"] is None
+        no_server = EpisodeAnalyses(episode, *analyzer.analyze_each(episode, ["topics", "language"]))
+    assert "errors" not in worked and worked["language"] == "es" and worked["topics"] is None
     partly = dump(AnalysisReportOut.of(no_server))
-    assert list(partly["errors"]) == ["summary"] and partly["errors"]["summary"] == str(no_server.errors["summary"])
-    assert partly["language"] == "es" and partly["summary"] is None and partly["models"] == {"language": "py3langid"}
+    assert list(partly["errors"]) == ["topics"] and partly["errors"]["topics"] == str(no_server.errors["topics"])
+    assert partly["language"] == "es" and partly["topics"] is None and partly["models"] == {"language": "py3langid"}
     assert list(partly) == [*worked, "errors"], "the same keys, in the same order, and errors last"
 
 

@@ -22,12 +22,14 @@ from conftest import shared_path
 from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode, assert_sigterm_stops_it_and_its_llm_server, searcher
 from fixtures_web import serve_app
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.errors import LLMError
 from fonoteca.llm.analyze import Analyzer, Sentiment, prompt_version
 from fonoteca.llm.chat import ChatTurn, cited_numbers, retrieve
 from fonoteca.llm.client import LLMClient
 from fonoteca.llm.server import LocalServer, free_port, port_in_use
+from fonoteca.llm.summary import KEY_MOMENTS, KEY_MOMENTS_NOTE
 
 pytestmark = pytest.mark.slow
 
@@ -52,34 +54,35 @@ def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
         analyzer = Analyzer(archive, llm_settings, LLMClient(llm_settings))
-        first = analyzer.analyze(episode, ["summary", "sentiment", "language"], words=12, focus="la NASA")
-        summary = first["summary"]
-        assert summary.model == "smollm2-135m-instruct"
-        assert summary.prompt_version == prompt_version("summary")
-        assert summary.transcript_rev == episode.transcript_rev
-        assert 0 < len(summary.result["text"].split()) <= 12
-        assert summary.params == "words=12;focus=la NASA;lang=es"
-        assert first["sentiment"].result["sentiment"] in ("positive", "neutral", "negative")
+        first = analyzer.analyze(episode, ["sentiment", "language"])
+        sentiment = first["sentiment"]
+        assert sentiment.model == "smollm2-135m-instruct"
+        assert sentiment.prompt_version == prompt_version("sentiment")
+        assert sentiment.transcript_rev == episode.transcript_rev
+        assert sentiment.params == ""
+        assert sentiment.result["sentiment"] in ("positive", "neutral", "negative")
         assert first["language"].result == {"language": "es", "method": "py3langid"}
         assert first["language"].model == "py3langid", "no language model found it"
-        assert {a.kind for a in archive.list_analyses(episode.id)} == {"summary", "sentiment", "language"}
+        assert {a.kind for a in archive.list_analyses(episode.id)} == {"sentiment", "language"}
 
         calls = sum(analyzer.client.calls.values())
-        again = analyzer.analyze(episode, ["summary", "sentiment"], words=12, focus="la NASA")
+        again = analyzer.analyze(episode, ["sentiment", "language"])
         assert sum(analyzer.client.calls.values()) == calls, "stored results are reused"
-        assert again["summary"].result == summary.result
+        assert again["sentiment"].result == sentiment.result
 
         archive.append_segments(episode.id, [Segment(start=60.0, end=66.0, text="Y eso es todo por hoy.")])
         changed = archive.get_episode(episode.id)
-        redone = analyzer.analyze(changed, ["summary"], words=12, focus="la NASA")["summary"]
-        assert redone.transcript_rev == changed.transcript_rev > summary.transcript_rev
-        assert analyzer.client.calls["summary"] == 2
+        asked = analyzer.client.calls["sentiment"]
+        redone = analyzer.analyze(changed, ["sentiment"])["sentiment"]
+        assert redone.transcript_rev == changed.transcript_rev > sentiment.transcript_rev
+        assert analyzer.client.calls["sentiment"] > asked, "a new transcript is analysed again"
 
-        analyzer.analyze(changed, ["summary"], words=12, focus="la NASA", force=True)
-        assert analyzer.client.calls["summary"] == 3, "--force recomputes"
+        asked = analyzer.client.calls["sentiment"]
+        analyzer.analyze(changed, ["sentiment"], force=True)
+        assert analyzer.client.calls["sentiment"] > asked, "--force recomputes"
 
 
-def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_settings):
+def test_transcript_longer_than_the_context_is_condensed_by_map_reduce(llm_settings):
     source = shared_path("transcripts", "venezolanos_es", "episodios", "19-de-abril-de-1810", "transcripcion.md")
     body = source.read_text(encoding="utf-8").split("## Transcripción", 1)[1]
     sentences = [s.strip() for s in re.split(r"(?<=[.;?!])\s+", body) if s.strip()]
@@ -91,11 +94,11 @@ def test_transcript_longer_than_the_context_is_summarised_by_map_reduce(llm_sett
         episode = add_episode(archive, lines, title="19 de abril de 1810")
         analyzer = Analyzer(archive, small, LLMClient(small))
         assert analyzer.client.count_tokens("\n".join(lines)) > small.llm_context, "the test needs a long transcript"
-        summary = analyzer.analyze(episode, ["summary"], words=25)["summary"]
+        sentiment = analyzer.analyze(episode, ["sentiment"])["sentiment"]
         assert analyzer.client.calls["map"] >= 3, analyzer.client.calls
-        assert analyzer.client.calls["summary"] == 1
-        stored = archive.get_analysis(episode.id, "summary", summary.params)
-        assert stored is not None and 0 < len(stored.result["text"].split()) <= 25
+        assert analyzer.client.calls["sentiment"] >= 1
+        stored = archive.get_analysis(episode.id, "sentiment", sentiment.params)
+        assert stored is not None and stored.result["sentiment"] in ("positive", "neutral", "negative")
 
 
 def _turn(archive: Archive, settings, client: LLMClient, message: str, conversation_id: str | None = None):
@@ -294,17 +297,20 @@ def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
 
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
+        Fonoteca(llm_settings, archive=archive).glance()  # its key moments: the embedded setup's summary
     with TestClient(create_app(llm_settings)) as client:
         before = client.get(f"/episode/{episode.id}")
         assert 'action="/episode/' in before.text and 'class="summary"' not in before.text
-        form = {"words": "12", "focus": "la NASA"}  # every kind is ticked by default
-        posted = client.post(f"/episode/{episode.id}/analyze", data=form, follow_redirects=False)
+        assert str(markupsafe.escape(KEY_MOMENTS_NOTE)) in before.text, "why there is no model summary to ask for"
+        ticked = re.findall(r'name="what" value="(\w+)" checked', before.text)
+        assert ticked == ["topics", "entities", "sentiment", "language"], "every kind the page offers is ticked"
+        posted = client.post(f"/episode/{episode.id}/analyze", data={"what": ticked}, follow_redirects=False)
         assert posted.status_code == 303 and posted.headers["location"] == f"/episode/{episode.id}#analysis"
         page = client.get(f"/episode/{episode.id}").text
         with Archive(llm_settings.db_path) as archive:
             stored = {a.kind: a for a in archive.list_analyses(episode.id)}
-        assert set(stored) == {"summary", "topics", "entities", "sentiment", "language"}
-        assert str(markupsafe.escape(stored["summary"].result["text"])) in page
+        assert set(stored) == {"topics", "entities", "sentiment", "language"}
+        assert 'class="summary"' not in page, "the embedded model writes no summary"
         for topic in stored["topics"].result["topics"]:
             assert f"<li>{markupsafe.escape(topic)}</li>" in page
         assert f"sentiment-{stored['sentiment'].result['sentiment']}" in page
@@ -330,7 +336,8 @@ def test_episode_page_form_runs_analyses_and_shows_them(llm_settings):
 def test_llm_check_and_analyze_json_from_the_command_line(llm_settings):
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
-    env = {**os.environ, "FONOTECA_HOME": str(llm_settings.home), "FONOTECA_LLM_BASE_URL": llm_settings.llm_base_url}
+    env = {**os.environ, "FONOTECA_HOME": str(llm_settings.home), "FONOTECA_LLM_BASE_URL": llm_settings.llm_base_url,
+           "FONOTECA_EMBEDDINGS": "none"}  # fmt: skip
 
     def fonoteca(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -347,7 +354,8 @@ def test_llm_check_and_analyze_json_from_the_command_line(llm_settings):
     [report] = json.loads(result.stdout)
     assert set(report) >= {"episode_id", "summary", "topics", "entities", "sentiment", "anger", "language", "model"}
     assert report["episode_id"] == episode.id and report["model"] == "smollm2-135m-instruct"
-    assert 0 < len(report["summary"].split()) <= 12
+    assert report["models"]["summary"] == KEY_MOMENTS and report["summary"]["text"] is None, "not the 135M's prose"
+    assert report["summary"]["key_moments"] and report["summary"]["note"] == KEY_MOMENTS_NOTE
     assert report["sentiment"] in ("positive", "neutral", "negative") and isinstance(report["anger"], bool)
     assert report["language"] == "es"
 
@@ -368,7 +376,7 @@ def test_a_model_the_server_does_not_list_is_refused_before_anything_is_stored(l
     with Archive(llm_settings.db_path) as archive:
         episode = add_episode(archive, VOYAGER)
     expected = f"the configured model 'gpt-4' is not listed by the server at {llm_settings.llm_base_url}; it has: "
-    for args in (["analyze", episode.id, "--what", "summary", "--json"], ["ask", "¿Qué pasó con la Voyager?"]):
+    for args in (["analyze", episode.id, "--what", "sentiment", "--json"], ["ask", "¿Qué pasó con la Voyager?"]):
         result = _cli(llm_settings, *args, FONOTECA_LLM_MODEL="gpt-4")
         assert result.returncode == 1, args
         assert expected + "smollm2-135m-instruct" in result.stderr and "FONOTECA_LLM_MODEL" in result.stderr

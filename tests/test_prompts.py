@@ -16,12 +16,19 @@ from fixtures_llm import VOYAGER, add_episode
 from fonoteca.archive import Analysis
 from fonoteca.errors import LLMError
 from fonoteca.llm import prompts
-from fonoteca.llm.analyze import PROMPT_OVERHEAD_TOKENS, PROMPTS, Analyzer, current_analyses, prompt_version
+from fonoteca.llm.analyze import (
+    CITATION_RULES,
+    PROMPT_OVERHEAD_TOKENS,
+    PROMPTS,
+    Analyzer,
+    current_analyses,
+    prompt_version,
+)
 from fonoteca.llm.client import LLMClient, estimate_tokens
 from fonoteca.llm.prompts import Prompt
 from fonoteca.llm.server import free_port
 
-SUMMARY_PARAMS = "words=30;focus=;lang=es"  # what analyze() stores a default summary of a Spanish episode under
+SENTIMENT_PARAMS = ""  # what analyze() stores a sentiment under
 
 
 def _all_prompts() -> list[Prompt]:
@@ -59,10 +66,11 @@ def test_every_prompt_has_its_own_name_and_text():
 
 
 def test_an_optional_sentence_is_added_only_when_its_value_is_given():
-    with_focus = prompts.SUMMARY.messages(language="Spanish", words=12, focus="la NASA", text="hola")
-    without = prompts.SUMMARY.messages(language="Spanish", words=12, focus=None, text="hola")
+    given = {"chapters": "[0:00] La Voyager", "moments": "[1] (0:00) “hola”"}
+    with_focus = prompts.SUMMARY.messages(language="Spanish", words=12, focus="la NASA", **given)
+    without = prompts.SUMMARY.messages(language="Spanish", words=12, focus=None, **given)
     assert "Focus on: la NASA." in with_focus[1]["content"]
-    assert "Focus" not in without[1]["content"] and "at most 12 words." in without[1]["content"]
+    assert "Focus" not in without[1]["content"] and "at most 12 words," in without[1]["content"]
     assert (
         with_focus[0]
         == without[0]
@@ -76,30 +84,35 @@ def test_braces_in_a_transcript_reach_the_model_as_they_are():
 
 
 def test_the_analysis_prompts_fit_in_the_overhead_the_context_budget_leaves_them():
-    values = {"language": "Portuguese", "words": 500, "focus": "x" * 80, "number": 99, "total": 99, "text": ""}
+    values = {"language": "Portuguese", "words": 500, "focus": "x" * 80, "number": 99, "total": 99, "text": "",
+              "chapters": "", "moments": ""}  # fmt: skip
     for prompt in (*PROMPTS.values(), prompts.MAP):
         used = sum(estimate_tokens(m["content"]) for m in prompt.messages(**values))
         assert used <= PROMPT_OVERHEAD_TOKENS - 50, f"{prompt.name}: {used} tokens, and the chat template needs some"
 
 
 def test_an_analysis_of_the_whole_transcript_depends_on_the_map_prompt_too():
-    assert prompt_version("summary") == prompts.version(prompts.SUMMARY, prompts.MAP) != prompts.SUMMARY.version
+    assert prompt_version("sentiment") == prompts.version(prompts.SENTIMENT, prompts.MAP) != prompts.SENTIMENT.version
     assert prompt_version("translation") == prompts.TRANSLATION.version
 
 
+def test_the_summary_reads_the_key_moments_not_the_transcript_and_depends_on_its_citation_check():
+    assert prompt_version("summary") == prompts.version(prompts.SUMMARY, CITATION_RULES) != prompts.SUMMARY.version
+
+
 @pytest.fixture
-def stored_summary(archive, settings):
-    """A Spanish episode with a summary stored under today's prompts, and an analyser whose endpoint is down."""
+def stored_sentiment(archive, settings):
+    """A Spanish episode with a sentiment stored under today's prompts, and an analyser whose endpoint is down."""
     episode = add_episode(archive, VOYAGER)
     archive.save_analysis(
         Analysis(
             episode_id=episode.id,
-            kind="summary",
-            params=SUMMARY_PARAMS,
+            kind="sentiment",
+            params=SENTIMENT_PARAMS,
             model="some-model",
-            prompt_version=prompt_version("summary"),
+            prompt_version=prompt_version("sentiment"),
             transcript_rev=episode.transcript_rev,
-            result={"text": "La Voyager 1 vuelve a hablar.", "words": 30, "focus": None},
+            result={"sentiment": "positive", "anger": False},
         )
     )
     unreachable = settings.replace(llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
@@ -107,24 +120,24 @@ def stored_summary(archive, settings):
     return episode, analyzer
 
 
-def test_a_stored_analysis_is_reused_while_its_prompts_are_unchanged(archive, stored_summary):
-    episode, analyzer = stored_summary
-    reused = analyzer.analyze(episode, ["summary"])["summary"]
-    assert reused.result["text"] == "La Voyager 1 vuelve a hablar." and reused.model == "some-model"
+def test_a_stored_analysis_is_reused_while_its_prompts_are_unchanged(archive, stored_sentiment):
+    episode, analyzer = stored_sentiment
+    reused = analyzer.analyze(episode, ["sentiment"])["sentiment"]
+    assert reused.result == {"sentiment": "positive", "anger": False} and reused.model == "some-model"
     assert sum(analyzer.client.calls.values()) == 0
-    assert current_analyses(archive, episode)[0]["summary"].result == reused.result
+    assert current_analyses(archive, episode)[0]["sentiment"].result == reused.result
     with pytest.raises(LLMError, match="no language model server answers"):
-        analyzer.analyze(episode, ["summary"], force=True)
+        analyzer.analyze(episode, ["sentiment"], force=True)
 
 
-@pytest.mark.parametrize("edited", ["summary", "map"])
-def test_editing_a_prompt_makes_the_analyses_it_made_stale(archive, stored_summary, monkeypatch, edited):
-    episode, analyzer = stored_summary
-    if edited == "summary":
-        monkeypatch.setitem(PROMPTS, "summary", replace(prompts.SUMMARY, user="Sum up. " + prompts.SUMMARY.user))
+@pytest.mark.parametrize("edited", ["sentiment", "map"])
+def test_editing_a_prompt_makes_the_analyses_it_made_stale(archive, stored_sentiment, monkeypatch, edited):
+    episode, analyzer = stored_sentiment
+    if edited == "sentiment":
+        monkeypatch.setitem(PROMPTS, "sentiment", replace(prompts.SENTIMENT, user="Say. " + prompts.SENTIMENT.user))
     else:
         monkeypatch.setattr(prompts, "MAP", replace(prompts.MAP, system="You shorten transcripts."))
     assert current_analyses(archive, episode)[0] == {}, "the episode page no longer shows it"
     with pytest.raises(LLMError, match="no language model server answers"):  # it is recomputed, not reused
-        analyzer.analyze(episode, ["summary"])
-    assert [a.result["text"] for a in archive.list_analyses(episode.id)] == ["La Voyager 1 vuelve a hablar."]
+        analyzer.analyze(episode, ["sentiment"])
+    assert [a.result for a in archive.list_analyses(episode.id)] == [{"sentiment": "positive", "anger": False}]

@@ -531,10 +531,13 @@ class Fonoteca:
 
     # -- the language model ---------------------------------------------------------------------------------------
 
-    def analyzer(self) -> Analyzer:
+    def analyzer(self, *, make_overviews: bool = False) -> Analyzer:
+        """The analyses against the configured endpoint. `make_overviews`: a command's or a worker's, whose summary
+        first makes an episode's missing chapters and key moments (see `overview`); a web request's reads them."""
         from fonoteca.llm.analyze import Analyzer
 
-        return Analyzer(self.archive, self.settings, self.llm)
+        overviews = (lambda episode: self.overview(episode.id, make=True)[1]) if make_overviews else None
+        return Analyzer(self.archive, self.settings, self.llm, overviews)
 
     def analyze(
         self,
@@ -554,8 +557,8 @@ class Fonoteca:
 
         check_analyses(kinds, words)  # a typo is not a network problem
         episodes = analysis_targets(self.archive, target)
-        analyzer = self.analyzer()
-        if list(kinds) != ["language"]:  # the language is found without a server (py3langid) unless the text is tiny
+        analyzer = self.analyzer(make_overviews=True)
+        if analyzer.needs_model(kinds):
             analyzer.client.check()  # fails here, once, when no server answers or lacks the model
 
         options = {"words": words, "focus": focus, "language": language, "force": force}

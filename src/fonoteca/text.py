@@ -136,6 +136,14 @@ def format_timestamp(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def parse_timestamp(clock: str) -> int:
+    """The seconds of a written time: '1:02:03' -> 3723, '12:30' -> 750 (format_timestamp's, or with more digits)."""
+    total = 0
+    for part in clock.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
 # Show notes and transcript text come from feeds: untrusted. Keep simple formatting and links, never scripts or styles.
 _ALLOWED_TAGS = {"a", "p", "br", "b", "strong", "i", "em", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4"}
 

@@ -21,7 +21,7 @@ from fonoteca.llm.analyze import (
     check_translation,
 )
 from fonoteca.llm.server import LocalServer
-from fonoteca.output import AnalysisReportOut, AnswerOut, QueuedOut, TranslationReportOut, dump
+from fonoteca.output import AnalysisReportOut, AnswerOut, QueuedOut, SummaryOut, TranslationReportOut, dump
 from fonoteca.text import format_timestamp
 
 llm_app = typer.Typer(help="The language model endpoint: check it, or serve the packaged offline model.")
@@ -92,7 +92,7 @@ def _print_report(report: AnalysisReportOut | TranslationReportOut) -> None:
         console.print(report.text, highlight=False, markup=False)
         return
     if report.summary is not None:
-        console.print(f"[bold]summary:[/] {safe(report.summary)}", highlight=False)
+        _print_summary(report.summary)
     if report.topics is not None:
         console.print(f"[bold]topics:[/] {safe(', '.join(report.topics))}", highlight=False)
     if report.entities is not None:
@@ -103,9 +103,31 @@ def _print_report(report: AnalysisReportOut | TranslationReportOut) -> None:
         console.print(f"[bold]sentiment:[/] {safe(report.sentiment)} · anger: {anger}", highlight=False)
     if report.language is not None:
         console.print(f"[bold]language:[/] {safe(report.language)}", highlight=False)
+    if report.dropped:  # what the checks took out of the model's answers, so the reader knows it was there
+        told = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in report.dropped.items())
+        console.print(
+            f"[dim]dropped by the checks (not said, or not given to the model): {safe(told)}[/]", highlight=False
+        )
     for kind, error in (report.errors or {}).items():
         console.print(f"[bold red]{kind} failed:[/] {safe(error)}", highlight=False)
     console.print(f"[dim]model: {safe(report.model)}[/]", highlight=False)
+
+
+def _print_summary(summary: SummaryOut) -> None:
+    """A written summary with each of its citations' second, what it cites and its link; on the embedded setup, the
+    key moments with the line that says why."""
+    if summary.text is None:
+        console.print(f"[bold]summary:[/] {safe(summary.note or '')}", highlight=False)
+        for moment in summary.key_moments:
+            console.print(
+                f"  {format_timestamp(moment.start):>8}  “{safe(moment.quote)}” [dim]{moment.url}[/]", highlight=False
+            )
+        return
+    console.print(f"[bold]summary:[/] {safe(summary.text)}", highlight=False)
+    for citation in summary.citations:
+        cited = f"“{citation.quote}”" if citation.quote is not None else f"chapter: {citation.chapter}"
+        at = format_timestamp(citation.start)
+        console.print(f"  [bold]{safe(citation.marker)}[/] {at}  {safe(cited)} [dim]{citation.url}[/]", highlight=False)
 
 
 @app.command()

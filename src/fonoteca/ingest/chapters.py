@@ -16,6 +16,7 @@ from fonoteca.archive import Chapter, ChapterSource
 from fonoteca.errors import MediaError
 from fonoteca.ingest.net import Origin
 from fonoteca.settings import Settings
+from fonoteca.text import parse_timestamp
 
 MIN_NOTE_CHAPTERS = 3  # fewer timestamps in the notes are mentions ("at 12:30 he says…"), not a list of chapters
 _PUBLISHER = ChapterSource.PUBLISHER
@@ -114,17 +115,10 @@ def notes_chapters(notes: str) -> list[Chapter]:
         match = _NOTE_LINE.match(line)
         if not match:
             continue
-        seconds = _seconds(match["time"])
+        seconds = parse_timestamp(match["time"])
         if found and seconds <= found[-1].start:
             return []
         found.append(Chapter(float(seconds), match["title"].strip(), None, _PUBLISHER))
     if len(found) < MIN_NOTE_CHAPTERS or found[0].start > 60:
         return []
     return found
-
-
-def _seconds(clock: str) -> int:
-    total = 0
-    for part in clock.split(":"):
-        total = total * 60 + int(part)
-    return total

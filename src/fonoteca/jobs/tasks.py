@@ -142,7 +142,7 @@ def analyze_episode(
     except NotFound:
         fonoteca.events(Note(f"episode {episode_id} is no longer in the archive; nothing to analyse"))
         return
-    analyses, errors = fonoteca.analyzer().analyze_each(
+    analyses, errors = fonoteca.analyzer(make_overviews=True).analyze_each(
         episode, kinds, words=words, focus=focus, language=language, force=force
     )
     if analyses:

@@ -4,6 +4,11 @@ Each result is stored in the archive with the model's name and the version of it
 prompts.py), and reused until the transcript (episode.transcript_rev) or a prompt changes, or the user forces it.
 Transcripts longer than the model's context are condensed first (map-reduce: summarise parts, then the summaries) so
 a three-hour stream fits a small local model. Answers are in the show's language unless another is asked for.
+
+The summary is written only by a capable model (FONOTECA_LLM_CAPABLE), from the episode's chapters and key moments,
+citing them, each citation checked (fonoteca.llm.summary). Without one it is the key moments themselves, made by
+fonoteca and never stored as an analysis: the embedded model is used only where a check filters what it says (the
+grounding check of topics and entities).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
-from fonoteca.archive import Analysis, Archive, Episode
+from fonoteca.archive import Analysis, Archive, Episode, Overview
 from fonoteca.errors import FonotecaError, LLMError, NotFound
 from fonoteca.events import (
     AnalysesFinished,
@@ -27,9 +32,9 @@ from fonoteca.events import (
 )
 from fonoteca.ingest.language import LANGUAGE_NAMES, detect_text_language, language_name
 from fonoteca.llm import prompts
-from fonoteca.llm.clean import limit_words
 from fonoteca.llm.client import LLMClient
 from fonoteca.llm.prompts import Prompt
+from fonoteca.llm.summary import KEY_MOMENTS, Sources, check_citations, key_moments_summary
 from fonoteca.meaning.grounding import Grounding
 from fonoteca.settings import Settings
 
@@ -45,8 +50,8 @@ PROMPTS: dict[str, Prompt] = {
     "translation": prompts.TRANSLATION,
 }
 # The analyses that read the whole transcript, condensed by prompts.MAP when it is longer than the context: their
-# results depend on that prompt too.
-CONDENSED = ("summary", "topics", "entities", "sentiment")
+# results depend on that prompt too. (The summary reads the chapters and key moments instead.)
+CONDENSED = ("topics", "entities", "sentiment")
 
 PROMPT_OVERHEAD_TOKENS = 200  # instructions, delimiters and chat template around the transcript
 MAX_SUMMARY_WORDS = 500
@@ -63,10 +68,19 @@ GROUNDING_RULES = Prompt(
     "or fillers alone).",
 )
 GROUNDED = ("topics", "entities")
+# What the citation check of a summary keeps (fonoteca.llm.summary), as part of the summary's version.
+CITATION_RULES = Prompt(
+    "citations",
+    "",
+    "A key moment by its number, a chapter or key moment by its time to the second as given; any other citation is "
+    "dropped; citations are not words.",
+)
 
 
 def prompt_version(kind: str) -> str:
     """The version a result of `kind` is stored with, and reused only while it is still the same."""
+    if kind == "summary":
+        return prompts.version(PROMPTS[kind], CITATION_RULES)
     if kind in GROUNDED:
         return prompts.version(PROMPTS[kind], prompts.MAP, GROUNDING_RULES)
     if kind in CONDENSED:
@@ -197,13 +211,26 @@ STRUCTURED: dict[str, tuple[type[BaseModel], int]] = {
 # -- the analyser -----------------------------------------------------------------------------------------------------
 
 
-class Analyzer:
-    """Runs and stores analyses of episodes against one endpoint."""
+# An episode's chapters and key moments as the summary reads them (None: not made yet); see Analyzer.
+Overviews = Callable[[Episode], Overview | None]
 
-    def __init__(self, archive: Archive, settings: Settings, client: LLMClient) -> None:
+
+class Analyzer:
+    """Runs and stores analyses of episodes against one endpoint. `overviews`: where the summary gets an episode's
+    chapters and key moments (default: as stored; the application's command makes missing ones first)."""
+
+    def __init__(
+        self, archive: Archive, settings: Settings, client: LLMClient, overviews: Overviews | None = None
+    ) -> None:
         self.archive = archive
         self.settings = settings
         self.client = client
+        self.overviews = overviews or (lambda episode: archive.overviews.overview(episode.id))
+
+    def needs_model(self, what: Sequence[str]) -> bool:
+        """Whether any of the analyses asks the language model: not the language alone (py3langid finds it unless the
+        transcript is tiny), nor the embedded setup's summary (the key moments)."""
+        return any(kind != "language" and (kind != "summary" or self.settings.llm_capable) for kind in what)
 
     # Public entry points ---------------------------------------------------------------------------------------
 
@@ -231,7 +258,7 @@ class Analyzer:
         text = self._transcript(episode)
         target = language or self._answer_language(episode, text)
         # The text the model reads, condensed at most once, to fit next to the largest answer asked for.
-        room = max((self.room(kind, words) for kind in what), default=0)
+        room = max((self.room(kind, words) for kind in what if kind in CONDENSED), default=0)
         condensed: list[str | FonotecaError] = []
 
         def whole_text() -> str:
@@ -255,7 +282,7 @@ class Analyzer:
         jobs: dict[str, tuple[str, Callable[[], tuple[Any, str]]]] = {
             "summary": (
                 f"words={words};focus={focus or ''};lang={target}",
-                lambda: self._by_model(self._summary(whole_text(), words, focus, target)),
+                lambda: self._by_model(self._summary(episode, words, focus, target)),
             ),
             "topics": (
                 f"lang={target}",
@@ -269,7 +296,10 @@ class Analyzer:
         errors: dict[str, FonotecaError] = {}
         for kind in what:
             try:
-                analyses[kind] = self._stored_or_run(episode, kind, *jobs[kind], force=force)
+                if kind == "summary" and not self.settings.llm_capable:
+                    analyses[kind] = self._stored(episode, kind, jobs[kind][0]) or self._key_moments(episode)
+                else:
+                    analyses[kind] = self._stored_or_run(episode, kind, *jobs[kind], force=force)
             except FonotecaError as exc:
                 errors[kind] = exc
         return analyses, errors
@@ -328,16 +358,22 @@ class Analyzer:
         """A result with the name of the language model that made it, as stored."""
         return result, self.client.model_label
 
-    def _stored_or_run(
-        self, episode: Episode, kind: str, params: str, run: Callable[[], tuple[Any, str]], *, force: bool
-    ) -> Analysis:
+    def _stored(self, episode: Episode, kind: str, params: str) -> Analysis | None:
+        """The stored result of `kind` with `params`, while its transcript and prompts are still the current ones."""
         stored = self.archive.get_analysis(episode.id, kind, params)
         if (
             stored is not None
-            and not force
             and stored.transcript_rev == episode.transcript_rev
             and stored.prompt_version == prompt_version(kind)
         ):
+            return stored
+        return None
+
+    def _stored_or_run(
+        self, episode: Episode, kind: str, params: str, run: Callable[[], tuple[Any, str]], *, force: bool
+    ) -> Analysis:
+        stored = None if force else self._stored(episode, kind, params)
+        if stored is not None:
             return stored
         result, model = run()  # raises on an unusable answer: nothing is stored then
         analysis = Analysis(
@@ -413,18 +449,59 @@ class Analyzer:
 
     # The analyses ----------------------------------------------------------------------------------------------
 
-    def _summary(self, text: str, words: int, focus: str | None, language: str) -> dict[str, Any]:
+    def _overview(self, episode: Episode) -> Overview:
+        """The episode's current chapters and key moments, which the summary is written from (or is)."""
+        overview = self.overviews(episode)
+        if overview is None or not overview.current or overview.transcript_rev != episode.transcript_rev:
+            raise FonotecaError(
+                f"episode {episode.id} ({episode.title}) has no key moments of its current transcript yet",
+                "they are made after it is embedded (`fonoteca embed`, or the server in the background); "
+                f"`fonoteca chapters {episode.id}` makes them now",
+            )
+        if not overview.moments:
+            raise FonotecaError(f"episode {episode.id} ({episode.title}) has no key moments to summarise")
+        return overview
+
+    def _key_moments(self, episode: Episode) -> Analysis:
+        """The embedded setup's summary: the key moments (fonoteca.llm.summary), made by fonoteca, not stored."""
+        overview = self._overview(episode)
+        return Analysis(
+            episode_id=episode.id,
+            kind="summary",
+            params=KEY_MOMENTS,
+            model=KEY_MOMENTS,
+            prompt_version="",
+            transcript_rev=overview.transcript_rev,
+            result=key_moments_summary(overview),
+        )
+
+    def _summary(self, episode: Episode, words: int, focus: str | None, language: str) -> dict[str, Any]:
+        """A capable model's summary from the episode's chapters and key moments, its citations checked."""
+        sources = Sources.of(self._overview(episode))
+        budget = self.token_budget(self._summary_tokens(words))
+        chapters, moments = sources.listed()
+        tokens = self.client.count_tokens(f"{chapters}\n{moments}")
+        if tokens > budget:  # many chapters of a long episode: each quote shortened to fit, once
+            chapters, moments = sources.listed(max(40, int(len(moments) / len(sources.moments) * budget / tokens)))
+            if self.client.count_tokens(f"{chapters}\n{moments}") > budget:
+                raise LLMError(
+                    f"the episode's chapters and key moments do not fit a context of {self.settings.llm_context} "
+                    "tokens",
+                    "set FONOTECA_LLM_CONTEXT to the model's context (at least 4096 for long episodes)",
+                )
         prompt = PROMPTS["summary"]
-        messages = prompt.messages(language=language_name(language), words=words, focus=focus, text=text)
+        messages = prompt.messages(
+            language=language_name(language), words=words, focus=focus, chapters=chapters, moments=moments
+        )
         answer = self.client.complete(messages, max_tokens=self._summary_tokens(words), purpose=prompt.name)
-        summary = limit_words(answer, words)
-        if not summary:
+        checked = check_citations(answer, sources, words)
+        if not checked.text:
             raise LLMError(f"the model {self.client.model_label} gave an empty summary", "nothing was stored; retry")
-        return {"text": summary, "words": words, "focus": focus}
+        return checked.result(words=words, focus=focus)
 
     @staticmethod
     def _summary_tokens(words: int) -> int:
-        return min(512, words * 3 + 32)
+        return min(640, words * 4 + 32)  # its words and its citations
 
     def _structured(self, kind: str, text: str, language: str = "en") -> Any:
         """The structured answer of `kind` about `text`, its words in `language` (names and labels: English)."""
@@ -550,9 +627,10 @@ class EpisodeAnalyses:
 
     @property
     def model(self) -> str | None:
-        """The language model(s) the results came from (the language analysis' method when no model was used)."""
+        """The language model(s) the results came from (what made them when no model was used: the language
+        analysis' method, the key moments)."""
         made_by = set(self.models.values())
-        return ", ".join(sorted(made_by - {LANGUAGE_METHOD}) or sorted(made_by)) or None
+        return ", ".join(sorted(made_by - {LANGUAGE_METHOD, KEY_MOMENTS}) or sorted(made_by)) or None
 
 
 @dataclass

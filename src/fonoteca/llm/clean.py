@@ -108,9 +108,15 @@ def _strip_strings(value: Any) -> Any:
     return value
 
 
-def limit_words(text: str, max_words: int) -> str:
-    """At most `max_words` words; an overshooting answer is cut at the limit and marked with an ellipsis."""
-    words = text.split()
-    if len(words) <= max_words:
-        return text.strip()
-    return " ".join(words[:max_words]).rstrip(",;:—-") + "…"
+def limit_words(text: str, max_words: int, *, uncounted: re.Pattern[str] | None = None) -> str:
+    """At most `max_words` words; an overshooting answer is cut at the limit and marked with an ellipsis. What
+    `uncounted` matches whole (a summary's citation markers, "[2]." after a word) is not a word."""
+    tokens = text.split()
+    counted = 0
+    for position, token in enumerate(tokens):
+        if uncounted is not None and uncounted.fullmatch(token):
+            continue
+        counted += 1
+        if counted > max_words:
+            return " ".join(tokens[:position]).rstrip(",;:—-") + "…"
+    return text.strip()

@@ -56,10 +56,13 @@ def version(*prompts: Prompt) -> str:
 _ANALYST = "You analyse transcripts of a show. Answer in {language}."
 _TRANSCRIPT = '\n\nTranscript, delimited by triple quotes:\n"""{text}"""'
 
+# Asked only of a capable model (FONOTECA_LLM_CAPABLE); fonoteca.llm.summary checks every citation it makes.
 SUMMARY = Prompt(
     "summary",
     _ANALYST,
-    "Summarise the transcript in at most {words} words.{focus}" + _TRANSCRIPT,
+    "Summarise the episode in at most {words} words, using only its chapters and key moments below.{focus} Cite "
+    "each statement's source in square brackets: a key moment's number, like [2], or a chapter's time, like [12:30]."
+    "\n\nChapters:\n{chapters}\n\nKey moments (verbatim quotes):\n{moments}",
     MappingProxyType({"focus": " Focus on: {focus}."}),
 )
 TOPICS = Prompt(

@@ -579,14 +579,49 @@ class AnalysesOut(OnlyGivenFields):
     errors: dict[str, str] | None = None
 
 
+class CitationOut(BaseModel):
+    """A citation a written summary kept after the check: its marker in the text and a link to the second of the key
+    moment (its number and quote) or chapter (its title) it cites."""
+
+    marker: str  # "[2]" or "[12:30]"
+    start: float
+    url: str
+    moment: int | None = None
+    quote: str | None = None
+    chapter: str | None = None
+
+
+class SummaryOut(BaseModel):
+    """An episode's summary. With a capable endpoint: the model's `text`, written from the chapters and key moments,
+    each citation left in it ([2], [12:30]) under `citations` with its link. On the embedded setup `text` is null: the
+    summary is the `key_moments`, and `note` says why and how to get a written one."""
+
+    text: str | None
+    citations: list[CitationOut]
+    key_moments: list[KeyMomentOut]
+    note: str | None
+    focus: str | None
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> SummaryOut:
+        return cls(
+            text=result.get("text"), citations=[CitationOut(**c) for c in result.get("citations") or []],
+            key_moments=[
+                KeyMomentOut(start=m["start"], end=m["end"], quote=m["quote"], url=m["url"])
+                for m in result.get("key_moments") or []
+            ],
+            note=result.get("note"), focus=result.get("focus"),
+        )  # fmt: skip
+
+
 class AnalysisReportOut(OnlyGivenFields):
     """`fonoteca analyze --json`: one episode's analyses, each absent or failed one null, with the reason of each
     failure under `errors` (absent when none failed). `model` names the language model(s) the results came from (the
-    language analysis' method when no model was used); `models` says it per analysis."""
+    language analysis' method, or the key moments, when no model was used); `models` says it per analysis."""
 
     episode_id: str
     title: str
-    summary: str | None
+    summary: SummaryOut | None
     topics: list[str] | None
     entities: dict[str, list[str]] | None
     sentiment: str | None
@@ -595,8 +630,8 @@ class AnalysisReportOut(OnlyGivenFields):
     model: str | None
     models: dict[str, str]
     errors: dict[str, str] | None = None
-    # What the grounding check dropped of the model's answer (not in the transcript), by kind: topics, people,
-    # organizations, products; absent when it dropped nothing.
+    # What the checks dropped of the model's answers, by kind: topics, people, organizations, products (not in the
+    # transcript), citations (of the summary: a key moment or time it was not given); absent when they dropped nothing.
     dropped: dict[str, list[str]] | None = None
 
     @classmethod
@@ -607,11 +642,14 @@ class AnalysisReportOut(OnlyGivenFields):
         sentiment = result("sentiment") or {}
         given: dict[str, Any] = {"errors": {k: str(exc) for k, exc in report.errors.items()}} if report.errors else {}
         entities = result("entities")
-        dropped = {"topics": (result("topics") or {}).get("dropped") or [], **((entities or {}).get("dropped") or {})}
+        summary = result("summary")
+        dropped = {"topics": (result("topics") or {}).get("dropped") or [], **((entities or {}).get("dropped") or {}),
+                   "citations": (summary or {}).get("dropped") or []}  # fmt: skip
         if any(dropped.values()):
             given["dropped"] = {kind: names for kind, names in dropped.items() if names}
         return cls(
-            episode_id=report.episode.id, title=report.episode.title, summary=(result("summary") or {}).get("text"),
+            episode_id=report.episode.id, title=report.episode.title,
+            summary=SummaryOut.of(summary) if summary is not None else None,
             topics=(result("topics") or {}).get("topics"),
             entities={k: v for k, v in entities.items() if k != "dropped"} if entities is not None else None,
             sentiment=sentiment.get("sentiment"), anger=sentiment.get("anger"),

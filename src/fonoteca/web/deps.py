@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from fonoteca.app import Fonoteca
+from fonoteca.llm.summary import summary_parts
 from fonoteca.output.snippets import snippet_html
 from fonoteca.text import format_duration, format_timestamp, sanitize_html, stats_header
 from fonoteca.web.access import LOOPBACK
@@ -128,6 +129,7 @@ def make_templates(static_url: Callable[[str], str]) -> Jinja2Templates:
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
     templates.env.filters["sanitize"] = sanitize_html
     templates.env.filters["snippet"] = snippet_html  # a hit's text with its highlights
+    templates.env.filters["summary_parts"] = summary_parts  # a written summary's prose and its citations' links
     templates.env.globals["header"] = stats_header
     return templates
 

@@ -133,7 +133,9 @@ def list_analyses(fonoteca: App, episode_id: str) -> AnalysesOut:
 @router.post("/api/episodes/{episode_id}/analyses", tags=["llm"])
 def run_analyses(fonoteca: App, episode_id: str, body: AnalysisRequest) -> AnalysesOut:
     """Compute (or reuse while still valid) and store analyses of an episode. When some fail and others work, the
-    answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed."""
+    answer is still a 200: the analyses that worked, and `errors` with the reason of each one that failed. The summary
+    is a capable endpoint's (FONOTECA_LLM_CAPABLE), its citations of the key moments and chapters checked, each with
+    its link; otherwise it is the key moments themselves (model "key moments", not stored), with a note saying why."""
     episode = fonoteca.episode(episode_id)
     analyses, errors = fonoteca.analyzer().analyze_each(
         episode, body.what, words=body.words, focus=body.focus, language=body.language, force=body.force

@@ -21,6 +21,7 @@ from fonoteca.archive import Episode, Segment
 from fonoteca.corrections import UNSURE_BELOW
 from fonoteca.errors import NotFound
 from fonoteca.llm.analyze import KINDS, current_analyses
+from fonoteca.llm.summary import KEY_MOMENTS_NOTE
 from fonoteca.output import shows_of
 from fonoteca.output.chapters import CHAPTER_FORMATS
 from fonoteca.output.charts import PALETTE, SENTENCE, points_json
@@ -192,7 +193,9 @@ def episode_page(
         "analyses": analyses,
         "translations": translations,
         "analysis_error": analysis_error[:500],
-        "analysis_kinds": KINDS,
+        # the embedded setup's summary is the key moments: no model summary to ask for, and the line that says why
+        "analysis_kinds": [k for k in KINDS if k != "summary" or fonoteca.settings.llm_capable],
+        "key_moments_note": "" if fonoteca.settings.llm_capable else KEY_MOMENTS_NOTE,
         "line_edits": fonoteca.corrections.edits(episode.id) if owner else [],
         "voices": fonoteca.speakers.voices(episode.id) if owner else [],
         "show_speakers": archive.voices.library(show.id) if owner else [],
