@@ -22,7 +22,21 @@
 
     PYTHONPATH=src .venv/bin/python bench/speakers.py [--long-hours 3] [--skip-long] [--sweep]
 
-Writes bench/results/speakers.txt.
+Writes bench/results/speakers.txt. Three options measure one thing each instead (the episodes of (b) joined into one
+long conversation, published as a podcast's MP3 is: 44.1 kHz mono, 64 kbit/s, like the shared data's real podcasts):
+
+--decoding   decoding and resampling the conversation as the Diarizer reads it (fonoteca.transcribe.audio, a minute
+             at a time), beside plain PyAV decoding the same file without resampling, PyAV resampling each decoded
+             frame on its own (what read_window did before), and faster-whisper's decode_audio, in the same run; and
+             Diarizer.diarize of the file, for decoding's share of it. Writes bench/results/speakers-decoding.txt.
+--sync-cost  the whole `fonoteca sync` (the real CLI in its own process: download, transcription with the packaged
+             Whisper base, the speaker step, the keyword index) of the conversation as the one episode of a feed
+             served over HTTP on 127.0.0.1, with FONOTECA_SPEAKERS=off and on, each in a fresh FONOTECA_HOME, in
+             alternating order (off, on, then on, off, …: --rounds). Target: no more than 10 % slower with speakers.
+             Writes bench/results/speakers-sync.txt.
+--memory-3h  peak resident memory of the whole process tree of a `fonoteca sync` (transcription and the speaker
+             step) of a --long-hours episode (the conversation repeated), sampled every 0.2 s from /proc, and the
+             sync process's own ru_maxrss. Target < 1 GB. Writes bench/results/speakers-memory.txt.
 """
 
 from __future__ import annotations
@@ -34,15 +48,20 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import av
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 from pyannote.core import Annotation, Segment
@@ -52,11 +71,12 @@ from fonoteca.diarize import MATCH_THRESHOLD, Diarization, Diarizer, engine, sim
 from fonoteca.diarize.weights import EMBEDDING, SEGMENTATION, load_session
 from fonoteca.transcribe.audio import SAMPLE_RATE, decode, read_window
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
 AUDIO = SHARED / "audio"
 PODCASTS = SHARED / "podcast_long" / "es"
-RESULTS = Path(__file__).resolve().parent / "results" / "speakers.txt"
-TARGET_DER, TARGET_SPEED, TARGET_MB, TARGET_NAMED = 0.20, 50.0, 1024, 0.90
+RESULTS = REPO / "bench" / "results"
+TARGET_DER, TARGET_SPEED, TARGET_MB, TARGET_NAMED, TARGET_SYNC = 0.20, 50.0, 1024, 0.90, 0.10
 THREADS = 2
 # The second reference of (b): Silero VAD (shipped in faster-whisper, independent of the models measured) on each
 # turn's audio, pauses of 0.3 s or more left out, 0.1 s kept around speech
@@ -219,6 +239,43 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
         out.writeframes((samples * 32768.0).clip(-32768, 32767).astype(np.int16).tobytes())
 
 
+# --- the episodes of (b) as one long podcast ------------------------------------------------------------------
+
+
+def conversation(work: Path) -> list[Episode]:
+    """The assembled episodes of (b), the same ones every run (the seed is fixed)."""
+    rng = random.Random(26)
+    return [assemble(i, sources, work, rng) for i, sources in enumerate(episode_sources())]
+
+
+def publish_mp3(episodes: list[Episode], path: Path, seconds: float = 0.0) -> float:
+    """The episodes one after the other (again from the first until `seconds` are reached) as a publisher's MP3: LAME
+    at 44.1 kHz mono, 64 kbit/s, as the shared data's real podcasts are. Returns the seconds written."""
+    written = 0.0
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libmp3lame", rate=44100, layout="mono")
+        stream.bit_rate = 64000
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=44100, frame_size=1152)
+
+        def encode(frame: av.AudioFrame | None) -> None:
+            for out in resampler.resample(frame):
+                container.mux(stream.encode(out))
+
+        while True:
+            for episode in episodes:
+                samples = decode(str(episode.path))
+                pcm = (samples * 32768.0).clip(-32768, 32767).astype(np.int16).reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+                frame.sample_rate = SAMPLE_RATE
+                encode(frame)
+                written += episode.seconds
+            if written >= seconds:
+                break
+        encode(None)
+        container.mux(stream.encode(None))
+    return written
+
+
 # --- measuring ----------------------------------------------------------------------------------------------------
 
 
@@ -364,6 +421,251 @@ def sweep(diarizer: Diarizer, episodes: list[Episode]) -> list[str]:
     return lines
 
 
+# --- decoding, a whole sync, a long sync's memory (one option each) ------------------------------------------------
+
+
+def best_of(rounds: int, runs: dict[str, object]) -> dict[str, float]:
+    """Best wall seconds of each callable over `rounds` rounds, the callables alternating within each round."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def decoding(work: Path, rounds: int) -> list[str]:
+    from faster_whisper import decode_audio
+
+    path = work / "conversation.mp3"
+    seconds = publish_mp3(conversation(work), path)
+
+    def plain_pyav() -> None:
+        with av.open(str(path)) as container:
+            for _ in container.decode(audio=0):
+                pass
+
+    def pyav_each_frame() -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        with av.open(str(path)) as container:
+            for frame in container.decode(audio=0):
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    out.to_ndarray()
+
+    def diarizer_reads() -> None:
+        position = 0.0
+        while not (window := read_window(str(path), position, engine.WINDOW_SECONDS * engine.WINDOWS_PER_READ)).last:
+            position = window.end
+
+    runs = {
+        "plain PyAV: decoding only, no resampling": plain_pyav,
+        "PyAV resampling each decoded frame (read_window before)": pyav_each_frame,
+        "faster-whisper decode_audio (the whole file at once)": lambda: decode_audio(str(path)),
+        "fonoteca read_window, a minute at a time (as diarized)": diarizer_reads,
+    }
+    load = os.getloadavg()[0]
+    best = best_of(rounds, runs)
+    start = time.perf_counter()
+    Diarizer(threads=THREADS).diarize(path)
+    diarized = time.perf_counter() - start
+    same = np.array_equal(read_window(str(path), 0.0, seconds + 60).samples, decode_audio(str(path)))
+    lines = [
+        "# bench/speakers.py --decoding — decoding and resampling a podcast's MP3 to 16 kHz mono",
+        f"# {platform.platform()}, {os.cpu_count()} cores shared with other work running beside it (load average "
+        f"{load:.1f} before, {os.getloadavg()[0]:.1f} after): compare the rows of one run, not absolute times",
+        f"# the file: the {seconds / 60:.1f} min of (b)'s episodes joined, LAME MP3 44.1 kHz mono 64 kbit/s; "
+        f"best of {rounds} alternating rounds",
+        "",
+        f"{'':56} {'wall s':>7} {'× realtime':>11} {'vs plain':>9}",
+    ]
+    plain = best["plain PyAV: decoding only, no resampling"]
+    for name, took in best.items():
+        lines.append(f"{name:56} {took:7.2f} {seconds / took:10.0f}× {took / plain:8.2f}×")
+    reads = best["fonoteca read_window, a minute at a time (as diarized)"]
+    lines += [
+        "",
+        f"Diarizer.diarize of the same file ({THREADS} threads): {diarized:.1f} s, {seconds / diarized:.1f}× realtime; "
+        f"reading the audio a minute at a time is {reads / diarized:.0%} of that",
+        f"read_window from 0 over the whole file gives sample for sample faster-whisper's decode_audio: {same}",
+    ]
+    return lines
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants (each process's VmRSS, summed)."""
+    total, stack, page = 0, [root], os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):  # the process ended between two reads
+            continue
+    return total
+
+
+@dataclass
+class Run:
+    wall: float
+    peak_tree: int  # bytes: the process tree's summed resident memory, highest sample
+    maxrss: int  # bytes: the sync process's own ru_maxrss
+    timeline: list[tuple[float, int]]  # (seconds, peak so far) once a minute
+
+
+def fonoteca(home: Path, *args: str, speakers: bool, log: Path, deadline: float | None = None) -> Run:
+    """`fonoteca ARGS` in its own process, with FONOTECA_HOME=home, its process tree's memory sampled every 0.2 s.
+    Stopped with SIGINT (as Ctrl+C: what is done is kept) after `deadline` seconds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FONOTECA_")}
+    env |= {
+        "PYTHONPATH": str(REPO / "src"),
+        "FONOTECA_HOME": str(home),
+        "FONOTECA_SPEAKERS": "on" if speakers else "off",
+        "FONOTECA_ALLOW_PRIVATE_URLS": "true",  # the feed and its media are on 127.0.0.1
+    }
+    with log.open("a") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "fonoteca", *args], stdout=out, stderr=out, env=env)
+        peak, timeline, done = 0, [], threading.Event()
+        # Ctrl+C at the deadline (what is done is kept); killed if it has not stopped two minutes later
+        stops = [(deadline, signal.SIGINT), (deadline + 120, signal.SIGKILL)] if deadline is not None else []
+
+        def sample() -> None:
+            nonlocal peak
+            next_minute = 60.0
+            while not done.wait(0.2):
+                peak = max(peak, _tree_rss(process.pid))
+                if (elapsed := time.perf_counter() - start) >= next_minute:
+                    timeline.append((elapsed, peak))
+                    print(f"  {elapsed / 60:5.1f} min: peak so far {peak / 2**20:.0f} MB", flush=True)
+                    next_minute += 60.0
+                if stops and elapsed > stops[0][0]:
+                    process.send_signal(stops.pop(0)[1])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 and deadline is None:
+        raise SystemExit(f"fonoteca {' '.join(args)} failed ({process.returncode}); see {log}")
+    return Run(wall, peak, usage.ru_maxrss * 1024, timeline)
+
+
+@contextmanager
+def served_feed(media: Path) -> Iterator[str]:
+    """A feed of one episode, `media`, on a real HTTP server on 127.0.0.1 (the tests' server)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from fixtures_http import serve_media
+
+    with serve_media() as server:
+        url = server.add(media.name, media, "audio/mpeg")
+        feed = (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Conversaciones</title>'
+            "<description>Real voices of the shared data, joined</description><item><title>Una conversación larga"
+            "</title><guid>conversation-1</guid><pubDate>Mon, 07 Dec 2026 06:00:00 +0000</pubDate>"
+            f'<enclosure url="{url}" type="audio/mpeg" length="{media.stat().st_size}"/></item></channel></rss>'
+        )
+        yield server.add("feed.xml", feed.encode(), "application/rss+xml")
+
+
+def archived(home: Path) -> tuple[float, int, int]:
+    """(seconds of audio transcribed, lines, voices found) in the archive at `home`."""
+    from fonoteca.app import Fonoteca
+    from fonoteca.settings import Settings
+
+    with Fonoteca(Settings.from_env(environ={}, home=home)) as app:
+        episodes = app.archive.list_episodes()
+        assert [e.status for e in episodes] == ["done"], [(e.status, e.error) for e in episodes]
+        lines = sum(len(app.archive.segments(e.id)) for e in episodes)
+        voices = sum(len(app.archive.voices.found(e.id)) for e in episodes)
+        return sum(e.duration or 0.0 for e in episodes), lines, voices
+
+
+def sync_cost(work: Path, rounds: int) -> list[str]:
+    media = work / "conversation.mp3"
+    publish_mp3(conversation(work), media)
+    lines = [
+        "# bench/speakers.py --sync-cost — a whole `fonoteca sync` of a long multi-speaker podcast, speakers off, on",
+        f"# {platform.platform()}, {os.cpu_count()} cores shared with other engineers' tests and benchmarks running "
+        "beside it: absolute times are slow and noisy; the ratio of the runs, alternating in one run, is the figure",
+        "# the episode: the episodes of (b) joined (real voices of 14 people, es/en), LAME MP3 44.1 kHz mono 64 kbit/s",
+        "# as the one item of a feed on a real HTTP server on 127.0.0.1; each sync the real CLI in its own process in",
+        "# a fresh FONOTECA_HOME (`add --no-sync` first, untimed; then `sync` timed: download, the packaged Whisper",
+        "# base, the speaker step, the keyword index), default settings otherwise",
+        "",
+        f"{'run':>4} {'speakers':>9} {'sync s':>8} {'× realtime':>11} {'lines':>6} {'voices':>7} {'peak MB':>8} "
+        f"{'load before/after':>18}",
+    ]
+    print("\n".join(lines), flush=True)
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    with served_feed(media) as feed:
+        order = [speakers for r in range(rounds) for speakers in ((False, True) if r % 2 == 0 else (True, False))]
+        for number, speakers in enumerate(order, 1):
+            home = work / f"home-{number}"
+            log = work / f"sync-{number}.log"
+            fonoteca(home, "add", feed, "--no-sync", speakers=speakers, log=log)
+            before = os.getloadavg()[0]
+            run = fonoteca(home, "sync", speakers=speakers, log=log)
+            audio, count, voices = archived(home)
+            walls[speakers].append(run.wall)
+            lines.append(
+                f"{number:>4} {'on' if speakers else 'off':>9} {run.wall:8.1f} {audio / run.wall:10.1f}× {count:6d} "
+                f"{voices:7d} {run.peak_tree / 2**20:8.0f} {before:8.1f} / {os.getloadavg()[0]:.1f}"
+            )
+            print(lines[-1], flush=True)
+            (work / "results-so-far.txt").write_text("\n".join(lines) + "\n")
+    pairs = [on / off for off, on in zip(walls[False], walls[True], strict=True)]
+    lines += [
+        "",
+        f"audio: {audio / 60:.1f} min; with speakers / without, per pair in run order: "
+        + ", ".join(f"{ratio:.3f}" for ratio in pairs),
+        f"the speaker step adds {100 * (sum(walls[True]) / sum(walls[False]) - 1):+.1f} % to the whole sync (all runs "
+        f"summed; target ≤ +{TARGET_SYNC:.0%})",
+    ]
+    return lines
+
+
+def memory(work: Path, hours: float, deadline_minutes: float) -> list[str]:
+    media = work / "long.mp3"
+    episodes = conversation(work)
+    seconds = publish_mp3(episodes, media, hours * 3600)
+    lines = [
+        f"# bench/speakers.py --memory-3h — peak memory of a `fonoteca sync` of a {seconds / 3600:.2f} h episode, with "
+        "transcription and the speaker step",
+        f"# {platform.platform()}, {os.cpu_count()} cores shared with other engineers' work running beside it (memory "
+        "is not distorted by it; the time is)",
+        f"# the episode: the {len(episodes)} episodes of (b) joined and repeated, LAME MP3 44.1 kHz mono 64 kbit/s, "
+        "served as a feed on 127.0.0.1; the real CLI in its own process, default settings",
+    ]
+    print("\n".join(lines), flush=True)
+    home = work / "home"
+    log = work / "sync.log"
+    with served_feed(media) as feed:
+        fonoteca(home, "add", feed, "--no-sync", speakers=True, log=log)
+        load = os.getloadavg()[0]
+        run = fonoteca(home, "sync", speakers=True, log=log, deadline=deadline_minutes * 60)
+    lines += [
+        f"# load average {load:.1f} before, {os.getloadavg()[0]:.1f} after",
+        "",
+        f"peak resident memory of the process tree (sampled every 0.2 s): {run.peak_tree / 2**20:.0f} MB "
+        f"(target < {TARGET_MB} MB)",
+        f"the sync process's own ru_maxrss:                           {run.maxrss / 2**20:.0f} MB",
+        f"wall: {run.wall / 60:.1f} min ({seconds / run.wall:.1f}× realtime)",
+        "peak so far, by minute: " + ", ".join(f"{t / 60:.0f}: {p / 2**20:.0f}" for t, p in run.timeline[::5]),
+    ]
+    try:
+        audio, count, voices = archived(home)
+        lines.append(f"transcribed {audio / 3600:.2f} h, {count} lines, {voices} voices found")
+    except AssertionError as unfinished:
+        lines.append(f"NOT FINISHED: stopped after {deadline_minutes:g} min ({unfinished})")
+    return lines
+
+
 PEAK_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -380,7 +682,24 @@ def main() -> None:
     parser.add_argument("--long-hours", type=float, default=3.0)
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--sweep", action="store_true", help="also (b) with 3 s and 2 s embedded per voice and window")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--decoding", action="store_true", help="only decoding and resampling, beside plain PyAV")
+    only.add_argument("--sync-cost", action="store_true", help="only a whole sync with speakers off and on")
+    only.add_argument("--memory-3h", action="store_true", help="only the peak memory of a sync of --long-hours")
+    parser.add_argument("--rounds", type=int, default=2, help="--decoding: rounds; --sync-cost: pairs of syncs")
+    parser.add_argument("--deadline-minutes", type=float, default=70.0, help="--memory-3h: stop the sync after this")
     args = parser.parse_args()
+    if args.decoding or args.sync_cost or args.memory_3h:
+        work = Path(tempfile.mkdtemp(prefix="bench-speakers-"))
+        if args.decoding:
+            name, lines = "speakers-decoding.txt", decoding(work, max(args.rounds, 3))
+        elif args.sync_cost:
+            name, lines = "speakers-sync.txt", sync_cost(work, args.rounds)
+        else:
+            name, lines = "speakers-memory.txt", memory(work, args.long_hours, args.deadline_minutes)
+        print("\n".join(lines), flush=True)
+        (RESULTS / name).write_text("\n".join(lines) + "\n")
+        return
     diarizer = Diarizer(threads=THREADS)
     lines = [
         "# bench/speakers.py — fonoteca.diarize on real speech",
@@ -408,8 +727,7 @@ def main() -> None:
     print("\n".join(lines), flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="bench-speakers-"))
-    rng = random.Random(26)
-    episodes = [assemble(i, sources, work, rng) for i, sources in enumerate(episode_sources())]
+    episodes = conversation(work)
     total_audio = sum(e.seconds for e in episodes)
     results, walls = [], []
     for known in (False, True):
@@ -509,7 +827,7 @@ def main() -> None:
         ]
         print("\n".join(lines[-3:]), flush=True)
         long_file.unlink()
-    RESULTS.write_text("\n".join(lines) + "\n")
+    (RESULTS / "speakers.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
