@@ -58,6 +58,46 @@ def test_webvtt_voices_carry_to_the_cues_that_do_not_repeat_them() -> None:
     assert [s.speaker for s in real.segments] == ["Sarah"] * 5 + ["Gillian"] * 2
 
 
+def test_a_webvtt_cue_of_several_voices_gives_each_voice_its_line_in_order() -> None:
+    text = (
+        "WEBVTT\n\n00:00:10.000 --> 00:00:14.000\n<v Ana>¿Vienes mañana?</v><v Luis>Sí, claro.</v>\n\n"
+        "00:00:14.000 --> 00:00:16.000\nY llevo el micro.\n\n"
+        "00:00:16.000 --> 00:00:18.000\n<v.loud Ana>Vale</v>\n<v Beto>&amp; yo <i>también</i></v>\n"
+    )
+    segments = parse_transcript(text, "text/vtt")
+    assert [(s.speaker, s.text) for s in segments] == [
+        ("Ana", "¿Vienes mañana?"), ("Luis", "Sí, claro."), ("Luis", "Y llevo el micro."), ("Ana", "Vale"),
+        ("Beto", "& yo también"),
+    ]  # fmt: skip
+    ana, luis = segments[:2]
+    # The cue's four seconds shared out in order by letters (14 and 9): Luis starts near where he speaks.
+    assert (ana.start, ana.end, luis.start, luis.end) == (10.0, 12.435, 12.435, 14.0)
+    assert render_transcript(segments, "vtt").count("<v ") == 5  # each voice its own cue again
+    assert [s.speaker for s in parse_transcript(render_transcript(segments, "vtt"), "vtt")] == [
+        s.speaker for s in segments
+    ]
+
+
+def test_lower_case_handles_are_speakers_where_the_labels_open_the_lines() -> None:
+    srt = "".join(
+        f"{i}\n00:00:{2 * i:02d},000 --> 00:00:{2 * i + 2:02d},000\n{line}\n\n"
+        for i, line in enumerate(["midudev: hola a todos", "@ana_dev: buenas", "midudev: empezamos con rust",
+                                  "y seguimos", "@ana_dev: vale"], start=1)
+    )  # fmt: skip
+    segments = parse_transcript(srt, "srt")
+    assert [(s.speaker, s.text) for s in segments] == [
+        ("midudev", "hola a todos"), ("@ana_dev", "buenas"), ("midudev", "empezamos con rust"),
+        ("midudev", "y seguimos"), ("@ana_dev", "vale"),
+    ]  # fmt: skip
+    text = parse_transcript("midudev: hola\n\nmidudev: seguimos\n\ngoncy: qué tal\n\ngoncy: bien", "txt")
+    assert [s.speaker for s in text] == ["midudev", "midudev", "goncy", "goncy"]
+    marked = speaker_labels(["Hoy hablamos de Rust.", "dev_2: yo uso Go", "Ana: y yo Rust", "dev_2: bien", "fin",
+                             "otra cosa", "Ana: claro", "y más"])  # fmt: skip
+    assert [label[0] if label else None for label in marked] == [
+        None, "dev_2", "Ana", "dev_2", None, None, "Ana", None,
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "lines",
     [
@@ -69,6 +109,19 @@ def test_webvtt_voices_carry_to_the_cues_that_do_not_repeat_them() -> None:
         ["So here's the thing: it works.", "Step 1: install it.", "Step 1: again.", "10:30 is late.", "https://x.org"],
         # A capitalised word said twice before a colon, mid-file, with no other label: no monologue's label.
         ["We start now.", "Results: good.", "More talk.", "Results: even better."],
+        # Lower-case words before a colon, twice each, in lines mostly unlabelled: speech, not handles.
+        [
+            "Hoy hablamos de bases de datos.",
+            "resultado: funciona.",
+            "Y luego de índices.",
+            "código: limpio.",
+            "Y más cosas.",
+            "resultado: mejor.",
+            "Seguimos.",
+            "código: rápido.",
+            "Ana: y ya.",
+            "Ana: fin.",
+        ],
     ],
 )
 def test_a_colon_in_speech_is_not_taken_for_a_speaker(lines: list[str]) -> None:

@@ -85,21 +85,44 @@ def _cues(text: str) -> list[Segment]:
                     raise UnknownTimestamps(line.strip())
                 continue
             parts = times.groups()
-            start, end = _seconds(parts[1:5]), _seconds(parts[6:10])
+            start = _seconds(parts[1:5])
+            end = max(_seconds(parts[6:10]), start)
             raw = " ".join(lines[i + 1 :]).strip()
-            speaker = None
             if "<" in raw:
-                voice = _VOICE.search(raw)
-                speaker = html.unescape(voice.group(1).strip()) if voice else None
-                raw = _TAG.sub("", raw)
-            body = html.unescape(raw).strip() if "&" in raw else raw.strip()
-            if body:
-                segments.append(Segment(start=start, end=max(end, start), text=body, speaker=speaker))
+                segments += _voiced(raw, start, end)
+            elif body := html.unescape(raw).strip() if "&" in raw else raw:
+                segments.append(Segment(start=start, end=end, text=body))
             break
     if any(s.speaker for s in segments):
         _carry_speakers(segments)
     else:
         _prefixed_speakers(segments)
+    return segments
+
+
+def _voiced(raw: str, start: float, end: float) -> list[Segment]:
+    """A cue's text with its tags: one segment per `<v Name>` voice, as a cue may hold a dialogue
+    (`<v Ana>¿Vienes?</v><v Luis>Sí.</v>`); text before the first voice has none of its own (the voice before it
+    carries on). The voices share the cue's time in order, each for a part as long as its share of the cue's letters:
+    speech goes at a roughly even pace, so each line starts near where it is said, a search hit plays from there, and
+    the voices' speaking times add up to the cue's instead of counting it once for each."""
+    cuts = list(_VOICE.finditer(raw))
+    pieces = [(None, raw[: cuts[0].start() if cuts else len(raw)])]
+    ends = [cut.start() for cut in cuts[1:]] + [len(raw)]
+    pieces += [(cut.group(1), raw[cut.end() : stop]) for cut, stop in zip(cuts, ends, strict=False)]
+    said = [
+        (html.unescape(voice.strip()) if voice else None, " ".join(html.unescape(_TAG.sub("", text)).split()))
+        for voice, text in pieces
+    ]
+    said = [(voice, text) for voice, text in said if text]
+    letters = [sum(not c.isspace() for c in text) for _voice, text in said]
+    total, before = sum(letters) or 1, 0
+    segments = []
+    for (voice, text), length in zip(said, letters, strict=True):
+        at = start + (end - start) * before / total
+        before += length
+        segments.append(Segment(start=round(at, 3), end=round(start + (end - start) * before / total, 3), text=text,
+                                speaker=voice))  # fmt: skip
     return segments
 
 
@@ -120,6 +143,10 @@ _LABEL = re.compile(
     r"{0,3}):\s+(?P<text>\S.*)$",
     re.S,
 )
+# A chat handle or user name written in lower case, one word (`midudev:`, `@ana_dev:`, `dev2:`): a speaker under the
+# stricter rule of speaker_labels, as most lower-case words before a colon are speech.
+_HANDLE = re.compile(r"^(?P<name>@?[a-zß-ÿ][\w.'’-]{1,39}):\s+(?P<text>\S.*)$", re.S)
+_MARKED = re.compile(r"@|\d|_")  # what no word of speech has: a handle with one counts as a capitalised name does
 _NUMBERED = re.compile(r"[^\W\d_]+(?:_| )\d{1,3}")
 # Words that open a line with a colon in speech or in notes and are nobody's name, in the languages of the archives
 # (Venezolanos' Markdown says "Dice:", "Cito:", "Repito:" before quotes, 15 times in one file).
@@ -142,15 +169,26 @@ def speaker_labels(lines: list[str]) -> list[tuple[str, str] | None]:
     """For each line, (speaker, what they said) where it opens with a speaker's label, else None.
 
     A `Name: text` prefix is a speaker only when it looks like one (_LABEL: one to four capitalised words, or a
-    numbered label), is no word that opens notes or quotes (_NOT_NAMES: "Note: ...", "Dice: ..."), comes back (at
-    least two lines open with it), and either another label does too or it opens the first line (a monologue's
-    label): a sentence that happens to hold a colon ("So here's the thing: ...", "Step 1: ...", a clock, a link) is
-    never a speaker. Once others are, a numbered label counts even said once, and so does a name in a file where
-    most lines are labelled."""
-    found = [_LABEL.match(line) if ":" in line[:60] else None for line in lines]
+    numbered label; _HANDLE: a lower-case handle such as `midudev`), is no word that opens notes or quotes
+    (_NOT_NAMES: "Note: ...", "Dice: ..."), comes back (at least two lines open with it), and either another label
+    does too or it opens the first line (a monologue's label): a sentence that happens to hold a colon ("So here's the
+    thing: ...", "Step 1: ...", a clock, a link) is never a speaker. A lower-case word is speech more often than a
+    name ("resultado: ...", "código: ..."), so a handle without a mark of one (`@`, a digit, `_`) is a speaker only
+    where a label opens the first line (a transcript names its first speaker) or labels open four lines in five (a
+    chat log, a tool's export). Once others are speakers, a numbered label counts even said once, and so does a name
+    in a file where most lines are labelled."""
+    found = [(_LABEL.match(line) or _HANDLE.match(line)) if ":" in line[:60] else None for line in lines]
     names = Counter(match.group("name") for match in found if match)
     speakers = {name for name, count in names.items() if count >= 2 and name.casefold() not in _NOT_NAMES}
-    if len(speakers) == 1 and not (found and found[0] and found[0].group("name") in speakers):
+    opens = bool(found and found[0] and found[0].group("name") in speakers)
+    plain = {name for name in speakers if name[:1].islower() and not _MARKED.search(name)}
+    if (
+        plain
+        and not opens
+        and sum(1 for match in found if match and match.group("name") in speakers) * 5 < len(lines) * 4
+    ):
+        speakers -= plain
+    if len(speakers) == 1 and not opens:
         speakers = set()
     if speakers:
         # Among established speakers a numbered label ("SPEAKER_02") counts from its first line, and where most lines
