@@ -14,7 +14,7 @@ from fixtures_web import serve_app
 from test_speakers_search import make_talk
 
 from fonoteca.app import Fonoteca
-from fonoteca.output.speakers import speaker_colours
+from fonoteca.output.speakers import OTHERS_COLOUR, speaker_colours, speaking_times
 from fonoteca.search.trends import OTHERS
 from fonoteca.settings import Settings
 
@@ -80,12 +80,19 @@ def talk_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, s
         yield base, talk
 
 
-def test_the_show_page_graph_splits_a_word_by_speaker_and_filters_by_one(page, talk_server) -> None:
+def test_the_show_page_graph_splits_a_word_by_speaker_and_filters_by_one(page, talk_server, settings) -> None:
     base, talk = talk_server
     page.goto(f"{base}/show/{talk['show']}?word=streaming&split=speaker&by=month")
     page.wait_for_function("window.fonotecaTrend && Object.keys(window.fonotecaTrend).length === 4")
     lines = page.evaluate("window.fonotecaTrend")
     assert {name: sum(counts) for name, counts in lines.items()} == {"Ana": 3, "Luis": 3, "Beto": 1, OTHERS: 1}
+    with Fonoteca(settings) as app:  # each line in the colour the show's page (and the episode's) gives the speaker
+        on_page = {s.name: s.colour for s in speaking_times(app.speaking_time(talk["show"]))}
+    strokes = page.evaluate(
+        "window.fonotecaTrendPlot.series.slice(1).map(s => [s.label, s.stroke(window.fonotecaTrendPlot, 1)])"
+    )
+    assert dict(strokes) == {"Ana": on_page["Ana"], "Luis": on_page["Luis"], "Beto": on_page["Beto"],
+                             OTHERS: OTHERS_COLOUR}  # fmt: skip
     assert page.eval_on_selector_all(".u-legend .u-series", "s => s.map(e => e.textContent.trim())")[:2] == [
         "Ana",
         "Luis",

@@ -5,10 +5,12 @@ made of transcripts imported with speakers (the spec's real SRT, and WebVTT file
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import shared_path
 from fastapi.testclient import TestClient
@@ -16,9 +18,11 @@ from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
 from fonoteca.cli import app as cli
+from fonoteca.ingest.transcripts import read_transcript
 from fonoteca.llm.chat import sources
 from fonoteca.llm.server import free_port
-from fonoteca.output.speakers import SPEAKER_COLOURS, speaker_colour, speaker_colours
+from fonoteca.output.charts import render_png
+from fonoteca.output.speakers import OTHERS_COLOUR, SPEAKER_COLOURS, speaker_colour, speaker_colours
 from fonoteca.search.trends import OTHERS, BadTrend
 from fonoteca.settings import Settings
 from fonoteca.web.app import create_app
@@ -72,8 +76,49 @@ def test_search_by_speaker_finds_only_their_lines_and_every_hit_says_who(setting
         luis = app.search("streaming", speaker="LUIS", limit=50)
         assert sorted(h.start for h in luis.hits) == [0.0, 4.0, 8.0]  # the cue without a voice of its own too
         assert app.search("streaming", speaker="Nadie").total == 0
-        assert app.search("podcast", speaker="Sarah", mode="meaning").mode == "keyword"  # passages mix voices
         assert all(h.speaker == "Sarah" for h in app.search("podcast", speaker="sarah", limit=50).hits)
+
+
+def _clock(seconds: float) -> str:
+    return f"00:{int(seconds // 60):02d}:{seconds % 60:06.3f}"
+
+
+def test_a_search_by_meaning_for_one_speaker_ranks_the_passages_they_say_most_of(settings, tmp_path) -> None:
+    """Five passages of 30 s (six cues of 5 s each) of real Talk Python speech given to two voices: two Michael's, two
+    Sarah's, and one where Sarah says four cues and Michael two. A speaker's search by meaning ranks exactly the
+    passages whose main voice is theirs, in the order the unfiltered search gives them; hybrid search keeps their
+    lines and their passages."""
+    files = sorted(shared_path("transcripts", "talkpython_en_vtt_subset").glob("*.vtt"))[:2]
+    michael, sarah = (
+        [s.text for s in read_transcript(path.read_bytes(), path.name).segments if 40 <= len(s.text) <= 150][:16]
+        for path in files
+    )
+    said = (
+        [("Michael", t) for t in michael[:12]]
+        + [("Sarah", t) for t in sarah[:16]]
+        + [("Michael", t) for t in michael[12:14]]
+    )
+    cues = "".join(
+        f"{_clock(i * 5.0)} --> {_clock(i * 5.0 + 5)}\n<v {voice}>{html.escape(text)}\n\n"
+        for i, (voice, text) in enumerate(said)
+    )
+    (tmp_path / "charla.vtt").write_text("WEBVTT\n\n" + cues, encoding="utf-8")
+    main_voice = {0.0: "Michael", 30.0: "Michael", 60.0: "Sarah", 90.0: "Sarah", 120.0: "Sarah"}
+    with Fonoteca(settings) as app:
+        app.import_transcripts([tmp_path / "charla.vtt"])
+        app.embed()
+        every = app.search("building web apps with python", mode="meaning", limit=50)
+        assert every.mode == "meaning" and sorted(h.start for h in every.hits) == sorted(main_voice)
+        for name in ("Michael", "sarah"):
+            theirs = app.search("building web apps with python", mode="meaning", speaker=name, limit=50)
+            assert theirs.mode == "meaning" and not theirs.note
+            assert [h.start for h in theirs.hits] == [
+                h.start for h in every.hits if main_voice[h.start].casefold() == name.casefold()
+            ]
+        hybrid = app.search("python", mode="hybrid", speaker="Michael", limit=50)
+        assert hybrid.mode == "hybrid" and hybrid.hits
+        for hit in hybrid.hits:
+            assert main_voice[hit.start] == "Michael" if hit.matched == "meaning" else hit.speaker == "Michael"
 
 
 def _cli(settings: Settings, *args: str):
@@ -112,6 +157,28 @@ def test_split_by_speaker_draws_the_top_speakers_and_everyone_else(settings, tal
         assert [(p.date, p.count) for p in only if p.count] == [("2024-01-10", 2), ("2024-02-10", 1)]
         with pytest.raises(BadTrend):
             app.trend(["streaming", "directo"], split_by="speaker")
+
+
+def test_split_by_speaker_draws_each_speaker_in_the_colour_the_show_page_gives_them(settings, talk, tmp_path) -> None:
+    import matplotlib.image
+
+    with TestClient(create_app(settings)) as client:
+        page = client.get(f"/show/{talk['show']}").text.split('data-testid="speakers"')[1].split("</ul>")[0]
+        legend = re.findall(r'style="--speaker:(#\w+)" data-speaker="([^"]+)"', page)
+        on_page = {name: colour for colour, name in legend}
+        assert {"Ana", "Luis", "Beto", "Travis"} <= set(on_page)
+        drawn = client.get("/api/trend", params={"term": "streaming", "split": "speaker", "show": talk["show"]}).json()
+        lines = {p["series"]: p["colour"] for p in drawn}
+        assert lines == {"Ana": on_page["Ana"], "Luis": on_page["Luis"], "Beto": on_page["Beto"], OTHERS: OTHERS_COLOUR}
+        everywhere = client.get("/api/trend", params={"term": "streaming", "split": "speaker"}).json()
+        assert {p["series"]: p["colour"] for p in everywhere} == lines  # the one show's speakers, the same colours
+        assert all(p["colour"] is None for p in client.get("/api/trend", params={"term": "streaming"}).json())
+    with Fonoteca(settings) as app:
+        points = app.trend(["streaming"], split_by="speaker", show=talk["show"], by="month")
+    render_png(points, tmp_path / "trend.png", terms=["streaming"])
+    pixels = (matplotlib.image.imread(tmp_path / "trend.png")[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    drawn_colours = {f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.unique(pixels, axis=0)}
+    assert set(lines.values()) <= drawn_colours  # the PNG's lines too (`fonoteca trend --png`)
 
 
 def test_a_speakers_mentions_per_1000_words_and_per_hour_are_of_their_own_words_and_time(settings, talk) -> None:

@@ -383,7 +383,8 @@ class Fonoteca:
         speaker: str | None = None,
     ) -> SearchResults:
         """`mode`: keyword, meaning, hybrid, or None = hybrid where the scope is embedded, else keyword (the result's
-        mode and note say which ran and why); `speaker`: only what that speaker says (by its words)."""
+        mode and note say which ran and why); `speaker`: only what that speaker says (their lines by words, the
+        passages they say most of by meaning)."""
         self._catch_up_index()
         scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to, speaker=speaker)
         return self.searcher.search(query, scope, limit=limit, offset=offset, order=order, mode=mode)
@@ -470,13 +471,17 @@ class Fonoteca:
         """Each word's mentions per episode, week, month or year (raw, per hour or per 1,000 words); split_by="show"
         draws one word as one line per show, split_by="speaker" as one line per speaker (the `speakers` who said it
         most, and everyone else); `speaker`: only that speaker's mentions."""
+        from fonoteca.output.speakers import coloured_lines
         from fonoteca.search.trends import TOP_SPEAKERS, trend
 
         self._catch_up_index()
-        return trend(
+        points = trend(
             self.archive, self.index, list(terms), self.scope(show=show, speaker=speaker), per_hour=per_hour, per=per,
             by=by, split_by=split_by, speakers=speakers or TOP_SPEAKERS,
         )  # fmt: skip
+        if split_by == "speaker":
+            coloured_lines(points, [name for name, _seconds, _episodes in self.speaking_time(show)])
+        return points
 
     def trend_moments(
         self, terms: Sequence[str], *, key: str, by: str = "episode", show: str | None = None, limit: int = 100,
@@ -490,15 +495,16 @@ class Fonoteca:
         scope = self.scope(show=show, speaker=speaker)
         return moments(self.archive, self.index, list(terms), scope, key=key, by=by, limit=limit)
 
-    def speaking_time(self, show: str) -> list[tuple[str, float, int]]:
-        """(speaker, seconds, episodes they speak in) of a show's finished episodes, most speaking first: one
-        aggregation of the index's lines (reading the archive's segments took seconds for a long show's history,
-        bench/results/speaking-time.txt). One episode's come from the archive (Archive.speaking_time)."""
+    def speaking_time(self, show: str | None) -> list[tuple[str, float, int]]:
+        """(speaker, seconds, episodes they speak in) of a show's finished episodes (None: of every show), most
+        speaking first: one aggregation of the index's lines (reading the archive's segments took seconds for a long
+        show's history, bench/results/speaking-time.txt). One episode's come from the archive
+        (Archive.speaking_time)."""
         from fonoteca.search.scope import SearchScope
         from fonoteca.search.trends import speaker_shares
 
         self._catch_up_index()
-        shares = speaker_shares(self.index, SearchScope(show_id=self.archive.get_show(show).id))
+        shares = speaker_shares(self.index, SearchScope(show_id=self.archive.get_show(show).id if show else None))
         rows = [(name, round(sum(hours for _words, hours in by_episode.values()) * 3600, 3), len(by_episode))
                 for name, by_episode in shares.items()]  # fmt: skip
         return sorted(rows, key=lambda row: (-row[1], row[0]))

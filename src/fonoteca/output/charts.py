@@ -81,8 +81,9 @@ def render_png(
     fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
     for i, (name, pts) in enumerate(grouped.items()):
         dated = _dated(pts)
-        style = "--" if i >= len(PALETTE) else "-"
-        color = PALETTE[i % len(PALETTE)]
+        own = pts[0].colour if pts else None  # a speaker's, as on the pages
+        style = "--" if i >= len(PALETTE) and not own else "-"
+        color = own or PALETTE[i % len(PALETTE)]
         ax.plot([d for d, _ in dated], [p.value for _, p in dated], style, marker="o", markersize=3, linewidth=1.5,
                 color=color, label=name)  # fmt: skip
         said = [(d, p) for d, p in dated if p.count]

@@ -13,6 +13,10 @@ plain words put every keyword hit before the passages found by meaning alone; a 
 In a partly embedded scope the note says how much of it is embedded, and neither ranking lets the embedded part take
 the places of what only the words can find (bench/retrieval.py measures both states on a 530-episode archive).
 
+A speaker's filter is exact by meaning too: a passage (30–60 s) often spans a change of speaker, and it is the
+speaker's when they say most of its words (its main voice, what it means is mostly theirs); a keyword hit is theirs
+when its line is. Unfiltered searches do none of this work.
+
 The vectors are read through this machine's vector index (VectorIndex, which fonoteca.app.Fonoteca holds with the
 model and the keyword index): memory-mapped and shared by every process that searches.
 """
@@ -30,7 +34,7 @@ from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
 from fonoteca.search.ann import IndexBeingBuilt, PassageVectors, VectorIndex
-from fonoteca.search.index import SearchIndex, epoch
+from fonoteca.search.index import SearchIndex, epoch, speaker_key
 from fonoteca.search.query import Clause, in_order, intent, parse
 from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.text import words
@@ -44,7 +48,6 @@ MEANING_WEIGHT = 2.0
 CANDIDATES = 100  # hits each side brings to the fusion; a page further than this has nothing new to fuse
 
 _WORDS_ONLY = "by words only: this scope cannot be searched by meaning yet (see the note)"
-_SPEAKER_BY_WORDS = "a search of one speaker's lines is by their words (the passages searched by meaning mix voices)"
 _NOTHING_EMBEDDED = (
     "nothing in this scope is embedded for search by meaning yet (`fonoteca embed` does it): these are keyword results"
 )
@@ -99,9 +102,6 @@ class HybridSearch:
 
         if mode == "keyword":
             return by_keywords()
-        if scope.speaker is not None:  # passages mix voices: a speaker's lines are found by their words
-            note = _SPEAKER_BY_WORDS if mode == "meaning" else ""
-            return by_keywords(note, "by words only: " + _SPEAKER_BY_WORDS)
         if mode is None and self.meaning_off:
             return by_keywords(reason="by words only: search by meaning is turned off (FONOTECA_EMBEDDINGS=none)")
         # Nothing embedded at all: not worth loading a model to find that out. Once something is, it is not asked again
@@ -116,6 +116,9 @@ class HybridSearch:
             embedder = self.embedder()
             loaded = self.vectors.passages(archive, embedder.name, embedder.dim)
             allowed = scope.allows(loaded.episode_show, loaded.episode_ids, loaded.epochs)
+            embedded = int(allowed.sum())
+            if scope.speaker is not None:  # only the episodes the speaker says something in (the index knows)
+                allowed &= np.isin(loaded.episode_ids, list(_episodes_of(self.index, scope)))
             question = embedder.embed([text], query=True)[0] if allowed.any() else None
         except IndexBeingBuilt as exc:
             return by_keywords(f"{exc}; these are keyword results meanwhile", _WORDS_ONLY)
@@ -124,9 +127,12 @@ class HybridSearch:
         damaged = loaded.damaged[0] if loaded.damaged else ""
         if question is None:
             return by_keywords(" ".join(filter(None, [_NOTHING_EMBEDDED, damaged])), _WORDS_ONLY)
-        share = _embedded_share(archive, scope, int(allowed.sum()))
+        share = _embedded_share(archive, scope, embedded)
         note = " ".join(filter(None, [share, damaged]))
-        rows, scores = loaded.nearest(question, allowed, CANDIDATES)
+        if scope.speaker is None:
+            rows, scores = loaded.nearest(question, allowed, CANDIDATES)
+        else:
+            rows, scores = _nearest_said_by(archive, loaded, question, allowed, scope.speaker)
         if mode == "meaning":
             by_meaning = [(int(row), float(score)) for row, score in zip(rows, scores, strict=True)]
             page = _page(archive, loaded, _fuse(loaded, [], by_meaning), order=order, excluded=parse(query).must_not,
@@ -155,6 +161,43 @@ class HybridSearch:
                      literal_first=wanted.literal)  # fmt: skip
         reason = ("by words, then by meaning: " if wanted.literal else "by meaning and words together: ") + wanted.why
         return replace(page, total=page.total + unfetched, mode="hybrid", note=note, reason=reason)
+
+
+def _episodes_of(index: SearchIndex, scope: SearchScope) -> set[str]:
+    """The episodes of the scope's show (or all) in which its speaker says something: one aggregation of the index."""
+    from fonoteca.search.trends import speaker_shares
+
+    return {episode for said in speaker_shares(index, scope).values() for episode in said}
+
+
+def _nearest_said_by(
+    archive: Archive, loaded: PassageVectors, question: np.ndarray, allowed: np.ndarray, speaker: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CANDIDATES passages nearest the question (of the `allowed` episodes) whose main voice is `speaker` (its
+    index.speaker_key): the one who says most of a passage's words, as a passage often spans a change of speaker and
+    means what its main voice says. The nearest passages are asked for in growing numbers until enough of them are
+    the speaker's or none is left, so the ranking is the unfiltered one's, restricted: as exact as it is."""
+    in_scope = int(loaded.row_count[allowed].sum())
+    voices: dict[int, bool] = {}
+    ask = CANDIDATES * 4
+    while True:
+        rows, scores = loaded.nearest(question, allowed, min(ask, in_scope))
+        theirs = np.array([voices.setdefault(int(r), _main_voice(archive, loaded, int(r)) == speaker) for r in rows])
+        if int(theirs.sum()) >= CANDIDATES or ask >= in_scope:
+            return rows[theirs][:CANDIDATES], scores[theirs][:CANDIDATES]
+        ask *= 4
+
+
+def _main_voice(archive: Archive, loaded: PassageVectors, row: int) -> str | None:
+    """The speaker_key of the speaker who says most of the passage's words (the first to speak on a tie), or None
+    when its lines name nobody."""
+    _start, _end, first, last = loaded.spans[row]
+    said: dict[str, int] = {}
+    for segment in archive.segments(loaded.episode_of(row), words=False, first=int(first), last=int(last)):
+        if segment.speaker and segment.speaker.strip():
+            key = speaker_key(segment.speaker)
+            said[key] = said.get(key, 0) + len(segment.text.split())
+    return max(said, key=lambda key: said[key]) if said else None
 
 
 def _embedded_share(archive: Archive, scope: SearchScope, embedded: int) -> str:

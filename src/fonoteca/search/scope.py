@@ -66,7 +66,7 @@ class SearchScope:
     def allows(self, show_ids: np.ndarray, episode_ids: list[str], epochs: np.ndarray) -> np.ndarray:
         """Which of these episodes (their show ids, ids and publication times, 0 = unknown) are in the scope: the
         same rule as the keyword index's query (fonoteca.search.build_query). A speaker is a matter of lines, not of
-        episodes: search by meaning does not take one (HybridSearch searches a speaker's words instead)."""
+        episodes: search by meaning narrows to the passages they say most of (fonoteca.search.hybrid)."""
         allowed = np.ones(len(episode_ids), bool)
         if self.show_id is not None:
             allowed &= show_ids == self.show_id

@@ -67,6 +67,7 @@ class TrendPoint:
     show: str | None = None  # the show's slug when split by show
     speaker: str | None = None  # the speaker's label when split by speaker (None on the line of everyone else)
     split: str | None = None  # what the lines are split by: "show", "speaker" or None
+    colour: str | None = None  # the line's own colour: a speaker's, as the pages show them (None: the chart's palette)
 
 
 @dataclass

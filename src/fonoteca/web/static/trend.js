@@ -96,7 +96,8 @@
         at[index.get(p.key)] = Math.round(v * 1000) / 1000;
       });
       const byKey = new Map(pts.map(p => [p.key, p]));
-      return { name, pts, at, byKey, show: pts[0] && pts[0].show, speaker: pts[0] && pts[0].speaker };
+      return { name, pts, at, byKey, show: pts[0] && pts[0].show, speaker: pts[0] && pts[0].speaker,
+        colour: pts[0] && pts[0].colour };
     });
     return { xs, rows, lines, s, undated: points.filter(p => !p.date).length };
   }
@@ -118,7 +119,12 @@
         `${latestText}, said in ${mentioned} of ${episodes} episodes` };
   }
 
-  function style(i) { return { stroke: palette[i % palette.length], dash: i >= palette.length ? [6, 4] : undefined }; }
+  // A line with a colour of its own (a speaker's, the same as on the pages: the server says it) keeps it; the others
+  // take the chart's palette in turn, dashed once it is used up.
+  function colour(i) { return model.lines[i].colour || palette[i % palette.length]; }
+  function style(i) {
+    return { stroke: colour(i), dash: !model.lines[i].colour && i >= palette.length ? [6, 4] : undefined };
+  }
 
   // ▲ first, ★ peak, ■ latest mention of each line, in its colour.
   function drawMarkers(u) {
@@ -127,7 +133,7 @@
       if (!u.series[i + 1].show || !line.summary.first) return;
       const marks = [[line.summary.first, "▲"], [line.summary.latest, "■"], [line.summary.peak, "★"]]; // the peak on top
       ctx.save();
-      ctx.fillStyle = palette[i % palette.length];
+      ctx.fillStyle = colour(i);
       ctx.strokeStyle = "#fff";
       ctx.lineWidth = 3 * devicePixelRatio;
       ctx.font = `${14 * devicePixelRatio}px system-ui, sans-serif`;
@@ -169,7 +175,7 @@
       const row = document.createElement("div");
       const swatch = document.createElement("span");
       swatch.className = "swatch";
-      swatch.style.background = palette[i % palette.length];
+      swatch.style.background = colour(i);
       const norm = model.s.per === "raw" ? "" : ` · ${p.value} ${UNITS[model.s.per]}`;
       const smooth = model.s.rolling > 1 ? ` · rolling mean ${line.at[idx]}` : "";
       const episodes = p.episode_id ? "" : ` · ${p.mentioned} of ${p.episodes} episodes`;
@@ -333,7 +339,7 @@
     ctx.fillText(title, pad, pad + line * 0.8);
     ctx.drawImage(src, pad, pad + line);
     texts.forEach((t, i) => {
-      ctx.fillStyle = palette[i % palette.length];
+      ctx.fillStyle = colour(i);
       ctx.fillText(t, pad, pad + line + src.height + line * (i + 1));
     });
     const a = document.createElement("a");
