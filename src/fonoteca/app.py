@@ -172,8 +172,16 @@ class Fonoteca:
 
         return Speakers(
             self.archive, self.settings, lambda: self.diarizer, self.events, lambda: self.after.after_transcripts(),
-            self.speaking_time,
+            self.speaking_time, self._media_here,
         )  # fmt: skip
+
+    def _media_here(self, episode_id: str) -> Path:
+        """The episode's media on this machine, downloaded when it is not, without changing its status (the voices
+        of a transcript imported without its audio: fonoteca.speakers). EpisodeBusy while another process holds it."""
+        from fonoteca.pipeline.episodes import claimed
+
+        with claimed(self.archive, episode_id) as episode:
+            return Path(self.work.fetch_media(episode, self.archive.get_show(episode.show_id)).media_path or "")
 
     @cached_property
     def watcher(self) -> Watcher:
@@ -285,12 +293,16 @@ class Fonoteca:
         date: str | None = None,
         sync_now: bool = True,
         captions: Captions | None = None,
+        speakers: int | None = None,
     ) -> tuple[Show, SyncReport]:
         """Register a feed, feed file, media folder, file or video platform page (yt-dlp) as a show and (unless
-        `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription.
+        `sync_now` is False) sync it. `captions`: which of a platform's captions stand in for a transcription;
+        `speakers`: how many people speak in its episodes, kept as the show's count (None: as it was).
 
         On PostgreSQL the show and its episodes are registered here and their work is queued for the workers."""
         show, registered = self.catalogue.register(source, language=language, title=title, date=date, captions=captions)
+        if speakers is not None:
+            show = self.speakers.set_count(show.slug, speakers)
         return show, self.runner.add(show, registered) if sync_now else registered
 
     def subscriptions(self, path: str | Path) -> SubscriptionList:

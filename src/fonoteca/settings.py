@@ -20,7 +20,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from fonoteca.errors import ConfigError
 
-__all__ = ["ComputeType", "DatabaseUrl", "Device", "Embeddings", "HintSources", "Settings"]
+__all__ = ["MAX_SPEAKER_COUNT", "ComputeType", "DatabaseUrl", "Device", "Embeddings", "HintSources", "Settings"]
+
+MAX_SPEAKER_COUNT = 50  # the most people `--speakers N` and a show's speaker count may say speak in an episode
 
 
 def _default_home() -> Path:
@@ -129,9 +131,10 @@ class Settings(BaseSettings):
     # raised WER by 0.228 (bench/results/words.txt), where the owner's vocabulary is chosen for the show.
     hints: HintSources = "vocabulary"
     # Who speaks (fonoteca.speakers): after transcription, the voices of each episode with media are found and its
-    # segments labelled with them (on|off). `speaker_count` (`--speakers N`): how many there are, when the owner knows.
+    # segments labelled with them (on|off). `speaker_count` (`--speakers N`): how many there are in every episode of
+    # this run, over each show's own count (`fonoteca speakers count SHOW N`).
     speakers: bool = True
-    speaker_count: int | None = Field(default=None, ge=1, le=50)
+    speaker_count: int | None = Field(default=None, ge=1, le=MAX_SPEAKER_COUNT)
 
     # Downloads
     download_timeout: float = 30.0  # seconds without progress before giving up

@@ -5,8 +5,9 @@ The step (`find_pending`) finds the voices of each Whisper-transcribed episode t
 splits its segments where the speaker changes (fonoteca.turns), labels each voice with the show's named speaker whose
 voice print it matches (similarity ≥ MATCH_THRESHOLD, one name per voice) or with its number, and stores it all in one
 commit per episode: killed half-way, it does that episode again from the start, never twice. Transcripts that came
-with speakers (imports, a publisher's) keep their names, which join the show's library instead (with a voice print
-where the episode has media).
+with speakers (imports, a publisher's) keep their names, which join the show's library instead, each with a voice
+print of their own turns in the episode's audio: at once where it is here, else (`print_imported_names`) from its
+enclosure, downloaded once the show has voices to label, so the show's voices found before and after get the names.
 
 Naming a voice (`name`), renaming a name, merging two voices and splitting a wrong turn change the labels of the
 segments in one commit per episode; naming also labels the voices of the show's other episodes that match the new
@@ -18,12 +19,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fonoteca.archive import Archive, EpisodeSpeaker, Show, ShowSpeaker, SpeakerNaming, SpeakerTurn
+from fonoteca.archive import (
+    Archive,
+    Episode,
+    EpisodeSpeaker,
+    Show,
+    ShowSpeaker,
+    Source,
+    SpeakerNaming,
+    SpeakerTurn,
+)
 from fonoteca.errors import FonotecaError, MediaError, NotFound, SpeakerError
 from fonoteca.events import EventSink, Note, SpeakersProgress
-from fonoteca.settings import Settings
+from fonoteca.settings import MAX_SPEAKER_COUNT, Settings
+from fonoteca.text import fold
 from fonoteca.turns import reassigned, speaking_seconds, split_at_turns
 
 if TYPE_CHECKING:
@@ -43,6 +54,14 @@ class ListedSpeaker:
     confidence: float | None = None
 
 
+class Listing(NamedTuple):
+    """What `fonoteca speakers [SHOW|EPISODE]` lists: a title, the speakers, and the show when one was listed."""
+
+    title: str
+    speakers: list[ListedSpeaker]
+    show: Show | None = None
+
+
 @dataclass(frozen=True)
 class StepDone:
     """What one run of the speaker step did."""
@@ -55,7 +74,8 @@ class StepDone:
 
 class Speakers:
     """`diarizer`: the engine, made on first use; `after`: what follows a changed transcript; `show_times`: who speaks
-    in a show, how long, in how many episodes (Fonoteca.speaking_time)."""
+    in a show (None: in every show), how long, in how many episodes (Fonoteca.speaking_time); `media_here`: an
+    episode's media on this machine, downloaded when it is not (Fonoteca._media_here)."""
 
     def __init__(
         self,
@@ -64,8 +84,10 @@ class Speakers:
         diarizer: Callable[[], Diarizer],
         events: EventSink,
         after: Callable[[], None],
-        show_times: Callable[[str], list[tuple[str, float, int]]],
+        show_times: Callable[[str | None], list[tuple[str, float, int]]],
+        media_here: Callable[[str], Path],
     ) -> None:
+        self.media_here = media_here
         self.show_times = show_times
         self.archive = archive
         self.settings = settings
@@ -85,6 +107,9 @@ class Speakers:
             return StepDone(seeded=seeded)
         pending = [(e, Path(m)) for e, m in self.archive.voices.to_diarize() if Path(m).is_file()]
         episodes = self.archive.episodes_by_ids(e for e, _ in pending)
+        with_voices = self.archive.voices.shows_with_voices() | {e.show_id for e in episodes.values()}
+        for show_id in sorted(self.archive.voices.shows_with_printless_names() & with_voices):
+            self.print_imported_names(show_id)
         total = sum(episodes[e].duration or 0.0 for e, _ in pending if e in episodes)
         diarized = 0
         seconds = 0.0
@@ -113,7 +138,8 @@ class Speakers:
         episode = self.archive.get_episode(episode_id)
         segments = self.archive.segments(episode_id)
         try:
-            found = self.diarizer().diarize(media, speakers=self.settings.speaker_count, on_progress=on_progress)
+            count = self.speaker_count(episode.show_id)
+            found = self.diarizer().diarize(media, speakers=count, on_progress=on_progress)
         except OSError as exc:
             raise MediaError(f"cannot read {media}: {exc.strerror or exc}", "check the media file") from exc
         turns = [SpeakerTurn(t.start, t.end, t.speaker) for t in found.turns]
@@ -130,22 +156,91 @@ class Speakers:
             segments=split_at_turns(segments, turns),
         )
 
+    def speaker_count(self, show_id: int) -> int | None:
+        """How many people the step finds in an episode of the show: this run's (`--speakers N`,
+        FONOTECA_SPEAKER_COUNT), else the show's own (`fonoteca speakers count SHOW N`), else None (found by their
+        voices)."""
+        if self.settings.speaker_count is not None:
+            return self.settings.speaker_count
+        return self.archive.get_show(show_id).speaker_count
+
     def _seed(self, episode_id: str) -> int:
-        """The names of an episode's transcript join its show's library; returns how many were new."""
+        """The names of an episode's transcript join its show's library; returns how many were new. Where the
+        episode's audio is here, each name the library has no voice print of gets one from its own turns, and the
+        show's voices found so far are labelled again, as after the owner names a voice."""
         episode = self.archive.get_episode(episode_id)
-        spans: dict[str, list[tuple[float, float]]] = {}
-        for segment in self.archive.segments(episode_id, words=False):
-            if segment.speaker and segment.speaker.strip():
-                spans.setdefault(" ".join(segment.speaker.split()), []).append((segment.start, segment.end))
+        spans = _spans(self.archive.segments(episode_id, words=False))
+        here = Path(episode.media_path) if episode.media_path and Path(episode.media_path).is_file() else None
         prints: dict[str, Any] = dict.fromkeys(spans)
-        media = Path(episode.media_path) if episode.media_path else None
-        if self.settings.speakers and media is not None and media.is_file():
-            for name, spoken in spans.items():
-                try:
-                    prints[name] = self.diarizer().voice_print(media, spoken)
-                except (OSError, FonotecaError) as exc:
-                    self.events(Note(f"no voice print for {name!r} of {episode.title!r}: {exc}"))
-        return len(self.archive.voices.seed(episode_id, prints))
+        if here is not None and self.settings.speakers:
+            printed = {fold(s.name) for s in self.archive.voices.library(episode.show_id) if s.voice_print is not None}
+            prints.update(self._prints(episode, here, spans, {fold(name) for name in spans} - printed))
+        added = self.archive.voices.seed(episode_id, prints)
+        if any(voice_print is not None for voice_print in prints.values()):
+            self.rematch_show(episode.show_id)
+        return len(added)
+
+    def print_imported_names(self, show_id: int) -> None:
+        """Give the names the show's imported transcripts brought without a voice print (their audio was not here: a
+        publisher's transcript, an import onto a feed's episode) one, from their own turns in such an episode, its
+        enclosure downloaded for it (one episode at a time, until every name has one or no episode is left), and
+        label the show's voices again with them. Only for a show that has voices to label. A download that fails is
+        a note; it is tried again at the next run."""
+        printless = self._printless(show_id)
+        if not printless or not self.archive.get_show(show_id).speakers:
+            return
+        imported = {e.id: e for e in self.archive.list_episodes(show_id) if e.source not in (None, Source.TRANSCRIBED)}
+        printed = False
+        for episode_id, names in self.archive.speakers(show_id).items():
+            wanted = printless & {fold(name) for name in names}
+            if episode_id not in imported or not wanted:
+                continue
+            audio = self._audio(imported[episode_id])
+            if audio is None:
+                continue
+            spans = _spans(self.archive.segments(episode_id, words=False))
+            for name, voice_print in self._prints(imported[episode_id], audio, spans, wanted).items():
+                if voice_print is not None:
+                    self.archive.voices.give_print(show_id, name, voice_print)
+                    printless.discard(fold(name))
+                    printed = True
+            if not printless:
+                break
+        if printed:
+            self.rematch_show(show_id)
+
+    def _printless(self, show_id: int) -> set[str]:
+        """The folded names of the show's library that have no voice print."""
+        return {fold(s.name) for s in self.archive.voices.library(show_id) if s.voice_print is None}
+
+    def _prints(
+        self, episode: Episode, audio: Path, spans: dict[str, list[tuple[float, float]]], wanted: set[str]
+    ) -> dict[str, Any]:
+        """{name: voice print of its turns in `audio`} for the episode's names whose folded form is `wanted` (the
+        model's embedding of their own speech: no diarization is needed); a name whose turns cannot give one is a
+        note."""
+        prints: dict[str, Any] = {}
+        for name, spoken in spans.items():
+            if fold(name) not in wanted:
+                continue
+            try:
+                prints[name] = self.diarizer().voice_print(audio, spoken)
+            except (OSError, FonotecaError) as exc:
+                self.events(Note(f"no voice print for {name!r} of {episode.title!r}: {exc}"))
+        return prints
+
+    def _audio(self, episode: Episode) -> Path | None:
+        """The episode's audio on this machine, downloaded when it is not and it has an enclosure; None (with a note
+        when a download failed) when it cannot be had."""
+        if episode.media_path and Path(episode.media_path).is_file():
+            return Path(episode.media_path)
+        if not episode.media_url:
+            return None
+        try:
+            return self.media_here(episode.id)
+        except FonotecaError as exc:
+            self.events(Note(f"the voices named in {episode.title!r} have no voice print yet: {exc}"))
+            return None
 
     def _matches(
         self, voices: list[EpisodeSpeaker], library: list[ShowSpeaker], taken: set[int] | None = None
@@ -273,26 +368,29 @@ class Speakers:
         self.archive.voices.set_show_speakers(found.id, on)
         return self.archive.get_show(found.id)
 
+    def set_count(self, show: str, count: int | None) -> Show:
+        """How many people speak in a show's episodes, for the step on its later ones (None: found by their voices);
+        the speakers found so far stay."""
+        if count is not None and not 1 <= count <= MAX_SPEAKER_COUNT:
+            raise SpeakerError(f"{count} speakers", f"give a number from 1 to {MAX_SPEAKER_COUNT}, or auto")
+        found = self.archive.get_show(show)
+        self.archive.voices.set_show_speaker_count(found.id, count)
+        return self.archive.get_show(found.id)
+
     # -- reading ---------------------------------------------------------------------------------------------------
 
-    def who_speaks(self, target: str | None = None) -> tuple[str, list[ListedSpeaker]]:
+    def who_speaks(self, target: str | None = None) -> Listing:
         """Who speaks in a show or an episode (by slug, id or title; default: the one show, or every show), how
         long and in how many episodes; for an episode, each voice's number and how it was named. Returns a title for
-        what was listed, and the speakers, the longest first."""
+        what was listed, the speakers, the longest first, and the show when a show was listed (its settings)."""
         if target is None:
-            every: dict[str, tuple[float, int]] = {}
-            for show in self.archive.list_shows():
-                for label, seconds, count in self.show_times(show.slug):
-                    spoken, episodes = every.get(label, (0.0, 0))
-                    every[label] = (spoken + seconds, episodes + count)
-            rows = sorted(((label, *every[label]) for label in every), key=lambda row: (-row[1], row[0]))
-            return "every show", [ListedSpeaker(*row) for row in rows]
+            return Listing("every show", [ListedSpeaker(*row) for row in self.show_times(None)])
         try:
             show = self.archive.get_show(target)
         except NotFound:
             episode = self.archive.get_episode(target)
         else:
-            return show.title, [ListedSpeaker(*row) for row in self.show_times(show.slug)]
+            return Listing(show.title, [ListedSpeaker(*row) for row in self.show_times(show.slug)], show)
         rows = self.archive.speaking_time(episode.id)
         voices = {v.label: v for v in self.archive.voices.found(episode.id)}
         listed = []
@@ -304,11 +402,20 @@ class Speakers:
                     voice.confidence if voice else None,
                 )
             )  # fmt: skip
-        return episode.title, listed
+        return Listing(episode.title, listed)
 
     def voices(self, episode: str) -> list[EpisodeSpeaker]:
         """The voices found in an episode (the episode page's naming controls)."""
         return self.archive.voices.found(self.archive.get_episode(episode).id)
+
+
+def _spans(segments: list[Any]) -> dict[str, list[tuple[float, float]]]:
+    """{name: (start, end) of each of its lines} of a transcript's named lines."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for segment in segments:
+        if segment.speaker and segment.speaker.strip():
+            spans.setdefault(" ".join(segment.speaker.split()), []).append((segment.start, segment.end))
+    return spans
 
 
 def _number(shown: int) -> int:

@@ -113,6 +113,7 @@ class Show:
     captions: Captions = Captions.CREATOR  # platform shows: which captions stand in for a transcription
     feed_secret: str | None = field(default=None, repr=False)  # the private feed's path (EpisodeStore.feed_secret)
     speakers: bool = True  # find who speaks in its transcribed episodes (`fonoteca speakers off SHOW` turns it off)
+    speaker_count: int | None = None  # how many people speak in its episodes, when the owner knows (None: found)
 
     def __post_init__(self) -> None:
         self.speakers = bool(self.speakers)

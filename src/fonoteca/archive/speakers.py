@@ -106,10 +106,43 @@ class SpeakerStore:
         )
         return [r[0] for r in rows]
 
+    def shows_with_voices(self) -> set[int]:
+        """The shows in some episode of which the speaker step found voices (voices to label with names)."""
+        rows = self.database.query(
+            select(episodes.c.show_id).distinct().join(episode_speakers, episode_speakers.c.episode_id == episodes.c.id)
+        )
+        return {r[0] for r in rows}
+
+    def shows_with_printless_names(self) -> set[int]:
+        """The shows whose library has a name without a voice print (one an imported transcript brought)."""
+        rows = self.database.query(
+            select(show_speakers.c.show_id).distinct().where(show_speakers.c.voice_print.is_(None))
+        )
+        return {r[0] for r in rows}
+
+    def give_print(self, show_id: int, name: str, voice_print: Any) -> None:
+        """The voice print of a name of the show's library that has none yet (a print the owner's namings made
+        stays)."""
+        with self.database.transaction() as db:
+            db.execute(
+                update(show_speakers)
+                .where(
+                    show_speakers.c.show_id == show_id,
+                    show_speakers.c.folded == fold(name.strip()),
+                    show_speakers.c.voice_print.is_(None),
+                )
+                .values(voice_print=print_bytes(voice_print))
+            )
+
     def set_show_speakers(self, show_id: int, on: bool) -> None:
         """Turn the speaker step on or off for a show's episodes."""
         with self.database.transaction() as db:
             db.execute(update(shows).where(shows.c.id == show_id).values(speakers=int(on)))
+
+    def set_show_speaker_count(self, show_id: int, count: int | None) -> None:
+        """How many people speak in the show's episodes (None: the step finds it from their voices)."""
+        with self.database.transaction() as db:
+            db.execute(update(shows).where(shows.c.id == show_id).values(speaker_count=count))
 
     # -- reading ---------------------------------------------------------------------------------------------------
 

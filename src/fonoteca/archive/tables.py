@@ -91,6 +91,9 @@ shows = Table(
     Column("feed_secret", Text),
     # 0: the speaker step leaves the show's episodes alone (`fonoteca speakers off SHOW`).
     Column("speakers", Integer, nullable=False, server_default="1"),
+    # How many people speak in its episodes, when the owner knows (`fonoteca speakers count SHOW N`); NULL: found by
+    # their voices.
+    Column("speaker_count", Integer),
 )
 
 episodes = Table(

@@ -81,17 +81,20 @@ def add(
     subscription list (nested folders too), one line per feed that fails, the others going on."""
     if transcribe and captions not in (None, Captions.NONE):
         ctx.fail("--transcribe and --captions contradict each other — give one of them")
-    fonoteca = app_of(ctx, progress=not as_json, model=model, speaker_count=speakers)
+    fonoteca = app_of(ctx, progress=not as_json, model=model)
     if is_opml(source):
-        if language or title or date or captions or transcribe:
-            ctx.fail("an OPML list adds each feed as it is: --language, --title, --date and --captions are per show")
+        if language or title or date or captions or transcribe or speakers:
+            ctx.fail(
+                "an OPML list adds each feed as it is: --language, --title, --date, --captions and --speakers are per "
+                "show"
+            )
         _add_subscriptions(fonoteca, source, dry_run=dry_run, sync_now=not no_sync, as_json=as_json)
         return
     if dry_run:
         ctx.fail("--dry-run is for OPML subscription lists")
     show, report = fonoteca.add(
         source, language=language, title=title, date=date, sync_now=not no_sync,
-        captions=Captions.NONE if transcribe else captions,
+        captions=Captions.NONE if transcribe else captions, speakers=speakers,
     )  # fmt: skip
     if not as_json:
         console.print(f"[bold]{safe(show.title)}[/] ({safe(show.slug)})", highlight=False)

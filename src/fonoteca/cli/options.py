@@ -16,7 +16,7 @@ from fonoteca.output.chapters import CHAPTER_FORMATS
 from fonoteca.output.transcripts import EXPORT_FORMATS
 from fonoteca.search.hybrid import MODES
 from fonoteca.search.trends import GROUPINGS, NORMALISATIONS, SPLITS
-from fonoteca.settings import Device
+from fonoteca.settings import MAX_SPEAKER_COUNT, Device
 
 ExportFormat = Literal[EXPORT_FORMATS]
 ChapterFormat = Literal[CHAPTER_FORMATS]
@@ -68,8 +68,10 @@ SpeakerCount = Annotated[
     typer.Option(
         "--speakers",
         min=1,
-        max=50,
-        help="How many people speak, when you know (default: found by their voices; FONOTECA_SPEAKERS=off: none).",
+        max=MAX_SPEAKER_COUNT,
+        help="How many people speak, when you know (default: found by their voices). `add` keeps it as the show's "
+        "count (`fonoteca speakers count SHOW N`); `sync` and `retry` use it for this run's episodes, over each "
+        "show's count.",
         show_default=False,
     ),
 ]

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from fonoteca.archive import Show
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
 from fonoteca.cli.options import AsJson, ShowName
@@ -55,7 +56,7 @@ def list_speakers(
     as_json: AsJson = False,
 ) -> None:
     """Who speaks in a show or an episode, for how long and in how many episodes."""
-    title, speakers = app_of(ctx, progress=not as_json).speakers.who_speaks(target)
+    title, speakers, show = app_of(ctx, progress=not as_json).speakers.who_speaks(target)
     if as_json:
         print_json([
             {"speaker": s.label, "seconds": round(s.seconds, 1), "episodes": s.episodes, "number": s.number,
@@ -69,6 +70,9 @@ def list_speakers(
             "([bold]fonoteca sync[/]), and transcripts imported with names keep them.",
             highlight=False,
         )
+    if show is not None:
+        console.print(_settings_line(show), highlight=False, markup=False)
+    if not speakers:
         return
     table = Table(title=f"Who speaks in {safe(title)}", title_justify="left")
     episode = any(s.number is not None for s in speakers)
@@ -169,6 +173,34 @@ def on(ctx: typer.Context, show: ShowName) -> None:
     """Find speakers in a show's episodes again (the next sync does those it has not done)."""
     found = app_of(ctx).speakers.set_show(show, True)
     console.print(f"Speakers are found in {safe(found.title)}'s episodes from the next sync.", highlight=False)
+
+
+@speakers_app.command("count")
+def count(
+    ctx: typer.Context,
+    show: ShowName,
+    people: Annotated[str, typer.Argument(help="How many people speak in its episodes, or auto (found by voice).")],
+) -> None:
+    """How many people speak in a show's episodes, for the speaker step of its later ones (`sync --speakers N` still
+    overrides it for one run)."""
+    if people.strip().lower() == "auto":
+        number = None
+    elif people.strip().isdigit():
+        number = int(people)
+    else:
+        raise SpeakerError(f"{people!r} is not a number of speakers", "give a number (2) or auto")
+    found = app_of(ctx).speakers.set_count(show, number)
+    console.print(f"{safe(found.title)}: {_settings_line(found)}", highlight=False)
+
+
+def _settings_line(show: Show) -> str:
+    """What the speaker step does with a show's episodes, as `fonoteca speakers SHOW` says it."""
+    if not show.speakers:
+        return "Speakers are not found in its episodes (`fonoteca speakers on SHOW`)."
+    if show.speaker_count is None:
+        return "Speakers are found by their voices (`fonoteca speakers count SHOW N` when you know how many)."
+    people = "One person speaks" if show.speaker_count == 1 else f"{show.speaker_count} people speak"
+    return f"{people} in its episodes (`fonoteca speakers count SHOW auto`: found by their voices)."
 
 
 app.add_typer(speakers_app, name="speakers")

@@ -87,6 +87,8 @@ class ShowOut(BaseModel):
     added_at: str
     synced_at: str | None
     captions: str  # platform shows: which captions stand in for a transcription (creator, auto, none)
+    speakers: bool  # its transcribed episodes' speakers are found (`fonoteca speakers off SHOW`: not)
+    speaker_count: int | None  # how many people speak in its episodes, as the owner said (None: found by voices)
     episodes: int  # every episode, whatever its status
     transcribed: int
     seconds: float  # audio time transcribed
@@ -100,7 +102,8 @@ class ShowOut(BaseModel):
             id=show.id, slug=show.slug, title=show.title, source=split_credentials(show.source)[0],
             source_kind=show.source_kind, language=show.language, feed_language=show.feed_language,
             description=show.description, link=show.link, image=show.image, added_at=show.added_at,
-            synced_at=show.synced_at, captions=show.captions, episodes=episodes, transcribed=transcribed,
+            synced_at=show.synced_at, captions=show.captions, speakers=show.speakers,
+            speaker_count=show.speaker_count, episodes=episodes, transcribed=transcribed,
             seconds=seconds, time=format_duration(seconds),
         )  # fmt: skip
 

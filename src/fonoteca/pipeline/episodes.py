@@ -193,9 +193,7 @@ class EpisodeWork:
         """Whisper over a finished episode the caller has claimed, again from the start (`retry --force`, the repair
         for a damaged transcript): its media is fetched again if it is not on this machine, and its old transcript
         stays in place, searchable, until the new one is complete and swapped in at once."""
-        if not has_media(episode):
-            fetched = self.archive.update_episode(episode.id, media_path=str(self._fetch_media(episode, show)))
-            episode = _present(fetched, episode.id)
+        episode = self.fetch_media(episode, show)
         total = self._ready(episode)
         started = time.monotonic()
         transcription = self._start(episode, 0.0, show.language, total)
@@ -208,6 +206,14 @@ class EpisodeWork:
         )  # fmt: skip
         self._finished(episode, 0.0, total, started)
         return self.archive.get_episode(episode.id)
+
+    def fetch_media(self, episode: Episode, show: Show) -> Episode:
+        """A finished episode the caller has claimed, with its media on this machine: downloaded again when it is not
+        (a re-transcription; the voices an imported transcript names, fonoteca.speakers). Its status stays."""
+        if has_media(episode):
+            return episode
+        fetched = self.archive.update_episode(episode.id, media_path=str(self._fetch_media(episode, show)))
+        return _present(fetched, episode.id)
 
     # -- transcribing ------------------------------------------------------------------------------------------------
 
