@@ -1,14 +1,17 @@
 """A show's Podcasting 2.0 feed of 1,000 episodes, served by the real web app (uvicorn, over HTTP), beside the plain
 library that writes it (lxml building and serialising the same RSS from values already in memory).
 
-Builds one show of EPISODES finished episodes (each SEGMENTS lines, named speakers on half of them) through the Archive
-API, starts `create_app` under uvicorn on 127.0.0.1 and times, each ROUNDS times, p50/p95 in ms:
+Builds one show of EPISODES finished episodes (each SEGMENTS lines, named speakers on half of them, five chapters and
+five key moments each) through the Archive API, starts `create_app` under uvicorn on 127.0.0.1 and times, each ROUNDS
+times, p50/p95 in ms:
 
-- plain lxml: the same 1,000 items with their enclosures, transcripts and people, built and serialised in memory;
-- cold: the first request after the archive changed (fonoteca reads the episodes and speakers and builds the feed);
+- plain lxml: the same 1,000 items with their enclosures, transcripts, chapters, soundbites and people, built and
+  serialised in memory;
+- cold: the first request after the archive changed (fonoteca reads the episodes, speakers, chapters and key moments
+  and builds the feed);
 - warm: a request while nothing changed (the kept feed, after the two small queries that say nothing changed);
 - 304: a podcast app's revalidation with the ETag it has;
-- file: one episode's WebVTT transcript.
+- file: one episode's WebVTT transcript, and its chapters file.
 
 The target is a warm feed under 200 ms. Writes bench/results/feed.txt.
 
@@ -28,13 +31,16 @@ import httpx
 from archive import percentiles, timed  # bench/archive.py's timing helpers
 from lxml import etree
 
-from fonoteca.archive import Archive, Segment
-from fonoteca.output.feed import ITUNES_NS, PODCAST_NS, TRANSCRIPT_FILES
+from fonoteca.archive import Archive, Chapter, KeyMoment, Overview, Segment
+from fonoteca.output.feed import CHAPTERS_FILE, ITUNES_NS, PODCAST_NS, TRANSCRIPT_FILES
 from fonoteca.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from fixtures_web import serve_app  # noqa: E402 (the tests' own server runner, reused)
+
+CHAPTERS = [Chapter(n * 400.0, f"Chapter {n}: a title of some length") for n in range(5)]
+MOMENTS = [KeyMoment(n * 400.0 + 30, n * 400.0 + 60, f"a quote of moment {n}, as long as a sentence") for n in range(5)]
 
 
 def fill(archive: Archive, episodes: int, segments: int) -> tuple[str, list[str]]:
@@ -51,6 +57,9 @@ def fill(archive: Archive, episodes: int, segments: int) -> tuple[str, list[str]
         lines = [Segment(i * 10.0, i * 10.0 + 9, f"line {i} of episode {n}", speaker=speakers[i % 2])
                  for i in range(segments)]  # fmt: skip
         archive.replace_transcript(episode.id, lines, source="transcribed", language="es")
+        # Chapters and key moments, as the step after a new transcript makes them for every finished episode.
+        rev = archive.get_episode(episode.id).transcript_rev
+        archive.overviews.save_overview(Overview(episode.id, rev, "words", CHAPTERS, MOMENTS, []))
         ids.append(episode.id)
     return show.slug, ids
 
@@ -72,6 +81,12 @@ def plain_lxml(episodes: int) -> bytes:
             etree.SubElement(
                 item, f"{{{PODCAST_NS}}}transcript", url=f"https://x/{n}.{file.suffix}", type=file.media_type
             )
+        etree.SubElement(
+            item, f"{{{PODCAST_NS}}}chapters", url=f"https://x/{n}.chapters.json", type=CHAPTERS_FILE.media_type
+        )
+        for moment in MOMENTS:
+            start = f"{moment.start:.1f}"
+            etree.SubElement(item, f"{{{PODCAST_NS}}}soundbite", startTime=start, duration="30.0").text = moment.quote
         for name in ("Ana García", "Luis Pérez") if n % 2 else ():
             etree.SubElement(item, f"{{{PODCAST_NS}}}person").text = name
     return etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -126,6 +141,10 @@ def main() -> None:
             say(f"fonoteca 304 (If-None-Match)            p50 {revalidated[0]:7.1f} ms  p95 {revalidated[1]:7.1f} ms")
             file = timed(lambda: http.get(f"/show/{slug}/episodes/{ids[1]}.vtt").raise_for_status(), args.rounds)
             say(f"fonoteca one WebVTT file ({args.segments} cues)     p50 {file[0]:7.1f} ms  p95 {file[1]:7.1f} ms")
+            chapters = timed(
+                lambda: http.get(f"/show/{slug}/episodes/{ids[1]}.chapters.json").raise_for_status(), args.rounds
+            )
+            say(f"fonoteca one chapters file (5 chapters) p50 {chapters[0]:7.1f} ms  p95 {chapters[1]:7.1f} ms")
     results = REPO / "bench" / "results" / "feed.txt"
     results.write_text("\n".join(out) + "\n", encoding="utf-8")
     print(f"wrote {results}")

@@ -2,7 +2,7 @@
 shows as OPML. Built by the application object (`Fonoteca.publish`); `fonoteca feed`, `fonoteca export-opml` and the
 web routes of fonoteca.web.feed_routes are its shells.
 
-A feed of a thousand episodes takes a few hundred milliseconds to build, so each built feed is kept (per show and
+A feed of a thousand episodes takes about a second to build (bench/feed.py), so each built feed is kept (per show and
 address) together with the archive's change counter it was built at (Archive.changes: every write a reader can see
 moves it, by any process), and served again until the counter moves. Reading the counter is one tiny query.
 
@@ -55,9 +55,7 @@ class Publisher:
         if kept is not None and kept[0] == counter:
             return kept[1]
         episodes = self.archive.list_episodes(show.id)
-        overviews = {
-            e.id: o for e in filter(links_transcripts, episodes) if (o := self.archive.overviews.overview(e.id))
-        }
+        overviews = self.archive.overviews.overviews([e.id for e in episodes if links_transcripts(e)])
         body = render_show_feed(
             show, episodes, files_base=files_base, self_url=self_url, speakers=self.archive.speakers(show.id),
             overviews=overviews, show_page=show_page, enclosures=enclosures,

@@ -110,35 +110,63 @@ class OverviewStore:
     def chapters(self, episode_id: str) -> list[Chapter]:
         """The episode's chapters in order: the publisher's when there are any, else the generated ones (each with its
         end: the next one's start, the last one's own or None)."""
-        rows = self.database.query(
-            select(chapters).where(chapters.c.episode_id == episode_id).order_by(chapters.c.source, chapters.c.idx)
-        )
-        found = [_chapter(r) for r in rows]
-        publisher = [c for c in found if c.source == ChapterSource.PUBLISHER]
-        return publisher or found
+        return self._chapters([episode_id]).get(episode_id, [])
+
+    def _chapters(self, episode_ids: Sequence[str]) -> dict[str, list[Chapter]]:
+        """`chapters` of each of the episodes that have some."""
+        found: dict[str, list[Chapter]] = {}
+        for chunk in in_chunks(list(episode_ids)):
+            rows = self.database.query(
+                select(chapters)
+                .where(chapters.c.episode_id.in_(chunk))
+                .order_by(chapters.c.episode_id, chapters.c.source, chapters.c.idx)
+            )
+            for r in rows:
+                found.setdefault(r.episode_id, []).append(_chapter(r))
+        return {
+            episode_id: [c for c in listed if c.source == ChapterSource.PUBLISHER] or listed
+            for episode_id, listed in found.items()
+        }
 
     def overview(self, episode_id: str) -> Overview | None:
         """The episode at a glance as stored (None: nothing yet). Generated chapters, key moments and topics of an
         older transcript are never given (their quotes may not be in the current one): until they are remade the
         overview is not `current` and holds only the publisher's chapters, if any."""
+        return self.overviews([episode_id]).get(episode_id)
+
+    def overviews(self, episode_ids: Sequence[str]) -> dict[str, Overview]:
+        """`overview` of each of the episodes that have one, in a few statements for any number of them (a show's
+        feed reads a thousand)."""
         o = overviews.c
-        row = self.database.query(
-            select(o.transcript_rev, o.method)
-            .join_from(overviews, episodes, episodes.c.id == o.episode_id)
-            .where(o.episode_id == episode_id, o.transcript_rev == episodes.c.transcript_rev)
-        )
-        shown_chapters = self.chapters(episode_id)
-        if not row:
-            publisher = [c for c in shown_chapters if c.source == ChapterSource.PUBLISHER]
-            return Overview(episode_id, 0, "", publisher, [], [], current=False) if publisher else None
-        rev, method = row[0]
-        moments = [
-            KeyMoment(r.start, r.end, r.quote)
+        made: dict[str, tuple[int, str]] = {}
+        moments: dict[str, list[KeyMoment]] = {}
+        for chunk in in_chunks(list(episode_ids)):
             for r in self.database.query(
-                select(key_moments).where(key_moments.c.episode_id == episode_id).order_by(key_moments.c.idx)
-            )
-        ]
-        return Overview(episode_id, rev, method, shown_chapters, moments, self.topics([episode_id]).get(episode_id, []))
+                select(o.episode_id, o.transcript_rev, o.method)
+                .join_from(overviews, episodes, episodes.c.id == o.episode_id)
+                .where(o.episode_id.in_(chunk), o.transcript_rev == episodes.c.transcript_rev)
+            ):
+                made[r.episode_id] = (r.transcript_rev, r.method)
+        for chunk in in_chunks(list(made)):
+            for r in self.database.query(
+                select(key_moments)
+                .where(key_moments.c.episode_id.in_(chunk))
+                .order_by(key_moments.c.episode_id, key_moments.c.idx)
+            ):
+                moments.setdefault(r.episode_id, []).append(KeyMoment(r.start, r.end, r.quote))
+        shown_chapters = self._chapters(episode_ids)
+        topics_of = self.topics(list(made))
+        found: dict[str, Overview] = {}
+        for episode_id in episode_ids:
+            shown = shown_chapters.get(episode_id, [])
+            if episode_id in made:
+                rev, method = made[episode_id]
+                found[episode_id] = Overview(
+                    episode_id, rev, method, shown, moments.get(episode_id, []), topics_of.get(episode_id, [])
+                )
+            elif publisher := [c for c in shown if c.source == ChapterSource.PUBLISHER]:
+                found[episode_id] = Overview(episode_id, 0, "", publisher, [], [], current=False)
+        return found
 
     def topics(self, episode_ids: Sequence[str]) -> dict[str, list[Topic]]:
         """{episode_id: its topics, most distinctive first} for the episodes that have some of their current
