@@ -180,6 +180,10 @@ def test_fonoteca_feed_writes_the_feed_for_static_hosting_with_every_file_it_lin
 ) -> None:
     site = tmp_path / "site"
     base = "https://static.example.org/pod"
+    with Fonoteca(settings) as app:
+        app.archive.overviews.save_publisher_chapters(
+            str(podcast["newest"]), [Chapter(0.0, "Intro"), Chapter(4.0, "Dave")]
+        )
     result = CliRunner().invoke(
         cli_app, ["--home", str(settings.home), "feed", str(podcast["slug"]), "--base-url", base, "--files", str(site)]
     )
@@ -187,12 +191,18 @@ def test_fonoteca_feed_writes_the_feed_for_static_hosting_with_every_file_it_lin
     xml = result.stdout_bytes
     parsed = feedparser.parse(xml)
     assert not parsed.bozo and len(parsed.entries) == 56
-    linked = [t.get("url") for t in etree.fromstring(xml).iter(f"{{{PODCAST_NS}}}transcript")]
-    assert len(linked) == 6
+    linked = [
+        t.get("url") for t in etree.fromstring(xml).iter(f"{{{PODCAST_NS}}}transcript", f"{{{PODCAST_NS}}}chapters")
+    ]
+    assert len(linked) == 7  # three transcripts of each finished episode, and the newest one's chapters
     for url in linked:  # each file the feed links is in the folder, at the same path under the base
         assert url.startswith(f"{base}/episodes/")
         assert (site / url.removeprefix(f"{base}/")).is_file()
+    assert sorted(p.name for p in (site / "episodes").iterdir()) == sorted(u.rsplit("/", 1)[1] for u in linked)
     assert webvtt.read(str(site / "episodes" / f"{podcast['newest']}.vtt"))[0].voice == "Adam Curry"
+    chapters = json.loads((site / "episodes" / f"{podcast['newest']}.chapters.json").read_text(encoding="utf-8"))
+    jsonschema.validate(chapters, CHAPTERS_SCHEMA)
+    assert [c["title"] for c in chapters["chapters"]] == ["Intro", "Dave"]
 
     url = CliRunner().invoke(cli_app, ["--home", str(settings.home), "feed", str(podcast["slug"]), "--url"])
     rotated = CliRunner().invoke(cli_app, ["--home", str(settings.home), "feed", str(podcast["slug"]), "--rotate"])

@@ -13,6 +13,7 @@ secret path (`/feeds/<secret>/`), made on first use and replaced when the owner 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from fonoteca.archive import Archive, Episode, Show, SourceKind, Status
 from fonoteca.errors import NotFound
 from fonoteca.ingest.media import trusted_media_file
 from fonoteca.output.chapters import render_chapters
-from fonoteca.output.feed import CHAPTERS_FILE, FILES_BY_SUFFIX, links_transcripts, render_show_feed
+from fonoteca.output.feed import (
+    CHAPTERS_FILE,
+    FILES_BY_SUFFIX,
+    TRANSCRIPT_FILES,
+    episode_file_url,
+    has_chapters,
+    links_transcripts,
+    render_show_feed,
+)
 from fonoteca.output.opml import shows_opml
 from fonoteca.output.transcripts import render_transcript
 
@@ -84,12 +93,23 @@ class Publisher:
             raise NotFound(f"no {suffix} file for episode {episode_id}", "the feed lists the files that exist")
         if file is CHAPTERS_FILE:
             overview = self.archive.overviews.overview(episode.id)
-            if overview is None or not overview.chapters:
+            if overview is None or not has_chapters(overview):
                 raise NotFound(f"episode {episode_id} has no chapters yet", "the feed lists the files that exist")
             body = render_chapters(episode, overview.chapters, file.export).encode()
         else:
             body = render_transcript(self.archive.segments(episode.id, words=False), file.export).encode()
         return Published(body, f"{file.media_type}; charset=utf-8")
+
+    def linked_files(self, show: Show) -> Iterator[tuple[str, Published]]:
+        """Every file the show's feed links, each with its path under the feed's files base (`episodes/{id}.vtt`, …,
+        `episodes/{id}.chapters.json`): what static hosting puts beside feed.xml."""
+        episodes = [e for e in self.archive.list_episodes(show.id) if links_transcripts(e)]
+        overviews = self.archive.overviews.overviews([e.id for e in episodes])
+        for episode in episodes:
+            files = [*TRANSCRIPT_FILES, *([CHAPTERS_FILE] if has_chapters(overviews.get(episode.id)) else [])]
+            for file in files:
+                path = episode_file_url("", episode.id, file.suffix).lstrip("/")
+                yield path, self.episode_file(show, episode.id, file.suffix)
 
     def _episode(self, show: Show, episode_id: str) -> Episode:
         found = self.archive.episodes_by_ids([episode_id]).get(episode_id)

@@ -12,7 +12,6 @@ import typer
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, err_console, safe
 from fonoteca.errors import FonotecaError
-from fonoteca.output.feed import TRANSCRIPT_FILES, episode_file_url, links_transcripts
 
 if TYPE_CHECKING:
     from fonoteca.app import Fonoteca
@@ -33,7 +32,9 @@ def feed(
     ] = None,
     files: Annotated[
         Path | None,
-        typer.Option("--files", help="Also write every transcript file the feed links into this folder (episodes/)."),
+        typer.Option(
+            "--files", help="Also write every file the feed links (transcripts, chapters) into this folder (episodes/)."
+        ),
     ] = None,
     url: Annotated[bool, typer.Option("--url", help="Print the private feed's address instead of the feed.")] = False,
     rotate: Annotated[
@@ -57,7 +58,7 @@ def feed(
     document = fonoteca.publish.feed(found, files_base=base_url, self_url=f"{base_url}/feed.xml")
     if files is not None:
         written = _write_files(fonoteca, found, files)
-        err_console.print(f"Wrote {written} transcript files under {safe(files / 'episodes')}", highlight=False)
+        err_console.print(f"Wrote {written} files under {safe(files / 'episodes')}", highlight=False)
     sys.stdout.buffer.write(document.body)
     sys.stdout.flush()
 
@@ -65,12 +66,11 @@ def feed(
 def _write_files(fonoteca: Fonoteca, show: Show, folder: Path) -> int:
     written = 0
     try:
-        for episode in filter(links_transcripts, fonoteca.archive.list_episodes(show.id)):
-            for file in TRANSCRIPT_FILES:
-                target = Path(episode_file_url(str(folder), episode.id, file.suffix))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(fonoteca.publish.episode_file(show, episode.id, file.suffix).body)
-                written += 1
+        for path, document in fonoteca.publish.linked_files(show):
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(document.body)
+            written += 1
     except OSError as exc:
         hint = "choose a writable folder with --files"
         raise FonotecaError(f"cannot write into {folder}: {exc.strerror}", hint) from exc

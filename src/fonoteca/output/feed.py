@@ -69,6 +69,11 @@ def links_transcripts(episode: Episode) -> bool:
     return episode.status == Status.DONE and episode.kind != EpisodeKind.TEXT
 
 
+def has_chapters(overview: Overview | None) -> bool:
+    """Whether the feed links a chapters file for an episode with this overview."""
+    return overview is not None and bool(overview.chapters)
+
+
 def episode_file_url(files_base: str, episode_id: str, suffix: str) -> str:
     """Where a feed links an episode's transcript file: `{files_base}/episodes/{id}.{suffix}`."""
     return f"{files_base.rstrip('/')}/episodes/{episode_id}.{suffix}"
@@ -160,7 +165,7 @@ def _item(
         if file.rel:
             attributes["rel"] = file.rel
         etree.SubElement(item, f"{{{PODCAST_NS}}}transcript", attributes)
-    if overview is not None and overview.chapters:
+    if has_chapters(overview):
         url = episode_file_url(files_base, episode.id, CHAPTERS_FILE.suffix)
         etree.SubElement(item, f"{{{PODCAST_NS}}}chapters", url=url, type=CHAPTERS_FILE.media_type)
     for moment in overview.moments if overview is not None else ():
