@@ -75,6 +75,11 @@ def test_a_summary_whose_citations_are_all_invented_keeps_its_prose_and_no_link(
     assert summary_parts(checked.result()) == [("Hablan de Marte y de Júpiter.", None)]
 
 
+def test_a_citation_the_answers_token_limit_cut_in_the_middle_is_dropped():
+    checked = check_citations("La NASA la decodificó [2] y luego [0:4", SOURCES, words=100)
+    assert checked.text == "La NASA la decodificó [2] y luego" and checked.dropped == ["[0:4"]
+
+
 def test_citations_are_not_words_of_the_summary_and_those_the_word_limit_cuts_are_not_listed():
     checked = check_citations("Uno dos [1] tres [2]. Cuatro cinco seis [0:42].", SOURCES, words=5)
     assert checked.text == "Uno dos [1] tres [2]. Cuatro cinco…"

@@ -40,6 +40,7 @@ CITATION = re.compile(
 # One checked citation as the stored summary has it: [2] or [12:30].
 MARKER = re.compile(rf"\[({_ITEM})\]")
 _MARKERS_ALONE = re.compile(rf"(?:\[{_ITEM}\])+[.,;:!?…)]*")  # a word-limit token that is only citations
+_UNFINISHED = re.compile(r"\s*[\[(][\d\s,;:]*$")  # a citation the answer's token limit cut: "… y [18:0"
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,13 @@ class CheckedSummary:
 def check_citations(answer: str, sources: Sources, words: int) -> CheckedSummary:
     """The model's `answer` with each citation checked against `sources`, cut to at most `words` words (citations are
     not words). A marker that cites several things keeps those that exist ("[2, 9]" -> "[2]"); one that keeps none goes,
-    with the space it leaves doubled ("según [9] y" -> "según y")."""
+    with the space it leaves doubled ("según [9] y" -> "según y"), and so does one the answer ends in the middle of."""
     found: dict[str, Citation] = {}
     dropped: list[str] = []
+    unfinished = _UNFINISHED.search(answer)
+    if unfinished:
+        dropped.append(unfinished.group(0).strip())
+        answer = answer[: unfinished.start()]
 
     def check(match: re.Match[str]) -> str:
         kept: list[str] = []
