@@ -49,7 +49,7 @@ from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.meaning.embed import episode_vectors, spans_of
 from fonoteca.meaning.passages import passages
 from fonoteca.search import build_query
-from fonoteca.search.index import ANALYZER, _analyzer, _schema, date_bound, epoch
+from fonoteca.search.index import _schema, date_bound, epoch, indexed_pairs, pair_tokens, register_analyzers
 from fonoteca.search.query import parse
 from fonoteca.settings import Settings
 from fonoteca.text import fold
@@ -99,8 +99,8 @@ def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = Fa
     """The engine alone: tantivy's Python binding (2 writer threads, as fonoteca) indexing the same segment texts, read
     from the database as they are indexed. Plain: its default tokenizer into one stored text field. With fonoteca's
     schema (the floor of what fonoteca could reach with its features): the same fields, the word pairs field
-    included, filled with as little Python as the binding allows (words cut at spaces, pairs joined, no folding, no
-    counts). Returns (wall seconds, CPU seconds of the process, all its threads)."""
+    included (its common grams), filled with as little Python as the binding allows (words cut at spaces, pairs
+    joined, no folding, no counts). Returns (wall seconds, CPU seconds of the process, all its threads)."""
     builder = tantivy.SchemaBuilder()
     if fonoteca_schema:
         schema = _schema()
@@ -109,7 +109,7 @@ def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = Fa
         schema = builder.build()
     folder.mkdir()
     index = tantivy.Index(schema, path=str(folder))
-    index.register_tokenizer(ANALYZER, _analyzer())
+    register_analyzers(index)
     start, cpu = time.perf_counter(), time.process_time()
     writer = index.writer(256 * 1024 * 1024, 2)
     with sqlite3.connect(db_path) as db:
@@ -121,7 +121,7 @@ def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = Fa
             said = text.lower().split()
             doc = tantivy.Document()
             doc.add_text("text", " ".join(said))
-            doc.add_text("pairs", " ".join(map("_".join, zip(said, said[1:], strict=False))))
+            doc.add_text("pairs", indexed_pairs(said, pair_tokens(said)))
             doc.add_bytes("body", text.encode())
             doc.add_text("episode_id", episode_id)
             doc.add_integer("show_id", 1)

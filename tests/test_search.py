@@ -18,8 +18,12 @@ from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
 from fonoteca.errors import NotFound, StorageError
 from fonoteca.output import HitOut
-from fonoteca.search import BadDate, Hit, SearchResults, keyword_search
+from fonoteca.search import BadDate, Hit, SearchResults, keyword_search, occurrences
+from fonoteca.search.common import common_pairs
+from fonoteca.search.query import Clause
+from fonoteca.search.trends import MAX_TERMS
 from fonoteca.settings import Settings
+from fonoteca.text import words
 
 
 @pytest.fixture
@@ -334,6 +338,37 @@ def test_phrases_are_counted_across_segment_boundaries_and_repeated_in_longer_ph
     assert counts[("red neuronal profunda", episode)] == 2
     assert counts[("profunda red", episode)] == 1  # the end of the second segment and the start of the fourth
     assert counts[("red neuronal simple", episode)] == 1
+
+
+def test_phrases_of_common_and_rarer_words_find_and_count_exactly_what_is_said(filled) -> None:
+    """The index keeps a word pair only where one of its words is common (`de`, `the`: common grams) and matches a
+    phrase with two rarer words in a row by the words' positions. On random text of both kinds, every phrase finds
+    exactly the segments that say it and its trend counts every mention; the pairs left out keep their places, so two
+    kept pairs apart never make a phrase."""
+    archive, fonoteca, ids = filled
+    rng = random.Random(7)
+    vocabulary = ["de", "la", "que", "the", "of", "casa", "grande", "roja", "perro", "gato", "luna"]
+    lines = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 14))) for _ in range(80)]
+    lines.append("La casa grande, casa de...")  # "la casa" and "casa de" are kept, apart: not "la casa de"
+    episode = _add_episode(archive, ids, "grams", lines, "2024-09-01T00:00:00Z")
+    fonoteca.update_index()
+    assert common_pairs(["la", "casa", "grande", "casa", "de"]) == [True, False, False, True]
+    said = [words(line) for line in lines]
+    phrases = sorted({tuple(line[i : i + n]) for line in said for n in (2, 3, 4) for i in range(len(line) - n + 1)})
+    asked = [*rng.sample(phrases, 100), ("la", "casa", "de"), ("grande", "la"), ("luna", "roja", "de", "the")]
+    for phrase in asked:
+        clause = Clause(list(phrase))
+        found = _keywords(fonoteca, '"' + " ".join(phrase) + '"', episode=episode)
+        assert found.total == sum(1 for line in said if occurrences(clause, line)), phrase
+    for start in range(0, len(asked), MAX_TERMS):
+        terms = [" ".join(phrase) for phrase in asked[start : start + MAX_TERMS]]
+        counted = {p.term: p.count for p in fonoteca.trend(terms) if p.episode_id == episode}
+        for term in terms:
+            clause = Clause(term.split())
+            mentions = sum(len(occurrences(clause, line)) for line in said)
+            if len(clause.words) == 2:  # a two-word phrase cut by a change of line counts too
+                mentions += sum([one[-1], two[0]] == clause.words for one, two in zip(said, said[1:], strict=False))
+            assert counted[term] == mentions, term
 
 
 def _cli(settings: Settings, *args: str):

@@ -16,6 +16,7 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive
+from fonoteca.search.common import common_pairs
 from fonoteca.search.index import BadDate, SearchIndex, document_fields, pair_tokens, reindex, sync_index
 from fonoteca.search.query import Clause, ParsedQuery, parse
 from fonoteca.search.scope import EVERYWHERE, SearchScope
@@ -64,6 +65,11 @@ def _clause_query(schema: tantivy.Schema, clause: Clause) -> tantivy.Query:
         return tantivy.Query.regex_query(schema, "text", re.escape(clause.words[0]) + ".*")
     if not clause.is_phrase:
         return tantivy.Query.term_query(schema, "text", clause.words[0])
+    if not all(common_pairs(clause.words)):
+        # Two rarer words in a row: tantivy reads the shortest posting list of the phrase first, then the positions
+        # of its other words only in the segments that have it.
+        return tantivy.Query.phrase_query(schema, "text", clause.words)
+    # Every pair has a common word: on `text`, tantivy would walk the long posting lists of those words.
     pairs = pair_tokens(clause.words)
     if len(pairs) == 1:
         return tantivy.Query.term_query(schema, "pairs", pairs[0])

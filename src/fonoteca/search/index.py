@@ -10,16 +10,23 @@ transcript revision, by whichever process first needs them: see count_words).
 
 Words are cut and folded once, in Python (`fonoteca.text.words`), and tantivy only splits them at the spaces: the index,
 queries, highlighting and word trends therefore agree on every word of every script (NFD text included), which two
-tokenizers never would. Fields: `text` (the folded words: words and prefixes), `pairs` (adjacent folded word pairs with
-positions: a phrase becomes a query over pairs, whose posting lists are far shorter than those of the common words it
-is made of), `repeats` (the pairs said more than once in the segment: the only segments a longer phrase's trend must
+tokenizers never would. Fields: `text` (the folded words with their positions: words, prefixes and phrases), `pairs`
+(the adjacent folded word pairs that have a common word, at their positions: "common grams", see COMMON_WORDS),
+`repeats` (the pairs and words said more than once in the segment: the only segments a longer phrase's trend must
 read to count its mentions) and `body` (the segment as said, NFC, stored for snippets).
+
+A phrase of rarer words is matched on `text`'s positions: tantivy reads the posting list of its rarest word first
+and looks for the others only in the segments that have it, so it stays cheap. A phrase whose every pair has a common
+word (`de la`, `lo que dijo`) would make tantivy walk the long lists of those words instead; it is matched on `pairs`,
+whose lists are far shorter than those of the common words they are made of. Indexing only those pairs (not every
+pair, most of which are said once in the whole archive) is what keeps indexing near tantivy's own speed.
 """
 
 from __future__ import annotations
 
 import calendar
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -38,11 +45,16 @@ import tantivy
 from fonoteca.archive import Archive, Segment
 from fonoteca.errors import ConfigError, FonotecaError, disk_error, is_disk_full
 from fonoteca.events import EventSink, IndexProgress, ignore
+from fonoteca.search.common import COMMON_WORDS, common_pairs
 from fonoteca.text import words
 
 ANALYZER = "fonoteca_words"  # the words are already folded: split at spaces, nothing else
-SCHEMA_VERSION = "8"  # 6: what the index holds is recorded in held.json; 7: each segment's speaker; 8: its words and
-# seconds, fast (a speaker's share of an episode)
+PAIRS_ANALYZER = "fonoteca_pairs"  # split at spaces; GAP holds the place of a pair left out
+GAP = "_"  # never a word nor a pair (words never contain "_"); dropped by PAIRS_ANALYZER, its position kept
+# 6: what the index holds is recorded in held.json; 7: each segment's speaker; 8: its words and seconds, fast (a
+# speaker's share of an episode); 9: text with positions, pairs only where a word is common. Which words are common is
+# part of the layout: an index made with another list is rebuilt.
+SCHEMA_VERSION = "9." + hashlib.sha256(" ".join(sorted(COMMON_WORDS)).encode()).hexdigest()[:12]
 _WRITER_HEAP = 256 * 1024 * 1024
 # Indexing between two commits when many episodes are indexed at once: what a crash can cost at most. Each commit
 # also starts merges of what was committed before: one per 100 episodes cost ~40% more CPU than one at the end.
@@ -53,8 +65,8 @@ COUNT_ROWS = 1_000_000  # word counts (rows) gathered before they are stored: ~1
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field("text", stored=False, tokenizer_name=ANALYZER, index_option="freq")
-    builder.add_text_field("pairs", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    builder.add_text_field("text", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    builder.add_text_field("pairs", stored=False, tokenizer_name=PAIRS_ANALYZER, index_option="position")
     builder.add_text_field("repeats", stored=False, tokenizer_name=ANALYZER, index_option="basic")
     builder.add_bytes_field("body", stored=True, indexed=False)  # bytes: a text field cannot be stored unindexed
     builder.add_text_field("episode_id", stored=True, tokenizer_name="raw", fast=True)
@@ -79,9 +91,13 @@ def speaker_key(name: str) -> str:
     return " ".join(words(name))
 
 
-def _analyzer() -> tantivy.TextAnalyzer:
+def register_analyzers(index: tantivy.Index) -> None:
+    """Give an opened tantivy index the analyzers the schema's fields name."""
     # No length filter (tantivy's own "whitespace" may drop long tokens): every word words() makes is indexed.
-    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+    index.register_tokenizer(ANALYZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    # tantivy's filters skip a token without numbering the next ones again: each pair keeps its word's position.
+    gaps = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.custom_stopword([GAP]))
+    index.register_tokenizer(PAIRS_ANALYZER, gaps.build())
 
 
 def epoch(published: str | None) -> int:
@@ -129,6 +145,11 @@ def pair_tokens(folded: list[str]) -> list[str]:
     return list(map("_".join, zip(folded, folded[1:], strict=False)))  # no Python-level loop: run for every segment
 
 
+def indexed_pairs(folded: list[str], pairs: list[str]) -> str:
+    """The `pairs` field of a segment: its pairs that have a common word, each at its place, GAP for the others."""
+    return " ".join([pair if kept else GAP for pair, kept in zip(pairs, common_pairs(folded), strict=True)])
+
+
 class SearchIndex:
     """An opened index folder. Its owner (fonoteca.app.Fonoteca) opens one per process and folder, and hands it to
     whatever searches or indexes: tantivy allows one writer at a time, and `synced` spares a search any query while
@@ -160,7 +181,7 @@ class SearchIndex:
                 f"cannot open the search index at {path}: {exc}",
                 "run `fonoteca reindex` to rebuild it from the archive",
             ) from exc
-        self.index.register_tokenizer(ANALYZER, _analyzer())
+        register_analyzers(self.index)
         # The archive's finished_version() when this process last found the index up to date: while it has not moved,
         # a search needs no other query to know the index holds every finished episode.
         self.synced: int | None = None
@@ -275,7 +296,7 @@ def episode_documents(
         for seg, (body, folded, pairs, repeated) in zip(segments, _analysed(segments, counts), strict=True):
             doc = tantivy.Document()
             doc.add_text("text", " ".join(folded))
-            doc.add_text("pairs", " ".join(pairs))
+            doc.add_text("pairs", indexed_pairs(folded, pairs))
             if repeated:
                 doc.add_text("repeats", " ".join(repeated))
             doc.add_bytes("body", body.encode())
