@@ -15,16 +15,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
-from fixtures_pg import throwaway_cluster
+from fixtures_pg import PostgresServer, throwaway_cluster
 from fixtures_web import serve_app
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.cli import app
+from fonoteca.errors import StorageError
+from fonoteca.jobs import OPEN_TIMEOUT_S
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
+from fonoteca.web.pages import fleet_context
 
 COMMANDS = [["shows"], ["episodes"], ["stats"], ["search", "hola"], ["status"], ["check"], ["sync"], ["export", "x"]]
 
@@ -152,6 +156,45 @@ def test_serve_answers_503_with_retry_after_while_postgresql_is_down_and_recover
                 assert "PostgreSQL server is running" in answer.text
             assert server.pg_ctl("start -w").returncode == 0
             assert [httpx.get(base + path, timeout=60).status_code for path in paths] == [200] * len(paths)
+
+
+def _refused_quickly(fonoteca: Fonoteca, reason: str) -> None:
+    """What /status shows on PostgreSQL (the fleet: the job queue's first connection) fails within seconds, saying
+    the server's reason."""
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="job queue") as refused:
+        fleet_context(fonoteca)
+    assert time.monotonic() - started < OPEN_TIMEOUT_S + 5  # psycopg_pool's own wait was 30 s
+    assert reason in str(refused.value)
+
+
+def test_the_status_pages_fleet_says_within_seconds_that_a_shutting_down_server_refuses_connections(settings) -> None:
+    with throwaway_cluster("fonoteca test: the fleet while the server shuts down") as server:
+        server.create_database("archivo")
+        with Fonoteca(settings.replace(database_url=server.url("archivo"), embeddings="none")) as fonoteca:
+            assert fonoteca.archive.status_counts() == {}  # this thread's connection to the archive is open
+            # A smart shutdown: the sessions open go on, new connections are refused until they end.
+            assert server.pg_ctl("stop -m smart -W").returncode == 0
+            _refused_quickly(fonoteca, "shutting down")
+
+
+def test_the_job_queue_refused_its_first_connection_opens_once_the_server_takes_them_again(
+    settings: Settings, pg_url: str, postgres_server: PostgresServer
+) -> None:
+    dbname = pg_url.rsplit("/", 1)[1]
+    with (
+        psycopg.connect(host=postgres_server.host, port=postgres_server.port, user=postgres_server.user,
+                        dbname="postgres", autocommit=True) as admin,
+        Fonoteca(settings.replace(database_url=pg_url, embeddings="none")) as fonoteca,
+    ):  # fmt: skip
+        assert fonoteca.archive.status_counts() == {}  # this thread's connection to the archive is open
+        admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')  # no new one, superusers' included
+        try:
+            _refused_quickly(fonoteca, "not currently accepting connections")
+        finally:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        fleet = fleet_context(fonoteca)["fleet"]  # a fresh pool: the refused one is not kept
+        assert fleet is not None and fleet.workers == 0
 
 
 def test_serve_refuses_to_start_when_postgresql_is_down(settings: Settings) -> None:

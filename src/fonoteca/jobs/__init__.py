@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import psycopg
+import psycopg_pool
 from procrastinate import App, PsycopgConnector
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job
@@ -60,6 +61,8 @@ __all__ = [
 
 DOWNLOAD, TRANSCRIBE, LLM = "download", "transcribe", "llm"
 QUEUES = (DOWNLOAD, TRANSCRIBE, LLM)
+REFUSAL_TIMEOUT_S = 2  # libpq's least
+OPEN_TIMEOUT_S = 5.0  # the queue's wait for a connection: a server that takes longer is as good as down for a page
 
 # Task names are stored in each job's row: they must outlive any renaming of the functions behind them.
 REFRESH_TASK = "fonoteca.refresh_show"
@@ -187,8 +190,13 @@ class JobQueue:
 
         self.archive = archive
         self.conninfo = libpq_conninfo(archive.url)
-        # Queueing from the command line needs one connection; a worker opens its own, larger pool (worker.py).
-        self.app = App(connector=PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=2))
+        # Queueing from the command line (or the web's Status and owner's pages) needs a connection or two; a worker
+        # opens its own, larger pool (`serving`). The pool is procrastinate's, which it closes and opens again with
+        # the app; min_size=0 so that opening it waits for no connection (psycopg_pool's open waits 30 s for a server
+        # that refuses new ones, whatever the pool's timeout), and its first query waits OPEN_TIMEOUT_S at most.
+        self.app = App(
+            connector=PsycopgConnector(conninfo=self.conninfo, min_size=0, max_size=2, timeout=OPEN_TIMEOUT_S)
+        )
         tasks.register(self.app)
         self.settings = settings
         self._open = False
@@ -204,10 +212,11 @@ class JobQueue:
             if not self._open:
                 try:
                     self.app.open()
+                    self._ensure_schema()
                 except (procrastinate_errors.ConnectorException, psycopg.Error) as exc:
-                    raise _database_error(exc) from exc
+                    self.app.close()  # the next open starts afresh: a new pool, the schema checked again
+                    raise _database_error(exc, self.conninfo) from exc
                 self._open = True
-                self._ensure_schema()
         return self.app
 
     @contextlib.asynccontextmanager
@@ -232,15 +241,15 @@ class JobQueue:
     def _ensure_schema(self) -> None:
         """Processes starting at once may all find the schema missing: it goes in as one transaction, so one of them
         creates it and the others fail on the objects it created, which they then find there."""
+        if self.app.check_connection():  # a server that refuses connections fails here, once
+            return
         try:
-            if self.app.check_connection():
-                return
             self.app.schema_manager.apply_schema()
-        except procrastinate_errors.ConnectorException as exc:
+        except procrastinate_errors.ConnectorException:
             with contextlib.suppress(procrastinate_errors.ConnectorException):
                 if self.app.check_connection():
                     return
-            raise _database_error(exc) from exc
+            raise
 
     def close(self) -> None:
         if self._open:
@@ -357,9 +366,21 @@ def episode_lock(episode_id: str) -> str:
     return f"episode:{episode_id}"
 
 
-def _database_error(exc: BaseException) -> StorageError:
+def _database_error(exc: BaseException, conninfo: str | None = None) -> StorageError:
     cause = exc.__cause__ or exc
+    if conninfo and isinstance(cause, psycopg_pool.PoolTimeout):
+        cause = _refusal(conninfo) or cause
     return StorageError(
         f"the job queue in the archive's database cannot be used: {cause}".replace("\n", " "),
         "check that the PostgreSQL server is up and that FONOTECA_DATABASE_URL's user may create tables there",
     )
+
+
+def _refusal(conninfo: str) -> psycopg.Error | None:
+    """Why the server gives no connection, in its own words ("the database system is shutting down", "too many
+    clients already"): psycopg_pool's timeout says only that none came. One direct try, after that timeout only."""
+    try:
+        psycopg.connect(conninfo, connect_timeout=REFUSAL_TIMEOUT_S).close()
+    except psycopg.Error as refused:
+        return refused
+    return None  # it answers again
