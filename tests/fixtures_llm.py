@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -43,6 +46,56 @@ def llm_server() -> Iterator[LocalServer]:
     server.start()
     yield server
     server.stop()
+
+
+class StalledModelServer:
+    """A stand-in for a language model server, on 127.0.0.1: it lists one model and holds every POST (a completion, a
+    tokenizer's count) until it is closed, then answers 503. It stands for a model that takes as long as the test
+    needs, which the real one cannot be made to take without the test depending on what it writes. (test_jobs.py's
+    _SlowModelServer, which lists no model and lets go after a while, is left to its worker test.)"""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        listing = json.dumps({"object": "list", "data": [{"id": "slow", "object": "model", "owned_by": "test"}]})
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                found = self.path.rstrip("/").endswith("/models")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(listing) if found else 0))
+                self.end_headers()
+                if found:
+                    self.wfile.write(listing.encode())
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.closed.wait()
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def stalled_model() -> Iterator[StalledModelServer]:
+    """A model server that holds every answer until the test ends."""
+    model = StalledModelServer()
+    yield model
+    model.close()
 
 
 @pytest.fixture

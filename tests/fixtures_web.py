@@ -103,6 +103,13 @@ def live_server(settings: Settings, web_archive: dict[str, str]) -> Iterator[tup
 def fonoteca_serve(settings: Settings, **env: str) -> Iterator[str]:
     """`python -m fonoteca serve` on a free port with FONOTECA_HOME (and the given FONOTECA_* variables); yields its
     base URL once it answers."""
+    with fonoteca_serve_process(settings, **env) as (base, _):
+        yield base
+
+
+@contextmanager
+def fonoteca_serve_process(settings: Settings, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """fonoteca_serve's base URL, with its process (to be killed)."""
     port = free_port()
     log = settings.home / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +139,7 @@ def fonoteca_serve(settings: Settings, **env: str) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         try:

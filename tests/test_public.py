@@ -3,6 +3,8 @@ with the owner's token, what the public's answers leave out, and the owner's act
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import shutil
 import time
@@ -13,7 +15,8 @@ import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_web import DEMO_MEDIA, build_web_archive, fonoteca_serve
+from fixtures_llm import StalledModelServer
+from fixtures_web import DEMO_MEDIA, build_web_archive, fonoteca_serve, fonoteca_serve_process
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
@@ -286,37 +289,84 @@ def test_the_chat_is_the_owners_unless_public_chat_opens_it_with_a_limit_per_add
         assert httpx.post(f"{base}/api/chat", json=question, headers=BEARER).status_code == 404  # the owner's: no limit
 
 
-def test_answers_past_the_concurrency_cap_wait_with_their_place_then_the_full_queue_is_a_503() -> None:
-    generations = Generations(slots=1, queue=2)
+def test_answers_past_the_concurrency_cap_wait_with_their_place_then_the_full_queue_is_a_503(tmp_path) -> None:
+    one, other = Generations(1, 2, tmp_path), Generations(1, 2, tmp_path)  # two server processes' share one cap
 
     async def scenario() -> list[object]:
         seen: list[object] = []
-        writing = generations.enter()
-        second, third = generations.enter(), generations.enter()
+        writing = one.enter()
+        second, third = other.enter(), one.enter()
         with pytest.raises(Overloaded) as busy:
-            generations.enter()
+            other.enter()
         seen.append(busy.value.retry_after)
-        places = generations.positions(third)
-        seen.append(await anext(places))  # second in the queue
-        generations.leave(writing)  # the first answer is written: the next in the queue writes
+        with pytest.raises(Overloaded):
+            one.check_room()
+        places, waiting = one.positions(third), other.positions(second)
+        seen += [await anext(waiting), await anext(places)]  # first and second in the queue
+        one.leave(writing)  # the first answer is written: the first in the queue writes (at its next look)
+        seen.append([place async for place in waiting])  # its turn: no more places
         seen += [second.writing, third.writing]
         seen.append(await anext(places))  # and the third moved up
-        generations.leave(second)
-        seen.append([place async for place in places])  # its turn: no more places
-        generations.leave(third)
-        seen.append(generations.free)
+        other.leave(second)
+        seen.append([place async for place in places])
+        one.leave(third)
+        seen.append(other.enter().writing)  # the slot is free again
         return seen
 
-    assert anyio.run(scenario) == [30, 2, True, False, 1, [], 1]
+    assert anyio.run(scenario) == [30, 1, 2, [], True, False, 1, [], True]
 
 
-def test_a_question_that_goes_away_while_waiting_gives_its_place_up() -> None:
-    generations = Generations(slots=1, queue=1)
+def test_a_question_that_goes_away_while_waiting_gives_its_place_up(tmp_path) -> None:
+    generations = Generations(slots=1, queue=1, folder=tmp_path)
     writing, waiting = generations.enter(), generations.enter()
     generations.leave(waiting)
     after = generations.enter()  # the queue has room again
     generations.leave(writing)
-    assert after.writing and generations.free == 0
+
+    async def places() -> list[int]:
+        return [place async for place in generations.positions(after)]
+
+    assert anyio.run(places) == [] and after.writing
+
+
+def _events(answer: httpx.Response) -> Iterator[tuple[str, dict[str, object]]]:
+    """The server-sent events of a streamed chat answer, as they come."""
+    name = ""
+    for line in answer.iter_lines():
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield name, json.loads(line.removeprefix("data: "))
+
+
+def test_with_two_server_processes_the_public_writes_as_many_answers_at_once_as_the_cap_not_twice(
+    settings: Settings, stalled_model: StalledModelServer
+) -> None:
+    """Two `fonoteca serve` processes of one archive, one answer at a time for the public, one more waiting: an
+    answer written by one process makes the other's question wait, a third is refused, and the process writing it
+    killed (kill -9) lets the waiting one write."""
+    build_web_archive(settings)
+    options = {"public": "1", "public_chat": "1", "token": TOKEN, "embeddings": "none", "chat_generations": "1",
+               "chat_queue": "1", "llm_base_url": stalled_model.url}  # fmt: skip
+    question = {"message": "what can you do for your country?"}  # the excerpts of "Ask not": the model is asked
+    with (
+        fonoteca_serve_process(settings, **options) as (one, first_process),
+        fonoteca_serve(settings, **options) as other,
+        contextlib.ExitStack() as answers,
+    ):
+        writing = answers.enter_context(httpx.stream("POST", f"{one}/api/chat", json=question, timeout=30))
+        written = _events(writing)  # kept: a generator dropped half-way closes the connection, ending the answer
+        assert next(written)[0] == "meta"  # its excerpts; then the model, which holds it
+        waiting = answers.enter_context(httpx.stream("POST", f"{other}/api/chat", json=question, timeout=30))
+        told = _events(waiting)
+        assert next(told) == ("queue", {"position": 1})
+        for base in (one, other):
+            refused = httpx.post(f"{base}/api/chat", json=question)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "30", refused.text
+        first_process.kill()  # its slot goes with it
+        started = time.monotonic()
+        assert next(name for name, _ in told if name != "queue") == "meta"
+        assert time.monotonic() - started < 5
 
 
 # -- the owner's page -------------------------------------------------------------------------------------------------
