@@ -16,7 +16,7 @@ print. Each then runs what follows any changed transcript (index, counts, vector
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -169,8 +169,11 @@ class Speakers:
         episode's audio is here, each name the library has no voice print of gets one from its own turns, and the
         show's voices found so far are labelled again, as after the owner names a voice."""
         episode = self.archive.get_episode(episode_id)
-        spans = _spans(self.archive.segments(episode_id, words=False))
         here = Path(episode.media_path) if episode.media_path and Path(episode.media_path).is_file() else None
+        printing = here is not None and self.settings.speakers
+        # Read a page at a time, and only the names where no voice print is made: an imported file of a million
+        # lines is not held whole.
+        spans = _spans(self.archive.iter_segments(episode_id, words=False), times=printing)
         prints: dict[str, Any] = dict.fromkeys(spans)
         if here is not None and self.settings.speakers:
             printed = {fold(s.name) for s in self.archive.voices.library(episode.show_id) if s.voice_print is not None}
@@ -409,12 +412,15 @@ class Speakers:
         return self.archive.voices.found(self.archive.get_episode(episode).id)
 
 
-def _spans(segments: list[Any]) -> dict[str, list[tuple[float, float]]]:
-    """{name: (start, end) of each of its lines} of a transcript's named lines."""
+def _spans(segments: Iterable[Any], *, times: bool = True) -> dict[str, list[tuple[float, float]]]:
+    """{name: (start, end) of each of its lines} of a transcript's named lines, in the order they first speak;
+    `times=False`: the names alone (each with no span)."""
     spans: dict[str, list[tuple[float, float]]] = {}
     for segment in segments:
         if segment.speaker and segment.speaker.strip():
-            spans.setdefault(" ".join(segment.speaker.split()), []).append((segment.start, segment.end))
+            found = spans.setdefault(" ".join(segment.speaker.split()), [])
+            if times:
+                found.append((segment.start, segment.end))
     return spans
 
 

@@ -238,6 +238,7 @@ class Archive:
     append_segments = _Delegated("transcripts", TranscriptStore.append_segments)
     replace_transcript = _Delegated("transcripts", TranscriptStore.replace_transcript)
     segments = _Delegated("transcripts", TranscriptStore.segments)
+    iter_segments = _Delegated("transcripts", TranscriptStore.iter_segments)
     said_at = _Delegated("transcripts", TranscriptStore.said_at)
     speakers = _Delegated("transcripts", TranscriptStore.speakers)
     speaking_time = _Delegated("transcripts", TranscriptStore.speaking_time)

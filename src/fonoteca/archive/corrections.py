@@ -9,7 +9,7 @@ vectors) as any changed transcript does, so everything that follows transcripts 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,7 +239,42 @@ def settle(db: Connection, episode_id: str, *, from_idx: int = 0, reanchor: bool
             .order_by(corrections.c.id)
         )
     ]
-    lines = db.execute(
+    active = db.execute(
+        select(line_edits.c.id, line_edits.c.idx, line_edits.c.start, line_edits.c.end, line_edits.c.after).where(
+            line_edits.c.episode_id == episode_id, line_edits.c.reverted_at.is_(None)
+        )
+    ).all()
+    moved = _reanchored(db, episode_id, active, from_idx) if reanchor and active else active
+    edited = {edit.idx: edit.after for edit in moved}
+    changed = 0
+    for lines in _pages(db, episode_id, from_idx):
+        changes: list[dict[str, Any]] = []
+        for idx, _start, _end, text, said in lines:
+            words_said = said if said is not None else text
+            new = settled(words_said, rules, edited.get(idx))
+            new_said = words_said if new != words_said else None
+            if new != text or new_said != said:
+                changes.append({"b_idx": idx, "b_text": new, "b_said": new_said})
+        if changes:
+            db.execute(
+                update(segments_table)
+                .where(and_(segments_table.c.episode_id == episode_id, segments_table.c.idx == bindparam("b_idx")))
+                .values(text=bindparam("b_text"), said=bindparam("b_said")),
+                changes,
+            )
+            changed += len(changes)
+    if changed:
+        revise(db, episode_id)
+    return changed
+
+
+_SETTLE_PAGE = 10_000  # lines read at a time: a transcript of a million lines is settled without holding them all
+
+
+def _pages(db: Connection, episode_id: str, from_idx: int) -> Iterator[Sequence[Any]]:
+    """The episode's lines from `from_idx` on, in order, _SETTLE_PAGE at a time."""
+    first = from_idx
+    while lines := db.execute(
         select(
             segments_table.c.idx,
             segments_table.c.start,
@@ -247,32 +282,12 @@ def settle(db: Connection, episode_id: str, *, from_idx: int = 0, reanchor: bool
             segments_table.c.text,
             segments_table.c.said,
         )  # fmt: skip
-        .where(segments_table.c.episode_id == episode_id, segments_table.c.idx >= from_idx)
+        .where(segments_table.c.episode_id == episode_id, segments_table.c.idx >= first)
         .order_by(segments_table.c.idx)
-    ).all()
-    active = db.execute(
-        select(line_edits.c.id, line_edits.c.idx, line_edits.c.start, line_edits.c.end, line_edits.c.after).where(
-            line_edits.c.episode_id == episode_id, line_edits.c.reverted_at.is_(None)
-        )
-    ).all()
-    moved = [_reanchored(db, edit, lines) for edit in active] if reanchor else active
-    edited = {edit.idx: edit.after for edit in moved}
-    changes: list[dict[str, Any]] = []
-    for idx, _start, _end, text, said in lines:
-        words_said = said if said is not None else text
-        new = settled(words_said, rules, edited.get(idx))
-        new_said = words_said if new != words_said else None
-        if new != text or new_said != said:
-            changes.append({"b_idx": idx, "b_text": new, "b_said": new_said})
-    if changes:
-        db.execute(
-            update(segments_table)
-            .where(and_(segments_table.c.episode_id == episode_id, segments_table.c.idx == bindparam("b_idx")))
-            .values(text=bindparam("b_text"), said=bindparam("b_said")),
-            changes,
-        )
-        revise(db, episode_id)
-    return len(changes)
+        .limit(_SETTLE_PAGE)
+    ).all():
+        yield lines
+        first = lines[-1].idx + 1
 
 
 def revise(db: Connection, episode_id: str, **values: Any) -> None:
@@ -289,19 +304,23 @@ def revise(db: Connection, episode_id: str, **values: Any) -> None:
     forget_vectors(db, episode_id)
 
 
-def _reanchored(db: Connection, edit: Any, lines: Sequence[Any]) -> _ActiveEdit:
-    """The edit moved to the new line that overlaps its old line's time most (the nearest start when none does)."""
-    moved = _ActiveEdit(edit.idx, edit.after)
-    if not lines:
-        return moved
-
-    def overlap(line: Any) -> tuple[float, float]:
-        return (min(line.end, edit.end) - max(line.start, edit.start), -abs(line.start - edit.start))
-
-    best = max(lines, key=overlap)
-    if best.idx != edit.idx:
-        db.execute(update(line_edits).where(line_edits.c.id == edit.id).values(idx=best.idx))
-    return _ActiveEdit(best.idx, edit.after)
+def _reanchored(db: Connection, episode_id: str, active: Sequence[Any], from_idx: int) -> list[_ActiveEdit]:
+    """Each edit moved to the new line that overlaps its old line's time most (the nearest start when none does),
+    the lines read a page at a time."""
+    best: dict[int, tuple[tuple[float, float], int]] = {}  # edit id: (how well the line fits, the line's idx)
+    for lines in _pages(db, episode_id, from_idx):
+        for edit in active:
+            for line in lines:
+                fit = (min(line.end, edit.end) - max(line.start, edit.start), -abs(line.start - edit.start))
+                if edit.id not in best or fit > best[edit.id][0]:
+                    best[edit.id] = (fit, line.idx)
+    moved = []
+    for edit in active:
+        idx = best[edit.id][1] if edit.id in best else edit.idx
+        if idx != edit.idx:
+            db.execute(update(line_edits).where(line_edits.c.id == edit.id).values(idx=idx))
+        moved.append(_ActiveEdit(idx, edit.after))
+    return moved
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ whole (an import, a re-transcription), and read back by page. A changed transcri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -113,6 +113,14 @@ class TranscriptStore:
         statement = _SEGMENTS_WITH_WORDS if words else _SEGMENTS
         bounds = {"episode_id": episode_id, "first": first, "last": last if last is not None else 2**31 - 1}
         return [_segment(r) for r in self.database.query(statement, bounds)]
+
+    def iter_segments(self, episode_id: str, *, words: bool = True) -> Iterator[Segment]:
+        """The episode's segments in order, read _READ_PAGE at a time: what reads a whole transcript (indexing,
+        counting words) holds one page of a transcript of a million lines, not all of it."""
+        first = 0
+        while page := self.segments(episode_id, words=words, first=first, last=first + _READ_PAGE - 1):
+            yield from page
+            first = page[-1].idx + 1
 
     def speakers(self, show_id: int) -> dict[str, list[str]]:
         """{episode id: the speakers its finished transcript names, in the order they first speak} for one show."""
@@ -237,6 +245,7 @@ def _segment(row: Row[Any]) -> Segment:
 
 # Rows a statement inserts at once: a transcript of a million cues is written in batches, not held as a million rows.
 _INSERT_BATCH = 10_000
+_READ_PAGE = 10_000
 
 
 def insert_segments(db: Connection, episode_id: str, segments: Iterable[Segment], *, first_idx: int) -> int:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
+from itertools import islice, zip_longest
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -284,7 +284,7 @@ def _read(file: Path, root: Path, settings: Settings) -> _Candidate:
             keys.add(fold(value))
             keys.add(fold(_stem_of(value)))
     name_title = local.title_from(file)
-    sample = " ".join(s.text for s in transcript.segments[:50])  # a few minutes tell the language
+    sample = " ".join(s.text for s in islice(transcript.segments, 50))  # a few minutes tell the language
     for name, read, wanted in (
         ("date", _date_in, "a calendar day written YYYY-MM-DD"),
         ("number", _int, "a whole number under a billion"),
@@ -546,8 +546,9 @@ def _create(
 
 
 def _store(archive: Archive, show: Show, episode: Episode, candidate: _Candidate, result: FileResult) -> None:
-    """The transcript in place of whatever the episode had, in one commit, unless another process is transcribing it
-    right now (then the file is kept for later)."""
+    """The transcript in place of whatever the episode had, in one commit (its segments inserted a batch at a time as
+    they are read: a subtitle file's are never all held), unless another process is transcribing it right now (then
+    the file is kept for later)."""
     segments = candidate.transcript.segments
     stated = parse_duration(candidate.transcript.meta.get("duration"))
     try:
@@ -559,12 +560,14 @@ def _store(archive: Archive, show: Show, episode: Episode, candidate: _Candidate
                 segments,
                 source=Source.IMPORTED,
                 language=candidate.transcript.language or show.language or candidate.detected_language,
-                duration=imported_duration(current, segments, stated),
+                duration=imported_duration(current, candidate.transcript.last_end, stated),
             )
     except EpisodeBusy as exc:
         result.outcome, result.reason = Outcome.KEPT, str(exc)
 
 
 def _same_text(archive: Archive, episode: Episode, candidate: _Candidate) -> bool:
-    stored = archive.segments(episode.id, words=False)
-    return [(s.start, s.text) for s in stored] == [(s.start, s.text) for s in candidate.transcript.segments]
+    """Compared a page at a time: neither transcript is held whole."""
+    stored = archive.iter_segments(episode.id, words=False)
+    pairs = zip_longest(stored, candidate.transcript.segments)
+    return all(a is not None and b is not None and (a.start, a.text) == (b.start, b.text) for a, b in pairs)

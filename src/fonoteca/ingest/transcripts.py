@@ -17,9 +17,11 @@ import html
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import frontmatter
 import yaml
@@ -72,11 +74,23 @@ def _seconds(match: re.Match[str] | tuple[str | None, ...]) -> float:
 
 
 def _cues(text: str) -> list[Segment]:
-    """VTT and SRT share the cue shape: optional id, 'start --> end', text lines, blank line. Each block gets only the
-    work its cue needs (a file may hold a million): tags, voices and entities are looked for where the text has them,
-    and the times come from the one match of the timing line."""
-    segments: list[Segment] = []
-    for block in re.split(r"\r?\n\s*\r?\n", text.replace("\ufeff", "").strip()):
+    """VTT and SRT cues, with their speakers (`<v Name>` voices, or `Name:` labels: see CueStream)."""
+    return list(CueStream(text))
+
+
+_BLOCK_GAP = re.compile(r"\r?\n\s*\r?\n")
+
+
+def _raw_cues(text: str) -> Iterator[Segment]:
+    """VTT and SRT share the cue shape: optional id, 'start --> end', text lines, blank line. Cues are made one at a
+    time as they are taken, and each block gets only the work its cue needs (a file may hold a million): tags, voices
+    and entities are looked for where the text has them, and the times come from the one match of the timing line."""
+    if "\ufeff" in text:
+        text = text.replace("\ufeff", "")
+    at = 0  # the text is not stripped first: a copy of a long file's whole text (blank blocks have no cue)
+    for gap in (*_BLOCK_GAP.finditer(text), None):
+        block = text[at : gap.start() if gap else len(text)]
+        at = gap.end() if gap else len(text)
         lines = block.strip().splitlines()
         for i, line in enumerate(lines):
             times = _CUE_TIMES.search(line)
@@ -89,15 +103,10 @@ def _cues(text: str) -> list[Segment]:
             end = max(_seconds(parts[6:10]), start)
             raw = " ".join(lines[i + 1 :]).strip()
             if "<" in raw:
-                segments += _voiced(raw, start, end)
+                yield from _voiced(raw, start, end)
             elif body := html.unescape(raw).strip() if "&" in raw else raw:
-                segments.append(Segment(start=start, end=end, text=body))
+                yield Segment(start=start, end=end, text=body)
             break
-    if any(s.speaker for s in segments):
-        _carry_speakers(segments)
-    else:
-        _prefixed_speakers(segments)
-    return segments
 
 
 def _voiced(raw: str, start: float, end: float) -> list[Segment]:
@@ -177,40 +186,60 @@ def speaker_labels(lines: list[str]) -> list[tuple[str, str] | None]:
     where a label opens the first line (a transcript names its first speaker) or labels open four lines in five (a
     chat log, a tool's export). Once others are speakers, a numbered label counts even said once, and so does a name
     in a file where most lines are labelled."""
-    found = [(_LABEL.match(line) or _HANDLE.match(line)) if ":" in line[:60] else None for line in lines]
-    names = Counter(match.group("name") for match in found if match)
-    speakers = {name for name, count in names.items() if count >= 2 and name.casefold() not in _NOT_NAMES}
-    opens = bool(found and found[0] and found[0].group("name") in speakers)
-    plain = {name for name in speakers if name[:1].islower() and not _MARKED.search(name)}
-    if (
-        plain
-        and not opens
-        and sum(1 for match in found if match and match.group("name") in speakers) * 5 < len(lines) * 4
-    ):
-        speakers -= plain
-    if len(speakers) == 1 and not opens:
-        speakers = set()
-    if speakers:
-        # Among established speakers a numbered label ("SPEAKER_02") counts from its first line, and where most lines
-        # are labelled (tools that name the speaker on every line, fonoteca's own exports) so does any name.
-        labelled = sum(1 for match in found if match and match.group("name") in speakers)
-        every_line = labelled * 2 >= len(lines)
-        speakers |= {
-            name for name in names if _NUMBERED.fullmatch(name) or (every_line and name.casefold() not in _NOT_NAMES)
-        }
+    census = LabelCensus()
+    found = [census.add(line) for line in lines]
+    speakers = census.speakers()
     return [(m.group("name"), m.group("text").strip()) if m and m.group("name") in speakers else None for m in found]
 
 
-def _prefixed_speakers(segments: list[Segment]) -> None:
-    """Cues that open with a speaker's `Name:` (SRT has no voice tags: publishers write the name before the text)
-    get that speaker, and the cues after them too until the next name."""
-    labels = speaker_labels([s.text for s in segments])
-    if not any(labels):
-        return
-    for segment, label in zip(segments, labels, strict=True):
-        if label:
-            segment.speaker, segment.text = label
-    _carry_speakers(segments)
+def _label(line: str) -> re.Match[str] | None:
+    return (_LABEL.match(line) or _HANDLE.match(line)) if ":" in line[:60] else None
+
+
+class LabelCensus:
+    """What speaker_labels decides from, counted line by line (a file of a million cues is counted as it is read, not
+    held): how often each label opens a line, which opens the first, and how many lines there are."""
+
+    def __init__(self) -> None:
+        self.names: Counter[str] = Counter()
+        self.first: str | None = None
+        self.lines = 0
+
+    def add(self, line: str) -> re.Match[str] | None:
+        match = _label(line)
+        if match:
+            self.names[match.group("name")] += 1
+            if not self.lines:
+                self.first = match.group("name")
+        self.lines += 1
+        return match
+
+    def speakers(self) -> set[str]:
+        """The labels that are speakers (see speaker_labels)."""
+        names = self.names
+        speakers = {name for name, count in names.items() if count >= 2 and name.casefold() not in _NOT_NAMES}
+        opens = self.first in speakers
+        plain = {name for name in speakers if name[:1].islower() and not _MARKED.search(name)}
+        if plain and not opens and sum(names[name] for name in speakers) * 5 < self.lines * 4:
+            speakers -= plain
+        if len(speakers) == 1 and not opens:
+            speakers = set()
+        if speakers:
+            # Among established speakers a numbered label ("SPEAKER_02") counts from its first line, and where most
+            # lines are labelled (tools that name the speaker on every line, fonoteca's own exports) so does any name.
+            every_line = sum(names[name] for name in speakers) * 2 >= self.lines
+            speakers |= {
+                name
+                for name in names
+                if _NUMBERED.fullmatch(name) or (every_line and name.casefold() not in _NOT_NAMES)
+            }
+        return speakers
+
+
+def _labelled(line: str, speakers: set[str]) -> tuple[str, str] | None:
+    """(speaker, what they said) where the line opens with the label of one of `speakers`."""
+    match = _label(line)
+    return (match.group("name"), match.group("text").strip()) if match and match.group("name") in speakers else None
 
 
 def _json(text: str) -> list[Segment]:
@@ -460,9 +489,10 @@ META_KEYS = {
 class TranscriptFile:
     """A transcript file read for import: its segments and whatever the file says about its episode."""
 
-    segments: list[Segment]
+    segments: list[Segment] | CueStream  # a subtitle file's are read again each time they are taken
     format: str  # json, vtt, srt, tsv, markdown, txt, html
     timed: bool  # False when every segment is at 0 s (plain text without timestamps)
+    last_end: float  # where the last segment ends
     meta: dict[str, str] = field(default_factory=dict)  # title, date, duration, url, guid, number... (META_KEYS)
     language: str | None = None  # what the file says (Whisper's JSON, front matter)
     notes: list[str] = field(default_factory=list)  # what was odd but read (an encoding that is not UTF-8...)
@@ -544,6 +574,8 @@ def read_transcript(data: bytes, name: str) -> TranscriptFile:
             data = json.loads(text)
             language = data.get("language") if isinstance(data, dict) else None  # Whisper's says which it heard
             segments = _json_segments(data)
+        elif fmt in ("vtt", "srt"):  # read as a stream: a subtitle file may hold a million cues
+            segments = CueStream(text)
         else:
             segments = _parse(text, "txt" if fmt == "markdown" else fmt)
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
@@ -556,13 +588,18 @@ def read_transcript(data: bytes, name: str) -> TranscriptFile:
         ) from exc
     if not segments:
         raise MediaError(f"the {fmt.upper()} file has no transcript text", "the file is empty or not a transcript")
-    notes = checked_times(segments)
-    timed = any(s.start or s.end for s in segments)
+    if isinstance(segments, CueStream):
+        notes, timed, last_end = segments.notes, segments.timed, segments.last_end
+    else:
+        notes = checked_times(segments)
+        timed = any(s.start or s.end for s in segments)
+        last_end = max(s.end for s in segments)
     language = language if isinstance(language, str) and language else meta.get("language")
     return TranscriptFile(
         segments=segments,
         format=fmt,
         timed=timed,
+        last_end=last_end,
         meta=meta,
         language=language.split("-")[0].split("_")[0].lower()[:3] if language else None,
         notes=[encoding_note, *notes] if encoding_note else notes,
@@ -582,35 +619,103 @@ ROUNDED_STEP = 60.0
 
 
 def checked_times(segments: list[Segment]) -> list[str]:
-    """The segments' times made safe to store, and a note of what was repaired. Every time must be a number of seconds
-    from 0 to LONGEST; a start a little behind the latest one (under ROUNDED_STEP) is moved up to it, in the file's
-    order; a minute or more back is refused: search links and the player would jump about. A MediaError (one line:
-    what, what to do) for a file that cannot be stored."""
-    from fonoteca.text import format_timestamp
+    """The segments' times made safe to store, and a note of what was repaired (see TimeCheck)."""
+    check = TimeCheck()
+    for segment in segments:
+        check(segment)
+    return check.notes()
 
-    latest, moved, largest = 0.0, 0, 0.0
-    for n, segment in enumerate(segments, start=1):
+
+class TimeCheck:
+    """Segments' times made safe to store, one segment at a time in the file's order. Every time must be a number of
+    seconds from 0 to LONGEST; a start a little behind the latest one (under ROUNDED_STEP) is moved up to it; a minute
+    or more back is refused: search links and the player would jump about. A MediaError (one line: what, what to do)
+    for a file that cannot be stored."""
+
+    def __init__(self) -> None:
+        self.latest, self.moved, self.largest, self.n = 0.0, 0, 0.0, 0
+
+    def __call__(self, segment: Segment) -> Segment:
+        from fonoteca.text import format_timestamp
+
+        self.n += 1
         for value in (segment.start, segment.end):
             if not (isinstance(value, int | float) and 0 <= value <= LONGEST):  # also False for NaN
                 raise MediaError(
-                    f"segment {n} has an impossible time ({value!r} s)",
+                    f"segment {self.n} has an impossible time ({value!r} s)",
                     "times are seconds from the start of the episode, 0 to a week; fix the file",
                 )
-        step = latest - segment.start
+        step = self.latest - segment.start
         if step > OVERLAP:
             if step >= ROUNDED_STEP:
                 raise MediaError(
-                    f"times go backwards: segment {n} starts at {format_timestamp(segment.start)}, after one at "
-                    f"{format_timestamp(latest)}",
+                    f"times go backwards: segment {self.n} starts at {format_timestamp(segment.start)}, after one at "
+                    f"{format_timestamp(self.latest)}",
                     "the file is damaged or several transcripts were joined; fix or split it",
                 )
-            segment.start, segment.end = latest, max(segment.end, latest)
-            moved, largest = moved + 1, max(largest, step)
-        latest = max(latest, segment.start)
-    if not moved:
-        return []
-    times = f"{moved} start time{'s' if moved > 1 else ''}"
-    return [f"{times} up to {largest:.0f} s behind the one before (rounded by the publisher) moved up to it"]
+            segment.start, segment.end = self.latest, max(segment.end, self.latest)
+            self.moved, self.largest = self.moved + 1, max(self.largest, step)
+        self.latest = max(self.latest, segment.start)
+        return segment
+
+    def notes(self) -> list[str]:
+        if not self.moved:
+            return []
+        times = f"{self.moved} start time{'s' if self.moved > 1 else ''}"
+        return [f"{times} up to {self.largest:.0f} s behind the one before (rounded by the publisher) moved up to it"]
+
+
+class CueStream:
+    """A WebVTT or SRT file's segments, made again from its text each time they are read, so that a file of a million
+    cues is never held as a million segments (`fonoteca import` stores, compares and reads it a batch at a time).
+
+    Made after a first pass that reads every cue without keeping it: it checks the times (the errors a file can
+    have come out here, before anything is stored), counts the cues, and counts what decides the speakers: `<v Name>`
+    voices, or else `Name:` labels, whose rule (speaker_labels) needs the whole file's counts before the first cue can
+    be given its speaker."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        census, check = LabelCensus(), TimeCheck()
+        self.voiced, self.count, self.timed, self.last_end = False, 0, False, 0.0
+        for segment in _raw_cues(text):
+            check(segment)
+            census.add(segment.text)
+            self.voiced = self.voiced or bool(segment.speaker)
+            self.timed = self.timed or bool(segment.start or segment.end)
+            self.last_end = max(self.last_end, segment.end)
+            self.count += 1
+        self.notes = check.notes()
+        self.speakers = set() if self.voiced else census.speakers()
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, at: int) -> Segment: ...
+    @overload
+    def __getitem__(self, at: slice) -> list[Segment]: ...
+    def __getitem__(self, at: int | slice) -> Segment | list[Segment]:
+        """A cue or a slice of them, read from the start of the file each time (a few, for a look at them)."""
+        cut = at if isinstance(at, slice) else slice(at, at + 1 if at != -1 else None)
+        if (cut.start or 0) < 0 or (cut.stop or 0) < 0:
+            cut = slice(*cut.indices(self.count))
+        found = list(islice(self, cut.start, cut.stop, cut.step))
+        if isinstance(at, slice):
+            return found
+        if not found:
+            raise IndexError(at)
+        return found[0]
+
+    def __iter__(self) -> Iterator[Segment]:
+        check, current = TimeCheck(), None
+        for segment in _raw_cues(self.text):
+            check(segment)
+            if self.speakers and (label := _labelled(segment.text, self.speakers)):
+                segment.speaker, segment.text = label
+            if self.voiced or self.speakers:  # said by the voice before it until the next (_carry_speakers)
+                current = segment.speaker = segment.speaker or current
+            yield segment
 
 
 class _FrontMatterLoader(yaml.SafeLoader):

@@ -65,11 +65,11 @@ def claimed(archive: Archive, episode_id: str) -> Iterator[Episode]:
             archive.release_episode(episode_id)
 
 
-def imported_duration(episode: Episode, segments: list[Segment], stated: float | None = None) -> float | None:
+def imported_duration(episode: Episode, last_cue: float, stated: float | None = None) -> float | None:
     """How long an episode with an imported transcript is: what the archive knows (the feed's figure, a local file's
     probe when it was added), else its media's own length (older archives are probed now), else what the
-    transcript's source says (`stated`), else the last cue's end, which may run past the media's end."""
-    last_cue = max((s.end for s in segments), default=0.0)
+    transcript's source says (`stated`), else where the last cue ends (`last_cue`), which may run past the media's
+    end."""
     return episode.duration or media_duration(episode) or stated or last_cue or None
 
 
@@ -311,7 +311,7 @@ class EpisodeWork:
             segments,
             source=source,
             language=show.language or language or detect_text_language(text),
-            duration=imported_duration(episode, segments, duration),
+            duration=imported_duration(episode, max((s.end for s in segments), default=0.0), duration),
         )
 
     # -- media -------------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,24 +239,32 @@ class SearchIndex:
             raise
 
 
-def _analysed(segments: list[Segment], counts: Counter[str]) -> Iterator[tuple[str, list[str], list[str], list[str]]]:
-    """(NFC text, folded words, word pairs, pairs and words said again in it) of each segment, in one pass over its
-    text; `counts` gets the episode's counts for trends once the segments are all read.
+_SAID_AT_ONCE = 100_000
+
+
+def _analysed(
+    segments: Iterable[Segment], counts: Counter[str]
+) -> Iterator[tuple[Segment, str, list[str], list[str], list[str]]]:
+    """(segment, NFC text, folded words, word pairs, pairs and words said again in it) of each segment, in one pass
+    over its text; `counts` gets the episode's counts for trends once the segments are all read.
 
     The counts hold every folded word, and for word pairs only the mentions that the index's segment documents cannot
     tell: a pair said again in the same segment, and a pair cut in two by a segment boundary. A two-word phrase's
     trend is then the index's count of segments that have it plus these (see trends.py). The pairs and the words said
     more than once in a segment are its `repeats`: the only segments a split by speaker must read to count every
     mention (words never contain "_", so a word never looks like a pair there)."""
-    said: list[str] = []  # every word of the episode, counted at once at the end (Counter's loop is C, ours is not)
+    said: list[str] = []  # words, counted SAID_AT_ONCE at a time (Counter's loop is C, ours is not)
     last_word = ""
     for seg in segments:
         body = unicodedata.normalize("NFC", seg.text)
         folded = words(body)
         if not folded:
-            yield body, folded, [], []
+            yield seg, body, folded, [], []
             continue
         said += folded
+        if len(said) >= _SAID_AT_ONCE:  # a transcript of a million lines is not held as all its words
+            counts.update(said)
+            said.clear()
         pairs = pair_tokens(folded)
         repeated: list[str] = []
         # A pair can repeat only where a word does: most segments skip both sets.
@@ -271,11 +279,11 @@ def _analysed(segments: list[Segment], counts: Counter[str]) -> Iterator[tuple[s
         if last_word:
             counts[last_word + "_" + folded[0]] += 1  # the pair_tokens() of the two
         last_word = folded[-1]
-        yield body, folded, pairs, repeated
+        yield seg, body, folded, pairs, repeated
     counts.update(said)
 
 
-def episode_counts(segments: list[Segment]) -> Counter[str]:
+def episode_counts(segments: Iterable[Segment]) -> Counter[str]:
     """An episode's counts for trends (see _analysed), without building its documents."""
     counts: Counter[str] = Counter()
     for _ in _analysed(segments, counts):
@@ -284,7 +292,7 @@ def episode_counts(segments: list[Segment]) -> Counter[str]:
 
 
 def episode_documents(
-    segments: list[Segment], episode_id: str, show_id: int, published: int
+    segments: Iterable[Segment], episode_id: str, show_id: int, published: int
 ) -> tuple[Iterator[Any], Counter[str]]:
     """The tantivy documents of an episode, made as they are taken (a transcript of a million segments is not held
     as a million documents), and its counts for trends (see _analysed), complete once the documents are all taken."""
@@ -293,7 +301,7 @@ def episode_documents(
 
     def documents() -> Iterator[Any]:
         # Field by field: a third of the time of Document(**fields), which tries each value's every type.
-        for seg, (body, folded, pairs, repeated) in zip(segments, _analysed(segments, counts), strict=True):
+        for seg, body, folded, pairs, repeated in _analysed(segments, counts):
             doc = tantivy.Document()
             doc.add_text("text", " ".join(folded))
             doc.add_text("pairs", indexed_pairs(folded, pairs))
@@ -344,13 +352,16 @@ def sync_index(archive: Archive, index: SearchIndex, *, on_progress: Callable[[i
             with _CountsToStore(archive) as counted:
                 for episode_id, rev in uncounted.items():  # indexed, but a crash came before its counts were stored
                     if held.get(episode_id) == rev:
-                        counted.add(episode_id, rev, episode_counts(archive.segments(episode_id, words=False)))
+                        counted.add(episode_id, rev, episode_counts(archive.iter_segments(episode_id, words=False)))
                 committed = time.monotonic()
                 for n, (episode_id, rev) in enumerate(stale, start=1):
                     episode = archive.get_episode(episode_id)
                     writer.delete_documents_by_term("episode_id", episode_id)
                     docs, counts = episode_documents(
-                        archive.segments(episode_id, words=False), episode_id, episode.show_id, epoch(episode.published)
+                        archive.iter_segments(episode_id, words=False),
+                        episode_id,
+                        episode.show_id,
+                        epoch(episode.published),
                     )
                     for doc in docs:
                         writer.add_document(doc)
@@ -437,7 +448,7 @@ def count_words(archive: Archive) -> int:
     pending = archive.episodes_to_count()
     with _CountsToStore(archive) as counted:
         for episode_id, rev in pending:
-            counted.add(episode_id, rev, episode_counts(archive.segments(episode_id, words=False)))
+            counted.add(episode_id, rev, episode_counts(archive.iter_segments(episode_id, words=False)))
     return len(pending)
 
 
