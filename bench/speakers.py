@@ -586,7 +586,7 @@ def archived(home: Path) -> tuple[float, int, int]:
         return sum(e.duration or 0.0 for e in episodes), lines, voices
 
 
-def sync_cost(work: Path, rounds: int) -> list[str]:
+def sync_cost(work: Path, rounds: int, start_on: bool = False) -> list[str]:
     media = work / "conversation.mp3"
     publish_mp3(conversation(work), media)
     lines = [
@@ -604,7 +604,11 @@ def sync_cost(work: Path, rounds: int) -> list[str]:
     print("\n".join(lines), flush=True)
     walls: dict[bool, list[float]] = {False: [], True: []}
     with served_feed(media) as feed:
-        order = [speakers for r in range(rounds) for speakers in ((False, True) if r % 2 == 0 else (True, False))]
+        order = [
+            speakers
+            for r in range(rounds)
+            for speakers in ((False, True) if (r + start_on) % 2 == 0 else (True, False))
+        ]
         for number, speakers in enumerate(order, 1):
             home = work / f"home-{number}"
             log = work / f"sync-{number}.log"
@@ -687,6 +691,7 @@ def main() -> None:
     only.add_argument("--sync-cost", action="store_true", help="only a whole sync with speakers off and on")
     only.add_argument("--memory-3h", action="store_true", help="only the peak memory of a sync of --long-hours")
     parser.add_argument("--rounds", type=int, default=2, help="--decoding: rounds; --sync-cost: pairs of syncs")
+    parser.add_argument("--start-on", action="store_true", help="--sync-cost: the first pair with speakers first")
     parser.add_argument("--deadline-minutes", type=float, default=70.0, help="--memory-3h: stop the sync after this")
     args = parser.parse_args()
     if args.decoding or args.sync_cost or args.memory_3h:
@@ -694,7 +699,7 @@ def main() -> None:
         if args.decoding:
             name, lines = "speakers-decoding.txt", decoding(work, max(args.rounds, 3))
         elif args.sync_cost:
-            name, lines = "speakers-sync.txt", sync_cost(work, args.rounds)
+            name, lines = "speakers-sync.txt", sync_cost(work, args.rounds, args.start_on)
         else:
             name, lines = "speakers-memory.txt", memory(work, args.long_hours, args.deadline_minutes)
         print("\n".join(lines), flush=True)
