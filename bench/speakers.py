@@ -674,11 +674,48 @@ PEAK_SCRIPT = """
 import sys, time
 from pathlib import Path
 from fonoteca.diarize import Diarizer
+
+def peak_mb():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) // 1024
+
+hours = []
+def each_hour(done, total):
+    if done >= 3600 * (len(hours) + 1):
+        hours.append(peak_mb())
 start = time.perf_counter()
-result = Diarizer(threads=2).diarize(Path(sys.argv[1]))
+result = Diarizer(threads=2).diarize(Path(sys.argv[1]), on_progress=each_hour)
 print(time.perf_counter() - start, len(result.turns), len(result.seconds))
-print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+print(peak_mb() * 1024)
+print(" ".join(map(str, hours)))
 """
+
+
+def diarized_memory(episodes: list[Episode], hours: float, work: Path) -> list[str]:
+    """Peak memory (VmHWM) of Diarizer.diarize, in its own process, on the episodes joined and repeated to `hours`
+    (a WAV file), and the peak so far after each hour of audio: flat means the step holds windows, not the file."""
+    long_file = work / "long.wav"
+    with wave.open(str(long_file), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        written = 0.0
+        while written < hours * 3600:
+            for episode in episodes:
+                out.writeframes((decode(str(episode.path)) * 32768.0).astype(np.int16).tobytes())
+                written += episode.seconds
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(long_file)], capture_output=True, text=True, env=env, check=True
+    )
+    long_file.unlink()
+    timing, peak_kb, by_hour = done.stdout.split("\n")[:3]
+    wall, turns = float(timing.split()[0]), timing.split()[1]
+    return [
+        f"## peak memory: Diarizer.diarize on {written / 3600:.2f} h of joined episodes, its own process",
+        f"peak RSS (VmHWM) {int(peak_kb) / 1024:.0f} MB (target < {TARGET_MB} MB with transcription), "
+        f"{written / wall:.1f}× realtime, {turns} turns",
+        "peak so far after each hour of audio (MB): " + ", ".join(by_hour.split()),
+    ]
 
 
 def main() -> None:
@@ -690,16 +727,24 @@ def main() -> None:
     only.add_argument("--decoding", action="store_true", help="only decoding and resampling, beside plain PyAV")
     only.add_argument("--sync-cost", action="store_true", help="only a whole sync with speakers off and on")
     only.add_argument("--memory-3h", action="store_true", help="only the peak memory of a sync of --long-hours")
+    only.add_argument("--memory-diarize", action="store_true", help="only the diarization's memory on --long-hours")
     parser.add_argument("--rounds", type=int, default=2, help="--decoding: rounds; --sync-cost: pairs of syncs")
     parser.add_argument("--start-on", action="store_true", help="--sync-cost: the first pair with speakers first")
     parser.add_argument("--deadline-minutes", type=float, default=70.0, help="--memory-3h: stop the sync after this")
     args = parser.parse_args()
-    if args.decoding or args.sync_cost or args.memory_3h:
+    if args.decoding or args.sync_cost or args.memory_3h or args.memory_diarize:
         work = Path(tempfile.mkdtemp(prefix="bench-speakers-"))
         if args.decoding:
             name, lines = "speakers-decoding.txt", decoding(work, max(args.rounds, 3))
         elif args.sync_cost:
             name, lines = "speakers-sync.txt", sync_cost(work, args.rounds, args.start_on)
+        elif args.memory_diarize:
+            name, lines = "speakers-memory-long.txt", [
+                f"# bench/speakers.py --memory-diarize --long-hours {args.long_hours:g} — the speaker step alone on a "
+                "long file", f"# {platform.platform()}, {os.cpu_count()} cores; load average "
+                f"{os.getloadavg()[0]:.1f} at the start (memory is not distorted by other work; the time is)", "",
+                *diarized_memory(conversation(work), args.long_hours, work),
+            ]  # fmt: skip
         else:
             name, lines = "speakers-memory.txt", memory(work, args.long_hours, args.deadline_minutes)
         print("\n".join(lines), flush=True)
@@ -809,29 +854,8 @@ def main() -> None:
     print("\n".join(lines[-14:]), flush=True)
 
     if not args.skip_long:
-        long_file = work / "long.wav"
-        with wave.open(str(long_file), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
-            written = 0.0
-            while written < args.long_hours * 3600:
-                for episode in episodes:
-                    out.writeframes((decode(str(episode.path)) * 32768.0).astype(np.int16).tobytes())
-                    written += episode.seconds
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
-        done = subprocess.run(
-            [sys.executable, "-c", PEAK_SCRIPT, str(long_file)], capture_output=True, text=True, env=env, check=True
-        )
-        wall, peak_kb = done.stdout.split("\n")[0].split()[0], done.stdout.split("\n")[1]
-        lines += [
-            "",
-            f"## peak memory: Diarizer.diarize on {written / 3600:.2f} h of joined episodes, its own process",
-            f"peak RSS (VmHWM) {int(peak_kb) / 1024:.0f} MB (target < {TARGET_MB} MB with transcription), "
-            f"{written / float(wall):.1f}× realtime",
-        ]
-        print("\n".join(lines[-3:]), flush=True)
-        long_file.unlink()
+        lines += ["", *diarized_memory(episodes, args.long_hours, work)]
+        print("\n".join(lines[-4:]), flush=True)
     (RESULTS / "speakers.txt").write_text("\n".join(lines) + "\n")
 
 
