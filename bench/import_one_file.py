@@ -2,10 +2,12 @@
 
 Writes one WebVTT file of CUES cues (default 1 000 000, half a second each: 139 hours, ~38 MB; issue 25's file of a
 million cues took 7 min 52 s and 2.5 GB) and imports it with the real CLI in a child process (`fonoteca import`, into
-a fresh archive, keyword search only), measuring the child's wall time and peak resident memory (wait4's ru_maxrss).
-The import is the whole of it: reading and checking the file, storing every segment, indexing it for search and
-counting its words for trends. Beside it, in the same run, the plain `srt` library parses the same cues (as SRT) in a
-child process of its own: the cost of reading alone, for scale.
+a fresh archive, with the default settings and again with FONOTECA_EMBEDDINGS=none), measuring the child's wall time
+and peak resident memory (wait4's ru_maxrss). The import is the whole of it: reading and checking the file, storing
+every segment, indexing it for search and counting its words for trends (and, with FONOTECA_EMBEDDINGS=none, making
+its chapters and key moments from its words; by default they wait for `embed` or `serve`, which embed it first).
+Beside it, in the same run, the plain `srt` library parses the same cues (as SRT) in a child process of its own: the
+cost of reading alone, for scale.
 
 `--before SRC` runs the same import with another checkout's `src` folder first (PYTHONPATH), to compare a change on
 the same machine in the same run. Writes bench/results/import-one-file.txt at the full size.
@@ -62,9 +64,9 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, str]
     return took, usage.ru_maxrss / 1024, output.strip().splitlines()[-1] if output.strip() else ""
 
 
-def import_run(vtt: Path, src: str | None) -> tuple[float, float, str]:
+def import_run(vtt: Path, src: str | None, embeddings: str = "packaged") -> tuple[float, float, str]:
     home = Path(tempfile.mkdtemp(prefix="fonoteca-one-file-"))
-    env = {**os.environ, "FONOTECA_HOME": str(home), "FONOTECA_EMBEDDINGS": "none"}
+    env = {**os.environ, "FONOTECA_HOME": str(home), "FONOTECA_EMBEDDINGS": embeddings}
     if src:
         env["PYTHONPATH"] = src
     return measure([sys.executable, "-m", "fonoteca", "import", str(vtt)], env)
@@ -86,13 +88,16 @@ def main() -> None:
     if args.before:
         rows.append((f"fonoteca import, before ({args.before})", *import_run(vtt, args.before)))
     here = str(Path(__file__).resolve().parent.parent / "src")
-    rows.append(("fonoteca import, this checkout", *import_run(vtt, os.environ.get("PYTHONPATH") or here)))
+    src = os.environ.get("PYTHONPATH") or here
+    rows.append(("fonoteca import, this checkout", *import_run(vtt, src)))
+    rows.append(("fonoteca import, this checkout, FONOTECA_EMBEDDINGS=none", *import_run(vtt, src, "none")))
 
     lines = [
         f"# bench/import_one_file.py — {datetime.now(UTC):%Y-%m-%d %H:%M} — {platform.machine()}, "
         f"{os.cpu_count()} cores (a shared machine: other work ran beside it)",
         f"# one WebVTT file of {args.cues:,} cues ({size_mb:.0f} MB, {hours:.0f} h); the import is reading, checking,"
-        " storing, indexing and counting words; keyword search only",
+        " storing, indexing and counting words (default settings: embedding and the chapters made from it wait for"
+        " `embed`/`serve`; with FONOTECA_EMBEDDINGS=none the import makes the chapters from the words too)",
         "",
         f"{'run':58} {'wall s':>8} {'peak MB':>8}  last line",
     ]
