@@ -178,7 +178,13 @@ def test_a_capable_endpoints_summary_keeps_only_citations_of_what_it_was_given_e
         if citation["moment"] is not None:
             moment = moments[citation["moment"]]
             assert (citation["start"], citation["quote"]) == (moment.start, moment.quote)
-    assert all(re.fullmatch(r"\[(\d+|[\d:]+)\]", d) for d in stored.result["dropped"])
+    sources = Sources.of(overview)
+    # Dropped: citations of nothing the model was given, as "[item]", and at most one that its token limit cut at the
+    # end of the answer ("[18:0"). Which ones a small model writes is its wording; that each was rightly dropped is not.
+    cut = [d for d in stored.result["dropped"] if not d.endswith("]")]
+    assert len(cut) <= 1 and all(re.fullmatch(r"[\[(][\d\s,;:]*", d) for d in cut)
+    for dropped in set(stored.result["dropped"]) - set(cut):
+        assert sources.cite(dropped[1:-1]) is None and dropped not in text, dropped
 
     with TestClient(create_app(capable)) as client:
         page = client.get(f"/episode/{episode_id}").text
