@@ -84,10 +84,15 @@ class ClusterUnavailable(Exception):
 
 
 @contextlib.contextmanager
-def throwaway_cluster(purpose: str = "fonoteca tests") -> Iterator[PostgresServer]:
+def throwaway_cluster(purpose: str = "fonoteca tests", *, crash_safe: bool = False) -> Iterator[PostgresServer]:
     """A PostgreSQL cluster in a temporary folder, on a free port of 127.0.0.1, stopped and deleted at the end (the
     tests' session fixture, and bench/archive.py). ClusterUnavailable when this machine cannot run one; RuntimeError
-    when initdb or the server fails."""
+    when initdb or the server fails.
+
+    `crash_safe`: a test that crashes the server (`pg_ctl stop -m immediate`) needs what was committed before to be
+    there after the restart. Without synchronous commits the last commits live only in the WAL buffers in shared
+    memory, which a crash discards (a fresh-clone CI run once lost an episode committed just before the crash)."""
+    settings = SETTINGS | ({"synchronous_commit": "on"} if crash_safe else {})
     bin_dir = _newest_bin_dir()
     if bin_dir is None:
         raise ClusterUnavailable(MISSING)
@@ -120,7 +125,7 @@ def throwaway_cluster(purpose: str = "fonoteca tests") -> Iterator[PostgresServe
             raise RuntimeError(f"initdb failed:\n{initdb.stdout}{initdb.stderr}")
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(f"\n# {purpose} (tests/fixtures_pg.py)\n")
-            conf.writelines(f"{name} = {value}\n" for name, value in SETTINGS.items())
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
 
         for _attempt in range(3):  # the free port can be taken between _free_port() and the server's bind
             port = _free_port()

@@ -131,7 +131,7 @@ def test_an_unknown_database_host_is_told_to_check_the_host_name(tmp_path) -> No
 
 
 def test_serve_answers_503_with_retry_after_while_postgresql_is_down_and_recovers(settings: Settings) -> None:
-    with throwaway_cluster("fonoteca test: serve while the database server is down") as server:
+    with throwaway_cluster("fonoteca test: serve while the database server is down", crash_safe=True) as server:
         server.create_database("archivo")
         pg = settings.replace(database_url=server.url("archivo"), embeddings="none")
         with Fonoteca(pg) as fonoteca:

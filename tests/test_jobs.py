@@ -580,7 +580,7 @@ def test_a_busy_worker_keeps_its_heartbeat_and_takes_jobs_after_postgresql_resta
     """`pg_ctl -m immediate` (a crash, every connection cut) while a real worker process runs a job, then start: the
     worker shows life again within its timeout and does the next job."""
     model = _SlowModelServer(hold=15)
-    with throwaway_cluster("fonoteca test: a restart under a busy worker") as server:
+    with throwaway_cluster("fonoteca test: a restart under a busy worker", crash_safe=True) as server:
         server.create_database("archivo")
         pg = settings.replace(database_url=server.url("archivo"), embeddings="none")
         with Fonoteca(pg) as fonoteca:
