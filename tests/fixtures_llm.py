@@ -49,13 +49,15 @@ def llm_server() -> Iterator[LocalServer]:
 
 
 class StalledModelServer:
-    """A stand-in for a language model server, on 127.0.0.1: it lists one model and holds every POST (a completion, a
-    tokenizer's count) until it is closed, then answers 503. It stands for a model that takes as long as the test
-    needs, which the real one cannot be made to take without the test depending on what it writes. (test_jobs.py's
-    _SlowModelServer, which lists no model and lets go after a while, is left to its worker test.)"""
+    """A stand-in for a language model server, on 127.0.0.1: it holds every POST (a completion, a tokenizer's count)
+    until it is closed, or for `hold` seconds, then answers 503; `asked` is set by the first. It stands for a model
+    that takes as long as the test needs, which the real one cannot be made to take without the test depending on
+    what it writes. `lists_model`: GET /models lists one model; without it the server has no GET at all (501), as
+    test_jobs.py's busy worker has always met it."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold: float | None = None, *, lists_model: bool = True) -> None:
         self.closed = threading.Event()
+        self.asked = threading.Event()
         listing = json.dumps({"object": "list", "data": [{"id": "slow", "object": "model", "owned_by": "test"}]})
         server = self
 
@@ -64,6 +66,9 @@ class StalledModelServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if not lists_model:
+                    self.send_error(501)
+                    return
                 found = self.path.rstrip("/").endswith("/models")
                 self.send_response(200 if found else 404)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +79,8 @@ class StalledModelServer:
 
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                server.closed.wait()
+                server.asked.set()
+                server.closed.wait(hold)
                 self.send_response(503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

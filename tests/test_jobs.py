@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import shared_path
 from fastapi.testclient import TestClient
+from fixtures_llm import StalledModelServer
 from fixtures_pg import throwaway_cluster
 from fixtures_web import DEMO_MEDIA
 from procrastinate.jobs import Job
@@ -546,40 +546,10 @@ def test_a_worker_with_another_home_downloads_again_what_a_worker_with_its_own_h
     assert [path for path, _ in http_server.requests].count("/f/1.flac") == 2  # once for each home
 
 
-class _SlowModelServer:
-    """A language model server on 127.0.0.1 that holds every request for `hold` seconds, then answers 503: a job that
-    asks it stays busy that long."""
-
-    def __init__(self, hold: float) -> None:
-        self.asked = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                server.asked.set()
-                time.sleep(hold)
-                self.send_response(503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_a_busy_worker_keeps_its_heartbeat_and_takes_jobs_after_postgresql_restarts(settings: Settings) -> None:
     """`pg_ctl -m immediate` (a crash, every connection cut) while a real worker process runs a job, then start: the
     worker shows life again within its timeout and does the next job."""
-    model = _SlowModelServer(hold=15)
+    model = StalledModelServer(hold=15, lists_model=False)
     with throwaway_cluster("fonoteca test: a restart under a busy worker", crash_safe=True) as server:
         server.create_database("archivo")
         pg = settings.replace(database_url=server.url("archivo"), embeddings="none")
