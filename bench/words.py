@@ -1,17 +1,22 @@
 """Hints and word confidence, measured in one run with the packaged Whisper base model (fonoteca's own transcriber).
 
+The hints are gated by default (fonoteca.transcribe.hints, Hints.misheard): each clip is transcribed without them,
+and only a segment where Whisper wrote, unsure, something like a term is transcribed again with them. The runs
+named "everywhere", "as hotwords" or "as initial_prompt" tell every window the hints (Hints.everywhere), as fonoteca
+did before the gate: the comparison that shows what the gate keeps and what it saves.
+
 1. Clips with names or technical terms (the real clips of ../shared/data whose speech holds them): term recall (share
    of the terms said that come out right: whole words, case and accents folded) and WER, without hints, with the show's
-   vocabulary (every term of these clips, as one show's list would hold them) passed as `hotwords` and as
-   `initial_prompt`, and with the vocabulary padded with unrelated names to 30 and 100 terms as hotwords (how many
-   before it hurts).
+   vocabulary (every term of these clips, as one show's list would hold them) told everywhere as `hotwords` and as
+   `initial_prompt`, gated, and gated with the vocabulary padded with unrelated names to 100 terms (past the cap).
 2. The two real Spanish podcasts with their real show notes (a fixed slice: the first --slice seconds of each, through
-   the batched pipeline as `sync` runs it): which of the notes' terms come out, without hints, with the show's
-   vocabulary, with the episode's notes as hints (fonoteca.transcribe.hints.note_terms) and with both. They have no
-   reference transcript: WER cannot be measured, so the share of words that differ from the run without hints is
-   given instead, and every term is listed per run so a reader can judge each.
-3. The other clips (no names), with hints that do not apply (the vocabulary above and the podcasts' note terms): WER
-   without and with them (target: no regression beyond +0.005).
+   the path `sync` takes): which of the notes' terms come out, without hints, with the episode's notes as hints
+   (fonoteca.transcribe.hints.note_terms) everywhere and gated, and with the show's vocabulary and the notes gated
+   (the default). They have no reference transcript: WER cannot be measured, so the share of words that differ from
+   the run without hints is given instead, and every term is listed per run so a reader can judge each.
+3. The other clips (no names), with hints that do not apply (the vocabulary above, everywhere as `hotwords` and as
+   `initial_prompt` and gated; the same padded to 100 terms, gated; the podcasts' note terms, everywhere and gated):
+   WER without and with them (target: no regression beyond +0.005).
 4. Word confidence: every word of the clips' runs without hints aligned with its reference (jiwer); for each
    threshold, how many of the wrong words fall under it and how many of the words under it are wrong. The threshold
    the owner's page underlines below is the one with the best F1.
@@ -22,12 +27,13 @@ fonoteca.transcribe.guard), so the figures are those of the archive. The speed c
 against the run without them, in the same run. Section 3 lists every clip whose words the hints changed, so a
 regression can be read, not only counted. Writes bench/results/words.txt.
 
-    PYTHONPATH=src python bench/words.py [--slice 240]
+    PYTHONPATH=src python bench/words.py [--slice 240] [--sections 1,3]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import re
@@ -205,14 +211,20 @@ def notes_of(path: Path) -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--slice", type=float, default=120.0, help="seconds of each podcast (from its start)")
+    parser.add_argument(
+        "--sections",
+        default="1,2,3,4",
+        help="which sections to run, e.g. 1,3 (4 needs 1 and 3); a partial run prints, and writes no results file",
+    )
     args = parser.parse_args()
+    sections = {int(n) for n in args.sections.split(",")}
     if not AUDIO.exists():
         raise SystemExit(f"needs the shared data at {SHARED}")
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.from_env(home=home, device="cpu")
         transcriber = Transcriber(settings)
         transcriber.load()
-        out = measure(transcriber, args.slice, Path(home))
+        out = measure(transcriber, args.slice, Path(home), sections)
     header = [
         "bench/words.py: hints (vocabulary, show notes) and word confidence, packaged Whisper base",
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {transcriber.model_name}, {transcriber.engine}",
@@ -221,113 +233,148 @@ def main() -> None:
     ]
     text = "\n".join(header + out) + "\n"
     print(text)
-    target = Path(__file__).parent / "results" / "words.txt"
-    target.write_text(text, encoding="utf-8")
+    if sections == {1, 2, 3, 4}:
+        target = Path(__file__).parent / "results" / "words.txt"
+        target.write_text(text, encoding="utf-8")
 
 
-def measure(transcriber: Transcriber, slice_s: float, scratch: Path) -> list[str]:
+def everywhere(hints: Hints) -> Hints:
+    """The hints told to every window, not only where the gate opens: what fonoteca did before the gate."""
+    return dataclasses.replace(hints, everywhere=True)
+
+
+def measure(transcriber: Transcriber, slice_s: float, scratch: Path, sections: set[int]) -> list[str]:
     def language(key: str) -> str | None:
         return None if key.startswith("multi/") else key.split("/")[0]
 
     term_clips: Clips = {key: (str(AUDIO / key), language(key)) for key in TERM_CLIPS}
     other_clips: Clips = {key: (str(AUDIO / key), language(key)) for key in OTHER_CLIPS}
     vocabulary = tuple(t for terms in TERM_CLIPS.values() for t in terms)
-    out: list[str] = []
-
-    print("1. clips with terms", flush=True)
-    runs = {
-        "no hints": transcribe(transcriber, "no hints", term_clips, Hints(), "hotwords"),
-        "vocabulary as hotwords": transcribe(
-            transcriber, "vocabulary as hotwords", term_clips, Hints(vocabulary), "hotwords"
-        ),
-        "vocabulary as initial_prompt": transcribe(
-            transcriber, "vocabulary as initial_prompt", term_clips, Hints(vocabulary), "initial_prompt"
-        ),
-    }
-    for size in (30, 100):
-        padded = Hints(vocabulary + UNRELATED[: size - len(vocabulary)])
-        name = f"{size} terms as hotwords"
-        runs[name] = transcribe(transcriber, name, term_clips, padded, "hotwords")
-    base = runs["no hints"]
-    keys = list(TERM_CLIPS)
-    out.append(f"1. Clips with names or terms ({len(keys)} clips, {len(vocabulary)} terms: {', '.join(vocabulary)})")
-    out.append(f"   WER over the {len(keys) - len(NO_REFERENCE)} with a full reference; term recall over all")
-    out.append(f"   {'run':34} {'terms':>7} {'recall':>7} {'WER':>7} {'seconds':>8} {'x no hints':>10}  missed")
-    for name, run in runs.items():
-        found, total, missed = term_recall(run, TERM_CLIPS)
-        out.append(
-            f"   {name:34} {found:>3}/{total:<3} {found / total:7.0%} {wer_of(run, keys):7.3f} {run.seconds:8.1f} "
-            f"{run.seconds / base.seconds:10.2f}  {', '.join(missed)}"
-        )
-    out.append("   dropped by the quality guard: " + "; ".join(f"{n}: {r.dropped_text}" for n, r in runs.items()))
-    out.append("")
-
-    print("2. podcasts", flush=True)
+    padded = vocabulary + UNRELATED[: 100 - len(vocabulary)]  # past the cap on purpose: how the gate holds with 100
     episodes = sorted(PODCASTS.glob("*.mp3"))
     notes = {p.name: hints_module.note_terms(*notes_of(p.with_suffix(".shownotes.md"))) for p in episodes}
     show_vocabulary = tuple(dict.fromkeys(t for terms in notes.values() for t in terms))
-    podcast_clips: Clips = {p.name: (write_slice(p, slice_s, scratch), "es") for p in episodes}
-    podcast_runs = {"no hints": transcribe(transcriber, "no hints", podcast_clips, Hints(), "hotwords")}
-    for name, per_episode in (
-        ("show vocabulary", lambda key: Hints.of(show_vocabulary)),
-        ("episode notes", lambda key: Hints.of(notes[key])),
-        ("vocabulary + notes", lambda key: Hints.of(show_vocabulary, notes[key])),
-    ):
-        run = Run(name)
-        for key, clip in podcast_clips.items():
-            run.add(transcribe(transcriber, f"{name} ({key})", {key: clip}, per_episode(key), OPTION))
-        podcast_runs[name] = run
-    out.append(f"2. Real Spanish podcasts, the first {slice_s:.0f} s of each, with their real show notes")
-    for key, terms in notes.items():
-        out.append(f"   {key}: note terms {', '.join(terms)}")
-    out.append(f"   show vocabulary (both episodes' note terms): {', '.join(show_vocabulary)}")
-    out.append("   no reference transcript: 'changed' is the share of words that differ from the run without hints")
-    note_terms_said = {key: tuple(terms) for key, terms in notes.items()}
-    none = podcast_runs["no hints"]
-    for name, run in podcast_runs.items():
-        found, total, missed = term_recall(run, note_terms_said)
-        changed = word_error_rate([none.texts[k] for k in podcast_clips], [run.texts[k] for k in podcast_clips])
-        out.append(
-            f"   {name:22} note terms out {found:>2}/{total:<2} changed {changed:6.3f} {run.seconds:7.1f} s "
-            f"x{run.seconds / none.seconds:5.2f}  dropped: {run.dropped_text}  not out: {', '.join(missed)}"
-        )
-    for key in podcast_clips:
-        for name in ("no hints", "vocabulary + notes"):
-            out.append(f"   [{key}, {name}] {podcast_runs[name].texts[key][:600]}")
-    out.append("")
+    out: list[str] = []
+    base: Run | None = None
+    other_base: Run | None = None
 
-    print("3. other clips", flush=True)
-    unrelated_notes = tuple(dict.fromkeys(t for terms in notes.values() for t in terms))
-    other = {
-        "no hints": transcribe(transcriber, "no hints", other_clips, Hints(), OPTION),
-        "the vocabulary above": transcribe(
-            transcriber, "the vocabulary above", other_clips, Hints.of(vocabulary), OPTION
-        ),
-        "the podcasts' note terms": transcribe(
-            transcriber, "the podcasts' note terms", other_clips, Hints.of(unrelated_notes), OPTION
-        ),
-    }
-    other_keys = list(OTHER_CLIPS)
-    base_wer = wer_of(other["no hints"], other_keys)
-    out.append(f"3. Other clips ({len(other_keys)}, no names), hints that do not apply (target: WER +0.005 at most)")
-    for name, run in other.items():
-        wer = wer_of(run, other_keys)
+    if 1 in sections:
+        print("1. clips with terms", flush=True)
+        runs = {
+            "no hints": transcribe(transcriber, "no hints", term_clips, Hints(), OPTION),
+            "vocabulary as hotwords": transcribe(
+                transcriber, "vocabulary as hotwords", term_clips, everywhere(Hints(vocabulary)), "hotwords"
+            ),
+            "vocabulary as initial_prompt": transcribe(
+                transcriber,
+                "vocabulary as initial_prompt",
+                term_clips,
+                everywhere(Hints(vocabulary)),
+                "initial_prompt",
+            ),
+            "vocabulary, gated": transcribe(transcriber, "vocabulary, gated", term_clips, Hints(vocabulary), OPTION),
+            "100 terms, gated": transcribe(transcriber, "100 terms, gated", term_clips, Hints(padded), OPTION),
+        }
+        base = runs["no hints"]
+        keys = list(TERM_CLIPS)
         out.append(
-            f"   {name:26} WER {wer:.3f} ({wer - base_wer:+.3f})  {run.seconds:6.1f} s "
-            f"x{run.seconds / other['no hints'].seconds:5.2f}  dropped: {run.dropped_text}"
+            f"1. Clips with names or terms ({len(keys)} clips, {len(vocabulary)} terms: {', '.join(vocabulary)})"
         )
-    out.append("   clips whose words the hints changed (WER without -> with):")
-    for name, run in list(other.items())[1:]:
-        for key in other_keys:
-            if normalize(run.texts[key]) != normalize(other["no hints"].texts[key]):
-                without, with_hints = wer_of(other["no hints"], [key]), wer_of(run, [key])
-                out.append(f"   [{name}] {key} {without:.3f} -> {with_hints:.3f}: {run.texts[key][:300]}")
-    out.append("")
+        out.append(f"   WER over the {len(keys) - len(NO_REFERENCE)} with a full reference; term recall over all")
+        out.append("   'as hotwords', 'as initial_prompt': every window told the hints (before the gate); 'gated': the")
+        out.append(f"   default, as {OPTION} only where Whisper wrote, unsure, something like a term (Hints.misheard);")
+        out.append("   100 terms: the 12 padded with unrelated names, past the cap of 12")
+        out.append(f"   {'run':34} {'terms':>7} {'recall':>7} {'WER':>7} {'seconds':>8} {'x no hints':>10}  missed")
+        for name, run in runs.items():
+            found, total, missed = term_recall(run, TERM_CLIPS)
+            out.append(
+                f"   {name:34} {found:>3}/{total:<3} {found / total:7.0%} {wer_of(run, keys):7.3f} "
+                f"{run.seconds:8.1f} {run.seconds / base.seconds:10.2f}  {', '.join(missed)}"
+            )
+        out.append("   dropped by the quality guard: " + "; ".join(f"{n}: {r.dropped_text}" for n, r in runs.items()))
+        out.append("")
 
-    lines, best = confidence_table([base, other["no hints"]], keys + other_keys)
-    out.append("4. Word confidence (Whisper's word probability) against the references, runs without hints")
-    out += lines
-    out.append(f"   best F1 at {best}: the owner's page underlines words below it")
+    if 2 in sections:
+        print("2. podcasts", flush=True)
+        podcast_clips: Clips = {p.name: (write_slice(p, slice_s, scratch), "es") for p in episodes}
+        podcast_runs = {"no hints": transcribe(transcriber, "no hints", podcast_clips, Hints(), OPTION)}
+        for name, per_episode in (
+            ("episode notes, everywhere", lambda key: everywhere(Hints.of(notes[key]))),
+            ("episode notes, gated", lambda key: Hints.of(notes[key])),
+            ("vocabulary + notes, gated", lambda key: Hints.of(show_vocabulary, notes[key])),
+        ):
+            run = Run(name)
+            for key, clip in podcast_clips.items():
+                run.add(transcribe(transcriber, f"{name} ({key})", {key: clip}, per_episode(key), OPTION))
+            podcast_runs[name] = run
+        out.append(f"2. Real Spanish podcasts, the first {slice_s:.0f} s of each, with their real show notes")
+        for key, terms in notes.items():
+            out.append(f"   {key}: note terms {', '.join(terms)}")
+        out.append(f"   show vocabulary (both episodes' note terms): {', '.join(show_vocabulary)}")
+        out.append("   no reference transcript: 'changed' is the share of words that differ from the run without hints")
+        note_terms_said = {key: tuple(terms) for key, terms in notes.items()}
+        none = podcast_runs["no hints"]
+        for name, run in podcast_runs.items():
+            found, total, missed = term_recall(run, note_terms_said)
+            changed = word_error_rate([none.texts[k] for k in podcast_clips], [run.texts[k] for k in podcast_clips])
+            out.append(
+                f"   {name:26} note terms out {found:>2}/{total:<2} changed {changed:6.3f} {run.seconds:7.1f} s "
+                f"x{run.seconds / none.seconds:5.2f}  dropped: {run.dropped_text}  not out: {', '.join(missed)}"
+            )
+        for key in podcast_clips:
+            for name in ("no hints", "episode notes, everywhere", "vocabulary + notes, gated"):
+                out.append(f"   [{key}, {name}] {podcast_runs[name].texts[key][:600]}")
+        out.append("")
+
+    if 3 in sections:
+        print("3. other clips", flush=True)
+        other = {
+            "no hints": transcribe(transcriber, "no hints", other_clips, Hints(), OPTION),
+            "vocabulary as hotwords": transcribe(
+                transcriber, "vocabulary as hotwords", other_clips, everywhere(Hints(vocabulary)), "hotwords"
+            ),
+            "vocabulary as initial_prompt": transcribe(
+                transcriber,
+                "vocabulary as initial_prompt",
+                other_clips,
+                everywhere(Hints(vocabulary)),
+                "initial_prompt",
+            ),
+            "vocabulary, gated": transcribe(transcriber, "vocabulary, gated", other_clips, Hints(vocabulary), OPTION),
+            "100 terms, gated": transcribe(transcriber, "100 terms, gated", other_clips, Hints(padded), OPTION),
+            "note terms, everywhere": transcribe(
+                transcriber, "note terms, everywhere", other_clips, everywhere(Hints.of(show_vocabulary)), OPTION
+            ),
+            "note terms, gated": transcribe(
+                transcriber, "note terms, gated", other_clips, Hints.of(show_vocabulary), OPTION
+            ),
+        }
+        other_base = other["no hints"]
+        other_keys = list(OTHER_CLIPS)
+        base_wer = wer_of(other_base, other_keys)
+        out.append(
+            f"3. Other clips ({len(other_keys)}, no names), hints that do not apply (target: WER +0.005 at most):"
+        )
+        out.append("   the vocabulary of section 1, the same padded to 100 terms, the podcasts' note terms")
+        for name, run in other.items():
+            wer = wer_of(run, other_keys)
+            out.append(
+                f"   {name:28} WER {wer:.3f} ({wer - base_wer:+.3f})  {run.seconds:6.1f} s "
+                f"x{run.seconds / other_base.seconds:5.2f}  dropped: {run.dropped_text}"
+            )
+        out.append("   clips whose words the hints changed (WER without -> with):")
+        for name, run in list(other.items())[1:]:
+            for key in other_keys:
+                if normalize(run.texts[key]) != normalize(other_base.texts[key]):
+                    without, with_hints = wer_of(other_base, [key]), wer_of(run, [key])
+                    out.append(f"   [{name}] {key} {without:.3f} -> {with_hints:.3f}: {run.texts[key][:300]}")
+        out.append("")
+
+    if 4 in sections and base and other_base:
+        lines, best = confidence_table([base, other_base], list(TERM_CLIPS) + list(OTHER_CLIPS))
+        out.append("4. Word confidence (Whisper's word probability) against the references, runs without hints")
+        out += lines
+        out.append(f"   best F1 at {best}: the owner's page underlines words below it")
     return out
 
 

@@ -3,6 +3,7 @@ by hand, and Whisper's word probabilities (issue 28). Real archives, real transc
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 
@@ -193,6 +194,22 @@ def test_the_shows_vocabulary_reaches_whisper_and_its_words_keep_their_probabili
     assert "ComfyUI" in " ".join(s.text for s in segments)
     words = [w for s in segments for w in s.words or []]
     assert words and all(len(w) == 4 and 0.0 <= w[3] <= 1.0 for w in words)
+
+
+@pytest.mark.slow
+def test_by_default_the_names_of_the_episodes_own_notes_reach_whisper(settings, tmp_path) -> None:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    shutil.copy(shared_path("audio", "multi", "faster_whisper_hotwords.mp3"), folder / "clip.mp3")
+    assert Settings.from_env(environ={}).hints == "notes,vocabulary"
+    with Fonoteca(settings.replace(embeddings="none")) as app:
+        app.add(str(folder))
+        episode = app.archive.list_episodes()[0]
+        assert "ComfyUI" not in app.archive.transcript_text(episode.id)  # the file has no notes: "confu i"
+        notes = "<p>Custom nodes in ComfyUI, step by step. Subscribe: https://example.org/comfyui</p>"
+        app.archive.update_episode(episode.id, description=notes)
+        app.retry(episode.id, force=True)
+        assert "ComfyUI" in app.archive.transcript_text(episode.id)
 
 
 @pytest.mark.slow
@@ -388,14 +405,16 @@ def test_the_history_names_who_fixed_a_line_from_the_page_or_the_command_line(se
 
 
 @pytest.mark.slow
-def test_hints_that_do_not_apply_leave_no_invented_words_after_the_speech(settings) -> None:
-    """Told the podcasts' note terms, Whisper base went on after the speech of these two clips ("… and can fly. This is
-    the first time I've ever seen a child, a child, a child…"); the episode path leaves those words out."""
+def test_hints_told_everywhere_leave_no_invented_words_after_the_speech(settings) -> None:
+    """Told the podcasts' note terms in every window, Whisper base went on after the speech of these two clips ("… and
+    can fly. This is the first time I've ever seen a child, a child, a child…"); the episode path leaves those words
+    out. (By default the hints are gated, and these clips are not transcribed with them at all: the guard matters
+    for the stretches the gate transcribes again.)"""
     from fonoteca.transcribe import Transcriber
     from fonoteca.transcribe.quality import word_error_rate
 
     notes = shared_path("podcast_long", "es", "linux_express_18.shownotes.md").read_text(encoding="utf-8")
-    hints = Hints.of(note_terms("#18 Linux Express", notes.split("---", 2)[2]))
+    hints = dataclasses.replace(Hints.of(note_terms("#18 Linux Express", notes.split("---", 2)[2])), everywhere=True)
     transcriber = Transcriber(settings)
     dropped = 0
     for name in ("fleurs-en-004", "fleurs-en-007"):
@@ -407,3 +426,57 @@ def test_hints_that_do_not_apply_leave_no_invented_words_after_the_speech(settin
         assert word_error_rate(reference, [text]) <= word_error_rate(reference, [plain]), text
         dropped += sum(hinted.dropped.values())
     assert dropped > 0  # the tails were written, and left out
+
+
+# A show's vocabulary: the names and terms of the clips of bench/words.py that say them.
+_VOCABULARY = Hints.of(["ComfyUI", "Sintra", "Lord Byron", "Northern Marianas", "Quilter", "Americans", "Oravec",
+                        "blogs", "Plaza de San Pedro", "Carpanedo", "Wentworth", "Carlos"])  # fmt: skip
+
+
+def test_the_gate_suspects_a_term_where_whisper_wrote_something_like_it_unsure_and_nowhere_else() -> None:
+    # Words and probabilities as Whisper base gave them, without hints, on five of the shared clips.
+    comfy = [(" then", 0.3), (" you", 0.94), (" go", 0.99), (" into", 0.98), (" your", 0.96), (" confu", 0.48),
+             (" i", 0.31), (" folder", 0.97), (" again", 0.84), (" in", 0.88), (" the", 0.99), (" confu", 0.98),
+             (" i", 0.92)]  # fmt: skip
+    luchadores = [(" Los", 0.72), (" luchadores", 0.98), (" compañeros", 0.98), (" de", 0.76), (" Luna", 0.92),
+                  (" también", 0.94), (" le", 0.54), (" rindieron", 0.83), (" homenaje", 0.96)]  # fmt: skip
+    viajeros = [(" Se", 0.76), (" recomienda", 0.98), (" enfaticamente", 0.78), (" a", 0.98), (" los", 1.0),
+                (" viajeros", 0.94), (" que", 0.96), (" rijo", 0.66)]  # fmt: skip
+    assert _VOCABULARY.misheard(comfy) == {"ComfyUI"}  # "confu i", 0.31 sure of the "i"
+    assert _VOCABULARY.misheard([(w, 0.99) for w, _ in comfy]) == set()  # as unlike, but Whisper was sure of it
+    assert _VOCABULARY.misheard(luchadores) == {"blogs"}  # "Los", unsure: the gate opens, and the text decides
+    assert _VOCABULARY.misheard(viajeros) == set()  # "a los" (sure) is not "Carlos"
+    assert _VOCABULARY.misheard([(" Ahora", 0.31), (" ve,", 0.73), (" 2002.", 0.72)]) == {"Oravec"}
+    written = [(" la", 0.8), (" plaza", 0.8), (" de", 0.9), (" San", 0.9), (" Pedro.", 0.5)]
+    assert _VOCABULARY.misheard(written) == set()  # a term already written is no suspect
+    assert _VOCABULARY.misheard([(" Carpaneo", 0.85), (" participó", 0.99)]) == {"Carpanedo"}
+
+
+@pytest.mark.slow
+def test_hints_that_do_not_apply_leave_the_transcript_as_whisper_alone_wrote_it(settings) -> None:
+    """Told in every window, this vocabulary changed the words of this clip ("dinosaurs because" heard as "sinners, or
+    it's because"); gated, Whisper writes nothing like a term there, unsure, and the clip is not transcribed again."""
+    from fonoteca.transcribe import Transcriber
+
+    transcriber = Transcriber(settings)
+    clip = str(shared_path("audio", "en", "fleurs-en-004.ogg"))
+
+    def said(hints: Hints) -> list[tuple[str, list]]:
+        return [(s.text, s.words) for s in transcriber.transcribe_file(clip, language="en", hints=hints)]
+
+    plain = said(Hints())
+    assert said(_VOCABULARY) == plain
+    assert said(dataclasses.replace(_VOCABULARY, everywhere=True)) != plain
+
+
+@pytest.mark.slow
+def test_a_hint_that_applies_fixes_the_misheard_term_where_it_is_said(settings) -> None:
+    from fonoteca.transcribe import Transcriber
+
+    transcriber = Transcriber(settings)
+    clip = str(shared_path("audio", "es", "fleurs-es-004.ogg"))
+    plain = " ".join(s.text for s in transcriber.transcribe_file(clip, language="es"))
+    hinted = list(transcriber.transcribe_file(clip, language="es", hints=_VOCABULARY))
+    assert "Carpanedo" not in plain  # Whisper base alone writes "Carpaneo"
+    assert "Carpanedo" in " ".join(s.text for s in hinted)
+    assert all(s.words and all(0.0 <= w[3] <= 1.0 for w in s.words) for s in hinted)  # the new words keep theirs

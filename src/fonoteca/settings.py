@@ -127,9 +127,10 @@ class Settings(BaseSettings):
     # Audio is read and transcribed this many minutes at a time: memory depends on it, not on the episode's length.
     window_minutes: float = 10.0
     # What Whisper is told to expect (fonoteca.transcribe.hints): the show's vocabulary (`fonoteca vocabulary add`)
-    # and/or the names in the episode's own title and notes. The notes are opt-in: on clips they do not apply to they
-    # raised WER by 0.228 (bench/results/words.txt), where the owner's vocabulary is chosen for the show.
-    hints: HintSources = "vocabulary"
+    # and/or the names in the episode's own title and notes. Both by default: the hints are gated (only a segment where
+    # Whisper wrote, unsure, something like a term is transcribed again with them), so on clips they do not apply to
+    # they change no word and cost about the check's time (bench/results/words.txt).
+    hints: HintSources = "notes,vocabulary"
     # Who speaks (fonoteca.speakers): after transcription, the voices of each episode with media are found and its
     # segments labelled with them (on|off). `speaker_count` (`--speakers N`): how many there are in every episode of
     # this run, over each show's own count (`fonoteca speakers count SHOW N`).

