@@ -26,7 +26,7 @@ from fonoteca.meaning.passages import passages
 from fonoteca.output.snippets import snippet_html
 from fonoteca.search.hybrid import MODES
 from fonoteca.settings import Settings
-from fonoteca.web.app import create_app
+from fonoteca.web.app import EMBED_EVERY_S, create_app
 
 # Topics of about half a minute each (three 10-second segments): each becomes one passage.
 COOKING = [
@@ -53,6 +53,10 @@ MIRROR = [
     "The engineers were nervous during the whole deployment.",
     "They said the telescope's golden mirror unfolded perfectly.",
     "The spacecraft had reached its orbit far beyond the Moon.",
+]
+VOLCANO = [
+    "Subimos al volcán y vimos la lava desde el borde del cráter.",
+    "El volcán lleva tres semanas en erupción y la ceniza cubre el pueblo.",
 ]
 SECONDS = 10.0
 
@@ -327,11 +331,21 @@ def test_the_mcp_search_tool_finds_by_meaning_and_hybrid_and_defaults_to_hybrid(
     assert {h["episode_id"] for h in hybrid["hits"]} == {talks["es"]}  # the show filter
 
 
-def test_the_web_server_embeds_in_the_background(settings, talks):
+def test_the_web_server_embeds_in_the_background_and_again_when_a_quiet_archive_gets_a_new_episode(settings, talks):
+    """Its rounds skip while the archive does not change (web/app.py QuietArchive): a new episode after a quiet
+    spell is embedded all the same."""
     with TestClient(create_app(settings)) as client:
         deadline = time.monotonic() + 120
         while client.get("/api/search", params={"q": "dejar su trabajo"}).json()["mode"] != "hybrid":
             assert time.monotonic() < deadline, "the server did not embed its archive in the background"
+            time.sleep(0.5)
+        time.sleep(2 * EMBED_EVERY_S)  # rounds that find nothing left to do
+        with Archive(settings.db_path) as archive:
+            volcano = add_talk(archive, [VOLCANO], title="Excursión")
+        question = {"q": "la montaña que escupe fuego", "mode": "meaning", "episode": volcano.id}
+        deadline = time.monotonic() + 60
+        while not client.get("/api/search", params=question).json()["hits"]:
+            assert time.monotonic() < deadline, "the server did not embed the new episode"
             time.sleep(0.5)
 
 

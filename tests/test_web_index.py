@@ -16,7 +16,7 @@ from fixtures_web import fonoteca_serve
 
 from fonoteca.archive import Archive, Segment
 from fonoteca.settings import Settings
-from fonoteca.web.app import create_app
+from fonoteca.web.app import QuietArchive, create_app
 
 # Another process that takes the index writer and keeps it until its stdin closes (as a long `fonoteca sync` does).
 HOLD_THE_WRITER = """
@@ -118,3 +118,20 @@ def test_a_running_serve_indexes_new_episodes_by_itself_and_answers_while_others
         assert {hit["episode_id"] for hit in http.get("/api/search", params={"q": "zarzuela"}).json()["hits"]} == {
             first
         }
+
+
+def test_a_background_round_is_due_again_only_once_the_archive_has_changed(
+    settings: Settings, web_archive: dict[str, str]
+) -> None:
+    with Archive(settings.db_path) as archive:
+        quiet = QuietArchive(archive)
+        assert quiet.changed()  # the first round
+        quiet.nothing_left()
+        assert not quiet.changed() and not quiet.changed()
+        _add_episode(settings, web_archive["show"], "nueva", "Una línea nueva.")  # another connection writes
+        assert quiet.changed()
+        quiet.forget()  # the round failed
+        quiet.nothing_left()
+        assert quiet.changed()
+        quiet.nothing_left()
+        assert not quiet.changed()
