@@ -179,8 +179,8 @@ class Settings(BaseSettings):
     # Empty = the packaged default, or for an endpoint its model named *embed* (as llm_embedding_model finds it).
     embeddings_model: str = ""
     # An approximate-nearest-neighbour graph (usearch HNSW) beside the memory-mapped vectors, searched instead of
-    # scanning them all. Off: on clustered vectors it found a fraction of the exact top 10 (bench/search.py), and the
-    # exact int8 scan is fast enough at the sizes measured.
+    # scanning them all: for archives far past 175,000 passages, where the exact int8 scan (recall 1.0, ~22 ms a
+    # question on one core at that size) grows with the archive; recall@10 0.97 at 165,000 (bench/vector_graph.py).
     vector_graph: bool = False
 
     # Web
