@@ -119,8 +119,9 @@ def main() -> None:
         plain_ms = (time.perf_counter() - started) / len(questions) * 1000
         lines = [
             f"# bench/vector_graph.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
-            f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (above 2, other "
-            "work shared the cores: compare the graph's and the scan's times within a row, not across runs)",
+            f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+            "(above 2, other work shared the cores: compare the graph's and the scan's times within a row, not across "
+            "runs)",
             f"# {exact.passages:,} stored passages ({args.episodes} episodes): {len(stored_from)} real passages' "
             f"vectors ({embedder.name}, {embedder.dim} dims, embedded in {embed_s:.0f} s) moved by noise of norm "
             f"{NOISE}; {len(questions)} questions: held-out real passages moved by {QUESTION_NOISE}",
