@@ -41,8 +41,8 @@ from fonoteca.llm.chat import (
     retrieve,
     sources,
 )
-from fonoteca.llm.clean import clean_text, extract_json, limit_words, strip_special_tokens
-from fonoteca.llm.client import Endpoint, LLMClient, estimate_tokens, retry_instruction
+from fonoteca.llm.clean import clean_text, extract_cut_json, extract_json, limit_words, strip_special_tokens
+from fonoteca.llm.client import Endpoint, LLMClient, estimate_tokens, finished_part, retry_instruction
 from fonoteca.llm.server import free_port
 from fonoteca.output import AnalysisReportOut, dump
 
@@ -91,6 +91,18 @@ def test_an_answer_without_json_is_a_clear_error():
         extract_json("Lo siento, no puedo ayudarte con eso.")
     with pytest.raises(ValueError, match="not valid JSON"):
         extract_json('{"topics": ["a", "b"')
+
+
+def test_an_answer_cut_by_the_token_limit_keeps_its_finished_names_and_empty_lists_for_those_it_never_reached():
+    # As SmolLM2 wrote it for a Talk Python episode: one name after another until the 300 tokens ran out.
+    cut = '```json\n{"people": ["Michael Kennedy", "Brian Okken", "Michael Kennedy", "Brian Okk'
+    assert extract_cut_json(cut) == {"people": ["Michael Kennedy", "Brian Okken", "Michael Kennedy"]}
+    entities = finished_part(cut, Entities)
+    assert entities == Entities(people=["Michael Kennedy", "Brian Okken"], organizations=[], products=[])
+    # Four finished topics of the five required are not an answer: the client asks again.
+    assert finished_part('{"topics": ["Python", "Pytest", "Testing", "Fixtures", "Pl', Topics) is None
+    with pytest.raises(ValueError, match="no JSON"):
+        extract_cut_json("Lo siento, no puedo")
 
 
 def test_prose_answers_lose_quotes_fences_and_tokens():

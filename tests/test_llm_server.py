@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Annotated
 
 import httpx
 import markupsafe
@@ -21,6 +22,7 @@ import pytest
 from conftest import shared_path
 from fixtures_llm import LLM_CONTEXT, VOYAGER, add_episode, assert_sigterm_stops_it_and_its_llm_server, searcher
 from fixtures_web import serve_app
+from pydantic import BaseModel, Field
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
@@ -80,6 +82,21 @@ def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_
         asked = analyzer.client.calls["sentiment"]
         analyzer.analyze(changed, ["sentiment"], force=True)
         assert analyzer.client.calls["sentiment"] > asked, "--force recomputes"
+
+
+class ManyWords(BaseModel):
+    # At least 50 words in the schema the server turns into a grammar (not checked here): the answer cannot end
+    # before the token limit.
+    words: Annotated[list[str], Field(json_schema_extra={"minItems": 50})]
+
+
+def test_an_answer_cut_by_the_token_limit_is_taken_as_far_as_it_got_without_asking_again(llm_settings):
+    client = LLMClient(llm_settings)
+    question = [{"role": "user", "content": "List words about the sea."}]
+    client.structured(question, ManyWords, max_tokens=24, purpose="first")  # finds the JSON mode the server takes
+    answer = client.structured(question, ManyWords, max_tokens=24, purpose="words")
+    assert client.calls["words"] == 1, "a retry of the same length would have been cut again"
+    assert isinstance(answer, ManyWords) and len(answer.words) < 50
 
 
 def test_transcript_longer_than_the_context_is_condensed_by_map_reduce(llm_settings):

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from pydantic_core import from_json
+
 # <|im_start|>, <|im_end|>, <|endoftext|>, <|eot_id|>, <|start_header_id|>…, and the role word that follows a leaked
 # <|im_start|> at the beginning of a line ("<|im_start|>assistant\n").
 _PIPE_TOKEN = re.compile(r"<\|[a-zA-Z0-9_]{1,40}\|>")
@@ -80,14 +82,7 @@ def extract_json(text: str) -> Any:
     Tolerates code fences, leaked special tokens (also inside strings), a prose prefix such as "Salida JSON:", text
     after the value, and trailing commas.
     """
-    text = strip_special_tokens(text).strip()
-    fenced = _FENCE.search(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if not starts:
-        raise ValueError(f"no JSON object in the answer: {text[:120]!r}")
-    candidate = text[min(starts) :]
+    candidate = _json_start(text)
     decoder = json.JSONDecoder(strict=False)  # raw newlines inside strings are common and harmless
     for attempt in (candidate, re.sub(r",\s*([}\]])", r"\1", candidate)):
         try:
@@ -96,6 +91,31 @@ def extract_json(text: str) -> Any:
         except json.JSONDecodeError as exc:
             error = exc
     raise ValueError(f"the answer is not valid JSON ({error.msg} at character {error.pos})")
+
+
+def extract_cut_json(text: str) -> Any:
+    """The complete items of a JSON value that the token limit cut short: a string being written when the answer
+    stopped is left out, open lists and objects are closed. Raises ValueError when no JSON value begins.
+
+    (pydantic_core's partial parsing, the parser pydantic itself validates with.)"""
+    candidate = _json_start(text, fenced=False)
+    try:
+        return _strip_strings(from_json(candidate, allow_partial=True))
+    except ValueError as exc:
+        raise ValueError(f"the cut answer is not even the start of a JSON value ({exc})") from None
+
+
+def _json_start(text: str, *, fenced: bool = True) -> str:
+    """`text` from where its JSON value begins, without leaked tokens and, when `fenced`, from inside a code fence
+    (a cut answer has no closing fence: an opening one is skipped like any prose before the value)."""
+    text = strip_special_tokens(text).strip()
+    fence = _FENCE.search(text) if fenced else None
+    if fence:
+        text = fence.group(1).strip()
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if not starts:
+        raise ValueError(f"no JSON object in the answer: {text[:120]!r}")
+    return text[min(starts) :]
 
 
 def _strip_strings(value: Any) -> Any:

@@ -15,14 +15,14 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 
 from fonoteca.errors import LLMError
-from fonoteca.llm.clean import clean_text, extract_json
+from fonoteca.llm.clean import clean_text, extract_cut_json, extract_json
 from fonoteca.settings import Settings
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -220,16 +220,21 @@ class LLMClient:
         max_tokens: int = 512,
         purpose: str = "structured",
     ) -> Model:
-        """An answer validated as `answer`; one retry shows the model its error. Raises LLMError if still invalid."""
+        """An answer validated as `answer`; one retry shows the model its error. Raises LLMError if still invalid.
+        An answer the token limit cut short is not asked again when what it finished is valid: that is the answer."""
         schema = answer.model_json_schema()
         conversation = list(messages)
         problem = ""
         for _attempt in range(2):
-            raw = self._structured_raw(conversation, schema, answer.__name__, max_tokens, purpose)
+            raw, cut = self._structured_raw(conversation, schema, answer.__name__, max_tokens, purpose)
             try:
                 return answer.model_validate(extract_json(raw))
             except (ValueError, ValidationError) as exc:
                 problem = _short_problem(exc)
+                if cut:  # asked again, a model that rambles past the limit would be cut again: keep what it finished
+                    finished = finished_part(raw, answer)
+                    if finished is not None:
+                        return finished
                 conversation = [
                     *messages,
                     {"role": "assistant", "content": raw},
@@ -253,7 +258,8 @@ class LLMClient:
 
     def _structured_raw(
         self, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int, purpose: str
-    ) -> str:
+    ) -> tuple[str, bool]:
+        """The raw answer, and whether the token limit cut it short."""
         while True:
             fmt = _FORMATS[self._format_index]
             extra: dict[str, Any] = {}
@@ -281,7 +287,8 @@ class LLMClient:
             self.calls[purpose] += 1
             try:
                 response = self.sync.chat.completions.create(**self._request(sent, max_tokens, **extra))
-                return response.choices[0].message.content or ""
+                choice = response.choices[0]
+                return choice.message.content or "", choice.finish_reason == "length"
             except openai.APIStatusError as exc:
                 if fmt == "prompt" or not _rejects_format(exc):
                     raise self._error(exc) from exc
@@ -371,6 +378,26 @@ def _error_detail(exc: openai.APIStatusError) -> str:
     body = exc.body
     message = body.get("message") if isinstance(body, dict) else None
     return " ".join(str(message or exc.message).split())[:300]
+
+
+def finished_part(raw: str, answer: type[Model]) -> Model | None:
+    """What a cut answer completed, when that is a valid `answer`: its finished items, and empty lists for the list
+    fields it never reached (the model had not named anything there yet). None when it is not valid even so."""
+    try:
+        value = extract_cut_json(raw)
+    except ValueError:
+        return None
+    if isinstance(value, dict):
+        unreached = {
+            name: []
+            for name, field in answer.model_fields.items()
+            if name not in value and get_origin(field.annotation) is list
+        }
+        value = {**value, **unreached}
+    try:
+        return answer.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _short_problem(exc: Exception) -> str:

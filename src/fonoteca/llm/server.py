@@ -111,8 +111,12 @@ class LocalServer:
             "--interrupt_requests",
             "False",
         ]
-        if self.threads:
-            command += ["--n_threads", str(self.threads)]
+        # Prompts are read with as many threads as answers are written (llama-cpp-python's default: half the cores),
+        # not with every core, its default for batches: when other work holds a core (transcription, the web server,
+        # another user), threads that wait for each other at every step read prompts 2-2.7x slower
+        # (bench/results/chapters-grounding.txt). Prompts are most of an analysis' time.
+        threads = self.threads or max(1, (os.cpu_count() or 2) // 2)
+        command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
         if self.embeddings:
             command += ["--embedding", "True"]
         return command
