@@ -270,13 +270,12 @@ def grounding_corpora() -> list[tuple[str, str, list[tuple[str, list[Segment]]]]
     return out
 
 
-def run_grounding(every: int, llm_every: int, llm_shortest: int, lines: list[str]) -> None:
-    """Every `every`-th episode of the shared corpora in one archive, overviews made as after_transcripts makes them
-    with FONOTECA_EMBEDDINGS=none (passages compared by their words: the same quotes, topics and titles are made and
-    checked, without embedding hundreds of hours first), then each key moment, topic and chapter title checked against
-    its transcript. With `llm_every`, every `llm_every`-th of those episodes is also analysed by the embedded
-    SmolLM2-135M model (topics and entities, the analyses the grounding check filters) and what the check drops of
-    its items is counted; with `llm_shortest`, the `llm_shortest` shortest of them instead."""
+def run_grounding(every: int, llm_every: int, lines: list[str]) -> None:
+    """Every `every`-th episode of each show of the shared corpora (in the corpus' file order, from the first) in one
+    archive, overviews made as after_transcripts makes them with FONOTECA_EMBEDDINGS=none (passages compared by their
+    words: the same quotes, topics and titles are made and checked, without embedding hundreds of hours first), then
+    each key moment, topic and chapter title checked against its transcript. With `llm_every`, every `llm_every`-th
+    of each show's checked episodes is also analysed by the embedded SmolLM2-135M model (see run_embedded_model)."""
     import tempfile
 
     from fonoteca.archive import EpisodeKind, Source, SourceKind
@@ -287,16 +286,19 @@ def run_grounding(every: int, llm_every: int, llm_shortest: int, lines: list[str
     moments = verbatim = topics = topics_in = titles = titles_in = 0
     episodes = 0
     shows = []
+    by_show: list[list[str]] = []  # each show's checked episodes' ids, in the corpus' order
     with Fonoteca(settings) as app:
         for title, language, transcripts in grounding_corpora():
             show, _ = app.archive.add_show(title=title, source=f"bench://{title}", source_kind=SourceKind.TRANSCRIPTS)
             chosen = transcripts[::every]
             shows.append(f"{len(chosen)} of {len(transcripts)} {title}")
+            by_show.append([])
             for name, segments in chosen:
                 episode, _ = app.archive.upsert_episode(show, guid=name, title=name, kind=EpisodeKind.AUDIO)
                 app.archive.replace_transcript(
                     episode.id, segments, source=Source.IMPORTED, language=language, duration=segments[-1].end
                 )
+                by_show[-1].append(episode.id)
         app.update_index()
         t0 = time.perf_counter()
         app.glance()
@@ -325,57 +327,110 @@ def run_grounding(every: int, llm_every: int, llm_shortest: int, lines: list[str
             f"  topics said in their episode:            {share(topics_in, topics)}",
             f"  chapter titles said in their chapter:    {share(titles_in, titles)}",
         ]
-        if llm_every or llm_shortest:
-            checked = app.archive.list_episodes()
-            if llm_shortest:  # the embedded model reads a long transcript in many requests: the short ones fit a run
-                checked = sorted(checked, key=lambda e: e.duration or 0)[:llm_shortest]
-            run_embedded_model(app, settings, checked[:: max(1, llm_every)], lines)
+        if llm_every:
+            sample = [ids[::llm_every] for ids in by_show]
+            # The shows taken in turn, so that a run stopped early has analysed some of each.
+            turns = [ids[n] for n in range(max(map(len, sample))) for ids in sample if n < len(ids)]
+            chosen_by = f"every {every * llm_every}th episode of each show in its corpus' file order, from the first"
+            run_embedded_model(settings, [app.archive.get_episode(i) for i in turns], chosen_by, lines)
 
 
-def run_embedded_model(app: Fonoteca, settings: Settings, episodes: list[Episode], lines: list[str]) -> None:
+@dataclass
+class Tally:
+    """What the grounding check did to one kind of the model's items over the episodes analysed."""
+
+    proposed: list[int]  # per episode whose analysis of this kind worked
+    dropped: list[int]
+    failed: int = 0  # episodes whose analysis of this kind failed (no valid answer)
+
+    def line(self, kind: str, seed: int = 27) -> str:
+        n, k = sum(self.proposed), sum(self.dropped)
+        if not n:
+            return f"  {kind:<9} no items proposed ({self.failed} failed)"
+        low, high = wilson(k, n)
+        # Items of one episode are not independent (one transcript, one answer): resample episodes too.
+        rng = np.random.default_rng(seed)
+        proposed, dropped = np.array(self.proposed), np.array(self.dropped)
+        draws = rng.integers(0, len(proposed), size=(2000, len(proposed)))
+        rates = dropped[draws].sum(axis=1) / np.maximum(1, proposed[draws].sum(axis=1))
+        boot_low, boot_high = np.percentile(rates, [2.5, 97.5])
+        return (
+            f"  {kind:<9} dropped {share(k, n)} of the items proposed on {len(self.proposed)} episodes; 95 % interval "
+            f"{100 * low:.1f}-{100 * high:.1f} % (Wilson, items), {100 * boot_low:.1f}-{100 * boot_high:.1f} % "
+            f"(episodes resampled); {self.failed} episodes failed"
+        )
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion k/n (95 % with z = 1.96)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half_width = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+
+
+def run_embedded_model(settings: Settings, episodes: list[Episode], chosen_by: str, lines: list[str]) -> None:
     """The embedded SmolLM2-135M model's topics and entities of `episodes`, and how many of its items the grounding
-    check drops (kept in each stored result under `dropped`)."""
-    from fonoteca.errors import FonotecaError
+    check drops (kept in each stored result under `dropped`), per kind, with the model's requests and tokens. Ctrl-C
+    or SIGTERM stops it early: what was analysed until then is still summarised."""
     from fonoteca.llm.server import LocalServer, free_port
 
-    proposed = {"topics": 0, "entities": 0}
-    dropped = {"topics": 0, "entities": 0}
-    failed = 0
-    examples: list[str] = []
+    tallies = {"topics": Tally([], []), "entities": Tally([], [])}
+    examples: dict[str, list[str]] = {"topics": [], "entities": []}
+    errors: list[str] = []
+    done = 0
+    stopped = ""
     t0 = time.perf_counter()
-    with LocalServer(port=free_port()) as llm, Fonoteca(settings.replace(llm_base_url=llm.base_url)) as model_app:
+    server = LocalServer(port=free_port())
+    with server.running(), Fonoteca(settings.replace(llm_base_url=server.base_url)) as model_app:
         analyzer = model_app.analyzer()
-        for episode in episodes:
-            try:
-                results = analyzer.analyze(episode, ["topics", "entities"])
-            except FonotecaError:
-                failed += 1
-                continue
-            topics = results["topics"].result
-            proposed["topics"] += len(topics["topics"]) + len(topics["dropped"])
-            dropped["topics"] += len(topics["dropped"])
-            entities = results["entities"].result
-            lost = [name for names in entities["dropped"].values() for name in names]
-            proposed["entities"] += sum(len(v) for k, v in entities.items() if k != "dropped") + len(lost)
-            dropped["entities"] += len(lost)
-            examples += [*topics["dropped"][:1], *lost[:1]]
-            print(  # as it goes: a run cut short still says what it measured
-                f"  {episode.title[:40]!r}: topics dropped {len(topics['dropped'])} of "
-                f"{len(topics['topics']) + len(topics['dropped'])}, entities dropped {len(lost)}; "
-                f"{time.perf_counter() - t0:.0f} s so far",
-                flush=True,
-            )
+        try:
+            for episode in episodes:
+                results, failures = analyzer.analyze_each(episode, ["topics", "entities"])
+                for kind, exc in failures.items():
+                    tallies[kind].failed += 1
+                    errors.append(f"{kind}: {str(exc)[:100]}")
+                said = []
+                if "topics" in results:
+                    topics = results["topics"].result
+                    tallies["topics"].proposed.append(len(topics["topics"]) + len(topics["dropped"]))
+                    tallies["topics"].dropped.append(len(topics["dropped"]))
+                    examples["topics"] += [f"{t} ({episode.language})" for t in topics["dropped"][:2]]
+                    said.append(f"topics dropped {len(topics['dropped'])} of {tallies['topics'].proposed[-1]}")
+                if "entities" in results:
+                    entities = results["entities"].result
+                    lost = [name for names in entities["dropped"].values() for name in names]
+                    kept = sum(len(v) for k, v in entities.items() if k != "dropped")
+                    tallies["entities"].proposed.append(kept + len(lost))
+                    tallies["entities"].dropped.append(len(lost))
+                    examples["entities"] += [f"{name} ({episode.language})" for name in lost[:2]]
+                    said.append(f"entities dropped {len(lost)} of {kept + len(lost)}")
+                done += 1
+                print(  # as it goes: a run cut short still says what it measured
+                    f"  {done}/{len(episodes)} {episode.title[:40]!r} ({(episode.duration or 0) / 60:.0f} min): "
+                    f"{'; '.join(said) or 'both failed'}; {dict(analyzer.client.calls)} requests so far; "
+                    f"{time.perf_counter() - t0:.0f} s so far",
+                    flush=True,
+                )
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (LocalServer.running raises Stopped for them)
+            stopped = f", STOPPED EARLY after {done} of the {len(episodes)} episodes planned"
+        calls = dict(analyzer.client.calls)
     seconds = time.perf_counter() - t0
+    minutes = sum((e.duration or 0) for e in episodes[:done]) / 60
     lines += [
         "",
-        f"embedded model (SmolLM2-135M through llama.cpp): {len(episodes)} episodes analysed (topics, entities) in "
-        f"{seconds:.0f} s ({seconds / max(1, len(episodes)):.0f} s each; {failed} failed)",
+        f"embedded model (SmolLM2-135M through llama.cpp, context {settings.llm_context} tokens): {done} episodes "
+        f"({minutes / 60:.1f} h of transcripts) analysed for topics and entities in {seconds:.0f} s "
+        f"({seconds / max(1, done):.0f} s each){stopped}",
+        f"  sample: {chosen_by}; the shows taken in turn",
+        f"  requests: {calls}",
+        *(tally.line(kind) for kind, tally in tallies.items()),
+        "  chapter titles: the embedded model writes none (only a capable endpoint, FONOTECA_LLM_CAPABLE, does)",
     ]
-    for kind in proposed:
-        lines.append(
-            f"  {kind:<9} dropped by the grounding check: {share(dropped[kind], proposed[kind])} of the items proposed"
-        )
-    lines.append(f"  e.g. dropped: {', '.join(repr(e) for e in examples[:12])}")
+    for kind, said in examples.items():
+        lines.append(f"  e.g. {kind} dropped: {', '.join(repr(e) for e in said[:12])}")
+    if errors:
+        lines.append(f"  failures: {'; '.join(sorted(set(errors))[:6])}")
 
 
 def main() -> None:
@@ -386,10 +441,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: results/chapters.txt, or -grounding.txt")
     parser.add_argument("--grounding-every", type=int, default=1, help="check every Nth episode of the corpora")
     parser.add_argument(
-        "--llm-shortest", type=int, default=0, help="analyse the N shortest checked episodes with the embedded model"
-    )
-    parser.add_argument(
-        "--llm-every", type=int, default=0, help="also analyse every Nth checked episode with the embedded 135M model"
+        "--llm-every",
+        type=int,
+        default=0,
+        help="also analyse every Nth checked episode of each show with the embedded 135M model (Ctrl-C stops it early "
+        "with a summary of what it did)",
     )
     args = parser.parse_args()
     lines = [
@@ -400,10 +456,10 @@ def main() -> None:
     ]
     if "boundaries" in args.parts:
         run_boundaries(args.documents, args.seed, lines)
-    if "grounding" in args.parts:
-        run_grounding(args.grounding_every, args.llm_every, args.llm_shortest, lines)
-    print("\n".join(lines))
     out = args.out or (RESULTS if "boundaries" in args.parts else GROUNDING_RESULTS)
+    if "grounding" in args.parts:
+        run_grounding(args.grounding_every, args.llm_every, lines)
+    print("\n".join(lines))
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
