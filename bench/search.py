@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import numpy as np
@@ -44,12 +45,22 @@ from synthetic import FUNCTION_WORDS, build_synthetic_archive
 from web import start_server
 
 from fonoteca.app import Fonoteca
-from fonoteca.archive import Segment
+from fonoteca.archive import Archive, Segment
 from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.meaning.embed import episode_vectors, spans_of
 from fonoteca.meaning.passages import passages
 from fonoteca.search import build_query
-from fonoteca.search.index import _schema, date_bound, epoch, indexed_pairs, pair_tokens, register_analyzers
+from fonoteca.search.index import (
+    COUNT_ROWS,
+    _schema,
+    date_bound,
+    episode_counts,
+    episode_documents,
+    epoch,
+    indexed_pairs,
+    pair_tokens,
+    register_analyzers,
+)
 from fonoteca.search.query import parse
 from fonoteca.settings import Settings
 from fonoteca.text import fold
@@ -135,6 +146,71 @@ def build_raw_tantivy(db_path: Path, folder: Path, *, fonoteca_schema: bool = Fa
     writer.commit()
     writer.wait_merging_threads()
     return time.perf_counter() - start, time.process_time() - cpu
+
+
+ONE_INDEXING = """
+import sys, time
+from pathlib import Path
+from fonoteca.app import Fonoteca
+from fonoteca.settings import Settings
+app = Fonoteca(Settings.from_env(environ={}, home=Path(sys.argv[1])))
+wall, cpu = time.perf_counter(), time.process_time()
+app.update_index()
+print(time.perf_counter() - wall, time.process_time() - cpu)
+app.close()
+"""
+
+
+def index_copy(settings: Settings, source: str) -> tuple[float, float]:
+    """update_index of the fonoteca in `source` (a src folder) on a copy of the archive, in a process of its own:
+    (wall seconds, CPU seconds of the process, all its threads)."""
+    home = settings.home.with_name(settings.home.name + "-copy")
+    shutil.copytree(settings.home, home)
+    try:
+        out = subprocess.run([sys.executable, "-c", ONE_INDEXING, str(home)], env={**os.environ, "PYTHONPATH": source},
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    finally:
+        shutil.rmtree(home)
+    wall, cpu = map(float, out.split())
+    return wall, cpu
+
+
+def indexing_steps(settings: Settings) -> dict[str, float]:
+    """fonoteca's own steps of indexing, each alone over the whole archive (a copy), in CPU seconds of this thread:
+    reading the segments, cutting and counting their words (fonoteca.text.words, the episode's counts: what
+    count_words does), making the tantivy documents besides (episode_documents, minus the counting), storing the
+    counts (COUNT_ROWS rows a store, as update_index does, but waited for). What update_index spends beyond them is
+    tantivy's own indexing (its writer threads, commits and merges) and the documents' hand-over."""
+    home = settings.home.with_name(settings.home.name + "-steps")
+    shutil.copytree(settings.home, home)
+    archive = Archive(home / settings.db_path.name)
+    try:
+        pending = archive.episodes_to_count()
+        cpu = time.process_time()
+        segments = [list(archive.iter_segments(episode_id, words=False)) for episode_id, _ in pending]
+        steps = {"reading the segments": time.process_time() - cpu}
+        cpu = time.process_time()
+        counts = [episode_counts(episode) for episode in segments]
+        steps["cutting and counting words"] = time.process_time() - cpu
+        cpu = time.process_time()
+        for episode in segments:
+            documents, _ = episode_documents(episode, "e", 1, 0)
+            for _ in documents:
+                pass
+        steps["the tantivy documents"] = time.process_time() - cpu - steps["cutting and counting words"]
+        cpu = time.process_time()
+        batch: list[tuple[str, int, dict[str, int]]] = []
+        for (episode_id, rev), counted in zip(pending, counts, strict=True):
+            batch.append((episode_id, rev, dict(counted)))
+            if sum(len(c) for _, _, c in batch) >= COUNT_ROWS:
+                archive.store_word_counts_many(batch)
+                batch = []
+        archive.store_word_counts_many(batch)
+        steps["storing the counts"] = time.process_time() - cpu
+    finally:
+        archive.close()
+        shutil.rmtree(home)
+    return steps
 
 
 def fts_query(text: str, kind: str) -> str:
@@ -343,6 +419,69 @@ def searching_processes(settings: Settings, questions: list[str]) -> list[str]:
     ]
 
 
+class References(NamedTuple):
+    """What fonoteca's indexing is measured against, on the same archive in the same run: (wall s, CPU s) each."""
+
+    raw: tuple[float, float]  # raw tantivy, its default tokenizer
+    floor: tuple[float, float]  # raw tantivy with fonoteca's schema
+    fts_seconds: float
+
+
+def index_references(settings: Settings) -> References:
+    fts_seconds = build_fts(settings.db_path)
+    raw_folder, floor_folder = settings.home / "raw-tantivy", settings.home / "raw-tantivy-fonoteca-schema"
+    raw = build_raw_tantivy(settings.db_path, raw_folder)
+    floor = build_raw_tantivy(settings.db_path, floor_folder, fonoteca_schema=True)
+    shutil.rmtree(raw_folder)
+    shutil.rmtree(floor_folder)
+    return References(raw, floor, fts_seconds)
+
+
+def indexing_report(label: str, indexed: tuple[float, float], references: References) -> list[str]:
+    (seconds, cpu), (raw_seconds, raw_cpu), (floor_seconds, floor_cpu) = indexed, references.raw, references.floor
+    return [
+        f"indexing: {label} {seconds:.1f} s = {seconds / raw_seconds:.1f}x raw tantivy's "
+        f"{raw_seconds:.1f} s on the same texts (target <= {TARGET_INDEX_RATIO:g}x)   "
+        f"{'yes' if seconds / raw_seconds <= TARGET_INDEX_RATIO else 'NO'}   FTS5 {references.fts_seconds:.1f} s",
+        f"  the floor, raw tantivy with fonoteca's schema (word pairs field included): {floor_seconds:.1f} s = "
+        f"{floor_seconds / raw_seconds:.1f}x raw tantivy; {label} = {seconds / floor_seconds:.1f}x the floor",
+        f"  CPU seconds (all threads; steadier than wall time on a shared machine): {label} {cpu:.1f}, raw "
+        f"tantivy {raw_cpu:.1f} ({cpu / raw_cpu:.1f}x), the floor {floor_cpu:.1f} ({cpu / floor_cpu:.1f}x)",
+    ]
+
+
+def indexing_only(settings: Settings, args: argparse.Namespace, references: References) -> None:
+    """Indexing alone, each fonoteca in a process of its own on a copy of the archive (--before first), then where
+    this fonoteca's CPU seconds go, then raw tantivy again (how far the load moved meanwhile)."""
+    lines = []
+    if args.before:
+        lines += indexing_report("fonoteca before", index_copy(settings, args.before), references)
+    now = index_copy(settings, str(Path(__file__).resolve().parents[1] / "src"))
+    lines += indexing_report("fonoteca now" if args.before else "fonoteca", now, references)
+    steps = indexing_steps(settings)
+    rest = now[1] - sum(steps.values())
+    lines.append(
+        "  where its CPU seconds go (each Python step alone, one thread; the rest is tantivy's writer threads, "
+        "commits and merges, and the documents' hand-over): "
+        + ", ".join(f"{step} {seconds:.1f}" for step, seconds in steps.items())
+        + f", the rest {rest:.1f} (the floor: {references.floor[1]:.1f}; raw tantivy: {references.raw[1]:.1f})"
+    )
+    raw_folder = settings.home / "raw-tantivy"
+    again = build_raw_tantivy(settings.db_path, raw_folder)
+    shutil.rmtree(raw_folder)
+    lines.append(f"  raw tantivy again, at the end: {again[0]:.1f} s wall, {again[1]:.1f} s CPU")
+    segments_total = sqlite3.connect(settings.db_path).execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    report = "\n".join([
+        f"# bench/search.py --indexing-only{' --before ' + args.before if args.before else ''} — "
+        f"{time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end",
+        f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes, {segments_total:,} segments",
+        *lines,
+    ]) + "\n"  # fmt: skip
+    print(report)
+    (Path(__file__).parent / "results" / "search-indexing.txt").write_text(report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=1500)
@@ -352,43 +491,22 @@ def main() -> None:
     parser.add_argument("--embeddings-model", default="", help="a packaged model (default: the settings' default)")
     parser.add_argument("--indexing-only", action="store_true",
                         help="measure indexing alone (writes bench/results/search-indexing.txt)")  # fmt: skip
+    parser.add_argument("--before", default="", help="with --indexing-only: another fonoteca's src folder, indexing a "
+                        "copy of the same archive in the same run (`git archive REV src | tar -x -C DIR`)")  # fmt: skip
     args = parser.parse_args()
 
     args.episodes = args.episodes or max(1, round(args.hours / 2))
     home = Path(tempfile.mkdtemp(prefix="fonoteca-search-bench-"))
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
-    fts_seconds = build_fts(settings.db_path)
-    raw_folder, floor_folder = home / "raw-tantivy", home / "raw-tantivy-fonoteca-schema"
-    raw_seconds, raw_cpu = build_raw_tantivy(settings.db_path, raw_folder)
-    floor_seconds, floor_cpu = build_raw_tantivy(settings.db_path, floor_folder, fonoteca_schema=True)
-    shutil.rmtree(raw_folder)
-    shutil.rmtree(floor_folder)
+    references = index_references(settings)
+    if args.indexing_only:
+        indexing_only(settings, args, references)
+        shutil.rmtree(home, ignore_errors=True)
+        return
     fonoteca = Fonoteca(settings)
     start, cpu = time.perf_counter(), time.process_time()
     fonoteca.update_index()
-    index_seconds, index_cpu = time.perf_counter() - start, time.process_time() - cpu
-    indexing_lines = [
-        f"indexing: fonoteca {index_seconds:.1f} s = {index_seconds / raw_seconds:.1f}x raw tantivy's "
-        f"{raw_seconds:.1f} s on the same texts (target <= {TARGET_INDEX_RATIO:g}x)   "
-        f"{'yes' if index_seconds / raw_seconds <= TARGET_INDEX_RATIO else 'NO'}   FTS5 {fts_seconds:.1f} s",
-        f"  the floor, raw tantivy with fonoteca's schema (word pairs field included): {floor_seconds:.1f} s = "
-        f"{floor_seconds / raw_seconds:.1f}x raw tantivy; fonoteca = {index_seconds / floor_seconds:.1f}x the floor",
-        f"  CPU seconds (all threads; steadier than wall time on a shared machine): fonoteca {index_cpu:.1f}, raw "
-        f"tantivy {raw_cpu:.1f} ({index_cpu / raw_cpu:.1f}x), the floor {floor_cpu:.1f} ({index_cpu / floor_cpu:.1f}x)",
-    ]
-    if args.indexing_only:
-        segments_total = sqlite3.connect(settings.db_path).execute("SELECT COUNT(*) FROM segments").fetchone()[0]
-        report = "\n".join([
-            f"# bench/search.py --indexing-only — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
-            f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes, {segments_total:,} segments",
-            *indexing_lines,
-        ]) + "\n"  # fmt: skip
-        print(report)
-        (Path(__file__).parent / "results" / "search-indexing.txt").write_text(report)
-        fonoteca.close()
-        shutil.rmtree(home, ignore_errors=True)
-        return
+    indexing_lines = indexing_report("fonoteca", (time.perf_counter() - start, time.process_time() - cpu), references)
 
     # As `fonoteca serve` does at start (fonoteca/web/__init__.py): what is loaded by now stays, and a full garbage
     # collection walking it again (60-70 ms here) would land in every few trend queries of this process.
