@@ -254,6 +254,31 @@ def test_word_counts_wait_for_each_new_transcript_revision(archive: Archive) -> 
     assert archive.term_counts("uno") == {} and archive.term_counts("dos") == {ep.id: 2}
 
 
+def test_a_batch_of_word_counts_in_any_script_is_stored_exactly_and_recounted_in_place(archive: Archive) -> None:
+    # One store of several episodes (SQLite reads it as JSON, PostgreSQL copies it): words of other scripts, a pair,
+    # a word said in two episodes and an episode with no words come back as they were counted.
+    show = _show(archive)
+    said = {
+        "a": {"señal": 3, "नमस्ते": 1, "中文": 2, "senal_de": 1, "de": 7},
+        "b": {"de": 1, "ελληνικά": 4, "x" * 300: 1},
+        "c": {},
+    }
+    ids = {}
+    for guid in said:
+        episode, _ = archive.upsert_episode(show, guid=guid, title=guid, kind="audio", status="done")
+        archive.append_segments(episode.id, [Segment(0, 1, "texto")])
+        ids[guid] = episode.id
+    rev = archive.get_episode(ids["a"]).transcript_rev
+    archive.store_word_counts_many([(ids[guid], rev, counts) for guid, counts in said.items()])
+    for guid, counts in said.items():
+        for term, count in counts.items():
+            assert archive.term_counts(term)[ids[guid]] == count
+    assert archive.term_counts("de") == {ids["a"]: 7, ids["b"]: 1}
+    assert archive.episodes_to_count() == [] and sorted(e.words for e in archive.timeline()) == [0, 6, 13]
+    archive.store_word_counts_many([(ids["a"], rev, {"otra": 1})])  # counted again: the old counts are gone
+    assert archive.term_counts("de") == {ids["b"]: 1} and archive.term_counts("otra") == {ids["a"]: 1}
+
+
 def test_the_finished_version_moves_with_every_change_a_search_index_must_follow(archive: Archive) -> None:
     show = _show(archive)
     seen = [archive.finished_version()]
