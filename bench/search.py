@@ -17,8 +17,13 @@ over the same stored vectors (whole archive, and one year), brute force's own ti
 first query and memory (one, then two at once: the mapped index's pages are shared); the int8 storage's cost is the
 top-10 overlap with float32 on the sample.
 Writes bench/results/search.txt.
+--indexing-only measures indexing alone (bench/results/search-indexing.txt): fonoteca's update_index in a process of
+its own on a copy of the archive (and, with --before, another fonoteca's on another copy, in the same run), beside raw
+tantivy and the floor (tantivy with fonoteca's schema), then where fonoteca's CPU seconds go, each of its Python steps
+timed alone, and raw tantivy again at the end.
 
     python bench/search.py [--hours 1500] [--queries 60] [--embed-sample 6] [--embeddings-model NAME]
+    python bench/search.py --indexing-only [--hours 1000] [--before OTHER/src]
 """
 
 from __future__ import annotations
