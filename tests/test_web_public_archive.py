@@ -268,6 +268,8 @@ def test_the_shared_store_serves_a_page_to_anonymous_readers_never_to_the_owner_
             assert reader.headers["content-encoding"] == "gzip" and "etag" in reader.headers
             assert reader.headers["x-content-type-options"] == "nosniff"  # the guards' headers go on a stored answer
         assert _stored(settings, url) == kept  # one copy: no process kept one of its own (their generations agree)
+        with_cookies = httpx.get(base + url, headers={"Cookie": "fonoteca_csrf=theirs; analytics=1"})
+        assert "STORED-COPY" in with_cookies.text  # a browser's cookies do not make it a page of its own
         assert "STORED-COPY" not in httpx.get(base + url, headers=owner).text  # the owner's is always their own
         plain = httpx.get(base + url, headers={"Accept-Encoding": "identity"})
         assert "STORED-COPY" not in plain.text and "content-encoding" not in plain.headers

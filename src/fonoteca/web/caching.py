@@ -16,12 +16,12 @@
   fleet, which moves without the counter), the owner's page (its tasks' progress, likewise) and media files
   (FileResponse has its own validators) are left alone.
 - The anonymous readers' answers themselves (`SharedAnswers`): a public page or read-API answer is the same for
-  every reader until the validators move, so its gzipped bytes are kept, keyed by (the app's generation, the ETag,
-  the URL), in a diskcache folder beside the index (`fonoteca.index-answers/`) that every server process of the
-  archive shares, bounded by FONOTECA_ANSWER_CACHE_MB (least recently stored dropped first). A popular page then
+  every reader until the validators move, so its gzipped bytes are kept, keyed by (the app's generation, the
+  validators, the URL), in a diskcache folder beside the index (`fonoteca.index-answers/`) that every server process
+  of the archive shares, bounded by FONOTECA_ANSWER_CACHE_MB (least recently stored dropped first). A popular page then
   costs about what a 304 costs instead of a render and a compression (bench/web.py). Only what a shared cache may
   keep is kept (anonymous, `public` Cache-Control, no cookie set, no CSRF token put in); the owner's requests neither
-  read nor fill it. A change of the archive moves the ETag, so a changed page is never served from it; the
+  read nor fill it. A change of the archive moves the validators, so a changed page is never served from it; the
   generation (fonoteca's version, the templates, the static assets' names, the settings) moves with an upgrade or
   a restart with other settings. It sits inside the rate limits: a cached search still counts.
 - Static assets (`StaticAssets`) are read into memory at start with their gzip copies and served under names that
@@ -174,7 +174,7 @@ class CacheValidation:
             (b"cache-control", cache_control.encode()),
             (b"vary", b"Cookie, Authorization"),
         ]
-        scope.setdefault("state", {})["etag"] = etag  # SharedAnswers' key
+        scope.setdefault("state", {})["validators"] = validators  # SharedAnswers' key
         if _still_valid(headers, etag, validators):
             await send({"type": "http.response.start", "status": 304, "headers": given})
             await send({"type": "http.response.body", "body": b""})
@@ -209,8 +209,9 @@ def generation(settings: Settings, templates: Path, static_urls: dict[str, str])
 
 class SharedAnswers:
     """The anonymous readers' answers, gzipped, shared by the archive's server processes until the archive changes
-    (see the module's docstring). It runs inside CacheValidation, whose ETag (`scope["state"]["etag"]`) keys it, and
-    inside the rate limits; GZipMiddleware, outside, leaves the answers it gzipped as they are.
+    (see the module's docstring). It runs inside CacheValidation, whose validators (`scope["state"]["validators"]`)
+    key it with the URL, and inside the rate limits; GZipMiddleware, outside, leaves the answers it gzipped as they
+    are.
 
     A stored answer is read in the event loop (one SQLite row and a file the OS keeps in memory, ~0.1 ms: a thread
     hop would cost as much); a new one is compressed and stored in a worker thread, after it is sent."""
@@ -230,12 +231,15 @@ class SharedAnswers:
     def _key(self, scope: Scope) -> str | None:
         """The answer's key when a shared copy may serve this request: an anonymous GET that takes gzip."""
         state = scope.get("state", {})
-        etag = state.get("etag")
-        if self.cache is None or scope["method"] != "GET" or etag is None or state.get("owner"):
+        validators: Validators | None = state.get("validators")
+        if self.cache is None or scope["method"] != "GET" or validators is None or state.get("owner"):
             return None
         if scope["path"].startswith(PRIVATE_PAGES) or "gzip" not in Headers(scope=scope).get("accept-encoding", ""):
             return None
-        return f"{self.generation} {etag} {scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
+        # No visitor's cookies in it (the ETag has them): what is kept put no CSRF token in and set no cookie, and the
+        # owner's requests never come here, so it is the same for every reader (a browser with cookies of its own too).
+        query = scope.get("query_string", b"").decode("latin-1")
+        return f"{self.generation} {validators.etag('')} {scope['path']}?{query}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self._key(scope) if scope["type"] == "http" else None
