@@ -92,10 +92,16 @@ class Transcriber:
         """Load the model now, so a model that cannot load fails before any episode is touched."""
         self._load()
 
-    def _transcribe(self, audio: np.ndarray, language: str | None, hints: Hints) -> tuple[Iterator[Any], Any]:
+    def _transcribe(
+        self, audio: np.ndarray, language: str | None, hints: Hints, *, again: int = 0
+    ) -> tuple[Iterator[Any], Any]:
         """faster-whisper's batched pipeline when it is on and the audio is long enough to fill batches, else its
         sequential transcription: one or two chunks gain nothing from batching, and the sequential decoder, which
-        reads each chunk with the previous text in mind, is a little more accurate on them."""
+        reads each chunk with the previous text in mind, is a little more accurate on them. `again`: a stretch
+        transcribed a second time with the hints (see _gated), that Whisper first wrote in this many tokens. Its
+        text is kept only if it writes a term, so it is decoded at temperature 0 only, in at most twice as many
+        tokens: told hints, Whisper went on after the speech or fell back to sampling at higher temperatures on 2 of
+        bench/words.py's clips, at 4x their time, and wrote no term there."""
         model = self._load()
         options: dict[str, Any] = {
             "language": language,
@@ -103,6 +109,7 @@ class Transcriber:
             "vad_filter": self.settings.vad,
             "word_timestamps": True,
             **hints.whisper_options(),
+            **({"temperature": 0.0, "max_new_tokens": 2 * again + 8} if again else {}),
         }
         if self._pipeline is not None and audio.size > BATCHED_FROM * SAMPLE_RATE:
             options["batch_size"] = self.settings.batch_size or (16 if self.device == "cuda" else 2)
@@ -182,7 +189,7 @@ class Transcriber:
                 begin = max(previous_end, segment.start - HINTED_PADDING)
                 end = min(following.start if following else audio.size / SAMPLE_RATE, segment.end + HINTED_PADDING)
                 stretch = audio[int(begin * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-                hinted = list(self._transcribe(stretch, language, hints)[0])
+                hinted = list(self._transcribe(stretch, language, hints, again=len(segment.tokens))[0])
                 if suspects & hints.written(" ".join(s.text for s in hinted)):
                     yield from (_moved(s, begin) for s in hinted)
                     replaced = True

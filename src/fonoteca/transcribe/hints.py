@@ -32,7 +32,8 @@ from fonoteca.text import fold, html_to_text, words
 HINTS_OPTION = "hotwords"
 # Told to every window (bench/results/words.txt as of 76664dc), 12 terms took term recall from 50 % to 100 %; the same
 # 12 padded to 30 kept it at 1.6x the time, and to 100 terms WER rose from 0.078 to 0.082 at 3.8x. Past this many they
-# cost more than they bring, and a stretch transcribed again with them is decoded with a prompt this short.
+# cost more than they bring; gated, 100 terms kept the WER of 12 but took 2x the time on clips without names (more
+# runs of words look like one of 100 terms), and a stretch transcribed again is decoded with a prompt this short.
 MAX_TERMS = 12
 MAX_NOTE_TERMS = 12  # of the episode's notes: the title's first, then the notes' in the order they come
 MAX_TERM_CHARS = 60
