@@ -11,7 +11,7 @@ each, beside usearch's own exact search over the same int8 matrix (the plain lib
 Why this bench exists: an earlier judgement that the graph finds 11-21 % of the exact top 10 was made on an archive
 whose 163,827 stored vectors were 436 distinct rows copied hundreds of times (bench/web.py's archive, built before
 bench/search.py added the noise): there every top 10 is a tie among copies, and HNSW over exact duplicates is
-degenerate. Writes bench/results/vector-graph.txt.
+degenerate. Writes bench/results/vector-graph.txt (vector-graph-N-episodes.txt for another --episodes).
 
     python bench/vector_graph.py [--episodes 750] [--real 500] [--questions 40] [--ef 256 512 1024]
 """
@@ -139,7 +139,8 @@ def main() -> None:
                 lines.append(f"{ef:>8}  {label:<26} {recall:>9.3f} {lowest:>4.1f} {graph_ms:>9.1f} {exact_ms:>14.1f}")
     report = "\n".join(lines) + "\n"
     print(report)
-    (Path(__file__).parent / "results" / "vector-graph.txt").write_text(report)
+    name = "vector-graph.txt" if args.episodes == 750 else f"vector-graph-{args.episodes}-episodes.txt"
+    (Path(__file__).parent / "results" / name).write_text(report)
 
 
 if __name__ == "__main__":
