@@ -258,23 +258,24 @@ def measure(transcriber: Transcriber, slice_s: float, scratch: Path, sections: s
     base: Run | None = None
     other_base: Run | None = None
 
-    if 1 in sections:
-        print("1. clips with terms", flush=True)
-        runs = {
-            "no hints": transcribe(transcriber, "no hints", term_clips, Hints(), OPTION),
+    def vocabulary_runs(clips: Clips) -> dict[str, Run]:
+        """The clips without hints, with the vocabulary told everywhere (both of faster-whisper's ways) and gated,
+        and with 100 terms gated."""
+        return {
+            "no hints": transcribe(transcriber, "no hints", clips, Hints(), OPTION),
             "vocabulary as hotwords": transcribe(
-                transcriber, "vocabulary as hotwords", term_clips, everywhere(Hints(vocabulary)), "hotwords"
+                transcriber, "vocabulary as hotwords", clips, everywhere(Hints(vocabulary)), "hotwords"
             ),
             "vocabulary as initial_prompt": transcribe(
-                transcriber,
-                "vocabulary as initial_prompt",
-                term_clips,
-                everywhere(Hints(vocabulary)),
-                "initial_prompt",
+                transcriber, "vocabulary as initial_prompt", clips, everywhere(Hints(vocabulary)), "initial_prompt"
             ),
-            "vocabulary, gated": transcribe(transcriber, "vocabulary, gated", term_clips, Hints(vocabulary), OPTION),
-            "100 terms, gated": transcribe(transcriber, "100 terms, gated", term_clips, Hints(padded), OPTION),
+            "vocabulary, gated": transcribe(transcriber, "vocabulary, gated", clips, Hints(vocabulary), OPTION),
+            "100 terms, gated": transcribe(transcriber, "100 terms, gated", clips, Hints(padded), OPTION),
         }
+
+    if 1 in sections:
+        print("1. clips with terms", flush=True)
+        runs = vocabulary_runs(term_clips)
         base = runs["no hints"]
         keys = list(TERM_CLIPS)
         out.append(
@@ -329,19 +330,7 @@ def measure(transcriber: Transcriber, slice_s: float, scratch: Path, sections: s
     if 3 in sections:
         print("3. other clips", flush=True)
         other = {
-            "no hints": transcribe(transcriber, "no hints", other_clips, Hints(), OPTION),
-            "vocabulary as hotwords": transcribe(
-                transcriber, "vocabulary as hotwords", other_clips, everywhere(Hints(vocabulary)), "hotwords"
-            ),
-            "vocabulary as initial_prompt": transcribe(
-                transcriber,
-                "vocabulary as initial_prompt",
-                other_clips,
-                everywhere(Hints(vocabulary)),
-                "initial_prompt",
-            ),
-            "vocabulary, gated": transcribe(transcriber, "vocabulary, gated", other_clips, Hints(vocabulary), OPTION),
-            "100 terms, gated": transcribe(transcriber, "100 terms, gated", other_clips, Hints(padded), OPTION),
+            **vocabulary_runs(other_clips),
             "note terms, everywhere": transcribe(
                 transcriber, "note terms, everywhere", other_clips, everywhere(Hints.of(show_vocabulary)), OPTION
             ),
