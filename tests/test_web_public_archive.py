@@ -283,6 +283,21 @@ def test_the_shared_store_serves_a_page_to_anonymous_readers_never_to_the_owner_
         assert "STORED-COPY" not in reader.text
 
 
+def test_a_stored_page_is_served_only_at_the_address_it_was_asked_at(settings: Settings) -> None:
+    """Without FONOTECA_PUBLIC_URL a page's canonical URL is made from the address it was asked at: two allowed
+    addresses of one server each get their own, from the shared store as well."""
+    ids = build_web_archive(settings)
+    url = f"/show/{ids['show']}"
+    with fonoteca_serve(settings, public="1", token=TOKEN) as base:
+        port = base.rsplit(":", 1)[1]
+        for _ in range(3):  # the first answers are kept, the later ones come from the store
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                page = httpx.get(base + url, headers={"Host": host})
+                assert page.status_code == 200 and f'rel="canonical" href="http://{host}{url}"' in page.text
+            time.sleep(0.2)
+        assert len(_stored(settings, url)) == 2
+
+
 def test_the_answer_store_stays_within_its_size_and_keeps_nothing_when_it_is_off(settings: Settings) -> None:
     ids = build_web_archive(settings)
     with Archive(settings.db_path) as archive:  # a long episode: each of its moment links is a ~100 KB answer

@@ -239,7 +239,10 @@ class SharedAnswers:
         # No visitor's cookies in it (the ETag has them): what is kept put no CSRF token in and set no cookie, and the
         # owner's requests never come here, so it is the same for every reader (a browser with cookies of its own too).
         query = scope.get("query_string", b"").decode("latin-1")
-        return f"{self.generation} {validators.etag('')} {scope['path']}?{query}"
+        # The address it was asked at: without FONOTECA_PUBLIC_URL a page's canonical and OpenGraph URLs are made from
+        # it, so a page asked at archive.lan must not be served to a reader at 127.0.0.1 (an allowed host each).
+        where = f"{scope.get('scheme', 'http')}://{Headers(scope=scope).get('host', '')}"
+        return f"{self.generation} {validators.etag('')} {where} {scope['path']}?{query}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self._key(scope) if scope["type"] == "http" else None
