@@ -84,6 +84,16 @@ def test_analyses_are_stored_with_model_and_prompt_version_and_reused_until_the_
         assert analyzer.client.calls["sentiment"] > asked, "--force recomputes"
 
 
+def test_the_embedded_server_reads_prompts_with_as_many_threads_as_it_writes_answers(llm_server):
+    def threads(server: LocalServer) -> tuple[str, str]:
+        command = server.command()
+        return command[command.index("--n_threads") + 1], command[command.index("--n_threads_batch") + 1]
+
+    half = str(max(1, (os.cpu_count() or 2) // 2))
+    assert threads(LocalServer(port=free_port())) == (half, half)
+    assert threads(LocalServer(port=free_port(), threads=3)) == ("3", "3")
+
+
 class ManyWords(BaseModel):
     # At least 50 words in the schema the server turns into a grammar (not checked here): the answer cannot end
     # before the token limit.

@@ -56,7 +56,9 @@ def serve(
     ctx: Annotated[
         int, typer.Option("--ctx", help="Context size in tokens (set FONOTECA_LLM_CONTEXT to match).")
     ] = 2048,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads (0: llama.cpp's default).")] = 0,
+    threads: Annotated[
+        int, typer.Option("--threads", help="CPU threads, for prompts and answers alike (0: half the cores).")
+    ] = 0,
     embeddings: Annotated[
         bool,
         typer.Option(
