@@ -234,14 +234,15 @@ class SharedAnswers:
         validators: Validators | None = state.get("validators")
         if self.cache is None or scope["method"] != "GET" or validators is None or state.get("owner"):
             return None
-        if scope["path"].startswith(PRIVATE_PAGES) or "gzip" not in Headers(scope=scope).get("accept-encoding", ""):
+        headers = Headers(scope=scope)
+        if scope["path"].startswith(PRIVATE_PAGES) or "gzip" not in headers.get("accept-encoding", ""):
             return None
         # No visitor's cookies in it (the ETag has them): what is kept put no CSRF token in and set no cookie, and the
         # owner's requests never come here, so it is the same for every reader (a browser with cookies of its own too).
         query = scope.get("query_string", b"").decode("latin-1")
         # The address it was asked at: without FONOTECA_PUBLIC_URL a page's canonical and OpenGraph URLs are made from
         # it, so a page asked at archive.lan must not be served to a reader at 127.0.0.1 (an allowed host each).
-        where = f"{scope.get('scheme', 'http')}://{Headers(scope=scope).get('host', '')}"
+        where = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
         return f"{self.generation} {validators.etag('')} {where} {scope['path']}?{query}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
