@@ -28,8 +28,8 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
 WORDS_PER_PASSAGE = 110
 
 
-def real_passages(count: int) -> list[str]:
-    """`count` passages of real Spanish speech, a few from each of many episodes."""
+def real_passages(count: int, per_episode: int = 8) -> list[str]:
+    """`count` passages of real Spanish speech, at most `per_episode` from each of many episodes."""
     out: list[str] = []
     files = sorted(CORPUS.glob("*/transcripcion.md"))
     if not files:
@@ -37,7 +37,9 @@ def real_passages(count: int) -> list[str]:
     for file in files:
         said = [line for line in file.read_text().splitlines() if line and not line.startswith(("#", "---", ">"))]
         spoken = " ".join(said).split()
-        out += [" ".join(spoken[i : i + WORDS_PER_PASSAGE]) for i in range(0, len(spoken), WORDS_PER_PASSAGE)][:8]
+        out += [" ".join(spoken[i : i + WORDS_PER_PASSAGE]) for i in range(0, len(spoken), WORDS_PER_PASSAGE)][
+            :per_episode
+        ]
         if len(out) >= count:
             return out[:count]
     return out

@@ -46,6 +46,7 @@ from typing import NamedTuple
 import httpx
 import numpy as np
 import tantivy
+from embedding import CORPUS, real_passages
 from synthetic import FUNCTION_WORDS, build_synthetic_archive
 from web import start_server
 
@@ -226,9 +227,9 @@ def fts_query(text: str, kind: str) -> str:
     return " AND ".join(f'"{w}"' for w in text.split())
 
 
-def add_shows(fonoteca: Fonoteca, fts: sqlite3.Connection, *, shows: int, episodes: int) -> None:
+def add_shows(fonoteca: Fonoteca, fts: sqlite3.Connection | None, *, shows: int, episodes: int) -> None:
     """More shows for the split-by-show row: each has `episodes` of the synthetic show's episodes again (their text
-    and dates), added to the FTS5 reference too."""
+    and dates), added to the FTS5 reference too (when there is one)."""
     archive = fonoteca.archive
     originals = archive.timeline()
     copies = []
@@ -243,6 +244,8 @@ def add_shows(fonoteca: Fonoteca, fts: sqlite3.Connection, *, shows: int, episod
             segments = [Segment(s.start, s.end, s.text) for s in archive.segments(original.id, words=False)]
             archive.append_segments(episode.id, segments)
             copies.append(episode.id)
+    if fts is None:
+        return
     with fts:  # one transaction, once the archive's writes are done (it would lock them out)
         for episode_id in copies:
             fts.execute("INSERT INTO bench_fts (text, episode_id, start) SELECT text, episode_id, start FROM segments "
@@ -267,29 +270,49 @@ def front_page_ttfb(settings: Settings, words: list[str]) -> list[float]:
         process.wait()
 
 
-def embed_archive(fonoteca: Fonoteca, sample: int) -> tuple[list[str], float, int, int, np.ndarray]:
-    """Embed the passages of `sample` episodes for real, then give every other episode vectors near those (each a real
-    vector plus noise of norm NOISE: clustered as real passages are, none a copy of another). Returns
-    the lines to report, passages per second, the sample's and the archive's passages, and the sample's float32
-    vectors (to measure what int8 storage costs)."""
+def corpus_vectors(fonoteca: Fonoteca, count: int) -> tuple[np.ndarray, str]:
+    """The vectors of `count` passages of real Spanish speech (the Venezolanos transcripts of ../shared/data, as
+    bench/embedding.py cuts them), embedded with the archive's model, and a line saying what they are."""
+    embedder = fonoteca.embedder
+    if not count or not CORPUS.exists():
+        reason = "--real 0" if not count else f"no transcripts at {CORPUS} (../shared/data, see its MANIFEST.md)"
+        return np.zeros((0, embedder.dim), np.float32), f"no real corpus passages as centres ({reason})"
+    texts = real_passages(count, per_episode=max(8, -(-count // len(list(CORPUS.glob("*/transcripcion.md"))))))
+    started = time.perf_counter()
+    vectors = np.concatenate([embedder.embed(texts[i : i + 64], query=False) for i in range(0, len(texts), 64)])
+    seconds = time.perf_counter() - started
+    return vectors, (
+        f"centres: {len(texts):,} passages of real Spanish speech (venezolanos_es, ../shared/data) embedded in "
+        f"{seconds:.0f} s ({len(texts) / seconds:.0f} passages/s), besides the sample's own"
+    )
+
+
+def embed_archive(fonoteca: Fonoteca, sample: int, real: int) -> tuple[list[str], float, int, int, np.ndarray]:
+    """Embed the passages of `sample` episodes for real, then give every other episode vectors near those and near
+    `real` passages of a real corpus (each a real vector plus noise of norm NOISE: clustered as real passages are,
+    none a copy of another; the more real centres, the fewer near-ties among each one's copies, which an archive of
+    real passages does not have). Returns the lines to report, passages per second, the sample's and the archive's
+    passages, and the sample's float32 vectors (to measure what int8 storage costs)."""
     archive, embedder = fonoteca.archive, fonoteca.embedder
     pending = archive.vectors.pending(embedder.name, embedder.dim)
-    real: list[np.ndarray] = []
+    embedded_sample: list[np.ndarray] = []
     rng = np.random.default_rng(5)
     started = time.perf_counter()
     for episode_id, rev in pending[:sample]:
         embedded = episode_vectors(archive, embedder, episode_id, rev)
         archive.vectors.save_many(embedder.name, embedder.dim, [embedded])
-        real.append(embedded.vectors)
+        embedded_sample.append(embedded.vectors)
     seconds = time.perf_counter() - started
-    sampled = np.concatenate(real)
+    sampled = np.concatenate(embedded_sample)
     rate = len(sampled) / seconds
     total = len(sampled)
+    corpus, corpus_line = corpus_vectors(fonoteca, real)
+    centres = np.concatenate([sampled, corpus])
     batch: list[EpisodeVectors] = []
     for episode_id, rev in pending[sample:]:
         cut = passages(archive.segments(episode_id, words=False))
         # Clustered like real ones: each a real passage's vector moved a little (not a copy, which would make ties).
-        near = sampled[rng.integers(0, len(sampled), len(cut))]
+        near = centres[rng.integers(0, len(centres), len(cut))]
         reused = near + rng.standard_normal(near.shape).astype(np.float32) * (NOISE / np.sqrt(embedder.dim))
         reused /= np.linalg.norm(reused, axis=1, keepdims=True)
         batch.append(EpisodeVectors(episode_id, rev, spans_of(cut), reused))
@@ -303,6 +326,8 @@ def embed_archive(fonoteca: Fonoteca, sample: int) -> tuple[list[str], float, in
         f"embedding ({embedder.name}, {embedder.dim} dims): {rate:.1f} passages/s measured on {len(sampled):,} "
         f"passages of {sample} episodes ({os.cpu_count()} cores); the whole archive, {total:,} passages, would take "
         f"{total / rate / 3600:.1f} h at that rate (scaled from the sample, not measured)",
+        f"synthetic vectors: each of the other episodes' passages is one of {len(centres):,} real vectors moved by "
+        f"noise of norm {NOISE} ({corpus_line})",
         f"vectors: {stored_bytes / 2**20:.0f} MB stored for {stored_passages:,} passages (int8 + passage times); "
         f"{stored_passages * embedder.dim * 4 / 2**20:.0f} MB of float32 in the memory of a process that searches",
     ]
@@ -361,8 +386,8 @@ from pathlib import Path
 from fonoteca.app import Fonoteca
 from fonoteca.search.index import date_bound, epoch
 from fonoteca.settings import Settings
-questions = sys.argv[2:]
-with Fonoteca(Settings.from_env(environ={}, home=Path(sys.argv[1]))) as app:
+questions = sys.argv[3:]
+with Fonoteca(Settings.from_env(environ={"FONOTECA_VECTOR_GRAPH": sys.argv[2]}, home=Path(sys.argv[1]))) as app:
     # The model's load and the modules' import are not the index's cost: a web worker has both before any request.
     app.embedder.embed(["calentando el modelo"], query=True)
     app.search(questions[0], mode="keyword")
@@ -394,7 +419,7 @@ def searching_processes(settings: Settings, questions: list[str]) -> list[str]:
     for count in (1, 2):
         children = [
             subprocess.Popen(
-                [sys.executable, "-c", _SEARCHER, str(settings.home), *questions[:20]],
+                [sys.executable, "-c", _SEARCHER, str(settings.home), str(settings.vector_graph), *questions[:20]],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -429,11 +454,11 @@ class References(NamedTuple):
 
     raw: tuple[float, float]  # raw tantivy, its default tokenizer
     floor: tuple[float, float]  # raw tantivy with fonoteca's schema
-    fts_seconds: float
+    fts_seconds: float | None  # None: the FTS5 reference was not built (--no-fts5)
 
 
-def index_references(settings: Settings) -> References:
-    fts_seconds = build_fts(settings.db_path)
+def index_references(settings: Settings, fts5: bool = True) -> References:
+    fts_seconds = build_fts(settings.db_path) if fts5 else None
     raw_folder, floor_folder = settings.home / "raw-tantivy", settings.home / "raw-tantivy-fonoteca-schema"
     raw = build_raw_tantivy(settings.db_path, raw_folder)
     floor = build_raw_tantivy(settings.db_path, floor_folder, fonoteca_schema=True)
@@ -447,7 +472,8 @@ def indexing_report(label: str, indexed: tuple[float, float], references: Refere
     return [
         f"indexing: {label} {seconds:.1f} s = {seconds / raw_seconds:.1f}x raw tantivy's "
         f"{raw_seconds:.1f} s on the same texts (target <= {TARGET_INDEX_RATIO:g}x)   "
-        f"{'yes' if seconds / raw_seconds <= TARGET_INDEX_RATIO else 'NO'}   FTS5 {references.fts_seconds:.1f} s",
+        f"{'yes' if seconds / raw_seconds <= TARGET_INDEX_RATIO else 'NO'}"
+        + (f"   FTS5 {references.fts_seconds:.1f} s" if references.fts_seconds is not None else ""),
         f"  the floor, raw tantivy with fonoteca's schema (word pairs field included): {floor_seconds:.1f} s = "
         f"{floor_seconds / raw_seconds:.1f}x raw tantivy; {label} = {seconds / floor_seconds:.1f}x the floor",
         f"  CPU seconds (all threads; steadier than wall time on a shared machine): {label} {cpu:.1f}, raw "
@@ -487,6 +513,23 @@ def indexing_only(settings: Settings, args: argparse.Namespace, references: Refe
     (Path(__file__).parent / "results" / "search-indexing.txt").write_text(report)
 
 
+def keep_run(out: Path, report: str) -> Path:
+    """Write `report` into `out` in place of the run of the same size (its first line names --hours; none is the
+    default 1,500), beside runs of other sizes, smallest first: the file holds the 1,500 h and 15,000 h runs that the
+    README's growth table compares."""
+
+    def hours(run: str) -> float:
+        flags = run.split(" — ", 1)[0].split()
+        return float(flags[flags.index("--hours") + 1]) if "--hours" in flags else 1500.0
+
+    runs = {}
+    if out.exists():
+        runs = {hours(run): "# bench/search.py" + run for run in out.read_text().split("# bench/search.py")[1:]}
+    runs[hours(report)] = report
+    out.write_text("\n".join(runs[size].rstrip("\n") + "\n" for size in sorted(runs)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=1500)
@@ -494,6 +537,23 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--embed-sample", type=int, default=6, help="episodes embedded for real (the rest reuse them)")
     parser.add_argument("--embeddings-model", default="", help="a packaged model (default: the settings' default)")
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=12000,
+        help="real corpus passages embedded as centres of the synthetic vectors (needs ../shared/data)",
+    )
+    parser.add_argument(
+        "--vector-graph",
+        action="store_true",
+        help="search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH), not the exact scan",
+    )
+    parser.add_argument(
+        "--no-fts5",
+        dest="fts5",
+        action="store_false",
+        help="no SQLite FTS5 reference (at 15,000 h its common-word queries take seconds each)",
+    )
     parser.add_argument("--indexing-only", action="store_true",
                         help="measure indexing alone (writes bench/results/search-indexing.txt)")  # fmt: skip
     parser.add_argument("--before", default="", help="with --indexing-only: another fonoteca's src folder, indexing a "
@@ -502,8 +562,10 @@ def main() -> None:
 
     args.episodes = args.episodes or max(1, round(args.hours / 2))
     home = Path(tempfile.mkdtemp(prefix="fonoteca-search-bench-"))
+    load_before = os.getloadavg()[0]
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
-    references = index_references(settings)
+    settings = settings.replace(vector_graph=args.vector_graph)
+    references = index_references(settings, fts5=args.fts5)
     if args.indexing_only:
         indexing_only(settings, args, references)
         shutil.rmtree(home, ignore_errors=True)
@@ -541,7 +603,7 @@ def main() -> None:
     }
 
     rows = []
-    fts = sqlite3.connect(settings.db_path)
+    fts = sqlite3.connect(settings.db_path) if args.fts5 else None
     # The engine alone on fonoteca's own index: the very query fonoteca builds, its top 20 counted and read.
     engine: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {}
     searcher = fonoteca.index.searcher()
@@ -556,7 +618,7 @@ def main() -> None:
                     "prefix": lambda t: t + "*"}.get(kind, lambda t: t)  # fmt: skip
         ours = timed(lambda t, q=as_query: fonoteca.search(q(t), limit=20), terms)
         fts_kind = "phrase" if kind.startswith("phrase") else "prefix" if kind == "prefix" else "words"
-        theirs = timed(
+        theirs = fts and timed(
             lambda t, k=fts_kind: fts.execute(
                 "SELECT episode_id, start, snippet(bench_fts, 0, '<b>', '</b>', '…', 12) FROM bench_fts "
                 "WHERE bench_fts MATCH ? ORDER BY bm25(bench_fts) LIMIT 20",
@@ -564,7 +626,7 @@ def main() -> None:
             ).fetchall(),
             terms,
         )
-        rows.append((kind, percentiles(ours), percentiles(theirs), TARGET_SEARCH_MS))
+        rows.append((kind, percentiles(ours), theirs and percentiles(theirs), TARGET_SEARCH_MS))
         engine[kind] = (percentiles(ours), percentiles(timed(lambda t, q=as_query: raw_query(q(t)), terms)))
     common = kinds["common word"]
     newest = timed(lambda t: fonoteca.search(t, limit=20, order="date"), common)
@@ -576,14 +638,8 @@ def main() -> None:
 
     def trend_row(kind: str, terms: list[str], fts_match: Callable[[str], str]) -> tuple:
         ours = timed(lambda t: fonoteca.trend([t]), terms)
-        theirs = timed(
-            lambda t: fts.execute(
-                "SELECT episode_id, COUNT(*) FROM bench_fts WHERE bench_fts MATCH ? GROUP BY episode_id",
-                (fts_match(t),),
-            ).fetchall(),
-            terms,
-        )
-        return kind, percentiles(ours), percentiles(theirs), TARGET_TREND_MS
+        theirs = fts and timed(lambda t: fts.execute(FTS_PER_EPISODE, (fts_match(t),)).fetchall(), terms)
+        return kind, percentiles(ours), theirs and percentiles(theirs), TARGET_TREND_MS
 
     trend_words = rng.sample(mid, 20) + FUNCTION_WORDS[:10]
     rows.append(trend_row("trend of one word", trend_words, lambda t: f'"{t}"'))
@@ -603,21 +659,21 @@ def main() -> None:
     # every row above were measured on the synthetic archive alone); the front page drawing it, over HTTP.
     tens = [",".join(rng.sample(mid, 9) + [rng.choice(FUNCTION_WORDS[:10])]) for _ in range(n)]
     ours = timed(lambda t: fonoteca.trend(t.split(",")), tens)
-    theirs = timed(lambda t: [fts.execute(FTS_PER_EPISODE, (f'"{w}"',)).fetchall() for w in t.split(",")], tens)
-    rows.append(("trend of 10 words", percentiles(ours), percentiles(theirs), TARGET_GRAPH_MS))
+    theirs = fts and timed(lambda t: [fts.execute(FTS_PER_EPISODE, (f'"{w}"',)).fetchall() for w in t.split(",")], tens)
+    rows.append(("trend of 10 words", percentiles(ours), theirs and percentiles(theirs), TARGET_GRAPH_MS))
     add_shows(fonoteca, fts, shows=3, episodes=max(1, args.episodes // 40))
     fonoteca.update_index()
     split_words = rng.sample(mid, 20) + FUNCTION_WORDS[:10]
     ours = timed(lambda t: fonoteca.trend([t], split_by="show"), split_words)
-    theirs = timed(lambda t: fts.execute(FTS_PER_SHOW, (f'"{t}"',)).fetchall(), split_words)
-    rows.append(("trend split by 4 shows", percentiles(ours), percentiles(theirs), TARGET_GRAPH_MS))
+    theirs = fts and timed(lambda t: fts.execute(FTS_PER_SHOW, (f'"{t}"',)).fetchall(), split_words)
+    rows.append(("trend split by 4 shows", percentiles(ours), theirs and percentiles(theirs), TARGET_GRAPH_MS))
     pairs_of_words = [f"{a}, {b}" for a, b in zip(rng.sample(mid, n), rng.sample(mid, n), strict=True)]
     rows.append(("front page + graph TTFB", percentiles(front_page_ttfb(settings, pairs_of_words)), None,
                  TARGET_PAGE_MS))  # fmt: skip
 
     # Search by meaning, last: once the archive is embedded, a search without a mode is hybrid.
     fonoteca.settings.embeddings_model = args.embeddings_model
-    meaning_lines, _rate, _sampled_count, _total, sampled = embed_archive(fonoteca, args.embed_sample)
+    meaning_lines, _rate, _sampled_count, _total, sampled = embed_archive(fonoteca, args.embed_sample, args.real)
     questions = [" ".join(rng.sample(mid, 6)) for _ in range(n)]
     embedder = fonoteca.embedder
     start = time.perf_counter()
@@ -641,16 +697,19 @@ def main() -> None:
     rows.append(("hybrid (two words)", percentiles(timed(lambda t: fonoteca.search(t, mode="hybrid"), two)), None,
                  TARGET_HYBRID_MS))  # fmt: skip
     lines = [
-        f"# bench/search.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores",
+        f"# bench/search.py --hours {args.hours:g} — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(above 2: other work shared the cores; read the ratios to the references measured in the same run)",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes over 6 years, {words_total:,} words,"
         f" {segments_total:,} segments; Zipf vocabulary of {len(vocabulary):,} Spanish-like words",
-        f"# fonoteca = tantivy (+ word counts in SQLite for trends), through Fonoteca.search()/trend();"
-        f" reference = SQLite FTS5 over the same segments; {n} different terms per kind, top 20 by BM25",
+        "# fonoteca = tantivy (+ word counts in SQLite for trends), through Fonoteca.search()/trend(); reference = "
+        + ("SQLite FTS5 over the same segments" if fts else "none for the kinds (--no-fts5), raw tantivy below")
+        + f"; {n} different terms per kind, top 20 by BM25",
         "# queries run after gc.freeze(), as in `fonoteca serve`: without it a full collection (60-70 ms here) lands in"
         " every few 10-word trends (p95 76-111 ms in earlier runs)",
         "",
         *indexing_lines,
-        f"sizes: archive database {db_size / 2**20:.0f} MB (incl. the FTS5 reference table), "
+        f"sizes: archive database {db_size / 2**20:.0f} MB{' (incl. the FTS5 reference table)' if fts else ''}, "
         f"tantivy index {index_size / 2**20:.0f} MB",
         *meaning_lines,
         "",
@@ -667,10 +726,8 @@ def main() -> None:
         lines.append(f"{kind:26} {a50:10.2f} {a95:9.2f} {t50:10.2f} {t95:9.2f} {a50 - t50:14.2f}")
     report = "\n".join(lines) + "\n"
     print(report)
-    out = Path(__file__).parent / "results" / "search.txt"
     if args.hours >= 1500:
-        out.write_text(report)
-        print(f"wrote {out}")
+        print(f"wrote {keep_run(Path(__file__).parent / 'results' / 'search.txt', report)}")
     fonoteca.close()
     shutil.rmtree(home, ignore_errors=True)
 
