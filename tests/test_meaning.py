@@ -115,6 +115,31 @@ def test_a_batch_split_between_threads_gives_each_text_the_vector_it_gets_alone(
     assert np.min(np.sum(together * alone, axis=1)) > 0.9999
 
 
+def test_the_packaged_model_runs_blas_on_one_thread_and_gives_the_process_its_threads_back():
+    """USE embeds with BLAS on one thread (a question alone and a batch split between threads), whatever the process
+    runs BLAS with otherwise, which it finds again after each call."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {library["num_threads"] for library in ThreadpoolController().select(user_api="blas").info()}
+
+    embedder = embedders.UseEmbedder(workers=2)
+    model_encode = embedder._model.encode
+    seen: list[set[int]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:  # the real model, noting the BLAS threads it runs with
+        seen.append(blas_threads())
+        return model_encode(texts)
+
+    embedder._model.encode = encode
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        embedder.embed(["¿cuándo dejó su trabajo?"], query=True)
+        embedder.embed(COOKING + FOOTBALL, query=False)
+        assert blas_threads() == {2}, "the process's BLAS threads are its own again after each call"
+    assert len(seen) == 3 and all(threads == {1} for threads in seen)
+
+
 @pytest.mark.parametrize("model", PACKAGED)
 def test_a_paraphrase_finds_the_moment_it_means(settings, talks, model):
     events = []
