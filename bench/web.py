@@ -20,7 +20,8 @@ what a crowd that never repeats a URL gets.
     python bench/web.py --seconds 3        # shorter runs
 
 `wrk` comes from `make wrk` (Debian's package). Hybrid search needs the archive's passages embedded: a few episodes
-are embedded for real and the others reuse their vectors, as bench/search.py does (embedding 1 500 h takes hours).
+are embedded for real and the others get their vectors moved by noise, as bench/search.py does (embedding 1 500 h
+takes hours); an archive kept from before, whose vectors were copies of a few rows, is embedded again that way.
 """
 
 from __future__ import annotations
@@ -108,17 +109,37 @@ def archive_for(home: Path, hours: float, episodes: int, embed_sample: int) -> t
     add_three_hour_episode(settings)
     with Fonoteca(settings) as fonoteca:
         fonoteca.update_index()
-        if fonoteca.archive.vectors.pending(fonoteca.embedder.name, fonoteca.embedder.dim):
+        embedder = fonoteca.embedder
+        if copied_vectors(fonoteca.archive, embedder.name, embedder.dim):
+            print("the stored vectors are copies of a few rows (an archive built before bench/search.py added noise):"
+                  " embedding again …", flush=True)  # fmt: skip
+            fonoteca.archive.vectors.forget(embedder.name)
+            # The index keeps an episode's rows while its transcript stays the same: it is made again from scratch.
+            shutil.rmtree(settings.vector_index_dir, ignore_errors=True)
+        if fonoteca.archive.vectors.pending(embedder.name, embedder.dim):
             from search import embed_archive
 
-            print(f"embedding {embed_sample} episodes (the others reuse their vectors) …", flush=True)
+            print(f"embedding {embed_sample} episodes (the others: their vectors plus noise) …", flush=True)
             embed_archive(fonoteca, embed_sample)
+        fonoteca.vectors.update(fonoteca.archive, embedder.name, embedder.dim)  # as `fonoteca embed` leaves it
         # What the server would otherwise do in the background while measured (its writes would also move the change
         # counter, and every ETag with it): chapters, key moments and topics of each episode, ~1.4 s apiece.
         if fonoteca.archive.overviews.pending(fonoteca.embedder.name):
             print("making the episodes' chapters, key moments and topics (once) …", flush=True)
             fonoteca.glance()
     return settings, words.read_text().split("\n")[100:5000]
+
+
+def copied_vectors(archive: Archive, model: str, dim: int) -> bool:
+    """Whether the archive's stored vectors are mostly copies of one another (bench/search.py gave every episode
+    copies of the sample's vectors before it added noise): every nearest-neighbour top 10 is then a tie among copies,
+    and an HNSW graph over exact duplicates is degenerate."""
+    episode_ids = [c.episode_id for c in archive.vectors.current(model, dim)][:40]
+    rows = [v for _e, _rev, v in archive.vectors.quantised(model, dim, episode_ids) if not isinstance(v, str)]
+    if not rows:
+        return False
+    matrix = np.concatenate(rows)
+    return len(np.unique(matrix, axis=0)) < 0.9 * len(matrix)
 
 
 def add_three_hour_episode(settings: Settings) -> None:
