@@ -263,10 +263,7 @@ def _moved(segment: Any, offset: float) -> Any:
 
 
 def _shifted(segment: Any, offset: float) -> Segment:
-    words: list[Word] = [(w.start + offset, w.end + offset, w.word, w.probability) for w in (segment.words or [])]
-    return Segment(
-        start=round(segment.start + offset, 3),
-        end=round(segment.end + offset, 3),
-        text=segment.text.strip(),
-        words=words or None,
-    )
+    """A faster-whisper segment as fonoteca's, moved by `offset` as _moved does."""
+    moved = _moved(segment, offset)
+    words: list[Word] = [(w.start, w.end, w.word, w.probability) for w in (moved.words or [])]
+    return Segment(start=round(moved.start, 3), end=round(moved.end, 3), text=moved.text.strip(), words=words or None)
