@@ -217,6 +217,22 @@ def test_a_show_without_vectors_falls_back_to_keyword_and_says_so(settings, talk
     assert embedded_show.mode == "hybrid" and embedded_show.note == ""
 
 
+def test_a_search_by_meaning_by_date_lists_the_newest_episode_first_with_its_title_show_and_date(settings, talks):
+    with Fonoteca(settings) as app:
+        app.archive.update_episode(talks["en"], published="2025-06-01T10:00Z")
+        app.embed()
+        by_date = app.search("un viaje a la playa en verano", mode="meaning", order="date")
+        by_relevance = app.search("un viaje a la playa en verano", mode="meaning")
+    assert by_date.total == by_relevance.total == 5
+    assert [h.episode_id for h in by_date.hits] == [talks["en"]] + [talks["es"]] * 4
+    assert by_relevance.hits[0].episode_id == talks["es"], "the beach is in the Spanish talk, the older one"
+    for hit in by_date.hits:
+        newer = hit.episode_id == talks["en"]
+        assert (hit.title, hit.show, hit.date) == (
+            ("Space weekly", "Space", "2025-06-01") if newer else ("Charla de los martes", "Charlas", "2024-03-01")
+        )
+
+
 def test_deleting_an_episode_removes_its_vectors(settings, talks):
     with Fonoteca(settings) as app:
         app.embed()

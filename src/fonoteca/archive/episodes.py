@@ -369,6 +369,16 @@ class EpisodeStore:
                 found[row.id] = Episode(**row._mapping)
         return found
 
+    def dates_by_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """The date (YYYY-MM-DD, None when unknown) of the episodes of these exact ids; ids not in the archive are
+        absent. What ranks a search's candidates (a hundred or two) without reading each one whole: building their
+        Episode objects took 3 ms of a hybrid search's ~20 (bench/web.py's archive), for a page of 20."""
+        found: dict[str, str | None] = {}
+        for chunk in in_chunks(list(dict.fromkeys(ids))):
+            for episode_id, published in self.database.query(_PUBLISHED_BY_IDS, {"ids": chunk}):
+                found[episode_id] = published[:10] if published else None
+        return found
+
     def list_episodes(
         self,
         show_id: int | None = None,
@@ -516,6 +526,9 @@ _EPISODE_SELECT = select(episodes, shows.c.title.label("show_title")).join_from(
 # running it.
 _EPISODE_BY_ID = _EPISODE_SELECT.where(episodes.c.id == bindparam("id"))
 _EPISODES_BY_IDS = _EPISODE_SELECT.where(episodes.c.id.in_(bindparam("ids", expanding=True)))
+_PUBLISHED_BY_IDS = select(episodes.c.id, episodes.c.published).where(
+    episodes.c.id.in_(bindparam("ids", expanding=True))
+)
 _FINISHED_VERSION = select(finished.c.version)
 
 

@@ -309,8 +309,8 @@ def _page(
     hundred passages was a third of a query's time), and is left out when it says a word the query excludes
     (`-word`), as a keyword hit would be."""
     ids = [f.hit.episode_id if f.hit else loaded.episode_of(f.row) for f in fused]
-    episodes = archive.episodes_by_ids(ids)  # one deleted since it was embedded is absent: not a result
-    found = [(f, episodes[episode_id]) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
+    dates = archive.dates_by_ids(ids)  # one deleted since it was embedded is absent: not a result
+    found = [(f, episode_id) for f, episode_id in zip(fused, ids, strict=True) if episode_id in dates]
     texts: dict[int, tuple[str, str | None]] = {}  # a passage's text and its one voice, read once
 
     def passage_of(row: int) -> tuple[str, str | None]:
@@ -334,19 +334,23 @@ def _page(
 
     if excluded:
         found = [
-            (f, ep)
-            for f, ep in found
+            (f, episode_id)
+            for f, episode_id in found
             if f.hit is not None or not any(occurrences(c, words(text_of(f.row))) for c in excluded)
         ]
     if order == "date":
-        found.sort(key=lambda pair: pair[1].date or "", reverse=True)
+        found.sort(key=lambda pair: dates[pair[1]] or "", reverse=True)
         if literal_first:
             found.sort(key=lambda pair: pair[0].hit is None)
+    shown = found[offset : offset + limit]
+    episodes = archive.episodes_by_ids(episode_id for f, episode_id in shown if f.hit is None)
     hits = []
-    for f, ep in found[offset : offset + limit]:
+    for f, episode_id in shown:
         if f.hit is not None:
             hits.append(replace(f.hit, score=f.score, matched="both" if f.similarity is not None else "words",
                                 similarity=f.similarity))  # fmt: skip
+            continue
+        if (ep := episodes.get(episode_id)) is None:  # deleted a moment ago, between the two reads
             continue
         start, end = (float(t) for t in loaded.spans[f.row][:2])
         text, speaker = passage_of(f.row)
