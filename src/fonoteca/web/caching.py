@@ -86,7 +86,7 @@ class Validators:
     def etag(self, variant: str) -> str:
         return f'W/"{self.counter:x}-{self.index_commit:x}-{variant}"'
 
-    @property
+    @functools.cached_property  # once per change of the archive, not per request
     def last_modified(self) -> str:
         return formatdate(int(self.changed_at), usegmt=True)
 

@@ -351,7 +351,7 @@ class AccessGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        owner_by = "" if is_proxied(request.headers) else OwnerBy.THIS_MACHINE
+        owner_by = "" if is_proxied(scope["headers"]) else OwnerBy.THIS_MACHINE
         if self.token:
             supplied = bearer_token(request)
             if supplied is not None:
@@ -363,7 +363,8 @@ class AccessGate:
             owner_by = OwnerBy.TOKEN if supplied is not None else OwnerBy.SESSION if signed_in else ""
         owner = bool(owner_by)
         scope.setdefault("state", {}).update(owner=owner, owner_by=owner_by)
-        access = self.routes.access(request.method, request.url.path)
+        # The path as the router matches it; request.url would build a whole URL for it (~4 µs of a 304's ~50 µs).
+        access = self.routes.access(scope["method"], scope["path"])
         if owner or access is None or not needs_owner(access, self.settings):
             await self.app(scope, receive, send)
             return
