@@ -469,6 +469,18 @@ def _nagle_off_in_a_spawned_process(listening: socket.socket, answer: multiproce
     answer.put(asyncio.run(accept_one()))
 
 
+def test_the_server_parses_requests_with_httptools() -> None:
+    """uvicorn parses HTTP with httptools (C) when it is installed, as fonoteca requires it, and with h11 (Python)
+    otherwise, which took half of a small answer's time (bench/web.py): fonoteca leaves uvicorn's choice to it."""
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from fonoteca.web import _uvicorn_options
+
+    config = uvicorn.Config("fonoteca.web.app:app_from_environment", factory=True, **_uvicorn_options(""))
+    assert config.http == "auto" and AutoHTTPProtocol.__name__ == "HttpToolsProtocol"
+
+
 def test_every_process_of_workers_n_answers_kept_alive_connections_without_nagles_delay() -> None:
     """uvicorn binds `--workers N`'s socket without saying TCP, so asyncio left Nagle's algorithm on for every
     connection: each answer on a kept-alive connection waited ~40 ms for the client's delayed ACK (uvicorn #3149). The
