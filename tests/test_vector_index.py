@@ -102,6 +102,26 @@ def test_the_index_follows_added_retranscribed_and_deleted_episodes(settings):
         )
 
 
+def test_a_search_over_every_episode_finds_the_exact_top_again_and_after_one_is_deleted(settings):
+    """The rows of a search over every episode are worked out once per state of the archive's vectors: asked twice
+    they give the same exact top, and an episode deleted since is out of the next search's."""
+    rng = np.random.default_rng(3)
+    index = VectorIndex(settings.vector_index_dir)
+    with Archive(settings.db_path) as archive:
+        ids = [_embedded_episode(archive, "Uno", guid, passages, rng) for guid, passages in (("a", 40), ("b", 30))]
+        ids.append(_embedded_episode(archive, "Dos", "c", 20, rng))
+        index.update(archive, MODEL, DIM)
+        question = _vectors(rng, 1)[0]
+        seen = index.passages(archive, MODEL, DIM)
+        exact = _exact(archive, question, set(ids), 10)
+        assert _found(seen, question, np.ones(3, bool), 10) == exact
+        assert _found(seen, question, np.ones(3, bool), 10) == exact
+        archive.delete_episode(ids[0])
+        after = index.passages(archive, MODEL, DIM)
+        assert after is not seen and set(after.episode_ids) == set(ids[1:])
+        assert _found(after, question, np.ones(2, bool), 10) == _exact(archive, question, set(ids[1:]), 10)
+
+
 @pytest.mark.parametrize("graph", [False, True], ids=["exact scan", "graph"])
 def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch, graph):
     monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # with the graph, the big show (3,000 passages) goes through it
