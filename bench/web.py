@@ -113,18 +113,18 @@ def archive_for(home: Path, hours: float, episodes: int, embed_sample: int) -> t
     with Fonoteca(settings) as fonoteca:
         fonoteca.update_index()
         embedder = fonoteca.embedder
-        if copied_vectors(fonoteca.archive, embedder.name, embedder.dim):
+        copies = copied_vectors(fonoteca.archive, embedder.name, embedder.dim)
+        if copies:
             print("the stored vectors are copies of a few rows (an archive built before bench/search.py added noise):"
                   " embedding again …", flush=True)  # fmt: skip
             fonoteca.archive.vectors.forget(embedder.name)
-            # The index keeps an episode's rows while its transcript stays the same: it is made again from scratch.
-            shutil.rmtree(settings.vector_index_dir, ignore_errors=True)
         if fonoteca.archive.vectors.pending(embedder.name, embedder.dim):
             from search import embed_archive
 
             print(f"embedding {embed_sample} episodes (the others: their vectors plus noise) …", flush=True)
             embed_archive(fonoteca, embed_sample)
-        fonoteca.vectors.update(fonoteca.archive, embedder.name, embedder.dim)  # as `fonoteca embed` leaves it
+        # As `fonoteca embed` leaves it (made anew from vectors embedded again for the same transcripts).
+        fonoteca.vectors.update(fonoteca.archive, embedder.name, embedder.dim, anew=copies)
         # What the server would otherwise do in the background while measured (its writes would also move the change
         # counter, and every ETag with it): chapters, key moments and topics of each episode, ~1.4 s apiece.
         if fonoteca.archive.overviews.pending(fonoteca.embedder.name):

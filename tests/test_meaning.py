@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -243,6 +244,25 @@ def test_deleting_an_episode_removes_its_vectors(settings, talks):
         assert app.archive.vectors.size(name)[0] == 4
         results = app.search("the telescope mirror", mode="meaning")
     assert talks["en"] not in {h.episode_id for h in results.hits}
+
+
+def test_embedding_everything_again_makes_the_index_of_the_new_vectors(settings, talks):
+    """`fonoteca embed --again` stores new vectors for unchanged transcripts (a model changed behind an endpoint's
+    name): the index, which keeps an episode's rows while its transcript stays the same, is made again from them."""
+    question = "cuando habló de dejar su trabajo"
+    with Fonoteca(settings) as app:
+        app.embed()
+        name, dim = app.embedder.name, app.embedder.dim
+        right = app.search(question, mode="meaning").hits[0]
+        for episode_id in talks.values():  # other vectors under the model's name, and an index made of them
+            stored = app.archive.vectors.episode(episode_id, name)
+            app.archive.vectors.save_many(name, dim, [replace(stored, vectors=-stored.vectors)])
+        app.vectors.update(app.archive, name, dim, anew=True)
+        wrong = app.search(question, mode="meaning").hits[0]
+        assert (wrong.episode_id, wrong.start) != (right.episode_id, right.start)
+        app.embed(again=True)
+        again = app.search(question, mode="meaning").hits[0]
+    assert (again.episode_id, again.start) == (right.episode_id, right.start)
 
 
 def test_a_model_whose_dimension_changed_embeds_again_and_never_mixes(settings, talks):

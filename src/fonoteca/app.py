@@ -422,7 +422,7 @@ class Fonoteca:
         # A command brings the vector index up to date; the web server's background loop (a few episodes at a time)
         # only once searches would scan many passages exactly, as the index's update rewrites it.
         least = DELTA_PASSAGES // 2 if most is not None else 0
-        self.vectors.update(self.archive, embedder.name, embedder.dim, least=least)
+        self.vectors.update(self.archive, embedder.name, embedder.dim, least=least, anew=again)
         return done
 
     # -- an episode at a glance: chapters, key moments, topics ------------------------------------------------------

@@ -310,12 +310,14 @@ class VectorIndex:
             thread.join()
 
     def update(
-        self, archive: Archive, model: str, dim: int, *, least: int = 0,
+        self, archive: Archive, model: str, dim: int, *, least: int = 0, anew: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> int:  # fmt: skip
         """Bring the model's index up to date with the archive's vectors (a new generation, written aside and put
-        in place last), unless at most `least` passages wait to be added (searches scan those exactly). Returns how
-        many episodes it added or removed; 0 at once while another process updates it."""
+        in place last), unless at most `least` passages wait to be added (searches scan those exactly). `anew`: built
+        from scratch, as after every passage was embedded again (the index keeps an episode's rows for as long as its
+        transcript stays the same). Returns how many episodes it added or removed; 0 at once while another process
+        updates it."""
         folder = self._model_folder(model, dim)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -325,17 +327,19 @@ class VectorIndex:
             with _writer_lock(folder) as locked:
                 if not locked:
                     return 0
-                return self._update(archive, folder, model, dim, least, on_progress)
+                return self._update(archive, folder, model, dim, least, anew, on_progress)
         except OSError as exc:
             raise disk_error(exc, folder) from exc
 
     def _update(
-        self, archive: Archive, folder: Path, model: str, dim: int, least: int,
+        self, archive: Archive, folder: Path, model: str, dim: int, least: int, anew: bool,
         on_progress: Callable[[int, int], None] | None,
     ) -> int:  # fmt: skip
         current = {c.episode_id: c for c in archive.vectors.current(model, dim) if not c.damaged}
         generation, old_stored, _view, graph_spans, _problem = _open(folder, graph=False)
-        if generation is not None and (generation.dead * 4 > generation.next_key or generation.graph != self.graph):
+        if generation is not None and (
+            anew or generation.dead * 4 > generation.next_key or generation.graph != self.graph
+        ):
             generation = None  # mostly removed keys, or the graph turned on or off: built again from scratch
         held = dict(generation.episodes) if generation else {}
         gone = [e for e, (rev, _f, _c) in held.items() if e not in current or current[e].transcript_rev != rev]
