@@ -3,8 +3,10 @@ fonoteca.search.ann itself, on vectors that are not copies of one another.
 
 Real passages of real Spanish speech (the Venezolanos transcripts of ../shared/data, as bench/embedding.py cuts them)
 are embedded with the packaged model; an archive of --episodes episodes of 220 passages each is stored whose vectors
-are those real vectors moved by noise of norm 0.5 (clustered as real passages are, none a copy of another), and the
-questions are other real passages (held out) moved a little. For each efSearch: recall@10 of the graph path against
+are those real vectors moved by noise of norm 0.5 (clustered as real passages are, none a copy of another). Two kinds
+of questions: other real passages (held out) moved a little, and the real questions people ask of bench/retrieval.py
+(bench/data/retrieval_eval.json, embedded as questions): a question lies farther from every passage than a passage
+does, and a graph finds its exact top 10 less often. For each kind and efSearch: recall@10 of the graph path against
 the exact scan, over the whole archive and over a quarter of its episodes (a filter), and the time per question of
 each, beside usearch's own exact search over the same int8 matrix (the plain library).
 
@@ -14,11 +16,13 @@ bench/search.py added the noise): there every top 10 is a tie among copies, and 
 degenerate. Writes bench/results/vector-graph.txt (vector-graph-N-episodes.txt for another --episodes).
 
     python bench/vector_graph.py [--episodes 750] [--real 500] [--questions 40] [--ef 256 512 1024]
+                                 [--connectivity 16] [--expansion-add 64]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import tempfile
@@ -34,6 +38,7 @@ from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.meaning.embedders import UseEmbedder
 
 PASSAGES_PER_EPISODE = 220
+RETRIEVAL_SET = Path(__file__).parent / "data" / "retrieval_eval.json"
 NOISE = 0.5  # norm of the noise that moves each stored vector away from its real one (as bench/search.py's)
 QUESTION_NOISE = 0.3
 
@@ -89,14 +94,21 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=500, help="real passages embedded (40 of them are questions)")
     parser.add_argument("--questions", type=int, default=40)
     parser.add_argument("--ef", type=int, nargs="+", default=[256, 512, ann.EXPANSION_SEARCH])
+    parser.add_argument("--connectivity", type=int, default=ann.CONNECTIVITY, help="HNSW's M")
+    parser.add_argument("--expansion-add", type=int, default=ann.EXPANSION_ADD, help="HNSW's efConstruction")
     args = parser.parse_args()
+    ann.CONNECTIVITY, ann.EXPANSION_ADD = args.connectivity, args.expansion_add
     rng = np.random.default_rng(5)
     embedder = UseEmbedder()
     started = time.perf_counter()
     real = embedder.embed(real_passages(args.real), query=False)
     embed_s = time.perf_counter() - started
     order = rng.permutation(len(real))
-    questions = moved(real[order[: args.questions]], QUESTION_NOISE, rng)
+    asked = [item["question"] for item in json.loads(RETRIEVAL_SET.read_text())["items"]]
+    question_kinds = {
+        "passages": moved(real[order[: args.questions]], QUESTION_NOISE, rng),
+        "questions": embedder.embed(asked, query=True),
+    }
     stored_from = real[order[args.questions :]]
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
@@ -114,9 +126,9 @@ def main() -> None:
 
         matrix = np.ascontiguousarray(exact.stored)
         started = time.perf_counter()
-        for question in ann.quantise(questions):  # one at a time, as searches come
+        for question in ann.quantise(question_kinds["passages"]):  # one at a time, as searches come
             usearch_exact(matrix, question, 10, MetricKind.Cos, exact=True, threads=1)
-        plain_ms = (time.perf_counter() - started) / len(questions) * 1000
+        plain_ms = (time.perf_counter() - started) / args.questions * 1000
         lines = [
             f"# bench/vector_graph.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
             f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
@@ -124,22 +136,31 @@ def main() -> None:
             "runs)",
             f"# {exact.passages:,} stored passages ({args.episodes} episodes): {len(stored_from)} real passages' "
             f"vectors ({embedder.name}, {embedder.dim} dims, embedded in {embed_s:.0f} s) moved by noise of norm "
-            f"{NOISE}; {len(questions)} questions: held-out real passages moved by {QUESTION_NOISE}",
+            f"{NOISE}; questions: 'passages', {args.questions} held-out real passages moved by {QUESTION_NOISE}; "
+            f"'questions', the {len(asked)} real questions of {RETRIEVAL_SET.name} (Spanish and English)",
             f"# graph: usearch HNSW, int8, M={ann.CONNECTIVITY}, efConstruction={ann.EXPANSION_ADD}, built in "
             f"{graph_build_s:.0f} s, {graph_mb:.0f} MB; both paths score their candidates again in float32",
             f"usearch's own exact search over the same int8 matrix (the plain library, one thread): {plain_ms:.1f} "
             "ms a question",
             "",
-            f"{'efSearch':>8}  {'scope':<26} {'recall@10':>9} {'min':>4} {'graph ms':>9} {'exact scan ms':>14}",
+            f"{'asked':<9} {'efSearch':>8}  {'scope':<26} {'recall@10':>9} {'min':>4} {'graph ms':>9} "
+            f"{'exact scan ms':>14}",
         ]
-        for ef in args.ef:
-            ann.EXPANSION_SEARCH = ef
-            for label, share in (("whole archive", 1.0), ("a quarter of the episodes", 0.25)):
-                recall, lowest, graph_ms, exact_ms = measure(exact, graph, questions, share)
-                lines.append(f"{ef:>8}  {label:<26} {recall:>9.3f} {lowest:>4.1f} {graph_ms:>9.1f} {exact_ms:>14.1f}")
+        for kind, questions in question_kinds.items():
+            for ef in args.ef:
+                ann.EXPANSION_SEARCH = ef
+                for label, share in (("whole archive", 1.0), ("a quarter of the episodes", 0.25)):
+                    recall, lowest, graph_ms, exact_ms = measure(exact, graph, questions, share)
+                    lines.append(f"{kind:<9} {ef:>8}  {label:<26} {recall:>9.3f} {lowest:>4.1f} {graph_ms:>9.1f} "
+                                 f"{exact_ms:>14.1f}")  # fmt: skip
     report = "\n".join(lines) + "\n"
     print(report)
     name = "vector-graph.txt" if args.episodes == 750 else f"vector-graph-{args.episodes}-episodes.txt"
+    if (args.connectivity, args.expansion_add) != (
+        parser.get_default("connectivity"),
+        parser.get_default("expansion_add"),
+    ):
+        name = name.replace(".txt", f"-m{args.connectivity}-ef{args.expansion_add}.txt")
     (Path(__file__).parent / "results" / name).write_text(report)
 
 
