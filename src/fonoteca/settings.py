@@ -180,7 +180,8 @@ class Settings(BaseSettings):
     embeddings_model: str = ""
     # An approximate-nearest-neighbour graph (usearch HNSW) beside the memory-mapped vectors, searched instead of
     # scanning them all: for archives far past 175,000 passages, where the exact int8 scan (recall 1.0, ~22 ms a
-    # question on one core at that size) grows with the archive; recall@10 0.97 at 165,000 (bench/vector_graph.py).
+    # question on one core at that size) grows with the archive; recall@10 of real questions 0.99 at 300,000 passages
+    # and 0.76 at 1,760,000 (bench/vector_graph.py).
     vector_graph: bool = False
 
     # Web
