@@ -28,12 +28,15 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
 WORDS_PER_PASSAGE = 110
 
 
-def real_passages(count: int, per_episode: int = 8) -> list[str]:
-    """`count` passages of real Spanish speech, at most `per_episode` from each of many episodes."""
+def real_passages(count: int, per_episode: int | None = 8) -> list[str]:
+    """`count` passages of real Spanish speech, at most `per_episode` from each of many episodes (None: as few from
+    each as `count` allows, at least 8)."""
     out: list[str] = []
     files = sorted(CORPUS.glob("*/transcripcion.md"))
     if not files:
         raise SystemExit(f"no transcripts at {CORPUS}: this bench needs ../shared/data (see its MANIFEST.md)")
+    if per_episode is None:
+        per_episode = max(8, -(-count // len(files)))
     for file in files:
         said = [line for line in file.read_text().splitlines() if line and not line.startswith(("#", "---", ">"))]
         spoken = " ".join(said).split()

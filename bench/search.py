@@ -11,7 +11,8 @@ added after every other row is measured) and the front page's time to first byte
 points are in the page) from a real `fonoteca serve`.
 The meaning rows, last (an embedded archive makes a plain search hybrid): the packaged model embeds the passages of
 --embed-sample episodes (throughput, and the whole archive's time scaled from it: embedding 1 500 h takes hours), every
-other episode gets vectors near those (a real vector plus noise: clustered like real ones), the vector index is built
+other episode gets vectors near those and near --real passages of real Spanish speech (../shared/data) (a real
+vector plus noise: clustered like real ones), the vector index is built
 (fonoteca.search.ann), then meaning and hybrid queries run over all of it, with recall@10 against exact brute force
 over the same stored vectors (whole archive, and one year), brute force's own time, and new searching processes'
 first query and memory (one, then two at once: the mapped index's pages are shared); the int8 storage's cost is the
@@ -277,7 +278,7 @@ def corpus_vectors(fonoteca: Fonoteca, count: int) -> tuple[np.ndarray, str]:
     if not count or not CORPUS.exists():
         reason = "--real 0" if not count else f"no transcripts at {CORPUS} (../shared/data, see its MANIFEST.md)"
         return np.zeros((0, embedder.dim), np.float32), f"no real corpus passages as centres ({reason})"
-    texts = real_passages(count, per_episode=max(8, -(-count // len(list(CORPUS.glob("*/transcripcion.md"))))))
+    texts = real_passages(count, per_episode=None)
     started = time.perf_counter()
     vectors = np.concatenate([embedder.embed(texts[i : i + 64], query=False) for i in range(0, len(texts), 64)])
     seconds = time.perf_counter() - started
