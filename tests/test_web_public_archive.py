@@ -32,7 +32,7 @@ from fonoteca.settings import Settings
 from fonoteca.web import tcp_socket
 from fonoteca.web.app import create_app
 from fonoteca.web.caching import answers_dir
-from fonoteca.web.crowd import within_budget
+from fonoteca.web.crowd import TURNS, Kind, Turns, within_budget
 from fonoteca.web.findable import SITEMAP_URLS
 
 TOKEN = "a-token-of-twenty-chars-or-more"
@@ -477,6 +477,48 @@ def test_an_answer_that_has_not_started_within_its_time_budget_is_a_503_with_ret
     assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
     assert "longer than 0.1 s" in answer.json()["detail"] and b"the late answer" not in answer.content
     assert time.monotonic() - started >= 1.0  # the late answer finished its work, and was dropped
+
+
+def test_searches_are_worked_out_a_few_at_a_time_in_the_order_they_came_and_nothing_else_waits_for_them() -> None:
+    # A stand-in for the routes behind Turns, which notes how many limited requests it works on at once and in which
+    # order they began: a real search's concurrency in a server cannot be seen from outside.
+    working, most, began, finished = 0, 0, [], []
+
+    async def routes(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal working, most
+        limited = scope["state"].get("limited") is not None
+        working += limited
+        most = max(most, working)
+        began.append(scope["path"])
+        await anyio.sleep(0.05 if limited else 0)
+        working -= limited
+        finished.append(scope["path"])
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    turns = Turns(routes)
+
+    async def ask(path: str, limited: bool) -> None:
+        scope = {"type": "http", "path": path, "state": {"limited": Kind.SEARCH} if limited else {}}
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, object]) -> None:
+            pass
+
+        await turns(scope, receive, send)
+
+    async def crowd() -> None:
+        async with anyio.create_task_group() as requests:
+            for n in range(8):
+                requests.start_soon(ask, f"/search/{n}", True)
+                await anyio.sleep(0.002)  # they come one after another
+            requests.start_soon(ask, "/episode/1", False)
+
+    anyio.run(crowd)
+    assert most == TURNS
+    assert [path for path in began if path.startswith("/search/")] == [f"/search/{n}" for n in range(8)]
+    assert finished.index("/episode/1") < finished.index("/search/7")  # a page does not queue behind searches
 
 
 def _nagle_off_in_a_spawned_process(listening: socket.socket, answer: multiprocessing.queues.Queue) -> None:

@@ -77,7 +77,7 @@ from fonoteca.web.caching import (
     read_validators,
 )
 from fonoteca.web.chat_limits import PublicChatLimits
-from fonoteca.web.crowd import CrowdGuard
+from fonoteca.web.crowd import CrowdGuard, Turns
 from fonoteca.web.deps import WEB_DIR, TranscriptCache, make_templates
 from fonoteca.web.guards import AccessGate, BodyLimit, CsrfGuard, HardenHeaders, Sessions, Throttle
 from fonoteca.web.owner_tasks import OwnerTasks
@@ -144,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
             most_mb=settings.answer_cache_mb,
             generation=generation(settings, WEB_DIR / "templates", assets.urls),
         ),
+        Middleware(Turns),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,

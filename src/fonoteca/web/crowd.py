@@ -13,6 +13,11 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
 - Bounded work: a search takes at most MAX_QUERY_CHARS characters and MAX_QUERY_WORDS words, results are paged to
   MAX_RESULTS deep (a crawler walking page after page finds an end), and an answer that has not started after
   TIME_BUDGET_S is given up with 503 and Retry-After (the thread finishes its query; its answer is dropped).
+- Turns (`Turns`, innermost, after the answer store): the searches, trends and exports a process is working out at
+  once are at most TURNS; the others wait for their turn in the order they came, within the time budget. Left to the
+  thread pool (40 threads) every waiting search ran at once, and the threads' fight for the interpreter's lock made
+  some wait far longer than others: hybrid search at 50 connections, p50 43 ms but p99 523 ms (bench/web.py). An
+  answer from the store, a 304 or a page never waits behind them.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ MAX_QUERY_WORDS = 20
 MAX_RESULTS = 1000  # page × page size, or offset + limit
 SEARCH_PAGE_SIZE = 20  # the search page's (pages.PAGE_SIZE)
 TIME_BUDGET_S = 10.0
+TURNS = 2  # per process: one in Python, one in native code (tantivy, usearch, the model) that lets the lock go
 
 
 class Kind(StrEnum):
@@ -150,6 +156,7 @@ class CrowdGuard:
             detail, wait = refusal
             await _refuse(path, detail, 429, {"Retry-After": str(wait)})(scope, receive, send)
             return
+        scope.setdefault("state", {})["limited"] = kind  # Turns': this request works something out
         await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
 
     def _over_limit(self, kind: Kind, client: str) -> tuple[str, int] | None:
@@ -158,6 +165,22 @@ class CrowdGuard:
             if (wait := wait_over(self.limiter, item, kind.value, client)) is not None:
                 return f"too many {kind.value} requests from your address ({item}): try again in {wait} s", wait
         return None
+
+
+class Turns:
+    """At most TURNS of the limited kinds of work (CrowdGuard marks them) at once in this process, the others waiting
+    in the order they came (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.turns = anyio.CapacityLimiter(TURNS)  # its waiters are served first come, first served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("state", {}).get("limited") is not None:
+            async with self.turns:
+                await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 async def within_budget(app: ASGIApp, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
