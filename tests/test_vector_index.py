@@ -1,7 +1,7 @@
-"""The vector index of search by meaning (fonoteca.search.ann): a real archive, the memory-mapped int8 vectors and the
-real usearch graph (when turned on) on disk. Vectors are made here (clustered like real ones) and stored through the
-archive, as embedding would, so that exact brute force over the very same vectors can be compared with what the index
-answers."""
+"""The vector index of search by meaning (fonoteca.search.ann): a real archive, the memory-mapped int8 vectors and
+faiss's real inverted-file index (its lists, where the setting or the archive's size asks for them) on disk. Vectors
+are made here (clustered like real ones) and stored through the archive, as embedding would, so that exact brute
+force over the very same vectors can be compared with what the index answers."""
 
 from __future__ import annotations
 
@@ -122,37 +122,147 @@ def test_a_search_over_every_episode_finds_the_exact_top_again_and_after_one_is_
         assert _found(after, question, np.ones(2, bool), 10) == _exact(archive, question, set(ids[1:]), 10)
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["exact scan", "graph"])
-def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch, graph):
-    monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # with the graph, the big show (3,000 passages) goes through it
+def _small_lists(monkeypatch) -> None:
+    """Lists as a large archive's, at a test's size: cells of ~40 rows, and 8 of the 64 probed."""
+    monkeypatch.setattr(ann, "PROBES", 8)
+    monkeypatch.setattr(ann, "PROBED_SHARE", 8)
+
+
+@pytest.mark.parametrize("kind", ["exact", "lists"], ids=["exact scan", "lists"])
+def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passages(settings, monkeypatch, kind):
+    monkeypatch.setattr(ann, "EXACT_PASSAGES", 300)  # with lists, the big show (3,000 passages) goes through them
+    _small_lists(monkeypatch)
     rng = np.random.default_rng(2)
-    index = VectorIndex(settings.vector_index_dir, graph=graph)
+    index = VectorIndex(settings.vector_index_dir, kind=kind)
     with Archive(settings.db_path) as archive:
-        big = {_embedded_episode(archive, "Grande", f"g{n}", 100, rng) for n in range(30)}
+        big = [_embedded_episode(archive, "Grande", f"g{n}", 100, rng) for n in range(30)]
         small = {_embedded_episode(archive, "Pequeño", f"p{n}", 15, rng) for n in range(2)}
         index.update(archive, MODEL, DIM)
         passages = index.passages(archive, MODEL, DIM)
-        assert (passages.graph is not None) == graph
+        assert (passages.lists is not None) == (kind == "lists")
+        if kind == "lists":
+            assert passages.lists.nlist == 64 and ann.cells_probed(64, 1.0) == 8
+        scanned = []
+        scan = passages._scan
+        monkeypatch.setattr(passages, "_scan", lambda *args: scanned.append(len(args[1])) or scan(*args))
         in_small = np.array([e in small for e in passages.episode_ids])
-        recall = []
+        in_third = np.array([e in big[:10] for e in passages.episode_ids])  # 1,000 passages: a mid-sized scope
+        recall, recall_third = [], []
         for question in _vectors(rng, 20):
             assert _found(passages, question, in_small, 10) == _exact(archive, question, small, 10)
             found = set(_found(passages, question, ~in_small, 10))
-            recall.append(len(found & set(_exact(archive, question, big, 10))) / 10)
-        assert np.mean(recall) >= (0.9 if graph else 1.0), "the big show's scope, with its filter"
+            recall.append(len(found & set(_exact(archive, question, set(big), 10))) / 10)
+            found = _found(passages, question, in_third, 10)
+            assert {episode for episode, _start in found} <= set(big[:10]), "the selector keeps to the scope"
+            recall_third.append(len(set(found) & set(_exact(archive, question, set(big[:10]), 10))) / 10)
+        assert np.mean(recall) >= (0.9 if kind == "lists" else 1.0), "the big show's scope, with its filter"
+        assert np.mean(recall_third) >= (0.9 if kind == "lists" else 1.0), "a third of the big show, with its filter"
+        # The small show is scanned exactly (its 30 passages); with lists, no bigger scope is.
+        assert set(scanned) == ({30} if kind == "lists" else {30, 3000, 1000})
         everything = np.ones(len(passages.episode_ids), bool)
         question = _vectors(rng, 1)[0]
-        assert set(_found(passages, question, everything, 10)) == set(_exact(archive, question, big | small, 10))
+        found = set(_found(passages, question, everything, 10))
+        assert len(found & set(_exact(archive, question, set(big) | small, 10))) >= (8 if kind == "lists" else 10)
 
 
-def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(settings, talks, monkeypatch, caplog):  # noqa: F811
+def test_the_lists_follow_added_retranscribed_and_deleted_episodes(settings, monkeypatch):
+    """Updated in place: the lists read back, the removed episodes' keys taken out, the new ones added, written as
+    a new generation; trained again only once they hold RETRAIN times the rows they were trained for."""
+    monkeypatch.setattr(ann, "EXACT_PASSAGES", 50)
+    _small_lists(monkeypatch)
+    rng = np.random.default_rng(4)
+    index = VectorIndex(settings.vector_index_dir, kind="lists")
+    folder = settings.vector_index_dir / f"{MODEL}-{DIM}"
+    with Archive(settings.db_path) as archive:
+        ids = [_embedded_episode(archive, "Uno", f"e{n}", 100, rng) for n in range(10)]
+        assert index.update(archive, MODEL, DIM) == 10
+        state = json.loads((folder / "current.json").read_text())
+        assert state["lists"] and state["trained_on"] == 1000 and [p.name for p in folder.glob("*.ivf")] == ["1.ivf"]
+        segments = [Segment(i * 30.0, (i + 1) * 30.0, "otra") for i in range(60)]
+        archive.replace_transcript(ids[0], segments, source="transcribed")
+        _store(archive, ids[0], rng)
+        archive.delete_episode(ids[1])
+        ids.append(_embedded_episode(archive, "Uno", "nuevo", 100, rng))
+        assert index.update(archive, MODEL, DIM) == 4  # two removed (one re-transcribed), two added
+        state = json.loads((folder / "current.json").read_text())
+        assert state["trained_on"] == 1000 and state["dead"] == 200 and state["next_key"] == 1160
+        assert [p.name for p in folder.glob("*.ivf")] == ["2.ivf"]
+        passages = index.passages(archive, MODEL, DIM)
+        assert passages.lists.ntotal == 960 == passages.passages
+        live = set(ids) - {ids[1]}
+        for question in _vectors(rng, 5):
+            everything = np.ones(len(passages.episode_ids), bool)
+            found = _found(passages, question, everything, 10)
+            assert {e for e, _s in found} <= live
+            assert len(set(found) & set(_exact(archive, question, live, 10))) >= 8
+        more = [_embedded_episode(archive, "Dos", f"m{n}", 100, rng) for n in range(31)]
+        index.update(archive, MODEL, DIM)
+        state = json.loads((folder / "current.json").read_text())
+        assert state["trained_on"] == 4060 == state["next_key"] and state["dead"] == 0, "more than 4x: trained anew"
+        assert len(more) == 31
+
+
+def test_the_index_is_built_again_when_exact_and_lists_are_switched_or_auto_crosses_its_size(settings, monkeypatch):
+    monkeypatch.setattr(ann, "AUTO_LISTS_PASSAGES", 500)
+    rng = np.random.default_rng(5)
+    folder = settings.vector_index_dir / f"{MODEL}-{DIM}"
+
+    def state() -> dict:
+        return json.loads((folder / "current.json").read_text())
+
+    with Archive(settings.db_path) as archive:
+        ids = [_embedded_episode(archive, "Uno", f"e{n}", 100, rng) for n in range(4)]
+        VectorIndex(settings.vector_index_dir, kind="lists").update(archive, MODEL, DIM)
+        assert state()["lists"] and list(folder.glob("*.ivf"))
+        VectorIndex(settings.vector_index_dir, kind="exact").update(archive, MODEL, DIM)
+        assert not state()["lists"] and not list(folder.glob("*.ivf")), "built again without lists"
+        passages = VectorIndex(settings.vector_index_dir, kind="lists").passages(archive, MODEL, DIM)
+        assert passages.lists is None and passages.passages == 400, "searched exactly until the next update"
+        auto = VectorIndex(settings.vector_index_dir)  # "auto": 400 passages are under its 500
+        assert auto.update(archive, MODEL, DIM) == 0 and not state()["lists"]
+        ids.append(_embedded_episode(archive, "Uno", "e4", 200, rng))
+        auto.update(archive, MODEL, DIM)
+        assert state()["lists"] and state()["trained_on"] == 600, "past 500: built again with lists"
+        archive.delete_episode(ids[0])  # 500 passages: lists kept down to 4/5 of the size, not built back and forth
+        auto.update(archive, MODEL, DIM)
+        assert state()["lists"] and state()["dead"] == 100
+        archive.delete_episode(ids[1])
+        archive.delete_episode(ids[2])
+        auto.update(archive, MODEL, DIM)
+        assert not state()["lists"] and state()["next_key"] == 300
+
+
+def test_an_index_built_with_the_old_hnsw_graph_is_built_again(settings):
+    rng = np.random.default_rng(6)
+    folder = settings.vector_index_dir / f"{MODEL}-{DIM}"
+    index = VectorIndex(settings.vector_index_dir, kind="exact")
+    with Archive(settings.db_path) as archive:
+        _embedded_episode(archive, "Uno", "a", 30, rng)
+        index.update(archive, MODEL, DIM)
+        state = json.loads((folder / "current.json").read_text())
+        state["graph"] = True  # as fonoteca wrote it with FONOTECA_VECTOR_GRAPH, beside N.usearch
+        del state["lists"], state["trained_on"]
+        (folder / "current.json").write_text(json.dumps(state))
+        (folder / f"{state['number']}.usearch").write_bytes(b"an old graph")
+        assert index.passages(archive, MODEL, DIM).passages == 30, "its 30 passages are scanned as the delta"
+        assert index.update(archive, MODEL, DIM) == 1
+        assert "graph" not in json.loads((folder / "current.json").read_text())
+        assert not list(folder.glob("*.usearch")), "the old graph is deleted with its generation"
+
+
+@pytest.mark.parametrize("kind", ["exact", "lists"], ids=["vectors file", "lists file"])
+def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(
+    settings, talks, monkeypatch, caplog, kind  # noqa: F811
+):  # fmt: skip
     monkeypatch.setattr(ann, "DELTA_PASSAGES", 2)  # the talks' 5 passages are "many": the index must be rebuilt
+    monkeypatch.setattr(ann, "EXACT_PASSAGES", 0)  # with lists, every search goes through them
+    settings = settings.replace(vector_index=kind)
     with Fonoteca(settings) as app:
         app.embed()
         assert app.search("the telescope mirror", mode="meaning").mode == "meaning"
     folder = next(settings.vector_index_dir.iterdir())
     for damage in ("corrupt", "missing"):
-        vectors = next(folder.glob("*.vectors.npy"))
+        vectors = next(folder.glob("*.vectors.npy" if kind == "exact" else "*.ivf"))
         if damage == "corrupt":
             vectors.write_bytes(b"not an index" * 100)
         else:
@@ -169,22 +279,25 @@ def test_a_corrupt_or_missing_index_is_rebuilt_while_search_answers_by_keywords(
         assert after.mode == "meaning" and after.hits[0].episode_id == talks["en"], damage
 
 
-def test_two_processes_share_one_index_file(settings):
+@pytest.mark.parametrize("kind", ["exact", "lists"], ids=["exact scan", "lists"])
+def test_two_processes_share_one_index_file(settings, kind):
     rng = np.random.default_rng(3)
     with Archive(settings.db_path) as archive:
         episodes = [_embedded_episode(archive, "Uno", f"e{n}", 50, rng) for n in range(4)]
-        VectorIndex(settings.vector_index_dir).update(archive, MODEL, DIM)
+        VectorIndex(settings.vector_index_dir, kind=kind).update(archive, MODEL, DIM)
     question = _vectors(rng, 1)[0]
     probe = textwrap.dedent(f"""
-        import sys, numpy as np
+        import json, sys, numpy as np
         from pathlib import Path
         from fonoteca.archive import Archive
-        from fonoteca.search.ann import VectorIndex
+        from fonoteca.search import ann
+        ann.EXACT_PASSAGES = 0  # with lists, searched through them
         with Archive(Path({str(settings.db_path)!r})) as archive:
-            seen = VectorIndex(Path({str(settings.vector_index_dir)!r})).passages(archive, {MODEL!r}, {DIM})
+            index = ann.VectorIndex(Path({str(settings.vector_index_dir)!r}), kind={kind!r})
+            seen = index.passages(archive, {MODEL!r}, {DIM})
             rows, _ = seen.nearest(np.array({question.tolist()!r}, np.float32), np.ones(4, bool), 5)
-            maps = [line.split()[-1] for line in open("/proc/self/maps") if line.rstrip().endswith(".vectors.npy")]
-            print(sorted(set(maps)), [int(r) for r in rows])
+            maps = [line.split()[-1] for line in open("/proc/self/maps") if line.rstrip().endswith((".npy", ".ivf"))]
+            print(json.dumps([sorted(set(maps)), [int(r) for r in rows]]))
             sys.stdout.flush()
             sys.stdin.read()  # keeps the index open until the test has looked
     """)
@@ -193,12 +306,14 @@ def test_two_processes_share_one_index_file(settings):
         for _ in range(2)
     ]
     try:
-        answers = [child.stdout.readline().split("] ") for child in children]
+        answers = [json.loads(child.stdout.readline()) for child in children]
     finally:
         for child in children:
             child.communicate("")
-    vectors = next((settings.vector_index_dir / f"{MODEL}-{DIM}").glob("*.vectors.npy"))
-    assert all(maps.strip("[]'") == str(vectors) for maps, _rows in answers), "both map the very same file"
+    folder = settings.vector_index_dir / f"{MODEL}-{DIM}"
+    files = sorted(str(f) for f in [*folder.glob("*.npy"), *folder.glob("*.ivf")])
+    assert len(files) == (3 if kind == "lists" else 2)  # the vectors, the spans (and the lists)
+    assert all(maps == files for maps, _rows in answers), "both map the very same files"
     assert answers[0][1] == answers[1][1]
     assert len(episodes) == 4
 

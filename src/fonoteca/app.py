@@ -116,7 +116,7 @@ class Fonoteca:
 
         with self._making:
             if self._vectors is None:
-                self._vectors = VectorIndex(self.settings.vector_index_dir.resolve(), graph=self.settings.vector_graph)
+                self._vectors = VectorIndex(self.settings.vector_index_dir.resolve(), kind=self.settings.vector_index)
             return self._vectors
 
     @property

