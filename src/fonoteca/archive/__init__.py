@@ -239,6 +239,7 @@ class Archive:
     append_segments = _Delegated("transcripts", TranscriptStore.append_segments)
     replace_transcript = _Delegated("transcripts", TranscriptStore.replace_transcript)
     segments = _Delegated("transcripts", TranscriptStore.segments)
+    passages = _Delegated("transcripts", TranscriptStore.passages)
     iter_segments = _Delegated("transcripts", TranscriptStore.iter_segments)
     said_at = _Delegated("transcripts", TranscriptStore.said_at)
     speakers = _Delegated("transcripts", TranscriptStore.speakers)

@@ -24,7 +24,7 @@ model and the keyword index): memory-mapped and shared by every process that sea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -313,36 +313,25 @@ def _page(
     found = [(f, episode_id) for f, episode_id in zip(fused, ids, strict=True) if episode_id in dates]
     texts: dict[int, tuple[str, str | None]] = {}  # a passage's text and its one voice, read once
 
-    def passage_of(row: int) -> tuple[str, str | None]:
-        if row not in texts:
-            episode_id = loaded.episode_of(row)
-            _start, _end, first, last = loaded.spans[row]
-            passage = archive.segments(episode_id, words=False, first=int(first), last=int(last))
-            voices = {s.speaker for s in passage}
-            if len(voices) == 1:
-                texts[row] = " ".join(s.text.strip() for s in passage), voices.pop()
-            else:  # several voices: each turn says who speaks (`Ana: …`), for the reader and for the chat's model
-                turns = [
-                    (f"{s.speaker}: " if s.speaker and s.speaker != before.speaker else "") + s.text.strip()
-                    for before, s in zip([Segment(0, 0, "", speaker=""), *passage], passage, strict=False)
-                ]
-                texts[row] = " ".join(turns), None  # fmt: skip
-        return texts[row]
-
-    def text_of(row: int) -> str:
-        return passage_of(row)[0]
+    def read_passages(rows: Iterable[int]) -> None:
+        spans = {row: _span_of(loaded, row) for row in rows if row not in texts}
+        said = archive.passages(spans.values())
+        for row, span in spans.items():
+            texts[row] = _text_and_voice(said[span])
 
     if excluded:
+        read_passages(f.row for f, _episode_id in found if f.hit is None)
         found = [
             (f, episode_id)
             for f, episode_id in found
-            if f.hit is not None or not any(occurrences(c, words(text_of(f.row))) for c in excluded)
+            if f.hit is not None or not any(occurrences(c, words(texts[f.row][0])) for c in excluded)
         ]
     if order == "date":
         found.sort(key=lambda pair: dates[pair[1]] or "", reverse=True)
         if literal_first:
             found.sort(key=lambda pair: pair[0].hit is None)
     shown = found[offset : offset + limit]
+    read_passages(f.row for f, _episode_id in shown if f.hit is None)
     episodes = archive.episodes_by_ids(episode_id for f, episode_id in shown if f.hit is None)
     hits = []
     for f, episode_id in shown:
@@ -353,7 +342,7 @@ def _page(
         if (ep := episodes.get(episode_id)) is None:  # deleted a moment ago, between the two reads
             continue
         start, end = (float(t) for t in loaded.spans[f.row][:2])
-        text, speaker = passage_of(f.row)
+        text, speaker = texts[f.row]
         hits.append(
             Hit(
                 episode_id=ep.id, show=ep.show_title, title=ep.title, date=ep.date, start=start, end=end,
@@ -362,6 +351,25 @@ def _page(
             )
         )  # fmt: skip
     return SearchResults(total=len(found), hits=hits)
+
+
+def _span_of(loaded: PassageVectors, row: int) -> tuple[str, int, int]:
+    """The passage's episode and its first and last segments."""
+    _start, _end, first, last = loaded.spans[row]
+    return loaded.episode_of(row), int(first), int(last)
+
+
+def _text_and_voice(passage: list[Segment]) -> tuple[str, str | None]:
+    """A passage's text, and its one voice (None when several speak: each turn then says who, `Ana: …`, for the
+    reader and for the chat's model)."""
+    voices = {s.speaker for s in passage}
+    if len(voices) == 1:
+        return " ".join(s.text.strip() for s in passage), voices.pop()
+    turns = [
+        (f"{s.speaker}: " if s.speaker and s.speaker != before.speaker else "") + s.text.strip()
+        for before, s in zip([Segment(0, 0, "", speaker=""), *passage], passage, strict=False)
+    ]
+    return " ".join(turns), None
 
 
 _SYNTAX = re.compile(r'(?:^|\s)-\S+|\bOR\b|["*]')
