@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= .fonoteca-demo
 UV_VERSION := 0.13.9
-LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF
 
 .PHONY: demo test venv browser postgres wrk lint bench clean lock
@@ -13,7 +13,9 @@ LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAM
 # Installs exactly what requirements/lock.txt pins, every file checked against its sha256 (see "Updating the lock" in
 # the README). Build tools are locked too and pip runs without build isolation, so nothing unpinned is fetched.
 # llama-cpp-python is the one source-only package: its C++ build skips llava/mtmd and llama.cpp's tools, which
-# fonoteca never loads, to keep a fresh set-up short.
+# fonoteca never loads, to keep a fresh set-up short, and is built for x86-64 with AVX2 (or the platform's baseline),
+# not for the build machine's every instruction (GGML_NATIVE): on a virtual machine whose CPU reports AMX that the
+# hypervisor does not enable, a native build died of SIGILL at its first embedding.
 $(STAMP): pyproject.toml requirements/lock.txt requirements/build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/build.txt
