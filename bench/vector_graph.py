@@ -1,33 +1,27 @@
-"""Search by meaning: fonoteca's HNSW graph path (FONOTECA_VECTOR_GRAPH) against its exact int8 scan, through
-fonoteca.search.ann itself, on vectors that are not copies of one another; with --lists, faiss's inverted-file index
-(IVF) beside them, over the same stored vectors and questions.
+"""Search by meaning: fonoteca's inverted file (FONOTECA_VECTOR_INDEX=lists, faiss's IVF) against its exact int8
+scan, through fonoteca.search.ann itself, on vectors that are not copies of one another; with --lists, faiss's IVF
+alone (the plain library) beside them, over the same stored vectors and questions.
 
 Real passages of real Spanish speech (the Venezolanos transcripts of ../shared/data, as bench/embedding.py cuts them)
 are embedded with the packaged model; an archive of --episodes episodes of 220 passages each is stored whose vectors
 are those real vectors moved by noise of norm 0.5 (clustered as real passages are, none a copy of another). Two kinds
 of questions: other real passages (held out) moved a little, and the real questions people ask of bench/retrieval.py
 (bench/data/retrieval_eval.json, embedded as questions): a question lies farther from every passage than a passage
-does, and a graph finds its exact top 10 less often. For each kind and efSearch (or nprobe): recall@10 of the
-approximate path against the exact scan, over the whole archive and over a quarter of its episodes (a filter), and
-the time per question of each, beside usearch's own exact search over the same int8 matrix (the plain library).
+does. For each kind and number of cells probed: recall@10 of the approximate path against the exact scan, over the
+whole archive and over a share of its episodes (a filter), and the time per question of each, beside usearch's own
+exact search over the same int8 matrix (the plain library).
 
-Why the IVF: at 1,760,000 vectors the graph found 0.76 of a real question's exact top 10 at efSearch 2,048 and 0.87
-at 4,096 (bench/results/vector-graph-8000-episodes-m32-ef128.txt), some questions none of it; graphs are known to
-lose more on questions unlike what they were built from than inverted files do, whose cells a question probes
-whatever its distance. faiss (faiss-cpu, not one of fonoteca's dependencies) is imported only with --lists, after
-fonoteca. Rows "ivfN" say its recall, time on one thread, codes compared, build time and size, and what a process
-that opens the file memory-mapped holds.
+History (the file keeps its name): it measured usearch's HNSW graph, fonoteca's approximate path until faiss's IVF
+replaced it. At 1,760,000 vectors the graph found 0.76 of a real question's exact top 10 at efSearch 2,048 and 0.87 at
+4,096, some questions none of it (vector-graph-8000-episodes-m32-ef128.txt); faiss's IVF of 4,096 cells found 0.994 at
+nprobe 64 in 2.4 ms, on the same vectors and questions in the same run (vector-graph-8000-episodes-ivf.txt, made by
+this file's version of the commit that added --lists). An earlier judgement that the graph found 11-21 % of the exact
+top 10 was made on bench/web.py's archive of the time, whose 163,827 stored vectors were 436 distinct rows copied
+hundreds of times: there every top 10 is a tie among copies. Writes bench/results/vector-lists.txt
+(vector-lists-N-episodes.txt for another --episodes, "-faiss" added with --lists).
 
-Why this bench exists: an earlier judgement that the graph finds 11-21 % of the exact top 10 was made on an archive
-whose 163,827 stored vectors were 436 distinct rows copied hundreds of times (bench/web.py's archive, built before
-bench/search.py added the noise): there every top 10 is a tie among copies, and HNSW over exact duplicates is
-degenerate. Writes bench/results/vector-graph.txt (vector-graph-N-episodes.txt for another --episodes; "-ivf" added
-with --lists, "-ivf-no-graph" with --no-graph too).
-
-    python bench/vector_graph.py [--episodes 750] [--real 500] [--questions 40] [--ef 256 512 1024]
-                                 [--connectivity 16] [--expansion-add 64]
-                                 [--lists 4096] [--nprobe 16 32 64 128 256] [--per-list 64] [--no-graph]
-                                 [--shares 1 0.25 0.01]
+    python bench/vector_graph.py [--episodes 750] [--real 500] [--questions 40] [--probes 16 32 64 128]
+                                 [--lists 4096] [--nprobe 16 32 64 128 256] [--per-list 64] [--shares 1 0.25 0.01]
 """
 
 from __future__ import annotations
@@ -129,7 +123,7 @@ class InvertedFile:
 
         self.faiss, self.passages, self.path = faiss, passages, path
         stored = passages.stored
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building uses every core, as fonoteca's graph build does
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building uses every core, as fonoteca's does
         started = time.perf_counter()
         sample = np.sort(rng.choice(len(stored), min(len(stored), lists * per_list), replace=False))
         index = faiss.IndexIVFScalarQuantizer(
@@ -223,15 +217,15 @@ def mapped_memory(ivf: InvertedFile, questions: np.ndarray, nprobe: int, scratch
     )
 
 
-def approximate_paths(graph: ann.PassageVectors | None, inverted: list[InvertedFile], efs, nprobes):
-    """(path, setting, nearest, the IVF whose codes scanned are counted) for each row of the table."""
-    for ef in efs if graph is not None else []:
+def approximate_paths(lists: ann.PassageVectors, inverted: list[InvertedFile], probes, nprobes):
+    """(path, setting, nearest, the plain IVF whose codes scanned are counted) for each row of the table."""
+    for probe in probes:
 
-        def through_graph(question, allowed, count, ef=ef):
-            ann.EXPANSION_SEARCH = ef
-            return graph.nearest(question, allowed, count)
+        def through_lists(question, allowed, count, probe=probe):
+            ann.PROBES = probe  # the cells fonoteca probes (more for a scope under a quarter: ann.cells_probed)
+            return lists.nearest(question, allowed, count)
 
-        yield "graph", f"efSearch {ef}", through_graph, None
+        yield "lists", f"probes {probe}", through_lists, None
     for ivf in inverted:
         for nprobe in nprobes:
             yield f"ivf{ivf.index.nlist}", f"nprobe {nprobe}", functools.partial(ivf.nearest, nprobe=nprobe), ivf
@@ -242,16 +236,25 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=750, help="of 220 passages each (750: 165,000 passages)")
     parser.add_argument("--real", type=int, default=500, help="real passages embedded (40 of them are questions)")
     parser.add_argument("--questions", type=int, default=40)
-    parser.add_argument("--ef", type=int, nargs="+", default=[256, 512, ann.EXPANSION_SEARCH])
-    parser.add_argument("--connectivity", type=int, default=ann.CONNECTIVITY, help="HNSW's M")
-    parser.add_argument("--expansion-add", type=int, default=ann.EXPANSION_ADD, help="HNSW's efConstruction")
-    parser.add_argument("--no-graph", action="store_true", help="skip the HNSW graph (the IVF beside the scan only)")
-    parser.add_argument("--lists", type=int, nargs="*", default=[], help="also a faiss IVF of this many cells (each)")
+    parser.add_argument(
+        "--probes",
+        type=int,
+        nargs="+",
+        default=[16, 32, ann.PROBES, 128],
+        help="cells fonoteca's lists probe (FONOTECA_VECTOR_INDEX=lists)",
+    )
+    parser.add_argument(
+        "--lists",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also faiss's IVF alone (the plain library) of this many cells (each)",
+    )
     parser.add_argument("--nprobe", type=int, nargs="+", default=[16, 32, 64, 128, 256], help="IVF cells probed")
     parser.add_argument("--shares", type=float, nargs="+", default=[1.0, 0.25], help="scopes: shares of episodes")
     parser.add_argument("--per-list", type=int, default=64, help="IVF training sample: rows per cell (k-means)")
     args = parser.parse_args()
-    ann.CONNECTIVITY, ann.EXPANSION_ADD = args.connectivity, args.expansion_add
+    ann.PROBED_SHARE = 2**31  # the probes asked for, not a share of the cells
     rng = np.random.default_rng(5)
     embedder = UseEmbedder()
     started = time.perf_counter()
@@ -269,7 +272,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
         archive = build_archive(home, args.episodes, stored_from, embedder.name, rng)
-        exact_index = ann.VectorIndex(home / "exact")
+        exact_index = ann.VectorIndex(home / "exact", kind="exact")
         exact_index.update(archive, embedder.name, embedder.dim)
         exact = exact_index.passages(archive, embedder.name, embedder.dim)
         header = [
@@ -284,19 +287,17 @@ def main() -> None:
             "(computed once per kind and scope: its time is the 'exact scan ms' of every row; it searches with "
             "usearch's default threads, here both cores)",
         ]
-        graph = None
-        if not args.no_graph:
-            graph_index = ann.VectorIndex(home / "graph", graph=True)
-            started = time.perf_counter()
-            graph_index.update(archive, embedder.name, embedder.dim)
-            graph_build_s = time.perf_counter() - started
-            graph = graph_index.passages(archive, embedder.name, embedder.dim)
-            graph_mb = sum(f.stat().st_size for f in (home / "graph").rglob("*.usearch")) / 2**20
-            header.append(
-                f"# graph: usearch HNSW, int8, M={ann.CONNECTIVITY}, efConstruction={ann.EXPANSION_ADD}, built in "
-                f"{graph_build_s:.0f} s (2 threads), {graph_mb:.0f} MB; searched on one thread (one question at a "
-                "time)"
-            )
+        lists_index = ann.VectorIndex(home / "lists", kind="lists")
+        started = time.perf_counter()
+        lists_index.update(archive, embedder.name, embedder.dim)
+        lists_build_s = time.perf_counter() - started
+        by_lists = lists_index.passages(archive, embedder.name, embedder.dim)
+        lists_mb = sum(f.stat().st_size for f in (home / "lists").rglob("*.ivf")) / 2**20
+        header.append(
+            f"# lists: fonoteca's inverted file (FONOTECA_VECTOR_INDEX=lists, faiss IVF{by_lists.lists.nlist},SQ8), "
+            f"built in {lists_build_s:.0f} s ({os.cpu_count()} threads), {lists_mb:.0f} MB; searched on one thread "
+            "(one question at a time)"
+        )
         inverted = []
         for lists in args.lists:
             ivf = InvertedFile(exact, lists, args.per_list, home / f"ivf{lists}.faiss", rng)
@@ -324,8 +325,8 @@ def main() -> None:
             f"{'exact scan ms':>14} {'codes scanned':>13}",
         ]
         for ivf in inverted:
-            ivf.faiss.omp_set_num_threads(1)  # one question on one core, as the graph answers it
-        paths = list(approximate_paths(graph, inverted, args.ef, args.nprobe))
+            ivf.faiss.omp_set_num_threads(1)  # one question on one core, as fonoteca's lists answer it
+        paths = list(approximate_paths(by_lists, inverted, args.probes, args.nprobe))
         rows = []
         for kind, questions in question_kinds.items():
             for label, share in scopes:
@@ -346,14 +347,9 @@ def main() -> None:
     header[0] = header[0].format(after=os.getloadavg()[0])
     report = "\n".join(header + rows + [""] + memory) + "\n"
     print(report)
-    name = "vector-graph.txt" if args.episodes == 750 else f"vector-graph-{args.episodes}-episodes.txt"
-    if (args.connectivity, args.expansion_add) != (
-        parser.get_default("connectivity"),
-        parser.get_default("expansion_add"),
-    ):
-        name = name.replace(".txt", f"-m{args.connectivity}-ef{args.expansion_add}.txt")
-    if args.lists:  # beside the graph's own runs, which stay as they were
-        name = name.replace(".txt", "-ivf.txt" if graph is not None else "-ivf-no-graph.txt")
+    name = "vector-lists.txt" if args.episodes == 750 else f"vector-lists-{args.episodes}-episodes.txt"
+    if args.lists:  # with faiss's IVF alone beside
+        name = name.replace(".txt", "-faiss.txt")
     (Path(__file__).parent / "results" / name).write_text(report)
 
 
