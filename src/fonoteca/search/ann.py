@@ -186,7 +186,9 @@ class PassageVectors:
                 _rev, first, count = held[episode_id]
             self.first_row[slot], self.row_count[slot] = first, count
             self.row_episode[first : first + count] = slot
-        self.spans = np.concatenate(spans) if len(spans) > 1 else index_spans[: self.index_keys]
+        # A plain array over the mapped file (no copy): a hybrid search reads ~200 rows' spans one by one, ~0.9 µs
+        # each through numpy's memmap class, 0.09 µs through the array.
+        self.spans = np.concatenate(spans) if len(spans) > 1 else np.asarray(index_spans[: self.index_keys])
         self.delta = _unit(np.concatenate(vectors)) if vectors else np.zeros((0, 1), np.float32)
         self.damaged = damaged
 

@@ -16,8 +16,9 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
 - Turns (`Turns`, innermost, after the answer store): the searches, trends and exports a process is working out at
   once are at most TURNS; the others wait for their turn in the order they came, within the time budget. Left to the
   thread pool (40 threads) every waiting search ran at once, and the threads' fight for the interpreter's lock made
-  some wait far longer than others: hybrid search at 50 connections, p50 43 ms but p99 523 ms (bench/web.py). An
-  answer from the store, a 304 or a page never waits behind them.
+  some wait far longer than others: hybrid search with no answer store at 50 connections, two processes, p99 701 ms
+  at 190 req/s; one at a time, 235 ms at 235 req/s; two at a time, 274 ms at 217 req/s (bench/web.py's archive,
+  back to back). An answer from the store, a 304 or a page never waits behind them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ MAX_QUERY_WORDS = 20
 MAX_RESULTS = 1000  # page × page size, or offset + limit
 SEARCH_PAGE_SIZE = 20  # the search page's (pages.PAGE_SIZE)
 TIME_BUDGET_S = 10.0
-TURNS = 2  # per process: one in Python, one in native code (tantivy, usearch, the model) that lets the lock go
+TURNS = 1  # per process: a web worker per core, and a search that has the core to itself ends soonest
 
 
 class Kind(StrEnum):
