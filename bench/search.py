@@ -48,7 +48,7 @@ import httpx
 import numpy as np
 import tantivy
 from embedding import CORPUS, real_passages
-from synthetic import FUNCTION_WORDS, build_synthetic_archive
+from synthetic import FUNCTION_WORDS, add_vector_index_option, build_synthetic_archive
 from web import start_server
 
 from fonoteca.app import Fonoteca
@@ -544,13 +544,7 @@ def main() -> None:
         default=12000,
         help="real corpus passages embedded as centres of the synthetic vectors (needs ../shared/data)",
     )
-    parser.add_argument(
-        "--vector-index",
-        choices=["exact", "lists", "auto"],
-        default="auto",
-        help="search by meaning by the exact scan, through faiss's inverted file, or as fonoteca chooses by the "
-        "archive's size (FONOTECA_VECTOR_INDEX)",
-    )
+    add_vector_index_option(parser)
     parser.add_argument(
         "--no-fts5",
         dest="fts5",

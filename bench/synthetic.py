@@ -10,6 +10,7 @@ words at the top ranks, so common words and common-word phrases behave like real
 
 from __future__ import annotations
 
+import argparse
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,3 +155,14 @@ def build_synthetic_archive(
             archive.append_segments(episode.id, segments)
     print(f"built {episodes} episodes, {total_words:,} words in {time.perf_counter() - started:.1f} s")
     return settings, vocabulary
+
+
+def add_vector_index_option(parser: argparse.ArgumentParser) -> None:
+    """--vector-index, as the benchmarks that search by meaning take it."""
+    parser.add_argument(
+        "--vector-index",
+        choices=["exact", "lists", "auto"],
+        default="auto",
+        help="search by meaning by the exact scan, through faiss's inverted file, or as fonoteca chooses by the "
+        "archive's size (FONOTECA_VECTOR_INDEX)",
+    )

@@ -54,7 +54,14 @@ from urllib.parse import quote
 
 import httpx
 import numpy as np
-from synthetic import VOCABULARY, WORDS_PER_MINUTE, WORDS_PER_SEGMENT, build_synthetic_archive, make_vocabulary
+from synthetic import (
+    VOCABULARY,
+    WORDS_PER_MINUTE,
+    WORDS_PER_SEGMENT,
+    add_vector_index_option,
+    build_synthetic_archive,
+    make_vocabulary,
+)
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
@@ -319,13 +326,7 @@ def main() -> None:
         help="real corpus passages embedded as centres of the other vectors (needs ../shared/data)",
     )
     parser.add_argument("--load", default="", help="what else ran on the machine, for the results file")
-    parser.add_argument(
-        "--vector-index",
-        choices=["exact", "lists", "auto"],
-        default="auto",
-        help="search by meaning by the exact scan, through faiss's inverted file, or as fonoteca chooses by the "
-        "archive's size (FONOTECA_VECTOR_INDEX)",
-    )
+    add_vector_index_option(parser)
     parser.add_argument("--kinds", default="", help=f"comma-separated kinds to measure (of: {', '.join(KINDS)}); "
                         "the floor is always measured, and the results file keeps the other kinds' rows")  # fmt: skip
     args = parser.parse_args()
