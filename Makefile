@@ -15,10 +15,12 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF 
 # llama-cpp-python is the one source-only package: its C++ build skips llava/mtmd and llama.cpp's tools, which
 # fonoteca never loads, to keep a fresh set-up short, and is built for x86-64 with AVX2 (or the platform's baseline),
 # not for the build machine's every instruction (GGML_NATIVE): on a virtual machine whose CPU reports AMX that the
-# hypervisor does not enable, a native build died of SIGILL at its first embedding.
+# hypervisor does not enable, a native build died of SIGILL at its first embedding. pip's wheel cache keys a wheel it
+# built by the source's hash alone, not by CMAKE_ARGS: the one built before is dropped, so these flags always apply.
 $(STAMP): pyproject.toml requirements/lock.txt requirements/build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(BIN)/pip cache remove llama_cpp_python >/dev/null 2>&1 || true
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --require-hashes --no-deps --no-build-isolation \
 		-r requirements/lock.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
