@@ -399,7 +399,7 @@ class VectorIndex:
         on_progress: Callable[[int, int], None] | None,
     ) -> int:  # fmt: skip
         current = {c.episode_id: c for c in archive.vectors.current(model, dim) if not c.damaged}
-        generation, old_stored, lists, index_spans, _problem = _open(folder, lists=self.kind != "exact", mapped=False)
+        generation, old_stored, lists, index_spans, _problem = _open(folder, lists=self.kind != "exact")
         passages = sum(c.count for c in current.values())
         wants_lists = self._wants_lists(passages, generation)
         if generation is not None and (
@@ -415,6 +415,8 @@ class VectorIndex:
         adding = [e for e, c in current.items() if not _holds(held, c)]
         if generation is not None and not gone and sum(current[e].count for e in adding) <= least:
             return 0
+        if lists is not None:  # opened mapped to be checked; read into memory to be changed only now that it will be
+            lists = _faiss().read_index(str(folder / f"{generation.number}.ivf"))
         if generation is not None:
             spans, next_key, dead = [np.array(index_spans[: generation.next_key])], generation.next_key, generation.dead
             stored, trained_on = [np.array(old_stored[: generation.next_key])], generation.trained_on
@@ -526,12 +528,9 @@ def _last_number(folder: Path) -> int:
     return max(numbers, default=0)
 
 
-def _open(
-    folder: Path, *, lists: bool, mapped: bool = True
-) -> tuple[_Generation | None, np.ndarray, faiss.Index | None, np.ndarray, str]:
+def _open(folder: Path, *, lists: bool) -> tuple[_Generation | None, np.ndarray, faiss.Index | None, np.ndarray, str]:
     """The generation in force, its memory-mapped int8 vectors, its lists (when `lists` and it has them; memory-mapped
-    when `mapped`, read into memory to be changed otherwise) and its spans; (None, empty, None, empty, why) when there
-    is none or it cannot be read."""
+    too) and its spans; (None, empty, None, empty, why) when there is none or it cannot be read."""
     empty = np.zeros((0, 4), np.float32)
     nothing = np.zeros((0, 1), np.int8)
     state_file = folder / "current.json"
@@ -561,7 +560,7 @@ def _open(
             if not path.exists():
                 raise ValueError("its lists file is missing")
             faiss = _faiss()
-            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
             if index.d != stored.shape[1] or index.ntotal != generation.next_key - generation.dead:
                 raise ValueError(f"lists of {index.ntotal} rows of {index.d} dimensions")
         return generation, stored, index, spans, ""

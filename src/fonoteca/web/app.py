@@ -127,12 +127,13 @@ def create_app(settings: Settings) -> FastAPI:
         context = {"title": HTTPStatus(exc.http_status).phrase.capitalize(), "message": message}
         return templates.TemplateResponse(request, "error.html", context, status_code=exc.http_status, headers=headers)
 
+    hosts = allowed_hosts(settings)
     middleware = [  # outermost first
         Middleware(StaticFirst, assets=assets),  # no guard: see fonoteca.web.caching
-        Middleware(EarlyRevalidation, state=state, settings=settings, allowed_hosts=allowed_hosts(settings)),
+        Middleware(EarlyRevalidation, state=state, settings=settings, allowed_hosts=hosts),
         Middleware(GZipMiddleware, minimum_size=GZIP_FROM_BYTES, compresslevel=GZIP_LEVEL),
         Middleware(HardenHeaders),
-        Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False),
+        Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
         Middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024),
         Middleware(CsrfGuard),
         Middleware(AccessGate, settings=settings, sessions=sessions, throttle=throttle, login_page=login_page),

@@ -230,8 +230,8 @@ class EarlyRevalidation:
         self.routes = RouteTable()
         self.serving = bool(settings.token.get_secret_value())
 
-    def _readers_etag(self, scope: Scope, headers: Headers) -> str | None:
-        if not self.serving or scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+    def _readers_etag(self, scope: Scope, headers: Headers, validators: Validators) -> str | None:
+        if not self.serving or scope["method"] not in ("GET", "HEAD"):
             return None
         path: str = scope["path"]
         cookie = headers.get("cookie", "")
@@ -245,13 +245,13 @@ class EarlyRevalidation:
         access = self.routes.access(scope["method"], path)
         if access is None or needs_owner(access, self.settings):
             return None
-        return self.state.validators.etag(_variant(cookie, owner=False))
+        return validators.etag(_variant(cookie, owner=False))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = Headers(scope=scope)
-            etag = self._readers_etag(scope, headers)
             validators: Validators = self.state.validators
+            etag = self._readers_etag(scope, headers, validators)
             if etag is not None and _still_valid(headers, etag, validators):
                 cache_control = _readers_cache_control(scope["path"])
                 given = _validation_headers(validators, etag, cache_control, not_modified=True)
