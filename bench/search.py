@@ -555,6 +555,8 @@ def main() -> None:
                         help="measure indexing alone (writes bench/results/search-indexing.txt)")  # fmt: skip
     parser.add_argument("--before", default="", help="with --indexing-only: another fonoteca's src folder, indexing a "
                         "copy of the same archive in the same run (`git archive REV src | tar -x -C DIR`)")  # fmt: skip
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the synthetic archive's folder at the end (to profile one kind on it afterwards)")  # fmt: skip
     args = parser.parse_args()
 
     args.episodes = args.episodes or max(1, round(args.hours / 2))
@@ -727,7 +729,10 @@ def main() -> None:
     if args.hours >= 1500:
         print(f"wrote {keep_run(Path(__file__).parent / 'results' / 'search.txt', report)}")
     fonoteca.close()
-    shutil.rmtree(home, ignore_errors=True)
+    if args.keep:
+        print(f"kept the archive: FONOTECA_HOME={home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
