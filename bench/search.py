@@ -556,7 +556,7 @@ def main() -> None:
     parser.add_argument("--before", default="", help="with --indexing-only: another fonoteca's src folder, indexing a "
                         "copy of the same archive in the same run (`git archive REV src | tar -x -C DIR`)")  # fmt: skip
     parser.add_argument("--keep", action="store_true",
-                        help="keep the synthetic archive's folder at the end (to profile one kind on it afterwards)")  # fmt: skip
+                        help="keep the synthetic archive's folder (to profile one kind on it afterwards)")  # fmt: skip
     args = parser.parse_args()
 
     args.episodes = args.episodes or max(1, round(args.hours / 2))

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from fonoteca.archive import Archive, Segment, database_url, migrations
 from fonoteca.archive.tables import metadata
+from fonoteca.archive.vectors import EpisodeVectors
 from fonoteca.errors import FonotecaError, StorageError
 
 pytestmark = pytest.mark.both_databases  # the tests of the `archive` fixture: on SQLite and on PostgreSQL
@@ -181,3 +182,27 @@ def test_a_database_url_that_is_wrong_or_unreachable_is_one_line_with_what_to_do
     (line,) = ran.stderr.strip().splitlines()
     assert line.startswith("error: ") and said in line and " — " in line  # the hint after the dash
     assert not (tmp_path / "fonoteca.db").exists()  # no SQLite archive made instead
+
+
+def test_the_vectors_revision_moves_them_into_a_table_with_rowids_keeping_every_row(archive: Archive) -> None:
+    show, _ = archive.add_show(title="Show", source="https://example.org/feed.xml", source_kind="feed")
+    episode, _ = archive.upsert_episode(show, guid="g", title="t", kind="audio", status="done")
+    archive.append_segments(episode.id, [Segment(0, 1, "hola")])
+    spans = np.array([[0, 1, 0, 0], [1, 2, 1, 1]], np.float32)
+    vectors = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], np.float32)
+    archive.vectors.save_many("m", 4, [EpisodeVectors(episode.id, archive.get_episode(episode.id).transcript_rev,
+                                                      spans, vectors)])  # fmt: skip
+    before = archive.vectors.load("m", 4)
+    with archive.database.writer() as db, db.begin():
+        command.downgrade(migrations._config(db), "0020_26_speaker_count")
+        if db.dialect.name == "sqlite":  # as made by schema.py: a row was its key's B-tree entry, blobs and all
+            assert "WITHOUT ROWID" in db.execute(text("SELECT sql FROM sqlite_master WHERE name = 'vectors'")).scalar()
+    with Archive(archive.url) as reopened:
+        assert reopened.schema_version == migrations.head()
+        if reopened.database.is_sqlite:
+            with reopened.database.writer() as db:
+                made = db.execute(text("SELECT sql FROM sqlite_master WHERE name = 'vectors'")).scalar()
+            assert "WITHOUT ROWID" not in made
+        after = reopened.vectors.load("m", 4)
+        assert after.episode_ids == before.episode_ids == [episode.id]
+        assert np.array_equal(after.vectors, before.vectors) and np.array_equal(after.spans, before.spans)
