@@ -467,3 +467,20 @@ def test_highlights_of_latin_text_mark_the_words_found_one_by_one() -> None:
         parsed = parse(query)
         assert _highlights(parsed, text) == _highlights_of_words(parsed, text), (query, text)
     assert _highlights(parse('"la la"'), "la la la") == [(0, 2), (3, 5), (6, 8)]
+
+
+def test_a_word_is_counted_right_whether_or_not_the_index_still_holds_deleted_lines(filled) -> None:
+    archive, fonoteca, ids = filled
+    first = _add_episode(archive, ids, "patatas-1", ["patata frita", "sin nada", "otra patata", "patata"], "2024-05-01")
+    _add_episode(archive, ids, "patatas-2", ["una patata", "de la huerta"], "2024-05-02")
+    fonoteca.update_index()
+    said_before = _keywords(fonoteca, '"de la"').total
+    assert _keywords(fonoteca, "patata").total == 4
+    assert fonoteca.index.snapshot()[1]  # no deleted lines: the count is the term's document frequency
+    archive.replace_transcript(first, [Segment(0, 5, "patata"), Segment(5, 10, "de la casa")], source="sidecar")
+    fonoteca.update_index()
+    assert _keywords(fonoteca, "patata").total == 2
+    # The old lines of the re-transcribed episode are deleted, not yet merged away: counted by walking the matches.
+    assert not fonoteca.index.snapshot()[1]
+    assert _keywords(fonoteca, '"de la"').total == said_before + 1  # a pair of common words, one token of `pairs`
+    assert [h.text for h in _keywords(fonoteca, "patata", limit=1, offset=1).hits] in (["patata"], ["una patata"])

@@ -431,9 +431,7 @@ class EpisodeStore:
             if show_id is not None:
                 statement = statement.where(episodes.c.show_id == show_id)
             rows = self.database.query(statement)
-            cached[2][show_id] = [
-                TimelineEntry(r[0], r[1], r[2], r[3], _KINDS[r[4]], r[5], r[6] or 0) for r in rows
-            ]
+            cached[2][show_id] = [TimelineEntry(r[0], r[1], r[2], r[3], _KINDS[r[4]], r[5], r[6] or 0) for r in rows]
         return list(cached[2][show_id])  # a copy: the caller may reorder or extend its list; the entries are frozen
 
     def delete_episode(self, episode_id: str) -> None:

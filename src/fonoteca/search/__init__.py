@@ -60,20 +60,29 @@ def episode_url(episode_id: str, start: float = 0.0) -> str:
     return f"/episode/{episode_id}?t={int(start)}"
 
 
+def _clause_term(clause: Clause) -> tuple[str, str] | None:
+    """The (field, token) a clause is in the index when it is a single term: a word, or two words in a row that the
+    `pairs` field holds as one token. None for a prefix and a longer phrase."""
+    if clause.prefix:
+        return None
+    if not clause.is_phrase:
+        return "text", clause.words[0]
+    if len(clause.words) == 2 and all(common_pairs(clause.words)):
+        return "pairs", pair_tokens(clause.words)[0]
+    return None
+
+
 def _clause_query(schema: tantivy.Schema, clause: Clause) -> tantivy.Query:
+    if term := _clause_term(clause):
+        return tantivy.Query.term_query(schema, *term)
     if clause.prefix:
         return tantivy.Query.regex_query(schema, "text", re.escape(clause.words[0]) + ".*")
-    if not clause.is_phrase:
-        return tantivy.Query.term_query(schema, "text", clause.words[0])
     if not all(common_pairs(clause.words)):
         # Two rarer words in a row: tantivy reads the shortest posting list of the phrase first, then the positions
         # of its other words only in the segments that have it.
         return tantivy.Query.phrase_query(schema, "text", clause.words)
     # Every pair has a common word: on `text`, tantivy would walk the long posting lists of those words.
-    pairs = pair_tokens(clause.words)
-    if len(pairs) == 1:
-        return tantivy.Query.term_query(schema, "pairs", pairs[0])
-    return tantivy.Query.phrase_query(schema, "pairs", pairs)
+    return tantivy.Query.phrase_query(schema, "pairs", pair_tokens(clause.words))
 
 
 def _group_query(schema: tantivy.Schema, group: list[Clause]) -> tantivy.Query:
@@ -96,9 +105,21 @@ def build_query(schema: tantivy.Schema, parsed: ParsedQuery, scope: SearchScope 
         # An undated episode (0) matches no date filter: nobody knows whether it was before or after.
         low = scope.first_second if scope.first_second is not None else 1
         must.append(tantivy.Query.range_query(schema, "published", tantivy.FieldType.Integer, low, scope.last_second))
+    if len(must) == 1 and not parsed.must_not:
+        # Alone, not inside a boolean query of one clause: tantivy scores a lone term query ~30% faster (a common
+        # word at 15,000 h: p95 18 ms against 26, bench/search.py's archive).
+        return must[0]
     clauses = [(tantivy.Occur.Must, q) for q in must]
     clauses += [(tantivy.Occur.MustNot, _clause_query(schema, c)) for c in parsed.must_not]
     return tantivy.Query.boolean_query(clauses)
+
+
+def _one_term(parsed: ParsedQuery, scope: SearchScope) -> tuple[str, str] | None:
+    """The (field, token) of a query that is one term over the whole archive: its matches are counted by the term's
+    document frequency (SearchIndex.snapshot)."""
+    if scope.narrowed or parsed.must_not or len(parsed.must) != 1 or len(parsed.must[0]) != 1:
+        return None
+    return _clause_term(parsed.must[0][0])
 
 
 def occurrences(clause: Clause, folded: list[str]) -> list[int]:
@@ -172,11 +193,13 @@ def keyword_search(
     if not parsed.must:
         return SearchResults(0, [])  # only exclusions, or nothing searchable: no useful answer
     tantivy_query = build_query(index.schema, parsed, scope)
-    searcher = index.searcher()
-    options: dict[str, Any] = {"limit": max(1, limit), "count": True, "offset": max(0, offset)}
+    searcher, without_deletes = index.snapshot()
+    term = _one_term(parsed, scope) if without_deletes else None
+    options: dict[str, Any] = {"limit": max(1, limit), "count": term is None, "offset": max(0, offset)}
     if order == "date":
         options.update(order_by_field="published", order=tantivy.Order.Desc)
     result = searcher.search(tantivy_query, **options)
+    matched = searcher.doc_freq(*term) if term else result.count or 0
     found = [(score, document_fields(searcher.doc(address))) for score, address in result.hits]
     # One archive query for the page's episodes; one deleted since the index was last synced (the writer was busy) is
     # absent, and its segments are not results.
@@ -204,4 +227,4 @@ def keyword_search(
                 speaker=fields.get("speaker"),
             )
         )
-    return SearchResults(total=max(0, (result.count or 0) - missing), hits=hits)
+    return SearchResults(total=max(0, matched - missing), hits=hits)

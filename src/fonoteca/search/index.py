@@ -182,10 +182,15 @@ class SearchIndex:
                 "run `fonoteca reindex` to rebuild it from the archive",
             ) from exc
         register_analyzers(self.index)
+        # Only `snapshot` changes what this process searches (tantivy's default also reloads from a thread watching
+        # meta.json): what it knows of the commit it loaded then holds for the searcher it hands out with it.
+        self.index.config_reader("Manual")
         # The archive's finished_version() when this process last found the index up to date: while it has not moved,
         # a search needs no other query to know the index holds every finished episode.
         self.synced: int | None = None
         self._loaded_commit: tuple[int, int, int] | None = None  # meta.json when the searcher was last reloaded
+        self._reloading = threading.Lock()
+        self._without_deletes = False  # whether the loaded commit has no deleted documents (see snapshot)
 
     @property
     def _held_file(self) -> Path:
@@ -218,16 +223,36 @@ class SearchIndex:
     def searcher(self) -> tantivy.Searcher:
         """A searcher of the index's latest commit, or of the last one seen while another process (`fonoteca
         reindex`) has emptied the folder to rebuild it: a search then answers from the files it still has open."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[tantivy.Searcher, bool]:
+        """searcher(), and whether its commit has no deleted documents: then a term's document frequency (read from
+        the term dictionary, which counts a deleted document until a merge drops it) is how many documents have it,
+        where counting them walks the whole posting list (a common word's: 23 ms of a 26 ms search at 15,000 h)."""
         try:  # every commit replaces meta.json: reloading only then spares each search tantivy's reload
             meta = (self.path / "meta.json").stat()
             committed = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
         except OSError:
             committed = None
-        if committed is None or committed != self._loaded_commit:
-            with contextlib.suppress(ValueError):  # tantivy's "FileDoesNotExist(meta.json)"
-                self.index.reload()
-                self._loaded_commit = committed
-        return self.index.searcher()
+        with self._reloading:
+            if committed is None or committed != self._loaded_commit:
+                with contextlib.suppress(ValueError):  # tantivy's "FileDoesNotExist(meta.json)"
+                    before = self._segments()
+                    self.index.reload()
+                    self._loaded_commit = committed
+                    # The same segments before and after: the reload loaded them (a commit between would differ).
+                    after = self._segments()
+                    self._without_deletes = (
+                        before is not None and before == after and not any(segment.get("deletes") for segment in after)
+                    )
+            return self.index.searcher(), self._without_deletes
+
+    def _segments(self) -> list[dict[str, Any]] | None:
+        """The segments of the index's latest commit as its meta.json lists them (None: unreadable)."""
+        try:
+            return json.loads((self.path / "meta.json").read_bytes())["segments"]
+        except (OSError, ValueError, KeyError):
+            return None
 
     def writer(self) -> tantivy.IndexWriter | None:
         """The index writer, or None while another process (a `fonoteca sync`, `add`, `reindex`…) holds it."""
