@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
+from fonoteca.archive.models import epoch
 from fonoteca.cli import app
 from fonoteca.errors import NotFound, StorageError
 from fonoteca.output import HitOut
@@ -484,3 +485,26 @@ def test_a_word_is_counted_right_whether_or_not_the_index_still_holds_deleted_li
     assert not fonoteca.index.snapshot()[1]
     assert _keywords(fonoteca, '"de la"').total == said_before + 1  # a pair of common words, one token of `pairs`
     assert [h.text for h in _keywords(fonoteca, "patata", limit=1, offset=1).hits] in (["patata"], ["una patata"])
+
+
+def test_newest_first_finds_the_newest_lines_of_a_common_word_by_their_instant_whatever_the_dates_spelling(
+    filled,
+) -> None:
+    archive, fonoteca, ids = filled
+    # Twelve episodes that say it twenty times each; their dates in other time zones, so that the newest by the clock
+    # ("…T23:00:00-05:00", the 11th at 04:00 UTC) is not the last by the text of its date.
+    dates = [f"2024-05-{day:02d}T12:00:00Z" for day in range(1, 10)]
+    dates += ["2024-05-11T01:00:00Z", "2024-05-10T23:00:00-05:00", "2024-05-11T03:00:00+02:00"]
+    made = {
+        _add_episode(archive, ids, f"sopa-{n}", [f"sopa {n} {line}" for line in range(20)], published): published
+        for n, published in enumerate(dates)
+    }
+    fonoteca.update_index()
+    found = _keywords(fonoteca, "sopa", order="date", limit=5)
+    assert found.total == 240
+    newest = max(made, key=lambda episode: epoch(made[episode]))
+    assert {h.episode_id for h in found.hits} == {newest}
+    pages = [h.episode_id for page in range(12) for h in _keywords(fonoteca, "sopa", order="date", limit=20,
+                                                                     offset=page * 20).hits]  # fmt: skip
+    assert sorted(pages) == sorted(episode for episode in made for _ in range(20))  # every line once, page by page
+    assert [epoch(made[e]) for e in pages] == sorted((epoch(made[e]) for e in pages), reverse=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -189,6 +190,24 @@ class TimelineEntry:
     def hours(self) -> float:
         """Hours of audio (none for a text episode, whose mentions per hour would mean nothing)."""
         return (self.duration or 0.0) / 3600 if self.kind != EpisodeKind.TEXT else 0.0
+
+    @cached_property
+    def published_at(self) -> int:
+        """Epoch seconds of its date, as the search index holds it (0: undated)."""
+        return epoch(self.published)
+
+
+def epoch(published: str | None) -> int:
+    """Epoch seconds of an episode's ISO 8601 date; 0 when unknown or unreadable (sorted as the oldest)."""
+    if not published:
+        return 0
+    try:
+        stamp = datetime.fromisoformat(published.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp())
 
 
 # A word as Whisper times it: (start, end, text), and Whisper's probability of it as a fourth item where it gave one

@@ -8,6 +8,8 @@ takes, the index writer."""
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +28,10 @@ __all__ = [
     "BadDate", "Hit", "SearchResults", "SearchScope", "keyword_search", "sync_index", "reindex", "episode_url",
     "matches",
 ]  # fmt: skip
+
+
+# A newest-first search of one term looks within the newest episodes first when they are at most 1/this of the archive.
+NEWEST_WINDOW_SHARE = 4
 
 
 @dataclass
@@ -114,6 +120,22 @@ def build_query(schema: tantivy.Schema, parsed: ParsedQuery, scope: SearchScope 
     return tantivy.Query.boolean_query(clauses)
 
 
+def _newest_episodes(archive: Archive, matches: int, wanted: int) -> list[str] | None:
+    """The newest episodes that likely hold a term's `wanted` newest matches (of `matches` in the whole archive):
+    twice as many as its matches per episode say, and every other episode as new as the oldest of them, so the
+    newest matches in them are the archive's (what is outside is older). tantivy's top-k by the date's fast field
+    reads every match: 22 ms for a common word at 15,000 h, 0.3 ms within its 16 newest episodes. None when the
+    window would be a large share of the archive (a rarer word: its matches are few to read anyway)."""
+    dated = [entry for entry in archive.timeline() if entry.published_at]
+    if not dated or not matches:
+        return None
+    count = math.ceil(2 * wanted * len(dated) / matches)
+    if count * NEWEST_WINDOW_SHARE > len(dated):
+        return None
+    oldest = heapq.nlargest(count, dated, key=lambda entry: entry.published_at)[-1].published_at
+    return [entry.id for entry in dated if entry.published_at >= oldest]
+
+
 def _one_term(parsed: ParsedQuery, scope: SearchScope) -> tuple[str, str] | None:
     """The (field, token) of a query that is one term over the whole archive: its matches are counted by the term's
     document frequency (SearchIndex.snapshot)."""
@@ -195,10 +217,22 @@ def keyword_search(
     tantivy_query = build_query(index.schema, parsed, scope)
     searcher, without_deletes = index.snapshot()
     term = _one_term(parsed, scope) if without_deletes else None
-    options: dict[str, Any] = {"limit": max(1, limit), "count": term is None, "offset": max(0, offset)}
+    limit, offset = max(1, limit), max(0, offset)
+    options: dict[str, Any] = {"limit": limit, "count": term is None, "offset": offset}
+    result = None
     if order == "date":
         options.update(order_by_field="published", order=tantivy.Order.Desc)
-    result = searcher.search(tantivy_query, **options)
+        window = term and _newest_episodes(archive, searcher.doc_freq(*term), offset + limit)
+        if window:
+            within = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, tantivy_query),
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(index.schema, "episode_id", window)),
+            ])  # fmt: skip
+            result = searcher.search(within, **options)
+            if len(result.hits) < limit:  # fewer matches there than the page needs: the whole archive's, then
+                result = None
+    if result is None:
+        result = searcher.search(tantivy_query, **options)
     matched = searcher.doc_freq(*term) if term else result.count or 0
     found = [(score, document_fields(searcher.doc(address))) for score, address in result.hits]
     # One archive query for the page's episodes; one deleted since the index was last synced (the writer was busy) is

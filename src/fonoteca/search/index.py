@@ -43,6 +43,7 @@ from typing import Any
 import tantivy
 
 from fonoteca.archive import Archive, Segment
+from fonoteca.archive.models import epoch
 from fonoteca.errors import ConfigError, FonotecaError, disk_error, is_disk_full
 from fonoteca.events import EventSink, IndexProgress, ignore
 from fonoteca.search.common import COMMON_WORDS, common_pairs
@@ -98,19 +99,6 @@ def register_analyzers(index: tantivy.Index) -> None:
     # tantivy's filters skip a token without numbering the next ones again: each pair keeps its word's position.
     gaps = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.custom_stopword([GAP]))
     index.register_tokenizer(PAIRS_ANALYZER, gaps.build())
-
-
-def epoch(published: str | None) -> int:
-    """Epoch seconds of an episode's ISO 8601 date; 0 when unknown or unreadable (sorted as the oldest)."""
-    if not published:
-        return 0
-    try:
-        stamp = datetime.fromisoformat(published.replace("Z", "+00:00"))
-    except ValueError:
-        return 0
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp())
 
 
 class BadDate(ConfigError):
