@@ -82,11 +82,16 @@ class WordCountStore:
                 copy.write_row(row)
 
     def term_counts(self, term: str, show_id: int | None = None) -> dict[str, int]:
-        """{episode_id: count} for one folded word or word pair."""
-        if show_id is None:
-            rows = self.database.query(_TERM_COUNTS, {"term": term})
-        else:
-            rows = self.database.query(_TERM_COUNTS_OF_SHOW, {"term": term, "show_id": show_id})
+        """{episode_id: count} for one folded word or word pair.
+
+        On SQLite the rows come as one JSON object, which SQLite writes and json.loads reads, both in C: a common word
+        has a row in most episodes (8,000 at 15,000 hours), and a Python row for each, through SQLAlchemy, cost more
+        than twice as much (the counts of a 10-word trend took ~28 ms, ~12 ms as JSON)."""
+        params = {"term": term} if show_id is None else {"term": term, "show_id": show_id}
+        if self.database.is_sqlite:
+            statement = _TERM_COUNTS_JSON if show_id is None else _TERM_COUNTS_OF_SHOW_JSON
+            return json.loads(self.database.query(statement, params)[0][0])
+        rows = self.database.query(_TERM_COUNTS if show_id is None else _TERM_COUNTS_OF_SHOW, params)
         return {r[0]: r[1] for r in rows}
 
     def archive_counts(self, terms: list[str]) -> dict[str, int]:
@@ -116,6 +121,10 @@ _TERM_COUNTS = select(term_counts_table.c.episode_id, term_counts_table.c.count)
 _TERM_COUNTS_OF_SHOW = _TERM_COUNTS.join_from(
     term_counts_table, episodes, episodes.c.id == term_counts_table.c.episode_id
 ).where(episodes.c.show_id == bindparam("show_id"))
+# The same counts as one row: SQLite's JSON object {episode_id: count} ('{}' when the term is never said).
+_AS_JSON = func.json_group_object(term_counts_table.c.episode_id, term_counts_table.c.count)
+_TERM_COUNTS_JSON = _TERM_COUNTS.with_only_columns(_AS_JSON)
+_TERM_COUNTS_OF_SHOW_JSON = _TERM_COUNTS_OF_SHOW.with_only_columns(_AS_JSON)
 
 
 def _word_total(term_counts: dict[str, int]) -> int:

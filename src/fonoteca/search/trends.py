@@ -352,15 +352,25 @@ def trend(
     return points
 
 
+# A TrendPoint made as object.__new__ then TrendPoint.__init__ is the same object, by the same generated __init__
+# (TrendPoint has no __new__ of its own), for less: calling the class enters __init__ from C (type.__call__), where a
+# call from Python code stays in the interpreter's loop. A 10-word trend makes 80,000 points: ~6 ms less of ~65.
+_new_point = object.__new__
+_init_point = TrendPoint.__init__
+
+
 def _episode_points(
     term: str, series: str, slug: str | None, rows: list[tuple], counts: dict[str, int], per: str
 ) -> list[TrendPoint]:
-    points = []
+    points: list[TrendPoint] = []
+    raw = per == "raw"
     for ep_id, title, day, hours, rounded, said in rows:
         count = counts.get(ep_id, 0)
-        value = _normalised(count, hours, said, per) if count else 0.0  # most points of most words are zeros
-        points.append(TrendPoint(term, ep_id, title, day, count, rounded, value, ep_id, title, said, 1,
-                                 1 if count else 0, series, slug))  # fmt: skip
+        # A zero needs no arithmetic, and a raw value is the count itself: no call for either.
+        value = (float(count) if raw else _normalised(count, hours, said, per)) if count else 0.0
+        _init_point(point := _new_point(TrendPoint), term, ep_id, title, day, count, rounded, value, ep_id, title,
+                    said, 1, 1 if count else 0, series, slug)  # fmt: skip
+        points.append(point)
     return points
 
 
