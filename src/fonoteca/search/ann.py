@@ -76,7 +76,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -162,6 +162,7 @@ class PassageVectors:
     ) -> None:
         self.stored = stored  # the generation's int8 vectors, memory-mapped: row = key
         self.lists = lists  # the generation's inverted file, memory-mapped (None: scanned exactly)
+        self._stored_file = _opened(stored) if lists is not None else None
         self.index_keys = generation.next_key if generation else 0
         held = generation.episodes if generation else {}
         self.episode_ids = [c.episode_id for c in current if c.episode_id in delta or _holds(held, c)]
@@ -216,10 +217,21 @@ class PassageVectors:
             if keys is None:
                 keys = self._scan(question, in_index, count)
             rows.append(keys)
-            scores.append(_unit(self.stored[keys]) @ question)
+            scores.append(_unit(self._stored_rows(keys)) @ question)
         all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
         top = best(all_scores, count)
         return all_rows[top], all_scores[top]
+
+    def _stored_rows(self, keys: np.ndarray) -> np.ndarray:
+        """The int8 rows of these keys. Those the lists propose are read from the file, not through the mapping: the
+        kernel maps up to 64 KB of cached file around each page a process touches, so the ~400 scattered rows of a
+        question kept ~25 MB more of the file in the process's RSS each time (1.3 GB after 20 questions at 15,000 h,
+        bench/search.py); read with os.pread, ~0.7 ms a question."""
+        if self._stored_file is None:
+            return self.stored[keys]
+        dim, start, handle = self.stored.shape[1], self.stored.offset, self._stored_file.fileno()
+        read = b"".join(os.pread(handle, dim, start + int(key) * dim) for key in keys)
+        return np.frombuffer(read, np.int8).reshape(len(keys), dim)
 
     def _rows_of(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which rows the allowed episodes hold (a mask), and which of them are the index's keys and the delta's."""
@@ -261,6 +273,18 @@ class PassageVectors:
         _scores, found = lists.search(question[None].astype(np.float32), min(in_scope, count * RESCORE), params=params)
         keys = found[0][found[0] >= 0]
         return keys if len(keys) >= min(count, in_scope) else None
+
+
+def _opened(stored: np.ndarray) -> BinaryIO | None:
+    """The file a generation's memory-mapped vectors come from, opened to read rows from (None: not a file, or one
+    removed since it was mapped: its rows are then read through the mapping). A generation's file is never rewritten:
+    the next one has the next number."""
+    if not isinstance(stored, np.memmap) or stored.filename is None:
+        return None
+    try:
+        return open(stored.filename, "rb", buffering=0)  # noqa: SIM115 — kept open as long as the mapping
+    except OSError:
+        return None
 
 
 def _holds(held: dict[str, tuple[int, int, int]], current: CurrentVectors) -> bool:
