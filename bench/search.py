@@ -385,7 +385,8 @@ _SEARCHER = """
 import gc, sys, time
 from pathlib import Path
 from fonoteca.app import Fonoteca
-from fonoteca.search.index import date_bound, epoch
+from fonoteca.archive.models import epoch
+from fonoteca.search.index import date_bound
 from fonoteca.settings import Settings
 questions = sys.argv[3:]
 with Fonoteca(Settings.from_env(environ={"FONOTECA_VECTOR_INDEX": sys.argv[2]}, home=Path(sys.argv[1]))) as app:

@@ -30,9 +30,9 @@ from pydantic import Field
 
 from fonoteca import __version__
 from fonoteca.archive import Status
+from fonoteca.archive.models import epoch
 from fonoteca.errors import FonotecaError
 from fonoteca.search.hybrid import MODES
-from fonoteca.search.index import epoch
 from fonoteca.search.trends import GROUPINGS, MAX_TERMS, NORMALISATIONS, parse_terms
 from fonoteca.text import format_timestamp
 from fonoteca.web.crowd import MAX_QUERY_CHARS, MAX_RESULTS  # the same bounded work as the web's search

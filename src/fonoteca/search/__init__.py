@@ -217,12 +217,13 @@ def keyword_search(
     tantivy_query = build_query(index.schema, parsed, scope)
     searcher, without_deletes = index.snapshot()
     term = _one_term(parsed, scope) if without_deletes else None
+    term_matches = searcher.doc_freq(*term) if term else None
     limit, offset = max(1, limit), max(0, offset)
     options: dict[str, Any] = {"limit": limit, "count": term is None, "offset": offset}
     result = None
     if order == "date":
         options.update(order_by_field="published", order=tantivy.Order.Desc)
-        window = term and _newest_episodes(archive, searcher.doc_freq(*term), offset + limit)
+        window = term_matches is not None and _newest_episodes(archive, term_matches, offset + limit)
         if window:
             within = tantivy.Query.boolean_query([
                 (tantivy.Occur.Must, tantivy_query),
@@ -233,7 +234,7 @@ def keyword_search(
                 result = None
     if result is None:
         result = searcher.search(tantivy_query, **options)
-    matched = searcher.doc_freq(*term) if term else result.count or 0
+    matched = term_matches if term_matches is not None else result.count or 0
     found = [(score, document_fields(searcher.doc(address))) for score, address in result.hits]
     # One archive query for the page's episodes; one deleted since the index was last synced (the writer was busy) is
     # absent, and its segments are not results.

@@ -88,9 +88,9 @@ from usearch.index import MetricKind
 from usearch.index import search as exact_search
 
 from fonoteca.archive import Archive
+from fonoteca.archive.models import epoch
 from fonoteca.archive.vectors import CurrentVectors
 from fonoteca.errors import disk_error
-from fonoteca.search.index import epoch
 
 if TYPE_CHECKING:
     import faiss

@@ -30,11 +30,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fonoteca.archive import Archive, Segment
+from fonoteca.archive.models import epoch
 from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
 from fonoteca.search.ann import IndexBeingBuilt, PassageVectors, VectorIndex
-from fonoteca.search.index import SearchIndex, epoch, speaker_key
+from fonoteca.search.index import SearchIndex, speaker_key
 from fonoteca.search.query import Clause, in_order, intent, parse
 from fonoteca.search.scope import EVERYWHERE, SearchScope
 from fonoteca.text import words
