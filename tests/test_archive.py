@@ -128,13 +128,16 @@ def test_episodes_by_ids_reads_many_in_one_call_and_leaves_out_unknown_ids(archi
     assert archive.episodes_by_ids([]) == {}
 
 
-def test_dates_by_ids_gives_the_day_of_many_episodes_and_leaves_out_unknown_ids(archive: Archive) -> None:
+def test_cards_by_ids_give_the_title_show_and_day_of_many_episodes_and_leave_out_unknown_ids(archive: Archive) -> None:
     show = _show(archive)
     dated, _ = archive.upsert_episode(show, guid="d", title="Con fecha", kind="audio", published="2024-01-10T20:00:00Z")
     undated, _ = archive.upsert_episode(show, guid="u", title="Sin fecha", kind="audio")
-    found = archive.dates_by_ids([undated.id, "0000000000", dated.id, dated.id])
-    assert found == {dated.id: "2024-01-10", undated.id: None}
-    assert archive.dates_by_ids([]) == {}
+    found = archive.cards_by_ids([undated.id, "0000000000", dated.id, dated.id])
+    assert set(found) == {dated.id, undated.id}
+    assert (found[dated.id].title, found[dated.id].show_title, found[dated.id].date) == ("Con fecha", "Mi Podcast",
+                                                                                        "2024-01-10")  # fmt: skip
+    assert found[undated.id].date is None
+    assert archive.cards_by_ids([]) == {}
 
 
 def test_the_timeline_follows_every_commit_of_this_or_another_connection(archive: Archive) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +26,7 @@ from fonoteca.llm.server import LocalServer, free_port
 from fonoteca.meaning import embedders
 from fonoteca.meaning.embedders import PACKAGED, USE, load_embedder
 from fonoteca.meaning.passages import passages
+from fonoteca.meaning.questions import BATCH, QuestionBatch
 from fonoteca.output.snippets import snippet_html
 from fonoteca.search.hybrid import MODES
 from fonoteca.settings import Settings
@@ -114,6 +117,69 @@ def test_a_batch_split_between_threads_gives_each_text_the_vector_it_gets_alone(
     alone = np.concatenate([embedder.embed([text], query=False) for text in texts])
     assert together.shape == (len(texts), embedder.dim)
     assert np.min(np.sum(together * alone, axis=1)) > 0.9999
+
+
+class _CountingEmbedder:
+    """The real packaged model, counting the batches it is given (how many questions were embedded together)."""
+
+    def __init__(self) -> None:
+        self.model = embedders.UseEmbedder(workers=1)
+        self.name, self.dim, self.batches = self.model.name, self.model.dim, []
+
+    def embed(self, texts: list[str], *, query: bool) -> np.ndarray:
+        self.batches.append(list(texts))
+        return self.model.embed(texts, query=query)
+
+
+def test_a_question_is_embedded_with_those_of_the_searches_waiting_and_each_gets_its_own_vector():
+    questions, embedder = QuestionBatch(), _CountingEmbedder()
+    first, waiting = COOKING[0], [FOOTBALL[0], HOLIDAY[0], RESIGNATION[1]]
+    with contextlib.ExitStack() as announced:
+        for question in waiting:
+            announced.enter_context(questions.expecting(question))
+        vector = questions.vector(embedder, first)
+        assert embedder.batches == [[first, *waiting]]
+        theirs = [questions.vector(embedder, question) for question in waiting]
+        assert len(embedder.batches) == 1  # their turns found them embedded
+    alone = [embedder.model.embed([question], query=True)[0] for question in [first, *waiting]]
+    for together, by_itself in zip([vector, *theirs], alone, strict=True):
+        assert float(together @ by_itself) > 0.9999
+    questions.vector(embedder, waiting[0])  # no search of it waits any more: nothing of it was kept
+    assert embedder.batches[-1] == [waiting[0]]
+
+
+def test_a_batch_takes_at_most_its_size_of_questions_and_leaves_the_others_waiting():
+    questions, embedder = QuestionBatch(), _CountingEmbedder()
+    waiting = [f"la pregunta número {n}" for n in range(2 * BATCH)]
+    with contextlib.ExitStack() as announced:
+        for question in waiting:
+            announced.enter_context(questions.expecting(question))
+        questions.vector(embedder, VOLCANO[0])
+        questions.vector(embedder, waiting[-1])  # not in the first batch: embedded with the ones still left
+    assert [len(batch) for batch in embedder.batches] == [BATCH, BATCH]
+    assert waiting[-1] not in embedder.batches[0] and not set(embedder.batches[0]) & set(embedder.batches[1][1:])
+
+
+def test_meaning_searches_waiting_on_the_web_server_are_embedded_together_and_each_answers_its_own_question(
+    settings, talks
+):
+    """Fifteen searches by meaning at once on one web server process, which works them out one at a time: the model
+    is asked fewer times than there are questions, and each answer is the one its question gets searched alone."""
+    questions = ["cuando dejó su trabajo", "fuimos a la costa en verano", "cocinar espaguetis caseros"] * 5
+    with Fonoteca(settings) as fonoteca:
+        fonoteca.embed()
+        alone = {q: [(h.episode_id, h.start) for h in fonoteca.search(q, mode="meaning").hits] for q in questions}
+    app = create_app(settings)
+    model, batches = app.state.fonoteca.embedder, []
+    embed = model.embed
+    model.embed = lambda texts, *, query: batches.append(len(texts)) or embed(texts, query=query)  # the real model
+    with TestClient(app) as client, ThreadPoolExecutor(len(questions)) as crowd:
+        answers = list(crowd.map(
+            lambda q: client.get("/api/search", params={"q": q, "mode": "meaning"}).json(), questions
+        ))  # fmt: skip
+    for question, answer in zip(questions, answers, strict=True):
+        assert [(h["episode_id"], h["start"]) for h in answer["hits"]] == alone[question]
+    assert len(batches) < len(questions) and max(batches) > 1
 
 
 def test_the_packaged_model_runs_blas_on_one_thread_and_gives_the_process_its_threads_back():

@@ -165,6 +165,26 @@ def test_a_filtered_meaning_search_over_a_small_show_finds_its_exact_top_passage
         assert len(found & set(_exact(archive, question, set(big) | small, 10))) >= (8 if kind == "lists" else 10)
 
 
+def test_rows_of_a_large_vectors_file_are_read_from_the_file_with_the_scores_the_mapping_gives(settings, monkeypatch):
+    """Past MAPPED_UNDER_BYTES the rows the lists propose are read with os.pread (a process's RSS stays small), under
+    it through the mapping (faster): both give every search the same passages and scores."""
+    _small_lists(monkeypatch)
+    rng = np.random.default_rng(5)
+    with Archive(settings.db_path) as archive:
+        for n in range(20):
+            _embedded_episode(archive, "Grande", f"g{n}", 100, rng)
+        VectorIndex(settings.vector_index_dir, kind="lists").update(archive, MODEL, DIM)
+        mapped = VectorIndex(settings.vector_index_dir, kind="lists").passages(archive, MODEL, DIM)
+        monkeypatch.setattr(ann, "MAPPED_UNDER_BYTES", 0)  # as a file of 15,000 hours' passages is
+        from_file = VectorIndex(settings.vector_index_dir, kind="lists").passages(archive, MODEL, DIM)
+    assert mapped._stored_file is None and from_file._stored_file is not None
+    everything = np.ones(len(mapped.episode_ids), bool)
+    for question in _vectors(rng, 10):
+        rows, scores = mapped.nearest(question, everything, 20)
+        assert np.array_equal(rows, from_file.nearest(question, everything, 20)[0])
+        assert np.array_equal(scores, from_file.nearest(question, everything, 20)[1])
+
+
 def test_the_lists_follow_added_retranscribed_and_deleted_episodes(settings, monkeypatch):
     """Updated in place: the lists read back, the removed episodes' keys taken out, the new ones added, written as
     a new generation; trained again only once they hold RETRAIN times the rows they were trained for."""

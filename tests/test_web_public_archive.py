@@ -26,6 +26,7 @@ from fixtures_web import build_web_archive, fonoteca_serve
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
@@ -479,7 +480,9 @@ def test_an_answer_that_has_not_started_within_its_time_budget_is_a_503_with_ret
     assert time.monotonic() - started >= 1.0  # the late answer finished its work, and was dropped
 
 
-def test_searches_are_worked_out_a_few_at_a_time_in_the_order_they_came_and_nothing_else_waits_for_them() -> None:
+def test_searches_are_worked_out_a_few_at_a_time_in_the_order_they_came_and_nothing_else_waits_for_them(
+    settings: Settings,
+) -> None:
     # A stand-in for the routes behind Turns, which notes how many limited requests it works on at once and in which
     # order they began: a real search's concurrency in a server cannot be seen from outside.
     working, most, began, finished = 0, 0, [], []
@@ -495,7 +498,7 @@ def test_searches_are_worked_out_a_few_at_a_time_in_the_order_they_came_and_noth
         finished.append(scope["path"])
         await PlainTextResponse("ok")(scope, receive, send)
 
-    turns = Turns(routes)
+    turns = Turns(routes, fonoteca=Fonoteca(settings))
 
     async def ask(path: str, limited: bool) -> None:
         scope = {"type": "http", "path": path, "state": {"limited": Kind.SEARCH} if limited else {}}

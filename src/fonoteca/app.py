@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from fonoteca.archive import Archive, Captions, Episode, Overview, Show, Stats, Status
 from fonoteca.errors import FonotecaError, NotFound
 from fonoteca.events import CopyProgress, EventSink, ignore
+from fonoteca.meaning.questions import QuestionBatch
 from fonoteca.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ class Fonoteca:
         self._searcher: HybridSearch | None = None
         self._embedder: Embedder | None = None
         self._embedder_loading = threading.Lock()
+        self.questions = QuestionBatch()  # the questions of searches to come, embedded together with the next one
 
     # -- the parts ------------------------------------------------------------------------------------------------
 
@@ -128,8 +131,9 @@ class Fonoteca:
             if self._searcher is None:
                 meaning_off = self.settings.embeddings == "none"
                 self._searcher = HybridSearch(
-                    self.archive, self.index, self.vectors, lambda: self.embedder, meaning_off=meaning_off
-                )
+                    self.archive, self.index, self.vectors, lambda: self.embedder, self.questions,
+                    meaning_off=meaning_off,
+                )  # fmt: skip
             return self._searcher
 
     def scope(
@@ -400,6 +404,13 @@ class Fonoteca:
         self._catch_up_index()
         scope = self.scope(show=show, episode=episode, date_from=date_from, date_to=date_to, speaker=speaker)
         return self.searcher.search(query, scope, limit=limit, offset=offset, order=order, mode=mode)
+
+    def search_coming(self, query: str) -> AbstractContextManager[None]:
+        """While this is open a search of `query` is waiting for its turn (the web's crowd): its question may be
+        embedded with the one of the search before it (fonoteca.meaning.questions)."""
+        from fonoteca.search.hybrid import question_of
+
+        return self.questions.expecting(question_of(query))
 
     def embed(self, *, again: bool = False, most: int | None = None) -> int:
         """Embed every passage not embedded yet for search by meaning (all of them `again`; the first `most`

@@ -48,6 +48,7 @@ from fonoteca.archive.models import (
     ChapterSource,
     DamagedTranscript,
     Episode,
+    EpisodeCard,
     EpisodeKind,
     EpisodeSpeaker,
     KeyMoment,
@@ -85,6 +86,7 @@ __all__ = [
     "DamagedTranscript",
     "Database",
     "Episode",
+    "EpisodeCard",
     "EpisodeBusy",
     "EpisodeKind",
     "KeyMoment",
@@ -213,7 +215,7 @@ class Archive:
     requeue_failed = _Delegated("episodes", EpisodeStore.requeue_failed)
     get_episode = _Delegated("episodes", EpisodeStore.get_episode)
     episodes_by_ids = _Delegated("episodes", EpisodeStore.episodes_by_ids)
-    dates_by_ids = _Delegated("episodes", EpisodeStore.dates_by_ids)
+    cards_by_ids = _Delegated("episodes", EpisodeStore.cards_by_ids)
     list_episodes = _Delegated("episodes", EpisodeStore.list_episodes)
     add_episodes = _Delegated("episodes", EpisodeStore.add_episodes)
     timeline = _Delegated("episodes", EpisodeStore.timeline)

@@ -25,6 +25,7 @@ from fonoteca.archive.models import (
     TRANSITIONS,
     Captions,
     Episode,
+    EpisodeCard,
     EpisodeKind,
     Show,
     Source,
@@ -369,14 +370,14 @@ class EpisodeStore:
                 found[row.id] = Episode(**row._mapping)
         return found
 
-    def dates_by_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
-        """The date (YYYY-MM-DD, None when unknown) of the episodes of these exact ids; ids not in the archive are
-        absent. What ranks a search's candidates (a hundred or two) without reading each one whole: building their
-        Episode objects took 3 ms of a hybrid search's ~20 (bench/web.py's archive), for a page of 20."""
-        found: dict[str, str | None] = {}
+    def cards_by_ids(self, ids: Iterable[str]) -> dict[str, EpisodeCard]:
+        """What a search hit says of the episodes of these exact ids (title, show, date); ids not in the archive are
+        absent. A search reads it for its candidates (a hundred or two) and its page: reading their whole Episode
+        objects took 2.8 ms for a hundred (bench/web.py's archive), these 0.8 ms."""
+        found: dict[str, EpisodeCard] = {}
         for chunk in in_chunks(list(dict.fromkeys(ids))):
-            for episode_id, published in self.database.query(_PUBLISHED_BY_IDS, {"ids": chunk}):
-                found[episode_id] = published[:10] if published else None
+            for episode_id, title, show_title, published in self.database.query(_CARDS_BY_IDS, {"ids": chunk}):
+                found[episode_id] = EpisodeCard(episode_id, title, show_title, published)
         return found
 
     def list_episodes(
@@ -527,8 +528,10 @@ _EPISODE_SELECT = select(episodes, shows.c.title.label("show_title")).join_from(
 # running it.
 _EPISODE_BY_ID = _EPISODE_SELECT.where(episodes.c.id == bindparam("id"))
 _EPISODES_BY_IDS = _EPISODE_SELECT.where(episodes.c.id.in_(bindparam("ids", expanding=True)))
-_PUBLISHED_BY_IDS = select(episodes.c.id, episodes.c.published).where(
-    episodes.c.id.in_(bindparam("ids", expanding=True))
+_CARDS_BY_IDS = (
+    select(episodes.c.id, episodes.c.title, shows.c.title, episodes.c.published)
+    .join_from(episodes, shows, shows.c.id == episodes.c.show_id)
+    .where(episodes.c.id.in_(bindparam("ids", expanding=True)))
 )
 _FINISHED_VERSION = select(finished.c.version)
 

@@ -169,6 +169,20 @@ class Episode:
         return json.loads(self.dropped_segments) if self.dropped_segments else {}
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeCard:
+    """What a search hit says of its episode (see Archive.cards_by_ids)."""
+
+    id: str
+    title: str
+    show_title: str
+    published: str | None
+
+    @property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """An episode as a point of the show's history (see Archive.timeline)."""

@@ -238,7 +238,7 @@ def keyword_search(
     found = [(score, document_fields(searcher.doc(address))) for score, address in result.hits]
     # One archive query for the page's episodes; one deleted since the index was last synced (the writer was busy) is
     # absent, and its segments are not results.
-    episodes = archive.episodes_by_ids(fields["episode_id"] for _score, fields in found)
+    episodes = archive.cards_by_ids(fields["episode_id"] for _score, fields in found)
     hits = []
     missing = 0
     for score, fields in found:

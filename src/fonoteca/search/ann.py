@@ -108,6 +108,9 @@ PROBES, PROBED_SHARE = 64, 64  # cells a search probes: PROBES, or 1/PROBED_SHAR
 RETRAIN = 4  # the lists are trained again once they hold this many times the rows they were trained for
 ADD_ROWS = 100_000  # rows added to the lists at once (their float32 unit vectors: 200 MB at 512-d)
 FORMAT = 2  # of current.json and the files it names
+# Rows the lists propose are read from a file this small through its mapping: all of it in a process's RSS is little,
+# and reading 400 rows so takes 0.1 ms where os.pread takes 0.5-0.9 (bench/web.py's archive: 84 MB).
+MAPPED_UNDER_BYTES = 256 * 1024 * 1024
 
 
 @functools.cache
@@ -226,7 +229,7 @@ class PassageVectors:
         """The int8 rows of these keys. Those the lists propose are read from the file, not through the mapping: the
         kernel maps up to 64 KB of cached file around each page a process touches, so the ~400 scattered rows of a
         question kept ~25 MB more of the file in the process's RSS each time (1.3 GB after 20 questions at 15,000 h,
-        bench/search.py); read with os.pread, ~0.7 ms a question."""
+        bench/search.py); read with os.pread, ~0.7 ms a question, unless the file is small (MAPPED_UNDER_BYTES)."""
         if self._stored_file is None:
             return self.stored[keys]
         dim, start, handle = self.stored.shape[1], self.stored.offset, self._stored_file.fileno()
@@ -276,10 +279,10 @@ class PassageVectors:
 
 
 def _opened(stored: np.ndarray) -> BinaryIO | None:
-    """The file a generation's memory-mapped vectors come from, opened to read rows from (None: not a file, or one
-    removed since it was mapped: its rows are then read through the mapping). A generation's file is never rewritten:
-    the next one has the next number."""
-    if not isinstance(stored, np.memmap) or stored.filename is None:
+    """The file a generation's memory-mapped vectors come from, opened to read rows from (None: not a file, one
+    removed since it was mapped, or one under MAPPED_UNDER_BYTES: its rows are then read through the mapping). A
+    generation's file is never rewritten: the next one has the next number."""
+    if not isinstance(stored, np.memmap) or stored.filename is None or stored.nbytes < MAPPED_UNDER_BYTES:
         return None
     try:
         return open(stored.filename, "rb", buffering=0)  # noqa: SIM115 — kept open as long as the mapping

@@ -33,6 +33,7 @@ from fonoteca.archive import Archive, Segment
 from fonoteca.archive.models import epoch
 from fonoteca.errors import ConfigError, FonotecaError
 from fonoteca.meaning.embedders import Embedder
+from fonoteca.meaning.questions import QuestionBatch
 from fonoteca.search import Hit, SearchResults, episode_url, keyword_search, occurrences
 from fonoteca.search.ann import IndexBeingBuilt, PassageVectors, VectorIndex
 from fonoteca.search.index import SearchIndex, speaker_key
@@ -56,8 +57,9 @@ _NOTHING_EMBEDDED = (
 
 class HybridSearch:
     """Every mode of search over one archive and its index. `embedder` is called for the embeddings model only when
-    meaning is searched (loading one is slow, and most scopes of a fresh archive have no vectors). `meaning_off`
-    (FONOTECA_EMBEDDINGS=none): a search that names no mode is by keywords."""
+    meaning is searched (loading one is slow, and most scopes of a fresh archive have no vectors); `questions` embeds
+    each question, with those of the searches announced to come. `meaning_off` (FONOTECA_EMBEDDINGS=none): a search
+    that names no mode is by keywords."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class HybridSearch:
         index: SearchIndex,
         vectors: VectorIndex,
         embedder: Callable[[], Embedder],
+        questions: QuestionBatch,
         *,
         meaning_off: bool = False,
     ) -> None:
@@ -72,6 +75,7 @@ class HybridSearch:
         self.index = index
         self.vectors = vectors
         self.embedder = embedder
+        self.questions = questions
         self.meaning_off = meaning_off
         self.embedded = False  # whether anything was embedded when last asked
 
@@ -110,7 +114,7 @@ class HybridSearch:
         self.embedded = self.embedded or archive.vectors.any()
         if not self.embedded:
             return by_keywords(_NOTHING_EMBEDDED, _WORDS_ONLY)
-        text = meaning_query if meaning_query is not None else _plain(query)
+        text = meaning_query if meaning_query is not None else question_of(query)
         if not text.strip():  # only exclusions: nothing to look for
             return by_keywords()
         try:
@@ -120,7 +124,7 @@ class HybridSearch:
             embedded = int(allowed.sum())
             if scope.speaker is not None:  # only the episodes the speaker says something in (the index knows)
                 allowed &= np.isin(loaded.episode_ids, list(_episodes_of(self.index, scope)))
-            question = embedder.embed([text], query=True)[0] if allowed.any() else None
+            question = self.questions.vector(embedder, text) if allowed.any() else None
         except IndexBeingBuilt as exc:
             return by_keywords(f"{exc}; these are keyword results meanwhile", _WORDS_ONLY)
         except (FonotecaError, OSError) as exc:  # an endpoint gone, a model that cannot load
@@ -310,8 +314,8 @@ def _page(
     hundred passages was a third of a query's time), and is left out when it says a word the query excludes
     (`-word`), as a keyword hit would be."""
     ids = [f.hit.episode_id if f.hit else loaded.episode_of(f.row) for f in fused]
-    dates = archive.dates_by_ids(ids)  # one deleted since it was embedded is absent: not a result
-    found = [(f, episode_id) for f, episode_id in zip(fused, ids, strict=True) if episode_id in dates]
+    episodes = archive.cards_by_ids(ids)  # one deleted since it was embedded is absent: not a result
+    found = [(f, episode_id) for f, episode_id in zip(fused, ids, strict=True) if episode_id in episodes]
     texts: dict[int, tuple[str, str | None]] = {}  # a passage's text and its one voice, read once
 
     def read_passages(rows: Iterable[int]) -> None:
@@ -328,20 +332,18 @@ def _page(
             if f.hit is not None or not any(occurrences(c, words(texts[f.row][0])) for c in excluded)
         ]
     if order == "date":
-        found.sort(key=lambda pair: dates[pair[1]] or "", reverse=True)
+        found.sort(key=lambda pair: episodes[pair[1]].date or "", reverse=True)
         if literal_first:
             found.sort(key=lambda pair: pair[0].hit is None)
     shown = found[offset : offset + limit]
     read_passages(f.row for f, _episode_id in shown if f.hit is None)
-    episodes = archive.episodes_by_ids(episode_id for f, episode_id in shown if f.hit is None)
     hits = []
     for f, episode_id in shown:
         if f.hit is not None:
             hits.append(replace(f.hit, score=f.score, matched="both" if f.similarity is not None else "words",
                                 similarity=f.similarity))  # fmt: skip
             continue
-        if (ep := episodes.get(episode_id)) is None:  # deleted a moment ago, between the two reads
-            continue
+        ep = episodes[episode_id]
         start, end = (float(t) for t in loaded.spans[f.row][:2])
         text, speaker = texts[f.row]
         hits.append(
@@ -376,6 +378,7 @@ def _text_and_voice(passage: list[Segment]) -> tuple[str, str | None]:
 _SYNTAX = re.compile(r'(?:^|\s)-\S+|\bOR\b|["*]')
 
 
-def _plain(query: str) -> str:
-    """The query without keyword syntax (exclusions, OR, quotes, prefix stars): what it means is in its words."""
+def question_of(query: str) -> str:
+    """What search by meaning embeds for a query: the query without keyword syntax (exclusions, OR, quotes, prefix
+    stars), as what it means is in its words."""
     return " ".join(_SYNTAX.sub(" ", query).split())

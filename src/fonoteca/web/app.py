@@ -145,7 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
             most_mb=settings.answer_cache_mb,
             generation=generation(settings, WEB_DIR / "templates", assets.urls),
         ),
-        Middleware(Turns),
+        Middleware(Turns, fonoteca=fonoteca),
     ]
     app = FastAPI(
         title="fonoteca", version=__version__, description="A show's whole history, searchable.", lifespan=lifespan,

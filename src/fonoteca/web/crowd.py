@@ -24,6 +24,7 @@ trends and exports (`CrowdGuard`, ASGI middleware that create_app puts after the
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
@@ -33,6 +34,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fonoteca.app import Fonoteca
 from fonoteca.settings import Settings
 from fonoteca.web.access import MCP_PATH
 from fonoteca.web.guards import read_body, replay
@@ -157,7 +159,10 @@ class CrowdGuard:
             detail, wait = refusal
             await _refuse(path, detail, 429, {"Retry-After": str(wait)})(scope, receive, send)
             return
-        scope.setdefault("state", {})["limited"] = kind  # Turns': this request works something out
+        state = scope.setdefault("state", {})
+        state["limited"] = kind  # Turns': this request works something out
+        if kind is Kind.SEARCH and query.get("mode", "") != "keyword":
+            state["question"] = query["q"]  # Turns': it may search by meaning
         await within_budget(self.app, scope, receive, send, TIME_BUDGET_S)
 
     def _over_limit(self, kind: Kind, client: str) -> tuple[str, int] | None:
@@ -170,18 +175,21 @@ class CrowdGuard:
 
 class Turns:
     """At most TURNS of the limited kinds of work (CrowdGuard marks them) at once in this process, the others waiting
-    in the order they came (see the module's docstring)."""
+    in the order they came (see the module's docstring). A search that may search by meaning says its question is
+    coming while it waits: the search before it embeds it with its own (fonoteca.meaning.questions)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, *, fonoteca: Fonoteca) -> None:
+        self.app, self.fonoteca = app, fonoteca
         self.turns = anyio.CapacityLimiter(TURNS)  # its waiters are served first come, first served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("state", {}).get("limited") is not None:
+        state = scope.get("state", {}) if scope["type"] == "http" else {}
+        if state.get("limited") is None:
+            await self.app(scope, receive, send)
+            return
+        with self.fonoteca.search_coming(state["question"]) if "question" in state else nullcontext():
             async with self.turns:
                 await self.app(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 async def within_budget(app: ASGIApp, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
