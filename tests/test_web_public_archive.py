@@ -7,22 +7,26 @@ import asyncio
 import gzip
 import multiprocessing
 import multiprocessing.queues
+import os
 import random
 import re
 import shutil
 import socket
 import string
+import sys
 import time
 import urllib.robotparser
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
+from pathlib import Path
 from xml.etree import ElementTree
 
 import anyio
 import diskcache
 import httpx
+import pytest
 from fastapi.testclient import TestClient
-from fixtures_web import build_web_archive, fonoteca_serve
+from fixtures_web import build_web_archive, fonoteca_serve, fonoteca_serve_process
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
@@ -30,7 +34,7 @@ from fonoteca.app import Fonoteca
 from fonoteca.archive import Archive, Segment
 from fonoteca.llm.server import free_port
 from fonoteca.settings import Settings
-from fonoteca.web import tcp_socket
+from fonoteca.web import process_sockets
 from fonoteca.web.app import create_app
 from fonoteca.web.caching import answers_dir
 from fonoteca.web.crowd import TURNS, Kind, Turns, within_budget
@@ -524,6 +528,46 @@ def test_searches_are_worked_out_a_few_at_a_time_in_the_order_they_came_and_noth
     assert finished.index("/episode/1") < finished.index("/search/7")  # a page does not queue behind searches
 
 
+def _connections_by_process(parent: int, port: int) -> dict[int, int]:
+    """How many established TCP connections to `port` each child process of `parent` holds (Linux's /proc)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            established.add(fields[9])  # the socket's inode
+    held = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            links = [os.readlink(fd) for fd in (stat.parent / "fd").iterdir()]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        held[int(stat.parent.name)] = sum(link.startswith("socket:[") and link[8:-1] in established for link in links)
+    return {pid: count for pid, count in held.items() if count}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="one socket per process (SO_REUSEPORT) is Linux's")
+def test_connections_opened_together_are_spread_over_the_processes_of_workers_n(settings: Settings) -> None:
+    """Forty kept-alive connections opened at once to `serve --workers 2` (as a crowd's browsers or a proxy's pool
+    are): each process takes a fair share, where on one shared socket the first to wake took nearly all of them."""
+    build_web_archive(settings)
+    with fonoteca_serve_process(settings, workers="2") as (base, server):
+        port = int(base.rsplit(":", 1)[1])
+        crowd = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(40)]
+        try:
+            for connection in crowd:
+                connection.sendall(f"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            for connection in crowd:
+                assert connection.recv(12).startswith(b"HTTP/1.1 200")  # answered, so accepted by a process
+            shares = _connections_by_process(server.pid, port)
+        finally:
+            for connection in crowd:
+                connection.close()
+    assert len(shares) == 2 and sum(shares.values()) == 40, shares
+    assert min(shares.values()) >= 8, f"one process took nearly every connection: {shares}"
+
+
 def _nagle_off_in_a_spawned_process(listening: socket.socket, answer: multiprocessing.queues.Queue) -> None:
     """What a server process of `--workers N` does with the socket it is handed: asyncio accepts on it."""
 
@@ -563,7 +607,9 @@ def test_every_process_of_workers_n_answers_kept_alive_connections_without_nagle
     import uvicorn
 
     config = uvicorn.Config("fonoteca.web.app:app_from_environment", host="127.0.0.1", port=free_port(), workers=2)
-    listening = tcp_socket(config.bind_socket())
+    listening, *others = process_sockets(config)  # what `serve --workers 2` hands its first process
+    for other in others:  # the second process's: closed, so that the kernel hands this one every connection
+        other.close()
     spawn = multiprocessing.get_context("spawn")
     answer = spawn.Queue()
     process = spawn.Process(target=_nagle_off_in_a_spawned_process, args=(listening, answer))
