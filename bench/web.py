@@ -78,7 +78,6 @@ TARGET_P99_MS = 150  # every kind, 50 connections, --workers 2
 KINDS = ("static file", "front page", "episode page", "search keyword", "search hybrid", "trend", "304 revalidation")
 UNSTORED = ("episode page", "search keyword", "search hybrid", "trend")  # measured again without the answer store
 FLOOR_APP = """
-import socket
 import sys
 
 import uvicorn
@@ -98,12 +97,10 @@ if __name__ == "__main__":
                             log_level="warning")
     if config.workers == 1:
         uvicorn.Server(config).run()
-    else:  # the socket says TCP, as fonoteca's does (web.tcp_socket): else Nagle delays every kept-alive answer 40 ms
-        from uvicorn.supervisors import Multiprocess
+    else:  # on the sockets and supervisor `fonoteca serve --workers N` runs on (a socket per process, TCP said)
+        from fonoteca.web import process_sockets, supervisor
 
-        bound = config.bind_socket()
-        listening = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
-        Multiprocess(config, sockets=[listening]).run()
+        supervisor(config, process_sockets(config)).run()
 """
 THREE_HOURS_GUID = "three-hours"
 

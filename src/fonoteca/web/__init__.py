@@ -73,7 +73,7 @@ def run_processes(settings: Settings, *, when_started: Callable[[], None]) -> No
     )  # fmt: skip
     sockets = process_sockets(config)
     when_started()  # the sockets listen: connections wait in their backlogs until a process takes them
-    _supervisor(config, sockets).run()
+    supervisor(config, sockets).run()
 
 
 def process_sockets(config: Any) -> list[socket.socket]:
@@ -99,7 +99,7 @@ def process_sockets(config: Any) -> list[socket.socket]:
     return sockets
 
 
-def _supervisor(config: Any, sockets: list[socket.socket]) -> Any:
+def supervisor(config: Any, sockets: list[socket.socket]) -> Any:
     """uvicorn's supervisor, handing the n-th process the n-th of `sockets` (all of them when there is one), and its
     replacement after it died the same. A process started otherwise (SIGHUP's restart, SIGTTIN) listens on all."""
     from uvicorn.config import STARTUP_FAILURE
