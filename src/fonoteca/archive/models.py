@@ -96,6 +96,11 @@ class SpeakerNaming(StrEnum):
     MATCH = "match"  # its voice print matched a named one of the show's library, with a confidence
 
 
+def day_of(published: str | None) -> str | None:
+    """The day (YYYY-MM-DD) of an ISO 8601 date as the archive stores it, None when unknown."""
+    return published[:10] if published else None
+
+
 @dataclass
 class Show:
     id: int
@@ -161,7 +166,7 @@ class Episode:
 
     @property
     def date(self) -> str | None:
-        return self.published[:10] if self.published else None
+        return day_of(self.published)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -180,7 +185,7 @@ class EpisodeCard:
 
     @property
     def date(self) -> str | None:
-        return self.published[:10] if self.published else None
+        return day_of(self.published)
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,7 @@ class TimelineEntry:
     # Computed once per entry: the archive keeps a thread's timeline until it changes, and every trend reads both.
     @cached_property
     def date(self) -> str | None:
-        return self.published[:10] if self.published else None
+        return day_of(self.published)
 
     @cached_property
     def hours(self) -> float:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from fonoteca.archive.models import day_of
 from fonoteca.cli import app, app_of
 from fonoteca.cli.console import console, print_json, safe
 from fonoteca.cli.options import AsJson, ShowFilter
@@ -29,7 +30,7 @@ def _where(watch: Watch) -> str:
 def _print_mentions(mentions: list[Mention], base_url: str) -> None:
     for m in mentions:
         console.print(
-            f"[bold]“{safe(m.term)}”[/] · [dim]{safe(m.published[:10] if m.published else '—')}[/] "
+            f"[bold]“{safe(m.term)}”[/] · [dim]{safe(day_of(m.published) or '—')}[/] "
             f"{safe(m.show_title)} · {safe(m.episode_title)} · [cyan]{format_timestamp(m.start)}[/]",
             highlight=False,
         )

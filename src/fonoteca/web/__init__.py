@@ -107,7 +107,8 @@ def supervisor(config: Any, sockets: list[socket.socket]) -> Any:
 
     class OwnSockets(Multiprocess):
         def started(self, slot: int) -> Process:
-            process = Process(self.config, [sockets[slot]] if 1 < len(sockets) > slot else sockets)
+            own = len(sockets) > 1 and slot < len(sockets)  # else every socket: one shared, or a process past them
+            process = Process(self.config, [sockets[slot]] if own else sockets)
             process.start()
             return process
 
